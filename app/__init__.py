@@ -1,0 +1,44 @@
+"""The Learning Journals web application."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import Config
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app: config, extensions, tenancy, blueprints, CLI, error pages."""
+    config = config or Config()
+    app = Flask(__name__)
+    app.config.from_mapping(config.flask_settings())
+    if config.PROXY_HOPS:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=config.PROXY_HOPS,
+            x_proto=config.PROXY_HOPS,
+            x_host=config.PROXY_HOPS,
+        )
+
+    from app.extensions import csrf, db
+
+    db.init_app(app)
+    csrf.init_app(app)
+
+    from tenants.routing import install_routing
+
+    install_routing(app)
+
+    from app.home.views import bp as home_bp
+
+    app.register_blueprint(home_bp)
+
+    from tenants.cli import tenants_cli
+
+    app.cli.add_command(tenants_cli)
+
+    from app.errors import register_error_pages
+
+    register_error_pages(app)
+    return app

@@ -1,0 +1,33 @@
+"""The one source of the current time, so tests can move it instead of sleeping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+_source: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+
+
+def now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return _source()
+
+
+def move_to(moment: datetime) -> None:
+    """Freeze the clock at ``moment`` (tests and the operator's dry runs)."""
+    global _source
+    fixed = moment.astimezone(UTC)
+    _source = lambda: fixed  # noqa: E731
+
+
+def advance(delta: timedelta) -> None:
+    """Move a frozen or running clock forward by ``delta``."""
+    global _source
+    base = _source
+    _source = lambda: base() + delta  # noqa: E731
+
+
+def reset() -> None:
+    """Back to the real time."""
+    global _source
+    _source = lambda: datetime.now(UTC)  # noqa: E731

@@ -1,0 +1,120 @@
+"""Configuration: one class, read from environment variables, with safe defaults.
+
+Every variable is documented in the table in README.md. In production
+(``LJ_ENV=production``) a missing secret stops start-up with a clear message;
+in development the secrets are generated once and kept in the local data folder,
+so a second run reuses them (sessions and peppered hashes stay valid).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRET_NAMES = ("SECRET_KEY", "PEPPER")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a service that can start safely."""
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from error
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dev_secret(data_dir: Path, name: str) -> str:
+    """A secret generated on first use and kept in the data folder (dev mode only)."""
+    path = data_dir / "secrets" / name.lower()
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+class Config:
+    """Settings of one running service, taken from the environment at construction."""
+
+    def __init__(self) -> None:
+        self.ENV = os.environ.get("LJ_ENV", "development")
+        self.DATA_DIR = Path(os.environ.get("LJ_DATA_DIR", PROJECT_ROOT / "var"))
+        self.DATABASE_URL = os.environ.get(
+            "DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/learning_journals"
+        )
+        self.REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        self.BASE_DOMAIN = os.environ.get("BASE_DOMAIN", "localhost").lower()
+        self.SMTP_HOST = os.environ.get("SMTP_HOST", "127.0.0.1")
+        self.SMTP_PORT = _int("SMTP_PORT", 8025)
+        self.MAIL_FROM = os.environ.get("MAIL_FROM", "Learning Journals <no-reply@localhost>")
+        self.MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", self.DATA_DIR / "media"))
+        self.BACKUP_DIR = Path(os.environ.get("BACKUP_DIR", self.DATA_DIR / "backups"))
+        self.ERASURE_LEDGER = Path(
+            os.environ.get("ERASURE_LEDGER", self.DATA_DIR / "erasure-ledger.jsonl")
+        )
+        self.SESSION_IDLE_TIMEOUT = _int("SESSION_IDLE_TIMEOUT", 1800)
+        self.SESSION_ABSOLUTE_TIMEOUT = _int("SESSION_ABSOLUTE_TIMEOUT", 43200)
+        self.RESET_LINK_TTL = _int("RESET_LINK_TTL", 3600)
+        self.ACTIVATION_LINK_TTL = _int("ACTIVATION_LINK_TTL", 259200)
+        self.SECURE_COOKIES = _bool("SECURE_COOKIES", self.is_production)
+        self.PROXY_HOPS = _int("PROXY_HOPS", 0)
+        self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
+        self.DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 5)
+        self.PASSWORD_BCRYPT_COST = _int("PASSWORD_BCRYPT_COST", 12)
+        self.PIN_BCRYPT_COST = _int("PIN_BCRYPT_COST", 10)
+        self.SECRET_KEY, self.PEPPER = (self._secret(name) for name in SECRET_NAMES)
+
+    @property
+    def is_production(self) -> bool:
+        return self.ENV == "production"
+
+    def _secret(self, name: str) -> str:
+        value = os.environ.get(name)
+        if value:
+            return value
+        if self.is_production:
+            raise ConfigError(
+                f"{name} is not set. In production every secret must come from the "
+                f"environment: set {name} to a long random value and start again."
+            )
+        return _dev_secret(self.DATA_DIR, name)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """DATABASE_URL with the psycopg 3 driver named, as SQLAlchemy needs it."""
+        url = self.DATABASE_URL
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    def flask_settings(self) -> dict[str, object]:
+        """The subset of settings Flask and its extensions read from app.config."""
+        return {
+            "SECRET_KEY": self.SECRET_KEY,
+            "SQLALCHEMY_DATABASE_URI": self.sqlalchemy_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {
+                "pool_size": self.DB_POOL_SIZE,
+                "max_overflow": self.DB_MAX_OVERFLOW,
+                "pool_pre_ping": True,
+            },
+            "WTF_CSRF_TIME_LIMIT": None,
+            "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+            "LJ": self,
+        }

@@ -1,0 +1,12 @@
+"""Extension objects, created unbound; ``create_app()`` binds them to an app."""
+
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import MetaData
+
+from tenants.schema import NAMING_CONVENTION
+
+# db.Model is for tables of the public schema (the registry); per-setting tables
+# derive from tenants.schema.TenantModel instead.
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+csrf = CSRFProtect()

@@ -1,0 +1,54 @@
+"""Checking and normalising what people type: names and email addresses."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+# Characters a name may not contain: controls, angle brackets and other markup.
+_FORBIDDEN_IN_NAMES = re.compile(r"[<>{}\[\]\\|`$=;@#%^*_~\"]")
+
+
+class InvalidInput(ValueError):
+    """What a person typed cannot be used; the message tells them why."""
+
+
+def clean_name(raw: str, *, field: str = "Name", max_length: int = 120) -> str:
+    """A person's or setting's name: trimmed, NFC, any script, no controls or markup.
+
+    Apostrophes, hyphens, full stops, commas, spaces and accents are welcome.
+    """
+    name = unicodedata.normalize("NFC", " ".join(raw.split()))
+    if not name:
+        raise InvalidInput(f"{field} is required.")
+    if len(name) > max_length:
+        raise InvalidInput(f"{field} must be at most {max_length} characters.")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise InvalidInput(f"{field} contains characters that cannot be shown.")
+    if _FORBIDDEN_IN_NAMES.search(name):
+        raise InvalidInput(
+            f"{field} may contain letters, spaces, apostrophes, hyphens, full stops and commas."
+        )
+    if not any(ch.isalpha() for ch in name):
+        raise InvalidInput(f"{field} must contain letters.")
+    return name
+
+
+def clean_email(raw: str) -> str:
+    """A deliverable-looking email address, normalised and lower-cased.
+
+    Lower-casing the whole address makes uniqueness case-insensitive; every
+    real mail provider treats local parts that way.
+    """
+    candidate = raw.strip()
+    if not candidate:
+        raise InvalidInput("Email is required.")
+    if len(candidate) > 254:
+        raise InvalidInput("Email must be at most 254 characters.")
+    try:
+        checked = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InvalidInput(f"That email address is not valid: {error}") from error
+    return checked.normalized.lower()

@@ -1,0 +1,1 @@
+"""Settings (tenants): the registry, host routing, schema binding, provisioning and migrations."""

@@ -1,0 +1,102 @@
+"""Binding the current setting's schema to each database transaction.
+
+This is the one mechanism that chooses a schema. The current setting is held in
+a context variable; every ORM transaction begins with
+``SET LOCAL search_path TO "<schema>"``, which PostgreSQL forgets at COMMIT or
+ROLLBACK, so a pooled connection never carries one setting's schema into the
+next request. Requests bind the setting in ``tenants.routing``; the CLI and
+Celery tasks use ``with tenant_context(slug):``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, SessionTransaction
+
+from app.extensions import db
+
+
+@dataclass(frozen=True)
+class BoundSetting:
+    """What a request or job knows about the setting it acts for."""
+
+    id: int
+    slug: str
+    name: str
+    schema_name: str
+
+
+_current: ContextVar[BoundSetting | None] = ContextVar("current_setting", default=None)
+
+
+class NoSettingBound(LookupError):
+    """Code that needs a setting ran outside a request of one and outside tenant_context."""
+
+
+class UnknownSetting(LookupError):
+    """No active setting has that slug."""
+
+
+def current_setting() -> BoundSetting:
+    setting = _current.get()
+    if setting is None:
+        raise NoSettingBound("no setting is bound to this request or job")
+    return setting
+
+
+def current_setting_or_none() -> BoundSetting | None:
+    return _current.get()
+
+
+def quote_schema(connection: Connection, schema_name: str) -> str:
+    return connection.dialect.identifier_preparer.quote_identifier(schema_name)
+
+
+@event.listens_for(Session, "after_begin")
+def _bind_schema_to_transaction(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    setting = _current.get()
+    if setting is not None:
+        connection.exec_driver_sql(
+            f"SET LOCAL search_path TO {quote_schema(connection, setting.schema_name)}"
+        )
+
+
+def bind(setting: BoundSetting | None) -> object:
+    """Make ``setting`` current; returns a token for ``unbind``.
+
+    Any open transaction is ended first: it was begun for another setting.
+    """
+    db.session.remove()
+    return _current.set(setting)
+
+
+def unbind(token: object) -> None:
+    db.session.remove()
+    _current.reset(token)  # type: ignore[arg-type]
+
+
+@contextmanager
+def tenant_context(slug: str) -> Iterator[BoundSetting]:
+    """Run the block as the setting ``slug`` (CLI commands and Celery tasks).
+
+    The block commits what it wants kept; anything left uncommitted is rolled
+    back when it ends.
+    """
+    from tenants.registry import active_setting_by_slug
+
+    setting = active_setting_by_slug(slug)
+    if setting is None:
+        raise UnknownSetting(f"no active setting '{slug}'")
+    token = bind(setting)
+    try:
+        yield setting
+    finally:
+        unbind(token)

@@ -1,0 +1,94 @@
+"""The operator's commands: ``flask --app wsgi tenants ...`` (also the ``lj-tenants`` script)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup, FlaskGroup
+
+from app.extensions import db
+from app.validation import InvalidInput
+from tenants.migrating import migrate_all_settings, upgrade_public
+from tenants.models import SettingStatus
+from tenants.provisioning import SettingExists, provision_setting
+from tenants.registry import all_settings, forget_cached, set_status
+from tenants.slugs import InvalidSlug
+
+tenants_cli = AppGroup("tenants", help="Create, list, suspend, resume and migrate settings.")
+
+
+@tenants_cli.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="The setting's display name.")
+@click.option("--manager-email", required=True, help="Email of the first manager.")
+@click.option("--manager-name", default="Manager", show_default=True)
+def create_command(slug: str, name: str, manager_email: str, manager_name: str) -> None:
+    """Create a setting with its own schema and invite its first manager."""
+    upgrade_public(db.engine)
+    try:
+        new = provision_setting(slug, name, manager_email, manager_name)
+    except (InvalidSlug, InvalidInput, SettingExists) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Created setting '{new.slug}' ({new.name}) in schema {new.schema_name}.")
+    click.echo(f"First manager: {new.manager_email}")
+
+
+@tenants_cli.command("list")
+def list_command() -> None:
+    """List every setting with its status."""
+    for setting in all_settings():
+        click.echo(
+            f"{setting.slug:<40} {setting.status.value:<10} "
+            f"{setting.created_at:%Y-%m-%d}  {setting.name}"
+        )
+
+
+def _change_status(slug: str, status: SettingStatus) -> None:
+    try:
+        set_status(slug, status)
+    except LookupError as error:
+        raise click.ClickException(f"No setting '{slug}'.") from error
+    db.session.commit()
+    forget_cached(slug)
+    click.echo(f"Setting '{slug}' is now {status.value}.")
+
+
+@tenants_cli.command("suspend")
+@click.argument("slug")
+def suspend_command(slug: str) -> None:
+    """Take a setting offline: its pages answer 404 until it is resumed."""
+    _change_status(slug, SettingStatus.SUSPENDED)
+
+
+@tenants_cli.command("resume")
+@click.argument("slug")
+def resume_command(slug: str) -> None:
+    """Bring a suspended setting back online."""
+    _change_status(slug, SettingStatus.ACTIVE)
+
+
+@tenants_cli.command("migrate")
+def migrate_command() -> None:
+    """Upgrade the registry, then every setting's schema, one transaction each."""
+    upgrade_public(db.engine)
+    click.echo("public: up to date")
+
+    def progress(slug: str, error: str | None) -> None:
+        click.echo(f"{slug}: {'FAILED ' + error if error else 'up to date'}")
+
+    report = migrate_all_settings(db.engine, progress)
+    click.echo(f"{len(report.upgraded)} settings up to date, {len(report.failed)} failed.")
+    if report.failed:
+        for slug, error in report.failed.items():
+            click.echo(f"  failed: {slug}: {error}", err=True)
+        sys.exit(1)
+
+
+def main() -> None:
+    """Console script ``lj-tenants``: the same commands without ``flask --app wsgi``."""
+    from app import create_app
+
+    cli = FlaskGroup(create_app=lambda: create_app(), add_default_commands=False)
+    cli.add_command(tenants_cli)
+    cli.main(args=["tenants", *sys.argv[1:]], prog_name="lj-tenants")

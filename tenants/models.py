@@ -1,0 +1,42 @@
+"""The registry of settings, kept in the ``public`` schema."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import DateTime, Enum, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+
+
+class SettingStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class Setting(db.Model):
+    """A nursery or school: its subdomain, its schema and its setting-wide policies.
+
+    Policies that later features add (retention period, group-name rule, ...)
+    are columns of this table, so operator jobs can read them without entering
+    each schema.
+    """
+
+    __tablename__ = "settings"
+    __table_args__ = {"schema": "public"}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    schema_name: Mapped[str] = mapped_column(String(63), unique=True)
+    status: Mapped[SettingStatus] = mapped_column(
+        Enum(SettingStatus, name="setting_status", values_callable=lambda e: [m.value for m in e]),
+        default=SettingStatus.ACTIVE,
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is SettingStatus.ACTIVE

@@ -1,0 +1,59 @@
+"""Resolving a request's host to a setting, once, before any view runs."""
+
+from __future__ import annotations
+
+from flask import Flask, abort, current_app, g, request
+
+from tenants.binding import bind, unbind
+from tenants.registry import active_setting_by_slug
+from tenants.slugs import SLUG_PATTERN
+
+# Endpoints that also answer on the bare domain; every other endpoint exists
+# only on a setting's subdomain.
+BARE_DOMAIN_ENDPOINTS = frozenset({"home.index", "static"})
+
+
+class NotOurHost(LookupError):
+    """The host is neither the bare domain nor one label below it."""
+
+
+def slug_for_host(host: str, base_domain: str) -> str | None:
+    """The slug a host names, or None for the bare domain.
+
+    ``sunnyside.localhost:5000`` → ``"sunnyside"``; ``localhost`` → None;
+    anything else (other domains, deeper subdomains, bad labels) → ``NotOurHost``.
+    """
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.rstrip(".").lower()
+    if name == base_domain:
+        return None
+    label, dot, rest = name.partition(".")
+    if not dot or rest != base_domain or not SLUG_PATTERN.fullmatch(label):
+        raise NotOurHost(host)
+    return label
+
+
+def _resolve_setting_for_request() -> None:
+    try:
+        slug = slug_for_host(request.host, current_app.config["LJ"].BASE_DOMAIN)
+    except NotOurHost:
+        abort(404)
+    setting = None if slug is None else active_setting_by_slug(slug)
+    if slug is not None and setting is None:
+        abort(404)
+    if setting is None and request.endpoint not in BARE_DOMAIN_ENDPOINTS:
+        abort(404)
+    g.setting = setting
+    g.setting_token = bind(setting)
+
+
+def _unbind_after_request(_error: BaseException | None) -> None:
+    token = g.pop("setting_token", None)
+    if token is not None:
+        unbind(token)
+
+
+def install_routing(app: Flask) -> None:
+    """Resolve the setting before every other before-request hook of ``app``."""
+    app.before_request_funcs.setdefault(None, []).insert(0, _resolve_setting_for_request)
+    app.teardown_request(_unbind_after_request)

