@@ -33,6 +33,9 @@ def create_app(config: Config | None = None) -> Flask:
     from app.home.views import bp as home_bp
 
     app.register_blueprint(home_bp)
+    from app.people.views import bp as people_bp
+
+    app.register_blueprint(people_bp)
 
     from tenants.cli import tenants_cli
 

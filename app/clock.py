@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 _source: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 
@@ -11,6 +11,16 @@ _source: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
 def now() -> datetime:
     """The current time, timezone-aware in UTC."""
     return _source()
+
+
+def today() -> date:
+    """Today's date for date-driven rules (leaving dates, grace periods).
+
+    The UTC date stands in for the setting's local date: for a setting in the
+    UK they differ only between midnight and 1 a.m. in summer time, which moves
+    a date-driven change by at most an hour.
+    """
+    return now().date()
 
 
 def move_to(moment: datetime) -> None:

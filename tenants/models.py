@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, String, func
+from sqlalchemy import CheckConstraint, DateTime, Enum, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -25,7 +25,10 @@ class Setting(db.Model):
     """
 
     __tablename__ = "settings"
-    __table_args__ = {"schema": "public"}
+    __table_args__ = (
+        CheckConstraint("parent_grace_days >= 0", name="parent_grace_days_not_negative"),
+        {"schema": "public"},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(40), unique=True)
@@ -36,6 +39,9 @@ class Setting(db.Model):
         default=SettingStatus.ACTIVE,
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Days a parent keeps access after their last child has left (to download the
+    # leaving pack) before the deactivation sweep ends it.
+    parent_grace_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")
 
     @property
     def is_active(self) -> bool:
