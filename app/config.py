@@ -78,6 +78,7 @@ class Config:
         self.DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 5)
         self.PASSWORD_BCRYPT_COST = _int("PASSWORD_BCRYPT_COST", 12)
         self.PIN_BCRYPT_COST = _int("PIN_BCRYPT_COST", 10)
+        self._check_bcrypt_costs()
         self.SECRET_KEY, self.PEPPER = (self._secret(name) for name in SECRET_NAMES)
 
     @property
@@ -94,6 +95,19 @@ class Config:
                 f"environment: set {name} to a long random value and start again."
             )
         return _dev_secret(self.DATA_DIR, name)
+
+    def _check_bcrypt_costs(self) -> None:
+        """Refuse costs bcrypt cannot use, and a weak password cost in production."""
+        for name in ("PASSWORD_BCRYPT_COST", "PIN_BCRYPT_COST"):
+            cost = getattr(self, name)
+            if not 4 <= cost <= 31:
+                raise ConfigError(f"{name} must be between 4 and 31 (bcrypt's range), got {cost}.")
+        if self.is_production and self.PASSWORD_BCRYPT_COST < 12:
+            raise ConfigError(
+                f"PASSWORD_BCRYPT_COST is {self.PASSWORD_BCRYPT_COST}, but production needs at "
+                "least 12 so that stolen password hashes stay slow to guess. Unset it or set "
+                "12 or more and start again."
+            )
 
     @property
     def sqlalchemy_url(self) -> str:

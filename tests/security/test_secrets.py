@@ -1,0 +1,172 @@
+"""Peppered bcrypt hashes of passwords and PINs, as the sign-in code uses them."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import unicodedata
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+
+from app.config import Config
+from app.security.secrets import (
+    check_password,
+    check_pin,
+    hash_password,
+    hash_pin,
+    password_needs_rehash,
+    pin_needs_rehash,
+)
+
+
+@pytest.fixture
+def lj(app: Flask) -> Iterator[Config]:
+    """The running service's settings, inside an app context (costs are 4 in tests)."""
+    with app.app_context():
+        yield app.config["LJ"]
+
+
+def test_password_is_stored_as_a_bcrypt_hash_at_the_configured_cost(lj):
+    stored = hash_password("a long family password")
+
+    assert stored.startswith("$2b$04$")
+    assert len(stored) == 60
+    assert "family" not in stored
+
+
+def test_equal_passwords_get_different_hashes_that_both_verify(lj):
+    first = hash_password("a long family password")
+    second = hash_password("a long family password")
+
+    assert first != second
+    assert check_password("a long family password", first)
+    assert check_password("a long family password", second)
+
+
+def test_wrong_password_is_refused(lj):
+    stored = hash_password("a long family password")
+
+    assert not check_password("a long family passwore", stored)
+    assert not check_password("A long family password", stored)
+    assert not check_password("", stored)
+
+
+def test_hash_does_not_verify_under_another_pepper(lj, monkeypatch):
+    stored = hash_password("a long family password")
+    pin_stored = hash_pin("582941")
+
+    monkeypatch.setattr(lj, "PEPPER", "a-different-pepper")
+
+    assert not check_password("a long family password", stored)
+    assert not check_pin("582941", pin_stored)
+
+
+@pytest.mark.parametrize("prefix", ["x" * 100, "é" * 50, "🙂" * 20])
+def test_long_passwords_differing_only_after_72_bytes_do_not_collide(lj, prefix):
+    assert len(prefix.encode()) >= 72
+    stored = hash_password(prefix + "1")
+
+    assert check_password(prefix + "1", stored)
+    assert not check_password(prefix + "2", stored)
+    assert not check_password(prefix, stored)
+
+
+def test_accents_typed_either_way_match(lj):
+    composed = unicodedata.normalize("NFC", "crème brûlée for tea")
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert composed != decomposed
+
+    assert check_password(decomposed, hash_password(composed))
+
+
+def test_pin_is_stored_as_a_bcrypt_hash_at_the_pin_cost(lj, monkeypatch):
+    monkeypatch.setattr(lj, "PIN_BCRYPT_COST", 5)
+
+    stored = hash_pin("582941")
+
+    assert stored.startswith("$2b$05$")
+    assert check_pin("582941", stored)
+    assert not check_pin("582942", stored)
+
+
+def test_a_pin_hash_never_verifies_as_a_password(lj):
+    assert not check_password("582941", hash_pin("582941"))
+    assert not check_pin("582941", hash_password("582941"))
+
+
+def test_rehash_is_needed_when_the_password_cost_changes(lj, monkeypatch):
+    stored = hash_password("a long family password")
+    assert not password_needs_rehash(stored)
+
+    monkeypatch.setattr(lj, "PASSWORD_BCRYPT_COST", 5)
+
+    assert password_needs_rehash(stored)
+    assert not password_needs_rehash(hash_password("a long family password"))
+
+
+def test_rehash_is_needed_when_the_pin_cost_changes(lj, monkeypatch):
+    stored = hash_pin("582941")
+    assert not pin_needs_rehash(stored)
+
+    monkeypatch.setattr(lj, "PIN_BCRYPT_COST", 5)
+
+    assert pin_needs_rehash(stored)
+    assert not pin_needs_rehash(hash_pin("582941"))
+
+
+@pytest.mark.parametrize("stored", ["", "not a hash", "$2a$04$" + "a" * 53, "$2b$4$short"])
+def test_rehash_is_needed_for_anything_we_did_not_make(lj, stored):
+    assert password_needs_rehash(stored)
+    assert pin_needs_rehash(stored)
+
+
+def test_nothing_stored_means_refused(lj):
+    assert not check_password("a long family password", None)
+    assert not check_pin("582941", None)
+
+
+def test_damaged_stored_hash_is_refused_not_an_error(lj, caplog):
+    assert not check_password("a long family password", "$2b$04$damaged")
+    assert not check_pin("582941", "")
+    assert "not a bcrypt hash" in caplog.text
+
+
+@pytest.mark.parametrize("odd", ["", "\x00", "\ud800", "a\x00b" * 10_000, "é" * 100_000])
+def test_odd_input_hashes_and_checks_without_raising(lj, odd):
+    stored = hash_password(odd)
+
+    assert check_password(odd, stored)
+    assert not check_password(odd + "x", stored)
+    assert not check_pin(odd, None)
+
+
+def _median_seconds(check: Callable[[], bool], runs: int = 9) -> float:
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        check()
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+@pytest.mark.parametrize(
+    ("hasher", "checker", "cost_name", "secret"),
+    [
+        (hash_password, check_password, "PASSWORD_BCRYPT_COST", "a long family password"),
+        (hash_pin, check_pin, "PIN_BCRYPT_COST", "582941"),
+    ],
+)
+def test_unknown_person_takes_about_as_long_as_a_real_check(
+    lj, monkeypatch, hasher, checker, cost_name, secret
+):
+    # Cost 7 (about 8 ms) so a bcrypt run is well above timer and scheduler noise.
+    monkeypatch.setattr(lj, cost_name, 7)
+    stored = hasher(secret)
+    checker(secret, None)  # makes the dummy hash for this cost once, as the first sign-in would
+
+    real = _median_seconds(lambda: checker(secret, stored))
+    unknown = _median_seconds(lambda: checker(secret, None))
+
+    assert 0.5 < unknown / real < 2.0, f"unknown {unknown * 1000:.1f} ms, real {real * 1000:.1f} ms"
