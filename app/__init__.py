@@ -21,18 +21,32 @@ def create_app(config: Config | None = None) -> Flask:
             x_host=config.PROXY_HOPS,
         )
 
-    from app.extensions import csrf, db
+    from app.auth.access import login_manager
+    from app.auth.sessions import RedisSessionInterface, refuse_without_session_store
+    from app.extensions import csrf, db, limiter
+    from app.redis_store import init_redis
 
     db.init_app(app)
     csrf.init_app(app)
+    init_redis(app)
+    app.session_interface = RedisSessionInterface(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+
+    from workers.celery_app import celery_init_app
+
+    celery_init_app(app)
 
     from tenants.routing import install_routing
 
     install_routing(app)
+    app.before_request(refuse_without_session_store)
 
+    from app.auth.views import bp as auth_bp
     from app.home.views import bp as home_bp
 
     app.register_blueprint(home_bp)
+    app.register_blueprint(auth_bp)
     from app.people.views import bp as people_bp
 
     app.register_blueprint(people_bp)
@@ -41,7 +55,13 @@ def create_app(config: Config | None = None) -> Flask:
 
     app.cli.add_command(tenants_cli)
 
+    from workers.cli import jobs_cli
+
+    app.cli.add_command(jobs_cli)
+
     from app.errors import register_error_pages
+    from app.security.headers import install_security_headers
 
     register_error_pages(app)
+    install_security_headers(app)
     return app

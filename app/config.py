@@ -12,6 +12,8 @@ import os
 import secrets
 from pathlib import Path
 
+from app.redis_store import redis_url_for_limits
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_NAMES = ("SECRET_KEY", "PEPPER")
 
@@ -73,6 +75,11 @@ class Config:
         self.RESET_LINK_TTL = _int("RESET_LINK_TTL", 3600)
         self.ACTIVATION_LINK_TTL = _int("ACTIVATION_LINK_TTL", 259200)
         self.SECURE_COOKIES = _bool("SECURE_COOKIES", self.is_production)
+        # How links in emails reach us: https on the default port in production.
+        self.PUBLIC_SCHEME = os.environ.get(
+            "PUBLIC_SCHEME", "https" if self.is_production else "http"
+        )
+        self.PUBLIC_PORT = os.environ.get("PUBLIC_PORT", "" if self.is_production else "5000")
         self.PROXY_HOPS = _int("PROXY_HOPS", 0)
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
         self.DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 5)
@@ -129,6 +136,8 @@ class Config:
                 "pool_pre_ping": True,
             },
             "WTF_CSRF_TIME_LIMIT": None,
+            "RATELIMIT_STORAGE_URI": redis_url_for_limits(self.REDIS_URL),
+            "RATELIMIT_HEADERS_ENABLED": True,
             "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
             "LJ": self,
         }

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, render_template
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
 
 MESSAGES: dict[int, tuple[str, str]] = {
     400: ("Something was wrong with that request", "Please go back, check the form and try again."),
@@ -38,5 +43,11 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
     return render_error(code, custom)
 
 
+def _service_unavailable(error: Exception) -> tuple[str, int]:
+    log.warning("a backing service is unavailable: %s", error)
+    return render_error(503)
+
+
 def register_error_pages(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(RedisError, _service_unavailable)

@@ -1,5 +1,7 @@
 """Extension objects, created unbound; ``create_app()`` binds them to an app."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
@@ -10,3 +12,4 @@ from tenants.schema import NAMING_CONVENTION
 # derive from tenants.schema.TenantModel instead.
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, key_prefix="lj:limits")

@@ -18,6 +18,7 @@ from sqlalchemy.schema import CreateSchema
 from app.auth.models import AccountStatus, Role, User
 from app.extensions import db
 from app.validation import clean_email, clean_name
+from tenants.binding import tenant_context
 from tenants.migrating import bind_schema, stamp_setting_schema
 from tenants.models import Setting, SettingStatus
 from tenants.registry import forget_cached
@@ -108,7 +109,17 @@ def provision_setting(
     except IntegrityError as error:
         raise SettingExists(f"A setting '{new.slug}' already exists.") from error
     forget_cached(new.slug)
+    _invite_first_manager(new)
     return new
+
+
+def _invite_first_manager(new: NewSetting) -> None:
+    """Email the first manager's activation link, once the setting surely exists."""
+    from app.auth.operations import send_invitation
+
+    with tenant_context(new.slug):
+        send_invitation(db.session.get_one(User, new.manager_id), by=None)
+        db.session.commit()
 
 
 class SettingExists(ValueError):

@@ -33,6 +33,13 @@ def slug_for_host(host: str, base_domain: str) -> str | None:
     return label
 
 
+def setting_url(slug: str, path: str) -> str:
+    """An absolute URL on a setting's subdomain, for emails and the CLI."""
+    config = current_app.config["LJ"]
+    port = f":{config.PUBLIC_PORT}" if config.PUBLIC_PORT else ""
+    return f"{config.PUBLIC_SCHEME}://{slug}.{config.BASE_DOMAIN}{port}{path}"
+
+
 def _resolve_setting_for_request() -> None:
     try:
         slug = slug_for_host(request.host, current_app.config["LJ"].BASE_DOMAIN)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask_login import UserMixin
 from sqlalchemy import DateTime, Enum, ForeignKey, Integer, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,7 +35,7 @@ class LinkPurpose(enum.StrEnum):
     EMAIL_CHANGE = "email_change"
 
 
-class User(TenantModel):
+class User(UserMixin, TenantModel):
     """A manager, member of staff or parent of one setting.
 
     Emails are stored normalised and lower-cased, so uniqueness is
@@ -58,6 +59,14 @@ class User(TenantModel):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def is_active(self) -> bool:  # flask-login: only active accounts may be signed in
+        return self.status is AccountStatus.ACTIVE
+
+    @property
+    def first_name(self) -> str:
+        return self.full_name.split(" ", 1)[0]
 
 
 class OneTimeLink(TenantModel):

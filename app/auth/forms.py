@@ -1,0 +1,95 @@
+"""Forms of the sign-in and account pages (CSRF-protected by Flask-WTF)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+
+from app.auth.models import Role
+
+PIN_FIELD = {"render_kw": {"inputmode": "numeric", "autocomplete": "off", "maxlength": 6}}
+
+
+class SignInForm(FlaskForm):
+    email = EmailField(
+        "Email",
+        validators=[DataRequired(), Length(max=254)],
+        render_kw={"autocomplete": "username"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(max=128)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    pin = PasswordField("PIN", validators=[DataRequired(), Length(max=6)], **PIN_FIELD)
+
+
+class ChooseSecretsForm(FlaskForm):
+    """Activation and reset: a new password and PIN, each typed twice."""
+
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired(), Length(max=128)],
+        render_kw={"autocomplete": "new-password", "aria-describedby": "password-hint"},
+    )
+    password_again = PasswordField(
+        "New password again",
+        validators=[DataRequired(), Length(max=128)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    pin = PasswordField(
+        "New PIN (6 digits)", validators=[DataRequired(), Length(max=6)], **PIN_FIELD
+    )
+    pin_again = PasswordField(
+        "New PIN again", validators=[DataRequired(), Length(max=6)], **PIN_FIELD
+    )
+
+    def mismatches(self) -> dict[str, str]:
+        found = {}
+        if self.password.data != self.password_again.data:
+            found["password_again"] = "The two passwords are not the same."  # noqa: S105
+        if self.pin.data != self.pin_again.data:
+            found["pin_again"] = "The two PINs are not the same."
+        return found
+
+
+class ForgotForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+
+
+class ChangeSecretsForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=128)]
+    )
+    current_pin = PasswordField(
+        "Current PIN", validators=[DataRequired(), Length(max=6)], **PIN_FIELD
+    )
+    new_password = PasswordField(
+        "New password (leave blank to keep it)", validators=[Length(max=128)]
+    )
+    new_pin = PasswordField(
+        "New PIN (leave blank to keep it)", validators=[Length(max=6)], **PIN_FIELD
+    )
+
+
+class ChangeEmailForm(FlaskForm):
+    new_email = EmailField("New email", validators=[DataRequired(), Length(max=254)])
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=128)]
+    )
+
+
+class InviteForm(FlaskForm):
+    full_name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    role = SelectField("Role", choices=[SelectChoice(r.value, r.value.capitalize()) for r in Role])
+
+
+class CorrectEmailForm(FlaskForm):
+    email = EmailField("Correct email", validators=[DataRequired(), Length(max=254)])
+
+
+class EmptyForm(FlaskForm):
+    """A form with only its CSRF token: sign out, re-send, deactivate, stay signed in."""

@@ -1,0 +1,91 @@
+"""One-time links: activation, password/PIN reset and email change.
+
+The token travels only in the emailed URL; the database keeps its SHA-256
+digest. A link is bound to its setting (it is looked up in that setting's
+schema only) and to one user, is single use, expires, and a newer link of
+the same purpose voids the older ones.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from app import clock
+from app.auth.models import LinkPurpose, OneTimeLink, User
+from app.extensions import db
+from app.security.tokens import new_link_token, token_digest
+
+
+class LinkProblem(StrEnum):
+    """Why a link cannot be used; each has its own page telling the person what to do."""
+
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    USED = "used"
+
+
+class LinkRefused(Exception):
+    def __init__(self, problem: LinkProblem) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+
+
+def _lifetime(purpose: LinkPurpose) -> timedelta:
+    config = current_app.config["LJ"]
+    seconds = (
+        config.ACTIVATION_LINK_TTL if purpose is LinkPurpose.ACTIVATION else (config.RESET_LINK_TTL)
+    )
+    return timedelta(seconds=seconds)
+
+
+def issue_link(user: User, purpose: LinkPurpose, *, new_email: str | None = None) -> str:
+    """Void the user's open links of this purpose and return the token of a fresh one."""
+    now = clock.now()
+    db.session.execute(
+        update(OneTimeLink)
+        .where(
+            OneTimeLink.user_id == user.id,
+            OneTimeLink.purpose == purpose,
+            OneTimeLink.used_at.is_(None),
+            OneTimeLink.expires_at > now,
+        )
+        .values(expires_at=now)
+    )
+    token, digest = new_link_token()
+    db.session.add(
+        OneTimeLink(
+            user_id=user.id,
+            purpose=purpose,
+            token_hash=digest,
+            new_email=new_email,
+            created_at=now,
+            expires_at=now + _lifetime(purpose),
+        )
+    )
+    db.session.flush()
+    return token
+
+
+def find_usable_link(token: str, purpose: LinkPurpose) -> OneTimeLink:
+    """The open link for ``token``, or ``LinkRefused`` saying why it cannot be used."""
+    link = db.session.scalar(
+        select(OneTimeLink)
+        .where(OneTimeLink.token_hash == token_digest(token), OneTimeLink.purpose == purpose)
+        .with_for_update()
+    )
+    if link is None:
+        raise LinkRefused(LinkProblem.UNKNOWN)
+    if link.used_at is not None:
+        raise LinkRefused(LinkProblem.USED)
+    if link.expires_at <= clock.now():
+        raise LinkRefused(LinkProblem.EXPIRED)
+    return link
+
+
+def use_link(link: OneTimeLink) -> None:
+    link.used_at = clock.now()
+    db.session.flush()

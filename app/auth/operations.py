@@ -1,0 +1,331 @@
+"""The rules of accounts: invitations, activation, sign-in, resets, email changes, deactivation.
+
+Operations flush and never commit; the view, CLI command or job that calls
+them commits once, and emails go out only after that commit.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from app import clock
+from app.auth import audit
+from app.auth.links import find_usable_link, issue_link, use_link
+from app.auth.models import AccountStatus, LinkPurpose, OneTimeLink, Role, User
+from app.auth.sessions import end_all_sessions_of
+from app.extensions import db
+from app.mail import send_after_commit
+from app.security.policy import password_problems, pin_problems
+from app.security.secrets import (
+    check_password,
+    check_pin,
+    hash_password,
+    hash_pin,
+    password_needs_rehash,
+    pin_needs_rehash,
+)
+from app.validation import InvalidInput, clean_email, clean_name
+from tenants.binding import current_setting
+from tenants.routing import setting_url
+
+COOLDOWN_AFTER_FAILURES = 5
+COOLDOWN = timedelta(minutes=15)
+LOCK_AFTER_FAILURES = 10
+
+
+class SecretsRefused(InvalidInput):
+    """The chosen password or PIN breaks the policy; ``problems`` lists each reason."""
+
+    def __init__(self, problems: dict[str, list[str]]) -> None:
+        super().__init__("; ".join(p for found in problems.values() for p in found))
+        self.problems = problems
+
+
+def user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def _email_in_use(email: str, *, except_user: User | None = None) -> bool:
+    query = select(func.count()).select_from(User).where(User.email == email)
+    if except_user is not None:
+        query = query.where(User.id != except_user.id)
+    return bool(db.session.scalar(query))
+
+
+def _email_activation_link(user: User) -> None:
+    token = issue_link(user, LinkPurpose.ACTIVATION)
+    setting = current_setting()
+    send_after_commit(
+        user.email,
+        f"Your invitation to {setting.name}'s learning journals",
+        "activation",
+        user=user,
+        setting_name=setting.name,
+        link=setting_url(setting.slug, f"/activate/{token}"),
+    )
+
+
+def invite_user(full_name: str, email: str, role: Role, invited_by: User | None) -> User:
+    """Create an invited account and email its one-time activation link."""
+    user = User(
+        full_name=clean_name(full_name),
+        email=clean_email(email),
+        role=role,
+        status=AccountStatus.INVITED,
+    )
+    if _email_in_use(user.email):
+        raise InvalidInput("Someone at this setting already uses that email address.")
+    db.session.add(user)
+    db.session.flush()
+    send_invitation(user, by=invited_by)
+    return user
+
+
+def send_invitation(user: User, *, by: User | None) -> None:
+    """Email an invited person their activation link (the first manager's comes from the CLI)."""
+    _email_activation_link(user)
+    audit.record("invited", actor=by, subject=user, role=user.role.value)
+
+
+def resend_invitation(user: User, by: User | None) -> None:
+    """A fresh activation link; the previous one stops working."""
+    if user.status is not AccountStatus.INVITED:
+        raise InvalidInput("This person has already activated their account.")
+    _email_activation_link(user)
+    audit.record("invitation_resent", actor=by, subject=user)
+
+
+def correct_invited_email(user: User, new_email: str, by: User) -> None:
+    """Fix a misspelt address before activation and re-send the invitation there."""
+    if user.status is not AccountStatus.INVITED:
+        raise InvalidInput(
+            "Only invitations can be corrected; the person can change their own email."
+        )
+    email = clean_email(new_email)
+    if _email_in_use(email, except_user=user):
+        raise InvalidInput("Someone at this setting already uses that email address.")
+    old = user.email
+    user.email = email
+    db.session.flush()
+    _email_activation_link(user)
+    audit.record("invitation_email_corrected", actor=by, subject=user, old_email=old)
+
+
+def _check_secrets(user: User, password: str, pin: str) -> None:
+    problems = {
+        "password": password_problems(password, email=user.email, full_name=user.full_name),
+        "pin": pin_problems(pin),
+    }
+    if any(problems.values()):
+        raise SecretsRefused({k: v for k, v in problems.items() if v})
+
+
+def _set_secrets(user: User, password: str, pin: str) -> None:
+    _check_secrets(user, password, pin)
+    user.password_hash = hash_password(password)
+    user.pin_hash = hash_pin(pin)
+    user.failed_signins = 0
+    user.cooldown_until = None
+    user.locked_at = None
+
+
+def activate_account(token: str, password: str, pin: str) -> User:
+    """Redeem an activation link: set password and PIN and make the account active."""
+    link = find_usable_link(token, LinkPurpose.ACTIVATION)
+    user = db.session.get_one(User, link.user_id)
+    _set_secrets(user, password, pin)
+    user.status = AccountStatus.ACTIVE
+    user.activated_at = clock.now()
+    use_link(link)
+    audit.record("activated", subject=user)
+    return user
+
+
+def _register_failure(user: User) -> None:
+    user.failed_signins += 1
+    if user.failed_signins >= LOCK_AFTER_FAILURES and user.locked_at is None:
+        user.locked_at = clock.now()
+        audit.record("locked", subject=user, failures=user.failed_signins)
+    elif user.failed_signins % COOLDOWN_AFTER_FAILURES == 0:
+        user.cooldown_until = clock.now() + COOLDOWN
+        audit.record("cooldown", subject=user, failures=user.failed_signins)
+
+
+def _may_sign_in(user: User) -> bool:
+    if user.status is not AccountStatus.ACTIVE or user.locked_at is not None:
+        return False
+    return user.cooldown_until is None or user.cooldown_until <= clock.now()
+
+
+def authenticate(email: str, password: str, pin: str) -> User | None:
+    """The user these three credentials sign in, or None.
+
+    Both secrets are always checked (against a dummy hash for unknown emails),
+    so every refusal costs about the same time and says nothing about why.
+    """
+    user = user_by_email(email) if len(email) <= 254 else None
+    password_ok = check_password(password, user.password_hash if user else None)
+    pin_ok = check_pin(pin, user.pin_hash if user else None)
+    if user is None:
+        audit.record("signin_failed", reason="unknown_email")
+        return None
+    allowed = _may_sign_in(user)
+    if not (password_ok and pin_ok and allowed):
+        if allowed:
+            _register_failure(user)
+        audit.record("signin_failed", subject=user, reason=_refusal_reason(user, allowed))
+        return None
+    user.failed_signins = 0
+    user.cooldown_until = None
+    _upgrade_hashes(user, password, pin)
+    audit.record("signed_in", subject=user)
+    return user
+
+
+def _refusal_reason(user: User, allowed: bool) -> str:
+    if allowed:
+        return "wrong_credentials"
+    if user.status is not AccountStatus.ACTIVE:
+        return user.status.value
+    return "locked" if user.locked_at is not None else "cooling_down"
+
+
+def _upgrade_hashes(user: User, password: str, pin: str) -> None:
+    """Re-hash at the configured cost when it has changed since the hash was made."""
+    if user.password_hash and password_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    if user.pin_hash and pin_needs_rehash(user.pin_hash):
+        user.pin_hash = hash_pin(pin)
+
+
+def request_reset(email: str) -> None:
+    """Email a reset link when the address belongs to an active account; otherwise nothing."""
+    try:
+        address = clean_email(email)
+    except InvalidInput:
+        return
+    user = user_by_email(address)
+    if user is None or user.status is not AccountStatus.ACTIVE:
+        return
+    token = issue_link(user, LinkPurpose.RESET)
+    setting = current_setting()
+    send_after_commit(
+        user.email,
+        f"Choose a new password and PIN for {setting.name}",
+        "reset",
+        user=user,
+        setting_name=setting.name,
+        link=setting_url(setting.slug, f"/password/reset/{token}"),
+        minutes=int(_reset_minutes()),
+    )
+    audit.record("reset_requested", subject=user)
+
+
+def _reset_minutes() -> float:
+    from flask import current_app
+
+    return current_app.config["LJ"].RESET_LINK_TTL / 60
+
+
+def reset_secrets(token: str, password: str, pin: str) -> User:
+    """Redeem a reset link: new password and PIN, lock lifted, every session ended."""
+    link = find_usable_link(token, LinkPurpose.RESET)
+    user = db.session.get_one(User, link.user_id)
+    if user.status is not AccountStatus.ACTIVE:
+        raise InvalidInput("This account is no longer active. Please contact your setting.")
+    _set_secrets(user, password, pin)
+    use_link(link)
+    end_all_sessions_of(current_setting().slug, user.id)
+    audit.record("reset_completed", subject=user)
+    return user
+
+
+def change_secrets(
+    user: User, current_password: str, current_pin: str, new_password: str, new_pin: str
+) -> None:
+    """Change password and/or PIN (blank keeps the current one); ends every session."""
+    if not (
+        check_password(current_password, user.password_hash)
+        and check_pin(current_pin, user.pin_hash)
+    ):
+        raise InvalidInput("Your current password or PIN is not right.")
+    problems: dict[str, list[str]] = {}
+    if new_password:
+        problems["password"] = password_problems(
+            new_password, email=user.email, full_name=user.full_name
+        )
+    if new_pin:
+        problems["pin"] = pin_problems(new_pin)
+    if not (new_password or new_pin):
+        raise InvalidInput("Enter a new password, a new PIN, or both.")
+    if any(problems.values()):
+        raise SecretsRefused({k: v for k, v in problems.items() if v})
+    if new_password:
+        user.password_hash = hash_password(new_password)
+    if new_pin:
+        user.pin_hash = hash_pin(new_pin)
+    db.session.flush()
+    end_all_sessions_of(current_setting().slug, user.id)
+    audit.record(
+        "secrets_changed", actor=user, subject=user, password=bool(new_password), pin=bool(new_pin)
+    )
+
+
+def request_email_change(user: User, new_email: str, current_password: str) -> None:
+    """Send a confirmation link to the new address and a notice to the old one."""
+    if not check_password(current_password, user.password_hash):
+        raise InvalidInput("Your current password is not right.")
+    email = clean_email(new_email)
+    if email == user.email:
+        raise InvalidInput("That is already your email address.")
+    if _email_in_use(email, except_user=user):
+        raise InvalidInput("Someone at this setting already uses that email address.")
+    token = issue_link(user, LinkPurpose.EMAIL_CHANGE, new_email=email)
+    setting = current_setting()
+    send_after_commit(
+        email,
+        f"Confirm your new email address for {setting.name}",
+        "email_change_confirm",
+        user=user,
+        setting_name=setting.name,
+        link=setting_url(setting.slug, f"/account/email/confirm/{token}"),
+    )
+    send_after_commit(
+        user.email,
+        f"A change of email address was requested at {setting.name}",
+        "email_change_notice",
+        user=user,
+        setting_name=setting.name,
+    )
+    audit.record("email_change_requested", actor=user, subject=user)
+
+
+def confirm_email_change(token: str) -> User:
+    link = find_usable_link(token, LinkPurpose.EMAIL_CHANGE)
+    user = db.session.get_one(User, link.user_id)
+    assert link.new_email is not None
+    if _email_in_use(link.new_email, except_user=user):
+        raise InvalidInput("Someone at this setting already uses that email address.")
+    old = user.email
+    user.email = link.new_email
+    use_link(link)
+    audit.record("email_changed", subject=user, old_email=old)
+    return user
+
+
+def deactivate_user(user: User, *, by: User | None, reason: str) -> None:
+    """End an account now: no sign-in, open sessions refused on their next request."""
+    if user.status is AccountStatus.DEACTIVATED:
+        return
+    user.status = AccountStatus.DEACTIVATED
+    user.deactivated_at = clock.now()
+    db.session.execute(
+        OneTimeLink.__table__.update()
+        .where(OneTimeLink.user_id == user.id, OneTimeLink.used_at.is_(None))
+        .values(expires_at=clock.now())
+    )
+    db.session.flush()
+    end_all_sessions_of(current_setting().slug, user.id)
+    audit.record("deactivated", actor=by, subject=user, reason=reason)

@@ -1,0 +1,185 @@
+"""Server-side sessions in Redis: idle and absolute timeouts, one index of sessions per user.
+
+The cookie holds only a random session id. The data lives under
+``lj:session:<setting>:<id>``, so a cookie from one setting names nothing in
+another. Each request reads the session with one ``GETEX``, which also slides
+its expiry: Redis itself forgets a session idle for ``SESSION_IDLE_TIMEOUT``.
+The stored ``created`` and ``seen`` times are checked against ``app.clock`` as
+well, so the same limits hold when tests move the clock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, Request, Response, abort, current_app, request, session
+from flask.sessions import SessionInterface, SessionMixin
+from redis.exceptions import RedisError
+from werkzeug.datastructures import CallbackDict
+
+from app import clock
+from app.redis_store import get_redis
+from tenants.routing import NotOurHost, slug_for_host
+
+log = logging.getLogger(__name__)
+
+# How stale the stored "seen" time may get before a request rewrites it; keeps
+# most requests to a single Redis read.
+SEEN_REFRESH_SECONDS = 60
+
+
+class RedisSession(CallbackDict[str, Any], SessionMixin):
+    """Session data plus what the interface needs to know about it."""
+
+    def __init__(self, sid: str, data: dict[str, Any] | None = None, *, new: bool) -> None:
+        def on_update(_: CallbackDict[str, Any]) -> None:
+            self.modified = True
+
+        super().__init__(data or {}, on_update)
+        self.sid = sid
+        self.new = new
+        self.modified = False
+        self.ended_by_timeout = False
+        self.unavailable = False
+        self.discarded_sid: str | None = None
+
+    def regenerate(self) -> None:
+        """A new id for the same data (at sign-in): a planted id becomes useless."""
+        self.discarded_sid = self.sid
+        self.sid = _new_sid()
+        self.modified = True
+
+
+def _new_sid() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _setting_key() -> str:
+    # Sessions open before the request's setting is resolved, so read the host
+    # the same way routing does; an unknown host gets a namespace of its own.
+    try:
+        slug = slug_for_host(request.host, current_app.config["LJ"].BASE_DOMAIN)
+    except NotOurHost:
+        return "_unknown"
+    return slug or "_"
+
+
+def session_key(slug: str, sid: str) -> str:
+    return f"lj:session:{slug}:{sid}"
+
+
+def user_index_key(slug: str, user_id: int) -> str:
+    return f"lj:user-sessions:{slug}:{user_id}"
+
+
+def _timestamp(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+class RedisSessionInterface(SessionInterface):
+    """Flask session interface keeping sessions in Redis, never in the cookie."""
+
+    def __init__(self, app: Flask) -> None:
+        config = app.config["LJ"]
+        self.idle = config.SESSION_IDLE_TIMEOUT
+        self.absolute = config.SESSION_ABSOLUTE_TIMEOUT
+        self.secure = config.SECURE_COOKIES
+        self.cookie_name = "__Host-lj_session" if self.secure else "lj_session"
+
+    def open_session(self, app: Flask, request: Request) -> RedisSession:
+        try:
+            return self._open(request)
+        except RedisError:
+            log.exception("session store unavailable")
+            session = RedisSession(_new_sid(), new=True)
+            session.unavailable = True
+            return session
+
+    def _open(self, request: Request) -> RedisSession:
+        sid = request.cookies.get(self.cookie_name, "")
+        if not sid or len(sid) > 64:
+            return RedisSession(_new_sid(), new=True)
+        raw = get_redis().getex(session_key(_setting_key(), sid), ex=self.idle)
+        if raw is None:
+            return self._ended(had_session=True)
+        data = json.loads(raw)
+        now = _timestamp(clock.now())
+        if now - data["created"] > self.absolute or now - data["seen"] > self.idle:
+            get_redis().delete(session_key(_setting_key(), sid))
+            return self._ended(had_session=True)
+        session = RedisSession(sid, data["values"], new=False)
+        session.created = data["created"]
+        session.seen = data["seen"]
+        if now - data["seen"] > SEEN_REFRESH_SECONDS:
+            session.modified = True
+        return session
+
+    def _ended(self, *, had_session: bool) -> RedisSession:
+        session = RedisSession(_new_sid(), new=True)
+        session.ended_by_timeout = had_session
+        return session
+
+    def save_session(self, app: Flask, session: RedisSession, response: Response) -> None:  # type: ignore[override]
+        if session.unavailable:
+            return
+        try:
+            self._save(session, response)
+        except RedisError:
+            # The page has been answered; the next request finds no session
+            # and is asked to sign in: a failure never grants access.
+            log.exception("could not save the session")
+
+    def _save(self, session: RedisSession, response: Response) -> None:
+        store = get_redis()
+        slug = _setting_key()
+        if session.discarded_sid:
+            store.delete(session_key(slug, session.discarded_sid))
+        if not session:
+            if not session.new:
+                store.delete(session_key(slug, session.sid))
+                response.delete_cookie(self.cookie_name, path="/", secure=self.secure)
+            return
+        if not session.modified:
+            return
+        now = _timestamp(clock.now())
+        record = {
+            "created": getattr(session, "created", now) if not session.discarded_sid else now,
+            "seen": now,
+            "values": dict(session),
+        }
+        store.set(session_key(slug, session.sid), json.dumps(record), ex=self.idle)
+        user_id = session.get("_user_id")
+        if user_id is not None:
+            index = user_index_key(slug, int(user_id))
+            store.sadd(index, session.sid)
+            store.expire(index, self.absolute)
+        response.set_cookie(
+            self.cookie_name,
+            session.sid,
+            httponly=True,
+            secure=self.secure,
+            samesite="Lax",
+            path="/",
+        )
+
+
+def refuse_without_session_store() -> None:
+    """Before any view: without Redis we cannot know who is signed in, so answer 503."""
+    if getattr(session, "unavailable", False):
+        abort(503)
+
+
+def end_all_sessions_of(slug: str, user_id: int) -> int:
+    """Delete every session of one user (password change, reset, deactivation)."""
+    store = get_redis()
+    index = user_index_key(slug, user_id)
+    sids = [sid.decode() for sid in store.smembers(index)]
+    keys = [session_key(slug, sid) for sid in sids]
+    if keys:
+        store.delete(*keys)
+    store.delete(index)
+    return len(keys)

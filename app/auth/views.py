@@ -1,0 +1,355 @@
+"""Sign-in, sign-out, activation, resets, own account and invitations."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import login_user, logout_user
+from werkzeug.wrappers import Response
+
+from app.auth import operations
+from app.auth.access import current_user, require_role, require_sign_in
+from app.auth.forms import (
+    ChangeEmailForm,
+    ChangeSecretsForm,
+    ChooseSecretsForm,
+    CorrectEmailForm,
+    EmptyForm,
+    ForgotForm,
+    InviteForm,
+    SignInForm,
+)
+from app.auth.links import LinkRefused
+from app.auth.models import AccountStatus, Role, User
+from app.auth.operations import SecretsRefused
+from app.extensions import db, limiter
+from app.security.policy import password_strength_hint
+from app.validation import InvalidInput
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+
+INVALID = 422  # a form that cannot be used as sent
+SIGN_IN_REFUSED = "Email, password or PIN not recognised. Please check them and try again."
+
+
+def _signin_email_key() -> str:
+    return (request.form.get("email") or "").strip().lower()[:254]
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths on this host: never an open redirect to another site.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("home.index")
+
+
+@bp.get("/login")
+def login() -> str:
+    if request.args.get("timeout"):
+        flash("You were signed out after a period of inactivity. Please sign in again.", "info")
+    return render_template("auth/login.html", form=SignInForm())
+
+
+@bp.post("/login")
+@limiter.limit("30 per minute; 300 per hour")
+@limiter.limit("10 per minute", key_func=_signin_email_key)
+def login_submit() -> Response | tuple[str, int]:
+    form = SignInForm()
+    if not form.validate():
+        return render_template("auth/login.html", form=form), INVALID
+    user = operations.authenticate(
+        form.email.data or "", form.password.data or "", form.pin.data or ""
+    )
+    db.session.commit()
+    if user is None:
+        flash(SIGN_IN_REFUSED, "error")
+        return redirect(url_for("auth.login"), code=303)
+    session.clear()
+    session.regenerate()  # type: ignore[attr-defined]
+    login_user(user)
+    return redirect(_safe_next(request.args.get("next")), code=303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    EmptyForm().validate_on_submit() or abort(400)
+    logout_user()
+    session.clear()
+    flash("You have signed out.", "info")
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.post("/session/keep-alive")
+@require_sign_in
+def keep_alive() -> Response | tuple[str, int]:
+    """ "Stay signed in": any request slides the idle timeout; this one does nothing else."""
+    EmptyForm().validate_on_submit() or abort(400)
+    session.modified = True
+    if request.accept_mimetypes.best == "application/json":
+        return "", 204
+    return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+def _link_problem_page(refused: LinkRefused, purpose: str) -> tuple[str, int]:
+    status = 404 if refused.problem.value == "unknown" else 410
+    return render_template(
+        "auth/link_problem.html", problem=refused.problem.value, purpose=purpose
+    ), status
+
+
+def _choose_secrets(
+    template: str, token: str, complete: object, done_message: str, purpose: str
+) -> Response | tuple[str, int]:
+    """Shared flow of activation and reset: one page choosing a new password and PIN."""
+    form = ChooseSecretsForm()
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        if not form.validate():
+            return render_template(template, form=form, errors=errors), INVALID
+        errors = {k: [v] for k, v in form.mismatches().items()}
+        if not errors:
+            try:
+                complete(token, form.password.data or "", form.pin.data or "")  # type: ignore[operator]
+            except LinkRefused as refused:
+                db.session.rollback()
+                return _link_problem_page(refused, purpose)
+            except SecretsRefused as refused:
+                db.session.rollback()
+                errors = refused.problems
+            except InvalidInput as error:
+                db.session.rollback()
+                errors = {"password": [str(error)]}
+            else:
+                db.session.commit()
+                flash(done_message, "success")
+                return redirect(url_for("auth.login"), code=303)
+        hint = password_strength_hint(form.password.data or "")
+        return render_template(template, form=form, errors=errors, hint=hint), INVALID
+    try:
+        from app.auth.links import find_usable_link
+        from app.auth.models import LinkPurpose
+
+        find_usable_link(token, LinkPurpose(purpose))
+    except LinkRefused as refused:
+        return _link_problem_page(refused, purpose)
+    finally:
+        db.session.rollback()
+    return render_template(template, form=form, errors=errors), 200
+
+
+@bp.route("/activate/<token>", methods=["GET", "POST"])
+def activate(token: str) -> Response | tuple[str, int]:
+    return _choose_secrets(
+        "auth/activate.html",
+        token,
+        operations.activate_account,
+        "Your account is ready. Please sign in with your email, password and PIN.",
+        "activation",
+    )
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset(token: str) -> Response | tuple[str, int]:
+    return _choose_secrets(
+        "auth/reset.html",
+        token,
+        operations.reset_secrets,
+        "Your new password and PIN are set. Please sign in.",
+        "reset",
+    )
+
+
+@bp.get("/password/forgot")
+def forgot() -> str:
+    return render_template("auth/forgot.html", form=ForgotForm())
+
+
+@bp.post("/password/forgot")
+@limiter.limit("10 per hour")
+@limiter.limit("3 per hour", key_func=_signin_email_key)
+def forgot_submit() -> tuple[str, int] | str:
+    form = ForgotForm()
+    if not form.validate():
+        return render_template("auth/forgot.html", form=form), INVALID
+    operations.request_reset(form.email.data or "")
+    db.session.commit()
+    return render_template("auth/forgot_sent.html")
+
+
+@bp.get("/account")
+@require_sign_in
+def account() -> str:
+    return render_template(
+        "auth/account.html",
+        secrets_form=ChangeSecretsForm(),
+        email_form=ChangeEmailForm(),
+        errors={},
+    )
+
+
+@bp.post("/account/secrets")
+@require_sign_in
+def change_secrets() -> Response | tuple[str, int]:
+    form = ChangeSecretsForm()
+    errors: dict[str, list[str]] = {}
+    if form.validate():
+        try:
+            operations.change_secrets(
+                current_user,
+                form.current_password.data or "",
+                form.current_pin.data or "",
+                form.new_password.data or "",
+                form.new_pin.data or "",
+            )
+        except SecretsRefused as refused:
+            errors = {f"new_{k}": v for k, v in refused.problems.items()}
+        except InvalidInput as error:
+            errors = {"current_password": [str(error)]}
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash(
+                "Your changes are saved and you have been signed out everywhere. "
+                "Please sign in again.",
+                "success",
+            )
+            return redirect(url_for("auth.login"), code=303)
+    db.session.rollback()
+    return render_template(
+        "auth/account.html", secrets_form=form, email_form=ChangeEmailForm(), errors=errors
+    ), INVALID
+
+
+@bp.post("/account/email")
+@require_sign_in
+def change_email() -> Response | tuple[str, int]:
+    form = ChangeEmailForm()
+    errors: dict[str, list[str]] = {}
+    if form.validate():
+        try:
+            operations.request_email_change(
+                current_user, form.new_email.data or "", form.current_password.data or ""
+            )
+        except InvalidInput as error:
+            errors = {"new_email": [str(error)]}
+        else:
+            db.session.commit()
+            flash(
+                "We have sent a link to your new address. Open it to confirm the change.", "success"
+            )
+            return redirect(url_for("auth.account"), code=303)
+    db.session.rollback()
+    return render_template(
+        "auth/account.html", secrets_form=ChangeSecretsForm(), email_form=form, errors=errors
+    ), INVALID
+
+
+@bp.route("/account/email/confirm/<token>", methods=["GET", "POST"])
+def confirm_email(token: str) -> Response | tuple[str, int] | str:
+    # A GET only shows a button: mail scanners that fetch links must not confirm.
+    form = EmptyForm()
+    if request.method == "GET":
+        return render_template("auth/confirm_email.html", form=form)
+    form.validate_on_submit() or abort(400)
+    try:
+        operations.confirm_email_change(token)
+    except LinkRefused as refused:
+        db.session.rollback()
+        return _link_problem_page(refused, "email_change")
+    except InvalidInput as error:
+        db.session.rollback()
+        abort(409, description=str(error))
+    db.session.commit()
+    flash("Your email address has been changed.", "success")
+    return redirect(url_for("home.index"), code=303)
+
+
+@bp.get("/invitations")
+@require_role(Role.MANAGER)
+def invitations() -> str:
+    return _invitations_page(InviteForm(), {}), 200  # type: ignore[return-value]
+
+
+def _invitations_page(form: InviteForm, errors: dict[str, list[str]]) -> str:
+    people = db.session.scalars(db.select(User).order_by(User.status, User.full_name)).all()
+    return render_template(
+        "auth/invitations.html",
+        form=form,
+        errors=errors,
+        people=people,
+        AccountStatus=AccountStatus,
+        action_form=EmptyForm(),
+        correct_form=CorrectEmailForm(),
+    )
+
+
+@bp.post("/invitations")
+@require_role(Role.MANAGER)
+def invite() -> Response | tuple[str, int]:
+    form = InviteForm()
+    errors: dict[str, list[str]] = {}
+    if form.validate():
+        try:
+            user = operations.invite_user(
+                form.full_name.data or "", form.email.data or "", Role(form.role.data), current_user
+            )
+        except InvalidInput as error:
+            errors = {"email" if "email" in str(error).lower() else "full_name": [str(error)]}
+        else:
+            db.session.commit()
+            flash(f"Invitation sent to {user.email}.", "success")
+            return redirect(url_for("auth.invitations"), code=303)
+    db.session.rollback()
+    return _invitations_page(form, errors), INVALID
+
+
+def _invited_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.post("/invitations/<int:user_id>/resend")
+@require_role(Role.MANAGER)
+def resend(user_id: int) -> Response:
+    EmptyForm().validate_on_submit() or abort(400)
+    user = _invited_user(user_id)
+    try:
+        operations.resend_invitation(user, current_user)
+    except InvalidInput as error:
+        abort(409, description=str(error))
+    db.session.commit()
+    flash(
+        f"A new invitation has been sent to {user.email}; the old link no longer works.", "success"
+    )
+    return redirect(url_for("auth.invitations"), code=303)
+
+
+@bp.post("/invitations/<int:user_id>/email")
+@require_role(Role.MANAGER)
+def correct_email(user_id: int) -> Response:
+    form = CorrectEmailForm()
+    form.validate_on_submit() or abort(400)
+    user = _invited_user(user_id)
+    try:
+        operations.correct_invited_email(user, form.email.data or "", current_user)
+    except InvalidInput as error:
+        db.session.rollback()
+        abort(422, description=str(error))
+    db.session.commit()
+    flash(f"Email corrected; a new invitation has been sent to {user.email}.", "success")
+    return redirect(url_for("auth.invitations"), code=303)
+
+
+@bp.post("/accounts/<int:user_id>/deactivate")
+@require_role(Role.MANAGER)
+def deactivate(user_id: int) -> Response:
+    EmptyForm().validate_on_submit() or abort(400)
+    user = _invited_user(user_id)
+    if user.id == current_user.id:
+        abort(409, description="You cannot deactivate your own account.")
+    operations.deactivate_user(user, by=current_user, reason="by_manager")
+    db.session.commit()
+    flash(f"{user.full_name}'s account has been deactivated.", "success")
+    return redirect(url_for("auth.invitations"), code=303)
