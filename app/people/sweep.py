@@ -1,0 +1,141 @@
+"""The deactivation sweep: access that ends by itself when someone leaves.
+
+Everything it does is computed from the database and today's date, so running
+it twice, or a day late, is harmless: a child already archived, a person already
+deactivated or a parent already told is left as it is. Each setting is swept in
+its own transaction; a failure in one is logged and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+
+from app import clock
+from app.auth.operations import deactivate_user
+from app.extensions import db
+from app.mail import send_after_commit
+from app.people.models import Child, ParentDeparture, ParentLink
+from app.people.operations import (
+    DepartingParent,
+    archive_child,
+    children_due_to_leave,
+    children_of,
+    departing_parents,
+    staff_due_to_leave,
+)
+from tenants.binding import current_setting, tenant_context
+from tenants.models import Setting, SettingStatus
+from tenants.routing import setting_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepCounts:
+    children_archived: int = 0
+    staff_deactivated: int = 0
+    parents_notified: int = 0
+    parents_deactivated: int = 0
+
+    def add(self, other: SweepCounts) -> None:
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
+def deactivation_sweep() -> str:
+    """Sweep every active setting; returns a one-line summary for the operator."""
+    settings = db.session.execute(
+        select(Setting.slug, Setting.parent_grace_days)
+        .where(Setting.status == SettingStatus.ACTIVE)
+        .order_by(Setting.slug)
+    ).all()
+    db.session.remove()
+    totals, failed = SweepCounts(), []
+    for slug, grace_days in settings:
+        try:
+            with tenant_context(slug):
+                counts = sweep_setting(grace_days)
+                db.session.commit()
+        except Exception:
+            log.exception("deactivation sweep failed for setting %s", slug)
+            failed.append(slug)
+        else:
+            totals.add(counts)
+    summary = (
+        f"{len(settings) - len(failed)} settings swept: "
+        f"{totals.children_archived} children archived, "
+        f"{totals.staff_deactivated} staff deactivated, "
+        f"{totals.parents_notified} parents told their access ends, "
+        f"{totals.parents_deactivated} parents deactivated"
+    )
+    return summary + (f"; FAILED: {', '.join(failed)}" if failed else "")
+
+
+def sweep_setting(grace_days: int) -> SweepCounts:
+    """Sweep the bound setting; flushes, the caller commits."""
+    counts = SweepCounts()
+    for child in children_due_to_leave():
+        archive_child(child, by=None)
+        counts.children_archived += 1
+    for user in staff_due_to_leave():
+        deactivate_user(user, by=None, reason="leaving date")
+        counts.staff_deactivated += 1
+    _forget_departures_of_returning_parents()
+    for departing in departing_parents():
+        departure = departing.departure
+        if departure is None:
+            departure = _tell_parent_access_ends(departing, grace_days)
+            counts.parents_notified += 1
+        if clock.today() >= departure.access_ends_on:
+            deactivate_user(departing.parent, by=None, reason="last child left")
+            counts.parents_deactivated += 1
+    return counts
+
+
+def _forget_departures_of_returning_parents() -> None:
+    """A notice is void once the parent has a child at the setting again
+    (a leaving date corrected, or a sibling linked)."""
+    has_child_at_setting = (
+        select(ParentLink.id)
+        .join(Child, Child.id == ParentLink.child_id)
+        .where(ParentLink.parent_id == ParentDeparture.user_id, Child.archived_at.is_(None))
+        .exists()
+    )
+    db.session.execute(delete(ParentDeparture).where(has_child_at_setting))
+
+
+def _tell_parent_access_ends(departing: DepartingParent, grace_days: int) -> ParentDeparture:
+    """Email the parent (once) the day their access ends, and remember it.
+
+    The grace period runs from the later of the last leaving date and today,
+    so a parent always gets the whole period after being told, even when a
+    leaving date was entered late or the sweep did not run for a while.
+    """
+    parent, today = departing.parent, clock.today()
+    departure = ParentDeparture(
+        user_id=parent.id,
+        last_child_left_on=departing.last_child_left_on,
+        notice_sent_at=clock.now(),
+        access_ends_on=max(departing.last_child_left_on, today) + timedelta(days=grace_days),
+    )
+    # The primary key makes this notice once-only even if two sweeps overlap:
+    # the second one's insert fails and its transaction (and email) is dropped.
+    db.session.add(departure)
+    db.session.flush()
+    setting = current_setting()
+    send_after_commit(
+        parent.email,
+        f"Your access to {setting.name}'s learning journals ends on "
+        f"{departure.access_ends_on:%-d %B %Y}",
+        "parent_access_ending",
+        parent=parent,
+        children=[child.known_as for child in children_of(parent)],
+        setting_name=setting.name,
+        access_ends_on=departure.access_ends_on,
+        link=setting_url(setting.slug, "/"),
+    )
+    return departure

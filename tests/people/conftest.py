@@ -1,0 +1,128 @@
+"""Helpers for the people tests: a setting with a manager, staff, parents and children."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from app import clock
+from app.auth.models import AccountStatus, Role, User
+from app.extensions import db
+from app.people.models import Child, ParentLink
+from app.people.operations import ChildDetails, create_child, link_parent
+from app.security.secrets import hash_password, hash_pin
+from tenants.binding import tenant_context
+
+# Tests run at a fixed moment so dates read plainly: 2026-12-01, 09:00 UTC.
+TODAY = date(2026, 12, 1)
+
+
+@contextmanager
+def inside(app: Flask, slug: str) -> Iterator[None]:
+    """Run the block as a job of setting ``slug`` would (commit what you keep)."""
+    with app.app_context(), tenant_context(slug):
+        yield
+
+
+def child_details(**overrides: object) -> ChildDetails:
+    values: dict[str, object] = {
+        "first_name": "Ada",
+        "last_name": "Okafor",
+        "date_of_birth": date(2023, 4, 2),
+        "start_date": date(2025, 9, 1),
+        "room": "Rainbows",
+    }
+    values.update(overrides)
+    return ChildDetails(**values)  # type: ignore[arg-type]
+
+
+def add_user(
+    full_name: str,
+    email: str,
+    role: Role,
+    status: AccountStatus = AccountStatus.ACTIVE,
+    *,
+    password: str | None = None,
+    pin: str | None = None,
+) -> User:
+    """An account inserted directly (the invitation flow is tested in tests/auth)."""
+    user = User(
+        full_name=full_name,
+        email=email,
+        role=role,
+        status=status,
+        password_hash=hash_password(password) if password else None,
+        pin_hash=hash_pin(pin) if pin else None,
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def manager_of_setting() -> User:
+    return db.session.scalars(
+        select(User).where(User.role == Role.MANAGER).order_by(User.id)
+    ).first()
+
+
+@dataclass
+class Nursery:
+    """Ids of the people of one test setting."""
+
+    slug: str
+    manager_id: int
+    staff_id: int
+    parent_id: int
+    child_id: int
+    other_child_id: int
+
+
+PASSWORD = "correct horse battery staple 42"
+PIN = "274916"
+
+
+@pytest.fixture
+def frozen_clock() -> None:
+    clock.move_to(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def nursery(app: Flask, make_setting, frozen_clock) -> Nursery:
+    """A setting with an active manager, a member of staff, a parent linked to one child
+    and another child with no parent; all of them can sign in with PASSWORD and PIN."""
+    setting = make_setting()
+    with inside(app, setting.slug):
+        manager = manager_of_setting()
+        manager.status = AccountStatus.ACTIVE
+        manager.password_hash, manager.pin_hash = hash_password(PASSWORD), hash_pin(PIN)
+        staff = add_user(
+            "Sam Staff", f"sam@{setting.slug}.example.org", Role.STAFF, password=PASSWORD, pin=PIN
+        )
+        parent = add_user(
+            "Pat Parent", f"pat@{setting.slug}.example.org", Role.PARENT, password=PASSWORD, pin=PIN
+        )
+        child = create_child(child_details(key_person_id=staff.id), by=manager)
+        other = create_child(child_details(first_name="Bo", last_name="Lind"), by=manager)
+        link_parent(parent, child, "Mother", by=manager)
+        db.session.commit()
+        return Nursery(setting.slug, manager.id, staff.id, parent.id, child.id, other.id)
+
+
+def get_child(child_id: int) -> Child:
+    return db.session.get_one(Child, child_id)
+
+
+def get_user(user_id: int) -> User:
+    return db.session.get_one(User, user_id)
+
+
+def links_of(parent_id: int) -> list[int]:
+    return list(
+        db.session.scalars(select(ParentLink.child_id).where(ParentLink.parent_id == parent_id))
+    )

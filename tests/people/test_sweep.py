@@ -1,0 +1,207 @@
+"""The deactivation sweep, with a movable clock: access ends by itself when people leave."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select, text
+
+from app import clock
+from app.auth.models import AccountStatus, AuditEntry, Role
+from app.extensions import db
+from app.people import operations as people
+from app.people.models import ParentDeparture, StaffMember
+from app.people.sweep import deactivation_sweep, sweep_setting
+from tests.fixtures.smtp import html_of, text_of
+from tests.people.conftest import TODAY, add_user, get_child, get_user, inside
+
+
+def _on(day: date) -> None:
+    clock.move_to(datetime(day.year, day.month, day.day, 2, 30, tzinfo=UTC))
+
+
+def _sweep(app, slug: str, grace_days: int = 14):
+    with inside(app, slug):
+        counts = sweep_setting(grace_days)
+        db.session.commit()
+    return counts
+
+
+def _set_child_leaving(app, slug: str, child_id: int, leaving: date) -> None:
+    with inside(app, slug):
+        people.set_child_leaving_date(get_child(child_id), leaving, by=None)  # type: ignore[arg-type]
+        db.session.commit()
+
+
+def test_a_child_is_archived_on_their_leaving_date_not_before(app, nursery):
+    _set_child_leaving(app, nursery.slug, nursery.other_child_id, TODAY + timedelta(days=2))
+    _on(TODAY + timedelta(days=1))
+    assert _sweep(app, nursery.slug).children_archived == 0
+    _on(TODAY + timedelta(days=2))
+    assert _sweep(app, nursery.slug).children_archived == 1
+    with inside(app, nursery.slug):
+        child = get_child(nursery.other_child_id)
+        assert child.is_archived
+        assert nursery.other_child_id not in [c.id for c in people.active_children()]
+        archived = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.event == "child.archived")
+        ).all()
+        assert archived[-1].actor_id is None  # done by the sweep, not a person
+    assert _sweep(app, nursery.slug).children_archived == 0
+
+
+def test_staff_are_deactivated_on_their_leaving_date(app, nursery):
+    with inside(app, nursery.slug):
+        db.session.add(
+            StaffMember(user_id=nursery.staff_id, leaving_date=TODAY + timedelta(days=1))
+        )
+        db.session.commit()
+    assert _sweep(app, nursery.slug).staff_deactivated == 0
+    _on(TODAY + timedelta(days=1))
+    assert _sweep(app, nursery.slug).staff_deactivated == 1
+    with inside(app, nursery.slug):
+        assert get_user(nursery.staff_id).status is AccountStatus.DEACTIVATED
+    assert _sweep(app, nursery.slug).staff_deactivated == 0
+
+
+def test_parent_is_told_once_then_deactivated_after_the_grace_period(app, nursery, mail_outbox):
+    parent_email = f"pat@{nursery.slug}.example.org"
+    left_on = TODAY + timedelta(days=1)
+    _set_child_leaving(app, nursery.slug, nursery.child_id, left_on)
+
+    _on(left_on)
+    counts = _sweep(app, nursery.slug)
+    assert (counts.children_archived, counts.parents_notified) == (1, 1)
+    [notice] = mail_outbox.to(parent_email)
+    ends = left_on + timedelta(days=14)
+    assert f"{ends:%-d %B %Y}" in notice["Subject"]
+    assert "Ada" in text_of(notice) and "leaving pack" in text_of(notice)
+    assert f"{ends:%-d %B %Y}" in html_of(notice)
+
+    for day in range(1, 14):  # a sweep every day of the grace period: no more mail
+        _on(left_on + timedelta(days=day))
+        counts = _sweep(app, nursery.slug)
+        assert (counts.parents_notified, counts.parents_deactivated) == (0, 0)
+    with inside(app, nursery.slug):
+        assert get_user(nursery.parent_id).status is AccountStatus.ACTIVE
+
+    _on(ends)
+    assert _sweep(app, nursery.slug).parents_deactivated == 1
+    with inside(app, nursery.slug):
+        parent = get_user(nursery.parent_id)
+        assert parent.status is AccountStatus.DEACTIVATED
+        assert db.session.get_one(ParentDeparture, parent.id).access_ends_on == ends
+    assert _sweep(app, nursery.slug).parents_deactivated == 0
+    assert len(mail_outbox.to(parent_email, timeout=0.2)) == 1
+
+
+def test_a_parent_with_a_child_still_at_the_setting_keeps_access(app, nursery, mail_outbox):
+    with inside(app, nursery.slug):
+        people.link_parent(
+            get_user(nursery.parent_id),
+            get_child(nursery.other_child_id),
+            "Mother",
+            by=get_user(nursery.manager_id),
+        )
+        db.session.commit()
+    _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
+    _on(TODAY + timedelta(days=30))
+    counts = _sweep(app, nursery.slug)
+    assert (counts.parents_notified, counts.parents_deactivated) == (0, 0)
+    assert mail_outbox.to(f"pat@{nursery.slug}.example.org", timeout=0.2) == []
+
+
+def test_a_late_leaving_date_still_gives_the_whole_grace_period(app, nursery, mail_outbox):
+    # The manager records, a month late, that the child left long ago.
+    _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY - timedelta(days=30))
+    _sweep(app, nursery.slug)
+    with inside(app, nursery.slug):
+        departure = db.session.get_one(ParentDeparture, nursery.parent_id)
+        assert departure.access_ends_on == TODAY + timedelta(days=14)
+        assert get_user(nursery.parent_id).status is AccountStatus.ACTIVE
+
+
+def test_the_grace_period_is_the_settings_policy(app, nursery, mail_outbox):
+    _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
+    counts = _sweep(app, nursery.slug, grace_days=0)
+    assert (counts.parents_notified, counts.parents_deactivated) == (1, 1)
+
+
+def test_a_notice_is_void_when_a_sibling_is_linked(app, nursery, mail_outbox):
+    _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
+    _sweep(app, nursery.slug)
+    with inside(app, nursery.slug):
+        people.link_parent(
+            get_user(nursery.parent_id),
+            get_child(nursery.other_child_id),
+            "Mother",
+            by=get_user(nursery.manager_id),
+        )
+        db.session.commit()
+    _on(TODAY + timedelta(days=20))
+    assert _sweep(app, nursery.slug).parents_deactivated == 0
+    with inside(app, nursery.slug):
+        assert db.session.get(ParentDeparture, nursery.parent_id) is None
+
+
+def test_a_notice_is_void_when_a_leaving_date_is_corrected(app, nursery, mail_outbox):
+    _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
+    _sweep(app, nursery.slug)
+    _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY + timedelta(days=300))
+    _on(TODAY + timedelta(days=20))
+    assert _sweep(app, nursery.slug).parents_deactivated == 0
+
+
+def test_the_sweep_covers_every_setting_and_one_failure_stops_none_of_the_others(
+    app, nursery, make_setting, mail_outbox
+):
+    broken = make_setting()
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(
+            text(
+                f'ALTER TABLE "setting_{broken.slug.replace("-", "_")}".children '
+                "RENAME COLUMN leaving_date TO left_on"
+            )
+        )
+    _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
+    with inside(app, nursery.slug):
+        leaver = add_user("Lee Leaver", f"lee@{nursery.slug}.example.org", Role.STAFF)
+        db.session.add(StaffMember(user_id=leaver.id, leaving_date=TODAY))
+        db.session.commit()
+        leaver_id = leaver.id
+    try:
+        with app.app_context():
+            summary = deactivation_sweep()
+    finally:
+        with app.app_context(), db.engine.begin() as connection:
+            connection.execute(
+                text(
+                    f'ALTER TABLE "setting_{broken.slug.replace("-", "_")}".children '
+                    "RENAME COLUMN left_on TO leaving_date"
+                )
+            )
+    assert f"FAILED: {broken.slug}" in summary
+    assert "staff deactivated" in summary and "parents told" in summary
+    with inside(app, nursery.slug):
+        assert get_user(leaver_id).status is AccountStatus.DEACTIVATED
+        assert db.session.get(ParentDeparture, nursery.parent_id) is not None
+    assert len(mail_outbox.to(f"pat@{nursery.slug}.example.org")) == 1
+    with app.app_context():
+        again = deactivation_sweep()
+    assert "FAILED" not in again
+    assert len(mail_outbox.to(f"pat@{nursery.slug}.example.org", timeout=0.2)) == 1
+
+
+def test_sweeping_settings_in_turn_day_after_day(app, nursery, make_setting):
+    """The same queries run for one setting after another on pooled connections.
+
+    Each setting's schema has its own enum types, so a statement that psycopg
+    prepared server-side for one setting cannot serve the next one ("cached
+    plan must not change result type"); the engine must not auto-prepare
+    (``connect_args={"prepare_threshold": None}``).
+    """
+    other = make_setting()
+    for day in range(8):
+        _on(TODAY + timedelta(days=day))
+        for slug in (nursery.slug, other.slug):
+            _sweep(app, slug)
