@@ -1,0 +1,3 @@
+from app import create_app
+
+celery = create_app().extensions["celery"]

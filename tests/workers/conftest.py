@@ -1,0 +1,110 @@
+"""Real Celery workers for the tests: ``celery -A celery_worker worker`` subprocesses.
+
+Each worker runs against the test database and the test Redis database (the
+``app`` fixture has put their URLs in the environment), knows the jobs of
+``tests.workers.sample_jobs`` through ``LJ_EXTRA_JOBS``, and is killed when the test
+ends.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from flask import Flask
+from sqlalchemy import select
+
+from app.auth.models import User
+from app.extensions import db
+from tenants.binding import tenant_context
+from tests.workers.sample_jobs import SAMPLE_JOBS
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT = 20.0
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def staff_emails(app: Flask, slug: str, like: str) -> list[str]:
+    with app.app_context(), tenant_context(slug):
+        return list(db.session.scalars(select(User.email).where(User.email.like(like))))
+
+
+class Worker:
+    """One ``celery worker`` subprocess and its log."""
+
+    def __init__(self, name: str, slug: str, log_path: Path) -> None:
+        self.log_path = log_path
+        self.env = {
+            **os.environ,
+            "LJ_EXTRA_JOBS": SAMPLE_JOBS,
+            "LJ_TEST_SETTING": slug,
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "PYTHONUNBUFFERED": "1",
+        }
+        command = [sys.executable, "-m", "celery", "-A", "celery_worker", "worker"]
+        command += ["--pool", "solo", "--loglevel", "INFO", "-n", f"{name}-{uuid.uuid4().hex[:6]}"]
+        # Mingle, gossip and heartbeats talk to other workers; these tests need none of it.
+        command += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 15.0) -> None:
+        def seen() -> bool:
+            if self.process.poll() is not None and text not in self.log():
+                raise AssertionError(f"worker exited ({self.process.returncode}):\n{self.log()}")
+            return text in self.log()
+
+        try:
+            wait_until(seen, timeout, f"{text!r} in the worker's log")
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n--- worker log ---\n{self.log()}") from None
+
+    def wait_ready(self) -> None:
+        self.wait_for_log(" ready.", READY_TIMEOUT)
+
+
+@pytest.fixture
+def celery_app(app: Flask) -> Celery:
+    """The test app's Celery app, current (``run_job.delay`` sends through it), queue empty."""
+    celery: Celery = app.extensions["celery"]
+    celery.set_current()
+    celery.control.purge()
+    return celery
+
+
+@pytest.fixture
+def start_worker(celery_app: Celery, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """Start workers whose sample jobs act on the setting ``slug``; stopped after the test."""
+    workers: list[Worker] = []
+
+    def start(slug: str, name: str = "worker") -> Worker:
+        worker = Worker(name, slug, tmp_path / f"{name}.log")
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        # Killed, not shut down: a warm shutdown takes a second or two, and every
+        # test has already waited for the work it sent.
+        if worker.process.poll() is None:
+            worker.process.kill()
+        worker.process.wait(5)

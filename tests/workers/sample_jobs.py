@@ -1,0 +1,69 @@
+"""Jobs that exist only for the tests, given to a real worker through ``LJ_EXTRA_JOBS``.
+
+Each writes staff accounts into the setting named by ``LJ_TEST_SETTING``
+through ``tenant_context``, the way a real job reaches a setting's schema.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+from sqlalchemy import select
+
+from app.auth.models import Role, User
+from app.extensions import db
+from tenants.binding import tenant_context
+
+SAMPLE_JOBS = ",".join(
+    [
+        "record-visit=tests.workers.sample_jobs:record_visit",
+        "slow-visit=tests.workers.sample_jobs:record_visit_slowly",
+        "fill-batches=tests.workers.sample_jobs:fill_batches",
+    ]
+)
+SLOW_SECONDS = 1.5
+BATCHES = 10
+BATCH_SIZE = 5
+PAUSE_PER_ROW = 0.04
+
+
+def _add_staff(email: str) -> None:
+    db.session.add(User(email=email, full_name="Worker Visit", role=Role.STAFF))
+
+
+def record_visit() -> str:
+    with tenant_context(os.environ["LJ_TEST_SETTING"]):
+        _add_staff(f"visit-{uuid.uuid4().hex[:8]}@worker.test")
+        db.session.commit()
+    return "1 visit recorded"
+
+
+def record_visit_slowly() -> str:
+    time.sleep(SLOW_SECONDS)
+    return record_visit()
+
+
+def batch_email(batch: int, row: int) -> str:
+    return f"batch{batch:02d}-row{row}@worker.test"
+
+
+def fill_batches() -> str:
+    """Write the batches not yet written, one transaction each, slowly (to be killed mid-batch).
+
+    What is due comes from the database: a batch with any row is complete,
+    because a batch is only ever committed whole.
+    """
+    with tenant_context(os.environ["LJ_TEST_SETTING"]):
+        emails = db.session.scalars(select(User.email).where(User.email.like("batch%")))
+        done = {int(email[5:7]) for email in emails}
+        db.session.commit()
+        due = [batch for batch in range(BATCHES) if batch not in done]
+        for batch in due:
+            for row in range(BATCH_SIZE):
+                _add_staff(batch_email(batch, row))
+                db.session.flush()
+                time.sleep(PAUSE_PER_ROW)
+            db.session.commit()
+    return f"{len(due)} batches written"

@@ -1,0 +1,87 @@
+"""A real Celery worker runs the jobs sent to it, one run at a time, and a crash loses no batch."""
+
+from __future__ import annotations
+
+import signal
+
+import redis
+from sqlalchemy import text
+
+from app.extensions import db
+from tests.workers.conftest import staff_emails, wait_until
+from tests.workers.sample_jobs import BATCH_SIZE, BATCHES, batch_email
+from workers.jobs import run_job
+
+
+def test_a_worker_runs_a_job_sent_with_delay(app, make_setting, start_worker):
+    slug = make_setting().slug
+    worker = start_worker(slug)
+    worker.wait_ready()
+
+    run_job.delay("record-visit")
+
+    wait_until(lambda: staff_emails(app, slug, "visit-%"), 15, "the job's row")
+    worker.wait_for_log("job record-visit finished: 1 visit recorded")
+    assert len(staff_emails(app, slug, "visit-%")) == 1
+
+
+def test_two_workers_given_the_same_job_at_once_run_it_once(app, make_setting, start_worker):
+    slug = make_setting().slug
+    workers = [start_worker(slug, "first"), start_worker(slug, "second")]
+    for worker in workers:
+        worker.wait_ready()
+
+    run_job.delay("slow-visit")
+    run_job.delay("slow-visit")
+
+    logs = lambda: "".join(worker.log() for worker in workers)  # noqa: E731
+    wait_until(lambda: "job slow-visit finished" in logs(), 15, "the job to finish")
+    wait_until(lambda: "job slow-visit skipped" in logs(), 5, "the second run to be skipped")
+    assert logs().count("job slow-visit started") == 1
+    assert len(staff_emails(app, slug, "visit-%")) == 1
+
+
+def _transaction_open_elsewhere() -> bool:
+    with db.engine.connect() as connection:
+        return bool(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND state = 'idle in transaction' AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+        )
+
+
+def test_a_worker_killed_mid_job_leaves_every_batch_whole_and_a_rerun_finishes(
+    app, make_setting, start_worker, monkeypatch
+):
+    slug = make_setting().slug
+    worker = start_worker(slug)
+    worker.wait_ready()
+    run_job.delay("fill-batches")
+    written = lambda: staff_emails(app, slug, "batch%")  # noqa: E731
+    wait_until(lambda: len(written()) >= 2 * BATCH_SIZE, 15, "two batches to be committed")
+    with app.app_context():
+        wait_until(_transaction_open_elsewhere, 5, "the worker to be inside a batch")
+
+    worker.process.send_signal(signal.SIGKILL)
+    worker.process.wait(5)
+
+    kept = written()
+    assert BATCH_SIZE * 2 <= len(kept) < BATCH_SIZE * BATCHES
+    assert len(kept) % BATCH_SIZE == 0, "a batch was left half-written"
+    # The dead worker's lock stays until it expires, so no other run can start
+    # meanwhile; deleting it here stands in for that expiry.
+    lock = redis.Redis.from_url(app.config["LJ"].REDIS_URL)
+    assert lock.delete("lj:job-lock:fill-batches") == 1
+
+    monkeypatch.setenv("LJ_EXTRA_JOBS", worker.env["LJ_EXTRA_JOBS"])
+    monkeypatch.setenv("LJ_TEST_SETTING", slug)
+    result = app.test_cli_runner().invoke(args=["jobs", "run", "fill-batches"])
+
+    assert result.exit_code == 0, result.output
+    remaining = BATCHES - len(kept) // BATCH_SIZE
+    assert f"fill-batches: {remaining} batches written" in result.output
+    expected = {batch_email(b, r) for b in range(BATCHES) for r in range(BATCH_SIZE)}
+    assert set(written()) == expected

@@ -1,0 +1,76 @@
+"""The Celery app, bound to the Flask app the way Flask's own Celery example does.
+
+``celery_init_app(app)`` makes every task run inside ``app.app_context()``, so a
+task uses the same configuration, database session and mail code as a request,
+and keeps the Celery app in ``app.extensions["celery"]`` (``celery_worker.py``
+hands it to the ``celery`` command).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from celery import Celery, Task
+from flask import Flask
+
+from app.config import Config
+from workers.jobs import JOB_LOCK_SECONDS
+from workers.schedule import beat_schedule
+
+VISIBILITY_TIMEOUT = 2 * JOB_LOCK_SECONDS
+"""Seconds before the Redis broker hands an unacknowledged task to another worker.
+
+With ``task_acks_late`` a task is acknowledged when it ends, and the Redis
+transport redelivers any task still unacknowledged after this long, even one
+that is still running. So it must exceed the longest job (``JOB_LOCK_SECONDS``);
+then only the task of a worker that died is ever delivered twice."""
+
+
+def broker_url(redis_url: str) -> str:
+    """REDIS_URL as kombu spells it.
+
+    redis-py reads ``unix:///path?db=N``; kombu needs
+    ``redis+socket:///path?virtual_host=N`` and, given ``db=N``, silently uses
+    database 0 (checked against kombu 5.7). TCP URLs are the same for both.
+    """
+    parts = urlsplit(redis_url)
+    if parts.scheme != "unix":
+        return redis_url
+    query = [
+        ("virtual_host" if key == "db" else key, value) for key, value in parse_qsl(parts.query)
+    ]
+    url = f"redis+socket://{parts.netloc}{parts.path}"
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def celery_settings(config: Config) -> dict[str, Any]:
+    return {
+        "broker_url": broker_url(config.REDIS_URL),
+        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "broker_connection_retry_on_startup": True,
+        # A task is acknowledged when it ends, not when it starts, so one whose
+        # worker dies is run again; and a worker takes one task at a time, so a
+        # long job never holds others back in its prefetch buffer.
+        "task_acks_late": True,
+        "worker_prefetch_multiplier": 1,
+        # Jobs report through their log line; nothing waits for a result.
+        "task_ignore_result": True,
+        "timezone": "UTC",
+        "beat_schedule": beat_schedule(),
+    }
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Create the Celery app for ``app``; every task runs inside its app context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.name, task_cls=FlaskTask, include=["workers.jobs"])
+    celery.config_from_object(celery_settings(app.config["LJ"]))
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery
