@@ -40,7 +40,8 @@ def create_app(config: Config | None = None) -> Flask:
     from tenants.routing import install_routing
 
     install_routing(app)
-    app.before_request(refuse_without_session_store)
+    # Straight after routing, before CSRF and rate limits, which need Redis too.
+    app.before_request_funcs[None].insert(1, refuse_without_session_store)
 
     from app.auth.views import bp as auth_bp
     from app.home.views import bp as home_bp

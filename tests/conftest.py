@@ -77,20 +77,26 @@ def _holder_is_gone(claim: bytes | None) -> bool:
     return False
 
 
+def _redis_db_url(redis_url: str, number: int) -> str:
+    """The same server, database ``number`` (redis-py lets a URL's own db win over db=)."""
+    if redis_url.startswith("unix://"):
+        return f"{redis_url.split('?')[0]}?db={number}"
+    return f"{redis_url.rsplit('/', 1)[0]}/{number}"
+
+
 def _claim_redis_db(redis_url: str) -> tuple[str, redis.Redis]:
     """A Redis database number no running test run holds (claimed by our pid)."""
     me = str(os.getpid())
     for number in range(1, 15):  # 15 is left to the benchmarks
-        candidate = redis.Redis.from_url(redis_url, db=number)
+        url = _redis_db_url(redis_url, number)
+        candidate = redis.Redis.from_url(url)
         claimed = candidate.set("lj:test-run-claim", me, nx=True, ex=7200)
         if not claimed and _holder_is_gone(candidate.get("lj:test-run-claim")):
             claimed = True
         if claimed:
             candidate.flushdb()
             candidate.set("lj:test-run-claim", me, ex=7200)
-            if redis_url.startswith("unix://"):
-                return f"{redis_url.split('?')[0]}?db={number}", candidate
-            return f"{redis_url.rsplit('/', 1)[0]}/{number}", candidate
+            return url, candidate
     raise RuntimeError("every Redis database 1-14 is claimed by another test run")
 
 
@@ -181,6 +187,17 @@ class HostClient(FlaskClient):
         kwargs.setdefault("base_url", self.base_url)
         return super().open(*args, **kwargs)
 
+    @property
+    def host(self) -> str:
+        return self.base_url.split("://", 1)[1]
+
+    def session_cookie(self) -> str | None:
+        cookie = self.get_cookie("lj_session", domain=self.host)
+        return cookie.value if cookie else None
+
+    def use_session_cookie(self, value: str) -> None:
+        self.set_cookie("lj_session", value, domain=self.host)
+
 
 def client_for(app: Flask, slug: str | None) -> HostClient:
     """A test client whose requests go to a setting's subdomain (or the bare domain)."""
@@ -188,7 +205,15 @@ def client_for(app: Flask, slug: str | None) -> HostClient:
     app.test_client_class = HostClient
     client = app.test_client()
     client.base_url = f"http://{host}"
+    # Each client is its own device: per-IP rate limits are not shared between tests.
+    number = next(_client_numbers)
+    client.environ_base["REMOTE_ADDR"] = (
+        f"127.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}"
+    )
     return client
+
+
+_client_numbers = itertools.count(257)
 
 
 CSRF_FIELD = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
@@ -233,6 +258,17 @@ def make_user(
         )
         db.session.commit()
     return email
+
+
+def user_id_of(app: Flask, slug: str, email: str) -> int:
+    from sqlalchemy import select
+
+    from app.auth.models import User
+    from app.extensions import db
+    from tenants.binding import tenant_context
+
+    with app.app_context(), tenant_context(slug):
+        return db.session.scalar(select(User.id).where(User.email == email))
 
 
 def sign_in(client: HostClient, email: str, password: str = GOOD_PASSWORD, pin: str = GOOD_PIN):

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields import Field
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.auth.models import Role
+from app.validation import InvalidInput, clean_email
 
+
+def _valid_email(form: FlaskForm, field: Field) -> None:
+    try:
+        field.data = clean_email(field.data or "")
+    except InvalidInput as error:
+        raise ValidationError(str(error)) from error
+
+
+EMAIL_CHECKS = [DataRequired(), Length(max=254), _valid_email]
 PIN_FIELD = {"render_kw": {"inputmode": "numeric", "autocomplete": "off", "maxlength": 6}}
 
 
@@ -56,7 +67,7 @@ class ChooseSecretsForm(FlaskForm):
 
 
 class ForgotForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("Email", validators=EMAIL_CHECKS)
 
 
 class ChangeSecretsForm(FlaskForm):
@@ -75,7 +86,7 @@ class ChangeSecretsForm(FlaskForm):
 
 
 class ChangeEmailForm(FlaskForm):
-    new_email = EmailField("New email", validators=[DataRequired(), Length(max=254)])
+    new_email = EmailField("New email", validators=EMAIL_CHECKS)
     current_password = PasswordField(
         "Current password", validators=[DataRequired(), Length(max=128)]
     )
@@ -83,12 +94,12 @@ class ChangeEmailForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     full_name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("Email", validators=EMAIL_CHECKS)
     role = SelectField("Role", choices=[SelectChoice(r.value, r.value.capitalize()) for r in Role])
 
 
 class CorrectEmailForm(FlaskForm):
-    email = EmailField("Correct email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("Correct email", validators=EMAIL_CHECKS)
 
 
 class EmptyForm(FlaskForm):

@@ -167,10 +167,25 @@ class RedisSessionInterface(SessionInterface):
         )
 
 
+# Pages that need no session at all: a visitor's first look at a setting.
+SESSIONLESS_ENDPOINTS = frozenset({"home.index", "static"})
+
+
 def refuse_without_session_store() -> None:
-    """Before any view: without Redis we cannot know who is signed in, so answer 503."""
+    """Before any view: without Redis we cannot know who is signed in, so answer 503.
+
+    A request with no session cookie has not touched Redis yet; unless it is
+    for a page that needs no session, check Redis is there before the page
+    hands out a form that could never be submitted.
+    """
     if getattr(session, "unavailable", False):
         abort(503)
+    if session.new and request.endpoint not in SESSIONLESS_ENDPOINTS:
+        try:
+            get_redis().ping()
+        except RedisError:
+            log.warning("session store unavailable")
+            abort(503)
 
 
 def end_all_sessions_of(slug: str, user_id: int) -> int:

@@ -1,0 +1,144 @@
+"""Sessions live in Redis: idle and absolute timeouts, logout, resets and other settings."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from app import clock
+from tests.conftest import client_for, csrf_token, make_user, sign_in, user_id_of
+
+
+def _signed_in(app, make_setting, role="parent"):
+    setting = make_setting()
+    with app.app_context():
+        email = make_user(setting.slug, role=role)
+    client = client_for(app, setting.slug)
+    assert sign_in(client, email).status_code == 303
+    return setting, client, email
+
+
+def _is_signed_in(client) -> bool:
+    return client.get("/account").status_code == 200
+
+
+def test_idle_session_ends_after_the_timeout(app, make_setting):
+    _, client, _ = _signed_in(app, make_setting)
+    clock.advance(timedelta(seconds=app.config["LJ"].SESSION_IDLE_TIMEOUT - 60))
+    assert _is_signed_in(client), "activity before the timeout keeps the session"
+    clock.advance(timedelta(seconds=app.config["LJ"].SESSION_IDLE_TIMEOUT - 60))
+    assert _is_signed_in(client), "the idle timeout slides with activity"
+    clock.advance(timedelta(seconds=app.config["LJ"].SESSION_IDLE_TIMEOUT + 1))
+    response = client.get("/account")
+    assert response.status_code == 302
+    assert "timeout=1" in response.headers["Location"]
+    page = client.get(response.headers["Location"])
+    assert "signed out after a period of inactivity" in page.text
+
+
+def test_session_ends_at_the_absolute_limit_even_when_busy(app, make_setting):
+    _, client, _ = _signed_in(app, make_setting)
+    step = timedelta(seconds=app.config["LJ"].SESSION_IDLE_TIMEOUT // 2)
+    elapsed = timedelta()
+    while elapsed < timedelta(seconds=app.config["LJ"].SESSION_ABSOLUTE_TIMEOUT - 3600):
+        clock.advance(step)
+        elapsed += step
+        assert _is_signed_in(client)
+    clock.advance(timedelta(hours=2))
+    assert not _is_signed_in(client)
+
+
+def test_old_cookie_is_refused_after_logout(app, make_setting):
+    setting, client, _ = _signed_in(app, make_setting)
+    cookie = client.session_cookie()
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    replay = client_for(app, setting.slug)
+    replay.use_session_cookie(cookie)
+    assert not _is_signed_in(replay)
+
+
+def test_cookie_of_one_setting_is_refused_by_another(app, make_setting):
+    _, client, _ = _signed_in(app, make_setting)
+    other = make_setting()
+    cookie = client.session_cookie()
+    foreign = client_for(app, other.slug)
+    foreign.use_session_cookie(cookie)
+    assert not _is_signed_in(foreign)
+
+
+def test_password_reset_ends_every_session(app, make_setting, mail_outbox):
+    setting, first_device, email = _signed_in(app, make_setting)
+    second_device = client_for(app, setting.slug)
+    sign_in(second_device, email)
+    visitor = client_for(app, setting.slug)
+    visitor.post("/password/forgot", data={"email": email, "csrf_token": csrf_token(visitor)})
+    [message] = mail_outbox.to(email)
+    path = re.search(r"/password/reset/[A-Za-z0-9_-]+", message.get_body(("plain",)).get_content())
+    new = "a brand new long passphrase"
+    done = visitor.post(
+        path.group(0),
+        data={
+            "password": new,
+            "password_again": new,
+            "pin": "730164",
+            "pin_again": "730164",
+            "csrf_token": csrf_token(visitor),
+        },
+    )
+    assert done.status_code == 303
+    assert not _is_signed_in(first_device)
+    assert not _is_signed_in(second_device)
+    assert sign_in(visitor, email, password=new, pin="730164").status_code == 303
+    assert _is_signed_in(visitor)
+
+
+def test_changing_the_pin_ends_every_session(app, make_setting):
+    setting, client, email = _signed_in(app, make_setting)
+    other_device = client_for(app, setting.slug)
+    sign_in(other_device, email)
+    changed = client.post(
+        "/account/secrets",
+        data={
+            "current_password": "correct horse battery staple",
+            "current_pin": "402917",
+            "new_password": "",
+            "new_pin": "582039",
+            "csrf_token": csrf_token(client, "/account"),
+        },
+    )
+    assert changed.status_code == 303
+    assert not _is_signed_in(client) and not _is_signed_in(other_device)
+    assert sign_in(client, email, pin="582039").status_code == 303
+
+
+def test_deactivation_refuses_the_open_session_on_its_next_request(app, make_setting):
+    setting = make_setting()
+    with app.app_context():
+        manager_email = make_user(setting.slug, role="manager")
+        staff_email = make_user(setting.slug, role="staff", full_name="Leaving Lou")
+    manager, staff = client_for(app, setting.slug), client_for(app, setting.slug)
+    sign_in(manager, manager_email)
+    sign_in(staff, staff_email)
+    assert _is_signed_in(staff)
+    user_id = user_id_of(app, setting.slug, staff_email)
+    done = manager.post(
+        f"/accounts/{user_id}/deactivate", data={"csrf_token": csrf_token(manager, "/invitations")}
+    )
+    assert done.status_code == 303
+    assert not _is_signed_in(staff)
+    assert sign_in(staff, staff_email).headers["Location"].endswith("/login")
+
+
+def test_stay_signed_in_refreshes_the_idle_timer(app, make_setting):
+    _, client, _ = _signed_in(app, make_setting)
+    page = client.get("/").text
+    assert 'id="idle-warning"' in page and "Stay signed in" in page
+    clock.advance(timedelta(seconds=app.config["LJ"].SESSION_IDLE_TIMEOUT - 100))
+    kept = client.post(
+        "/session/keep-alive",
+        data={"csrf_token": csrf_token(client, "/")},
+        headers={"Accept": "application/json"},
+    )
+    assert kept.status_code == 204
+    clock.advance(timedelta(seconds=app.config["LJ"].SESSION_IDLE_TIMEOUT - 100))
+    assert _is_signed_in(client)
