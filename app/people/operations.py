@@ -390,6 +390,11 @@ def _check_staff_dates(start_date: date | None, leaving_date: date | None) -> No
     _leaving_not_before_start(leaving_date, start_date)
 
 
+def staff_dates(user: User) -> StaffMember | None:
+    """The user's employment record, if one has been made."""
+    return db.session.get(StaffMember, user.id)
+
+
 def staff_record(user: User) -> StaffMember:
     """The user's employment record, created empty for staff invited elsewhere."""
     record = db.session.get(StaffMember, user.id)

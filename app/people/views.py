@@ -1,9 +1,504 @@
-"""People pages: children, staff, parents and the links between them."""
+"""People pages: children, staff, parents and the links between them.
+
+Managers run everything here; staff see the setting's active children; a
+parent sees only the children linked to them. Views parse the form, call an
+operation, commit once and redirect; a refusal rolls back and re-shows the form
+with a 422, so nothing is ever saved half-way.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from werkzeug.wrappers import Response
 
-from app.people import models  # noqa: F401  (the tables must be known before any schema is built)
+from app.auth.access import current_user, require_role
+from app.auth.models import Role, User
+from app.extensions import db
+from app.people import operations as people
+from app.people.forms import (
+    ActionForm,
+    ChildForm,
+    ChildForParentForm,
+    LeavingDateForm,
+    NewStaffForm,
+    ParentForChildForm,
+    StaffDatesForm,
+)
+from app.people.models import Child
+from app.validation import InvalidInput, clean_email, clean_name
 
 bp = Blueprint("people", __name__, url_prefix="/people", template_folder="templates")
+
+INVALID = 422  # a form that cannot be used as sent
+Errors = dict[str, list[str]]
+Page = str | tuple[str, int] | Response
+
+MANAGER = Role.MANAGER
+ANYONE = (Role.MANAGER, Role.STAFF, Role.PARENT)
+
+
+# ---------------------------------------------------------------- finding things
+
+
+def _child_or_404(child_id: int) -> Child:
+    child = db.session.get(Child, child_id)
+    if child is None:
+        abort(404)
+    return child
+
+
+def _visible_child_or_404(child_id: int) -> Child:
+    """The child, if the signed-in person may see them; otherwise 404 (not 403), so a
+    guessed id says nothing about which children exist."""
+    child = _child_or_404(child_id)
+    if current_user.role is Role.STAFF and child.is_archived:
+        abort(404)
+    if current_user.role is Role.PARENT and not people.is_linked(current_user, child):
+        abort(404)
+    return child
+
+
+def _person_or_404(user_id: int, roles: tuple[Role, ...]) -> User:
+    user = db.session.get(User, user_id)
+    if user is None or user.role not in roles:
+        abort(404)
+    return user
+
+
+def _field_errors(error: InvalidInput, default_field: str) -> Errors:
+    return {getattr(error, "field", default_field): [str(error)]}
+
+
+def _check_action() -> None:
+    ActionForm().validate_on_submit() or abort(400)
+
+
+# ---------------------------------------------------------------- overview
+
+
+@bp.get("/")
+@require_role(MANAGER)
+def overview() -> str:
+    return render_template("people/overview.html", attention=people.needs_attention())
+
+
+# ---------------------------------------------------------------- children
+
+
+@bp.get("/children")
+@require_role(*ANYONE)
+def children() -> str:
+    if current_user.role is Role.PARENT:
+        shown = people.children_of(current_user)
+    else:
+        shown = people.active_children()
+    return render_template("people/children.html", children=shown)
+
+
+@bp.get("/children/archive")
+@require_role(MANAGER)
+def archive() -> str:
+    return render_template("people/children_archive.html", children=people.archived_children())
+
+
+@bp.get("/children/<int:child_id>")
+@require_role(*ANYONE)
+def child(child_id: int) -> str:
+    shown = _visible_child_or_404(child_id)
+    context: dict[str, object] = {"child": shown}
+    if current_user.role is not Role.PARENT:
+        context["links"] = people.links_of_child(shown)
+    if current_user.role is Role.MANAGER:
+        context.update(
+            leaving_form=LeavingDateForm(leaving_date=shown.leaving_date),
+            parent_form=ParentForChildForm(),
+            action_form=ActionForm(),
+        )
+    return render_template("people/child.html", **context)
+
+
+def _child_form(form: ChildForm | None = None, **data: object) -> ChildForm:
+    form = form or ChildForm(**data)
+    form.offer_key_people([(person.id, person.full_name) for person in people.key_people()])
+    return form
+
+
+def _child_form_page(
+    form: ChildForm, errors: Errors, *, child: Child | None = None, duplicate: Child | None = None
+) -> str:
+    return render_template(
+        "people/child_form.html", form=form, errors=errors, child=child, duplicate=duplicate
+    )
+
+
+@bp.get("/children/new")
+@require_role(MANAGER)
+def new_child() -> str:
+    return _child_form_page(_child_form(), {})
+
+
+@bp.post("/children/new")
+@require_role(MANAGER)
+def create_child() -> Page:
+    form = _child_form()
+    errors: Errors = {}
+    if form.validate():
+        try:
+            added = people.create_child(
+                form.details(), by=current_user, confirm_duplicate=form.confirm_duplicate.data
+            )
+        except people.PossibleDuplicate as warning:
+            db.session.rollback()
+            return _child_form_page(form, {}, duplicate=warning.existing)
+        except InvalidInput as error:
+            errors = _field_errors(error, "first_name")
+        else:
+            db.session.commit()
+            flash(f"{added.full_name} has been added.", "success")
+            return redirect(url_for("people.child", child_id=added.id), code=303)
+    db.session.rollback()
+    return _child_form_page(form, errors), INVALID
+
+
+@bp.get("/children/<int:child_id>/edit")
+@require_role(MANAGER)
+def edit_child(child_id: int) -> str:
+    shown = _child_or_404(child_id)
+    form = _child_form(obj=shown, key_person_id=shown.key_person_id or 0)
+    return _child_form_page(form, {}, child=shown)
+
+
+@bp.post("/children/<int:child_id>/edit")
+@require_role(MANAGER)
+def update_child(child_id: int) -> Page:
+    shown = _child_or_404(child_id)
+    form = _child_form()
+    errors: Errors = {}
+    if form.validate():
+        try:
+            people.update_child(
+                shown,
+                form.details(),
+                by=current_user,
+                confirm_duplicate=form.confirm_duplicate.data,
+            )
+        except people.PossibleDuplicate as warning:
+            db.session.rollback()
+            return _child_form_page(form, {}, child=shown, duplicate=warning.existing)
+        except InvalidInput as error:
+            errors = _field_errors(error, "first_name")
+        else:
+            db.session.commit()
+            flash(f"{shown.full_name}'s details have been saved.", "success")
+            return redirect(url_for("people.child", child_id=shown.id), code=303)
+    db.session.rollback()
+    return _child_form_page(form, errors, child=_child_or_404(child_id)), INVALID
+
+
+@bp.post("/children/<int:child_id>/leaving")
+@require_role(MANAGER)
+def set_leaving_date(child_id: int) -> Page:
+    shown = _child_or_404(child_id)
+    form = LeavingDateForm()
+    if form.validate():
+        try:
+            people.set_child_leaving_date(shown, form.leaving_date.data, by=current_user)
+        except InvalidInput as error:
+            form.leaving_date.errors = [str(error)]
+        else:
+            db.session.commit()
+            flash(_leaving_message(shown), "success")
+            return redirect(url_for("people.child", child_id=shown.id), code=303)
+    db.session.rollback()
+    return _child_page_with(_child_or_404(child_id), leaving_form=form), INVALID
+
+
+def _leaving_message(child: Child) -> str:
+    if child.is_archived:
+        return f"{child.full_name} has left and is now in the archive."
+    if child.leaving_date is None:
+        return f"{child.full_name} has no leaving date."
+    return f"{child.full_name} will leave on {child.leaving_date:%-d %B %Y}."
+
+
+def _child_page_with(child: Child, **forms: object) -> str:
+    context: dict[str, object] = {
+        "child": child,
+        "links": people.links_of_child(child),
+        "leaving_form": LeavingDateForm(formdata=None, leaving_date=child.leaving_date),
+        "parent_form": ParentForChildForm(formdata=None),
+        "action_form": ActionForm(),
+    }
+    context.update(forms)
+    return render_template("people/child.html", **context)
+
+
+@bp.post("/children/<int:child_id>/archive")
+@require_role(MANAGER)
+def archive_child(child_id: int) -> Response:
+    _check_action()
+    shown = _child_or_404(child_id)
+    people.archive_child(shown, by=current_user)
+    db.session.commit()
+    flash(f"{shown.full_name} has left and is now in the archive.", "success")
+    return redirect(url_for("people.child", child_id=shown.id), code=303)
+
+
+# ---------------------------------------------------------------- linking parents
+
+
+@bp.post("/children/<int:child_id>/parents")
+@require_role(MANAGER)
+def add_parent_to_child(child_id: int) -> Page:
+    """Two steps: the typed details lead to a confirmation screen; confirming links."""
+    shown = _child_or_404(child_id)
+    if shown.is_archived:
+        abort(409, description=f"{shown.full_name} has left: no new links can be made.")
+    form = ParentForChildForm()
+    errors: Errors = {}
+    if form.validate():
+        try:
+            name, email = _clean_parent(form)
+            relationship = people.clean_relationship(form.relationship.data or "")
+            existing = _existing_parent(email)
+            if form.confirmed.data == "yes" and form.shown_parent_id.data == _id_of(existing):
+                parent = existing or people.add_parent(name, email, by=current_user)
+                people.link_parent(parent, shown, relationship, by=current_user)
+                db.session.commit()
+                flash(f"{parent.full_name} is now linked to {shown.full_name}.", "success")
+                return redirect(url_for("people.child", child_id=shown.id), code=303)
+            db.session.rollback()
+            return render_template(
+                "people/link_confirm.html",
+                child=shown,
+                parent=existing,
+                typed_name=name,
+                email=email,
+                relationship=relationship,
+                form=form,
+                shown_parent_id=_id_of(existing),
+                action=url_for("people.add_parent_to_child", child_id=shown.id),
+                back=url_for("people.child", child_id=shown.id),
+            )
+        except InvalidInput as error:
+            errors = _field_errors(error, "email")
+    db.session.rollback()
+    return _child_page_with(_child_or_404(child_id), parent_form=form, parent_errors=errors), (
+        INVALID
+    )
+
+
+def _clean_parent(form: ParentForChildForm) -> tuple[str, str]:
+    try:
+        name = clean_name(form.full_name.data or "", field="Name")
+    except InvalidInput as error:
+        raise people.InvalidField("full_name", str(error)) from error
+    try:
+        email = clean_email(form.email.data or "")
+    except InvalidInput as error:
+        raise people.InvalidField("email", str(error)) from error
+    return name, email
+
+
+def _existing_parent(email: str) -> User | None:
+    """The parent already using this email; another kind of account cannot be linked."""
+    existing = people.user_with_email(email)
+    if existing is not None and existing.role is not Role.PARENT:
+        raise people.InvalidField(
+            "email", "That email belongs to a member of staff, not a parent or carer."
+        )
+    return existing
+
+
+def _id_of(user: User | None) -> str:
+    return str(user.id) if user is not None else "new"
+
+
+@bp.post("/children/<int:child_id>/parents/<int:parent_id>/unlink")
+@require_role(MANAGER)
+def unlink_parent(child_id: int, parent_id: int) -> Response:
+    _check_action()
+    shown = _child_or_404(child_id)
+    parent = _person_or_404(parent_id, (Role.PARENT,))
+    try:
+        people.unlink_parent(parent, shown, by=current_user)
+    except InvalidInput as error:
+        db.session.rollback()
+        abort(409, description=str(error))
+    db.session.commit()
+    flash(f"{parent.full_name} is no longer linked to {shown.full_name}.", "success")
+    return redirect(url_for("people.child", child_id=shown.id), code=303)
+
+
+# ---------------------------------------------------------------- parents
+
+
+@bp.get("/parents")
+@require_role(MANAGER)
+def parents() -> str:
+    return render_template("people/parents.html", parents=people.parents())
+
+
+def _child_choices() -> list[tuple[int, str]]:
+    return [
+        (c.id, f"{c.full_name} ({c.date_of_birth:%-d %b %Y})") for c in people.active_children()
+    ]
+
+
+def _parent_page(parent: User, form: ChildForParentForm | None = None) -> str:
+    if form is None:
+        form = ChildForParentForm(formdata=None)
+    form.offer_children(_child_choices())
+    return render_template(
+        "people/parent.html",
+        parent=parent,
+        children=people.children_of(parent),
+        link_form=form,
+        action_form=ActionForm(),
+    )
+
+
+@bp.get("/parents/<int:parent_id>")
+@require_role(MANAGER)
+def parent(parent_id: int) -> str:
+    return _parent_page(_person_or_404(parent_id, (Role.PARENT,)))
+
+
+@bp.post("/parents/<int:parent_id>/children")
+@require_role(MANAGER)
+def link_child_to_parent(parent_id: int) -> Page:
+    shown = _person_or_404(parent_id, (Role.PARENT,))
+    form = ChildForParentForm()
+    form.offer_children(_child_choices())
+    if form.validate():
+        target = _child_or_404(form.child_id.data)
+        try:
+            relationship = people.clean_relationship(form.relationship.data or "")
+            if form.confirmed.data == "yes":
+                people.link_parent(shown, target, relationship, by=current_user)
+                db.session.commit()
+                flash(f"{shown.full_name} is now linked to {target.full_name}.", "success")
+                return redirect(url_for("people.parent", parent_id=shown.id), code=303)
+        except InvalidInput as error:
+            form.relationship.errors = [str(error)]
+        else:
+            return render_template(
+                "people/link_confirm.html",
+                child=target,
+                parent=shown,
+                typed_name=shown.full_name,
+                email=shown.email,
+                relationship=relationship,
+                form=form,
+                shown_parent_id=str(shown.id),
+                action=url_for("people.link_child_to_parent", parent_id=shown.id),
+                back=url_for("people.parent", parent_id=shown.id),
+            )
+    db.session.rollback()
+    return _parent_page(_person_or_404(parent_id, (Role.PARENT,)), form), INVALID
+
+
+# ---------------------------------------------------------------- staff
+
+
+@bp.get("/staff")
+@require_role(MANAGER)
+def staff() -> str:
+    return render_template("people/staff.html", staff=people.staff())
+
+
+@bp.get("/staff/new")
+@require_role(MANAGER)
+def new_staff() -> str:
+    return render_template("people/staff_new.html", form=NewStaffForm(), errors={})
+
+
+@bp.post("/staff/new")
+@require_role(MANAGER)
+def create_staff() -> Page:
+    form = NewStaffForm()
+    errors: Errors = {}
+    if form.validate():
+        try:
+            added = people.add_staff(
+                _cleaned(clean_name, form.full_name.data, "full_name"),
+                _cleaned(clean_email, form.email.data, "email"),
+                Role(form.role.data),
+                start_date=form.start_date.data,
+                leaving_date=form.leaving_date.data,
+                by=current_user,
+            )
+        except InvalidInput as error:
+            errors = _field_errors(error, "email")
+        else:
+            db.session.commit()
+            flash(f"{added.full_name} has been invited: they will get an email.", "success")
+            return redirect(url_for("people.staff_member", user_id=added.id), code=303)
+    db.session.rollback()
+    return render_template("people/staff_new.html", form=form, errors=errors), INVALID
+
+
+def _cleaned(clean: object, raw: str | None, field: str) -> str:
+    try:
+        return clean(raw or "")  # type: ignore[operator]
+    except InvalidInput as error:
+        raise people.InvalidField(field, str(error)) from error
+
+
+def _staff_page(member: User, form: StaffDatesForm | None = None) -> str:
+    record = people.staff_dates(member)
+    if form is None:
+        form = StaffDatesForm(formdata=None, obj=record)
+    return render_template(
+        "people/staff_member.html",
+        member=member,
+        record=record,
+        dates_form=form,
+        action_form=ActionForm(),
+    )
+
+
+@bp.get("/staff/<int:user_id>")
+@require_role(MANAGER)
+def staff_member(user_id: int) -> str:
+    return _staff_page(_person_or_404(user_id, people.STAFF_ROLES))
+
+
+@bp.post("/staff/<int:user_id>/dates")
+@require_role(MANAGER)
+def set_staff_dates(user_id: int) -> Page:
+    member = _person_or_404(user_id, people.STAFF_ROLES)
+    form = StaffDatesForm()
+    if form.validate():
+        try:
+            people.set_staff_dates(
+                member, form.start_date.data, form.leaving_date.data, by=current_user
+            )
+        except InvalidInput as error:
+            getattr(form, getattr(error, "field", "leaving_date")).errors = [str(error)]
+        else:
+            db.session.commit()
+            flash(f"{member.full_name}'s dates have been saved.", "success")
+            return redirect(url_for("people.staff_member", user_id=member.id), code=303)
+    db.session.rollback()
+    return _staff_page(_person_or_404(user_id, people.STAFF_ROLES), form), INVALID
+
+
+# ---------------------------------------------------------------- deactivation
+
+
+@bp.post("/<int:user_id>/deactivate")
+@require_role(MANAGER)
+def deactivate(user_id: int) -> Response:
+    _check_action()
+    person = _person_or_404(user_id, (Role.MANAGER, Role.STAFF, Role.PARENT))
+    try:
+        people.deactivate_now(person, by=current_user, reason="by manager")
+    except InvalidInput as error:
+        db.session.rollback()
+        abort(409, description=str(error))
+    db.session.commit()
+    flash(f"{person.full_name}'s account is deactivated; they have been signed out.", "success")
+    if person.role is Role.PARENT:
+        return redirect(url_for("people.parent", parent_id=person.id), code=303)
+    return redirect(url_for("people.staff_member", user_id=person.id), code=303)

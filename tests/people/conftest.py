@@ -18,6 +18,7 @@ from app.people.models import Child, ParentLink
 from app.people.operations import ChildDetails, create_child, link_parent
 from app.security.secrets import hash_password, hash_pin
 from tenants.binding import tenant_context
+from tests.conftest import HostClient, client_for, csrf_token, sign_in
 
 # Tests run at a fixed moment so dates read plainly: 2026-12-01, 09:00 UTC.
 TODAY = date(2026, 12, 1)
@@ -126,3 +127,31 @@ def links_of(parent_id: int) -> list[int]:
     return list(
         db.session.scalars(select(ParentLink.child_id).where(ParentLink.parent_id == parent_id))
     )
+
+
+def email_of(nursery: Nursery, who: str) -> str:
+    """Emails made by the ``nursery`` fixture (the manager's comes from make_setting)."""
+    return {
+        "manager": f"manager@{nursery.slug}.example.org",
+        "staff": f"sam@{nursery.slug}.example.org",
+        "parent": f"pat@{nursery.slug}.example.org",
+    }[who]
+
+
+def signed_in(app: Flask, nursery: Nursery, who: str) -> HostClient:
+    """A client of the nursery's setting, signed in as ``who`` (or anonymous)."""
+    client = client_for(app, nursery.slug)
+    if who != "anonymous":
+        response = sign_in(client, email_of(nursery, who), PASSWORD, PIN)
+        assert response.status_code == 303, response.text
+        assert not response.headers["Location"].endswith("/login"), f"{who} could not sign in"
+    return client
+
+
+def is_signed_out(response) -> bool:
+    return response.status_code in (302, 303) and "/login" in response.headers["Location"]
+
+
+def post_form(client: HostClient, path: str, data: dict[str, str] | None = None):
+    """POST as the page's own form would, with this session's CSRF token."""
+    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, "/login")})

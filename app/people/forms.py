@@ -1,0 +1,130 @@
+"""Forms of the people pages (CSRF-protected by Flask-WTF).
+
+The forms check shape (required, length, a real date); the rules about names,
+dates and links live in ``app.people.operations``, which the views call.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, EmailField, HiddenField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from app.auth.models import Role
+from app.people.models import NAME_LENGTH, RELATIONSHIP_LENGTH, ROOM_LENGTH
+from app.people.operations import ChildDetails
+
+NO_KEY_PERSON = 0
+DATE_FORMAT = "%Y-%m-%d"  # what <input type="date"> sends
+
+
+def _required(label: str) -> list[object]:
+    return [InputRequired(message=f"{label} is required.")]
+
+
+def _required_text(label: str, max_length: int) -> list[object]:
+    return [
+        DataRequired(message=f"{label} is required."),
+        Length(max=max_length, message=f"{label} must be at most {max_length} characters."),
+    ]
+
+
+def _date(label: str, *, required: bool) -> DateField:
+    checks = _required(label) if required else [Optional()]
+    return DateField(label, validators=checks, format=DATE_FORMAT)
+
+
+class ChildForm(FlaskForm):
+    first_name = StringField("First name", validators=_required_text("First name", NAME_LENGTH))
+    last_name = StringField("Last name", validators=_required_text("Last name", NAME_LENGTH))
+    preferred_name = StringField(
+        "Preferred name (optional)",
+        validators=[Length(max=NAME_LENGTH, message=f"At most {NAME_LENGTH} characters.")],
+    )
+    date_of_birth = _date("Date of birth", required=True)
+    start_date = _date("Start date", required=True)
+    room = StringField("Room", validators=_required_text("Room", ROOM_LENGTH))
+    key_person_id = SelectField("Key person", coerce=int, validate_choice=True)
+    photo_consent = BooleanField("Photos of this child may appear in other families' journals")
+    leaving_date = _date("Leaving date (optional)", required=False)
+    confirm_duplicate = BooleanField("Yes, this is a different child: save anyway")
+
+    def offer_key_people(self, people: list[tuple[int, str]]) -> None:
+        self.key_person_id.choices = [
+            SelectChoice(NO_KEY_PERSON, "No key person yet"),
+            *(SelectChoice(person_id, name) for person_id, name in people),
+        ]
+
+    def details(self) -> ChildDetails:
+        key_person = self.key_person_id.data
+        return ChildDetails(
+            first_name=self.first_name.data or "",
+            last_name=self.last_name.data or "",
+            preferred_name=self.preferred_name.data or "",
+            date_of_birth=self.date_of_birth.data or date.min,
+            start_date=self.start_date.data or date.min,
+            room=self.room.data or "",
+            key_person_id=None if key_person == NO_KEY_PERSON else key_person,
+            photo_consent=bool(self.photo_consent.data),
+            leaving_date=self.leaving_date.data,
+        )
+
+
+class LeavingDateForm(FlaskForm):
+    leaving_date = _date("Leaving date", required=False)
+
+
+class StaffDatesForm(FlaskForm):
+    start_date = _date("Start date (optional)", required=False)
+    leaving_date = _date("Leaving date (optional)", required=False)
+
+
+class NewStaffForm(StaffDatesForm):
+    full_name = StringField("Full name", validators=_required_text("Full name", 120))
+    email = EmailField("Email", validators=_required_text("Email", 254))
+    role = SelectField(
+        "Role",
+        choices=[
+            SelectChoice(Role.STAFF.value, "Staff"),
+            SelectChoice(Role.MANAGER.value, "Manager"),
+        ],
+        validate_choice=True,
+    )
+
+
+class ParentForChildForm(FlaskForm):
+    """Step one of linking a parent to a child: who they are and who they are to the child.
+
+    Step two (the confirmation screen) posts the same fields back with
+    ``confirmed`` set and the account it showed in ``shown_parent_id``.
+    """
+
+    full_name = StringField("Parent or carer's full name", validators=_required_text("Name", 120))
+    email = EmailField("Their email", validators=_required_text("Email", 254))
+    relationship = StringField(
+        "Relationship to the child (for example Mother, Grandad, Foster carer)",
+        validators=_required_text("Relationship", RELATIONSHIP_LENGTH),
+    )
+    confirmed = HiddenField()
+    shown_parent_id = HiddenField()
+
+
+class ChildForParentForm(FlaskForm):
+    """Linking an existing parent to one more child (same two steps)."""
+
+    child_id = SelectField("Child", coerce=int, validate_choice=True)
+    relationship = StringField(
+        "Relationship to the child (for example Mother, Grandad, Foster carer)",
+        validators=_required_text("Relationship", RELATIONSHIP_LENGTH),
+    )
+    confirmed = HiddenField()
+
+    def offer_children(self, children: list[tuple[int, str]]) -> None:
+        self.child_id.choices = [SelectChoice(child_id, name) for child_id, name in children]
+
+
+class ActionForm(FlaskForm):
+    """Only a CSRF token: archive now, unlink, deactivate now."""
