@@ -235,3 +235,57 @@ def test_service_resumes_by_itself_when_redis_is_back(app, member):
         store.connection_pool = real_pool
     assert client.get("/login").status_code == 200
     assert sign_in(client, email).status_code == 303
+
+
+@pytest.fixture
+def https_app(app, monkeypatch):
+    from app import create_app
+    from app.config import Config
+    from app.extensions import limiter
+
+    monkeypatch.setenv("SECURE_COOKIES", "1")
+    monkeypatch.setenv("PROXY_HOPS", "1")
+    secure = create_app(Config())
+    secure.config.update(TESTING=True)
+    yield secure
+    limiter.init_app(app)
+
+
+def test_behind_a_tls_proxy_the_cookie_is_secure_with_a_host_prefix(app, https_app, member):
+    setting, email = member
+    client = client_for(https_app, setting.slug)
+    # The proxy speaks https to the browser and http to us; the cookie jar sees https.
+    client.base_url = f"https://{setting.slug}.localhost"
+    client.environ_base.update(
+        {
+            "HTTP_X_FORWARDED_PROTO": "https",
+            # Over https, Flask-WTF also checks the Referer is this very site, as browsers send it.
+            "HTTP_REFERER": f"https://{setting.slug}.localhost/login",
+        }
+    )
+    response = sign_in(client, email)
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("__Host-lj_session=")
+    assert "Secure" in cookie and "Path=/" in cookie and "Domain" not in cookie
+    assert "max-age" in client.get("/login").headers["Strict-Transport-Security"]
+
+
+def test_sign_ins_failures_locks_and_resets_are_audited(app, member, mail_outbox):
+    from sqlalchemy import select
+
+    from app.auth.models import AuditEntry
+    from app.extensions import db
+    from tenants.binding import tenant_context
+
+    setting, email = member
+    client = client_for(app, setting.slug)
+    sign_in(client, email, pin="999111")
+    sign_in(client, "nobody@example.org")
+    sign_in(client, email)
+    client.post("/password/forgot", data={"email": email, "csrf_token": csrf_token(client)})
+    with app.app_context(), tenant_context(setting.slug):
+        entries = db.session.execute(select(AuditEntry.event, AuditEntry.detail)).all()
+    events = [event for event, _ in entries]
+    assert events.count("signin_failed") == 2
+    assert "signed_in" in events and "reset_requested" in events
+    assert GOOD_PASSWORD not in str(entries) and "999111" not in str(entries)
