@@ -1,0 +1,167 @@
+"""Every people route, for every role, with own, other and foreign ids: who may do what.
+
+Managers may do everything in their setting; staff see active children only;
+parents see only their linked children; anonymous visitors are sent to sign in.
+A wrong role is a 403; an id that is not theirs to see (another family's child,
+a child who left, a child of another setting) is a 404.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from app.auth.models import Role, User
+from app.extensions import db
+from app.people import operations as people
+from app.people.models import Child
+from tests.people.conftest import (
+    child_details,
+    get_user,
+    inside,
+    is_signed_out,
+    post_form,
+    signed_in,
+)
+
+FOREIGN_ID = 4242  # exists only in the other setting
+MANAGER, STAFF, PARENT = "manager", "staff", "parent"
+EVERYONE = {MANAGER, STAFF, PARENT}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # with {child}, {parent}, {staff} or {user} placeholders
+    roles: set[str]
+
+
+ROUTES: dict[str, Route] = {
+    "people.overview": Route("GET", "/people/", {MANAGER}),
+    "people.children": Route("GET", "/people/children", EVERYONE),
+    "people.archive": Route("GET", "/people/children/archive", {MANAGER}),
+    "people.new_child": Route("GET", "/people/children/new", {MANAGER}),
+    "people.create_child": Route("POST", "/people/children/new", {MANAGER}),
+    "people.child": Route("GET", "/people/children/{child}", EVERYONE),
+    "people.edit_child": Route("GET", "/people/children/{child}/edit", {MANAGER}),
+    "people.update_child": Route("POST", "/people/children/{child}/edit", {MANAGER}),
+    "people.set_leaving_date": Route("POST", "/people/children/{child}/leaving", {MANAGER}),
+    "people.archive_child": Route("POST", "/people/children/{child}/archive", {MANAGER}),
+    "people.add_parent_to_child": Route("POST", "/people/children/{child}/parents", {MANAGER}),
+    "people.unlink_parent": Route(
+        "POST", "/people/children/{child}/parents/{parent}/unlink", {MANAGER}
+    ),
+    "people.parents": Route("GET", "/people/parents", {MANAGER}),
+    "people.parent": Route("GET", "/people/parents/{parent}", {MANAGER}),
+    "people.link_child_to_parent": Route("POST", "/people/parents/{parent}/children", {MANAGER}),
+    "people.staff": Route("GET", "/people/staff", {MANAGER}),
+    "people.new_staff": Route("GET", "/people/staff/new", {MANAGER}),
+    "people.create_staff": Route("POST", "/people/staff/new", {MANAGER}),
+    "people.staff_member": Route("GET", "/people/staff/{staff}", {MANAGER}),
+    "people.set_staff_dates": Route("POST", "/people/staff/{staff}/dates", {MANAGER}),
+    "people.deactivate": Route("POST", "/people/{user}/deactivate", {MANAGER}),
+}
+
+# Whose ids a request names: the signed-in parent's own child, another child of
+# the same setting, a child who has left, and ids that exist only in another setting.
+TARGETS = ("own", "other", "left", "foreign")
+
+
+def test_the_table_lists_every_people_route(app):
+    registered = {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("people.")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert registered == {(name, route.method) for name, route in ROUTES.items()}
+
+
+@pytest.fixture
+def ids(app, nursery, make_setting) -> dict[str, dict[str, int]]:
+    """Ids to put in each placeholder, for each target."""
+    with inside(app, nursery.slug):
+        manager = get_user(nursery.manager_id)
+        left = people.create_child(child_details(first_name="Lia", last_name="Left"), by=manager)
+        people.archive_child(left, by=manager)
+        db.session.commit()
+        left_id = left.id
+        assert db.session.get(Child, FOREIGN_ID) is None
+        assert db.session.get(User, FOREIGN_ID) is None
+    elsewhere = make_setting()
+    with inside(app, elsewhere.slug):
+        db.session.add(User(id=FOREIGN_ID, email="x@example.org", full_name="X", role=Role.PARENT))
+        db.session.flush()
+        db.session.add(
+            Child(
+                id=FOREIGN_ID,
+                first_name="Far",
+                last_name="Away",
+                date_of_birth=child_details().date_of_birth,
+                start_date=child_details().start_date,
+                room="Elsewhere",
+                photo_consent=False,
+            )
+        )
+        db.session.commit()
+    people_ids = {
+        "parent": nursery.parent_id,
+        "staff": nursery.staff_id,
+        "user": nursery.staff_id,
+    }
+    return {
+        "own": {"child": nursery.child_id, **people_ids},
+        "other": {"child": nursery.other_child_id, **people_ids},
+        "left": {"child": left_id, **people_ids},
+        "foreign": {
+            "child": FOREIGN_ID,
+            "parent": FOREIGN_ID,
+            "staff": FOREIGN_ID,
+            "user": FOREIGN_ID,
+        },
+    }
+
+
+def _expected(name: str, route: Route, role: str, target: str) -> str:
+    if role == "anonymous":
+        return "sign in"
+    if role not in route.roles:
+        return "403"
+    has_ids = "{" in route.path
+    if has_ids and target == "foreign":
+        return "404"
+    if name == "people.child" and role == STAFF and target == "left":
+        return "404"
+    if name == "people.child" and role == PARENT and target != "own":
+        return "404"
+    return "allowed"
+
+
+def _outcome(response) -> str:
+    if is_signed_out(response):
+        return "sign in"
+    if response.status_code in (403, 404):
+        return str(response.status_code)
+    if response.status_code >= 500 or response.status_code in (400, 401, 405):
+        return f"broken {response.status_code}"
+    return "allowed"
+
+
+@pytest.mark.parametrize("role", [MANAGER, STAFF, PARENT, "anonymous"])
+def test_every_route_for_every_role_and_id(app, nursery, ids, role):
+    client = signed_in(app, nursery, role)
+    wrong = []
+    # The manager's own staff member is deactivated by one of these requests:
+    # ask the destructive ones last.
+    order = sorted(ROUTES.items(), key=lambda item: item[0] == "people.deactivate")
+    for name, route in order:
+        for target in TARGETS if "{" in route.path else ("own",):
+            path = route.path.format(**ids[target])
+            response = client.get(path) if route.method == "GET" else post_form(client, path)
+            expected, got = _expected(name, route, role, target), _outcome(response)
+            if got != expected:
+                wrong.append(
+                    f"{route.method} {path} ({name}, {target}): {got}, expected {expected}"
+                )
+    assert not wrong, "\n".join(wrong)
