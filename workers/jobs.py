@@ -47,7 +47,9 @@ log = logging.getLogger(__name__)
 
 Job = Callable[[], str]
 
-JOBS: dict[str, str] = {}
+JOBS: dict[str, str] = {
+    "deactivation-sweep": "app.people.sweep:deactivation_sweep",
+}
 
 JOB_LOCK_SECONDS = 60 * 60
 """The longest a job may run. Its lock expires after this, and the broker's

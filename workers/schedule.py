@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from celery.schedules import crontab
 
-WHEN: dict[str, str] = {}
+WHEN: dict[str, str] = {
+    # Just after midnight, so people leave at the start of their leaving date.
+    "deactivation-sweep": "5 0 * * *",
+}
 
 RUN_JOB_TASK = "workers.run_job"
 

@@ -205,3 +205,12 @@ def test_sweeping_settings_in_turn_day_after_day(app, nursery, make_setting):
         _on(TODAY + timedelta(days=day))
         for slug in (nursery.slug, other.slug):
             _sweep(app, slug)
+
+
+def test_the_operator_runs_the_sweep_from_the_cli(app, nursery):
+    _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
+    result = app.test_cli_runner().invoke(args=["jobs", "run", "deactivation-sweep"])
+    assert result.exit_code == 0, result.output
+    assert "deactivation-sweep:" in result.output and "parents told" in result.output
+    with inside(app, nursery.slug):
+        assert db.session.get(ParentDeparture, nursery.parent_id) is not None
