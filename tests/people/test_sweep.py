@@ -12,8 +12,20 @@ from app.extensions import db
 from app.people import operations as people
 from app.people.models import ParentDeparture, StaffMember
 from app.people.sweep import deactivation_sweep, sweep_setting
+from tests.conftest import client_for, sign_in
 from tests.fixtures.smtp import html_of, text_of
-from tests.people.conftest import TODAY, add_user, get_child, get_user, inside
+from tests.people.conftest import (
+    PASSWORD,
+    PIN,
+    TODAY,
+    add_user,
+    email_of,
+    get_child,
+    get_user,
+    inside,
+    is_signed_out,
+    signed_in,
+)
 
 
 def _on(day: date) -> None:
@@ -214,3 +226,39 @@ def test_the_operator_runs_the_sweep_from_the_cli(app, nursery):
     assert "deactivation-sweep:" in result.output and "parents told" in result.output
     with inside(app, nursery.slug):
         assert db.session.get(ParentDeparture, nursery.parent_id) is not None
+
+
+def test_a_leaving_member_of_staff_is_refused_on_their_next_request(app, nursery):
+    with inside(app, nursery.slug):
+        leaving_on = TODAY + timedelta(days=1)
+        db.session.add(StaffMember(user_id=nursery.staff_id, leaving_date=leaving_on))
+        db.session.commit()
+    clock.move_to(datetime(2026, 12, 1, 23, 50, tzinfo=UTC))
+    staff = signed_in(app, nursery, "staff")
+    clock.move_to(datetime(2026, 12, 2, 0, 5, tzinfo=UTC))
+    assert staff.get("/people/children").status_code == 200  # still signed in after midnight
+    _sweep(app, nursery.slug)
+    assert is_signed_out(staff.get("/people/children"))
+    assert is_signed_out(
+        sign_in(client_for(app, nursery.slug), email_of(nursery, "staff"), PASSWORD, PIN)
+    )
+
+
+def test_a_parent_whose_last_child_left_can_sign_in_until_the_grace_period_ends(app, nursery):
+    _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
+    _sweep(app, nursery.slug)
+
+    def can_sign_in() -> bool:
+        client = client_for(app, nursery.slug)
+        return not is_signed_out(sign_in(client, email_of(nursery, "parent"), PASSWORD, PIN))
+
+    _on(TODAY + timedelta(days=13))
+    _sweep(app, nursery.slug)
+    parent = signed_in(app, nursery, "parent")
+    # During the grace period the parent still sees the child who left (the leaving pack).
+    assert parent.get(f"/people/children/{nursery.child_id}").status_code == 200
+    _on(TODAY + timedelta(days=14))
+    assert can_sign_in()
+    _sweep(app, nursery.slug)
+    assert not can_sign_in()
+    assert is_signed_out(parent.get("/people/children"))
