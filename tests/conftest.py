@@ -288,3 +288,34 @@ def setting_with_manager(app, make_setting):
     client = client_for(app, setting.slug)
     assert sign_in(client, email).status_code == 303
     return setting, client, email
+
+
+@pytest.fixture
+def make_app(app, monkeypatch):
+    """Another app instance configured with extra environment variables (e.g. a dead Redis)."""
+    from app import create_app
+    from app.config import Config
+    from app.extensions import csrf, limiter
+    from tests.probe import probe
+
+    def make(**env: str) -> Flask:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        other = create_app(Config())
+        other.config.update(TESTING=True)
+        csrf.exempt(probe)
+        other.register_blueprint(probe)
+        return other
+
+    yield make
+    # Flask-Limiter keeps its storage on the shared extension object: give it back.
+    limiter.init_app(app)
+
+
+@pytest.fixture
+def member(app, make_setting):
+    """A setting and the email of an active member of its staff."""
+    setting = make_setting()
+    with app.app_context():
+        email = make_user(setting.slug, role="staff")
+    return setting, email

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from app import clock
@@ -54,16 +55,31 @@ def _email_in_use(email: str, *, except_user: User | None = None) -> bool:
     return bool(db.session.scalar(query))
 
 
-def _email_activation_link(user: User) -> None:
-    token = issue_link(user, LinkPurpose.ACTIVATION)
+def _email_setting_message(
+    to: str, subject: str, template: str, user: User, *, path: str | None = None, **extra: object
+) -> None:
+    """Email ``user`` (at ``to``) about this setting, with a link to ``path`` on its subdomain."""
     setting = current_setting()
+    link = setting_url(setting.slug, path) if path else None
     send_after_commit(
-        user.email,
-        f"Your invitation to {setting.name}'s learning journals",
-        "activation",
+        to,
+        subject.format(setting=setting.name),
+        template,
         user=user,
         setting_name=setting.name,
-        link=setting_url(setting.slug, f"/activate/{token}"),
+        link=link,
+        **extra,
+    )
+
+
+def _email_activation_link(user: User) -> None:
+    token = issue_link(user, LinkPurpose.ACTIVATION)
+    _email_setting_message(
+        user.email,
+        "Your invitation to {setting}'s learning journals",
+        "activation",
+        user,
+        path=f"/activate/{token}",
     )
 
 
@@ -210,23 +226,15 @@ def request_reset(email: str) -> None:
     if user is None or user.status is not AccountStatus.ACTIVE:
         return
     token = issue_link(user, LinkPurpose.RESET)
-    setting = current_setting()
-    send_after_commit(
+    _email_setting_message(
         user.email,
-        f"Choose a new password and PIN for {setting.name}",
+        "Choose a new password and PIN for {setting}",
         "reset",
-        user=user,
-        setting_name=setting.name,
-        link=setting_url(setting.slug, f"/password/reset/{token}"),
-        minutes=int(_reset_minutes()),
+        user,
+        path=f"/password/reset/{token}",
+        minutes=current_app.config["LJ"].RESET_LINK_TTL // 60,
     )
     audit.record("reset_requested", subject=user)
-
-
-def _reset_minutes() -> float:
-    from flask import current_app
-
-    return current_app.config["LJ"].RESET_LINK_TTL / 60
 
 
 def reset_secrets(token: str, password: str, pin: str) -> User:
@@ -283,21 +291,18 @@ def request_email_change(user: User, new_email: str, current_password: str) -> N
     if _email_in_use(email, except_user=user):
         raise InvalidInput("Someone at this setting already uses that email address.")
     token = issue_link(user, LinkPurpose.EMAIL_CHANGE, new_email=email)
-    setting = current_setting()
-    send_after_commit(
+    _email_setting_message(
         email,
-        f"Confirm your new email address for {setting.name}",
+        "Confirm your new email address for {setting}",
         "email_change_confirm",
-        user=user,
-        setting_name=setting.name,
-        link=setting_url(setting.slug, f"/account/email/confirm/{token}"),
+        user,
+        path=f"/account/email/confirm/{token}",
     )
-    send_after_commit(
+    _email_setting_message(
         user.email,
-        f"A change of email address was requested at {setting.name}",
+        "A change of email address was requested at {setting}",
         "email_change_notice",
-        user=user,
-        setting_name=setting.name,
+        user,
     )
     audit.record("email_change_requested", actor=user, subject=user)
 

@@ -12,18 +12,9 @@ from tests.conftest import (
     GOOD_PIN,
     client_for,
     csrf_token,
-    make_user,
     sign_in,
 )
 from tests.fixtures.smtp import html_of, text_of
-
-
-@pytest.fixture
-def member(app, make_setting):
-    setting = make_setting()
-    with app.app_context():
-        email = make_user(setting.slug, role="staff")
-    return setting, email
 
 
 def test_forgot_gives_one_answer_and_mails_only_real_active_accounts(app, member, mail_outbox):
@@ -190,17 +181,8 @@ def test_no_secret_reaches_an_email_a_log_or_an_error_page(app, member, mail_out
 
 
 @pytest.fixture
-def app_without_redis(app, monkeypatch):
-    from app import create_app
-    from app.config import Config
-    from app.extensions import limiter
-
-    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens on port 1
-    broken = create_app(Config())
-    broken.config.update(TESTING=True)
-    yield broken
-    # Flask-Limiter keeps its storage on the (shared) extension object.
-    limiter.init_app(app)
+def app_without_redis(make_app):
+    return make_app(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens on port 1
 
 
 def test_redis_down_gives_a_clear_503_never_a_sign_in(app, app_without_redis, member):
@@ -238,17 +220,8 @@ def test_service_resumes_by_itself_when_redis_is_back(app, member):
 
 
 @pytest.fixture
-def https_app(app, monkeypatch):
-    from app import create_app
-    from app.config import Config
-    from app.extensions import limiter
-
-    monkeypatch.setenv("SECURE_COOKIES", "1")
-    monkeypatch.setenv("PROXY_HOPS", "1")
-    secure = create_app(Config())
-    secure.config.update(TESTING=True)
-    yield secure
-    limiter.init_app(app)
+def https_app(make_app):
+    return make_app(SECURE_COOKIES="1", PROXY_HOPS="1")
 
 
 def test_behind_a_tls_proxy_the_cookie_is_secure_with_a_host_prefix(app, https_app, member):

@@ -7,7 +7,6 @@ import statistics
 import time
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from app import clock
@@ -26,14 +25,6 @@ from tests.conftest import (
 from tests.fixtures.smtp import text_of
 
 
-@pytest.fixture
-def parent(app, make_setting):
-    setting = make_setting()
-    with app.app_context():
-        email = make_user(setting.slug, role="parent")
-    return setting, email
-
-
 def _refusal(client, email, password, pin):
     """The answer to a refused sign-in, byte for byte, and the page it leads to.
 
@@ -45,8 +36,8 @@ def _refusal(client, email, password, pin):
     return response.status_code, response.data, page.status_code, page_text
 
 
-def test_correct_credentials_sign_in_with_a_new_session_id(app, parent):
-    setting, email = parent
+def test_correct_credentials_sign_in_with_a_new_session_id(app, member):
+    setting, email = member
     client = client_for(app, setting.slug)
     csrf_token(client)
     before = client.session_cookie()
@@ -61,8 +52,8 @@ def test_correct_credentials_sign_in_with_a_new_session_id(app, parent):
     assert "Hello Sam" not in planted.get("/").text
 
 
-def test_every_wrong_credential_gets_the_same_answer(app, parent):
-    setting, email = parent
+def test_every_wrong_credential_gets_the_same_answer(app, member):
+    setting, email = member
     answers = set()
     for attempt_email, password, pin in [
         ("nobody@example.org", GOOD_PASSWORD, GOOD_PIN),
@@ -76,8 +67,8 @@ def test_every_wrong_credential_gets_the_same_answer(app, parent):
     assert "not recognised" in page
 
 
-def test_deactivated_and_locked_accounts_get_the_same_answer_as_a_wrong_pin(app, parent):
-    setting, email = parent
+def test_deactivated_and_locked_accounts_get_the_same_answer_as_a_wrong_pin(app, member):
+    setting, email = member
     wrong_pin = _refusal(client_for(app, setting.slug), email, GOOD_PASSWORD, "999111")
     with app.app_context(), tenant_context(setting.slug):
         user = db.session.scalar(select(User).where(User.email == email))
@@ -86,8 +77,8 @@ def test_deactivated_and_locked_accounts_get_the_same_answer_as_a_wrong_pin(app,
     assert _refusal(client_for(app, setting.slug), email, GOOD_PASSWORD, GOOD_PIN) == wrong_pin
 
 
-def test_unknown_and_known_emails_take_about_the_same_time(app, parent):
-    setting, email = parent
+def test_unknown_and_known_emails_take_about_the_same_time(app, member):
+    setting, email = member
     client = client_for(app, setting.slug)
     token = csrf_token(client)
 
@@ -112,8 +103,8 @@ def test_unknown_and_known_emails_take_about_the_same_time(app, parent):
     assert 0.5 < ratio < 2.0, (known, unknown)
 
 
-def test_five_failures_cool_down_then_ten_lock_until_reset(app, parent, mail_outbox):
-    setting, email = parent
+def test_five_failures_cool_down_then_ten_lock_until_reset(app, member, mail_outbox):
+    setting, email = member
     client = client_for(app, setting.slug)
 
     def fail_five_times():
@@ -161,8 +152,8 @@ def test_five_failures_cool_down_then_ten_lock_until_reset(app, parent, mail_out
     assert "Hello" in client.get("/").text
 
 
-def test_many_attempts_on_one_account_get_429(app, parent):
-    setting, email = parent
+def test_many_attempts_on_one_account_get_429(app, member):
+    setting, email = member
     client = client_for(app, setting.slug)
     statuses = [sign_in(client, email, pin="999111").status_code for _ in range(12)]
     assert 429 in statuses
@@ -185,8 +176,8 @@ def test_stored_hashes_are_bcrypt_and_differ_for_equal_secrets(app, make_setting
     assert pw1 != pw2 and pin1 != pin2
 
 
-def test_logout_must_be_a_post(app, parent):
-    setting, email = parent
+def test_logout_must_be_a_post(app, member):
+    setting, email = member
     client = client_for(app, setting.slug)
     sign_in(client, email)
     assert client.get("/logout").status_code == 405

@@ -13,17 +13,10 @@ IDLE_SECONDS = 6
 
 
 @pytest.fixture
-def short_idle_server(app, monkeypatch):
-    from app import create_app
-    from app.config import Config
-    from app.extensions import limiter
-
-    monkeypatch.setenv("SESSION_IDLE_TIMEOUT", str(IDLE_SECONDS))
-    quick = create_app(Config())
-    server = LiveServer(quick)
+def short_idle_server(make_app):
+    server = LiveServer(make_app(SESSION_IDLE_TIMEOUT=str(IDLE_SECONDS)))
     yield server
     server.stop()
-    limiter.init_app(app)
 
 
 def _sign_in(page, server, slug, email):

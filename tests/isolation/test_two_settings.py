@@ -38,18 +38,9 @@ def test_each_host_works_in_its_own_schema(app, make_setting):
 
 
 @pytest.fixture
-def app_with_one_connection(servers, monkeypatch) -> Flask:
-    from app import create_app
-    from app.config import Config
-    from app.extensions import csrf
-    from tests.probe import probe
-
-    monkeypatch.setenv("DB_POOL_SIZE", "1")
-    monkeypatch.setenv("DB_MAX_OVERFLOW", "0")
-    one_connection_app = create_app(Config())
-    one_connection_app.config.update(TESTING=True, PROPAGATE_EXCEPTIONS=False)
-    csrf.exempt(probe)
-    one_connection_app.register_blueprint(probe)
+def app_with_one_connection(make_app) -> Flask:
+    one_connection_app = make_app(DB_POOL_SIZE="1", DB_MAX_OVERFLOW="0")
+    one_connection_app.config.update(PROPAGATE_EXCEPTIONS=False)
     return one_connection_app
 
 
