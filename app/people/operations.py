@@ -28,9 +28,10 @@ from app.people.models import (
     ParentLink,
     StaffMember,
 )
-from app.validation import InvalidInput, clean_name
+from app.validation import InvalidInput, clean_email, clean_name
 
 STAFF_ROLES = (Role.MANAGER, Role.STAFF)
+USER_NAME_LENGTH = 120  # users.full_name
 # Dates outside this range are typing mistakes (a year of 0202 or 2206), not real children.
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
@@ -60,6 +61,13 @@ def _name(raw: str, field: str, label: str, max_length: int = NAME_LENGTH) -> st
         return clean_name(raw, field=label, max_length=max_length)
     except InvalidInput as error:
         raise InvalidField(field, str(error)) from error
+
+
+def _email(raw: str) -> str:
+    try:
+        return clean_email(raw)
+    except InvalidInput as error:
+        raise InvalidField("email", str(error)) from error
 
 
 def _in_range(value: date, field: str, label: str) -> date:
@@ -296,6 +304,44 @@ def add_parent(full_name: str, email: str, *, by: User) -> User:
     return invite_user(full_name, email, Role.PARENT, by)
 
 
+@dataclass(frozen=True)
+class ProposedLink:
+    """A parent-to-child link as the confirmation screen shows it, before anything is saved.
+
+    ``existing`` is the parent account already using the email, if any: the
+    link goes to that account, whatever name was typed.
+    """
+
+    full_name: str
+    email: str
+    relationship: str
+    existing: User | None
+
+    @property
+    def account_key(self) -> str:
+        """Which account the screen showed; confirming must name the same one."""
+        return str(self.existing.id) if self.existing is not None else "new"
+
+
+def propose_link(full_name: str, email: str, relationship: str) -> ProposedLink:
+    """Check what a manager typed to link a parent or carer; ``InvalidField`` if unusable."""
+    name = _name(full_name, "full_name", "Name", USER_NAME_LENGTH)
+    address = _email(email)
+    relationship = clean_relationship(relationship)
+    existing = user_with_email(address)
+    if existing is not None and existing.role is not Role.PARENT:
+        raise InvalidField(
+            "email", "That email belongs to a member of staff, not a parent or carer."
+        )
+    return ProposedLink(name, address, relationship, existing)
+
+
+def link_proposed(proposal: ProposedLink, child: Child, *, by: User) -> ParentLink:
+    """Link as confirmed: to the existing account, or to a parent invited now."""
+    parent = proposal.existing or add_parent(proposal.full_name, proposal.email, by=by)
+    return link_parent(parent, child, proposal.relationship, by=by)
+
+
 def link_parent(parent: User, child: Child, relationship: str, *, by: User) -> ParentLink:
     """Link a parent to a child, as confirmed by ``by`` on the confirmation screen."""
     relationship = clean_relationship(relationship)
@@ -376,7 +422,11 @@ def add_staff(
     """Invite a manager or member of staff and record their employment dates."""
     if role not in STAFF_ROLES:
         raise InvalidField("role", "Choose manager or staff.")
+    full_name = _name(full_name, "full_name", "Full name", USER_NAME_LENGTH)
+    email = _email(email)
     _check_staff_dates(start_date, leaving_date)
+    if user_with_email(email) is not None:
+        raise InvalidField("email", "Someone at this setting already uses that email address.")
     user = invite_user(full_name, email, role, by)
     db.session.add(StaffMember(user_id=user.id))
     db.session.flush()

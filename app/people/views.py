@@ -25,7 +25,7 @@ from app.people.forms import (
     StaffDatesForm,
 )
 from app.people.models import Child
-from app.validation import InvalidInput, clean_email, clean_name
+from app.validation import InvalidInput
 
 bp = Blueprint("people", __name__, url_prefix="/people", template_folder="templates")
 
@@ -105,20 +105,16 @@ def archive() -> str:
 @require_role(*ANYONE)
 def child(child_id: int) -> str:
     shown = _visible_child_or_404(child_id)
-    context: dict[str, object] = {"child": shown}
-    if current_user.role is not Role.PARENT:
-        context["links"] = people.links_of_child(shown)
     if current_user.role is Role.MANAGER:
-        context.update(
-            leaving_form=LeavingDateForm(leaving_date=shown.leaving_date),
-            parent_form=ParentForChildForm(),
-            action_form=ActionForm(),
-        )
-    return render_template("people/child.html", **context)
+        return _child_page_with(shown)
+    if current_user.role is Role.STAFF:
+        return render_template("people/child.html", child=shown, links=people.links_of_child(shown))
+    # A parent sees their child, not who else is linked to them.
+    return render_template("people/child.html", child=shown)
 
 
-def _child_form(form: ChildForm | None = None, **data: object) -> ChildForm:
-    form = form or ChildForm(**data)
+def _child_form(**data: object) -> ChildForm:
+    form = ChildForm(**data)
     form.offer_key_people([(person.id, person.full_name) for person in people.key_people()])
     return form
 
@@ -227,7 +223,6 @@ def _child_page_with(child: Child, **forms: object) -> str:
         "links": people.links_of_child(child),
         "leaving_form": LeavingDateForm(formdata=None, leaving_date=child.leaving_date),
         "parent_form": ParentForChildForm(formdata=None),
-        "action_form": ActionForm(),
     }
     context.update(forms)
     return render_template("people/child.html", **context)
@@ -258,60 +253,34 @@ def add_parent_to_child(child_id: int) -> Page:
     errors: Errors = {}
     if form.validate():
         try:
-            name, email = _clean_parent(form)
-            relationship = people.clean_relationship(form.relationship.data or "")
-            existing = _existing_parent(email)
-            if form.confirmed.data == "yes" and form.shown_parent_id.data == _id_of(existing):
-                parent = existing or people.add_parent(name, email, by=current_user)
-                people.link_parent(parent, shown, relationship, by=current_user)
+            proposal = people.propose_link(
+                form.full_name.data or "", form.email.data or "", form.relationship.data or ""
+            )
+            if form.confirmed.data == "yes" and form.shown_parent_id.data == proposal.account_key:
+                link = people.link_proposed(proposal, shown, by=current_user)
                 db.session.commit()
-                flash(f"{parent.full_name} is now linked to {shown.full_name}.", "success")
+                flash(f"{link.parent.full_name} is now linked to {shown.full_name}.", "success")
                 return redirect(url_for("people.child", child_id=shown.id), code=303)
+        except InvalidInput as error:
+            errors = _field_errors(error, "email")
+        else:
             db.session.rollback()
             return render_template(
                 "people/link_confirm.html",
                 child=shown,
-                parent=existing,
-                typed_name=name,
-                email=email,
-                relationship=relationship,
+                parent=proposal.existing,
+                typed_name=proposal.full_name,
+                email=proposal.email,
+                relationship=proposal.relationship,
                 form=form,
-                shown_parent_id=_id_of(existing),
+                shown_parent_id=proposal.account_key,
                 action=url_for("people.add_parent_to_child", child_id=shown.id),
                 back=url_for("people.child", child_id=shown.id),
             )
-        except InvalidInput as error:
-            errors = _field_errors(error, "email")
     db.session.rollback()
     return _child_page_with(_child_or_404(child_id), parent_form=form, parent_errors=errors), (
         INVALID
     )
-
-
-def _clean_parent(form: ParentForChildForm) -> tuple[str, str]:
-    try:
-        name = clean_name(form.full_name.data or "", field="Name")
-    except InvalidInput as error:
-        raise people.InvalidField("full_name", str(error)) from error
-    try:
-        email = clean_email(form.email.data or "")
-    except InvalidInput as error:
-        raise people.InvalidField("email", str(error)) from error
-    return name, email
-
-
-def _existing_parent(email: str) -> User | None:
-    """The parent already using this email; another kind of account cannot be linked."""
-    existing = people.user_with_email(email)
-    if existing is not None and existing.role is not Role.PARENT:
-        raise people.InvalidField(
-            "email", "That email belongs to a member of staff, not a parent or carer."
-        )
-    return existing
-
-
-def _id_of(user: User | None) -> str:
-    return str(user.id) if user is not None else "new"
 
 
 @bp.post("/children/<int:child_id>/parents/<int:parent_id>/unlink")
@@ -354,7 +323,6 @@ def _parent_page(parent: User, form: ChildForParentForm | None = None) -> str:
         parent=parent,
         children=people.children_of(parent),
         link_form=form,
-        action_form=ActionForm(),
     )
 
 
@@ -421,8 +389,8 @@ def create_staff() -> Page:
     if form.validate():
         try:
             added = people.add_staff(
-                _cleaned(clean_name, form.full_name.data, "full_name"),
-                _cleaned(clean_email, form.email.data, "email"),
+                form.full_name.data or "",
+                form.email.data or "",
                 Role(form.role.data),
                 start_date=form.start_date.data,
                 leaving_date=form.leaving_date.data,
@@ -438,13 +406,6 @@ def create_staff() -> Page:
     return render_template("people/staff_new.html", form=form, errors=errors), INVALID
 
 
-def _cleaned(clean: object, raw: str | None, field: str) -> str:
-    try:
-        return clean(raw or "")  # type: ignore[operator]
-    except InvalidInput as error:
-        raise people.InvalidField(field, str(error)) from error
-
-
 def _staff_page(member: User, form: StaffDatesForm | None = None) -> str:
     record = people.staff_dates(member)
     if form is None:
@@ -454,7 +415,6 @@ def _staff_page(member: User, form: StaffDatesForm | None = None) -> str:
         member=member,
         record=record,
         dates_form=form,
-        action_form=ActionForm(),
     )
 
 
