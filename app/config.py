@@ -86,6 +86,13 @@ class Config:
         self.PASSWORD_BCRYPT_COST = _int("PASSWORD_BCRYPT_COST", 12)
         self.PIN_BCRYPT_COST = _int("PIN_BCRYPT_COST", 10)
         self._check_bcrypt_costs()
+        # Off only to measure sign-in throughput (bench/auth.py); never in production.
+        self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+        if self.is_production and not self.RATELIMIT_ENABLED:
+            raise ConfigError(
+                "RATELIMIT_ENABLED is off, but production needs the sign-in rate limits. "
+                "Unset it and start again."
+            )
         self.SECRET_KEY, self.PEPPER = (self._secret(name) for name in SECRET_NAMES)
 
     @property
@@ -136,6 +143,7 @@ class Config:
                 "pool_pre_ping": True,
             },
             "WTF_CSRF_TIME_LIMIT": None,
+            "RATELIMIT_ENABLED": self.RATELIMIT_ENABLED,
             "RATELIMIT_STORAGE_URI": redis_url_for_limits(self.REDIS_URL),
             "RATELIMIT_HEADERS_ENABLED": True,
             "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,

@@ -14,6 +14,7 @@ def production(monkeypatch):
     monkeypatch.setenv("PEPPER", "p" * 64)
     monkeypatch.delenv("PASSWORD_BCRYPT_COST", raising=False)
     monkeypatch.delenv("PIN_BCRYPT_COST", raising=False)
+    monkeypatch.delenv("RATELIMIT_ENABLED", raising=False)
     return monkeypatch
 
 
@@ -47,3 +48,14 @@ def test_a_cost_bcrypt_cannot_use_is_refused(production, name, value):
 
     with pytest.raises(ConfigError, match=f"{name} must be between 4 and 31"):
         Config()
+
+
+def test_production_refuses_rate_limits_turned_off(production):
+    production.setenv("RATELIMIT_ENABLED", "0")
+
+    with pytest.raises(ConfigError, match="RATELIMIT_ENABLED is off, but production needs"):
+        Config()
+
+
+def test_rate_limits_are_on_unless_turned_off(production):
+    assert Config().flask_settings()["RATELIMIT_ENABLED"] is True
