@@ -175,7 +175,13 @@ def start_servers(data_dir: Path, stack: ExitStack) -> dict[str, str]:
     if not os.environ.get("DATABASE_URL"):
         with warnings.catch_warnings():  # pgserver's lock file does without XDG_RUNTIME_DIR
             warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-            url, postgres = embedded_postgres(data_dir)
+            try:
+                url, postgres = embedded_postgres(data_dir)
+            except Exception as error:
+                raise StartupError(
+                    f"the embedded PostgreSQL did not start ({error}); see the messages above "
+                    f"and {data_dir / 'postgres' / 'log'}, or set DATABASE_URL."
+                ) from error
         stack.callback(_stop_postgres, postgres)
         os.environ["DATABASE_URL"] = url
         where["PostgreSQL"] = f"embedded, {url} (pid {postgres.get_pid()})"
@@ -243,20 +249,10 @@ def start_service(children: Children, data_dir: Path, web_port: int) -> None:
     gunicorn += ["--no-control-socket", "--graceful-timeout", "10", "--access-logfile", "-"]
     children.start("web", [*gunicorn, "wsgi:app"])
     celery = [python, "-m", "celery", "-A", "celery_worker"]
-    # One worker on this machine: mingle and gossip would only look for others.
-    children.start(
-        "worker",
-        [
-            *celery,
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-    )
+    # One task at a time (so one reserved at a time); mingle and gossip would
+    # only look for other workers.
+    worker = ["worker", "--pool", "solo", "--concurrency", "1", "--loglevel", "INFO"]
+    children.start("worker", [*celery, *worker, "--without-mingle", "--without-gossip"])
     schedule_file = str(data_dir / "celerybeat-schedule")
     children.start("beat", [*celery, "beat", "--loglevel", "INFO", "-s", schedule_file])
 

@@ -1,17 +1,21 @@
 """``bin/run``'s program from the outside: the whole service on embedded servers, stopped by
-Ctrl-C with nothing left running, then started again on the same data; and its mail catcher."""
+Ctrl-C with nothing left running, started again on the same data, stopped whole when one of its
+processes dies; and its mail catcher."""
 
 from __future__ import annotations
 
 import http.client
 import os
 import re
+import shutil
 import signal
 import smtplib
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -105,6 +109,11 @@ class DevStack:
         """Every process it started and named: its children and the embedded servers."""
         return {int(pid) for pid in re.findall(r"\(pid (\d+)\)", self.log())}
 
+    def child_pid(self, name: str) -> int:
+        found = re.search(rf"Started {name} \(pid (\d+)\)", self.log())
+        assert found, self.log()
+        return int(found.group(1))
+
     def get(self, host: str) -> tuple[int, str]:
         return _get(self.web_port, f"{host}:{self.web_port}")
 
@@ -119,6 +128,15 @@ class DevStack:
         for pid in self.pids():
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A data folder outside pytest's: every pytest run that starts resets the modes of
+    /tmp/pytest-of-<user> to 0700, which would lock pgserver's own user out of its data."""
+    folder = Path(tempfile.mkdtemp(prefix="lj-devstack-"))
+    yield folder / "var"
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _mail_files(data_dir: Path) -> list[Path]:
@@ -148,8 +166,9 @@ def _database_url(log: str) -> str:
     return found.group(1)
 
 
-def test_run_serves_sunnyside_stops_on_ctrl_c_and_reuses_its_data(tmp_path):
-    data_dir = tmp_path / "var"
+def test_run_serves_sunnyside_stops_on_ctrl_c_reuses_its_data_and_stops_if_a_child_dies(
+    tmp_path, data_dir
+):
     web_port, mail_port = _free_port(), _free_port()
     marker = "kept-across-runs@sunnyside.example"
 
@@ -187,7 +206,11 @@ def test_run_serves_sunnyside_stops_on_ctrl_c_and_reuses_its_data(tmp_path):
         assert _has_marker(_database_url(second.log()), marker)
         assert len(_mail_files(data_dir)) == 1, "the manager was invited a second time"
         started = second.pids()
-        assert second.interrupt() == 0, second.log()
+
+        os.kill(second.child_pid("beat"), signal.SIGKILL)
+
+        assert second.process.wait(45) == 1, second.log()
+        assert "beat stopped unexpectedly" in second.log()
         assert [pid for pid in started if _running(pid)] == [], second.log()
     finally:
         second.kill_leftovers()
@@ -244,19 +267,17 @@ def test_mail_catcher_prints_each_message_and_saves_it_as_eml(tmp_path):
 
 
 @pytest.mark.parametrize("variable", ["LJ_WEB_PORT", "SMTP_PORT"])
-def test_run_refuses_a_port_already_in_use_with_a_clear_message(tmp_path, variable):
+def test_run_refuses_a_port_already_in_use_with_a_clear_message(tmp_path, data_dir, variable):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         busy = taken.getsockname()[1]
         ports = {"LJ_WEB_PORT": _free_port(), "SMTP_PORT": _free_port(), variable: busy}
-        stack = DevStack(
-            tmp_path / "var", ports["LJ_WEB_PORT"], ports["SMTP_PORT"], tmp_path / "log"
-        )
+        stack = DevStack(data_dir, ports["LJ_WEB_PORT"], ports["SMTP_PORT"], tmp_path / "log")
         try:
             assert stack.process.wait(60) == 1
         finally:
             stack.kill_leftovers()
-    assert f"port {busy} is already in use" in stack.log()
+    assert f"port {busy} is already in use" in stack.log(), stack.log()
     assert variable in stack.log()
     assert [pid for pid in stack.pids() if _running(pid)] == []

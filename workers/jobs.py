@@ -38,10 +38,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pkgutil import resolve_name
 
-import redis
 from celery import shared_task
-from flask import current_app
 from redis.exceptions import LockNotOwnedError
+
+from app.redis_store import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,7 @@ def job_lock(name: str) -> Iterator[bool]:
     redis-py's ``Lock`` is the pattern itself: ``SET key token NX PX`` to take it,
     and a Lua compare-and-delete to release it only while the token is still ours.
     """
-    client = redis.Redis.from_url(current_app.config["LJ"].REDIS_URL)
-    lock = client.lock(f"lj:job-lock:{name}", timeout=JOB_LOCK_SECONDS, blocking=False)
+    lock = get_redis().lock(f"lj:job-lock:{name}", timeout=JOB_LOCK_SECONDS, blocking=False)
     acquired = lock.acquire()
     try:
         yield acquired
@@ -110,7 +109,6 @@ def job_lock(name: str) -> Iterator[bool]:
                     name,
                     JOB_LOCK_SECONDS,
                 )
-        client.close()
 
 
 def run_job_now(name: str) -> str:

@@ -56,7 +56,8 @@ class Worker:
             "PYTHONUNBUFFERED": "1",
         }
         command = [sys.executable, "-m", "celery", "-A", "celery_worker", "worker"]
-        command += ["--pool", "solo", "--loglevel", "INFO", "-n", f"{name}-{uuid.uuid4().hex[:6]}"]
+        command += ["--pool", "solo", "--concurrency", "1", "--loglevel", "INFO"]
+        command += ["-n", f"{name}-{uuid.uuid4().hex[:6]}"]
         # Mingle, gossip and heartbeats talk to other workers; these tests need none of it.
         command += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
         with log_path.open("wb") as log:
