@@ -3,7 +3,8 @@
 Both keep ``connections`` requests in flight against one server on loopback for
 ``duration`` seconds and count the answers. Each request names its own Host
 header, cycling through ``hosts``: Python's resolver cannot resolve
-``*.localhost``, so we always connect to 127.0.0.1 and say the host.
+``*.localhost``, so we always connect to 127.0.0.1 and say the host. Extra
+``headers`` (a session cookie, say) go on every request.
 """
 
 from __future__ import annotations
@@ -31,31 +32,53 @@ def wrk_available() -> bool:
 
 
 def run_load(
-    use_wrk: bool, port: int, path: str, hosts: list[str], duration: float, connections: int
+    use_wrk: bool,
+    port: int,
+    path: str,
+    hosts: list[str],
+    duration: float,
+    connections: int,
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
     """Load ``http://127.0.0.1:port/path`` with the chosen generator."""
     if use_wrk:
-        return run_wrk(port, path, hosts, duration, connections)
-    return asyncio.run(run_python_load(port, path, hosts, duration, connections))
+        return run_wrk(port, path, hosts, duration, connections, headers=headers)
+    return asyncio.run(run_python_load(port, path, hosts, duration, connections, headers))
 
 
 # --- wrk ---------------------------------------------------------------------------------------
 
 _WRK_SCRIPT = """
 local hosts = {%s}
+local extra = {%s}
 local counter = 0
 request = function()
   counter = counter + 1
-  return wrk.format("GET", "%s", {["Host"] = hosts[(counter %% #hosts) + 1]})
+  local headers = {["Host"] = hosts[(counter %% #hosts) + 1]}
+  for name, value in pairs(extra) do headers[name] = value end
+  return wrk.format("GET", "%s", headers)
 end
 """
 
 
+def _lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def run_wrk(
-    port: int, path: str, hosts: list[str], duration: float, connections: int
+    port: int,
+    path: str,
+    hosts: list[str],
+    duration: float,
+    connections: int,
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_WRK_SCRIPT % (", ".join(f'"{host}"' for host in hosts), path))
+        extra = ", ".join(
+            f"[{_lua_string(name)}] = {_lua_string(value)}"
+            for name, value in (headers or {}).items()
+        )
+        script.write(_WRK_SCRIPT % (", ".join(_lua_string(host) for host in hosts), extra, path))
     try:
         output = subprocess.run(
             [
@@ -92,10 +115,16 @@ def _parse_wrk(output: str) -> LoadResult:
 
 
 async def run_python_load(
-    port: int, path: str, hosts: list[str], duration: float, connections: int
+    port: int,
+    path: str,
+    hosts: list[str],
+    duration: float,
+    connections: int,
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     requests = itertools.cycle(
-        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: lj-bench\r\n\r\n".encode()
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}User-Agent: lj-bench\r\n\r\n".encode()
         for host in hosts
     )
     counts = {"ok": 0, "failed": 0}

@@ -1,0 +1,807 @@
+"""Sign-in benchmark: sign-ins per second, the session check in µs, signed-in vs anonymous pages.
+
+Run from the repository root (nothing else needs starting; PostgreSQL and Redis must answer):
+
+    .venv/bin/python bench/auth.py             # sign-ins 3 runs x 10 s, pages 3 runs x 5 s
+    .venv/bin/python bench/auth.py --quick     # sign-ins 3 runs x 4 s, pages 3 runs x 2 s
+    .venv/bin/python bench/auth.py --workers sync --runs 5
+
+What it measures, against the targets of issue 3:
+
+1. Sign-ins per second (target >= 4/s on 2 cores with password cost 12). The real app
+   (``wsgi:app``) is served by gunicorn on loopback, and ``--clients`` browsers sign in over
+   and over as a browser does: GET /login (session cookie, CSRF token from the form), then
+   POST /login with email, password, PIN and token, expecting 303 to ``/``; each sign-in is
+   for the next of ``--users`` active users of one setting. The served app runs with
+   ``RATELIMIT_ENABLED=0``: with its limits (30 sign-ins a minute per IP, 10 per account)
+   on, the figure would be the limit, not the work. The bcrypt costs are the configured ones
+   (``PASSWORD_BCRYPT_COST`` / ``PIN_BCRYPT_COST``, 12 / 10 unless set).
+   Beside the rate it prints the CPU time gunicorn's processes spent per sign-in (from
+   /proc) and what that allows on this machine's cores with nothing else running: on a
+   shared machine the rate says how busy the others were, the CPU time what a sign-in costs.
+   The CPU time of one password check and one PIN check, timed in this process, is the floor.
+2. The session check (target <= 500 µs, one Redis round trip): the app's
+   ``session_interface.open_session`` for a signed-in session cookie, inside
+   ``app.test_request_context`` with the setting's host, timed in this process (median and
+   p95), beside a bare ``GETEX`` of the same key; and the Redis commands gunicorn's workers
+   send for each request of a page, watched with ``MONITOR`` on the bench's own database.
+3. Requests/s of the signed-in account page (GET /account) and of the setting's home page
+   signed in, against the same home page for an anonymous visitor: same setting, same
+   gunicorn, loaded by ``wrk`` when installed (else the Python load generator of
+   ``bench/load.py``), the signed-in pages with the session cookie of one sign-in.
+
+The servers are those of ``bench/tenancy.py``: a throwaway database (dropped at the end), a
+free Redis database (flushed at the end) or REDIS_URL, an SMTP server that drops every
+message. All users share one hash of the password and one of the PIN, made with
+``app.security.secrets``: a check costs the same whatever the salt, and hashing a password
+per user at cost 12 would take a quarter of a second each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import os
+import re
+import secrets
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import redis
+from flask import Flask
+from sqlalchemy.engine import make_url
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `bench.*` importable
+
+from bench.load import run_load, wrk_available  # noqa: E402
+from bench.tenancy import (  # noqa: E402
+    WORKER_SETTINGS,
+    Page,
+    WorkerSettings,
+    bench_process_app,
+    gunicorn,
+    percentile,
+    print_machine,
+    redis_database,
+    set_environment,
+    smtp_sink,
+    throwaway_database,
+)
+
+SLUG = "bench-auth"
+HOST = f"{SLUG}.localhost"
+PASSWORD = "correct horse battery staple, for the bench"
+PIN = "470215"
+CSRF_FIELD = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"')
+CORES = os.cpu_count() or 1
+
+TARGET_SIGNINS_PER_SECOND = 4.0
+TARGET_SESSION_CHECK_US = 500.0
+TARGET_REDIS_COMMANDS = 1
+
+
+@dataclass(frozen=True)
+class Options:
+    users: int
+    clients: int
+    signin_duration: float
+    duration: float
+    runs: int
+    connections: int
+    iterations: int
+    use_wrk: bool
+    worker_kinds: tuple[str, ...]
+
+
+def parse_options() -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=100, help="active users signing in")
+    parser.add_argument("--clients", type=int, default=8, help="browsers signing in at once")
+    parser.add_argument("--signin-duration", type=float, default=10.0, help="s per sign-in run")
+    parser.add_argument("--duration", type=float, default=5.0, help="s per page load run")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each figure (median kept)")
+    parser.add_argument("--connections", type=int, default=32, help="connections of page loads")
+    parser.add_argument("--iterations", type=int, default=5000, help="session checks timed")
+    parser.add_argument("--quick", action="store_true", help="20 users, shorter runs")
+    parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument(
+        "--workers", choices=("both", *WORKER_SETTINGS), default="both", help="gunicorn settings"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.users, args.signin_duration, args.duration, args.iterations = 20, 4.0, 2.0, 1000
+    if args.loadgen == "wrk" and not wrk_available():
+        parser.error("wrk is not installed (apt-get install -y wrk)")
+    return Options(
+        users=args.users,
+        clients=args.clients,
+        signin_duration=args.signin_duration,
+        duration=args.duration,
+        runs=args.runs,
+        connections=args.connections,
+        iterations=args.iterations,
+        use_wrk=args.loadgen == "wrk" or (args.loadgen == "auto" and wrk_available()),
+        worker_kinds=tuple(WORKER_SETTINGS) if args.workers == "both" else (args.workers,),
+    )
+
+
+# --- the setting and its users -----------------------------------------------------------------
+
+
+def email_of(number: int) -> str:
+    return f"user{number:04d}@{SLUG}.example.org"
+
+
+def create_setting_with_users(app: Flask, count: int) -> list[str]:
+    """Provision the setting and ``count`` active users who sign in with PASSWORD and PIN."""
+    from app import clock
+    from app.auth.models import AccountStatus, Role, User
+    from app.extensions import db
+    from app.security.secrets import hash_password, hash_pin
+    from tenants.binding import tenant_context
+    from tenants.provisioning import provision_setting
+
+    emails = [email_of(number) for number in range(1, count + 1)]
+    with app.app_context():
+        provision_setting(SLUG, "Bench Nursery", f"manager@{SLUG}.example.org")
+        with tenant_context(SLUG):
+            password_hash, pin_hash = hash_password(PASSWORD), hash_pin(PIN)
+            db.session.add_all(
+                User(
+                    email=email,
+                    full_name=f"Bench User {number}",
+                    role=Role.STAFF,
+                    status=AccountStatus.ACTIVE,
+                    password_hash=password_hash,
+                    pin_hash=pin_hash,
+                    activated_at=clock.now(),
+                )
+                for number, email in enumerate(emails, start=1)
+            )
+            db.session.commit()
+    return emails
+
+
+@dataclass(frozen=True)
+class BcryptFigures:
+    password_ms: float  # CPU time of one check, this thread
+    pin_ms: float
+
+    @property
+    def ceiling(self) -> float:
+        """Sign-ins/s the cores could do if they did nothing but the two checks."""
+        return CORES / ((self.password_ms + self.pin_ms) / 1000)
+
+
+def time_bcrypt(app: Flask, repeats: int = 3) -> BcryptFigures:
+    """CPU time of one password check and one PIN check at the configured costs (median).
+
+    CPU time rather than elapsed time: on a shared machine the elapsed time also
+    counts the turns other processes take on the cores.
+    """
+    from app.security.secrets import check_password, check_pin, hash_password, hash_pin
+
+    def median_ms(check: Callable[[str, str], bool], secret: str, stored: str) -> float:
+        timings = []
+        for _ in range(repeats):
+            started = time.thread_time()
+            assert check(secret, stored)
+            timings.append((time.thread_time() - started) * 1000)
+        return statistics.median(timings)
+
+    with app.app_context():
+        password_hash, pin_hash = hash_password(PASSWORD), hash_pin(PIN)
+        return BcryptFigures(
+            median_ms(check_password, PASSWORD, password_hash), median_ms(check_pin, PIN, pin_hash)
+        )
+
+
+# --- a browser signing in ----------------------------------------------------------------------
+
+
+class SignInFailed(RuntimeError):
+    """The app did not answer a sign-in the way it answers a browser with the right secrets."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: http.client.HTTPMessage
+    body: str
+
+
+def exchange(
+    connection: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: str | None = None,
+) -> Answer:
+    # gunicorn's sync workers close the connection after each answer; http.client
+    # then opens a new one for the next request by itself.
+    connection.request(method, path, body=body, headers={"Host": HOST, **headers})
+    response = connection.getresponse()
+    return Answer(response.status, response.headers, response.read().decode())
+
+
+def cookie_from(answer: Answer, name: str) -> str | None:
+    jar: SimpleCookie = SimpleCookie()
+    for header in answer.headers.get_all("Set-Cookie") or []:
+        jar.load(header)
+    return jar[name].value if name in jar else None
+
+
+@dataclass(frozen=True)
+class SignIn:
+    session_id: str
+    form_ms: float  # GET /login
+    submit_ms: float  # POST /login
+
+
+def sign_in(port: int, email: str, cookie_name: str) -> SignIn:
+    """Sign in as a browser does; returns the new session's id and how long each step took."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        started = time.perf_counter()
+        form = exchange(connection, "GET", "/login", {})
+        form_done = time.perf_counter()
+        cookie, token = cookie_from(form, cookie_name), CSRF_FIELD.search(form.body)
+        if form.status != 200 or cookie is None or token is None:
+            raise SignInFailed(f"GET /login answered {form.status} without a cookie and token")
+        fields = {"email": email, "password": PASSWORD, "pin": PIN, "csrf_token": token[1]}
+        answer = exchange(
+            connection,
+            "POST",
+            "/login",
+            {
+                "Cookie": f"{cookie_name}={cookie}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+            urlencode(fields),
+        )
+        submitted = time.perf_counter()
+    finally:
+        connection.close()
+    location = urlsplit(answer.headers.get("Location", "")).path
+    session_id = cookie_from(answer, cookie_name)
+    if answer.status != 303 or location != "/" or session_id is None:
+        raise SignInFailed(f"POST /login for {email} answered {answer.status} to {location!r}")
+    return SignIn(session_id, (form_done - started) * 1000, (submitted - form_done) * 1000)
+
+
+def gunicorn_cpu_seconds(port: int) -> float:
+    """User + system CPU seconds spent so far by the gunicorn serving ``port`` and its workers.
+
+    Read from /proc: the master is the process started with ``--bind 127.0.0.1:<port>``,
+    the workers are its children.
+    """
+    bind = f"127.0.0.1:{port}".encode()
+    processes: dict[int, tuple[int, int]] = {}  # pid -> (parent's pid, CPU ticks)
+    masters = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended while we looked
+        processes[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+        if bind in arguments:
+            masters.add(int(entry.name))
+    ticks = sum(
+        cpu for pid, (parent, cpu) in processes.items() if pid in masters or parent in masters
+    )
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class SignInWindow:
+    """What happened while a sign-in load ran for a while."""
+
+    seconds: float
+    signins: int
+    server_cpu: float  # seconds of CPU gunicorn's processes used
+    client_cpu: float  # seconds of CPU this process used driving the browsers
+
+    @property
+    def rate(self) -> float:
+        return self.signins / self.seconds
+
+    @property
+    def server_cpu_ms(self) -> float:
+        """gunicorn's CPU time per sign-in."""
+        return self.server_cpu / max(1, self.signins) * 1000
+
+
+class SignInLoad:
+    """``clients`` threads signing in without pause, each time as the next user."""
+
+    def __init__(self, port: int, emails: list[str], cookie_name: str, clients: int) -> None:
+        self.port, self.emails, self.cookie_name = port, emails, cookie_name
+        self.turns = itertools.count()
+        self.completed: list[float] = []  # monotonic time each sign-in finished
+        self.problems: list[str] = []
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._browse, daemon=True) for _ in range(clients)]
+
+    def __enter__(self) -> SignInLoad:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=120)
+
+    def _browse(self) -> None:
+        while not self.stopping.is_set():
+            email = self.emails[next(self.turns) % len(self.emails)]
+            try:
+                sign_in(self.port, email, self.cookie_name)
+            except (OSError, SignInFailed) as error:
+                self.problems.append(f"{type(error).__name__}: {error}")
+                self.stopping.set()
+                return
+            self.completed.append(time.monotonic())
+
+    def watch(self, seconds: float) -> SignInWindow:
+        """Sign-ins finished during the next ``seconds``, and the CPU they took.
+
+        Counting completions in a window of a load that runs on either side of it
+        counts no sign-in half-done at the start or the end.
+        """
+        server_cpu, client_cpu = gunicorn_cpu_seconds(self.port), time.process_time()
+        started = time.monotonic()
+        time.sleep(seconds)
+        ended = time.monotonic()
+        server_cpu = gunicorn_cpu_seconds(self.port) - server_cpu
+        client_cpu = time.process_time() - client_cpu
+        if self.problems:
+            raise SignInFailed(self.problems[0])
+        done = sum(1 for moment in list(self.completed) if started <= moment < ended)
+        return SignInWindow(ended - started, done, server_cpu, client_cpu)
+
+
+@dataclass(frozen=True)
+class SignInFigures:
+    windows: list[SignInWindow]
+    alone: list[SignIn]
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(window.rate for window in self.windows)
+
+    @property
+    def server_cpu_ms(self) -> float:
+        return statistics.median(window.server_cpu_ms for window in self.windows)
+
+    @property
+    def capacity(self) -> float:
+        """Sign-ins/s the cores could serve with nothing else running (from the CPU time)."""
+        return CORES / (self.server_cpu_ms / 1000)
+
+
+def bench_signins(
+    port: int, emails: list[str], cookie_name: str, options: Options
+) -> SignInFigures:
+    for email in emails[: 2 * CORES]:  # warm up every worker: imports, pooled connections
+        sign_in(port, email, cookie_name)
+    alone = [sign_in(port, email, cookie_name) for email in emails[:3]]
+    with SignInLoad(port, emails, cookie_name, options.clients) as load:
+        load.watch(min(3.0, options.signin_duration))  # every browser under way
+        windows = [load.watch(options.signin_duration) for _ in range(options.runs)]
+    return SignInFigures(windows, alone)
+
+
+# --- Redis commands per request ----------------------------------------------------------------
+
+# What redis-py sends when it opens a connection, not for the request itself.
+CONNECTION_SET_UP = frozenset({"SELECT", "CLIENT", "HELLO", "AUTH"})
+
+
+@contextmanager
+def redis_commands(redis_url: str) -> Iterator[list[str]]:
+    """The commands sent to the bench's Redis database while the block runs (MONITOR)."""
+    watcher, client = redis.Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
+    client.ping()  # connected (and its SELECT sent) before the watch starts
+    database = int(client.connection_pool.connection_kwargs.get("db", 0))
+    marker = f"lj-bench-end-of-watch-{secrets.token_hex(4)}"
+    seen: list[str] = []
+    watching = threading.Event()
+
+    def watch() -> None:
+        with watcher.monitor() as monitor:
+            watching.set()
+            for entry in monitor.listen():
+                if entry["db"] != database:
+                    continue  # other people's tests share the server
+                if marker in entry["command"]:
+                    return
+                seen.append(entry["command"].split(" ", 1)[0].upper())
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    if not watching.wait(timeout=10):
+        raise RuntimeError("Redis MONITOR did not start")
+    try:
+        yield seen
+    finally:
+        client.echo(marker)
+        thread.join(timeout=10)
+        client.close()
+        watcher.close()
+
+
+@dataclass(frozen=True)
+class CommandCount:
+    label: str
+    requests: int
+    commands: Counter[str]  # by name, connection set-up left out
+    set_up: int
+
+    @property
+    def per_request(self) -> float:
+        return sum(self.commands.values()) / self.requests
+
+
+def counted(label: str, requests: int, seen: list[str]) -> CommandCount:
+    names = Counter(seen)
+    set_up = sum(names.pop(name, 0) for name in CONNECTION_SET_UP)
+    return CommandCount(label, requests, names, set_up)
+
+
+def count_page_commands(
+    redis_url: str, label: str, port: int, path: str, cookie: str | None, requests: int = 20
+) -> CommandCount:
+    """Redis commands for each of ``requests`` GETs of ``path``, one after another."""
+    headers = {"Cookie": cookie} if cookie else {}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        for _ in range(requests):  # every worker has its Redis connection before we watch
+            exchange(connection, "GET", path, headers)
+        with redis_commands(redis_url) as seen:
+            for _ in range(requests):
+                answer = exchange(connection, "GET", path, headers)
+                if answer.status != 200:
+                    raise RuntimeError(f"{label}: GET {path} answered {answer.status}")
+    finally:
+        connection.close()
+    return counted(label, requests, seen)
+
+
+def count_signin_commands(redis_url: str, port: int, email: str, cookie_name: str) -> CommandCount:
+    signins = 3
+    with redis_commands(redis_url) as seen:
+        for _ in range(signins):
+            sign_in(port, email, cookie_name)
+    return counted("sign-in (GET + POST /login)", signins, seen)
+
+
+def count_commands(
+    redis_url: str, port: int, cookie: str, email: str, cookie_name: str
+) -> list[CommandCount]:
+    return [
+        count_page_commands(redis_url, "home page, anonymous", port, "/", None),
+        count_page_commands(redis_url, "home page, signed in", port, "/", cookie),
+        count_page_commands(redis_url, "account page, signed in", port, "/account", cookie),
+        count_signin_commands(redis_url, port, email, cookie_name),
+    ]
+
+
+# --- the session check, in this process --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionCheckFigures:
+    open_session_us: list[float]
+    getex_us: list[float]
+
+
+def time_session_check(app: Flask, session_id: str, iterations: int) -> SessionCheckFigures:
+    """``open_session`` for a signed-in cookie, then a bare GETEX of its key, each timed."""
+    from flask import request
+
+    from app.auth.sessions import session_key
+    from app.redis_store import get_redis
+
+    interface = app.session_interface
+    cookie = f"{interface.cookie_name}={session_id}"  # type: ignore[attr-defined]
+    idle = app.config["LJ"].SESSION_IDLE_TIMEOUT
+    context = app.test_request_context(
+        "/account", base_url=f"http://{HOST}", headers={"Cookie": cookie}
+    )
+    with context:
+        session = interface.open_session(app, request)
+        if session is None or session.new or "_user_id" not in session:
+            raise RuntimeError("the cookie of a sign-in opened no signed-in session")
+        opening = _time_us(lambda: interface.open_session(app, request), iterations)
+        store, key = get_redis(), session_key(SLUG, session_id)
+        getex = _time_us(lambda: store.getex(key, ex=idle), iterations)
+    return SessionCheckFigures(opening, getex)
+
+
+def _time_us(call: Callable[[], object], iterations: int) -> list[float]:
+    for _ in range(min(200, iterations)):  # warm up: connection, caches
+        call()
+    timings = []
+    for _ in range(iterations):
+        started = time.perf_counter_ns()
+        call()
+        timings.append((time.perf_counter_ns() - started) / 1000)
+    return timings
+
+
+# --- signed-in vs anonymous pages --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedPage:
+    label: str
+    path: str
+    signed_in: bool
+
+
+LOADED_PAGES = [
+    LoadedPage("home page, anonymous", "/", signed_in=False),
+    LoadedPage("home page, signed in", "/", signed_in=True),
+    LoadedPage("account page, signed in", "/account", signed_in=True),
+]
+
+
+def check_signed_in(port: int, cookie: str) -> None:
+    """A signed-in page answers 200 with the cookie (wrk would count a redirect as success)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        answer = exchange(connection, "GET", "/account", {"Cookie": cookie})
+    finally:
+        connection.close()
+    if answer.status != 200:
+        raise RuntimeError(f"GET /account with the session cookie answered {answer.status}")
+
+
+def load_pages(port: int, cookie: str, options: Options) -> dict[str, list[float]]:
+    """Requests/s of each page, ``options.runs`` times, taking turns (as bench/tenancy.py)."""
+
+    def load(page: LoadedPage, duration: float) -> float:
+        headers = {"Cookie": cookie} if page.signed_in else None
+        result = run_load(
+            options.use_wrk, port, page.path, [HOST], duration, options.connections, headers
+        )
+        if result.failures:
+            raise RuntimeError(f"{page.label}: {result.failures} of {result.requests} failed")
+        return result.requests_per_second
+
+    check_signed_in(port, cookie)
+    for page in LOADED_PAGES:  # warm up: imports, pooled connections, prepared statements
+        load(page, min(2.0, options.duration))
+    rates: dict[str, list[float]] = {page.label: [] for page in LOADED_PAGES}
+    for _ in range(options.runs):
+        for page in LOADED_PAGES:
+            rates[page.label].append(load(page, options.duration))
+    check_signed_in(port, cookie)  # still signed in: no run measured the sign-in page instead
+    return rates
+
+
+# --- one gunicorn ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServedFigures:
+    workers: WorkerSettings
+    signins: SignInFigures
+    pages: dict[str, list[float]]
+    session_id: str  # a signed-in session, for the in-process session check
+    commands: list[CommandCount] | None
+
+
+def bench_served_app(
+    workers: WorkerSettings,
+    emails: list[str],
+    cookie_name: str,
+    redis_url: str,
+    options: Options,
+    *,
+    with_commands: bool,
+) -> ServedFigures:
+    """Sign-ins, Redis commands and page loads against ``wsgi:app`` under one gunicorn."""
+    home = Page("home page, anonymous", "wsgi:app", "/", [HOST])
+    with gunicorn(home, workers) as port:
+        signins = bench_signins(port, emails, cookie_name, options)
+        session_id = sign_in(port, emails[0], cookie_name).session_id
+        cookie = f"{cookie_name}={session_id}"
+        commands = (
+            count_commands(redis_url, port, cookie, emails[1], cookie_name)
+            if with_commands
+            else None
+        )
+        pages = load_pages(port, cookie, options)
+    return ServedFigures(workers, signins, pages, session_id, commands)
+
+
+# --- reports -----------------------------------------------------------------------------------
+
+
+def report_bcrypt(app: Flask, figures: BcryptFigures) -> None:
+    config = app.config["LJ"]
+    print(
+        f"  bcrypt, CPU time in this process: password check (cost "
+        f"{config.PASSWORD_BCRYPT_COST}) {figures.password_ms:.0f} ms + PIN check (cost "
+        f"{config.PIN_BCRYPT_COST}) {figures.pin_ms:.0f} ms a sign-in: at most "
+        f"{figures.ceiling:.1f} sign-ins/s on {CORES} cores"
+    )
+
+
+def report_signins(workers: WorkerSettings, figures: SignInFigures, ceiling: float) -> None:
+    form_ms = statistics.median(signin.form_ms for signin in figures.alone)
+    submit_ms = statistics.median(signin.submit_ms for signin in figures.alone)
+    runs = " / ".join(f"{window.rate:.1f}" for window in figures.windows)
+    cores_used = statistics.median(window.server_cpu / window.seconds for window in figures.windows)
+    client_ms = statistics.median(
+        window.client_cpu / max(1, window.signins) * 1000 for window in figures.windows
+    )
+    print(f"  {workers.name}:")
+    print(
+        f"    {figures.rate:.1f} sign-ins/s (runs {runs}; target >= "
+        f"{TARGET_SIGNINS_PER_SECOND:g}/s), gunicorn busy on {cores_used:.2f} of {CORES} cores"
+    )
+    print(
+        f"    gunicorn's CPU time a sign-in: {figures.server_cpu_ms:.0f} ms (bcrypt "
+        f"{figures.capacity / ceiling:.0%} of it) -> {figures.capacity:.1f} sign-ins/s with "
+        f"the {CORES} cores to itself; the browsers' CPU {client_ms:.0f} ms a sign-in"
+    )
+    print(f"    one sign-in alone: GET /login {form_ms:.0f} ms + POST /login {submit_ms:.0f} ms")
+
+
+def report_pages(figures: ServedFigures) -> None:
+    """Print each page's requests/s, and its share of the anonymous home page's."""
+    medians = {label: statistics.median(runs) for label, runs in figures.pages.items()}
+    anonymous = medians[LOADED_PAGES[0].label]
+    print(f"  {figures.workers.name}:")
+    for label, runs in figures.pages.items():
+        each = " / ".join(f"{rate:,.0f}" for rate in runs)
+        print(
+            f"    {label:<26} {medians[label]:>7,.0f} req/s   "
+            f"({medians[label] / anonymous:.2f} of anonymous; runs {each})"
+        )
+
+
+def report_commands(counts: list[CommandCount], workers: WorkerSettings) -> float:
+    """Print Redis commands per request; returns the signed-in account page's."""
+    print(f"Redis commands a request (MONITOR on the bench's database, {workers.name})")
+    for count in counts:
+        names = ", ".join(
+            f"{name} x{number / count.requests:.2g}"
+            for name, number in count.commands.most_common()
+        )
+        set_up = f"; connection set-up {count.set_up}" if count.set_up else ""
+        print(
+            f"  {count.label:<28} {count.per_request:.2g}"
+            + (f" ({names})" if names else "")
+            + f"   [{count.requests} requests{set_up}]"
+        )
+    return next(count.per_request for count in counts if count.label.startswith("account"))
+
+
+def report_session_check(figures: SessionCheckFigures, redis_url: str) -> float:
+    median = statistics.median(figures.open_session_us)
+    print(f"Session check, in this process (Redis at {redis_url})")
+    print(
+        f"  open_session, signed-in cookie: median {median:.0f} µs, "
+        f"p95 {percentile(figures.open_session_us, 95):.0f} µs over "
+        f"{len(figures.open_session_us):,} checks (target <= {TARGET_SESSION_CHECK_US:.0f} µs)"
+    )
+    print(
+        f"  of which Redis, a bare GETEX of the same key: median "
+        f"{statistics.median(figures.getex_us):.0f} µs, "
+        f"p95 {percentile(figures.getex_us, 95):.0f} µs"
+    )
+    return median
+
+
+def report_targets(
+    served: list[ServedFigures], session_check_us: float, account_commands: float
+) -> None:
+    measured = all(figures.signins.rate >= TARGET_SIGNINS_PER_SECOND for figures in served)
+    capable = all(figures.signins.capacity >= TARGET_SIGNINS_PER_SECOND for figures in served)
+    session_met = (
+        session_check_us <= TARGET_SESSION_CHECK_US and account_commands <= TARGET_REDIS_COMMANDS
+    )
+    ratios = ", ".join(f"{report_ratio(figures):.2f}" for figures in served)
+    print(
+        "Targets: sign-ins/s "
+        + ("met" if measured else "MISSED")
+        + " as measured, "
+        + ("met" if capable else "MISSED")
+        + " by CPU time; session check "
+        + ("met" if session_met else "MISSED")
+        + f"; account page / anonymous home page {ratios}"
+        + " (one run on a shared machine: other work moves these figures by 10-20 % or more)"
+    )
+
+
+def report_ratio(figures: ServedFigures) -> float:
+    return statistics.median(figures.pages[LOADED_PAGES[2].label]) / statistics.median(
+        figures.pages[LOADED_PAGES[0].label]
+    )
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    options = parse_options()
+    print_machine()
+    with (
+        throwaway_database() as database_url,
+        redis_database() as redis_url,
+        smtp_sink() as smtp_port,
+        tempfile.TemporaryDirectory(prefix="lj-bench-") as data_dir,
+    ):
+        set_environment(database_url, redis_url, smtp_port, Path(data_dir))
+        # The served app's rate limits would cap sign-ins at 30 a minute (see the docstring).
+        os.environ["RATELIMIT_ENABLED"] = "0"
+        from app.extensions import db
+        from tenants.migrating import upgrade_public
+
+        app = bench_process_app()
+        with app.app_context():
+            upgrade_public(db.engine)
+        print(f"Database {make_url(database_url).database}, Redis {redis_url}", flush=True)
+        emails = create_setting_with_users(app, options.users)
+        cookie_name = app.session_interface.cookie_name  # type: ignore[attr-defined]
+        bcrypt_figures = time_bcrypt(app)
+
+        print(
+            f"Sign-ins: GET + POST /login by {options.clients} browsers over {options.users} "
+            f"users, median of {options.runs} runs x {options.signin_duration:g} s; "
+            "rate limits off"
+        )
+        report_bcrypt(app, bcrypt_figures)
+        served = []
+        for number, kind in enumerate(options.worker_kinds):
+            figures = bench_served_app(
+                WORKER_SETTINGS[kind],
+                emails,
+                cookie_name,
+                redis_url,
+                options,
+                with_commands=number == 0,
+            )
+            report_signins(figures.workers, figures.signins, bcrypt_figures.ceiling)
+            served.append(figures)
+
+        generator = "wrk (2 threads)" if options.use_wrk else "the Python load generator"
+        print(
+            f"Signed-in vs anonymous pages: gunicorn on 127.0.0.1, {generator}, "
+            f"{options.connections} connections, median of {options.runs} runs x "
+            f"{options.duration:g} s"
+        )
+        for figures in served:
+            report_pages(figures)
+        assert served[0].commands is not None
+        account_commands = report_commands(served[0].commands, served[0].workers)
+        session_check_us = report_session_check(
+            time_session_check(app, served[-1].session_id, options.iterations), redis_url
+        )
+        with app.app_context():
+            db.engine.dispose()
+    print_machine()
+    report_targets(served, session_check_us, account_commands)
+
+
+if __name__ == "__main__":
+    main()
