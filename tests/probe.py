@@ -53,4 +53,6 @@ def add_user_then_fail() -> str:
 def where_am_i() -> dict[str, object]:
     schema = db.session.execute(text("SELECT current_schema()")).scalar_one()
     count = db.session.scalar(select(func.count()).select_from(User))
-    return {"schema": schema, "users": count}
+    # Enum-typed columns too: their result type must be the same in every schema.
+    roles = sorted({role.value for role in db.session.scalars(select(User.role))})
+    return {"schema": schema, "users": count, "roles": roles}

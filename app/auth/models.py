@@ -6,15 +6,11 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, Enum, ForeignKey, Integer, String, func
+from sqlalchemy import DateTime, ForeignKey, Integer, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tenants.schema import TenantModel
-
-
-def _enum(kind: type[enum.Enum], name: str) -> Enum:
-    return Enum(kind, name=name, values_callable=lambda e: [m.value for m in e])
+from tenants.schema import TenantModel, text_enum
 
 
 class Role(enum.StrEnum):
@@ -47,9 +43,9 @@ class User(UserMixin, TenantModel):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(120))
-    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
+    role: Mapped[Role] = mapped_column(text_enum(Role, "user_role"))
     status: Mapped[AccountStatus] = mapped_column(
-        _enum(AccountStatus, "account_status"), default=AccountStatus.INVITED
+        text_enum(AccountStatus, "account_status"), default=AccountStatus.INVITED
     )
     password_hash: Mapped[str | None] = mapped_column(String(100))
     pin_hash: Mapped[str | None] = mapped_column(String(100))
@@ -76,7 +72,7 @@ class OneTimeLink(TenantModel):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    purpose: Mapped[LinkPurpose] = mapped_column(_enum(LinkPurpose, "link_purpose"))
+    purpose: Mapped[LinkPurpose] = mapped_column(text_enum(LinkPurpose, "link_purpose"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     new_email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -21,12 +21,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("full_name", sa.String(length=120), nullable=False),
-        sa.Column("role", sa.Enum("manager", "staff", "parent", name="user_role"), nullable=False),
-        sa.Column(
-            "status",
-            sa.Enum("invited", "active", "deactivated", name="account_status"),
-            nullable=False,
-        ),
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("password_hash", sa.String(length=100), nullable=True),
         sa.Column("pin_hash", sa.String(length=100), nullable=True),
         sa.Column("failed_signins", sa.Integer(), server_default="0", nullable=False),
@@ -37,6 +33,13 @@ def upgrade() -> None:
         ),
         sa.Column("activated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True),
+        # Enums are VARCHAR + CHECK: a per-schema enum type would break prepared statements.
+        sa.CheckConstraint(
+            "role IN ('manager', 'staff', 'parent')", name="ck_users_user_role"
+        ),
+        sa.CheckConstraint(
+            "status IN ('invited', 'active', 'deactivated')", name="ck_users_account_status"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_users"),
         sa.UniqueConstraint("email", name="uq_users_email"),
     )
@@ -44,11 +47,7 @@ def upgrade() -> None:
         "one_time_links",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "purpose",
-            sa.Enum("activation", "reset", "email_change", name="link_purpose"),
-            nullable=False,
-        ),
+        sa.Column("purpose", sa.String(length=20), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("new_email", sa.String(length=254), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -56,6 +55,10 @@ def upgrade() -> None:
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name="fk_one_time_links_user_id_users", ondelete="CASCADE"
+        ),
+        sa.CheckConstraint(
+            "purpose IN ('activation', 'reset', 'email_change')",
+            name="ck_one_time_links_link_purpose",
         ),
         sa.PrimaryKeyConstraint("id", name="pk_one_time_links"),
         sa.UniqueConstraint("token_hash", name="uq_one_time_links_token_hash"),
@@ -86,5 +89,3 @@ def downgrade() -> None:
     op.drop_table("audit_log")
     op.drop_table("one_time_links")
     op.drop_table("users")
-    for name in ("link_purpose", "account_status", "user_role"):
-        sa.Enum(name=name).drop(op.get_bind())

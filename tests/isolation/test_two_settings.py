@@ -60,7 +60,11 @@ def test_one_pooled_connection_never_carries_a_schema_into_the_next_request(
             )
             assert failed.status_code == 500
         where = client.get("/_probe/where").json
-        assert where == {"schema": setting.schema_name, "users": expected_users[setting.slug]}
+        assert where == {
+            "schema": setting.schema_name,
+            "users": expected_users[setting.slug],
+            "roles": ["manager"],
+        }
     with app_with_one_connection.app_context():
         from app.extensions import db
 

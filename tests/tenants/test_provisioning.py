@@ -156,3 +156,22 @@ def test_migrate_upgrades_every_schema_and_lists_failures(app, make_setting):
             text(f'UPDATE "{broken.schema_name}".alembic_version SET version_num = :v'),
             {"v": setting_head_revision()},
         )
+
+
+def test_no_column_of_a_setting_uses_a_type_defined_in_its_own_schema(app, make_setting):
+    """Per-schema types (native enums) give each setting's queries a different result type,
+    which PostgreSQL refuses for statements psycopg has prepared on a pooled connection."""
+    setting = make_setting()
+    with app.app_context(), db.engine.connect() as connection:
+        own_types = connection.execute(
+            text(
+                """SELECT c.relname, a.attname, t.typname FROM pg_attribute a
+                   JOIN pg_class c ON c.oid = a.attrelid
+                   JOIN pg_type t ON t.oid = a.atttypid
+                   WHERE c.relnamespace = to_regnamespace(:schema)
+                     AND t.typnamespace = to_regnamespace(:schema) AND a.attnum > 0
+                     AND c.relkind = 'r'"""
+            ),
+            {"schema": setting.schema_name},
+        ).all()
+    assert own_types == []
