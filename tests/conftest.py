@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from app import clock
 
-pytest_plugins = ["tests.fixtures.smtp"]
+pytest_plugins = ["tests.fixtures.smtp", "tests.fixtures.browser"]
 
 _embedded: list[object] = []  # keeps embedded servers alive for the whole run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import GOOD_PASSWORD, GOOD_PIN, make_user
-from tests.e2e.conftest import LiveServer, check_accessibility, screenshot
+from tests.fixtures.browser import LiveServer, check_accessibility, screenshot
 
 pytestmark = pytest.mark.e2e
 

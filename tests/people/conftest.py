@@ -19,7 +19,6 @@ from app.people.operations import ChildDetails, create_child, link_parent
 from app.security.secrets import hash_password, hash_pin
 from tenants.binding import tenant_context
 from tests.conftest import HostClient, client_for, csrf_token, sign_in
-from tests.e2e.conftest import browser, live_server, new_page  # noqa: F401 - browser tests
 
 # Tests run at a fixed moment so dates read plainly: 2026-12-01, 09:00 UTC.
 TODAY = date(2026, 12, 1)
