@@ -245,8 +245,11 @@ def prepare_database() -> str:
 def start_service(children: Children, data_dir: Path, web_port: int) -> None:
     python = sys.executable
     gunicorn = [python, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{web_port}"]
+    # --preload: the app is built once, before the port opens and the workers fork, so
+    # the port answering means pages are served (create_app opens no connection).
     # No control socket: gunicorn would put it in $HOME, shared by every run.
-    gunicorn += ["--no-control-socket", "--graceful-timeout", "10", "--access-logfile", "-"]
+    gunicorn += ["--preload", "--no-control-socket", "--graceful-timeout", "10"]
+    gunicorn += ["--access-logfile", "-"]
     children.start("web", [*gunicorn, "wsgi:app"])
     celery = [python, "-m", "celery", "-A", "celery_worker"]
     # One task at a time (so one reserved at a time); mingle and gossip would

@@ -63,7 +63,7 @@ def _wait_for(condition, timeout: float, what: str, log: Path | None = None) -> 
 
 def _get(port: int, host: str) -> tuple[int, str]:
     # Python's resolver does not resolve *.localhost: connect to 127.0.0.1, name the host.
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         connection.request("GET", "/", headers={"Host": host})
         response = connection.getresponse()
