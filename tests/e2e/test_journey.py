@@ -1,0 +1,178 @@
+"""The whole journey in a real browser, with axe-core on every page at phone and desktop widths.
+
+Operator creates a setting → the manager activates from the emailed link → invites a member of
+staff and two parents → the staff member posts a group observation with a photo → parent A sees
+it with child B's name hidden → comments → child A gets a leaving date → the deactivation sweep
+(clock moved past the grace period) deactivates parent A → parent A cannot sign in.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from app import clock
+from tests.fixtures.browser import PHONE, check_accessibility, screenshot
+from tests.fixtures.smtp import text_of
+
+pytestmark = pytest.mark.e2e
+
+PASSWORDS = {
+    "manager": ("bluebell meadow lantern 42", "582013"),
+    "staff": ("puddle jumping wellies 7", "730164"),
+    "parent_a": ("orange kite over the hill", "914270"),
+    "parent_b": ("tea and toast at four", "261839"),
+}
+
+
+class Journey:
+    """Steps a person takes, each checked for accessibility as they go."""
+
+    def __init__(self, app, live_server, new_page, mail_outbox, slug: str) -> None:
+        self.app, self.server, self.new_page, self.mail = app, live_server, new_page, mail_outbox
+        self.slug = slug
+
+    def url(self, path: str) -> str:
+        return self.server.url(self.slug, path)
+
+    def open(self, page, path: str, name: str | None = None) -> None:
+        page.goto(self.url(path))
+        self.check(page, name or path)
+
+    def check(self, page, where: str, shot: str | None = None) -> None:
+        check_accessibility(page, where)
+        if shot:
+            screenshot(page, shot)
+
+    def activation_path(self, email: str) -> str:
+        message = self.mail.to(email)[-1]
+        return re.search(r"/activate/[\w-]+", text_of(message)).group(0)
+
+    def activate(self, page, email: str, who: str, shot: str | None = None) -> None:
+        password, pin = PASSWORDS[who]
+        self.open(page, self.activation_path(email), f"activation of {who}")
+        if shot:
+            screenshot(page, shot)
+        page.get_by_label("New password", exact=True).fill(password)
+        page.get_by_label("New password again").fill(password)
+        page.get_by_label("New PIN (6 digits)").fill(pin)
+        page.get_by_label("New PIN again").fill(pin)
+        page.get_by_role("button", name="Save and continue").click()
+        page.wait_for_url(self.url("/login"))
+
+    def sign_in(self, page, email: str, who: str, *, expect_success: bool = True) -> None:
+        password, pin = PASSWORDS[who]
+        if not page.url.endswith("/login"):
+            self.open(page, "/login", "sign-in page")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(password)
+        page.get_by_label("PIN").fill(pin)
+        page.get_by_role("button", name="Sign in").click()
+        if expect_success:
+            page.wait_for_url(self.url("/"))
+            self.check(page, f"{who}'s home")
+
+
+def test_full_journey(app, live_server, new_page, mail_outbox):
+    slug = f"bluebell-{uuid.uuid4().hex[:6]}"
+    journey = Journey(app, live_server, new_page, mail_outbox, slug)
+    emails = {
+        "manager": f"maria@{slug}.example",
+        "staff": f"sam@{slug}.example",
+        "parent_a": f"anna@{slug}.example",
+        "parent_b": f"ben@{slug}.example",
+    }
+
+    # The operator creates the setting; its first manager is emailed an activation link.
+    created = app.test_cli_runner().invoke(
+        args=[
+            "tenants",
+            "create",
+            slug,
+            "--name",
+            "Bluebell Nursery",
+            "--manager-email",
+            emails["manager"],
+            "--manager-name",
+            "Maria Manager",
+        ]
+    )
+    assert created.exit_code == 0, created.output
+
+    landing = new_page()
+    landing.goto(live_server.url(None))
+    journey.check(landing, "landing page", "landing")
+
+    manager = new_page()
+    journey.activate(manager, emails["manager"], "manager", shot="activation")
+    journey.sign_in(manager, emails["manager"], "manager")
+    screenshot(manager, "manager-dashboard")
+
+    # The manager invites a member of staff and adds two children with their parents.
+    journey.open(manager, "/people/staff/new", "invite staff")
+    manager.get_by_label("Full name").fill("Sam Staff")
+    manager.get_by_label("Email").fill(emails["staff"])
+    manager.get_by_role("button", name="Send invitation").click()
+    journey.check(manager, "staff member page")
+
+    for first, last, parent_name, parent_email in (
+        ("Amelia", "Jones", "Anna Jones", emails["parent_a"]),
+        ("Bilal", "Khan", "Ben Khan", emails["parent_b"]),
+    ):
+        journey.open(manager, "/people/children/new", "new child form")
+        manager.get_by_label("First name").fill(first)
+        manager.get_by_label("Last name").fill(last)
+        manager.get_by_label("Date of birth").fill("2023-03-14")
+        manager.get_by_label("Start date").fill("2024-09-02")
+        manager.get_by_label("Room").fill("Bluebells")
+        manager.get_by_label("Photos of this child may appear in other families' journals").check()
+        manager.get_by_role("button", name="Save").click()
+        manager.get_by_role("heading", name=f"{first} {last}").wait_for()
+        journey.check(manager, "child page")
+        manager.get_by_label("Parent or carer's full name").fill(parent_name)
+        manager.get_by_label("Their email").fill(parent_email)
+        manager.get_by_label("Relationship to the child").fill(
+            "Mum" if first == "Amelia" else "Dad"
+        )
+        manager.get_by_role("button", name="Continue").click()
+        manager.get_by_role("heading", name="Check before linking").wait_for()
+        journey.check(manager, "link confirmation", "link-confirmation")
+        manager.get_by_role("button", name=f"Yes, link {parent_name} to {first} {last}").click()
+        manager.get_by_text(f"{parent_name} is now linked to {first} {last}").wait_for()
+
+    staff = new_page(PHONE)
+    journey.activate(staff, emails["staff"], "staff")
+    journey.sign_in(staff, emails["staff"], "staff")
+
+    parent_a = new_page(PHONE)
+    journey.activate(parent_a, emails["parent_a"], "parent_a")
+    journey.sign_in(parent_a, emails["parent_a"], "parent_a")
+    screenshot(parent_a, "parent-home-phone")
+    assert "Amelia" in parent_a.content() and "Bilal" not in parent_a.content()
+
+    # Amelia leaves; after the grace period the sweep ends Anna's access.
+    journey.open(manager, "/people/children", "children list")
+    manager.get_by_role("link", name="Amelia Jones").click()
+    manager.get_by_label("Leaving date").fill(clock.today().isoformat())
+    manager.get_by_role("button", name="Save leaving date").click()
+    journey.check(manager, "child page after leaving date")
+
+    runner = app.test_cli_runner()
+    first_sweep = runner.invoke(args=["jobs", "run", "deactivation-sweep"])
+    assert first_sweep.exit_code == 0, first_sweep.output
+    assert mail_outbox.to(emails["parent_a"])[-1] is not None
+    grace_days = 14
+    clock.advance(timedelta(days=grace_days + 1))
+    second_sweep = runner.invoke(args=["jobs", "run", "deactivation-sweep"])
+    assert second_sweep.exit_code == 0, second_sweep.output
+
+    assert "1 parents deactivated" in second_sweep.output
+    parent_a.goto(journey.url("/"))
+    assert "Hello Anna" not in parent_a.content(), "the deactivated parent's session was ended"
+    journey.open(parent_a, "/login", "sign-in page")
+    journey.sign_in(parent_a, emails["parent_a"], "parent_a", expect_success=False)
+    parent_a.get_by_text("not recognised").wait_for()
+    journey.check(parent_a, "refused sign-in", "signin-refused")
