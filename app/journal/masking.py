@@ -1,0 +1,278 @@
+"""The group-name policy: other children's names become "a friend" in one child's view.
+
+With the setting's policy ``hidden``, whoever sees a group observation in the context of
+one child (that child's parent, journal or export) must not learn which other children
+were in it. ``mask_other_children`` rewrites text for that view; ``masked_caption`` does
+the same for photo captions and alt text; ``photo_file_name`` names exported photos
+without any child's name but, when allowed, the child's own.
+
+What is masked, for each other child (whole words in any script, ignoring case, accents
+and invisible characters, so "ZOE" and "Zoe" typed on a phone are Zoë; see
+``app.journal.text.find_terms``):
+
+- the full name (first or preferred name with the last name), the first name, the
+  preferred name, the last name, and each part of a multi-part name ("Mary", "Jane" of
+  "Mary Jane"; "García", "López" of "García López"; particles such as "de", "van" alone
+  are not parts);
+- @mentions: ``@Amelia``, ``@amelia``, ``@[Amelia Jones]``; and any ``@[...]`` mention
+  that is not the shown child, even of a name we do not know: it names a child;
+- possessives keep their grammar: "Amelia's" (straight or curly apostrophe) becomes
+  "a friend's", "James'" becomes "a friend's". At the start of a sentence the placeholder
+  gets a capital.
+
+The shown child's own name is kept. When the shown child and another share a name
+(both called Amelia, or siblings sharing "Jones"), that shared name alone cannot say
+which child is meant, so it is kept, and the other child is masked only where the text
+distinguishes them: the other's full name ("Amelia Brown") or another of their names.
+
+Names that are also words ("Rose", "May", "Will", "Brown") are masked as words too: "I
+will" becomes "I a friend". The function cannot tell a name from a word, and an awkward
+sentence is better than a name shown to another family; the content rule "no other
+children's names" points such words out to the author before publishing.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+import regex
+
+from app.journal.text import FoldedText, find_in_folded, term_key, terms_pattern
+
+# Lower-case words that join the parts of a name and are not a name on their own.
+_PARTICLE_WORDS = (
+    "al bin binti da das de degli dei del della der des di do dos du el ibn la las le "
+    "les lo los mac st ten ter van von y zu"
+)
+_PARTICLES = frozenset(_PARTICLE_WORDS.split())
+_POSSESSIVE = r"(?P<possessive>['\u2019\u02bc]s(?![\w\p{M}])|['\u2019\u02bc](?![\w\p{M}]))?"
+_BRACKET_MENTION = r"@\[\s*(?P<inner>[^\[\]\n]{1,100}?)\s*\]"
+_SENTENCE_END = ".!?\u2026"
+_EXPORT_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp"})
+
+
+@dataclass(frozen=True)
+class ChildName:
+    """The names of one child, as the masking and the content rules need them."""
+
+    id: int
+    first_name: str
+    last_name: str
+    preferred_name: str | None = None
+
+    @property
+    def known_as(self) -> str:
+        """The name used every day: the preferred name when there is one."""
+        return self.preferred_name or self.first_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.known_as} {self.last_name}"
+
+
+@dataclass(frozen=True)
+class NameMention:
+    """A mention of a child in text: ``text[start:end] == fragment``.
+
+    ``child_id`` is None for an ``@[...]`` mention of a name we do not know. A possessive
+    ending ("'s", "'") is part of the span and is given in ``possessive``.
+    """
+
+    child_id: int | None
+    fragment: str
+    start: int
+    end: int
+    possessive: str = ""
+
+
+def given_names(child: ChildName) -> tuple[str, ...]:
+    """The first and preferred names, and the parts of multi-part ones."""
+    names = [child.first_name, *([child.preferred_name] if child.preferred_name else [])]
+    return _with_parts(names)
+
+
+def last_names(child: ChildName) -> tuple[str, ...]:
+    """The last name, and the parts of a multi-part one ("García", "López")."""
+    return _with_parts([child.last_name])
+
+
+def name_forms(child: ChildName) -> tuple[str, ...]:
+    """Every way the text may name the child: full names, given names, last names."""
+    givens = [child.first_name, *([child.preferred_name] if child.preferred_name else [])]
+    full = [f"{given} {child.last_name}" for given in givens]
+    return _unique([*full, *given_names(child), *last_names(child)])
+
+
+def _with_parts(names: Iterable[str]) -> tuple[str, ...]:
+    forms = []
+    for name in names:
+        forms.append(name)
+        parts = regex.split(r"[\s\-\u2010\u2011]+", name.strip())
+        if len(parts) > 1:
+            forms.extend(p for p in parts if len(p) > 1 and p.casefold() not in _PARTICLES)
+    return _unique(forms)
+
+
+def _unique(forms: Iterable[str]) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for form in forms:
+        cleaned = " ".join(unicodedata.normalize("NFC", form).split())
+        if cleaned:
+            seen.setdefault(term_key(cleaned), cleaned)
+    return tuple(seen.values())
+
+
+def find_mentions(
+    text: str, *, targets: Sequence[ChildName], protected: Sequence[ChildName]
+) -> list[NameMention]:
+    """Where ``text`` names any of ``targets``, left to right, never by a ``protected`` name.
+
+    A name that a protected child shares with a target is not a mention of the target;
+    protected children's names are matched too, so that "Anna" of a protected Anna is
+    never read as part of something else. Any ``@[...]`` mention that is not a protected
+    child's name is returned, with ``child_id=None`` when it names no target.
+    """
+    index = _name_index(tuple(targets), tuple(protected))
+    mentions = []
+    for found, folded in find_in_folded(text, index.source):
+        mention = _mention(text, found, folded, index)
+        if mention is not None:
+            mentions.append(mention)
+    return mentions
+
+
+@dataclass(frozen=True)
+class _NameIndex:
+    source: str  # the pattern, to run over folded text
+    protected_keys: frozenset[str]  # term_key of every protected child's name form
+    target_ids: dict[str, int]  # term_key of every other target form -> child id
+
+
+@lru_cache(maxsize=128)
+def _name_index(targets: tuple[ChildName, ...], protected: tuple[ChildName, ...]) -> _NameIndex:
+    protected_forms = [form for child in protected for form in name_forms(child)]
+    protected_keys = frozenset(term_key(form) for form in protected_forms)
+    target_ids: dict[str, int] = {}
+    for child in targets:
+        for form in name_forms(child):
+            if term_key(form) not in protected_keys:
+                target_ids.setdefault(term_key(form), child.id)
+    # The pattern depends only on all the names together, not on who is protected, so
+    # every child's view of one setting shares one compiled pattern.
+    names = terms_pattern([*protected_forms, *target_ids]) or r"(?!)"
+    source = rf"(?:{_BRACKET_MENTION}|@?(?P<name>{names})){_POSSESSIVE}"
+    return _NameIndex(source, protected_keys, target_ids)
+
+
+def _mention(
+    text: str, found: regex.Match[str], folded: FoldedText, index: _NameIndex
+) -> NameMention | None:
+    """The mention ``found`` stands for, or None when it is a protected child's name."""
+    group = "inner" if found.group("inner") is not None else "name"
+    key = term_key(text[slice(*folded.span(*found.span(group)))])
+    if key in index.protected_keys:
+        return None
+    start, end = folded.span(found.start(), found.end())
+    possessive = found.group("possessive") or ""
+    if len(possessive) == 1 and not key.endswith(("s", "z", "x")):
+        end -= 1  # "Amelia'" is a closing quote, not a possessive
+        possessive = ""
+    return NameMention(
+        child_id=index.target_ids.get(key),
+        fragment=text[start:end],
+        start=start,
+        end=end,
+        possessive=possessive,
+    )
+
+
+def mask_other_children(
+    text: str,
+    *,
+    shown_child: ChildName,
+    others: Sequence[ChildName],
+    placeholder: str = "a friend",
+    kept: Sequence[ChildName] = (),
+) -> str:
+    """``text`` as shown in ``shown_child``'s view: every other child named as ``placeholder``.
+
+    ``others`` are the children to hide (at least the other tagged children; every other
+    child of the setting hides untagged ones too). ``kept`` are further children whose
+    names stay, like the shown child's (a brother or sister in the same family's view).
+    Everything but the masked names comes back exactly as it was.
+    """
+    protected = [shown_child, *kept]
+    protected_ids = {child.id for child in protected}
+    hidden = [child for child in others if child.id not in protected_ids]
+    pieces, position = [], 0
+    for mention in find_mentions(text, targets=hidden, protected=protected):
+        pieces.append(text[position : mention.start])
+        pieces.append(_placeholder_for(text, mention, placeholder))
+        position = mention.end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _placeholder_for(text: str, mention: NameMention, placeholder: str) -> str:
+    """The placeholder with the mention's possessive, capitalised to start a sentence."""
+    before = text[: mention.start].rstrip(" \t\"'\u201c\u2018(")
+    starts_sentence = not before or before[-1] in _SENTENCE_END or before.endswith("\n")
+    word = placeholder[:1].upper() + placeholder[1:] if starts_sentence else placeholder
+    if mention.possessive:
+        word += mention.possessive[0] + "s"
+    return word
+
+
+def masked_caption(
+    caption: str | None,
+    *,
+    shown_child: ChildName,
+    others: Sequence[ChildName],
+    placeholder: str = "a friend",
+    default: str = "Photo",
+    kept: Sequence[ChildName] = (),
+) -> str:
+    """A photo caption or alt text for ``shown_child``'s view: one line, others masked.
+
+    An empty caption becomes ``default``, so alt text is never empty.
+    """
+    line = " ".join((caption or "").split())
+    if not line:
+        return default
+    return mask_other_children(
+        line, shown_child=shown_child, others=others, placeholder=placeholder, kept=kept
+    )
+
+
+def photo_file_name(
+    *,
+    observed_on: date,
+    observation_id: int,
+    position: int,
+    extension: str = "jpg",
+    own_child: ChildName | None = None,
+) -> str:
+    """A file name for an exported photo: date, observation and photo number, ASCII only.
+
+    No child's name appears unless ``own_child`` is given: pass the child whose export it
+    is, and only when their name may appear. Other children's names cannot be passed.
+    Names are reduced to ASCII letters and digits ("Zoë" -> "zoe"); a name with nothing
+    left (written in another script) is left out.
+    """
+    extension = extension.lower().lstrip(".")
+    if extension not in _EXPORT_EXTENSIONS:
+        raise ValueError(f"not an exported photo's extension: {extension!r}")
+    parts = [observed_on.isoformat()]
+    if own_child is not None and (name := _ascii_slug(own_child.known_as)):
+        parts.append(name)
+    parts.extend([f"observation-{observation_id}", f"photo-{position}"])
+    return "_".join(parts) + f".{extension}"
+
+
+def _ascii_slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "-".join(regex.findall(r"[a-z0-9]+", ascii_text.lower()))
