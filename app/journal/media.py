@@ -21,6 +21,11 @@ Choices, and why:
   decoding; Pillow's own ``DecompressionBombWarning`` is raised as an error as well.
 - **Damaged files** are refused: the whole image is decoded and
   ``ImageFile.LOAD_TRUNCATED_IMAGES`` is left False, so a truncated file is an error.
+- **Polyglots**: a file must *begin* as one of our formats, so GIF/HTML, HTML-first or
+  ZIP-first polyglots are refused (415). Bytes after the image (a ZIP, a script, the video
+  phones append to "motion photos") are accepted and dropped by the re-encode: refusing
+  them would refuse ordinary Android motion photos, and the original bytes are never
+  stored or served anyway.
 - Animated images keep their first frame; HEIC/HEIF come through ``pillow-heif``, which
   applies the HEIF rotation itself.
 """
@@ -114,7 +119,10 @@ def process_upload(
 
 def _read_capped(data: bytes | BinaryIO, max_bytes: int) -> bytes:
     """The upload's bytes, reading at most one byte more than the cap from a stream."""
-    raw = data if isinstance(data, bytes) else data.read(max_bytes + 1)
+    if isinstance(data, bytes | bytearray | memoryview):
+        raw = bytes(data)
+    else:
+        raw = data.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise MediaRejected(
             f"This file is larger than {_megabytes(max_bytes)}, the largest photo we accept.",

@@ -208,6 +208,12 @@ def test_a_gif_html_polyglot_is_refused():
     assert rejection(polyglot).status == 415
 
 
+def test_html_with_a_jpeg_inside_is_refused():
+    polyglot = b"<html><body><script>alert(1)</script><!--" + encode(noise_photo(32, 32)) + b"-->"
+
+    assert rejection(polyglot).status == 415
+
+
 def test_a_zip_appended_to_a_jpeg_is_dropped_by_the_clean_reencode():
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
