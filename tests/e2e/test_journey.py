@@ -56,7 +56,10 @@ class Journey:
         self.open(page, self.activation_path(email), f"activation of {who}")
         if shot:
             screenshot(page, shot)
+        page.get_by_label("New password", exact=True).fill(password[:5])
+        assert "more characters needed" in page.locator("#password-strength").inner_text()
         page.get_by_label("New password", exact=True).fill(password)
+        assert "Good length" in page.locator("#password-strength").inner_text()
         page.get_by_label("New password again").fill(password)
         page.get_by_label("New PIN (6 digits)").fill(pin)
         page.get_by_label("New PIN again").fill(pin)
