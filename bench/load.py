@@ -71,6 +71,7 @@ def run_wrk(
     hosts: list[str],
     duration: float,
     connections: int,
+    threads: int = 2,
     headers: dict[str, str] | None = None,
 ) -> LoadResult:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
@@ -82,7 +83,7 @@ def run_wrk(
     try:
         output = subprocess.run(
             [
-                *("wrk", "--threads", "2", "--connections", str(connections)),
+                *("wrk", "--threads", str(threads), "--connections", str(connections)),
                 *("--duration", f"{max(1, round(duration))}s", "--script", script.name),
                 f"http://127.0.0.1:{port}{path}",
             ],

@@ -1,0 +1,201 @@
+"""CPU microseconds of one request to the routed page, as served and with one thing changed.
+
+Each variant is a fresh app from ``create_app()`` with the bench page, driven in this process
+by Flask's test client; ``time.process_time()`` counts only this process's CPU, so waiting
+for PostgreSQL or Redis and other people's work on the machine do not count. The difference
+to "as served" is what that one change would save the web worker per request (the servers'
+own CPU for a dropped round trip comes on top). Used by ``bench/profile_routed.py``; needs
+the environment and settings that script makes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app import create_app
+from app.config import Config
+from bench.routed_page import bench
+
+ROWS_PATH = "/bench/one-row"
+COLUMNS_PATH = "/bench/one-row-columns"
+BENCH_ENDPOINTS = frozenset({"bench.one_row", "bench.one_row_columns"})
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    path: str = ROWS_PATH
+    engine_options: dict[str, object] = field(default_factory=dict)
+    flask_config: dict[str, object] = field(default_factory=dict)
+    sessionless: bool = False  # the page joins SESSIONLESS_ENDPOINTS: no Redis PING
+    fixed_search_path: bool = False  # measuring only: search_path per connection, no SET LOCAL
+
+
+NO_PRE_PING = {"pool_pre_ping": False}
+NO_LIMITER = {"RATELIMIT_ENABLED": False}
+
+VARIANTS = [
+    Variant("as served"),
+    Variant("without pool_pre_ping", engine_options=NO_PRE_PING),
+    Variant("without the Redis PING (page counted as session-less)", sessionless=True),
+    Variant("without Flask-Limiter (RATELIMIT_ENABLED off)", flask_config=NO_LIMITER),
+    Variant("reading columns instead of a User object", path=COLUMNS_PATH),
+    Variant(
+        "all four changes above",
+        path=COLUMNS_PATH,
+        engine_options=NO_PRE_PING,
+        flask_config=NO_LIMITER,
+        sessionless=True,
+    ),
+    Variant("measuring only, NOT safe: no SET LOCAL (search_path fixed)", fixed_search_path=True),
+]
+
+
+def variant_app(variant: Variant, schema_name: str) -> Flask:
+    """The served app with ``variant``'s configuration (prepared statements on, as served)."""
+
+    class VariantConfig(Config):
+        def flask_settings(self) -> dict[str, object]:
+            settings = super().flask_settings()
+            engine = {**settings["SQLALCHEMY_ENGINE_OPTIONS"], **variant.engine_options}  # type: ignore[dict-item]
+            if variant.fixed_search_path:
+                engine["connect_args"] = {"options": f"-csearch_path={schema_name}"}
+            return {**settings, **variant.flask_config, "SQLALCHEMY_ENGINE_OPTIONS": engine}
+
+    app = create_app(VariantConfig())
+    app.register_blueprint(bench)
+    return app
+
+
+@contextmanager
+def applied(variant: Variant) -> Iterator[None]:
+    """The two changes that are not configuration, undone afterwards."""
+    from app.auth import sessions
+    from tenants import binding
+
+    original_endpoints = sessions.SESSIONLESS_ENDPOINTS
+    if variant.sessionless:
+        sessions.SESSIONLESS_ENDPOINTS = original_endpoints | BENCH_ENDPOINTS
+    if variant.fixed_search_path:
+        event.remove(Session, "after_begin", binding._bind_schema_to_transaction)
+    try:
+        yield
+    finally:
+        sessions.SESSIONLESS_ENDPOINTS = original_endpoints
+        if variant.fixed_search_path:
+            event.listen(Session, "after_begin", binding._bind_schema_to_transaction)
+
+
+@dataclass(frozen=True)
+class Cost:
+    cpu_us: float  # this process's CPU per request (least of the rounds)
+    calls: float  # Python function calls per request: exact, whatever the machine's load
+
+
+HELLO = "hello (bare Flask)"
+AS_SERVED = VARIANTS[0].label
+
+
+def cpu_per_request(get: Callable[[], object], requests: int) -> float:
+    """This process's CPU microseconds per ``get()``."""
+    started = time.process_time()
+    for _ in range(requests):
+        get()
+    return (time.process_time() - started) / requests * 1e6
+
+
+def calls_per_request(get: Callable[[], object], requests: int = 50) -> float:
+    calls = 0
+
+    def count(_frame: object, event: str, _arg: object) -> None:
+        nonlocal calls
+        if event == "call":
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        for _ in range(requests):
+            get()
+    finally:
+        sys.setprofile(None)
+    return calls / requests
+
+
+def page_getter(app: Flask, path: str, host: str) -> Callable[[], object]:
+    """One GET of ``path`` on ``host`` through the test client; anything but 200 stops."""
+    client = app.test_client()
+    base_url = f"http://{host}"
+
+    def get() -> object:
+        response = client.get(path, base_url=base_url)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path} on {host} answered {response.status_code}")
+        return response
+
+    for _ in range(50):  # warm up: pooled connection, prepared statements, caches
+        get()
+    return get
+
+
+@contextmanager
+def variant_getter(variant: Variant, host: str, schema_name: str) -> Iterator[Callable[[], object]]:
+    from app.extensions import db
+
+    # A fresh app each time: Flask-Limiter keeps some of its state on the shared object.
+    app = variant_app(variant, schema_name)
+    try:
+        with applied(variant):
+            yield page_getter(app, variant.path, host)
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+def measure_variants(
+    host: str, schema_name: str, requests: int = 400, rounds: int = 7
+) -> dict[str, Cost]:
+    """What a request costs this process, for the bare hello and for each variant.
+
+    The variants take turns, round after round, so the machine's other work falls
+    evenly on each; the least CPU of the rounds is the one the others disturbed
+    least (as ``timeit`` advises). Function calls are counted once, exactly.
+    """
+    from bench.hello_wsgi import app as hello_app
+
+    hello = page_getter(hello_app, "/hello", "localhost")
+    cpu: dict[str, list[float]] = {HELLO: []}
+    calls = {HELLO: calls_per_request(hello)}
+    for variant in VARIANTS:
+        with variant_getter(variant, host, schema_name) as get:
+            calls[variant.label] = calls_per_request(get)
+        cpu[variant.label] = []
+    for _ in range(rounds):
+        cpu[HELLO].append(cpu_per_request(hello, requests))
+        for variant in VARIANTS:
+            with variant_getter(variant, host, schema_name) as get:
+                cpu[variant.label].append(cpu_per_request(get, requests))
+    return {label: Cost(min(cpu[label]), calls[label]) for label in cpu}
+
+
+def report_variants(costs: dict[str, Cost]) -> None:
+    served = costs[AS_SERVED]
+    print("What one request costs this process through Flask's test client (CPU: least of")
+    print("7 rounds of 400 requests, +-50 us on a busy machine; calls: exact):")
+    print(f"  {'CPU us':>7} {'change':>7} {'calls':>7} {'change':>7}")
+    for label, cost in costs.items():
+        if label in (HELLO, AS_SERVED):
+            changes = f"{'':>7} {cost.calls:7.0f} {'':>7}"
+        else:
+            changes = (
+                f"{cost.cpu_us - served.cpu_us:+7.0f} {cost.calls:7.0f} "
+                f"{cost.calls - served.calls:+7.0f}"
+            )
+        print(f"  {cost.cpu_us:7.0f} {changes}  {label}")
