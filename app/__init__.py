@@ -51,6 +51,9 @@ def create_app(config: Config | None = None) -> Flask:
     from app.people.views import bp as people_bp
 
     app.register_blueprint(people_bp)
+    from app.journal.views import bp as journal_bp
+
+    app.register_blueprint(journal_bp)
 
     from tenants.cli import tenants_cli
 

@@ -27,6 +27,7 @@ class Setting(db.Model):
     __tablename__ = "settings"
     __table_args__ = (
         CheckConstraint("parent_grace_days >= 0", name="parent_grace_days_not_negative"),
+        CheckConstraint("group_names IN ('shown', 'hidden')", name="group_names_known"),
         {"schema": "public"},
     )
 
@@ -42,6 +43,9 @@ class Setting(db.Model):
     # Days a parent keeps access after their last child has left (to download the
     # leaving pack) before the deactivation sweep ends it.
     parent_grace_days: Mapped[int] = mapped_column(Integer, default=14, server_default="14")
+    # Other children's names in one child's view of a group observation: "shown" or
+    # "hidden" (as "a friend"); see app.journal.masking.
+    group_names: Mapped[str] = mapped_column(String(10), default="hidden", server_default="hidden")
 
     @property
     def is_active(self) -> bool:

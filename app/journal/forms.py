@@ -1,0 +1,269 @@
+"""Forms of the journal pages (CSRF-protected by Flask-WTF, except the filters, which only read).
+
+The forms check shape (required, length, a real date, a known choice); the rules about
+observations (which children, archived children, content rules) live in
+``app.journal.operations``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
+from wtforms.fields import Field
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+)
+
+from app.journal.content_rules import Mode
+from app.journal.models import (
+    AGE_BANDS,
+    AREAS_OF_LEARNING,
+    CAPTION_LENGTH,
+    CHARACTERISTICS_OF_LEARNING,
+    COMMENT_LENGTH,
+    NEXT_STEPS_LENGTH,
+    TEXT_LENGTH,
+    GroupNamePolicy,
+    ObservationStatus,
+)
+from app.journal.operations import Filters, ObservationDetails
+
+DATE_FORMAT = "%Y-%m-%d"  # what <input type="date"> sends
+# Phones and tablets offer the camera straight away; any photo file can still be chosen.
+PHOTO_INPUT = {"accept": "image/*", "capture": "environment"}
+
+
+class CheckboxesField(SelectMultipleField):
+    """Several choices as a list of checkboxes (templates wrap them in a fieldset)."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def _text(label: str, max_length: int, *, required: bool) -> list[object]:
+    checks: list[object] = [DataRequired(message=f"{label} is required.")] if required else []
+    return [
+        *checks,
+        Length(max=max_length, message=f"{label} must be at most {max_length:,} characters."),
+    ]
+
+
+def _at_least_one(message: str) -> Callable[[FlaskForm, Field], None]:
+    # Not DataRequired: that would mark every checkbox of the group "required".
+    def check(form: FlaskForm, field: Field) -> None:
+        if not field.data:
+            raise StopValidation(message)
+
+    return check
+
+
+def _choices(named: dict[str, str]) -> list[SelectChoice]:
+    return [SelectChoice(code, name) for code, name in named.items()]
+
+
+class ObservationForm(FlaskForm):
+    observed_on = DateField(
+        "Date observed",
+        validators=[InputRequired(message="Date observed is required.")],
+        format=DATE_FORMAT,
+    )
+    child_ids = CheckboxesField(
+        "Children",
+        coerce=int,
+        validate_choice=True,
+        validators=[_at_least_one("Choose at least one child.")],
+    )
+    text = TextAreaField(
+        "What happened", validators=_text("What happened", TEXT_LENGTH, required=True)
+    )
+    areas = CheckboxesField("Areas of learning", choices=_choices(AREAS_OF_LEARNING))
+    characteristics = CheckboxesField(
+        "Characteristics of effective learning", choices=_choices(CHARACTERISTICS_OF_LEARNING)
+    )
+    age_band = SelectField(
+        "Age band",
+        choices=[SelectChoice("", "Not given"), *_choices(AGE_BANDS)],
+        default="",
+        validate_choice=True,
+    )
+    next_steps = TextAreaField(
+        "Next steps (optional)", validators=_text("Next steps", NEXT_STEPS_LENGTH, required=False)
+    )
+    photo = FileField("Add a photo (optional)", render_kw=PHOTO_INPUT)
+    caption = StringField(
+        "Photo caption (optional)", validators=_text("Caption", CAPTION_LENGTH, required=False)
+    )
+
+    def offer_children(self, children: list[tuple[int, str]]) -> None:
+        self.child_ids.choices = [SelectChoice(child_id, name) for child_id, name in children]
+
+    def details(self) -> ObservationDetails:
+        return ObservationDetails(
+            observed_on=self.observed_on.data,  # type: ignore[arg-type]  (validated: required)
+            child_ids=tuple(self.child_ids.data or ()),
+            text=self.text.data or "",
+            next_steps=self.next_steps.data or "",
+            areas=tuple(self.areas.data or ()),
+            characteristics=tuple(self.characteristics.data or ()),
+            age_band=self.age_band.data or None,
+        )
+
+
+class PhotoForm(FlaskForm):
+    photo = FileField("Photo", render_kw=PHOTO_INPUT)
+    caption = StringField(
+        "Caption (optional)", validators=_text("Caption", CAPTION_LENGTH, required=False)
+    )
+    in_photo = CheckboxesField("Who can be seen in this photo?", coerce=int, validate_choice=True)
+
+    def offer_children(self, children: list[tuple[int, str]]) -> None:
+        self.in_photo.choices = [SelectChoice(child_id, name) for child_id, name in children]
+
+
+class PublishForm(FlaskForm):
+    # Set by the "Publish anyway" button of the warning page (rules in "warn" mode).
+    confirmed = HiddenField()
+
+
+class ReviewForm(FlaskForm):
+    note = TextAreaField(
+        "Note to the author (optional)", validators=_text("Note", NEXT_STEPS_LENGTH, required=False)
+    )
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField("Your comment", validators=_text("Comment", COMMENT_LENGTH, required=True))
+
+
+class HomeObservationForm(FlaskForm):
+    observed_on = DateField(
+        "Date", validators=[InputRequired(message="Date is required.")], format=DATE_FORMAT
+    )
+    text = TextAreaField(
+        "What did your child do?", validators=_text("What happened", TEXT_LENGTH, required=True)
+    )
+    photo = FileField("Add a photo (optional)", render_kw=PHOTO_INPUT)
+    caption = StringField(
+        "Photo caption (optional)", validators=_text("Caption", CAPTION_LENGTH, required=False)
+    )
+
+
+class PoliciesForm(FlaskForm):
+    group_names = RadioField(
+        "Other children's names in group observations",
+        choices=[
+            SelectChoice(
+                GroupNamePolicy.HIDDEN.value,
+                'Hidden: each family sees other children as "a friend"',
+            ),
+            SelectChoice(GroupNamePolicy.SHOWN.value, "Shown: every family sees every name"),
+        ],
+        validate_choice=True,
+    )
+    mode = RadioField(
+        "When an observation matches a rule",
+        choices=[
+            SelectChoice(Mode.WARN.value, "Warn the author, who may publish anyway"),
+            SelectChoice(
+                Mode.NEEDS_APPROVAL.value,
+                "Hold it for a manager to approve before families see it",
+            ),
+        ],
+        validate_choice=True,
+    )
+    blocked_phrases = TextAreaField(
+        "Blocked words and phrases (one a line)",
+        validators=[Length(max=20_000, message="At most 20,000 characters.")],
+    )
+    no_surnames = BooleanField("No surnames of children")
+    no_other_children_names = BooleanField("No names of children the observation is not about")
+    photo_limit = IntegerField(
+        "Most photos in one observation (optional)",
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=100, message="Enter a number from 0 to 100."),
+        ],
+    )
+
+
+class ActionForm(FlaskForm):
+    """Only a CSRF token: hide a comment, remove a photo, delete a draft, approve."""
+
+
+class JournalFilterForm(FlaskForm):
+    """The filters of a child's journal, read from the query string (nothing is changed:
+    no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    area = SelectField(
+        "Area of learning",
+        choices=[SelectChoice("", "Any area"), *_choices(AREAS_OF_LEARNING)],
+        default="",
+        validate_choice=True,
+    )
+    date_from = DateField("From", validators=[Optional()], format=DATE_FORMAT)
+    date_to = DateField("To", validators=[Optional()], format=DATE_FORMAT)
+    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=100_000)])
+
+    def filters(self) -> Filters:
+        return Filters(
+            area=self.area.data or None, date_from=self.date_from.data, date_to=self.date_to.data
+        )
+
+
+class ListFilterForm(JournalFilterForm):
+    """Staff's list of observations: the journal's filters, plus child, author and status."""
+
+    child = SelectField("Child", coerce=int, default=0, validate_choice=True)
+    author = SelectField("Author", coerce=int, default=0, validate_choice=True)
+    status = SelectField(
+        "Status",
+        choices=[
+            SelectChoice("", "Any status"),
+            SelectChoice(ObservationStatus.DRAFT.value, "Draft"),
+            SelectChoice(ObservationStatus.IN_REVIEW.value, "Waiting for review"),
+            SelectChoice(ObservationStatus.PUBLISHED.value, "Published"),
+            SelectChoice(ObservationStatus.DECLINED.value, "Not added"),
+        ],
+        default="",
+        validate_choice=True,
+    )
+
+    def offer(self, children: list[tuple[int, str]], authors: list[tuple[int, str]]) -> None:
+        self.child.choices = [SelectChoice(0, "Any child")] + [
+            SelectChoice(child_id, name) for child_id, name in children
+        ]
+        self.author.choices = [SelectChoice(0, "Anyone")] + [
+            SelectChoice(user_id, name) for user_id, name in authors
+        ]
+
+    def filters(self) -> Filters:
+        return replace(
+            super().filters(),
+            child_id=self.child.data or None,
+            author_id=self.author.data or None,
+            status=ObservationStatus(self.status.data) if self.status.data else None,
+        )

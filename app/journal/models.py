@@ -1,0 +1,289 @@
+"""Observations, their photos and comments, the journal access log and the content rules.
+
+Statuses and kinds are ``text_enum`` columns (VARCHAR with a CHECK), like every enum of
+a setting's schema.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    orm,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.auth.models import User
+from app.journal.content_rules import Mode
+from app.people.models import Child
+from tenants.schema import TenantModel, text_enum
+
+# The seven areas of learning of the EYFS framework (2021).
+AREAS_OF_LEARNING: dict[str, str] = {
+    "cl": "Communication and Language",
+    "pd": "Physical Development",
+    "psed": "Personal, Social and Emotional Development",
+    "lit": "Literacy",
+    "maths": "Mathematics",
+    "utw": "Understanding the World",
+    "ead": "Expressive Arts and Design",
+}
+CHARACTERISTICS_OF_LEARNING: dict[str, str] = {
+    "playing": "Playing and exploring",
+    "active": "Active learning",
+    "thinking": "Creating and thinking critically",
+}
+# The age bands of Development Matters (2021).
+AGE_BANDS: dict[str, str] = {
+    "birth_to_3": "Birth to three",
+    "3_and_4": "Three and four-year-olds",
+    "reception": "Children in reception",
+}
+
+CODE_LENGTH = 12
+TEXT_LENGTH = 20_000
+NEXT_STEPS_LENGTH = 5_000
+CAPTION_LENGTH = 500
+COMMENT_LENGTH = 2_000
+PHRASE_LENGTH = 200
+
+
+class ObservationKind(enum.StrEnum):
+    STAFF = "staff"  # written by a member of staff at the setting
+    HOME = "home"  # sent by a parent from home; joins the journal once staff accept it
+
+
+class ObservationStatus(enum.StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"  # held for the manager's review, or a home observation for staff's
+    PUBLISHED = "published"
+    DECLINED = "declined"  # a home observation staff did not add to the journal
+
+
+class GroupNamePolicy(enum.StrEnum):
+    """Whether other children's names show in one child's view of a group observation."""
+
+    SHOWN = "shown"
+    HIDDEN = "hidden"
+
+
+class JournalView(enum.StrEnum):
+    JOURNAL = "journal"  # a page of a child's journal
+    OBSERVATION = "observation"  # one observation
+    EXPORT = "export"  # the child's journal downloaded
+
+
+class Observation(TenantModel):
+    """What a member of staff (or a parent, from home) saw one child or a group do."""
+
+    __tablename__ = "observations"
+    __table_args__ = (
+        Index("ix_observations_status_observed_on", "status", "observed_on"),
+        Index("ix_observations_areas", "areas", postgresql_using="gin"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ObservationKind] = mapped_column(
+        text_enum(ObservationKind, "observation_kind"), default=ObservationKind.STAFF
+    )
+    status: Mapped[ObservationStatus] = mapped_column(
+        text_enum(ObservationStatus, "observation_status"), default=ObservationStatus.DRAFT
+    )
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    observed_on: Mapped[date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    next_steps: Mapped[str] = mapped_column(Text, default="")
+    areas: Mapped[list[str]] = mapped_column(ARRAY(String(CODE_LENGTH)), default=list)
+    characteristics: Mapped[list[str]] = mapped_column(ARRAY(String(CODE_LENGTH)), default=list)
+    age_band: Mapped[str | None] = mapped_column(String(CODE_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    review_note: Mapped[str] = mapped_column(Text, default="")
+
+    author: Mapped[User | None] = orm.relationship(foreign_keys=[author_id], lazy="joined")
+    tags: Mapped[list[ObservationChild]] = orm.relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
+    )
+    photos: Mapped[list[Photo]] = orm.relationship(
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Photo.position, Photo.id",
+        lazy="selectin",
+    )
+
+    @property
+    def children(self) -> list[Child]:
+        return sorted((tag.child for tag in self.tags), key=lambda child: child.id)
+
+    @property
+    def child_ids(self) -> set[int]:
+        return {tag.child_id for tag in self.tags}
+
+    @property
+    def is_group(self) -> bool:
+        return len(self.tags) > 1
+
+    @property
+    def is_published(self) -> bool:
+        return self.status is ObservationStatus.PUBLISHED
+
+    @property
+    def area_names(self) -> list[str]:
+        return [AREAS_OF_LEARNING[code] for code in self.areas if code in AREAS_OF_LEARNING]
+
+    @property
+    def characteristic_names(self) -> list[str]:
+        return [
+            CHARACTERISTICS_OF_LEARNING[code]
+            for code in self.characteristics
+            if code in CHARACTERISTICS_OF_LEARNING
+        ]
+
+    @property
+    def age_band_name(self) -> str | None:
+        return AGE_BANDS.get(self.age_band or "")
+
+
+class ObservationChild(TenantModel):
+    """A child an observation is about (one for an individual observation, more for a group)."""
+
+    __tablename__ = "observation_children"
+
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True
+    )
+    child_id: Mapped[int] = mapped_column(
+        ForeignKey("children.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+    child: Mapped[Child] = orm.relationship(lazy="joined")
+
+
+class Photo(TenantModel):
+    """A photo of an observation, stored as a metadata-free JPEG under a random name."""
+
+    __tablename__ = "observation_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observations.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    file_name: Mapped[str] = mapped_column(String(80), unique=True)
+    thumbnail_name: Mapped[str] = mapped_column(String(80), unique=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    caption: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    # Who can be seen in the photo: a child without photo consent keeps it out of
+    # every other family's view.
+    people: Mapped[list[PhotoChild]] = orm.relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
+    )
+
+    @property
+    def child_ids(self) -> set[int]:
+        return {person.child_id for person in self.people}
+
+
+class PhotoChild(TenantModel):
+    """A child who can be seen in a photo."""
+
+    __tablename__ = "photo_children"
+
+    photo_id: Mapped[int] = mapped_column(
+        ForeignKey("observation_photos.id", ondelete="CASCADE"), primary_key=True
+    )
+    child_id: Mapped[int] = mapped_column(
+        ForeignKey("children.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Comment(TenantModel):
+    """A parent's or a member of staff's comment, in one child's view of an observation.
+
+    A comment belongs to one child's view: in a group observation, one family's words
+    (which may name their child) are never shown to another family.
+    """
+
+    __tablename__ = "observation_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observations.id", ondelete="CASCADE"), index=True
+    )
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    author: Mapped[User | None] = orm.relationship(foreign_keys=[author_id], lazy="joined")
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+
+class JournalAccess(TenantModel):
+    """One view of a child's journal or of an observation: who, when, which child.
+
+    Nothing else is written here: edits and sign-ins go to the audit log.
+    """
+
+    __tablename__ = "journal_access_log"
+    __table_args__ = (Index("ix_journal_access_log_child_id_at", "child_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    viewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"))
+    observation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("observations.id", ondelete="SET NULL")
+    )
+    what: Mapped[JournalView] = mapped_column(text_enum(JournalView, "journal_view"))
+
+    viewer: Mapped[User | None] = orm.relationship(lazy="joined")
+
+
+class ContentRulesRecord(TenantModel):
+    """The setting's unsuitable-content rules: one row, written when a manager first saves them.
+
+    They live in the setting's own schema, not in the registry: the blocked phrases are
+    the setting's own words (they may well include family names), and only the
+    setting's own pages ever read them.
+    """
+
+    __tablename__ = "content_rules"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="one_row"),
+        CheckConstraint("photo_limit IS NULL OR photo_limit >= 0", name="photo_limit_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, default=1)
+    mode: Mapped[Mode] = mapped_column(text_enum(Mode, "content_rules_mode"), default=Mode.WARN)
+    blocked_phrases: Mapped[list[str]] = mapped_column(ARRAY(String(PHRASE_LENGTH)), default=list)
+    no_surnames: Mapped[bool] = mapped_column(Boolean, default=False)
+    no_other_children_names: Mapped[bool] = mapped_column(Boolean, default=False)
+    photo_limit: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -1,0 +1,164 @@
+"""How an observation is shown: in full to staff, or in one child's view under the policy.
+
+In one child's view (the parent's pages, the child's journal, its export) the setting's
+group-name policy applies to everything that could carry a name: the list of children,
+the text and next steps, captions and alt text, comments and file names. A photo in
+which another family's child without photo consent can be seen is left out of the view
+altogether, whatever the policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from markupsafe import Markup
+
+from app.journal.masking import ChildName, mask_other_children, masked_caption, photo_file_name
+from app.journal.models import Comment, GroupNamePolicy, Observation, Photo
+from app.journal.operations import SettingChildren, name_of
+from app.journal.text import render_observation_text
+from app.people.models import Child
+
+FRIEND = "a friend"
+
+
+@dataclass(frozen=True)
+class ShownPhoto:
+    photo: Photo
+    number: int  # its place among the observation's photos, from 1
+    caption: str
+    alt: str
+    file_name: str
+
+
+@dataclass(frozen=True)
+class ShownComment:
+    comment: Comment
+    body: str
+
+
+@dataclass(frozen=True)
+class ShownObservation:
+    """An observation ready for a template or the JSON export."""
+
+    observation: Observation
+    children: str
+    text: str  # plain text, names masked as the view requires
+    next_steps: str
+    photos: list[ShownPhoto]
+    left_out_photos: int = 0  # photos this view may not show (photo consent)
+    comments: list[ShownComment] = field(default_factory=list)
+
+    @property
+    def html(self) -> Markup:
+        return render_observation_text(self.text)
+
+    @property
+    def next_steps_html(self) -> Markup:
+        return render_observation_text(self.next_steps) if self.next_steps else Markup("")
+
+
+def _join(names: Sequence[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+@dataclass(frozen=True)
+class ChildView:
+    """One child's view: whose journal it is, whose names always show, and the policy."""
+
+    child: Child
+    family: frozenset[int]  # the child, and for a parent their other linked children
+    policy: GroupNamePolicy
+    everyone: SettingChildren
+
+    @property
+    def shown(self) -> ChildName:
+        return name_of(self.child)
+
+    @property
+    def hides_names(self) -> bool:
+        return self.policy is GroupNamePolicy.HIDDEN
+
+    def _strangers(self) -> tuple[ChildName, ...]:
+        return tuple(name for name in self.everyone.names if name.id not in self.family)
+
+    def mask(self, text: str) -> str:
+        if not self.hides_names or not text:
+            return text
+        return mask_other_children(text, shown_child=self.shown, others=self._strangers())
+
+    def children_label(self, observation: Observation) -> str:
+        family = [child.known_as for child in observation.children if child.id in self.family]
+        others = [child for child in observation.children if child.id not in self.family]
+        if not self.hides_names:
+            return _join(family + [child.known_as for child in others])
+        if not others:
+            return _join(family)
+        friends = FRIEND if len(others) == 1 else f"{len(others)} friends"
+        return _join([*family, friends])
+
+    def may_show(self, photo: Photo) -> bool:
+        """Whether every child seen in the photo is of this family or has photo consent."""
+        return all(
+            child_id in self.family or child_id in self.everyone.consenting
+            for child_id in photo.child_ids
+        )
+
+    def photo(self, observation: Observation, photo: Photo, number: int) -> ShownPhoto:
+        strangers = self._strangers() if self.hides_names else ()
+        caption = masked_caption(
+            photo.caption, shown_child=self.shown, others=strangers, default=""
+        )
+        return ShownPhoto(
+            photo=photo,
+            number=number,
+            caption=caption,
+            alt=caption
+            or f"Photo {number} of the observation of {observation.observed_on:%-d %B %Y}",
+            file_name=photo_file_name(
+                observed_on=observation.observed_on,
+                observation_id=observation.id,
+                position=number,
+                own_child=self.shown,
+            ),
+        )
+
+    def show(self, observation: Observation, comments: Sequence[Comment] = ()) -> ShownObservation:
+        numbered = list(enumerate(observation.photos, start=1))
+        allowed = [(number, photo) for number, photo in numbered if self.may_show(photo)]
+        return ShownObservation(
+            observation=observation,
+            children=self.children_label(observation),
+            text=self.mask(observation.text),
+            next_steps=self.mask(observation.next_steps),
+            photos=[self.photo(observation, photo, number) for number, photo in allowed],
+            left_out_photos=len(numbered) - len(allowed),
+            comments=[ShownComment(comment, self.mask(comment.body)) for comment in comments],
+        )
+
+
+def show_in_full(observation: Observation) -> ShownObservation:
+    """Staff's view: every name, every photo."""
+    return ShownObservation(
+        observation=observation,
+        children=_join([child.full_name for child in observation.children]),
+        text=observation.text,
+        next_steps=observation.next_steps,
+        photos=[
+            ShownPhoto(
+                photo=photo,
+                number=number,
+                caption=photo.caption,
+                alt=photo.caption or f"Photo {number} of the observation",
+                file_name=photo_file_name(
+                    observed_on=observation.observed_on,
+                    observation_id=observation.id,
+                    position=number,
+                ),
+            )
+            for number, photo in enumerate(observation.photos, start=1)
+        ],
+    )

@@ -1,0 +1,757 @@
+"""Journal pages: observations and their photos, children's journals, review, policies.
+
+Views parse the request, call an operation, commit once and redirect (or render); a
+refusal rolls back and shows the form again with a 4xx, so nothing is saved half-way.
+Anything a person may not see is a 404, so a guessed id says nothing about what exists.
+Child-centred pages (``/journal/children/<child>/...``) show the setting's group-name
+policy; staff's own pages (``/journal/observations/...``) show every name.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response
+
+from app import clock
+from app.auth.access import current_user, require_role
+from app.auth.models import Role
+from app.extensions import db
+from app.journal import operations as journal
+from app.journal import storage
+from app.journal.content_rules import ContentRules, Mode, highlight
+from app.journal.forms import (
+    ActionForm,
+    CommentForm,
+    HomeObservationForm,
+    JournalFilterForm,
+    ListFilterForm,
+    ObservationForm,
+    PhotoForm,
+    PoliciesForm,
+    PublishForm,
+    ReviewForm,
+)
+from app.journal.media import MAX_UPLOAD_BYTES, MediaRejected, ProcessedImage, process_upload
+from app.journal.models import (
+    GroupNamePolicy,
+    JournalView,
+    Observation,
+    ObservationStatus,
+    Photo,
+)
+from app.journal.operations import Published
+from app.journal.viewing import ChildView, show_in_full
+from app.people.models import Child
+from app.validation import InvalidInput
+
+bp = Blueprint("journal", __name__, url_prefix="/journal", template_folder="templates")
+
+INVALID = 422  # a form that cannot be used as sent
+Errors = dict[str, list[str]]
+Page = str | tuple[str, int] | Response
+
+MANAGER = Role.MANAGER
+STAFF = (Role.MANAGER, Role.STAFF)
+ANYONE = (Role.MANAGER, Role.STAFF, Role.PARENT)
+PHOTO_CACHE = "private, max-age=600"
+
+
+# ---------------------------------------------------------------- finding things
+
+
+def _child_or_404(child_id: int) -> Child:
+    child = journal.journal_child(current_user, child_id)
+    if child is None:
+        abort(404)
+    return child
+
+
+def _observation_or_404(observation_id: int) -> Observation:
+    observation = journal.observation_for_staff(current_user, observation_id)
+    if observation is None:
+        abort(404)
+    return observation
+
+
+def _in_journal_or_404(child: Child, observation_id: int) -> Observation:
+    observation = journal.observation_in_journal(current_user, child, observation_id)
+    if observation is None:
+        abort(404)
+    return observation
+
+
+def _child_view(child: Child) -> ChildView:
+    return ChildView(
+        child=child,
+        family=journal.family_of(current_user, child),
+        policy=journal.group_name_policy(),
+        everyone=journal.setting_children(),
+    )
+
+
+def _editable_or_409(observation: Observation) -> None:
+    # Staff reach only drafts they may change and observations in other states: a
+    # published (or held) observation is a conflict of state, not of permission.
+    if not journal.may_edit(current_user, observation):
+        abort(409, description="Only a draft can be changed, by its author or a manager.")
+
+
+def _field_errors(error: InvalidInput, default_field: str) -> Errors:
+    return {getattr(error, "field", default_field): [str(error)]}
+
+
+def _check_action(form: ActionForm | None = None) -> None:
+    (form or ActionForm()).validate_on_submit() or abort(400)
+
+
+def _refused(error: journal.NotAllowed) -> None:
+    db.session.rollback()
+    abort(409, description=str(error))
+
+
+def _chosen_file(field_data: object) -> FileStorage | None:
+    # An empty file input still sends a part, with no file name.
+    if isinstance(field_data, FileStorage) and field_data.filename:
+        return field_data
+    return None
+
+
+def _processed(upload: FileStorage | None) -> ProcessedImage | None:
+    """The uploaded photo, checked and re-encoded; ``MediaRejected`` says what is wrong."""
+    if upload is None:
+        return None
+    return process_upload(upload.stream, max_bytes=MAX_UPLOAD_BYTES)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
+    # The whole request was over MAX_CONTENT_LENGTH: refused before the form was read.
+    return render_template(
+        "journal/too_large.html", limit_mb=MAX_UPLOAD_BYTES // (1024 * 1024)
+    ), 413
+
+
+# ---------------------------------------------------------------- lists
+
+
+@bp.get("/")
+@require_role(*ANYONE)
+def index() -> Page:
+    """Staff: every observation they may see, filtered; a parent: their children's journals."""
+    if current_user.role is Role.PARENT:
+        return render_template(
+            "journal/parent_index.html", children=journal.journal_children(current_user)
+        )
+    form = ListFilterForm(request.args)
+    form.offer(
+        [(child.id, child.full_name) for child in journal.journal_children(current_user)],
+        [(user.id, user.full_name) for user in journal.authors()],
+    )
+    if not form.validate():
+        return render_template("journal/index.html", form=form, page=None), 400
+    page = journal.observation_list(current_user, form.filters(), form.page.data or 1)
+    return render_template("journal/index.html", form=form, page=page)
+
+
+@bp.get("/review")
+@require_role(*STAFF)
+def review_queue() -> str:
+    held, home = journal.review_queue(current_user)
+    checks = {observation.id: journal.check_content(observation) for observation in held}
+    return render_template(
+        "journal/review.html",
+        held=[show_in_full(observation) for observation in held],
+        home=[show_in_full(observation) for observation in home],
+        checks=checks,
+        highlight=highlight,
+        form=ReviewForm(formdata=None),
+    )
+
+
+# ---------------------------------------------------------------- writing observations
+
+
+def _observation_form(observation: Observation | None = None, **data: object) -> ObservationForm:
+    form = ObservationForm(**data)
+    children = [child for child in journal.journal_children(current_user) if not child.is_archived]
+    if observation is not None:  # a child who left stays on a draft that was about them
+        children += [child for child in observation.children if child.is_archived]
+    form.offer_children([(child.id, _tag_label(child)) for child in children])
+    return form
+
+
+def _tag_label(child: Child) -> str:
+    consent = "" if child.photo_consent else " (no photo consent)"
+    return f"{child.full_name}{consent}"
+
+
+def _form_page(
+    form: ObservationForm, errors: Errors, observation: Observation | None = None
+) -> str:
+    return render_template(
+        "journal/observation_form.html", form=form, errors=errors, observation=observation
+    )
+
+
+@bp.get("/observations/new")
+@require_role(*STAFF)
+def new_observation() -> str:
+    chosen = request.args.get("child", type=int)
+    form = _observation_form(observed_on=clock.today(), child_ids=[chosen] if chosen else [])
+    return _form_page(form, {})
+
+
+@bp.post("/observations/new")
+@require_role(*STAFF)
+def create_observation() -> Page:
+    form = _observation_form()
+    errors: Errors = {}
+    status = INVALID
+    if form.validate():
+        try:
+            image = _processed(_chosen_file(form.photo.data))
+            observation = journal.create_observation(form.details(), by=current_user)
+            if image is not None:
+                journal.add_photo(
+                    observation, image, caption=form.caption.data or "", by=current_user
+                )
+        except MediaRejected as rejected:
+            errors, status = {"photo": [rejected.message]}, rejected.status
+        except InvalidInput as error:
+            errors = _field_errors(error, "text")
+        else:
+            db.session.commit()
+            _warn_about_consent(observation)
+            flash("The observation is saved as a draft.", "success")
+            return redirect(url_for("journal.observation", observation_id=observation.id), code=303)
+    db.session.rollback()
+    return _form_page(form, errors), status
+
+
+def _warn_about_consent(observation: Observation) -> None:
+    missing = journal.children_without_consent_in_photos(observation)
+    if missing:
+        names = ", ".join(child.full_name for child in missing)
+        flash(
+            f"No photo consent for {names}: photos showing them will not appear in other "
+            "families' journals.",
+            "warning",
+        )
+
+
+@bp.get("/observations/<int:observation_id>")
+@require_role(*STAFF)
+def observation(observation_id: int) -> str:
+    shown = _observation_or_404(observation_id)
+    journal.record_view(current_user, shown.children, JournalView.OBSERVATION, shown)
+    db.session.commit()
+    return _observation_page(shown)
+
+
+def _observation_page(shown: Observation, **extra: object) -> str:
+    in_review = shown.status is ObservationStatus.IN_REVIEW
+    context: dict[str, object] = {
+        "item": show_in_full(shown),
+        "comments": journal.comments_by_child(shown),
+        "children_by_id": {child.id: child for child in shown.children},
+        "no_consent": journal.children_without_consent_in_photos(shown),
+        "may_edit": journal.may_edit(current_user, shown),
+        "may_review": journal.may_review(current_user, shown),
+        "check": journal.check_content(shown) if in_review else None,
+        "highlight": highlight,
+        "photo_form": _photo_form(shown, formdata=None),
+        "review_form": ReviewForm(formdata=None),
+        "photo_errors": {},
+    }
+    context.update(extra)
+    return render_template("journal/observation.html", **context)
+
+
+@bp.get("/observations/<int:observation_id>/edit")
+@require_role(*STAFF)
+def edit_observation(observation_id: int) -> str:
+    shown = _observation_or_404(observation_id)
+    _editable_or_409(shown)
+    form = _observation_form(shown, obj=shown, child_ids=sorted(shown.child_ids))
+    return _form_page(form, {}, shown)
+
+
+@bp.post("/observations/<int:observation_id>/edit")
+@require_role(*STAFF)
+def update_observation(observation_id: int) -> Page:
+    shown = _observation_or_404(observation_id)
+    _editable_or_409(shown)
+    form = _observation_form(shown)
+    errors: Errors = {}
+    status = INVALID
+    if form.validate():
+        try:
+            image = _processed(_chosen_file(form.photo.data))
+            journal.update_observation(shown, form.details(), by=current_user)
+            if image is not None:
+                journal.add_photo(shown, image, caption=form.caption.data or "", by=current_user)
+        except MediaRejected as rejected:
+            errors, status = {"photo": [rejected.message]}, rejected.status
+        except InvalidInput as error:
+            errors = _field_errors(error, "text")
+        else:
+            db.session.commit()
+            _warn_about_consent(shown)
+            flash("The observation is saved.", "success")
+            return redirect(url_for("journal.observation", observation_id=shown.id), code=303)
+    db.session.rollback()
+    return _form_page(form, errors, _observation_or_404(observation_id)), status
+
+
+@bp.post("/observations/<int:observation_id>/delete")
+@require_role(*STAFF)
+def delete_observation(observation_id: int) -> Response:
+    _check_action()
+    shown = _observation_or_404(observation_id)
+    try:
+        journal.delete_draft(shown, by=current_user)
+    except journal.NotAllowed as refused:
+        _refused(refused)
+    db.session.commit()
+    flash("The draft is deleted.", "success")
+    return redirect(url_for("journal.index"), code=303)
+
+
+# ---------------------------------------------------------------- photos
+
+
+def _photo_form(observation: Observation, **data: object) -> PhotoForm:
+    form = PhotoForm(**data)
+    form.offer_children([(child.id, _tag_label(child)) for child in observation.children])
+    if data.get("formdata", True) is None:
+        form.in_photo.data = sorted(observation.child_ids)
+    return form
+
+
+@bp.post("/observations/<int:observation_id>/photos")
+@require_role(*STAFF)
+def add_photo(observation_id: int) -> Page:
+    shown = _observation_or_404(observation_id)
+    _editable_or_409(shown)
+    form = _photo_form(shown)
+    errors: Errors = {}
+    status = INVALID
+    if form.validate():
+        upload = _chosen_file(form.photo.data)
+        try:
+            if upload is None:
+                raise InvalidInput("Choose a photo or take one with the camera.")
+            image = _processed(upload)
+            assert image is not None
+            journal.add_photo(
+                shown,
+                image,
+                caption=form.caption.data or "",
+                in_photo=form.in_photo.data or [],
+                by=current_user,
+            )
+        except MediaRejected as rejected:
+            errors, status = {"photo": [rejected.message]}, rejected.status
+        except InvalidInput as error:
+            errors = _field_errors(error, "photo")
+        else:
+            db.session.commit()
+            _warn_about_consent(shown)
+            flash("The photo is added.", "success")
+            return redirect(url_for("journal.observation", observation_id=shown.id), code=303)
+    db.session.rollback()
+    shown = _observation_or_404(observation_id)
+    return _observation_page(shown, photo_form=form, photo_errors=errors), status
+
+
+@bp.post("/observations/<int:observation_id>/photos/<int:photo_id>/remove")
+@require_role(*STAFF)
+def remove_photo(observation_id: int, photo_id: int) -> Response:
+    _check_action()
+    shown = _observation_or_404(observation_id)
+    photo = journal.photo_of(shown, photo_id) or abort(404)
+    try:
+        journal.remove_photo(photo, shown, by=current_user)
+    except journal.NotAllowed as refused:
+        _refused(refused)
+    db.session.commit()
+    flash("The photo is removed.", "success")
+    return redirect(url_for("journal.observation", observation_id=shown.id), code=303)
+
+
+def _send_photo(photo: Photo, size: str, download_name: str) -> Response:
+    name = photo.thumbnail_name if size == "thumb" else photo.file_name
+    try:
+        path = storage.path_of(name)
+    except storage.MediaMissing:
+        abort(404)
+    response = send_file(
+        path, mimetype="image/jpeg", download_name=download_name, conditional=True, etag=True
+    )
+    response.headers["Cache-Control"] = PHOTO_CACHE
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/photos/<int:photo_id>/<any(full, thumb):size>")
+@require_role(*STAFF)
+def photo(photo_id: int, size: str) -> Response:
+    observation_id = journal.photo_observation_id(photo_id) or abort(404)
+    shown = _observation_or_404(observation_id)
+    photo = journal.photo_of(shown, photo_id) or abort(404)
+    number = shown.photos.index(photo) + 1
+    return _send_photo(photo, size, show_in_full(shown).photos[number - 1].file_name)
+
+
+# ---------------------------------------------------------------- publishing and review
+
+
+@bp.post("/observations/<int:observation_id>/publish")
+@require_role(*STAFF)
+def publish_observation(observation_id: int) -> Page:
+    form = PublishForm()
+    _check_action(form)
+    shown = _observation_or_404(observation_id)
+    try:
+        outcome, checked = journal.publish(
+            shown, by=current_user, confirmed=form.confirmed.data == "yes"
+        )
+    except journal.NotAllowed as refused:
+        _refused(refused)
+    if outcome is Published.NEEDS_CONFIRMATION:
+        db.session.rollback()
+        return render_template(
+            "journal/findings.html",
+            observation=_observation_or_404(observation_id),
+            check=checked,
+            highlight=highlight,
+        )
+    db.session.commit()
+    if outcome is Published.HELD:
+        flash(
+            "Some of this observation needs a manager's approval (see below): "
+            "it will be published once a manager approves it.",
+            "warning",
+        )
+    else:
+        flash("The observation is published.", "success")
+    return redirect(url_for("journal.observation", observation_id=shown.id), code=303)
+
+
+@bp.post("/observations/<int:observation_id>/approve")
+@require_role(*STAFF)
+def approve_observation(observation_id: int) -> Response:
+    _check_action()
+    shown = _observation_or_404(observation_id)
+    try:
+        journal.approve(shown, by=current_user)
+    except journal.NotAllowed as refused:
+        _refused(refused)
+    db.session.commit()
+    flash("The observation is published.", "success")
+    return redirect(url_for("journal.review_queue"), code=303)
+
+
+@bp.post("/observations/<int:observation_id>/send-back")
+@require_role(*STAFF)
+def send_back_observation(observation_id: int) -> Page:
+    form = ReviewForm()
+    shown = _observation_or_404(observation_id)
+    if not form.validate():
+        db.session.rollback()
+        return _observation_page(shown, review_form=form), INVALID
+    try:
+        journal.send_back(shown, by=current_user, note=form.note.data or "")
+    except journal.NotAllowed as refused:
+        _refused(refused)
+    except InvalidInput as error:
+        db.session.rollback()
+        form.note.errors = [str(error)]
+        return _observation_page(_observation_or_404(observation_id), review_form=form), INVALID
+    db.session.commit()
+    flash("The observation is sent back.", "success")
+    return redirect(url_for("journal.review_queue"), code=303)
+
+
+# ---------------------------------------------------------------- comments
+
+
+@bp.post("/comments/<int:comment_id>/hide")
+@require_role(*STAFF)
+def hide_comment(comment_id: int) -> Response:
+    _check_action()
+    comment = journal.comment_for_staff(current_user, comment_id) or abort(404)
+    journal.hide_comment(comment, by=current_user)
+    db.session.commit()
+    flash("The comment is hidden from the family.", "success")
+    return redirect(url_for("journal.observation", observation_id=comment.observation_id), code=303)
+
+
+@bp.post("/children/<int:child_id>/observations/<int:observation_id>/comments")
+@require_role(*ANYONE)
+def add_comment(child_id: int, observation_id: int) -> Page:
+    child = _child_or_404(child_id)
+    shown = _in_journal_or_404(child, observation_id)
+    form = CommentForm()
+    if form.validate():
+        try:
+            journal.add_comment(shown, child, form.body.data or "", by=current_user)
+        except journal.NotAllowed as refused:
+            _refused(refused)
+        except InvalidInput as error:
+            form.body.errors = [str(error)]
+        else:
+            db.session.commit()
+            flash("Your comment is added.", "success")
+            return redirect(
+                url_for("journal.child_observation", child_id=child.id, observation_id=shown.id)
+                + "#comments",
+                code=303,
+            )
+    db.session.rollback()
+    child = _child_or_404(child_id)
+    return _child_observation_page(child, _in_journal_or_404(child, observation_id), form), INVALID
+
+
+# ---------------------------------------------------------------- a child's journal
+
+
+@bp.get("/children/<int:child_id>")
+@require_role(*ANYONE)
+def child_journal(child_id: int) -> Page:
+    child = _child_or_404(child_id)
+    form = JournalFilterForm(request.args)
+    if not form.validate():
+        return render_template("journal/child_journal.html", child=child, form=form, page=None), 400
+    page = journal.journal_page(child, current_user, form.filters(), form.page.data or 1)
+    view = _child_view(child)
+    journal.record_view(current_user, [child], JournalView.JOURNAL)
+    db.session.commit()
+    return render_template(
+        "journal/child_journal.html",
+        child=child,
+        form=form,
+        page=page,
+        items=[view.show(observation) for observation in page.items],
+        view=view,
+    )
+
+
+def _child_observation_page(
+    child: Child, shown: Observation, comment_form: CommentForm | None = None
+) -> str:
+    view = _child_view(child)
+    comments = journal.comments_in_view(shown, child, with_hidden=journal.is_staff(current_user))
+    return render_template(
+        "journal/child_observation.html",
+        child=child,
+        item=view.show(shown, comments),
+        view=view,
+        comment_form=comment_form or CommentForm(formdata=None),
+    )
+
+
+@bp.get("/children/<int:child_id>/observations/<int:observation_id>")
+@require_role(*ANYONE)
+def child_observation(child_id: int, observation_id: int) -> str:
+    child = _child_or_404(child_id)
+    shown = _in_journal_or_404(child, observation_id)
+    journal.record_view(current_user, [child], JournalView.OBSERVATION, shown)
+    db.session.commit()
+    return _child_observation_page(child, shown)
+
+
+def _as_json(child: Child, view: ChildView, observation: Observation) -> dict[str, object]:
+    item = view.show(observation, journal.comments_in_view(observation, child, with_hidden=False))
+    return {
+        "id": observation.id,
+        "date": observation.observed_on.isoformat(),
+        "kind": observation.kind.value,
+        "status": observation.status.value,
+        "author": observation.author.full_name if observation.author else None,
+        "children": item.children,
+        "text": item.text,
+        "next_steps": item.next_steps,
+        "areas": observation.area_names,
+        "characteristics": observation.characteristic_names,
+        "age_band": observation.age_band_name,
+        "photos": [
+            {
+                "url": url_for(
+                    "journal.child_photo", child_id=child.id, photo_id=photo.photo.id, size="full"
+                ),
+                "thumbnail_url": url_for(
+                    "journal.child_photo", child_id=child.id, photo_id=photo.photo.id, size="thumb"
+                ),
+                "caption": photo.caption,
+                "alt": photo.alt,
+                "file_name": photo.file_name,
+            }
+            for photo in item.photos
+        ],
+        "comments": [
+            {
+                "author": shown.comment.author.full_name if shown.comment.author else None,
+                "at": shown.comment.created_at.isoformat(),
+                "text": shown.body,
+            }
+            for shown in item.comments
+        ],
+    }
+
+
+@bp.get("/children/<int:child_id>/observations/<int:observation_id>.json")
+@require_role(*ANYONE)
+def child_observation_json(child_id: int, observation_id: int) -> dict[str, object]:
+    child = _child_or_404(child_id)
+    shown = _in_journal_or_404(child, observation_id)
+    journal.record_view(current_user, [child], JournalView.OBSERVATION, shown)
+    db.session.commit()
+    return _as_json(child, _child_view(child), shown)
+
+
+@bp.get("/children/<int:child_id>/journal.json")
+@require_role(*ANYONE)
+def child_journal_export(child_id: int) -> Response:
+    """The child's whole journal as one JSON file (names as the policy allows)."""
+    child = _child_or_404(child_id)
+    view = _child_view(child)
+    observations = journal.whole_journal(child, current_user)
+    journal.record_view(current_user, [child], JournalView.EXPORT)
+    db.session.commit()
+    body = {
+        "child": child.known_as if current_user.role is Role.PARENT else child.full_name,
+        "exported_at": clock.now().isoformat(),
+        "observations": [_as_json(child, view, observation) for observation in observations],
+    }
+    response = jsonify(body)
+    file_name = f"journal_{clock.today().isoformat()}_child-{child.id}.json"
+    response.headers["Content-Disposition"] = f'attachment; filename="{file_name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/children/<int:child_id>/photos/<int:photo_id>/<any(full, thumb):size>")
+@require_role(*ANYONE)
+def child_photo(child_id: int, photo_id: int, size: str) -> Response:
+    """A photo in a child's view: only of an observation in that journal, and only if every
+    child seen in it is of this family or has photo consent."""
+    child = _child_or_404(child_id)
+    observation_id = journal.photo_observation_id(photo_id) or abort(404)
+    shown = _in_journal_or_404(child, observation_id)
+    view = _child_view(child)
+    item = view.show(shown)
+    allowed = next((p for p in item.photos if p.photo.id == photo_id), None) or abort(404)
+    return _send_photo(allowed.photo, size, allowed.file_name)
+
+
+# ---------------------------------------------------------------- home observations
+
+
+@bp.get("/children/<int:child_id>/home-observations/new")
+@require_role(Role.PARENT)
+def new_home_observation(child_id: int) -> str:
+    child = _child_or_404(child_id)
+    form = HomeObservationForm(formdata=None, observed_on=clock.today())
+    return render_template("journal/home_observation_form.html", child=child, form=form, errors={})
+
+
+@bp.post("/children/<int:child_id>/home-observations/new")
+@require_role(Role.PARENT)
+def create_home_observation(child_id: int) -> Page:
+    child = _child_or_404(child_id)
+    form = HomeObservationForm()
+    errors: Errors = {}
+    status = INVALID
+    if form.validate():
+        try:
+            image = _processed(_chosen_file(form.photo.data))
+            sent = journal.create_home_observation(
+                child, form.observed_on.data, form.text.data or "", by=current_user
+            )
+            if image is not None:
+                journal.add_photo(sent, image, caption=form.caption.data or "", by=current_user)
+        except MediaRejected as rejected:
+            errors, status = {"photo": [rejected.message]}, rejected.status
+        except InvalidInput as error:
+            errors = _field_errors(error, "text")
+        else:
+            db.session.commit()
+            flash(
+                f"Thank you: staff will look at it and add it to {child.known_as}'s journal.",
+                "success",
+            )
+            return redirect(url_for("journal.child_journal", child_id=child.id), code=303)
+    db.session.rollback()
+    child = _child_or_404(child_id)
+    return render_template(
+        "journal/home_observation_form.html", child=child, form=form, errors=errors
+    ), status
+
+
+# ---------------------------------------------------------------- managers: log and policies
+
+
+@bp.get("/children/<int:child_id>/access-log")
+@require_role(MANAGER)
+def access_log(child_id: int) -> str:
+    child = _child_or_404(child_id)
+    page = journal.access_log(child, max(1, request.args.get("page", 1, type=int)))
+    return render_template("journal/access_log.html", child=child, page=page)
+
+
+def _policies_page(form: PoliciesForm, errors: Errors) -> str:
+    return render_template("journal/policies.html", form=form, errors=errors)
+
+
+@bp.get("/policies")
+@require_role(MANAGER)
+def policies() -> str:
+    rules = journal.content_rules()
+    form = PoliciesForm(
+        formdata=None,
+        group_names=journal.group_name_policy().value,
+        mode=rules.mode.value,
+        blocked_phrases="\n".join(rules.blocked_phrases),
+        no_surnames=rules.no_surnames,
+        no_other_children_names=rules.no_other_children_names,
+        photo_limit=rules.photo_limit,
+    )
+    return _policies_page(form, {})
+
+
+@bp.post("/policies")
+@require_role(MANAGER)
+def save_policies() -> Page:
+    form = PoliciesForm()
+    errors: Errors = {}
+    if form.validate():
+        rules = ContentRules(
+            blocked_phrases=tuple((form.blocked_phrases.data or "").splitlines()),
+            no_surnames=bool(form.no_surnames.data),
+            no_other_children_names=bool(form.no_other_children_names.data),
+            photo_limit=form.photo_limit.data,
+            mode=Mode(form.mode.data),
+        )
+        try:
+            journal.save_policies(GroupNamePolicy(form.group_names.data), rules, by=current_user)
+        except InvalidInput as error:
+            errors = _field_errors(error, "blocked_phrases")
+        else:
+            db.session.commit()
+            flash("The journal's policies are saved.", "success")
+            return redirect(url_for("journal.policies"), code=303)
+    db.session.rollback()
+    return _policies_page(form, errors), INVALID

@@ -1,0 +1,180 @@
+"""Helpers for the journal's page tests: a setting with two families, staff and observations.
+
+Child A (Ada Okafor) and child B (Bartholomew "Barty" Quince) each have a parent. Their
+names are chosen so that a search of a whole response for B's names cannot match
+anything else on the page.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date
+
+import pytest
+from flask import Flask
+from PIL import Image
+from sqlalchemy import update
+
+from app.auth.models import AccountStatus, Role, User
+from app.extensions import db
+from app.journal import operations as journal
+from app.journal.media import process_upload
+from app.journal.models import GroupNamePolicy, Observation
+from app.people.operations import create_child, link_parent
+from app.security.secrets import hash_password, hash_pin
+from tenants.models import Setting
+from tests.conftest import HostClient, client_for, csrf_token, sign_in
+from tests.journal.images import encode, exif_with_gps, noise_photo
+from tests.people.conftest import (
+    PASSWORD,
+    PIN,
+    add_user,
+    child_details,
+    frozen_clock,  # noqa: F401  (a fixture the journal fixture uses)
+    inside,
+    manager_of_setting,
+)
+
+B_NAMES = ("Bartholomew", "Barty", "Quince")
+TODAY = date(2026, 12, 1)
+
+
+@dataclass
+class Journal:
+    """Ids of the people of one test setting."""
+
+    slug: str
+    manager_id: int
+    staff_id: int
+    parent_a_id: int
+    parent_b_id: int
+    child_a_id: int
+    child_b_id: int
+
+    def email(self, who: str) -> str:
+        return f"{who}@{self.slug}.example.org"
+
+
+@pytest.fixture
+def family(app: Flask, make_setting, frozen_clock) -> Journal:  # noqa: F811
+    """A setting with a manager, a member of staff, child A with parent A and child B
+    (photo consent) with parent B; everyone signs in with PASSWORD and PIN."""
+    setting = make_setting()
+    slug = setting.slug
+    with inside(app, slug):
+        manager = manager_of_setting()
+        manager.email = f"manager@{slug}.example.org"
+        manager.status = AccountStatus.ACTIVE
+        manager.password_hash, manager.pin_hash = hash_password(PASSWORD), hash_pin(PIN)
+        staff = add_user(
+            "Sam Staff", f"staff@{slug}.example.org", Role.STAFF, password=PASSWORD, pin=PIN
+        )
+        parent_a = add_user(
+            "Pat Okafor", f"parent-a@{slug}.example.org", Role.PARENT, password=PASSWORD, pin=PIN
+        )
+        parent_b = add_user(
+            "Robin Quince", f"parent-b@{slug}.example.org", Role.PARENT, password=PASSWORD, pin=PIN
+        )
+        child_a = create_child(child_details(key_person_id=staff.id), by=manager)
+        child_b = create_child(
+            child_details(
+                first_name="Bartholomew",
+                last_name="Quince",
+                preferred_name="Barty",
+                photo_consent=True,
+            ),
+            by=manager,
+        )
+        link_parent(parent_a, child_a, "Mother", by=manager)
+        link_parent(parent_b, child_b, "Father", by=manager)
+        db.session.commit()
+        return Journal(slug, manager.id, staff.id, parent_a.id, parent_b.id, child_a.id, child_b.id)
+
+
+EMAILS = {"manager": "manager", "staff": "staff", "parent_a": "parent-a", "parent_b": "parent-b"}
+
+
+def signed_in(app: Flask, family: Journal, who: str) -> HostClient:
+    client = client_for(app, family.slug)
+    if who != "anonymous":
+        response = sign_in(client, family.email(EMAILS[who]), PASSWORD, PIN)
+        assert response.status_code == 303 and not response.headers["Location"].endswith(
+            "/login"
+        ), f"{who} could not sign in"
+    return client
+
+
+def post_form(client: HostClient, path: str, data: dict | None = None, **kwargs):
+    """POST as the page's own form would, with this session's CSRF token."""
+    return client.post(
+        path, data={**(data or {}), "csrf_token": csrf_token(client, "/login")}, **kwargs
+    )
+
+
+def photo_bytes(width: int = 640, height: int = 480, image_format: str = "JPEG") -> bytes:
+    """A photo as a phone sends it: with EXIF and GPS."""
+    return encode(noise_photo(width, height), image_format, exif=exif_with_gps())
+
+
+def upload(data: bytes, name: str = "photo.jpg") -> tuple[io.BytesIO, str]:
+    return io.BytesIO(data), name
+
+
+def get_user(user_id: int) -> User:
+    return db.session.get_one(User, user_id)
+
+
+def set_group_names(app: Flask, slug: str, policy: GroupNamePolicy) -> None:
+    with app.app_context():
+        db.session.execute(update(Setting).where(Setting.slug == slug).values(group_names=policy))
+        db.session.commit()
+
+
+def observe(
+    app: Flask,
+    family: Journal,
+    child_ids: list[int],
+    text: str,
+    *,
+    photos: list[tuple[bytes, str, list[int] | None]] = (),
+    publish: bool = True,
+    next_steps: str = "",
+    areas: tuple[str, ...] = ("cl",),
+    observed_on: date = TODAY,
+) -> int:
+    """An observation written by the member of staff (published unless ``publish=False``)."""
+    with inside(app, family.slug):
+        staff = get_user(family.staff_id)
+        observation = journal.create_observation(
+            journal.ObservationDetails(
+                observed_on=observed_on,
+                child_ids=tuple(child_ids),
+                text=text,
+                next_steps=next_steps,
+                areas=areas,
+            ),
+            by=staff,
+        )
+        for data, caption, in_photo in photos:
+            journal.add_photo(
+                observation, process_upload(data), caption=caption, in_photo=in_photo, by=staff
+            )
+        if publish:
+            outcome, _ = journal.publish(observation, by=staff, confirmed=True)
+            assert outcome is journal.Published.PUBLISHED
+        db.session.commit()
+        return observation.id
+
+
+def observation_row(app: Flask, slug: str, observation_id: int) -> Observation:
+    with inside(app, slug):
+        observation = db.session.get_one(Observation, observation_id)
+        db.session.expunge(observation)
+        return observation
+
+
+def read_image(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image

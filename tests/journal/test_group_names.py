@@ -1,0 +1,228 @@
+"""The group-name policy, and photo consent, in everything one family can fetch.
+
+Child A's parent fetches every page, photo, export and JSON document that touches an
+observation shared with child B. With the policy ``hidden`` none of B's names is
+anywhere: not in a body, a header or a file name. With ``shown`` they appear.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlalchemy import update
+
+from app.auth.models import User
+from app.extensions import db
+from app.journal.models import GroupNamePolicy, Observation
+from app.people.models import Child
+from app.people.operations import link_parent
+from tests.journal.conftest import (
+    B_NAMES,
+    TODAY,
+    inside,
+    observe,
+    photo_bytes,
+    post_form,
+    set_group_names,
+    signed_in,
+    upload,
+)
+
+GROUP_TEXT = (
+    "Ada and Barty built a den from crates. @Bartholomew carried the big ones, "
+    "and Ada said Barty's plan was best. Mr Quince would be proud."
+)
+CAPTION = "Ada and Barty Quince inside the den"
+
+
+def _shared_observation(app, family) -> int:
+    both = [family.child_a_id, family.child_b_id]
+    return observe(
+        app,
+        family,
+        both,
+        GROUP_TEXT,
+        next_steps="Ada and Barty could build a bridge next.",
+        photos=[(photo_bytes(), CAPTION, both)],
+    )
+
+
+def _comment_from_each_family(app, family, observation_id: int) -> None:
+    for who, child_id, words in (
+        ("parent_a", family.child_a_id, "Ada talked about the den all evening."),
+        ("parent_b", family.child_b_id, "Barty Quince loved it!"),
+    ):
+        client = signed_in(app, family, who)
+        path = f"/journal/children/{child_id}/observations/{observation_id}/comments"
+        assert post_form(client, path, {"body": words}).status_code == 303
+
+
+def _everything_parent_a_can_fetch(app, family, observation_id: int) -> dict[str, object]:
+    """Every response touching the shared observation, by path (photos found by following links)."""
+    parent = signed_in(app, family, "parent_a")
+    child = family.child_a_id
+    paths = [
+        "/",
+        "/journal/",
+        f"/journal/children/{child}",
+        f"/journal/children/{child}?area=cl",
+        f"/journal/children/{child}/observations/{observation_id}",
+        f"/journal/children/{child}/observations/{observation_id}.json",
+        f"/journal/children/{child}/journal.json",
+    ]
+    responses = {path: parent.get(path) for path in paths}
+    photo_links = set()
+    for response in responses.values():
+        photo_links |= set(
+            re.findall(r"/journal/children/\d+/photos/\d+/(?:full|thumb)", response.text)
+        )
+    assert len(photo_links) == 2, "the shared photo (full size and thumbnail) should be reachable"
+    responses |= {link: parent.get(link) for link in sorted(photo_links)}
+    for path, response in responses.items():
+        assert response.status_code == 200, (path, response.status_code)
+    return responses
+
+
+def _searchable(response) -> str:
+    headers = "\n".join(f"{name}: {value}" for name, value in response.headers.items())
+    return headers + "\n" + response.get_data().decode("latin-1")
+
+
+def _b_names_in(responses) -> list[str]:
+    found = []
+    for path, response in responses.items():
+        text = _searchable(response).casefold()
+        found += [f"{name} in {path}" for name in B_NAMES if name.casefold() in text]
+    return found
+
+
+def test_with_hidden_no_name_of_child_b_reaches_child_as_family(app, family):
+    observation_id = _shared_observation(app, family)
+    _comment_from_each_family(app, family, observation_id)
+    responses = _everything_parent_a_can_fetch(app, family, observation_id)
+
+    assert _b_names_in(responses) == []
+    page = responses[f"/journal/children/{family.child_a_id}/observations/{observation_id}"].text
+    assert "Ada and a friend" in page  # the children, and the masked text
+    assert "a friend&#39;s plan" in page or "a friend's plan" in page
+    assert "Ada and a friend inside the den" in page  # caption and alt text
+    assert "Ada talked about the den" in page and "loved it" not in page
+    export = responses[f"/journal/children/{family.child_a_id}/journal.json"]
+    assert export.headers["Content-Disposition"].startswith("attachment")
+    (entry,) = export.get_json()["observations"]
+    assert entry["children"] == "Ada and a friend"
+    assert entry["photos"][0]["alt"] == "Ada and a friend inside the den"
+    assert entry["photos"][0]["file_name"].endswith(".jpg")
+
+
+def test_with_shown_child_bs_name_appears(app, family):
+    set_group_names(app, family.slug, GroupNamePolicy.SHOWN)
+    observation_id = _shared_observation(app, family)
+    responses = _everything_parent_a_can_fetch(app, family, observation_id)
+    page = responses[f"/journal/children/{family.child_a_id}/observations/{observation_id}"].text
+    assert "Ada and Barty" in page and CAPTION in page
+    data = json.loads(responses[f"/journal/children/{family.child_a_id}/journal.json"].text)
+    assert data["observations"][0]["children"] == "Ada and Barty"
+    assert any("Barty" in found for found in _b_names_in(responses))
+
+
+def test_child_bs_family_sees_child_a_as_a_friend_too(app, family):
+    observation_id = _shared_observation(app, family)
+    parent_b = signed_in(app, family, "parent_b")
+    page = parent_b.get(f"/journal/children/{family.child_b_id}/observations/{observation_id}").text
+    assert "Barty and a friend" in page and "Ada" not in page and "Okafor" not in page
+
+
+def test_staff_see_every_name_on_their_own_pages(app, family):
+    observation_id = _shared_observation(app, family)
+    staff = signed_in(app, family, "staff")
+    page = staff.get(f"/journal/observations/{observation_id}").text
+    assert "Ada Okafor and Bartholomew Quince" in page and "Barty" in page
+
+
+def test_a_child_named_in_the_text_but_not_tagged_is_hidden_too(app, family):
+    observation_id = observe(app, family, [family.child_a_id], "Ada played with Barty today.")
+    parent = signed_in(app, family, "parent_a")
+    page = parent.get(f"/journal/children/{family.child_a_id}/observations/{observation_id}").text
+    assert "Ada played with a friend today." in page
+
+
+def test_siblings_keep_their_names_for_their_own_parent(app, family):
+    with inside(app, family.slug):
+        parent_a = db.session.get_one(User, family.parent_a_id)
+        manager = db.session.get_one(User, family.manager_id)
+        link_parent(parent_a, db.session.get_one(Child, family.child_b_id), "Mother", by=manager)
+        db.session.commit()
+    observation_id = _shared_observation(app, family)
+    parent = signed_in(app, family, "parent_a")
+    page = parent.get(f"/journal/children/{family.child_a_id}/observations/{observation_id}").text
+    assert "Ada and Barty" in page
+
+
+# ---------------------------------------------------------------- photo consent
+
+
+def _consent(app, family, child_id: int, consent: bool) -> None:
+    with inside(app, family.slug):
+        db.session.execute(update(Child).where(Child.id == child_id).values(photo_consent=consent))
+        db.session.commit()
+
+
+@pytest.mark.parametrize("policy", [GroupNamePolicy.HIDDEN, GroupNamePolicy.SHOWN])
+def test_a_photo_showing_a_child_without_consent_never_reaches_another_family(app, family, policy):
+    set_group_names(app, family.slug, policy)
+    _consent(app, family, family.child_a_id, True)
+    _consent(app, family, family.child_b_id, False)
+    both = [family.child_a_id, family.child_b_id]
+    observation_id = observe(
+        app,
+        family,
+        both,
+        "Ada and Barty painted.",
+        photos=[
+            (photo_bytes(), "Both painting", both),
+            (photo_bytes(), "Ada's painting", [family.child_a_id]),
+        ],
+    )
+    with inside(app, family.slug):
+        both_photo, ada_photo = (
+            p.id for p in db.session.get_one(Observation, observation_id).photos
+        )
+
+    parent_a = signed_in(app, family, "parent_a")
+    page = parent_a.get(f"/journal/children/{family.child_a_id}/observations/{observation_id}").text
+    assert f"/photos/{ada_photo}/thumb" in page and f"/photos/{both_photo}/" not in page
+    base = f"/journal/children/{family.child_a_id}/photos"
+    assert parent_a.get(f"{base}/{both_photo}/full").status_code == 404
+    assert parent_a.get(f"{base}/{ada_photo}/full").status_code == 200
+    export = parent_a.get(f"/journal/children/{family.child_a_id}/journal.json").get_json()
+    assert [p["caption"] for p in export["observations"][0]["photos"]] == ["Ada's painting"]
+
+    # B's own family sees every photo of B (A's parents consented to photos of A).
+    parent_b = signed_in(app, family, "parent_b")
+    page = parent_b.get(f"/journal/children/{family.child_b_id}/observations/{observation_id}").text
+    assert f"/photos/{both_photo}/thumb" in page
+
+
+def test_staff_are_warned_when_a_child_without_consent_is_in_a_photo(app, family):
+    staff = signed_in(app, family, "staff")
+    form = staff.get("/journal/observations/new").text
+    assert "Bartholomew Quince (no photo consent)" not in form
+    _consent(app, family, family.child_b_id, False)
+    form = staff.get("/journal/observations/new").text
+    assert "Bartholomew Quince (no photo consent)" in form
+    response = post_form(
+        staff,
+        "/journal/observations/new",
+        {
+            "observed_on": TODAY.isoformat(),
+            "child_ids": [str(family.child_a_id), str(family.child_b_id)],
+            "text": "Painting together.",
+            "photo": upload(photo_bytes()),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "No photo consent for Ada Okafor, Bartholomew Quince" in response.text

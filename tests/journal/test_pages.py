@@ -1,0 +1,216 @@
+"""The journal pages as staff, managers and parents use them."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from app.auth.models import AuditEntry
+from app.extensions import db
+from app.journal.models import Comment, Observation, ObservationStatus, Photo
+from tests.journal.conftest import (
+    TODAY,
+    inside,
+    observe,
+    photo_bytes,
+    post_form,
+    signed_in,
+    upload,
+)
+
+NEW_OBSERVATION = "/journal/observations/new"
+
+
+def _form(family, **changes) -> dict:
+    data = {
+        "observed_on": TODAY.isoformat(),
+        "child_ids": [str(family.child_a_id)],
+        "text": "Ada built a tower of **ten** blocks.",
+        "areas": ["pd", "maths"],
+        "characteristics": ["thinking"],
+        "age_band": "3_and_4",
+        "next_steps": "Count the blocks together.",
+        "caption": "",
+    }
+    data.update(changes)
+    return data
+
+
+def _observation_id(response) -> int:
+    assert response.status_code == 303, response.text
+    return int(re.search(r"/journal/observations/(\d+)$", response.headers["Location"]).group(1))
+
+
+def test_staff_write_a_draft_with_a_photo_then_publish_it_for_the_family(app, family):
+    staff = signed_in(app, family, "staff")
+    form = staff.get(NEW_OBSERVATION).text
+    assert 'accept="image/*"' in form and 'capture="environment"' in form
+    assert "Communication and Language" in form and "Creating and thinking critically" in form
+    response = post_form(
+        staff,
+        NEW_OBSERVATION,
+        _form(family, photo=upload(photo_bytes()), caption="The tower"),
+        content_type="multipart/form-data",
+    )
+    observation_id = _observation_id(response)
+    page = staff.get(f"/journal/observations/{observation_id}").text
+    assert "Draft" in page and "<strong>ten</strong>" in page and 'alt="The tower"' in page
+
+    parent = signed_in(app, family, "parent_a")
+    journal_page = f"/journal/children/{family.child_a_id}"
+    assert "<strong>ten</strong>" not in parent.get(journal_page).text  # drafts are not shown
+    response = post_form(staff, f"/journal/observations/{observation_id}/publish")
+    assert response.status_code == 303
+    page = parent.get(journal_page).text
+    assert "<strong>ten</strong>" in page and "The tower" in page
+    with inside(app, family.slug):
+        stored = db.session.get_one(Observation, observation_id)
+        assert stored.status is ObservationStatus.PUBLISHED
+        assert stored.areas == ["pd", "maths"] and stored.age_band == "3_and_4"
+
+
+def test_observation_form_errors_are_tied_to_their_fields_and_nothing_is_saved(app, family):
+    staff = signed_in(app, family, "staff")
+    response = post_form(
+        staff, NEW_OBSERVATION, _form(family, child_ids=[], text="  ", observed_on="2999-01-01")
+    )
+    assert response.status_code == 422
+    assert 'aria-describedby="child_ids-hint child_ids-error-1"' in response.text
+    assert 'aria-describedby="text-hint text-error-1"' in response.text
+    assert '<a href="#child_ids">Choose at least one child.</a>' in response.text
+    with inside(app, family.slug):
+        assert db.session.scalar(select(func.count()).select_from(Observation)) == 0
+
+
+def test_a_child_who_has_left_gets_no_new_observations(app, family):
+    manager = signed_in(app, family, "manager")
+    assert post_form(manager, f"/people/children/{family.child_a_id}/archive").status_code == 303
+    response = post_form(manager, NEW_OBSERVATION, _form(family))
+    assert response.status_code == 422
+    assert "has left" in response.text or "Choose" in response.text
+    with inside(app, family.slug):
+        assert db.session.scalar(select(func.count()).select_from(Observation)) == 0
+
+
+def test_parent_sees_published_observations_newest_first_and_filters_them(app, family):
+    observe(
+        app,
+        family,
+        [family.child_a_id],
+        "Oldest painting",
+        areas=("ead",),
+        observed_on=TODAY.replace(day=1, month=10),
+    )
+    observe(
+        app,
+        family,
+        [family.child_a_id],
+        "Middle counting",
+        areas=("maths",),
+        observed_on=TODAY.replace(day=1, month=11),
+    )
+    observe(app, family, [family.child_a_id], "Newest singing", areas=("cl", "ead"))
+    observe(app, family, [family.child_a_id], "Unpublished draft", publish=False)
+    parent = signed_in(app, family, "parent_a")
+    page = parent.get(f"/journal/children/{family.child_a_id}").text
+    assert (
+        page.index("Newest singing") < page.index("Middle counting") < page.index("Oldest painting")
+    )
+    assert "Unpublished draft" not in page
+    by_area = parent.get(f"/journal/children/{family.child_a_id}?area=ead").text
+    assert "Newest singing" in by_area and "Oldest painting" in by_area
+    assert "Middle counting" not in by_area
+    by_date = parent.get(
+        f"/journal/children/{family.child_a_id}?date_from=2026-10-15&date_to=2026-11-30"
+    ).text
+    assert "Middle counting" in by_date and "Newest singing" not in by_date
+    assert parent.get(f"/journal/children/{family.child_a_id}?area=nonsense").status_code == 400
+    assert (
+        parent.get(f"/journal/children/{family.child_a_id}?date_from=yesterday").status_code == 400
+    )
+
+
+def test_lists_are_paginated_and_keep_their_filters(app, family):
+    for number in range(25):
+        observe(app, family, [family.child_a_id], f"Entry number {number:02d}", areas=("lit",))
+    parent = signed_in(app, family, "parent_a")
+    first = parent.get(f"/journal/children/{family.child_a_id}?area=lit").text
+    assert "Page 1 of 2" in first and "Entry number 24" in first and "Entry number 04" not in first
+    assert "area=lit" in re.search(r'<a rel="next" href="([^"]+)"', first).group(1)
+    second = parent.get(f"/journal/children/{family.child_a_id}?area=lit&page=2").text
+    assert "Entry number 04" in second and "Entry number 24" not in second
+    staff = signed_in(app, family, "staff")
+    listed = staff.get(f"/journal/?child={family.child_a_id}&area=lit&author={family.staff_id}")
+    assert listed.status_code == 200 and "Page 1 of 2" in listed.text
+    assert staff.get("/journal/?child=999999").status_code == 400
+
+
+def test_parent_comments_and_staff_hide_the_comment(app, family):
+    observation_id = observe(app, family, [family.child_a_id], "Ada jumped.")
+    parent = signed_in(app, family, "parent_a")
+    path = f"/journal/children/{family.child_a_id}/observations/{observation_id}"
+    response = post_form(parent, f"{path}/comments", {"body": "She does this at home too!"})
+    assert response.status_code == 303
+    assert "She does this at home too!" in parent.get(path).text
+    with inside(app, family.slug):
+        comment_id = db.session.scalar(select(Comment.id))
+    staff = signed_in(app, family, "staff")
+    assert "She does this at home too!" in staff.get(f"/journal/observations/{observation_id}").text
+    assert post_form(staff, f"/journal/comments/{comment_id}/hide").status_code == 303
+    assert "She does this at home too!" not in parent.get(path).text
+    assert "hidden from the family" in staff.get(f"/journal/observations/{observation_id}").text
+    assert post_form(parent, f"{path}/comments", {"body": "   "}).status_code == 422
+
+
+def test_home_observation_waits_for_staff_before_it_joins_the_journal(app, family):
+    parent = signed_in(app, family, "parent_a")
+    path = f"/journal/children/{family.child_a_id}/home-observations/new"
+    assert 'capture="environment"' in parent.get(path).text
+    response = post_form(
+        parent,
+        path,
+        {
+            "observed_on": TODAY.isoformat(),
+            "text": "Ada baked bread.",
+            "photo": upload(photo_bytes()),
+            "caption": "Bread",
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+    assert "waiting for review" in parent.get(f"/journal/children/{family.child_a_id}").text
+    other_parent = signed_in(app, family, "parent_b")
+    assert "Ada baked bread" not in other_parent.get(f"/journal/children/{family.child_b_id}").text
+    staff = signed_in(app, family, "staff")
+    assert "Ada baked bread" in staff.get("/journal/review").text
+    with inside(app, family.slug):
+        sent_id = db.session.scalar(select(Observation.id))
+    assert post_form(staff, f"/journal/observations/{sent_id}/approve").status_code == 303
+    page = parent.get(f"/journal/children/{family.child_a_id}").text
+    assert "Ada baked bread" in page and "waiting for review" not in page
+    with inside(app, family.slug):
+        assert db.session.scalar(select(func.count()).select_from(Photo)) == 1
+
+
+def test_staff_may_decline_a_home_observation(app, family):
+    parent = signed_in(app, family, "parent_a")
+    post_form(
+        parent,
+        f"/journal/children/{family.child_a_id}/home-observations/new",
+        {"observed_on": TODAY.isoformat(), "text": "Ada and the cat."},
+    )
+    with inside(app, family.slug):
+        sent_id = db.session.scalar(select(Observation.id))
+    staff = signed_in(app, family, "staff")
+    response = post_form(staff, f"/journal/observations/{sent_id}/send-back", {"note": "Thanks!"})
+    assert response.status_code == 303
+    assert "not added to the journal" in parent.get(f"/journal/children/{family.child_a_id}").text
+
+
+def test_changes_to_observations_are_audited(app, family):
+    observation_id = observe(app, family, [family.child_a_id], "Ada ran.")
+    with inside(app, family.slug):
+        events = set(db.session.scalars(select(AuditEntry.event)))
+    assert {"observation.created", "observation.published"} <= events
+    assert observation_id

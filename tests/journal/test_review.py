@@ -1,0 +1,167 @@
+"""Each setting's unsuitable-content rules: set by a manager, checked at publish.
+
+In ``warn`` mode exactly the matching observations are stopped once, with the matches
+highlighted, and published when the author confirms; in ``needs_approval`` mode exactly
+the matching observations wait in the manager's queue, out of the families' sight.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.extensions import db
+from app.journal.models import Observation, ObservationStatus
+from tests.journal.conftest import (
+    inside,
+    observe,
+    photo_bytes,
+    post_form,
+    signed_in,
+)
+
+RULES = {
+    "group_names": "hidden",
+    "blocked_phrases": "rubbish\nsilly billy",
+    "no_surnames": "y",
+    "no_other_children_names": "y",
+    "photo_limit": "1",
+}
+# Text of each draft, and the fragment the rules should find in it (None: nothing).
+DRAFTS = {
+    "clean": ("Ada stacked cups and counted to five.", None),
+    "blocked": ("Ada called the tower rubbish and laughed.", "rubbish"),
+    "phrase": ("Ada said SILLY   Billy to the puppet.", "SILLY   Billy"),
+    "surname": ("Ada Okafor painted a sun.", "Okafor"),
+    "other child": ("Ada gave Barty the red crayon.", "Barty"),
+    "word inside a word": ("Ada sorted the rubbishy leaves? No: the rubber ducks.", None),
+}
+
+
+def _set_rules(app, family, mode: str) -> None:
+    manager = signed_in(app, family, "manager")
+    response = post_form(manager, "/journal/policies", {**RULES, "mode": mode})
+    assert response.status_code == 303, response.text
+    page = manager.get("/journal/policies").text
+    assert "silly billy" in page and 'value="needs_approval"' in page
+
+
+def _drafts(app, family) -> dict[str, int]:
+    ids = {
+        name: observe(app, family, [family.child_a_id], text, publish=False)
+        for name, (text, _) in DRAFTS.items()
+    }
+    ids["two photos"] = observe(
+        app,
+        family,
+        [family.child_a_id],
+        "Ada at the water tray.",
+        photos=[(photo_bytes(64, 48), "", None), (photo_bytes(64, 48), "", None)],
+        publish=False,
+    )
+    return ids
+
+
+def _statuses(app, family) -> dict[int, ObservationStatus]:
+    with inside(app, family.slug):
+        return dict(db.session.execute(select(Observation.id, Observation.status)).all())
+
+
+FLAGGED = {"blocked", "phrase", "surname", "other child", "two photos"}
+
+
+def test_warn_mode_stops_exactly_the_matching_observations_until_the_author_confirms(app, family):
+    _set_rules(app, family, "warn")
+    ids = _drafts(app, family)
+    staff = signed_in(app, family, "staff")
+    stopped = set()
+    for name, observation_id in ids.items():
+        response = post_form(staff, f"/journal/observations/{observation_id}/publish")
+        if response.status_code == 200:
+            stopped.add(name)
+            fragment = DRAFTS.get(name, ("", None))[1]
+            if fragment:
+                assert f"<mark>{fragment}</mark>" in response.text
+            assert "Publish anyway" in response.text
+        else:
+            assert response.status_code == 303
+    assert stopped == FLAGGED
+    statuses = _statuses(app, family)
+    assert {n for n in ids if statuses[ids[n]] is ObservationStatus.PUBLISHED} == set(ids) - FLAGGED
+
+    for name in FLAGGED:
+        response = post_form(
+            staff, f"/journal/observations/{ids[name]}/publish", {"confirmed": "yes"}
+        )
+        assert response.status_code == 303
+    assert set(_statuses(app, family).values()) == {ObservationStatus.PUBLISHED}
+
+
+def test_the_photo_limit_is_explained(app, family):
+    _set_rules(app, family, "warn")
+    ids = _drafts(app, family)
+    staff = signed_in(app, family, "staff")
+    response = post_form(staff, f"/journal/observations/{ids['two photos']}/publish")
+    assert "This observation has 2 photos; the limit is 1." in response.text
+
+
+def test_needs_approval_holds_exactly_the_matching_observations_for_a_manager(app, family):
+    _set_rules(app, family, "needs_approval")
+    ids = _drafts(app, family)
+    staff = signed_in(app, family, "staff")
+    for observation_id in ids.values():
+        assert (
+            post_form(staff, f"/journal/observations/{observation_id}/publish").status_code == 303
+        )
+    statuses = _statuses(app, family)
+    held = {n for n in ids if statuses[ids[n]] is ObservationStatus.IN_REVIEW}
+    published = {n for n in ids if statuses[ids[n]] is ObservationStatus.PUBLISHED}
+    assert held == FLAGGED and published == set(ids) - FLAGGED
+
+    parent = signed_in(app, family, "parent_a")
+    journal_page = parent.get(f"/journal/children/{family.child_a_id}").text
+    assert "stacked cups" in journal_page and "tower rubbish" not in journal_page
+
+    manager = signed_in(app, family, "manager")
+    queue = manager.get("/journal/review").text
+    for name in FLAGGED - {"two photos"}:
+        assert f"<mark>{DRAFTS[name][1]}</mark>" in queue
+    assert "stacked cups" not in queue
+    held_page = staff.get(f"/journal/observations/{ids['blocked']}").text
+    assert "<mark>rubbish</mark>" in held_page  # the author sees why it waits
+
+    assert post_form(manager, f"/journal/observations/{ids['blocked']}/approve").status_code == 303
+    response = post_form(
+        manager, f"/journal/observations/{ids['surname']}/send-back", {"note": "First names only"}
+    )
+    assert response.status_code == 303
+    statuses = _statuses(app, family)
+    assert statuses[ids["blocked"]] is ObservationStatus.PUBLISHED
+    assert statuses[ids["surname"]] is ObservationStatus.DRAFT
+    assert "First names only" in staff.get(f"/journal/observations/{ids['surname']}").text
+    assert "tower rubbish" in parent.get(f"/journal/children/{family.child_a_id}").text
+
+
+def test_staff_cannot_approve_their_own_held_observation(app, family):
+    _set_rules(app, family, "needs_approval")
+    observation_id = observe(app, family, [family.child_a_id], "What rubbish.", publish=False)
+    staff = signed_in(app, family, "staff")
+    post_form(staff, f"/journal/observations/{observation_id}/publish")
+    assert post_form(staff, f"/journal/observations/{observation_id}/approve").status_code == 409
+    assert _statuses(app, family)[observation_id] is ObservationStatus.IN_REVIEW
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("photo_limit", "-1"), ("photo_limit", "many"), ("mode", "sometimes"), ("group_names", "")],
+)
+def test_bad_policies_are_a_form_error(app, family, field, value):
+    manager = signed_in(app, family, "manager")
+    response = post_form(manager, "/journal/policies", {**RULES, "mode": "warn", field: value})
+    assert response.status_code == 422
+    assert 'class="error-message"' in response.text
+
+
+def test_only_managers_set_the_policies(app, family):
+    staff = signed_in(app, family, "staff")
+    assert post_form(staff, "/journal/policies", {**RULES, "mode": "warn"}).status_code == 403
