@@ -22,7 +22,8 @@ It works in a throwaway database ``lj_bench_<random>`` on DATABASE_URL's server 
 free one of 127.0.0.1:6379 claimed the way the tests claim theirs (flushed at the end);
 the invitation each new setting emails goes to an SMTP server that drops it (aiosmtpd's Sink).
 Figures come from one run on whatever machine runs it: on a shared 2-core machine, other
-work moves them by 10-20 %, so compare ratios measured in the same run.
+work moves them (10-20 % when quiet, up to 2x with tests running alongside), so compare
+ratios measured in the same run. ``bench/profile_routed.py`` shows where a request's time goes.
 """
 
 from __future__ import annotations
@@ -207,26 +208,10 @@ def set_environment(database_url: str, redis_url: str, smtp_port: int, data_dir:
 
 
 def bench_process_app() -> Flask:
-    """The app this process provisions and migrates with (gunicorn's workers build their own).
-
-    psycopg's automatic prepared statements are off here, and only here: a statement
-    prepared on a pooled connection keeps the parameter types PostgreSQL resolved the
-    first time, and each setting's schema has its own enum types, so after five
-    settings the prepared ``INSERT INTO users`` fails in the sixth ("column role is of
-    type user_role but expression is of type setting_x.user_role"). Reported to the
-    lead; the web workers keep the default, and their page binds no enum parameter.
-    """
+    """The app this process provisions and migrates with (gunicorn's workers build their own)."""
     from app import create_app
-    from app.config import Config
 
-    class BenchConfig(Config):
-        def flask_settings(self) -> dict[str, object]:
-            settings = super().flask_settings()
-            engine_options = dict(settings["SQLALCHEMY_ENGINE_OPTIONS"])  # type: ignore[call-overload]
-            engine_options["connect_args"] = {"prepare_threshold": None}
-            return {**settings, "SQLALCHEMY_ENGINE_OPTIONS": engine_options}
-
-    return create_app(BenchConfig())
+    return create_app()
 
 
 # --- 1. provisioning ---------------------------------------------------------------------------
@@ -542,7 +527,7 @@ def main() -> None:
         + ("met" if migration_met else "MISSED")
         + ", routed/hello "
         + ("met" if all(ratio >= TARGET_RATIO for ratio in ratios) else "MISSED")
-        + " (one run on a shared machine: other work moves these figures by 10-20 %)"
+        + " (one run on a shared machine: other work moves these figures, see the runs)"
     )
 
 
