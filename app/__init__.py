@@ -44,16 +44,13 @@ def create_app(config: Config | None = None) -> Flask:
     app.before_request_funcs[None].insert(1, refuse_without_session_store)
 
     from app.auth.views import bp as auth_bp
+    from app.branding.views import bp as branding_bp
     from app.home.views import bp as home_bp
-
-    app.register_blueprint(home_bp)
-    app.register_blueprint(auth_bp)
+    from app.journal.views import bp as journal_bp
     from app.people.views import bp as people_bp
 
-    app.register_blueprint(people_bp)
-    from app.journal.views import bp as journal_bp
-
-    app.register_blueprint(journal_bp)
+    for blueprint in (home_bp, auth_bp, people_bp, journal_bp, branding_bp):
+        app.register_blueprint(blueprint)
 
     from tenants.cli import tenants_cli
 

@@ -30,6 +30,7 @@ class BoundSetting:
     slug: str
     name: str
     schema_name: str
+    logo_file: str | None = None
 
 
 _current: ContextVar[BoundSetting | None] = ContextVar("current_setting", default=None)

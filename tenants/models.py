@@ -46,6 +46,8 @@ class Setting(db.Model):
     # Other children's names in one child's view of a group observation: "shown" or
     # "hidden" (as "a friend"); see app.journal.masking.
     group_names: Mapped[str] = mapped_column(String(10), default="hidden", server_default="hidden")
+    # The setting's logo: a file under MEDIA_ROOT/<slug>/, shown in every page's header.
+    logo_file: Mapped[str | None] = mapped_column(String(80))
 
     @property
     def is_active(self) -> bool:

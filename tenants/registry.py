@@ -28,13 +28,13 @@ def _load_active(slug: str) -> BoundSetting | None:
     # session's transaction before the setting's schema is bound.
     with db.engine.connect() as connection:
         row = connection.execute(
-            select(Setting.id, Setting.slug, Setting.name, Setting.schema_name).where(
-                Setting.slug == slug, Setting.status == SettingStatus.ACTIVE
-            )
+            select(
+                Setting.id, Setting.slug, Setting.name, Setting.schema_name, Setting.logo_file
+            ).where(Setting.slug == slug, Setting.status == SettingStatus.ACTIVE)
         ).one_or_none()
     if row is None:
         return None
-    return BoundSetting(id=row.id, slug=row.slug, name=row.name, schema_name=row.schema_name)
+    return BoundSetting(**row._asdict())
 
 
 def active_setting_by_slug(slug: str) -> BoundSetting | None:

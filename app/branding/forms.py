@@ -1,0 +1,17 @@
+"""The branding form: name and an optional logo."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, StringField
+from wtforms.validators import DataRequired, Length
+
+
+class BrandingForm(FlaskForm):
+    name = StringField("Setting name", validators=[DataRequired(), Length(max=120)])
+    logo = FileField(
+        "New logo (JPEG, PNG or WebP, up to 5 MB)",
+        render_kw={"accept": "image/jpeg,image/png,image/webp"},
+    )
+    remove_logo = BooleanField("Remove the current logo")

@@ -1,0 +1,71 @@
+"""Managers set the setting's name and logo; everyone sees them in the header."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
+from werkzeug.wrappers import Response
+
+from app.auth.access import require_role
+from app.auth.models import Role
+from app.branding import operations
+from app.branding.forms import BrandingForm
+from app.extensions import db
+from app.journal import storage
+from app.journal.media import MediaRejected
+from app.validation import InvalidInput
+from tenants.binding import current_setting
+from tenants.registry import forget_cached
+
+bp = Blueprint("branding", __name__, url_prefix="/settings/branding", template_folder="templates")
+
+
+@bp.get("/")
+@require_role(Role.MANAGER)
+def edit() -> str:
+    return render_template("branding/edit.html", form=BrandingForm(name=current_setting().name))
+
+
+@bp.post("/")
+@require_role(Role.MANAGER)
+def save() -> Response | tuple[str, int]:
+    form = BrandingForm()
+    errors: dict[str, list[str]] = {}
+    if form.validate():
+        try:
+            operations.rename_setting(form.name.data or "")
+            upload = form.logo.data
+            if form.remove_logo.data:
+                operations.remove_logo()
+            elif upload and upload.filename:
+                operations.replace_logo(upload.read())
+        except InvalidInput as error:
+            errors = {"name": [str(error)]}
+        except MediaRejected as rejected:
+            db.session.rollback()
+            return _page(form, {"logo": [rejected.message]}), rejected.status
+        else:
+            db.session.commit()
+            forget_cached(current_setting().slug)
+            flash("Saved. Families see the new name and logo on every page.", "success")
+            return redirect(url_for("branding.edit"), code=303)
+    db.session.rollback()
+    return _page(form, errors), 422
+
+
+def _page(form: BrandingForm, errors: dict[str, list[str]]) -> str:
+    return render_template("branding/edit.html", form=form, errors=errors)
+
+
+@bp.get("/logo")
+def logo() -> Response:
+    """The logo of this setting (only), for the header of every page, signed in or not."""
+    name = current_setting().logo_file
+    if not name:
+        abort(404)
+    try:
+        path = storage.path_of(name)
+    except storage.MediaMissing:
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", max_age=300)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
