@@ -19,10 +19,12 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from math import ceil
 from typing import Generic, TypeVar
 
 from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from app import clock
@@ -370,6 +372,10 @@ class SettingChildren:
     names: tuple[ChildName, ...]
     consenting: frozenset[int]  # children whose photos may appear in other families' views
 
+    @cached_property
+    def by_id(self) -> dict[int, ChildName]:
+        return {name.id: name for name in self.names}
+
 
 def setting_children() -> SettingChildren:
     rows = db.session.execute(
@@ -671,11 +677,11 @@ class Page(Generic[T]):
         return self.number < self.pages
 
 
-def _paged(query: Select[tuple[T]], number: int, count_of: Select) -> Page[T]:
-    total = db.session.scalar(count_of) or 0
+def _paged(query: Select[tuple[T]], number: int, count_of: Select[tuple[int]]) -> Page[T]:
+    """One page of ``query``'s rows, and (``count_of``) how many there are in all."""
     number = max(1, number)
     items = list(db.session.scalars(query.limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)))
-    return Page(items, number, total)
+    return Page(items, number, db.session.scalar(count_of) or 0)
 
 
 @dataclass(frozen=True)
@@ -770,6 +776,11 @@ def family_of(viewer: User, child: Child) -> frozenset[int]:
     return frozenset({child.id})
 
 
+# A child's view names the tagged children from ``setting_children()``: their rows
+# (and their key person's, which a Child row joins) need not be loaded with the tags.
+_FOR_CHILD_VIEW = (selectinload(Observation.tags).lazyload(ObservationChild.child),)
+
+
 def _in_journal(viewer: User, child: Child) -> list[ColumnElement[bool]]:
     published = Observation.status == ObservationStatus.PUBLISHED
     if viewer.role is Role.PARENT:
@@ -782,7 +793,7 @@ def journal_page(child: Child, viewer: User, filters: Filters, page: int) -> Pag
     """A page of ``child``'s journal as ``viewer`` sees it, newest first."""
     conditions = [*_in_journal(viewer, child), *filters.conditions()]
     return _paged(
-        _newest_first(select(Observation).where(*conditions)),
+        _newest_first(select(Observation).options(*_FOR_CHILD_VIEW).where(*conditions)),
         page,
         select(func.count()).select_from(Observation).where(*conditions),
     )
@@ -791,7 +802,11 @@ def journal_page(child: Child, viewer: User, filters: Filters, page: int) -> Pag
 def whole_journal(child: Child, viewer: User) -> list[Observation]:
     """Every observation of ``child``'s journal ``viewer`` may see (the export)."""
     return list(
-        db.session.scalars(_newest_first(select(Observation).where(*_in_journal(viewer, child))))
+        db.session.scalars(
+            _newest_first(
+                select(Observation).options(*_FOR_CHILD_VIEW).where(*_in_journal(viewer, child))
+            )
+        )
     )
 
 

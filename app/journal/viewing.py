@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 from markupsafe import Markup
 
@@ -52,11 +53,28 @@ class ShownObservation:
 
     @property
     def html(self) -> Markup:
-        return render_observation_text(self.text)
+        return _rendered(self.text)
 
     @property
     def next_steps_html(self) -> Markup:
-        return render_observation_text(self.next_steps) if self.next_steps else Markup("")
+        return _rendered(self.next_steps) if self.next_steps else Markup("")
+
+
+# Journals are read far more often than written, and the same observation is shown to
+# the same family again and again: keep the latest results of the two costly steps
+# (name masking, Markdown + sanitising) per process. Both are pure functions of their
+# arguments, so a cached result is never stale; a few thousand entries are a few MB.
+CACHED_TEXTS = 4096
+
+
+@lru_cache(maxsize=CACHED_TEXTS)
+def _rendered(text: str) -> Markup:
+    return render_observation_text(text)
+
+
+@lru_cache(maxsize=CACHED_TEXTS)
+def _masked(text: str, shown: ChildName, strangers: tuple[ChildName, ...]) -> str:
+    return mask_other_children(text, shown_child=shown, others=strangers)
 
 
 def _join(names: Sequence[str]) -> str:
@@ -74,7 +92,7 @@ class ChildView:
     policy: GroupNamePolicy
     everyone: SettingChildren
 
-    @property
+    @cached_property
     def shown(self) -> ChildName:
         return name_of(self.child)
 
@@ -82,17 +100,21 @@ class ChildView:
     def hides_names(self) -> bool:
         return self.policy is GroupNamePolicy.HIDDEN
 
-    def _strangers(self) -> tuple[ChildName, ...]:
+    @cached_property
+    def strangers(self) -> tuple[ChildName, ...]:
+        """Every child of the setting outside this family: the names the policy hides."""
         return tuple(name for name in self.everyone.names if name.id not in self.family)
 
     def mask(self, text: str) -> str:
         if not self.hides_names or not text:
             return text
-        return mask_other_children(text, shown_child=self.shown, others=self._strangers())
+        return _masked(text, self.shown, self.strangers)
 
     def children_label(self, observation: Observation) -> str:
-        family = [child.known_as for child in observation.children if child.id in self.family]
-        others = [child for child in observation.children if child.id not in self.family]
+        # Names come from the same list the masking uses (no need to load the tags' rows).
+        tagged = [self.everyone.by_id[tag.child_id] for tag in observation.tags]
+        family = [child.known_as for child in tagged if child.id in self.family]
+        others = [child for child in tagged if child.id not in self.family]
         if not self.hides_names:
             return _join(family + [child.known_as for child in others])
         if not others:
@@ -108,7 +130,7 @@ class ChildView:
         )
 
     def photo(self, observation: Observation, photo: Photo, number: int) -> ShownPhoto:
-        strangers = self._strangers() if self.hides_names else ()
+        strangers = self.strangers if self.hides_names else ()
         caption = masked_caption(
             photo.caption, shown_child=self.shown, others=strangers, default=""
         )

@@ -9,6 +9,8 @@ policy; staff's own pages (``/journal/observations/...``) show every name.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from flask import (
     Blueprint,
     abort,
@@ -58,6 +60,7 @@ from app.validation import InvalidInput
 
 bp = Blueprint("journal", __name__, url_prefix="/journal", template_folder="templates")
 
+T = TypeVar("T")
 INVALID = 422  # a form that cannot be used as sent
 Errors = dict[str, list[str]]
 Page = str | tuple[str, int] | Response
@@ -106,6 +109,13 @@ def _editable_or_409(observation: Observation) -> None:
     # published (or held) observation is a conflict of state, not of permission.
     if not journal.may_edit(current_user, observation):
         abort(409, description="Only a draft can be changed, by its author or a manager.")
+
+
+def _committed(page: T) -> T:
+    """Commit the request's one transaction (the access-log row) once the page is built:
+    committing first would expire every loaded row and reload each one while rendering."""
+    db.session.commit()
+    return page
 
 
 def _field_errors(error: InvalidInput, default_field: str) -> Errors:
@@ -256,8 +266,7 @@ def _warn_about_consent(observation: Observation) -> None:
 def observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
     journal.record_view(current_user, shown.children, JournalView.OBSERVATION, shown)
-    db.session.commit()
-    return _observation_page(shown)
+    return _committed(_observation_page(shown))
 
 
 def _observation_page(shown: Observation, **extra: object) -> str:
@@ -538,14 +547,15 @@ def child_journal(child_id: int) -> Page:
     page = journal.journal_page(child, current_user, form.filters(), form.page.data or 1)
     view = _child_view(child)
     journal.record_view(current_user, [child], JournalView.JOURNAL)
-    db.session.commit()
-    return render_template(
-        "journal/child_journal.html",
-        child=child,
-        form=form,
-        page=page,
-        items=[view.show(observation) for observation in page.items],
-        view=view,
+    return _committed(
+        render_template(
+            "journal/child_journal.html",
+            child=child,
+            form=form,
+            page=page,
+            items=[view.show(observation) for observation in page.items],
+            view=view,
+        )
     )
 
 
@@ -569,8 +579,7 @@ def child_observation(child_id: int, observation_id: int) -> str:
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
     journal.record_view(current_user, [child], JournalView.OBSERVATION, shown)
-    db.session.commit()
-    return _child_observation_page(child, shown)
+    return _committed(_child_observation_page(child, shown))
 
 
 def _as_json(child: Child, view: ChildView, observation: Observation) -> dict[str, object]:
@@ -618,8 +627,7 @@ def child_observation_json(child_id: int, observation_id: int) -> dict[str, obje
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
     journal.record_view(current_user, [child], JournalView.OBSERVATION, shown)
-    db.session.commit()
-    return _as_json(child, _child_view(child), shown)
+    return _committed(_as_json(child, _child_view(child), shown))
 
 
 @bp.get("/children/<int:child_id>/journal.json")
@@ -630,13 +638,12 @@ def child_journal_export(child_id: int) -> Response:
     view = _child_view(child)
     observations = journal.whole_journal(child, current_user)
     journal.record_view(current_user, [child], JournalView.EXPORT)
-    db.session.commit()
     body = {
         "child": child.known_as if current_user.role is Role.PARENT else child.full_name,
         "exported_at": clock.now().isoformat(),
         "observations": [_as_json(child, view, observation) for observation in observations],
     }
-    response = jsonify(body)
+    response = jsonify(_committed(body))
     file_name = f"journal_{clock.today().isoformat()}_child-{child.id}.json"
     response.headers["Content-Disposition"] = f'attachment; filename="{file_name}"'
     response.headers["Cache-Control"] = "no-store"
