@@ -611,6 +611,22 @@ def comments_in_view(observation: Observation, child: Child, *, with_hidden: boo
     return list(db.session.scalars(query.order_by(Comment.created_at, Comment.id)))
 
 
+def family_comments(child: Child, observations: Sequence[Observation]) -> dict[int, list[Comment]]:
+    """The comments a family sees in ``child``'s view of each observation (one query)."""
+    grouped: dict[int, list[Comment]] = {observation.id: [] for observation in observations}
+    for comment in db.session.scalars(
+        select(Comment)
+        .where(
+            Comment.observation_id.in_(grouped),
+            Comment.child_id == child.id,
+            Comment.hidden_at.is_(None),
+        )
+        .order_by(Comment.created_at, Comment.id)
+    ):
+        grouped[comment.observation_id].append(comment)
+    return grouped
+
+
 def comments_by_child(observation: Observation) -> dict[int, list[Comment]]:
     """Every comment on an observation (hidden ones too), per child's view: for staff."""
     grouped: dict[int, list[Comment]] = {}

@@ -9,7 +9,7 @@ altogether, whatever the policy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -184,3 +184,42 @@ def show_in_full(observation: Observation) -> ShownObservation:
             for number, photo in enumerate(observation.photos, start=1)
         ],
     )
+
+
+PhotoUrl = Callable[[Photo, str], str]  # (photo, "full" or "thumb") -> its address in this view
+
+
+def as_json(item: ShownObservation, photo_url: PhotoUrl) -> dict[str, object]:
+    """An observation as the JSON documents (one observation, the export) give it."""
+    observation = item.observation
+    return {
+        "id": observation.id,
+        "date": observation.observed_on.isoformat(),
+        "kind": observation.kind.value,
+        "status": observation.status.value,
+        "author": observation.author.full_name if observation.author else None,
+        "children": item.children,
+        "text": item.text,
+        "next_steps": item.next_steps,
+        "areas": observation.area_names,
+        "characteristics": observation.characteristic_names,
+        "age_band": observation.age_band_name,
+        "photos": [
+            {
+                "url": photo_url(shown.photo, "full"),
+                "thumbnail_url": photo_url(shown.photo, "thumb"),
+                "caption": shown.caption,
+                "alt": shown.alt,
+                "file_name": shown.file_name,
+            }
+            for shown in item.photos
+        ],
+        "comments": [
+            {
+                "author": shown.comment.author.full_name if shown.comment.author else None,
+                "at": shown.comment.created_at.isoformat(),
+                "text": shown.body,
+            }
+            for shown in item.comments
+        ],
+    }

@@ -9,7 +9,7 @@ policy; staff's own pages (``/journal/observations/...``) show every name.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from flask import (
     Blueprint,
@@ -54,7 +54,7 @@ from app.journal.models import (
     Photo,
 )
 from app.journal.operations import Published
-from app.journal.viewing import ChildView, show_in_full
+from app.journal.viewing import ChildView, as_json, show_in_full
 from app.people.models import Child
 from app.validation import InvalidInput
 
@@ -126,7 +126,7 @@ def _check_action(form: ActionForm | None = None) -> None:
     (form or ActionForm()).validate_on_submit() or abort(400)
 
 
-def _refused(error: journal.NotAllowed) -> None:
+def _refused(error: journal.NotAllowed) -> NoReturn:
     db.session.rollback()
     abort(409, description=str(error))
 
@@ -582,43 +582,18 @@ def child_observation(child_id: int, observation_id: int) -> str:
     return _committed(_child_observation_page(child, shown))
 
 
-def _as_json(child: Child, view: ChildView, observation: Observation) -> dict[str, object]:
-    item = view.show(observation, journal.comments_in_view(observation, child, with_hidden=False))
-    return {
-        "id": observation.id,
-        "date": observation.observed_on.isoformat(),
-        "kind": observation.kind.value,
-        "status": observation.status.value,
-        "author": observation.author.full_name if observation.author else None,
-        "children": item.children,
-        "text": item.text,
-        "next_steps": item.next_steps,
-        "areas": observation.area_names,
-        "characteristics": observation.characteristic_names,
-        "age_band": observation.age_band_name,
-        "photos": [
-            {
-                "url": url_for(
-                    "journal.child_photo", child_id=child.id, photo_id=photo.photo.id, size="full"
-                ),
-                "thumbnail_url": url_for(
-                    "journal.child_photo", child_id=child.id, photo_id=photo.photo.id, size="thumb"
-                ),
-                "caption": photo.caption,
-                "alt": photo.alt,
-                "file_name": photo.file_name,
-            }
-            for photo in item.photos
-        ],
-        "comments": [
-            {
-                "author": shown.comment.author.full_name if shown.comment.author else None,
-                "at": shown.comment.created_at.isoformat(),
-                "text": shown.body,
-            }
-            for shown in item.comments
-        ],
-    }
+def _as_json(child: Child, observations: list[Observation]) -> list[dict[str, object]]:
+    """Observations of ``child``'s journal as its JSON documents give them."""
+    view = _child_view(child)
+    comments = journal.family_comments(child, observations)
+
+    def photo_url(photo: Photo, size: str) -> str:
+        return url_for("journal.child_photo", child_id=child.id, photo_id=photo.id, size=size)
+
+    return [
+        as_json(view.show(observation, comments[observation.id]), photo_url)
+        for observation in observations
+    ]
 
 
 @bp.get("/children/<int:child_id>/observations/<int:observation_id>.json")
@@ -627,7 +602,7 @@ def child_observation_json(child_id: int, observation_id: int) -> dict[str, obje
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
     journal.record_view(current_user, [child], JournalView.OBSERVATION, shown)
-    return _committed(_as_json(child, _child_view(child), shown))
+    return _committed(_as_json(child, [shown])[0])
 
 
 @bp.get("/children/<int:child_id>/journal.json")
@@ -635,13 +610,11 @@ def child_observation_json(child_id: int, observation_id: int) -> dict[str, obje
 def child_journal_export(child_id: int) -> Response:
     """The child's whole journal as one JSON file (names as the policy allows)."""
     child = _child_or_404(child_id)
-    view = _child_view(child)
-    observations = journal.whole_journal(child, current_user)
     journal.record_view(current_user, [child], JournalView.EXPORT)
     body = {
         "child": child.known_as if current_user.role is Role.PARENT else child.full_name,
         "exported_at": clock.now().isoformat(),
-        "observations": [_as_json(child, view, observation) for observation in observations],
+        "observations": _as_json(child, journal.whole_journal(child, current_user)),
     }
     response = jsonify(_committed(body))
     file_name = f"journal_{clock.today().isoformat()}_child-{child.id}.json"
