@@ -145,7 +145,9 @@ def _children_to_tag(child_ids: Sequence[int], already: set[int]) -> list[Child]
     return sorted(children, key=lambda child: child.id)
 
 
-def _checked(details: ObservationDetails, already_tagged: set[int]) -> tuple[list[Child], dict]:
+def _checked(
+    details: ObservationDetails, already_tagged: set[int]
+) -> tuple[list[Child], dict[str, object]]:
     children = _children_to_tag(details.child_ids, already_tagged)
     if details.age_band and details.age_band not in AGE_BANDS:
         raise InvalidField("age_band", "Choose an age band from the list.")
