@@ -296,11 +296,13 @@ def migrations_with_bench_revision() -> Iterator[None]:
         (copy / "versions" / "2999_01_01_0000_setting_bench_note.py").write_text(revision)
         migrating.MIGRATIONS_DIR = copy
         migrating._script_directory.cache_clear()
+        migrating._alembic_config.cache_clear()
         try:
             yield
         finally:
             migrating.MIGRATIONS_DIR = original
             migrating._script_directory.cache_clear()
+            migrating._alembic_config.cache_clear()
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,12 @@
-"""Alembic environment: runs one chain of revisions in one schema, on a connection we pass.
+"""Alembic environment: migrations run only through ``tenants.migrating``.
 
-``tenants.migrating`` opens the transaction, binds the schema with
-``SET LOCAL search_path`` and hands the connection over in
-``config.attributes``; the version table lives inside that schema.
-Revisions labelled ``public`` build the registry; those labelled ``setting``
-build each setting's schema.
+That module opens the transaction, binds each schema with ``SET LOCAL
+search_path``, keeps the version table inside the schema and applies the
+``public`` chain to the registry and the ``setting`` chain to every setting.
+Running ``alembic upgrade`` directly would know none of that, so it is refused.
 """
 
-from alembic import context
-
-connection = context.config.attributes.get("connection")
-schema = context.config.attributes.get("schema")
-if connection is None or schema is None:
-    raise SystemExit(
-        "Apply migrations with `flask --app wsgi tenants migrate`, which runs them in "
-        "the public schema and in every setting's schema."
-    )
-
-context.configure(connection=connection, version_table_schema=schema)
-with context.begin_transaction():
-    context.run_migrations()
+raise SystemExit(
+    "Apply migrations with `flask --app wsgi tenants migrate`, which runs them in "
+    "the public schema and in every setting's schema."
+)

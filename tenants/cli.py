@@ -50,7 +50,7 @@ def _change_status(slug: str, status: SettingStatus) -> None:
     except LookupError as error:
         raise click.ClickException(f"No setting '{slug}'.") from error
     db.session.commit()
-    forget_cached(slug)
+    forget_cached()
     click.echo(f"Setting '{slug}' is now {status.value}.")
 
 

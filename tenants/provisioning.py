@@ -108,7 +108,7 @@ def provision_setting(
                 step(connection, new)
     except IntegrityError as error:
         raise SettingExists(f"A setting '{new.slug}' already exists.") from error
-    forget_cached(new.slug)
+    forget_cached()
     _invite_first_manager(new)
     return new
 

@@ -1,9 +1,11 @@
-"""Looking settings up in the registry, with a small per-process cache.
+"""Looking settings up in the registry, with a per-process snapshot of every active setting.
 
-Every request resolves its host through ``active_setting_by_slug``. Entries
-live for ``CACHE_SECONDS``; changes made in this process (suspend, resume)
-drop them at once, changes made by another process (the operator's CLI) are
-seen within that time.
+Every request resolves its host through ``active_setting_by_slug``. The
+snapshot of all active settings is reloaded with one query when it is older
+than ``CACHE_SECONDS``, so traffic spread over many settings (or guessed
+subdomains) costs no query per request. Changes made in this process
+(suspend, resume, create) drop it at once; changes made by another process
+(the operator's CLI) are seen within ``CACHE_SECONDS``.
 """
 
 from __future__ import annotations
@@ -19,43 +21,46 @@ from tenants.models import Setting, SettingStatus
 
 CACHE_SECONDS = 2.0
 
-_cache: dict[str, tuple[float, BoundSetting | None]] = {}
-_cache_lock = Lock()
+_snapshot: tuple[float, dict[str, BoundSetting]] = (float("-inf"), {})
+_reload_lock = Lock()
 
 
-def _load_active(slug: str) -> BoundSetting | None:
+def _load_all_active() -> dict[str, BoundSetting]:
     # Its own connection and transaction: the lookup must not open the ORM
     # session's transaction before the setting's schema is bound.
     with db.engine.connect() as connection:
-        row = connection.execute(
+        rows = connection.execute(
             select(
                 Setting.id, Setting.slug, Setting.name, Setting.schema_name, Setting.logo_file
-            ).where(Setting.slug == slug, Setting.status == SettingStatus.ACTIVE)
-        ).one_or_none()
-    if row is None:
-        return None
-    return BoundSetting(**row._asdict())
+            ).where(Setting.status == SettingStatus.ACTIVE)
+        ).all()
+    return {row.slug: BoundSetting(**row._asdict()) for row in rows}
+
+
+def _fresh_snapshot() -> dict[str, BoundSetting]:
+    global _snapshot
+    loaded_at, settings = _snapshot
+    if time.monotonic() - loaded_at < CACHE_SECONDS:
+        return settings
+    with _reload_lock:  # one thread reloads; the others wait and use its result
+        loaded_at, settings = _snapshot
+        if time.monotonic() - loaded_at >= CACHE_SECONDS:
+            started = time.monotonic()
+            settings = _load_all_active()
+            _snapshot = (started, settings)
+    return settings
 
 
 def active_setting_by_slug(slug: str) -> BoundSetting | None:
     """The active setting with this slug, or None (unknown or suspended)."""
-    now = time.monotonic()
-    cached = _cache.get(slug)
-    if cached is not None and now - cached[0] < CACHE_SECONDS:
-        return cached[1]
-    setting = _load_active(slug)
-    with _cache_lock:
-        _cache[slug] = (now, setting)
-    return setting
+    return _fresh_snapshot().get(slug)
 
 
-def forget_cached(slug: str | None = None) -> None:
-    """Drop cached lookups (one slug, or all)."""
-    with _cache_lock:
-        if slug is None:
-            _cache.clear()
-        else:
-            _cache.pop(slug, None)
+def forget_cached() -> None:
+    """Reload the snapshot on the next lookup (after any change to the registry)."""
+    global _snapshot
+    with _reload_lock:
+        _snapshot = (float("-inf"), {})
 
 
 def all_settings() -> list[Setting]:
@@ -68,7 +73,7 @@ def setting_by_slug(slug: str) -> Setting | None:
 
 def set_status(slug: str, status: SettingStatus) -> Setting:
     """Suspend or resume a setting; flushes, the caller commits and then calls
-    ``forget_cached(slug)`` so this process sees the change at once."""
+    ``forget_cached()`` so this process sees the change at once."""
     setting = setting_by_slug(slug)
     if setting is None:
         raise LookupError(f"no setting '{slug}'")

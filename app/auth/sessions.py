@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from datetime import datetime
 from typing import Any
 
@@ -182,10 +183,25 @@ def refuse_without_session_store() -> None:
         abort(503)
     if session.new and request.endpoint not in SESSIONLESS_ENDPOINTS:
         try:
-            get_redis().ping()
+            _check_redis_recently()
         except RedisError:
             log.warning("session store unavailable")
             abort(503)
+
+
+HEALTH_CHECK_SECONDS = 1.0
+_healthy_at: dict[int, float] = {}  # per Redis client: when a PING last succeeded
+
+
+def _check_redis_recently() -> None:
+    """PING Redis at most once a second per process: a visitor's pages stay cheap, and a
+    Redis that went down is noticed within a second (sooner by any session read)."""
+    store = get_redis()
+    now = time.monotonic()
+    if now - _healthy_at.get(id(store), float("-inf")) < HEALTH_CHECK_SECONDS:
+        return
+    store.ping()
+    _healthy_at[id(store)] = now
 
 
 def end_all_sessions_of(slug: str, user_id: int) -> int:

@@ -203,9 +203,13 @@ def test_redis_down_gives_a_clear_503_never_a_sign_in(app, app_without_redis, me
     assert response.status_code == 503
 
 
-def test_service_resumes_by_itself_when_redis_is_back(app, member):
+def test_service_resumes_by_itself_when_redis_is_back(app, member, monkeypatch):
     import redis as redis_module
 
+    from app.auth import sessions
+
+    # Each process PINGs Redis at most once a second; here every request checks.
+    monkeypatch.setattr(sessions, "HEALTH_CHECK_SECONDS", 0)
     setting, email = member
     client = client_for(app, setting.slug)
     store = app.extensions["redis"]
