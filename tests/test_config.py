@@ -1,0 +1,64 @@
+"""Configuration: secrets must come from the environment in production; dev keeps its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.config import Config, ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "PEPPER"])
+def test_production_without_a_secret_stops_with_a_message(monkeypatch, missing):
+    monkeypatch.setenv("LJ_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "s" * 64)
+    monkeypatch.setenv("PEPPER", "p" * 64)
+    monkeypatch.delenv(missing)
+    with pytest.raises(ConfigError, match=f"{missing} is not set"):
+        Config()
+
+
+def test_production_start_up_stops_before_serving_anything(servers):
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "PEPPER")}
+    env.update(LJ_ENV="production", DATABASE_URL=servers["DATABASE_URL"])
+    started = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "tenants", "list"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode != 0
+    assert "SECRET_KEY is not set" in started.stderr
+
+
+def test_development_generates_secrets_once_and_keeps_them(monkeypatch, tmp_path):
+    monkeypatch.setenv("LJ_ENV", "development")
+    monkeypatch.setenv("LJ_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("PEPPER", raising=False)
+    first, second = Config(), Config()
+    assert len(first.SECRET_KEY) >= 32 and first.PEPPER != first.SECRET_KEY
+    assert (first.SECRET_KEY, first.PEPPER) == (second.SECRET_KEY, second.PEPPER)
+    assert oct((tmp_path / "secrets" / "pepper").stat().st_mode)[-3:] == "600"
+
+
+def test_console_script_runs_the_operator_commands(app, make_setting):
+    setting = make_setting(name="Script Test Nursery")
+    listed = subprocess.run(
+        [str(Path(sys.executable).with_name("lj-tenants")), "list"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert setting.slug in listed.stdout and "Script Test Nursery" in listed.stdout
