@@ -8,6 +8,7 @@ it with child B's name hidden → comments → child A gets a leaving date → t
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from datetime import timedelta
@@ -26,6 +27,18 @@ PASSWORDS = {
     "parent_a": ("orange kite over the hill", "914270"),
     "parent_b": ("tea and toast at four", "261839"),
 }
+
+
+def _photo() -> bytes:
+    """A camera-like JPEG carrying GPS in its EXIF (the service must strip it)."""
+    from PIL import Image
+
+    image = Image.new("RGB", (1600, 1200), "#3a7bd5")
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0)}
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    return buffer.getvalue()
 
 
 class Journey:
@@ -150,11 +163,44 @@ def test_full_journey(app, live_server, new_page, mail_outbox):
     journey.activate(staff, emails["staff"], "staff")
     journey.sign_in(staff, emails["staff"], "staff")
 
+    # The key person, tablet in hand, writes a group observation with a photo.
+    staff.get_by_role("link", name="Write an observation").click()
+    journey.check(staff, "observation form")
+    staff.get_by_label("Date observed").fill(clock.today().isoformat())
+    staff.get_by_label("Amelia Jones").check()
+    staff.get_by_label("Bilal Khan").check()
+    staff.get_by_label("What happened").fill(
+        "Amelia and Bilal built a tower taller than themselves. Bilal counted 12 blocks "
+        "and @Amelia added a flag on top."
+    )
+    staff.get_by_label("Mathematics").check()
+    staff.get_by_label("Add a photo (optional)").set_input_files(
+        {"name": "tower.jpg", "mimeType": "image/jpeg", "buffer": _photo()}
+    )
+    staff.get_by_label("Photo caption (optional)").fill("Amelia and Bilal with their tower")
+    screenshot(staff, "observation-form-phone")
+    staff.get_by_role("button", name="Save draft").click()
+    staff.get_by_role("button", name="Publish").click()
+    journey.check(staff, "published observation", "observation-published")
+
+    # Parent A reads it on a phone with Bilal's name hidden, and answers.
     parent_a = new_page(PHONE)
     journey.activate(parent_a, emails["parent_a"], "parent_a")
     journey.sign_in(parent_a, emails["parent_a"], "parent_a")
     screenshot(parent_a, "parent-home-phone")
     assert "Amelia" in parent_a.content() and "Bilal" not in parent_a.content()
+    parent_a.get_by_role("link", name="Amelia's journal").click()
+    parent_a.get_by_text("built a tower taller than themselves").first.wait_for()
+    journey.check(parent_a, "Amelia's journal", "child-journal-phone")
+    assert "Bilal" not in parent_a.content()
+    parent_a.locator("article.observation-card h3 a").first.click()
+    parent_a.locator("main img").first.wait_for()
+    assert "Bilal" not in parent_a.content() and "a friend" in parent_a.content()
+    journey.check(parent_a, "observation seen by parent A")
+    parent_a.get_by_label("Your comment").fill("She told us all about the flag at tea time!")
+    parent_a.get_by_role("button", name="Add comment").click()
+    parent_a.get_by_text("She told us all about the flag at tea time!").wait_for()
+    journey.check(parent_a, "observation with comment", "parent-comment-phone")
 
     # Amelia leaves; after the grace period the sweep ends Anna's access.
     journey.open(manager, "/people/children", "children list")
