@@ -1,0 +1,86 @@
+"""Every page each role can open, in Chromium at phone and desktop widths: no serious or
+critical axe-core problems, and never a server error."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures.browser import check_accessibility, screenshot
+from tests.journal.conftest import EMAILS, family, observe, photo_bytes  # noqa: F401
+from tests.people.conftest import PASSWORD, PIN, frozen_clock  # noqa: F401
+
+pytestmark = pytest.mark.e2e
+
+
+def _pages(seeded, observation_id: int) -> dict[str, list[str]]:
+    a, obs = seeded.child_a_id, observation_id
+    return {
+        "anonymous": ["/", "/login", "/password/forgot", "/no-such-page"],
+        "manager": [
+            "/",
+            "/people/",
+            "/people/children",
+            "/people/children/archive",
+            f"/people/children/{a}",
+            "/people/children/new",
+            f"/people/children/{a}/edit",
+            "/people/parents",
+            f"/people/parents/{seeded.parent_a_id}",
+            "/people/staff",
+            "/people/staff/new",
+            f"/people/staff/{seeded.staff_id}",
+            "/invitations",
+            "/account",
+            "/settings/branding/",
+            "/journal/",
+            "/journal/review",
+            "/journal/observations/new",
+            f"/journal/observations/{obs}",
+            f"/journal/observations/{obs}/edit",
+            f"/journal/children/{a}",
+            f"/journal/children/{a}/observations/{obs}",
+            f"/journal/children/{a}/access-log",
+            "/journal/policies",
+        ],
+        "staff": ["/", "/journal/", f"/journal/children/{a}", "/people/children", "/people/"],
+        "parent_a": [
+            "/",
+            "/journal/",
+            f"/journal/children/{a}",
+            f"/journal/children/{a}/observations/{obs}",
+            f"/journal/children/{a}/home-observations/new",
+            "/people/children",
+            "/account",
+            f"/journal/children/{seeded.child_b_id}",
+        ],
+    }
+
+
+def _sign_in(page, live_server, seeded, who: str) -> None:
+    page.goto(live_server.url(seeded.slug, "/login"))
+    page.get_by_label("Email").fill(seeded.email(EMAILS[who]))
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("PIN").fill(PIN)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(live_server.url(seeded.slug, "/"))
+
+
+@pytest.mark.parametrize("who", ["anonymous", "manager", "staff", "parent_a"])
+def test_every_page_of_a_role_is_accessible(app, family, live_server, new_page, who):  # noqa: F811
+    observation_id = observe(
+        app,
+        family,
+        [family.child_a_id, family.child_b_id],
+        "Ada and Barty planted beans.",
+        photos=[(photo_bytes(), "Planting beans", None)],
+    )
+    page = new_page()
+    if who != "anonymous":
+        _sign_in(page, live_server, family, who)
+    for path in _pages(family, observation_id)[who]:
+        response = page.goto(live_server.url(family.slug, path))
+        assert response is not None and response.status < 500, (who, path, response.status)
+        check_accessibility(page, f"{who} {path} ({response.status})")
+    if who == "manager":
+        page.goto(live_server.url(family.slug, "/journal/review"))
+        screenshot(page, "review-queue")
