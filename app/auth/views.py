@@ -18,8 +18,8 @@ from app.auth.forms import (
     InviteForm,
     SignInForm,
 )
-from app.auth.links import LinkRefused
-from app.auth.models import AccountStatus, Role, User
+from app.auth.links import LinkRefused, find_usable_link
+from app.auth.models import AccountStatus, LinkPurpose, Role, User
 from app.auth.operations import SecretsRefused
 from app.extensions import db, limiter
 from app.security.policy import password_strength_hint
@@ -125,9 +125,6 @@ def _choose_secrets(
         hint = password_strength_hint(form.password.data or "")
         return render_template(template, form=form, errors=errors, hint=hint), INVALID
     try:
-        from app.auth.links import find_usable_link
-        from app.auth.models import LinkPurpose
-
         find_usable_link(token, LinkPurpose(purpose))
     except LinkRefused as refused:
         return _link_problem_page(refused, purpose)
@@ -267,7 +264,7 @@ def confirm_email(token: str) -> Response | tuple[str, int] | str:
 @bp.get("/invitations")
 @require_role(Role.MANAGER)
 def invitations() -> str:
-    return _invitations_page(InviteForm(), {}), 200  # type: ignore[return-value]
+    return _invitations_page(InviteForm(), {})
 
 
 def _invitations_page(form: InviteForm, errors: dict[str, list[str]]) -> str:
