@@ -39,15 +39,20 @@ from app.journal.content_rules import Mode
 from app.journal.models import (
     AGE_BANDS,
     AREAS_OF_LEARNING,
-    CAPTION_LENGTH,
     CHARACTERISTICS_OF_LEARNING,
-    COMMENT_LENGTH,
-    NEXT_STEPS_LENGTH,
-    TEXT_LENGTH,
     GroupNamePolicy,
     ObservationStatus,
 )
-from app.journal.operations import Filters, ObservationDetails
+from app.journal.operations import (
+    CAPTION,
+    COMMENT,
+    NEXT_STEPS,
+    REVIEW_NOTE,
+    WHAT_HAPPENED,
+    Filters,
+    ObservationDetails,
+    TextRule,
+)
 
 DATE_FORMAT = "%Y-%m-%d"  # what <input type="date"> sends
 # Phones and tablets offer the camera straight away; any photo file can still be chosen.
@@ -61,12 +66,9 @@ class CheckboxesField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-def _text(label: str, max_length: int, *, required: bool) -> list[object]:
-    checks: list[object] = [DataRequired(message=f"{label} is required.")] if required else []
-    return [
-        *checks,
-        Length(max=max_length, message=f"{label} must be at most {max_length:,} characters."),
-    ]
+def _text(rule: TextRule) -> list[object]:
+    checks: list[object] = [DataRequired(message=rule.missing)] if rule.required else []
+    return [*checks, Length(max=rule.max_length, message=rule.too_long)]
 
 
 def _at_least_one(message: str) -> Callable[[FlaskForm, Field], None]:
@@ -94,9 +96,7 @@ class ObservationForm(FlaskForm):
         validate_choice=True,
         validators=[_at_least_one("Choose at least one child.")],
     )
-    text = TextAreaField(
-        "What happened", validators=_text("What happened", TEXT_LENGTH, required=True)
-    )
+    text = TextAreaField("What happened", validators=_text(WHAT_HAPPENED))
     areas = CheckboxesField("Areas of learning", choices=_choices(AREAS_OF_LEARNING))
     characteristics = CheckboxesField(
         "Characteristics of effective learning", choices=_choices(CHARACTERISTICS_OF_LEARNING)
@@ -107,13 +107,9 @@ class ObservationForm(FlaskForm):
         default="",
         validate_choice=True,
     )
-    next_steps = TextAreaField(
-        "Next steps (optional)", validators=_text("Next steps", NEXT_STEPS_LENGTH, required=False)
-    )
+    next_steps = TextAreaField("Next steps (optional)", validators=_text(NEXT_STEPS))
     photo = FileField("Add a photo (optional)", render_kw=PHOTO_INPUT)
-    caption = StringField(
-        "Photo caption (optional)", validators=_text("Caption", CAPTION_LENGTH, required=False)
-    )
+    caption = StringField("Photo caption (optional)", validators=_text(CAPTION))
 
     def offer_children(self, children: list[tuple[int, str]]) -> None:
         self.child_ids.choices = [SelectChoice(child_id, name) for child_id, name in children]
@@ -132,9 +128,7 @@ class ObservationForm(FlaskForm):
 
 class PhotoForm(FlaskForm):
     photo = FileField("Photo", render_kw=PHOTO_INPUT)
-    caption = StringField(
-        "Caption (optional)", validators=_text("Caption", CAPTION_LENGTH, required=False)
-    )
+    caption = StringField("Caption (optional)", validators=_text(CAPTION))
     in_photo = CheckboxesField("Who can be seen in this photo?", coerce=int, validate_choice=True)
 
     def offer_children(self, children: list[tuple[int, str]]) -> None:
@@ -147,26 +141,20 @@ class PublishForm(FlaskForm):
 
 
 class ReviewForm(FlaskForm):
-    note = TextAreaField(
-        "Note to the author (optional)", validators=_text("Note", NEXT_STEPS_LENGTH, required=False)
-    )
+    note = TextAreaField("Note to the author (optional)", validators=_text(REVIEW_NOTE))
 
 
 class CommentForm(FlaskForm):
-    body = TextAreaField("Your comment", validators=_text("Comment", COMMENT_LENGTH, required=True))
+    body = TextAreaField("Your comment", validators=_text(COMMENT))
 
 
 class HomeObservationForm(FlaskForm):
     observed_on = DateField(
         "Date", validators=[InputRequired(message="Date is required.")], format=DATE_FORMAT
     )
-    text = TextAreaField(
-        "What did your child do?", validators=_text("What happened", TEXT_LENGTH, required=True)
-    )
+    text = TextAreaField("What did your child do?", validators=_text(WHAT_HAPPENED))
     photo = FileField("Add a photo (optional)", render_kw=PHOTO_INPUT)
-    caption = StringField(
-        "Photo caption (optional)", validators=_text("Caption", CAPTION_LENGTH, required=False)
-    )
+    caption = StringField("Photo caption (optional)", validators=_text(CAPTION))
 
 
 class PoliciesForm(FlaskForm):

@@ -97,18 +97,43 @@ class ObservationDetails:
     age_band: str | None = None
 
 
-def _clean_text(raw: str, field_name: str, label: str, max_length: int, *, required: bool) -> str:
+@dataclass(frozen=True)
+class TextRule:
+    """What a typed text must be: its name in messages, its most characters, and whether it
+    may be left empty. The form checks the text as sent, the operation once it is cleaned."""
+
+    label: str
+    max_length: int
+    required: bool = False
+
+    @property
+    def missing(self) -> str:
+        return f"{self.label} is required."
+
+    @property
+    def too_long(self) -> str:
+        return f"{self.label} must be at most {self.max_length:,} characters."
+
+
+WHAT_HAPPENED = TextRule("What happened", TEXT_LENGTH, required=True)
+NEXT_STEPS = TextRule("Next steps", NEXT_STEPS_LENGTH)
+CAPTION = TextRule("Caption", CAPTION_LENGTH)
+REVIEW_NOTE = TextRule("Note", NEXT_STEPS_LENGTH)
+COMMENT = TextRule("Comment", COMMENT_LENGTH, required=True)
+
+
+def _clean_text(raw: str, field_name: str, rule: TextRule) -> str:
     text = clean_observation_text(raw)
-    if required and not text.strip():
-        raise InvalidField(field_name, f"{label} is required.")
-    if len(text) > max_length:
-        raise InvalidField(field_name, f"{label} must be at most {max_length:,} characters.")
+    if rule.required and not text.strip():
+        raise InvalidField(field_name, rule.missing)
+    if len(text) > rule.max_length:
+        raise InvalidField(field_name, rule.too_long)
     return text
 
 
 def _clean_caption(raw: str) -> str:
     # A caption is one line: it becomes alt text too.
-    return _clean_text(" ".join(raw.split()), "caption", "Caption", CAPTION_LENGTH, required=False)
+    return _clean_text(" ".join(raw.split()), "caption", CAPTION)
 
 
 def _checked_date(observed_on: date | None, field_name: str = "observed_on") -> date:
@@ -153,10 +178,8 @@ def _checked(
         raise InvalidField("age_band", "Choose an age band from the list.")
     values = {
         "observed_on": _checked_date(details.observed_on),
-        "text": _clean_text(details.text, "text", "What happened", TEXT_LENGTH, required=True),
-        "next_steps": _clean_text(
-            details.next_steps, "next_steps", "Next steps", NEXT_STEPS_LENGTH, required=False
-        ),
+        "text": _clean_text(details.text, "text", WHAT_HAPPENED),
+        "next_steps": _clean_text(details.next_steps, "next_steps", NEXT_STEPS),
         "areas": _known_codes(details.areas, AREAS_OF_LEARNING, "areas"),
         "characteristics": _known_codes(
             details.characteristics, CHARACTERISTICS_OF_LEARNING, "characteristics"
@@ -517,7 +540,7 @@ def send_back(observation: Observation, *, by: User, note: str = "") -> None:
     observation is marked as not added to the journal."""
     _reviewable(observation, by)
     now = clock.now()
-    observation.review_note = _clean_text(note, "note", "Note", NEXT_STEPS_LENGTH, required=False)
+    observation.review_note = _clean_text(note, "note", REVIEW_NOTE)
     observation.status = (
         ObservationStatus.DRAFT
         if observation.kind is ObservationKind.STAFF
@@ -559,7 +582,7 @@ def create_home_observation(
         status=ObservationStatus.IN_REVIEW,
         author_id=by.id,
         observed_on=_checked_date(observed_on),
-        text=_clean_text(text, "text", "What happened", TEXT_LENGTH, required=True),
+        text=_clean_text(text, "text", WHAT_HAPPENED),
         next_steps="",
         areas=[],
         characteristics=[],
@@ -585,7 +608,7 @@ def add_comment(observation: Observation, child: Child, body: str, *, by: User) 
         observation_id=observation.id,
         child_id=child.id,
         author_id=by.id,
-        body=_clean_text(body, "body", "Comment", COMMENT_LENGTH, required=True),
+        body=_clean_text(body, "body", COMMENT),
         created_at=clock.now(),
     )
     db.session.add(comment)
