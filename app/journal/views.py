@@ -9,6 +9,9 @@ policy; staff's own pages (``/journal/observations/...``) show every name.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import NoReturn, TypeVar
 
 from flask import (
@@ -131,6 +134,21 @@ def _refused(error: journal.NotAllowed) -> NoReturn:
     abort(409, description=str(error))
 
 
+@contextmanager
+def _conflict_if_not_allowed() -> Iterator[None]:
+    """An operation's ``NotAllowed`` in the block rolls back and answers 409 with its reason."""
+    try:
+        yield
+    except journal.NotAllowed as refused:
+        _refused(refused)
+
+
+def _success(message: str, url: str) -> Response:
+    """Say what was done, and go on to ``url`` (303: the browser asks for it with a GET)."""
+    flash(message, "success")
+    return redirect(url, code=303)
+
+
 def _chosen_file(field_data: object) -> FileStorage | None:
     # An empty file input still sends a part, with no file name.
     if isinstance(field_data, FileStorage) and field_data.filename:
@@ -143,6 +161,41 @@ def _processed(upload: FileStorage | None) -> ProcessedImage | None:
     if upload is None:
         return None
     return process_upload(upload.stream, max_bytes=MAX_UPLOAD_BYTES)
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """Why a form was not saved: what to show beside its fields, and the status to answer."""
+
+    errors: Errors
+    status: int = INVALID
+
+
+def _refusal(error: MediaRejected | InvalidInput, default_field: str) -> _Refusal:
+    if isinstance(error, MediaRejected):
+        return _Refusal({"photo": [error.message]}, error.status)
+    return _Refusal(_field_errors(error, default_field))
+
+
+def _saved_with_photo(
+    form: ObservationForm | HomeObservationForm, save: Callable[[], Observation]
+) -> Observation | _Refusal:
+    """Check the form and the photo it may carry, then ``save`` the observation and add the
+    photo to it; what was refused comes back as a ``_Refusal`` (nothing is committed)."""
+    if not form.validate():
+        return _Refusal({})  # the form's own errors show beside its fields
+    try:
+        image = _processed(_chosen_file(form.photo.data))
+        observation = save()
+        if image is not None:
+            journal.add_photo(observation, image, caption=form.caption.data or "", by=current_user)
+    except (MediaRejected, InvalidInput) as error:
+        return _refusal(error, "text")
+    return observation
+
+
+def _observation_url(observation: Observation) -> str:
+    return url_for("journal.observation", observation_id=observation.id)
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -227,27 +280,15 @@ def new_observation() -> str:
 @require_role(*STAFF)
 def create_observation() -> Page:
     form = _observation_form()
-    errors: Errors = {}
-    status = INVALID
-    if form.validate():
-        try:
-            image = _processed(_chosen_file(form.photo.data))
-            observation = journal.create_observation(form.details(), by=current_user)
-            if image is not None:
-                journal.add_photo(
-                    observation, image, caption=form.caption.data or "", by=current_user
-                )
-        except MediaRejected as rejected:
-            errors, status = {"photo": [rejected.message]}, rejected.status
-        except InvalidInput as error:
-            errors = _field_errors(error, "text")
-        else:
-            db.session.commit()
-            _warn_about_consent(observation)
-            flash("The observation is saved as a draft.", "success")
-            return redirect(url_for("journal.observation", observation_id=observation.id), code=303)
-    db.session.rollback()
-    return _form_page(form, errors), status
+    saved = _saved_with_photo(
+        form, lambda: journal.create_observation(form.details(), by=current_user)
+    )
+    if isinstance(saved, _Refusal):
+        db.session.rollback()
+        return _form_page(form, saved.errors), saved.status
+    db.session.commit()
+    _warn_about_consent(saved)
+    return _success("The observation is saved as a draft.", _observation_url(saved))
 
 
 def _warn_about_consent(observation: Observation) -> None:
@@ -303,25 +344,18 @@ def update_observation(observation_id: int) -> Page:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
     form = _observation_form(shown)
-    errors: Errors = {}
-    status = INVALID
-    if form.validate():
-        try:
-            image = _processed(_chosen_file(form.photo.data))
-            journal.update_observation(shown, form.details(), by=current_user)
-            if image is not None:
-                journal.add_photo(shown, image, caption=form.caption.data or "", by=current_user)
-        except MediaRejected as rejected:
-            errors, status = {"photo": [rejected.message]}, rejected.status
-        except InvalidInput as error:
-            errors = _field_errors(error, "text")
-        else:
-            db.session.commit()
-            _warn_about_consent(shown)
-            flash("The observation is saved.", "success")
-            return redirect(url_for("journal.observation", observation_id=shown.id), code=303)
-    db.session.rollback()
-    return _form_page(form, errors, _observation_or_404(observation_id)), status
+
+    def save() -> Observation:
+        journal.update_observation(shown, form.details(), by=current_user)
+        return shown
+
+    saved = _saved_with_photo(form, save)
+    if isinstance(saved, _Refusal):
+        db.session.rollback()
+        return _form_page(form, saved.errors, _observation_or_404(observation_id)), saved.status
+    db.session.commit()
+    _warn_about_consent(shown)
+    return _success("The observation is saved.", _observation_url(shown))
 
 
 @bp.post("/observations/<int:observation_id>/delete")
@@ -329,13 +363,10 @@ def update_observation(observation_id: int) -> Page:
 def delete_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
-    try:
+    with _conflict_if_not_allowed():
         journal.delete_draft(shown, by=current_user)
-    except journal.NotAllowed as refused:
-        _refused(refused)
     db.session.commit()
-    flash("The draft is deleted.", "success")
-    return redirect(url_for("journal.index"), code=303)
+    return _success("The draft is deleted.", url_for("journal.index"))
 
 
 # ---------------------------------------------------------------- photos
@@ -355,8 +386,7 @@ def add_photo(observation_id: int) -> Page:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
     form = _photo_form(shown)
-    errors: Errors = {}
-    status = INVALID
+    refusal = _Refusal({})
     if form.validate():
         upload = _chosen_file(form.photo.data)
         try:
@@ -371,18 +401,15 @@ def add_photo(observation_id: int) -> Page:
                 in_photo=form.in_photo.data or [],
                 by=current_user,
             )
-        except MediaRejected as rejected:
-            errors, status = {"photo": [rejected.message]}, rejected.status
-        except InvalidInput as error:
-            errors = _field_errors(error, "photo")
+        except (MediaRejected, InvalidInput) as error:
+            refusal = _refusal(error, "photo")
         else:
             db.session.commit()
             _warn_about_consent(shown)
-            flash("The photo is added.", "success")
-            return redirect(url_for("journal.observation", observation_id=shown.id), code=303)
+            return _success("The photo is added.", _observation_url(shown))
     db.session.rollback()
     shown = _observation_or_404(observation_id)
-    return _observation_page(shown, photo_form=form, photo_errors=errors), status
+    return _observation_page(shown, photo_form=form, photo_errors=refusal.errors), refusal.status
 
 
 @bp.post("/observations/<int:observation_id>/photos/<int:photo_id>/remove")
@@ -391,13 +418,10 @@ def remove_photo(observation_id: int, photo_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
     photo = journal.photo_of(shown, photo_id) or abort(404)
-    try:
+    with _conflict_if_not_allowed():
         journal.remove_photo(photo, shown, by=current_user)
-    except journal.NotAllowed as refused:
-        _refused(refused)
     db.session.commit()
-    flash("The photo is removed.", "success")
-    return redirect(url_for("journal.observation", observation_id=shown.id), code=303)
+    return _success("The photo is removed.", _observation_url(shown))
 
 
 def _send_photo(photo: Photo, size: str, download_name: str) -> Response:
@@ -433,12 +457,10 @@ def publish_observation(observation_id: int) -> Page:
     form = PublishForm()
     _check_action(form)
     shown = _observation_or_404(observation_id)
-    try:
+    with _conflict_if_not_allowed():
         outcome, checked = journal.publish(
             shown, by=current_user, confirmed=form.confirmed.data == "yes"
         )
-    except journal.NotAllowed as refused:
-        _refused(refused)
     if outcome is Published.NEEDS_CONFIRMATION:
         db.session.rollback()
         return render_template(
@@ -456,7 +478,7 @@ def publish_observation(observation_id: int) -> Page:
         )
     else:
         flash("The observation is published.", "success")
-    return redirect(url_for("journal.observation", observation_id=shown.id), code=303)
+    return redirect(_observation_url(shown), code=303)
 
 
 @bp.post("/observations/<int:observation_id>/approve")
@@ -464,13 +486,10 @@ def publish_observation(observation_id: int) -> Page:
 def approve_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
-    try:
+    with _conflict_if_not_allowed():
         journal.approve(shown, by=current_user)
-    except journal.NotAllowed as refused:
-        _refused(refused)
     db.session.commit()
-    flash("The observation is published.", "success")
-    return redirect(url_for("journal.review_queue"), code=303)
+    return _success("The observation is published.", url_for("journal.review_queue"))
 
 
 @bp.post("/observations/<int:observation_id>/send-back")
@@ -490,8 +509,7 @@ def send_back_observation(observation_id: int) -> Page:
         form.note.errors = [str(error)]
         return _observation_page(_observation_or_404(observation_id), review_form=form), INVALID
     db.session.commit()
-    flash("The observation is sent back.", "success")
-    return redirect(url_for("journal.review_queue"), code=303)
+    return _success("The observation is sent back.", url_for("journal.review_queue"))
 
 
 # ---------------------------------------------------------------- comments
@@ -504,8 +522,10 @@ def hide_comment(comment_id: int) -> Response:
     comment = journal.comment_for_staff(current_user, comment_id) or abort(404)
     journal.hide_comment(comment, by=current_user)
     db.session.commit()
-    flash("The comment is hidden from the family.", "success")
-    return redirect(url_for("journal.observation", observation_id=comment.observation_id), code=303)
+    return _success(
+        "The comment is hidden from the family.",
+        url_for("journal.observation", observation_id=comment.observation_id),
+    )
 
 
 @bp.post("/children/<int:child_id>/observations/<int:observation_id>/comments")
@@ -523,11 +543,10 @@ def add_comment(child_id: int, observation_id: int) -> Page:
             form.body.errors = [str(error)]
         else:
             db.session.commit()
-            flash("Your comment is added.", "success")
-            return redirect(
+            return _success(
+                "Your comment is added.",
                 url_for("journal.child_observation", child_id=child.id, observation_id=shown.id)
                 + "#comments",
-                code=303,
             )
     db.session.rollback()
     child = _child_or_404(child_id)
@@ -653,32 +672,23 @@ def new_home_observation(child_id: int) -> str:
 def create_home_observation(child_id: int) -> Page:
     child = _child_or_404(child_id)
     form = HomeObservationForm()
-    errors: Errors = {}
-    status = INVALID
-    if form.validate():
-        try:
-            image = _processed(_chosen_file(form.photo.data))
-            sent = journal.create_home_observation(
-                child, form.observed_on.data, form.text.data or "", by=current_user
-            )
-            if image is not None:
-                journal.add_photo(sent, image, caption=form.caption.data or "", by=current_user)
-        except MediaRejected as rejected:
-            errors, status = {"photo": [rejected.message]}, rejected.status
-        except InvalidInput as error:
-            errors = _field_errors(error, "text")
-        else:
-            db.session.commit()
-            flash(
-                f"Thank you: staff will look at it and add it to {child.known_as}'s journal.",
-                "success",
-            )
-            return redirect(url_for("journal.child_journal", child_id=child.id), code=303)
-    db.session.rollback()
-    child = _child_or_404(child_id)
-    return render_template(
-        "journal/home_observation_form.html", child=child, form=form, errors=errors
-    ), status
+    saved = _saved_with_photo(
+        form,
+        lambda: journal.create_home_observation(
+            child, form.observed_on.data, form.text.data or "", by=current_user
+        ),
+    )
+    if isinstance(saved, _Refusal):
+        db.session.rollback()
+        child = _child_or_404(child_id)
+        return render_template(
+            "journal/home_observation_form.html", child=child, form=form, errors=saved.errors
+        ), saved.status
+    db.session.commit()
+    return _success(
+        f"Thank you: staff will look at it and add it to {child.known_as}'s journal.",
+        url_for("journal.child_journal", child_id=child.id),
+    )
 
 
 # ---------------------------------------------------------------- managers: log and policies
@@ -731,7 +741,6 @@ def save_policies() -> Page:
             errors = _field_errors(error, "blocked_phrases")
         else:
             db.session.commit()
-            flash("The journal's policies are saved.", "success")
-            return redirect(url_for("journal.policies"), code=303)
+            return _success("The journal's policies are saved.", url_for("journal.policies"))
     db.session.rollback()
     return _policies_page(form, errors), INVALID
