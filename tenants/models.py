@@ -28,6 +28,9 @@ class Setting(db.Model):
     __table_args__ = (
         CheckConstraint("parent_grace_days >= 0", name="parent_grace_days_not_negative"),
         CheckConstraint("group_names IN ('shown', 'hidden')", name="group_names_known"),
+        CheckConstraint(
+            "retention_years_after_leaving BETWEEN 1 AND 25", name="retention_years_in_range"
+        ),
         {"schema": "public"},
     )
 
@@ -48,6 +51,14 @@ class Setting(db.Model):
     group_names: Mapped[str] = mapped_column(String(10), default="hidden", server_default="hidden")
     # The setting's logo: a file under MEDIA_ROOT/<slug>/, shown in every page's header.
     logo_file: Mapped[str | None] = mapped_column(String(80))
+    # Years an archived child's records are kept after they left (or were archived) before
+    # they should be purged. The EYFS sets no statutory retention period for learning
+    # journals, and the setting, as data controller, decides; settings commonly keep them
+    # until the child is several years past leaving. 3 is a conservative default that each
+    # setting can change (1-25) on its people page.
+    retention_years_after_leaving: Mapped[int] = mapped_column(
+        Integer, default=3, server_default="3"
+    )
 
     @property
     def is_active(self) -> bool:

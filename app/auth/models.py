@@ -12,6 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tenants.schema import TenantModel, text_enum
 
+BOUNCE_REASON_LENGTH = 200  # the SMTP server's answer, cut to this length
+
 
 class Role(enum.StrEnum):
     MANAGER = "manager"
@@ -55,6 +57,11 @@ class User(UserMixin, TenantModel):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the SMTP server last refused mail to this address for good (``app.mail``), so
+    # the manager sees it under "Needs attention". Cleared when the address is corrected
+    # or a later message to it goes through.
+    email_bounced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    email_bounce_reason: Mapped[str | None] = mapped_column(String(BOUNCE_REASON_LENGTH))
 
     @property
     def is_active(self) -> bool:  # flask-login: only active accounts may be signed in

@@ -124,9 +124,16 @@ def correct_invited_email(user: User, new_email: str, by: User) -> None:
         raise InvalidInput("Someone at this setting already uses that email address.")
     old = user.email
     user.email = email
+    _forget_bounce(user)
     db.session.flush()
     _email_activation_link(user)
     audit.record("invitation_email_corrected", actor=by, subject=user, old_email=old)
+
+
+def _forget_bounce(user: User) -> None:
+    """A new address starts clean; if mail to it is refused too, ``app.mail`` records it again."""
+    user.email_bounced_at = None
+    user.email_bounce_reason = None
 
 
 def _check_secrets(user: User, password: str, pin: str) -> None:
@@ -315,6 +322,7 @@ def confirm_email_change(token: str) -> User:
         raise InvalidInput("Someone at this setting already uses that email address.")
     old = user.email
     user.email = link.new_email
+    _forget_bounce(user)
     use_link(link)
     audit.record("email_changed", subject=user, old_email=old)
     return user

@@ -9,13 +9,26 @@ from __future__ import annotations
 from datetime import date
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, EmailField, HiddenField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.auth.models import Role
 from app.people.models import NAME_LENGTH, RELATIONSHIP_LENGTH, ROOM_LENGTH
-from app.people.operations import ChildDetails
+from app.people.operations import (
+    GRACE_DAYS_LIMITS,
+    RETENTION_YEARS_LIMITS,
+    ChildDetails,
+    PeoplePolicies,
+)
 
 NO_KEY_PERSON = 0
 DATE_FORMAT = "%Y-%m-%d"  # what <input type="date"> sends
@@ -128,3 +141,28 @@ class ChildForParentForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """Only a CSRF token: archive now, unlink, deactivate now."""
+
+
+def _whole_number(label: str, limits: tuple[int, int]) -> IntegerField:
+    low, high = limits
+    return IntegerField(
+        label, validators=_required(label), render_kw={"min": low, "max": high, "step": 1}
+    )
+
+
+class PeoplePoliciesForm(FlaskForm):
+    """The parents' grace period and the retention of leavers' records (ranges checked by
+    ``operations.save_people_policies``)."""
+
+    parent_grace_days = _whole_number(
+        "Days a parent keeps access after their last child leaves", GRACE_DAYS_LIMITS
+    )
+    retention_years_after_leaving = _whole_number(
+        "Years a child's records are kept after they leave", RETENTION_YEARS_LIMITS
+    )
+
+    def policies(self) -> PeoplePolicies:
+        return PeoplePolicies(
+            parent_grace_days=self.parent_grace_days.data or 0,
+            retention_years_after_leaving=self.retention_years_after_leaving.data or 0,
+        )

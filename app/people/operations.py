@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from sqlalchemy import delete, exists, func, select
-from sqlalchemy.sql.expression import Exists
+from sqlalchemy import Date, cast, delete, exists, func, select, update
+from sqlalchemy.sql.expression import ColumnElement, Exists
 
 from app import clock
 from app.auth import audit
@@ -29,6 +29,8 @@ from app.people.models import (
     StaffMember,
 )
 from app.validation import InvalidInput, clean_email, clean_name
+from tenants.binding import current_setting
+from tenants.models import Setting
 
 STAFF_ROLES = (Role.MANAGER, Role.STAFF)
 USER_NAME_LENGTH = 120  # users.full_name
@@ -268,6 +270,45 @@ def archived_children() -> list[Child]:
             .order_by(Child.archived_at.desc(), Child.id)
         )
     )
+
+
+def _retention_deadline() -> ColumnElement[date]:
+    """SQL for an archived child's retention deadline: the day they left (or were
+    archived, had they no leaving date) plus the setting's years of retention.
+
+    PostgreSQL's interval arithmetic keeps a 29 February leaver on 28 February.
+    """
+    years = (
+        select(Setting.retention_years_after_leaving)
+        .where(Setting.id == current_setting().id)
+        .scalar_subquery()
+    )
+    left_on = func.coalesce(Child.leaving_date, func.date(Child.archived_at))
+    return cast(left_on + func.make_interval(years), Date)
+
+
+def archived_children_with_deadlines() -> list[tuple[Child, date]]:
+    """Children who have left, most recent first, each with their retention deadline."""
+    rows = db.session.execute(
+        select(Child, _retention_deadline())
+        .where(Child.archived_at.is_not(None))
+        .order_by(Child.archived_at.desc(), Child.id)
+    )
+    return [(child, deadline) for child, deadline in rows]
+
+
+def children_past_retention() -> list[tuple[Child, date]]:
+    """Archived children whose retention deadline has come: their records should be purged.
+
+    Due on the deadline itself: by then the records have been kept the whole period.
+    """
+    deadline = _retention_deadline()
+    rows = db.session.execute(
+        select(Child, deadline)
+        .where(Child.archived_at.is_not(None), deadline <= clock.today())
+        .order_by(deadline, Child.id)
+    )
+    return [(child, due_on) for child, due_on in rows]
 
 
 def children_of(parent: User) -> list[Child]:
@@ -567,6 +608,65 @@ def departing_parents() -> list[DepartingParent]:
     return [DepartingParent(user, left_on, departure) for user, left_on, departure in rows]
 
 
+# ---------------------------------------------------------------- people policies
+
+GRACE_DAYS_LIMITS = (0, 90)
+RETENTION_YEARS_LIMITS = (1, 25)  # as the CHECK on settings.retention_years_after_leaving
+
+
+@dataclass(frozen=True)
+class PeoplePolicies:
+    """The setting's rules for when access and records end after someone leaves."""
+
+    parent_grace_days: int
+    retention_years_after_leaving: int
+
+
+def people_policies() -> PeoplePolicies:
+    """The current setting's people policies."""
+    row = db.session.execute(
+        select(Setting.parent_grace_days, Setting.retention_years_after_leaving).where(
+            Setting.id == current_setting().id
+        )
+    ).one()
+    return PeoplePolicies(*row)
+
+
+def _within(value: int, limits: tuple[int, int], field: str, message: str) -> int:
+    low, high = limits
+    if not low <= value <= high:
+        raise InvalidField(field, message.format(low=low, high=high))
+    return value
+
+
+def save_people_policies(policies: PeoplePolicies, *, by: User) -> None:
+    """A manager sets the parents' grace period and how long leavers' records are kept."""
+    grace_days = _within(
+        policies.parent_grace_days,
+        GRACE_DAYS_LIMITS,
+        "parent_grace_days",
+        "The grace period must be between {low} and {high} days.",
+    )
+    years = _within(
+        policies.retention_years_after_leaving,
+        RETENTION_YEARS_LIMITS,
+        "retention_years_after_leaving",
+        "Records must be kept between {low} and {high} years after a child leaves.",
+    )
+    db.session.execute(
+        update(Setting)
+        .where(Setting.id == current_setting().id)
+        .values(parent_grace_days=grace_days, retention_years_after_leaving=years)
+    )
+    audit.record(
+        "people.policies_changed",
+        actor=by,
+        parent_grace_days=grace_days,
+        retention_years_after_leaving=years,
+    )
+    db.session.flush()
+
+
 # ---------------------------------------------------------------- needs attention
 
 
@@ -579,6 +679,8 @@ class NeedsAttention:
     expired_invitations: list[User]
     parents_not_activated: list[User]
     children_without_parents: list[Child]
+    undeliverable_emails: list[User]
+    records_past_retention: list[tuple[Child, date]]
 
     @property
     def count(self) -> int:
@@ -590,6 +692,8 @@ class NeedsAttention:
                 self.expired_invitations,
                 self.parents_not_activated,
                 self.children_without_parents,
+                self.undeliverable_emails,
+                self.records_past_retention,
             )
         )
 
@@ -632,4 +736,17 @@ def needs_attention() -> NeedsAttention:
         expired_invitations=list(expired),
         parents_not_activated=list(not_activated),
         children_without_parents=list(no_parents),
+        undeliverable_emails=undeliverable_emails(),
+        records_past_retention=children_past_retention(),
+    )
+
+
+def undeliverable_emails() -> list[User]:
+    """People who can still sign in (or are invited) whose address the mail server refused."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.email_bounced_at.is_not(None), User.status != AccountStatus.DEACTIVATED)
+            .order_by(User.email_bounced_at.desc(), User.id)
+        )
     )

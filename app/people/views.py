@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
+from app import clock
 from app.auth.access import current_user, require_role
 from app.auth.models import Role, User
 from app.extensions import db
@@ -22,6 +23,7 @@ from app.people.forms import (
     LeavingDateForm,
     NewStaffForm,
     ParentForChildForm,
+    PeoplePoliciesForm,
     StaffDatesForm,
 )
 from app.people.models import Child
@@ -76,10 +78,37 @@ def _check_action() -> None:
 # ---------------------------------------------------------------- overview
 
 
+def _overview_page(form: PeoplePoliciesForm, errors: Errors) -> str:
+    return render_template(
+        "people/overview.html",
+        attention=people.needs_attention(),
+        policies_form=form,
+        errors=errors,
+    )
+
+
 @bp.get("/")
 @require_role(MANAGER)
 def overview() -> str:
-    return render_template("people/overview.html", attention=people.needs_attention())
+    return _overview_page(PeoplePoliciesForm(formdata=None, obj=people.people_policies()), {})
+
+
+@bp.post("/policies")
+@require_role(MANAGER)
+def save_policies() -> Page:
+    form = PeoplePoliciesForm()
+    errors: Errors = {}
+    if form.validate():
+        try:
+            people.save_people_policies(form.policies(), by=current_user)
+        except InvalidInput as error:
+            errors = _field_errors(error, "parent_grace_days")
+        else:
+            db.session.commit()
+            flash("The people policies are saved.", "success")
+            return redirect(url_for("people.overview"), code=303)
+    db.session.rollback()
+    return _overview_page(form, errors), INVALID
 
 
 # ---------------------------------------------------------------- children
@@ -98,7 +127,12 @@ def children() -> str:
 @bp.get("/children/archive")
 @require_role(MANAGER)
 def archive() -> str:
-    return render_template("people/children_archive.html", children=people.archived_children())
+    return render_template(
+        "people/children_archive.html",
+        children=people.archived_children_with_deadlines(),
+        policies=people.people_policies(),
+        today=clock.today(),
+    )
 
 
 @bp.get("/children/<int:child_id>")

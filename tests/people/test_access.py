@@ -39,6 +39,7 @@ class Route:
 
 ROUTES: dict[str, Route] = {
     "people.overview": Route("GET", "/people/", {MANAGER}),
+    "people.save_policies": Route("POST", "/people/policies", {MANAGER}),
     "people.children": Route("GET", "/people/children", EVERYONE),
     "people.archive": Route("GET", "/people/children/archive", {MANAGER}),
     "people.new_child": Route("GET", "/people/children/new", {MANAGER}),
@@ -194,6 +195,8 @@ FIELDS = [
     "confirmed",
     "shown_parent_id",
     "child_id",
+    "parent_grace_days",
+    "retention_years_after_leaving",
 ]
 
 
