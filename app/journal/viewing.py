@@ -162,6 +162,11 @@ class ChildView:
         )
 
 
+def comments_in_full(comments: Sequence[Comment]) -> list[ShownComment]:
+    """Staff's view of comments: each body as it was written."""
+    return [ShownComment(comment, comment.body) for comment in comments]
+
+
 def show_in_full(observation: Observation) -> ShownObservation:
     """Staff's view: every name, every photo."""
     return ShownObservation(

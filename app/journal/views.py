@@ -57,7 +57,7 @@ from app.journal.models import (
     Photo,
 )
 from app.journal.operations import Published
-from app.journal.viewing import ChildView, as_json, show_in_full
+from app.journal.viewing import ChildView, as_json, comments_in_full, show_in_full
 from app.people.models import Child
 from app.validation import InvalidInput
 
@@ -314,7 +314,10 @@ def _observation_page(shown: Observation, **extra: object) -> str:
     in_review = shown.status is ObservationStatus.IN_REVIEW
     context: dict[str, object] = {
         "item": show_in_full(shown),
-        "comments": journal.comments_by_child(shown),
+        "comments": {
+            child_id: comments_in_full(thread)
+            for child_id, thread in journal.comments_by_child(shown).items()
+        },
         "children_by_id": {child.id: child for child in shown.children},
         "no_consent": journal.children_without_consent_in_photos(shown),
         "may_edit": journal.may_edit(current_user, shown),
