@@ -34,9 +34,7 @@ def upgrade() -> None:
         sa.Column("activated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deactivated_at", sa.DateTime(timezone=True), nullable=True),
         # Enums are VARCHAR + CHECK: a per-schema enum type would break prepared statements.
-        sa.CheckConstraint(
-            "role IN ('manager', 'staff', 'parent')", name="ck_users_user_role"
-        ),
+        sa.CheckConstraint("role IN ('manager', 'staff', 'parent')", name="ck_users_user_role"),
         sa.CheckConstraint(
             "status IN ('invited', 'active', 'deactivated')", name="ck_users_account_status"
         ),
