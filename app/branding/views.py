@@ -45,7 +45,7 @@ def save() -> Response | tuple[str, int]:
             return _page(form, {"logo": [rejected.message]}), rejected.status
         else:
             db.session.commit()
-            forget_cached(current_setting().slug)
+            forget_cached()
             flash("Saved. Families see the new name and logo on every page.", "success")
             return redirect(url_for("branding.edit"), code=303)
     db.session.rollback()
