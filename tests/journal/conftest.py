@@ -14,13 +14,13 @@ from datetime import date
 import pytest
 from flask import Flask
 from PIL import Image
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.auth.models import AccountStatus, Role, User
 from app.extensions import db
 from app.journal import operations as journal
 from app.journal.media import process_upload
-from app.journal.models import GroupNamePolicy, Observation
+from app.journal.models import GroupNamePolicy, Observation, Photo
 from app.people.operations import create_child, link_parent
 from app.security.secrets import hash_password, hash_pin
 from tenants.models import Setting
@@ -165,6 +165,18 @@ def observe(
             assert outcome is journal.Published.PUBLISHED
         db.session.commit()
         return observation.id
+
+
+def observe_with_a_photo(app: Flask, family: Journal, text: str) -> tuple[int, int]:
+    """A published observation of child A with one photo: its id, and the photo's."""
+    observation_id = observe(
+        app, family, [family.child_a_id], text, photos=[(photo_bytes(), "", None)]
+    )
+    with inside(app, family.slug):
+        photo_id = db.session.scalars(
+            select(Photo.id).where(Photo.observation_id == observation_id)
+        ).one()
+    return observation_id, photo_id
 
 
 def observation_row(app: Flask, slug: str, observation_id: int) -> Observation:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.extensions import db
-from app.journal.models import JournalAccess, JournalView, Photo
+from app.journal.models import JournalAccess, JournalView
 from tests.journal.conftest import (
     TODAY,
     inside,
     observe,
-    photo_bytes,
+    observe_with_a_photo,
     post_form,
     signed_in,
 )
@@ -53,11 +53,7 @@ def test_staff_viewing_a_group_observation_is_recorded_for_each_child(app, famil
 
 
 def test_nothing_but_views_is_recorded(app, family):
-    observation_id = observe(
-        app, family, [family.child_a_id], "Ada hopped.", photos=[(photo_bytes(), "", None)]
-    )
-    with inside(app, family.slug):
-        photo_id = db.session.scalar(select(Photo.id))
+    observation_id, photo_id = observe_with_a_photo(app, family, "Ada hopped.")
     parent = signed_in(app, family, "parent_a")
     base = f"/journal/children/{family.child_a_id}"
     post_form(parent, f"{base}/observations/{observation_id}/comments", {"body": "Lovely"})

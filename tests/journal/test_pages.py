@@ -94,23 +94,12 @@ def test_a_child_who_has_left_gets_no_new_observations(app, family):
 
 
 def test_parent_sees_published_observations_newest_first_and_filters_them(app, family):
-    observe(
-        app,
-        family,
-        [family.child_a_id],
-        "Oldest painting",
-        areas=("ead",),
-        observed_on=TODAY.replace(day=1, month=10),
-    )
-    observe(
-        app,
-        family,
-        [family.child_a_id],
-        "Middle counting",
-        areas=("maths",),
-        observed_on=TODAY.replace(day=1, month=11),
-    )
-    observe(app, family, [family.child_a_id], "Newest singing", areas=("cl", "ead"))
+    for text, areas, observed_on in [
+        ("Oldest painting", ("ead",), TODAY.replace(day=1, month=10)),
+        ("Middle counting", ("maths",), TODAY.replace(day=1, month=11)),
+        ("Newest singing", ("cl", "ead"), TODAY),
+    ]:
+        observe(app, family, [family.child_a_id], text, areas=areas, observed_on=observed_on)
     observe(app, family, [family.child_a_id], "Unpublished draft", publish=False)
     parent = signed_in(app, family, "parent_a")
     page = parent.get(f"/journal/children/{family.child_a_id}").text

@@ -19,6 +19,7 @@ from app.journal.models import Observation, Photo
 from tests.journal.conftest import (
     inside,
     observe,
+    observe_with_a_photo,
     photo_bytes,
     post_form,
     read_image,
@@ -156,11 +157,7 @@ def test_a_png_named_jpg_and_a_jpeg_with_a_zip_appended_are_stored_as_clean_jpeg
 
 
 def test_photos_are_served_privately_without_sniffing(app, family):
-    observation_id = observe(
-        app, family, [family.child_a_id], "Ada.", photos=[(photo_bytes(), "", None)]
-    )
-    with inside(app, family.slug):
-        photo_id = db.session.scalar(select(Photo.id))
+    _, photo_id = observe_with_a_photo(app, family, "Ada.")
     parent = signed_in(app, family, "parent_a")
     for path in (
         f"/journal/children/{family.child_a_id}/photos/{photo_id}/full",
@@ -172,7 +169,6 @@ def test_photos_are_served_privately_without_sniffing(app, family):
         assert "public" not in response.headers["Cache-Control"]
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Content-Disposition"].startswith("inline")
-    assert observation_id
 
 
 def test_file_names_on_disk_are_random_and_reveal_nothing(app, family):
