@@ -47,7 +47,6 @@ import re
 import secrets
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -56,28 +55,30 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
 import redis
 from flask import Flask
-from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from app.auth.models import Role, User
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `bench.*` importable
 
-from bench.load import run_load, wrk_available  # noqa: E402
+from bench.load import run_load  # noqa: E402
 from bench.tenancy import (  # noqa: E402
     WORKER_SETTINGS,
+    LoadOptions,
     Page,
     WorkerSettings,
-    bench_process_app,
+    add_load_options,
+    bench_app,
     gunicorn,
+    load_options,
     percentile,
     print_machine,
-    redis_database,
-    set_environment,
-    smtp_sink,
-    throwaway_database,
 )
 
 SLUG = "bench-auth"
@@ -93,16 +94,13 @@ TARGET_REDIS_COMMANDS = 1
 
 
 @dataclass(frozen=True)
-class Options:
+class Options(LoadOptions):
+    """The page loads' options, and the sign-ins' (``runs`` counts both)."""
+
     users: int
     clients: int
     signin_duration: float
-    duration: float
-    runs: int
-    connections: int
     iterations: int
-    use_wrk: bool
-    worker_kinds: tuple[str, ...]
 
 
 def parse_options() -> Options:
@@ -110,30 +108,18 @@ def parse_options() -> Options:
     parser.add_argument("--users", type=int, default=100, help="active users signing in")
     parser.add_argument("--clients", type=int, default=8, help="browsers signing in at once")
     parser.add_argument("--signin-duration", type=float, default=10.0, help="s per sign-in run")
-    parser.add_argument("--duration", type=float, default=5.0, help="s per page load run")
-    parser.add_argument("--runs", type=int, default=3, help="runs of each figure (median kept)")
-    parser.add_argument("--connections", type=int, default=32, help="connections of page loads")
     parser.add_argument("--iterations", type=int, default=5000, help="session checks timed")
     parser.add_argument("--quick", action="store_true", help="20 users, shorter runs")
-    parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
-    parser.add_argument(
-        "--workers", choices=("both", *WORKER_SETTINGS), default="both", help="gunicorn settings"
-    )
+    add_load_options(parser, connections=32, workers="both")
     args = parser.parse_args()
     if args.quick:
         args.users, args.signin_duration, args.duration, args.iterations = 20, 4.0, 2.0, 1000
-    if args.loadgen == "wrk" and not wrk_available():
-        parser.error("wrk is not installed (apt-get install -y wrk)")
     return Options(
         users=args.users,
         clients=args.clients,
         signin_duration=args.signin_duration,
-        duration=args.duration,
-        runs=args.runs,
-        connections=args.connections,
         iterations=args.iterations,
-        use_wrk=args.loadgen == "wrk" or (args.loadgen == "auto" and wrk_available()),
-        worker_kinds=tuple(WORKER_SETTINGS) if args.workers == "both" else (args.workers,),
+        **load_options(parser, args),
     )
 
 
@@ -144,33 +130,57 @@ def email_of(number: int) -> str:
     return f"user{number:04d}@{SLUG}.example.org"
 
 
-def create_setting_with_users(app: Flask, count: int) -> list[str]:
-    """Provision the setting and ``count`` active users who sign in with PASSWORD and PIN."""
-    from app import clock
-    from app.auth.models import AccountStatus, Role, User
-    from app.extensions import db
-    from app.security.secrets import hash_password, hash_pin
+@contextmanager
+def inside_new_setting(app: Flask, slug: str) -> Iterator[None]:
+    """Provision setting ``slug`` (named "Bench Nursery") and run the block inside it."""
     from tenants.binding import tenant_context
     from tenants.provisioning import provision_setting
 
-    emails = [email_of(number) for number in range(1, count + 1)]
     with app.app_context():
-        provision_setting(SLUG, "Bench Nursery", f"manager@{SLUG}.example.org")
-        with tenant_context(SLUG):
-            password_hash, pin_hash = hash_password(PASSWORD), hash_pin(PIN)
-            db.session.add_all(
-                User(
-                    email=email,
-                    full_name=f"Bench User {number}",
-                    role=Role.STAFF,
-                    status=AccountStatus.ACTIVE,
-                    password_hash=password_hash,
-                    pin_hash=pin_hash,
-                    activated_at=clock.now(),
-                )
-                for number, email in enumerate(emails, start=1)
-            )
-            db.session.commit()
+        provision_setting(slug, "Bench Nursery", f"manager@{slug}.example.org")
+        with tenant_context(slug):
+            yield
+
+
+def add_active_users(people: list[tuple[str, str, Role]], password: str, pin: str) -> list[User]:
+    """Active accounts (email, full name, role) of the current setting, added to the session,
+    who sign in with ``password`` and ``pin``: one hash of each serves them all, since a
+    check costs the same whatever the salt."""
+    from app import clock
+    from app.auth.models import AccountStatus, User
+    from app.extensions import db
+    from app.security.secrets import hash_password, hash_pin
+
+    password_hash, pin_hash = hash_password(password), hash_pin(pin)
+    users = [
+        User(
+            email=email,
+            full_name=full_name,
+            role=role,
+            status=AccountStatus.ACTIVE,
+            password_hash=password_hash,
+            pin_hash=pin_hash,
+            activated_at=clock.now(),
+        )
+        for email, full_name, role in people
+    ]
+    db.session.add_all(users)
+    return users
+
+
+def create_setting_with_users(app: Flask, count: int) -> list[str]:
+    """Provision the setting and ``count`` active users who sign in with PASSWORD and PIN."""
+    from app.auth.models import Role
+    from app.extensions import db
+
+    emails = [email_of(number) for number in range(1, count + 1)]
+    with inside_new_setting(app, SLUG):
+        people = [
+            (email, f"Bench User {number}", Role.STAFF)
+            for number, email in enumerate(emails, start=1)
+        ]
+        add_active_users(people, PASSWORD, PIN)
+        db.session.commit()
     return emails
 
 
@@ -228,10 +238,12 @@ def exchange(
     path: str,
     headers: dict[str, str],
     body: str | None = None,
+    *,
+    host: str = HOST,
 ) -> Answer:
     # gunicorn's sync workers close the connection after each answer; http.client
     # then opens a new one for the next request by itself.
-    connection.request(method, path, body=body, headers={"Host": HOST, **headers})
+    connection.request(method, path, body=body, headers={"Host": host, **headers})
     response = connection.getresponse()
     return Answer(response.status, response.headers, response.read().decode())
 
@@ -250,17 +262,25 @@ class SignIn:
     submit_ms: float  # POST /login
 
 
-def sign_in(port: int, email: str, cookie_name: str) -> SignIn:
+def sign_in(
+    port: int,
+    email: str,
+    cookie_name: str,
+    *,
+    host: str = HOST,
+    password: str = PASSWORD,
+    pin: str = PIN,
+) -> SignIn:
     """Sign in as a browser does; returns the new session's id and how long each step took."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
         started = time.perf_counter()
-        form = exchange(connection, "GET", "/login", {})
+        form = exchange(connection, "GET", "/login", {}, host=host)
         form_done = time.perf_counter()
         cookie, token = cookie_from(form, cookie_name), CSRF_FIELD.search(form.body)
         if form.status != 200 or cookie is None or token is None:
             raise SignInFailed(f"GET /login answered {form.status} without a cookie and token")
-        fields = {"email": email, "password": PASSWORD, "pin": PIN, "csrf_token": token[1]}
+        fields = {"email": email, "password": password, "pin": pin, "csrf_token": token[1]}
         answer = exchange(
             connection,
             "POST",
@@ -270,6 +290,7 @@ def sign_in(port: int, email: str, cookie_name: str) -> SignIn:
                 "Content-Type": "application/x-www-form-urlencoded",
             },
             urlencode(fields),
+            host=host,
         )
         submitted = time.perf_counter()
     finally:
@@ -745,22 +766,9 @@ def report_ratio(figures: ServedFigures) -> float:
 def main() -> None:
     options = parse_options()
     print_machine()
-    with (
-        throwaway_database() as database_url,
-        redis_database() as redis_url,
-        smtp_sink() as smtp_port,
-        tempfile.TemporaryDirectory(prefix="lj-bench-") as data_dir,
-    ):
-        set_environment(database_url, redis_url, smtp_port, Path(data_dir))
-        # The served app's rate limits would cap sign-ins at 30 a minute (see the docstring).
-        os.environ["RATELIMIT_ENABLED"] = "0"
-        from app.extensions import db
-        from tenants.migrating import upgrade_public
-
-        app = bench_process_app()
-        with app.app_context():
-            upgrade_public(db.engine)
-        print(f"Database {make_url(database_url).database}, Redis {redis_url}", flush=True)
+    # The served app's rate limits would cap sign-ins at 30 a minute (see the docstring).
+    with bench_app(RATELIMIT_ENABLED="0") as bench:
+        app, redis_url = bench.app, bench.redis_url
         emails = create_setting_with_users(app, options.users)
         cookie_name = app.session_interface.cookie_name  # type: ignore[attr-defined]
         bcrypt_figures = time_bcrypt(app)
@@ -784,9 +792,8 @@ def main() -> None:
             report_signins(figures.workers, figures.signins, bcrypt_figures.ceiling)
             served.append(figures)
 
-        generator = "wrk (2 threads)" if options.use_wrk else "the Python load generator"
         print(
-            f"Signed-in vs anonymous pages: gunicorn on 127.0.0.1, {generator}, "
+            f"Signed-in vs anonymous pages: gunicorn on 127.0.0.1, {options.generator}, "
             f"{options.connections} connections, median of {options.runs} runs x "
             f"{options.duration:g} s"
         )
@@ -797,8 +804,6 @@ def main() -> None:
         session_check_us = report_session_check(
             time_session_check(app, served[-1].session_id, options.iterations), redis_url
         )
-        with app.app_context():
-            db.engine.dispose()
     print_machine()
     report_targets(served, session_check_us, account_commands)
 

@@ -34,15 +34,13 @@ import http.client
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from flask import Flask
-from sqlalchemy.engine import make_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `bench.*` importable
@@ -50,24 +48,24 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `bench.*` importable
 from bench.auth import (  # noqa: E402
     CSRF_FIELD,
     Answer,
-    SignInFailed,
-    cookie_from,
+    add_active_users,
     gunicorn_cpu_seconds,
+    inside_new_setting,
+    sign_in,
 )
 from bench.journal_media import measure, realistic_jpeg  # noqa: E402
-from bench.load import run_load, wrk_available  # noqa: E402
+from bench.load import run_load  # noqa: E402
 from bench.tenancy import (  # noqa: E402
     HELLO_PATH,
     WORKER_SETTINGS,
+    LoadOptions,
     Page,
     WorkerSettings,
-    bench_process_app,
+    add_load_options,
+    bench_app,
     gunicorn,
+    load_options,
     print_machine,
-    redis_database,
-    set_environment,
-    smtp_sink,
-    throwaway_database,
 )
 
 SLUG = "bench-journal"
@@ -87,43 +85,24 @@ OBSERVATION_TEXT = (
 
 
 @dataclass(frozen=True)
-class Options:
+class Options(LoadOptions):
     observations: int
-    duration: float
-    runs: int
-    connections: int
     uploads: int
-    use_wrk: bool
-    worker_kinds: tuple[str, ...]
 
 
 def parse_options() -> Options:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--observations", type=int, default=500, help="in the child's journal")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per load run")
-    parser.add_argument("--runs", type=int, default=3, help="load runs per page (median kept)")
-    # 16, not the 32 of bench/tenancy.py: 32 requests queued on 2 sync workers for a page
-    # of ~20 ms wait past wrk's 2 s timeout, which counts them as failures.
-    parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
     parser.add_argument("--uploads", type=int, default=11, help="12 MP uploads timed")
     parser.add_argument("--quick", action="store_true", help="2 s load runs, 5 uploads")
-    parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
-    parser.add_argument(
-        "--workers", choices=("both", *WORKER_SETTINGS), default="sync", help="gunicorn settings"
-    )
+    # 16, not the 32 of bench/tenancy.py: 32 requests queued on 2 sync workers for a page
+    # of ~20 ms wait past wrk's 2 s timeout, which counts them as failures.
+    add_load_options(parser, connections=16, workers="sync")
     args = parser.parse_args()
     if args.quick:
         args.duration, args.uploads = 2.0, 5
-    if args.loadgen == "wrk" and not wrk_available():
-        parser.error("wrk is not installed (apt-get install -y wrk)")
     return Options(
-        observations=args.observations,
-        duration=args.duration,
-        runs=args.runs,
-        connections=args.connections,
-        uploads=args.uploads,
-        use_wrk=args.loadgen == "wrk" or (args.loadgen == "auto" and wrk_available()),
-        worker_kinds=tuple(WORKER_SETTINGS) if args.workers == "both" else (args.workers,),
+        observations=args.observations, uploads=args.uploads, **load_options(parser, args)
     )
 
 
@@ -142,86 +121,73 @@ def create_journal(app: Flask, count: int) -> Journal:
     """A setting with a parent, a member of staff, twelve children and ``count`` observations
     in the first child's journal (published, newest today)."""
     from app import clock
-    from app.auth.models import AccountStatus, Role, User
+    from app.auth.models import Role
     from app.extensions import db
     from app.journal import operations as journal
     from app.journal.media import process_upload
     from app.people.operations import ChildDetails, create_child, link_parent
-    from app.security.secrets import hash_password, hash_pin
-    from tenants.binding import tenant_context
-    from tenants.provisioning import provision_setting
 
-    with app.app_context():
-        provision_setting(SLUG, "Bench Nursery", f"manager@{SLUG}.example.org")
-        with tenant_context(SLUG):
-            password_hash, pin_hash = hash_password(PASSWORD), hash_pin(PIN)
-
-            def person(name: str, role: Role) -> User:
-                user = User(
-                    email=f"{name.split()[0].lower()}@{SLUG}.example.org",
-                    full_name=name,
-                    role=role,
-                    status=AccountStatus.ACTIVE,
-                    password_hash=password_hash,
-                    pin_hash=pin_hash,
-                    activated_at=clock.now(),
-                )
-                db.session.add(user)
-                return user
-
-            staff, parent = person("Sam Staff", Role.STAFF), person("Pat Parent", Role.PARENT)
-            db.session.flush()
-            names = ["Ada", "Bo", "Cai", "Dara", "Eli", "Fen", "Gus", "Hana", "Ivo", "Jo", "Kit"]
-            children = [
-                create_child(
-                    ChildDetails(
-                        first_name=first,
-                        last_name=f"Family{number}",
-                        date_of_birth=date(2023, 1, 1) + timedelta(days=number * 20),
-                        start_date=date(2025, 9, 1),
-                        room="Rainbows",
-                        photo_consent=True,
-                    ),
-                    by=staff,
-                )
-                for number, first in enumerate(names)
-            ]
-            child, friends = children[0], children[1:]
-            link_parent(parent, child, "Mother", by=staff)
-            photo = process_upload(realistic_jpeg(1600, 1200))
-            today = clock.today()
-            for number in range(count):
-                friend = friends[number % len(friends)] if number % 4 == 1 else None
-                observation = journal.create_observation(
-                    journal.ObservationDetails(
-                        observed_on=today - timedelta(days=number // 2),
-                        child_ids=(child.id, *([friend.id] if friend else [])),
-                        text=OBSERVATION_TEXT.format(
-                            name=child.first_name,
-                            friend=f"{friend.first_name} joined in." if friend else "",
-                        ),
-                        next_steps="Offer jugs with a narrow spout.",
-                        areas=("maths", "pd") if number % 2 else ("utw",),
-                        characteristics=("playing",),
-                        age_band="3_and_4",
-                    ),
-                    by=staff,
-                )
-                if number % 4 == 2:
-                    journal.add_photo(
-                        observation, photo, caption=f"{child.first_name} pouring", by=staff
-                    )
-                journal.publish(observation, by=staff, confirmed=True)
-                if number % 100 == 99:
-                    db.session.commit()
-            draft = journal.create_observation(
-                journal.ObservationDetails(
-                    observed_on=today, child_ids=(child.id,), text="Photos from the bench."
+    with inside_new_setting(app, SLUG):
+        staff, parent = add_active_users(
+            [
+                (f"sam@{SLUG}.example.org", "Sam Staff", Role.STAFF),
+                (f"pat@{SLUG}.example.org", "Pat Parent", Role.PARENT),
+            ],
+            PASSWORD,
+            PIN,
+        )
+        db.session.flush()
+        names = ["Ada", "Bo", "Cai", "Dara", "Eli", "Fen", "Gus", "Hana", "Ivo", "Jo", "Kit"]
+        children = [
+            create_child(
+                ChildDetails(
+                    first_name=first,
+                    last_name=f"Family{number}",
+                    date_of_birth=date(2023, 1, 1) + timedelta(days=number * 20),
+                    start_date=date(2025, 9, 1),
+                    room="Rainbows",
+                    photo_consent=True,
                 ),
                 by=staff,
             )
-            db.session.commit()
-            return Journal(child.id, draft.id, parent.email, staff.email)
+            for number, first in enumerate(names)
+        ]
+        child, friends = children[0], children[1:]
+        link_parent(parent, child, "Mother", by=staff)
+        photo = process_upload(realistic_jpeg(1600, 1200))
+        today = clock.today()
+        for number in range(count):
+            friend = friends[number % len(friends)] if number % 4 == 1 else None
+            observation = journal.create_observation(
+                journal.ObservationDetails(
+                    observed_on=today - timedelta(days=number // 2),
+                    child_ids=(child.id, *([friend.id] if friend else [])),
+                    text=OBSERVATION_TEXT.format(
+                        name=child.first_name,
+                        friend=f"{friend.first_name} joined in." if friend else "",
+                    ),
+                    next_steps="Offer jugs with a narrow spout.",
+                    areas=("maths", "pd") if number % 2 else ("utw",),
+                    characteristics=("playing",),
+                    age_band="3_and_4",
+                ),
+                by=staff,
+            )
+            if number % 4 == 2:
+                journal.add_photo(
+                    observation, photo, caption=f"{child.first_name} pouring", by=staff
+                )
+            journal.publish(observation, by=staff, confirmed=True)
+            if number % 100 == 99:
+                db.session.commit()
+        draft = journal.create_observation(
+            journal.ObservationDetails(
+                observed_on=today, child_ids=(child.id,), text="Photos from the bench."
+            ),
+            by=staff,
+        )
+        db.session.commit()
+        return Journal(child.id, draft.id, parent.email, staff.email)
 
 
 # --- a browser ---------------------------------------------------------------------------------
@@ -242,24 +208,10 @@ def exchange(
         connection.close()
 
 
-def sign_in(port: int, email: str, cookie_name: str) -> str:
+def session_cookie(port: int, email: str, cookie_name: str) -> str:
     """Sign in as a browser does; returns the Cookie header of the new session."""
-    form, _ = exchange(port, "GET", "/login", {})
-    cookie, token = cookie_from(form, cookie_name), CSRF_FIELD.search(form.body)
-    if form.status != 200 or cookie is None or token is None:
-        raise SignInFailed(f"GET /login answered {form.status} without a cookie and token")
-    fields = {"email": email, "password": PASSWORD, "pin": PIN, "csrf_token": token[1]}
-    answer, _ = exchange(
-        port,
-        "POST",
-        "/login",
-        {"Cookie": f"{cookie_name}={cookie}", "Content-Type": "application/x-www-form-urlencoded"},
-        urlencode(fields).encode(),
-    )
-    session_id = cookie_from(answer, cookie_name)
-    if answer.status != 303 or session_id is None:
-        raise SignInFailed(f"POST /login for {email} answered {answer.status}")
-    return f"{cookie_name}={session_id}"
+    signed_in = sign_in(port, email, cookie_name, host=HOST, password=PASSWORD, pin=PIN)
+    return f"{cookie_name}={signed_in.session_id}"
 
 
 def multipart(
@@ -341,7 +293,7 @@ def bench_pages(
     hello_page = Page("hello", "bench.hello_wsgi:app", HELLO_PATH, ["localhost"])
     app_page = Page("journal", "wsgi:app", "/login", [HOST])
     with gunicorn(hello_page, workers) as hello_port, gunicorn(app_page, workers) as app_port:
-        parent = sign_in(app_port, journal.parent_email, cookie_name)
+        parent = session_cookie(app_port, journal.parent_email, cookie_name)
         check_journal_page(app_port, parent, journal, options.observations)
         path = journal_path(journal)
         warm = min(2.0, options.duration)
@@ -363,7 +315,7 @@ def bench_pages(
 
 def time_uploads(port: int, journal: Journal, cookie_name: str, count: int) -> list[float]:
     """Milliseconds of each upload of a 12 MP JPEG through the photo form, one at a time."""
-    staff = sign_in(port, journal.staff_email, cookie_name)
+    staff = session_cookie(port, journal.staff_email, cookie_name)
     page, _ = exchange(port, "GET", f"/journal/observations/{journal.draft_id}", {"Cookie": staff})
     token = CSRF_FIELD.search(page.body)
     if page.status != 200 or token is None:
@@ -398,7 +350,8 @@ def report(figures: PageFigures, options: Options) -> None:
     hello_cpu = statistics.median(rate.cpu_ms for rate in figures.hello)
     print(f"  {figures.workers.name}:")
     print(
-        f"    hello (bare Flask)                 {hello:>8,.0f} req/s   ({hello_cpu:.2f} ms CPU each)"
+        f"    hello (bare Flask)                 {hello:>8,.0f} req/s   "
+        f"({hello_cpu:.2f} ms CPU each)"
     )
     print(
         f"    journal page 1 of {-(-options.observations // 20)}, parent        "
@@ -416,20 +369,8 @@ def report(figures: PageFigures, options: Options) -> None:
 def main() -> None:
     options = parse_options()
     print_machine()
-    with (
-        throwaway_database() as database_url,
-        redis_database() as redis_url,
-        smtp_sink() as smtp_port,
-        tempfile.TemporaryDirectory(prefix="lj-bench-") as data_dir,
-    ):
-        set_environment(database_url, redis_url, smtp_port, Path(data_dir))
-        from app.extensions import db
-        from tenants.migrating import upgrade_public
-
-        app = bench_process_app()
-        with app.app_context():
-            upgrade_public(db.engine)
-        print(f"Database {make_url(database_url).database}, Redis {redis_url}", flush=True)
+    with bench_app() as bench:
+        app = bench.app
         started = time.perf_counter()
         journal = create_journal(app, options.observations)
         print(
@@ -441,18 +382,16 @@ def main() -> None:
             f"{cpu_ms:.0f} ms CPU -> {stored}"
         )
         cookie_name = app.session_interface.cookie_name  # type: ignore[attr-defined]
-        generator = "wrk (2 threads)" if options.use_wrk else "the Python load generator"
         print(
-            f"Journal page vs hello: gunicorn on 127.0.0.1, {generator}, {options.connections} "
-            f"connections, median of {options.runs} runs x {options.duration:g} s"
+            f"Journal page vs hello: gunicorn on 127.0.0.1, {options.generator}, "
+            f"{options.connections} connections, median of {options.runs} runs x "
+            f"{options.duration:g} s"
         )
         results = []
         for kind in options.worker_kinds:
             figures = bench_pages(WORKER_SETTINGS[kind], journal, cookie_name, options)
             report(figures, options)
             results.append(figures)
-        with app.app_context():
-            db.engine.dispose()
     print_machine()
     ratio_met = all(f.ratio >= TARGET_RATIO for f in results)
     upload_met = all(statistics.median(f.uploads_ms) <= TARGET_UPLOAD_MS for f in results)

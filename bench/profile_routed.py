@@ -50,15 +50,11 @@ from bench.page_variants import measure_variants, report_variants  # noqa: E402
 from bench.tenancy import (  # noqa: E402
     WORKER_SETTINGS,
     Page,
-    bench_process_app,
+    bench_app,
     bench_provisioning,
     gunicorn,
     pages_to_load,
-    redis_database,
-    set_environment,
     slug_for,
-    smtp_sink,
-    throwaway_database,
 )
 
 CONNECTIONS = 32
@@ -315,24 +311,14 @@ def report_steps(steps: Counter[str], routed: CpuUse) -> None:
 
 def main() -> None:
     options = parse_options()
-    with (
-        throwaway_database() as database_url,
-        redis_database() as redis_url,
-        smtp_sink() as smtp_port,
-        tempfile.TemporaryDirectory(prefix="lj-bench-") as data_dir,
-    ):
-        set_environment(database_url, redis_url, smtp_port, Path(data_dir))
-        app = bench_process_app()
+    with bench_app() as bench:
         from app.extensions import db
-        from tenants.migrating import upgrade_public
 
-        with app.app_context():
-            upgrade_public(db.engine)
-        bench_provisioning(app, options.settings)
-        with app.app_context():
+        bench_provisioning(bench.app, options.settings)
+        with bench.app.app_context():  # only gunicorn's connections during the profile
             db.engine.dispose()
         hello, one_setting, spread = pages_to_load(options.settings)
-        profile(options, hello, spread if options.spread else one_setting, database_url)
+        profile(options, hello, spread if options.spread else one_setting, bench.database_url)
         from tenants.slugs import schema_name_for
 
         report_variants(measure_variants(one_setting.hosts[0], schema_name_for(slug_for(1))))

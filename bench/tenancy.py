@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psycopg
@@ -68,16 +68,6 @@ TARGET_RATIO = 0.6
 
 
 @dataclass(frozen=True)
-class Options:
-    settings: int
-    duration: float
-    runs: int
-    connections: int
-    use_wrk: bool
-    worker_kinds: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class WorkerSettings:
     name: str
     args: tuple[str, ...]
@@ -92,30 +82,66 @@ WORKER_SETTINGS = {
 }
 
 
+# --- the options every load benchmark shares ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How pages are loaded: each benchmark's options add their own to these."""
+
+    duration: float
+    runs: int
+    connections: int
+    use_wrk: bool
+    worker_kinds: tuple[str, ...]
+
+    @property
+    def generator(self) -> str:
+        return "wrk (2 threads)" if self.use_wrk else "the Python load generator"
+
+
+def add_load_options(parser: argparse.ArgumentParser, *, connections: int, workers: str) -> None:
+    """``--duration``, ``--runs``, ``--connections``, ``--loadgen`` and ``--workers``."""
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per load run")
+    parser.add_argument("--runs", type=int, default=3, help="load runs per page (median kept)")
+    parser.add_argument(
+        "--connections", type=int, default=connections, help="concurrent connections"
+    )
+    parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument(
+        "--workers", choices=("both", *WORKER_SETTINGS), default=workers, help="gunicorn settings"
+    )
+
+
+def load_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, object]:
+    """The fields of ``LoadOptions`` from ``add_load_options``' arguments, for ``Options(...)``."""
+    if args.loadgen == "wrk" and not wrk_available():
+        parser.error("wrk is not installed (apt-get install -y wrk)")
+    return asdict(
+        LoadOptions(
+            duration=args.duration,
+            runs=args.runs,
+            connections=args.connections,
+            use_wrk=args.loadgen == "wrk" or (args.loadgen == "auto" and wrk_available()),
+            worker_kinds=tuple(WORKER_SETTINGS) if args.workers == "both" else (args.workers,),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Options(LoadOptions):
+    settings: int
+
+
 def parse_options() -> Options:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--settings", type=int, default=1000, help="settings to provision")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per load run")
-    parser.add_argument("--runs", type=int, default=3, help="load runs per page (median kept)")
-    parser.add_argument("--connections", type=int, default=32, help="concurrent connections")
     parser.add_argument("--quick", action="store_true", help="50 settings, 2 s load runs")
-    parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
-    parser.add_argument(
-        "--workers", choices=("both", *WORKER_SETTINGS), default="both", help="gunicorn settings"
-    )
+    add_load_options(parser, connections=32, workers="both")
     args = parser.parse_args()
     if args.quick:
         args.settings, args.duration = 50, 2.0
-    if args.loadgen == "wrk" and not wrk_available():
-        parser.error("wrk is not installed (apt-get install -y wrk)")
-    return Options(
-        settings=args.settings,
-        duration=args.duration,
-        runs=args.runs,
-        connections=args.connections,
-        use_wrk=args.loadgen == "wrk" or (args.loadgen == "auto" and wrk_available()),
-        worker_kinds=tuple(WORKER_SETTINGS) if args.workers == "both" else (args.workers,),
-    )
+    return Options(settings=args.settings, **load_options(parser, args))
 
 
 # --- throwaway servers -------------------------------------------------------------------------
@@ -212,6 +238,39 @@ def bench_process_app() -> Flask:
     from app import create_app
 
     return create_app()
+
+
+@dataclass(frozen=True)
+class BenchApp:
+    app: Flask  # this process's
+    database_url: str
+    redis_url: str
+
+
+@contextmanager
+def bench_app(**environment: str) -> Iterator[BenchApp]:
+    """This process's app on throwaway servers (a database, a Redis database, an SMTP sink and
+    a data folder), the registry's schema migrated; ``environment`` is set on top, for this
+    app and for gunicorn's workers alike. Every server is cleaned up at the end."""
+    with (
+        throwaway_database() as database_url,
+        redis_database() as redis_url,
+        smtp_sink() as smtp_port,
+        tempfile.TemporaryDirectory(prefix="lj-bench-") as data_dir,
+    ):
+        set_environment(database_url, redis_url, smtp_port, Path(data_dir))
+        os.environ.update(environment)
+        from app.extensions import db
+        from tenants.migrating import upgrade_public
+
+        app = bench_process_app()
+        with app.app_context():
+            upgrade_public(db.engine)
+        print(f"Database {make_url(database_url).database}, Redis {redis_url}", flush=True)
+        yield BenchApp(app, database_url, redis_url)
+        # After a failure the database is dropped WITH (FORCE): no connection outlives it.
+        with app.app_context():
+            db.engine.dispose()
 
 
 # --- 1. provisioning ---------------------------------------------------------------------------
@@ -477,9 +536,8 @@ def report_web(workers: WorkerSettings, rates: dict[str, list[float]], options: 
 
 
 def bench_web(options: Options) -> list[float]:
-    generator = "wrk (2 threads)" if options.use_wrk else "the Python load generator"
     print(
-        f"Routed page vs hello: gunicorn on 127.0.0.1, {generator}, "
+        f"Routed page vs hello: gunicorn on 127.0.0.1, {options.generator}, "
         f"{options.connections} connections, median of {options.runs} runs x "
         f"{options.duration:g} s"
     )
@@ -502,25 +560,10 @@ def print_machine() -> None:
 def main() -> None:
     options = parse_options()
     print_machine()
-    with (
-        throwaway_database() as database_url,
-        redis_database() as redis_url,
-        smtp_sink() as smtp_port,
-        tempfile.TemporaryDirectory(prefix="lj-bench-") as data_dir,
-    ):
-        set_environment(database_url, redis_url, smtp_port, Path(data_dir))
-        from app.extensions import db
-        from tenants.migrating import upgrade_public
-
-        app = bench_process_app()
-        with app.app_context():
-            upgrade_public(db.engine)
-        print(f"Database {make_url(database_url).database}, Redis {redis_url}", flush=True)
-        provisioning_met = report_provisioning(bench_provisioning(app, options.settings))
-        migration_met = report_migration(bench_migration(app), options.settings)
+    with bench_app() as bench:
+        provisioning_met = report_provisioning(bench_provisioning(bench.app, options.settings))
+        migration_met = report_migration(bench_migration(bench.app), options.settings)
         ratios = bench_web(options)
-        with app.app_context():
-            db.engine.dispose()
     print_machine()
     print(
         "Targets: provisioning "
