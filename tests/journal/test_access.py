@@ -25,7 +25,7 @@ from tests.journal.conftest import (
     post_form,
     signed_in,
 )
-from tests.people.conftest import is_signed_out
+from tests.people.conftest import add_child_with_id, is_signed_out
 
 FOREIGN_ID = 4242  # exists only in another setting
 MANAGER, STAFF, PARENT = "manager", "staff", "parent_a"
@@ -153,17 +153,7 @@ def ids(app, family, make_setting) -> dict[str, dict[str, int]]:
         assert db.session.get(Observation, FOREIGN_ID) is None
     elsewhere = make_setting()
     with inside(app, elsewhere.slug):
-        db.session.add(
-            Child(
-                id=FOREIGN_ID,
-                first_name="Far",
-                last_name="Away",
-                date_of_birth=child_details().date_of_birth,
-                start_date=child_details().start_date,
-                room="Elsewhere",
-                photo_consent=False,
-            )
-        )
+        add_child_with_id(FOREIGN_ID)
         db.session.commit()
     return {
         "own": own,

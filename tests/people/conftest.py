@@ -155,3 +155,19 @@ def is_signed_out(response) -> bool:
 def post_form(client: HostClient, path: str, data: dict[str, str] | None = None):
     """POST as the page's own form would, with this session's CSRF token."""
     return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, "/login")})
+
+
+def add_child_with_id(child_id: int, first_name: str = "Far", last_name: str = "Away") -> Child:
+    """A child row with a chosen id (e.g. the id of another setting's child), not yet committed."""
+    details = child_details()
+    child = Child(
+        id=child_id,
+        first_name=first_name,
+        last_name=last_name,
+        date_of_birth=details.date_of_birth,
+        start_date=details.start_date,
+        room="Elsewhere",
+        photo_consent=False,
+    )
+    db.session.add(child)
+    return child

@@ -17,6 +17,7 @@ from app.extensions import db
 from app.people import operations as people
 from app.people.models import Child
 from tests.people.conftest import (
+    add_child_with_id,
     child_details,
     get_user,
     inside,
@@ -94,17 +95,7 @@ def ids(app, nursery, make_setting) -> dict[str, dict[str, int]]:
     with inside(app, elsewhere.slug):
         db.session.add(User(id=FOREIGN_ID, email="x@example.org", full_name="X", role=Role.PARENT))
         db.session.flush()
-        db.session.add(
-            Child(
-                id=FOREIGN_ID,
-                first_name="Far",
-                last_name="Away",
-                date_of_birth=child_details().date_of_birth,
-                start_date=child_details().start_date,
-                room="Elsewhere",
-                photo_consent=False,
-            )
-        )
+        add_child_with_id(FOREIGN_ID)
         db.session.commit()
     people_ids = {
         "parent": nursery.parent_id,
