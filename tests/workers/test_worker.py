@@ -85,3 +85,38 @@ def test_a_worker_killed_mid_job_leaves_every_batch_whole_and_a_rerun_finishes(
     assert f"fill-batches: {remaining} batches written" in result.output
     expected = {batch_email(b, r) for b in range(BATCHES) for r in range(BATCH_SIZE)}
     assert set(written()) == expected
+
+
+def test_the_deactivation_sweep_runs_in_a_real_worker(app, make_setting, start_worker):
+    """The scheduled job as beat sends it: a member of staff whose leaving date has come is
+    deactivated by a worker process, and their open session is refused."""
+    from sqlalchemy import select
+
+    from app import clock
+    from app.auth.models import AccountStatus, User
+    from app.people.models import StaffMember
+    from tenants.binding import tenant_context
+    from tests.conftest import client_for, make_user, sign_in
+
+    slug = make_setting().slug
+    with app.app_context():
+        email = make_user(slug, role="staff", full_name="Leaving Lee")
+        with tenant_context(slug):
+            user = db.session.scalar(select(User).where(User.email == email))
+            db.session.add(StaffMember(user_id=user.id, leaving_date=clock.today()))
+            db.session.commit()
+    session = client_for(app, slug)
+    sign_in(session, email)
+    assert session.get("/account").status_code == 200
+
+    worker = start_worker(slug)
+    worker.wait_ready()
+    run_job.delay("deactivation-sweep")
+    worker.wait_for_log("job deactivation-sweep finished", timeout=60)
+
+    def status() -> AccountStatus:
+        with app.app_context(), tenant_context(slug):
+            return db.session.scalar(select(User.status).where(User.email == email))
+
+    assert status() is AccountStatus.DEACTIVATED
+    assert session.get("/account").status_code == 302
