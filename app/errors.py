@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, render_template
 from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError as DBAPIOperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -51,3 +52,5 @@ def _service_unavailable(error: Exception) -> tuple[str, int]:
 def register_error_pages(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(RedisError, _service_unavailable)
+    # The database unreachable (not a query of ours that failed): also a 503.
+    app.register_error_handler(DBAPIOperationalError, _service_unavailable)

@@ -266,3 +266,14 @@ def test_sign_ins_failures_locks_and_resets_are_audited(app, member, mail_outbox
     assert events.count("signin_failed") == 2
     assert "signed_in" in events and "reset_requested" in events
     assert GOOD_PASSWORD not in str(entries) and "999111" not in str(entries)
+
+
+def test_database_down_gives_a_clear_503(make_app, member):
+    setting, _ = member
+    from tenants.registry import forget_cached
+
+    broken = make_app(DATABASE_URL="postgresql://postgres@127.0.0.1:1/nowhere")
+    forget_cached()  # the settings snapshot would otherwise answer for 2 more seconds
+    response = client_for(broken, setting.slug).get("/")
+    assert response.status_code == 503
+    assert "briefly unavailable" in response.text
