@@ -55,8 +55,13 @@ def current_setting_or_none() -> BoundSetting | None:
     return _current.get()
 
 
-def quote_schema(connection: Connection, schema_name: str) -> str:
-    return connection.dialect.identifier_preparer.quote_identifier(schema_name)
+def bind_schema(connection: Connection, schema_name: str) -> None:
+    """Point this transaction (only) at ``schema_name``; PostgreSQL forgets it at its end.
+
+    The name is always one we derived (``tenants.slugs.schema_name_for``) and is quoted.
+    """
+    quoted = connection.dialect.identifier_preparer.quote_identifier(schema_name)
+    connection.exec_driver_sql(f"SET LOCAL search_path TO {quoted}")
 
 
 @event.listens_for(Session, "after_begin")
@@ -65,9 +70,7 @@ def _bind_schema_to_transaction(
 ) -> None:
     setting = _current.get()
     if setting is not None:
-        connection.exec_driver_sql(
-            f"SET LOCAL search_path TO {quote_schema(connection, setting.schema_name)}"
-        )
+        bind_schema(connection, setting.schema_name)
 
 
 def bind(setting: BoundSetting | None) -> object:

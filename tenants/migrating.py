@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import Connection
 
-from tenants.binding import quote_schema
+from tenants.binding import bind_schema
 from tenants.models import Setting
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -41,11 +41,6 @@ def setting_head_revision() -> str:
     head = _script_directory().get_revision(SETTING_HEAD)
     assert head is not None
     return head.revision
-
-
-def bind_schema(connection: Connection, schema_name: str) -> None:
-    """Point this transaction (only) at ``schema_name``."""
-    connection.exec_driver_sql(f"SET LOCAL search_path TO {quote_schema(connection, schema_name)}")
 
 
 def upgrade_schema(connection: Connection, schema_name: str, target: str) -> None:

@@ -19,8 +19,8 @@ from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 from app.auth.models import AccountStatus, Role, User
 from app.extensions import db
 from app.validation import clean_email, clean_name
-from tenants.binding import tenant_context
-from tenants.migrating import bind_schema, stamp_setting_schema
+from tenants.binding import bind_schema, tenant_context
+from tenants.migrating import stamp_setting_schema
 from tenants.models import Setting, SettingStatus
 from tenants.registry import forget_cached
 from tenants.schema import TenantModel
