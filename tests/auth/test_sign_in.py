@@ -186,3 +186,18 @@ def test_logout_must_be_a_post(app, member):
     sign_in(client, email)
     assert client.get("/logout").status_code == 405
     assert "Hello" in client.get("/").text
+
+
+def test_signing_in_upgrades_hashes_made_at_an_older_cost(make_app, make_setting):
+    setting = make_setting()
+    with make_app().app_context():  # the test app's costs (4): an "old" deployment
+        email = make_user(setting.slug, role="staff")
+    upgraded = make_app(PASSWORD_BCRYPT_COST="5", PIN_BCRYPT_COST="6")
+    assert sign_in(client_for(upgraded, setting.slug), email).headers["Location"] == "/"
+    with upgraded.app_context(), tenant_context(setting.slug):
+        password_hash, pin_hash = db.session.execute(
+            select(User.password_hash, User.pin_hash).where(User.email == email)
+        ).one()
+    assert password_hash.startswith("$2b$05$") and pin_hash.startswith("$2b$06$")
+    again = client_for(upgraded, setting.slug)
+    assert sign_in(again, email).headers["Location"] == "/"
