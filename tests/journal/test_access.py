@@ -25,7 +25,7 @@ from tests.journal.conftest import (
     post_form,
     signed_in,
 )
-from tests.people.conftest import add_child_with_id, is_signed_out
+from tests.people.conftest import access_outcome, add_child_with_id
 
 FOREIGN_ID = 4242  # exists only in another setting
 MANAGER, STAFF, PARENT = "manager", "staff", "parent_a"
@@ -184,16 +184,6 @@ def _expected(name: str, route: Route, role: str, target: str) -> str:
     return "allowed"
 
 
-def _outcome(response) -> str:
-    if is_signed_out(response):
-        return "sign in"
-    if response.status_code in (403, 404):
-        return str(response.status_code)
-    if response.status_code >= 500 or response.status_code in (400, 401, 405):
-        return f"broken {response.status_code}"
-    return "allowed"
-
-
 # Ask the routes that change things last, and the ones that delete after the others.
 LAST = ("journal.hide_comment", "journal.remove_photo", "journal.delete_observation")
 
@@ -209,7 +199,7 @@ def test_every_route_for_every_role_and_id(app, family, ids, role):
         for target in TARGETS if "{" in route.path else ("own",):
             path = route.path.format(**ids[target])
             response = client.get(path) if route.method == "GET" else post_form(client, path)
-            expected, got = _expected(name, route, role, target), _outcome(response)
+            expected, got = _expected(name, route, role, target), access_outcome(response)
             if got != expected:
                 wrong.append(
                     f"{route.method} {path} ({name}, {target}): {got}, expected {expected}"

@@ -171,3 +171,14 @@ def add_child_with_id(child_id: int, first_name: str = "Far", last_name: str = "
     )
     db.session.add(child)
     return child
+
+
+def access_outcome(response) -> str:
+    """What an access-matrix cell observed: sign in, 403, 404, allowed, or broken (a bug)."""
+    if is_signed_out(response):
+        return "sign in"
+    if response.status_code in (403, 404):
+        return str(response.status_code)
+    if response.status_code >= 500 or response.status_code in (400, 401, 405):
+        return f"broken {response.status_code}"
+    return "allowed"

@@ -17,11 +17,11 @@ from app.extensions import db
 from app.people import operations as people
 from app.people.models import Child
 from tests.people.conftest import (
+    access_outcome,
     add_child_with_id,
     child_details,
     get_user,
     inside,
-    is_signed_out,
     post_form,
     signed_in,
 )
@@ -130,16 +130,6 @@ def _expected(name: str, route: Route, role: str, target: str) -> str:
     return "allowed"
 
 
-def _outcome(response) -> str:
-    if is_signed_out(response):
-        return "sign in"
-    if response.status_code in (403, 404):
-        return str(response.status_code)
-    if response.status_code >= 500 or response.status_code in (400, 401, 405):
-        return f"broken {response.status_code}"
-    return "allowed"
-
-
 @pytest.mark.parametrize("role", [MANAGER, STAFF, PARENT, "anonymous"])
 def test_every_route_for_every_role_and_id(app, nursery, ids, role):
     client = signed_in(app, nursery, role)
@@ -151,7 +141,7 @@ def test_every_route_for_every_role_and_id(app, nursery, ids, role):
         for target in TARGETS if "{" in route.path else ("own",):
             path = route.path.format(**ids[target])
             response = client.get(path) if route.method == "GET" else post_form(client, path)
-            expected, got = _expected(name, route, role, target), _outcome(response)
+            expected, got = _expected(name, route, role, target), access_outcome(response)
             if got != expected:
                 wrong.append(
                     f"{route.method} {path} ({name}, {target}): {got}, expected {expected}"
