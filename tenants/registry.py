@@ -1,4 +1,4 @@
-"""Looking settings up in the registry, with a per-process snapshot of every active setting.
+"""Looking settings up in the registry, with a per-app snapshot of every active setting.
 
 Every request resolves its host through ``active_setting_by_slug``. The
 snapshot of all active settings is reloaded with one query when it is older
@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from threading import Lock
 
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from app.extensions import db
@@ -20,9 +21,7 @@ from tenants.binding import BoundSetting
 from tenants.models import Setting, SettingStatus
 
 CACHE_SECONDS = 2.0
-
-_snapshot: tuple[float, dict[str, BoundSetting]] = (float("-inf"), {})
-_reload_lock = Lock()
+_EXTENSION = "lj_settings_snapshot"
 
 
 def _load_all_active() -> dict[str, BoundSetting]:
@@ -37,30 +36,45 @@ def _load_all_active() -> dict[str, BoundSetting]:
     return {row.slug: BoundSetting(**row._asdict()) for row in rows}
 
 
-def _fresh_snapshot() -> dict[str, BoundSetting]:
-    global _snapshot
-    loaded_at, settings = _snapshot
-    if time.monotonic() - loaded_at < CACHE_SECONDS:
-        return settings
-    with _reload_lock:  # one thread reloads; the others wait and use its result
-        loaded_at, settings = _snapshot
-        if time.monotonic() - loaded_at >= CACHE_SECONDS:
-            started = time.monotonic()
-            settings = _load_all_active()
-            _snapshot = (started, settings)
-    return settings
+class SettingsSnapshot:
+    """Every active setting by slug, as one app last read them from its database."""
+
+    def __init__(self) -> None:
+        self._loaded_at = float("-inf")
+        self._settings: dict[str, BoundSetting] = {}
+        self._lock = Lock()
+
+    def fresh(self) -> dict[str, BoundSetting]:
+        if time.monotonic() - self._loaded_at < CACHE_SECONDS:
+            return self._settings
+        with self._lock:  # one thread reloads; the others wait and use its result
+            if time.monotonic() - self._loaded_at >= CACHE_SECONDS:
+                started = time.monotonic()
+                self._settings = _load_all_active()
+                self._loaded_at = started
+        return self._settings
+
+    def forget(self) -> None:
+        with self._lock:
+            self._loaded_at = float("-inf")
+
+
+def install_settings_snapshot(app: Flask) -> None:
+    app.extensions[_EXTENSION] = SettingsSnapshot()
+
+
+def _snapshot() -> SettingsSnapshot:
+    return current_app.extensions[_EXTENSION]
 
 
 def active_setting_by_slug(slug: str) -> BoundSetting | None:
     """The active setting with this slug, or None (unknown or suspended)."""
-    return _fresh_snapshot().get(slug)
+    return _snapshot().fresh().get(slug)
 
 
 def forget_cached() -> None:
     """Reload the snapshot on the next lookup (after any change to the registry)."""
-    global _snapshot
-    with _reload_lock:
-        _snapshot = (float("-inf"), {})
+    _snapshot().forget()
 
 
 def all_settings() -> list[Setting]:

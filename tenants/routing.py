@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, abort, current_app, g, request
 
 from tenants.binding import bind, unbind
-from tenants.registry import active_setting_by_slug
+from tenants.registry import active_setting_by_slug, install_settings_snapshot
 from tenants.slugs import SLUG_PATTERN
 
 # Endpoints that also answer on the bare domain; every other endpoint exists
@@ -62,5 +62,6 @@ def _unbind_after_request(_error: BaseException | None) -> None:
 
 def install_routing(app: Flask) -> None:
     """Resolve the setting before every other before-request hook of ``app``."""
+    install_settings_snapshot(app)
     app.before_request_funcs.setdefault(None, []).insert(0, _resolve_setting_for_request)
     app.teardown_request(_unbind_after_request)
