@@ -46,6 +46,7 @@ class RedisSession(CallbackDict[str, Any], SessionMixin):
         self.modified = False
         self.ended_by_timeout = False
         self.unavailable = False
+        self.created: float | None = None  # when the session began (absolute timeout)
         self.discarded_sid: str | None = None
 
     def regenerate(self) -> None:
@@ -114,7 +115,6 @@ class RedisSessionInterface(SessionInterface):
             return self._ended(had_session=True)
         session = RedisSession(sid, data["values"], new=False)
         session.created = data["created"]
-        session.seen = data["seen"]
         if now - data["seen"] > SEEN_REFRESH_SECONDS:
             session.modified = True
         return session
@@ -148,7 +148,8 @@ class RedisSessionInterface(SessionInterface):
             return
         now = _timestamp(clock.now())
         record = {
-            "created": getattr(session, "created", now) if not session.discarded_sid else now,
+            # A new or regenerated (signed-in) session starts its absolute timeout now.
+            "created": now if session.created is None or session.discarded_sid else session.created,
             "seen": now,
             "values": dict(session),
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
@@ -97,7 +99,11 @@ def _link_problem_page(refused: LinkRefused, purpose: str) -> tuple[str, int]:
 
 
 def _choose_secrets(
-    template: str, token: str, complete: object, done_message: str, purpose: str
+    template: str,
+    token: str,
+    complete: Callable[[str, str, str], User],
+    done_message: str,
+    purpose: str,
 ) -> Response | tuple[str, int]:
     """Shared flow of activation and reset: one page choosing a new password and PIN."""
     form = ChooseSecretsForm()
@@ -108,7 +114,7 @@ def _choose_secrets(
         errors = {k: [v] for k, v in form.mismatches().items()}
         if not errors:
             try:
-                complete(token, form.password.data or "", form.pin.data or "")  # type: ignore[operator]
+                complete(token, form.password.data or "", form.pin.data or "")
             except LinkRefused as refused:
                 db.session.rollback()
                 return _link_problem_page(refused, purpose)
