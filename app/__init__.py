@@ -43,6 +43,10 @@ def create_app(config: Config | None = None) -> Flask:
     # Straight after routing, before CSRF and rate limits, which need Redis too.
     app.before_request_funcs[None].insert(1, refuse_without_session_store)
 
+    from app.input_guard import install_input_guard
+
+    install_input_guard(app)
+
     from app.auth.views import bp as auth_bp
     from app.branding.views import bp as branding_bp
     from app.home.views import bp as home_bp

@@ -20,7 +20,7 @@ def list_users() -> list[str]:
     return list(db.session.scalars(select(User.email).order_by(User.email)))
 
 
-@probe.get("/users/<int:user_id>")
+@probe.get("/users/<id:user_id>")
 def show_user(user_id: int) -> str:
     user = db.session.get(User, user_id)
     if user is None:

@@ -313,7 +313,7 @@ def _invited_user(user_id: int) -> User:
     return user
 
 
-@bp.post("/invitations/<int:user_id>/resend")
+@bp.post("/invitations/<id:user_id>/resend")
 @require_role(Role.MANAGER)
 def resend(user_id: int) -> Response:
     EmptyForm().validate_on_submit() or abort(400)
@@ -329,7 +329,7 @@ def resend(user_id: int) -> Response:
     return redirect(url_for("auth.invitations"), code=303)
 
 
-@bp.post("/invitations/<int:user_id>/email")
+@bp.post("/invitations/<id:user_id>/email")
 @require_role(Role.MANAGER)
 def correct_email(user_id: int) -> Response:
     form = CorrectEmailForm()
@@ -345,7 +345,7 @@ def correct_email(user_id: int) -> Response:
     return redirect(url_for("auth.invitations"), code=303)
 
 
-@bp.post("/accounts/<int:user_id>/deactivate")
+@bp.post("/accounts/<id:user_id>/deactivate")
 @require_role(Role.MANAGER)
 def deactivate(user_id: int) -> Response:
     EmptyForm().validate_on_submit() or abort(400)

@@ -302,7 +302,7 @@ def _warn_about_consent(observation: Observation) -> None:
         )
 
 
-@bp.get("/observations/<int:observation_id>")
+@bp.get("/observations/<id:observation_id>")
 @require_role(*STAFF)
 def observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
@@ -332,7 +332,7 @@ def _observation_page(shown: Observation, **extra: object) -> str:
     return render_template("journal/observation.html", **context)
 
 
-@bp.get("/observations/<int:observation_id>/edit")
+@bp.get("/observations/<id:observation_id>/edit")
 @require_role(*STAFF)
 def edit_observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
@@ -341,7 +341,7 @@ def edit_observation(observation_id: int) -> str:
     return _form_page(form, {}, shown)
 
 
-@bp.post("/observations/<int:observation_id>/edit")
+@bp.post("/observations/<id:observation_id>/edit")
 @require_role(*STAFF)
 def update_observation(observation_id: int) -> Page:
     shown = _observation_or_404(observation_id)
@@ -361,7 +361,7 @@ def update_observation(observation_id: int) -> Page:
     return _success("The observation is saved.", _observation_url(shown))
 
 
-@bp.post("/observations/<int:observation_id>/delete")
+@bp.post("/observations/<id:observation_id>/delete")
 @require_role(*STAFF)
 def delete_observation(observation_id: int) -> Response:
     _check_action()
@@ -383,7 +383,7 @@ def _photo_form(observation: Observation, **data: object) -> PhotoForm:
     return form
 
 
-@bp.post("/observations/<int:observation_id>/photos")
+@bp.post("/observations/<id:observation_id>/photos")
 @require_role(*STAFF)
 def add_photo(observation_id: int) -> Page:
     shown = _observation_or_404(observation_id)
@@ -415,7 +415,7 @@ def add_photo(observation_id: int) -> Page:
     return _observation_page(shown, photo_form=form, photo_errors=refusal.errors), refusal.status
 
 
-@bp.post("/observations/<int:observation_id>/photos/<int:photo_id>/remove")
+@bp.post("/observations/<id:observation_id>/photos/<id:photo_id>/remove")
 @require_role(*STAFF)
 def remove_photo(observation_id: int, photo_id: int) -> Response:
     _check_action()
@@ -441,7 +441,7 @@ def _send_photo(photo: Photo, size: str, download_name: str) -> Response:
     return response
 
 
-@bp.get("/photos/<int:photo_id>/<any(full, thumb):size>")
+@bp.get("/photos/<id:photo_id>/<any(full, thumb):size>")
 @require_role(*STAFF)
 def photo(photo_id: int, size: str) -> Response:
     observation_id = journal.photo_observation_id(photo_id) or abort(404)
@@ -454,7 +454,7 @@ def photo(photo_id: int, size: str) -> Response:
 # ---------------------------------------------------------------- publishing and review
 
 
-@bp.post("/observations/<int:observation_id>/publish")
+@bp.post("/observations/<id:observation_id>/publish")
 @require_role(*STAFF)
 def publish_observation(observation_id: int) -> Page:
     form = PublishForm()
@@ -484,7 +484,7 @@ def publish_observation(observation_id: int) -> Page:
     return redirect(_observation_url(shown), code=303)
 
 
-@bp.post("/observations/<int:observation_id>/approve")
+@bp.post("/observations/<id:observation_id>/approve")
 @require_role(*STAFF)
 def approve_observation(observation_id: int) -> Response:
     _check_action()
@@ -495,7 +495,7 @@ def approve_observation(observation_id: int) -> Response:
     return _success("The observation is published.", url_for("journal.review_queue"))
 
 
-@bp.post("/observations/<int:observation_id>/send-back")
+@bp.post("/observations/<id:observation_id>/send-back")
 @require_role(*STAFF)
 def send_back_observation(observation_id: int) -> Page:
     form = ReviewForm()
@@ -518,7 +518,7 @@ def send_back_observation(observation_id: int) -> Page:
 # ---------------------------------------------------------------- comments
 
 
-@bp.post("/comments/<int:comment_id>/hide")
+@bp.post("/comments/<id:comment_id>/hide")
 @require_role(*STAFF)
 def hide_comment(comment_id: int) -> Response:
     _check_action()
@@ -531,7 +531,7 @@ def hide_comment(comment_id: int) -> Response:
     )
 
 
-@bp.post("/children/<int:child_id>/observations/<int:observation_id>/comments")
+@bp.post("/children/<id:child_id>/observations/<id:observation_id>/comments")
 @require_role(*ANYONE)
 def add_comment(child_id: int, observation_id: int) -> Page:
     child = _child_or_404(child_id)
@@ -559,7 +559,7 @@ def add_comment(child_id: int, observation_id: int) -> Page:
 # ---------------------------------------------------------------- a child's journal
 
 
-@bp.get("/children/<int:child_id>")
+@bp.get("/children/<id:child_id>")
 @require_role(*ANYONE)
 def child_journal(child_id: int) -> Page:
     child = _child_or_404(child_id)
@@ -595,7 +595,7 @@ def _child_observation_page(
     )
 
 
-@bp.get("/children/<int:child_id>/observations/<int:observation_id>")
+@bp.get("/children/<id:child_id>/observations/<id:observation_id>")
 @require_role(*ANYONE)
 def child_observation(child_id: int, observation_id: int) -> str:
     child = _child_or_404(child_id)
@@ -618,7 +618,7 @@ def _as_json(child: Child, observations: list[Observation]) -> list[dict[str, ob
     ]
 
 
-@bp.get("/children/<int:child_id>/observations/<int:observation_id>.json")
+@bp.get("/children/<id:child_id>/observations/<id:observation_id>.json")
 @require_role(*ANYONE)
 def child_observation_json(child_id: int, observation_id: int) -> dict[str, object]:
     child = _child_or_404(child_id)
@@ -627,7 +627,7 @@ def child_observation_json(child_id: int, observation_id: int) -> dict[str, obje
     return _committed(_as_json(child, [shown])[0])
 
 
-@bp.get("/children/<int:child_id>/journal.json")
+@bp.get("/children/<id:child_id>/journal.json")
 @require_role(*ANYONE)
 def child_journal_export(child_id: int) -> Response:
     """The child's whole journal as one JSON file (names as the policy allows)."""
@@ -645,7 +645,7 @@ def child_journal_export(child_id: int) -> Response:
     return response
 
 
-@bp.get("/children/<int:child_id>/photos/<int:photo_id>/<any(full, thumb):size>")
+@bp.get("/children/<id:child_id>/photos/<id:photo_id>/<any(full, thumb):size>")
 @require_role(*ANYONE)
 def child_photo(child_id: int, photo_id: int, size: str) -> Response:
     """A photo in a child's view: only of an observation in that journal, and only if every
@@ -662,7 +662,7 @@ def child_photo(child_id: int, photo_id: int, size: str) -> Response:
 # ---------------------------------------------------------------- home observations
 
 
-@bp.get("/children/<int:child_id>/home-observations/new")
+@bp.get("/children/<id:child_id>/home-observations/new")
 @require_role(Role.PARENT)
 def new_home_observation(child_id: int) -> str:
     child = _child_or_404(child_id)
@@ -670,7 +670,7 @@ def new_home_observation(child_id: int) -> str:
     return render_template("journal/home_observation_form.html", child=child, form=form, errors={})
 
 
-@bp.post("/children/<int:child_id>/home-observations/new")
+@bp.post("/children/<id:child_id>/home-observations/new")
 @require_role(Role.PARENT)
 def create_home_observation(child_id: int) -> Page:
     child = _child_or_404(child_id)
@@ -697,7 +697,7 @@ def create_home_observation(child_id: int) -> Page:
 # ---------------------------------------------------------------- managers: log and policies
 
 
-@bp.get("/children/<int:child_id>/access-log")
+@bp.get("/children/<id:child_id>/access-log")
 @require_role(MANAGER)
 def access_log(child_id: int) -> str:
     child = _child_or_404(child_id)

@@ -135,7 +135,7 @@ def archive() -> str:
     )
 
 
-@bp.get("/children/<int:child_id>")
+@bp.get("/children/<id:child_id>")
 @require_role(*ANYONE)
 def child(child_id: int) -> str:
     shown = _visible_child_or_404(child_id)
@@ -190,7 +190,7 @@ def create_child() -> Page:
     return _child_form_page(form, errors), INVALID
 
 
-@bp.get("/children/<int:child_id>/edit")
+@bp.get("/children/<id:child_id>/edit")
 @require_role(MANAGER)
 def edit_child(child_id: int) -> str:
     shown = _child_or_404(child_id)
@@ -198,7 +198,7 @@ def edit_child(child_id: int) -> str:
     return _child_form_page(form, {}, child=shown)
 
 
-@bp.post("/children/<int:child_id>/edit")
+@bp.post("/children/<id:child_id>/edit")
 @require_role(MANAGER)
 def update_child(child_id: int) -> Page:
     shown = _child_or_404(child_id)
@@ -225,7 +225,7 @@ def update_child(child_id: int) -> Page:
     return _child_form_page(form, errors, child=_child_or_404(child_id)), INVALID
 
 
-@bp.post("/children/<int:child_id>/leaving")
+@bp.post("/children/<id:child_id>/leaving")
 @require_role(MANAGER)
 def set_leaving_date(child_id: int) -> Page:
     shown = _child_or_404(child_id)
@@ -262,7 +262,7 @@ def _child_page_with(child: Child, **forms: object) -> str:
     return render_template("people/child.html", **context)
 
 
-@bp.post("/children/<int:child_id>/archive")
+@bp.post("/children/<id:child_id>/archive")
 @require_role(MANAGER)
 def archive_child(child_id: int) -> Response:
     _check_action()
@@ -276,7 +276,7 @@ def archive_child(child_id: int) -> Response:
 # ---------------------------------------------------------------- linking parents
 
 
-@bp.post("/children/<int:child_id>/parents")
+@bp.post("/children/<id:child_id>/parents")
 @require_role(MANAGER)
 def add_parent_to_child(child_id: int) -> Page:
     """Two steps: the typed details lead to a confirmation screen; confirming links."""
@@ -317,7 +317,7 @@ def add_parent_to_child(child_id: int) -> Page:
     )
 
 
-@bp.post("/children/<int:child_id>/parents/<int:parent_id>/unlink")
+@bp.post("/children/<id:child_id>/parents/<id:parent_id>/unlink")
 @require_role(MANAGER)
 def unlink_parent(child_id: int, parent_id: int) -> Response:
     _check_action()
@@ -360,13 +360,13 @@ def _parent_page(parent: User, form: ChildForParentForm | None = None) -> str:
     )
 
 
-@bp.get("/parents/<int:parent_id>")
+@bp.get("/parents/<id:parent_id>")
 @require_role(MANAGER)
 def parent(parent_id: int) -> str:
     return _parent_page(_person_or_404(parent_id, (Role.PARENT,)))
 
 
-@bp.post("/parents/<int:parent_id>/children")
+@bp.post("/parents/<id:parent_id>/children")
 @require_role(MANAGER)
 def link_child_to_parent(parent_id: int) -> Page:
     shown = _person_or_404(parent_id, (Role.PARENT,))
@@ -452,13 +452,13 @@ def _staff_page(member: User, form: StaffDatesForm | None = None) -> str:
     )
 
 
-@bp.get("/staff/<int:user_id>")
+@bp.get("/staff/<id:user_id>")
 @require_role(MANAGER)
 def staff_member(user_id: int) -> str:
     return _staff_page(_person_or_404(user_id, people.STAFF_ROLES))
 
 
-@bp.post("/staff/<int:user_id>/dates")
+@bp.post("/staff/<id:user_id>/dates")
 @require_role(MANAGER)
 def set_staff_dates(user_id: int) -> Page:
     member = _person_or_404(user_id, people.STAFF_ROLES)
@@ -481,7 +481,7 @@ def set_staff_dates(user_id: int) -> Page:
 # ---------------------------------------------------------------- deactivation
 
 
-@bp.post("/<int:user_id>/deactivate")
+@bp.post("/<id:user_id>/deactivate")
 @require_role(MANAGER)
 def deactivate(user_id: int) -> Response:
     _check_action()
