@@ -25,6 +25,7 @@ from app.auth.models import AccountStatus, LinkPurpose, Role, User
 from app.auth.operations import SecretsRefused
 from app.extensions import db, limiter
 from app.security.policy import password_strength_hint
+from app.security.redirects import local_path
 from app.validation import InvalidInput
 
 bp = Blueprint("auth", __name__, template_folder="templates")
@@ -38,10 +39,7 @@ def _signin_email_key() -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only paths on this host: never an open redirect to another site.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("home.index")
+    return local_path(target) or url_for("home.index")
 
 
 @bp.get("/login")
