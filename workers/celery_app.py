@@ -15,16 +15,17 @@ from celery import Celery, Task
 from flask import Flask
 
 from app.config import Config
-from workers.jobs import JOB_LOCK_SECONDS
+from workers.jobs import JOB_TIME_LIMIT
 from workers.schedule import beat_schedule
 
-VISIBILITY_TIMEOUT = 2 * JOB_LOCK_SECONDS
+VISIBILITY_TIMEOUT = JOB_TIME_LIMIT + 15 * 60
 """Seconds before the Redis broker hands an unacknowledged task to another worker.
 
 With ``task_acks_late`` a task is acknowledged when it ends, and the Redis
 transport redelivers any task still unacknowledged after this long, even one
-that is still running. So it must exceed the longest job (``JOB_LOCK_SECONDS``);
-then only the task of a worker that died is ever delivered twice."""
+that is still running. So it must exceed the longest a job may run (its hard
+time limit, ``JOB_TIME_LIMIT``); then only the task of a worker that died is
+ever delivered twice."""
 
 
 def broker_url(redis_url: str) -> str:

@@ -1,14 +1,26 @@
-"""The operator's job commands: ``flask --app wsgi jobs list`` and ``jobs run NAME``."""
+"""The operator's job commands: ``flask --app wsgi jobs list|run NAME|status``."""
 
 from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
 
 import click
 from flask.cli import AppGroup
 
-from workers.jobs import JobAlreadyRunning, UnknownJob, registered_jobs, run_job_now
-from workers.schedule import WHEN
+from app import clock
+from app.extensions import db
+from workers.jobs import (
+    JobAlreadyRunning,
+    UnknownJob,
+    registered_jobs,
+    run_job_now,
+    settle_dead_runs,
+)
+from workers.runs import JobHistory, job_history, needs_attention
+from workers.schedule import WHEN, interval
 
-jobs_cli = AppGroup("jobs", help="List the scheduled jobs, or run one now.")
+jobs_cli = AppGroup("jobs", help="List the scheduled jobs, run one now, or show their last runs.")
 
 
 @jobs_cli.command("list")
@@ -35,3 +47,44 @@ def run_command(name: str) -> None:
             f"Job '{name}' is running elsewhere (its lock is held); nothing was done."
         ) from error
     click.echo(f"{name}: {summary}")
+
+
+@jobs_cli.command("status")
+def status_command() -> None:
+    """The last run of each job; exits 1 when a job needs attention (a run died, or no
+    success within twice its interval)."""
+    moment = clock.now()
+    attention = 0
+    for name in sorted(registered_jobs()):
+        settle_dead_runs(name)
+        with db.engine.connect() as connection:
+            history = job_history(connection, name)
+        problem = needs_attention(history, interval(name, moment), moment)
+        click.echo(_status_line(name, history))
+        if problem:
+            attention += 1
+            click.echo(f"    ATTENTION: {problem}")
+    if attention:
+        sys.exit(1)
+
+
+def _status_line(name: str, history: JobHistory) -> str:
+    last = history.last
+    if last is None:
+        return f"{name:<28} never run"
+    took = (
+        f"{(last.finished_at - last.started_at).total_seconds():.0f} s" if last.finished_at else "-"
+    )
+    success = (
+        f"last success {_utc(history.last_success_at)}"
+        if history.last_success_at
+        else "never succeeded"
+    )
+    return (
+        f"{name:<28} {last.outcome:<10} {_utc(last.started_at)}  took {took:<6} "
+        f"{success}  {last.summary}"
+    )
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"

@@ -1,11 +1,12 @@
 """The operator's jobs: a registry of named functions, and the one Celery task that runs them.
 
 A job is a plain function that takes no arguments and returns a one-line
-summary ("2 accounts deactivated in 1 setting"). It works out what is due *now*
-from the database, works in batches and commits per batch, so running it twice,
-late, or again after a crash is harmless. It runs inside an app context (the
-task and the CLI both provide one) and reaches each setting with
-``with tenant_context(slug):``.
+summary ("2 accounts deactivated in 1 setting"), or the report of
+``tenants.each_setting.run_each_setting``, which loops over the settings for it.
+It works out what is due *now* from the database, works in batches and commits
+per batch, so running it twice, late, or again after a crash is harmless. It
+runs inside an app context (the task and the CLI both provide one) and reaches
+each setting through ``run_each_setting`` or ``with tenant_context(slug):``.
 
 Adding a job is two lines:
 
@@ -24,10 +25,17 @@ imports no feature code; ``tests/workers`` checks that every entry resolves.
 Test hook: ``LJ_EXTRA_JOBS="name=module:function,..."`` adds entries in the
 same form. Only the tests set it, to give a real worker a job of their own.
 
-``run_job(name)`` holds a Redis lock named after the job for the whole run, so
-two workers (or a worker and the operator's ``jobs run``) never run the same job
-at once: the second run is skipped with a log line. The lock expires after
-``JOB_LOCK_SECONDS``, so a worker killed mid-job does not block the job for ever.
+Every run is recorded in ``public.job_runs`` (``workers.runs``): started,
+finished, outcome (succeeded, failed, skipped, died), summary, and for jobs that
+use ``tenants.each_setting.run_each_setting`` what they did in each setting.
+``flask --app wsgi jobs status`` prints the last run of each job.
+
+``run_job(name)`` holds the job's lock for the whole run, so two workers (or a
+worker and the operator's ``jobs run``) never run the same job at once: the
+second run is recorded as skipped. The lock is a PostgreSQL advisory lock held
+on a connection of the job's own, which PostgreSQL releases when that
+connection ends: the lock dies with its holder, so after a worker is killed
+mid-job the next run proceeds at once (and marks the dead run ``died``).
 """
 
 from __future__ import annotations
@@ -39,22 +47,30 @@ from contextlib import contextmanager
 from pkgutil import resolve_name
 
 from celery import shared_task
-from redis.exceptions import LockNotOwnedError
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
-from app.redis_store import get_redis
+from app.extensions import db
+from workers.runs import JobResult, fail_run, finish_run, mark_dead_runs, record_skipped, start_run
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[], str]
+Job = Callable[[], JobResult]
 
 JOBS: dict[str, str] = {
     "deactivation-sweep": "app.people.sweep:deactivation_sweep",
 }
 
-JOB_LOCK_SECONDS = 60 * 60
-"""The longest a job may run. Its lock expires after this, and the broker's
-visibility timeout (``workers.celery_app``) is longer still, so a job redelivered
-after a crash always finds its lock free."""
+JOB_TIME_LIMIT = 60 * 60
+"""The longest a job may run (Celery's hard time limit); the broker's visibility
+timeout (``workers.celery_app``) is longer still, so only the task of a worker
+that died is ever delivered twice."""
+
+JOB_LOCK_SPACE = 0x4C4A
+"""First key of the two-key advisory locks that jobs hold ("LJ"); the second is
+the job name's hash. Other advisory locks in the project use the one-key form,
+which PostgreSQL keeps apart from this one."""
 
 EXTRA_JOBS_VARIABLE = "LJ_EXTRA_JOBS"
 
@@ -89,48 +105,77 @@ def job_function(name: str) -> Job:
 
 
 @contextmanager
-def job_lock(name: str) -> Iterator[bool]:
-    """Hold the job's lock for the block; yields False when another run holds it.
+def job_lock(name: str) -> Iterator[Connection | None]:
+    """Hold the job's lock for the block; yields the connection holding it, or None
+    when another run holds it.
 
-    redis-py's ``Lock`` is the pattern itself: ``SET key token NX PX`` to take it,
-    and a Lua compare-and-delete to release it only while the token is still ours.
+    A session-level advisory lock on a connection kept for the job alone, in
+    autocommit so it never sits idle inside a transaction: PostgreSQL releases
+    the lock when the connection ends, however its process ended.
     """
-    lock = get_redis().lock(f"lj:job-lock:{name}", timeout=JOB_LOCK_SECONDS, blocking=False)
-    acquired = lock.acquire()
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            try:
-                lock.release()
-            except LockNotOwnedError:
-                log.warning(
-                    "job %s ran past its %d s lock; another run may have overlapped it",
-                    name,
-                    JOB_LOCK_SECONDS,
-                )
+    with db.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        key = {"space": JOB_LOCK_SPACE, "name": name}
+        acquired = connection.scalar(
+            text("SELECT pg_try_advisory_lock(:space, hashtext(:name))"), key
+        )
+        try:
+            yield connection if acquired else None
+        finally:
+            if acquired:
+                try:
+                    connection.execute(
+                        text("SELECT pg_advisory_unlock(:space, hashtext(:name))"), key
+                    )
+                except DBAPIError:
+                    # The connection broke: PostgreSQL has released the lock with it.
+                    connection.invalidate()
+
+
+def settle_dead_runs(name: str) -> int:
+    """Mark the job's runs whose process died as ``died``, unless a run holds its lock now."""
+    with job_lock(name) as lock:
+        return mark_dead_runs(lock, name) if lock is not None else 0
+
+
+def _record_skipped(name: str, reason: str) -> None:
+    with db.engine.begin() as connection:
+        record_skipped(connection, name, reason)
+    log.info("job %s skipped: %s", name, reason)
 
 
 def run_job_now(name: str) -> str:
     """Run a registered job in this process under its lock; returns its summary.
 
-    Raises ``UnknownJob``, or ``JobAlreadyRunning`` when another run holds the lock.
+    Every run is recorded in ``job_runs``. Raises ``UnknownJob``, or
+    ``JobAlreadyRunning`` (recorded as skipped) when another run holds the lock.
     """
     job = job_function(name)
-    with job_lock(name) as acquired:
-        if not acquired:
+    with job_lock(name) as lock:
+        if lock is None:
+            _record_skipped(name, "another run holds its lock")
             raise JobAlreadyRunning(name)
+        if died := mark_dead_runs(lock, name):
+            log.warning("job %s: %d earlier run(s) died before finishing", name, died)
+        run_id = start_run(lock, name)
         log.info("job %s started", name)
-        summary = job()
-    log.info("job %s finished: %s", name, summary)
-    return summary
+        try:
+            result = job()
+        except BaseException as error:
+            fail_run(lock, run_id, error)
+            log.exception("job %s failed", name)
+            raise
+        outcome = finish_run(lock, run_id, result)
+    log.info(
+        "job %s finished%s: %s", name, "" if outcome == "succeeded" else " with failures", result
+    )
+    return str(result)
 
 
-@shared_task(name="workers.run_job", ignore_result=True, time_limit=JOB_LOCK_SECONDS)
+@shared_task(name="workers.run_job", ignore_result=True, time_limit=JOB_TIME_LIMIT)
 def run_job(name: str) -> str:
     """The one Celery task: run the job ``name`` unless another run holds its lock."""
     try:
         return run_job_now(name)
     except JobAlreadyRunning:
-        log.info("job %s skipped: another run holds its lock", name)
         return "skipped"

@@ -3,13 +3,13 @@
 Everything it does is computed from the database and today's date, so running
 it twice, or a day late, is harmless: a child already archived, a person already
 deactivated or a parent already told is left as it is. Each setting is swept in
-its own transaction; a failure in one is logged and does not stop the others.
+its own transaction (``run_each_setting``); a failure in one is recorded with the
+job's run and does not stop the others.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -27,11 +27,9 @@ from app.people.operations import (
     departing_parents,
     staff_due_to_leave,
 )
-from tenants.binding import current_setting, tenant_context
-from tenants.models import Setting, SettingStatus
+from tenants.binding import current_setting
+from tenants.each_setting import EachSettingReport, run_each_setting
 from tenants.routing import setting_url
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,38 +39,19 @@ class SweepCounts:
     parents_notified: int = 0
     parents_deactivated: int = 0
 
-    def add(self, other: SweepCounts) -> None:
-        for field in fields(self):
-            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+    def named(self) -> dict[str, int]:
+        """The counts as the run's summary names them."""
+        return {
+            "children archived": self.children_archived,
+            "staff deactivated": self.staff_deactivated,
+            "parents told their access ends": self.parents_notified,
+            "parents deactivated": self.parents_deactivated,
+        }
 
 
-def deactivation_sweep() -> str:
-    """Sweep every active setting; returns a one-line summary for the operator."""
-    settings = db.session.execute(
-        select(Setting.slug, Setting.parent_grace_days)
-        .where(Setting.status == SettingStatus.ACTIVE)
-        .order_by(Setting.slug)
-    ).all()
-    db.session.remove()
-    totals, failed = SweepCounts(), []
-    for slug, grace_days in settings:
-        try:
-            with tenant_context(slug):
-                counts = sweep_setting(grace_days)
-                db.session.commit()
-        except Exception:
-            log.exception("deactivation sweep failed for setting %s", slug)
-            failed.append(slug)
-        else:
-            totals.add(counts)
-    summary = (
-        f"{len(settings) - len(failed)} settings swept: "
-        f"{totals.children_archived} children archived, "
-        f"{totals.staff_deactivated} staff deactivated, "
-        f"{totals.parents_notified} parents told their access ends, "
-        f"{totals.parents_deactivated} parents deactivated"
-    )
-    return summary + (f"; FAILED: {', '.join(failed)}" if failed else "")
+def deactivation_sweep() -> EachSettingReport:
+    """Sweep every active setting, each in its own transaction."""
+    return run_each_setting(lambda setting: sweep_setting(setting.parent_grace_days).named())
 
 
 def sweep_setting(grace_days: int) -> SweepCounts:

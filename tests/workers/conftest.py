@@ -109,3 +109,12 @@ def start_worker(celery_app: Celery, tmp_path: Path) -> Iterator[Callable[..., W
         if worker.process.poll() is None:
             worker.process.kill()
         worker.process.wait(5)
+
+
+@pytest.fixture
+def sample_jobs(monkeypatch: pytest.MonkeyPatch, make_setting) -> str:
+    """The test-only jobs, known to this process and acting on a fresh setting; its slug."""
+    slug = make_setting().slug
+    monkeypatch.setenv("LJ_EXTRA_JOBS", SAMPLE_JOBS)
+    monkeypatch.setenv("LJ_TEST_SETTING", slug)
+    return slug

@@ -15,12 +15,16 @@ from sqlalchemy import select
 from app.auth.models import Role, User
 from app.extensions import db
 from tenants.binding import tenant_context
+from tenants.each_setting import EachSettingReport, run_each_setting
+from tenants.models import Setting
 
 SAMPLE_JOBS = ",".join(
     [
         "record-visit=tests.workers.sample_jobs:record_visit",
         "slow-visit=tests.workers.sample_jobs:record_visit_slowly",
         "fill-batches=tests.workers.sample_jobs:fill_batches",
+        "visit-each-setting=tests.workers.sample_jobs:visit_each_setting",
+        "always-fails=tests.workers.sample_jobs:always_fails",
     ]
 )
 SLOW_SECONDS = 1.5
@@ -67,3 +71,20 @@ def fill_batches() -> str:
                 time.sleep(PAUSE_PER_ROW)
             db.session.commit()
     return f"{len(due)} batches written"
+
+
+def visit_each_setting() -> EachSettingReport:
+    """A visit in every active setting; the setting named by ``LJ_TEST_BROKEN_SETTING`` fails."""
+
+    def visit(setting: Setting) -> dict[str, int]:
+        _add_staff(f"visit-{uuid.uuid4().hex[:8]}@worker.test")
+        db.session.flush()
+        if setting.slug == os.environ.get("LJ_TEST_BROKEN_SETTING"):
+            raise RuntimeError("this setting is broken")
+        return {"visits recorded": 1}
+
+    return run_each_setting(visit)
+
+
+def always_fails() -> str:
+    raise RuntimeError("the job's own bug")
