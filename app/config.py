@@ -81,6 +81,9 @@ class Config:
         )
         self.PUBLIC_PORT = os.environ.get("PUBLIC_PORT", "" if self.is_production else "5000")
         self.PROXY_HOPS = _int("PROXY_HOPS", 0)
+        # Tests only: run Celery tasks in the calling process, as if a worker took
+        # each one at once (tests/workers start real workers to prove that path).
+        self.TASKS_IN_PROCESS = _bool("LJ_TASKS_IN_PROCESS", False)
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
         self.DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 5)
         self.PASSWORD_BCRYPT_COST = _int("PASSWORD_BCRYPT_COST", 12)

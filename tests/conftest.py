@@ -138,6 +138,9 @@ def app(servers: dict[str, str], smtp_server) -> Iterator[Flask]:
             "BASE_DOMAIN": "localhost",
             "PASSWORD_BCRYPT_COST": "4",
             "PIN_BCRYPT_COST": "4",
+            # Tasks (email delivery, file deletion) run at commit in the test's own
+            # process; tests/workers turn this off and start real workers.
+            "LJ_TASKS_IN_PROCESS": "1",
         }
     )
     flask_app = create_app(Config())

@@ -58,6 +58,7 @@ def celery_settings(config: Config) -> dict[str, Any]:
         # Jobs report through their log line; nothing waits for a result.
         "task_ignore_result": True,
         "timezone": "UTC",
+        "task_always_eager": config.TASKS_IN_PROCESS,
         "beat_schedule": beat_schedule(),
     }
 
@@ -70,7 +71,7 @@ def celery_init_app(app: Flask) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    celery = Celery(app.name, task_cls=FlaskTask, include=["workers.jobs"])
+    celery = Celery(app.name, task_cls=FlaskTask, include=["workers.jobs", "app.storage.deletions"])
     celery.config_from_object(celery_settings(app.config["LJ"]))
     celery.set_default()
     app.extensions["celery"] = celery

@@ -60,6 +60,7 @@ Job = Callable[[], JobResult]
 
 JOBS: dict[str, str] = {
     "deactivation-sweep": "app.people.sweep:deactivation_sweep",
+    "file-deletions": "app.storage.deletions:drain_every_setting",
 }
 
 JOB_TIME_LIMIT = 60 * 60

@@ -19,6 +19,9 @@ from celery.schedules import crontab
 WHEN: dict[str, str] = {
     # Just after midnight, so people leave at the start of their leaving date.
     "deactivation-sweep": "5 0 * * *",
+    # Files are deleted at once by a task sent at each commit; this catches any
+    # whose task was lost (broker down, worker killed).
+    "file-deletions": "*/15 * * * *",
 }
 
 RUN_JOB_TASK = "workers.run_job"

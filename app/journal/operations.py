@@ -313,8 +313,7 @@ def remove_photo(photo: Photo, observation: Observation, *, by: User) -> None:
 
 
 def _forget_files(photo: Photo) -> None:
-    storage.remove_after_commit(photo.file_name)
-    storage.remove_after_commit(photo.thumbnail_name)
+    storage.remove_after_commit(photo.file_name, photo.thumbnail_name)
 
 
 def children_without_consent_in_photos(observation: Observation) -> list[Child]:

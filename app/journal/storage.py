@@ -3,8 +3,9 @@
 A file is written under a random name to a temporary file in the same folder and
 renamed into place, so a reader never sees half a photo. Files belong to the database
 transaction that wrote them: when that transaction rolls back (or is closed without a
-commit) they are removed again, and files of deleted photos are removed only once the
-deletion has been committed. So a failure leaves neither orphan files nor rows that
+commit) they are removed again, and files of deleted photos go through the durable
+deletion queue (``app.storage.deletions``), removed only once the deletion has been
+committed. So a failure leaves neither orphan files nor rows that
 name a missing file.
 """
 
@@ -21,12 +22,12 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.extensions import db
+from app.storage.deletions import schedule_file_deletion
 from tenants.binding import current_setting
 
 log = logging.getLogger(__name__)
 
 _WRITTEN = "journal_media_written"  # session.info: files to remove if the transaction fails
-_DOOMED = "journal_media_doomed"  # session.info: files to remove once the transaction commits
 
 
 class MediaMissing(LookupError):
@@ -78,10 +79,13 @@ def store(data: bytes, extension: str) -> str:
     return name
 
 
-def remove_after_commit(name: str) -> None:
-    """Delete a stored file once the current transaction has committed (never before)."""
-    session = db.session()
-    session.info.setdefault(_DOOMED, []).append(setting_folder() / _valid_name(name))
+def remove_after_commit(*names: str) -> None:
+    """Delete stored files once the current transaction has committed (never before).
+
+    Through the durable queue (``app.storage.deletions``): a crash after the
+    commit cannot leave the files behind.
+    """
+    schedule_file_deletion(setting_folder() / _valid_name(name) for name in names)
 
 
 def _unlink_all(paths: list[Path]) -> None:
@@ -93,16 +97,14 @@ def _unlink_all(paths: list[Path]) -> None:
 
 
 @event.listens_for(Session, "after_commit")
-def _keep_written_and_remove_doomed(session: Session) -> None:
+def _keep_written(session: Session) -> None:
     session.info.pop(_WRITTEN, None)
-    _unlink_all(session.info.pop(_DOOMED, []))
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _remove_written_unless_committed(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is not None or transaction.nested:
         return  # a savepoint or subtransaction: the outer transaction decides
-    # After a commit, after_commit has already taken both lists; whatever is left
+    # After a commit, after_commit has already taken the list; whatever is left
     # belongs to a transaction that rolled back or was closed without committing.
     _unlink_all(session.info.pop(_WRITTEN, []))
-    session.info.pop(_DOOMED, None)

@@ -52,6 +52,7 @@ class Worker:
             **os.environ,
             "LJ_EXTRA_JOBS": SAMPLE_JOBS,
             "LJ_TEST_SETTING": slug,
+            "LJ_TASKS_IN_PROCESS": "0",
             "PYTHONPATH": str(PROJECT_ROOT),
             "PYTHONUNBUFFERED": "1",
         }
@@ -84,12 +85,17 @@ class Worker:
 
 
 @pytest.fixture
-def celery_app(app: Flask) -> Celery:
-    """The test app's Celery app, current (``run_job.delay`` sends through it), queue empty."""
+def celery_app(app: Flask) -> Iterator[Celery]:
+    """The test app's Celery app, current (``run_job.delay`` sends through it), queue empty.
+
+    Its tasks go to the broker for the workers, not run in this process as in other tests.
+    """
     celery: Celery = app.extensions["celery"]
     celery.set_current()
     celery.control.purge()
-    return celery
+    celery.conf.task_always_eager = False
+    yield celery
+    celery.conf.task_always_eager = True
 
 
 @pytest.fixture

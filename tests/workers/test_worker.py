@@ -122,3 +122,26 @@ def test_the_deactivation_sweep_runs_in_a_real_worker(app, make_setting, start_w
 
     assert status() is AccountStatus.DEACTIVATED
     assert session.get("/account").status_code == 302
+
+
+def test_files_scheduled_for_deletion_are_deleted_by_a_real_worker_after_commit(
+    app, make_setting, start_worker
+):
+    from pathlib import Path
+
+    from app.storage.deletions import schedule_file_deletion
+    from tenants.binding import tenant_context
+
+    slug = make_setting().slug
+    folder = Path(app.config["LJ"].MEDIA_ROOT) / slug
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "old-photo.jpg"
+    path.write_bytes(b"photo")
+    worker = start_worker(slug)
+    worker.wait_ready()
+
+    with app.app_context(), tenant_context(slug):
+        schedule_file_deletion([path])
+        db.session.commit()
+
+    wait_until(lambda: not path.exists(), 15, "the worker to delete the file")
