@@ -6,16 +6,21 @@ children's names", a photo limit, and a mode (``warn`` or ``needs_approval``).
 the page can highlight it (``highlight``); the caller decides, by the mode, whether the
 observation is published with a warning or waits for a manager.
 
-Matching is the same as the name masking's (``app.journal.text.find_terms``): whole words,
-case-insensitive, any script, so "class" never matches a blocked "ass". Deliberate
-misspellings ("a.s.s", "a$$") are not caught: blocked phrases are a guard against
-slips, not against an author set on getting round them.
+Rules look at the text as its reader will see it, like the name masking: an observation's
+Markdown is read first (``app.journal.text.ObservationText``), so ``**Zo**ë`` is Zoë to
+them too, and findings are offsets into that reading. Matching is the same as the name
+masking's (``app.journal.text.find_terms``): whole words, case-insensitive, any script,
+so "class" never matches a blocked "ass". Deliberate misspellings ("a.s.s", "a$$") are
+not caught: blocked phrases are a guard against slips, not against an author set on
+getting round them.
 
 "No surnames" flags the last name of every tagged or known child, except where that name
 is also a tagged child's first or preferred name (a tagged "Thomas" may be written while
 another child's surname is Thomas). "No other children's names" flags what the masking
-would hide from a tagged child's family: the names of children not tagged, except names
-they share with a tagged child, and any ``@[...]`` mention of someone not tagged.
+would hide from a tagged child's family, with the masking's own matcher
+(``find_mentions``): the names of children not tagged (possessives and plurals too),
+except names they share with a tagged child, and any ``@[...]`` mention of someone not
+tagged.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from dataclasses import dataclass, field
 from markupsafe import Markup, escape
 
 from app.journal.masking import ChildName, find_mentions, given_names, last_names
-from app.journal.text import find_terms, term_key
+from app.journal.text import ObservationText, find_terms, merged_spans, term_key
 
 
 class Rule(enum.StrEnum):
@@ -75,7 +80,7 @@ class Finding:
 
 
 def check_observation(
-    text: str,
+    shown: str | ObservationText,
     *,
     photo_count: int,
     rules: ContentRules,
@@ -84,9 +89,12 @@ def check_observation(
 ) -> list[Finding]:
     """Everything in this observation that breaks one of ``rules``, in text order.
 
-    ``tagged`` are the children the observation is about; ``all_children`` are the
-    setting's children (tagged or not), whose names the name rules look for.
+    ``shown`` is plain text (a caption) or an observation's text as its reader sees it;
+    findings' offsets are into ``shown`` (its ``.text``). ``tagged`` are the children the
+    observation is about; ``all_children`` are the setting's children (tagged or not),
+    whose names the name rules look for.
     """
+    text = shown if isinstance(shown, str) else shown.text
     findings: list[Finding] = []
     findings += _blocked_phrases(text, rules.blocked_phrases)
     if rules.no_surnames:
@@ -172,32 +180,26 @@ def _other_children(
     ]
 
 
-def highlight(text: str, findings: Iterable[Finding]) -> Markup:
-    """``text`` escaped, with each finding's fragment in ``<mark>``; overlaps become one mark.
+def highlight(shown: str | ObservationText, findings: Iterable[Finding]) -> Markup:
+    """``shown`` as the page shows it (plain text escaped, an observation's text rendered),
+    with each finding's fragment in ``<mark>``; overlaps become one mark.
 
     Findings without a place in the text (the photo limit) or whose offsets do not fit
-    ``text`` are left out.
+    the text are left out.
     """
-    spans = sorted(
+    text = shown if isinstance(shown, str) else shown.text
+    spans = [
         (f.start, f.end)
         for f in findings
         if f.start is not None and f.end is not None and 0 <= f.start < f.end <= len(text)
-    )
+    ]
+    if isinstance(shown, ObservationText):
+        return shown.highlighted(spans)
     pieces: list[str] = []
     position = 0
-    for start, end in _merged(spans):
+    for start, end in merged_spans(spans):
         pieces.append(escape(text[position:start]))
         pieces.append(Markup("<mark>{}</mark>").format(text[start:end]))
         position = end
     pieces.append(escape(text[position:]))
     return Markup("").join(pieces)
-
-
-def _merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged

@@ -6,9 +6,16 @@ were in it. ``mask_other_children`` rewrites text for that view; ``masked_captio
 the same for photo captions and alt text; ``photo_file_name`` names exported photos
 without any child's name but, when allowed, the child's own.
 
-What is masked, for each other child (whole words in any script, ignoring case, accents
-and invisible characters, so "ZOE" and "Zoe" typed on a phone are Zoë; see
-``app.journal.text.find_terms``):
+Names are found in the text as its reader sees it: an observation's Markdown is read
+first (``app.journal.text.ObservationText``), so ``_Zoë_``, ``__Zoë__`` and ``**Zo**ë`` are
+Zoë, and the masking replaces the name there, keeping the formatting around it. Matching
+is whole words in any script, ignoring case, accents, Unicode forms, entities, invisible
+characters and formatting inside a word (see ``app.journal.text``), so "ZOE", "Zoe" typed
+on a phone and "Zo&euml;" are Zoë. ``find_mentions`` is the one matcher: the masking, the
+content rule "no other children's names" and anything else that looks for a child's name
+(``find_names``, ``mask_names``) use it.
+
+What is masked, for each other child:
 
 - the full name (first or preferred name with the last name), the first name, the
   preferred name, the last name, and each part of a multi-part name ("Mary", "Jane" of
@@ -17,8 +24,9 @@ and invisible characters, so "ZOE" and "Zoe" typed on a phone are Zoë; see
 - @mentions: ``@Amelia``, ``@amelia``, ``@[Amelia Jones]``; and any ``@[...]`` mention
   that is not the shown child, even of a name we do not know: it names a child;
 - possessives keep their grammar: "Amelia's" (straight or curly apostrophe) becomes
-  "a friend's", "James'" becomes "a friend's". At the start of a sentence the placeholder
-  gets a capital.
+  "a friend's", "James'" becomes "a friend's"; so do a possessive or plural typed without
+  an apostrophe ("Zoës", "Zoes", "the Joneses"): they still name the child. At the start
+  of a sentence the placeholder gets a capital.
 
 The shown child's own name is kept. When the shown child and another share a name
 (both called Amelia, or siblings sharing "Jones"), that shared name alone cannot say
@@ -38,10 +46,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import TypeVar
 
 import regex
 
-from app.journal.text import FoldedText, find_in_folded, term_key, terms_pattern
+from app.journal.text import (
+    APOSTROPHES,
+    WORD,
+    FoldedText,
+    ObservationText,
+    Replacement,
+    find_in_folded,
+    replace_spans,
+    term_key,
+    terms_pattern,
+)
 
 # Lower-case words that join the parts of a name and are not a name on their own.
 _PARTICLE_WORDS = (
@@ -49,9 +68,15 @@ _PARTICLE_WORDS = (
     "les lo los mac st ten ter van von y zu"
 )
 _PARTICLES = frozenset(_PARTICLE_WORDS.split())
-_POSSESSIVE = r"(?P<possessive>['\u2019\u02bc]s(?![\w\p{M}])|['\u2019\u02bc](?![\w\p{M}]))?"
+_APOSTROPHE = f"[{regex.escape(APOSTROPHES)}]"
+_POSSESSIVE = rf"(?P<possessive>{_APOSTROPHE}s(?!{WORD})|{_APOSTROPHE}(?!{WORD}))?"
+_PLURAL = r"(?P<plural>e?s)?"  # "Zoes", "Joneses": the name all the same
 _BRACKET_MENTION = r"@\[\s*(?P<inner>[^\[\]\n]{1,100}?)\s*\]"
-_SENTENCE_END = ".!?\u2026"
+# Before a word that starts a sentence: the start of the text, a full stop (!, ?, ...), or
+# a new line or list item; then perhaps spaces, opening quotes or brackets.
+_SENTENCE_START = regex.compile(
+    r"(?:\A|[.!?\u2026]|\n[ \t]*(?:[-*+]|\d{1,9}[.)])?)[\s\"'\u201c\u2018(]*\Z"
+)
 _EXPORT_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp"})
 
 
@@ -79,7 +104,8 @@ class NameMention:
     """A mention of a child in text: ``text[start:end] == fragment``.
 
     ``child_id`` is None for an ``@[...]`` mention of a name we do not know. A possessive
-    ending ("'s", "'") is part of the span and is given in ``possessive``.
+    or plural ending ("'s", "'", "s", "es") is part of the span and is given in
+    ``possessive``.
     """
 
     child_id: int | None
@@ -163,7 +189,7 @@ def _name_index(targets: tuple[ChildName, ...], protected: tuple[ChildName, ...]
                 target_ids.setdefault(term_key(form), child.id)
     # The pattern depends only on all the names together, not on who is protected, so
     # every child's view of one setting shares one compiled pattern.
-    names = terms_pattern([*protected_forms, *target_ids]) or r"(?!)"
+    names = terms_pattern([*protected_forms, *target_ids], ending=_PLURAL) or r"(?!)"
     source = rf"(?:{_BRACKET_MENTION}|@?(?P<name>{names})){_POSSESSIVE}"
     return _NameIndex(source, protected_keys, target_ids)
 
@@ -172,15 +198,21 @@ def _mention(
     text: str, found: regex.Match[str], folded: FoldedText, index: _NameIndex
 ) -> NameMention | None:
     """The mention ``found`` stands for, or None when it is a protected child's name."""
-    group = "inner" if found.group("inner") is not None else "name"
-    key = term_key(text[slice(*folded.span(*found.span(group)))])
+    if found.group("inner") is not None:
+        name_span = found.span("inner")
+    else:
+        name_span = (
+            found.start("name"),
+            found.start("plural") if found.group("plural") else found.end("name"),
+        )
+    key = term_key(text[slice(*folded.span(*name_span))])
     if key in index.protected_keys:
         return None
     start, end = folded.span(found.start(), found.end())
-    possessive = found.group("possessive") or ""
-    if len(possessive) == 1 and not key.endswith(("s", "z", "x")):
-        end -= 1  # "Amelia'" is a closing quote, not a possessive
-        possessive = ""
+    possessive = (found.group("plural") or "") + (found.group("possessive") or "")
+    if len(possessive) == 1 and possessive in APOSTROPHES and not key.endswith(("s", "z", "x")):
+        end = folded.span(found.start(), found.start("possessive"))[1]
+        possessive = ""  # "Amelia'" is a closing quote, not a possessive
     return NameMention(
         child_id=index.target_ids.get(key),
         fragment=text[start:end],
@@ -190,41 +222,61 @@ def _mention(
     )
 
 
+Text = TypeVar("Text", str, ObservationText)
+
+
 def mask_other_children(
-    text: str,
+    text: Text,
     *,
     shown_child: ChildName,
     others: Sequence[ChildName],
     placeholder: str = "a friend",
     kept: Sequence[ChildName] = (),
-) -> str:
+) -> Text:
     """``text`` as shown in ``shown_child``'s view: every other child named as ``placeholder``.
 
-    ``others`` are the children to hide (at least the other tagged children; every other
-    child of the setting hides untagged ones too). ``kept`` are further children whose
-    names stay, like the shown child's (a brother or sister in the same family's view).
-    Everything but the masked names comes back exactly as it was.
+    ``text`` is plain text (a caption, a comment) or an observation's text as its reader
+    sees it; what comes back is of the same kind. ``others`` are the children to hide (at
+    least the other tagged children; every other child of the setting hides untagged ones
+    too). ``kept`` are further children whose names stay, like the shown child's (a
+    brother or sister in the same family's view). Everything but the masked names comes
+    back as it was.
     """
     protected = [shown_child, *kept]
     protected_ids = {child.id for child in protected}
     hidden = [child for child in others if child.id not in protected_ids]
-    pieces, position = [], 0
-    for mention in find_mentions(text, targets=hidden, protected=protected):
-        pieces.append(text[position : mention.start])
-        pieces.append(_placeholder_for(text, mention, placeholder))
-        position = mention.end
-    pieces.append(text[position:])
-    return "".join(pieces)
+    read = text if isinstance(text, str) else text.text
+    mentions = find_mentions(read, targets=hidden, protected=protected)
+    return _replaced(text, [_masked(read, mention, placeholder) for mention in mentions])
 
 
-def _placeholder_for(text: str, mention: NameMention, placeholder: str) -> str:
-    """The placeholder with the mention's possessive, capitalised to start a sentence."""
-    before = text[: mention.start].rstrip(" \t\"'\u201c\u2018(")
-    starts_sentence = not before or before[-1] in _SENTENCE_END or before.endswith("\n")
+def _replaced(text: Text, replacements: list[Replacement]) -> Text:
+    if isinstance(text, str):
+        return replace_spans(text, replacements)
+    return text.replaced(replacements)
+
+
+def find_names(text: str, children: Sequence[ChildName]) -> list[NameMention]:
+    """Where ``text`` names any of ``children`` (any of their names), left to right."""
+    return find_mentions(text, targets=children, protected=())
+
+
+def mask_names(text: Text, children: Sequence[ChildName], placeholder: str = "a friend") -> Text:
+    """``text`` with every name of ``children`` (and every ``@[...]`` mention) as
+    ``placeholder``: for text that must no longer name them at all."""
+    read = text if isinstance(text, str) else text.text
+    mentions = find_names(read, children)
+    return _replaced(text, [_masked(read, mention, placeholder) for mention in mentions])
+
+
+def _masked(text: str, mention: NameMention, placeholder: str) -> Replacement:
+    """The placeholder for ``mention``, with its possessive, capitalised to start a sentence."""
+    starts_sentence = _SENTENCE_START.search(text, 0, mention.start) is not None
     word = placeholder[:1].upper() + placeholder[1:] if starts_sentence else placeholder
     if mention.possessive:
-        word += mention.possessive[0] + "s"
-    return word
+        apostrophe = mention.possessive[0] if mention.possessive[0] in APOSTROPHES else "'"
+        word += apostrophe + "s"
+    return Replacement(mention.start, mention.end, word)
 
 
 def masked_caption(

@@ -62,7 +62,7 @@ from app.journal.models import (
     Photo,
     PhotoChild,
 )
-from app.journal.text import clean_observation_text
+from app.journal.text import ObservationText, clean_observation_text
 from app.people import operations as people
 from app.people.models import Child
 from app.people.operations import InvalidField
@@ -420,10 +420,11 @@ def setting_children() -> SettingChildren:
 
 @dataclass(frozen=True)
 class CheckedPart:
-    """One part of an observation (its text, next steps, a caption) and what matched in it."""
+    """One part of an observation (its text, next steps, a caption) as its reader sees it,
+    and what matched in it."""
 
     label: str
-    text: str
+    text: str | ObservationText
     findings: list[Finding]
 
 
@@ -447,20 +448,18 @@ def check_content(observation: Observation, rules: ContentRules | None = None) -
     tagged = [name_of(child) for child in observation.children]
     everyone = setting_children().names
 
-    def check(text: str, photo_count: int = 0) -> list[Finding]:
+    def check(shown: str | ObservationText, photo_count: int = 0) -> list[Finding]:
         return check_observation(
-            text, photo_count=photo_count, rules=rules, tagged=tagged, all_children=everyone
+            shown, photo_count=photo_count, rules=rules, tagged=tagged, all_children=everyone
         )
 
-    main = check(observation.text, len(observation.photos))
-    parts = [
-        CheckedPart("What happened", observation.text, [f for f in main if f.start is not None])
-    ]
+    text = ObservationText(observation.text)
+    main = check(text, len(observation.photos))
+    parts = [CheckedPart("What happened", text, [f for f in main if f.start is not None])]
     general = [f for f in main if f.start is None]
     if observation.next_steps:
-        parts.append(
-            CheckedPart("Next steps", observation.next_steps, check(observation.next_steps))
-        )
+        next_steps = ObservationText(observation.next_steps)
+        parts.append(CheckedPart("Next steps", next_steps, check(next_steps)))
     for number, photo in enumerate(observation.photos, start=1):
         if photo.caption:
             parts.append(

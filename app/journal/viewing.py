@@ -2,9 +2,11 @@
 
 In one child's view (the parent's pages, the child's journal, its export) the setting's
 group-name policy applies to everything that could carry a name: the list of children,
-the text and next steps, captions and alt text, comments and file names. A photo in
-which another family's child without photo consent can be seen is left out of the view
-altogether, whatever the policy.
+the text and next steps, captions and alt text, comments and file names. Text is masked
+as its reader sees it (Markdown read first, see ``app.journal.text.ObservationText``), and
+the page's HTML and the JSON's plain text both come from that one masked reading. A photo
+in which another family's child without photo consent can be seen is left out of the
+view altogether, whatever the policy.
 """
 
 from __future__ import annotations
@@ -18,10 +20,22 @@ from markupsafe import Markup
 from app.journal.masking import ChildName, mask_other_children, masked_caption, photo_file_name
 from app.journal.models import Comment, GroupNamePolicy, Observation, Photo
 from app.journal.operations import SettingChildren, name_of
-from app.journal.text import render_observation_text
+from app.journal.text import ObservationText
 from app.people.models import Child
 
 FRIEND = "a friend"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One text of an observation as a view shows it: the page's HTML, and the plain text
+    a reader reads (what JSON documents give); both empty for an empty text."""
+
+    html: Markup
+    plain: str
+
+    def __bool__(self) -> bool:
+        return bool(self.plain)
 
 
 @dataclass(frozen=True)
@@ -45,36 +59,30 @@ class ShownObservation:
 
     observation: Observation
     children: str
-    text: str  # plain text, names masked as the view requires
-    next_steps: str
+    text: Shown  # names masked as the view requires
+    next_steps: Shown
     photos: list[ShownPhoto]
     left_out_photos: int = 0  # photos this view may not show (photo consent)
     comments: list[ShownComment] = field(default_factory=list)
 
-    @property
-    def html(self) -> Markup:
-        return _rendered(self.text)
-
-    @property
-    def next_steps_html(self) -> Markup:
-        return _rendered(self.next_steps) if self.next_steps else Markup("")
-
 
 # Journals are read far more often than written, and the same observation is shown to
-# the same family again and again: keep the latest results of the two costly steps
-# (name masking, Markdown + sanitising) per process. Both are pure functions of their
+# the same family again and again: keep the latest results of the costly steps (reading
+# the Markdown, name masking, sanitising) per process. They are pure functions of their
 # arguments, so a cached result is never stale; a few thousand entries are a few MB.
 CACHED_TEXTS = 4096
 
 
 @lru_cache(maxsize=CACHED_TEXTS)
-def _rendered(text: str) -> Markup:
-    return render_observation_text(text)
+def _in_full(text: str) -> Shown:
+    read = ObservationText(text)
+    return Shown(read.html, read.text)
 
 
 @lru_cache(maxsize=CACHED_TEXTS)
-def _masked(text: str, shown: ChildName, strangers: tuple[ChildName, ...]) -> str:
-    return mask_other_children(text, shown_child=shown, others=strangers)
+def _masked(text: str, shown: ChildName, strangers: tuple[ChildName, ...]) -> Shown:
+    read = mask_other_children(ObservationText(text), shown_child=shown, others=strangers)
+    return Shown(read.html, read.text)
 
 
 def _join(names: Sequence[str]) -> str:
@@ -106,8 +114,15 @@ class ChildView:
         return tuple(name for name in self.everyone.names if name.id not in self.family)
 
     def mask(self, text: str) -> str:
+        """Plain text (a comment) as this view shows it."""
         if not self.hides_names or not text:
             return text
+        return mask_other_children(text, shown_child=self.shown, others=self.strangers)
+
+    def read(self, text: str) -> Shown:
+        """An observation's text or next steps as this view shows it."""
+        if not self.hides_names:
+            return _in_full(text)
         return _masked(text, self.shown, self.strangers)
 
     def children_label(self, observation: Observation) -> str:
@@ -154,8 +169,8 @@ class ChildView:
         return ShownObservation(
             observation=observation,
             children=self.children_label(observation),
-            text=self.mask(observation.text),
-            next_steps=self.mask(observation.next_steps),
+            text=self.read(observation.text),
+            next_steps=self.read(observation.next_steps),
             photos=[self.photo(observation, photo, number) for number, photo in allowed],
             left_out_photos=len(numbered) - len(allowed),
             comments=[ShownComment(comment, self.mask(comment.body)) for comment in comments],
@@ -172,8 +187,8 @@ def show_in_full(observation: Observation) -> ShownObservation:
     return ShownObservation(
         observation=observation,
         children=_join([child.full_name for child in observation.children]),
-        text=observation.text,
-        next_steps=observation.next_steps,
+        text=_in_full(observation.text),
+        next_steps=_in_full(observation.next_steps),
         photos=[
             ShownPhoto(
                 photo=photo,
@@ -204,8 +219,8 @@ def as_json(item: ShownObservation, photo_url: PhotoUrl) -> dict[str, object]:
         "status": observation.status.value,
         "author": observation.author.full_name if observation.author else None,
         "children": item.children,
-        "text": item.text,
-        "next_steps": item.next_steps,
+        "text": item.text.plain,
+        "next_steps": item.next_steps.plain,
         "areas": observation.area_names,
         "characteristics": observation.characteristic_names,
         "age_band": observation.age_band_name,

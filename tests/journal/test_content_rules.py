@@ -16,6 +16,7 @@ from app.journal.content_rules import (
     needs_approval,
 )
 from app.journal.masking import ChildName
+from app.journal.text import ObservationText
 
 AMELIA = ChildName(1, "Amelia", "Jones")
 OLIVER = ChildName(2, "Oliver", "Brown", preferred_name="Ollie")
@@ -129,6 +130,41 @@ def test_a_surname_that_is_a_tagged_childs_first_name_is_not_flagged():
 )
 def test_no_other_childrens_names_flags_names_of_children_not_tagged(text, tagged, fragments):
     assert flagged(text, OTHERS, tagged=tagged) == fragments
+
+
+@pytest.mark.parametrize(
+    ("source", "fragments"),
+    [
+        ("Amelia and _Oliver_", ["Oliver"]),
+        ("Amelia and __Ollie__", ["Ollie"]),
+        ("Amelia and **Oli**ver", ["Oliver"]),
+        ("Amelia took Olivers spade", ["Olivers"]),
+        ("Amelia took Olivers' spade", ["Olivers'"]),
+        ("Amelia and Zo&euml;", ["Zo&euml;"]),
+        ("Amelia and Zoes", ["Zoes"]),
+        ("Amelia and Zo\u200b\u00eb", ["Zo\u200b\u00eb"]),
+    ],
+)
+def test_other_childrens_names_are_found_in_the_text_as_it_reads(source, fragments):
+    shown = ObservationText(source)
+
+    findings = check_observation(
+        shown, photo_count=0, rules=OTHERS, tagged=[AMELIA], all_children=CHILDREN
+    )
+
+    assert [f.fragment for f in findings] == fragments
+    assert all(shown.text[f.start : f.end] == f.fragment for f in findings)
+
+
+def test_an_observations_findings_are_highlighted_on_the_text_as_it_reads():
+    shown = ObservationText("Amelia and **Oli**ver")
+    findings = check_observation(
+        shown, photo_count=0, rules=OTHERS, tagged=[AMELIA], all_children=CHILDREN
+    )
+
+    assert highlight(shown, findings) == Markup(
+        "<p>Amelia and <strong><mark>Oli</mark></strong><mark>ver</mark></p>"
+    )
 
 
 def test_other_child_findings_say_which_child():

@@ -5,15 +5,19 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from markupsafe import Markup
 
 from app.journal.masking import (
     ChildName,
     find_mentions,
+    find_names,
+    mask_names,
     mask_other_children,
     masked_caption,
     name_forms,
     photo_file_name,
 )
+from app.journal.text import ObservationText
 
 AMELIA = ChildName(1, "Amelia", "Jones")
 OLIVER = ChildName(2, "Oliver", "Brown", preferred_name="Ollie")
@@ -49,7 +53,10 @@ def masked(text: str, shown: ChildName = AMELIA, *others: ChildName) -> str:
         ("The Brown twins came.", "The a friend twins came."),
         # case-insensitive, whole words only
         ("OLIVER and oliver", "A friend and a friend"),
-        ("Oliverio and Olivers and Brownie", "Oliverio and Olivers and Brownie"),
+        ("Oliverio and Olivia and Brownie", "Oliverio and Olivia and Brownie"),
+        # a possessive or plural without an apostrophe is the name all the same
+        ("Olivers coat and the Browns", "A friend's coat and the a friend's"),
+        ("Brownies and Oliveres", "Brownies and a friend's"),
         # mentions
         ("Played with @Oliver today", "Played with a friend today"),
         ("Played with @oliver today", "Played with a friend today"),
@@ -177,7 +184,7 @@ def test_a_sibling_shares_the_surname_but_not_the_full_name():
         (MING, "小明和Amelia玩", "A friend和Amelia玩"),  # no spaces in Chinese
         (ANIL, "अनिल और अनिला", "A friend और अनिला"),
         (SIOBHAN, "Siobhán O\u2019Brien and SIOBHÁN", "A friend and a friend"),
-        (SIOBHAN, "the O'Briens", "the O'Briens"),
+        (SIOBHAN, "the O'Briens", "the a friend's"),  # a plural names the family
         (AISHA, "لعبت عائشة مع Amelia", "لعبت a friend مع Amelia"),
         (MARY_JANE, "Mary-Jane, Mary and Jane", "A friend, a friend and a friend"),
     ],
@@ -280,3 +287,61 @@ def test_a_photo_file_name_refuses_other_extensions(extension):
         photo_file_name(
             observed_on=date(2025, 3, 14), observation_id=1, position=1, extension=extension
         )
+
+
+# --- the text as its reader sees it ------------------------------------------------------
+
+ZOE_BROWN = ChildName(50, "Zoë", "Brown")
+
+
+def masked_observation(source: str, *others: ChildName) -> ObservationText:
+    return mask_other_children(
+        ObservationText(source), shown_child=AMELIA, others=list(others) or [ZOE_BROWN]
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "html"),
+    [
+        # Markdown that wraps or splits the name: masked where it shows, formatting kept
+        ("Amelia and _Zoë_ played", "<p>Amelia and <em>a friend</em> played</p>"),
+        ("Amelia and __Zoë__ played", "<p>Amelia and <strong>a friend</strong> played</p>"),
+        ("Amelia and **Zo**ë played", "<p>Amelia and <strong>a friend</strong> played</p>"),
+        ("Amelia and Z*o*ë played", "<p>Amelia and a friend<em></em> played</p>"),
+        ("***Zoë*** laughed", "<p><em><strong>A friend</strong></em> laughed</p>"),
+        ("Amelia and \\_Zoë\\_ played", "<p>Amelia and _a friend_ played</p>"),
+        ("- Amelia\n- Zoë", "<ul>\n<li>Amelia</li>\n<li>A friend</li>\n</ul>"),
+        # possessives and plurals, with or without an apostrophe
+        ("Zoës coat", "<p>A friend's coat</p>"),
+        ("Zoes coat", "<p>A friend's coat</p>"),
+        ("_Zoë_'s coat", "<p><em>A friend's</em> coat</p>"),
+        ("the **Browns**", "<p>the <strong>a friend's</strong></p>"),
+        # what the reader's eye does not see: entities, invisible characters, Unicode forms
+        ("Amelia and Zo&euml;", "<p>Amelia and a friend</p>"),
+        ("Amelia and Zo&amp;euml;", "<p>Amelia and a friend</p>"),
+        ("Amelia and &#90;o&#xEB;", "<p>Amelia and a friend</p>"),
+        ("Amelia and Zo\u200dë and Z\ufe0foë", "<p>Amelia and a friend and a friend</p>"),
+        ("Amelia and Zoe\u0308 and \uff3a\uff2f\uff25", "<p>Amelia and a friend and a friend</p>"),
+        ("Amelia and <b>Zo</b>ë", "<p>Amelia and &lt;b&gt;a friend</p>"),
+    ],
+)
+def test_names_are_masked_in_what_the_reader_sees(source: str, html: str):
+    assert masked_observation(source).html == Markup(html)
+
+
+def test_the_plain_text_of_a_masked_observation_is_what_the_reader_reads():
+    shown = masked_observation("**Zo**ë and Amelia:\n\n1. _Zoës_ spade\n2. Amelia's bucket")
+
+    assert shown.text == "A friend and Amelia:\n\n1. A friend's spade\n2. Amelia's bucket"
+
+
+def test_find_names_sees_every_name_of_the_children_however_written():
+    text = ObservationText("**Zo**ë, zoes and Mr __BROWN__, but not Zoey").text
+
+    assert [m.fragment for m in find_names(text, [ZOE_BROWN])] == ["Zoë", "zoes", "BROWN"]
+
+
+def test_mask_names_hides_every_name_even_of_a_child_in_view():
+    assert mask_names("Zoë and Amelia's hat", [ZOE_BROWN, AMELIA], "a child") == (
+        "A child and a child's hat"
+    )

@@ -9,6 +9,8 @@ from markupsafe import Markup
 
 from app.journal.text import (
     ALLOWED_TAGS,
+    ObservationText,
+    Replacement,
     clean_observation_text,
     find_terms,
     render_observation_text,
@@ -164,6 +166,17 @@ def test_cleaning_keeps_joiners_that_scripts_and_emoji_need():
         ("小明和小红", ["小明"], ["小明"]),  # no spaces between Chinese words
         ("민준이랑 놀았다", ["민준"], ["민준"]),  # a Korean particle attached to the name
         ("blocked f***", ["f***"], ["f***"]),
+        # what does not change how it reads: formatting, entities, Unicode forms, joiners
+        ("_Zoë_ and Zo**ë**", ["Zoë"], ["Zoë", "Zo**ë"]),
+        ("Zo\\_ë", ["Zoë"], ["Zo\\_ë"]),
+        ("Zo&euml; and Zo&amp;euml;", ["Zoë"], ["Zo&euml;", "Zo&amp;euml;"]),
+        ("<b>Zo</b>ë", ["Zoë"], ["Zo</b>ë"]),
+        (
+            "\uff3a\uff4f\u00eb and Zo\u200d\u00eb",
+            ["Zoë"],
+            ["\uff3a\uff4f\u00eb", "Zo\u200d\u00eb"],
+        ),
+        ("Zoë_Strauß", ["Zoë"], ["Zoë"]),  # an underscore is not a letter
     ],
 )
 def test_find_terms_matches_whole_words_only(text: str, terms: list[str], found: list[str]):
@@ -181,3 +194,52 @@ def test_find_terms_gives_offsets_into_the_text_and_the_term_searched():
 
 def test_find_terms_ignores_empty_terms():
     assert find_terms("anything at all", ["", "  "]) == []
+
+
+# --- the text a reader sees ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "text"),
+    [
+        ("Amelia built a tower.", "Amelia built a tower."),
+        ("She was **very** _proud_", "She was very proud"),
+        ("**Zo**ë and \\*stars\\*", "Zoë and *stars*"),
+        ("Line one\nline two", "Line one\nline two"),
+        ("First.\n\nSecond.", "First.\n\nSecond."),
+        ("Count:\n\n1. one\n2. two\n\nDone", "Count:\n\n1. one\n2. two\n\nDone"),
+        ("- sand\n  - wet sand\n- water", "- sand\n  - wet sand\n- water"),
+        ("Fish &amp; chips <b>", "Fish &amp; chips <b>"),
+    ],
+)
+def test_the_text_a_reader_sees_has_no_formatting(source: str, text: str):
+    assert ObservationText(source).text == text
+
+
+def test_replacing_words_keeps_the_formatting_around_them():
+    shown = ObservationText("Ada and **Zo**ë\n\n- _Zoë_ too")
+    zoes = [index for index in range(len(shown.text)) if shown.text.startswith("Zoë", index)]
+
+    replaced = shown.replaced(Replacement(start, start + 3, "a friend") for start in zoes)
+
+    assert replaced.text == "Ada and a friend\n\n- a friend too"
+    assert replaced.html == Markup(
+        "<p>Ada and <strong>a friend</strong></p>\n<ul>\n<li><em>a friend</em> too</li>\n</ul>"
+    )
+    assert shown.text == "Ada and Zoë\n\n- Zoë too"  # the original is unchanged
+
+
+def test_a_replacement_that_spans_formatting_goes_where_its_first_word_was():
+    shown = ObservationText("Zo**ë** <script>")
+
+    assert shown.replaced([Replacement(0, 3, "a friend")]).html == Markup(
+        "<p>a friend<strong></strong> &lt;script&gt;</p>"
+    )
+
+
+def test_highlighting_marks_stretches_of_the_text_across_formatting():
+    shown = ObservationText("Ada and **Zo**ë & <i>")
+
+    assert shown.highlighted([(8, 11)]) == Markup(
+        "<p>Ada and <strong><mark>Zo</mark></strong><mark>ë</mark> &amp; &lt;i&gt;</p>"
+    )
