@@ -51,9 +51,10 @@ def create_app(config: Config | None = None) -> Flask:
     from app.branding.views import bp as branding_bp
     from app.home.views import bp as home_bp
     from app.journal.views import bp as journal_bp
+    from app.ops.views import bp as ops_bp
     from app.people.views import bp as people_bp
 
-    for blueprint in (home_bp, auth_bp, people_bp, journal_bp, branding_bp):
+    for blueprint in (home_bp, auth_bp, people_bp, journal_bp, branding_bp, ops_bp):
         app.register_blueprint(blueprint)
 
     from tenants.cli import tenants_cli

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import os
 import secrets
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from app.redis_store import redis_url_for_limits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_NAMES = ("SECRET_KEY", "PEPPER")
+# Production has no defaults for where its data lives or how it is reached and
+# backed up: a forgotten variable must stop start-up, not point at a dev server.
+REQUIRED_IN_PRODUCTION = {
+    "DATABASE_URL": "the PostgreSQL database, e.g. postgresql://lj@127.0.0.1:5432/lj",
+    "REDIS_URL": "the Redis server for sessions, rate limits and jobs, e.g. redis://127.0.0.1:6379/0",
+    "BACKUP_KEY": "the key that encrypts backups, kept apart from the backups themselves",
+    "PUBLIC_URL": "the address people use, e.g. https://journals.example.org",
+}
 
 
 class ConfigError(RuntimeError):
@@ -51,6 +60,14 @@ def _dev_secret(data_dir: Path, name: str) -> str:
     return value
 
 
+def _networks(name: str, raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Comma-separated addresses or networks (``10.0.0.0/8``) as network objects."""
+    try:
+        return tuple(ip_network(part.strip()) for part in raw.split(",") if part.strip())
+    except ValueError as error:
+        raise ConfigError(f"{name} must list IP addresses or networks: {error}") from error
+
+
 class Config:
     """Settings of one running service, taken from the environment at construction."""
 
@@ -80,7 +97,11 @@ class Config:
             "PUBLIC_SCHEME", "https" if self.is_production else "http"
         )
         self.PUBLIC_PORT = os.environ.get("PUBLIC_PORT", "" if self.is_production else "5000")
-        self.PROXY_HOPS = _int("PROXY_HOPS", 0)
+        # In production exactly one proxy (Caddy, deploy/Caddyfile) stands in front.
+        self.PROXY_HOPS = _int("PROXY_HOPS", 1 if self.is_production else 0)
+        self.METRICS_ALLOWED_IPS = _networks(
+            "METRICS_ALLOWED_IPS", os.environ.get("METRICS_ALLOWED_IPS", "127.0.0.1, ::1")
+        )
         # Tests only: run Celery tasks in the calling process, as if a worker took
         # each one at once (tests/workers start real workers to prove that path).
         self.TASKS_IN_PROCESS = _bool("LJ_TASKS_IN_PROCESS", False)
@@ -96,6 +117,8 @@ class Config:
                 "RATELIMIT_ENABLED is off, but production needs the sign-in rate limits. "
                 "Unset it and start again."
             )
+        if self.is_production:
+            self._check_production()
         self.SECRET_KEY, self.PEPPER = (self._secret(name) for name in SECRET_NAMES)
 
     @property
@@ -103,15 +126,34 @@ class Config:
         return self.ENV == "production"
 
     def _secret(self, name: str) -> str:
-        value = os.environ.get(name)
-        if value:
-            return value
-        if self.is_production:
-            raise ConfigError(
-                f"{name} is not set. In production every secret must come from the "
-                f"environment: set {name} to a long random value and start again."
+        """The secret from the environment; in development, generated once when unset
+        (production never gets here without it: ``_check_production``)."""
+        return os.environ.get(name) or _dev_secret(self.DATA_DIR, name)
+
+    def _check_production(self) -> None:
+        """Refuse to start production with anything left to a development default.
+
+        Every problem is named at once, each with what to set, so an operator
+        fixes the environment in one go.
+        """
+        problems = [
+            f"{name} is not set. Production needs {meaning}."
+            for name, meaning in REQUIRED_IN_PRODUCTION.items()
+            if not os.environ.get(name)
+        ]
+        problems += [
+            f"{name} is not set. In production every secret must come from the "
+            f"environment: set {name} to a long random value."
+            for name in SECRET_NAMES
+            if not os.environ.get(name)
+        ]
+        if not self.SECURE_COOKIES:
+            problems.append(
+                "SECURE_COOKIES is off, but production is served over HTTPS only and its "
+                "cookies must be Secure with a __Host- name. Unset SECURE_COOKIES."
             )
-        return _dev_secret(self.DATA_DIR, name)
+        if problems:
+            raise ConfigError("Cannot start in production:\n- " + "\n- ".join(problems))
 
     def _check_bcrypt_costs(self) -> None:
         """Refuse costs bcrypt cannot use, and a weak password cost in production."""

@@ -244,12 +244,10 @@ def prepare_database() -> str:
 
 def start_service(children: Children, data_dir: Path, web_port: int) -> None:
     python = sys.executable
-    gunicorn = [python, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{web_port}"]
-    # --preload: the app is built once, before the port opens and the workers fork, so
-    # the port answering means pages are served (create_app opens no connection).
-    # No control socket: gunicorn would put it in $HOME, shared by every run.
-    gunicorn += ["--preload", "--no-control-socket", "--graceful-timeout", "10"]
-    gunicorn += ["--access-logfile", "-"]
+    # The production configuration (deploy/gunicorn.conf.py), on our port with two
+    # workers. It preloads the app, so the port answering means pages are served.
+    gunicorn = [python, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "deploy" / "gunicorn.conf.py")]
+    gunicorn += ["-w", "2", "-b", f"127.0.0.1:{web_port}", "--graceful-timeout", "10"]
     children.start("web", [*gunicorn, "wsgi:app"])
     celery = [python, "-m", "celery", "-A", "celery_worker"]
     # One task at a time (so one reserved at a time); mingle and gossip would

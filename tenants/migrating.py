@@ -36,11 +36,16 @@ def _script_directory() -> ScriptDirectory:
     return ScriptDirectory.from_config(_alembic_config())
 
 
-def setting_head_revision() -> str:
-    """The newest revision of the ``setting`` chain."""
-    head = _script_directory().get_revision(SETTING_HEAD)
+def head_revision(chain_head: str) -> str:
+    """The newest revision of a chain (``PUBLIC_HEAD`` or ``SETTING_HEAD``)."""
+    head = _script_directory().get_revision(chain_head)
     assert head is not None
     return head.revision
+
+
+def setting_head_revision() -> str:
+    """The newest revision of the ``setting`` chain."""
+    return head_revision(SETTING_HEAD)
 
 
 def upgrade_schema(connection: Connection, schema_name: str, target: str) -> None:
@@ -67,6 +72,31 @@ def stamp_setting_schema(connection: Connection, schema_name: str) -> None:
     """Record the setting chain's head in a schema built straight from the models."""
     context = MigrationContext.configure(connection, opts={"version_table_schema": schema_name})
     context.stamp(_script_directory(), SETTING_HEAD)
+
+
+def current_revision(connection: Connection, schema_name: str) -> str | None:
+    """The revision recorded in ``schema_name``'s own version table (None: never migrated)."""
+    context = MigrationContext.configure(connection, opts={"version_table_schema": schema_name})
+    return context.get_current_revision()
+
+
+def schemas_behind(engine: Engine) -> list[str]:
+    """Slugs of settings (and ``public`` for the registry) not at their chain's head.
+
+    What ``tenants migrate`` would change; new code must not serve those schemas.
+    """
+    setting_head = setting_head_revision()
+    with engine.connect() as connection:
+        public_current = current_revision(connection, "public") == head_revision(PUBLIC_HEAD)
+        settings = connection.execute(
+            select(Setting.slug, Setting.schema_name).order_by(Setting.slug)
+        ).all()
+        behind = [
+            slug
+            for slug, schema_name in settings
+            if current_revision(connection, schema_name) != setting_head
+        ]
+    return behind if public_current else ["public", *behind]
 
 
 def upgrade_public(engine: Engine) -> None:

@@ -11,6 +11,9 @@ from tenants.slugs import SLUG_PATTERN
 # Endpoints that also answer on the bare domain; every other endpoint exists
 # only on a setting's subdomain.
 BARE_DOMAIN_ENDPOINTS = frozenset({"home.index", "static"})
+# Endpoints for probes, Prometheus and Caddy (app/ops): they answer on any host,
+# outside every setting, and never use a session.
+ANY_HOST_ENDPOINTS = frozenset({"ops.healthz", "ops.readyz", "ops.metrics", "ops.caddy_ask"})
 
 
 class NotOurHost(LookupError):
@@ -41,6 +44,10 @@ def setting_url(slug: str, path: str) -> str:
 
 
 def _resolve_setting_for_request() -> None:
+    if request.endpoint in ANY_HOST_ENDPOINTS:
+        g.setting = None
+        g.setting_token = bind(None)
+        return
     try:
         slug = slug_for_host(request.host, current_app.config["LJ"].BASE_DOMAIN)
     except NotOurHost:

@@ -16,16 +16,54 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_ONLY_SETTINGS = ("PASSWORD_BCRYPT_COST", "PIN_BCRYPT_COST", "RATELIMIT_ENABLED")
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "PEPPER"])
-def test_production_without_a_secret_stops_with_a_message(monkeypatch, missing):
-    for name in TEST_ONLY_SETTINGS:
+PRODUCTION_ENV = {
+    "LJ_ENV": "production",
+    "SECRET_KEY": "s" * 64,
+    "PEPPER": "p" * 64,
+    "DATABASE_URL": "postgresql://lj@127.0.0.1:5432/lj",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "BACKUP_KEY": "b" * 64,
+    "PUBLIC_URL": "https://journals.example.org",
+}
+
+
+@pytest.fixture
+def production_env(monkeypatch):
+    """Everything production needs, set; a test then takes one thing away."""
+    for name in (*TEST_ONLY_SETTINGS, "SECURE_COOKIES", "PROXY_HOPS"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LJ_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "s" * 64)
-    monkeypatch.setenv("PEPPER", "p" * 64)
-    monkeypatch.delenv(missing)
-    with pytest.raises(ConfigError, match=f"{missing} is not set"):
+    for name, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch
+
+
+def test_production_with_everything_set_starts_secure_behind_one_proxy(production_env):
+    config = Config()
+    assert config.SECURE_COOKIES and config.PROXY_HOPS == 1
+
+
+@pytest.mark.parametrize("missing", sorted(set(PRODUCTION_ENV) - {"LJ_ENV"}))
+def test_production_without_a_required_variable_stops_with_a_message(production_env, missing):
+    production_env.delenv(missing)
+    with pytest.raises(ConfigError, match=f"{missing} is not set") as refused:
         Config()
+    others = set(PRODUCTION_ENV) - {"LJ_ENV", missing}
+    assert not [name for name in others if name in str(refused.value)]
+
+
+def test_production_refuses_cookies_without_secure(production_env):
+    production_env.setenv("SECURE_COOKIES", "0")
+    with pytest.raises(ConfigError, match="SECURE_COOKIES is off"):
+        Config()
+
+
+def test_production_names_every_missing_variable_at_once(production_env):
+    for name in ("PEPPER", "BACKUP_KEY"):
+        production_env.delenv(name)
+    with pytest.raises(ConfigError) as refused:
+        Config()
+    assert "PEPPER is not set" in str(refused.value)
+    assert "BACKUP_KEY is not set" in str(refused.value)
 
 
 def test_production_start_up_stops_before_serving_anything(servers):

@@ -16,6 +16,7 @@ from flask import Flask
 
 from app.config import Config
 from workers.jobs import JOB_TIME_LIMIT
+from workers.presence import install_heartbeats
 from workers.schedule import beat_schedule
 
 VISIBILITY_TIMEOUT = JOB_TIME_LIMIT + 15 * 60
@@ -74,5 +75,6 @@ def celery_init_app(app: Flask) -> Celery:
     celery = Celery(app.name, task_cls=FlaskTask, include=["workers.jobs", "app.storage.deletions"])
     celery.config_from_object(celery_settings(app.config["LJ"]))
     celery.set_default()
+    install_heartbeats(app)
     app.extensions["celery"] = celery
     return celery

@@ -1,0 +1,73 @@
+"""gunicorn for Learning Journals: ``gunicorn -c deploy/gunicorn.conf.py wsgi:app``.
+
+Read by the gunicorn master before the app is loaded. Every value can be changed
+on the command line (``bin/run`` serves on its own port with 2 workers); the
+environment variables are in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from app.config import Config
+
+# The same checks as the app itself: a production start with a variable missing
+# stops here, in the master, with the message naming it.
+_config = Config()
+
+bind = os.environ.get("LJ_BIND", "127.0.0.1:8000")
+
+# Pages wait on PostgreSQL and Redis, so sync workers, two per core plus one, keep
+# every core busy while others wait (shared/FACTS.md: sync beat gthread for
+# database-bound pages). sched_getaffinity counts the cores this process may use.
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * len(os.sched_getaffinity(0)) + 1)
+worker_class = "sync"
+
+# A request (a 20 MB photo upload is the largest, about 0.2 s of work) that takes
+# longer than this is stuck: its worker is replaced.
+timeout = 30
+# On SIGTERM (a deploy or restart) requests in flight get this long to finish.
+graceful_timeout = 20
+
+# The app is built once, before the workers fork, so a broken start stops the
+# master with its message instead of every worker failing in turn.
+preload_app = True
+# No control socket: gunicorn would put it in $HOME, shared by every instance.
+control_socket_disable = True
+
+# X-Forwarded-* from the one proxy in front (Caddy on this machine) is believed,
+# from anyone else never. This is gunicorn's half of PROXY_HOPS: the app's ProxyFix
+# takes the client address, scheme and host from exactly PROXY_HOPS proxies, and
+# gunicorn trusts the forwarded scheme only from loopback, where Caddy connects from.
+forwarded_allow_ips = "127.0.0.1,::1" if _config.PROXY_HOPS else ""
+
+# No gunicorn access log: it only knows the raw path, and one-time links carry
+# their token in the path (/activate/<token>). The app writes one JSON line per
+# request with the route instead (app/ops/logs.py). Errors go to stderr (journald).
+accesslog = None
+errorlog = "-"
+
+# Prometheus in multiprocess mode: each worker writes its samples to files in this
+# folder, and /metrics (answered by any worker) adds them up. prometheus_client
+# reads the variable when first imported, so it is set before the app loads.
+os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"lj-metrics-{os.getpid()}")
+)
+
+
+def on_starting(server: Any) -> None:
+    """A fresh folder of samples for each start: counters from the last run are gone."""
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker that exits stops counting in the live gauges."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
