@@ -3,16 +3,35 @@
 One place turns malformed input into a 4xx, so no view can forget and answer 500:
 
 - ``RowIdConverter`` (``<id:child_id>`` in a route) is the only way a URL carries a
-  number. Row ids are PostgreSQL ``integer`` columns: a value outside 1 to 2**31 - 1 names no
-  row, so the URL matches nothing and answers 404 instead of overflowing in the query.
+  number. Row ids are PostgreSQL ``integer`` columns: a value outside 1 to 2**31 - 1 names
+  no row, so the URL matches nothing and answers 404 instead of overflowing in the query.
+- ``refuse_control_characters`` answers 400 to a request whose query, form, uploaded file
+  names, JSON body, path values or headers hold a control character. No person types
+  one; PostgreSQL refuses NUL in text, and the others would reach pages, emails and
+  exports unseen. Tab, line feed and carriage return are ordinary text in a form.
 """
 
 from __future__ import annotations
 
-from flask import Flask
+import re
+from collections.abc import Iterator
+
+from flask import Flask, abort, request
 from werkzeug.routing import BaseConverter, ValidationError
 
 MAX_ROW_ID = 2**31 - 1  # the largest PostgreSQL ``integer``
+
+# C0 controls but tab, line feed and carriage return; DEL; C1 controls; lone surrogates
+# (only a JSON ``\ud800`` escape can make one, and no database accepts it).
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Header values are bytes read as Latin-1, where UTF-8 text can look like C1: refuse only
+# C0 controls (a tab is allowed) and DEL.
+_CONTROL_IN_HEADER = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+REFUSED_MESSAGE = (
+    "What was sent contains characters that cannot be used (control characters). "
+    "Please check what you typed or pasted and try again."
+)
 
 
 class RowIdConverter(BaseConverter):
@@ -33,6 +52,50 @@ class RowIdConverter(BaseConverter):
         return str(int(value))  # type: ignore[call-overload]
 
 
+def _strings_in(value: object) -> Iterator[str]:
+    """Every string in a decoded JSON document, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings_in(item)
+
+
+def _text_sent() -> Iterator[str]:
+    for name, value in request.args.items(multi=True):
+        yield from (name, value)
+    for name, value in (request.view_args or {}).items():
+        yield name
+        if isinstance(value, str):
+            yield value
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if request.is_json:
+        yield from _strings_in(request.get_json(silent=True))
+        return
+    for name, value in request.form.items(multi=True):
+        yield from (name, value)
+    for name, upload in request.files.items(multi=True):
+        yield from (name, upload.filename or "")
+
+
+def refuse_control_characters() -> None:
+    """Before any view: 400 when the request carries a control character."""
+    if any(_CONTROL_IN_HEADER.search(value) for _name, value in request.headers.items()):
+        abort(400, description=REFUSED_MESSAGE)
+    if any(_CONTROL_IN_TEXT.search(text) for text in _text_sent()):
+        abort(400, description=REFUSED_MESSAGE)
+
+
 def install_input_guard(app: Flask) -> None:
-    """Register the ``id`` converter; call before any blueprint adds its routes."""
+    """Register the ``id`` converter and the control-character guard.
+
+    Call before any blueprint adds its routes, and after routing and the session-store
+    check, so that the guard runs before CSRF, rate limits and every view read the input.
+    """
     app.url_map.converters["id"] = RowIdConverter
+    app.before_request_funcs[None].insert(2, refuse_control_characters)

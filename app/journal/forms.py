@@ -199,12 +199,18 @@ class ActionForm(FlaskForm):
     """Only a CSRF token: hide a comment, remove a photo, delete a draft, approve."""
 
 
-class JournalFilterForm(FlaskForm):
-    """The filters of a child's journal, read from the query string (nothing is changed:
-    no CSRF)."""
+class PageForm(FlaskForm):
+    """Which page of a list, read from the query string (nothing is changed: no CSRF);
+    a number that is not a page (``abc``, 0, 10**20) makes the form invalid: a 400."""
 
     class Meta:
         csrf = False
+
+    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=100_000)])
+
+
+class JournalFilterForm(PageForm):
+    """The filters of a child's journal, read from the query string."""
 
     area = SelectField(
         "Area of learning",
@@ -214,7 +220,6 @@ class JournalFilterForm(FlaskForm):
     )
     date_from = DateField("From", validators=[Optional()], format=DATE_FORMAT)
     date_to = DateField("To", validators=[Optional()], format=DATE_FORMAT)
-    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=100_000)])
 
     def filters(self) -> Filters:
         return Filters(

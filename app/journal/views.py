@@ -43,6 +43,7 @@ from app.journal.forms import (
     JournalFilterForm,
     ListFilterForm,
     ObservationForm,
+    PageForm,
     PhotoForm,
     PoliciesForm,
     PublishForm,
@@ -701,7 +702,9 @@ def create_home_observation(child_id: int) -> Page:
 @require_role(MANAGER)
 def access_log(child_id: int) -> str:
     child = _child_or_404(child_id)
-    page = journal.access_log(child, max(1, request.args.get("page", 1, type=int)))
+    form = PageForm(request.args)
+    form.validate() or abort(400)
+    page = journal.access_log(child, form.page.data or 1)
     return render_template("journal/access_log.html", child=child, page=page)
 
 

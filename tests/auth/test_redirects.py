@@ -53,6 +53,13 @@ BYPASSES = [
 ]
 
 
+def _went_home_or_was_refused(response) -> bool:
+    """Home, or (control characters other than line breaks) the input guard's 400."""
+    if response.status_code == 400:
+        return True
+    return response.status_code == 303 and response.headers["Location"] == "/"
+
+
 def _sign_in_with_next(client, email: str, next_value: str):
     query = "next=" + quote(next_value, safe="")
     client.get("/login", query_string=query)
@@ -65,8 +72,7 @@ def _sign_in_with_next(client, email: str, next_value: str):
 def test_sign_in_never_redirects_to_another_site(app, member, next_value):
     setting, email = member
     response = _sign_in_with_next(client_for(app, setting.slug), email, next_value)
-    assert response.status_code == 303
-    assert response.headers["Location"] == "/"
+    assert _went_home_or_was_refused(response)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +97,7 @@ def test_line_breaks_in_next_are_dropped_not_a_500(app, member):
 
 def test_the_sign_in_page_with_line_breaks_in_next_is_shown(app, make_setting):
     setting = make_setting()
-    response = client_for(app, setting.slug).get("/login?next=%0d%0a%00")
+    response = client_for(app, setting.slug).get("/login?next=/account%0d%0a")
     assert response.status_code == 200
 
 
@@ -101,8 +107,7 @@ def test_stay_signed_in_never_redirects_to_another_site(setting_with_manager, ne
     response = client.post(
         "/session/keep-alive", data={"next": next_value, "csrf_token": csrf_token(client, "/")}
     )
-    assert response.status_code == 303
-    assert response.headers["Location"] == "/"
+    assert _went_home_or_was_refused(response)
 
 
 @pytest.mark.parametrize("next_value", BYPASSES)
