@@ -6,7 +6,9 @@ import sys
 
 import click
 from flask.cli import AppGroup, FlaskGroup
+from redis.exceptions import RedisError
 
+from app.auth.sessions import end_all_sessions_of_setting
 from app.extensions import db
 from app.validation import InvalidInput
 from tenants.migrating import migrate_all_settings, upgrade_public
@@ -57,14 +59,27 @@ def _change_status(slug: str, status: SettingStatus) -> None:
 @tenants_cli.command("suspend")
 @click.argument("slug")
 def suspend_command(slug: str) -> None:
-    """Take a setting offline: its pages answer 404 until it is resumed."""
+    """Take a setting offline: its pages answer 404 and everyone is signed out."""
     _change_status(slug, SettingStatus.SUSPENDED)
+    try:
+        ended = end_all_sessions_of_setting(slug)
+    except RedisError as error:
+        # Offline already (pages answer 404); resume ends the sessions before it returns.
+        raise click.ClickException(f"Sessions could not be ended now (Redis: {error}).") from error
+    click.echo(f"{ended} sessions ended.")
 
 
 @tenants_cli.command("resume")
 @click.argument("slug")
 def resume_command(slug: str) -> None:
-    """Bring a suspended setting back online."""
+    """Bring a suspended setting back online; everyone signs in afresh."""
+    # Before the setting comes back: sessions left from the suspension (Redis was down, or
+    # another process signed someone in while its snapshot still showed the setting active)
+    # must not come back with it. Redis down: the setting stays suspended.
+    try:
+        end_all_sessions_of_setting(slug)
+    except RedisError as error:
+        raise click.ClickException(f"Not resumed: Redis is not answering ({error}).") from error
     _change_status(slug, SettingStatus.ACTIVE)
 
 

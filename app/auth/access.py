@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from app.auth.models import Role, User
 from app.extensions import db
+from tenants.binding import current_setting_or_none
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -24,8 +25,11 @@ __all__ = ["current_user", "login_manager", "require_role", "require_sign_in"]
 @login_manager.user_loader
 def _load_user_of_this_setting(user_id: str) -> User | None:
     # The session is bound to this setting's schema, so the id can only name
-    # one of its own people; inactive accounts are not signed in.
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    # one of its own people; inactive accounts are not signed in. With no setting
+    # bound (a suspended or unknown one: its 404 page) there is nobody to load.
+    if current_setting_or_none() is None or not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
     return user if user is not None and user.is_active else None
 
 

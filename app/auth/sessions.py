@@ -74,7 +74,7 @@ def session_key(slug: str, sid: str) -> str:
     return f"lj:session:{slug}:{sid}"
 
 
-def user_index_key(slug: str, user_id: int) -> str:
+def user_index_key(slug: str, user_id: int | str) -> str:
     return f"lj:user-sessions:{slug}:{user_id}"
 
 
@@ -217,3 +217,25 @@ def end_all_sessions_of(slug: str, user_id: int) -> int:
         store.delete(*keys)
     store.delete(index)
     return len(keys)
+
+
+def _delete_matching(pattern: str) -> int:
+    store = get_redis()
+    deleted = 0
+    batch: list[bytes] = []
+    for key in store.scan_iter(match=pattern, count=1000):
+        batch.append(key)
+        if len(batch) == 1000:
+            deleted += store.delete(*batch)
+            batch = []
+    return deleted + (store.delete(*batch) if batch else 0)
+
+
+def end_all_sessions_of_setting(slug: str) -> int:
+    """Delete every session of one setting (suspension, resumption); returns how many.
+
+    Slugs hold only letters, digits and hyphens, so the pattern matches this setting only.
+    """
+    ended = _delete_matching(session_key(slug, "*"))
+    _delete_matching(user_index_key(slug, "*"))
+    return ended

@@ -1,7 +1,7 @@
 import pytest
 
 from tenants.routing import NotOurHost, slug_for_host
-from tests.conftest import client_for
+from tests.conftest import client_for, make_user, sign_in
 
 
 @pytest.mark.parametrize(
@@ -63,3 +63,52 @@ def test_suspended_setting_answers_404_until_resumed(app, make_setting):
 
     assert runner.invoke(args=["tenants", "resume", setting.slug]).exit_code == 0
     assert client.get("/").status_code == 200
+
+
+def _sessions_in_redis(app, slug: str) -> list[bytes]:
+    from app.redis_store import get_redis
+
+    with app.app_context():
+        return list(get_redis().scan_iter(match=f"lj:*:{slug}:*"))
+
+
+@pytest.mark.parametrize("path", ["/", "/account", "/journal/", "/people/", "/login"])
+def test_signed_in_people_of_a_suspended_setting_get_404(app, setting_with_manager, path):
+    setting, client, _email = setting_with_manager
+    assert app.test_cli_runner().invoke(args=["tenants", "suspend", setting.slug]).exit_code == 0
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "Page not found" in response.text
+
+
+def test_suspending_ends_the_settings_sessions_at_once(app, make_setting):
+    suspended, other = make_setting(), make_setting()
+    clients = {}
+    for setting in (suspended, other):
+        with app.app_context():
+            email = make_user(setting.slug, role="staff")
+        clients[setting.slug] = client_for(app, setting.slug)
+        assert sign_in(clients[setting.slug], email).status_code == 303
+    assert _sessions_in_redis(app, suspended.slug)
+
+    result = app.test_cli_runner().invoke(args=["tenants", "suspend", suspended.slug])
+    assert result.exit_code == 0, result.output
+    assert "1 sessions ended" in result.output
+    assert _sessions_in_redis(app, suspended.slug) == []
+    assert _sessions_in_redis(app, other.slug), "another setting's sessions are untouched"
+    assert clients[other.slug].get("/account").status_code == 200
+
+
+def test_a_resumed_setting_needs_a_fresh_sign_in(app, setting_with_manager):
+    setting, client, email = setting_with_manager
+    runner = app.test_cli_runner()
+    cookie = client.session_cookie()
+    assert runner.invoke(args=["tenants", "suspend", setting.slug]).exit_code == 0
+    assert runner.invoke(args=["tenants", "resume", setting.slug]).exit_code == 0
+
+    replay = client_for(app, setting.slug)
+    replay.use_session_cookie(cookie)
+    assert replay.get("/account").status_code == 302
+    assert client.get("/account").status_code == 302
+    assert sign_in(client, email).status_code == 303
+    assert client.get("/account").status_code == 200
