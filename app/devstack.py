@@ -250,9 +250,10 @@ def start_service(children: Children, data_dir: Path, web_port: int) -> None:
     gunicorn += ["-w", "2", "-b", f"127.0.0.1:{web_port}", "--graceful-timeout", "10"]
     children.start("web", [*gunicorn, "wsgi:app"])
     celery = [python, "-m", "celery", "-A", "celery_worker"]
-    # One task at a time (so one reserved at a time); mingle and gossip would
+    # One task at a time (so one reserved at a time), in a child process the
+    # prefork pool can stop at the job's time limits; mingle and gossip would
     # only look for other workers.
-    worker = ["worker", "--pool", "solo", "--concurrency", "1", "--loglevel", "INFO"]
+    worker = ["worker", "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"]
     children.start("worker", [*celery, *worker, "--without-mingle", "--without-gossip"])
     schedule_file = str(data_dir / "celerybeat-schedule")
     children.start("beat", [*celery, "beat", "--loglevel", "INFO", "-s", schedule_file])

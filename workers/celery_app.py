@@ -8,6 +8,7 @@ hands it to the ``celery`` command).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -15,18 +16,35 @@ from celery import Celery, Task
 from flask import Flask
 
 from app.config import Config
-from workers.jobs import JOB_TIME_LIMIT
+from workers.limits import longest_time_limit
 from workers.presence import install_heartbeats
 from workers.schedule import beat_schedule
 
-VISIBILITY_TIMEOUT = JOB_TIME_LIMIT + 15 * 60
+VISIBILITY_TIMEOUT = longest_time_limit() + 15 * 60
 """Seconds before the Redis broker hands an unacknowledged task to another worker.
 
 With ``task_acks_late`` a task is acknowledged when it ends, and the Redis
 transport redelivers any task still unacknowledged after this long, even one
 that is still running. So it must exceed the longest a job may run (its hard
-time limit, ``JOB_TIME_LIMIT``); then only the task of a worker that died is
-ever delivered twice."""
+time limit, ``workers.limits``); then only the task of a worker that died is
+delivered again, this long after it was sent. The next scheduled or manual run
+does not wait for that: the job's lock died with the worker."""
+
+TEST_VISIBILITY_VARIABLE = "LJ_VISIBILITY_TIMEOUT"
+"""Tests only: a visibility timeout of a few seconds, so a test can watch the
+task of a killed worker be delivered again."""
+
+
+def _transport_options() -> dict[str, int]:
+    seconds = os.environ.get(TEST_VISIBILITY_VARIABLE, "")
+    if not seconds:
+        return {"visibility_timeout": VISIBILITY_TIMEOUT}
+    # Look for abandoned tasks every second, not every 100 s.
+    return {
+        "visibility_timeout": int(seconds),
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
+    }
 
 
 def broker_url(redis_url: str) -> str:
@@ -49,7 +67,7 @@ def broker_url(redis_url: str) -> str:
 def celery_settings(config: Config) -> dict[str, Any]:
     return {
         "broker_url": broker_url(config.REDIS_URL),
-        "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
+        "broker_transport_options": _transport_options(),
         "broker_connection_retry_on_startup": True,
         # A task is acknowledged when it ends, not when it starts, so one whose
         # worker dies is run again; and a worker takes one task at a time, so a

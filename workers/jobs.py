@@ -51,8 +51,19 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
+from app import clock
 from app.extensions import db
-from workers.runs import JobResult, fail_run, finish_run, mark_dead_runs, record_skipped, start_run
+from workers.limits import DEFAULT_TIME_LIMITS, send_options
+from workers.runs import (
+    JobResult,
+    fail_run,
+    finish_run,
+    last_success_since,
+    mark_dead_runs,
+    record_skipped,
+    start_run,
+)
+from workers.schedule import scheduled_time
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +74,6 @@ JOBS: dict[str, str] = {
     "file-deletions": "app.storage.deletions:drain_every_setting",
 }
 
-JOB_TIME_LIMIT = 60 * 60
-"""The longest a job may run (Celery's hard time limit); the broker's visibility
-timeout (``workers.celery_app``) is longer still, so only the task of a worker
-that died is ever delivered twice."""
 
 JOB_LOCK_SPACE = 0x4C4A
 """First key of the two-key advisory locks that jobs hold ("LJ"); the second is
@@ -145,11 +152,14 @@ def _record_skipped(name: str, reason: str) -> None:
     log.info("job %s skipped: %s", name, reason)
 
 
-def run_job_now(name: str) -> str:
+def run_job_now(name: str, *, scheduled: bool = False) -> str:
     """Run a registered job in this process under its lock; returns its summary.
 
     Every run is recorded in ``job_runs``. Raises ``UnknownJob``, or
     ``JobAlreadyRunning`` (recorded as skipped) when another run holds the lock.
+    A ``scheduled`` run (sent by beat) is skipped when the job has already
+    succeeded since its scheduled time, so two beats sending it at once (or a
+    copy delivered twice) run it once.
     """
     job = job_function(name)
     with job_lock(name) as lock:
@@ -158,6 +168,10 @@ def run_job_now(name: str) -> str:
             raise JobAlreadyRunning(name)
         if died := mark_dead_runs(lock, name):
             log.warning("job %s: %d earlier run(s) died before finishing", name, died)
+        if scheduled and (done := _already_done(lock, name)):
+            record_skipped(lock, name, done)
+            log.info("job %s skipped: %s", name, done)
+            return "skipped"
         run_id = start_run(lock, name)
         log.info("job %s started", name)
         try:
@@ -173,10 +187,36 @@ def run_job_now(name: str) -> str:
     return str(result)
 
 
-@shared_task(name="workers.run_job", ignore_result=True, time_limit=JOB_TIME_LIMIT)
-def run_job(name: str) -> str:
-    """The one Celery task: run the job ``name`` unless another run holds its lock."""
+def _already_done(lock: Connection, name: str) -> str | None:
+    """Why a scheduled run of ``name`` has nothing to do: a run since its scheduled time
+    already succeeded."""
+    due = scheduled_time(name, clock.now())
+    if due is None:
+        return None
+    succeeded = last_success_since(lock, name, due)
+    if succeeded is None:
+        return None
+    return f"already succeeded at {succeeded:%H:%M:%S} for its run due at {due:%Y-%m-%d %H:%M}"
+
+
+@shared_task(
+    name="workers.run_job",
+    ignore_result=True,
+    soft_time_limit=DEFAULT_TIME_LIMITS.soft,
+    time_limit=DEFAULT_TIME_LIMITS.hard,
+)
+def run_job(name: str, scheduled: bool = False) -> str:
+    """The one Celery task: run the job ``name`` unless another run holds its lock.
+
+    Send it with ``send_job(name)`` (beat sends it with the same options), which
+    gives the run the job's own time limits.
+    """
     try:
-        return run_job_now(name)
+        return run_job_now(name, scheduled=scheduled)
     except JobAlreadyRunning:
         return "skipped"
+
+
+def send_job(name: str) -> None:
+    """Ask a worker to run the job ``name`` now, with its time limits."""
+    run_job.apply_async((name,), **send_options(name))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
@@ -60,16 +61,26 @@ def finish_run(connection: Connection, run_id: int, result: JobResult) -> Outcom
 
 
 def fail_run(connection: Connection, run_id: int, error: BaseException) -> None:
-    """Record that the job raised ``error``."""
+    """Record that the job raised ``error``: failed, or died when its process is being
+    stopped (``SystemExit`` when the pool ends a child at its hard time limit, Ctrl-C)."""
+    died = not isinstance(error, Exception)
     connection.execute(
         update(JobRun)
         .where(JobRun.id == run_id)
         .values(
             finished_at=clock.now(),
-            outcome=Outcome.FAILED,
-            summary=f"{type(error).__name__}: {error}",
+            outcome=Outcome.DIED if died else Outcome.FAILED,
+            summary=_describe(error),
         )
     )
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, SoftTimeLimitExceeded):
+        return "stopped at its soft time limit"
+    if not isinstance(error, Exception):
+        return f"its process was stopped before the job finished ({type(error).__name__})"
+    return f"{type(error).__name__}: {error}"
 
 
 def record_skipped(connection: Connection, job: str, reason: str) -> None:

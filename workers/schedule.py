@@ -11,10 +11,13 @@ flags a job that has not succeeded within twice that.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from celery.schedules import crontab
+
+from workers.limits import send_options
 
 WHEN: dict[str, str] = {
     # Just after midnight, so people leave at the start of their leaving date.
@@ -27,11 +30,31 @@ WHEN: dict[str, str] = {
 RUN_JOB_TASK = "workers.run_job"
 SEARCH_DAYS = 400  # a crontab line fires at least once a year, or never
 
+TEST_SCHEDULE_VARIABLE = "LJ_SCHEDULE_EVERY_SECONDS"
+"""Tests only: run every scheduled job every N seconds instead of at its crontab
+times, so a test can watch beat fire each of them."""
+
+
+def _test_period() -> timedelta | None:
+    seconds = os.environ.get(TEST_SCHEDULE_VARIABLE, "")
+    return timedelta(seconds=float(seconds)) if seconds else None
+
 
 def beat_schedule() -> dict[str, dict[str, object]]:
-    """Celery's ``beat_schedule`` setting, one entry per scheduled job."""
+    """Celery's ``beat_schedule`` setting, one entry per scheduled job.
+
+    Beat marks its runs ``scheduled`` (see ``workers.jobs.run_job_now``) and
+    gives each the job's time limits.
+    """
+    period = _test_period()
     return {
-        name: {"task": RUN_JOB_TASK, "schedule": crontab.from_string(line), "args": (name,)}
+        name: {
+            "task": RUN_JOB_TASK,
+            "schedule": period or crontab.from_string(line),
+            "args": (name,),
+            "kwargs": {"scheduled": True},
+            "options": send_options(name),
+        }
         for name, line in WHEN.items()
     }
 
@@ -44,21 +67,34 @@ def _fires_on(line: crontab, day: datetime) -> bool:
     )
 
 
+def _times_on(line: crontab, day: datetime) -> list[datetime]:
+    """The times ``line`` fires on ``day`` (a midnight), in order."""
+    if not _fires_on(line, day):
+        return []
+    return [
+        day.replace(hour=hour, minute=minute)
+        for hour in sorted(line.hour)
+        for minute in sorted(line.minute)
+    ]
+
+
 def _fire_times_from(line: crontab, moment: datetime) -> Iterator[datetime]:
-    """The times ``line`` fires at or after ``moment`` (to the minute), in order."""
-    start = moment.replace(second=0, microsecond=0)
-    if start < moment:
-        start += timedelta(minutes=1)
-    midnight = start.replace(hour=0, minute=0)
+    """The times ``line`` fires at or after ``moment``, in order."""
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     for days in range(SEARCH_DAYS):
-        day = midnight + timedelta(days=days)
-        if not _fires_on(line, day):
-            continue
-        for hour in sorted(line.hour):
-            for minute in sorted(line.minute):
-                fire = day.replace(hour=hour, minute=minute)
-                if fire >= start:
-                    yield fire
+        yield from (
+            fire for fire in _times_on(line, midnight + timedelta(days=days)) if fire >= moment
+        )
+
+
+def _last_fire_time(line: crontab, moment: datetime) -> datetime | None:
+    """The last time ``line`` fired at or before ``moment``."""
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    for days in range(SEARCH_DAYS):
+        earlier = [f for f in _times_on(line, midnight - timedelta(days=days)) if f <= moment]
+        if earlier:
+            return earlier[-1]
+    return None
 
 
 def interval(name: str, moment: datetime) -> timedelta | None:
@@ -71,3 +107,20 @@ def interval(name: str, moment: datetime) -> timedelta | None:
     first = next(fires, None)
     second = next(fires, None)
     return second - first if first and second else None
+
+
+def scheduled_time(name: str, moment: datetime) -> datetime | None:
+    """When the scheduled run of ``name`` that is due at ``moment`` was due; None when
+    the job is not scheduled.
+
+    Under the test schedule, beat fires every period from whenever it started, so
+    a run counts as due half a period before ``moment``: the run a period ago is
+    not this one, a run sent at the same moment is.
+    """
+    line = WHEN.get(name)
+    if line is None:
+        return None
+    period = _test_period()
+    if period is not None:
+        return moment - period / 2
+    return _last_fire_time(crontab.from_string(line), moment)

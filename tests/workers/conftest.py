@@ -9,6 +9,7 @@ ends.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from celery import Celery
 from flask import Flask
 from sqlalchemy import select
@@ -46,7 +48,7 @@ def staff_emails(app: Flask, slug: str, like: str) -> list[str]:
 class Worker:
     """One ``celery worker`` subprocess and its log."""
 
-    def __init__(self, name: str, slug: str, log_path: Path) -> None:
+    def __init__(self, name: str, slug: str, log_path: Path, **env: str) -> None:
         self.log_path = log_path
         self.env = {
             **os.environ,
@@ -55,15 +57,22 @@ class Worker:
             "LJ_TASKS_IN_PROCESS": "0",
             "PYTHONPATH": str(PROJECT_ROOT),
             "PYTHONUNBUFFERED": "1",
+            **env,
         }
         command = [sys.executable, "-m", "celery", "-A", "celery_worker", "worker"]
-        command += ["--pool", "solo", "--concurrency", "1", "--loglevel", "INFO"]
+        # As bin/run starts it: one child process, which the pool can stop at a time limit.
+        command += ["--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"]
         command += ["-n", f"{name}-{uuid.uuid4().hex[:6]}"]
         # Mingle, gossip and heartbeats talk to other workers; these tests need none of it.
         command += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                command, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                command,
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                process_group=0,
             )
 
     def log(self) -> str:
@@ -83,6 +92,12 @@ class Worker:
     def wait_ready(self) -> None:
         self.wait_for_log(" ready.", READY_TIMEOUT)
 
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool's child, as a lost machine or the OOM killer would."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(5)
+
 
 @pytest.fixture
 def celery_app(app: Flask) -> Iterator[Celery]:
@@ -93,6 +108,9 @@ def celery_app(app: Flask) -> Iterator[Celery]:
     celery: Celery = app.extensions["celery"]
     celery.set_current()
     celery.control.purge()
+    # Tasks a killed worker had taken and not acknowledged would be delivered
+    # again to this test's workers (kombu keeps them in these two keys).
+    redis.Redis.from_url(app.config["LJ"].REDIS_URL).delete("unacked", "unacked_index")
     celery.conf.task_always_eager = False
     yield celery
     celery.conf.task_always_eager = True
@@ -103,8 +121,8 @@ def start_worker(celery_app: Celery, tmp_path: Path) -> Iterator[Callable[..., W
     """Start workers whose sample jobs act on the setting ``slug``; stopped after the test."""
     workers: list[Worker] = []
 
-    def start(slug: str, name: str = "worker") -> Worker:
-        worker = Worker(name, slug, tmp_path / f"{name}.log")
+    def start(slug: str, name: str = "worker", **env: str) -> Worker:
+        worker = Worker(name, slug, tmp_path / f"{name}.log", **env)
         workers.append(worker)
         return worker
 
@@ -112,9 +130,7 @@ def start_worker(celery_app: Celery, tmp_path: Path) -> Iterator[Callable[..., W
     for worker in workers:
         # Killed, not shut down: a warm shutdown takes a second or two, and every
         # test has already waited for the work it sent.
-        if worker.process.poll() is None:
-            worker.process.kill()
-        worker.process.wait(5)
+        worker.kill()
 
 
 @pytest.fixture

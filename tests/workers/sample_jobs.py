@@ -10,6 +10,7 @@ import os
 import time
 import uuid
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import select
 
 from app.auth.models import Role, User
@@ -21,7 +22,9 @@ from tenants.models import Setting
 SAMPLE_JOBS = ",".join(
     [
         "record-visit=tests.workers.sample_jobs:record_visit",
+        "nightly-visit=tests.workers.sample_jobs:record_visit",
         "slow-visit=tests.workers.sample_jobs:record_visit_slowly",
+        "stubborn-visit=tests.workers.sample_jobs:record_visit_past_soft_limit",
         "fill-batches=tests.workers.sample_jobs:fill_batches",
         "visit-each-setting=tests.workers.sample_jobs:visit_each_setting",
         "always-fails=tests.workers.sample_jobs:always_fails",
@@ -46,6 +49,15 @@ def record_visit() -> str:
 
 def record_visit_slowly() -> str:
     time.sleep(SLOW_SECONDS)
+    return record_visit()
+
+
+def record_visit_past_soft_limit() -> str:
+    """A job that swallows its soft time limit and goes on: only the hard limit stops it."""
+    try:
+        time.sleep(SLOW_SECONDS)
+    except SoftTimeLimitExceeded:
+        time.sleep(SLOW_SECONDS)
     return record_visit()
 
 

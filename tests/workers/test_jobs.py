@@ -11,7 +11,8 @@ from kombu import Connection
 from app.devservers import embedded_redis
 from tests.workers.conftest import staff_emails
 from workers.celery_app import VISIBILITY_TIMEOUT, broker_url
-from workers.jobs import JOB_TIME_LIMIT, JOBS, job_function, job_lock
+from workers.jobs import JOBS, job_function, job_lock
+from workers.limits import longest_time_limit, time_limits
 from workers.schedule import RUN_JOB_TASK, WHEN, beat_schedule
 
 
@@ -26,13 +27,17 @@ def test_every_scheduled_job_is_registered_and_sent_to_run_job(app):
     assert set(schedule) == set(WHEN)
     for name, entry in schedule.items():
         assert entry["task"] == RUN_JOB_TASK and entry["args"] == (name,)
+        assert entry["kwargs"] == {"scheduled": True}
+        limits = time_limits(name)
+        assert 0 < limits.soft < limits.hard
+        assert entry["options"] == {"soft_time_limit": limits.soft, "time_limit": limits.hard}
     assert RUN_JOB_TASK in app.extensions["celery"].tasks
 
 
 def test_the_broker_redelivers_a_task_only_after_it_would_have_been_stopped(app):
     conf = app.extensions["celery"].conf
     assert conf.broker_transport_options["visibility_timeout"] == VISIBILITY_TIMEOUT
-    assert VISIBILITY_TIMEOUT > JOB_TIME_LIMIT
+    assert longest_time_limit() < VISIBILITY_TIMEOUT
     assert conf.task_acks_late and conf.worker_prefetch_multiplier == 1
 
 

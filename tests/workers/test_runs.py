@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app import clock
 from app.extensions import db
 from tests.workers.conftest import staff_emails
-from workers.jobs import job_lock
+from workers.jobs import job_lock, run_job_now
 from workers.models import JobRun
-from workers.schedule import interval
+from workers.schedule import WHEN, interval, scheduled_time
 
 
 def runs_of(app, job: str) -> list[JobRun]:
@@ -86,22 +87,48 @@ def test_jobs_status_shows_the_last_run_of_each_job(app, sample_jobs):
     assert "deactivation-sweep" in result.output
 
 
-def test_jobs_status_flags_a_scheduled_job_without_success_in_twice_its_interval(app):
-    assert interval("deactivation-sweep", clock.now()) == timedelta(days=1)
+@pytest.fixture
+def nightly(monkeypatch, sample_jobs) -> str:
+    """A sample job scheduled daily at 00:05, like the real nightly jobs."""
+    monkeypatch.setitem(WHEN, "nightly-visit", "5 0 * * *")
+    return "nightly-visit"
+
+
+def test_jobs_status_flags_a_scheduled_job_without_success_in_twice_its_interval(app, nightly):
+    assert interval(nightly, clock.now()) == timedelta(days=1)
     clock.move_to(datetime(2031, 3, 1, 0, 5, tzinfo=UTC))
-    assert invoke(app, "jobs", "run", "deactivation-sweep").exit_code == 0
+    assert invoke(app, "jobs", "run", nightly).exit_code == 0
 
     clock.advance(timedelta(days=1, hours=23))
     on_time = invoke(app, "jobs", "status")
     clock.advance(timedelta(hours=2))
     late = invoke(app, "jobs", "status")
 
-    assert "deactivation-sweep" in on_time.output
-    assert "ATTENTION" not in _section(on_time.output, "deactivation-sweep")
+    assert "ATTENTION" not in _section(on_time.output, nightly)
     assert late.exit_code == 1
-    assert "no success for more than twice its interval (2 days)" in _section(
-        late.output, "deactivation-sweep"
+    assert "no success for more than twice its interval (2 days)" in _section(late.output, nightly)
+
+
+def test_a_scheduled_run_already_done_since_its_time_is_skipped(app, nightly, sample_jobs):
+    clock.move_to(datetime(2032, 5, 10, 0, 5, 0, 300_000, tzinfo=UTC))
+    with app.app_context():
+        first = run_job_now(nightly, scheduled=True)
+        clock.advance(timedelta(seconds=1))
+        second = run_job_now(nightly, scheduled=True)
+        manual = run_job_now(nightly)
+        clock.move_to(datetime(2032, 5, 11, 0, 5, 1, tzinfo=UTC))
+        next_night = run_job_now(nightly, scheduled=True)
+
+    assert (first, second, manual, next_night) == (
+        "1 visit recorded",
+        "skipped",
+        "1 visit recorded",
+        "1 visit recorded",
     )
+    skipped = [run for run in runs_of(app, nightly) if run.outcome == "skipped"][-1]
+    assert skipped.summary.startswith("already succeeded at 00:05:00")
+    assert "for its run due at 2032-05-10 00:05" in skipped.summary
+    assert len(staff_emails(app, sample_jobs, "visit-%")) == 3
 
 
 def _section(output: str, job: str) -> str:
@@ -110,3 +137,15 @@ def _section(output: str, job: str) -> str:
     start = next(i for i, line in enumerate(lines) if line.startswith(job))
     following = lines[start + 1] if start + 1 < len(lines) else ""
     return lines[start] + ("\n" + following if following.startswith("    ") else "")
+
+
+def test_a_run_is_due_at_the_last_time_its_crontab_line_fired(monkeypatch):
+    monkeypatch.setitem(WHEN, "weekday-job", "30 6 * * 1-5")
+    friday_night = datetime(2031, 5, 9, 23, 0, tzinfo=UTC)
+    monday_early = datetime(2031, 5, 12, 6, 29, tzinfo=UTC)
+    monday_on_time = datetime(2031, 5, 12, 6, 30, 2, tzinfo=UTC)
+
+    assert scheduled_time("weekday-job", friday_night) == datetime(2031, 5, 9, 6, 30, tzinfo=UTC)
+    assert scheduled_time("weekday-job", monday_early) == datetime(2031, 5, 9, 6, 30, tzinfo=UTC)
+    assert scheduled_time("weekday-job", monday_on_time) == datetime(2031, 5, 12, 6, 30, tzinfo=UTC)
+    assert scheduled_time("not-scheduled", friday_night) is None

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import signal
+import pytest
+from sqlalchemy import select, text
 
-from sqlalchemy import text
-
+from app import clock
 from app.extensions import db
 from tests.workers.conftest import staff_emails, wait_until
 from tests.workers.sample_jobs import BATCH_SIZE, BATCHES, batch_email
-from workers.jobs import run_job
+from workers.jobs import run_job, settle_dead_runs
+from workers.models import JobRun
 
 
 def test_a_worker_runs_a_job_sent_with_delay(app, make_setting, start_worker):
@@ -52,20 +53,28 @@ def _transaction_open_elsewhere() -> bool:
         )
 
 
+def _kill_in_the_middle_of_fill_batches(app, slug: str, worker) -> None:
+    """Send fill-batches to ``worker`` and SIGKILL it inside its third batch or later."""
+    run_job.delay("fill-batches")
+    wait_until(
+        lambda: len(staff_emails(app, slug, "batch%")) >= 2 * BATCH_SIZE,
+        15,
+        "two batches to be committed",
+    )
+    with app.app_context():
+        wait_until(_transaction_open_elsewhere, 5, "the worker to be inside a batch")
+    worker.kill()
+
+
 def test_a_worker_killed_mid_job_leaves_every_batch_whole_and_a_rerun_finishes(
     app, make_setting, start_worker, monkeypatch
 ):
     slug = make_setting().slug
     worker = start_worker(slug)
     worker.wait_ready()
-    run_job.delay("fill-batches")
     written = lambda: staff_emails(app, slug, "batch%")  # noqa: E731
-    wait_until(lambda: len(written()) >= 2 * BATCH_SIZE, 15, "two batches to be committed")
-    with app.app_context():
-        wait_until(_transaction_open_elsewhere, 5, "the worker to be inside a batch")
 
-    worker.process.send_signal(signal.SIGKILL)
-    worker.process.wait(5)
+    _kill_in_the_middle_of_fill_batches(app, slug, worker)
 
     kept = written()
     assert BATCH_SIZE * 2 <= len(kept) < BATCH_SIZE * BATCHES
@@ -145,3 +154,75 @@ def test_files_scheduled_for_deletion_are_deleted_by_a_real_worker_after_commit(
         db.session.commit()
 
     wait_until(lambda: not path.exists(), 15, "the worker to delete the file")
+
+
+def _outcomes_since(app, job: str, moment) -> list[str]:
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(JobRun.outcome)
+                .where(JobRun.job == job, JobRun.started_at >= moment)
+                .order_by(JobRun.id)
+            )
+        )
+
+
+def test_the_task_of_a_killed_worker_is_delivered_again_and_finishes_only_what_was_left(
+    app, make_setting, start_worker
+):
+    slug = make_setting().slug
+    started = clock.now()
+    # The broker hands an unacknowledged task to another worker after 4 s here
+    # (after the longest job's hard limit in production).
+    short_visibility = {"LJ_VISIBILITY_TIMEOUT": "4"}
+    first = start_worker(slug, "first", **short_visibility)
+    first.wait_ready()
+    written = lambda: staff_emails(app, slug, "batch%")  # noqa: E731
+    _kill_in_the_middle_of_fill_batches(app, slug, first)
+
+    kept = len(written())
+    second = start_worker(slug, "second", **short_visibility)
+    second.wait_ready()
+
+    second.wait_for_log("job fill-batches finished", timeout=30)
+    assert f"{BATCHES - kept // BATCH_SIZE} batches written" in second.log()
+    expected = {batch_email(b, r) for b in range(BATCHES) for r in range(BATCH_SIZE)}
+    assert sorted(written()) == sorted(expected), "a batch was lost or written twice"
+    assert _outcomes_since(app, "fill-batches", started) == ["died", "succeeded"]
+
+
+@pytest.fixture
+def fresh_worker(make_setting, start_worker):
+    """A ready worker acting on a fresh setting: (slug, when the test started, worker)."""
+    slug = make_setting().slug
+    started = clock.now()
+    worker = start_worker(slug)
+    worker.wait_ready()
+    return slug, started, worker
+
+
+def test_a_job_past_its_soft_time_limit_is_stopped_and_recorded_as_failed(app, fresh_worker):
+    slug, started, worker = fresh_worker
+
+    run_job.apply_async(("slow-visit",), soft_time_limit=0.3, time_limit=30)
+
+    worker.wait_for_log("job slow-visit failed")
+    assert _outcomes_since(app, "slow-visit", started) == ["failed"]
+    assert staff_emails(app, slug, "visit-%") == []
+    status = app.test_cli_runner().invoke(args=["jobs", "status"], env=worker.env)
+    assert "stopped at its soft time limit" in status.output
+
+
+def test_a_job_past_its_hard_time_limit_is_killed_recorded_as_died_and_the_worker_goes_on(
+    app, fresh_worker
+):
+    slug, started, worker = fresh_worker
+    run_job.apply_async(("stubborn-visit",), soft_time_limit=0.2, time_limit=0.6)
+    worker.wait_for_log("Hard time limit")
+    run_job.delay("record-visit")
+    worker.wait_for_log("job record-visit finished")
+
+    with app.app_context():
+        settle_dead_runs("stubborn-visit")
+    assert _outcomes_since(app, "stubborn-visit", started) == ["died"]
+    assert len(staff_emails(app, slug, "visit-%")) == 1, "only record-visit's row"
