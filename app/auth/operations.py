@@ -207,6 +207,46 @@ def authenticate(email: str, password: str, pin: str) -> User | None:
     return user
 
 
+class CurrentSecretsRefused(InvalidInput):
+    """The signed-in person's current password or PIN, re-checked before a change, was
+    wrong, or the account may not try now. The failure is counted: commit it."""
+
+    def __init__(self, message: str, *, locked: bool = False) -> None:
+        super().__init__(message)
+        self.locked = locked  # the account is now locked and signed out everywhere
+
+
+def _recheck_current_secrets(user: User, password: str, pin: str | None, purpose: str) -> None:
+    """Re-check a signed-in person's current password (and PIN) before ``purpose``.
+
+    Failures count toward the same cooldown and lock as sign-in failures and are
+    audited, so a borrowed session cannot be used to guess the password. A lock ends
+    every session of the account.
+    """
+    if not _may_sign_in(user):
+        reason = _refusal_reason(user, allowed=False)
+        audit.record("recheck_refused", actor=user, subject=user, purpose=purpose, reason=reason)
+        raise CurrentSecretsRefused(
+            "Too many wrong attempts. Please wait 15 minutes before trying again."
+        )
+    password_ok = check_password(password, user.password_hash)
+    if password_ok and (pin is None or check_pin(pin, user.pin_hash)):
+        user.failed_signins = 0
+        user.cooldown_until = None
+        return
+    _register_failure(user)
+    audit.record("recheck_failed", actor=user, subject=user, purpose=purpose)
+    if user.locked_at is not None:
+        end_all_sessions_of(current_setting().slug, user.id)
+        raise CurrentSecretsRefused(
+            "Too many wrong attempts: your account is locked. "
+            'Use "Forgotten your password or PIN?" on the sign-in page to unlock it.',
+            locked=True,
+        )
+    what = "password" if pin is None else "password or PIN"
+    raise CurrentSecretsRefused(f"Your current {what} is not right.")
+
+
 def _refusal_reason(user: User, allowed: bool) -> str:
     if allowed:
         return "wrong_credentials"
@@ -261,11 +301,7 @@ def change_secrets(
     user: User, current_password: str, current_pin: str, new_password: str, new_pin: str
 ) -> None:
     """Change password and/or PIN (blank keeps the current one); ends every session."""
-    if not (
-        check_password(current_password, user.password_hash)
-        and check_pin(current_pin, user.pin_hash)
-    ):
-        raise InvalidInput("Your current password or PIN is not right.")
+    _recheck_current_secrets(user, current_password, current_pin, "secrets_change")
     problems: dict[str, list[str]] = {}
     if new_password:
         problems["password"] = password_problems(
@@ -290,8 +326,7 @@ def change_secrets(
 
 def request_email_change(user: User, new_email: str, current_password: str) -> None:
     """Send a confirmation link to the new address and a notice to the old one."""
-    if not check_password(current_password, user.password_hash):
-        raise InvalidInput("Your current password is not right.")
+    _recheck_current_secrets(user, current_password, None, "email_change")
     email = clean_email(new_email)
     if email == user.email:
         raise InvalidInput("That is already your email address.")

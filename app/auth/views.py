@@ -22,11 +22,12 @@ from app.auth.forms import (
 )
 from app.auth.links import LinkRefused, find_usable_link
 from app.auth.models import AccountStatus, LinkPurpose, Role, User
-from app.auth.operations import SecretsRefused
+from app.auth.operations import CurrentSecretsRefused, SecretsRefused
 from app.extensions import db, limiter
 from app.security.policy import password_strength_hint
 from app.security.redirects import local_path
 from app.validation import InvalidInput
+from tenants.binding import current_setting
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -34,8 +35,11 @@ INVALID = 422  # a form that cannot be used as sent
 SIGN_IN_REFUSED = "Email, password or PIN not recognised. Please check them and try again."
 
 
-def _signin_email_key() -> str:
-    return (request.form.get("email") or "").strip().lower()[:254]
+def _account_key() -> str:
+    """The account a sign-in or reset is for: this setting's, never the same email's at
+    another setting (one setting's traffic must not lock anyone out of another)."""
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    return f"{current_setting().slug}:{email}"
 
 
 def _safe_next(target: str | None) -> str:
@@ -51,7 +55,7 @@ def login() -> str:
 
 @bp.post("/login")
 @limiter.limit("30 per minute; 300 per hour")
-@limiter.limit("10 per minute", key_func=_signin_email_key)
+@limiter.limit("10 per minute", key_func=_account_key)
 def login_submit() -> Response | tuple[str, int]:
     form = SignInForm()
     if not form.validate():
@@ -166,7 +170,7 @@ def forgot() -> str:
 
 @bp.post("/password/forgot")
 @limiter.limit("10 per hour")
-@limiter.limit("3 per hour", key_func=_signin_email_key)
+@limiter.limit("3 per hour", key_func=_account_key)
 def forgot_submit() -> tuple[str, int] | str:
     form = ForgotForm()
     if not form.validate():
@@ -187,6 +191,18 @@ def account() -> str:
     )
 
 
+def _after_wrong_current_secrets(refused: CurrentSecretsRefused) -> Response | None:
+    """Keep the counted failure (its own outcome: nothing else was changed); when it
+    locked the account, the person is signed out and sent to sign in."""
+    db.session.commit()
+    if not refused.locked:
+        return None
+    logout_user()
+    session.clear()
+    flash(str(refused), "error")
+    return redirect(url_for("auth.login"), code=303)
+
+
 @bp.post("/account/secrets")
 @require_sign_in
 def change_secrets() -> Response | tuple[str, int]:
@@ -201,6 +217,10 @@ def change_secrets() -> Response | tuple[str, int]:
                 form.new_password.data or "",
                 form.new_pin.data or "",
             )
+        except CurrentSecretsRefused as refused:
+            if (signed_out := _after_wrong_current_secrets(refused)) is not None:
+                return signed_out
+            errors = {"current_password": [str(refused)]}
         except SecretsRefused as refused:
             errors = {f"new_{k}": v for k, v in refused.problems.items()}
         except InvalidInput as error:
@@ -231,6 +251,10 @@ def change_email() -> Response | tuple[str, int]:
             operations.request_email_change(
                 current_user, form.new_email.data or "", form.current_password.data or ""
             )
+        except CurrentSecretsRefused as refused:
+            if (signed_out := _after_wrong_current_secrets(refused)) is not None:
+                return signed_out
+            errors = {"current_password": [str(refused)]}
         except InvalidInput as error:
             errors = {"new_email": [str(error)]}
         else:
