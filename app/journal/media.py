@@ -17,8 +17,11 @@ Choices, and why:
   still sharper than a tablet shows a photo or an A4 export prints it.
 - **Colours**: an embedded ICC profile (Display P3 from phones, CMYK from scanners) is
   converted to sRGB before it is dropped, so colours look the same without the profile.
-- **Bombs**: more than ``max_pixels`` (50 MP) is refused from the header, before any
-  decoding; Pillow's own ``DecompressionBombWarning`` is raised as an error as well.
+- **Bombs**: more than ``max_pixels`` (50 MP), or a side longer than ``MAX_SIDE``
+  (12,000 px), is refused from the header, before any decoding; Pillow's own
+  ``DecompressionBombWarning`` is raised as an error as well. The side limit matters on
+  its own: a 1 x 49,000,000 PNG is under the pixel limit, only 95 KB, and costs seconds
+  of CPU to decode one row at a time; no camera makes a side over 12,000 px.
 - **Damaged files** are refused: the whole image is decoded and
   ``ImageFile.LOAD_TRUNCATED_IMAGES`` is left False, so a truncated file is an error.
 - **Polyglots**: a file must *begin* as one of our formats, so GIF/HTML, HTML-first or
@@ -43,6 +46,7 @@ from PIL import Image, ImageCms, ImageOps
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 50_000_000
+MAX_SIDE = 12_000
 STORED_LONGEST_SIDE = 2000
 THUMBNAIL_LONGEST_SIDE = 480
 JPEG_QUALITY = 85
@@ -159,6 +163,12 @@ def _decode(raw: bytes, max_pixels: int) -> Image.Image:
             ) from None
         if image.width * image.height > max_pixels:
             raise too_many_pixels
+        if max(image.size) > MAX_SIDE:
+            raise MediaRejected(
+                f"This image is too long or too wide; the most we accept is {MAX_SIDE:,}"
+                " pixels on a side.",
+                status=422,
+            )
         _draft_for(image, STORED_LONGEST_SIDE)
         try:
             image.load()

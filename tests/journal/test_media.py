@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pillow_heif
 import pytest
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageFile, ImageOps, PngImagePlugin
 
 from app.journal.media import (
+    MAX_PIXELS,
     MAX_UPLOAD_BYTES,
+    STORED_LONGEST_SIDE,
     MediaRejected,
     ProcessedImage,
     process_upload,
@@ -259,6 +261,25 @@ def test_a_30000_by_30000_png_bomb_is_refused_before_decoding(png_bomb: bytes):
 
     assert refused.status == 422
     assert "too many pixels" in refused.message
+
+
+@pytest.mark.parametrize(("width", "height"), [(1, 49_000_000), (12_001, 1), (1, 12_001)])
+def test_a_side_over_12000_px_is_refused_before_decoding(monkeypatch, width, height):
+    long_and_thin = blank_png(width, height)
+    assert len(long_and_thin) < 200 * 1024 and width * height < MAX_PIXELS
+
+    def decode(_image):
+        raise AssertionError("decoded a long and thin image")
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", decode)
+    refused = rejection(long_and_thin)
+
+    assert refused.status == 422
+    assert "12,000 pixels on a side" in refused.message
+
+
+def test_a_side_of_12000_px_is_accepted():
+    assert process_upload(blank_png(12_000, 2)).width == STORED_LONGEST_SIDE
 
 
 def test_more_than_50_megapixels_is_refused_by_our_own_limit():
