@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from app import clock
 from tests.conftest import client_for, csrf_token, make_user, sign_in, user_id_of
 
@@ -142,3 +144,21 @@ def test_stay_signed_in_refreshes_the_idle_timer(app, make_setting):
     assert kept.status_code == 204
     clock.advance(timedelta(seconds=app.config["LJ"].SESSION_IDLE_TIMEOUT - 100))
     assert _is_signed_in(client)
+
+
+@pytest.mark.parametrize("idle_seconds", [6, 45, 90])
+def test_a_short_idle_timeout_slides_with_activity(make_app, make_setting, idle_seconds):
+    short = make_app(SESSION_IDLE_TIMEOUT=str(idle_seconds))
+    setting = make_setting()
+    with short.app_context():
+        email = make_user(setting.slug, role="staff")
+    client = client_for(short, setting.slug)
+    clock.move_to(clock.now())
+    assert sign_in(client, email).status_code == 303
+    # Active every third of the timeout, for four times the timeout: still signed in.
+    step = timedelta(seconds=idle_seconds / 3)
+    for _ in range(12):
+        clock.advance(step)
+        assert _is_signed_in(client)
+    clock.advance(timedelta(seconds=idle_seconds + 1))
+    assert not _is_signed_in(client)
