@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import io
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -21,13 +20,8 @@ from wtforms.fields.core import UnboundField
 
 from app.input_guard import MAX_ROW_ID, REFUSED_MESSAGE, RowIdConverter
 from tests.conftest import client_for, csrf_token
-from tests.journal.conftest import (  # noqa: F401  (fixtures)
-    Journal,
-    family,
-    frozen_clock,
-    observe_with_a_photo,
-    signed_in,
-)
+from tests.journal.conftest import family, frozen_clock, signed_in  # noqa: F401  (fixtures)
+from tests.routes import app_routes, real_ids
 
 HUGE = "99999999999999999999"
 BAD_IDS = [str(MAX_ROW_ID + 1), HUGE, "0", "-1", "1.5", "abc", "%00", "%D9%A1", "1%0a"]
@@ -45,7 +39,6 @@ BAD_QUERIES = [
 ]
 BAD_FIELD_VALUES = ["\x00", HUGE, str(MAX_ROW_ID + 1), "-1", "x" * 3000]
 BAD_JSON = {"text": "\u0000", "caption": "\ud800", "child_id": HUGE}
-_PART = re.compile(r"<(?:(?P<converter>\w+)(?:\((?P<options>[^)]*)\))?:)?(?P<name>\w+)>")
 
 
 def test_every_numeric_url_part_is_a_bounded_row_id(app: Flask) -> None:
@@ -152,40 +145,20 @@ def _every_form_field_name() -> set[str]:
     return names
 
 
-def _real_ids(app: Flask, family: Journal) -> dict[str, str]:  # noqa: F811
-    observation_id, photo_id = observe_with_a_photo(app, family, "Ada built a tower.")
-    return {
-        "child_id": str(family.child_a_id),
-        "observation_id": str(observation_id),
-        "photo_id": str(photo_id),
-        "user_id": str(family.staff_id),
-        "parent_id": str(family.parent_a_id),
-    }
-
-
-def _path(rule: str, values: dict[str, str]) -> str:
-    return _PART.sub(lambda part: values[part["name"]], rule)
-
-
 def _requests(app: Flask, ids: dict[str, str]) -> Iterator[tuple[str, str, dict]]:
     """(method, path, keyword arguments of the test client) for every bad input of every
     route; ids of real rows where an argument is not the one being spoiled."""
     fields = _every_form_field_name()
-    for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
-        if rule.endpoint == "static" or rule.endpoint.startswith("probe.") or "logout" in rule.rule:
+    for route in app_routes(app):
+        # Signing out would end the walk's session; readiness answers 503 by design
+        # while a part of the service (here: a worker) is missing, whatever is sent.
+        if route.rule in ("/logout", "/readyz"):
             continue
-        parts = {m["name"]: (m["converter"], m["options"]) for m in _PART.finditer(rule.rule)}
-        good = {
-            name: ids.get(name, "1")
-            if converter == "id"
-            else (options.split(",")[0].strip() if converter == "any" else "x")
-            for name, (converter, options) in parts.items()
-        }
-        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            for name, (converter, _options) in parts.items():
-                for bad in BAD_IDS if converter == "id" else BAD_TEXT:
-                    yield method, _path(rule.rule, {**good, name: bad}), {}
-            path = _path(rule.rule, good)
+        for method in route.methods:
+            for name, kind in route.parts.items():
+                for bad in BAD_IDS if kind == "id" else BAD_TEXT:
+                    yield method, route.path_with(ids, **{name: bad}), {}
+            path = route.path_with(ids)
             for query in BAD_QUERIES:
                 yield method, f"{path}?{query}", {}
             if method == "POST":
@@ -199,7 +172,7 @@ def test_no_route_answers_500_to_bad_input(app, family, who):  # noqa: F811
     client = signed_in(app, family, who)
     token = csrf_token(client, "/login")
     answers: dict[int, list[str]] = {}
-    for method, path, kwargs in _requests(app, _real_ids(app, family)):
+    for method, path, kwargs in _requests(app, real_ids(app, family)):
         if "data" in kwargs:
             kwargs = {"data": {**kwargs["data"], "csrf_token": token}}
         try:

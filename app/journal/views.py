@@ -642,7 +642,6 @@ def child_journal_export(child_id: int) -> Response:
     response = jsonify(_committed(body))
     file_name = f"journal_{clock.today().isoformat()}_child-{child.id}.json"
     response.headers["Content-Disposition"] = f'attachment; filename="{file_name}"'
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 

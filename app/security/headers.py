@@ -28,8 +28,10 @@ def _add_security_headers(response: Response) -> Response:
     headers.setdefault("Permissions-Policy", "geolocation=(), microphone=()")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if "Cache-Control" not in headers and response.mimetype == "text/html":
-        # Pages may show children's details: never keep them in shared caches.
+    if "Cache-Control" not in headers:
+        # Pages, JSON, redirects and error pages may show children's details: no cache
+        # keeps them. Responses that may be kept say so themselves (photos: private;
+        # static files: no-cache, revalidated).
         headers["Cache-Control"] = "no-store"
     return response
 
