@@ -43,6 +43,13 @@ def create_app(config: Config | None = None) -> Flask:
     # Straight after routing, before CSRF and rate limits, which need Redis too.
     app.before_request_funcs[None].insert(1, refuse_without_session_store)
 
+    from app.ops.logs import configure_logging, install_request_logging
+    from app.ops.metrics import install_request_metrics
+
+    configure_logging(config)
+    install_request_logging(app)  # first of all: even a refused request has an id
+    install_request_metrics(app)
+
     from app.input_guard import install_input_guard
 
     install_input_guard(app)

@@ -105,6 +105,9 @@ class Config:
         # Tests only: run Celery tasks in the calling process, as if a worker took
         # each one at once (tests/workers start real workers to prove that path).
         self.TASKS_IN_PROCESS = _bool("LJ_TASKS_IN_PROCESS", False)
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if self.is_production else "text")
+        if self.LOG_FORMAT not in ("json", "text"):
+            raise ConfigError(f"LOG_FORMAT must be json or text, got {self.LOG_FORMAT!r}")
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
         self.DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 5)
         self.PASSWORD_BCRYPT_COST = _int("PASSWORD_BCRYPT_COST", 12)
@@ -186,6 +189,8 @@ class Config:
                 "pool_size": self.DB_POOL_SIZE,
                 "max_overflow": self.DB_MAX_OVERFLOW,
                 "pool_pre_ping": True,
+                # Errors name the statement, never its values (emails, names): they are logged.
+                "hide_parameters": True,
             },
             "WTF_CSRF_TIME_LIMIT": None,
             "RATELIMIT_ENABLED": self.RATELIMIT_ENABLED,

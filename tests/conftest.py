@@ -322,3 +322,26 @@ def member(app, make_setting):
     with app.app_context():
         email = make_user(setting.slug, role="staff")
     return setting, email
+
+
+# Set for speed by the test app; production refuses them.
+TEST_ONLY_SETTINGS = ("PASSWORD_BCRYPT_COST", "PIN_BCRYPT_COST", "RATELIMIT_ENABLED")
+PRODUCTION_ENV = {
+    "LJ_ENV": "production",
+    "SECRET_KEY": "s" * 64,
+    "PEPPER": "p" * 64,
+    "DATABASE_URL": "postgresql://lj@127.0.0.1:5432/lj",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "BACKUP_KEY": "b" * 64,
+    "PUBLIC_URL": "https://journals.example.org",
+}
+
+
+@pytest.fixture
+def production_env(monkeypatch):
+    """Everything production needs, set (nothing built yet); a test changes one thing."""
+    for name in (*TEST_ONLY_SETTINGS, "SECURE_COOKIES", "PROXY_HOPS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(name, value)
+    return monkeypatch

@@ -10,31 +10,9 @@ from pathlib import Path
 import pytest
 
 from app.config import Config, ConfigError
+from tests.conftest import PRODUCTION_ENV, TEST_ONLY_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
-# Set for speed by the test app; production would refuse them before looking at secrets.
-TEST_ONLY_SETTINGS = ("PASSWORD_BCRYPT_COST", "PIN_BCRYPT_COST", "RATELIMIT_ENABLED")
-
-
-PRODUCTION_ENV = {
-    "LJ_ENV": "production",
-    "SECRET_KEY": "s" * 64,
-    "PEPPER": "p" * 64,
-    "DATABASE_URL": "postgresql://lj@127.0.0.1:5432/lj",
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "BACKUP_KEY": "b" * 64,
-    "PUBLIC_URL": "https://journals.example.org",
-}
-
-
-@pytest.fixture
-def production_env(monkeypatch):
-    """Everything production needs, set; a test then takes one thing away."""
-    for name in (*TEST_ONLY_SETTINGS, "SECURE_COOKIES", "PROXY_HOPS"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in PRODUCTION_ENV.items():
-        monkeypatch.setenv(name, value)
-    return monkeypatch
 
 
 def test_production_with_everything_set_starts_secure_behind_one_proxy(production_env):

@@ -13,9 +13,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from celery import Celery, Task
+from celery.signals import setup_logging
 from flask import Flask
 
 from app.config import Config
+from app.ops.logs import configure_logging
 from workers.limits import longest_time_limit
 from workers.presence import install_heartbeats
 from workers.schedule import beat_schedule
@@ -94,5 +96,9 @@ def celery_init_app(app: Flask) -> Celery:
     celery.config_from_object(celery_settings(app.config["LJ"]))
     celery.set_default()
     install_heartbeats(app)
+    # Our JSON (or text) lines in the worker and beat too, rather than Celery's own format.
+    setup_logging.connect(
+        lambda **_: configure_logging(app.config["LJ"]), weak=False, dispatch_uid="lj-logging"
+    )
     app.extensions["celery"] = celery
     return celery

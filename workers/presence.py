@@ -62,5 +62,10 @@ def start_heartbeat(app: Flask, role: Role) -> None:
 
 def install_heartbeats(app: Flask) -> None:
     """A worker's or beat's heartbeat starts with it (Celery's own start-up signals)."""
-    worker_ready.connect(lambda **_: start_heartbeat(app, "worker"), weak=False)
-    beat_init.connect(lambda **_: start_heartbeat(app, "beat"), weak=False)
+    # One receiver each, however many apps a process builds (the tests build several).
+    worker_ready.connect(
+        lambda **_: start_heartbeat(app, "worker"), weak=False, dispatch_uid="lj-heartbeat"
+    )
+    beat_init.connect(
+        lambda **_: start_heartbeat(app, "beat"), weak=False, dispatch_uid="lj-heartbeat"
+    )

@@ -18,6 +18,7 @@ from app.auth.models import AccountStatus, LinkPurpose, OneTimeLink, Role, User
 from app.auth.sessions import end_all_sessions_of
 from app.extensions import db
 from app.mail import send_after_commit
+from app.ops.metrics import SIGN_IN_FAILURES
 from app.security.policy import password_problems, pin_problems
 from app.security.secrets import (
     check_password,
@@ -192,13 +193,13 @@ def authenticate(email: str, password: str, pin: str) -> User | None:
     password_ok = check_password(password, user.password_hash if user else None)
     pin_ok = check_pin(pin, user.pin_hash if user else None)
     if user is None:
-        audit.record("signin_failed", reason="unknown_email")
+        _refuse("unknown_email")
         return None
     allowed = _may_sign_in(user)
     if not (password_ok and pin_ok and allowed):
         if allowed:
             _register_failure(user)
-        audit.record("signin_failed", subject=user, reason=_refusal_reason(user, allowed))
+        _refuse(_refusal_reason(user, allowed), user)
         return None
     user.failed_signins = 0
     user.cooldown_until = None
@@ -245,6 +246,12 @@ def _recheck_current_secrets(user: User, password: str, pin: str | None, purpose
         )
     what = "password" if pin is None else "password or PIN"
     raise CurrentSecretsRefused(f"Your current {what} is not right.")
+
+
+def _refuse(reason: str, user: User | None = None) -> None:
+    """Audit a refused sign-in in the setting, and count it for the operator's metrics."""
+    audit.record("signin_failed", subject=user, reason=reason)
+    SIGN_IN_FAILURES.labels(reason).inc()
 
 
 def _refusal_reason(user: User, allowed: bool) -> str:

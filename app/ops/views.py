@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from app.ops.health import readiness
 from app.ops.internal import from_allowed_address, require_allowed_address
+from app.ops.metrics import metrics_page
 from tenants.registry import setting_by_slug
 from tenants.routing import NotOurHost, slug_for_host
 
@@ -39,6 +40,13 @@ def readyz() -> tuple[Response, int]:
     ready = all(result.ok for result in results.values())
     body = jsonify(status="ready" if ready else "not ready", checks=checks)
     return _no_store(body), 200 if ready else 503
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus's scrape, for the operator's addresses only (403 for anyone else)."""
+    require_allowed_address()
+    return metrics_page()
 
 
 @bp.get("/_caddy/ask")

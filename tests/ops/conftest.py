@@ -1,4 +1,5 @@
-"""A Redis server of the test's own, which it may stop and start (never the shared one)."""
+"""A Redis server of the test's own, which it may stop and start (never the shared one);
+and the journal tests' family of accounts."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import redis
+
+from tests.journal.conftest import family, frozen_clock  # noqa: F401  (fixtures for tests here)
 
 
 def free_port() -> int:

@@ -145,3 +145,20 @@ def test_a_client_cannot_choose_its_address_with_x_forwarded_for(stack):
     ask = stack.url(None, f"/_caddy/ask?domain={BASE_DOMAIN}")
     answer = Browser(stack.ca_file).get(ask, **{"X-Forwarded-For": "203.0.113.7"})
     assert answer.status == 200
+
+
+def healthz_count(browser: Browser, stack: HttpsStack) -> float:
+    scraped = browser.get(stack.url(None, "/metrics"))
+    assert scraped.status == 200
+    count = re.search(
+        r'lj_request_duration_seconds_count\{method="GET",route="/healthz"\} (\S+)', scraped.text
+    )
+    return float(count.group(1)) if count else 0.0
+
+
+def test_metrics_add_up_the_requests_every_gunicorn_worker_answered(stack):
+    browser = Browser(stack.ca_file)
+    before = healthz_count(browser, stack)
+    for _ in range(12):
+        assert browser.get(stack.url(None, "/healthz")).status == 200
+    assert healthz_count(browser, stack) == before + 12

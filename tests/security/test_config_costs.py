@@ -7,26 +7,15 @@ import pytest
 from app.config import Config, ConfigError
 
 
-@pytest.fixture
-def production(monkeypatch):
-    monkeypatch.setenv("LJ_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "s" * 64)
-    monkeypatch.setenv("PEPPER", "p" * 64)
-    monkeypatch.delenv("PASSWORD_BCRYPT_COST", raising=False)
-    monkeypatch.delenv("PIN_BCRYPT_COST", raising=False)
-    monkeypatch.delenv("RATELIMIT_ENABLED", raising=False)
-    return monkeypatch
-
-
-def test_production_starts_with_the_default_costs(production):
+def test_production_starts_with_the_default_costs(production_env):
     config = Config()
 
     assert config.PASSWORD_BCRYPT_COST == 12
     assert config.PIN_BCRYPT_COST == 10
 
 
-def test_production_refuses_a_password_cost_below_12(production):
-    production.setenv("PASSWORD_BCRYPT_COST", "11")
+def test_production_refuses_a_password_cost_below_12(production_env):
+    production_env.setenv("PASSWORD_BCRYPT_COST", "11")
 
     with pytest.raises(ConfigError, match="PASSWORD_BCRYPT_COST is 11, but production needs"):
         Config()
@@ -43,19 +32,19 @@ def test_development_allows_a_low_password_cost(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     ("name", "value"), [("PIN_BCRYPT_COST", "3"), ("PASSWORD_BCRYPT_COST", "32")]
 )
-def test_a_cost_bcrypt_cannot_use_is_refused(production, name, value):
-    production.setenv(name, value)
+def test_a_cost_bcrypt_cannot_use_is_refused(production_env, name, value):
+    production_env.setenv(name, value)
 
     with pytest.raises(ConfigError, match=f"{name} must be between 4 and 31"):
         Config()
 
 
-def test_production_refuses_rate_limits_turned_off(production):
-    production.setenv("RATELIMIT_ENABLED", "0")
+def test_production_refuses_rate_limits_turned_off(production_env):
+    production_env.setenv("RATELIMIT_ENABLED", "0")
 
     with pytest.raises(ConfigError, match="RATELIMIT_ENABLED is off, but production needs"):
         Config()
 
 
-def test_rate_limits_are_on_unless_turned_off(production):
+def test_rate_limits_are_on_unless_turned_off(production_env):
     assert Config().flask_settings()["RATELIMIT_ENABLED"] is True

@@ -1,0 +1,114 @@
+"""Prometheus metrics at ``/metrics``, for the addresses in ``METRICS_ALLOWED_IPS`` only.
+
+Two kinds:
+
+- counted as things happen, in the process that sees them: request latency by
+  route, sign-in failures. Under gunicorn every worker writes its samples to
+  ``PROMETHEUS_MULTIPROC_DIR`` (set by ``deploy/gunicorn.conf.py``) and a scrape
+  adds them up, whichever worker answers it;
+- read from the database at each scrape (``StateCollector``): job runs and how
+  long the last one took. What other processes (the Celery worker) did is
+  recorded there, so nothing has to be shared between processes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import distinct_on
+
+from app.extensions import db
+from app.ops.logs import route_of_request
+from workers.models import JobRun
+
+REQUEST_SECONDS = Histogram(
+    "lj_request_duration_seconds",
+    "Time to answer a request, by route pattern and method.",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+SIGN_IN_FAILURES = Counter(
+    "lj_sign_in_failures",
+    "Refused sign-ins, by reason (wrong_credentials, unknown_email, locked, ...).",
+    ["reason"],
+)
+
+
+class StateCollector(Collector):
+    """What the database says at scrape time: job runs and the last run's duration."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from _job_metrics()
+
+
+def _job_metrics() -> Iterator[Metric]:
+    runs = CounterMetricFamily(
+        "lj_job_runs", "Recorded runs of each job, by outcome.", labels=["job", "outcome"]
+    )
+    last = GaugeMetricFamily(
+        "lj_job_last_duration_seconds",
+        "How long the latest finished run of each job took.",
+        labels=["job"],
+    )
+    with db.engine.connect() as connection:
+        counted = connection.execute(
+            select(JobRun.job, JobRun.outcome, func.count()).group_by(JobRun.job, JobRun.outcome)
+        )
+        for job, outcome, count in counted:
+            runs.add_metric([job, outcome], count)
+        latest = (
+            select(JobRun.job, JobRun.started_at, JobRun.finished_at)
+            .where(JobRun.finished_at.is_not(None))
+            .ext(distinct_on(JobRun.job))
+            .order_by(JobRun.job, JobRun.finished_at.desc())
+        )
+        for job, started_at, finished_at in connection.execute(latest):
+            last.add_metric([job], (finished_at - started_at).total_seconds())
+    yield runs
+    yield last
+
+
+def metrics_page() -> Response:
+    """The text Prometheus reads: this process's (or every worker's) samples, then the state."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        counted = CollectorRegistry()
+        multiprocess.MultiProcessCollector(counted)
+    else:
+        counted = REGISTRY
+    state = CollectorRegistry(auto_describe=False)
+    state.register(StateCollector())
+    body = generate_latest(counted) + generate_latest(state)
+    return Response(body, content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+
+def _observe_request(response: Response) -> Response:
+    started = g.get("request_started")
+    if started is not None:
+        REQUEST_SECONDS.labels(route_of_request(), _method()).observe(time.perf_counter() - started)
+    return response
+
+
+def _method() -> str:
+    return request.method if request.method in _KNOWN_METHODS else "other"
+
+
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def install_request_metrics(app: Flask) -> None:
+    app.after_request(_observe_request)

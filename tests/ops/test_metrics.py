@@ -1,0 +1,71 @@
+"""/metrics: Prometheus text for the operator's addresses, 403 for anyone else."""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import client_for, csrf_token
+from workers.jobs import run_job_now
+
+OPERATOR = "127.0.0.1"
+STRANGER = "203.0.113.9"
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def scrape(app, address: str = OPERATOR):
+    return app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": address})
+
+
+def test_metrics_refuse_an_address_not_allowed(app):
+    refused = scrape(app, STRANGER)
+    assert refused.status_code == 403
+    assert "lj_" not in refused.text
+
+
+def test_metrics_allow_a_configured_network(make_app):
+    other = make_app(METRICS_ALLOWED_IPS="10.20.0.0/16")
+    assert scrape(other, "10.20.3.4").status_code == 200
+    assert scrape(other, OPERATOR).status_code == 403
+
+
+def test_metrics_count_requests_by_route_and_sign_in_failures(app, member):
+    setting, email = member
+    before = samples(scrape(app).text)
+    client = client_for(app, setting.slug)
+    token = csrf_token(client)
+    client.post(
+        "/login",
+        data={
+            "email": email,
+            "password": "not the password at all",
+            "pin": "111111",
+            "csrf_token": token,
+        },
+    )
+    after = samples(scrape(app).text)
+
+    failures = ("lj_sign_in_failures_total", (("reason", "wrong_credentials"),))
+    assert after[failures] == before.get(failures, 0) + 1
+    login_posts = ("lj_request_duration_seconds_count", (("method", "POST"), ("route", "/login")))
+    assert after[login_posts] == before.get(login_posts, 0) + 1
+
+
+def test_metrics_show_job_runs_and_the_last_duration(app):
+    with app.app_context():
+        run_job_now("deactivation-sweep")
+    text = scrape(app).text
+    found = samples(text)
+    runs = ("lj_job_runs_total", (("job", "deactivation-sweep"), ("outcome", "succeeded")))
+    assert found[runs] >= 1
+    duration = ("lj_job_last_duration_seconds", (("job", "deactivation-sweep"),))
+    assert found[duration] >= 0
+    assert not re.search(r"@|example\.org", text)
