@@ -21,6 +21,7 @@ reaches only this process, which then stops them in order.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -42,6 +43,7 @@ DEMO_MANAGER_NAME = "Maya Manager"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 STOP_TIMEOUT = 15.0
 START_TIMEOUT = 60.0
+SERVERS_FILE = "servers.env"  # in the data folder: the embedded servers' URLs, for other shells
 
 
 class StartupError(RuntimeError):
@@ -172,6 +174,7 @@ def _stop_redis(server: Any) -> None:
 def start_servers(data_dir: Path, stack: ExitStack) -> dict[str, str]:
     """Embedded PostgreSQL and Redis for the URLs left unset; returns what to tell the user."""
     where = {"PostgreSQL": "DATABASE_URL", "Redis": "REDIS_URL"}
+    embedded: dict[str, str] = {}
     if not os.environ.get("DATABASE_URL"):
         with warnings.catch_warnings():  # pgserver's lock file does without XDG_RUNTIME_DIR
             warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
@@ -183,17 +186,34 @@ def start_servers(data_dir: Path, stack: ExitStack) -> dict[str, str]:
                     f"and {data_dir / 'postgres' / 'log'}, or set DATABASE_URL."
                 ) from error
         stack.callback(_stop_postgres, postgres)
-        os.environ["DATABASE_URL"] = url
+        os.environ["DATABASE_URL"] = embedded["DATABASE_URL"] = url
         where["PostgreSQL"] = f"embedded, {url} (pid {postgres.get_pid()})"
         _say(f"Started PostgreSQL: {where['PostgreSQL']}")
     if not os.environ.get("REDIS_URL"):
         url, redis_server = embedded_redis(data_dir)
         stack.callback(_stop_redis, redis_server)
-        os.environ["REDIS_URL"] = url
+        os.environ["REDIS_URL"] = embedded["REDIS_URL"] = url
         data = data_dir / "redis.db"
         where["Redis"] = f"embedded, data in {data} (pid {redis_server.pid})"
         _say(f"Started Redis: {where['Redis']}")
+    _share_embedded_servers(data_dir, embedded, stack)
+    if embedded:
+        where["Other shells"] = f"set -a; . {data_dir / SERVERS_FILE}; set +a  (then flask ...)"
     return where
+
+
+def _share_embedded_servers(data_dir: Path, urls: dict[str, str], stack: ExitStack) -> None:
+    """Write the embedded servers' URLs to ``data_dir/servers.env`` while they run, so that
+    a command in another terminal reaches the same servers after
+    ``set -a; . var/servers.env; set +a``. Only URLs we made up are written: one the
+    operator set may hold a password, and they know it already."""
+    if not urls:
+        return
+    path = data_dir / SERVERS_FILE
+    lines = ["# The embedded servers of the running bin/run; removed when it stops."]
+    lines += [f"{variable}={shlex.quote(url)}" for variable, url in urls.items()]
+    path.write_text("\n".join(lines) + "\n")
+    stack.callback(path.unlink, missing_ok=True)
 
 
 def start_mail_catcher(children: Children, data_dir: Path, stop: StopSignal) -> str:

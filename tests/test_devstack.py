@@ -166,6 +166,18 @@ def _database_url(log: str) -> str:
     return found.group(1)
 
 
+def _job_run_from_another_terminal(data_dir: Path, job: str) -> subprocess.CompletedProcess:
+    """``flask jobs run`` in a shell of its own, as the README says, against the running
+    stack's embedded servers (the test session's own server URLs are not passed on)."""
+    env = {key: value for key, value in os.environ.items() if key not in NOT_PASSED_ON}
+    env["LJ_DATA_DIR"] = str(data_dir)
+    flask = Path(sys.executable).parent / "flask"
+    command = f"set -e; set -a; . {data_dir}/servers.env; set +a; {flask} --app wsgi jobs run {job}"
+    return subprocess.run(
+        ["bash", "-c", command], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
+
+
 def test_run_serves_sunnyside_stops_on_ctrl_c_reuses_its_data_and_stops_if_a_child_dies(
     tmp_path, data_dir
 ):
@@ -186,6 +198,8 @@ def test_run_serves_sunnyside_stops_on_ctrl_c_reuses_its_data_and_stops_if_a_chi
         assert "Subject:" in first.log() and str(data_dir / "mail") in first.log()
         database_url = _database_url(first.log())
         _add_marker(database_url, marker)
+        ran = _job_run_from_another_terminal(data_dir, "deactivation-sweep")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
         started = first.pids()
         assert len(started) == 6, first.log()  # 4 children, PostgreSQL, Redis
 
@@ -194,6 +208,7 @@ def test_run_serves_sunnyside_stops_on_ctrl_c_reuses_its_data_and_stops_if_a_chi
         assert still_running == [], first.log()
         assert not _answers(web_port) and not _answers(mail_port)
         assert "Everything stopped." in first.log()
+        assert not (data_dir / "servers.env").exists(), "it named servers no longer running"
     finally:
         first.kill_leftovers()
 
