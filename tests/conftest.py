@@ -31,6 +31,21 @@ pytest_plugins = ["tests.fixtures.smtp", "tests.fixtures.browser"]
 _embedded: list[object] = []  # keeps embedded servers alive for the whole run
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-slow", action="store_true", help="also run long fuzz and load runs (marked slow)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    long_run = pytest.mark.skip(reason="a long run: add --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(long_run)
+
+
 def _answers(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):

@@ -198,14 +198,14 @@ def _mention(
     text: str, found: regex.Match[str], folded: FoldedText, index: _NameIndex
 ) -> NameMention | None:
     """The mention ``found`` stands for, or None when it is a protected child's name."""
+    # The key comes from the folded text itself: the original stretch may hold formatting
+    # this reading left out ("Bar_ty").
     if found.group("inner") is not None:
-        name_span = found.span("inner")
+        key = term_key(found.group("inner"))
     else:
-        name_span = (
-            found.start("name"),
-            found.start("plural") if found.group("plural") else found.end("name"),
+        key = term_key(
+            found.group("name")[: len(found.group("name")) - len(found.group("plural") or "")]
         )
-    key = term_key(text[slice(*folded.span(*name_span))])
     if key in index.protected_keys:
         return None
     start, end = folded.span(found.start(), found.end())

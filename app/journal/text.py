@@ -340,9 +340,9 @@ _FORMATTING_TAGS = regex.compile(
     r"</?(?:a|abbr|b|big|cite|code|del|dfn|em|font|i|ins|kbd|mark|q|s|samp|small|span"
     r"|strike|strong|sub|sup|tt|u|var)\s*/?>"
 )
-# Markdown's emphasis and escape characters between two letters: "Zo*ë" may be Zoë with
-# a star in it, "Zoë_Strauß" two names joined. Such text is read both ways.
-_INSIDE_WORD = regex.compile(rf"(?<={WORD})[*_\\]+(?={WORD})")
+# Markdown's emphasis, strikethrough and escape characters between two letters: "Zo*ë"
+# may be Zoë with a star in it, "Zoë_Strauß" two names joined. Such text is read both ways.
+_INSIDE_WORD = regex.compile(rf"(?<={WORD})[*_~\\]+(?={WORD})")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ anywhere: not in a body, a header or a file name. With ``shown`` they appear.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -22,6 +23,7 @@ from tests.journal.conftest import (
     B_NAMES,
     TODAY,
     inside,
+    observation_row,
     observe,
     photo_bytes,
     post_form,
@@ -226,3 +228,66 @@ def test_staff_are_warned_when_a_child_without_consent_is_in_a_photo(app, family
         follow_redirects=True,
     )
     assert "No photo consent for Ada Okafor, Bartholomew Quince" in response.text
+
+
+# ---------------------------------------------------------------- however the name is written
+
+# How staff wrote child B's name, and how child A's family reads the sentence
+# "Ada and ... built a den." in the JSON (the page shows the same words, formatted).
+WRITTEN = {
+    "_Barty_": "Ada and a friend built a den.",
+    "__Barty__": "Ada and a friend built a den.",
+    "**Bar**ty": "Ada and a friend built a den.",
+    "Bar*ty*": "Ada and a friend built a den.",
+    "***Barty Quince***": "Ada and a friend built a den.",
+    "Bartys": "Ada and a friend's built a den.",
+    "Bartholomews": "Ada and a friend's built a den.",
+    "Quinces'": "Ada and a friend's built a den.",
+    "Bart&#121;": "Ada and a friend built a den.",
+    "Bar&amp;#116;y": "Ada and a friend built a den.",
+    "Bar\u200dty": "Ada and a friend built a den.",
+    "\uff22\uff41\uff52\uff54\uff59": "Ada and a friend built a den.",
+    "BARTY": "Ada and a friend built a den.",
+    "Ba\u0301rty": "Ada and a friend built a den.",
+}
+
+
+def _reads(page: str) -> str:
+    """The words of a page as its reader reads them: tags gone, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+@pytest.mark.parametrize(("written", "read"), WRITTEN.items())
+def test_with_hidden_no_way_of_writing_child_bs_name_reaches_child_as_family(
+    app, family, written, read
+):
+    observation_id = observe(
+        app, family, [family.child_a_id, family.child_b_id], f"Ada and {written} built a den."
+    )
+    parent = signed_in(app, family, "parent_a")
+    path = f"/journal/children/{family.child_a_id}/observations/{observation_id}"
+
+    page, document = parent.get(path), parent.get(f"{path}.json")
+
+    assert read in " ".join(_reads(page.text).split())
+    assert document.get_json()["text"] == read
+    assert _b_names_in({path: page, f"{path}.json": document}) == []
+
+
+@pytest.mark.parametrize("written", ["_Barty_", "**Bar**ty", "Bartys", "Bart&#121;"])
+def test_the_author_is_warned_about_child_bs_name_however_it_is_written(app, family, written):
+    manager = signed_in(app, family, "manager")
+    policies = {"group_names": "hidden", "mode": "warn", "no_other_children_names": "y"}
+    assert post_form(manager, "/journal/policies", policies).status_code == 303
+    observation_id = observe(
+        app, family, [family.child_a_id], f"Ada and {written} built a den.", publish=False
+    )
+    staff = signed_in(app, family, "staff")
+
+    response = post_form(staff, f"/journal/observations/{observation_id}/publish")
+
+    assert response.status_code == 200
+    assert "names a child who is not tagged in this observation" in response.text
+    marked = "".join(re.findall(r"<mark>(.*?)</mark>", response.text))
+    assert html.unescape(marked).casefold().startswith(("barty", "bart&#121;"))
+    assert observation_row(app, family.slug, observation_id).status.value == "draft"
