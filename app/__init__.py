@@ -72,6 +72,10 @@ def create_app(config: Config | None = None) -> Flask:
 
     app.cli.add_command(jobs_cli)
 
+    from app.backups.cli import backups_cli
+
+    app.cli.add_command(backups_cli)
+
     from app.errors import register_error_pages
     from app.security.headers import install_security_headers
 

@@ -123,6 +123,8 @@ class Config:
         if self.is_production:
             self._check_production()
         self.SECRET_KEY, self.PEPPER = (self._secret(name) for name in SECRET_NAMES)
+        # Encrypts backups (app.backups.crypto); production refuses to start without it.
+        self.BACKUP_KEY = self._secret("BACKUP_KEY")
 
     @property
     def is_production(self) -> bool:

@@ -72,6 +72,7 @@ Job = Callable[[], JobResult]
 JOBS: dict[str, str] = {
     "deactivation-sweep": "app.people.sweep:deactivation_sweep",
     "file-deletions": "app.storage.deletions:drain_every_setting",
+    "backup": "app.backups.operations:nightly_backup",
 }
 
 

@@ -25,6 +25,8 @@ WHEN: dict[str, str] = {
     # Files are deleted at once by a task sent at each commit; this catches any
     # whose task was lost (broker down, worker killed).
     "file-deletions": "*/15 * * * *",
+    # Backup, then verify it and rotate, at night when nobody writes journals.
+    "backup": "30 2 * * *",
 }
 
 RUN_JOB_TASK = "workers.run_job"

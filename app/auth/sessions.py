@@ -243,3 +243,10 @@ def end_all_sessions_of_setting(slug: str) -> int:
     ended = _delete_matching(session_key(slug, "*"))
     _delete_matching(user_index_key(slug, "*"))
     return ended
+
+
+def end_every_session() -> int:
+    """Delete every session of every setting (after the whole database was restored)."""
+    ended = _delete_matching(session_key("*", "*"))
+    _delete_matching(user_index_key("*", "*"))
+    return ended

@@ -61,6 +61,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.extensions import db
+from app.storage.durable import fsync_folder
 from tenants.binding import BoundSetting, bind, current_setting, unbind
 from tenants.schema import TenantModel
 from tenants.slugs import SLUG_PATTERN
@@ -226,7 +227,7 @@ def append(entry: LedgerEntry, path: Path | None = None) -> None:
     finally:
         os.close(descriptor)  # releases the flock
     if created:
-        _fsync_folder(path.parent)  # the new file's name is durable too
+        fsync_folder(path.parent)  # the new file's name is durable too
 
 
 def _cut_torn_line(descriptor: int, chunk: int = 64 * 1024) -> None:
@@ -247,14 +248,6 @@ def _write_all(descriptor: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(descriptor, view) :]
-
-
-def _fsync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def append_at_commit(entry: LedgerEntry) -> None:

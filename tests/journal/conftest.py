@@ -60,8 +60,11 @@ class Journal:
 def family(app: Flask, make_setting, frozen_clock) -> Journal:  # noqa: F811
     """A setting with a manager, a member of staff, child A with parent A and child B
     (photo consent) with parent B; everyone signs in with PASSWORD and PIN."""
-    setting = make_setting()
-    slug = setting.slug
+    return make_family(app, make_setting().slug)
+
+
+def make_family(app: Flask, slug: str) -> Journal:
+    """The people of ``family`` in the setting ``slug`` (of ``app``)."""
     with inside(app, slug):
         manager = manager_of_setting()
         manager.email = f"manager@{slug}.example.org"

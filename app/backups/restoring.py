@@ -1,0 +1,511 @@
+"""Verifying a backup, and restoring the whole database or one setting from it.
+
+Every path reads the backup as a stream that authenticates as it goes, and
+nothing live is changed until everything needed has been read whole: a wrong
+key, a damaged or a truncated file is refused with a clear message and leaves
+the live database and media as they were.
+
+- ``verify_backup``: restore into a scratch database, compare every count of
+  the manifest, record the result beside the backup.
+- ``restore_database``: restore into a new database, then swap it for the live
+  one by renaming (the replaced one is kept for the operator to drop), swap the
+  media folder, migrate, replay the erasure ledger, end every session.
+- ``restore_setting``: rebuild one setting's schema, registry row and media
+  folder in place (or beside it, ``as_slug``) in one transaction, migrate it,
+  replay the ledger for it, end its sessions. Other settings are untouched.
+
+Every restore replays the erasure ledger from a day before the backup was made
+(replaying is idempotent, and a purge's entry is written just before its
+commit, possibly a while before the snapshot was taken).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from app import clock
+from app.auth.sessions import end_all_sessions_of_setting, end_every_session
+from app.backups.crypto import (
+    BackupCorrupt,
+    BackupUnreadable,
+    DecryptingReader,
+    decrypted_chunks,
+    sha256_of,
+)
+from app.backups.making import BackupPlace
+from app.backups.postgres import (
+    BackupRefused,
+    libpq_url,
+    pg_tool,
+    row_counts,
+    scratch_database,
+    server_major,
+)
+from app.backups.store import DATABASE, MEDIA, StoredBackup, Verification
+from app.extensions import db
+from app.retention import ledger
+from tenants.binding import BoundSetting, bind, unbind
+from tenants.migrating import SETTING_HEAD, migrate_all_settings, upgrade_public, upgrade_schema
+from tenants.registry import forget_cached, setting_by_slug
+from tenants.slugs import schema_name_for, validate_slug
+
+REPLAY_MARGIN = timedelta(days=1)
+RESTORED_COPY_SUFFIX = " (restored copy)"
+
+
+# ------------------------------------------------------------------ reading a backup
+
+
+def checked_manifest(place: BackupPlace, backup: StoredBackup) -> dict[str, Any]:
+    """The manifest, after checking that both data files are there and are the ones it names."""
+    manifest = backup.manifest(place.backup_key)
+    for name, key in ((DATABASE, "database_sha256"), (MEDIA, "media_sha256")):
+        path = backup.file(name)
+        if not path.is_file():
+            raise BackupCorrupt(f"{backup.name}/{name} is missing")
+        if sha256_of(path) != manifest[key]:
+            raise BackupCorrupt(
+                f"{backup.name}/{name} is not the file its manifest names (damaged, cut short "
+                "or replaced)"
+            )
+    return manifest
+
+
+def made_at(manifest: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(manifest["made_at"])
+
+
+def _tool(place: BackupPlace, name: str) -> Path:
+    with psycopg.connect(place.database_url) as connection:
+        return pg_tool(name, server_major(connection))
+
+
+def _pg_restore(
+    place: BackupPlace, backup: StoredBackup, arguments: list[str], output: IO[bytes] | int
+) -> None:
+    """Feed the decrypted dump to ``pg_restore``; raises on a bad backup or a failed restore."""
+    command = [str(_tool(place, "pg_restore")), "--format=custom", "--no-owner", *arguments]
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(  # noqa: S603 - our own tool and arguments
+            command, stdin=subprocess.PIPE, stdout=output, stderr=errors
+        )
+        assert process.stdin is not None
+        try:
+            for chunk in decrypted_chunks(backup.file(DATABASE), place.backup_key):
+                process.stdin.write(chunk)
+            process.stdin.close()
+        except BrokenPipeError:
+            pass  # pg_restore stopped reading: its exit status says why
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        if process.wait() != 0:
+            errors.seek(0)
+            message = errors.read().decode(errors="replace").strip()
+            raise BackupRefused(f"pg_restore failed: {message}")
+
+
+def _media_members(
+    place: BackupPlace, backup: StoredBackup, into: Path, folder: str | None
+) -> Counter[str]:
+    """Extract the media files (only those under ``folder``/, moved up to ``into``, when
+    given) into ``into``; returns how many files per top folder were read."""
+    files: Counter[str] = Counter()
+    prefix = f"{folder}/" if folder else None
+    reader = DecryptingReader(backup.file(MEDIA), place.backup_key)
+    try:
+        with tarfile.open(fileobj=reader, mode="r|") as archive:  # type: ignore[call-overload]
+            for member in archive:
+                if not member.isfile():
+                    continue
+                top = member.name.split("/", 1)[0] if "/" in member.name else ""
+                files[top] += 1
+                if prefix is None:
+                    archive.extract(member, into, filter="data")
+                elif member.name.startswith(prefix):
+                    member.name = member.name[len(prefix) :]
+                    archive.extract(member, into, filter="data")
+    except tarfile.TarError as error:
+        raise BackupCorrupt(f"{backup.name}/{MEDIA} is not a whole archive: {error}") from None
+    return files
+
+
+# ------------------------------------------------------------------ verifying
+
+
+class CountsDiffer(BackupRefused):
+    """What was restored does not match the manifest."""
+
+
+def _compare(what: str, expected: dict[str, int], found: dict[str, int]) -> None:
+    if expected != found:
+        differing = sorted(set(expected) | set(found))
+        shown = ", ".join(
+            f"{name} {expected.get(name)} → {found.get(name)}"
+            for name in differing
+            if expected.get(name) != found.get(name)
+        )
+        raise CountsDiffer(f"{what} differs from the manifest: {shown}")
+
+
+def _compare_database(url: str, manifest: dict[str, Any]) -> int:
+    schemas = {row["slug"]: row["schema_name"] for row in manifest["registry"]}
+    rows = 0
+    with psycopg.connect(url) as connection:
+        _compare("public schema", manifest["public_rows"], row_counts(connection, "public"))
+        for slug, expected in manifest["rows"].items():
+            _compare(f"setting {slug}", expected, row_counts(connection, schemas[slug]))
+            rows += sum(expected.values())
+    return rows
+
+
+def verify_backup(place: BackupPlace, backup: StoredBackup) -> Verification:
+    """Restore ``backup`` into a scratch database and compare it with its manifest; the
+    result is recorded beside the backup and returned."""
+    try:
+        manifest = checked_manifest(place, backup)
+        with scratch_database(place.database_url, "lj_verify") as scratch:
+            _pg_restore(place, backup, ["-d", scratch], subprocess.DEVNULL)
+            rows = _compare_database(scratch, manifest)
+        with tempfile.TemporaryDirectory(prefix="lj-verify-") as unpacked:
+            files = _media_members(place, backup, Path(unpacked), folder=None)
+        _compare("media files", manifest["media_files"], dict(files))
+    except (BackupUnreadable, BackupRefused) as error:
+        verification = Verification(clock.now(), False, str(error))
+    else:
+        verification = Verification(
+            clock.now(),
+            True,
+            f"restored into a scratch database: {len(manifest['rows'])} settings, {rows} rows "
+            f"and {sum(files.values())} files, as in the manifest",
+        )
+    backup.record_verification(verification)
+    return verification
+
+
+# ------------------------------------------------------------------ one setting
+
+
+@dataclass
+class SettingRestored:
+    slug: str
+    schema_name: str
+    rows: int
+    files: int
+    purges_replayed: int
+    sessions_ended: int
+
+
+def _run_in_one_transaction(place: BackupPlace, parts: Iterable[bytes | IO[bytes]]) -> None:
+    """Run SQL (pg_restore's script among our own statements) in one transaction with psql."""
+    command = [str(_tool(place, "psql")), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+    command += ["--single-transaction", "-d", place.database_url, "-f", "-"]
+    with tempfile.TemporaryFile() as script:
+        for part in parts:
+            if isinstance(part, bytes):
+                script.write(part)
+            else:
+                part.seek(0)
+                shutil.copyfileobj(part, script)
+        script.seek(0)
+        finished = subprocess.run(command, stdin=script, capture_output=True, check=False)  # noqa: S603
+    if finished.returncode != 0:
+        raise BackupRefused(f"the restore was rolled back: {finished.stderr.decode().strip()}")
+
+
+def _registry_sql(
+    connection: psycopg.Connection, row: dict[str, Any], replace_by_slug: bool
+) -> bytes:
+    """Insert the setting's registry row (policy columns included); in place, replace the
+    row of the same slug and keep its id."""
+    live_columns = {
+        name
+        for (name,) in connection.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND table_name = 'settings'"
+        )
+    }
+    columns = [name for name in row if name in live_columns and name != "id"]
+    statement = sql.SQL("INSERT INTO public.settings ({}) VALUES ({})").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(sql.Literal(row[name]) for name in columns),
+    )
+    if replace_by_slug:
+        statement += sql.SQL(" ON CONFLICT (slug) DO UPDATE SET {}").format(
+            sql.SQL(", ").join(
+                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name))
+                for name in columns
+                if name != "slug"
+            )
+        )
+    return (statement.as_string(connection) + ";\n").encode()
+
+
+_RENAME_IF_THERE = sql.SQL(
+    "DO $$ BEGIN IF EXISTS (SELECT FROM pg_namespace WHERE nspname = {name}) THEN "
+    "ALTER SCHEMA {schema} RENAME TO {new}; END IF; END $$;\n"
+)
+
+
+def _rename_if_there(schema: str, new: str) -> sql.Composed:
+    return _RENAME_IF_THERE.format(
+        name=sql.Literal(schema), schema=sql.Identifier(schema), new=sql.Identifier(new)
+    )
+
+
+def _setting_sql(
+    place: BackupPlace, row: dict[str, Any], target: dict[str, Any], in_place: bool
+) -> tuple[bytes, bytes]:
+    """The statements around pg_restore's script: before (make room for the schema) and after
+    (name it, register it)."""
+    schema = sql.Identifier(row["schema_name"])
+    if in_place:
+        before = sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE;\nCREATE SCHEMA {0};\n").format(schema)
+        after = sql.SQL("")
+    else:
+        # Beside the live setting: move the live schema aside while the backup's copy is
+        # made under its original name, then give each its own name back. The copy's
+        # queued file deletions must name its own folder, never the live setting's.
+        hold = f"lj_restore_hold_{uuid.uuid4().hex[:8]}"
+        new_schema = sql.Identifier(target["schema_name"])
+        before = _rename_if_there(row["schema_name"], hold) + sql.SQL("CREATE SCHEMA {};\n").format(
+            schema
+        )
+        after = (
+            sql.SQL("ALTER SCHEMA {} RENAME TO {};\n").format(schema, new_schema)
+            + _rename_if_there(hold, row["schema_name"])
+            + sql.SQL(
+                "UPDATE {}.file_deletions SET path = {} || substr(path, {}) WHERE path LIKE {};\n"
+            ).format(
+                new_schema,
+                sql.Literal(target["slug"] + "/"),
+                sql.Literal(len(row["slug"]) + 2),
+                sql.Literal(row["slug"] + "/%"),
+            )
+        )
+    with psycopg.connect(place.database_url) as connection:
+        registry = _registry_sql(connection, target, replace_by_slug=in_place)
+        return before.as_string(connection).encode(), after.as_string(
+            connection
+        ).encode() + registry
+
+
+def _swap_folder(staging: Path, live: Path) -> None:
+    """Put ``staging`` where ``live`` is (two renames), then remove the old one."""
+    replaced = live.with_name(f".replaced-{live.name}-{uuid.uuid4().hex[:6]}")
+    if live.exists():
+        os.rename(live, replaced)
+    os.rename(staging, live)
+    shutil.rmtree(replaced, ignore_errors=True)
+
+
+def _refuse_if_left_service(slug: str, since: datetime) -> None:
+    if any(
+        entry.record_type is ledger.RecordType.SETTING for entry in ledger.entries_for(slug, since)
+    ):
+        raise BackupRefused(
+            f"the erasure ledger says setting '{slug}' left the service after this backup: "
+            "it must not be restored"
+        )
+
+
+def _replay_into(slug: str, target_slug: str, since: datetime) -> int:
+    """Re-apply ``slug``'s purges since ``since`` to the setting ``target_slug``."""
+    if target_slug == slug:
+        return ledger.replay(slug, since)
+    restored = setting_by_slug(target_slug)
+    assert restored is not None
+    due = ledger.entries_for(slug, since)
+    db.session.remove()
+    token = bind(
+        BoundSetting(
+            id=restored.id, slug=restored.slug, name=restored.name, schema_name=restored.schema_name
+        )
+    )
+    try:
+        for entry in due:
+            ledger.reapply(entry)
+            db.session.commit()
+    finally:
+        unbind(token)
+    return len(due)
+
+
+def restore_setting(
+    place: BackupPlace, backup: StoredBackup, slug: str, as_slug: str | None = None
+) -> SettingRestored:
+    """Restore one setting from ``backup``: in place, or beside it as ``as_slug``."""
+    manifest = checked_manifest(place, backup)
+    row = next((r for r in manifest["registry"] if r["slug"] == slug), None)
+    if row is None:
+        raise BackupRefused(f"backup {backup.name} has no setting '{slug}'")
+    since = made_at(manifest) - REPLAY_MARGIN
+    _refuse_if_left_service(slug, since)
+    target = dict(row)
+    if as_slug is not None:
+        as_slug = validate_slug(as_slug)
+        if setting_by_slug(as_slug) is not None:
+            raise BackupRefused(f"a setting '{as_slug}' exists already: choose another --as")
+        db.session.remove()
+        target |= {
+            "slug": as_slug,
+            "schema_name": schema_name_for(as_slug),
+            "name": (row["name"][: 120 - len(RESTORED_COPY_SUFFIX)] + RESTORED_COPY_SUFFIX),
+            "status": "suspended",
+            "created_at": clock.now().isoformat(),
+        }
+    place.media_root.mkdir(parents=True, exist_ok=True)
+    staging = place.media_root / f".restoring-{target['slug']}-{uuid.uuid4().hex[:6]}"
+    try:
+        with tempfile.TemporaryFile() as script:
+            _pg_restore(place, backup, ["-n", row["schema_name"], "-f", "-"], script)
+            files = _media_members(place, backup, staging, folder=slug)
+            staging.mkdir(exist_ok=True)
+            before, after = _setting_sql(place, row, target, in_place=as_slug is None)
+            _run_in_one_transaction(place, [before, script, after])
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    with db.engine.begin() as connection:
+        upgrade_schema(connection, target["schema_name"], SETTING_HEAD)
+    forget_cached()
+    _swap_folder(staging, place.media_root / target["slug"])
+    replayed = _replay_into(slug, target["slug"], since)
+    return SettingRestored(
+        slug=target["slug"],
+        schema_name=target["schema_name"],
+        rows=sum(manifest["rows"][slug].values()),
+        files=files[slug],
+        purges_replayed=replayed,
+        sessions_ended=end_all_sessions_of_setting(target["slug"]),
+    )
+
+
+# ------------------------------------------------------------------ the whole database
+
+
+@dataclass
+class DatabaseRestored:
+    replaced_database: str
+    settings: int
+    purges_replayed: int
+    settings_removed: list[str] = field(default_factory=list)
+    sessions_ended: int = 0
+
+
+def _database_name(url: str) -> str:
+    name = make_url(url).database
+    assert name, "DATABASE_URL names no database"
+    return name
+
+
+def _maintenance_url(place: BackupPlace) -> str:
+    return libpq_url(place.database_url, "postgres")
+
+
+def _swap_databases(place: BackupPlace, restored: str, replaced: str) -> None:
+    """Rename the live database aside and the restored one into its place."""
+    live = _database_name(place.database_url)
+    db.session.remove()
+    db.engine.dispose()
+    with psycopg.connect(_maintenance_url(place), autocommit=True) as connection:
+        # No new connections while it is renamed, then end those still open: the
+        # service's processes reconnect to the restored database by its name.
+        connection.execute(
+            sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(live))
+        )
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (live,),
+        )
+        connection.execute(
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(live), sql.Identifier(replaced)
+            )
+        )
+        connection.execute(
+            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(restored), sql.Identifier(live)
+            )
+        )
+
+
+def _remove_setting(place: BackupPlace, slug: str) -> None:
+    """Take out a restored setting that had left the service after the backup."""
+    with psycopg.connect(place.database_url) as connection:
+        connection.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                sql.Identifier(schema_name_for(slug))
+            )
+        )
+        connection.execute("DELETE FROM public.settings WHERE slug = %s", (slug,))
+    shutil.rmtree(place.media_root / slug, ignore_errors=True)
+
+
+def restore_database(place: BackupPlace, backup: StoredBackup) -> DatabaseRestored:
+    """Replace the whole database and the media files with ``backup``'s."""
+    manifest = checked_manifest(place, backup)
+    live = _database_name(place.database_url)
+    suffix = f"{clock.now():%Y%m%d%H%M%S}"
+    restored, replaced = f"{live[:40]}_restoring_{suffix}", f"{live[:40]}_replaced_{suffix}"
+    place.media_root.parent.mkdir(parents=True, exist_ok=True)
+    staging = place.media_root.with_name(f".{place.media_root.name}-restoring-{suffix}")
+    maintenance = _maintenance_url(place)
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(restored)))
+    try:
+        staging.mkdir()
+        _media_members(place, backup, staging, folder=None)
+        _pg_restore(
+            place, backup, ["-d", libpq_url(place.database_url, restored)], subprocess.DEVNULL
+        )
+        _compare_database(libpq_url(place.database_url, restored), manifest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        with psycopg.connect(maintenance, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(restored))
+            )
+        raise
+    _swap_databases(place, restored, replaced)
+    _swap_folder(staging, place.media_root)
+    return _after_database_restore(place, manifest, replaced)
+
+
+def _after_database_restore(
+    place: BackupPlace, manifest: dict[str, Any], replaced: str
+) -> DatabaseRestored:
+    """Migrate, replay the ledger for every setting, end every session."""
+    upgrade_public(db.engine)
+    migrate_all_settings(db.engine)
+    forget_cached()
+    since = made_at(manifest) - REPLAY_MARGIN
+    result = DatabaseRestored(replaced_database=replaced, settings=0, purges_replayed=0)
+    for row in manifest["registry"]:
+        try:
+            result.purges_replayed += ledger.replay(row["slug"], since)
+        except ledger.SettingLeftService:
+            _remove_setting(place, row["slug"])
+            result.settings_removed.append(row["slug"])
+        else:
+            result.settings += 1
+    forget_cached()
+    result.sessions_ended = end_every_session()
+    return result

@@ -1,0 +1,303 @@
+"""Restoring one setting or the whole database; damaged backups refused; rotation."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from sqlalchemy import func, select, text, update
+
+from app import clock
+from app.backups.making import libpq_url
+from app.backups.postgres import pg_tool, server_major
+from app.backups.store import DATABASE, MANIFEST, MEDIA, Verification, backups, rotate
+from app.extensions import db
+from app.journal.models import Observation
+from app.people.models import Child
+from tenants.models import Setting
+from tests.backups.test_backups import only_backup
+from tests.conftest import client_for, sign_in
+from tests.people.conftest import PASSWORD, PIN
+
+
+def schema_dump(service, schema: str) -> str:
+    """A plain pg_dump of one schema, for comparing byte for byte."""
+    url = libpq_url(service.database_url)
+    with psycopg.connect(url) as connection:
+        tool = pg_tool("pg_dump", server_major(connection))
+    dump = subprocess.run(
+        [str(tool), "-n", schema, "--no-owner", "-d", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return re.sub(r"^\\(un)?restrict .*$", "", dump, flags=re.MULTILINE)  # a random key per dump
+
+
+def count(service, slug: str, model) -> int:
+    from tenants.binding import tenant_context
+
+    with service.app.app_context(), tenant_context(slug):
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def registry_row(service, slug: str) -> Setting | None:
+    with service.app.app_context():
+        row = db.session.scalar(select(Setting).where(Setting.slug == slug))
+        db.session.expunge_all()
+        return row
+
+
+def set_retention_years(service, slug: str, years: int) -> None:
+    with service.app.app_context():
+        db.session.execute(
+            update(Setting).where(Setting.slug == slug).values(retention_years_after_leaving=years)
+        )
+        db.session.commit()
+
+
+def signed_in_manager(service, slug: str):
+    client = client_for(service.app, slug)
+    assert sign_in(client, f"manager@{slug}.example.org", PASSWORD, PIN).status_code == 303
+    assert client.get("/account").status_code == 200
+    return client
+
+
+def test_one_setting_comes_back_whole_after_its_schema_was_dropped(service):
+    sunnyside = service.family("sunnyside")
+    service.family("moonbeam", "Moonbeam Pre-school")
+    set_retention_years(service, "sunnyside", 7)
+    service.cli("backups", "run")
+    backup = only_backup(service)
+    moonbeam_before = schema_dump(service, "setting_moonbeam")
+    session = signed_in_manager(service, "sunnyside")
+    set_retention_years(service, "sunnyside", 9)
+    with service.app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA setting_sunnyside CASCADE"))
+    photos = sorted((service.media_root / "sunnyside").iterdir())
+    for photo in photos:
+        photo.unlink()
+
+    result = service.cli(
+        "backups", "restore", backup.name, "--setting", "sunnyside", input="sunnyside\n"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "Restored setting sunnyside" in result.output
+    assert count(service, "sunnyside", Child) == 2
+    assert count(service, "sunnyside", Observation) == 1
+    assert registry_row(service, "sunnyside").retention_years_after_leaving == 7
+    assert sorted((service.media_root / "sunnyside").iterdir()) == photos
+    assert session.get("/account").status_code == 302, "the setting's sessions were ended"
+    assert signed_in_manager(service, sunnyside.slug)
+    assert schema_dump(service, "setting_moonbeam") == moonbeam_before
+
+
+def test_a_setting_restore_needs_its_slug_typed(service):
+    service.family("sunnyside")
+    service.cli("backups", "run")
+    with service.app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("UPDATE setting_sunnyside.children SET room = 'Moved'"))
+
+    refused = service.cli(
+        "backups", "restore", only_backup(service).name, "--setting", "sunnyside", input="no\n"
+    )
+
+    assert refused.exit_code != 0
+    assert "not confirmed" in refused.output
+    with service.app.app_context(), db.engine.connect() as connection:
+        rooms = connection.execute(text("SELECT DISTINCT room FROM setting_sunnyside.children"))
+        assert rooms.scalars().all() == ["Moved"]
+
+
+def test_a_setting_restored_as_a_new_slug_sits_beside_the_live_one(service):
+    service.family("sunnyside")
+    service.cli("backups", "run")
+    live_before = schema_dump(service, "setting_sunnyside")
+
+    result = service.cli(
+        "backups",
+        "restore",
+        only_backup(service).name,
+        "--setting",
+        "sunnyside",
+        "--as",
+        "sunnyside-copy",
+    )
+
+    assert result.exit_code == 0, result.output
+    copy = registry_row(service, "sunnyside-copy")
+    assert copy.schema_name == "setting_sunnyside_copy"
+    assert copy.status.value == "suspended"
+    assert copy.name == "Sunnyside Nursery (restored copy)"
+    assert schema_dump(service, "setting_sunnyside") == live_before
+    with service.app.app_context(), db.engine.connect() as connection:
+        children = connection.execute(text("SELECT count(*) FROM setting_sunnyside_copy.children"))
+        assert children.scalar_one() == 2
+    assert len(list((service.media_root / "sunnyside-copy").iterdir())) == 2
+    assert len(list((service.media_root / "sunnyside").iterdir())) == 2
+
+
+def test_the_whole_database_and_media_are_restored_after_a_typed_confirmation(service):
+    service.family("sunnyside")
+    service.cli("backups", "run")
+    backup = only_backup(service)
+    session = signed_in_manager(service, "sunnyside")
+    service.family("latecomer", "Latecomer Nursery")
+    with service.app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("UPDATE setting_sunnyside.children SET room = 'Moved'"))
+    database = service.database_url.rsplit("/", 1)[-1]
+
+    refused = service.cli("backups", "restore", backup.name, input="yes\n")
+    assert refused.exit_code != 0 and "not confirmed" in refused.output
+
+    result = service.cli("backups", "restore", backup.name, input=f"{database}\n")
+
+    assert result.exit_code == 0, result.output
+    assert registry_row(service, "latecomer") is None
+    assert not (service.media_root / "latecomer").exists()
+    with service.app.app_context(), db.engine.connect() as connection:
+        rooms = connection.execute(text("SELECT DISTINCT room FROM setting_sunnyside.children"))
+        assert rooms.scalars().all() == ["Rainbows"]
+        names = connection.execute(
+            text("SELECT count(*) FROM pg_namespace WHERE nspname = 'setting_latecomer'")
+        )
+        assert names.scalar_one() == 0
+    assert len(list((service.media_root / "sunnyside").iterdir())) == 2
+    assert session.get("/account").status_code == 302, "every session was ended"
+    assert "kept as" in result.output
+
+
+def _damage(service, how: str) -> None:
+    backup = only_backup(service)
+    if how == "corrupt":
+        path = backup.path / DATABASE
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        path.write_bytes(bytes(data))
+    elif how == "truncated":
+        path = backup.path / MEDIA
+        path.write_bytes(path.read_bytes()[:-100])
+    elif how == "wrong key":
+        service.app.config["LJ"].BACKUP_KEY = "a key this backup was never made with"
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("corrupt", "not the file its manifest names"),
+        ("truncated", "not the file its manifest names"),
+        ("wrong key", "encrypted with another key"),
+    ],
+)
+def test_a_damaged_backup_is_refused_by_verify_and_restore_and_nothing_live_changes(
+    service, how, message
+):
+    service.family("sunnyside")
+    service.cli("backups", "run")
+    with service.app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("UPDATE setting_sunnyside.children SET room = 'Moved'"))
+    before = schema_dump(service, "setting_sunnyside")
+    _damage(service, how)
+    name = only_backup(service).name
+
+    verify = service.cli("backups", "verify")
+    one = service.cli("backups", "restore", name, "--setting", "sunnyside", input="sunnyside\n")
+    database = service.database_url.rsplit("/", 1)[-1]
+    whole = service.cli("backups", "restore", name, input=f"{database}\n")
+
+    assert verify.exit_code == 1 and message in verify.output
+    assert only_backup(service).verification.ok is False
+    for refused in (one, whole):
+        assert refused.exit_code != 0
+        assert message in refused.output and "Nothing was changed" in refused.output
+    assert schema_dump(service, "setting_sunnyside") == before
+
+
+def test_a_chunk_changed_inside_a_file_is_caught_by_its_authentication(service):
+    """Even when the manifest's checksum is made to match, AES-GCM refuses the chunk."""
+    import hashlib
+    import json
+
+    from app.backups.crypto import EncryptingWriter, decrypted_chunks
+
+    service.family("sunnyside")
+    service.cli("backups", "run")
+    backup = only_backup(service)
+    key = service.app.config["LJ"].BACKUP_KEY
+    dump = backup.path / DATABASE
+    data = bytearray(dump.read_bytes())
+    data[-40] ^= 0x01
+    dump.write_bytes(bytes(data))
+    manifest = json.loads(b"".join(decrypted_chunks(backup.path / MANIFEST, key)))
+    manifest["database_sha256"] = hashlib.sha256(bytes(data)).hexdigest()
+    (backup.path / MANIFEST).unlink()
+    writer = EncryptingWriter(backup.path / MANIFEST, key)
+    writer.write(json.dumps(manifest).encode())
+    writer.close()
+
+    verify = service.cli("backups", "verify")
+
+    assert verify.exit_code == 1
+    assert "database.dump.enc is damaged or cut short" in verify.output
+
+
+def _fake_backup(root, age: timedelta, now: datetime, verified: bool = False) -> str:
+    from app.backups.store import StoredBackup, stamp
+
+    created = now - age
+    path = root / stamp(created)
+    path.mkdir(parents=True)
+    if verified:
+        StoredBackup(path, created).record_verification(Verification(created, True, "ok"))
+    return path.name
+
+
+def test_rotation_keeps_exactly_the_backups_of_the_last_30_days(tmp_path):
+    now = datetime(2031, 6, 30, 2, 30, tzinfo=UTC)
+    ages = {days: _fake_backup(tmp_path, timedelta(days=days), now) for days in range(41)}
+    partial_old = tmp_path / ".partial-20310628T023000Z-abc123"
+    partial_new = tmp_path / ".partial-20310630T013000Z-def456"
+    partial_old.mkdir()
+    partial_new.mkdir()
+
+    rotation = rotate(tmp_path, now)
+
+    assert {backup.name for backup in backups(tmp_path)} == {
+        name for days, name in ages.items() if days <= 30
+    }
+    assert len(rotation.deleted) == 10
+    assert not partial_old.exists() and partial_new.exists()
+
+
+def test_rotation_never_deletes_the_newest_verified_backup(tmp_path):
+    now = datetime(2031, 6, 30, 2, 30, tzinfo=UTC)
+    verified = _fake_backup(tmp_path, timedelta(days=40), now, verified=True)
+    older = _fake_backup(tmp_path, timedelta(days=41), now, verified=True)
+    unverified = _fake_backup(tmp_path, timedelta(days=35), now)
+
+    rotate(tmp_path, now)
+
+    assert [backup.name for backup in backups(tmp_path)] == [verified]
+    assert older not in [backup.name for backup in backups(tmp_path)]
+    assert unverified not in [backup.name for backup in backups(tmp_path)]
+
+
+def test_the_nightly_job_backs_up_verifies_and_rotates(service):
+    service.family("sunnyside")
+    now = clock.now()
+    stale = _fake_backup(service.backup_dir, timedelta(days=31), now)
+    abandoned = service.backup_dir / f".partial-{now:%Y%m%dT%H%M%SZ}-dead00"
+    abandoned.mkdir()
+
+    result = service.cli("jobs", "run", "backup")
+
+    assert result.exit_code == 0, result.output
+    assert "verified" in result.output and "1 older than 30 days deleted" in result.output
+    names = [backup.name for backup in backups(service.backup_dir)]
+    assert stale not in names and len(names) == 1
+    assert backups(service.backup_dir)[0].verified
+    assert not abandoned.exists()
