@@ -7,6 +7,13 @@ as its reader sees it (Markdown read first, see ``app.journal.text.ObservationTe
 the page's HTML and the JSON's plain text both come from that one masked reading. A photo
 in which another family's child without photo consent can be seen is left out of the
 view altogether, whatever the policy.
+
+``ChildView.show`` is the one way to show an observation in a child's view: pages, JSON
+documents and exports (and any email about an observation) take what it returns. What
+it returns cannot leak by construction: the text is masked already, and the rows it
+carries (the observation, photos, comments) are ``FamilyView`` wrappers that offer a
+template only the facts that cannot name a child (dates, status, areas of learning,
+who wrote it); ``item.observation.text`` or a photo's raw caption is simply not there.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from typing import Any
 
 from markupsafe import Markup
 
@@ -24,6 +32,73 @@ from app.journal.text import ObservationText
 from app.people.models import Child
 
 FRIEND = "a friend"
+
+
+class NotInChildsView(Exception):
+    """A template or export asked a child's view for what may name another child.
+
+    Not an AttributeError on purpose: Jinja would quietly show nothing, and the mistake
+    (a page that needs a field the view does not offer) would go unnoticed.
+    """
+
+
+class FamilyView:
+    """A row as one family's view may read it: only the attributes in ``allowed``.
+
+    Anything else (the raw text, next steps, captions, comment bodies, the tagged
+    children) raises ``NotInChildsView``: what could name another child reaches a child's
+    view only through the masked fields beside it.
+    """
+
+    __slots__ = ("_allowed", "_row")
+
+    def __init__(self, row: object, allowed: frozenset[str]) -> None:
+        object.__setattr__(self, "_row", row)
+        object.__setattr__(self, "_allowed", allowed)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._allowed:
+            return getattr(self._row, name)
+        if name.startswith("__"):  # protocols Python and Jinja probe for (__html__ ...)
+            raise AttributeError(name)
+        raise NotInChildsView(f"{name!r} is not part of a child's view: it may name a child")
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("a child's view is read-only")
+
+
+OBSERVATION_FACTS = frozenset(
+    {
+        "id",
+        "observed_on",
+        "kind",
+        "status",
+        "is_group",
+        "is_published",
+        "author",
+        "author_id",
+        "area_names",
+        "characteristic_names",
+        "age_band_name",
+        "created_at",
+        "updated_at",
+        "published_at",
+        "edited_at",
+    }
+)
+PHOTO_FACTS = frozenset({"id", "observation_id", "file_name", "thumbnail_name"})
+COMMENT_FACTS = frozenset(
+    {
+        "id",
+        "observation_id",
+        "child_id",
+        "author",
+        "author_id",
+        "created_at",
+        "edited_at",
+        "is_hidden",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +115,7 @@ class Shown:
 
 @dataclass(frozen=True)
 class ShownPhoto:
-    photo: Photo
+    photo: Photo  # a FamilyView of it in a child's view
     number: int  # its place among the observation's photos, from 1
     caption: str
     alt: str
@@ -49,7 +124,7 @@ class ShownPhoto:
 
 @dataclass(frozen=True)
 class ShownComment:
-    comment: Comment
+    comment: Comment  # a FamilyView of it in a child's view
     body: str
 
 
@@ -57,7 +132,7 @@ class ShownComment:
 class ShownObservation:
     """An observation ready for a template or the JSON export."""
 
-    observation: Observation
+    observation: Observation  # a FamilyView of it in a child's view
     children: str
     text: Shown  # names masked as the view requires
     next_steps: Shown
@@ -150,7 +225,7 @@ class ChildView:
             photo.caption, shown_child=self.shown, others=strangers, default=""
         )
         return ShownPhoto(
-            photo=photo,
+            photo=FamilyView(photo, PHOTO_FACTS),  # type: ignore[arg-type]
             number=number,
             caption=caption,
             alt=caption
@@ -167,13 +242,19 @@ class ChildView:
         numbered = list(enumerate(observation.photos, start=1))
         allowed = [(number, photo) for number, photo in numbered if self.may_show(photo)]
         return ShownObservation(
-            observation=observation,
+            observation=FamilyView(observation, OBSERVATION_FACTS),  # type: ignore[arg-type]
             children=self.children_label(observation),
             text=self.read(observation.text),
             next_steps=self.read(observation.next_steps),
             photos=[self.photo(observation, photo, number) for number, photo in allowed],
             left_out_photos=len(numbered) - len(allowed),
-            comments=[ShownComment(comment, self.mask(comment.body)) for comment in comments],
+            comments=[
+                ShownComment(
+                    FamilyView(comment, COMMENT_FACTS),  # type: ignore[arg-type]
+                    self.mask(comment.body),
+                )
+                for comment in comments
+            ],
         )
 
 

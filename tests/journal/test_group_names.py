@@ -16,7 +16,9 @@ from sqlalchemy import update
 
 from app.auth.models import User
 from app.extensions import db
+from app.journal import operations as journal
 from app.journal.models import GroupNamePolicy, Observation
+from app.journal.viewing import ChildView, NotInChildsView
 from app.people.models import Child
 from app.people.operations import link_parent
 from tests.journal.conftest import (
@@ -291,3 +293,36 @@ def test_the_author_is_warned_about_child_bs_name_however_it_is_written(app, fam
     marked = "".join(re.findall(r"<mark>(.*?)</mark>", response.text))
     assert html.unescape(marked).casefold().startswith(("barty", "bart&#121;"))
     assert observation_row(app, family.slug, observation_id).status.value == "draft"
+
+
+# ---------------------------------------------------------------- a child's view by construction
+
+
+def test_a_childs_view_offers_no_raw_text_to_a_template(app, family):
+    observation_id = _shared_observation(app, family)
+    _comment_from_each_family(app, family, observation_id)
+    with inside(app, family.slug):
+        observation = db.session.get_one(Observation, observation_id)
+        child_a = db.session.get_one(Child, family.child_a_id)
+        view = ChildView(
+            child=child_a,
+            family=frozenset({child_a.id}),
+            policy=GroupNamePolicy.HIDDEN,
+            everyone=journal.setting_children(),
+        )
+        item = view.show(
+            observation, journal.comments_in_view(observation, child_a, with_hidden=False)
+        )
+
+        assert item.observation.observed_on == TODAY and item.observation.is_group
+        assert "Barty" not in item.text.plain and "Barty" not in item.photos[0].caption
+        for row, raw in [
+            (item.observation, "text"),
+            (item.observation, "next_steps"),
+            (item.observation, "children"),
+            (item.observation, "photos"),
+            (item.photos[0].photo, "caption"),
+            (item.comments[0].comment, "body"),
+        ]:
+            with pytest.raises(NotInChildsView):
+                getattr(row, raw)
