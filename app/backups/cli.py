@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from app import clock
 from app.backups.crypto import BackupUnreadable
-from app.backups.making import BackupPlace, backup_place, make_backup, remove_abandoned_partials
+from app.backups.making import BackupPlace, backup_place, make_backup, remove_abandoned_work
 from app.backups.postgres import BackupRefused
 from app.backups.restoring import restore_database, restore_setting, verify_backup
 from app.backups.store import NoSuchBackup, StoredBackup, backups, find_backup
@@ -49,7 +49,7 @@ def _exclusive() -> Iterator[BackupPlace]:
 def run_command() -> None:
     """Back up the whole database and the media files now."""
     with _exclusive() as place:
-        remove_abandoned_partials(place)
+        remove_abandoned_work(place)
         backup = make_backup(place)
     click.echo(f"Backup {backup.name} written to {backup.path}")
 

@@ -36,6 +36,7 @@ from app.backups.crypto import EncryptingWriter
 from app.backups.postgres import (
     BackupRefused,
     check_lock_capacity,
+    drop_abandoned_scratch_databases,
     exported_snapshot,
     libpq_url,
     pg_tool,
@@ -179,13 +180,16 @@ def _write_manifest(place: BackupPlace, folder: Path, manifest: dict[str, Any]) 
     writer.close()
 
 
-def remove_abandoned_partials(place: BackupPlace) -> int:
-    """Remove every partial backup folder. Only while holding the backup job's lock:
-    then no backup is being written, and any partial one was left by a crash."""
+def remove_abandoned_work(place: BackupPlace) -> int:
+    """Remove the partial backups and scratch databases of runs that died; returns how many.
+
+    Only while holding the backup job's lock: then no backup or verification of
+    this service is running, and whatever they leave was left by a crash.
+    """
     abandoned = partial_backups(place.backup_dir)
     for path, _started in abandoned:
         shutil.rmtree(path)
-    return len(abandoned)
+    return len(abandoned) + drop_abandoned_scratch_databases(place.database_url)
 
 
 def make_backup(place: BackupPlace) -> StoredBackup:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from app import clock
 from app.backups import store
-from app.backups.making import backup_place, make_backup, remove_abandoned_partials
+from app.backups.making import backup_place, make_backup, remove_abandoned_work
 from app.backups.restoring import verify_backup
 
 
@@ -21,7 +21,7 @@ def nightly_backup() -> str:
     run that died: it is removed first.
     """
     place = backup_place()
-    abandoned = remove_abandoned_partials(place)
+    abandoned = remove_abandoned_work(place)
     backup = make_backup(place)
     verification = verify_backup(place, backup)
     rotation = store.rotate(place.backup_dir, clock.now())
@@ -30,7 +30,9 @@ def nightly_backup() -> str:
     )
     summary += f"; {rotation.summary()}"
     if abandoned:
-        summary += f"; {abandoned} partial backup(s) of a run that died removed"
+        summary += (
+            f"; {abandoned} leftover(s) of a run that died removed"
+        )
     if not verification.ok:
         raise BackupNotVerified(summary)
     return summary

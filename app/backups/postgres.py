@@ -16,6 +16,7 @@ import math
 import re
 import shutil
 import subprocess
+import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -191,18 +192,39 @@ def row_counts_in_snapshot(url: str, snapshot_id: str, schemas: dict[str, str]) 
     return counts
 
 
-@contextmanager
-def scratch_database(url: str, prefix: str) -> Iterator[str]:
-    """A new empty database on the same server, dropped when the block ends; yields its URL."""
-    import uuid
+def _scratch_prefix(url: str) -> str:
+    """Scratch databases are named after the live one, so each service finds its own."""
+    return f"{make_url(url).database or 'lj'}"[:40] + "_scratch_"
 
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+@contextmanager
+def scratch_database(url: str) -> Iterator[str]:
+    """A new empty database on the same server, dropped when the block ends; yields its URL."""
+    name = f"{_scratch_prefix(url)}{uuid.uuid4().hex[:12]}"
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield libpq_url(url, name)
     finally:
-        with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        _drop_database(url, name)
+
+
+def _drop_database(url: str, name: str) -> None:
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def drop_abandoned_scratch_databases(url: str) -> int:
+    """Drop the scratch databases a killed verification left. Only while holding the
+    backup job's lock: then no verification of this service is running."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        names = [
+            name
+            for (name,) in connection.execute("SELECT datname FROM pg_database")
+            if name.startswith(_scratch_prefix(url))
+        ]
+    for name in names:
+        _drop_database(url, name)
+    return len(names)

@@ -180,7 +180,7 @@ def verify_backup(place: BackupPlace, backup: StoredBackup) -> Verification:
     result is recorded beside the backup and returned."""
     try:
         manifest = checked_manifest(place, backup)
-        with scratch_database(place.database_url, "lj_verify") as scratch:
+        with scratch_database(place.database_url) as scratch:
             _pg_restore(place, backup, ["-d", scratch], subprocess.DEVNULL)
             rows = _compare_database(scratch, manifest)
         with tempfile.TemporaryDirectory(prefix="lj-verify-") as unpacked:

@@ -92,3 +92,6 @@ def service(app: Flask, servers, tmp_path: Path, monkeypatch) -> Iterator[Servic
         app.extensions["celery"].set_default()
         app.extensions["celery"].set_current()
         _drop_databases_starting(admin, name)
+
+
+from tests.workers.conftest import celery_app, start_worker  # noqa: E402, F401  (real workers)

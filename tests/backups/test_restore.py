@@ -301,3 +301,38 @@ def test_the_nightly_job_backs_up_verifies_and_rotates(service):
     assert stale not in names and len(names) == 1
     assert backups(service.backup_dir)[0].verified
     assert not abandoned.exists()
+
+
+def test_a_worker_killed_in_the_middle_of_a_backup_leaves_nothing_and_the_next_run_completes(
+    service, start_worker
+):
+    from tests.workers.conftest import wait_until
+    from workers.models import JobRun
+
+    for number in range(4):
+        service.family(f"nursery-{number}", f"Nursery {number}")
+    worker = start_worker("nursery-0")
+    worker.wait_ready()
+    partial = lambda: [p for p in service.backup_dir.glob(".partial-*")]  # noqa: E731
+
+    celery = service.app.extensions["celery"]
+    celery.conf.task_always_eager = False  # to the worker, not run here
+    celery.send_task("workers.run_job", args=("backup",))
+    wait_until(partial, 30, "the backup to be written")
+    worker.kill()
+
+    assert partial() and backups(service.backup_dir) == [], "killed before it was complete"
+    result = service.cli("jobs", "run", "backup")
+
+    assert result.exit_code == 0, result.output
+    assert "1 leftover(s) of a run that died removed" in result.output
+    assert partial() == []
+    assert len(backups(service.backup_dir)) == 1 and backups(service.backup_dir)[0].verified
+    assert sorted(p.name for p in service.backup_dir.iterdir()) == [
+        backups(service.backup_dir)[0].name
+    ]
+    with service.app.app_context():
+        outcomes = db.session.scalars(
+            select(JobRun.outcome).where(JobRun.job == "backup").order_by(JobRun.id)
+        ).all()
+    assert outcomes == ["died", "succeeded"]

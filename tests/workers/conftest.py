@@ -8,6 +8,7 @@ ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 from celery import Celery
@@ -93,9 +95,15 @@ class Worker:
         self.wait_for_log(" ready.", READY_TIMEOUT)
 
     def kill(self) -> None:
-        """SIGKILL the worker and its pool's child, as a lost machine or the OOM killer would."""
+        """SIGKILL the worker and every process it started (its pool's child, a pg_dump),
+        as a lost machine or the OOM killer would; returns once they are all gone."""
         if self.process.poll() is None:
+            descendants = psutil.Process(self.process.pid).children(recursive=True)
             os.killpg(self.process.pid, signal.SIGKILL)
+            for process in descendants:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.kill()
+            psutil.wait_procs(descendants, timeout=5)
         self.process.wait(5)
 
 
