@@ -30,9 +30,7 @@ def nightly_backup() -> str:
     )
     summary += f"; {rotation.summary()}"
     if abandoned:
-        summary += (
-            f"; {abandoned} leftover(s) of a run that died removed"
-        )
+        summary += f"; {abandoned} leftover(s) of a run that died removed"
     if not verification.ok:
         raise BackupNotVerified(summary)
     return summary
