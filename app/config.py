@@ -9,6 +9,7 @@ so a second run reuses them (sessions and peppered hashes stay valid).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -68,6 +69,20 @@ def _networks(name: str, raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
         raise ConfigError(f"{name} must list IP addresses or networks: {error}") from error
 
 
+PEPPER_ID_PATTERN = re.compile(r"[A-Za-z0-9]{1,16}")
+
+
+def _old_peppers(raw: str) -> dict[str, str]:
+    """``OLD_PEPPERS``: ``id=value`` pairs, comma-separated, of peppers still accepted."""
+    peppers = {}
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        pepper_id, separator, value = entry.partition("=")
+        if not separator or not value:
+            raise ConfigError("OLD_PEPPERS must list id=value pairs separated by commas.")
+        peppers[pepper_id.strip()] = value.strip()
+    return peppers
+
+
 class Config:
     """Settings of one running service, taken from the environment at construction."""
 
@@ -125,6 +140,9 @@ class Config:
         self.SECRET_KEY, self.PEPPER = (self._secret(name) for name in SECRET_NAMES)
         # Encrypts backups (app.backups.crypto); production refuses to start without it.
         self.BACKUP_KEY = self._secret("BACKUP_KEY")
+        self.PEPPER_ID = os.environ.get("PEPPER_ID") or "1"
+        self.OLD_PEPPERS = _old_peppers(os.environ.get("OLD_PEPPERS", ""))
+        self._check_pepper_ids()
 
     @property
     def is_production(self) -> bool:
@@ -159,6 +177,19 @@ class Config:
             )
         if problems:
             raise ConfigError("Cannot start in production:\n- " + "\n- ".join(problems))
+
+    def _check_pepper_ids(self) -> None:
+        for pepper_id in (self.PEPPER_ID, *self.OLD_PEPPERS):
+            if not PEPPER_ID_PATTERN.fullmatch(pepper_id):
+                raise ConfigError(
+                    f"Pepper id {pepper_id!r} (PEPPER_ID or OLD_PEPPERS) must be 1 to 16 "
+                    "letters or digits."
+                )
+        if self.PEPPER_ID in self.OLD_PEPPERS:
+            raise ConfigError(
+                f"OLD_PEPPERS names pepper {self.PEPPER_ID!r}, the current PEPPER_ID: give "
+                "the new pepper a new id."
+            )
 
     def _check_bcrypt_costs(self) -> None:
         """Refuse costs bcrypt cannot use, and a weak password cost in production."""

@@ -7,8 +7,17 @@ pre-hash is the base64 of the 32-byte HMAC digest: 44 ASCII bytes, so bcrypt's
 
 The text is NFKC-normalised before the HMAC (as NIST SP 800-63B advises), so the
 same password typed on two keyboards that compose accents differently still
-matches. Changing the normalisation, the HMAC message layout or the pepper would
-invalidate every stored hash.
+matches. Changing the normalisation or the HMAC message layout would invalidate
+every stored hash.
+
+The pepper can be rotated. Each pepper has a short id (``PEPPER_ID``) and a hash
+records the id of the pepper it was made with, as ``<id>:<bcrypt hash>``. Pepper
+``1`` writes no id: it is the one every hash made before ids existed was made
+with, and those hashes stay as they are. Checking accepts the current pepper and
+the ones in ``OLD_PEPPERS``; a sign-in with a hash made with an old pepper
+re-hashes it with the current one, like a hash at an old cost. Once an old
+pepper is dropped, a hash still made with it cannot be checked: that person
+resets their password and PIN by email (docs/deploy.md, rotating secrets).
 """
 
 from __future__ import annotations
@@ -44,6 +53,8 @@ SecretKind = Literal["password", "pin"]
 # (PASSWORD_BCRYPT_COST defaults to 12, PIN_BCRYPT_COST to 10; see app/config.py,
 # which refuses a password cost below 12 in production.)
 
+# Hashes made before peppers had ids carry none; they were made with this one.
+FIRST_PEPPER_ID = "1"
 _BCRYPT_HASH = re.compile(r"\$(?P<variant>2[aby])\$(?P<cost>\d\d)\$[./A-Za-z0-9]{53}")
 
 
@@ -73,45 +84,71 @@ def check_pin(pin: str, stored: str | None) -> bool:
 
 
 def password_needs_rehash(stored: str) -> bool:
-    """True when ``stored`` is not a ``$2b$`` hash at the configured password cost."""
-    return _cost_of(stored) != _config().PASSWORD_BCRYPT_COST
+    """True unless ``stored`` is a ``$2b$`` hash at the configured password cost made
+    with the current pepper."""
+    return _needs_rehash(stored, _config().PASSWORD_BCRYPT_COST)
 
 
 def pin_needs_rehash(stored: str) -> bool:
-    """True when ``stored`` is not a ``$2b$`` hash at the configured PIN cost."""
-    return _cost_of(stored) != _config().PIN_BCRYPT_COST
+    """True unless ``stored`` is a ``$2b$`` hash at the configured PIN cost made with the
+    current pepper."""
+    return _needs_rehash(stored, _config().PIN_BCRYPT_COST)
+
+
+def _needs_rehash(stored: str, cost: int) -> bool:
+    pepper_id, bcrypt_hash = _split(stored)
+    return pepper_id != _config().PEPPER_ID or _cost_of(bcrypt_hash) != cost
 
 
 def _config() -> Config:
     return current_app.config["LJ"]
 
 
-def _prehash(kind: SecretKind, secret: str) -> bytes:
-    """Base64 of HMAC-SHA256(PEPPER, kind NUL NFKC(secret)): 44 bytes, never a NUL.
+def _split(stored: str) -> tuple[str, str]:
+    """The id of the pepper a stored hash was made with, and its bcrypt hash."""
+    pepper_id, separator, bcrypt_hash = stored.partition(":")
+    return (pepper_id, bcrypt_hash) if separator else (FIRST_PEPPER_ID, stored)
+
+
+def _pepper(pepper_id: str) -> str | None:
+    config = _config()
+    return config.PEPPER if pepper_id == config.PEPPER_ID else config.OLD_PEPPERS.get(pepper_id)
+
+
+def _prehash(kind: SecretKind, secret: str, pepper: str) -> bytes:
+    """Base64 of HMAC-SHA256(pepper, kind NUL NFKC(secret)): 44 bytes, never a NUL.
 
     The kind in the message keeps a PIN hash from ever verifying as a password.
     "surrogatepass" lets any Python string through without raising.
     """
     text = unicodedata.normalize("NFKC", secret).encode("utf-8", "surrogatepass")
     message = kind.encode("ascii") + b"\0" + text
-    key = _config().PEPPER.encode("utf-8")
-    return base64.b64encode(hmac.new(key, message, hashlib.sha256).digest())
+    return base64.b64encode(hmac.new(pepper.encode("utf-8"), message, hashlib.sha256).digest())
 
 
 def _hash(kind: SecretKind, secret: str, cost: int) -> str:
+    config = _config()
     salt = bcrypt.gensalt(rounds=cost, prefix=b"2b")
-    return bcrypt.hashpw(_prehash(kind, secret), salt).decode("ascii")
+    bcrypt_hash = bcrypt.hashpw(_prehash(kind, secret, config.PEPPER), salt).decode("ascii")
+    return (
+        bcrypt_hash if config.PEPPER_ID == FIRST_PEPPER_ID else f"{config.PEPPER_ID}:{bcrypt_hash}"
+    )
 
 
 def _check(kind: SecretKind, secret: str, stored: str | None, cost: int) -> bool:
-    candidate = _prehash(kind, secret)
-    if stored is not None and _BCRYPT_HASH.fullmatch(stored):
-        return bcrypt.checkpw(candidate, stored.encode("ascii"))
     if stored is not None:
-        # A damaged hash in the database is our bug: say so, but refuse the sign-in
-        # like any other wrong secret rather than showing the person an error page.
-        log.error("stored %s hash is not a bcrypt hash; refusing the check", kind)
-    bcrypt.checkpw(candidate, _dummy_hash(cost))
+        pepper_id, bcrypt_hash = _split(stored)
+        pepper = _pepper(pepper_id)
+        if pepper is None:
+            # Its pepper was dropped from OLD_PEPPERS: only a reset by email helps now.
+            log.warning("stored %s hash was made with pepper %r, not configured", kind, pepper_id)
+        elif not _BCRYPT_HASH.fullmatch(bcrypt_hash):
+            # A damaged hash in the database is our bug: say so, but refuse the sign-in
+            # like any other wrong secret rather than showing the person an error page.
+            log.error("stored %s hash is not a bcrypt hash; refusing the check", kind)
+        else:
+            return bcrypt.checkpw(_prehash(kind, secret, pepper), bcrypt_hash.encode("ascii"))
+    bcrypt.checkpw(_prehash(kind, secret, _config().PEPPER), _dummy_hash(cost))
     return False
 
 

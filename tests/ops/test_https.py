@@ -120,6 +120,8 @@ def test_the_bare_domain_serves_the_landing_page_and_health(stack):
     assert browser.get(stack.url(None)).status == 200
     alive = browser.get(stack.url(None, "/healthz"))
     assert alive.status == 200 and alive.headers["Content-Type"] == "application/json"
+    # Caddy names each request; the app logs that id and answers with it.
+    assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", alive.headers["X-Request-Id"])
     ready = browser.get(stack.url(None, "/readyz"))
     assert ready.headers["Content-Type"] == "application/json"
     assert set(ready.json()) == {"status", "checks"}
