@@ -11,7 +11,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Column, Engine, MetaData, Table, inspect, select, text
 from sqlalchemy.engine import Connection
 
 from tenants.binding import bind_schema
@@ -75,9 +75,15 @@ def stamp_setting_schema(connection: Connection, schema_name: str) -> None:
 
 
 def current_revision(connection: Connection, schema_name: str) -> str | None:
-    """The revision recorded in ``schema_name``'s own version table (None: never migrated)."""
-    context = MigrationContext.configure(connection, opts={"version_table_schema": schema_name})
-    return context.get_current_revision()
+    """The revision recorded in ``schema_name``'s own version table (None: never migrated).
+
+    Read directly rather than through Alembic, which logs a line each time it looks:
+    /readyz asks about every schema on every probe.
+    """
+    if not inspect(connection).has_table("alembic_version", schema=schema_name):
+        return None
+    version = Table("alembic_version", MetaData(), Column("version_num"), schema=schema_name)
+    return connection.scalar(select(version.c.version_num))
 
 
 def schemas_behind(engine: Engine) -> list[str]:

@@ -1,7 +1,8 @@
 """Readiness: can this deployment serve people right now, and if not, what is missing.
 
 Each check answers for one part the service needs (PostgreSQL, Redis, schemas at
-the code's revision, a worker and beat running, a recent verified backup). A
+the code's revision, a worker and beat running, a verified backup younger than
+26 hours). A
 check's ``detail`` is shown to anyone, so it never names a setting or a person;
 ``private`` adds what only the operator's machines may see.
 """
@@ -11,9 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import text
 
+from app.backups.operations import newest_verified_backup_age
 from app.extensions import db
 from app.redis_store import get_redis
 from tenants.migrating import schemas_behind
@@ -60,12 +63,27 @@ def _presence(role: Role) -> Callable[[], CheckResult]:
     return check
 
 
+BACKUP_MAX_AGE = timedelta(hours=26)
+"""The nightly backup plus two hours' grace: older means last night's did not happen."""
+
+
+def _backup() -> CheckResult:
+    age = newest_verified_backup_age()
+    if age is None:
+        return CheckResult(False, "no verified backup")
+    if age > BACKUP_MAX_AGE:
+        hours = age // timedelta(hours=1)
+        return CheckResult(False, f"newest verified backup is {hours} hours old")
+    return CheckResult(True)
+
+
 CHECKS: dict[str, Callable[[], CheckResult]] = {
     "database": _database,
     "redis": _redis,
     "migrations": _migrations,
     "worker": _presence("worker"),
     "beat": _presence("beat"),
+    "backup": _backup,
 }
 
 

@@ -6,13 +6,15 @@ Two kinds:
   route, sign-in failures. Under gunicorn every worker writes its samples to
   ``PROMETHEUS_MULTIPROC_DIR`` (set by ``deploy/gunicorn.conf.py``) and a scrape
   adds them up, whichever worker answers it;
-- read from the database at each scrape (``StateCollector``): job runs and how
-  long the last one took. What other processes (the Celery worker) did is
-  recorded there, so nothing has to be shared between processes.
+- read at each scrape (``StateCollector``): job runs and how long the last one
+  took, from the database; the newest verified backup's age, from the backups.
+  What other processes (the Celery worker) did is recorded there, so nothing has
+  to be shared between processes.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -32,6 +34,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
+from app.backups.operations import newest_verified_backup_age
 from app.extensions import db
 from app.ops.logs import route_of_request
 from workers.models import JobRun
@@ -50,10 +53,22 @@ SIGN_IN_FAILURES = Counter(
 
 
 class StateCollector(Collector):
-    """What the database says at scrape time: job runs and the last run's duration."""
+    """What the database and the backups say at scrape time: job runs, the last run's
+    duration, the newest verified backup's age."""
 
     def collect(self) -> Iterator[Metric]:
         yield from _job_metrics()
+        yield _backup_age()
+
+
+def _backup_age() -> Metric:
+    age = newest_verified_backup_age()
+    gauge = GaugeMetricFamily(
+        "lj_backup_age_seconds",
+        "Age of the newest verified backup (NaN when there is none).",
+    )
+    gauge.add_metric([], age.total_seconds() if age is not None else math.nan)
+    return gauge
 
 
 def _job_metrics() -> Iterator[Metric]:

@@ -1,5 +1,5 @@
 """A Redis server of the test's own, which it may stop and start (never the shared one);
-and the journal tests' family of accounts."""
+a service of the test's own that is ready; and the journal tests' family of accounts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from app.backups.operations import nightly_backup
+from app.extensions import limiter
+from tests.backups.conftest import Service, service  # noqa: F401  (a fixture for tests here)
 from tests.journal.conftest import family, frozen_clock  # noqa: F401  (fixtures for tests here)
+from workers.presence import ROLES, record_presence
 
 
 def free_port() -> int:
@@ -65,3 +69,24 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     server.start()
     yield server
     server.stop()
+
+
+def workers_running(app) -> None:
+    """What the heartbeats of a running worker and beat leave in Redis."""
+    with app.app_context():
+        for role in ROLES:
+            record_presence(role)
+
+
+@pytest.fixture
+def ready_service(app, own_redis: OwnRedis, monkeypatch, request) -> Iterator[Service]:
+    """A service with its own database, Redis and backups, and everything /readyz asks
+    for: migrated, a worker's and beat's heartbeats, a backup made and verified now."""
+    monkeypatch.setenv("REDIS_URL", own_redis.url)
+    ready: Service = request.getfixturevalue("service")
+    with ready.app.app_context():
+        nightly_backup()
+    workers_running(ready.app)
+    yield ready
+    # Flask-Limiter keeps its storage on the shared extension object: give it back.
+    limiter.init_app(app)

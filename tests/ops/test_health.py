@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import text
 
+from app import clock
+from app.backups.operations import nightly_backup
 from app.extensions import db
 from tenants.migrating import current_revision
+from tenants.provisioning import provision_setting
 from tests.conftest import client_for
-from workers.presence import ROLES, record_presence
+from tests.ops.conftest import workers_running
 
 OPERATOR = "127.0.0.1"  # on METRICS_ALLOWED_IPS by default
 STRANGER = "203.0.113.9"
 
 
-def get_from(client, path: str, address: str):
+def get_from(client, path: str, address: str = STRANGER):
     return client.get(path, environ_base={"REMOTE_ADDR": address})
 
 
-def workers_running(app) -> None:
-    """What the heartbeats of a running worker and beat leave in Redis."""
-    with app.app_context():
-        for role in ROLES:
-            record_presence(role)
+def failing(answer) -> set[str]:
+    return {name for name, check in answer.json["checks"].items() if not check["ok"]}
 
 
 @pytest.mark.parametrize("host", ["localhost", "sunnyside-unknown.localhost", "10.1.2.3:8000"])
@@ -39,39 +41,54 @@ def test_healthz_needs_no_redis_and_no_database(make_app):
     assert answer.status_code == 200
 
 
-def test_readyz_is_ready_when_everything_answers(app, make_setting):
-    make_setting()
-    workers_running(app)
-    answer = get_from(app.test_client(), "/readyz", STRANGER)
+def test_readyz_is_ready_when_everything_answers(ready_service):
+    answer = get_from(ready_service.app.test_client(), "/readyz")
     assert answer.status_code == 200, answer.json
     assert answer.json["status"] == "ready"
-    assert set(answer.json["checks"]) >= {"database", "redis", "migrations", "worker", "beat"}
+    assert set(answer.json["checks"]) == {
+        "database",
+        "redis",
+        "migrations",
+        "worker",
+        "beat",
+        "backup",
+    }
 
 
-def test_readyz_turns_503_when_redis_stops_and_200_when_it_is_back(make_app, own_redis):
-    app = make_app(REDIS_URL=own_redis.url)
-    workers_running(app)
-    client = app.test_client()
+def test_readyz_turns_503_when_redis_stops_and_200_when_it_is_back(ready_service, own_redis):
+    client = ready_service.app.test_client()
     assert client.get("/readyz").status_code == 200
 
     own_redis.stop()
     down = client.get("/readyz")
     assert down.status_code == 503
     assert down.json["status"] == "not ready"
-    assert down.json["checks"]["redis"]["ok"] is False
-    assert down.json["checks"]["database"]["ok"] is True
+    assert {"redis", "worker", "beat"} == failing(down)
 
     own_redis.start()  # empty again: the worker and beat write their next heartbeats
-    workers_running(app)
+    workers_running(ready_service.app)
     assert client.get("/readyz").status_code == 200
 
 
-def test_readyz_503_without_a_worker_or_beat(make_app, own_redis):
-    app = make_app(REDIS_URL=own_redis.url)
-    answer = app.test_client().get("/readyz")
+def test_readyz_503_without_a_worker_or_beat(service):
+    answer = service.app.test_client().get("/readyz")
     assert answer.status_code == 503
-    assert answer.json["checks"]["worker"]["ok"] is False
-    assert answer.json["checks"]["beat"]["ok"] is False
+    assert {"worker", "beat"} <= failing(answer)
+
+
+def test_readyz_503_without_a_verified_backup_younger_than_26_hours(service):
+    workers_running(service.app)
+    client = service.app.test_client()
+    assert failing(client.get("/readyz")) == {"backup"}
+    with service.app.app_context():
+        nightly_backup()
+    clock.advance(timedelta(hours=25))
+    workers_running(service.app)
+    assert client.get("/readyz").status_code == 200
+    clock.advance(timedelta(hours=2))
+    late = client.get("/readyz")
+    assert failing(late) == {"backup"}
+    assert late.json["checks"]["backup"]["detail"] == "newest verified backup is 27 hours old"
 
 
 @pytest.fixture
@@ -90,20 +107,20 @@ def setting_behind(app, make_setting):
 
 
 def test_readyz_names_no_setting_to_a_stranger_only_to_the_operator(app, setting_behind):
-    workers_running(app)
     client = client_for(app, None)
-    stranger = get_from(client, "/readyz", STRANGER)
+    stranger = get_from(client, "/readyz")
     assert stranger.status_code == 503
-    assert stranger.json["checks"]["migrations"]["ok"] is False
+    assert "migrations" in failing(stranger)
     assert setting_behind.slug not in stranger.text
     assert "Behind Nursery" not in stranger.text
     operator = get_from(client, "/readyz", OPERATOR)
     assert setting_behind.slug in operator.json["checks"]["migrations"]["private"]
 
 
-def test_readyz_answers_json_on_a_setting_subdomain_too(app, make_setting):
-    setting = make_setting()
-    workers_running(app)
-    answer = get_from(client_for(app, setting.slug), "/readyz", STRANGER)
+def test_readyz_answers_on_a_setting_subdomain_without_a_session(ready_service):
+    with ready_service.app.app_context():
+        provision_setting("readyhere", "Ready Here", "manager@readyhere.example.org", "Mina")
+    answer = get_from(client_for(ready_service.app, "readyhere"), "/readyz")
     assert answer.is_json and answer.status_code == 200
     assert "Set-Cookie" not in answer.headers
+    assert "readyhere" not in answer.text and "Ready Here" not in answer.text

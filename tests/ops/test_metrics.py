@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from app import clock
+from app.backups.operations import nightly_backup
 from tests.conftest import client_for, csrf_token
 from workers.jobs import run_job_now
 
@@ -69,3 +73,13 @@ def test_metrics_show_job_runs_and_the_last_duration(app):
     duration = ("lj_job_last_duration_seconds", (("job", "deactivation-sweep"),))
     assert found[duration] >= 0
     assert not re.search(r"@|example\.org", text)
+
+
+def test_metrics_show_the_age_of_the_newest_verified_backup(service):
+    none_yet = samples(scrape(service.app).text)[("lj_backup_age_seconds", ())]
+    assert math.isnan(none_yet)
+    with service.app.app_context():
+        nightly_backup()
+    clock.advance(timedelta(hours=3))
+    age = samples(scrape(service.app).text)[("lj_backup_age_seconds", ())]
+    assert 3 * 3600 <= age < 3 * 3600 + 600
