@@ -27,6 +27,7 @@ particles attach to names, have no word edges to rely on, so terms in them match
 
 from __future__ import annotations
 
+import bisect
 import copy
 import html
 import unicodedata
@@ -203,17 +204,15 @@ class ObservationText:
         """This text with each replacement's stretch of ``text`` replaced (they must not
         overlap). The formatting and line breaks the stretch spans stay; its new words go
         where its first word was."""
-        tokens = copy.deepcopy(self._tokens)
+        tokens = _copied(self._tokens)
         words = [piece for piece in _pieces(tokens) if piece.token is not None]
+        ends = [piece.end for piece in words]
         edits: dict[int, list[tuple[Replacement, bool]]] = {}
         for replacement in sorted(replacements, key=lambda r: r.start):
-            touched = [
-                index
-                for index, piece in enumerate(words)
-                if piece.end > replacement.start and piece.start < replacement.end
-            ]
-            for index in touched:
-                edits.setdefault(index, []).append((replacement, index == touched[0]))
+            first = index = bisect.bisect_right(ends, replacement.start)
+            while index < len(words) and words[index].start < replacement.end:
+                edits.setdefault(index, []).append((replacement, index == first))
+                index += 1
         for index, in_piece in edits.items():
             token = words[index].token
             assert token is not None
@@ -222,19 +221,36 @@ class ObservationText:
 
     def highlighted(self, spans: Iterable[tuple[int, int]]) -> Markup:
         """The page's HTML with the stretches ``spans`` of ``text`` in ``<mark>``."""
-        tokens = copy.deepcopy(self._tokens)
+        tokens = _copied(self._tokens)
         marks = merged_spans(spans)
+        marked: dict[int, list[tuple[int, int]]] = {}  # id of a text token -> its marks
         for piece in _pieces(tokens):
             if piece.token is not None:
-                piece.token.meta["marks"] = [
+                marked[id(piece.token)] = [
                     (max(start, piece.start) - piece.start, min(end, piece.end) - piece.start)
                     for start, end in marks
                     if start < piece.end and end > piece.start
                 ]
         for token in tokens:
             if token.type == "inline" and token.children:
-                token.children = [part for child in token.children for part in _marked(child)]
+                token.children = [
+                    part
+                    for child in token.children
+                    for part in _marked(child, marked.get(id(child), []))
+                ]
         return _rendered(tokens, highlights=True)
+
+
+def _copied(tokens: Sequence[Token]) -> list[Token]:
+    """Copies of parsed tokens whose text and children can change without touching these
+    (a deep copy costs several times the parse)."""
+    copies = []
+    for token in tokens:
+        duplicate = copy.copy(token)
+        if token.children is not None:
+            duplicate.children = [copy.copy(child) for child in token.children]
+        copies.append(duplicate)
+    return copies
 
 
 def _rendered(tokens: Sequence[Token], *, highlights: bool = False) -> Markup:
@@ -257,8 +273,7 @@ def _edited(piece: _Piece, replacements: Sequence[tuple[Replacement, bool]]) -> 
     return "".join(parts)
 
 
-def _marked(token: Token) -> list[Token]:
-    marks = token.meta.pop("marks", None) if token.type == "text" else None
+def _marked(token: Token, marks: Sequence[tuple[int, int]]) -> list[Token]:
     if not marks:
         return [token]
     parts, position = [], 0
@@ -407,16 +422,24 @@ def _decoded_entities(text: str, starts: list[int], ends: list[int]) -> Mapped:
 
 
 def _per_char(text: str, starts: list[int], ends: list[int]) -> Mapped:
+    if text.isascii():  # most text: folding is lower case, one character for one
+        return text.lower(), starts, ends
     pieces, new_starts, new_ends = [], [], []
     for index, ch in enumerate(text):
         folded = _fold_char(ch)
         pieces.append(folded)
-        new_starts += [starts[index]] * len(folded)
-        new_ends += [ends[index]] * len(folded)
+        if len(folded) == 1:
+            new_starts.append(starts[index])
+            new_ends.append(ends[index])
+        else:
+            new_starts += [starts[index]] * len(folded)
+            new_ends += [ends[index]] * len(folded)
     return "".join(pieces), new_starts, new_ends
 
 
 def _without(pattern: regex.Pattern[str], text: str, starts: list[int], ends: list[int]) -> Mapped:
+    if not pattern.search(text):
+        return text, starts, ends
     keep = [True] * len(text)
     for found in pattern.finditer(text):
         keep[found.start() : found.end()] = [False] * (found.end() - found.start())
@@ -432,6 +455,7 @@ def fold(text: str) -> str:
     return FoldedText.of(text).text
 
 
+@lru_cache(maxsize=4096)
 def term_key(term: str) -> str:
     """How two spellings of a term compare: folded, one kind of apostrophe, hyphens and
     runs of spaces alike."""

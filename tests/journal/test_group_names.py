@@ -33,6 +33,7 @@ from tests.journal.conftest import (
     signed_in,
     upload,
 )
+from tests.routes import app_routes
 
 GROUP_TEXT = (
     "Ada and Barty built a den from crates. @Bartholomew carried the big ones, "
@@ -90,8 +91,11 @@ def _everything_parent_a_can_fetch(app, family, observation_id: int) -> dict[str
 
 
 def _searchable(response) -> str:
+    """Headers and body, also with entities decoded (twice: "&amp;#121;" is "y" to a page
+    that decodes once more)."""
     headers = "\n".join(f"{name}: {value}" for name, value in response.headers.items())
-    return headers + "\n" + response.get_data().decode("latin-1")
+    text = headers + "\n" + response.get_data().decode("latin-1")
+    return text + "\n" + html.unescape(html.unescape(text))
 
 
 def _b_names_in(responses) -> list[str]:
@@ -326,3 +330,53 @@ def test_a_childs_view_offers_no_raw_text_to_a_template(app, family):
         ]:
             with pytest.raises(NotInChildsView):
                 getattr(row, raw)
+
+
+def test_no_get_route_gives_child_bs_name_to_child_as_family(app, family):
+    """Every GET route of the app, walked from the URL map with the shared observation's
+    ids filled in, as child A's parent: none answers with one of B's names."""
+    observation_id = observe(
+        app,
+        family,
+        [family.child_a_id, family.child_b_id],
+        "Ada and **Bar**ty built a den; _Quince_'s crates were best.",
+        next_steps="Ada and Bartys friends could build a bridge.",
+        photos=[(photo_bytes(64, 48), "Ada and Bart&#121;", None)],
+    )
+    _comment_from_each_family(app, family, observation_id)
+    with inside(app, family.slug):
+        shown = db.session.get_one(Observation, observation_id)
+        staff_comment = journal.add_comment(
+            shown,
+            db.session.get_one(Child, family.child_a_id),
+            "Barty helped Ada too.",
+            by=db.session.get_one(User, family.staff_id),
+        )
+        db.session.commit()
+        ids = {
+            "child_id": str(family.child_a_id),
+            "observation_id": str(observation_id),
+            "photo_id": str(shown.photos[0].id),
+            "comment_id": str(staff_comment.id),
+            "parent_id": str(family.parent_a_id),
+            "user_id": str(family.parent_a_id),
+        }
+    parent = signed_in(app, family, "parent_a")
+
+    responses = {
+        path: parent.get(path)
+        for route in app_routes(app)
+        if "GET" in route.methods
+        for path in [route.path_with(ids)]
+    }
+
+    answered = {path for path, response in responses.items() if response.status_code == 200}
+    child = family.child_a_id
+    assert {
+        f"/journal/children/{child}",
+        f"/journal/children/{child}/observations/{observation_id}",
+        f"/journal/children/{child}/observations/{observation_id}.json",
+        f"/journal/children/{child}/journal.json",
+        f"/journal/children/{child}/photos/{ids['photo_id']}/full",
+    } <= answered
+    assert _b_names_in(responses) == []
