@@ -44,6 +44,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pkgutil import resolve_name
 
 from celery import shared_task
@@ -51,7 +52,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from app import clock
 from app.extensions import db
 from workers.limits import DEFAULT_TIME_LIMITS, send_options
 from workers.runs import (
@@ -73,6 +73,7 @@ JOBS: dict[str, str] = {
     "deactivation-sweep": "app.people.sweep:deactivation_sweep",
     "file-deletions": "app.storage.deletions:drain_every_setting",
     "backup": "app.backups.operations:nightly_backup",
+    "session-index-cleanup": "app.auth.sessions:prune_session_indexes",
 }
 
 
@@ -153,14 +154,14 @@ def _record_skipped(name: str, reason: str) -> None:
     log.info("job %s skipped: %s", name, reason)
 
 
-def run_job_now(name: str, *, scheduled: bool = False) -> str:
+def run_job_now(name: str, *, due: datetime | None = None) -> str:
     """Run a registered job in this process under its lock; returns its summary.
 
     Every run is recorded in ``job_runs``. Raises ``UnknownJob``, or
     ``JobAlreadyRunning`` (recorded as skipped) when another run holds the lock.
-    A ``scheduled`` run (sent by beat) is skipped when the job has already
-    succeeded since its scheduled time, so two beats sending it at once (or a
-    copy delivered twice) run it once.
+    A run beat sent at ``due`` is skipped when the job has already succeeded
+    since that scheduled time, so two beats sending it at once (or a copy
+    delivered twice) run it once, however late a worker takes each copy.
     """
     job = job_function(name)
     with job_lock(name) as lock:
@@ -169,7 +170,7 @@ def run_job_now(name: str, *, scheduled: bool = False) -> str:
             raise JobAlreadyRunning(name)
         if died := mark_dead_runs(lock, name):
             log.warning("job %s: %d earlier run(s) died before finishing", name, died)
-        if scheduled and (done := _already_done(lock, name)):
+        if due is not None and (done := _already_done(lock, name, due)):
             record_skipped(lock, name, done)
             log.info("job %s skipped: %s", name, done)
             return "skipped"
@@ -188,16 +189,19 @@ def run_job_now(name: str, *, scheduled: bool = False) -> str:
     return str(result)
 
 
-def _already_done(lock: Connection, name: str) -> str | None:
-    """Why a scheduled run of ``name`` has nothing to do: a run since its scheduled time
-    already succeeded."""
-    due = scheduled_time(name, clock.now())
-    if due is None:
+def _already_done(lock: Connection, name: str, due: datetime) -> str | None:
+    """Why the run of ``name`` beat sent at ``due`` has nothing to do: a run since its
+    scheduled time already succeeded."""
+    scheduled = scheduled_time(name, due)
+    if scheduled is None:
         return None
-    succeeded = last_success_since(lock, name, due)
+    succeeded = last_success_since(lock, name, scheduled)
     if succeeded is None:
         return None
-    return f"already succeeded at {succeeded:%H:%M:%S} for its run due at {due:%Y-%m-%d %H:%M}"
+    return (
+        f"already succeeded at {succeeded.astimezone(UTC):%H:%M:%S} for its run due at "
+        f"{scheduled:%Y-%m-%d %H:%M}"
+    )
 
 
 @shared_task(
@@ -206,14 +210,14 @@ def _already_done(lock: Connection, name: str) -> str | None:
     soft_time_limit=DEFAULT_TIME_LIMITS.soft,
     time_limit=DEFAULT_TIME_LIMITS.hard,
 )
-def run_job(name: str, scheduled: bool = False) -> str:
+def run_job(name: str, due: str | None = None) -> str:
     """The one Celery task: run the job ``name`` unless another run holds its lock.
 
     Send it with ``send_job(name)`` (beat sends it with the same options), which
     gives the run the job's own time limits.
     """
     try:
-        return run_job_now(name, scheduled=scheduled)
+        return run_job_now(name, due=datetime.fromisoformat(due) if due else None)
     except JobAlreadyRunning:
         return "skipped"
 

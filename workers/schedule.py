@@ -15,8 +15,10 @@ import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+from celery.beat import BeatLazyFunc
 from celery.schedules import crontab
 
+from app import clock
 from workers.limits import send_options
 
 WHEN: dict[str, str] = {
@@ -27,6 +29,8 @@ WHEN: dict[str, str] = {
     "file-deletions": "*/15 * * * *",
     # Backup, then verify it and rotate, at night when nobody writes journals.
     "backup": "30 2 * * *",
+    # Sessions expire by themselves in Redis; this drops them from the per-user indexes.
+    "session-index-cleanup": "15 3 * * *",
 }
 
 RUN_JOB_TASK = "workers.run_job"
@@ -42,11 +46,17 @@ def _test_period() -> timedelta | None:
     return timedelta(seconds=float(seconds)) if seconds else None
 
 
+def _now_iso() -> str:
+    return clock.now().isoformat()
+
+
 def beat_schedule() -> dict[str, dict[str, object]]:
     """Celery's ``beat_schedule`` setting, one entry per scheduled job.
 
-    Beat marks its runs ``scheduled`` (see ``workers.jobs.run_job_now``) and
-    gives each the job's time limits.
+    Each run beat sends carries ``due``, the time beat sent it (evaluated at each
+    send: ``BeatLazyFunc``), so the run knows which scheduled time it is for
+    however late a worker takes it (see ``workers.jobs.run_job_now``); and the
+    job's time limits.
     """
     period = _test_period()
     return {
@@ -54,7 +64,7 @@ def beat_schedule() -> dict[str, dict[str, object]]:
             "task": RUN_JOB_TASK,
             "schedule": period or crontab.from_string(line),
             "args": (name,),
-            "kwargs": {"scheduled": True},
+            "kwargs": {"due": BeatLazyFunc(_now_iso)},
             "options": send_options(name),
         }
         for name, line in WHEN.items()
@@ -112,12 +122,12 @@ def interval(name: str, moment: datetime) -> timedelta | None:
 
 
 def scheduled_time(name: str, moment: datetime) -> datetime | None:
-    """When the scheduled run of ``name`` that is due at ``moment`` was due; None when
-    the job is not scheduled.
+    """The scheduled time of ``name``'s run that beat sent at ``moment``: its crontab's
+    last time at or before ``moment``; None when the job is not scheduled.
 
     Under the test schedule, beat fires every period from whenever it started, so
-    a run counts as due half a period before ``moment``: the run a period ago is
-    not this one, a run sent at the same moment is.
+    the scheduled time is taken as half a period before ``moment``: the run a
+    period ago is not this one, a run sent at the same moment is.
     """
     line = WHEN.get(name)
     if line is None:

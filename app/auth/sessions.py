@@ -250,3 +250,24 @@ def end_every_session() -> int:
     ended = _delete_matching(session_key("*", "*"))
     _delete_matching(user_index_key("*", "*"))
     return ended
+
+
+def prune_session_indexes() -> str:
+    """Drop from every user's session index the sessions that have expired; the job
+    ``session-index-cleanup``. An index only lists sessions to end together, so a
+    stale entry is harmless but would grow without bound for a person who signs in
+    every day."""
+    store = get_redis()
+    indexes = pruned = 0
+    for index in store.scan_iter(match=user_index_key("*", "*"), count=1000):
+        indexes += 1
+        slug = index.decode().split(":")[2]
+        sids = [sid.decode() for sid in store.smembers(index)]
+        with store.pipeline(transaction=False) as pipeline:
+            for sid in sids:
+                pipeline.exists(session_key(slug, sid))
+            alive = pipeline.execute()
+        dead = [sid for sid, exists in zip(sids, alive, strict=True) if not exists]
+        if dead:
+            pruned += store.srem(index, *dead)
+    return f"{pruned} expired sessions dropped from {indexes} session indexes"

@@ -162,3 +162,22 @@ def test_a_short_idle_timeout_slides_with_activity(make_app, make_setting, idle_
         assert _is_signed_in(client)
     clock.advance(timedelta(seconds=idle_seconds + 1))
     assert not _is_signed_in(client)
+
+
+def test_the_session_index_cleanup_drops_only_sessions_that_have_expired(app, make_setting):
+    from app.auth.sessions import session_key, user_index_key
+
+    setting, first, email = _signed_in(app, make_setting)
+    second = client_for(app, setting.slug)
+    assert sign_in(second, email).status_code == 303
+    store = app.extensions["redis"]
+    index = user_index_key(setting.slug, user_id_of(app, setting.slug, email))
+    assert store.scard(index) == 2
+    store.delete(session_key(setting.slug, first.session_cookie()))  # it expired
+
+    result = app.test_cli_runner().invoke(args=["jobs", "run", "session-index-cleanup"])
+
+    assert result.exit_code == 0, result.output
+    assert "expired sessions dropped" in result.output
+    assert {sid.decode() for sid in store.smembers(index)} == {second.session_cookie()}
+    assert _is_signed_in(second)

@@ -48,9 +48,11 @@ def staff_emails(app: Flask, slug: str, like: str) -> list[str]:
 
 
 class Worker:
-    """One ``celery worker`` subprocess and its log."""
+    """One ``celery worker`` subprocess (or, with ``beat=True``, ``celery beat``) and its log."""
 
-    def __init__(self, name: str, slug: str, log_path: Path, **env: str) -> None:
+    def __init__(
+        self, name: str, slug: str, log_path: Path, *, beat: bool = False, **env: str
+    ) -> None:
         self.log_path = log_path
         self.env = {
             **os.environ,
@@ -61,12 +63,15 @@ class Worker:
             "PYTHONUNBUFFERED": "1",
             **env,
         }
-        command = [sys.executable, "-m", "celery", "-A", "celery_worker", "worker"]
-        # As bin/run starts it: one child process, which the pool can stop at a time limit.
-        command += ["--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"]
-        command += ["-n", f"{name}-{uuid.uuid4().hex[:6]}"]
-        # Mingle, gossip and heartbeats talk to other workers; these tests need none of it.
-        command += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+        command = [sys.executable, "-m", "celery", "-A", "celery_worker"]
+        if beat:
+            command += ["beat", "--loglevel", "INFO", "-s", str(log_path.with_suffix(".db"))]
+        else:
+            # As bin/run starts it: one child process, which the pool can stop at a time limit.
+            command += ["worker", "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"]
+            command += ["-n", f"{name}-{uuid.uuid4().hex[:6]}"]
+            # Mingle, gossip and heartbeats talk to other workers; these tests need none of it.
+            command += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 command,
@@ -126,11 +131,12 @@ def celery_app(app: Flask) -> Iterator[Celery]:
 
 @pytest.fixture
 def start_worker(celery_app: Celery, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    """Start workers whose sample jobs act on the setting ``slug``; stopped after the test."""
+    """Start workers (or beats) whose sample jobs act on the setting ``slug``; stopped after
+    the test."""
     workers: list[Worker] = []
 
-    def start(slug: str, name: str = "worker", **env: str) -> Worker:
-        worker = Worker(name, slug, tmp_path / f"{name}.log", **env)
+    def start(slug: str, name: str = "worker", *, beat: bool = False, **env: str) -> Worker:
+        worker = Worker(name, slug, tmp_path / f"{name}.log", beat=beat, **env)
         workers.append(worker)
         return worker
 

@@ -110,14 +110,16 @@ def test_jobs_status_flags_a_scheduled_job_without_success_in_twice_its_interval
 
 
 def test_a_scheduled_run_already_done_since_its_time_is_skipped(app, nightly, sample_jobs):
-    clock.move_to(datetime(2032, 5, 10, 0, 5, 0, 300_000, tzinfo=UTC))
+    sent = datetime(2032, 5, 10, 0, 5, 0, 300_000, tzinfo=UTC)
+    clock.move_to(sent)
     with app.app_context():
-        first = run_job_now(nightly, scheduled=True)
-        clock.advance(timedelta(seconds=1))
-        second = run_job_now(nightly, scheduled=True)
+        first = run_job_now(nightly, due=sent)
+        clock.advance(timedelta(hours=3))  # the second beat's copy, taken late
+        second = run_job_now(nightly, due=sent)
         manual = run_job_now(nightly)
-        clock.move_to(datetime(2032, 5, 11, 0, 5, 1, tzinfo=UTC))
-        next_night = run_job_now(nightly, scheduled=True)
+        next_sent = datetime(2032, 5, 11, 0, 5, 1, tzinfo=UTC)
+        clock.move_to(next_sent)
+        next_night = run_job_now(nightly, due=next_sent)
 
     assert (first, second, manual, next_night) == (
         "1 visit recorded",
