@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 
 from app.redis_store import redis_url_for_limits
@@ -69,6 +69,16 @@ def _networks(name: str, raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
         raise ConfigError(f"{name} must list IP addresses or networks: {error}") from error
 
 
+SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 PEPPER_ID_PATTERN = re.compile(r"[A-Za-z0-9]{1,16}")
 
 
@@ -95,7 +105,24 @@ class Config:
         self.REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.BASE_DOMAIN = os.environ.get("BASE_DOMAIN", "localhost").lower()
         self.SMTP_HOST = os.environ.get("SMTP_HOST", "127.0.0.1")
-        self.SMTP_PORT = _int("SMTP_PORT", 8025)
+        # How the connection to SMTP_HOST is protected: "starttls" (usually port 587),
+        # "tls" (implicit TLS, usually 465) or "none" (only to a relay on this machine
+        # in production; the development mail catcher speaks plain SMTP).
+        self.SMTP_SECURITY = os.environ.get(
+            "SMTP_SECURITY", "starttls" if self.is_production else "none"
+        ).lower()
+        if self.SMTP_SECURITY not in SMTP_DEFAULT_PORTS:
+            raise ConfigError(
+                f"SMTP_SECURITY must be starttls, tls or none, got {self.SMTP_SECURITY!r}."
+            )
+        # The development mail catcher (bin/run) listens on 8025.
+        default_port = SMTP_DEFAULT_PORTS[self.SMTP_SECURITY] if self.is_production else 8025
+        self.SMTP_PORT = _int("SMTP_PORT", default_port)
+        self.SMTP_USERNAME = os.environ.get("SMTP_USERNAME", "")
+        self.SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+        # A CA bundle for the SMTP server's certificate instead of the system's.
+        self.SMTP_CA_FILE = os.environ.get("SMTP_CA_FILE") or None
+        self._check_smtp()
         self.MAIL_FROM = os.environ.get("MAIL_FROM", "Learning Journals <no-reply@localhost>")
         self.MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", self.DATA_DIR / "media"))
         self.BACKUP_DIR = Path(os.environ.get("BACKUP_DIR", self.DATA_DIR / "backups"))
@@ -177,6 +204,23 @@ class Config:
             )
         if problems:
             raise ConfigError("Cannot start in production:\n- " + "\n- ".join(problems))
+
+    def _check_smtp(self) -> None:
+        if bool(self.SMTP_USERNAME) != bool(self.SMTP_PASSWORD):
+            raise ConfigError("SMTP_USERNAME and SMTP_PASSWORD go together: set both or neither.")
+        if self.SMTP_SECURITY == "none" and self.SMTP_USERNAME:
+            raise ConfigError(
+                "SMTP_USERNAME is set but SMTP_SECURITY is none: the password would cross the "
+                "network in clear. Set SMTP_SECURITY to starttls or tls."
+            )
+        if self.is_production and self.SMTP_SECURITY == "none" and not _is_loopback(self.SMTP_HOST):
+            raise ConfigError(
+                f"SMTP_SECURITY is none, but SMTP_HOST {self.SMTP_HOST} is another machine: "
+                "production sends mail over TLS (set SMTP_SECURITY to starttls or tls) or to a "
+                "relay on this machine."
+            )
+        if self.SMTP_CA_FILE and not Path(self.SMTP_CA_FILE).is_file():
+            raise ConfigError(f"SMTP_CA_FILE {self.SMTP_CA_FILE} is not a readable file.")
 
     def _check_pepper_ids(self) -> None:
         for pepper_id in (self.PEPPER_ID, *self.OLD_PEPPERS):

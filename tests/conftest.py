@@ -341,6 +341,8 @@ def member(app, make_setting):
 
 # Set for speed by the test app; production refuses them.
 TEST_ONLY_SETTINGS = ("PASSWORD_BCRYPT_COST", "PIN_BCRYPT_COST", "RATELIMIT_ENABLED")
+# Left in the environment by the test run (the test SMTP server) or other tests' apps.
+SET_BY_THE_TEST_RUN = ("SECURE_COOKIES", "PROXY_HOPS", "SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY")
 PRODUCTION_ENV = {
     "LJ_ENV": "production",
     "SECRET_KEY": "s" * 64,
@@ -355,7 +357,7 @@ PRODUCTION_ENV = {
 @pytest.fixture
 def production_env(monkeypatch):
     """Everything production needs, set (nothing built yet); a test changes one thing."""
-    for name in (*TEST_ONLY_SETTINGS, "SECURE_COOKIES", "PROXY_HOPS"):
+    for name in (*TEST_ONLY_SETTINGS, *SET_BY_THE_TEST_RUN):
         monkeypatch.delenv(name, raising=False)
     for name, value in PRODUCTION_ENV.items():
         monkeypatch.setenv(name, value)

@@ -83,3 +83,36 @@ def test_console_script_runs_the_operator_commands(app, make_setting):
     )
     assert listed.returncode == 0, listed.stderr
     assert setting.slug in listed.stdout and "Script Test Nursery" in listed.stdout
+
+
+def test_production_sends_mail_over_tls_by_default(production_env):
+    config = Config()
+    assert (config.SMTP_SECURITY, config.SMTP_PORT) == ("starttls", 587)
+
+
+def test_production_refuses_plain_smtp_to_another_machine(production_env):
+    production_env.setenv("SMTP_SECURITY", "none")
+    production_env.setenv("SMTP_HOST", "smtp.example.org")
+    with pytest.raises(ConfigError, match="SMTP_SECURITY is none, but SMTP_HOST"):
+        Config()
+    production_env.setenv("SMTP_HOST", "127.0.0.1")
+    assert Config().SMTP_PORT == 25  # a relay on this machine
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SMTP_SECURITY": "ssl"}, "must be starttls, tls or none"),
+        ({"SMTP_SECURITY": "tls", "SMTP_USERNAME": "mailer"}, "go together"),
+        (
+            {"SMTP_SECURITY": "none", "SMTP_USERNAME": "mailer", "SMTP_PASSWORD": "pw"},
+            "would cross the network in clear",
+        ),
+        ({"SMTP_CA_FILE": "/no/such/ca.pem"}, "is not a readable file"),
+    ],
+)
+def test_smtp_settings_are_checked_at_start_up(production_env, env, message):
+    for name, value in env.items():
+        production_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        Config()

@@ -140,6 +140,7 @@ class HttpsStack:
             "BASE_DOMAIN": BASE_DOMAIN,
             "PUBLIC_URL": f"https://{BASE_DOMAIN}:{self.https_port}",
             "PROMETHEUS_MULTIPROC_DIR": str(work_dir / "metrics"),
+            "SMTP_SECURITY": "none",  # the tests' mail catcher, on this machine
             "PYTHONUNBUFFERED": "1",
         }
         for test_only in ("PASSWORD_BCRYPT_COST", "PIN_BCRYPT_COST", "RATELIMIT_ENABLED"):
