@@ -121,7 +121,7 @@ def _dump_database(place: BackupPlace, folder: Path) -> dict[str, Any]:
         pg_dump = pg_tool("pg_dump", server_major(connection))
     with exported_snapshot(place.database_url) as snapshot:
         registry = _registry_rows(snapshot.connection)
-        public_rows = row_counts(snapshot.connection, "public")
+        public_rows = row_counts(snapshot.connection, {"public": "public"})["public"]
         public_revision = _public_revision(snapshot.connection)
         writer = EncryptingWriter(folder / DATABASE, place.backup_key)
         command = [str(pg_dump), "-Fc", f"--snapshot={snapshot.id}", "-d", place.database_url]

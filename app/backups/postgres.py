@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import psycopg
@@ -73,6 +74,7 @@ def _candidate_tools(name: str, major: int) -> Iterator[Path]:
         yield Path(on_path)
 
 
+@cache
 def pg_tool(name: str, major: int) -> Path:
     """The ``name`` client tool of major version ``major``, else the nearest newer one."""
     found = {
@@ -151,44 +153,61 @@ def exported_snapshot(url: str) -> Iterator[Snapshot]:
         connection.rollback()
 
 
-def schema_tables(connection: psycopg.Connection, schema: str) -> list[str]:
+COUNT_BATCH = 50  # schemas counted by one statement (750 tables)
+
+
+def _tables_by_schema(connection: psycopg.Connection, schemas: list[str]) -> dict[str, list[str]]:
+    """Every table of each schema, read from the catalogue in one query."""
+    tables: dict[str, list[str]] = {schema: [] for schema in schemas}
     rows = connection.execute(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') ORDER BY c.relname",
-        (schema,),
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = ANY(%s) AND c.relkind IN ('r', 'p') ORDER BY 1, 2",
+        (schemas,),
     )
-    return [name for (name,) in rows]
+    for schema, table in rows:
+        tables[schema].append(table)
+    return tables
 
 
-def row_counts(connection: psycopg.Connection, schema: str) -> dict[str, int]:
-    """Rows per table of ``schema``, in one query (inside the caller's transaction)."""
-    tables = schema_tables(connection, schema)
-    if not tables:
-        return {}
-    query = sql.SQL(" UNION ALL ").join(
-        sql.SQL("SELECT {name}, count(*) FROM {table}").format(
-            name=sql.Literal(table), table=sql.Identifier(schema, table)
-        )
-        for table in tables
-    )
-    return {table: int(count) for table, count in connection.execute(query)}
+def row_counts(
+    connection: psycopg.Connection, schemas: dict[str, str]
+) -> dict[str, dict[str, int]]:
+    """Rows per table of each schema (``{key: schema}`` → ``{key: {table: rows}}``), counted
+    inside the caller's transaction with one statement per ``COUNT_BATCH`` schemas."""
+    keys = {schema: key for key, schema in schemas.items()}
+    tables = _tables_by_schema(connection, list(keys))
+    counts: dict[str, dict[str, int]] = {key: {} for key in schemas}
+    batch_of_schemas = list(tables)
+    for start in range(0, len(batch_of_schemas), COUNT_BATCH):
+        parts = [
+            sql.SQL("SELECT {}, {}, count(*) FROM {}").format(
+                sql.Literal(schema), sql.Literal(table), sql.Identifier(schema, table)
+            )
+            for schema in batch_of_schemas[start : start + COUNT_BATCH]
+            for table in tables[schema]
+        ]
+        if parts:
+            for schema, table, rows in connection.execute(sql.SQL(" UNION ALL ").join(parts)):
+                counts[keys[schema]][table] = int(rows)
+    return counts
 
 
-def row_counts_in_snapshot(url: str, snapshot_id: str, schemas: dict[str, str]) -> dict:
-    """``row_counts`` of each schema (by key), each in a short transaction of the snapshot.
-
-    One transaction per schema, so the locks each count takes are released at
-    once rather than held beside ``pg_dump``'s until the end.
-    """
+def row_counts_in_snapshot(
+    url: str, snapshot_id: str, schemas: dict[str, str]
+) -> dict[str, dict[str, int]]:
+    """``row_counts`` as the snapshot ``snapshot_id`` sees them, ``COUNT_BATCH`` schemas per
+    transaction, so the locks the counts take are released as they go rather than held
+    beside ``pg_dump``'s until the end."""
     counts: dict[str, dict[str, int]] = {}
+    items = list(schemas.items())
     with psycopg.connect(url, autocommit=True) as connection:
-        for key, schema in schemas.items():
+        for start in range(0, len(items), COUNT_BATCH):
             with connection.transaction():
                 connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 connection.execute(
                     sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id))
                 )
-                counts[key] = row_counts(connection, schema)
+                counts |= row_counts(connection, dict(items[start : start + COUNT_BATCH]))
     return counts
 
 

@@ -60,11 +60,19 @@ from app.backups.store import DATABASE, MEDIA, StoredBackup, Verification
 from app.extensions import db
 from app.retention import ledger
 from tenants.binding import BoundSetting, bind, unbind
-from tenants.migrating import SETTING_HEAD, migrate_all_settings, upgrade_public, upgrade_schema
+from tenants.migrating import (
+    SETTING_HEAD,
+    current_revision,
+    migrate_all_settings,
+    setting_head_revision,
+    upgrade_public,
+    upgrade_schema,
+)
 from tenants.registry import forget_cached, setting_by_slug
 from tenants.slugs import schema_name_for, validate_slug
 
 REPLAY_MARGIN = timedelta(days=1)
+
 RESTORED_COPY_SUFFIX = " (restored copy)"
 
 
@@ -166,13 +174,12 @@ def _compare(what: str, expected: dict[str, int], found: dict[str, int]) -> None
 
 def _compare_database(url: str, manifest: dict[str, Any]) -> int:
     schemas = {row["slug"]: row["schema_name"] for row in manifest["registry"]}
-    rows = 0
     with psycopg.connect(url) as connection:
-        _compare("public schema", manifest["public_rows"], row_counts(connection, "public"))
-        for slug, expected in manifest["rows"].items():
-            _compare(f"setting {slug}", expected, row_counts(connection, schemas[slug]))
-            rows += sum(expected.values())
-    return rows
+        found = row_counts(connection, {"public": "public", **schemas})
+    _compare("public schema", manifest["public_rows"], found["public"])
+    for slug, expected in manifest["rows"].items():
+        _compare(f"setting {slug}", expected, found[slug])
+    return sum(sum(expected.values()) for expected in manifest["rows"].values())
 
 
 def verify_backup(place: BackupPlace, backup: StoredBackup) -> Verification:
@@ -383,7 +390,9 @@ def restore_setting(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     with db.engine.begin() as connection:
-        upgrade_schema(connection, target["schema_name"], SETTING_HEAD)
+        # A backup from before a release holds an older schema: bring it up to date.
+        if current_revision(connection, target["schema_name"]) != setting_head_revision():
+            upgrade_schema(connection, target["schema_name"], SETTING_HEAD)
     forget_cached()
     _swap_folder(staging, place.media_root / target["slug"])
     replayed = _replay_into(slug, target["slug"], since)

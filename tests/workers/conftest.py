@@ -29,6 +29,7 @@ from app.auth.models import User
 from app.extensions import db
 from tenants.binding import tenant_context
 from tests.workers.sample_jobs import SAMPLE_JOBS
+from workers.presence import ROLES, presence_key
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 20.0
@@ -130,7 +131,7 @@ def celery_app(app: Flask) -> Iterator[Celery]:
 
 
 @pytest.fixture
-def start_worker(celery_app: Celery, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+def start_worker(app: Flask, celery_app: Celery, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     """Start workers (or beats) whose sample jobs act on the setting ``slug``; stopped after
     the test."""
     workers: list[Worker] = []
@@ -145,6 +146,8 @@ def start_worker(celery_app: Celery, tmp_path: Path) -> Iterator[Callable[..., W
         # Killed, not shut down: a warm shutdown takes a second or two, and every
         # test has already waited for the work it sent.
         worker.kill()
+    # A killed process's heartbeat stays for a minute: later tests must not see it running.
+    redis.Redis.from_url(app.config["LJ"].REDIS_URL).delete(*(presence_key(role) for role in ROLES))
 
 
 @pytest.fixture
