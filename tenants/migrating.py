@@ -11,7 +11,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Engine, MetaData, Table, inspect, select, text
+from sqlalchemy import Column, Engine, MetaData, Table, literal, select, text, union_all
 from sqlalchemy.engine import Connection
 
 from tenants.binding import bind_schema
@@ -74,16 +74,39 @@ def stamp_setting_schema(connection: Connection, schema_name: str) -> None:
     context.stamp(_script_directory(), SETTING_HEAD)
 
 
-def current_revision(connection: Connection, schema_name: str) -> str | None:
-    """The revision recorded in ``schema_name``'s own version table (None: never migrated).
+def _version_table(schema_name: str) -> Table:
+    return Table("alembic_version", MetaData(), Column("version_num"), schema=schema_name)
 
-    Read directly rather than through Alembic, which logs a line each time it looks:
-    /readyz asks about every schema on every probe.
+
+def _schemas_with_a_version_table(connection: Connection) -> set[str]:
+    tables = Table("pg_tables", MetaData(), Column("schemaname"), Column("tablename"))
+    found = connection.scalars(
+        select(tables.c.schemaname).where(tables.c.tablename == "alembic_version")
+    )
+    return set(found)
+
+
+def schema_revisions(connection: Connection, schema_names: list[str]) -> dict[str, str | None]:
+    """The revision each schema's own version table records (None: never migrated).
+
+    One query for all of them (a UNION over the version tables), read directly rather
+    than through Alembic: /readyz asks about every schema on every probe, and one query
+    per schema took 3.5 ms each (bench/ops.py).
     """
-    if not inspect(connection).has_table("alembic_version", schema=schema_name):
-        return None
-    version = Table("alembic_version", MetaData(), Column("version_num"), schema=schema_name)
-    return connection.scalar(select(version.c.version_num))
+    present = _schemas_with_a_version_table(connection) & set(schema_names)
+    revisions: dict[str, str | None] = dict.fromkeys(schema_names)
+    if present:
+        each = [
+            select(literal(name).label("schema_name"), _version_table(name).c.version_num)
+            for name in sorted(present)
+        ]
+        revisions.update(connection.execute(union_all(*each)).all())
+    return revisions
+
+
+def current_revision(connection: Connection, schema_name: str) -> str | None:
+    """The revision recorded in ``schema_name``'s own version table (None: never migrated)."""
+    return schema_revisions(connection, [schema_name])[schema_name]
 
 
 def schemas_behind(engine: Engine) -> list[str]:
@@ -91,18 +114,17 @@ def schemas_behind(engine: Engine) -> list[str]:
 
     What ``tenants migrate`` would change; new code must not serve those schemas.
     """
-    setting_head = setting_head_revision()
     with engine.connect() as connection:
-        public_current = current_revision(connection, "public") == head_revision(PUBLIC_HEAD)
-        settings = connection.execute(
-            select(Setting.slug, Setting.schema_name).order_by(Setting.slug)
-        ).all()
-        behind = [
-            slug
-            for slug, schema_name in settings
-            if current_revision(connection, schema_name) != setting_head
-        ]
-    return behind if public_current else ["public", *behind]
+        in_order = select(Setting.schema_name, Setting.slug).order_by(Setting.slug)
+        settings = dict(connection.execute(in_order).all())
+        revisions = schema_revisions(connection, ["public", *settings])
+    heads = {"public": head_revision(PUBLIC_HEAD)}
+    setting_head = setting_head_revision()
+    return [
+        settings.get(schema_name, "public")
+        for schema_name, revision in revisions.items()
+        if revision != heads.get(schema_name, setting_head)
+    ]
 
 
 def upgrade_public(engine: Engine) -> None:
