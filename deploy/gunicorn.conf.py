@@ -49,6 +49,21 @@ forwarded_allow_ips = "127.0.0.1,::1" if _config.PROXY_HOPS else ""
 # request with the route instead (app/ops/logs.py). Errors go to stderr (journald).
 accesslog = None
 errorlog = "-"
+# gunicorn's own lines (workers starting, timing out) in the app's format too.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"lj": {"()": f"app.ops.logs.{_config.LOG_FORMAT.capitalize()}Formatter"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "lj",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False}},
+    "root": {"level": "INFO", "handlers": []},  # the app adds its own (app/ops/logs.py)
+}
 
 # Prometheus in multiprocess mode: each worker writes its samples to files in this
 # folder, and /metrics (answered by any worker) adds them up. prometheus_client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import ssl
@@ -164,3 +165,15 @@ def test_metrics_add_up_the_requests_every_gunicorn_worker_answered(stack):
     for _ in range(12):
         assert browser.get(stack.url(None, "/healthz")).status == 200
     assert healthz_count(browser, stack) == before + 12
+
+
+def test_the_deployed_app_logs_json_lines_without_query_strings(stack):
+    slug, email = stack.settings["one"]
+    browser = Browser(stack.ca_file)
+    assert browser.get(stack.url(slug, "/login?next=/people/&secret-query=42")).status == 200
+    assert browser.get(stack.url(None, "/healthz")).status == 200  # a line after the one above
+    gunicorn_log = stack.logs[0].read_text()
+    lines = [json.loads(line) for line in gunicorn_log.splitlines() if line.strip()]
+    logins = [line for line in lines if line.get("route") == "/login"]
+    assert logins and all(line["setting"] == slug for line in logins)
+    assert "secret-query" not in gunicorn_log and email not in gunicorn_log
