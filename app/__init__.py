@@ -78,7 +78,9 @@ def create_app(config: Config | None = None) -> Flask:
 
     from app.errors import register_error_pages
     from app.security.headers import install_security_headers
+    from app.timezones import register_time_filters
 
+    register_time_filters(app)
     register_error_pages(app)
     install_security_headers(app)
     return app

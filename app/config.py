@@ -26,6 +26,7 @@ REQUIRED_IN_PRODUCTION = {
     "BACKUP_KEY": "the key that encrypts backups, kept apart from the backups themselves",
     "PUBLIC_URL": "the address people use, e.g. https://journals.example.org",
 }
+MAX_REQUEST_MB = 60  # a form with several photos (each up to 20 MB) stops here: 413
 
 
 class ConfigError(RuntimeError):
@@ -273,6 +274,7 @@ class Config:
             "RATELIMIT_ENABLED": self.RATELIMIT_ENABLED,
             "RATELIMIT_STORAGE_URI": redis_url_for_limits(self.REDIS_URL),
             "RATELIMIT_HEADERS_ENABLED": True,
-            "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+            # Several photos of up to 20 MB each (app.journal.media) in one upload.
+            "MAX_CONTENT_LENGTH": MAX_REQUEST_MB * 1024 * 1024,
             "LJ": self,
         }

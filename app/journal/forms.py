@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
+from flask_wtf.file import MultipleFileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -46,6 +46,7 @@ from app.journal.models import (
 from app.journal.operations import (
     CAPTION,
     COMMENT,
+    DELETION_REASON,
     NEXT_STEPS,
     REVIEW_NOTE,
     WHAT_HAPPENED,
@@ -55,8 +56,9 @@ from app.journal.operations import (
 )
 
 DATE_FORMAT = "%Y-%m-%d"  # what <input type="date"> sends
-# Phones and tablets offer the camera straight away; any photo file can still be chosen.
-PHOTO_INPUT = {"accept": "image/*", "capture": "environment"}
+# Phones and tablets offer the camera or the gallery; several photos can be chosen at once.
+PHOTO_INPUT = {"accept": "image/*", "multiple": True}
+IN_PHOTO_LABEL = "Who can be seen in these photos?"
 
 
 class CheckboxesField(SelectMultipleField):
@@ -108,11 +110,13 @@ class ObservationForm(FlaskForm):
         validate_choice=True,
     )
     next_steps = TextAreaField("Next steps (optional)", validators=_text(NEXT_STEPS))
-    photo = FileField("Add a photo (optional)", render_kw=PHOTO_INPUT)
+    photo = MultipleFileField("Add photos (optional)", render_kw=PHOTO_INPUT)
     caption = StringField("Photo caption (optional)", validators=_text(CAPTION))
+    in_photo = CheckboxesField(IN_PHOTO_LABEL, coerce=int, validate_choice=True)
 
     def offer_children(self, children: list[tuple[int, str]]) -> None:
         self.child_ids.choices = [SelectChoice(child_id, name) for child_id, name in children]
+        self.in_photo.choices = self.child_ids.choices
 
     def details(self) -> ObservationDetails:
         return ObservationDetails(
@@ -127,12 +131,25 @@ class ObservationForm(FlaskForm):
 
 
 class PhotoForm(FlaskForm):
-    photo = FileField("Photo", render_kw=PHOTO_INPUT)
+    photo = MultipleFileField("Photos", render_kw=PHOTO_INPUT)
     caption = StringField("Caption (optional)", validators=_text(CAPTION))
+    in_photo = CheckboxesField(IN_PHOTO_LABEL, coerce=int, validate_choice=True)
+
+    def offer_children(self, children: list[tuple[int, str]]) -> None:
+        self.in_photo.choices = [SelectChoice(child_id, name) for child_id, name in children]
+
+
+class PeopleInPhotoForm(FlaskForm):
+    """Who can be seen in one photo already added (it decides which families see it)."""
+
     in_photo = CheckboxesField("Who can be seen in this photo?", coerce=int, validate_choice=True)
 
     def offer_children(self, children: list[tuple[int, str]]) -> None:
         self.in_photo.choices = [SelectChoice(child_id, name) for child_id, name in children]
+
+
+class DeleteForm(FlaskForm):
+    reason = TextAreaField("Why is it being deleted?", validators=_text(DELETION_REASON))
 
 
 class PublishForm(FlaskForm):
@@ -153,7 +170,7 @@ class HomeObservationForm(FlaskForm):
         "Date", validators=[InputRequired(message="Date is required.")], format=DATE_FORMAT
     )
     text = TextAreaField("What did your child do?", validators=_text(WHAT_HAPPENED))
-    photo = FileField("Add a photo (optional)", render_kw=PHOTO_INPUT)
+    photo = MultipleFileField("Add photos (optional)", render_kw=PHOTO_INPUT)
     caption = StringField("Photo caption (optional)", validators=_text(CAPTION))
 
 

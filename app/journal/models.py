@@ -21,7 +21,7 @@ from sqlalchemy import (
     Text,
     orm,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.auth.models import User
@@ -115,6 +115,8 @@ class Observation(TenantModel):
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     review_note: Mapped[str] = mapped_column(Text, default="")
+    # When it was last corrected after being published: families see it marked "edited".
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     author: Mapped[User | None] = orm.relationship(foreign_keys=[author_id], lazy="joined")
     tags: Mapped[list[ObservationChild]] = orm.relationship(
@@ -158,6 +160,26 @@ class Observation(TenantModel):
     @property
     def age_band_name(self) -> str | None:
         return AGE_BANDS.get(self.age_band or "")
+
+
+class ObservationRevision(TenantModel):
+    """One correction of an observation that had been published: who, when, what changed.
+
+    ``changes`` lists each changed part as ``{"what": label, "before": text, "after": text}``
+    (either side empty when something was added or removed). Only staff and managers see it.
+    """
+
+    __tablename__ = "observation_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observations.id", ondelete="CASCADE"), index=True
+    )
+    edited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    editor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    changes: Mapped[list[dict[str, str]]] = mapped_column(JSONB)
+
+    editor: Mapped[User | None] = orm.relationship(lazy="joined")
 
 
 class ObservationChild(TenantModel):
@@ -236,6 +258,7 @@ class Comment(TenantModel):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     author: Mapped[User | None] = orm.relationship(foreign_keys=[author_id], lazy="joined")
 

@@ -24,7 +24,7 @@ from math import ceil
 from typing import Generic, TypeVar
 
 from sqlalchemy import Select, exists, func, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from app import clock
@@ -58,13 +58,14 @@ from app.journal.models import (
     Observation,
     ObservationChild,
     ObservationKind,
+    ObservationRevision,
     ObservationStatus,
     Photo,
     PhotoChild,
 )
 from app.journal.text import ObservationText, clean_observation_text
 from app.people import operations as people
-from app.people.models import Child
+from app.people.models import Child, ParentLink
 from app.people.operations import InvalidField
 from app.validation import InvalidInput
 from tenants.binding import current_setting
@@ -120,6 +121,7 @@ NEXT_STEPS = TextRule("Next steps", NEXT_STEPS_LENGTH)
 CAPTION = TextRule("Caption", CAPTION_LENGTH)
 REVIEW_NOTE = TextRule("Note", NEXT_STEPS_LENGTH)
 COMMENT = TextRule("Comment", COMMENT_LENGTH, required=True)
+DELETION_REASON = TextRule("Reason", NEXT_STEPS_LENGTH)
 
 
 def _clean_text(raw: str, field_name: str, rule: TextRule) -> str:
@@ -197,17 +199,117 @@ def is_staff(user: User) -> bool:
 
 
 def may_edit(user: User, observation: Observation) -> bool:
-    """Drafts are changed by their author or a manager; nothing else is edited in place."""
+    """A staff observation is changed by its author or a manager, as a draft or once
+    published (a correction, kept as a revision); one waiting for review is not."""
     return (
         observation.kind is ObservationKind.STAFF
-        and observation.status is ObservationStatus.DRAFT
+        and observation.status in (ObservationStatus.DRAFT, ObservationStatus.PUBLISHED)
         and (user.role is Role.MANAGER or observation.author_id == user.id)
+    )
+
+
+def may_publish(user: User, observation: Observation) -> bool:
+    return observation.status is ObservationStatus.DRAFT and may_edit(user, observation)
+
+
+def may_withdraw(user: User, observation: Observation) -> bool:
+    return observation.status is ObservationStatus.PUBLISHED and may_edit(user, observation)
+
+
+def may_delete(user: User, observation: Observation) -> bool:
+    """A draft by whoever may edit it; anything else only by a manager (with a reason)."""
+    if observation.status is ObservationStatus.DRAFT and may_edit(user, observation):
+        return True
+    return user.role is Role.MANAGER
+
+
+def needs_reason_to_delete(observation: Observation) -> bool:
+    """Deleting what families may have seen (or sent) is explained; a draft is not."""
+    return not (
+        observation.kind is ObservationKind.STAFF
+        and observation.status is ObservationStatus.DRAFT
+        and observation.published_at is None
     )
 
 
 def _editable(observation: Observation, by: User) -> None:
     if not may_edit(by, observation):
-        raise NotAllowed("Only a draft can be changed, by its author or a manager.")
+        raise NotAllowed(
+            "Only a draft or a published observation can be changed, by its author or a manager."
+        )
+
+
+# ---------------------------------------------------------------- revisions
+
+Snapshot = dict[str, str]
+
+
+def _photo_line(number: int, photo: Photo, names: dict[int, str]) -> str:
+    seen = ", ".join(names.get(child_id, "a child") for child_id in sorted(photo.child_ids))
+    caption = f" \u201c{photo.caption}\u201d" if photo.caption else ""
+    return f"Photo {number}{caption}: {'shows ' + seen if seen else 'nobody chosen as in it'}"
+
+
+def _snapshot(observation: Observation) -> Snapshot:
+    """Every part of an observation a correction can change, as a reader would see it."""
+    db.session.flush()
+    names = {child.id: child.full_name for child in observation.children}
+    return {
+        "Status": "Published" if observation.is_published else "Withdrawn (draft)",
+        "Date observed": f"{observation.observed_on:%-d %B %Y}",
+        "Children": ", ".join(names.values()),
+        "What happened": observation.text,
+        "Next steps": observation.next_steps,
+        "Areas of learning": "; ".join(observation.area_names),
+        "Characteristics of effective learning": "; ".join(observation.characteristic_names),
+        "Age band": observation.age_band_name or "",
+        "Photos": "\n".join(
+            _photo_line(number, photo, names)
+            for number, photo in enumerate(observation.photos, start=1)
+        ),
+    }
+
+
+def _before_change(observation: Observation) -> Snapshot | None:
+    """What the observation looks like now, if it has ever been published (only then are
+    changes kept as revisions: a draft nobody has seen changes freely)."""
+    if observation.published_at is None:
+        return None
+    return _snapshot(observation)
+
+
+def _revised(observation: Observation, before: Snapshot | None, *, by: User) -> None:
+    """Keep what changed since ``before`` as a revision (who, when, what)."""
+    if before is None:
+        return
+    after = _snapshot(observation)
+    changes = [
+        {"what": part, "before": before[part], "after": after[part]}
+        for part in after
+        if before.get(part) != after[part]
+    ]
+    if not changes:
+        return
+    now = clock.now()
+    db.session.add(
+        ObservationRevision(
+            observation_id=observation.id, edited_at=now, editor_id=by.id, changes=changes
+        )
+    )
+    if any(change["what"] != "Status" for change in changes):
+        observation.edited_at = now  # families see the current version marked "edited"
+    db.session.flush()
+
+
+def revisions(observation: Observation) -> list[ObservationRevision]:
+    """The corrections of an observation, newest first (for staff and managers)."""
+    return list(
+        db.session.scalars(
+            select(ObservationRevision)
+            .where(ObservationRevision.observation_id == observation.id)
+            .order_by(ObservationRevision.edited_at.desc(), ObservationRevision.id.desc())
+        )
+    )
 
 
 # ---------------------------------------------------------------- observations
@@ -236,8 +338,10 @@ def create_observation(details: ObservationDetails, *, by: User) -> Observation:
 
 
 def update_observation(observation: Observation, details: ObservationDetails, *, by: User) -> None:
-    """Change a draft; a child no longer tagged is no longer in any of its photos."""
+    """Change a draft or correct a published observation; a child no longer tagged is no
+    longer in any of its photos, and it leaves that child's journal at once."""
     _editable(observation, by)
+    before = _before_change(observation)
     children, values = _checked(details, already_tagged=observation.child_ids)
     for name, value in values.items():
         setattr(observation, name, value)
@@ -249,15 +353,57 @@ def update_observation(observation: Observation, details: ObservationDetails, *,
         photo.people = [person for person in photo.people if person.child_id in kept]
     observation.updated_at = clock.now()
     db.session.flush()
+    _revised(observation, before, by=by)
     audit.record("observation.updated", actor=by, observation_id=observation.id)
+    _hold_if_flagged(observation, by)
 
 
-def delete_draft(observation: Observation, *, by: User) -> None:
-    """Remove a draft and (once committed) its photo files."""
-    _editable(observation, by)
+def _hold_if_flagged(observation: Observation, by: User) -> None:
+    """A correction to a published observation meets the same content rules as publishing:
+    in "needs approval" mode, one that now matches a rule waits for a manager again."""
+    if not observation.is_published or by.role is Role.MANAGER:
+        return
+    rules = content_rules()
+    if rules.mode is not Mode.NEEDS_APPROVAL:
+        return
+    checked = check_content(observation, rules)
+    if checked.flagged:
+        _hold_for_review(observation, by, checked)
+
+
+def withdraw(observation: Observation, *, by: User) -> None:
+    """Take a published observation back to draft: families no longer see it."""
+    if not may_withdraw(by, observation):
+        raise NotAllowed("Only a published observation is withdrawn, by its author or a manager.")
+    before = _before_change(observation)
+    observation.status = ObservationStatus.DRAFT
+    observation.updated_at = clock.now()
+    db.session.flush()
+    _revised(observation, before, by=by)
+    audit.record("observation.withdrawn", actor=by, observation_id=observation.id)
+
+
+def delete_observation(observation: Observation, *, by: User, reason: str = "") -> None:
+    """Remove an observation and (once committed) its photo files.
+
+    A draft is deleted by whoever may edit it; anything families may have seen, only by
+    a manager, who says why (the reason is kept in the audit log).
+    """
+    if not may_delete(by, observation):
+        raise NotAllowed("Only a manager deletes an observation that has been published.")
+    reason = _clean_text(reason, "reason", DELETION_REASON)
+    if needs_reason_to_delete(observation) and not reason.strip():
+        raise InvalidField("reason", DELETION_REASON.missing)
     for photo in observation.photos:
         _forget_files(photo)
-    audit.record("observation.deleted", actor=by, observation_id=observation.id)
+    audit.record(
+        "observation.deleted",
+        actor=by,
+        observation_id=observation.id,
+        status=observation.status.value,
+        photos=len(observation.photos),
+        reason=reason or None,
+    )
     db.session.delete(observation)
     db.session.flush()
 
@@ -270,22 +416,22 @@ def add_photo(
     image: ProcessedImage,
     *,
     caption: str = "",
-    in_photo: Iterable[int] | None = None,
+    in_photo: Iterable[int] = (),
     by: User,
 ) -> Photo:
     """Store a processed photo with the observation.
 
-    ``in_photo`` are the tagged children who can be seen in it (all of them when not
-    given): a child without photo consent keeps the photo out of other families' views.
+    ``in_photo`` are the tagged children who can be seen in it, as the author ticked them
+    (nobody unless chosen): a child without photo consent keeps the photo out of other
+    families' views.
     """
     if observation.kind is ObservationKind.STAFF:
         _editable(observation, by)
     elif observation.author_id != by.id or observation.status is not ObservationStatus.IN_REVIEW:
         raise NotAllowed("Photos are added to a home observation by the parent who sends it.")
+    before = _before_change(observation)
     caption = _clean_caption(caption)
-    seen = observation.child_ids if in_photo is None else set(in_photo)
-    if not seen <= observation.child_ids:
-        raise InvalidField("in_photo", "Choose children this observation is about.")
+    seen = _children_in_photo(observation, in_photo)
     photo = Photo(
         observation_id=observation.id,
         position=1 + max((p.position for p in observation.photos), default=0),
@@ -301,19 +447,86 @@ def add_photo(
     observation.photos.append(photo)
     observation.updated_at = clock.now()
     db.session.flush()
+    _revised(observation, before, by=by)
+    _hold_if_flagged(observation, by)
     return photo
+
+
+def _children_in_photo(observation: Observation, in_photo: Iterable[int]) -> set[int]:
+    seen = set(in_photo)
+    if not seen <= observation.child_ids:
+        raise InvalidField("in_photo", "Choose children this observation is about.")
+    return seen
+
+
+def set_people_in_photo(
+    photo: Photo, observation: Observation, in_photo: Iterable[int], *, by: User
+) -> None:
+    """Record again who can be seen in a photo (which decides which families see it)."""
+    _editable(observation, by)
+    before = _before_change(observation)
+    seen = _children_in_photo(observation, in_photo)
+    photo.people = [PhotoChild(child_id=child_id) for child_id in sorted(seen)]
+    observation.updated_at = clock.now()
+    db.session.flush()
+    _revised(observation, before, by=by)
 
 
 def remove_photo(photo: Photo, observation: Observation, *, by: User) -> None:
     _editable(observation, by)
+    before = _before_change(observation)
     _forget_files(photo)
     observation.photos.remove(photo)
     observation.updated_at = clock.now()
     db.session.flush()
+    _revised(observation, before, by=by)
 
 
 def _forget_files(photo: Photo) -> None:
     storage.remove_after_commit(photo.file_name, photo.thumbnail_name)
+
+
+def family_may_see_photo(photo: Photo, family: frozenset[int], consenting: frozenset[int]) -> bool:
+    """Whether a family sees a photo: every child seen in it is theirs or has photo consent."""
+    return all(child_id in family or child_id in consenting for child_id in photo.child_ids)
+
+
+@dataclass(frozen=True)
+class PhotoAudience:
+    """Which tagged children's families will see a photo, and which will not (staff see
+    this before publishing)."""
+
+    seen_by: list[Child]
+    hidden_from: list[Child]
+
+
+def photo_audiences(observation: Observation) -> dict[int, PhotoAudience]:
+    """For each photo (by id), the families of the observation's children who see it."""
+    consenting = setting_children().consenting
+    families = _families_of([child.id for child in observation.children])
+    audiences: dict[int, PhotoAudience] = {}
+    for photo in observation.photos:
+        seen_by, hidden_from = [], []
+        for child in observation.children:
+            family = families.get(child.id, frozenset({child.id}))
+            sees = family_may_see_photo(photo, family, consenting)
+            (seen_by if sees else hidden_from).append(child)
+        audiences[photo.id] = PhotoAudience(seen_by, hidden_from)
+    return audiences
+
+
+def _families_of(child_ids: Sequence[int]) -> dict[int, frozenset[int]]:
+    """Each child with the children who share a parent with them (siblings see each other)."""
+    own, other = aliased(ParentLink), aliased(ParentLink)
+    rows = db.session.execute(
+        select(own.child_id, other.child_id)
+        .join(other, other.parent_id == own.parent_id)
+        .where(own.child_id.in_(child_ids))
+    )
+    families: dict[int, set[int]] = {child_id: {child_id} for child_id in child_ids}
+    for child_id, relative_id in rows:
+        families[child_id].add(relative_id)
+    return {child_id: frozenset(family) for child_id, family in families.items()}
 
 
 def children_without_consent_in_photos(observation: Observation) -> list[Child]:
@@ -482,7 +695,8 @@ def publish(
     In ``warn`` mode an observation with findings is published only once the author has
     seen them (``confirmed``); in ``needs_approval`` mode it waits for a manager.
     """
-    _editable(observation, by)
+    if not may_publish(by, observation):
+        raise NotAllowed("Only a draft is published, by its author or a manager.")
     left = [child.full_name for child in observation.children if child.is_archived]
     if left:
         raise NotAllowed(
@@ -494,15 +708,7 @@ def publish(
         _publish_now(observation, by)
         return Published.PUBLISHED, checked
     if rules.mode is Mode.NEEDS_APPROVAL:
-        observation.status = ObservationStatus.IN_REVIEW
-        observation.updated_at = clock.now()
-        db.session.flush()
-        audit.record(
-            "observation.held_for_review",
-            actor=by,
-            observation_id=observation.id,
-            findings=len(checked.findings),
-        )
+        _hold_for_review(observation, by, checked)
         return Published.HELD, checked
     if not confirmed:
         return Published.NEEDS_CONFIRMATION, checked
@@ -510,12 +716,26 @@ def publish(
     return Published.PUBLISHED, checked
 
 
+def _hold_for_review(observation: Observation, by: User, checked: ContentCheck) -> None:
+    observation.status = ObservationStatus.IN_REVIEW
+    observation.updated_at = clock.now()
+    db.session.flush()
+    audit.record(
+        "observation.held_for_review",
+        actor=by,
+        observation_id=observation.id,
+        findings=len(checked.findings),
+    )
+
+
 def _publish_now(observation: Observation, by: User, findings: int = 0) -> None:
+    before = _before_change(observation)  # published before, then withdrawn: a revision
     now = clock.now()
     observation.status = ObservationStatus.PUBLISHED
     observation.published_at = now
     observation.updated_at = now
     db.session.flush()
+    _revised(observation, before, by=by)
     audit.record(
         "observation.published", actor=by, observation_id=observation.id, findings=findings
     )

@@ -27,7 +27,7 @@ from markupsafe import Markup
 
 from app.journal.masking import ChildName, mask_other_children, masked_caption, photo_file_name
 from app.journal.models import Comment, GroupNamePolicy, Observation, Photo
-from app.journal.operations import SettingChildren, name_of
+from app.journal.operations import SettingChildren, family_may_see_photo, name_of
 from app.journal.text import ObservationText
 from app.people.models import Child
 
@@ -214,10 +214,7 @@ class ChildView:
 
     def may_show(self, photo: Photo) -> bool:
         """Whether every child seen in the photo is of this family or has photo consent."""
-        return all(
-            child_id in self.family or child_id in self.everyone.consenting
-            for child_id in photo.child_ids
-        )
+        return family_may_see_photo(photo, self.family, self.everyone.consenting)
 
     def photo(self, observation: Observation, photo: Photo, number: int) -> ShownPhoto:
         strangers = self.strangers if self.hides_names else ()
@@ -305,6 +302,7 @@ def as_json(item: ShownObservation, photo_url: PhotoUrl) -> dict[str, object]:
         "areas": observation.area_names,
         "characteristics": observation.characteristic_names,
         "age_band": observation.age_band_name,
+        "edited_at": observation.edited_at.isoformat() if observation.edited_at else None,
         "photos": [
             {
                 "url": photo_url(shown.photo, "full"),

@@ -32,6 +32,7 @@ from werkzeug.wrappers import Response
 from app import clock
 from app.auth.access import current_user, require_role
 from app.auth.models import Role
+from app.config import MAX_REQUEST_MB
 from app.extensions import db
 from app.journal import operations as journal
 from app.journal import storage
@@ -39,11 +40,13 @@ from app.journal.content_rules import ContentRules, Mode, highlight
 from app.journal.forms import (
     ActionForm,
     CommentForm,
+    DeleteForm,
     HomeObservationForm,
     JournalFilterForm,
     ListFilterForm,
     ObservationForm,
     PageForm,
+    PeopleInPhotoForm,
     PhotoForm,
     PoliciesForm,
     PublishForm,
@@ -109,10 +112,14 @@ def _child_view(child: Child) -> ChildView:
 
 
 def _editable_or_409(observation: Observation) -> None:
-    # Staff reach only drafts they may change and observations in other states: a
-    # published (or held) observation is a conflict of state, not of permission.
+    # Staff reach observations they may not change (another author's, one waiting for
+    # review): a conflict of state or authorship, said in words, not a bare 403.
     if not journal.may_edit(current_user, observation):
-        abort(409, description="Only a draft can be changed, by its author or a manager.")
+        abort(
+            409,
+            description="Only a draft or a published observation can be changed, "
+            "by its author or a manager.",
+        )
 
 
 def _committed(page: T) -> T:
@@ -150,18 +157,16 @@ def _success(message: str, url: str) -> Response:
     return redirect(url, code=303)
 
 
-def _chosen_file(field_data: object) -> FileStorage | None:
+def _chosen_files(field_data: object) -> list[FileStorage]:
     # An empty file input still sends a part, with no file name.
-    if isinstance(field_data, FileStorage) and field_data.filename:
-        return field_data
-    return None
+    files = field_data if isinstance(field_data, list) else [field_data]
+    return [file for file in files if isinstance(file, FileStorage) and file.filename]
 
 
-def _processed(upload: FileStorage | None) -> ProcessedImage | None:
-    """The uploaded photo, checked and re-encoded; ``MediaRejected`` says what is wrong."""
-    if upload is None:
-        return None
-    return process_upload(upload.stream, max_bytes=MAX_UPLOAD_BYTES)
+def _processed(uploads: list[FileStorage]) -> list[ProcessedImage]:
+    """The uploaded photos, each checked and re-encoded; ``MediaRejected`` says what is
+    wrong with the first that cannot be used (then none is kept)."""
+    return [process_upload(upload.stream, max_bytes=MAX_UPLOAD_BYTES) for upload in uploads]
 
 
 @dataclass(frozen=True)
@@ -178,18 +183,25 @@ def _refusal(error: MediaRejected | InvalidInput, default_field: str) -> _Refusa
     return _Refusal(_field_errors(error, default_field))
 
 
-def _saved_with_photo(
+def _add_photos(
+    observation: Observation, images: list[ProcessedImage], caption: str, in_photo: list[int]
+) -> None:
+    for image in images:
+        journal.add_photo(observation, image, caption=caption, in_photo=in_photo, by=current_user)
+
+
+def _saved_with_photos(
     form: ObservationForm | HomeObservationForm, save: Callable[[], Observation]
 ) -> Observation | _Refusal:
-    """Check the form and the photo it may carry, then ``save`` the observation and add the
-    photo to it; what was refused comes back as a ``_Refusal`` (nothing is committed)."""
+    """Check the form and the photos it may carry, then ``save`` the observation and add the
+    photos to it; what was refused comes back as a ``_Refusal`` (nothing is committed)."""
     if not form.validate():
         return _Refusal({})  # the form's own errors show beside its fields
+    in_photo = form.in_photo.data or [] if isinstance(form, ObservationForm) else []
     try:
-        image = _processed(_chosen_file(form.photo.data))
+        images = _processed(_chosen_files(form.photo.data))
         observation = save()
-        if image is not None:
-            journal.add_photo(observation, image, caption=form.caption.data or "", by=current_user)
+        _add_photos(observation, images, form.caption.data or "", in_photo)
     except (MediaRejected, InvalidInput) as error:
         return _refusal(error, "text")
     return observation
@@ -203,7 +215,9 @@ def _observation_url(observation: Observation) -> str:
 def _too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
     # The whole request was over MAX_CONTENT_LENGTH: refused before the form was read.
     return render_template(
-        "journal/too_large.html", limit_mb=MAX_UPLOAD_BYTES // (1024 * 1024)
+        "journal/too_large.html",
+        limit_mb=MAX_UPLOAD_BYTES // (1024 * 1024),
+        request_limit_mb=MAX_REQUEST_MB,
     ), 413
 
 
@@ -281,7 +295,7 @@ def new_observation() -> str:
 @require_role(*STAFF)
 def create_observation() -> Page:
     form = _observation_form()
-    saved = _saved_with_photo(
+    saved = _saved_with_photos(
         form, lambda: journal.create_observation(form.details(), by=current_user)
     )
     if isinstance(saved, _Refusal):
@@ -322,7 +336,15 @@ def _observation_page(shown: Observation, **extra: object) -> str:
         "children_by_id": {child.id: child for child in shown.children},
         "no_consent": journal.children_without_consent_in_photos(shown),
         "may_edit": journal.may_edit(current_user, shown),
+        "may_publish": journal.may_publish(current_user, shown),
+        "may_withdraw": journal.may_withdraw(current_user, shown),
+        "may_delete": journal.may_delete(current_user, shown),
         "may_review": journal.may_review(current_user, shown),
+        "revisions": journal.revisions(shown),
+        "audiences": journal.photo_audiences(shown),
+        "people_forms": {
+            photo.id: _people_in_photo_form(shown, photo, formdata=None) for photo in shown.photos
+        },
         "check": journal.check_content(shown) if in_review else None,
         "highlight": highlight,
         "photo_form": _photo_form(shown, formdata=None),
@@ -353,7 +375,7 @@ def update_observation(observation_id: int) -> Page:
         journal.update_observation(shown, form.details(), by=current_user)
         return shown
 
-    saved = _saved_with_photo(form, save)
+    saved = _saved_with_photos(form, save)
     if isinstance(saved, _Refusal):
         db.session.rollback()
         return _form_page(form, saved.errors, _observation_or_404(observation_id)), saved.status
@@ -362,25 +384,79 @@ def update_observation(observation_id: int) -> Page:
     return _success("The observation is saved.", _observation_url(shown))
 
 
-@bp.post("/observations/<id:observation_id>/delete")
+@bp.post("/observations/<id:observation_id>/withdraw")
 @require_role(*STAFF)
-def delete_observation(observation_id: int) -> Response:
+def withdraw_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
     with _conflict_if_not_allowed():
-        journal.delete_draft(shown, by=current_user)
+        journal.withdraw(shown, by=current_user)
     db.session.commit()
-    return _success("The draft is deleted.", url_for("journal.index"))
+    return _success(
+        "The observation is withdrawn: families no longer see it. It is a draft again.",
+        _observation_url(shown),
+    )
+
+
+def _delete_page(shown: Observation, form: DeleteForm, errors: Errors) -> str:
+    return render_template(
+        "journal/delete.html",
+        item=show_in_full(shown),
+        form=form,
+        errors=errors,
+        needs_reason=journal.needs_reason_to_delete(shown),
+    )
+
+
+@bp.get("/observations/<id:observation_id>/delete")
+@require_role(*STAFF)
+def confirm_delete_observation(observation_id: int) -> str:
+    shown = _observation_or_404(observation_id)
+    if not journal.may_delete(current_user, shown):
+        abort(409, description="Only a manager deletes an observation that has been published.")
+    return _delete_page(shown, DeleteForm(formdata=None), {})
+
+
+@bp.post("/observations/<id:observation_id>/delete")
+@require_role(*STAFF)
+def delete_observation(observation_id: int) -> Page:
+    form = DeleteForm()
+    shown = _observation_or_404(observation_id)
+    if form.validate():
+        try:
+            journal.delete_observation(shown, by=current_user, reason=form.reason.data or "")
+        except journal.NotAllowed as refused:
+            _refused(refused)
+        except InvalidInput as error:
+            db.session.rollback()
+            return _delete_page(
+                _observation_or_404(observation_id), form, _field_errors(error, "reason")
+            ), INVALID
+        else:
+            db.session.commit()
+            return _success("The observation is deleted.", url_for("journal.index"))
+    db.session.rollback()
+    return _delete_page(_observation_or_404(observation_id), form, {}), INVALID
 
 
 # ---------------------------------------------------------------- photos
 
 
 def _photo_form(observation: Observation, **data: object) -> PhotoForm:
+    # Nobody is ticked until the author says who can be seen: "everyone" by default would
+    # keep a photo of one child from every family whose child lacks photo consent.
     form = PhotoForm(**data)
     form.offer_children([(child.id, _tag_label(child)) for child in observation.children])
+    return form
+
+
+def _people_in_photo_form(
+    observation: Observation, photo: Photo, **data: object
+) -> PeopleInPhotoForm:
+    form = PeopleInPhotoForm(prefix=f"photo-{photo.id}", **data)
+    form.offer_children([(child.id, _tag_label(child)) for child in observation.children])
     if data.get("formdata", True) is None:
-        form.in_photo.data = sorted(observation.child_ids)
+        form.in_photo.data = sorted(photo.child_ids)
     return form
 
 
@@ -392,28 +468,43 @@ def add_photo(observation_id: int) -> Page:
     form = _photo_form(shown)
     refusal = _Refusal({})
     if form.validate():
-        upload = _chosen_file(form.photo.data)
+        uploads = _chosen_files(form.photo.data)
         try:
-            if upload is None:
+            if not uploads:
                 raise InvalidInput("Choose a photo or take one with the camera.")
-            image = _processed(upload)
-            assert image is not None
-            journal.add_photo(
-                shown,
-                image,
-                caption=form.caption.data or "",
-                in_photo=form.in_photo.data or [],
-                by=current_user,
+            _add_photos(
+                shown, _processed(uploads), form.caption.data or "", form.in_photo.data or []
             )
         except (MediaRejected, InvalidInput) as error:
             refusal = _refusal(error, "photo")
         else:
             db.session.commit()
             _warn_about_consent(shown)
-            return _success("The photo is added.", _observation_url(shown))
+            added = "The photo is" if len(uploads) == 1 else f"{len(uploads)} photos are"
+            return _success(f"{added} added.", _observation_url(shown))
     db.session.rollback()
     shown = _observation_or_404(observation_id)
     return _observation_page(shown, photo_form=form, photo_errors=refusal.errors), refusal.status
+
+
+@bp.post("/observations/<id:observation_id>/photos/<id:photo_id>/people")
+@require_role(*STAFF)
+def set_people_in_photo(observation_id: int, photo_id: int) -> Page:
+    shown = _observation_or_404(observation_id)
+    _editable_or_409(shown)
+    photo = journal.photo_of(shown, photo_id) or abort(404)
+    form = _people_in_photo_form(shown, photo)
+    if not form.validate():
+        db.session.rollback()
+        shown = _observation_or_404(observation_id)
+        forms = {p.id: _people_in_photo_form(shown, p, formdata=None) for p in shown.photos}
+        forms[photo_id] = form
+        return _observation_page(shown, people_forms=forms), INVALID
+    with _conflict_if_not_allowed():
+        journal.set_people_in_photo(photo, shown, form.in_photo.data or [], by=current_user)
+    db.session.commit()
+    _warn_about_consent(shown)
+    return _success("Who is in the photo is saved.", _observation_url(shown))
 
 
 @bp.post("/observations/<id:observation_id>/photos/<id:photo_id>/remove")
@@ -675,7 +766,7 @@ def new_home_observation(child_id: int) -> str:
 def create_home_observation(child_id: int) -> Page:
     child = _child_or_404(child_id)
     form = HomeObservationForm()
-    saved = _saved_with_photo(
+    saved = _saved_with_photos(
         form,
         lambda: journal.create_home_observation(
             child, form.observed_on.data, form.text.data or "", by=current_user

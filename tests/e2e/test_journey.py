@@ -167,17 +167,21 @@ def test_full_journey(app, live_server, new_page, mail_outbox):
     staff.get_by_role("link", name="Write an observation").click()
     journey.check(staff, "observation form")
     staff.get_by_label("Date observed").fill(clock.today().isoformat())
-    staff.get_by_label("Amelia Jones").check()
-    staff.get_by_label("Bilal Khan").check()
+    children = staff.get_by_role("group", name="Children")
+    children.get_by_label("Amelia Jones").check()
+    children.get_by_label("Bilal Khan").check()
     staff.get_by_label("What happened").fill(
         "Amelia and Bilal built a tower taller than themselves. Bilal counted 12 blocks "
         "and @Amelia added a flag on top."
     )
     staff.get_by_label("Mathematics").check()
-    staff.get_by_label("Add a photo (optional)").set_input_files(
+    staff.get_by_label("Add photos (optional)").set_input_files(
         {"name": "tower.jpg", "mimeType": "image/jpeg", "buffer": _photo()}
     )
     staff.get_by_label("Photo caption (optional)").fill("Amelia and Bilal with their tower")
+    in_photo = staff.get_by_role("group", name="Who can be seen in these photos?")
+    in_photo.get_by_label("Amelia Jones").check()
+    in_photo.get_by_label("Bilal Khan").check()
     screenshot(staff, "observation-form-phone")
     staff.get_by_role("button", name="Save draft").click()
     staff.get_by_role("button", name="Publish").click()

@@ -140,7 +140,7 @@ def observe(
     child_ids: list[int],
     text: str,
     *,
-    photos: list[tuple[bytes, str, list[int] | None]] = (),
+    photos: list[tuple[bytes, str, list[int] | None]] = (),  # (photo, caption, who is in it)
     publish: bool = True,
     next_steps: str = "",
     areas: tuple[str, ...] = ("cl",),
@@ -161,7 +161,11 @@ def observe(
         )
         for data, caption, in_photo in photos:
             journal.add_photo(
-                observation, process_upload(data), caption=caption, in_photo=in_photo, by=staff
+                observation,
+                process_upload(data),
+                caption=caption,
+                in_photo=in_photo or (),
+                by=staff,
             )
         if publish:
             outcome, _ = journal.publish(observation, by=staff, confirmed=True)

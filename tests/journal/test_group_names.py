@@ -229,6 +229,7 @@ def test_staff_are_warned_when_a_child_without_consent_is_in_a_photo(app, family
             "child_ids": [str(family.child_a_id), str(family.child_b_id)],
             "text": "Painting together.",
             "photo": upload(photo_bytes()),
+            "in_photo": [str(family.child_a_id), str(family.child_b_id)],
         },
         content_type="multipart/form-data",
         follow_redirects=True,

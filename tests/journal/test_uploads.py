@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from app.config import MAX_REQUEST_MB
 from app.extensions import db
 from app.journal import storage
 from app.journal.models import Observation, Photo
@@ -90,12 +91,14 @@ def test_a_file_that_is_not_a_usable_photo_is_refused_with_a_message(app, family
     assert _stored_files(app, family.slug) == []
 
 
-def test_a_25_mb_upload_gets_a_clear_413_page(app, family):
+def test_an_upload_over_the_request_limit_gets_a_clear_413_page(app, family):
     observation_id = _draft(app, family)
     staff = signed_in(app, family, "staff")
-    response = _upload_photo(staff, observation_id, bytes(25 * 1024 * 1024), "big.jpg")
+    too_much = bytes((MAX_REQUEST_MB + 1) * 1024 * 1024)
+    response = _upload_photo(staff, observation_id, too_much, "big.jpg")
     assert response.status_code == 413
-    assert "That photo is too large" in response.text and "up to 20 MB" in response.text
+    assert "That photo is too large" in response.text
+    assert "up to 20 MB each, and 60 MB together" in response.text
     assert _photo_count(app, family.slug) == 0
 
 

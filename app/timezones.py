@@ -1,0 +1,35 @@
+"""Times as people at the setting read them: in the setting's time zone.
+
+Every time is stored in UTC; pages show it in the setting's zone (Europe/London unless
+its manager chose another), and name the zone where a time alone could mislead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+from tenants.binding import current_setting_or_none
+
+DEFAULT_TIME_ZONE = "Europe/London"
+
+
+def setting_zone() -> ZoneInfo:
+    """The current setting's time zone (the default outside a setting)."""
+    setting = current_setting_or_none()
+    return ZoneInfo(getattr(setting, "time_zone", None) or DEFAULT_TIME_ZONE)
+
+
+def local_time(moment: datetime | None, with_zone: bool = False) -> str:
+    """``moment`` in the setting's zone, as "2 Dec 2026 14:05" (with "GMT"/"BST" if asked)."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(setting_zone())
+    shown = f"{local:%-d %b %Y %H:%M}"
+    return f"{shown} {local:%Z}" if with_zone else shown
+
+
+def register_time_filters(app: Flask) -> None:
+    app.add_template_filter(local_time, "local_time")
