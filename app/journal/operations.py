@@ -834,6 +834,39 @@ def add_comment(observation: Observation, child: Child, body: str, *, by: User) 
     return comment
 
 
+def _own_comment(comment: Comment, by: User) -> None:
+    if comment.author_id != by.id or comment.is_hidden:
+        raise NotAllowed("Only the person who wrote a comment changes it, while it is shown.")
+
+
+def edit_comment(comment: Comment, body: str, *, by: User) -> None:
+    """The author of a comment corrects it; families see it marked "edited"."""
+    _own_comment(comment, by)
+    comment.body = _clean_text(body, "body", COMMENT)
+    comment.edited_at = clock.now()
+    db.session.flush()
+    audit.record("comment.edited", actor=by, comment_id=comment.id)
+
+
+def delete_comment(comment: Comment, *, by: User) -> None:
+    """The author of a comment takes it back."""
+    _own_comment(comment, by)
+    audit.record("comment.deleted", actor=by, comment_id=comment.id)
+    db.session.delete(comment)
+    db.session.flush()
+
+
+def comment_in_view(child: Child, observation: Observation, comment_id: int) -> Comment | None:
+    """A comment of ``child``'s view of the observation (the page checked the view)."""
+    return db.session.scalar(
+        select(Comment).where(
+            Comment.id == comment_id,
+            Comment.observation_id == observation.id,
+            Comment.child_id == child.id,
+        )
+    )
+
+
 def hide_comment(comment: Comment, *, by: User) -> None:
     """Staff hide a comment from the family; it stays visible to staff, marked hidden."""
     if not is_staff(by):

@@ -54,6 +54,7 @@ from app.journal.forms import (
 )
 from app.journal.media import MAX_UPLOAD_BYTES, MediaRejected, ProcessedImage, process_upload
 from app.journal.models import (
+    Comment,
     GroupNamePolicy,
     JournalView,
     Observation,
@@ -381,6 +382,12 @@ def update_observation(observation_id: int) -> Page:
         return _form_page(form, saved.errors, _observation_or_404(observation_id)), saved.status
     db.session.commit()
     _warn_about_consent(shown)
+    if shown.status is ObservationStatus.IN_REVIEW:
+        flash(
+            "The correction matches the setting's content rules: families will see the "
+            "observation again once a manager approves it.",
+            "warning",
+        )
     return _success("The observation is saved.", _observation_url(shown))
 
 
@@ -646,6 +653,77 @@ def add_comment(child_id: int, observation_id: int) -> Page:
     db.session.rollback()
     child = _child_or_404(child_id)
     return _child_observation_page(child, _in_journal_or_404(child, observation_id), form), INVALID
+
+
+def _own_comment_or_404(
+    child_id: int, observation_id: int, comment_id: int
+) -> tuple[Child, Observation, Comment]:
+    """The signed-in person's own comment in a child's view they may open, or 404."""
+    child = _child_or_404(child_id)
+    shown = _in_journal_or_404(child, observation_id)
+    comment = journal.comment_in_view(child, shown, comment_id)
+    if comment is None or comment.author_id != current_user.id:
+        abort(404)
+    return child, shown, comment
+
+
+def _comment_url(child: Child, observation: Observation) -> str:
+    return (
+        url_for("journal.child_observation", child_id=child.id, observation_id=observation.id)
+        + "#comments"
+    )
+
+
+COMMENT_PATH = (
+    "/children/<int:child_id>/observations/<int:observation_id>/comments/<int:comment_id>"
+)
+
+
+def _comment_form_page(
+    child_id: int, observation_id: int, comment_id: int, form: CommentForm
+) -> str:
+    child, shown, comment = _own_comment_or_404(child_id, observation_id, comment_id)
+    return render_template(
+        "journal/comment_edit.html", child=child, observation=shown, comment=comment, form=form
+    )
+
+
+@bp.get(f"{COMMENT_PATH}/edit")
+@require_role(*ANYONE)
+def edit_comment(child_id: int, observation_id: int, comment_id: int) -> str:
+    _, _, comment = _own_comment_or_404(child_id, observation_id, comment_id)
+    form = CommentForm(formdata=None, body=comment.body)
+    return _comment_form_page(child_id, observation_id, comment_id, form)
+
+
+@bp.post(f"{COMMENT_PATH}/edit")
+@require_role(*ANYONE)
+def update_comment(child_id: int, observation_id: int, comment_id: int) -> Page:
+    child, shown, comment = _own_comment_or_404(child_id, observation_id, comment_id)
+    form = CommentForm()
+    if form.validate():
+        try:
+            journal.edit_comment(comment, form.body.data or "", by=current_user)
+        except journal.NotAllowed as refused:
+            _refused(refused)
+        except InvalidInput as error:
+            form.body.errors = [str(error)]
+        else:
+            db.session.commit()
+            return _success("Your comment is changed.", _comment_url(child, shown))
+    db.session.rollback()
+    return _comment_form_page(child_id, observation_id, comment_id, form), INVALID
+
+
+@bp.post(f"{COMMENT_PATH}/delete")
+@require_role(*ANYONE)
+def delete_comment(child_id: int, observation_id: int, comment_id: int) -> Response:
+    _check_action()
+    child, shown, comment = _own_comment_or_404(child_id, observation_id, comment_id)
+    with _conflict_if_not_allowed():
+        journal.delete_comment(comment, by=current_user)
+    db.session.commit()
+    return _success("Your comment is deleted.", _comment_url(child, shown))
 
 
 # ---------------------------------------------------------------- a child's journal

@@ -39,6 +39,10 @@ class Route:
     path: str  # with {child}, {observation}, {photo} or {comment} placeholders
     roles: set[str]
     child_centred: bool = False  # the parent may use it for their own child
+    own_comment: bool = False  # only the comment's author (here, the member of staff)
+
+
+COMMENT = "/journal/children/{child}/observations/{observation}/comments/{comment}"
 
 
 ROUTES: dict[str, Route] = {
@@ -93,6 +97,9 @@ ROUTES: dict[str, Route] = {
     "journal.add_comment": Route(
         "POST", "/journal/children/{child}/observations/{observation}/comments", EVERYONE, True
     ),
+    "journal.edit_comment": Route("GET", f"{COMMENT}/edit", EVERYONE, True, own_comment=True),
+    "journal.update_comment": Route("POST", f"{COMMENT}/edit", EVERYONE, True, own_comment=True),
+    "journal.delete_comment": Route("POST", f"{COMMENT}/delete", EVERYONE, True, own_comment=True),
     "journal.child_photo": Route(
         "GET", "/journal/children/{child}/photos/{photo}/thumb", EVERYONE, True
     ),
@@ -190,6 +197,8 @@ def _expected(name: str, route: Route, role: str, target: str) -> str:
             return "404"
     if role == STAFF and target == "left":
         return "404"
+    if route.own_comment and role != STAFF:
+        return "404"
     return "allowed"
 
 
@@ -203,7 +212,9 @@ def _targets(route: Route) -> tuple[str, ...]:
 
 # Ask the routes that change things last, and the ones that delete after the others.
 LAST = (
+    "journal.update_comment",
     "journal.hide_comment",
+    "journal.delete_comment",
     "journal.withdraw_observation",
     "journal.remove_photo",
     "journal.delete_observation",

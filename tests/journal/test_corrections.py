@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from app.auth.models import AuditEntry
 from app.extensions import db
 from app.journal import storage
-from app.journal.models import Observation, ObservationStatus, Photo
+from app.journal.models import Comment, Observation, ObservationStatus, Photo
 from tests.journal.conftest import (
     TODAY,
     inside,
@@ -290,3 +290,54 @@ def test_adding_a_photo_to_a_published_observation_is_a_revision(app, family):
     assert "Changes since it was published" in history and "Frogspawn" in history
     with inside(app, family.slug):
         assert db.session.get_one(Observation, observation_id).status is ObservationStatus.PUBLISHED
+
+
+# ---------------------------------------------------------------- comments
+
+
+def _comment_id(app, family, body: str) -> int:
+    with inside(app, family.slug):
+        return db.session.scalar(select(Comment.id).where(Comment.body == body))
+
+
+def test_a_parent_changes_and_deletes_their_own_comment(app, family):
+    observation_id = observe(app, family, [family.child_a_id], "Ada baked bread.")
+    page = _child_page(family, family.child_a_id, observation_id)
+    parent = signed_in(app, family, "parent_a")
+    post_form(parent, f"{page}/comments", {"body": "She loved the doughh!"})
+    comment_id = _comment_id(app, family, "She loved the doughh!")
+    assert "Change your comment" in parent.get(page).text
+
+    edit = f"{page}/comments/{comment_id}/edit"
+    assert "She loved the doughh!" in parent.get(edit).text
+    assert post_form(parent, edit, {"body": "   "}).status_code == 422
+    response = post_form(parent, edit, {"body": "She loved the dough!"}, follow_redirects=True)
+    assert "She loved the dough!" in response.text and "doughh" not in response.text
+    assert "(edited)" in response.text
+
+    # Nobody else may change it: staff see it, and can hide it, but not rewrite it.
+    staff = signed_in(app, family, "staff")
+    assert staff.get(edit).status_code == 404
+    assert post_form(staff, f"{page}/comments/{comment_id}/delete").status_code == 404
+
+    response = post_form(parent, f"{page}/comments/{comment_id}/delete", follow_redirects=True)
+    assert (
+        "Your comment is deleted." in response.text and "She loved the dough!" not in response.text
+    )
+    with inside(app, family.slug):
+        assert db.session.get(Comment, comment_id) is None
+    assert [entry["comment_id"] for entry in _audit(app, family, "comment.deleted")] == [comment_id]
+
+
+def test_a_hidden_comment_can_no_longer_be_changed_by_its_author(app, family):
+    observation_id = observe(app, family, [family.child_a_id], "Ada sang.")
+    page = _child_page(family, family.child_a_id, observation_id)
+    parent = signed_in(app, family, "parent_a")
+    post_form(parent, f"{page}/comments", {"body": "Rude words."})
+    comment_id = _comment_id(app, family, "Rude words.")
+    staff = signed_in(app, family, "staff")
+    assert post_form(staff, f"/journal/comments/{comment_id}/hide").status_code == 303
+    response = post_form(parent, f"{page}/comments/{comment_id}/edit", {"body": "Nice words."})
+    assert response.status_code == 409
+    with inside(app, family.slug):
+        assert db.session.get_one(Comment, comment_id).body == "Rude words."

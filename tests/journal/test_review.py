@@ -165,3 +165,23 @@ def test_bad_policies_are_a_form_error(app, family, field, value):
 def test_only_managers_set_the_policies(app, family):
     staff = signed_in(app, family, "staff")
     assert post_form(staff, "/journal/policies", {**RULES, "mode": "warn"}).status_code == 403
+
+
+def test_a_correction_that_now_breaks_a_rule_waits_for_approval_again(app, family):
+    observation_id = observe(app, family, [family.child_a_id], "Ada stacked cups.")
+    _set_rules(app, family, "needs_approval")
+    staff = signed_in(app, family, "staff")
+    response = post_form(
+        staff,
+        f"/journal/observations/{observation_id}/edit",
+        {
+            "observed_on": "2026-12-01",
+            "child_ids": [str(family.child_a_id)],
+            "text": "Ada stacked cups and said rubbish.",
+        },
+    )
+    assert response.status_code == 303
+    assert _statuses(app, family)[observation_id] is ObservationStatus.IN_REVIEW
+    parent = signed_in(app, family, "parent_a")
+    path = f"/journal/children/{family.child_a_id}/observations/{observation_id}"
+    assert parent.get(path).status_code == 404
