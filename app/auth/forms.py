@@ -95,7 +95,17 @@ class ChangeEmailForm(FlaskForm):
 class InviteForm(FlaskForm):
     full_name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("Email", validators=EMAIL_CHECKS)
-    role = SelectField("Role", choices=[SelectChoice(r.value, r.value.capitalize()) for r in Role])
+    # Nothing is chosen until the manager chooses: a slip must not make someone a manager.
+    role = SelectField(
+        "Role",
+        choices=[
+            SelectChoice("", "Choose a role"),
+            *(SelectChoice(r.value, r.value.capitalize()) for r in (Role.PARENT, Role.STAFF)),
+            SelectChoice(Role.MANAGER.value, "Manager (runs the setting)"),
+        ],
+        default="",
+        validators=[DataRequired(message="Choose a role.")],
+    )
 
 
 class CorrectEmailForm(FlaskForm):

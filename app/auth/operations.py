@@ -37,6 +37,14 @@ COOLDOWN = timedelta(minutes=15)
 LOCK_AFTER_FAILURES = 10
 
 
+class DeactivatedAccount(InvalidInput):
+    """The email belongs to a deactivated account: offer to reactivate it instead."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__(f"{user.email} belongs to {user.full_name}, whose account is deactivated.")
+        self.user = user
+
+
 class SecretsRefused(InvalidInput):
     """The chosen password or PIN breaks the policy; ``problems`` lists each reason."""
 
@@ -92,12 +100,22 @@ def invite_user(full_name: str, email: str, role: Role, invited_by: User | None)
         role=role,
         status=AccountStatus.INVITED,
     )
-    if _email_in_use(user.email):
-        raise InvalidInput("Someone at this setting already uses that email address.")
+    refuse_email_in_use(user.email)
     db.session.add(user)
     db.session.flush()
     send_invitation(user, by=invited_by)
     return user
+
+
+def refuse_email_in_use(email: str) -> None:
+    """``DeactivatedAccount`` if a deactivated account has the address (it can come back),
+    ``InvalidInput`` if anyone else uses it."""
+    existing = user_by_email(email)
+    if existing is None:
+        return
+    if existing.status is AccountStatus.DEACTIVATED:
+        raise DeactivatedAccount(existing)
+    raise InvalidInput("Someone at this setting already uses that email address.")
 
 
 def send_invitation(user: User, *, by: User | None) -> None:
@@ -368,6 +386,21 @@ def confirm_email_change(token: str) -> User:
     use_link(link)
     audit.record("email_changed", subject=user, old_email=old)
     return user
+
+
+def reactivate_user(user: User, *, by: User) -> None:
+    """Bring a deactivated account back: it is invited again, with a fresh activation link
+    by email, and the person chooses a new password and PIN (the old ones are forgotten)."""
+    if user.status is not AccountStatus.DEACTIVATED:
+        raise InvalidInput(f"{user.full_name}'s account is not deactivated.")
+    user.status = AccountStatus.INVITED
+    user.deactivated_at = None
+    user.password_hash = user.pin_hash = None
+    user.failed_signins = 0
+    user.cooldown_until = user.locked_at = None
+    db.session.flush()
+    _email_activation_link(user)
+    audit.record("reactivated", actor=by, subject=user, role=user.role.value)
 
 
 def deactivate_user(user: User, *, by: User | None, reason: str) -> None:

@@ -32,6 +32,7 @@ from tenants.binding import current_setting
 bp = Blueprint("auth", __name__, template_folder="templates")
 
 INVALID = 422  # a form that cannot be used as sent
+SIGN_IN_EMAIL = "sign_in_email"  # session key: the address just activated or reset
 SIGN_IN_REFUSED = "Email, password or PIN not recognised. Please check them and try again."
 
 
@@ -50,7 +51,9 @@ def _safe_next(target: str | None) -> str:
 def login() -> str:
     if request.args.get("timeout"):
         flash("You were signed out after a period of inactivity. Please sign in again.", "info")
-    return render_template("auth/login.html", form=SignInForm())
+    form = SignInForm()
+    form.email.data = form.email.data or session.pop(SIGN_IN_EMAIL, None)
+    return render_template("auth/login.html", form=form)
 
 
 @bp.post("/login")
@@ -100,6 +103,12 @@ def _link_problem_page(refused: LinkRefused, purpose: str) -> tuple[str, int]:
     ), status
 
 
+def _account_email(token: str, purpose: str) -> str:
+    """The email of the account a usable link is for (``LinkRefused`` if it is not usable)."""
+    link = find_usable_link(token, LinkPurpose(purpose))
+    return db.session.get_one(User, link.user_id).email
+
+
 def _choose_secrets(
     template: str,
     token: str,
@@ -107,16 +116,25 @@ def _choose_secrets(
     done_message: str,
     purpose: str,
 ) -> Response | tuple[str, int]:
-    """Shared flow of activation and reset: one page choosing a new password and PIN."""
+    """Shared flow of activation and reset: one page choosing a new password and PIN,
+    saying which account it is for; the sign-in page then has that email filled in."""
     form = ChooseSecretsForm()
     errors: dict[str, list[str]] = {}
+    try:
+        account_email = _account_email(token, purpose)
+    except LinkRefused as refused:
+        db.session.rollback()
+        return _link_problem_page(refused, purpose)
     if request.method == "POST":
         if not form.validate():
-            return render_template(template, form=form, errors=errors), INVALID
+            db.session.rollback()
+            return render_template(
+                template, form=form, errors=errors, account_email=account_email
+            ), INVALID
         errors = {k: [v] for k, v in form.mismatches().items()}
         if not errors:
             try:
-                complete(token, form.password.data or "", form.pin.data or "")
+                user = complete(token, form.password.data or "", form.pin.data or "")
             except LinkRefused as refused:
                 db.session.rollback()
                 return _link_problem_page(refused, purpose)
@@ -128,17 +146,16 @@ def _choose_secrets(
                 errors = {"password": [str(error)]}
             else:
                 db.session.commit()
+                session[SIGN_IN_EMAIL] = user.email
                 flash(done_message, "success")
                 return redirect(url_for("auth.login"), code=303)
         hint = password_strength_hint(form.password.data or "")
-        return render_template(template, form=form, errors=errors, hint=hint), INVALID
-    try:
-        find_usable_link(token, LinkPurpose(purpose))
-    except LinkRefused as refused:
-        return _link_problem_page(refused, purpose)
-    finally:
         db.session.rollback()
-    return render_template(template, form=form, errors=errors), 200
+        return render_template(
+            template, form=form, errors=errors, hint=hint, account_email=account_email
+        ), INVALID
+    db.session.rollback()
+    return render_template(template, form=form, errors=errors, account_email=account_email), 200
 
 
 @bp.route("/activate/<token>", methods=["GET", "POST"])
@@ -310,7 +327,7 @@ def _invitations_page(form: InviteForm, errors: dict[str, list[str]]) -> str:
 
 @bp.post("/invitations")
 @require_role(Role.MANAGER)
-def invite() -> Response | tuple[str, int]:
+def invite() -> Response | tuple[str, int] | str:
     form = InviteForm()
     errors: dict[str, list[str]] = {}
     if form.validate():
@@ -318,6 +335,9 @@ def invite() -> Response | tuple[str, int]:
             user = operations.invite_user(
                 form.full_name.data or "", form.email.data or "", Role(form.role.data), current_user
             )
+        except operations.DeactivatedAccount as existing:
+            db.session.rollback()
+            return render_template("people/offer_reactivation.html", person=existing.user)
         except InvalidInput as error:
             errors = {"email" if "email" in str(error).lower() else "full_name": [str(error)]}
         else:
@@ -364,17 +384,4 @@ def correct_email(user_id: int) -> Response:
         abort(422, description=str(error))
     db.session.commit()
     flash(f"Email corrected; a new invitation has been sent to {user.email}.", "success")
-    return redirect(url_for("auth.invitations"), code=303)
-
-
-@bp.post("/accounts/<id:user_id>/deactivate")
-@require_role(Role.MANAGER)
-def deactivate(user_id: int) -> Response:
-    EmptyForm().validate_on_submit() or abort(400)
-    user = _invited_user(user_id)
-    if user.id == current_user.id:
-        abort(409, description="You cannot deactivate your own account.")
-    operations.deactivate_user(user, by=current_user, reason="by_manager")
-    db.session.commit()
-    flash(f"{user.full_name}'s account has been deactivated.", "success")
     return redirect(url_for("auth.invitations"), code=303)

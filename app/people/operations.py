@@ -17,7 +17,13 @@ from sqlalchemy.sql.expression import ColumnElement, Exists
 from app import clock
 from app.auth import audit
 from app.auth.models import AccountStatus, LinkPurpose, OneTimeLink, Role, User
-from app.auth.operations import deactivate_user, invite_user
+from app.auth.operations import (
+    DeactivatedAccount,
+    deactivate_user,
+    invite_user,
+    reactivate_user,
+    refuse_email_in_use,
+)
 from app.extensions import db
 from app.people.models import (
     NAME_LENGTH,
@@ -359,9 +365,17 @@ class ProposedLink:
     existing: User | None
 
     @property
+    def reactivates(self) -> bool:
+        """The account is deactivated: confirming brings it back (a new activation link)."""
+        return self.existing is not None and self.existing.status is AccountStatus.DEACTIVATED
+
+    @property
     def account_key(self) -> str:
-        """Which account the screen showed; confirming must name the same one."""
-        return str(self.existing.id) if self.existing is not None else "new"
+        """Which account the screen showed, and whether it offered to reactivate it;
+        confirming must name the same."""
+        if self.existing is None:
+            return "new"
+        return f"{self.existing.id}-reactivate" if self.reactivates else str(self.existing.id)
 
 
 def propose_link(full_name: str, email: str, relationship: str) -> ProposedLink:
@@ -380,20 +394,25 @@ def propose_link(full_name: str, email: str, relationship: str) -> ProposedLink:
 def link_proposed(proposal: ProposedLink, child: Child, *, by: User) -> ParentLink:
     """Link as confirmed: to the existing account, or to a parent invited now."""
     parent = proposal.existing or add_parent(proposal.full_name, proposal.email, by=by)
-    return link_parent(parent, child, proposal.relationship, by=by)
+    return link_parent(parent, child, proposal.relationship, by=by, reactivate=proposal.reactivates)
 
 
-def link_parent(parent: User, child: Child, relationship: str, *, by: User) -> ParentLink:
-    """Link a parent to a child, as confirmed by ``by`` on the confirmation screen."""
+def link_parent(
+    parent: User, child: Child, relationship: str, *, by: User, reactivate: bool = False
+) -> ParentLink:
+    """Link a parent to a child, as confirmed by ``by`` on the confirmation screen; a
+    deactivated parent is reactivated first when the screen said so (``reactivate``)."""
     relationship = clean_relationship(relationship)
     if parent.role is not Role.PARENT:
         raise InvalidInput(f"{parent.full_name} is not a parent or carer account.")
-    if parent.status is AccountStatus.DEACTIVATED:
+    if parent.status is AccountStatus.DEACTIVATED and not reactivate:
         raise InvalidInput(f"{parent.full_name}'s account is deactivated.")
     if child.is_archived:
         raise InvalidInput(f"{child.full_name} has left; links to children who left are closed.")
     if is_linked(parent, child):
         raise InvalidInput(f"{parent.full_name} is already linked to {child.full_name}.")
+    if parent.status is AccountStatus.DEACTIVATED:
+        reactivate_account(parent, by=by)
     link = ParentLink(
         parent_id=parent.id,
         child_id=child.id,
@@ -466,8 +485,12 @@ def add_staff(
     full_name = _name(full_name, "full_name", "Full name", USER_NAME_LENGTH)
     email = _email(email)
     _check_staff_dates(start_date, leaving_date)
-    if user_with_email(email) is not None:
-        raise InvalidField("email", "Someone at this setting already uses that email address.")
+    try:
+        refuse_email_in_use(email)
+    except DeactivatedAccount:
+        raise  # the page offers to bring that account back instead
+    except InvalidInput as error:
+        raise InvalidField("email", str(error)) from error
     user = invite_user(full_name, email, role, by)
     db.session.add(StaffMember(user_id=user.id))
     db.session.flush()
@@ -544,6 +567,22 @@ def key_people() -> list[User]:
 
 
 # ---------------------------------------------------------------- deactivation
+
+
+def reactivate_account(user: User, *, by: User) -> None:
+    """A manager brings back a deactivated parent or member of staff: they are emailed a
+    fresh activation link and choose a new password and PIN. A member of staff's past
+    leaving date is cleared (or the sweep would end their access again the same night);
+    a parent's notice that access ends is void."""
+    if by.role is not Role.MANAGER:
+        raise InvalidInput("Only a manager reactivates an account.")
+    reactivate_user(user, by=by)
+    if user.role in STAFF_ROLES:
+        record = staff_dates(user)
+        if record is not None and record.leaving_date and record.leaving_date <= clock.today():
+            set_staff_dates(user, record.start_date, None, by=by)
+    db.session.execute(delete(ParentDeparture).where(ParentDeparture.user_id == user.id))
+    db.session.flush()
 
 
 def deactivate_now(user: User, *, by: User, reason: str) -> None:

@@ -13,7 +13,8 @@ from werkzeug.wrappers import Response
 
 from app import clock
 from app.auth.access import current_user, require_role
-from app.auth.models import Role, User
+from app.auth.models import AccountStatus, Role, User
+from app.auth.operations import DeactivatedAccount
 from app.extensions import db
 from app.people import operations as people
 from app.people.forms import (
@@ -262,6 +263,15 @@ def _child_page_with(child: Child, **forms: object) -> str:
     return render_template("people/child.html", **context)
 
 
+@bp.get("/children/<id:child_id>/archive")
+@require_role(MANAGER)
+def confirm_archive_child(child_id: int) -> str:
+    shown = _child_or_404(child_id)
+    if shown.is_archived:
+        abort(409, description=f"{shown.full_name} has already left.")
+    return render_template("people/confirm_archive.html", child=shown, today=clock.today())
+
+
 @bp.post("/children/<id:child_id>/archive")
 @require_role(MANAGER)
 def archive_child(child_id: int) -> Response:
@@ -308,6 +318,7 @@ def add_parent_to_child(child_id: int) -> Page:
                 relationship=proposal.relationship,
                 form=form,
                 shown_parent_id=proposal.account_key,
+                reactivates=proposal.reactivates,
                 action=url_for("people.add_parent_to_child", child_id=shown.id),
                 back=url_for("people.child", child_id=shown.id),
             )
@@ -315,6 +326,16 @@ def add_parent_to_child(child_id: int) -> Page:
     return _child_page_with(_child_or_404(child_id), parent_form=form, parent_errors=errors), (
         INVALID
     )
+
+
+@bp.get("/children/<id:child_id>/parents/<id:parent_id>/unlink")
+@require_role(MANAGER)
+def confirm_unlink_parent(child_id: int, parent_id: int) -> str:
+    shown = _child_or_404(child_id)
+    parent = _person_or_404(parent_id, (Role.PARENT,))
+    if not people.is_linked(parent, shown):
+        abort(409, description=f"{parent.full_name} is not linked to {shown.full_name}.")
+    return render_template("people/confirm_unlink.html", child=shown, parent=parent)
 
 
 @bp.post("/children/<id:child_id>/parents/<id:parent_id>/unlink")
@@ -374,10 +395,13 @@ def link_child_to_parent(parent_id: int) -> Page:
     form.offer_children(_child_choices())
     if form.validate():
         target = _child_or_404(form.child_id.data)
+        reactivates = shown.status is AccountStatus.DEACTIVATED
         try:
             relationship = people.clean_relationship(form.relationship.data or "")
             if form.confirmed.data == "yes":
-                people.link_parent(shown, target, relationship, by=current_user)
+                people.link_parent(
+                    shown, target, relationship, by=current_user, reactivate=reactivates
+                )
                 db.session.commit()
                 flash(f"{shown.full_name} is now linked to {target.full_name}.", "success")
                 return redirect(url_for("people.parent", parent_id=shown.id), code=303)
@@ -393,6 +417,7 @@ def link_child_to_parent(parent_id: int) -> Page:
                 relationship=relationship,
                 form=form,
                 shown_parent_id=str(shown.id),
+                reactivates=reactivates,
                 action=url_for("people.link_child_to_parent", parent_id=shown.id),
                 back=url_for("people.parent", parent_id=shown.id),
             )
@@ -430,6 +455,9 @@ def create_staff() -> Page:
                 leaving_date=form.leaving_date.data,
                 by=current_user,
             )
+        except DeactivatedAccount as existing:
+            db.session.rollback()
+            return render_template("people/offer_reactivation.html", person=existing.user)
         except InvalidInput as error:
             errors = _field_errors(error, "email")
         else:
@@ -478,14 +506,33 @@ def set_staff_dates(user_id: int) -> Page:
     return _staff_page(_person_or_404(user_id, people.STAFF_ROLES), form), INVALID
 
 
-# ---------------------------------------------------------------- deactivation
+# ---------------------------------------------------------------- deactivation and coming back
+
+
+def _person_page(person: User) -> str:
+    if person.role is Role.PARENT:
+        return url_for("people.parent", parent_id=person.id)
+    return url_for("people.staff_member", user_id=person.id)
+
+
+def _account_or_404(user_id: int) -> User:
+    return _person_or_404(user_id, (Role.MANAGER, Role.STAFF, Role.PARENT))
+
+
+@bp.get("/<id:user_id>/deactivate")
+@require_role(MANAGER)
+def confirm_deactivate(user_id: int) -> str:
+    person = _account_or_404(user_id)
+    return render_template(
+        "people/confirm_deactivate.html", person=person, back=_person_page(person)
+    )
 
 
 @bp.post("/<id:user_id>/deactivate")
 @require_role(MANAGER)
 def deactivate(user_id: int) -> Response:
     _check_action()
-    person = _person_or_404(user_id, (Role.MANAGER, Role.STAFF, Role.PARENT))
+    person = _account_or_404(user_id)
     try:
         people.deactivate_now(person, by=current_user, reason="by manager")
     except InvalidInput as error:
@@ -493,6 +540,32 @@ def deactivate(user_id: int) -> Response:
         abort(409, description=str(error))
     db.session.commit()
     flash(f"{person.full_name}'s account is deactivated; they have been signed out.", "success")
-    if person.role is Role.PARENT:
-        return redirect(url_for("people.parent", parent_id=person.id), code=303)
-    return redirect(url_for("people.staff_member", user_id=person.id), code=303)
+    return redirect(_person_page(person), code=303)
+
+
+@bp.get("/<id:user_id>/reactivate")
+@require_role(MANAGER)
+def confirm_reactivate(user_id: int) -> str:
+    person = _account_or_404(user_id)
+    return render_template(
+        "people/confirm_reactivate.html", person=person, back=_person_page(person)
+    )
+
+
+@bp.post("/<id:user_id>/reactivate")
+@require_role(MANAGER)
+def reactivate(user_id: int) -> Response:
+    _check_action()
+    person = _account_or_404(user_id)
+    try:
+        people.reactivate_account(person, by=current_user)
+    except InvalidInput as error:
+        db.session.rollback()
+        abort(409, description=str(error))
+    db.session.commit()
+    flash(
+        f"{person.full_name}'s account is back: they have been emailed a link to choose a new "
+        "password and PIN.",
+        "success",
+    )
+    return redirect(_person_page(person), code=303)

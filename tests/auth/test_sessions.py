@@ -124,7 +124,7 @@ def test_deactivation_refuses_the_open_session_on_its_next_request(app, make_set
     assert _is_signed_in(staff)
     user_id = user_id_of(app, setting.slug, staff_email)
     done = manager.post(
-        f"/accounts/{user_id}/deactivate", data={"csrf_token": csrf_token(manager, "/invitations")}
+        f"/people/{user_id}/deactivate", data={"csrf_token": csrf_token(manager, "/invitations")}
     )
     assert done.status_code == 303
     assert not _is_signed_in(staff)

@@ -49,8 +49,12 @@ ROUTES: dict[str, Route] = {
     "people.edit_child": Route("GET", "/people/children/{child}/edit", {MANAGER}),
     "people.update_child": Route("POST", "/people/children/{child}/edit", {MANAGER}),
     "people.set_leaving_date": Route("POST", "/people/children/{child}/leaving", {MANAGER}),
+    "people.confirm_archive_child": Route("GET", "/people/children/{child}/archive", {MANAGER}),
     "people.archive_child": Route("POST", "/people/children/{child}/archive", {MANAGER}),
     "people.add_parent_to_child": Route("POST", "/people/children/{child}/parents", {MANAGER}),
+    "people.confirm_unlink_parent": Route(
+        "GET", "/people/children/{child}/parents/{parent}/unlink", {MANAGER}
+    ),
     "people.unlink_parent": Route(
         "POST", "/people/children/{child}/parents/{parent}/unlink", {MANAGER}
     ),
@@ -62,8 +66,12 @@ ROUTES: dict[str, Route] = {
     "people.create_staff": Route("POST", "/people/staff/new", {MANAGER}),
     "people.staff_member": Route("GET", "/people/staff/{staff}", {MANAGER}),
     "people.set_staff_dates": Route("POST", "/people/staff/{staff}/dates", {MANAGER}),
+    "people.confirm_deactivate": Route("GET", "/people/{user}/deactivate", {MANAGER}),
     "people.deactivate": Route("POST", "/people/{user}/deactivate", {MANAGER}),
+    "people.confirm_reactivate": Route("GET", "/people/{user}/reactivate", {MANAGER}),
+    "people.reactivate": Route("POST", "/people/{user}/reactivate", {MANAGER}),
 }
+ACCOUNT_CHANGES = ("people.deactivate", "people.reactivate")
 
 # Whose ids a request names: the signed-in parent's own child, another child of
 # the same setting, a child who has left, and ids that exist only in another setting.
@@ -136,7 +144,7 @@ def test_every_route_for_every_role_and_id(app, nursery, ids, role):
     wrong = []
     # The manager's own staff member is deactivated by one of these requests:
     # ask the destructive ones last.
-    order = sorted(ROUTES.items(), key=lambda item: item[0] == "people.deactivate")
+    order = sorted(ROUTES.items(), key=lambda item: item[0] in ACCOUNT_CHANGES)
     for name, route in order:
         for target in TARGETS if "{" in route.path else ("own",):
             path = route.path.format(**ids[target])
@@ -185,7 +193,7 @@ FIELDS = [
 def test_hostile_input_to_every_form_is_never_a_server_error(app, nursery, ids, value):
     manager = signed_in(app, nursery, MANAGER)
     # Deactivating someone is not a form with fields; leave it out so the others run as manager.
-    forms = [r for n, r in ROUTES.items() if r.method == "POST" and n != "people.deactivate"]
+    forms = [r for n, r in ROUTES.items() if r.method == "POST" and n not in ACCOUNT_CHANGES]
     for route in forms:
         path = route.path.format(**ids["other"])
         response = post_form(manager, path, dict.fromkeys(FIELDS, value))
