@@ -675,7 +675,7 @@ def _comment_url(child: Child, observation: Observation) -> str:
 
 
 COMMENT_PATH = (
-    "/children/<int:child_id>/observations/<int:observation_id>/comments/<int:comment_id>"
+    "/children/<id:child_id>/observations/<id:observation_id>/comments/<id:comment_id>"
 )
 
 

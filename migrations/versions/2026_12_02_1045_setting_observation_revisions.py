@@ -1,8 +1,8 @@
 """setting: corrections of published observations (revisions, edited marks), edited comments
 
 Revision ID: 3b9e5c71a0d4
-Revises: 7662f62ccb18
-Create Date: 2026-12-02 10:30:00
+Revises: 4e1d9b7c2a60
+Create Date: 2026-12-02 10:45:00
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "3b9e5c71a0d4"
-down_revision = "7662f62ccb18"
+down_revision = "4e1d9b7c2a60"
 branch_labels = None
 depends_on = None
 
