@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, g, render_template
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError as DBAPIOperationalError
 from werkzeug.exceptions import HTTPException
+
+from tenants.routing import bare_domain_url
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,12 @@ DEFAULT_ERROR = ("That didn't work", "Please go back and try again.")
 
 def render_error(code: int, message: str | None = None) -> tuple[str, int]:
     title, default_message = MESSAGES.get(code, DEFAULT_ERROR)
-    page = render_template("errors/error.html", title=title, message=message or default_message)
+    # On a setting's own host "/" is its home page; elsewhere (an unknown or suspended
+    # subdomain) "/" would lead back here, so the link goes to the bare domain.
+    home = "/" if g.get("setting") else bare_domain_url()
+    page = render_template(
+        "errors/error.html", title=title, message=message or default_message, home=home
+    )
     return page, code
 
 

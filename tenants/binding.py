@@ -31,6 +31,7 @@ class BoundSetting:
     name: str
     schema_name: str
     logo_file: str | None = None
+    time_zone: str = "Europe/London"  # how its pages show times (app.timezones)
 
 
 _current: ContextVar[BoundSetting | None] = ContextVar("current_setting", default=None)

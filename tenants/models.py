@@ -59,6 +59,10 @@ class Setting(db.Model):
     retention_years_after_leaving: Mapped[int] = mapped_column(
         Integer, default=3, server_default="3"
     )
+    # The IANA time zone its pages show times in (a manager sets it with the name and logo).
+    time_zone: Mapped[str] = mapped_column(
+        String(64), default="Europe/London", server_default="Europe/London"
+    )
 
     @property
     def is_active(self) -> bool:

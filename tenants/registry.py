@@ -30,7 +30,12 @@ def _load_all_active() -> dict[str, BoundSetting]:
     with db.engine.connect() as connection:
         rows = connection.execute(
             select(
-                Setting.id, Setting.slug, Setting.name, Setting.schema_name, Setting.logo_file
+                Setting.id,
+                Setting.slug,
+                Setting.name,
+                Setting.schema_name,
+                Setting.logo_file,
+                Setting.time_zone,
             ).where(Setting.status == SettingStatus.ACTIVE)
         ).all()
     return {row.slug: BoundSetting(**row._asdict()) for row in rows}

@@ -38,13 +38,23 @@ def slug_for_host(host: str, base_domain: str) -> str | None:
 
 def setting_url(slug: str, path: str) -> str:
     """An absolute URL on a setting's subdomain, for emails and the CLI."""
+    return _public_url(f"{slug}.", path)
+
+
+def bare_domain_url(path: str = "/") -> str:
+    """An absolute URL on the bare domain (the landing page), e.g. from an unknown subdomain."""
+    return _public_url("", path)
+
+
+def _public_url(subdomain: str, path: str) -> str:
     config = current_app.config["LJ"]
     port = f":{config.PUBLIC_PORT}" if config.PUBLIC_PORT else ""
-    return f"{config.PUBLIC_SCHEME}://{slug}.{config.BASE_DOMAIN}{port}{path}"
+    return f"{config.PUBLIC_SCHEME}://{subdomain}{config.BASE_DOMAIN}{port}{path}"
 
 
 def _resolve_setting_for_request() -> None:
-    if request.endpoint in ANY_HOST_ENDPOINTS:
+    # The stylesheet too: an unknown subdomain's 404 page must look like the service's.
+    if request.endpoint in ANY_HOST_ENDPOINTS or request.endpoint == "static":
         g.setting = None
         g.setting_token = bind(None)
         return

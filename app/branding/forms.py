@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 
@@ -15,3 +17,8 @@ class BrandingForm(FlaskForm):
         render_kw={"accept": "image/jpeg,image/png,image/webp"},
     )
     remove_logo = BooleanField("Remove the current logo")
+    time_zone = SelectField(
+        "Time zone (pages show every time in it)",
+        choices=sorted(available_timezones()),
+        validate_choice=True,
+    )

@@ -1,11 +1,13 @@
-"""The setting's name and logo, as families see them on every page."""
+"""The setting's name and logo, as families see them on every page, and its time zone."""
 
 from __future__ import annotations
+
+from zoneinfo import available_timezones
 
 from app.extensions import db
 from app.journal import storage
 from app.journal.media import process_upload
-from app.validation import clean_name
+from app.validation import InvalidInput, clean_name
 from tenants.binding import current_setting
 from tenants.models import Setting
 
@@ -21,6 +23,16 @@ def rename_setting(name: str) -> Setting:
     """Change the display name; flushes."""
     setting = current_setting_row()
     setting.name = clean_name(name, field="Setting name")
+    db.session.flush()
+    return setting
+
+
+def set_time_zone(name: str) -> Setting:
+    """Show the setting's times in the IANA zone ``name`` (e.g. Europe/London); flushes."""
+    if name not in available_timezones():
+        raise InvalidInput("Choose the time zone from the list.")
+    setting = current_setting_row()
+    setting.time_zone = name
     db.session.flush()
     return setting
 

@@ -22,17 +22,21 @@ bp = Blueprint("branding", __name__, url_prefix="/settings/branding", template_f
 @bp.get("/")
 @require_role(Role.MANAGER)
 def edit() -> str:
-    return render_template("branding/edit.html", form=BrandingForm(name=current_setting().name))
+    setting = current_setting()
+    form = BrandingForm(name=setting.name, time_zone=setting.time_zone)
+    return render_template("branding/edit.html", form=form)
 
 
 @bp.post("/")
 @require_role(Role.MANAGER)
 def save() -> Response | tuple[str, int]:
-    form = BrandingForm()
+    # A form posted without a time zone keeps the current one.
+    form = BrandingForm(time_zone=current_setting().time_zone)
     errors: dict[str, list[str]] = {}
     if form.validate():
         try:
             operations.rename_setting(form.name.data or "")
+            operations.set_time_zone(form.time_zone.data or "")
             upload = form.logo.data
             if form.remove_logo.data:
                 operations.remove_logo()
@@ -46,7 +50,7 @@ def save() -> Response | tuple[str, int]:
         else:
             db.session.commit()
             forget_cached()
-            flash("Saved. Families see the new name and logo on every page.", "success")
+            flash("Saved. Families see the name, logo and times on every page.", "success")
             return redirect(url_for("branding.edit"), code=303)
     db.session.rollback()
     return _page(form, errors), 422

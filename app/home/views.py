@@ -6,6 +6,7 @@ from flask import Blueprint, g, render_template
 
 from app.auth.access import current_user
 from app.auth.models import Role
+from app.home import dashboards
 from app.people import operations as people
 
 bp = Blueprint("home", __name__, template_folder="templates")
@@ -19,7 +20,17 @@ def index() -> str:
     if not current_user.is_authenticated:
         return render_template("home/setting_home.html")
     if current_user.role is Role.MANAGER:
-        return render_template("home/manager.html", attention=people.needs_attention())
+        steps = dashboards.getting_started()
+        return render_template(
+            "home/manager.html",
+            attention=people.needs_attention(),
+            steps=None if all(step.done for step in steps) else steps,
+            waiting=dashboards.waiting_for_review(current_user),
+        )
     if current_user.role is Role.STAFF:
-        return render_template("home/staff.html", children=people.active_children())
-    return render_template("home/parent.html", children=people.children_of(current_user))
+        return render_template(
+            "home/staff.html",
+            children=people.active_children(),
+            waiting=dashboards.waiting_for_review(current_user),
+        )
+    return render_template("home/parent.html", news=dashboards.new_since_last_visit(current_user))

@@ -674,9 +674,7 @@ def _comment_url(child: Child, observation: Observation) -> str:
     )
 
 
-COMMENT_PATH = (
-    "/children/<id:child_id>/observations/<id:observation_id>/comments/<id:comment_id>"
-)
+COMMENT_PATH = "/children/<id:child_id>/observations/<id:observation_id>/comments/<id:comment_id>"
 
 
 def _comment_form_page(

@@ -348,4 +348,5 @@ def _any_status_setting(slug: str) -> BoundSetting:
         name=setting.name,
         schema_name=setting.schema_name,
         logo_file=setting.logo_file,
+        time_zone=setting.time_zone,
     )

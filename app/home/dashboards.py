@@ -1,0 +1,89 @@
+"""What each dashboard shows besides its links: a new setting's first steps, the review
+queue's size for staff, and for a parent what is new in each child's journal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, func, select
+
+from app.auth.models import Role, User
+from app.extensions import db
+from app.journal import operations as journal
+from app.journal.models import (
+    ContentRulesRecord,
+    JournalAccess,
+    JournalView,
+    Observation,
+    ObservationChild,
+    ObservationStatus,
+)
+from app.people.models import Child
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    endpoint: str
+    done: bool
+
+
+def getting_started() -> list[Step]:
+    """A new setting's first steps, each done once something in the setting shows it."""
+
+    def any_row(*conditions: object) -> bool:
+        return bool(db.session.scalar(select(exists().where(*conditions))))
+
+    return [
+        Step("Add the children, with their rooms", "people.new_child", any_row(Child.id > 0)),
+        Step("Invite your staff", "people.new_staff", any_row(User.role == Role.STAFF)),
+        Step(
+            "Link parents and carers to their children",
+            "people.children",
+            any_row(User.role == Role.PARENT),
+        ),
+        Step("Set the journal's policies", "journal.policies", any_row(ContentRulesRecord.id == 1)),
+    ]
+
+
+def waiting_for_review(viewer: User) -> int:
+    """How many items wait in ``viewer``'s review queue."""
+    held, home = journal.review_queue(viewer)
+    return len(held) + len(home)
+
+
+@dataclass(frozen=True)
+class NewInJournal:
+    child: Child
+    new_observations: int
+    last_looked: datetime | None
+
+
+def new_since_last_visit(parent: User) -> list[NewInJournal]:
+    """For each of a parent's children: observations published since the parent last opened
+    that child's journal (all of them before the first visit)."""
+    news = []
+    for child in journal.journal_children(parent):
+        last_looked = db.session.scalar(
+            select(func.max(JournalAccess.at)).where(
+                JournalAccess.viewer_id == parent.id,
+                JournalAccess.child_id == child.id,
+                JournalAccess.what == JournalView.JOURNAL,
+            )
+        )
+        published = (
+            select(func.count())
+            .select_from(Observation)
+            .where(
+                Observation.status == ObservationStatus.PUBLISHED,
+                exists().where(
+                    ObservationChild.observation_id == Observation.id,
+                    ObservationChild.child_id == child.id,
+                ),
+            )
+        )
+        if last_looked is not None:
+            published = published.where(Observation.published_at > last_looked)
+        news.append(NewInJournal(child, db.session.scalar(published) or 0, last_looked))
+    return news
