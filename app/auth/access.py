@@ -11,6 +11,7 @@ from flask_login import LoginManager, current_user
 from werkzeug.wrappers import Response
 
 from app.auth.models import Role, User
+from app.auth.sessions import ACCESS_ENDED
 from app.extensions import db
 from tenants.binding import current_setting_or_none
 
@@ -35,9 +36,16 @@ def _load_user_of_this_setting(user_id: str) -> User | None:
 
 @login_manager.unauthorized_handler
 def _to_sign_in() -> Response:
-    timed_out = getattr(session, "ended_by_timeout", False)
+    # Say why the session ended: access ended (deactivated), or inactivity.
+    ended = getattr(session, "ended_reason", None) == ACCESS_ENDED
+    timed_out = getattr(session, "ended_by_timeout", False) and not ended
     return redirect(
-        url_for("auth.login", next=request.full_path.rstrip("?"), timeout=1 if timed_out else None)
+        url_for(
+            "auth.login",
+            next=request.full_path.rstrip("?"),
+            timeout=1 if timed_out else None,
+            ended="access" if ended else None,
+        )
     )
 
 

@@ -15,7 +15,7 @@ from app import clock
 from app.auth import audit
 from app.auth.links import find_usable_link, issue_link, use_link
 from app.auth.models import AccountStatus, LinkPurpose, OneTimeLink, Role, User
-from app.auth.sessions import end_all_sessions_of
+from app.auth.sessions import ACCESS_ENDED, end_all_sessions_of
 from app.extensions import db
 from app.mail import send_after_commit
 from app.ops.metrics import SIGN_IN_FAILURES
@@ -415,5 +415,5 @@ def deactivate_user(user: User, *, by: User | None, reason: str) -> None:
         .values(expires_at=clock.now())
     )
     db.session.flush()
-    end_all_sessions_of(current_setting().slug, user.id)
+    end_all_sessions_of(current_setting().slug, user.id, reason=ACCESS_ENDED)
     audit.record("deactivated", actor=by, subject=user, reason=reason)

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 # minute would end a 6-second session 6 seconds after sign-in, however busy).
 SEEN_REFRESH_FRACTION = 1 / 20
 SEEN_REFRESH_MAX_SECONDS = 60.0
+# Pages ask here how long their session has left. Asking is not activity: this one path
+# reads the session without sliding its expiry (another tab's activity shows in the answer).
+STATUS_PATH = "/session/status"
+ACCESS_ENDED = "access_ended"  # why a session was ended, told on the next sign-in page
 
 
 class RedisSession(CallbackDict[str, Any], SessionMixin):
@@ -51,6 +55,8 @@ class RedisSession(CallbackDict[str, Any], SessionMixin):
         self.unavailable = False
         self.created: float | None = None  # when the session began (absolute timeout)
         self.discarded_sid: str | None = None
+        self.ended_reason: str | None = None  # set when the server ended it (ACCESS_ENDED)
+        self.remaining: float | None = None  # seconds left, read without sliding (STATUS_PATH)
 
     def regenerate(self) -> None:
         """A new id for the same data (at sign-in): a planted id becomes useless."""
@@ -81,6 +87,10 @@ def user_index_key(slug: str, user_id: int | str) -> str:
     return f"lj:user-sessions:{slug}:{user_id}"
 
 
+def ended_key(slug: str, sid: str) -> str:
+    return f"lj:session-ended:{slug}:{sid}"
+
+
 def _timestamp(moment: datetime) -> float:
     return moment.timestamp()
 
@@ -109,23 +119,33 @@ class RedisSessionInterface(SessionInterface):
         sid = request.cookies.get(self.cookie_name, "")
         if not sid or len(sid) > 64:
             return RedisSession(_new_sid(), new=True)
-        raw = get_redis().getex(session_key(_setting_key(), sid), ex=self.idle)
+        key = session_key(_setting_key(), sid)
+        status_only = request.path == STATUS_PATH
+        if status_only:
+            raw, ttl_ms = get_redis().pipeline().get(key).pttl(key).execute()
+        else:
+            raw, ttl_ms = get_redis().getex(key, ex=self.idle), self.idle * 1000
         if raw is None:
-            return self._ended(had_session=True)
+            return self._ended(sid)
         data = json.loads(raw)
         now = _timestamp(clock.now())
         if now - data["created"] > self.absolute or now - data["seen"] > self.idle:
-            get_redis().delete(session_key(_setting_key(), sid))
-            return self._ended(had_session=True)
+            get_redis().delete(key)
+            return self._ended(sid)
         session = RedisSession(sid, data["values"], new=False)
         session.created = data["created"]
-        if now - data["seen"] > self.seen_refresh:
+        session.remaining = min(
+            ttl_ms / 1000, self.idle - (now - data["seen"]), self.absolute - (now - data["created"])
+        )
+        if now - data["seen"] > self.seen_refresh and not status_only:
             session.modified = True
         return session
 
-    def _ended(self, *, had_session: bool) -> RedisSession:
+    def _ended(self, sid: str) -> RedisSession:
         session = RedisSession(_new_sid(), new=True)
-        session.ended_by_timeout = had_session
+        session.ended_by_timeout = True
+        reason = get_redis().get(ended_key(_setting_key(), sid))
+        session.ended_reason = reason.decode() if reason else None
         return session
 
     def save_session(self, app: Flask, session: RedisSession, response: Response) -> None:  # type: ignore[override]
@@ -211,14 +231,19 @@ def _check_redis_recently() -> None:
     _healthy_at[id(store)] = now
 
 
-def end_all_sessions_of(slug: str, user_id: int) -> int:
-    """Delete every session of one user (password change, reset, deactivation)."""
+def end_all_sessions_of(slug: str, user_id: int, reason: str | None = None) -> int:
+    """Delete every session of one user (password change, reset, deactivation); with a
+    ``reason``, the next page each ended session asks for says why (ACCESS_ENDED)."""
     store = get_redis()
     index = user_index_key(slug, user_id)
     sids = [sid.decode() for sid in store.smembers(index)]
     keys = [session_key(slug, sid) for sid in sids]
     if keys:
         store.delete(*keys)
+    if reason:
+        remember = current_app.config["LJ"].SESSION_ABSOLUTE_TIMEOUT
+        for sid in sids:
+            store.set(ended_key(slug, sid), reason, ex=remember)
     store.delete(index)
     return len(keys)
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -23,6 +34,7 @@ from app.auth.forms import (
 from app.auth.links import LinkRefused, find_usable_link
 from app.auth.models import AccountStatus, LinkPurpose, Role, User
 from app.auth.operations import CurrentSecretsRefused, SecretsRefused
+from app.auth.sessions import STATUS_PATH
 from app.extensions import db, limiter
 from app.security.policy import password_strength_hint
 from app.security.redirects import local_path
@@ -49,7 +61,13 @@ def _safe_next(target: str | None) -> str:
 
 @bp.get("/login")
 def login() -> str:
-    if request.args.get("timeout"):
+    if request.args.get("ended") == "access":
+        flash(
+            f"You have been signed out because your access to {g.setting.name}'s learning "
+            f"journals has ended. If you think this is a mistake, please contact {g.setting.name}.",
+            "info",
+        )
+    elif request.args.get("timeout"):
         flash("You were signed out after a period of inactivity. Please sign in again.", "info")
     form = SignInForm()
     form.email.data = form.email.data or session.pop(SIGN_IN_EMAIL, None)
@@ -83,6 +101,20 @@ def logout() -> Response:
     session.clear()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"), code=303)
+
+
+@bp.get(STATUS_PATH)
+def session_status() -> Response:
+    """How long this session has left, for the idle warning (asking does not extend it)."""
+    signed_in = current_user.is_authenticated
+    ended = getattr(session, "ended_reason", None) if not signed_in else None
+    response = jsonify(
+        signed_in=signed_in,
+        remaining=round(max(0.0, session.remaining or 0.0), 1) if signed_in else 0,
+        ended=ended,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/session/keep-alive")

@@ -35,7 +35,7 @@ from app.auth.models import Role
 from app.config import MAX_REQUEST_MB
 from app.extensions import db
 from app.journal import operations as journal
-from app.journal import storage
+from app.journal import storage, unsaved
 from app.journal.content_rules import ContentRules, Mode, highlight
 from app.journal.forms import (
     ActionForm,
@@ -284,12 +284,38 @@ def _form_page(
     )
 
 
+def _unsaved_or(defaults: dict[str, object]) -> dict[str, object]:
+    """The form's data: what the author typed before an idle sign-out, if kept, else
+    ``defaults``."""
+    kept = unsaved.take(current_user, request.path)
+    if kept is None:
+        return {"formdata": None, **defaults}
+    flash(
+        "You were signed out while writing: what you had typed is back. "
+        "Save it to keep it (photos need adding again).",
+        "warning",
+    )
+    return {"formdata": kept}
+
+
 @bp.get("/observations/new")
 @require_role(*STAFF)
 def new_observation() -> str:
     chosen = request.args.get("child", type=int)
-    form = _observation_form(observed_on=clock.today(), child_ids=[chosen] if chosen else [])
-    return _form_page(form, {})
+    data = _unsaved_or({"observed_on": clock.today(), "child_ids": [chosen] if chosen else []})
+    return _form_page(_observation_form(**data), {})
+
+
+@bp.post("/observations/unsaved")
+@require_role(*STAFF)
+def keep_unsaved() -> tuple[str, int]:
+    """What was typed into an observation form, sent by the page just before an idle
+    sign-out (see ``app.journal.unsaved``)."""
+    _check_action()
+    page = request.args.get("page", "")
+    if not page.startswith("/journal/observations/"):
+        abort(400)
+    return "", 204 if unsaved.keep(current_user, page, request.form) else 413
 
 
 @bp.post("/observations/new")
@@ -361,8 +387,8 @@ def _observation_page(shown: Observation, **extra: object) -> str:
 def edit_observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
-    form = _observation_form(shown, obj=shown, child_ids=sorted(shown.child_ids))
-    return _form_page(form, {}, shown)
+    data = _unsaved_or({"obj": shown, "child_ids": sorted(shown.child_ids)})
+    return _form_page(_observation_form(shown, **data), {}, shown)
 
 
 @bp.post("/observations/<id:observation_id>/edit")

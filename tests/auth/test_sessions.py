@@ -181,3 +181,36 @@ def test_the_session_index_cleanup_drops_only_sessions_that_have_expired(app, ma
     assert "expired sessions dropped" in result.output
     assert {sid.decode() for sid in store.smembers(index)} == {second.session_cookie()}
     assert _is_signed_in(second)
+
+
+def test_a_person_whose_access_ended_is_told_so_not_inactivity(app, make_setting):
+    setting = make_setting()
+    with app.app_context():
+        manager_email = make_user(setting.slug, role="manager")
+        parent_email = make_user(setting.slug, role="parent", full_name="Gone Parent")
+    manager, parent = client_for(app, setting.slug), client_for(app, setting.slug)
+    sign_in(manager, manager_email)
+    sign_in(parent, parent_email)
+    status = parent.get("/session/status").get_json()
+    assert status["signed_in"] is True and 0 < status["remaining"] <= 1800
+    user_id = user_id_of(app, setting.slug, parent_email)
+    manager.post(
+        f"/people/{user_id}/deactivate", data={"csrf_token": csrf_token(manager, "/invitations")}
+    )
+    assert parent.get("/session/status").get_json() == {
+        "signed_in": False,
+        "remaining": 0,
+        "ended": "access_ended",
+    }
+    response = parent.get("/account")
+    assert "ended=access" in response.headers["Location"]
+    page = parent.get(response.headers["Location"]).text
+    assert "your access to" in page and "has ended" in page and "inactivity" not in page
+
+
+def test_asking_how_long_is_left_does_not_extend_the_session(app, make_setting):
+    _, client, _ = _signed_in(app, make_setting)
+    clock.advance(timedelta(seconds=1000))
+    assert 790 <= client.get("/session/status").get_json()["remaining"] <= 800
+    clock.advance(timedelta(seconds=801))
+    assert client.get("/session/status").get_json()["signed_in"] is False

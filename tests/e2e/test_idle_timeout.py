@@ -9,7 +9,7 @@ from tests.fixtures.browser import LiveServer, check_accessibility, screenshot
 
 pytestmark = pytest.mark.e2e
 
-IDLE_SECONDS = 6
+IDLE_SECONDS = 10
 
 
 @pytest.fixture
@@ -51,3 +51,47 @@ def test_idle_warning_then_stay_signed_in_then_auto_logout(
     assert "signed out after a period of inactivity" in page.content()
     page.goto(short_idle_server.url(setting.slug, "/account"))
     assert "/login" in page.url, "the server ended the session too"
+
+
+def test_activity_in_another_tab_keeps_this_one_signed_in(
+    app, make_setting, short_idle_server, new_page
+):
+    setting = make_setting()
+    with app.app_context():
+        email = make_user(setting.slug, role="parent", full_name="Two Tabs")
+    first = new_page()
+    _sign_in(first, short_idle_server, setting.slug, email)
+    second = first.context.new_page()
+    # The person works in the second tab for longer than the idle timeout.
+    for _ in range(IDLE_SECONDS + 2):
+        second.goto(short_idle_server.url(setting.slug, "/account"))
+        first.wait_for_timeout(1000)
+    assert first.url == short_idle_server.url(setting.slug, "/"), "the first tab stayed"
+    assert first.get_by_role("alertdialog").is_hidden()
+
+
+def test_typing_counts_and_what_was_typed_is_back_after_the_sign_out(
+    app, make_setting, short_idle_server, new_page
+):
+    setting = make_setting()
+    with app.app_context():
+        email = make_user(setting.slug, role="staff", full_name="Busy Typist")
+    page = new_page()
+    _sign_in(page, short_idle_server, setting.slug, email)
+    page.goto(short_idle_server.url(setting.slug, "/journal/observations/new"))
+    text = page.get_by_label("What happened")
+    sentence = "Ada built a tall tower of blocks and counted every one of them"
+    for word in sentence.split():  # about thirteen seconds of typing: longer than the timeout
+        text.press_sequentially(word + " ")
+        page.wait_for_timeout(1000)
+    assert "/journal/observations/new" in page.url, "typing kept the session"
+
+    page.wait_for_url("**/login?timeout=1", timeout=(IDLE_SECONDS + 4) * 1000)
+    assert "signed out after a period of inactivity" in page.content()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(GOOD_PASSWORD)
+    page.get_by_label("PIN").fill(GOOD_PIN)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(short_idle_server.url(setting.slug, "/journal/observations/new"))
+    assert "counted every one of them" in page.get_by_label("What happened").input_value()
+    assert "what you had typed is back" in page.content()

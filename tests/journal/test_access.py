@@ -50,6 +50,9 @@ ROUTES: dict[str, Route] = {
     "journal.review_queue": Route("GET", "/journal/review", STAFF_ROLES),
     "journal.new_observation": Route("GET", "/journal/observations/new", STAFF_ROLES),
     "journal.create_observation": Route("POST", "/journal/observations/new", STAFF_ROLES),
+    "journal.keep_unsaved": Route(
+        "POST", "/journal/observations/unsaved?page=/journal/observations/new", STAFF_ROLES
+    ),
     "journal.observation": Route("GET", "/journal/observations/{observation}", STAFF_ROLES),
     "journal.edit_observation": Route(
         "GET", "/journal/observations/{observation}/edit", STAFF_ROLES
