@@ -229,6 +229,9 @@ class PageForm(FlaskForm):
 class JournalFilterForm(PageForm):
     """The filters of a child's journal, read from the query string."""
 
+    q = StringField(
+        "Words", validators=[Optional(), Length(max=200, message="At most 200 characters.")]
+    )
     area = SelectField(
         "Area of learning",
         choices=[SelectChoice("", "Any area"), *_choices(AREAS_OF_LEARNING)],
@@ -240,7 +243,10 @@ class JournalFilterForm(PageForm):
 
     def filters(self) -> Filters:
         return Filters(
-            area=self.area.data or None, date_from=self.date_from.data, date_to=self.date_to.data
+            area=self.area.data or None,
+            date_from=self.date_from.data,
+            date_to=self.date_to.data,
+            text=(self.q.data or "").strip() or None,
         )
 
 
@@ -248,6 +254,8 @@ class ListFilterForm(JournalFilterForm):
     """Staff's list of observations: the journal's filters, plus child, author and status."""
 
     child = SelectField("Child", coerce=int, default=0, validate_choice=True)
+    room = SelectField("Room", default="", validate_choice=True)
+    key_person = SelectField("Key person", coerce=int, default=0, validate_choice=True)
     author = SelectField("Author", coerce=int, default=0, validate_choice=True)
     status = SelectField(
         "Status",
@@ -262,18 +270,30 @@ class ListFilterForm(JournalFilterForm):
         validate_choice=True,
     )
 
-    def offer(self, children: list[tuple[int, str]], authors: list[tuple[int, str]]) -> None:
+    def offer(
+        self,
+        children: list[tuple[int, str]],
+        authors: list[tuple[int, str]],
+        rooms: list[str],
+        key_people: list[tuple[int, str]],
+    ) -> None:
         self.child.choices = [SelectChoice(0, "Any child")] + [
             SelectChoice(child_id, name) for child_id, name in children
         ]
         self.author.choices = [SelectChoice(0, "Anyone")] + [
             SelectChoice(user_id, name) for user_id, name in authors
         ]
+        self.room.choices = [SelectChoice("", "Any room")] + [SelectChoice(r, r) for r in rooms]
+        self.key_person.choices = [SelectChoice(0, "Any key person")] + [
+            SelectChoice(user_id, name) for user_id, name in key_people
+        ]
 
     def filters(self) -> Filters:
         return replace(
             super().filters(),
             child_id=self.child.data or None,
+            room=self.room.data or None,
+            key_person_id=self.key_person.data or None,
             author_id=self.author.data or None,
             status=ObservationStatus(self.status.data) if self.status.data else None,
         )

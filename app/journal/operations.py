@@ -978,7 +978,12 @@ def _paged(query: Select[tuple[T]], number: int, count_of: Select[tuple[int]]) -
 
 @dataclass(frozen=True)
 class Filters:
-    """What a list is narrowed to (every field optional)."""
+    """What a list is narrowed to (every field optional).
+
+    ``text`` is matched here only on staff's own list, where every name shows; in a
+    child's view it is matched on the text as that view shows it (``app.journal.viewing``),
+    so a name the group-name policy hides cannot be found by searching for it.
+    """
 
     child_id: int | None = None
     area: str | None = None
@@ -986,6 +991,9 @@ class Filters:
     status: ObservationStatus | None = None
     date_from: date | None = None
     date_to: date | None = None
+    room: str | None = None
+    key_person_id: int | None = None
+    text: str | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
@@ -1001,7 +1009,48 @@ class Filters:
             conditions.append(Observation.observed_on >= self.date_from)
         if self.date_to:
             conditions.append(Observation.observed_on <= self.date_to)
+        if self.room:
+            conditions.append(_about_a_child_where(Child.room == self.room))
+        if self.key_person_id:
+            conditions.append(_about_a_child_where(Child.key_person_id == self.key_person_id))
         return conditions
+
+    def text_conditions(self) -> list[ColumnElement[bool]]:
+        """The text search in SQL, for staff's list (every name shown there)."""
+        if not self.text:
+            return []
+        pattern = f"%{_escaped_like(self.text)}%"
+        in_caption = exists().where(
+            Photo.observation_id == Observation.id, Photo.caption.ilike(pattern, escape="\\")
+        )
+        return [
+            or_(
+                Observation.text.ilike(pattern, escape="\\"),
+                Observation.next_steps.ilike(pattern, escape="\\"),
+                in_caption,
+            )
+        ]
+
+
+def _escaped_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _about_a_child_where(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists().where(
+        ObservationChild.observation_id == Observation.id,
+        ObservationChild.child_id == Child.id,
+        condition,
+    )
+
+
+def rooms() -> list[str]:
+    """The rooms of the setting's active children, for the room filter."""
+    return list(
+        db.session.scalars(
+            select(Child.room).where(Child.archived_at.is_(None)).distinct().order_by(Child.room)
+        )
+    )
 
 
 def _tags(child_id: int) -> ColumnElement[bool]:
@@ -1030,7 +1079,7 @@ def _newest_first(query: Select) -> Select:
 
 def observation_list(viewer: User, filters: Filters, page: int) -> Page[Observation]:
     """Staff's list of observations (all statuses they may see), newest first."""
-    conditions = [*_staff_may_see(viewer), *filters.conditions()]
+    conditions = [*_staff_may_see(viewer), *filters.conditions(), *filters.text_conditions()]
     return _paged(
         _newest_first(select(Observation).where(*conditions)),
         page,
@@ -1091,15 +1140,22 @@ def journal_page(child: Child, viewer: User, filters: Filters, page: int) -> Pag
     )
 
 
-def whole_journal(child: Child, viewer: User) -> list[Observation]:
-    """Every observation of ``child``'s journal ``viewer`` may see (the export)."""
+def whole_journal(child: Child, viewer: User, filters: Filters | None = None) -> list[Observation]:
+    """Every observation of ``child``'s journal ``viewer`` may see (the export), or those the
+    filters keep (but for ``text``, which the caller matches on what the view shows)."""
+    conditions = [*_in_journal(viewer, child), *(filters.conditions() if filters else [])]
     return list(
         db.session.scalars(
-            _newest_first(
-                select(Observation).options(*_FOR_CHILD_VIEW).where(*_in_journal(viewer, child))
-            )
+            _newest_first(select(Observation).options(*_FOR_CHILD_VIEW).where(*conditions))
         )
     )
+
+
+def paged(items: list[T], number: int) -> Page[T]:
+    """One page of a list already in memory."""
+    number = max(1, number)
+    start = (number - 1) * PAGE_SIZE
+    return Page(items[start : start + PAGE_SIZE], number, len(items))
 
 
 def observation_in_journal(viewer: User, child: Child, observation_id: int) -> Observation | None:

@@ -18,6 +18,7 @@ who wrote it); ``item.observation.text`` or a photo's raw caption is simply not 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -139,6 +140,17 @@ class ShownObservation:
     photos: list[ShownPhoto]
     left_out_photos: int = 0  # photos this view may not show (photo consent)
     comments: list[ShownComment] = field(default_factory=list)
+
+    def says(self, words: str) -> bool:
+        """Whether a reader of this view finds ``words`` in it (the children, the text, the
+        next steps, the captions), ignoring case: only what the view shows can be found."""
+        seen = [self.children, self.text.plain, self.next_steps.plain]
+        seen += [photo.caption for photo in self.photos]
+        return _folded(words) in _folded("\n".join(seen))
+
+
+def _folded(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 # Journals are read far more often than written, and the same observation is shown to

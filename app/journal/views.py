@@ -63,6 +63,7 @@ from app.journal.models import (
 )
 from app.journal.operations import Published
 from app.journal.viewing import ChildView, as_json, comments_in_full, show_in_full
+from app.people import operations as people
 from app.people.models import Child
 from app.validation import InvalidInput
 
@@ -237,6 +238,8 @@ def index() -> Page:
     form.offer(
         [(child.id, child.full_name) for child in journal.journal_children(current_user)],
         [(user.id, user.full_name) for user in journal.authors()],
+        journal.rooms(),
+        [(user.id, user.full_name) for user in people.key_people()],
     )
     if not form.validate():
         return render_template("journal/index.html", form=form, page=None), 400
@@ -760,17 +763,23 @@ def child_journal(child_id: int) -> Page:
     form = JournalFilterForm(request.args)
     if not form.validate():
         return render_template("journal/child_journal.html", child=child, form=form, page=None), 400
-    page = journal.journal_page(child, current_user, form.filters(), form.page.data or 1)
     view = _child_view(child)
+    filters = form.filters()
+    if filters.text:
+        # Words are found in what this view shows (names masked as the policy says), so a
+        # hidden name finds nothing.
+        shown = [view.show(o) for o in journal.whole_journal(child, current_user, filters)]
+        page = journal.paged(
+            [item for item in shown if item.says(filters.text)], form.page.data or 1
+        )
+        items = page.items
+    else:
+        page = journal.journal_page(child, current_user, filters, form.page.data or 1)
+        items = [view.show(observation) for observation in page.items]
     journal.record_view(current_user, [child], JournalView.JOURNAL)
     return _committed(
         render_template(
-            "journal/child_journal.html",
-            child=child,
-            form=form,
-            page=page,
-            items=[view.show(observation) for observation in page.items],
-            view=view,
+            "journal/child_journal.html", child=child, form=form, page=page, items=items, view=view
         )
     )
 
