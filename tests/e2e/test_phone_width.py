@@ -1,0 +1,204 @@
+"""Every page of every role fits a 360 px phone, with realistic long data: long names and
+addresses, an observation with every area and characteristic and ten comments, a
+correction history, many invitations. Nothing may make the page wider than the screen
+(labels and values cut off, or a name off-screen on a confirmation page)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from app.auth.models import Role
+from app.extensions import db
+from app.journal import operations as journal
+from app.journal.media import process_upload
+from app.journal.models import AREAS_OF_LEARNING, CHARACTERISTICS_OF_LEARNING, Comment
+from app.people import operations as people
+from tests.fixtures.browser import PHONE
+from tests.journal.conftest import EMAILS, TODAY, family, get_user, photo_bytes  # noqa: F401
+from tests.people.conftest import (  # noqa: F401
+    PASSWORD,
+    PIN,
+    add_user,
+    child_details,
+    frozen_clock,
+    inside,
+)
+
+pytestmark = pytest.mark.e2e
+
+LONG_TEXT = (
+    "Ada and Maximiliana spent the whole morning at the water tray, pouring from the big jug "
+    "into the smallest cups and talking about which held more. **Ada** predicted the tall thin "
+    "cup would hold the most; when it overflowed she said “it's too full, the water is running "
+    "away!” and tried the wide bowl next.\n\n- compared capacities\n- used the words full, "
+    "empty, more and less\n- took turns with the jug without being asked"
+)
+
+
+@pytest.fixture
+def long_data(app, family) -> dict[str, int]:  # noqa: F811
+    """The family setting filled as a busy nursery's would be."""
+    with inside(app, family.slug):
+        manager = get_user(family.manager_id)
+        staff = get_user(family.staff_id)
+        long_named = people.create_child(
+            child_details(
+                first_name="Maximiliana-Josephine",
+                last_name="Wolfeschlegelsteinhausen-Bergerdorff",
+                preferred_name="Maxi",
+                room="Caterpillars and Butterflies Pre-school Room",
+                key_person_id=staff.id,
+                photo_consent=True,
+            ),
+            by=manager,
+        )
+        long_parent = add_user(
+            "Anastasia Constantinopoulou-Fitzgerald-Smythe",
+            "anastasia.constantinopoulou-fitzgerald@extremely-long-family-domain.example.org",
+            Role.PARENT,
+        )
+        people.link_parent(long_parent, long_named, "Grandmother and foster carer", by=manager)
+        people.link_parent(get_user(family.parent_a_id), long_named, "Mother", by=manager)
+        for number in range(15):
+            people.add_parent(
+                f"Invited Parent-With-A-Long-Name Number {number}",
+                f"invited.parent.with.a.long.address.{number}@another-long-domain.example.org",
+                by=manager,
+            )
+        observation = journal.create_observation(
+            journal.ObservationDetails(
+                observed_on=TODAY,
+                child_ids=(family.child_a_id, long_named.id),
+                text=LONG_TEXT,
+                next_steps="Offer funnels and measuring jugs; model the words half full and "
+                "nearly empty; photograph the cups in a row from smallest to largest.",
+                areas=tuple(AREAS_OF_LEARNING),
+                characteristics=tuple(CHARACTERISTICS_OF_LEARNING),
+                age_band="3_and_4",
+            ),
+            by=staff,
+        )
+        journal.add_photo(
+            observation,
+            process_upload(photo_bytes(1200, 900)),
+            caption="Ada and Maximiliana-Josephine lining up the cups from smallest to largest",
+            in_photo=(family.child_a_id, long_named.id),
+            by=staff,
+        )
+        journal.publish(observation, by=staff, confirmed=True)
+        parent_a = get_user(family.parent_a_id)
+        for number in range(10):
+            journal.add_comment(
+                observation,
+                db.session.get_one(type(long_named), family.child_a_id),
+                f"Comment {number}: she told us all about it at tea time, "
+                "especially the cup that overflowed-and-overflowed-and-overflowed!",
+                by=parent_a,
+            )
+        details = journal.ObservationDetails(
+            observed_on=TODAY,
+            child_ids=(family.child_a_id, long_named.id),
+            text=LONG_TEXT + "\n\nCorrected: it was the afternoon.",
+            areas=tuple(AREAS_OF_LEARNING),
+            characteristics=tuple(CHARACTERISTICS_OF_LEARNING),
+            age_band="3_and_4",
+        )
+        journal.update_observation(observation, details, by=manager)
+        journal.create_home_observation(
+            db.session.get_one(type(long_named), family.child_a_id),
+            date(2026, 11, 30),
+            "At home Ada filled the bath with every cup in the kitchen cupboard.",
+            by=parent_a,
+        )
+        people.deactivate_now(get_user(family.parent_b_id), by=manager, reason="left")
+        db.session.commit()
+        comment_id = db.session.scalars(select(Comment.id).order_by(Comment.id)).first()
+        return {
+            "observation": observation.id,
+            "long_child": long_named.id,
+            "long_parent": long_parent.id,
+            "comment": comment_id,
+        }
+
+
+def _pages(family, ids) -> dict[str, list[str]]:  # noqa: F811
+    a, obs, long_child = family.child_a_id, ids["observation"], ids["long_child"]
+    child_obs = f"/journal/children/{a}/observations/{obs}"
+    return {
+        "anonymous": ["/", "/login", "/password/forgot", "/no-such-page"],
+        "manager": [
+            "/",
+            "/people/",
+            "/people/children",
+            "/people/children/archive",
+            f"/people/children/{long_child}",
+            f"/people/children/{long_child}/archive",
+            f"/people/children/{long_child}/parents/{ids['long_parent']}/unlink",
+            "/people/children/new",
+            f"/people/children/{long_child}/edit",
+            "/people/parents",
+            f"/people/parents/{ids['long_parent']}",
+            f"/people/{ids['long_parent']}/deactivate",
+            f"/people/{family.parent_b_id}/reactivate",
+            "/people/staff",
+            "/people/staff/new",
+            f"/people/staff/{family.staff_id}",
+            "/invitations",
+            "/account",
+            "/settings/branding/",
+            "/journal/",
+            "/journal/?q=cup",
+            "/journal/review",
+            "/journal/observations/new",
+            f"/journal/observations/{obs}",
+            f"/journal/observations/{obs}/edit",
+            f"/journal/observations/{obs}/delete",
+            f"/journal/children/{a}",
+            child_obs,
+            f"/journal/children/{long_child}/access-log",
+            "/journal/policies",
+        ],
+        "staff": ["/", "/journal/", f"/journal/children/{long_child}", "/people/children"],
+        "parent_a": [
+            "/",
+            "/journal/",
+            f"/journal/children/{a}",
+            f"/journal/children/{a}?q=cups",
+            child_obs,
+            f"{child_obs}/comments/{ids['comment']}/edit",
+            f"/journal/children/{a}/home-observations/new",
+            f"/journal/children/{long_child}",
+            f"/people/children/{long_child}",
+            "/account",
+        ],
+    }
+
+
+def _sign_in(page, live_server, family, who: str) -> None:  # noqa: F811
+    page.goto(live_server.url(family.slug, "/login"))
+    page.get_by_label("Email").fill(family.email(EMAILS[who]))
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("PIN").fill(PIN)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(live_server.url(family.slug, "/"))
+
+
+WIDTHS = "[document.scrollingElement.scrollWidth, window.innerWidth]"
+
+
+@pytest.mark.parametrize("who", ["anonymous", "manager", "staff", "parent_a"])
+def test_every_page_fits_a_360_px_phone(app, family, long_data, live_server, new_page, who):  # noqa: F811
+    page = new_page(PHONE)
+    if who != "anonymous":
+        _sign_in(page, live_server, family, who)
+    too_wide = []
+    for path in _pages(family, long_data)[who]:
+        response = page.goto(live_server.url(family.slug, path))
+        assert response is not None and response.status < 500, (who, path, response.status)
+        content, screen = page.evaluate(WIDTHS)
+        if content > screen:
+            too_wide.append(f"{path}: {content} px on a {screen} px screen")
+    assert not too_wide, f"{who}: " + "; ".join(too_wide)
