@@ -37,7 +37,7 @@ def _leaves_on(app, nursery, child_id: int, leaving: date) -> None:
 
 
 def _archive_row(page: str, name: str) -> str:
-    match = re.search(rf"<tr>\s*<td><a [^>]*>{name}</a>.*?</tr>", page, re.S)
+    match = re.search(rf"<tr>\s*<td[^>]*><a [^>]*>{name}</a>.*?</tr>", page, re.S)
     assert match, f"{name} is not in the archive"
     return match.group(0)
 
