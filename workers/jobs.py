@@ -74,6 +74,7 @@ JOBS: dict[str, str] = {
     "file-deletions": "app.storage.deletions:drain_every_setting",
     "backup": "app.backups.operations:nightly_backup",
     "session-index-cleanup": "app.auth.sessions:prune_session_indexes",
+    "observation-digests": "app.journal.notifications:daily_digests",
 }
 
 

@@ -31,6 +31,8 @@ WHEN: dict[str, str] = {
     "backup": "30 2 * * *",
     # Sessions expire by themselves in Redis; this drops them from the per-user indexes.
     "session-index-cleanup": "15 3 * * *",
+    # Parents' daily email about new observations, once the nursery day is over.
+    "observation-digests": "0 17 * * *",
 }
 
 RUN_JOB_TASK = "workers.run_job"

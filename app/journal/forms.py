@@ -40,6 +40,7 @@ from app.journal.models import (
     AGE_BANDS,
     AREAS_OF_LEARNING,
     CHARACTERISTICS_OF_LEARNING,
+    EmailChoice,
     GroupNamePolicy,
     ObservationStatus,
 )
@@ -209,6 +210,18 @@ class PoliciesForm(FlaskForm):
             Optional(),
             NumberRange(min=0, max=100, message="Enter a number from 0 to 100."),
         ],
+    )
+
+
+class EmailChoiceForm(FlaskForm):
+    choice = RadioField(
+        "Email me when there is a new observation of my child",
+        choices=[
+            SelectChoice(EmailChoice.OFF.value, "No, thank you"),
+            SelectChoice(EmailChoice.EACH.value, "Yes, for each new observation"),
+            SelectChoice(EmailChoice.DAILY.value, "Yes, once a day when there is something new"),
+        ],
+        validate_choice=True,
     )
 
 

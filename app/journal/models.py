@@ -78,6 +78,14 @@ class GroupNamePolicy(enum.StrEnum):
     HIDDEN = "hidden"
 
 
+class EmailChoice(enum.StrEnum):
+    """Whether a parent is emailed when an observation of their child is published."""
+
+    OFF = "off"
+    EACH = "each"  # one email for each new observation
+    DAILY = "daily"  # one email a day at most, counting what is new
+
+
 class JournalView(enum.StrEnum):
     JOURNAL = "journal"  # a page of a child's journal
     OBSERVATION = "observation"  # one observation
@@ -310,3 +318,17 @@ class ContentRulesRecord(TenantModel):
     photo_limit: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class ObservationEmails(TenantModel):
+    """A parent's choice of emails about new observations (no row: none). The emails say
+    only that there is something new and link to it: no text, no photos."""
+
+    __tablename__ = "observation_emails"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    choice: Mapped[EmailChoice] = mapped_column(text_enum(EmailChoice, "observation_email_choice"))
+    # The daily email counts observations published after this moment, then moves it on.
+    digest_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -31,7 +31,7 @@ from app import clock
 from app.auth import audit
 from app.auth.models import Role, User
 from app.extensions import db
-from app.journal import storage
+from app.journal import notifications, storage
 from app.journal.content_rules import (
     ContentRules,
     Finding,
@@ -716,6 +716,13 @@ def publish(
     return Published.PUBLISHED, checked
 
 
+def _tell_parents_if_new(observation: Observation) -> None:
+    """Parents who asked are emailed when an observation is first published (not when a
+    withdrawn or held one comes back)."""
+    if observation.published_at is None:
+        notifications.tell_parents_of_new(observation)
+
+
 def _hold_for_review(observation: Observation, by: User, checked: ContentCheck) -> None:
     observation.status = ObservationStatus.IN_REVIEW
     observation.updated_at = clock.now()
@@ -730,6 +737,7 @@ def _hold_for_review(observation: Observation, by: User, checked: ContentCheck) 
 
 def _publish_now(observation: Observation, by: User, findings: int = 0) -> None:
     before = _before_change(observation)  # published before, then withdrawn: a revision
+    _tell_parents_if_new(observation)
     now = clock.now()
     observation.status = ObservationStatus.PUBLISHED
     observation.published_at = now
@@ -744,6 +752,7 @@ def _publish_now(observation: Observation, by: User, findings: int = 0) -> None:
 def approve(observation: Observation, *, by: User) -> None:
     """A manager publishes a held observation, or staff add a home observation to the journal."""
     _reviewable(observation, by)
+    _tell_parents_if_new(observation)
     now = clock.now()
     observation.status = ObservationStatus.PUBLISHED
     observation.published_at = now

@@ -34,13 +34,14 @@ from app.auth.access import current_user, require_role
 from app.auth.models import Role
 from app.config import MAX_REQUEST_MB
 from app.extensions import db
+from app.journal import notifications, storage, unsaved
 from app.journal import operations as journal
-from app.journal import storage, unsaved
 from app.journal.content_rules import ContentRules, Mode, highlight
 from app.journal.forms import (
     ActionForm,
     CommentForm,
     DeleteForm,
+    EmailChoiceForm,
     HomeObservationForm,
     JournalFilterForm,
     ListFilterForm,
@@ -55,6 +56,7 @@ from app.journal.forms import (
 from app.journal.media import MAX_UPLOAD_BYTES, MediaRejected, ProcessedImage, process_upload
 from app.journal.models import (
     Comment,
+    EmailChoice,
     GroupNamePolicy,
     JournalView,
     Observation,
@@ -894,6 +896,31 @@ def create_home_observation(child_id: int) -> Page:
         f"Thank you: staff will look at it and add it to {child.known_as}'s journal.",
         url_for("journal.child_journal", child_id=child.id),
     )
+
+
+# ---------------------------------------------------------------- parents: emails
+
+
+def _emails_page(form: EmailChoiceForm) -> str:
+    return render_template("journal/emails.html", form=form)
+
+
+@bp.get("/emails")
+@require_role(Role.PARENT)
+def email_choice() -> str:
+    choice = notifications.email_choice(current_user)
+    return _emails_page(EmailChoiceForm(formdata=None, choice=choice.value))
+
+
+@bp.post("/emails")
+@require_role(Role.PARENT)
+def save_email_choice() -> Page:
+    form = EmailChoiceForm()
+    if not form.validate():
+        return _emails_page(form), INVALID
+    notifications.set_email_choice(current_user, EmailChoice(form.choice.data))
+    db.session.commit()
+    return _success("Your choice is saved.", url_for("journal.email_choice"))
 
 
 # ---------------------------------------------------------------- managers: log and policies

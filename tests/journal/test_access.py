@@ -112,6 +112,8 @@ ROUTES: dict[str, Route] = {
     "journal.create_home_observation": Route(
         "POST", "/journal/children/{child}/home-observations/new", {PARENT}, True
     ),
+    "journal.email_choice": Route("GET", "/journal/emails", {PARENT}),
+    "journal.save_email_choice": Route("POST", "/journal/emails", {PARENT}),
     "journal.access_log": Route("GET", "/journal/children/{child}/access-log", {MANAGER}, True),
     "journal.policies": Route("GET", "/journal/policies", {MANAGER}),
     "journal.save_policies": Route("POST", "/journal/policies", {MANAGER}),

@@ -1,0 +1,158 @@
+"""Emails telling parents there is something new in their child's journal.
+
+Each parent chooses (on their account page): none (the default), one email for each
+newly published observation, or a daily email counting what is new. The email says only
+that there is something new and links to it: no text, no names of other children, no
+photos, so nothing the group-name policy or photo consent hides can reach an inbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import exists, func, select
+
+from app import clock
+from app.auth import audit
+from app.auth.models import AccountStatus, Role, User
+from app.extensions import db
+from app.journal.models import (
+    EmailChoice,
+    Observation,
+    ObservationChild,
+    ObservationEmails,
+    ObservationStatus,
+)
+from app.mail import send_after_commit
+from app.people.models import Child, ParentLink
+from tenants.binding import current_setting
+from tenants.each_setting import EachSettingReport, run_each_setting
+from tenants.models import Setting
+from tenants.routing import setting_url
+
+
+def email_choice(parent: User) -> EmailChoice:
+    row = db.session.get(ObservationEmails, parent.id)
+    return row.choice if row is not None else EmailChoice.OFF
+
+
+def set_email_choice(parent: User, choice: EmailChoice) -> None:
+    """A parent's own choice; a daily email starts counting from now."""
+    row = db.session.get(ObservationEmails, parent.id) or ObservationEmails(user_id=parent.id)
+    if row.choice is not choice:
+        row.digest_since = clock.now()
+    row.choice = choice
+    db.session.add(row)
+    db.session.flush()
+    audit.record("observation_emails.chosen", actor=parent, subject=parent, choice=choice.value)
+
+
+def _email(parent: User, subject: str, template: str, **context: object) -> None:
+    setting = current_setting()
+    send_after_commit(
+        parent.email,
+        subject.format(setting=setting.name),
+        template,
+        user=parent,
+        setting_name=setting.name,
+        **context,
+    )
+
+
+def _parents_choosing(choice: EmailChoice, child_ids: set[int]) -> list[tuple[User, int]]:
+    """Active parents of these children who chose ``choice``, each with one of their children."""
+    rows = db.session.execute(
+        select(User, func.min(ParentLink.child_id))
+        .join(ParentLink, ParentLink.parent_id == User.id)
+        .join(ObservationEmails, ObservationEmails.user_id == User.id)
+        .where(
+            ParentLink.child_id.in_(child_ids),
+            User.role == Role.PARENT,
+            User.status == AccountStatus.ACTIVE,
+            ObservationEmails.choice == choice,
+        )
+        .group_by(User.id)
+        .order_by(User.id)
+    )
+    return [(parent, child_id) for parent, child_id in rows]
+
+
+def tell_parents_of_new(observation: Observation) -> int:
+    """Email the parents who asked for each new observation (once, even with two children
+    in it); returns how many were emailed."""
+    parents = _parents_choosing(EmailChoice.EACH, observation.child_ids)
+    for parent, child_id in parents:
+        child = db.session.get_one(Child, child_id)
+        path = f"/journal/children/{child.id}/observations/{observation.id}"
+        _email(
+            parent,
+            "Something new in {setting}'s learning journal",
+            "new_observation",
+            child_name=child.known_as,
+            link=setting_url(current_setting().slug, path),
+        )
+    return len(parents)
+
+
+def _published_since(child_id: int, since: datetime) -> int:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Observation)
+            .where(
+                Observation.status == ObservationStatus.PUBLISHED,
+                Observation.published_at > since,
+                exists().where(
+                    ObservationChild.observation_id == Observation.id,
+                    ObservationChild.child_id == child_id,
+                ),
+            )
+        )
+        or 0
+    )
+
+
+def send_daily_digests(_setting: Setting) -> Mapping[str, int]:
+    """The daily email to each parent who chose it and has something new: how many new
+    observations in each child's journal since the last one (none: no email)."""
+    sent = 0
+    now = clock.now()
+    for choice in db.session.scalars(
+        select(ObservationEmails).where(ObservationEmails.choice == EmailChoice.DAILY)
+    ):
+        parent = db.session.get_one(User, choice.user_id)
+        if parent.status is not AccountStatus.ACTIVE:
+            continue
+        since = choice.digest_since or now
+        children = db.session.scalars(
+            select(Child)
+            .join(ParentLink, ParentLink.child_id == Child.id)
+            .where(ParentLink.parent_id == parent.id)
+            .order_by(Child.first_name, Child.id)
+        )
+        news = [
+            (
+                child.known_as,
+                count,
+                setting_url(current_setting().slug, f"/journal/children/{child.id}"),
+            )
+            for child in children
+            if (count := _published_since(child.id, since))
+        ]
+        choice.digest_since = now
+        if news:
+            _email(
+                parent,
+                "New in {setting}'s learning journals today",
+                "observation_digest",
+                news=news,
+            )
+            sent += 1
+    db.session.flush()
+    return {"digests sent": sent}
+
+
+def daily_digests() -> EachSettingReport:
+    """The ``observation-digests`` job: every active setting, one transaction each."""
+    return run_each_setting(send_daily_digests)

@@ -1,0 +1,73 @@
+"""Parents hear about new observations: none by default, one email for each, or a daily
+email counting what is new. The email says only that there is something new and links to
+it (no text, no other child's name, no photo)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from app import clock
+from tests.fixtures.smtp import html_of, text_of
+from tests.journal.conftest import observe, photo_bytes, post_form, signed_in
+
+
+def _choose(app, family, who: str, choice: str) -> None:
+    client = signed_in(app, family, who)
+    assert f'value="{choice}"' in client.get("/journal/emails").text
+    assert post_form(client, "/journal/emails", {"choice": choice}).status_code == 303
+    assert re.search(rf'<input checked[^>]*value="{choice}"', client.get("/journal/emails").text)
+
+
+def _to(mail_outbox, family, who: str, wait: float = 2.0) -> list:
+    return mail_outbox.to(family.email(who), timeout=wait)
+
+
+def test_no_email_unless_the_parent_asks(app, family, mail_outbox):
+    observe(app, family, [family.child_a_id], "Ada sang a song.")
+    assert _to(mail_outbox, family, "parent-a", wait=0.5) == []
+
+
+def test_each_new_observation_is_emailed_without_its_words_or_names(app, family, mail_outbox):
+    _choose(app, family, "parent_a", "each")
+    observation_id = observe(
+        app,
+        family,
+        [family.child_a_id, family.child_b_id],
+        "Ada and Barty Quince secretly built a rocket.",
+        photos=[(photo_bytes(64, 48), "The rocket", None)],
+    )
+    [message] = _to(mail_outbox, family, "parent-a")
+    body = text_of(message) + html_of(message) + str(message["Subject"])
+    assert "new observation in Ada's learning journal" in body
+    assert f"/journal/children/{family.child_a_id}/observations/{observation_id}" in body
+    for secret in ("rocket", "Barty", "Quince", "Bartholomew", "secretly"):
+        assert secret not in body, secret
+    assert not any(part.get_content_maintype() == "image" for part in message.walk())
+    assert _to(mail_outbox, family, "parent-b", wait=0.5) == []  # parent B did not ask
+
+    # A correction or a withdraw-and-publish-again is not news.
+    staff = signed_in(app, family, "staff")
+    assert post_form(staff, f"/journal/observations/{observation_id}/withdraw").status_code == 303
+    assert post_form(staff, f"/journal/observations/{observation_id}/publish").status_code == 303
+    assert len(_to(mail_outbox, family, "parent-a", wait=0.5)) == 1
+
+
+def test_the_daily_email_counts_what_is_new_once(app, family, mail_outbox):
+    _choose(app, family, "parent_a", "daily")
+    clock.advance(timedelta(minutes=1))
+    observe(app, family, [family.child_a_id], "Ada hopped.")
+    observe(app, family, [family.child_a_id], "Ada skipped.")
+    observe(app, family, [family.child_b_id], "Barty jumped.")
+    assert _to(mail_outbox, family, "parent-a", wait=0.5) == []  # nothing until the digest
+
+    run = app.test_cli_runner().invoke(args=["jobs", "run", "observation-digests"])
+    assert run.exit_code == 0, run.output
+    [message] = _to(mail_outbox, family, "parent-a")
+    body = text_of(message)
+    assert "Ada: 2 new observations" in body and "hopped" not in body and "Barty" not in body
+    assert re.search(rf"/journal/children/{family.child_a_id}\b", body)
+
+    again = app.test_cli_runner().invoke(args=["jobs", "run", "observation-digests"])
+    assert again.exit_code == 0, again.output
+    assert len(_to(mail_outbox, family, "parent-a", wait=0.5)) == 1  # nothing new: no email
