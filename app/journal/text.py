@@ -89,11 +89,6 @@ def without_invisible(text: str) -> str:
     return unicodedata.normalize("NFC", text).translate(_INVISIBLE)
 
 
-def render_observation_text(text: str) -> Markup:
-    """Safe HTML for observation text: the Markdown subset rendered, everything else inert."""
-    return ObservationText(text).html
-
-
 def _sanitised(rendered: str, *, highlights: bool = False) -> Markup:
     tags = set(ALLOWED_TAGS) | ({_HIGHLIGHT_TAG} if highlights else set())
     # Markup() is safe here: nh3 has just reduced the HTML to the allowed tags.

@@ -13,8 +13,11 @@ from app.journal.text import (
     Replacement,
     clean_observation_text,
     find_terms,
-    render_observation_text,
 )
+
+
+def rendered(text: str) -> Markup:
+    return ObservationText(text).html
 
 
 def tags_in(html: str) -> set[str]:
@@ -39,7 +42,7 @@ def tags_in(html: str) -> set[str]:
     ],
 )
 def test_the_markdown_subset_renders(text: str, html: str):
-    assert render_observation_text(text) == Markup(html)
+    assert rendered(text) == Markup(html)
 
 
 @pytest.mark.parametrize(
@@ -55,11 +58,11 @@ def test_the_markdown_subset_renders(text: str, html: str):
     ],
 )
 def test_markdown_outside_the_subset_is_shown_as_typed(text: str, shown: str):
-    assert render_observation_text(text) == Markup(f"<p>{shown}</p>")
+    assert rendered(text) == Markup(f"<p>{shown}</p>")
 
 
 def test_the_output_is_markup_so_templates_do_not_escape_it_again():
-    assert isinstance(render_observation_text("**hi**"), Markup)
+    assert isinstance(rendered("**hi**"), Markup)
 
 
 # --- XSS --------------------------------------------------------------------------------
@@ -90,7 +93,7 @@ XSS_PAYLOADS = [
 
 @pytest.mark.parametrize("payload", XSS_PAYLOADS)
 def test_xss_payloads_render_inert(payload: str):
-    html = str(render_observation_text(payload))
+    html = str(rendered(payload))
 
     assert tags_in(html) <= ALLOWED_TAGS
     assert not re.search(r"<[^>]*\s(on\w+|href|src|style)\s*=", html, re.IGNORECASE)
@@ -99,15 +102,13 @@ def test_xss_payloads_render_inert(payload: str):
 
 
 def test_a_script_tag_is_shown_as_text_not_dropped():
-    html = str(render_observation_text("I typed <script>alert(1)</script> by mistake"))
+    html = str(rendered("I typed <script>alert(1)</script> by mistake"))
 
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
 def test_a_javascript_link_is_plain_text():
-    assert render_observation_text("[x](javascript:alert(1))") == Markup(
-        "<p>[x](javascript:alert(1))</p>"
-    )
+    assert rendered("[x](javascript:alert(1))") == Markup("<p>[x](javascript:alert(1))</p>")
 
 
 # --- cleaning what was typed ------------------------------------------------------------
