@@ -60,9 +60,15 @@ def create_app(config: Config | None = None) -> Flask:
     from app.journal.views import bp as journal_bp
     from app.ops.views import bp as ops_bp
     from app.people.views import bp as people_bp
+    from app.responsible_use.views import bp as responsible_use_bp
 
-    for blueprint in (home_bp, auth_bp, people_bp, journal_bp, branding_bp, ops_bp):
+    blueprints = (home_bp, auth_bp, people_bp, journal_bp, branding_bp, ops_bp, responsible_use_bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
+
+    from app.auth.pending import install_pending_steps
+
+    install_pending_steps(app)
 
     from tenants.cli import tenants_cli
 

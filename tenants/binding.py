@@ -32,6 +32,7 @@ class BoundSetting:
     schema_name: str
     logo_file: str | None = None
     time_zone: str = "Europe/London"  # how its pages show times (app.timezones)
+    usage_policy_version: int = 1  # the gate compares it with what the person accepted
 
 
 _current: ContextVar[BoundSetting | None] = ContextVar("current_setting", default=None)

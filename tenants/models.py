@@ -31,6 +31,7 @@ class Setting(db.Model):
         CheckConstraint(
             "retention_years_after_leaving BETWEEN 1 AND 25", name="retention_years_in_range"
         ),
+        CheckConstraint("usage_policy_version >= 1", name="usage_policy_version_positive"),
         {"schema": "public"},
     )
 
@@ -63,6 +64,10 @@ class Setting(db.Model):
     time_zone: Mapped[str] = mapped_column(
         String(64), default="Europe/London", server_default="Europe/London"
     )
+
+    # The version of the setting's usage policy in force (its text is in the setting's
+    # schema, app.responsible_use): read by the gate of every request from the snapshot.
+    usage_policy_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     @property
     def is_active(self) -> bool:

@@ -16,8 +16,11 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 
+from app import clock
 from app.auth.models import AccountStatus, Role, User
 from app.extensions import db
+from app.responsible_use.models import UsagePolicy
+from app.responsible_use.texts import DEFAULT_USAGE_POLICY
 from app.validation import clean_email, clean_name
 from tenants.binding import bind_schema, tenant_context
 from tenants.migrating import stamp_setting_schema
@@ -97,12 +100,20 @@ def prepare_first_manager(connection: Connection, new: NewSetting) -> None:
     ).scalar_one()
 
 
+def publish_default_usage_policy(connection: Connection, new: NewSetting) -> None:
+    """Version 1 of the setting's usage policy: ours, until the manager writes their own."""
+    connection.execute(
+        insert(UsagePolicy).values(version=1, text=DEFAULT_USAGE_POLICY, published_at=clock.now())
+    )
+
+
 PROVISIONING_STEPS = (
     insert_registry_row,
     create_schema,
     create_tables,
     stamp_version,
     prepare_first_manager,
+    publish_default_usage_policy,
 )
 
 

@@ -36,6 +36,7 @@ def _load_all_active() -> dict[str, BoundSetting]:
                 Setting.schema_name,
                 Setting.logo_file,
                 Setting.time_zone,
+                Setting.usage_policy_version,
             ).where(Setting.status == SettingStatus.ACTIVE)
         ).all()
     return {row.slug: BoundSetting(**row._asdict()) for row in rows}

@@ -243,7 +243,7 @@ def csrf_token(client: HostClient, path: str = "/login") -> str:
     """The CSRF token of this client's session, read from a page's form."""
     page = client.get(path)
     match = CSRF_FIELD.search(page.text)
-    assert match, f"no CSRF token on {path}"
+    assert match, f"no CSRF token on {path} {page.status_code} {page.headers.get('Location')}"
     return match.group(1)
 
 
@@ -255,25 +255,33 @@ def make_user(
     full_name: str = "Sam Person",
     password: str = GOOD_PASSWORD,
     pin: str = GOOD_PIN,
+    accepted_policy: bool = True,
 ) -> str:
-    """An active account in the setting ``slug``; returns its email."""
+    """An active account in the setting ``slug``; returns its email.
+
+    Unless ``accepted_policy`` is False, the person has accepted the setting's usage
+    policy, as everyone must before reaching any page but that policy.
+    """
     from app.auth.models import AccountStatus, Role, User
     from app.extensions import db
+    from app.responsible_use.operations import accept_policy, current_policy_version
     from app.security.secrets import hash_password, hash_pin
     from tenants.binding import tenant_context
 
     email = email or f"{role}-{uuid.uuid4().hex[:8]}@example.org"
     with tenant_context(slug):
-        db.session.add(
-            User(
-                email=email,
-                full_name=full_name,
-                role=Role(role),
-                status=AccountStatus.ACTIVE,
-                password_hash=hash_password(password),
-                pin_hash=hash_pin(pin),
-            )
+        user = User(
+            email=email,
+            full_name=full_name,
+            role=Role(role),
+            status=AccountStatus.ACTIVE,
+            password_hash=hash_password(password),
+            pin_hash=hash_pin(pin),
         )
+        db.session.add(user)
+        db.session.flush()
+        if accepted_policy:
+            accept_policy(user, current_policy_version())
         db.session.commit()
     return email
 
@@ -294,6 +302,19 @@ def sign_in(client: HostClient, email: str, password: str = GOOD_PASSWORD, pin: 
     token = csrf_token(client)
     return client.post(
         "/login", data={"email": email, "password": password, "pin": pin, "csrf_token": token}
+    )
+
+
+POLICY_VERSION_FIELD = re.compile(r'name="version" type="hidden" value="(\d+)"')
+
+
+def accept_usage_policy(client: HostClient, path: str = "/usage-policy"):
+    """Read and accept the setting's usage policy, as everyone must before any other page."""
+    page = client.get(path)
+    version = POLICY_VERSION_FIELD.search(page.text)
+    assert version, f"no policy to accept on {path}"
+    return client.post(
+        path, data={"version": version.group(1), "csrf_token": csrf_token(client, path)}
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tenants.schema import TenantModel, text_enum
 
 BOUNCE_REASON_LENGTH = 200  # the SMTP server's answer, cut to this length
+BROWSER_NAME_LENGTH = 120
 
 
 class Role(enum.StrEnum):
@@ -62,6 +63,12 @@ class User(UserMixin, TenantModel):
     # or a later message to it goes through.
     email_bounced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     email_bounce_reason: Mapped[str | None] = mapped_column(String(BOUNCE_REASON_LENGTH))
+    # The newest version of the setting's usage policy this person accepted (0: none yet);
+    # every acceptance is also kept in ``usage_policy_acceptances``.
+    accepted_policy_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the person last said their email address is right (or confirmed a new one);
+    # activation counts, as the activation link reached them there.
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @property
     def is_active(self) -> bool:  # flask-login: only active accounts may be signed in
@@ -85,6 +92,19 @@ class OneTimeLink(TenantModel):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class KnownBrowser(TenantModel):
+    """A browser (its family and system, e.g. "Firefox on Windows") a person has signed in
+    with; a sign-in from one not listed here is emailed to them."""
+
+    __tablename__ = "known_browsers"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    browser: Mapped[str] = mapped_column(String(BROWSER_NAME_LENGTH), primary_key=True)
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEntry(TenantModel):

@@ -382,6 +382,7 @@ def confirm_email_change(token: str) -> User:
         raise InvalidInput("Someone at this setting already uses that email address.")
     old = user.email
     user.email = link.new_email
+    user.email_confirmed_at = clock.now()
     _forget_bounce(user)
     use_link(link)
     audit.record("email_changed", subject=user, old_email=old)

@@ -34,6 +34,7 @@ from app.auth.forms import (
 from app.auth.links import LinkRefused, find_usable_link
 from app.auth.models import AccountStatus, LinkPurpose, Role, User
 from app.auth.operations import CurrentSecretsRefused, SecretsRefused
+from app.auth.pending import where_after_sign_in
 from app.auth.sessions import STATUS_PATH
 from app.extensions import db, limiter
 from app.security.policy import password_strength_hint
@@ -91,7 +92,7 @@ def login_submit() -> Response | tuple[str, int]:
     session.clear()
     session.regenerate()  # type: ignore[attr-defined]
     login_user(user)
-    return redirect(_safe_next(request.args.get("next")), code=303)
+    return redirect(where_after_sign_in(user, _safe_next(request.args.get("next"))), code=303)
 
 
 @bp.post("/logout")

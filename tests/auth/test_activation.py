@@ -9,6 +9,7 @@ from app import clock
 from tests.conftest import (
     GOOD_PASSWORD,
     GOOD_PIN,
+    accept_usage_policy,
     client_for,
     csrf_token,
     sign_in,
@@ -64,6 +65,10 @@ def test_invited_parent_activates_from_the_emailed_link_and_signs_in(
     parent = client_for(app, setting.slug)
     assert _activate(parent, path).status_code == 303
     assert sign_in(parent, "priya.shah@example.org").status_code == 303
+    first_page = parent.get("/")
+    assert first_page.headers["Location"] == "/usage-policy?next=/", "the policy comes first"
+    accepted = accept_usage_policy(parent, first_page.headers["Location"])
+    assert accepted.headers["Location"] == "/"
     assert "Hello Priya" in parent.get("/").text
     for body in (text_of(message), html_of(message)):
         assert GOOD_PASSWORD not in body and GOOD_PIN not in body

@@ -88,6 +88,10 @@ class Journey:
         page.get_by_label("PIN").fill(pin)
         page.get_by_role("button", name="Sign in").click()
         if expect_success:
+            # Everyone signs in here for the first time: the setting's usage policy comes first.
+            page.wait_for_url(self.url("/usage-policy?next=/"))
+            self.check(page, f"usage policy for {who}")
+            page.get_by_role("button", name="I have read it and accept it").click()
             page.wait_for_url(self.url("/"))
             self.check(page, f"{who}'s home")
 

@@ -16,24 +16,23 @@ from flask import Flask
 from PIL import Image
 from sqlalchemy import select, update
 
-from app.auth.models import AccountStatus, Role, User
+from app.auth.models import Role, User
 from app.extensions import db
 from app.journal import operations as journal
 from app.journal.media import process_upload
 from app.journal.models import GroupNamePolicy, Observation, Photo
 from app.people.operations import create_child, link_parent
-from app.security.secrets import hash_password, hash_pin
 from tenants.models import Setting
 from tests.conftest import HostClient, client_for, csrf_token, sign_in
 from tests.journal.images import encode, exif_with_gps, noise_photo
 from tests.people.conftest import (
     PASSWORD,
     PIN,
+    activate_first_manager,
     add_user,
     child_details,
     frozen_clock,  # noqa: F401  (a fixture the journal fixture uses)
     inside,
-    manager_of_setting,
 )
 
 B_NAMES = ("Bartholomew", "Barty", "Quince")
@@ -66,10 +65,8 @@ def family(app: Flask, make_setting, frozen_clock) -> Journal:  # noqa: F811
 def make_family(app: Flask, slug: str) -> Journal:
     """The people of ``family`` in the setting ``slug`` (of ``app``)."""
     with inside(app, slug):
-        manager = manager_of_setting()
+        manager = activate_first_manager()
         manager.email = f"manager@{slug}.example.org"
-        manager.status = AccountStatus.ACTIVE
-        manager.password_hash, manager.pin_hash = hash_password(PASSWORD), hash_pin(PIN)
         staff = add_user(
             "Sam Staff", f"staff@{slug}.example.org", Role.STAFF, password=PASSWORD, pin=PIN
         )

@@ -16,6 +16,7 @@ from app.auth.models import AccountStatus, Role, User
 from app.extensions import db
 from app.people.models import Child, ParentLink
 from app.people.operations import ChildDetails, create_child, link_parent
+from app.responsible_use.operations import accept_policy, current_policy_version
 from app.security.secrets import hash_password, hash_pin
 from tenants.binding import tenant_context
 from tests.conftest import HostClient, client_for, csrf_token, sign_in
@@ -52,7 +53,8 @@ def add_user(
     password: str | None = None,
     pin: str | None = None,
 ) -> User:
-    """An account inserted directly (the invitation flow is tested in tests/auth)."""
+    """An account inserted directly (the invitation flow is tested in tests/auth); an active
+    one has accepted the setting's usage policy (the gate is tested in tests/responsible_use)."""
     user = User(
         full_name=full_name,
         email=email,
@@ -63,6 +65,8 @@ def add_user(
     )
     db.session.add(user)
     db.session.flush()
+    if status is AccountStatus.ACTIVE:
+        accept_policy(user, current_policy_version())
     return user
 
 
@@ -70,6 +74,15 @@ def manager_of_setting() -> User:
     return db.session.scalars(
         select(User).where(User.role == Role.MANAGER).order_by(User.id)
     ).first()
+
+
+def activate_first_manager() -> User:
+    """The setting's first manager, active with PASSWORD and PIN and the policy accepted."""
+    manager = manager_of_setting()
+    manager.status = AccountStatus.ACTIVE
+    manager.password_hash, manager.pin_hash = hash_password(PASSWORD), hash_pin(PIN)
+    accept_policy(manager, current_policy_version())
+    return manager
 
 
 @dataclass
@@ -99,9 +112,7 @@ def nursery(app: Flask, make_setting, frozen_clock) -> Nursery:
     and another child with no parent; all of them can sign in with PASSWORD and PIN."""
     setting = make_setting()
     with inside(app, setting.slug):
-        manager = manager_of_setting()
-        manager.status = AccountStatus.ACTIVE
-        manager.password_hash, manager.pin_hash = hash_password(PASSWORD), hash_pin(PIN)
+        manager = activate_first_manager()
         staff = add_user(
             "Sam Staff", f"sam@{setting.slug}.example.org", Role.STAFF, password=PASSWORD, pin=PIN
         )

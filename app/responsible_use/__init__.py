@@ -1,0 +1,1 @@
+"""Responsible use: the setting's acceptable-use policy, its sharing rule, emails kept current."""

@@ -1,0 +1,192 @@
+"""Reading and accepting the usage policy, the email check, and the manager's page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from app.auth import operations as accounts
+from app.auth.access import current_user, require_role, require_sign_in
+from app.auth.forms import ChangeEmailForm, EmptyForm
+from app.auth.models import Role
+from app.extensions import db
+from app.journal.text import render_observation_text
+from app.responsible_use import operations
+from app.responsible_use.forms import AcceptPolicyForm, PublishPolicyForm, RulesForm
+from app.security.redirects import local_path
+from app.validation import InvalidInput
+from tenants.registry import forget_cached
+
+bp = Blueprint("responsible_use", __name__, template_folder="templates")
+
+INVALID = 422
+Page = str | Response | tuple[str, int]
+
+
+@bp.app_template_global()
+def policy_html(text: str) -> str:
+    """The policy's text as the setting wrote it: paragraphs, lists, bold and italic."""
+    return render_observation_text(text)
+
+
+@bp.app_template_global()
+def sharing_rule() -> str:
+    """The setting's sharing rule, for the reminders beside photos and downloads."""
+    return operations.rules().sharing_rule
+
+
+# ---------------------------------------------------------------- everyone
+
+
+def _where_next() -> str:
+    """Where the person was going when a step after sign-in stopped them."""
+    return local_path(request.args.get("next")) or url_for("home.index")
+
+
+@bp.route("/usage-policy", methods=["GET", "POST"])
+@require_sign_in
+def usage_policy() -> Page:
+    policy = operations.current_policy()
+    form = AcceptPolicyForm(version=str(policy.version))
+    if request.method == "POST":
+        if not form.validate() or not form.version.data.isdigit():
+            return _policy_page(policy, form), INVALID
+        try:
+            operations.accept_policy(current_user, int(form.version.data))
+        except operations.PolicyChanged as changed:
+            db.session.rollback()
+            flash(str(changed), "error")
+            return redirect(url_for(".usage_policy", next=request.args.get("next")), code=303)
+        db.session.commit()
+        flash("Thank you. You have accepted the usage policy.", "success")
+        return redirect(_where_next(), code=303)
+    return _policy_page(policy, form)
+
+
+def _policy_page(policy: operations.UsagePolicy, form: AcceptPolicyForm) -> str:
+    return render_template(
+        "responsible_use/usage_policy.html",
+        policy=policy,
+        form=form,
+        due=operations.policy_not_accepted(current_user),
+    )
+
+
+@bp.route("/account/email-check", methods=["GET", "POST"])
+@require_sign_in
+def email_check() -> Page:
+    """ "Is this still your email address?": yes here, or a change (next view)."""
+    form = EmptyForm()
+    if request.method == "POST":
+        if not form.validate():
+            return _email_check_page(ChangeEmailForm(formdata=None), {}), INVALID
+        operations.confirm_email_is_current(current_user)
+        db.session.commit()
+        flash("Thank you for confirming your email address.", "success")
+        return redirect(_where_next(), code=303)
+    return _email_check_page(ChangeEmailForm(formdata=None), {})
+
+
+@bp.post("/account/email-check/change")
+@require_sign_in
+def email_check_change() -> Page:
+    """A new address, through the usual change: confirmed from the new address."""
+    form = ChangeEmailForm()
+    errors: dict[str, list[str]] = {}
+    if form.validate():
+        try:
+            accounts.request_email_change(
+                current_user, form.new_email.data or "", form.current_password.data or ""
+            )
+        except InvalidInput as error:
+            errors = {"new_email": [str(error)]}
+        else:
+            db.session.commit()
+            flash(
+                "We have sent a link to your new address. Open it to confirm the change.",
+                "success",
+            )
+            return redirect(_where_next(), code=303)
+    db.session.rollback()
+    return _email_check_page(form, errors), INVALID
+
+
+def _email_check_page(change_form: ChangeEmailForm, errors: dict[str, list[str]]) -> str:
+    return render_template(
+        "responsible_use/email_check.html",
+        form=EmptyForm(),
+        change_form=change_form,
+        errors=errors,
+    )
+
+
+# ---------------------------------------------------------------- the manager
+
+
+@bp.get("/responsible-use")
+@require_role(Role.MANAGER)
+def manage() -> str:
+    rules = operations.rules()
+    return _manage_page(
+        PublishPolicyForm(text=operations.current_policy().text),
+        RulesForm(sharing_rule=rules.sharing_rule, email_check_months=rules.email_check_months),
+    )
+
+
+def _manage_page(policy_form: PublishPolicyForm, rules_form: RulesForm, **errors: list[str]) -> str:
+    return render_template(
+        "responsible_use/manage.html",
+        policy=operations.current_policy(),
+        policy_form=policy_form,
+        rules_form=rules_form,
+        errors=errors,
+        acceptances=operations.acceptances(),
+        not_confirmed=operations.emails_not_confirmed(),
+        email_check_months=operations.rules().email_check_months,
+    )
+
+
+@bp.post("/responsible-use/policy")
+@require_role(Role.MANAGER)
+def publish_policy() -> Page:
+    form = PublishPolicyForm()
+    if form.validate():
+        try:
+            policy = operations.publish_policy(form.text.data or "", by=current_user)
+        except InvalidInput as error:
+            db.session.rollback()
+            return _manage_page(form, _saved_rules_form(), text=[str(error)]), INVALID
+        db.session.commit()
+        forget_cached()
+        flash(
+            f"Version {policy.version} is published. Everyone will be asked to accept it.",
+            "success",
+        )
+        return redirect(url_for(".manage"), code=303)
+    return _manage_page(form, _saved_rules_form()), INVALID
+
+
+def _saved_rules_form() -> RulesForm:
+    rules = operations.rules()
+    return RulesForm(
+        formdata=None, sharing_rule=rules.sharing_rule, email_check_months=rules.email_check_months
+    )
+
+
+@bp.post("/responsible-use/rules")
+@require_role(Role.MANAGER)
+def save_rules() -> Page:
+    form = RulesForm()
+    policy_form = PublishPolicyForm(formdata=None, text=operations.current_policy().text)
+    if form.validate():
+        try:
+            operations.save_rules(
+                form.sharing_rule.data or "", form.email_check_months.data or 0, by=current_user
+            )
+        except InvalidInput as error:
+            db.session.rollback()
+            return _manage_page(policy_form, form, sharing_rule=[str(error)]), INVALID
+        db.session.commit()
+        flash("The sharing rule and email checks are saved.", "success")
+        return redirect(url_for(".manage"), code=303)
+    return _manage_page(policy_form, form), INVALID
