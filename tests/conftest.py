@@ -243,7 +243,7 @@ def csrf_token(client: HostClient, path: str = "/login") -> str:
     """The CSRF token of this client's session, read from a page's form."""
     page = client.get(path)
     match = CSRF_FIELD.search(page.text)
-    assert match, f"no CSRF token on {path} {page.status_code} {page.headers.get('Location')}"
+    assert match, f"no CSRF token on {path}"
     return match.group(1)
 
 
