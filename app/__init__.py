@@ -67,8 +67,10 @@ def create_app(config: Config | None = None) -> Flask:
         app.register_blueprint(blueprint)
 
     from app.auth.pending import install_pending_steps
+    from app.auth.shared_computer import install_shared_computer_protection
 
     install_pending_steps(app)
+    install_shared_computer_protection(app)
 
     from tenants.cli import tenants_cli
 

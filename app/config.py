@@ -132,6 +132,7 @@ class Config:
         )
         self.SESSION_IDLE_TIMEOUT = _int("SESSION_IDLE_TIMEOUT", 1800)
         self.SESSION_ABSOLUTE_TIMEOUT = _int("SESSION_ABSOLUTE_TIMEOUT", 43200)
+        self.SHARED_SESSION_IDLE_TIMEOUT = _int("SHARED_SESSION_IDLE_TIMEOUT", 300)
         self.RESET_LINK_TTL = _int("RESET_LINK_TTL", 3600)
         self.ACTIVATION_LINK_TTL = _int("ACTIVATION_LINK_TTL", 259200)
         self.SECURE_COOKIES = _bool("SECURE_COOKIES", self.is_production)

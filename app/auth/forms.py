@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.fields import Field
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -20,6 +20,11 @@ def _valid_email(form: FlaskForm, field: Field) -> None:
 
 
 EMAIL_CHECKS = [DataRequired(), Length(max=254), _valid_email]
+# What each field is, for browsers and password managers. A PIN is not a password: a
+# manager offered it as one would save it in the password's place, so it asks for nothing.
+OWN_EMAIL = {"autocomplete": "username"}
+CURRENT_PASSWORD = {"autocomplete": "current-password"}
+NEW_PASSWORD = {"autocomplete": "new-password"}
 PIN_FIELD = {"render_kw": {"inputmode": "numeric", "autocomplete": "off", "maxlength": 6}}
 
 
@@ -27,14 +32,15 @@ class SignInForm(FlaskForm):
     email = EmailField(
         "Email",
         validators=[DataRequired(), Length(max=254)],
-        render_kw={"autocomplete": "username"},
+        render_kw=OWN_EMAIL,
     )
     password = PasswordField(
         "Password",
         validators=[DataRequired(), Length(max=128)],
-        render_kw={"autocomplete": "current-password"},
+        render_kw=CURRENT_PASSWORD,
     )
     pin = PasswordField("PIN", validators=[DataRequired(), Length(max=6)], **PIN_FIELD)
+    shared_computer = BooleanField("This is a shared or public computer")
 
 
 class ChooseSecretsForm(FlaskForm):
@@ -43,12 +49,12 @@ class ChooseSecretsForm(FlaskForm):
     password = PasswordField(
         "New password",
         validators=[DataRequired(), Length(max=128)],
-        render_kw={"autocomplete": "new-password", "aria-describedby": "password-hint"},
+        render_kw={**NEW_PASSWORD, "aria-describedby": "password-hint"},
     )
     password_again = PasswordField(
         "New password again",
         validators=[DataRequired(), Length(max=128)],
-        render_kw={"autocomplete": "new-password"},
+        render_kw=NEW_PASSWORD,
     )
     pin = PasswordField(
         "New PIN (6 digits)", validators=[DataRequired(), Length(max=6)], **PIN_FIELD
@@ -67,18 +73,20 @@ class ChooseSecretsForm(FlaskForm):
 
 
 class ForgotForm(FlaskForm):
-    email = EmailField("Email", validators=EMAIL_CHECKS)
+    email = EmailField("Email", validators=EMAIL_CHECKS, render_kw=OWN_EMAIL)
 
 
 class ChangeSecretsForm(FlaskForm):
     current_password = PasswordField(
-        "Current password", validators=[DataRequired(), Length(max=128)]
+        "Current password", validators=[DataRequired(), Length(max=128)], render_kw=CURRENT_PASSWORD
     )
     current_pin = PasswordField(
         "Current PIN", validators=[DataRequired(), Length(max=6)], **PIN_FIELD
     )
     new_password = PasswordField(
-        "New password (leave blank to keep it)", validators=[Length(max=128)]
+        "New password (leave blank to keep it)",
+        validators=[Length(max=128)],
+        render_kw=NEW_PASSWORD,
     )
     new_pin = PasswordField(
         "New PIN (leave blank to keep it)", validators=[Length(max=6)], **PIN_FIELD
@@ -86,9 +94,11 @@ class ChangeSecretsForm(FlaskForm):
 
 
 class ChangeEmailForm(FlaskForm):
-    new_email = EmailField("New email", validators=EMAIL_CHECKS)
+    new_email = EmailField(
+        "New email", validators=EMAIL_CHECKS, render_kw={"autocomplete": "email"}
+    )
     current_password = PasswordField(
-        "Current password", validators=[DataRequired(), Length(max=128)]
+        "Current password", validators=[DataRequired(), Length(max=128)], render_kw=CURRENT_PASSWORD
     )
 
 

@@ -10,11 +10,20 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 
 from app import clock
 from app.auth import audit
 from app.auth.links import find_usable_link, issue_link, use_link
-from app.auth.models import AccountStatus, LinkPurpose, OneTimeLink, Role, User
+from app.auth.models import (
+    BROWSER_NAME_LENGTH,
+    AccountStatus,
+    KnownBrowser,
+    LinkPurpose,
+    OneTimeLink,
+    Role,
+    User,
+)
 from app.auth.sessions import ACCESS_ENDED, end_all_sessions_of
 from app.extensions import db
 from app.mail import send_after_commit
@@ -270,6 +279,37 @@ def _refuse(reason: str, user: User | None = None) -> None:
     """Audit a refused sign-in in the setting, and count it for the operator's metrics."""
     audit.record("signin_failed", subject=user, reason=reason)
     SIGN_IN_FAILURES.labels(reason).inc()
+
+
+def remember_browser(user: User, browser: str, network: str) -> None:
+    """Note the browser ``user`` just signed in with; email them if it is new to the account.
+
+    The account's first browser is noted silently: it is the person's own first sign-in.
+    Two sign-ins from one new browser at once note it, and email, once.
+    """
+    browser = browser[:BROWSER_NAME_LENGTH]
+    added = db.session.execute(
+        insert(KnownBrowser)
+        .values(user_id=user.id, browser=browser, first_seen_at=clock.now())
+        .on_conflict_do_nothing()
+        .returning(KnownBrowser.browser)
+    ).first()
+    others = select(KnownBrowser).where(
+        KnownBrowser.user_id == user.id, KnownBrowser.browser != browser
+    )
+    if added is None or not db.session.scalar(select(others.exists())):
+        return
+    _email_setting_message(
+        user.email,
+        "A new sign-in to your account at {setting}",
+        "new_browser",
+        user,
+        path="/account/devices",
+        browser=browser,
+        network=network,
+        at=clock.now(),
+    )
+    audit.record("new_browser", subject=user, browser=browser)
 
 
 def _refusal_reason(user: User, allowed: bool) -> str:

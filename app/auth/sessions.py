@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,11 @@ SEEN_REFRESH_MAX_SECONDS = 60.0
 # reads the session without sliding its expiry (another tab's activity shows in the answer).
 STATUS_PATH = "/session/status"
 ACCESS_ENDED = "access_ended"  # why a session was ended, told on the next sign-in page
+
+# Session values the interface itself reads: a session begun on a shared or public computer
+# (a short idle timeout: SHARED_SESSION_IDLE_TIMEOUT), and the device it was begun on.
+SHARED_COMPUTER_KEY = "shared_computer"
+DEVICE_KEY = "device"
 
 
 class RedisSession(CallbackDict[str, Any], SessionMixin):
@@ -101,8 +107,8 @@ class RedisSessionInterface(SessionInterface):
     def __init__(self, app: Flask) -> None:
         config = app.config["LJ"]
         self.idle = config.SESSION_IDLE_TIMEOUT
+        self.shared_idle = min(config.SHARED_SESSION_IDLE_TIMEOUT, self.idle)
         self.absolute = config.SESSION_ABSOLUTE_TIMEOUT
-        self.seen_refresh = min(SEEN_REFRESH_MAX_SECONDS, self.idle * SEEN_REFRESH_FRACTION)
         self.secure = config.SECURE_COOKIES
         self.cookie_name = "__Host-lj_session" if self.secure else "lj_session"
 
@@ -129,17 +135,34 @@ class RedisSessionInterface(SessionInterface):
             return self._ended(sid)
         data = json.loads(raw)
         now = _timestamp(clock.now())
-        if now - data["created"] > self.absolute or now - data["seen"] > self.idle:
+        if self.has_ended(data, now):
             get_redis().delete(key)
             return self._ended(sid)
         session = RedisSession(sid, data["values"], new=False)
         session.created = data["created"]
         session.remaining = min(
-            ttl_ms / 1000, self.idle - (now - data["seen"]), self.absolute - (now - data["created"])
+            ttl_ms / 1000,
+            self.idle_timeout(data["values"]) - (now - data["seen"]),
+            self.absolute - (now - data["created"]),
         )
-        if now - data["seen"] > self.seen_refresh and not status_only:
+        if now - data["seen"] > self._seen_refresh(data["values"]) and not status_only:
             session.modified = True
         return session
+
+    def idle_timeout(self, values: dict[str, Any]) -> int:
+        """Seconds of inactivity that end a session with these values."""
+        return self.shared_idle if values.get(SHARED_COMPUTER_KEY) else self.idle
+
+    def _seen_refresh(self, values: dict[str, Any]) -> float:
+        return min(SEEN_REFRESH_MAX_SECONDS, self.idle_timeout(values) * SEEN_REFRESH_FRACTION)
+
+    def has_ended(self, data: dict[str, Any], now: float) -> bool:
+        """Has the stored session ``data`` timed out at ``now``?"""
+        # Redis slides every session's expiry by the longer idle timeout (one GETEX, before
+        # the values are known); a shared computer's shorter one is held here.
+        return now - data["created"] > self.absolute or now - data["seen"] > self.idle_timeout(
+            data["values"]
+        )
 
     def _ended(self, sid: str) -> RedisSession:
         session = RedisSession(_new_sid(), new=True)
@@ -231,12 +254,15 @@ def _check_redis_recently() -> None:
     _healthy_at[id(store)] = now
 
 
-def end_all_sessions_of(slug: str, user_id: int, reason: str | None = None) -> int:
-    """Delete every session of one user (password change, reset, deactivation); with a
-    ``reason``, the next page each ended session asks for says why (ACCESS_ENDED)."""
+def end_all_sessions_of(
+    slug: str, user_id: int, reason: str | None = None, *, keep: str | None = None
+) -> int:
+    """Delete every session of one user (password change, reset, deactivation), or every
+    one but ``keep`` ("sign out everywhere else"); returns how many. With a ``reason``,
+    the next page each ended session asks for says why (ACCESS_ENDED)."""
     store = get_redis()
     index = user_index_key(slug, user_id)
-    sids = [sid.decode() for sid in store.smembers(index)]
+    sids = [sid.decode() for sid in store.smembers(index) if sid.decode() != keep]
     keys = [session_key(slug, sid) for sid in sids]
     if keys:
         store.delete(*keys)
@@ -244,8 +270,50 @@ def end_all_sessions_of(slug: str, user_id: int, reason: str | None = None) -> i
         remember = current_app.config["LJ"].SESSION_ABSOLUTE_TIMEOUT
         for sid in sids:
             store.set(ended_key(slug, sid), reason, ex=remember)
-    store.delete(index)
+    if keep is None:
+        store.delete(index)
+    elif sids:
+        store.srem(index, *sids)
     return len(keys)
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """One signed-in session as kept in Redis (times are Unix timestamps)."""
+
+    sid: str
+    created: float  # when the person signed in
+    seen: float  # last active (to within a twentieth of the idle timeout)
+    values: dict[str, Any]
+
+
+def sessions_of(slug: str, user_id: int) -> list[StoredSession]:
+    """The user's live sessions, oldest first; ended ones are dropped from their index."""
+    store = get_redis()
+    index = user_index_key(slug, user_id)
+    sids = sorted(sid.decode() for sid in store.smembers(index))
+    records = store.mget([session_key(slug, sid) for sid in sids]) if sids else []
+    interface: RedisSessionInterface = current_app.session_interface  # type: ignore[assignment]
+    now = _timestamp(clock.now())
+    live, ended = [], []
+    for sid, raw in zip(sids, records, strict=True):
+        data = json.loads(raw) if raw is not None else None
+        if data is None or interface.has_ended(data, now):
+            ended.append(sid)
+        else:
+            live.append(StoredSession(sid, data["created"], data["seen"], data["values"]))
+    if ended:
+        store.srem(index, *ended)
+    return sorted(live, key=lambda stored: stored.created)
+
+
+def end_session_of(slug: str, user_id: int, sid: str) -> bool:
+    """End one of the user's sessions; only their own can be named."""
+    store = get_redis()
+    if not store.srem(user_index_key(slug, user_id), sid):
+        return False
+    store.delete(session_key(slug, sid))
+    return True
 
 
 def _delete_matching(pattern: str) -> int:

@@ -21,6 +21,14 @@ from werkzeug.wrappers import Response
 
 from app.auth import operations
 from app.auth.access import current_user, require_role, require_sign_in
+from app.auth.devices import (
+    browser_of,
+    device_record,
+    devices_of,
+    network_of,
+    session_ref,
+    sign_out_device,
+)
 from app.auth.forms import (
     ChangeEmailForm,
     ChangeSecretsForm,
@@ -35,7 +43,7 @@ from app.auth.links import LinkRefused, find_usable_link
 from app.auth.models import AccountStatus, LinkPurpose, Role, User
 from app.auth.operations import CurrentSecretsRefused, SecretsRefused
 from app.auth.pending import where_after_sign_in
-from app.auth.sessions import STATUS_PATH
+from app.auth.sessions import DEVICE_KEY, SHARED_COMPUTER_KEY, STATUS_PATH, end_all_sessions_of
 from app.extensions import db, limiter
 from app.security.policy import password_strength_hint
 from app.security.redirects import local_path
@@ -85,6 +93,10 @@ def login_submit() -> Response | tuple[str, int]:
     user = operations.authenticate(
         form.email.data or "", form.password.data or "", form.pin.data or ""
     )
+    if user is not None:
+        operations.remember_browser(
+            user, str(browser_of(request.user_agent.string)), network_of(request.remote_addr)
+        )
     db.session.commit()
     if user is None:
         flash(SIGN_IN_REFUSED, "error")
@@ -92,6 +104,9 @@ def login_submit() -> Response | tuple[str, int]:
     session.clear()
     session.regenerate()  # type: ignore[attr-defined]
     login_user(user)
+    session[DEVICE_KEY] = device_record(request.user_agent.string, request.remote_addr)
+    if form.shared_computer.data:
+        session[SHARED_COMPUTER_KEY] = True
     return redirect(where_after_sign_in(user, _safe_next(request.args.get("next"))), code=303)
 
 
@@ -230,6 +245,12 @@ def forgot_submit() -> tuple[str, int] | str:
     return render_template("auth/forgot_sent.html")
 
 
+@bp.get("/.well-known/change-password")
+def change_password_url() -> Response:
+    """Where password managers send a person to change their password (W3C well-known URL)."""
+    return redirect(url_for("auth.account"))
+
+
 @bp.get("/account")
 @require_sign_in
 def account() -> str:
@@ -251,6 +272,41 @@ def _after_wrong_current_secrets(refused: CurrentSecretsRefused) -> Response | N
     session.clear()
     flash(str(refused), "error")
     return redirect(url_for("auth.login"), code=303)
+
+
+@bp.get("/account/devices")
+@require_sign_in
+def devices() -> str:
+    return render_template(
+        "auth/devices.html",
+        devices=devices_of(current_setting().slug, current_user.id, session.sid),  # type: ignore[attr-defined]
+        form=EmptyForm(),
+    )
+
+
+@bp.post("/account/devices/<ref>/sign-out")
+@require_sign_in
+def sign_out_one_device(ref: str) -> Response:
+    EmptyForm().validate_on_submit() or abort(400)
+    if ref == session_ref(session.sid):  # type: ignore[attr-defined]
+        abort(409, description="To sign out this device, use Sign out.")
+    if sign_out_device(current_setting().slug, current_user.id, ref):
+        flash("That device is signed out.", "success")
+    else:
+        flash("That device was already signed out.", "info")
+    return redirect(url_for("auth.devices"), code=303)
+
+
+@bp.post("/account/devices/sign-out-others")
+@require_sign_in
+def sign_out_other_devices() -> Response:
+    EmptyForm().validate_on_submit() or abort(400)
+    ended = end_all_sessions_of(current_setting().slug, current_user.id, keep=session.sid)  # type: ignore[attr-defined]
+    flash(
+        f"Signed out everywhere else ({ended} other {'device' if ended == 1 else 'devices'}).",
+        "success",
+    )
+    return redirect(url_for("auth.devices"), code=303)
 
 
 @bp.post("/account/secrets")

@@ -41,6 +41,10 @@ def _pages(seeded, observation_id: int) -> dict[str, list[str]]:
             f"/journal/children/{a}/observations/{obs}",
             f"/journal/children/{a}/access-log",
             "/journal/policies",
+            "/responsible-use",
+            "/usage-policy",
+            "/account/devices",
+            "/account/email-check",
         ],
         "staff": ["/", "/journal/", f"/journal/children/{a}", "/people/children", "/people/"],
         "parent_a": [
@@ -52,6 +56,8 @@ def _pages(seeded, observation_id: int) -> dict[str, list[str]]:
             "/people/children",
             "/account",
             f"/journal/children/{seeded.child_b_id}",
+            "/account/devices",
+            "/usage-policy",
         ],
     }
 

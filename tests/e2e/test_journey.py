@@ -131,6 +131,24 @@ def test_full_journey(app, live_server, new_page, mail_outbox):
     journey.sign_in(manager, emails["manager"], "manager")
     screenshot(manager, "manager-dashboard")
 
+    # Signed in on a phone too, the manager signs out everywhere else from the laptop.
+    manager_phone = new_page(PHONE)
+    journey.open(manager_phone, "/login", "sign-in page on a phone")
+    manager_phone.get_by_label("Email").fill(emails["manager"])
+    manager_phone.get_by_label("Password").fill(PASSWORDS["manager"][0])
+    manager_phone.get_by_label("PIN").fill(PASSWORDS["manager"][1])
+    manager_phone.get_by_role("button", name="Sign in").click()
+    manager_phone.wait_for_url(journey.url("/"))
+    journey.open(manager, "/account/devices", "your devices")
+    assert manager.locator(".device").count() == 2
+    screenshot(manager, "your-devices")
+    manager.get_by_role("button", name="Sign out everywhere else").click()
+    manager.get_by_text("Signed out everywhere else (1 other device).").wait_for()
+    manager_phone.goto(journey.url("/people/"))
+    assert "/login" in manager_phone.url, "the phone is signed out"
+    journey.open(manager, "/", "manager's home, still signed in")
+    assert manager.url == journey.url("/")
+
     # The manager invites a member of staff and adds two children with their parents.
     journey.open(manager, "/people/staff/new", "invite staff")
     manager.get_by_label("Full name").fill("Sam Staff")
