@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from app.auth.access import current_user
 from app.auth.models import User
 from app.responsible_use import operations as responsible_use
+from tenants.routing import ANY_HOST_ENDPOINTS
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ STEPS_AFTER_SIGN_IN: tuple[PendingStep, ...] = (
     PendingStep("responsible_use.email_check", responsible_use.email_check_due, blocks=False),
 )
 
-# Reachable whatever is pending: leaving, staying signed in, and the files pages need.
-ALWAYS_OPEN = frozenset({"auth.logout", "auth.keep_alive", "static"})
+# Reachable whatever is pending: leaving, staying signed in, the files pages need, and the
+# operator's probes (which answer outside every setting and never read a session).
+ALWAYS_OPEN = frozenset({"auth.logout", "auth.keep_alive", "static"}) | ANY_HOST_ENDPOINTS
 
 
 def where_after_sign_in(user: User, target: str) -> str:

@@ -17,26 +17,24 @@ from tests.conftest import (
     sign_in,
     user_id_of,
 )
+from tests.routes import app_routes
 
 POLICY_PAGE = "responsible_use.usage_policy"
 
 
 def _requests_of_every_route(app: Flask) -> list[tuple[str, str, str]]:
-    """(endpoint, method, path) for every route of the app, with made-up values in its URL."""
-    found = []
-    with app.test_request_context(base_url="http://x.localhost"):
-        adapter = app.url_map.bind("x.localhost")
-        for rule in app.url_map.iter_rules():
-            if rule.endpoint in ALWAYS_OPEN or rule.endpoint == POLICY_PAGE:
-                continue
-            values = {
-                name: sorted(converter.items)[0] if hasattr(converter, "items") else "1"
-                for name, converter in (rule._converters or {}).items()
-            }
-            path = adapter.build(rule.endpoint, values, force_external=False)
-            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-                found.append((rule.endpoint, method, path))
-    return found
+    """(rule, method, path) for every route but those the gate leaves open."""
+    left_open = {
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint in ALWAYS_OPEN or rule.endpoint == POLICY_PAGE
+    }
+    return [
+        (route.rule, method, route.path_with({}))
+        for route in app_routes(app)
+        if route.rule not in left_open
+        for method in route.methods
+    ]
 
 
 def _ask(client, method: str, path: str, token: str):
@@ -55,10 +53,10 @@ def _held_and_not(app: Flask, client, methods=("GET", "POST", "PUT", "DELETE")):
     """Every route asked once: (those sent to the policy, those answered)."""
     token = csrf_token(client, "/usage-policy")
     held, answered = [], []
-    for endpoint, method, path in _requests_of_every_route(app):
+    for rule, method, path in _requests_of_every_route(app):
         if method in methods:
             response = _ask(client, method, path, token)
-            label = f"{method} {path} ({endpoint}): {response.status_code}"
+            label = f"{method} {path} ({rule}): {response.status_code}"
             (held if _sent_to_the_policy(response) else answered).append(label)
     return held, answered
 
