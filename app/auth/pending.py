@@ -26,15 +26,11 @@ from tenants.routing import ANY_HOST_ENDPOINTS
 
 @dataclass(frozen=True)
 class PendingStep:
-    """A step due after sign-in: ``endpoint`` is its page; ``also_open`` what else it needs."""
+    """A step due after sign-in: ``endpoint`` is its page (GET shows it, POST takes it)."""
 
     endpoint: str
     is_due: Callable[[User], bool]
     blocks: bool = True
-    also_open: frozenset[str] = frozenset()
-
-    def opens(self, endpoint: str | None) -> bool:
-        return endpoint == self.endpoint or endpoint in self.also_open
 
 
 STEPS_AFTER_SIGN_IN: tuple[PendingStep, ...] = (
@@ -61,7 +57,7 @@ def hold_for_pending_steps() -> Response | None:
         (step for step in STEPS_AFTER_SIGN_IN if step.blocks and step.is_due(current_user)),
         None,
     )
-    if step is None or step.opens(request.endpoint):
+    if step is None or request.endpoint == step.endpoint:
         return None
     # Back here afterwards; where a form's POST came from is not known, so after one
     # the person goes on to the home page.

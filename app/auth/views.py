@@ -64,8 +64,8 @@ def _account_key() -> str:
     return f"{current_setting().slug}:{email}"
 
 
-def _safe_next(target: str | None) -> str:
-    return local_path(target) or url_for("home.index")
+def _safe_next(target: str | None, otherwise: str | None = None) -> str:
+    return local_path(target) or otherwise or url_for("home.index")
 
 
 @bp.get("/login")
@@ -368,7 +368,8 @@ def change_email() -> Response | tuple[str, int]:
             flash(
                 "We have sent a link to your new address. Open it to confirm the change.", "success"
             )
-            return redirect(url_for("auth.account"), code=303)
+            # From the email check after sign-in, on to where the person was going.
+            return redirect(_safe_next(request.args.get("next"), url_for("auth.account")), code=303)
     db.session.rollback()
     return render_template(
         "auth/account.html", secrets_form=ChangeSecretsForm(), email_form=form, errors=errors

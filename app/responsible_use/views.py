@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from app.auth import operations as accounts
 from app.auth.access import current_user, require_role, require_sign_in
 from app.auth.forms import ChangeEmailForm, EmptyForm
 from app.auth.models import Role
@@ -75,48 +74,22 @@ def _policy_page(policy: operations.UsagePolicy, form: AcceptPolicyForm) -> str:
 @bp.route("/account/email-check", methods=["GET", "POST"])
 @require_sign_in
 def email_check() -> Page:
-    """ "Is this still your email address?": yes here, or a change (next view)."""
+    """ "Is this still your email address?": yes here, or a change through the account's
+    own confirmed change (``auth.change_email``), which then goes on to ``next``."""
     form = EmptyForm()
     if request.method == "POST":
         if not form.validate():
-            return _email_check_page(ChangeEmailForm(formdata=None), {}), INVALID
+            return _email_check_page(), INVALID
         operations.confirm_email_is_current(current_user)
         db.session.commit()
         flash("Thank you for confirming your email address.", "success")
         return redirect(_where_next(), code=303)
-    return _email_check_page(ChangeEmailForm(formdata=None), {})
+    return _email_check_page()
 
 
-@bp.post("/account/email-check/change")
-@require_sign_in
-def email_check_change() -> Page:
-    """A new address, through the usual change: confirmed from the new address."""
-    form = ChangeEmailForm()
-    errors: dict[str, list[str]] = {}
-    if form.validate():
-        try:
-            accounts.request_email_change(
-                current_user, form.new_email.data or "", form.current_password.data or ""
-            )
-        except InvalidInput as error:
-            errors = {"new_email": [str(error)]}
-        else:
-            db.session.commit()
-            flash(
-                "We have sent a link to your new address. Open it to confirm the change.",
-                "success",
-            )
-            return redirect(_where_next(), code=303)
-    db.session.rollback()
-    return _email_check_page(form, errors), INVALID
-
-
-def _email_check_page(change_form: ChangeEmailForm, errors: dict[str, list[str]]) -> str:
+def _email_check_page() -> str:
     return render_template(
-        "responsible_use/email_check.html",
-        form=EmptyForm(),
-        change_form=change_form,
-        errors=errors,
+        "responsible_use/email_check.html", form=EmptyForm(), change_form=ChangeEmailForm()
     )
 
 

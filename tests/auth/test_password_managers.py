@@ -93,19 +93,24 @@ def test_every_field_of_every_page_says_what_it_is(app, family, who):  # noqa: F
     assert problems == []
 
 
-def test_the_pages_reached_by_emailed_links_too(app, setting_with_manager, mail_outbox):
-    setting, manager, manager_email = setting_with_manager
+def _activation_path(manager, mail_outbox, email: str) -> str:
+    """Invite ``email`` and return the path of the emailed activation link."""
     manager.post(
         "/invitations",
         data={
             "full_name": "Ivy Invited",
-            "email": "ivy@example.org",
+            "email": email,
             "role": "staff",
             "csrf_token": csrf_token(manager, "/invitations"),
         },
     )
-    text = mail_outbox.to("ivy@example.org")[-1].get_body(("plain",)).get_content()
-    activation = re.search(r"/activate/[\w-]+", text).group(0)
+    text = mail_outbox.to(email)[-1].get_body(("plain",)).get_content()
+    return re.search(r"/activate/[\w-]+", text).group(0)
+
+
+def test_the_pages_reached_by_emailed_links_too(app, setting_with_manager, mail_outbox):
+    setting, manager, manager_email = setting_with_manager
+    activation = _activation_path(manager, mail_outbox, "ivy@example.org")
     visitor = client_for(app, setting.slug)
     visitor.post(
         "/password/forgot", data={"email": manager_email, "csrf_token": csrf_token(visitor)}
@@ -126,17 +131,8 @@ def test_the_activation_page_says_why_a_unique_password_and_a_password_manager(
     app, setting_with_manager, mail_outbox
 ):
     setting, manager, _ = setting_with_manager
-    manager.post(
-        "/invitations",
-        data={
-            "full_name": "Ivy Invited",
-            "email": "ivy2@example.org",
-            "role": "parent",
-            "csrf_token": csrf_token(manager, "/invitations"),
-        },
-    )
-    text = mail_outbox.to("ivy2@example.org")[-1].get_body(("plain",)).get_content()
-    page = client_for(app, setting.slug).get(re.search(r"/activate/[\w-]+", text).group(0)).text
+    path = _activation_path(manager, mail_outbox, "ivy2@example.org")
+    page = client_for(app, setting.slug).get(path).text
     assert "password manager" in page
     assert "nowhere else" in page
 

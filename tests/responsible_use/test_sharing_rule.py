@@ -9,7 +9,6 @@ from app.auth.models import User
 from app.extensions import db
 from app.people.models import Child
 from app.people.operations import link_parent
-from tests.conftest import csrf_token
 from tests.journal.conftest import (  # noqa: F401
     family,
     observe,
@@ -17,6 +16,7 @@ from tests.journal.conftest import (  # noqa: F401
     signed_in,
 )
 from tests.people.conftest import frozen_clock, inside  # noqa: F401
+from tests.responsible_use.test_email_check import save_rules
 
 DEFAULT_RULE = "Please don't share photos of other children online."
 
@@ -51,14 +51,7 @@ def test_parents_see_the_sharing_rule_beside_photos_and_the_download(app, family
 def test_the_manager_words_the_rule(app, family):  # noqa: F811
     journal_page, observation_page = _pages_with_photos(app, family)
     manager = signed_in(app, family, "manager")
-    saved = manager.post(
-        "/responsible-use/rules",
-        data={
-            "sharing_rule": "Photos stay in the family: no Facebook, no WhatsApp groups.",
-            "email_check_months": "12",
-            "csrf_token": csrf_token(manager, "/responsible-use"),
-        },
-    )
+    saved = save_rules(manager, "Photos stay in the family: no Facebook, no WhatsApp groups.", "12")
     assert saved.status_code == 303
     parent = signed_in(app, family, "parent_a")
     for path in (journal_page, observation_page):
