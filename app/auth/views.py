@@ -94,9 +94,7 @@ def login_submit() -> Response | tuple[str, int]:
         form.email.data or "", form.password.data or "", form.pin.data or ""
     )
     if user is not None:
-        operations.remember_browser(
-            user, str(browser_of(request.user_agent.string)), network_of(request.remote_addr)
-        )
+        _remember_this_browser(user)
     db.session.commit()
     if user is None:
         flash(SIGN_IN_REFUSED, "error")
@@ -206,12 +204,25 @@ def _choose_secrets(
     return render_template(template, form=form, errors=errors, account_email=account_email), 200
 
 
+def _remember_this_browser(user: User) -> None:
+    operations.remember_browser(
+        user, str(browser_of(request.user_agent.string)), network_of(request.remote_addr)
+    )
+
+
+def _activate_in_this_browser(token: str, password: str, pin: str) -> User:
+    """Activation, and the browser it happened in is the account's first (known) one."""
+    user = operations.activate_account(token, password, pin)
+    _remember_this_browser(user)
+    return user
+
+
 @bp.route("/activate/<token>", methods=["GET", "POST"])
 def activate(token: str) -> Response | tuple[str, int]:
     return _choose_secrets(
         "auth/activate.html",
         token,
-        operations.activate_account,
+        _activate_in_this_browser,
         "Your account is ready. Please sign in with your email, password and PIN.",
         "activation",
     )

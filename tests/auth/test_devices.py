@@ -161,3 +161,35 @@ def test_the_place_is_the_addresss_own_network(address, said):
 )
 def test_browsers_are_named_from_the_user_agent(agent, said):
     assert str(browser_of(agent)) == said
+
+
+def test_the_browser_an_account_was_activated_in_is_known(app, setting_with_manager, mail_outbox):
+    setting, manager, _ = setting_with_manager
+    manager.post(
+        "/invitations",
+        data={
+            "full_name": "Nia New",
+            "email": "nia@example.org",
+            "role": "parent",
+            "csrf_token": csrf_token(manager, "/invitations"),
+        },
+    )
+    text = mail_outbox.to("nia@example.org")[-1].get_body(("plain",)).get_content()
+    path = re.search(r"/activate/[\w-]+", text).group(0)
+    laptop = _device(app, setting.slug, FIREFOX_WINDOWS)
+    new = "a quiet walk by the river"
+    laptop.post(
+        path,
+        data={
+            "password": new,
+            "password_again": new,
+            "pin": "730164",
+            "pin_again": "730164",
+            "csrf_token": csrf_token(laptop, path),
+        },
+    )
+    before = len(mail_outbox.to("nia@example.org"))
+    sign_in(_device(app, setting.slug, FIREFOX_WINDOWS), "nia@example.org", new, "730164")
+    assert len(mail_outbox.to("nia@example.org")) == before
+    sign_in(_device(app, setting.slug, SAFARI_IPHONE), "nia@example.org", new, "730164")
+    assert len(mail_outbox.to("nia@example.org")) == before + 1
