@@ -18,6 +18,7 @@ def _sign_in(page, server, slug: str, email: str, *, shared: bool = False) -> No
     page.get_by_label("PIN").fill(GOOD_PIN)
     if shared:
         page.get_by_label("This is a shared or public computer").check()
+        assert page.get_by_label("Email").get_attribute("autocomplete") == "off"
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(server.url(slug, "/"))
 
