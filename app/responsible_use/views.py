@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from app.auth.access import current_user, require_role, require_sign_in
@@ -23,7 +24,7 @@ Page = str | Response | tuple[str, int]
 
 
 @bp.app_template_global()
-def policy_html(text: str) -> str:
+def policy_html(text: str) -> Markup:
     """The policy's text as the setting wrote it: paragraphs, lists, bold and italic."""
     return render_observation_text(text)
 
