@@ -10,7 +10,7 @@ from app.auth.access import current_user, require_role, require_sign_in
 from app.auth.forms import ChangeEmailForm, EmptyForm
 from app.auth.models import Role
 from app.extensions import db
-from app.journal.text import render_observation_text
+from app.journal.text import ObservationText
 from app.responsible_use import operations
 from app.responsible_use.forms import AcceptPolicyForm, PublishPolicyForm, RulesForm
 from app.security.redirects import local_path
@@ -26,7 +26,7 @@ Page = str | Response | tuple[str, int]
 @bp.app_template_global()
 def policy_html(text: str) -> Markup:
     """The policy's text as the setting wrote it: paragraphs, lists, bold and italic."""
-    return render_observation_text(text)
+    return ObservationText(text).html
 
 
 @bp.app_template_global()
