@@ -12,11 +12,12 @@ import io
 import re
 import uuid
 from datetime import timedelta
+from urllib.parse import urlparse
 
 import pytest
 
 from app import clock
-from tests.fixtures.browser import PHONE, check_accessibility, screenshot
+from tests.fixtures.browser import DESKTOP, PHONE, check_accessibility, screenshot
 from tests.fixtures.smtp import text_of
 
 pytestmark = pytest.mark.e2e
@@ -26,6 +27,7 @@ PASSWORDS = {
     "staff": ("puddle jumping wellies 7", "730164"),
     "parent_a": ("orange kite over the hill", "914270"),
     "parent_b": ("tea and toast at four", "261839"),
+    "parent_a_again": ("a new kite for a new term", "608153"),
 }
 
 
@@ -129,7 +131,6 @@ def test_full_journey(app, live_server, new_page, mail_outbox):
     manager = new_page()
     journey.activate(manager, emails["manager"], "manager", shot="activation")
     journey.sign_in(manager, emails["manager"], "manager")
-    screenshot(manager, "manager-dashboard")
 
     # Signed in on a phone too, the manager signs out everywhere else from the laptop.
     manager_phone = new_page(PHONE)
@@ -181,6 +182,11 @@ def test_full_journey(app, live_server, new_page, mail_outbox):
         manager.get_by_role("button", name=f"Yes, link {parent_name} to {first} {last}").click()
         manager.get_by_text(f"{parent_name} is now linked to {first} {last}").wait_for()
 
+    manager.goto(journey.url("/"))
+    manager.set_viewport_size(PHONE)
+    screenshot(manager, "manager-dashboard")  # on a phone, with its getting-started steps
+    manager.set_viewport_size(DESKTOP)
+
     staff = new_page(PHONE)
     journey.activate(staff, emails["staff"], "staff")
     journey.sign_in(staff, emails["staff"], "staff")
@@ -193,10 +199,17 @@ def test_full_journey(app, live_server, new_page, mail_outbox):
     children.get_by_label("Amelia Jones").check()
     children.get_by_label("Bilal Khan").check()
     staff.get_by_label("What happened").fill(
-        "Amelia and Bilal built a tower taller than themselves. Bilal counted 12 blocks "
-        "and @Amelia added a flag on top."
+        "Amelia and Bilal built a tower taller than themselves in the block corner. Bilal "
+        "counted 12 blocks, pointing at each one, and @Amelia added a flag on top. When it "
+        'wobbled, Amelia said *"it needs a bigger bottom"* and they rebuilt the base with '
+        "the long blocks."
     )
     staff.get_by_label("Mathematics").check()
+    staff.get_by_label("Creating and thinking critically").check()
+    staff.get_by_label("Age band").select_option(label="Three and four-year-olds")
+    staff.get_by_label("Next steps (optional)").fill(
+        "Offer rulers and a tape measure; ask who is taller, the tower or the children."
+    )
     staff.get_by_label("Add photos (optional)").set_input_files(
         {"name": "tower.jpg", "mimeType": "image/jpeg", "buffer": _photo()}
     )
@@ -208,6 +221,17 @@ def test_full_journey(app, live_server, new_page, mail_outbox):
     staff.get_by_role("button", name="Save draft").click()
     staff.get_by_role("button", name="Publish").click()
     journey.check(staff, "published observation", "observation-published")
+
+    # A slip: it was 14 blocks. The key person corrects the published observation; the
+    # change is kept as a revision that staff read under it.
+    staff.get_by_role("link", name="Correct the observation").click()
+    text = staff.get_by_label("What happened")
+    text.fill(text.input_value().replace("counted 12 blocks", "counted 14 blocks"))
+    staff.get_by_label("Physical Development").check()
+    staff.get_by_role("button", name="Save the correction").click()
+    staff.get_by_role("heading", name="Changes since it was published").wait_for()
+    journey.check(staff, "corrected observation", "observation-history-phone")
+    observation_path = urlparse(staff.url).path
 
     # Parent A reads it on a phone with Bilal's name hidden, and answers.
     parent_a = new_page(PHONE)
@@ -222,11 +246,22 @@ def test_full_journey(app, live_server, new_page, mail_outbox):
     parent_a.locator("article.observation-card h3 a").first.click()
     parent_a.locator("main img").first.wait_for()
     assert "Bilal" not in parent_a.content() and "a friend" in parent_a.content()
+    assert "counted 14 blocks" in parent_a.content() and "Edited" in parent_a.content()
     journey.check(parent_a, "observation seen by parent A")
     parent_a.get_by_label("Your comment").fill("She told us all about the flag at tea time!")
     parent_a.get_by_role("button", name="Add comment").click()
     parent_a.get_by_text("She told us all about the flag at tea time!").wait_for()
     journey.check(parent_a, "observation with comment", "parent-comment-phone")
+
+    # Withdrawn for a moment, it leaves the family's journal; published again, it is back.
+    parent_view = parent_a.url.split("#")[0]
+    staff.goto(journey.url(observation_path))
+    staff.get_by_role("button", name="Withdraw from the journals").click()
+    staff.get_by_text("The observation is withdrawn").wait_for()
+    assert parent_a.goto(parent_view).status == 404
+    staff.get_by_role("button", name="Publish").click()
+    staff.get_by_text("The observation is published.").wait_for()
+    assert parent_a.goto(parent_view).status == 200
 
     # Amelia leaves; after the grace period the sweep ends Anna's access.
     journey.open(manager, "/people/children", "children list")
@@ -251,3 +286,18 @@ def test_full_journey(app, live_server, new_page, mail_outbox):
     journey.sign_in(parent_a, emails["parent_a"], "parent_a", expect_success=False)
     parent_a.get_by_text("not recognised").wait_for()
     journey.check(parent_a, "refused sign-in", "signin-refused")
+
+    # The family comes back (a younger sibling starts): the manager reactivates Anna, who
+    # chooses a new password and PIN from a fresh link. (Two weeks on, the manager signs in
+    # again too.)
+    journey.sign_in(manager, emails["manager"], "manager")
+    journey.open(manager, "/people/parents", "parents list")
+    manager.get_by_role("link", name="Anna Jones").click()
+    manager.get_by_role("link", name="Reactivate Anna Jones").click()
+    journey.check(manager, "reactivation confirmation")
+    manager.get_by_role("button", name="Yes, reactivate Anna Jones").click()
+    manager.get_by_text("account is back").wait_for()
+    journey.activate(parent_a, emails["parent_a"], "parent_a_again")
+    assert parent_a.get_by_label("Email").input_value() == emails["parent_a"]
+    journey.sign_in(parent_a, emails["parent_a"], "parent_a_again")
+    assert "Hello Anna" in parent_a.content()
