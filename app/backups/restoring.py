@@ -130,10 +130,11 @@ def _pg_restore(
 
 
 def _media_members(
-    place: BackupPlace, backup: StoredBackup, into: Path, folder: str | None
+    place: BackupPlace, backup: StoredBackup, into: Path | None, folder: str | None
 ) -> Counter[str]:
-    """Extract the media files (only those under ``folder``/, moved up to ``into``, when
-    given) into ``into``; returns how many files per top folder were read."""
+    """Read the media archive through (which authenticates it) and extract its files into
+    ``into`` (only those under ``folder``/, moved up, when given; none when ``into`` is
+    None); returns how many files per top folder were read."""
     files: Counter[str] = Counter()
     prefix = f"{folder}/" if folder else None
     reader = DecryptingReader(backup.file(MEDIA), place.backup_key)
@@ -144,6 +145,8 @@ def _media_members(
                     continue
                 top = member.name.split("/", 1)[0] if "/" in member.name else ""
                 files[top] += 1
+                if into is None:
+                    continue
                 if prefix is None:
                     archive.extract(member, into, filter="data")
                 elif member.name.startswith(prefix):
@@ -190,8 +193,7 @@ def verify_backup(place: BackupPlace, backup: StoredBackup) -> Verification:
         with scratch_database(place.database_url) as scratch:
             _pg_restore(place, backup, ["-d", scratch], subprocess.DEVNULL)
             rows = _compare_database(scratch, manifest)
-        with tempfile.TemporaryDirectory(prefix="lj-verify-") as unpacked:
-            files = _media_members(place, backup, Path(unpacked), folder=None)
+        files = _media_members(place, backup, into=None, folder=None)
         _compare("media files", manifest["media_files"], dict(files))
     except (BackupUnreadable, BackupRefused) as error:
         verification = Verification(clock.now(), False, str(error))
