@@ -1,8 +1,9 @@
 """Making a backup: the whole database and the media files, encrypted, with a manifest.
 
-``pg_dump -Fc`` reads an exported snapshot while this process counts every
-setting's rows in the same snapshot, so the manifest's counts are exactly the
-dump's (a verification that restores the dump must find them again). The dump
+``pg_dump -Fc`` reads an exported snapshot (the registry rows of the manifest
+are read in the same one), and the rows of every table are counted in the dump
+itself as it streams (``app.backups.counting``), so the manifest's counts are
+exactly the dump's (a verification that restores the dump must find them again). The dump
 streams from ``pg_dump`` through the encryption into the backup folder: no
 plaintext copy is ever written. The media files are taken after the snapshot:
 a photo uploaded meanwhile is an extra file (harmless), never a row without
@@ -25,13 +26,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psycopg
 from flask import current_app
 from psycopg.rows import dict_row
 
 from app import clock
+from app.backups.counting import DumpRowCounter
 from app.backups.crypto import EncryptingWriter
 from app.backups.postgres import (
     BackupRefused,
@@ -40,8 +42,6 @@ from app.backups.postgres import (
     exported_snapshot,
     libpq_url,
     pg_tool,
-    row_counts,
-    row_counts_in_snapshot,
     server_major,
 )
 from app.backups.store import (
@@ -114,41 +114,65 @@ def run_with_output_to(command: list[str], sink: Callable[[bytes], object]) -> N
             raise BackupRefused(f"{Path(command[0]).name} failed: {message}")
 
 
+def _count_from(output: IO[bytes], counter: DumpRowCounter) -> None:
+    while block := output.read(PIPE_BYTES):
+        counter.feed(block)
+
+
+def _dump_and_count(command: list[str], pg_restore: Path, writer: EncryptingWriter) -> dict:
+    """Run ``pg_dump`` into ``writer`` and, as it streams, count the rows of every table
+    in the dump (``app.backups.counting``); returns ``{schema: {table: rows}}``."""
+    counter = DumpRowCounter()
+    with tempfile.TemporaryFile() as errors:
+        reader = subprocess.Popen(  # noqa: S603 - our own tool and arguments
+            [str(pg_restore), "--data-only", "-f", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+        )
+        assert reader.stdin is not None
+        counting = threading.Thread(target=_count_from, args=(reader.stdout, counter))
+        counting.start()
+
+        def keep_and_count(block: bytes) -> None:
+            writer.write(block)
+            reader.stdin.write(block)  # type: ignore[union-attr]
+
+        try:
+            run_with_output_to(command, keep_and_count)
+        finally:
+            reader.stdin.close()
+            counting.join()
+            status = reader.wait()
+        if status != 0:
+            errors.seek(0)
+            message = errors.read().decode(errors="replace").strip()
+            raise BackupRefused(f"pg_restore could not read the dump back: {message}")
+    return dict(counter.counts)
+
+
 def _dump_database(place: BackupPlace, folder: Path) -> dict[str, Any]:
     """Write the encrypted dump; returns the manifest's database part."""
     with psycopg.connect(place.database_url) as connection:
         check_lock_capacity(connection)
-        pg_dump = pg_tool("pg_dump", server_major(connection))
+        major = server_major(connection)
     with exported_snapshot(place.database_url) as snapshot:
         registry = _registry_rows(snapshot.connection)
-        public_rows = row_counts(snapshot.connection, {"public": "public"})["public"]
         public_revision = _public_revision(snapshot.connection)
         writer = EncryptingWriter(folder / DATABASE, place.backup_key)
-        command = [str(pg_dump), "-Fc", f"--snapshot={snapshot.id}", "-d", place.database_url]
-        counting: dict[str, dict[str, int]] = {}
-        # Count in a thread of our own while pg_dump streams: the two overlap.
-        counter = threading.Thread(
-            target=lambda: counting.update(
-                row_counts_in_snapshot(
-                    place.database_url,
-                    snapshot.id,
-                    {row["slug"]: row["schema_name"] for row in registry},
-                )
-            )
-        )
-        counter.start()
+        command = [str(pg_tool("pg_dump", major)), "-Fc", f"--snapshot={snapshot.id}"]
         try:
-            run_with_output_to(command, writer.write)
+            counts = _dump_and_count(
+                [*command, "-d", place.database_url], pg_tool("pg_restore", major), writer
+            )
         except BaseException:
             writer.abandon()
             raise
-        finally:
-            counter.join()
         writer.close()
     return {
         "registry": registry,
-        "public_rows": public_rows,
-        "rows": counting,
+        "public_rows": counts.get("public", {}),
+        "rows": {row["slug"]: counts.get(row["schema_name"], {}) for row in registry},
         "revisions": {"public": public_revision, "setting": setting_head_revision()},
         "database_sha256": writer.sha256,
         "database_bytes": writer.plain_bytes,

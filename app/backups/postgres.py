@@ -6,8 +6,9 @@
   newer one: ``pg_dump`` refuses servers newer than itself.
 - ``check_lock_capacity`` refuses, with what to change, a server whose shared
   lock table cannot hold a lock on every table (``pg_dump`` takes one on each).
-- ``Snapshot``: one exported snapshot that ``pg_dump`` and the row counts of
-  the manifest both read, so the counts are exactly those of the dump.
+- ``exported_snapshot``: one snapshot that ``pg_dump`` and the manifest's
+  registry rows both read.
+- ``row_counts``: rows per table of many schemas (a verification's check).
 """
 
 from __future__ import annotations
@@ -189,25 +190,6 @@ def row_counts(
         if parts:
             for schema, table, rows in connection.execute(sql.SQL(" UNION ALL ").join(parts)):
                 counts[keys[schema]][table] = int(rows)
-    return counts
-
-
-def row_counts_in_snapshot(
-    url: str, snapshot_id: str, schemas: dict[str, str]
-) -> dict[str, dict[str, int]]:
-    """``row_counts`` as the snapshot ``snapshot_id`` sees them, ``COUNT_BATCH`` schemas per
-    transaction, so the locks the counts take are released as they go rather than held
-    beside ``pg_dump``'s until the end."""
-    counts: dict[str, dict[str, int]] = {}
-    items = list(schemas.items())
-    with psycopg.connect(url, autocommit=True) as connection:
-        for start in range(0, len(items), COUNT_BATCH):
-            with connection.transaction():
-                connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                connection.execute(
-                    sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id))
-                )
-                counts |= row_counts(connection, dict(items[start : start + COUNT_BATCH]))
     return counts
 
 
