@@ -31,5 +31,11 @@ def local_time(moment: datetime | None, with_zone: bool = False) -> str:
     return f"{shown} {local:%Z}" if with_zone else shown
 
 
+def local_date(moment: datetime | None) -> str:
+    """The day ``moment`` falls on in the setting's zone, as "2 December 2026"."""
+    return "" if moment is None else f"{moment.astimezone(setting_zone()):%-d %B %Y}"
+
+
 def register_time_filters(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(local_date, "local_date")

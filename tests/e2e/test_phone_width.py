@@ -148,6 +148,8 @@ def _pages(family, ids) -> dict[str, list[str]]:  # noqa: F811
             f"/people/staff/{family.staff_id}",
             "/invitations",
             "/account",
+            "/account/devices",
+            "/responsible-use",
             "/settings/branding/",
             "/journal/",
             "/journal/?q=cup",
@@ -173,6 +175,8 @@ def _pages(family, ids) -> dict[str, list[str]]:  # noqa: F811
             f"/journal/children/{long_child}",
             f"/people/children/{long_child}",
             "/account",
+            "/account/devices",
+            "/journal/emails",
         ],
     }
 
