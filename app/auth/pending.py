@@ -38,9 +38,13 @@ STEPS_AFTER_SIGN_IN: tuple[PendingStep, ...] = (
     PendingStep("responsible_use.email_check", responsible_use.email_check_due, blocks=False),
 )
 
-# Reachable whatever is pending: leaving, staying signed in, the files pages need, and the
-# operator's probes (which answer outside every setting and never read a session).
-ALWAYS_OPEN = frozenset({"auth.logout", "auth.keep_alive", "static"}) | ANY_HOST_ENDPOINTS
+# Reachable whatever is pending: leaving, staying signed in (and the idle warning asking
+# how long is left), the files pages need, and the operator's probes (which answer outside
+# every setting and never read a session).
+ALWAYS_OPEN = (
+    frozenset({"auth.logout", "auth.keep_alive", "auth.session_status", "static"})
+    | ANY_HOST_ENDPOINTS
+)
 
 
 def where_after_sign_in(user: User, target: str) -> str:
