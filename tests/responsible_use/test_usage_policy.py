@@ -83,6 +83,8 @@ def test_every_route_is_held_until_the_policy_is_accepted_and_again_after_a_new_
 
     held, answered = _held_and_not(app, person)
     assert len(held) > 50 and answered == []
+    status = person.get("/session/status")
+    assert status.status_code == 200 and status.json["signed_in"], "the idle warning still asks"
 
     assert accept_usage_policy(person).status_code == 303
     held, answered = _held_and_not(app, person, methods=("GET",))
