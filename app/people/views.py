@@ -8,6 +8,8 @@ with a 422, so nothing is ever saved half-way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
@@ -519,53 +521,52 @@ def _account_or_404(user_id: int) -> User:
     return _person_or_404(user_id, (Role.MANAGER, Role.STAFF, Role.PARENT))
 
 
+def _confirmation(user_id: int, template: str) -> str:
+    person = _account_or_404(user_id)
+    return render_template(template, person=person, back=_person_page(person))
+
+
+def _access_changed(user_id: int, change: Callable[[User], None], done: str) -> Response:
+    """Deactivate or reactivate as confirmed: 409 with the reason if it cannot be done."""
+    _check_action()
+    person = _account_or_404(user_id)
+    try:
+        change(person)
+    except InvalidInput as error:
+        db.session.rollback()
+        abort(409, description=str(error))
+    db.session.commit()
+    flash(done.format(name=person.full_name), "success")
+    return redirect(_person_page(person), code=303)
+
+
 @bp.get("/<id:user_id>/deactivate")
 @require_role(MANAGER)
 def confirm_deactivate(user_id: int) -> str:
-    person = _account_or_404(user_id)
-    return render_template(
-        "people/confirm_deactivate.html", person=person, back=_person_page(person)
-    )
+    return _confirmation(user_id, "people/confirm_deactivate.html")
 
 
 @bp.post("/<id:user_id>/deactivate")
 @require_role(MANAGER)
 def deactivate(user_id: int) -> Response:
-    _check_action()
-    person = _account_or_404(user_id)
-    try:
-        people.deactivate_now(person, by=current_user, reason="by manager")
-    except InvalidInput as error:
-        db.session.rollback()
-        abort(409, description=str(error))
-    db.session.commit()
-    flash(f"{person.full_name}'s account is deactivated; they have been signed out.", "success")
-    return redirect(_person_page(person), code=303)
+    return _access_changed(
+        user_id,
+        lambda person: people.deactivate_now(person, by=current_user, reason="by manager"),
+        "{name}'s account is deactivated; they have been signed out.",
+    )
 
 
 @bp.get("/<id:user_id>/reactivate")
 @require_role(MANAGER)
 def confirm_reactivate(user_id: int) -> str:
-    person = _account_or_404(user_id)
-    return render_template(
-        "people/confirm_reactivate.html", person=person, back=_person_page(person)
-    )
+    return _confirmation(user_id, "people/confirm_reactivate.html")
 
 
 @bp.post("/<id:user_id>/reactivate")
 @require_role(MANAGER)
 def reactivate(user_id: int) -> Response:
-    _check_action()
-    person = _account_or_404(user_id)
-    try:
-        people.reactivate_account(person, by=current_user)
-    except InvalidInput as error:
-        db.session.rollback()
-        abort(409, description=str(error))
-    db.session.commit()
-    flash(
-        f"{person.full_name}'s account is back: they have been emailed a link to choose a new "
-        "password and PIN.",
-        "success",
+    return _access_changed(
+        user_id,
+        lambda person: people.reactivate_account(person, by=current_user),
+        "{name}'s account is back: they have been emailed a link to choose a new password and PIN.",
     )
-    return redirect(_person_page(person), code=303)

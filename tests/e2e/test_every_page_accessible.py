@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.fixtures.browser import check_accessibility, screenshot
-from tests.journal.conftest import EMAILS, family, observe, photo_bytes  # noqa: F401
-from tests.people.conftest import PASSWORD, PIN, frozen_clock  # noqa: F401
+from tests.journal.conftest import family, observe, photo_bytes, sign_in_in_browser  # noqa: F401
+from tests.people.conftest import frozen_clock  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -66,15 +66,6 @@ def _pages(seeded, observation_id: int) -> dict[str, list[str]]:
     }
 
 
-def _sign_in(page, live_server, seeded, who: str) -> None:
-    page.goto(live_server.url(seeded.slug, "/login"))
-    page.get_by_label("Email").fill(seeded.email(EMAILS[who]))
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("PIN").fill(PIN)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(live_server.url(seeded.slug, "/"))
-
-
 @pytest.mark.parametrize("who", ["anonymous", "manager", "staff", "parent_a"])
 def test_every_page_of_a_role_is_accessible(app, family, live_server, new_page, who):  # noqa: F811
     observation_id = observe(
@@ -86,7 +77,7 @@ def test_every_page_of_a_role_is_accessible(app, family, live_server, new_page, 
     )
     page = new_page()
     if who != "anonymous":
-        _sign_in(page, live_server, family, who)
+        sign_in_in_browser(page, live_server, family, who)
     for path in _pages(family, observation_id)[who]:
         response = page.goto(live_server.url(family.slug, path))
         assert response is not None and response.status < 500, (who, path, response.status)

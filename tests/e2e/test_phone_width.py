@@ -17,10 +17,14 @@ from app.journal.media import process_upload
 from app.journal.models import AREAS_OF_LEARNING, CHARACTERISTICS_OF_LEARNING, Comment
 from app.people import operations as people
 from tests.fixtures.browser import PHONE
-from tests.journal.conftest import EMAILS, TODAY, family, get_user, photo_bytes  # noqa: F401
+from tests.journal.conftest import (  # noqa: F401
+    TODAY,
+    family,
+    get_user,
+    photo_bytes,
+    sign_in_in_browser,
+)
 from tests.people.conftest import (  # noqa: F401
-    PASSWORD,
-    PIN,
     add_user,
     child_details,
     frozen_clock,
@@ -181,15 +185,6 @@ def _pages(family, ids) -> dict[str, list[str]]:  # noqa: F811
     }
 
 
-def _sign_in(page, live_server, family, who: str) -> None:  # noqa: F811
-    page.goto(live_server.url(family.slug, "/login"))
-    page.get_by_label("Email").fill(family.email(EMAILS[who]))
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("PIN").fill(PIN)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(live_server.url(family.slug, "/"))
-
-
 WIDTHS = "[document.scrollingElement.scrollWidth, window.innerWidth]"
 
 
@@ -197,7 +192,7 @@ WIDTHS = "[document.scrollingElement.scrollWidth, window.innerWidth]"
 def test_every_page_fits_a_360_px_phone(app, family, long_data, live_server, new_page, who):  # noqa: F811
     page = new_page(PHONE)
     if who != "anonymous":
-        _sign_in(page, live_server, family, who)
+        sign_in_in_browser(page, live_server, family, who)
     too_wide = []
     for path in _pages(family, long_data)[who]:
         response = page.goto(live_server.url(family.slug, path))

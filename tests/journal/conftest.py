@@ -105,6 +105,16 @@ def signed_in(app: Flask, family: Journal, who: str) -> HostClient:
     return client
 
 
+def sign_in_in_browser(page, live_server, family: Journal, who: str) -> None:
+    """Sign ``who`` in through the real sign-in page of a browser ``page``."""
+    page.goto(live_server.url(family.slug, "/login"))
+    page.get_by_label("Email").fill(family.email(EMAILS[who]))
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("PIN").fill(PIN)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(live_server.url(family.slug, "/"))
+
+
 def post_form(client: HostClient, path: str, data: dict | None = None, **kwargs):
     """POST as the page's own form would, with this session's CSRF token."""
     return client.post(
