@@ -201,3 +201,27 @@ def test_every_page_fits_a_360_px_phone(app, family, long_data, live_server, new
         if content > screen:
             too_wide.append(f"{path}: {content} px on a {screen} px screen")
     assert not too_wide, f"{who}: " + "; ".join(too_wide)
+
+
+def test_the_link_confirmation_fits_a_phone_with_both_names_on_screen(
+    app,
+    family,  # noqa: F811
+    long_data,
+    live_server,
+    new_page,
+):
+    page = new_page(PHONE)
+    sign_in_in_browser(page, live_server, family, "manager")
+    page.goto(live_server.url(family.slug, f"/people/children/{long_data['long_child']}"))
+    page.get_by_label("Parent or carer's full name").fill("Bartholomew-Fitzwilliam Okonkwo-Smythe")
+    page.get_by_label("Their email").fill(
+        "bartholomew.fitzwilliam.okonkwo-smythe@a-very-long-family-domain.example.org"
+    )
+    page.get_by_label("Relationship to the child").fill("Step-grandfather")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_role("heading", name="Check before linking").wait_for()
+    content, screen = page.evaluate(WIDTHS)
+    assert content <= screen, f"{content} px on a {screen} px screen"
+    child_name = page.get_by_text("Wolfeschlegelsteinhausen-Bergerdorff").first
+    box = child_name.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= screen
