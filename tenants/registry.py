@@ -78,11 +78,6 @@ def active_setting_by_slug(slug: str) -> BoundSetting | None:
     return _snapshot().fresh().get(slug)
 
 
-def active_setting_slugs() -> list[str]:
-    """The slug of every active setting, in order (for jobs that visit each one)."""
-    return sorted(_snapshot().fresh())
-
-
 def forget_cached() -> None:
     """Reload the snapshot on the next lookup (after any change to the registry)."""
     _snapshot().forget()

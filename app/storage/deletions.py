@@ -35,7 +35,7 @@ from app import clock
 from app.extensions import db
 from app.storage.models import FileDeletion
 from tenants.binding import current_setting, tenant_context
-from tenants.registry import active_setting_slugs
+from tenants.each_setting import EachSettingReport, run_each_setting
 from workers.after_commit import send_task_after_commit
 
 log = logging.getLogger(__name__)
@@ -141,15 +141,6 @@ def drain_file_deletions_task(slug: str) -> None:
         drain_file_deletions()
 
 
-def drain_every_setting() -> str:
+def drain_every_setting() -> EachSettingReport:
     """The ``file-deletions`` job: drain every active setting's queue."""
-    removed, failed = 0, []
-    for slug in active_setting_slugs():
-        try:
-            with tenant_context(slug):
-                removed += drain_file_deletions()
-        except Exception:
-            log.exception("draining file deletions failed for setting %s", slug)
-            failed.append(slug)
-    summary = f"{removed} files deleted"
-    return summary + (f"; FAILED: {', '.join(failed)}" if failed else "")
+    return run_each_setting(lambda setting: {"files deleted": drain_file_deletions()})

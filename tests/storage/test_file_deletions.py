@@ -75,7 +75,7 @@ def test_files_whose_drain_was_lost_after_the_commit_are_deleted_by_the_job(app,
 
     assert result.exit_code == 0, result.output
     # Other tests' settings may have had files due as well.
-    deleted = re.search(r"file-deletions: (\d+) files deleted", result.output)
+    deleted = re.search(r"(\d+) files deleted", result.output)
     assert deleted and int(deleted.group(1)) >= 3, result.output
     assert not any(path.exists() for path in paths)
     assert _queued(app, slug) == 0
