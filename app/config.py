@@ -13,6 +13,7 @@ import re
 import secrets
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from app.redis_store import redis_url_for_limits
 
@@ -27,6 +28,10 @@ REQUIRED_IN_PRODUCTION = {
     "PUBLIC_URL": "the address people use, e.g. https://journals.example.org",
 }
 MAX_REQUEST_MB = 60  # a form with several photos (each up to 20 MB) stops here: 413
+
+
+PUBLIC_URL_FILE = "public-url"  # in the data folder, written by bin/run
+DEV_PUBLIC_URL = "http://localhost:5000"  # bin/run's own default address
 
 
 class ConfigError(RuntimeError):
@@ -48,6 +53,10 @@ def _bool(name: str, default: bool) -> bool:
     if raw is None or raw == "":
         return default
     return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _read_if_exists(path: Path) -> str | None:
+    return path.read_text().strip() if path.is_file() else None
 
 
 def _dev_secret(data_dir: Path, name: str) -> str:
@@ -136,11 +145,9 @@ class Config:
         self.RESET_LINK_TTL = _int("RESET_LINK_TTL", 3600)
         self.ACTIVATION_LINK_TTL = _int("ACTIVATION_LINK_TTL", 259200)
         self.SECURE_COOKIES = _bool("SECURE_COOKIES", self.is_production)
-        # How links in emails reach us: https on the default port in production.
-        self.PUBLIC_SCHEME = os.environ.get(
-            "PUBLIC_SCHEME", "https" if self.is_production else "http"
-        )
-        self.PUBLIC_PORT = os.environ.get("PUBLIC_PORT", "" if self.is_production else "5000")
+        self.PUBLIC_URL = self._public_url()
+        self.MAIL_RETRY_SECONDS = _int("MAIL_RETRY_SECONDS", 60)
+        self.MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 8)
         # In production exactly one proxy (Caddy, deploy/Caddyfile) stands in front.
         self.PROXY_HOPS = _int("PROXY_HOPS", 1 if self.is_production else 0)
         self.METRICS_ALLOWED_IPS = _networks(
@@ -172,6 +179,24 @@ class Config:
         self.PEPPER_ID = os.environ.get("PEPPER_ID") or "1"
         self.OLD_PEPPERS = _old_peppers(os.environ.get("OLD_PEPPERS", ""))
         self._check_pepper_ids()
+
+    def _public_url(self) -> str:
+        """The address people reach the bare domain at; links in emails are built on it.
+
+        ``bin/run`` sets it for the processes it starts and leaves it in the data
+        folder, so a ``jobs run`` from another terminal links to the same port.
+        """
+        value = (
+            os.environ.get("PUBLIC_URL")
+            or _read_if_exists(self.DATA_DIR / PUBLIC_URL_FILE)
+            or DEV_PUBLIC_URL  # production refuses to start without PUBLIC_URL
+        )
+        parts = urlsplit(value.strip().rstrip("/"))
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path:
+            raise ConfigError(
+                f"PUBLIC_URL must look like https://journals.example.org, got {value!r}"
+            )
+        return f"{parts.scheme}://{parts.netloc.lower()}"
 
     @property
     def is_production(self) -> bool:

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from app.config import PROJECT_ROOT
+from app.config import PROJECT_ROOT, PUBLIC_URL_FILE
 from app.devservers import embedded_postgres, embedded_redis
 
 DEMO_SLUG = "sunnyside"
@@ -262,6 +262,14 @@ def prepare_database() -> str:
     return outcome
 
 
+def publish_public_url(data_dir: Path, web_port: int) -> None:
+    """Links in emails point at the port we serve on: PUBLIC_URL for every process we
+    start, and in the data folder for a ``jobs run`` from another terminal."""
+    base_domain = os.environ.get("BASE_DOMAIN", "localhost")
+    public_url = os.environ.setdefault("PUBLIC_URL", f"http://{base_domain}:{web_port}")
+    (data_dir / PUBLIC_URL_FILE).write_text(public_url + "\n")
+
+
 def start_service(children: Children, data_dir: Path, web_port: int) -> None:
     python = sys.executable
     # The production configuration (deploy/gunicorn.conf.py), on our port with two
@@ -308,8 +316,7 @@ def run() -> int:
                     f"port {web_port} is already in use. Is another bin/run running? "
                     "Stop it, or set LJ_WEB_PORT to a free port."
                 )
-            # Links in emails point at the port we serve on.
-            os.environ.setdefault("PUBLIC_PORT", str(web_port))
+            publish_public_url(data_dir, web_port)
             servers = start_servers(data_dir, stack)
             children = Children()
             stack.callback(children.stop)

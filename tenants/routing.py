@@ -47,9 +47,10 @@ def bare_domain_url(path: str = "/") -> str:
 
 
 def _public_url(subdomain: str, path: str) -> str:
-    config = current_app.config["LJ"]
-    port = f":{config.PUBLIC_PORT}" if config.PUBLIC_PORT else ""
-    return f"{config.PUBLIC_SCHEME}://{subdomain}{config.BASE_DOMAIN}{port}{path}"
+    """Built on ``PUBLIC_URL``, never on the request's Host header (which a client
+    chooses) nor on a guessed port."""
+    scheme, bare_domain = current_app.config["LJ"].PUBLIC_URL.split("://", 1)
+    return f"{scheme}://{subdomain}{bare_domain}{path}"
 
 
 def _resolve_setting_for_request() -> None:

@@ -4,6 +4,7 @@ processes dies; and its mail catcher."""
 
 from __future__ import annotations
 
+import email
 import http.client
 import os
 import re
@@ -17,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
+from email.policy import default
 from pathlib import Path
 
 import psycopg
@@ -26,7 +28,14 @@ from tenants.slugs import schema_name_for
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Variables the test session may have set for its own servers; the stack must do without them.
-NOT_PASSED_ON = {"DATABASE_URL", "REDIS_URL", "SMTP_HOST", "PUBLIC_PORT", "LJ_EXTRA_JOBS"}
+NOT_PASSED_ON = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SMTP_HOST",
+    "PUBLIC_URL",
+    "LJ_EXTRA_JOBS",
+    "LJ_TASKS_IN_PROCESS",
+}
 
 
 def _free_port() -> int:
@@ -192,9 +201,14 @@ def test_run_serves_sunnyside_stops_on_ctrl_c_reuses_its_data_and_stops_if_a_chi
         status, page = first.get("localhost")
         assert status == 200 and "Learning Journals" in page
         assert "created now" in first.log()
+        # The invitation goes through the outbox: the worker delivers it.
+        _wait_for(lambda: _mail_files(data_dir), 30, "the invitation", first.log_path)
         invitations = _mail_files(data_dir)
         assert len(invitations) == 1
-        assert "To: manager@sunnyside.example" in invitations[0].read_text()
+        invitation = email.message_from_bytes(invitations[0].read_bytes(), policy=default)
+        assert invitation["To"] == "manager@sunnyside.example"
+        text = invitation.get_body(preferencelist=("plain",)).get_content()
+        assert f"http://sunnyside.localhost:{web_port}/activate/" in text
         assert "Subject:" in first.log() and str(data_dir / "mail") in first.log()
         database_url = _database_url(first.log())
         _add_marker(database_url, marker)

@@ -1,4 +1,4 @@
-"""Sending a Celery task once the database transaction has committed, never before.
+"""Sending Celery tasks: once the database transaction has committed, never before.
 
 A task sent inside a transaction could run before the commit and find nothing
 to do (or run for a change that is then rolled back). So work that follows a
@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from celery import Task
+from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -26,18 +27,32 @@ _PENDING_KEY = "lj_tasks_after_commit"
 
 def send_task_after_commit(session: Session, task: Task, *args: object) -> None:
     """Send ``task.delay(*args)`` when ``session``'s transaction commits (once per arguments)."""
-    pending: dict[tuple[str, tuple[object, ...]], Task] = session.info.setdefault(_PENDING_KEY, {})
-    pending[(task.name, args)] = task
+    pending: set[tuple[str, tuple[object, ...]]] = session.info.setdefault(_PENDING_KEY, set())
+    pending.add((task.name, args))
 
 
 @event.listens_for(Session, "after_commit")
 def _send_pending_tasks(session: Session) -> None:
-    pending: dict[tuple[str, tuple[object, ...]], Task] = session.info.pop(_PENDING_KEY, {})
-    for (name, args), task in pending.items():
+    pending: set[tuple[str, tuple[object, ...]]] = session.info.pop(_PENDING_KEY, set())
+    if not pending:
+        return
+    for name, args in pending:
         try:
-            task.delay(*args)
+            _send(name, args)
         except Exception:
             log.warning("could not send task %s%r; the scheduled job will do its work", name, args)
+
+
+def _send(name: str, args: tuple[object, ...]) -> None:
+    # Through this Flask app's own Celery app: a shared task would otherwise go
+    # through whichever Celery app was made last (and run in that app's context).
+    current_app.extensions["celery"].tasks[name].delay(*args)
+
+
+def send_task(task: Task, *args: object) -> None:
+    """Send ``task.delay(*args)`` now, through the current app's Celery app (for work
+    that follows no change of the caller's, e.g. a reset request looked up by a worker)."""
+    _send(task.name, args)
 
 
 @event.listens_for(Session, "after_rollback")

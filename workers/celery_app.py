@@ -49,6 +49,9 @@ def _transport_options() -> dict[str, int]:
     }
 
 
+TASK_MODULES = ["workers.jobs", "app.storage.deletions", "app.mail.delivery", "app.auth.tasks"]
+
+
 def broker_url(redis_url: str) -> str:
     """REDIS_URL as kombu spells it.
 
@@ -92,7 +95,7 @@ def celery_init_app(app: Flask) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    celery = Celery(app.name, task_cls=FlaskTask, include=["workers.jobs", "app.storage.deletions"])
+    celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
     celery.config_from_object(celery_settings(app.config["LJ"]))
     celery.set_default()
     install_heartbeats(app)

@@ -75,6 +75,7 @@ JOBS: dict[str, str] = {
     "backup": "app.backups.operations:nightly_backup",
     "session-index-cleanup": "app.auth.sessions:prune_session_indexes",
     "observation-digests": "app.journal.notifications:daily_digests",
+    "email-delivery": "app.mail.delivery:deliver_every_setting",
 }
 
 

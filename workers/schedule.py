@@ -33,6 +33,9 @@ WHEN: dict[str, str] = {
     "session-index-cleanup": "15 3 * * *",
     # Parents' daily email about new observations, once the nursery day is over.
     "observation-digests": "0 17 * * *",
+    # Mail goes out at once from a task sent at each commit, and the worker
+    # schedules its own retries; this delivers whatever a lost task left due.
+    "email-delivery": "*/5 * * * *",
 }
 
 RUN_JOB_TASK = "workers.run_job"

@@ -14,16 +14,20 @@ def record(
     *,
     actor: User | None = None,
     subject: User | None = None,
+    ip: str | None = None,
     **detail: str | int | bool | None,
 ) -> None:
-    """Add an audit row to the current transaction. ``detail`` must never hold a secret."""
+    """Add an audit row to the current transaction. ``detail`` must never hold a secret.
+
+    ``ip`` is the request's address unless given (a task acting for a request passes it).
+    """
     db.session.add(
         AuditEntry(
             at=clock.now(),
             event=event,
             actor_id=actor.id if actor else None,
             subject_id=subject.id if subject else None,
-            ip=request.remote_addr if has_request_context() else None,
+            ip=ip or (request.remote_addr if has_request_context() else None),
             detail=detail,
         )
     )

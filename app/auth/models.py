@@ -58,7 +58,7 @@ class User(UserMixin, TenantModel):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # When the SMTP server last refused mail to this address for good (``app.mail``), so
+    # When the SMTP server last refused mail to this address for good (``app.mail.delivery``), so
     # the manager sees it under "Needs attention". Cleared when the address is corrected
     # or a later message to it goes through.
     email_bounced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

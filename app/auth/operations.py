@@ -1,7 +1,8 @@
 """The rules of accounts: invitations, activation, sign-in, resets, email changes, deactivation.
 
 Operations flush and never commit; the view, CLI command or job that calls
-them commits once, and emails go out only after that commit.
+them commits once. Emails are written to the outbox in that transaction and
+delivered by a worker after the commit (``app.mail``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from app.auth.models import (
 )
 from app.auth.sessions import ACCESS_ENDED, end_all_sessions_of
 from app.extensions import db
-from app.mail import send_after_commit
+from app.mail import queue_email
 from app.ops.metrics import SIGN_IN_FAILURES
 from app.security.policy import password_problems, pin_problems
 from app.security.secrets import (
@@ -79,10 +80,11 @@ def _email_setting_message(
     """Email ``user`` (at ``to``) about this setting, with a link to ``path`` on its subdomain."""
     setting = current_setting()
     link = setting_url(setting.slug, path) if path else None
-    send_after_commit(
+    queue_email(
         to,
         subject.format(setting=setting.name),
         template,
+        user_id=user.id,
         user=user,
         setting_name=setting.name,
         link=link,
@@ -159,7 +161,7 @@ def correct_invited_email(user: User, new_email: str, by: User) -> None:
 
 
 def _forget_bounce(user: User) -> None:
-    """A new address starts clean; if mail to it is refused too, ``app.mail`` records it again."""
+    """A new address starts clean; if mail to it is refused too, delivery records it again."""
     user.email_bounced_at = None
     user.email_bounce_reason = None
 
@@ -328,8 +330,11 @@ def _upgrade_hashes(user: User, password: str, pin: str) -> None:
         user.pin_hash = hash_pin(pin)
 
 
-def request_reset(email: str) -> None:
-    """Email a reset link when the address belongs to an active account; otherwise nothing."""
+def request_reset(email: str, *, ip: str | None = None) -> None:
+    """Email a reset link when the address belongs to an active account; otherwise nothing.
+
+    ``ip``: the address of the request that asked, for the audit log.
+    """
     try:
         address = clean_email(email)
     except InvalidInput:
@@ -346,7 +351,7 @@ def request_reset(email: str) -> None:
         path=f"/password/reset/{token}",
         minutes=current_app.config["LJ"].RESET_LINK_TTL // 60,
     )
-    audit.record("reset_requested", subject=user)
+    audit.record("reset_requested", subject=user, ip=ip)
 
 
 def reset_secrets(token: str, password: str, pin: str) -> User:

@@ -44,11 +44,13 @@ from app.auth.models import AccountStatus, LinkPurpose, Role, User
 from app.auth.operations import CurrentSecretsRefused, SecretsRefused
 from app.auth.pending import where_after_sign_in
 from app.auth.sessions import DEVICE_KEY, SHARED_COMPUTER_KEY, STATUS_PATH, end_all_sessions_of
+from app.auth.tasks import request_reset_task
 from app.extensions import db, limiter
 from app.security.policy import password_strength_hint
 from app.security.redirects import local_path
 from app.validation import InvalidInput
 from tenants.binding import current_setting
+from workers.after_commit import send_task
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -251,8 +253,11 @@ def forgot_submit() -> tuple[str, int] | str:
     form = ForgotForm()
     if not form.validate():
         return render_template("auth/forgot.html", form=form), INVALID
-    operations.request_reset(form.email.data or "")
-    db.session.commit()
+    # The same for any address: a worker looks the account up and emails the
+    # link, so the answer's timing cannot tell whether the account exists.
+    send_task(
+        request_reset_task, current_setting().slug, form.email.data or "", request.remote_addr
+    )
     return render_template("auth/forgot_sent.html")
 
 

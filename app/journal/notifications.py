@@ -24,7 +24,7 @@ from app.journal.models import (
     ObservationEmails,
     ObservationStatus,
 )
-from app.mail import send_after_commit
+from app.mail import queue_email
 from app.people.models import Child, ParentLink
 from tenants.binding import current_setting
 from tenants.each_setting import EachSettingReport, run_each_setting
@@ -50,10 +50,11 @@ def set_email_choice(parent: User, choice: EmailChoice) -> None:
 
 def _email(parent: User, subject: str, template: str, **context: object) -> None:
     setting = current_setting()
-    send_after_commit(
+    queue_email(
         parent.email,
         subject.format(setting=setting.name),
         template,
+        user_id=parent.id,
         user=parent,
         setting_name=setting.name,
         **context,

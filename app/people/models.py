@@ -19,10 +19,13 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     orm,
+    update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.auth.models import User
+from app.extensions import db
+from app.mail.models import OutboxMessage, email_delivered
 from tenants.schema import TenantModel
 
 NAME_LENGTH = 60
@@ -126,11 +129,13 @@ class ParentLink(TenantModel):
 
 
 class ParentDeparture(TenantModel):
-    """A parent whose last linked child has left: when they were told, when access ends.
+    """A parent whose last linked child has left: their notice, when they were told, when
+    access ends.
 
-    Written by the deactivation sweep when it sends the notice (so the notice
+    Written by the deactivation sweep when it queues the notice (so the notice
     goes once), and removed again if the parent is linked to a child who is
-    still at the setting.
+    still at the setting. ``notice_sent_at`` is set only when the mail server
+    has taken the notice: a parent is never deactivated before they were told.
     """
 
     __tablename__ = "parent_departures"
@@ -139,7 +144,21 @@ class ParentDeparture(TenantModel):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     last_child_left_on: Mapped[date] = mapped_column(Date)
-    notice_sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    notice_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     access_ends_on: Mapped[date] = mapped_column(Date)
+    notice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="SET NULL"), index=True
+    )
 
     user: Mapped[User] = orm.relationship(lazy="joined")
+    notice: Mapped[OutboxMessage | None] = orm.relationship(lazy="joined")
+
+
+@email_delivered.connect
+def _parent_told_when_their_notice_is_delivered(message: OutboxMessage) -> None:
+    """Told is when the mail server took the notice, not when the sweep queued it."""
+    db.session.execute(
+        update(ParentDeparture)
+        .where(ParentDeparture.notice_id == message.id)
+        .values(notice_sent_at=message.finished_at)
+    )

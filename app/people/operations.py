@@ -25,6 +25,8 @@ from app.auth.operations import (
     refuse_email_in_use,
 )
 from app.extensions import db
+from app.mail.models import OutboxMessage
+from app.mail.outbox import failed_messages
 from app.people.models import (
     NAME_LENGTH,
     RELATIONSHIP_LENGTH,
@@ -719,6 +721,7 @@ class NeedsAttention:
     parents_not_activated: list[User]
     children_without_parents: list[Child]
     undeliverable_emails: list[User]
+    emails_not_delivered: list[OutboxMessage]
     records_past_retention: list[tuple[Child, date]]
 
     @property
@@ -732,6 +735,7 @@ class NeedsAttention:
                 self.parents_not_activated,
                 self.children_without_parents,
                 self.undeliverable_emails,
+                self.emails_not_delivered,
                 self.records_past_retention,
             )
         )
@@ -776,6 +780,7 @@ def needs_attention() -> NeedsAttention:
         parents_not_activated=list(not_activated),
         children_without_parents=list(no_parents),
         undeliverable_emails=undeliverable_emails(),
+        emails_not_delivered=failed_messages(),
         records_past_retention=children_past_retention(),
     )
 

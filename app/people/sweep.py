@@ -2,9 +2,10 @@
 
 Everything it does is computed from the database and today's date, so running
 it twice, or a day late, is harmless: a child already archived, a person already
-deactivated or a parent already told is left as it is. Each setting is swept in
-its own transaction (``run_each_setting``); a failure in one is recorded with the
-job's run and does not stop the others.
+deactivated or a parent already sent their notice is left as it is. A parent is
+deactivated only once their notice has been delivered (see ``ParentDeparture``).
+Each setting is swept in its own transaction (``run_each_setting``); a failure
+in one is recorded with the job's run and does not stop the others.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import delete, select
 from app import clock
 from app.auth.operations import deactivate_user
 from app.extensions import db
-from app.mail import send_after_commit
+from app.mail import queue_email
 from app.people.models import Child, ParentDeparture, ParentLink
 from app.people.operations import (
     DepartingParent,
@@ -36,7 +37,7 @@ from tenants.routing import setting_url
 class SweepCounts:
     children_archived: int = 0
     staff_deactivated: int = 0
-    parents_notified: int = 0
+    notices_queued: int = 0
     parents_deactivated: int = 0
 
     def named(self) -> dict[str, int]:
@@ -44,7 +45,7 @@ class SweepCounts:
         return {
             "children archived": self.children_archived,
             "staff deactivated": self.staff_deactivated,
-            "parents told their access ends": self.parents_notified,
+            "notices queued to parents that their access ends": self.notices_queued,
             "parents deactivated": self.parents_deactivated,
         }
 
@@ -68,8 +69,10 @@ def sweep_setting(grace_days: int) -> SweepCounts:
         departure = departing.departure
         if departure is None:
             departure = _tell_parent_access_ends(departing, grace_days)
-            counts.parents_notified += 1
-        if clock.today() >= departure.access_ends_on:
+            counts.notices_queued += 1
+        # Not before the notice was delivered: a parent whose notice could not be
+        # delivered stays under the manager's "Needs attention" instead.
+        if departure.notice_sent_at is not None and clock.today() >= departure.access_ends_on:
             deactivate_user(departing.parent, by=None, reason="last child left")
             counts.parents_deactivated += 1
     return counts
@@ -88,7 +91,7 @@ def _forget_departures_of_returning_parents() -> None:
 
 
 def _tell_parent_access_ends(departing: DepartingParent, grace_days: int) -> ParentDeparture:
-    """Email the parent (once) the day their access ends, and remember it.
+    """Queue the parent's email (once) saying the day their access ends, and remember it.
 
     The grace period runs from the later of the last leaving date and today,
     so a parent always gets the whole period after being told, even when a
@@ -98,23 +101,23 @@ def _tell_parent_access_ends(departing: DepartingParent, grace_days: int) -> Par
     departure = ParentDeparture(
         user_id=parent.id,
         last_child_left_on=departing.last_child_left_on,
-        notice_sent_at=clock.now(),
         access_ends_on=max(departing.last_child_left_on, today) + timedelta(days=grace_days),
     )
-    # The primary key makes this notice once-only even if two sweeps overlap:
-    # the second one's insert fails and its transaction (and email) is dropped.
-    db.session.add(departure)
-    db.session.flush()
     setting = current_setting()
-    send_after_commit(
+    departure.notice = queue_email(
         parent.email,
         f"Your access to {setting.name}'s learning journals ends on "
         f"{departure.access_ends_on:%-d %B %Y}",
         "parent_access_ending",
+        user_id=parent.id,
         parent=parent,
         children=[child.known_as for child in children_of(parent)],
         setting_name=setting.name,
         access_ends_on=departure.access_ends_on,
         link=setting_url(setting.slug, "/"),
     )
+    # The primary key makes this notice once-only even if two sweeps overlap:
+    # the second one's insert fails and its transaction (and email) is dropped.
+    db.session.add(departure)
+    db.session.flush()
     return departure

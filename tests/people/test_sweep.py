@@ -9,6 +9,7 @@ from sqlalchemy import select, text
 from app import clock
 from app.auth.models import AccountStatus, AuditEntry, Role
 from app.extensions import db
+from app.mail.delivery import deliver_due_messages
 from app.people import operations as people
 from app.people.models import ParentDeparture, StaffMember
 from app.people.sweep import deactivation_sweep, sweep_setting
@@ -83,7 +84,7 @@ def test_parent_is_told_once_then_deactivated_after_the_grace_period(app, nurser
 
     _on(left_on)
     counts = _sweep(app, nursery.slug)
-    assert (counts.children_archived, counts.parents_notified) == (1, 1)
+    assert (counts.children_archived, counts.notices_queued) == (1, 1)
     [notice] = mail_outbox.to(parent_email)
     ends = left_on + timedelta(days=14)
     assert f"{ends:%-d %B %Y}" in notice["Subject"]
@@ -93,7 +94,7 @@ def test_parent_is_told_once_then_deactivated_after_the_grace_period(app, nurser
     for day in range(1, 14):  # a sweep every day of the grace period: no more mail
         _on(left_on + timedelta(days=day))
         counts = _sweep(app, nursery.slug)
-        assert (counts.parents_notified, counts.parents_deactivated) == (0, 0)
+        assert (counts.notices_queued, counts.parents_deactivated) == (0, 0)
     with inside(app, nursery.slug):
         assert get_user(nursery.parent_id).status is AccountStatus.ACTIVE
 
@@ -119,7 +120,7 @@ def test_a_parent_with_a_child_still_at_the_setting_keeps_access(app, nursery, m
     _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
     _on(TODAY + timedelta(days=30))
     counts = _sweep(app, nursery.slug)
-    assert (counts.parents_notified, counts.parents_deactivated) == (0, 0)
+    assert (counts.notices_queued, counts.parents_deactivated) == (0, 0)
     assert mail_outbox.to(f"pat@{nursery.slug}.example.org", timeout=0.2) == []
 
 
@@ -136,7 +137,11 @@ def test_a_late_leaving_date_still_gives_the_whole_grace_period(app, nursery, ma
 def test_the_grace_period_is_the_settings_policy(app, nursery, mail_outbox):
     _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
     counts = _sweep(app, nursery.slug, grace_days=0)
-    assert (counts.parents_notified, counts.parents_deactivated) == (1, 1)
+    assert (counts.notices_queued, counts.parents_deactivated) == (1, 0)
+    assert mail_outbox.to(f"pat@{nursery.slug}.example.org")
+    # Told (the notice was delivered after the sweep committed): no grace left.
+    counts = _sweep(app, nursery.slug, grace_days=0)
+    assert (counts.notices_queued, counts.parents_deactivated) == (0, 1)
 
 
 def test_a_notice_is_void_when_a_sibling_is_linked(app, nursery, mail_outbox):
@@ -194,7 +199,7 @@ def test_the_sweep_covers_every_setting_and_one_failure_stops_none_of_the_others
             )
     assert broken.slug in report.errors and nursery.slug not in report.errors
     assert f"failed: {broken.slug}" in str(report)
-    assert "staff deactivated" in str(report) and "parents told" in str(report)
+    assert "staff deactivated" in str(report) and "notices queued to parents" in str(report)
     with inside(app, nursery.slug):
         assert get_user(leaver_id).status is AccountStatus.DEACTIVATED
         assert db.session.get(ParentDeparture, nursery.parent_id) is not None
@@ -224,7 +229,7 @@ def test_the_operator_runs_the_sweep_from_the_cli(app, nursery):
     _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
     result = app.test_cli_runner().invoke(args=["jobs", "run", "deactivation-sweep"])
     assert result.exit_code == 0, result.output
-    assert "deactivation-sweep:" in result.output and "parents told" in result.output
+    assert "deactivation-sweep:" in result.output and "notices queued to parents" in result.output
     with inside(app, nursery.slug):
         assert db.session.get(ParentDeparture, nursery.parent_id) is not None
 
@@ -263,3 +268,32 @@ def test_a_parent_whose_last_child_left_can_sign_in_until_the_grace_period_ends(
     _sweep(app, nursery.slug)
     assert not can_sign_in()
     assert is_signed_out(parent.get("/people/children"))
+
+
+def test_the_sweep_with_smtp_down_does_not_claim_the_parent_was_told(
+    app, nursery, mail_outbox, smtp_down
+):
+    parent_email = email_of(nursery, "parent")
+    _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
+
+    with app.app_context():
+        summary = str(deactivation_sweep())
+    assert "1 notices queued to parents" in summary and "told" not in summary
+    with inside(app, nursery.slug):
+        departure = db.session.get_one(ParentDeparture, nursery.parent_id)
+        assert departure.notice_sent_at is None
+        ends = departure.access_ends_on
+    manager = signed_in(app, nursery, "manager")
+    assert "their notice is waiting to be delivered" in manager.get("/").text
+
+    _on(ends + timedelta(days=1))  # the grace period is over, but nobody told the parent
+    assert _sweep(app, nursery.slug).parents_deactivated == 0
+    with inside(app, nursery.slug):
+        assert get_user(nursery.parent_id).status is AccountStatus.ACTIVE
+
+    smtp_down()  # back up: the notice's next try goes through
+    with inside(app, nursery.slug):
+        assert deliver_due_messages()["sent"] == 1
+        assert db.session.get_one(ParentDeparture, nursery.parent_id).notice_sent_at == clock.now()
+    assert len(mail_outbox.to(parent_email)) == 1
+    assert _sweep(app, nursery.slug).parents_deactivated == 1

@@ -1,0 +1,246 @@
+"""Delivering the outbox over SMTP: after commit, with retries, each message marked once.
+
+A Celery task sent when a transaction that queued mail commits delivers the
+bound setting's due messages, one transaction per message: the row is locked
+(``SKIP LOCKED``, so two workers never send the same message), handed to the
+SMTP server, and marked with the outcome:
+
+- **sent**: the server took it. A bounce recorded earlier on that address is cleared.
+- **bounced**: the server refused the recipient for good (5xx). Recorded on the
+  accounts using that address (``users.email_bounced_at``) for the manager.
+- a **temporary** failure (4xx, connection refused, a timeout, our server or
+  sender refused) is tried again after a growing delay (``MAIL_RETRY_SECONDS``,
+  doubled each time, at most an hour); after ``MAIL_MAX_ATTEMPTS`` tries the
+  message is **failed** and listed under the manager's "Needs attention".
+
+Bodies are dropped as soon as a message is sent, bounced or failed. The worker
+schedules its own next try; the ``email-delivery`` job delivers whatever is due
+in every setting, in case a task was lost (broker down, worker killed).
+Delivery is at least once: a worker killed after the server took a message but
+before the commit sends it again on the next try.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from celery import shared_task
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from app import clock
+from app.auth.models import BOUNCE_REASON_LENGTH, User
+from app.extensions import db
+from app.mail.models import SMTP_ANSWER_LENGTH, DeliveryStatus, OutboxMessage, email_delivered
+from app.redis_store import get_redis
+from tenants.binding import tenant_context
+from tenants.each_setting import EachSettingReport, run_each_setting
+
+log = logging.getLogger(__name__)
+
+LONGEST_RETRY_DELAY = timedelta(hours=1)
+
+# Refusals that say our server, greeting or sender is wrong, not the recipient's address:
+# worth another try (someone may fix the configuration), never a bounce.
+_NOT_ABOUT_THE_RECIPIENT = (
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPHeloError,
+    smtplib.SMTPAuthenticationError,
+)
+
+
+def send_over_smtp(message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+    """Hand one message to the SMTP server; returns the recipients it refused.
+
+    The one place that talks to the server. Raises ``smtplib`` errors and ``OSError``.
+    """
+    config = current_app.config["LJ"]
+    with smtplib.SMTP(config.SMTP_HOST, config.SMTP_PORT, timeout=10) as smtp:
+        return smtp.send_message(message)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one try of one message came to: sent, bounced, or a temporary failure."""
+
+    outcome: DeliveryStatus | None  # None: temporary, try again later
+    answer: str = ""
+
+
+def _text(answer: bytes | str) -> str:
+    return answer.decode(errors="replace") if isinstance(answer, bytes) else answer
+
+
+def _refusal(code: int, answer: bytes | str) -> Attempt:
+    """5xx: the server will never take this message; 4xx (greylisting, a full
+    mailbox for now) may pass on a later try."""
+    outcome = DeliveryStatus.BOUNCED if 500 <= code < 600 else None
+    return Attempt(outcome, f"{code} {_text(answer)}")
+
+
+def _email_of(message: OutboxMessage) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = current_app.config["LJ"].MAIL_FROM
+    email["To"] = message.to_address
+    email["Subject"] = message.subject
+    email["Message-ID"] = message.message_id
+    email.set_content(message.body_text or "")
+    email.add_alternative(message.body_html or "", subtype="html")
+    return email
+
+
+def try_to_send(message: OutboxMessage) -> Attempt:
+    """One try at handing ``message`` to the SMTP server; never raises for an SMTP failure."""
+    try:
+        refused = send_over_smtp(_email_of(message))
+    except smtplib.SMTPRecipientsRefused as error:
+        refused = error.recipients
+    except smtplib.SMTPResponseException as error:
+        if isinstance(error, _NOT_ABOUT_THE_RECIPIENT):
+            return Attempt(None, f"{error.smtp_code} {_text(error.smtp_error)}")
+        return _refusal(error.smtp_code, error.smtp_error)
+    except (OSError, smtplib.SMTPException) as error:
+        return Attempt(None, str(error) or type(error).__name__)
+    if refused:
+        code, answer = next(iter(refused.values()))
+        return _refusal(code, answer)
+    return Attempt(DeliveryStatus.SENT)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed try: doubling, at most an hour."""
+    first = timedelta(seconds=current_app.config["LJ"].MAIL_RETRY_SECONDS)
+    return min(first * 2 ** (attempts - 1), LONGEST_RETRY_DELAY)
+
+
+def _record_on_accounts(message: OutboxMessage, attempt: Attempt) -> None:
+    """Mark a bounced address, or clear a delivered one, on the accounts using it.
+
+    In a savepoint: if this fails, the message's own outcome must still be
+    saved, or it would be sent again.
+    """
+    same_address = User.email == message.to_address
+    try:
+        with db.session.begin_nested():
+            if attempt.outcome is DeliveryStatus.BOUNCED:
+                db.session.execute(
+                    update(User)
+                    .where(same_address)
+                    .values(
+                        email_bounced_at=clock.now(),
+                        email_bounce_reason=attempt.answer[:BOUNCE_REASON_LENGTH],
+                    )
+                )
+            else:
+                db.session.execute(
+                    update(User)
+                    .where(same_address, User.email_bounced_at.is_not(None))
+                    .values(email_bounced_at=None, email_bounce_reason=None)
+                )
+    except Exception:
+        log.exception("could not record delivery to %s", message.to_address)
+
+
+def _finish(message: OutboxMessage, status: DeliveryStatus, answer: str) -> None:
+    message.status = status
+    message.finished_at = clock.now()
+    message.next_attempt_at = None
+    message.body_text = message.body_html = None  # nothing keeps the links any longer
+    message.last_error = answer[:SMTP_ANSWER_LENGTH] or None
+
+
+def _apply(message: OutboxMessage, attempt: Attempt) -> None:
+    message.attempts += 1
+    if attempt.outcome is DeliveryStatus.SENT:
+        _finish(message, DeliveryStatus.SENT, "")
+        _record_on_accounts(message, attempt)
+        email_delivered.send(message)
+    elif attempt.outcome is DeliveryStatus.BOUNCED:
+        log.warning("the SMTP server refused mail to %s: %s", message.to_address, attempt.answer)
+        _finish(message, DeliveryStatus.BOUNCED, attempt.answer)
+        _record_on_accounts(message, attempt)
+    elif message.attempts >= current_app.config["LJ"].MAIL_MAX_ATTEMPTS:
+        log.error(
+            "gave up on mail %d to %s after %d tries: %s",
+            message.id,
+            message.to_address,
+            message.attempts,
+            attempt.answer,
+        )
+        _finish(message, DeliveryStatus.FAILED, attempt.answer)
+    else:
+        log.warning(
+            "mail %d to %s not sent (try %d), will try again: %s",
+            message.id,
+            message.to_address,
+            message.attempts,
+            attempt.answer,
+        )
+        message.last_error = attempt.answer[:SMTP_ANSWER_LENGTH]
+        message.next_attempt_at = clock.now() + retry_delay(message.attempts)
+
+
+def _next_due_message() -> OutboxMessage | None:
+    return db.session.scalar(
+        select(OutboxMessage)
+        .where(OutboxMessage.next_attempt_at <= clock.now())
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def deliver_due_messages() -> dict[str, int]:
+    """Try every due message of the bound setting once; commits per message.
+
+    Returns how many were sent, bounced, failed and deferred (to be tried again).
+    """
+    counts = {"sent": 0, "bounced": 0, "failed": 0, "deferred": 0}
+    tried: set[int] = set()
+    while (message := _next_due_message()) is not None and message.id not in tried:
+        tried.add(message.id)
+        _apply(message, try_to_send(message))
+        counts[message.status.value if message.next_attempt_at is None else "deferred"] += 1
+        db.session.commit()
+    db.session.commit()
+    return counts
+
+
+def next_try_at() -> datetime | None:
+    """When the bound setting's next deferred message is due, if any."""
+    return db.session.scalar(select(func.min(OutboxMessage.next_attempt_at)))
+
+
+@shared_task(name="mail.deliver", ignore_result=True)
+def deliver_email_task(slug: str) -> None:
+    """Deliver one setting's due mail; if some must wait, come back when it is due."""
+    with tenant_context(slug):
+        deliver_due_messages()
+        due = next_try_at()
+        db.session.commit()
+    if due is not None:
+        _come_back_at(slug, due)
+
+
+def _come_back_at(slug: str, due: datetime) -> None:
+    """Send this task again for ``due``, once per setting and time however many runs ask.
+
+    A second early: Celery may start a task a little before its ETA, which
+    would find nothing due yet.
+    """
+    if deliver_email_task.app.conf.task_always_eager:
+        return  # run in the sending process (tests): it must not call itself at once
+    key = f"lj:mail-retry:{slug}:{due.timestamp()}"
+    wait = max(int((due - clock.now()).total_seconds()), 0)
+    if get_redis().set(key, 1, nx=True, ex=wait + 3600):
+        deliver_email_task.apply_async((slug,), eta=due + timedelta(seconds=1))
+
+
+def deliver_every_setting() -> EachSettingReport:
+    """The ``email-delivery`` job: deliver what is due in every active setting."""
+    return run_each_setting(lambda setting: deliver_due_messages())
