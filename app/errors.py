@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
-from flask import Flask, g, render_template
+from flask import Flask, current_app, g, has_app_context
 from redis.exceptions import RedisError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError as DBAPIOperationalError
 from werkzeug.exceptions import HTTPException
 
+from app import outages
 from tenants.routing import bare_domain_url
-
-log = logging.getLogger(__name__)
 
 MESSAGES: dict[int, tuple[str, str]] = {
     400: ("Something was wrong with that request", "Please go back, check the form and try again."),
@@ -34,12 +33,21 @@ DEFAULT_ERROR = ("That didn't work", "Please go back and try again.")
 
 
 def render_error(code: int, message: str | None = None) -> tuple[str, int]:
+    """The error page, rendered from memory only: it must work with PostgreSQL or
+    Redis down, which is when a 503 is shown.
+
+    So not through ``render_template``: its context processors load the
+    signed-in user (Flask-Login queries the database) and the session. The page
+    gets only ``g`` (the setting, from the in-memory registry snapshot), and
+    ``bare_page`` leaves out of the layout everything about the signed-in user.
+    """
     title, default_message = MESSAGES.get(code, DEFAULT_ERROR)
     # On a setting's own host "/" is its home page; elsewhere (an unknown or suspended
     # subdomain) "/" would lead back here, so the link goes to the bare domain.
     home = "/" if g.get("setting") else bare_domain_url()
-    page = render_template(
-        "errors/error.html", title=title, message=message or default_message, home=home
+    template = current_app.jinja_env.get_template("errors/error.html")
+    page = template.render(
+        title=title, message=message or default_message, home=home, bare_page=True, g=g
     )
     return page, code
 
@@ -51,13 +59,26 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
     return render_error(code, custom)
 
 
-def _service_unavailable(error: Exception) -> tuple[str, int]:
-    log.warning("a backing service is unavailable: %s", error)
+def _redis_unavailable(error: RedisError) -> tuple[str, int]:
+    outages.redis().failed(error)
     return render_error(503)
 
 
+def _database_unavailable(error: DBAPIOperationalError) -> tuple[str, int]:
+    outages.postgresql().failed(error)
+    return render_error(503)
+
+
+@event.listens_for(Engine, "connect")
+def _database_answered(*_: object) -> None:
+    """A new connection to PostgreSQL: if it was down, it is back."""
+    if has_app_context():
+        outages.postgresql().answered()
+
+
 def register_error_pages(app: Flask) -> None:
+    outages.install_outage_logs(app)
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(RedisError, _service_unavailable)
+    app.register_error_handler(RedisError, _redis_unavailable)
     # The database unreachable (not a query of ours that failed): also a 503.
-    app.register_error_handler(DBAPIOperationalError, _service_unavailable)
+    app.register_error_handler(DBAPIOperationalError, _database_unavailable)

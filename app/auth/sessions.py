@@ -11,7 +11,6 @@ well, so the same limits hold when tests move the clock.
 from __future__ import annotations
 
 import json
-import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -23,11 +22,9 @@ from flask.sessions import SessionInterface, SessionMixin
 from redis.exceptions import RedisError
 from werkzeug.datastructures import CallbackDict
 
-from app import clock
+from app import clock, outages
 from app.redis_store import get_redis
 from tenants.routing import ANY_HOST_ENDPOINTS, NotOurHost, slug_for_host
-
-log = logging.getLogger(__name__)
 
 # How stale the stored "seen" time may get before a request rewrites it: a twentieth
 # of the idle timeout, at most a minute. Most requests stay a single Redis read, and a
@@ -115,8 +112,8 @@ class RedisSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> RedisSession:
         try:
             return self._open(request)
-        except RedisError:
-            log.exception("session store unavailable")
+        except RedisError as error:
+            outages.redis().failed(error)
             session = RedisSession(_new_sid(), new=True)
             session.unavailable = True
             return session
@@ -131,6 +128,7 @@ class RedisSessionInterface(SessionInterface):
             raw, ttl_ms = get_redis().pipeline().get(key).pttl(key).execute()
         else:
             raw, ttl_ms = get_redis().getex(key, ex=self.idle), self.idle * 1000
+        outages.redis().answered()
         if raw is None:
             return self._ended(sid)
         data = json.loads(raw)
@@ -176,10 +174,10 @@ class RedisSessionInterface(SessionInterface):
             return
         try:
             self._save(session, response)
-        except RedisError:
+        except RedisError as error:
             # The page has been answered; the next request finds no session
             # and is asked to sign in: a failure never grants access.
-            log.exception("could not save the session")
+            outages.redis().failed(error)
 
     def _save(self, session: RedisSession, response: Response) -> None:
         store = get_redis()
@@ -234,8 +232,8 @@ def refuse_without_session_store() -> None:
     if session.new and request.endpoint not in SESSIONLESS_ENDPOINTS:
         try:
             _check_redis_recently()
-        except RedisError:
-            log.warning("session store unavailable")
+        except RedisError as error:
+            outages.redis().failed(error)
             abort(503)
 
 
@@ -251,6 +249,7 @@ def _check_redis_recently() -> None:
     if now - _healthy_at.get(id(store), float("-inf")) < HEALTH_CHECK_SECONDS:
         return
     store.ping()
+    outages.redis().answered()
     _healthy_at[id(store)] = now
 
 
