@@ -5,8 +5,10 @@ renamed into place, so a reader never sees half a photo. Files belong to the dat
 transaction that wrote them: when that transaction rolls back (or is closed without a
 commit) they are removed again, and files of deleted photos go through the durable
 deletion queue (``app.storage.deletions``), removed only once the deletion has been
-committed. So a failure leaves neither orphan files nor rows that
-name a missing file.
+committed. A process killed mid-upload runs no rollback: so before writing, ``store``
+commits (on its own) a deletion of the new file due an hour later, and the upload's
+transaction cancels it as it names the file. Whatever happens, there are either a row
+and its files, or a record that removes the files; never an orphan no purge would find.
 """
 
 from __future__ import annotations
@@ -14,20 +16,23 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from app import clock
 from app.extensions import db
-from app.storage.deletions import schedule_file_deletion
+from app.storage.deletions import cancel_file_deletions, schedule_file_deletion
 from tenants.binding import current_setting
 
 log = logging.getLogger(__name__)
 
 _WRITTEN = "journal_media_written"  # session.info: files to remove if the transaction fails
+INCOMING_PREFIX = ".incoming-"  # a file being written; renamed into place once whole
+ABANDONED_AFTER = timedelta(hours=1)  # an upload not committed by then never will be
 
 
 class MediaMissing(LookupError):
@@ -58,25 +63,38 @@ def path_of(name: str) -> Path:
 def store(data: bytes, extension: str) -> str:
     """Write ``data`` under a new random name, as part of the current transaction.
 
-    Returns the file name. If the transaction does not commit, the file is removed.
+    Returns the file name. If the transaction does not commit, the file is removed:
+    at once when it rolls back, and within ``ABANDONED_AFTER`` plus the
+    ``file-deletions`` job's interval when the process dies first (killed mid-upload).
     """
     session = db.session()
     session.connection()  # the file joins a transaction that is surely open
     folder = setting_folder()
     folder.mkdir(parents=True, exist_ok=True, mode=0o750)
     name = f"{secrets.token_urlsafe(24)}.{extension}"
-    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".incoming-")
+    final, temporary = folder / name, folder / f"{INCOMING_PREFIX}{name}"
+    cancel_when_kept = _record_deletion_unless_kept([final, temporary])
     try:
-        with os.fdopen(descriptor, "wb") as file:
+        with temporary.open("xb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(temporary, folder / name)
+        os.replace(temporary, final)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
-    session.info.setdefault(_WRITTEN, []).append(folder / name)
+    session.info.setdefault(_WRITTEN, []).append(final)
+    # Kept if, and only if, the transaction that names the file commits.
+    cancel_file_deletions(cancel_when_kept)
     return name
+
+
+def _record_deletion_unless_kept(paths: list[Path]) -> list[int]:
+    """Before a byte is written: schedule the files' deletion for later, committed in a
+    transaction of its own, so that a process killed before the upload's commit leaves
+    a record the ``file-deletions`` job acts on, not an orphan no row names."""
+    with Session(db.engine) as session, session.begin():
+        return schedule_file_deletion(paths, due_at=clock.now() + ABANDONED_AFTER, session=session)
 
 
 def remove_after_commit(*names: str) -> None:

@@ -82,7 +82,8 @@ def schedule_file_deletion(
     rows = [FileDeletion(path=_relative(path), due_at=due_at or clock.now()) for path in paths]
     session.add_all(rows)
     session.flush()
-    send_task_after_commit(session, drain_file_deletions_task, current_setting().slug)
+    if due_at is None:  # files due later wait for the file-deletions job
+        send_task_after_commit(session, drain_file_deletions_task, current_setting().slug)
     return [row.id for row in rows]
 
 
