@@ -56,3 +56,26 @@ def test_smtp_down_then_up_a_worker_delivers_the_message_once(app, make_setting,
     [message] = inbox.to(address)
     assert message["To"] == address and "/activate/" in text_of(message)
     assert _outbox_row(app, slug, address).body_text is None
+
+
+def test_a_password_reset_asked_on_the_web_is_emailed_by_a_worker(
+    app, make_setting, start_worker, mail_outbox
+):
+    from tests.conftest import client_for, csrf_token, make_user
+
+    slug = make_setting().slug
+    with app.app_context():
+        email = make_user(slug, role="parent")
+    worker = start_worker(slug)
+    worker.wait_ready()
+    visitor = client_for(app, slug)
+
+    answer = visitor.post(
+        "/password/forgot",
+        data={"email": email, "csrf_token": csrf_token(visitor, "/password/forgot")},
+    )
+
+    assert answer.status_code == 200
+    [message] = mail_outbox.to(email, timeout=30)
+    assert f"{slug}." in text_of(message) and "/password/reset/" in text_of(message)
+    worker.wait_for_log("auth.request_reset")
