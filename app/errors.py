@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, has_app_context
+from flask import Flask, current_app, g, has_app_context, render_template
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -33,23 +33,27 @@ DEFAULT_ERROR = ("That didn't work", "Please go back and try again.")
 
 
 def render_error(code: int, message: str | None = None) -> tuple[str, int]:
-    """The error page, rendered from memory only: it must work with PostgreSQL or
-    Redis down, which is when a 503 is shown.
+    """The error page; it never looks anything up in PostgreSQL or Redis.
 
-    So not through ``render_template``: its context processors load the
-    signed-in user (Flask-Login queries the database) and the session. The page
-    gets only ``g`` (the setting, from the in-memory registry snapshot), and
-    ``bare_page`` leaves out of the layout everything about the signed-in user.
+    A 5xx may mean one of them is down, and ``render_template``'s context
+    processors would load the signed-in user (Flask-Login queries the
+    database) and read the session. So a 5xx page, or any page whose request
+    has not loaded its user yet, is rendered bare: only ``g`` (the setting,
+    from the in-memory registry snapshot), no signed-in parts. A 4xx for a user
+    the request already loaded keeps the usual header (navigation, sign out).
     """
     title, default_message = MESSAGES.get(code, DEFAULT_ERROR)
-    # On a setting's own host "/" is its home page; elsewhere (an unknown or suspended
-    # subdomain) "/" would lead back here, so the link goes to the bare domain.
-    home = "/" if g.get("setting") else bare_domain_url()
+    context = {
+        "title": title,
+        "message": message or default_message,
+        # On a setting's own host "/" is its home page; elsewhere (an unknown or suspended
+        # subdomain) "/" would lead back here, so the link goes to the bare domain.
+        "home": "/" if g.get("setting") else bare_domain_url(),
+    }
+    if code < 500 and "_login_user" in g:  # Flask-Login's per-request cache of the user
+        return render_template("errors/error.html", bare_page=False, **context), code
     template = current_app.jinja_env.get_template("errors/error.html")
-    page = template.render(
-        title=title, message=message or default_message, home=home, bare_page=True, g=g
-    )
-    return page, code
+    return template.render(bare_page=True, g=g, **context), code
 
 
 def _http_error(error: HTTPException) -> tuple[str, int]:
