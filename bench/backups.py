@@ -196,6 +196,19 @@ def purge_one_child(slug: str) -> None:
         db.session.commit()
 
 
+def autovacuum_workers(database_url: str) -> int:
+    """Autovacuum workers busy now: after filling 1,000 settings they analyse 15,000 tables,
+    and a restore that drops a schema waits for any that holds one of its tables."""
+    import psycopg
+
+    from app.backups.postgres import libpq_url
+
+    with psycopg.connect(libpq_url(database_url)) as connection:
+        return connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+        ).fetchone()[0]
+
+
 def main() -> None:
     options = parse_options()
     from app.devservers import embedded_postgres
@@ -243,10 +256,18 @@ def run(options: argparse.Namespace, server_url: str, work_dir: Path) -> None:
                 ours.append(seconds)
             slug = slug_for(options.settings // 2)
             purge_one_child(slug)
-            started = time.perf_counter()
-            restored = restore_setting(place, backup, slug)
-            restore_s = time.perf_counter() - started
-            print(f"  one-setting restore: {restore_s:.2f} s", flush=True)
+            restores = []
+            for _ in range(options.runs):
+                vacuuming = autovacuum_workers(bench.database_url)
+                started = time.perf_counter()
+                restored = restore_setting(place, backup, slug)
+                restores.append(time.perf_counter() - started)
+                print(
+                    f"  one-setting restore: {restores[-1]:.2f} s "
+                    f"({vacuuming} autovacuum workers busy when it began)",
+                    flush=True,
+                )
+            restore_s = statistics.median(restores)
             started = time.perf_counter()
             verification = verify_backup(place, backup)
             verify_s = time.perf_counter() - started
@@ -258,7 +279,8 @@ def run(options: argparse.Namespace, server_url: str, work_dir: Path) -> None:
         print(f"  backup / plain dump: {ratio:.2f}  (target <= {TARGET_RATIO})")
         print(
             f"Restore one setting ({restored.rows} rows, {restored.purges_replayed} purge "
-            f"replayed): {restore_s:.2f} s  (target <= {TARGET_RESTORE_S:.0f} s)"
+            f"replayed, median of {options.runs}): {restore_s:.2f} s "
+            f"(target <= {TARGET_RESTORE_S:.0f} s)"
         )
         print(f"Verify (scratch restore, every count): {verify_s:.2f} s, ok={verification.ok}")
 
