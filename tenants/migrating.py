@@ -78,11 +78,10 @@ def _version_table(schema_name: str) -> Table:
     return Table("alembic_version", MetaData(), Column("version_num"), schema=schema_name)
 
 
-def _schemas_with_a_version_table(connection: Connection) -> set[str]:
+def schemas_with_table(connection: Connection, table_name: str) -> set[str]:
+    """The schemas that hold a table of this name (one catalogue read)."""
     tables = Table("pg_tables", MetaData(), Column("schemaname"), Column("tablename"))
-    found = connection.scalars(
-        select(tables.c.schemaname).where(tables.c.tablename == "alembic_version")
-    )
+    found = connection.scalars(select(tables.c.schemaname).where(tables.c.tablename == table_name))
     return set(found)
 
 
@@ -93,7 +92,7 @@ def schema_revisions(connection: Connection, schema_names: list[str]) -> dict[st
     than through Alembic: /readyz asks about every schema on every probe, and one query
     per schema took 3.5 ms each (bench/ops.py).
     """
-    present = _schemas_with_a_version_table(connection) & set(schema_names)
+    present = schemas_with_table(connection, "alembic_version") & set(schema_names)
     revisions: dict[str, str | None] = dict.fromkeys(schema_names)
     if present:
         each = [

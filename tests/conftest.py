@@ -349,6 +349,10 @@ def make_app(app, monkeypatch):
     yield make
     # Flask-Limiter keeps its storage on the shared extension object: give it back.
     limiter.init_app(app)
+    # create_app made the new app's Celery app the default, so tasks sent later would run
+    # with its settings (its SMTP server, its Redis): give that back too.
+    app.extensions["celery"].set_default()
+    app.extensions["celery"].set_current()
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -57,10 +58,31 @@ _NOT_ABOUT_THE_RECIPIENT = (
 def send_over_smtp(message: EmailMessage) -> dict[str, tuple[int, bytes]]:
     """Hand one message to the SMTP server; returns the recipients it refused.
 
-    The one place that talks to the server. Raises ``smtplib`` errors and ``OSError``.
+    The one place that talks to the server. Raises ``smtplib`` errors and ``OSError``
+    (``ssl.SSLError`` among them): each is a failed try, retried later.
+
+    ``SMTP_SECURITY`` says how the connection is protected: ``starttls`` (the
+    submission port, 587) or ``tls`` (implicit TLS, 465); ``none`` only for the
+    development mail catcher or a relay on this machine (``app.config`` refuses it for
+    another machine in production). The server's certificate must be valid for
+    ``SMTP_HOST`` by the system's CAs or ``SMTP_CA_FILE``, or the connection ends
+    before the password is sent; a server that offers no STARTTLS when it is asked
+    for gets nothing (no falling back to clear text). Then, with ``SMTP_USERNAME``,
+    we log in.
     """
     config = current_app.config["LJ"]
-    with smtplib.SMTP(config.SMTP_HOST, config.SMTP_PORT, timeout=10) as smtp:
+    context = ssl.create_default_context(cafile=config.SMTP_CA_FILE)
+    if config.SMTP_SECURITY == "tls":
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+            config.SMTP_HOST, config.SMTP_PORT, timeout=10, context=context
+        )
+    else:
+        smtp = smtplib.SMTP(config.SMTP_HOST, config.SMTP_PORT, timeout=10)
+    with smtp:
+        if config.SMTP_SECURITY == "starttls":
+            smtp.starttls(context=context)
+        if config.SMTP_USERNAME:
+            smtp.login(config.SMTP_USERNAME, config.SMTP_PASSWORD)
         return smtp.send_message(message)
 
 

@@ -7,7 +7,8 @@ Two kinds:
   ``PROMETHEUS_MULTIPROC_DIR`` (set by ``deploy/gunicorn.conf.py``) and a scrape
   adds them up, whichever worker answers it;
 - read at each scrape (``StateCollector``): job runs and how long the last one
-  took, from the database; the newest verified backup's age, from the backups.
+  took, and the emails waiting or failed in the settings' outboxes, from the
+  database; the newest verified backup's age, from the backups.
   What other processes (the Celery worker) did is recorded there, so nothing has
   to be shared between processes.
 """
@@ -18,6 +19,7 @@ import math
 import os
 import time
 from collections.abc import Iterator
+from datetime import datetime
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -31,12 +33,15 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import Column, MetaData, Select, Table, func, select, union_all
 from sqlalchemy.dialects.postgresql import distinct_on
 
+from app import clock
 from app.backups.operations import newest_verified_backup_age
 from app.extensions import db
+from app.mail.models import DeliveryStatus, OutboxMessage
 from app.ops.logs import route_of_request
+from tenants.migrating import schemas_with_table
 from workers.models import JobRun
 
 REQUEST_SECONDS = Histogram(
@@ -58,7 +63,57 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from _job_metrics()
+        yield from _outbox_metrics()
         yield _backup_age()
+
+
+OUTBOX_BATCH = 100  # settings' outboxes read by one statement
+UNDELIVERED = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
+
+
+def _undelivered_in(schema_name: str) -> Select:
+    outbox = Table(
+        OutboxMessage.__tablename__,
+        MetaData(),
+        Column("status"),
+        Column("queued_at"),
+        schema=schema_name,
+    )
+    return (
+        select(outbox.c.status, func.count(), func.min(outbox.c.queued_at))
+        .where(outbox.c.status.in_([status.value for status in UNDELIVERED]))
+        .group_by(outbox.c.status)
+    )
+
+
+def _outbox_metrics() -> Iterator[Metric]:
+    """Emails not delivered, over every setting's outbox, a hundred outboxes a statement."""
+    waiting = GaugeMetricFamily(
+        "lj_outbox_messages",
+        "Emails not delivered in every setting's outbox: pending (waiting for a first try "
+        "or a retry) and failed (given up after every retry).",
+        labels=["status"],
+    )
+    counts = dict.fromkeys((status.value for status in UNDELIVERED), 0)
+    oldest_pending: datetime | None = None
+    with db.engine.connect() as connection:
+        schemas = sorted(schemas_with_table(connection, OutboxMessage.__tablename__))
+        for start in range(0, len(schemas), OUTBOX_BATCH):
+            batch = [_undelivered_in(name) for name in schemas[start : start + OUTBOX_BATCH]]
+            for status, count, first_queued in connection.execute(union_all(*batch)):
+                counts[status] += count
+                pending = status == DeliveryStatus.PENDING.value
+                if pending and (oldest_pending is None or first_queued < oldest_pending):
+                    oldest_pending = first_queued
+    for status, count in counts.items():
+        waiting.add_metric([status], count)
+    yield waiting
+    age = (clock.now() - oldest_pending).total_seconds() if oldest_pending else 0.0
+    yield GaugeMetricFamily(
+        "lj_outbox_oldest_pending_seconds",
+        "How long the oldest pending email has waited (0 when none is waiting).",
+        value=age,
+    )
 
 
 def _backup_age() -> Metric:

@@ -17,6 +17,7 @@ from app.backups.operations import nightly_backup
 from app.extensions import limiter
 from tests.backups.conftest import Service, service  # noqa: F401  (a fixture for tests here)
 from tests.journal.conftest import family, frozen_clock  # noqa: F401  (fixtures for tests here)
+from tests.mail.conftest import tasks_left_to_workers  # noqa: F401  (a fixture for tests here)
 from workers.presence import ROLES, record_presence
 
 

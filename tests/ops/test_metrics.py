@@ -83,3 +83,27 @@ def test_metrics_show_the_age_of_the_newest_verified_backup(service):
     clock.advance(timedelta(hours=3))
     age = samples(scrape(service.app).text)[("lj_backup_age_seconds", ())]
     assert 3 * 3600 <= age < 3 * 3600 + 600
+
+
+def test_metrics_count_emails_waiting_in_the_outboxes(
+    app, setting_with_manager, tasks_left_to_workers
+):
+    _, manager, _ = setting_with_manager
+    before = samples(scrape(app).text)
+    invited = manager.post(
+        "/invitations",
+        data={
+            "full_name": "Wren Waiting",
+            "email": "wren.waiting@example.org",
+            "role": "parent",
+            "csrf_token": csrf_token(manager, "/invitations"),
+        },
+    )
+    assert invited.status_code == 303
+    clock.advance(timedelta(minutes=10))  # no worker has taken the delivery
+    text = scrape(app).text
+    after = samples(text)
+    pending = ("lj_outbox_messages", (("status", "pending"),))
+    assert after[pending] == before[pending] + 1
+    assert after[("lj_outbox_oldest_pending_seconds", ())] >= 600
+    assert "wren" not in text.lower()

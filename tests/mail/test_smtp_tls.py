@@ -19,8 +19,9 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from app.smtp import smtp_connection
-from tests.fixtures.smtp import Inbox, _free_port
+from app.mail.delivery import send_over_smtp
+from tests.conftest import client_for, csrf_token, make_user
+from tests.fixtures.smtp import Inbox, _free_port, text_of
 
 # aiosmtpd cannot see that an implicit TLS socket is encrypted, and warns about AUTH.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -101,9 +102,8 @@ def message_to(address: str) -> EmailMessage:
 
 
 def send(app, message: EmailMessage) -> dict:
-    """What the mail delivery does: one message over the configured connection."""
-    with app.app_context(), smtp_connection(app.config["LJ"]) as connection:
-        return connection.send_message(message)
+    with app.app_context():
+        return send_over_smtp(message)
 
 
 def mailing_app(make_app, port: int, security: str, ca_file: str, password: str = PASSWORD):
@@ -152,3 +152,18 @@ def test_a_server_without_starttls_gets_nothing_in_clear(make_app, smtp_server, 
     with pytest.raises(smtplib.SMTPNotSupportedError):
         send(app, message_to("nobody-in-clear@example.org"))
     assert smtp_server.to("nobody-in-clear@example.org", timeout=0.2) == []
+
+
+def test_a_reset_link_reaches_a_server_that_requires_tls_and_a_login(
+    app, make_app, make_setting, smtp_tls_server, ca_file
+):
+    inbox, port = smtp_tls_server("starttls")
+    setting = make_setting()
+    with app.app_context():
+        email = make_user(setting.slug, role="staff")
+    mailing = mailing_app(make_app, port, "starttls", ca_file)
+    client = client_for(mailing, setting.slug)
+    client.post("/password/forgot", data={"email": email, "csrf_token": csrf_token(client)})
+    [message] = inbox.to(email)
+    assert "/password/reset/" in text_of(message)
+    assert inbox.sessions == [(True, True)]
