@@ -61,8 +61,18 @@ def create_app(config: Config | None = None) -> Flask:
     from app.ops.views import bp as ops_bp
     from app.people.views import bp as people_bp
     from app.responsible_use.views import bp as responsible_use_bp
+    from app.retention.views import bp as retention_bp
 
-    blueprints = (home_bp, auth_bp, people_bp, journal_bp, branding_bp, ops_bp, responsible_use_bp)
+    blueprints = (
+        home_bp,
+        auth_bp,
+        people_bp,
+        journal_bp,
+        branding_bp,
+        ops_bp,
+        responsible_use_bp,
+        retention_bp,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

@@ -106,3 +106,27 @@ def tenant_context(slug: str) -> Iterator[BoundSetting]:
         yield setting
     finally:
         unbind(token)
+
+
+@contextmanager
+def any_status_context(slug: str) -> Iterator[BoundSetting]:
+    """Like ``tenant_context``, for a setting active or suspended (the operator's export,
+    deletion and replay of the erasure ledger); a deleted setting has no schema left."""
+    from tenants.registry import setting_by_slug
+
+    found = setting_by_slug(slug)
+    if found is None or found.status == "deleted":
+        raise UnknownSetting(f"no setting '{slug}'")
+    setting = BoundSetting(
+        id=found.id,
+        slug=found.slug,
+        name=found.name,
+        schema_name=found.schema_name,
+        logo_file=found.logo_file,
+        time_zone=found.time_zone,
+    )
+    token = bind(setting)
+    try:
+        yield setting
+    finally:
+        unbind(token)

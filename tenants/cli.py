@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup, FlaskGroup
 from redis.exceptions import RedisError
 
+from app import clock
 from app.auth.sessions import end_all_sessions_of_setting
 from app.extensions import db
 from app.validation import InvalidInput
+from tenants.binding import UnknownSetting
 from tenants.migrating import migrate_all_settings, upgrade_public
 from tenants.models import SettingStatus
 from tenants.provisioning import SettingExists, provision_setting
 from tenants.registry import all_settings, forget_cached, set_status
 from tenants.slugs import InvalidSlug
 
-tenants_cli = AppGroup("tenants", help="Create, list, suspend, resume and migrate settings.")
+tenants_cli = AppGroup(
+    "tenants", help="Create, list, suspend, resume, migrate, export and delete settings."
+)
 
 
 @tenants_cli.command("create")
@@ -81,6 +86,50 @@ def resume_command(slug: str) -> None:
     except RedisError as error:
         raise click.ClickException(f"Not resumed: Redis is not answering ({error}).") from error
     _change_status(slug, SettingStatus.ACTIVE)
+
+
+@tenants_cli.command("export")
+@click.argument("slug")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="The ZIP file to write (default: SLUG-export-DATE.zip here).",
+)
+def export_command(slug: str, out: Path | None) -> None:
+    """Export everything of a setting: every table, each child's journal, every photo."""
+    from app.retention.setting_exit import export_setting
+
+    out = out or Path(f"{slug}-export-{clock.today().isoformat()}.zip")
+    try:
+        done = export_setting(slug, out)
+    except UnknownSetting as error:
+        raise click.ClickException(f"No setting '{slug}'.") from error
+    click.echo(
+        f"Exported '{slug}' to {out}: {done.rows} rows in {done.tables} tables, "
+        f"{done.journals} journals, {done.files} files."
+    )
+
+
+@tenants_cli.command("delete")
+@click.argument("slug")
+@click.option("--confirm", "typed", help="The slug again, to delete without being asked.")
+def delete_command(slug: str, typed: str | None) -> None:
+    """Delete a setting for good: its schema, photos, sessions; the slug is kept, unused."""
+    from app.retention.setting_exit import NoSuchSetting, delete_setting
+
+    if typed is None:
+        click.echo(f"This deletes everything of '{slug}' for good. Export it first.")
+        typed = click.prompt("Type the slug to confirm")
+    if typed != slug:
+        raise click.ClickException("That is not the slug: nothing was deleted.")
+    try:
+        gone = delete_setting(slug)
+    except NoSuchSetting as error:
+        raise click.ClickException(f"No setting '{slug}'.") from error
+    click.echo(
+        f"Deleted '{slug}': {gone['rows']} rows in {gone['tables']} tables, "
+        f"{gone['files']} files. Backups holding it age out within 30 days."
+    )
 
 
 @tenants_cli.command("migrate")

@@ -15,7 +15,7 @@ from sqlalchemy import Column, Engine, MetaData, Table, literal, select, text, u
 from sqlalchemy.engine import Connection
 
 from tenants.binding import bind_schema
-from tenants.models import Setting
+from tenants.models import Setting, SettingStatus
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 PUBLIC_HEAD = "public@head"
@@ -114,7 +114,11 @@ def schemas_behind(engine: Engine) -> list[str]:
     What ``tenants migrate`` would change; new code must not serve those schemas.
     """
     with engine.connect() as connection:
-        in_order = select(Setting.schema_name, Setting.slug).order_by(Setting.slug)
+        in_order = (
+            select(Setting.schema_name, Setting.slug)
+            .where(Setting.status != SettingStatus.DELETED)
+            .order_by(Setting.slug)
+        )
         settings = dict(connection.execute(in_order).all())
         revisions = schema_revisions(connection, ["public", *settings])
     heads = {"public": head_revision(PUBLIC_HEAD)}
@@ -147,7 +151,9 @@ def migrate_all_settings(
     """Upgrade every setting's schema, one transaction each; a failure does not stop the rest."""
     with engine.connect() as connection:
         settings = connection.execute(
-            select(Setting.slug, Setting.schema_name).order_by(Setting.slug)
+            select(Setting.slug, Setting.schema_name)
+            .where(Setting.status != SettingStatus.DELETED)
+            .order_by(Setting.slug)
         ).all()
     report = MigrationReport()
     for slug, schema_name in settings:

@@ -14,6 +14,7 @@ from app.extensions import db
 class SettingStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
+    DELETED = "deleted"  # left the service: schema dropped, the slug kept so it is never reused
 
 
 class Setting(db.Model):
@@ -32,6 +33,13 @@ class Setting(db.Model):
             "retention_years_after_leaving BETWEEN 1 AND 25", name="retention_years_in_range"
         ),
         CheckConstraint("usage_policy_version >= 1", name="usage_policy_version_positive"),
+        # The bounds of app.retention.schedule.RULES, kept by the database too.
+        CheckConstraint("parent_retention_years BETWEEN 1 AND 6", name="parent_retention"),
+        CheckConstraint("staff_retention_years BETWEEN 1 AND 10", name="staff_retention"),
+        CheckConstraint("log_retention_years BETWEEN 1 AND 7", name="log_retention"),
+        CheckConstraint("link_retention_days BETWEEN 1 AND 365", name="link_retention"),
+        CheckConstraint("message_retention_days BETWEEN 1 AND 365", name="message_retention"),
+        CheckConstraint("export_retention_days BETWEEN 1 AND 90", name="export_retention"),
         {"schema": "public"},
     )
 
@@ -64,6 +72,14 @@ class Setting(db.Model):
     time_zone: Mapped[str] = mapped_column(
         String(64), default="Europe/London", server_default="Europe/London"
     )
+    # The rest of the retention schedule (app.retention.schedule: what each one keeps,
+    # from when, and why its default and bounds are what they are).
+    parent_retention_years: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    staff_retention_years: Mapped[int] = mapped_column(Integer, default=6, server_default="6")
+    log_retention_years: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    link_retention_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    message_retention_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    export_retention_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
 
     # The version of the setting's usage policy in force (its text is in the setting's
     # schema, app.responsible_use): read by the gate of every request from the snapshot.

@@ -95,8 +95,8 @@ def set_status(slug: str, status: SettingStatus) -> Setting:
     """Suspend or resume a setting; flushes, the caller commits and then calls
     ``forget_cached()`` so this process sees the change at once."""
     setting = setting_by_slug(slug)
-    if setting is None:
-        raise LookupError(f"no setting '{slug}'")
+    if setting is None or setting.status is SettingStatus.DELETED:
+        raise LookupError(f"no setting '{slug}'")  # a deleted setting never comes back
     setting.status = status
     db.session.flush()
     return setting

@@ -76,6 +76,7 @@ JOBS: dict[str, str] = {
     "session-index-cleanup": "app.auth.sessions:prune_session_indexes",
     "observation-digests": "app.journal.notifications:daily_digests",
     "email-delivery": "app.mail.delivery:deliver_every_setting",
+    "retention-purge": "workers.retention_purge:retention_purge",
 }
 
 

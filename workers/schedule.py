@@ -36,6 +36,8 @@ WHEN: dict[str, str] = {
     # Mail goes out at once from a task sent at each commit, and the worker
     # schedules its own retries; this delivers whatever a lost task left due.
     "email-delivery": "*/5 * * * *",
+    # After the deactivation sweep, so people who left today start their periods first.
+    "retention-purge": "30 1 * * *",
 }
 
 RUN_JOB_TASK = "workers.run_job"

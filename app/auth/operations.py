@@ -152,12 +152,13 @@ def correct_invited_email(user: User, new_email: str, by: User) -> None:
     email = clean_email(new_email)
     if _email_in_use(email, except_user=user):
         raise InvalidInput("Someone at this setting already uses that email address.")
-    old = user.email
     user.email = email
     _forget_bounce(user)
     db.session.flush()
     _email_activation_link(user)
-    audit.record("invitation_email_corrected", actor=by, subject=user, old_email=old)
+    # The audit log names people by id only, never by address: a purge that removes the
+    # account must leave no email of theirs behind.
+    audit.record("invitation_email_corrected", actor=by, subject=user)
 
 
 def _forget_bounce(user: User) -> None:
@@ -425,12 +426,11 @@ def confirm_email_change(token: str) -> User:
     assert link.new_email is not None
     if _email_in_use(link.new_email, except_user=user):
         raise InvalidInput("Someone at this setting already uses that email address.")
-    old = user.email
     user.email = link.new_email
     user.email_confirmed_at = clock.now()
     _forget_bounce(user)
     use_link(link)
-    audit.record("email_changed", subject=user, old_email=old)
+    audit.record("email_changed", subject=user)
     return user
 
 

@@ -18,7 +18,6 @@ from flask import (
     Blueprint,
     abort,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -830,23 +829,6 @@ def child_observation_json(child_id: int, observation_id: int) -> dict[str, obje
     shown = _in_journal_or_404(child, observation_id)
     journal.record_view(current_user, [child], JournalView.OBSERVATION, shown)
     return _committed(_as_json(child, [shown])[0])
-
-
-@bp.get("/children/<id:child_id>/journal.json")
-@require_role(*ANYONE)
-def child_journal_export(child_id: int) -> Response:
-    """The child's whole journal as one JSON file (names as the policy allows)."""
-    child = _child_or_404(child_id)
-    journal.record_view(current_user, [child], JournalView.EXPORT)
-    body = {
-        "child": child.known_as if current_user.role is Role.PARENT else child.full_name,
-        "exported_at": clock.now().isoformat(),
-        "observations": _as_json(child, journal.whole_journal(child, current_user)),
-    }
-    response = jsonify(_committed(body))
-    file_name = f"journal_{clock.today().isoformat()}_child-{child.id}.json"
-    response.headers["Content-Disposition"] = f'attachment; filename="{file_name}"'
-    return response
 
 
 @bp.get("/children/<id:child_id>/photos/<id:photo_id>/<any(full, thumb):size>")

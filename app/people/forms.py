@@ -25,7 +25,6 @@ from app.auth.models import Role
 from app.people.models import NAME_LENGTH, RELATIONSHIP_LENGTH, ROOM_LENGTH
 from app.people.operations import (
     GRACE_DAYS_LIMITS,
-    RETENTION_YEARS_LIMITS,
     ChildDetails,
     PeoplePolicies,
 )
@@ -151,18 +150,11 @@ def _whole_number(label: str, limits: tuple[int, int]) -> IntegerField:
 
 
 class PeoplePoliciesForm(FlaskForm):
-    """The parents' grace period and the retention of leavers' records (ranges checked by
-    ``operations.save_people_policies``)."""
+    """The parents' grace period (range checked by ``operations.save_people_policies``)."""
 
     parent_grace_days = _whole_number(
         "Days a parent keeps access after their last child leaves", GRACE_DAYS_LIMITS
     )
-    retention_years_after_leaving = _whole_number(
-        "Years a child's records are kept after they leave", RETENTION_YEARS_LIMITS
-    )
 
     def policies(self) -> PeoplePolicies:
-        return PeoplePolicies(
-            parent_grace_days=self.parent_grace_days.data or 0,
-            retention_years_after_leaving=self.retention_years_after_leaving.data or 0,
-        )
+        return PeoplePolicies(parent_grace_days=self.parent_grace_days.data or 0)

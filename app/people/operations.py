@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from sqlalchemy import Date, cast, delete, exists, func, select, update
-from sqlalchemy.sql.expression import ColumnElement, Exists
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.sql.expression import Exists
 
 from app import clock
 from app.auth import audit
@@ -36,6 +36,7 @@ from app.people.models import (
     ParentLink,
     StaffMember,
 )
+from app.retention.archive import children_past_retention
 from app.validation import InvalidInput, clean_email, clean_name
 from tenants.binding import current_setting
 from tenants.models import Setting
@@ -278,45 +279,6 @@ def archived_children() -> list[Child]:
             .order_by(Child.archived_at.desc(), Child.id)
         )
     )
-
-
-def _retention_deadline() -> ColumnElement[date]:
-    """SQL for an archived child's retention deadline: the day they left (or were
-    archived, had they no leaving date) plus the setting's years of retention.
-
-    PostgreSQL's interval arithmetic keeps a 29 February leaver on 28 February.
-    """
-    years = (
-        select(Setting.retention_years_after_leaving)
-        .where(Setting.id == current_setting().id)
-        .scalar_subquery()
-    )
-    left_on = func.coalesce(Child.leaving_date, func.date(Child.archived_at))
-    return cast(left_on + func.make_interval(years), Date)
-
-
-def archived_children_with_deadlines() -> list[tuple[Child, date]]:
-    """Children who have left, most recent first, each with their retention deadline."""
-    rows = db.session.execute(
-        select(Child, _retention_deadline())
-        .where(Child.archived_at.is_not(None))
-        .order_by(Child.archived_at.desc(), Child.id)
-    )
-    return [(child, deadline) for child, deadline in rows]
-
-
-def children_past_retention() -> list[tuple[Child, date]]:
-    """Archived children whose retention deadline has come: their records should be purged.
-
-    Due on the deadline itself: by then the records have been kept the whole period.
-    """
-    deadline = _retention_deadline()
-    rows = db.session.execute(
-        select(Child, deadline)
-        .where(Child.archived_at.is_not(None), deadline <= clock.today())
-        .order_by(deadline, Child.id)
-    )
-    return [(child, due_on) for child, due_on in rows]
 
 
 def children_of(parent: User) -> list[Child]:
@@ -652,25 +614,25 @@ def departing_parents() -> list[DepartingParent]:
 # ---------------------------------------------------------------- people policies
 
 GRACE_DAYS_LIMITS = (0, 90)
-RETENTION_YEARS_LIMITS = (1, 25)  # as the CHECK on settings.retention_years_after_leaving
 
 
 @dataclass(frozen=True)
 class PeoplePolicies:
-    """The setting's rules for when access and records end after someone leaves."""
+    """The setting's rule for when a parent's access ends after their last child leaves.
+
+    How long records are kept after someone leaves is the retention schedule's
+    (``app.retention.schedule``).
+    """
 
     parent_grace_days: int
-    retention_years_after_leaving: int
 
 
 def people_policies() -> PeoplePolicies:
     """The current setting's people policies."""
-    row = db.session.execute(
-        select(Setting.parent_grace_days, Setting.retention_years_after_leaving).where(
-            Setting.id == current_setting().id
-        )
-    ).one()
-    return PeoplePolicies(*row)
+    grace_days = db.session.scalar(
+        select(Setting.parent_grace_days).where(Setting.id == current_setting().id)
+    )
+    return PeoplePolicies(grace_days)
 
 
 def _within(value: int, limits: tuple[int, int], field: str, message: str) -> int:
@@ -681,30 +643,19 @@ def _within(value: int, limits: tuple[int, int], field: str, message: str) -> in
 
 
 def save_people_policies(policies: PeoplePolicies, *, by: User) -> None:
-    """A manager sets the parents' grace period and how long leavers' records are kept."""
+    """A manager sets the parents' grace period."""
     grace_days = _within(
         policies.parent_grace_days,
         GRACE_DAYS_LIMITS,
         "parent_grace_days",
         "The grace period must be between {low} and {high} days.",
     )
-    years = _within(
-        policies.retention_years_after_leaving,
-        RETENTION_YEARS_LIMITS,
-        "retention_years_after_leaving",
-        "Records must be kept between {low} and {high} years after a child leaves.",
-    )
     db.session.execute(
         update(Setting)
         .where(Setting.id == current_setting().id)
-        .values(parent_grace_days=grace_days, retention_years_after_leaving=years)
+        .values(parent_grace_days=grace_days)
     )
-    audit.record(
-        "people.policies_changed",
-        actor=by,
-        parent_grace_days=grace_days,
-        retention_years_after_leaving=years,
-    )
+    audit.record("people.policies_changed", actor=by, parent_grace_days=grace_days)
     db.session.flush()
 
 

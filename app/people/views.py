@@ -30,6 +30,8 @@ from app.people.forms import (
     StaffDatesForm,
 )
 from app.people.models import Child
+from app.retention.archive import archived_children_with_deadlines
+from app.retention.schedule import retention_schedule
 from app.validation import InvalidInput
 
 bp = Blueprint("people", __name__, url_prefix="/people", template_folder="templates")
@@ -132,8 +134,8 @@ def children() -> str:
 def archive() -> str:
     return render_template(
         "people/children_archive.html",
-        children=people.archived_children_with_deadlines(),
-        policies=people.people_policies(),
+        children=archived_children_with_deadlines(),
+        years=retention_schedule()["retention_years_after_leaving"],
         today=clock.today(),
     )
 

@@ -27,8 +27,8 @@ The API:
   setting at or after ``since``.
 - ``replay(slug, since)`` re-applies to the setting's (restored) schema every purge of
   ``entries_for(slug, since)``, in order, one transaction each, and returns how many:
-  a person's purge runs the same purge operation again on their id (``PURGES``), which
-  also scrubs their name from the group observations that remain; then any row the
+  a purge of people runs the same purge operation again on their ids (``PURGES``), which
+  also scrubs their names from the group observations that remain; then any row the
   entry lists that is still there is deleted by id. Replaying twice changes nothing the
   second time. A setting that left the service (record type ``setting``) raises
   ``SettingLeftService``: it must not be restored at all. The setting is bound whatever
@@ -62,7 +62,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.extensions import db
 from app.storage.durable import fsync_folder
-from tenants.binding import BoundSetting, bind, current_setting, unbind
+from tenants.binding import any_status_context, current_setting
 from tenants.schema import TenantModel
 from tenants.slugs import SLUG_PATTERN
 
@@ -92,9 +92,14 @@ class PurgeReason(enum.StrEnum):
     OPERATOR = "operator"  # the operator deleted the setting
 
 
-# A person's purge, re-applied by id on replay: "module:function" taking the person's id,
-# purging them in the bound setting without writing a new entry (flushes; replay commits).
-PURGES: dict[RecordType, str] = {}
+# A purge of people, re-applied on replay: record type -> the table listing the people and
+# the operation ("module:function") that removes them by id in the bound setting without
+# writing a new entry (it flushes; replay commits).
+PURGES: dict[RecordType, tuple[str, str]] = {
+    RecordType.CHILD: ("children", "app.retention.purge:remove_children"),
+    RecordType.PARENT: ("users", "app.retention.purge:remove_accounts"),
+    RecordType.STAFF: ("users", "app.retention.purge:remove_accounts"),
+}
 
 
 class LedgerCorrupt(RuntimeError):
@@ -312,41 +317,21 @@ def replay(slug: str, since: datetime) -> int:
         raise SettingLeftService(f"setting '{slug}' left the service; do not restore it")
     if not due:
         return 0
-    token = bind(_any_status_setting(slug))
-    try:
+    with any_status_context(slug):
         for entry in due:
             reapply(entry)
             db.session.commit()
-    finally:
-        unbind(token)
     return len(due)
 
 
 def reapply(entry: LedgerEntry) -> None:
     """Purge again, in the bound setting, what ``entry`` records (flushes; caller commits)."""
-    purge = PURGES.get(entry.record_type)
-    if purge is not None and entry.subject_id is not None:
-        resolve_name(purge)(entry.subject_id)
+    if entry.record_type in PURGES:
+        table_name, operation = PURGES[entry.record_type]
+        resolve_name(operation)(list(entry.rows.get(table_name, ())))
     for table_name, ids in entry.rows.items():
         table = TenantModel.metadata.tables.get(table_name)
         if table is None or "id" not in table.c or not ids:
             continue  # a table a later version dropped: nothing of it can come back
         db.session.execute(delete(table).where(table.c.id.in_(ids)))
     db.session.flush()
-
-
-def _any_status_setting(slug: str) -> BoundSetting:
-    """The registry's row for ``slug`` as a bound setting, active or suspended."""
-    from tenants.registry import setting_by_slug
-
-    setting = setting_by_slug(slug)
-    if setting is None:
-        raise LookupError(f"no setting '{slug}'")
-    return BoundSetting(
-        id=setting.id,
-        slug=setting.slug,
-        name=setting.name,
-        schema_name=setting.schema_name,
-        logo_file=setting.logo_file,
-        time_zone=setting.time_zone,
-    )

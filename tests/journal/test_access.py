@@ -88,9 +88,6 @@ ROUTES: dict[str, Route] = {
     ),
     "journal.hide_comment": Route("POST", "/journal/comments/{comment}/hide", STAFF_ROLES),
     "journal.child_journal": Route("GET", "/journal/children/{child}", EVERYONE, True),
-    "journal.child_journal_export": Route(
-        "GET", "/journal/children/{child}/journal.json", EVERYONE, True
-    ),
     "journal.child_observation": Route(
         "GET", "/journal/children/{child}/observations/{observation}", EVERYONE, True
     ),
@@ -255,7 +252,7 @@ def test_a_parent_cannot_reach_another_childs_observation_or_photo_by_url(app, f
         f"/journal/children/{own_child}/observations/{other['observation']}.json",
         f"/journal/children/{other['child']}/photos/{other['photo']}/full",
         f"/journal/children/{own_child}/photos/{other['photo']}/full",
-        f"/journal/children/{other['child']}/journal.json",
+        f"/retention/children/{other['child']}/leaving-pack",
     ):
         assert parent.get(path).status_code == 404, path
     own = ids["own"]

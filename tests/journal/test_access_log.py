@@ -29,7 +29,7 @@ def test_views_are_recorded_with_who_when_and_which_child(app, family):
     parent.get(base)
     parent.get(f"{base}/observations/{observation_id}")
     parent.get(f"{base}/observations/{observation_id}.json")
-    parent.get(f"{base}/journal.json")
+    post_form(parent, f"/retention/children/{family.child_a_id}/leaving-pack")
     a, parent_id = family.child_a_id, family.parent_a_id
     assert _log(app, family.slug) == [
         (parent_id, a, None, "journal"),

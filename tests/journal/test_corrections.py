@@ -71,7 +71,8 @@ def test_the_author_corrects_a_published_observation_and_the_family_sees_it_edit
     assert "Edited" in page
     journal_page = parent.get(f"/journal/children/{family.child_a_id}").text
     assert "edited" in journal_page
-    exported = parent.get(f"/journal/children/{family.child_a_id}/journal.json").get_json()
+    pack = post_form(parent, f"/retention/children/{family.child_a_id}/leaving-pack")
+    exported = parent.get(f"{pack.headers['Location']}/journal.json").get_json()
     assert exported["observations"][0]["edited_at"] is not None
 
     # Staff read what changed, who changed it and when; the family never sees the old text.

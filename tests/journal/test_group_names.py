@@ -1,6 +1,6 @@
 """The group-name policy, and photo consent, in everything one family can fetch.
 
-Child A's parent fetches every page, photo, export and JSON document that touches an
+Child A's parent fetches every page, photo, leaving pack and JSON document that touches an
 observation shared with child B. With the policy ``hidden`` none of B's names is
 anywhere: not in a body, a header or a file name. With ``shown`` they appear.
 """
@@ -75,7 +75,7 @@ def _everything_parent_a_can_fetch(app, family, observation_id: int) -> dict[str
         f"/journal/children/{child}?area=cl",
         f"/journal/children/{child}/observations/{observation_id}",
         f"/journal/children/{child}/observations/{observation_id}.json",
-        f"/journal/children/{child}/journal.json",
+        f"/retention/children/{child}/leaving-pack",
     ]
     responses = {path: parent.get(path) for path in paths}
     photo_links = set()
@@ -85,9 +85,17 @@ def _everything_parent_a_can_fetch(app, family, observation_id: int) -> dict[str
         )
     assert len(photo_links) == 2, "the shared photo (full size and thumbnail) should be reachable"
     responses |= {link: parent.get(link) for link in sorted(photo_links)}
+    pack = post_form(parent, f"/retention/children/{child}/leaving-pack").headers["Location"]
+    responses[pack] = parent.get(pack)
+    for name in ("journal.json", "journal.pdf", "journal.zip"):
+        responses[f"{pack}/{name}"] = parent.get(f"{pack}/{name}")
     for path, response in responses.items():
         assert response.status_code == 200, (path, response.status_code)
     return responses
+
+
+def _leaving_pack_json(responses):
+    return next(response for path, response in responses.items() if path.endswith("journal.json"))
 
 
 def _searchable(response) -> str:
@@ -117,12 +125,12 @@ def test_with_hidden_no_name_of_child_b_reaches_child_as_family(app, family):
     assert "a friend&#39;s plan" in page or "a friend's plan" in page
     assert "Ada and a friend inside the den" in page  # caption and alt text
     assert "Ada talked about the den" in page and "loved it" not in page
-    export = responses[f"/journal/children/{family.child_a_id}/journal.json"]
+    export = _leaving_pack_json(responses)
     assert export.headers["Content-Disposition"].startswith("attachment")
     (entry,) = export.get_json()["observations"]
     assert entry["children"] == "Ada and a friend"
     assert entry["photos"][0]["alt"] == "Ada and a friend inside the den"
-    assert entry["photos"][0]["file_name"].endswith(".jpg")
+    assert entry["photos"][0]["file"].endswith(".jpg")
 
 
 def test_with_shown_child_bs_name_appears(app, family):
@@ -131,7 +139,7 @@ def test_with_shown_child_bs_name_appears(app, family):
     responses = _everything_parent_a_can_fetch(app, family, observation_id)
     page = responses[f"/journal/children/{family.child_a_id}/observations/{observation_id}"].text
     assert "Ada and Barty" in page and CAPTION in page
-    data = json.loads(responses[f"/journal/children/{family.child_a_id}/journal.json"].text)
+    data = json.loads(_leaving_pack_json(responses).text)
     assert data["observations"][0]["children"] == "Ada and Barty"
     assert any("Barty" in found for found in _b_names_in(responses))
 
@@ -205,7 +213,8 @@ def test_a_photo_showing_a_child_without_consent_never_reaches_another_family(ap
     base = f"/journal/children/{family.child_a_id}/photos"
     assert parent_a.get(f"{base}/{both_photo}/full").status_code == 404
     assert parent_a.get(f"{base}/{ada_photo}/full").status_code == 200
-    export = parent_a.get(f"/journal/children/{family.child_a_id}/journal.json").get_json()
+    pack = post_form(parent_a, f"/retention/children/{family.child_a_id}/leaving-pack")
+    export = parent_a.get(f"{pack.headers['Location']}/journal.json").get_json()
     assert [p["caption"] for p in export["observations"][0]["photos"]] == ["Ada's painting"]
 
     # B's own family sees every photo of B (A's parents consented to photos of A).
@@ -377,7 +386,7 @@ def test_no_get_route_gives_child_bs_name_to_child_as_family(app, family):
         f"/journal/children/{child}",
         f"/journal/children/{child}/observations/{observation_id}",
         f"/journal/children/{child}/observations/{observation_id}.json",
-        f"/journal/children/{child}/journal.json",
+        f"/retention/children/{child}/leaving-pack",
         f"/journal/children/{child}/photos/{ids['photo_id']}/full",
     } <= answered
     assert _b_names_in(responses) == []

@@ -1,4 +1,5 @@
-"""How long leavers' records are kept and the people policies a manager sets (movable clock)."""
+"""How long leavers' records are kept (the retention schedule) and the parents' grace period
+(movable clock)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from app.extensions import db
 from app.people import operations as people
 from app.people.models import ParentDeparture
 from app.people.sweep import deactivation_sweep
+from app.retention.archive import children_past_retention
+from app.retention.schedule import RULES, retention_schedule
 from tenants.models import Setting
 from tests.people.conftest import (
     TODAY,
@@ -27,7 +30,6 @@ from tests.people.conftest import (
 )
 
 HEADING = "Records past their retention date: they should be purged"
-GOOD_POLICIES = {"parent_grace_days": "14", "retention_years_after_leaving": "3"}
 
 
 def _leaves_on(app, nursery, child_id: int, leaving: date) -> None:
@@ -44,8 +46,14 @@ def _archive_row(page: str, name: str) -> str:
 
 def _policies(app, slug: str) -> tuple[int, int]:
     with inside(app, slug):
-        found = people.people_policies()
-        return found.parent_grace_days, found.retention_years_after_leaving
+        years = retention_schedule()["retention_years_after_leaving"]
+        return people.people_policies().parent_grace_days, years
+
+
+def _schedule_form(**changes: str) -> dict[str, str]:
+    form = {rule.key: str(rule.default) for rule in RULES}
+    form.update(changes)
+    return form
 
 
 def test_the_archive_shows_each_childs_retention_deadline(app, nursery):
@@ -91,32 +99,34 @@ def test_records_are_listed_for_purging_once_their_deadline_has_come(app, nurser
 def test_a_child_still_at_the_setting_is_never_listed_for_purging(app, nursery):
     clock.advance(timedelta(days=30 * 365))
     with inside(app, nursery.slug):
-        assert people.children_past_retention() == []
+        assert children_past_retention() == []
 
 
-def test_the_manager_changes_the_people_policies_and_dates_follow(app, nursery):
+def test_the_manager_changes_the_policies_and_dates_follow(app, nursery):
     _leaves_on(app, nursery, nursery.child_id, TODAY)
     manager = signed_in(app, nursery, "manager")
     overview = manager.get("/people/").text
-    assert 'name="retention_years_after_leaving"' in overview and 'value="3"' in overview
     assert 'name="parent_grace_days"' in overview and 'value="14"' in overview
+    schedule = manager.get("/retention/").text
+    assert 'name="retention_years_after_leaving"' in schedule and 'value="3"' in schedule
 
-    saved = post_form(
-        manager,
-        "/people/policies",
-        {"parent_grace_days": "30", "retention_years_after_leaving": "5"},
-    )
+    saved = post_form(manager, "/people/policies", {"parent_grace_days": "30"})
     assert saved.status_code == 303
     assert "The people policies are saved." in manager.get(saved.headers["Location"]).text
+    saved = post_form(manager, "/retention/", _schedule_form(retention_years_after_leaving="5"))
+    assert saved.status_code == 303
+    assert "The retention schedule is saved." in manager.get(saved.headers["Location"]).text
     assert _policies(app, nursery.slug) == (30, 5)
     archive = manager.get("/people/children/archive").text
     assert "1 December 2031" in _archive_row(archive, "Ada Okafor")
     with inside(app, nursery.slug):
-        entry = db.session.scalars(
-            select(AuditEntry).where(AuditEntry.event == "people.policies_changed")
-        ).one()
-        assert entry.actor_id == nursery.manager_id
-        assert entry.detail == {"parent_grace_days": 30, "retention_years_after_leaving": 5}
+        grace, years = (
+            db.session.scalars(select(AuditEntry).where(AuditEntry.event == event)).one()
+            for event in ("people.policies_changed", "retention.period_changed")
+        )
+        assert grace.actor_id == years.actor_id == nursery.manager_id
+        assert grace.detail == {"parent_grace_days": 30}
+        assert years.detail == {"record": "retention_years_after_leaving", "old": 3, "new": 5}
 
     clock.advance(timedelta(days=1))  # the sweep tells Pat their access ends in 30 days
     with app.app_context():
@@ -129,42 +139,40 @@ def test_the_manager_changes_the_people_policies_and_dates_follow(app, nursery):
 def test_each_settings_policies_are_its_own(app, nursery, make_setting):
     other = make_setting()
     manager = signed_in(app, nursery, "manager")
-    post_form(
-        manager,
-        "/people/policies",
-        {"parent_grace_days": "0", "retention_years_after_leaving": "25"},
-    )
+    post_form(manager, "/people/policies", {"parent_grace_days": "0"})
+    post_form(manager, "/retention/", _schedule_form(retention_years_after_leaving="25"))
     assert _policies(app, nursery.slug) == (0, 25)
     assert _policies(app, other.slug) == (14, 3)
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "message"),
+    ("path", "field", "value", "message"),
     [
-        ("parent_grace_days", "-1", "between 0 and 90 days"),
-        ("parent_grace_days", "91", "between 0 and 90 days"),
-        ("parent_grace_days", "", "is required"),
-        ("retention_years_after_leaving", "0", "between 1 and 25 years"),
-        ("retention_years_after_leaving", "26", "between 1 and 25 years"),
-        ("retention_years_after_leaving", "2.5", "Not a valid integer"),
-        ("retention_years_after_leaving", "9" * 40, "between 1 and 25 years"),
+        ("/people/policies", "parent_grace_days", "-1", "between 0 and 90 days"),
+        ("/people/policies", "parent_grace_days", "91", "between 0 and 90 days"),
+        ("/people/policies", "parent_grace_days", "", "is required"),
+        ("/retention/", "retention_years_after_leaving", "0", "between 1 and 25 years"),
+        ("/retention/", "retention_years_after_leaving", "26", "between 1 and 25 years"),
+        ("/retention/", "retention_years_after_leaving", "2.5", "Not a valid integer"),
+        ("/retention/", "retention_years_after_leaving", "9" * 40, "between 1 and 25 years"),
+        ("/retention/", "staff_retention_years", "11", "between 1 and 10 years"),
+        ("/retention/", "link_retention_days", "0", "between 1 and 365 days"),
     ],
 )
 def test_bad_policy_values_are_a_form_error_and_nothing_is_saved(
-    app, nursery, field, value, message
+    app, nursery, path, field, value, message
 ):
     manager = signed_in(app, nursery, "manager")
-    answered = post_form(
-        manager,
-        "/people/policies",
-        {"parent_grace_days": "30", "retention_years_after_leaving": "5", field: value},
-    )
+    form = {"parent_grace_days": "30"} if path == "/people/policies" else _schedule_form()
+    answered = post_form(manager, path, {**form, field: value})
     assert answered.status_code == 422
     assert message in answered.text
     assert re.search(rf'id="{field}"[^>]*aria-invalid="true"', answered.text) or re.search(
         rf'aria-invalid="true"[^>]*id="{field}"', answered.text
     )
     assert _policies(app, nursery.slug) == (14, 3)
+    with inside(app, nursery.slug):
+        assert retention_schedule() == {rule.key: rule.default for rule in RULES}
 
 
 def test_the_database_refuses_a_retention_period_out_of_range(app, nursery):

@@ -1,0 +1,179 @@
+"""The archive: people who have left, the day each is due to be purged, and legal holds.
+
+A child is in the archive once archived, a parent or member of staff once their account
+is deactivated. Each is due on their trigger date (leaving date, or the day access ended)
+plus their period in the retention schedule, unless a legal hold stops the purge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.sql.expression import ColumnElement
+
+from app import clock
+from app.auth import audit
+from app.auth.models import AccountStatus, Role, User
+from app.extensions import db
+from app.journal.text import clean_observation_text
+from app.people.models import Child, StaffMember
+from app.retention.ledger import RecordType
+from app.retention.models import HOLD_REASON_LENGTH, LegalHold
+from app.retention.schedule import purge_date
+from app.validation import InvalidInput
+
+STAFF_ROLES = (Role.MANAGER, Role.STAFF)
+
+
+@dataclass(frozen=True)
+class ArchivedPerson:
+    """Someone in the archive, as the archive page and the purge job see them."""
+
+    record_type: RecordType
+    id: int
+    name: str
+    left_on: date
+    purge_on: date
+    hold: LegalHold | None
+
+    @property
+    def is_due(self) -> bool:
+        return self.purge_on <= clock.today()
+
+
+def child_left_on() -> ColumnElement[date]:
+    """The day an archived child left: their leaving date, else the day they were archived."""
+    return func.coalesce(Child.leaving_date, func.date(Child.archived_at))
+
+
+def child_purge_date() -> ColumnElement[date]:
+    return purge_date("retention_years_after_leaving", child_left_on())
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """How to find one kind of archived person: the model, the day they left, the day
+    they are due, and the query of rows ``(person, left on, purge on, hold)``."""
+
+    model: type[Child] | type[User]
+    left_on: ColumnElement[date]
+    purge_on: ColumnElement[date]
+    query: Select
+
+
+def _archived_children() -> _Kind:
+    left_on, purge_on = child_left_on(), child_purge_date()
+    query = (
+        select(Child, left_on, purge_on, LegalHold)
+        .outerjoin(LegalHold, LegalHold.child_id == Child.id)
+        .where(Child.archived_at.is_not(None))
+    )
+    return _Kind(Child, left_on, purge_on, query)
+
+
+def _deactivated(roles: tuple[Role, ...], key: str) -> _Kind:
+    left_on = func.coalesce(
+        StaffMember.leaving_date, func.date(User.deactivated_at), func.date(User.created_at)
+    )
+    purge_on = purge_date(key, left_on)
+    query = (
+        select(User, left_on, purge_on, LegalHold)
+        .outerjoin(StaffMember, StaffMember.user_id == User.id)
+        .outerjoin(LegalHold, LegalHold.user_id == User.id)
+        .where(User.role.in_(roles), User.status == AccountStatus.DEACTIVATED)
+    )
+    return _Kind(User, left_on, purge_on, query)
+
+
+def _kind(record_type: RecordType) -> _Kind:
+    if record_type is RecordType.CHILD:
+        return _archived_children()
+    if record_type is RecordType.STAFF:
+        return _deactivated(STAFF_ROLES, "staff_retention_years")
+    return _deactivated((Role.PARENT,), "parent_retention_years")
+
+
+def _person(record_type: RecordType, row: tuple) -> ArchivedPerson:
+    person, left_on, purge_on, hold = row
+    return ArchivedPerson(record_type, person.id, person.full_name, left_on, purge_on, hold)
+
+
+def archived_people(record_type: RecordType) -> list[ArchivedPerson]:
+    """Everyone of one kind in the archive, most recent leaver first."""
+    kind = _kind(record_type)
+    rows = db.session.execute(kind.query.order_by(kind.left_on.desc(), kind.model.id))
+    return [_person(record_type, row) for row in rows]
+
+
+def due_for_purge(record_type: RecordType, limit: int | None = None) -> list[int]:
+    """Ids of people of one kind past their purge date and not on hold, oldest due first."""
+    kind = _kind(record_type)
+    ids = (
+        kind.query.with_only_columns(kind.model.id)
+        .where(kind.purge_on <= clock.today(), LegalHold.id.is_(None))
+        .order_by(kind.purge_on, kind.model.id)
+    )
+    return list(db.session.scalars(ids.limit(limit)))
+
+
+def children_past_retention() -> list[tuple[Child, date]]:
+    """Archived children whose purge date has come (on hold or not yet purged by the job)."""
+    kind = _archived_children()
+    rows = db.session.execute(
+        kind.query.where(kind.purge_on <= clock.today()).order_by(kind.purge_on, Child.id)
+    )
+    return [(child, due_on) for child, _, due_on, _ in rows]
+
+
+def archived_children_with_deadlines() -> list[tuple[Child, date]]:
+    """Children who have left, most recent first, each with their purge date."""
+    rows = db.session.execute(
+        _archived_children().query.order_by(Child.archived_at.desc(), Child.id)
+    )
+    return [(child, due_on) for child, _, due_on, _ in rows]
+
+
+def archived_person(record_type: RecordType, person_id: int) -> ArchivedPerson | None:
+    """One person of the archive by id, or None (not there, or not of that kind)."""
+    kind = _kind(record_type)
+    row = db.session.execute(kind.query.where(kind.model.id == person_id)).first()
+    return _person(record_type, row) if row is not None else None
+
+
+# ---------------------------------------------------------------- legal holds
+
+
+def _subject(person: ArchivedPerson) -> dict[str, int]:
+    key = "child_id" if person.record_type is RecordType.CHILD else "user_id"
+    return {key: person.id}
+
+
+def place_hold(person: ArchivedPerson, reason: str, *, by: User) -> LegalHold:
+    """Stop the purge of ``person`` until the hold is lifted; the reason is required."""
+    if person.hold is not None:
+        raise InvalidInput(f"{person.name}'s records are already on hold.")
+    reason = " ".join(clean_observation_text(reason).split())
+    if not reason:
+        raise InvalidInput("Give the reason for the hold.")
+    if len(reason) > HOLD_REASON_LENGTH:
+        raise InvalidInput(f"The reason must be at most {HOLD_REASON_LENGTH} characters.")
+    hold = LegalHold(**_subject(person), reason=reason, placed_by_id=by.id, placed_at=clock.now())
+    db.session.add(hold)
+    db.session.flush()
+    audit.record(
+        "retention.hold_placed", actor=by, record=person.record_type.value, **_subject(person)
+    )
+    return hold
+
+
+def lift_hold(person: ArchivedPerson, *, by: User) -> None:
+    """Let the purge take ``person`` again, on their purge date or at the next run."""
+    if person.hold is None:
+        raise InvalidInput(f"{person.name}'s records are not on hold.")
+    db.session.execute(delete(LegalHold).where(LegalHold.id == person.hold.id))
+    db.session.flush()
+    audit.record(
+        "retention.hold_lifted", actor=by, record=person.record_type.value, **_subject(person)
+    )

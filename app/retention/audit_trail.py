@@ -1,0 +1,123 @@
+"""The audit trail a manager reads: the audit log and the journal access log, as one list.
+
+Sign-ins and failures, account and link changes, exports, purges and policy changes are
+rows of ``audit_log``; journal views are rows of ``journal_access_log``. Both are read
+here as one list, newest first, filtered by person (who acted, or whom it was about),
+action and date, one page at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Select, String, cast, func, literal, null, or_, select, union_all
+
+from app.auth.models import AuditEntry, User
+from app.extensions import db
+from app.journal.models import JournalAccess
+from app.journal.operations import PAGE_SIZE, Page
+from app.people.models import Child
+
+VIEW_ACTION_PREFIX = "journal."  # journal views appear as journal.journal, .observation ...
+
+
+@dataclass(frozen=True)
+class TrailFilters:
+    person_id: int | None = None
+    action: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    at: datetime
+    action: str
+    actor: str | None  # names as they are now; None for the system or a purged account
+    about: str | None
+    detail: dict[str, Any]
+
+
+def _both_logs() -> Select:
+    audit = select(
+        AuditEntry.at.label("at"),
+        AuditEntry.event.label("action"),
+        AuditEntry.actor_id.label("actor_id"),
+        AuditEntry.subject_id.label("subject_id"),
+        cast(AuditEntry.detail["child_id"].astext, String).label("child_id"),
+        AuditEntry.detail.label("detail"),
+        AuditEntry.id.label("id"),
+    )
+    views = select(
+        JournalAccess.at,
+        (literal(VIEW_ACTION_PREFIX) + JournalAccess.what).label("action"),
+        JournalAccess.viewer_id,
+        null(),
+        cast(JournalAccess.child_id, String),
+        func.jsonb_build_object("observation_id", JournalAccess.observation_id),
+        JournalAccess.id,
+    )
+    return union_all(audit, views).subquery("trail")
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def audit_trail(filters: TrailFilters, number: int) -> Page[TrailEntry]:
+    """One page of the trail, newest first."""
+    trail = _both_logs()
+    conditions = []
+    if filters.person_id is not None:
+        conditions.append(
+            or_(trail.c.actor_id == filters.person_id, trail.c.subject_id == filters.person_id)
+        )
+    if filters.action:
+        conditions.append(trail.c.action == filters.action)
+    if filters.date_from:
+        conditions.append(trail.c.at >= _day_start(filters.date_from))
+    if filters.date_to:
+        conditions.append(trail.c.at < _day_start(filters.date_to + timedelta(days=1)))
+    number = max(1, number)
+    rows = db.session.execute(
+        select(trail)
+        .where(*conditions)
+        .order_by(trail.c.at.desc(), trail.c.id.desc())
+        .limit(PAGE_SIZE)
+        .offset((number - 1) * PAGE_SIZE)
+    ).all()
+    total = db.session.scalar(select(func.count()).select_from(trail).where(*conditions)) or 0
+    return Page(_named(rows), number, total)
+
+
+def _named(rows: list) -> list[TrailEntry]:
+    user_ids = {row.actor_id for row in rows} | {row.subject_id for row in rows}
+    users = dict(
+        db.session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids))).all()
+    )
+    child_ids = {int(row.child_id) for row in rows if row.child_id and row.child_id.isdigit()}
+    children = {
+        child.id: child.full_name
+        for child in db.session.scalars(select(Child).where(Child.id.in_(child_ids)))
+    }
+    entries = []
+    for row in rows:
+        about = users.get(row.subject_id)
+        if about is None and row.child_id and row.child_id.isdigit():
+            about = children.get(int(row.child_id))
+        detail = {k: v for k, v in (row.detail or {}).items() if k != "child_id" and v is not None}
+        entries.append(TrailEntry(row.at, row.action, users.get(row.actor_id), about, detail))
+    return entries
+
+
+def trail_actions() -> list[str]:
+    """Every action the trail holds, for the filter's choices."""
+    trail = _both_logs()
+    return list(db.session.scalars(select(trail.c.action).distinct().order_by(trail.c.action)))
+
+
+def trail_people() -> list[tuple[int, str]]:
+    """Every account of the setting, for the filter's choices."""
+    return list(db.session.execute(select(User.id, User.full_name).order_by(User.full_name)))

@@ -1,0 +1,322 @@
+"""Leaving packs: a child's whole journal to take away, as the person who asks sees it.
+
+A parent (while they can still sign in, so during the grace period after their child
+leaves) or a manager asks for a pack; a Celery task builds three files under
+``MEDIA_ROOT/<setting>/packs/``:
+
+- ``.pdf``: every published observation with its date, areas, text, next steps,
+  comments and photos (reportlab, which needs no system libraries);
+- ``.zip``: the original photos (re-encoded without EXIF when uploaded), named by date;
+- ``.json``: the same observations for another system to import, valid against
+  ``schemas/leaving-pack.schema.json``.
+
+All three come from the one viewer-shaped reading the journal pages use
+(``app.journal.viewing.ChildView``), so the group-name policy and photo consent hold in
+each exactly as on the pages. The task reports progress on the pack's row, then emails
+the person (through the outbox) a link to the pack's page, where they download the files
+signed in, until the pack expires (the retention schedule's period for exports). The ZIP
+and the JSON are streamed to disk one observation at a time; reportlab holds the PDF's
+pages until it writes the file (measured in ``bench/retention.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import IO
+from xml.sax.saxutils import escape
+
+from celery import shared_task
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer
+from sqlalchemy import select, update
+
+from app import clock
+from app.auth import audit
+from app.auth.models import Role, User
+from app.extensions import db
+from app.journal import operations as journal
+from app.journal.models import JournalView, Observation
+from app.journal.storage import setting_folder
+from app.journal.viewing import ChildView, ShownObservation, as_json
+from app.mail import queue_email
+from app.people.models import Child
+from app.retention.models import LeavingPack, PackStatus
+from app.retention.schedule import retention_schedule
+from app.storage.deletions import schedule_file_deletion
+from tenants.binding import bind_schema, current_setting, tenant_context
+from tenants.routing import setting_url
+from workers.after_commit import send_task_after_commit
+
+log = logging.getLogger(__name__)
+
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "leaving-pack.schema.json"
+FORMATS = {"pdf": "application/pdf", "zip": "application/zip", "json": "application/json"}
+PROGRESS_EVERY = 25  # observations between two progress updates
+PHOTO_WIDTH = 120 * mm
+
+
+@cache
+def pack_schema() -> dict[str, object]:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+# ---------------------------------------------------------------- asking for a pack
+
+
+def request_pack(child: Child, *, by: User) -> LeavingPack:
+    """Queue a pack of ``child``'s journal for ``by`` (the page checked they may see it)."""
+    days = retention_schedule()["export_retention_days"]
+    pack = LeavingPack(
+        child_id=child.id,
+        requested_by_id=by.id,
+        status=PackStatus.QUEUED,
+        progress=0,
+        file_stem=secrets.token_urlsafe(24),
+        observations=0,
+        photos=0,
+        created_at=clock.now(),
+        expires_at=clock.now() + timedelta(days=days),
+    )
+    db.session.add(pack)
+    db.session.flush()
+    audit.record("export.leaving_pack_requested", actor=by, child_id=child.id, pack_id=pack.id)
+    send_task_after_commit(db.session(), build_pack_task, current_setting().slug, pack.id)
+    return pack
+
+
+def pack_for(viewer: User, pack_id: int) -> LeavingPack | None:
+    """The viewer's own pack with this id (only its requester ever sees a pack)."""
+    return db.session.scalar(
+        select(LeavingPack).where(
+            LeavingPack.id == pack_id, LeavingPack.requested_by_id == viewer.id
+        )
+    )
+
+
+def packs_of(viewer: User, child: Child) -> list[LeavingPack]:
+    return list(
+        db.session.scalars(
+            select(LeavingPack)
+            .where(LeavingPack.requested_by_id == viewer.id, LeavingPack.child_id == child.id)
+            .order_by(LeavingPack.id.desc())
+        )
+    )
+
+
+def pack_file(pack: LeavingPack, kind: str) -> Path:
+    return setting_folder() / "packs" / f"{pack.file_stem}.{kind}"
+
+
+def is_downloadable(pack: LeavingPack) -> bool:
+    return pack.status is PackStatus.READY and pack.expires_at > clock.now()
+
+
+def purge_expired_packs() -> list[int]:
+    """Delete packs past their expiry, their files after the commit; returns their ids."""
+    expired = list(
+        db.session.scalars(select(LeavingPack).where(LeavingPack.expires_at <= clock.now()))
+    )
+    forget_pack_files(expired)
+    for pack in expired:
+        db.session.delete(pack)
+    db.session.flush()
+    return [pack.id for pack in expired]
+
+
+def forget_pack_files(packs: list[LeavingPack]) -> None:
+    """Delete the packs' files once the current transaction commits."""
+    if packs:
+        schedule_file_deletion(pack_file(pack, kind) for pack in packs for kind in FORMATS)
+
+
+# ---------------------------------------------------------------- building one
+
+
+@shared_task(name="retention.build_leaving_pack", ignore_result=True)
+def build_pack_task(slug: str, pack_id: int) -> None:
+    """Build a queued pack (sent when the request commits; safe to run twice)."""
+    with tenant_context(slug):
+        build_pack(pack_id)
+
+
+def build_pack(pack_id: int) -> None:
+    """Build the pack's three files, then mark it ready and email its link; commits."""
+    pack = db.session.get(LeavingPack, pack_id)
+    if pack is None or pack.status is PackStatus.READY:
+        return
+    viewer = db.session.get_one(User, pack.requested_by_id)
+    child = db.session.get_one(Child, pack.child_id)
+    _set_progress(pack_id, PackStatus.BUILDING, 0)
+    try:
+        counts = _write_files(pack, child, viewer)
+    except Exception:
+        db.session.rollback()
+        _set_progress(pack_id, PackStatus.FAILED, 0)
+        raise
+    pack = db.session.get_one(LeavingPack, pack_id)
+    pack.status, pack.progress, pack.finished_at = PackStatus.READY, 100, clock.now()
+    pack.observations, pack.photos = counts
+    journal.record_view(viewer, [child], JournalView.EXPORT)
+    queue_email(
+        viewer.email,
+        f"{_child_name(child, viewer)}'s learning journal is ready to download",
+        "leaving_pack_ready",
+        user_id=viewer.id,
+        user=viewer,
+        child_name=_child_name(child, viewer),
+        setting_name=current_setting().name,
+        link=setting_url(current_setting().slug, f"/retention/packs/{pack.id}"),
+        expires_at=pack.expires_at,
+    )
+    db.session.commit()
+
+
+def _set_progress(pack_id: int, status: PackStatus, progress: int) -> None:
+    """Record progress in a short transaction of its own, so the page sees it at once."""
+    with db.engine.begin() as connection:
+        bind_schema(connection, current_setting().schema_name)
+        connection.execute(
+            update(LeavingPack)
+            .where(LeavingPack.id == pack_id)
+            .values(status=status, progress=progress)
+        )
+
+
+def _child_name(child: Child, viewer: User) -> str:
+    return child.known_as if viewer.role is Role.PARENT else child.full_name
+
+
+@dataclass
+class _Pack:
+    """The three files being written, each to a temporary name until the pack is whole."""
+
+    pdf: list[object]  # reportlab flowables (their photos are read from disk when drawn)
+    photos: zipfile.ZipFile
+    json: IO[str]
+    first: bool = True
+
+
+def _write_files(pack: LeavingPack, child: Child, viewer: User) -> tuple[int, int]:
+    folder = setting_folder() / "packs"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o750)
+    partial = {kind: folder / f".partial-{pack.file_stem}.{kind}" for kind in FORMATS}
+
+    def progress(done: int) -> None:
+        _set_progress(pack.id, PackStatus.BUILDING, done)
+
+    counts = write_journal(child, viewer, partial, progress)
+    for kind, path in partial.items():
+        path.replace(pack_file(pack, kind))
+    return counts
+
+
+def write_journal(
+    child: Child,
+    viewer: User,
+    files: dict[str, Path],
+    progress: Callable[[int], None] = lambda per_cent: None,
+) -> tuple[int, int]:
+    """Write ``child``'s published journal as ``viewer`` sees it to ``files["pdf"]``,
+    ``files["zip"]`` and ``files["json"]``; returns how many observations and photos."""
+    observations = [o for o in journal.whole_journal(child, viewer) if o.is_published]
+    observations.sort(key=lambda observation: (observation.observed_on, observation.id))
+    view = ChildView(
+        child=child,
+        family=journal.family_of(viewer, child),
+        policy=journal.group_name_policy(),
+        everyone=journal.setting_children(),
+    )
+    comments = journal.family_comments(child, observations)
+    photo_count = 0
+    with ExitStack() as stack:
+        out = _Pack(
+            pdf=[],
+            photos=stack.enter_context(zipfile.ZipFile(files["zip"], "w", zipfile.ZIP_STORED)),
+            json=stack.enter_context(files["json"].open("w", encoding="utf-8")),
+        )
+        _start(out, child, viewer)
+        for number, observation in enumerate(observations, start=1):
+            shown = view.show(observation, comments[observation.id])
+            photo_count += _add(out, shown)
+            if number % PROGRESS_EVERY == 0:
+                progress(90 * number // len(observations))
+        out.json.write("]}\n")
+        _write_pdf(files["pdf"], out.pdf, _child_name(child, viewer))
+    return len(observations), photo_count
+
+
+def _start(out: _Pack, child: Child, viewer: User) -> None:
+    name = _child_name(child, viewer)
+    head = {
+        "format": "learning-journals/leaving-pack",
+        "version": 1,
+        "setting": current_setting().name,
+        "child": name,
+        "made_at": clock.now().isoformat(),
+    }
+    out.json.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "observations": [')
+    styles = getSampleStyleSheet()
+    out.pdf.append(Paragraph(escape(f"{name}'s learning journal"), styles["Title"]))
+    out.pdf.append(Paragraph(escape(current_setting().name), styles["Normal"]))
+
+
+def _photo_path(file_name: str) -> str:
+    return f"photos/{file_name}"
+
+
+def _add(out: _Pack, shown: ShownObservation) -> int:
+    """One observation into the three files; returns how many photos went in."""
+    document = as_json(shown, lambda photo, size: "")
+    document.pop("status")
+    document["photos"] = [
+        {"file": _photo_path(photo.file_name), "caption": photo.caption, "alt": photo.alt}
+        for photo in shown.photos
+    ]
+    out.json.write(("" if out.first else ",") + json.dumps(document, ensure_ascii=False))
+    out.first = False
+    folder = setting_folder()
+    for photo in shown.photos:
+        out.photos.write(folder / photo.photo.file_name, _photo_path(photo.file_name))
+    out.pdf.extend(_pdf_observation(shown, folder))
+    return len(shown.photos)
+
+
+def _pdf_observation(shown: ShownObservation, folder: Path) -> Iterator[object]:
+    styles = getSampleStyleSheet()
+    observation: Observation = shown.observation
+    yield Spacer(1, 8 * mm)
+    yield Paragraph(
+        escape(f"{observation.observed_on:%-d %B %Y}: {shown.children}"), styles["Heading2"]
+    )
+    if observation.area_names:
+        yield Paragraph(escape("Areas: " + ", ".join(observation.area_names)), styles["Italic"])
+    for paragraph in shown.text.plain.split("\n"):
+        if paragraph.strip():
+            yield Paragraph(escape(paragraph), styles["BodyText"])
+    if shown.next_steps:
+        yield Paragraph(escape("Next steps: " + shown.next_steps.plain), styles["BodyText"])
+    for photo in shown.photos:
+        # Scaled into the box keeping its shape (reportlab reads the size from the file).
+        thumbnail = str(folder / photo.photo.thumbnail_name)
+        yield Image(thumbnail, PHOTO_WIDTH, PHOTO_WIDTH, kind="proportional")
+        if photo.caption:
+            yield Paragraph(escape(photo.caption), styles["Italic"])
+    for comment in shown.comments:
+        author = comment.comment.author.full_name if comment.comment.author else "Someone"
+        yield Paragraph(escape(f"{author}: {comment.body}"), styles["BodyText"])
+
+
+def _write_pdf(path: Path, flowables: list[object], title: str) -> None:
+    document = SimpleDocTemplate(str(path), pagesize=A4, title=f"{title}'s learning journal")
+    document.build(flowables)

@@ -1,0 +1,498 @@
+"""The purge: one operation, used by the archive's "purge now" and by the retention job.
+
+Purging children removes them and everything only theirs, in every table:
+
+- observations in which only they are tagged, with their photos, comments and tags;
+- photos that show only them, in the group observations that remain;
+- their tags, photo tags, comments (a comment belongs to one child's view), parent
+  links, legal holds, journal access-log rows and audit entries about them;
+- the accounts of parents linked to no other child (nothing of theirs is left to see),
+  with those parents' links, tokens, access-log and audit rows, sessions and Redis keys.
+
+In the group observations that remain, every mention of a purged child in the stored
+text, next steps, review note, captions and comments is replaced, for good, with the
+neutral placeholder of the masking (``app.journal.masking``), the children still tagged
+keeping their names. Photo files go through the durable deletion queue after the commit
+(``app.journal.storage.remove_after_commit``). One erasure-ledger entry is written at
+commit; the audit log keeps the fact of the purge, with the ledger entry's id and counts
+and no id, name or email of the person.
+
+Purging accounts (parents, staff) removes the account with its links, tokens, comments,
+home observations not yet in a journal, access-log and audit rows about them, sessions
+and Redis keys; observations they wrote stay in the children's journals, unsigned.
+
+Operations flush and never commit: the view or the job commits once per purge or batch.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import regex
+from sqlalchemy import (
+    Delete,
+    Integer,
+    Row,
+    Text,
+    and_,
+    any_,
+    cast,
+    delete,
+    exists,
+    literal,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.expression import ColumnElement
+
+from app.auth import audit
+from app.auth.models import AuditEntry, OneTimeLink, Role, User
+from app.auth.sessions import end_all_sessions_of
+from app.extensions import db
+from app.journal import storage
+from app.journal.masking import ChildName, mask_other_children, name_forms
+from app.journal.models import (
+    Comment,
+    JournalAccess,
+    Observation,
+    ObservationChild,
+    ObservationRevision,
+    ObservationStatus,
+    Photo,
+    PhotoChild,
+)
+from app.journal.text import ObservationText
+from app.mail.models import OutboxMessage
+from app.people.models import Child, ParentLink
+from app.redis_store import get_redis
+from app.retention.ledger import LedgerEntry, PurgeReason, RecordType, append_at_commit
+from app.retention.models import LeavingPack
+from app.retention.packs import FORMATS, forget_pack_files
+from tenants.binding import current_setting
+
+
+@dataclass
+class Purged:
+    """The row ids a purge removed, per table, and how many files it queued for deletion."""
+
+    rows: dict[str, list[int]] = field(default_factory=dict)
+    files: int = 0
+    scrubbed: int = 0  # group observations whose text no longer names them
+
+    def add(self, table: str, ids: Iterable[int]) -> None:
+        found = list(ids)
+        if found:
+            self.rows.setdefault(table, []).extend(found)
+
+    def count(self, table: str) -> int:
+        return len(self.rows.get(table, []))
+
+
+def _deleted(statement: Delete) -> list[int]:
+    """Run the DELETE; returns the ids it removed. Nothing loaded is kept in step: the
+    purge forgets every loaded object when it ends."""
+    returning = statement.returning(statement.table.c.id)
+    return list(db.session.scalars(returning.execution_options(synchronize_session=False)))
+
+
+def _among(column: ColumnElement, ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column = ANY(ids)``: one array parameter, however many ids a batch holds."""
+    return column == any_(literal(list(ids), ARRAY(Integer)))
+
+
+# ---------------------------------------------------------------- children
+
+
+def purge_children(
+    child_ids: Sequence[int], *, by: User | None, reason: PurgeReason
+) -> LedgerEntry | None:
+    """Purge these children (one purge, one ledger entry); None when none of them exists."""
+    purged = remove_children(child_ids)
+    if not purged.count("children"):
+        return None
+    return _recorded(RecordType.CHILD, purged, by=by, reason=reason)
+
+
+def remove_children(child_ids: Sequence[int]) -> Purged:
+    """Remove the children and everything only theirs, without a ledger entry (the purge
+    itself, and its replay after a restore). Flushes; the caller commits."""
+    ids = sorted(set(child_ids))
+    purged = Purged()
+    if not ids or not db.session.scalar(select(exists().where(_among(Child.id, ids)))):
+        return purged
+    db.session.flush()
+    parents = _parents_only_of(ids)
+    only_theirs = _observations_only_of(ids)
+    photos = db.session.execute(
+        select(Photo.id, Photo.file_name, Photo.thumbnail_name).where(
+            or_(_among(Photo.observation_id, only_theirs), _shows_only(ids))
+        )
+    ).all()
+    _queue_files(photos, purged)
+    purged_names = _names(select(Child).where(_among(Child.id, ids)))
+    purged.scrubbed = _scrub_group_observations(ids, only_theirs, purged_names)
+
+    purged.add(
+        "observation_comments",
+        _deleted(
+            delete(Comment).where(
+                or_(_among(Comment.child_id, ids), _among(Comment.observation_id, only_theirs))
+            )
+        ),
+    )
+    purged.add(
+        "journal_access_log",
+        _deleted(delete(JournalAccess).where(_among(JournalAccess.child_id, ids))),
+    )
+    purged.add("audit_log", _deleted(delete(AuditEntry).where(_about_children(ids))))
+    purged.add(
+        "observation_photos",
+        _deleted(delete(Photo).where(_among(Photo.id, [p.id for p in photos]))),
+    )
+    purged.add(
+        "observations", _deleted(delete(Observation).where(_among(Observation.id, only_theirs)))
+    )
+    _remove_packs(LeavingPack.child_id, ids, purged)
+    purged.add(
+        "outbox_messages",
+        _deleted(delete(OutboxMessage).where(_message_names(_names_pattern(purged_names)))),
+    )
+    purged.add("parent_links", _deleted(delete(ParentLink).where(_among(ParentLink.child_id, ids))))
+    purged.add("children", _deleted(delete(Child).where(_among(Child.id, ids))))
+    _remove_accounts(parents, purged)
+    # Rows went by SQL and by the foreign keys' cascades: no object loaded before may
+    # stand for a row that is gone.
+    db.session.expunge_all()
+    return purged
+
+
+def _remove_packs(column: ColumnElement[int], ids: list[int], purged: Purged) -> None:
+    """Leaving packs of these children (or asked for by these people), with their files."""
+    packs = list(db.session.scalars(select(LeavingPack).where(_among(column, ids))))
+    forget_pack_files(packs)
+    purged.files += len(packs) * len(FORMATS)
+    purged.add(
+        "leaving_packs",
+        _deleted(delete(LeavingPack).where(_among(LeavingPack.id, [p.id for p in packs]))),
+    )
+
+
+def _parents_only_of(child_ids: list[int]) -> list[int]:
+    """Parents linked to these children and to no other."""
+    linked_elsewhere = exists().where(
+        ParentLink.parent_id == User.id, ParentLink.child_id.not_in(child_ids)
+    )
+    return list(
+        db.session.scalars(
+            select(User.id)
+            .where(
+                User.role == Role.PARENT,
+                exists().where(
+                    ParentLink.parent_id == User.id, _among(ParentLink.child_id, child_ids)
+                ),
+                ~linked_elsewhere,
+            )
+            .order_by(User.id)
+        )
+    )
+
+
+def _observations_only_of(child_ids: list[int]) -> list[int]:
+    """Observations that tag these children and no other child."""
+    other_tag = exists().where(
+        ObservationChild.observation_id == Observation.id,
+        ObservationChild.child_id.not_in(child_ids),
+    )
+    return list(
+        db.session.scalars(
+            select(Observation.id).where(
+                exists().where(
+                    ObservationChild.observation_id == Observation.id,
+                    _among(ObservationChild.child_id, child_ids),
+                ),
+                ~other_tag,
+            )
+        )
+    )
+
+
+def _shows_only(child_ids: list[int]):  # noqa: ANN202 (an SQL condition)
+    """A photo in which these children are seen, and no other child."""
+    return and_(
+        exists().where(PhotoChild.photo_id == Photo.id, _among(PhotoChild.child_id, child_ids)),
+        not_(
+            exists().where(PhotoChild.photo_id == Photo.id, PhotoChild.child_id.not_in(child_ids))
+        ),
+    )
+
+
+def _about_children(child_ids: list[int]):  # noqa: ANN202 (an SQL condition)
+    """Audit entries whose details name one of these children by id."""
+    return AuditEntry.detail["child_id"].astext.in_([str(i) for i in child_ids])
+
+
+def _queue_files(photos: Sequence[Row], purged: Purged) -> None:
+    names = [name for photo in photos for name in (photo.file_name, photo.thumbnail_name)]
+    if names:
+        storage.remove_after_commit(*names)
+    purged.files += len(names)
+
+
+def _scrub_group_observations(
+    child_ids: list[int], only_theirs: list[int], purged_names: list[ChildName]
+) -> int:
+    """Replace the purged children's names in the observations that remain: those they
+    were tagged in with other children, and any other whose words name them."""
+    tagged = exists().where(
+        ObservationChild.observation_id == Observation.id,
+        _among(ObservationChild.child_id, child_ids),
+    )
+    remaining = list(
+        db.session.scalars(
+            select(Observation).where(
+                Observation.id.not_in(only_theirs),
+                or_(tagged, _may_name(purged_names)),
+            )
+        )
+    )
+    for observation in remaining:
+        staying = [tag.child for tag in observation.tags if tag.child_id not in child_ids]
+        kept = [_name(child) for child in staying]
+        if not kept:
+            continue
+
+        def scrub(text: str, kept: list[ChildName] = kept) -> str:
+            return mask_other_children(text, shown_child=kept[0], others=purged_names, kept=kept)
+
+        observation.text = _scrubbed_markdown(observation.text, purged_names, kept)
+        observation.next_steps = _scrubbed_markdown(observation.next_steps, purged_names, kept)
+        observation.review_note = scrub(observation.review_note)
+        for photo in observation.photos:
+            photo.caption = scrub(photo.caption)
+        for comment in db.session.scalars(
+            select(Comment).where(Comment.observation_id == observation.id)
+        ):
+            comment.body = scrub(comment.body)
+        for revision in db.session.scalars(
+            select(ObservationRevision).where(ObservationRevision.observation_id == observation.id)
+        ):
+            revision.changes = [
+                {
+                    **change,
+                    **{
+                        side: _scrubbed_part(change, side, purged_names, kept)
+                        for side in ("before", "after")
+                    },
+                }
+                for change in revision.changes
+            ]
+    db.session.execute(delete(ObservationChild).where(_among(ObservationChild.child_id, child_ids)))
+    db.session.execute(delete(PhotoChild).where(_among(PhotoChild.child_id, child_ids)))
+    db.session.flush()
+    return len(remaining)
+
+
+def _scrubbed_markdown(source: str, purged: list[ChildName], kept: list[ChildName]) -> str:
+    """Stored Markdown that no longer names the purged children as its reader sees it.
+
+    The names are replaced in the source, keeping its formatting, when that reads exactly
+    as the masked reading of the text; otherwise (a name split by formatting, as in
+    ``**Ad**a``) the text is stored as its reader sees it, masked, without formatting.
+    """
+    masked = mask_other_children(source, shown_child=kept[0], others=purged, kept=kept)
+    read = mask_other_children(
+        ObservationText(source), shown_child=kept[0], others=purged, kept=kept
+    ).text
+    return masked if ObservationText(masked).text == read else read
+
+
+MARKDOWN_PARTS = frozenset({"What happened", "Next steps"})  # as revisions name them
+
+
+def _scrubbed_part(
+    change: dict[str, str], side: str, purged: list[ChildName], kept: list[ChildName]
+) -> str:
+    """One side of a revision's change, without the purged children's names."""
+    text = change.get(side) or ""
+    if change.get("what") in MARKDOWN_PARTS:
+        return _scrubbed_markdown(text, purged, kept)
+    return mask_other_children(text, shown_child=kept[0], others=purged, kept=kept)
+
+
+def _names_pattern(children: list[ChildName]) -> str:
+    """A PostgreSQL regular expression for any of the children's name forms, as written or
+    without accents, as a word (to use ignoring case): it narrows what the masking's
+    matcher then reads."""
+    forms = {form for child in children for form in name_forms(child)}
+    forms |= {_without_accents(form) for form in forms}
+    return r"\m(" + "|".join(sorted(regex.escape(form) for form in forms if form)) + r")\M"
+
+
+def _message_names(pattern: str) -> ColumnElement[bool]:
+    """Outbox messages whose subject or body may name one of the children."""
+    return or_(
+        *(
+            column.regexp_match(pattern, "i")
+            for column in (OutboxMessage.subject, OutboxMessage.body_text, OutboxMessage.body_html)
+        )
+    )
+
+
+def _may_name(children: list[ChildName]) -> ColumnElement[bool]:
+    """SQL narrowing the observations whose stored words may name one of the children."""
+    pattern = _names_pattern(children)
+    words = [Observation.text, Observation.next_steps, Observation.review_note]
+    in_caption = exists().where(
+        Photo.observation_id == Observation.id, Photo.caption.regexp_match(pattern, "i")
+    )
+    in_comment = exists().where(
+        Comment.observation_id == Observation.id, Comment.body.regexp_match(pattern, "i")
+    )
+    in_revision = exists().where(
+        ObservationRevision.observation_id == Observation.id,
+        cast(ObservationRevision.changes, Text).regexp_match(pattern, "i"),
+    )
+    return or_(
+        *(column.regexp_match(pattern, "i") for column in words),
+        in_caption,
+        in_comment,
+        in_revision,
+    )
+
+
+def _without_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _name(child: Child) -> ChildName:
+    return ChildName(child.id, child.first_name, child.last_name, child.preferred_name)
+
+
+def _names(query) -> list[ChildName]:  # noqa: ANN001
+    return [_name(child) for child in db.session.scalars(query)]
+
+
+# ---------------------------------------------------------------- accounts
+
+
+def purge_accounts(
+    user_ids: Sequence[int], record_type: RecordType, *, by: User | None, reason: PurgeReason
+) -> LedgerEntry | None:
+    """Purge these parents' or staff's accounts (one purge, one ledger entry)."""
+    purged = remove_accounts(user_ids)
+    if not purged.count("users"):
+        return None
+    return _recorded(record_type, purged, by=by, reason=reason)
+
+
+def remove_accounts(user_ids: Sequence[int]) -> Purged:
+    """Remove the accounts and everything only theirs, without a ledger entry."""
+    purged = Purged()
+    _remove_accounts(sorted(set(user_ids)), purged)
+    db.session.expunge_all()
+    return purged
+
+
+def _remove_accounts(user_ids: list[int], purged: Purged) -> None:
+    if not user_ids:
+        return
+    db.session.flush()
+    accounts = db.session.execute(
+        select(User.id, User.email).where(_among(User.id, user_ids))
+    ).all()
+    unpublished_home = select(Observation.id).where(
+        _among(Observation.author_id, user_ids),
+        Observation.status != ObservationStatus.PUBLISHED,
+        Observation.kind == "home",
+    )
+    home_photos = db.session.execute(
+        select(Photo.id, Photo.file_name, Photo.thumbnail_name).where(
+            Photo.observation_id.in_(unpublished_home)
+        )
+    ).all()
+    _queue_files(home_photos, purged)
+    purged.add("observation_photos", [photo.id for photo in home_photos])
+    purged.add(
+        "observations", _deleted(delete(Observation).where(Observation.id.in_(unpublished_home)))
+    )
+    purged.add(
+        "observation_comments", _deleted(delete(Comment).where(_among(Comment.author_id, user_ids)))
+    )
+    purged.add(
+        "journal_access_log",
+        _deleted(delete(JournalAccess).where(_among(JournalAccess.viewer_id, user_ids))),
+    )
+    purged.add(
+        "audit_log", _deleted(delete(AuditEntry).where(_among(AuditEntry.subject_id, user_ids)))
+    )
+    purged.add(
+        "one_time_links", _deleted(delete(OneTimeLink).where(_among(OneTimeLink.user_id, user_ids)))
+    )
+    purged.add(
+        "parent_links", _deleted(delete(ParentLink).where(_among(ParentLink.parent_id, user_ids)))
+    )
+    # Their key-person role and the rows they only signed (reviewed, hid, confirmed) lose
+    # the name through the foreign keys' SET NULL.
+    _remove_packs(LeavingPack.requested_by_id, user_ids, purged)
+    emails = [email for _, email in accounts]
+    purged.add(
+        "outbox_messages",
+        _deleted(
+            delete(OutboxMessage).where(
+                or_(_among(OutboxMessage.user_id, user_ids), OutboxMessage.to_address.in_(emails))
+            )
+        ),
+    )
+    purged.add("users", _deleted(delete(User).where(_among(User.id, user_ids))))
+    slug = current_setting().slug
+    for user_id, _ in accounts:
+        end_all_sessions_of(slug, user_id)
+    forget_rate_limits(slug, {email for _, email in accounts})
+
+
+def forget_rate_limits(slug: str, emails: Collection[str] | None = None) -> None:
+    """Delete the sign-in and reset rate-limit counters of these accounts of the setting
+    (keyed ``<slug>:<email>``, see ``app.auth.views``), or of every account of it: one
+    scan of the keys, whatever the number of accounts."""
+    prefix = f"lj:limits/{slug}:"
+    store = get_redis()
+    doomed = []
+    for key in store.scan_iter(match=f"*{prefix}*", count=1000):
+        email = key.decode().split(prefix, 1)[1].split("/", 1)[0]
+        if emails is None or email in emails:
+            doomed.append(key)
+    if doomed:
+        store.delete(*doomed)
+
+
+# ---------------------------------------------------------------- the record of it
+
+
+def _recorded(
+    record_type: RecordType, purged: Purged, *, by: User | None, reason: PurgeReason
+) -> LedgerEntry:
+    people = purged.rows.get("children" if record_type is RecordType.CHILD else "users", [])
+    entry = LedgerEntry.of_current_setting(
+        record_type,
+        reason=reason,
+        subject_id=people[0] if len(people) == 1 else None,
+        rows=purged.rows,
+        counts={"files": purged.files, "observations_scrubbed": purged.scrubbed},
+    )
+    append_at_commit(entry)
+    audit.record(
+        "retention.purged",
+        actor=by if by is not None and by.id not in purged.rows.get("users", []) else None,
+        record=record_type.value,
+        reason=reason.value,
+        ledger_entry=entry.id,
+        people=len(people),
+        observations=purged.count("observations"),
+        photos=purged.count("observation_photos"),
+    )
+    return entry

@@ -1,0 +1,188 @@
+"""The retention schedule: how long each kind of record is kept after its trigger.
+
+Each kind of record has a period after a trigger (a child's leaving date, a parent's
+deactivation, a log entry's time ...), a default, the bounds a manager cannot go beyond,
+and the reason for them, shown on the manager's schedule page. The periods are columns
+of the setting's registry row (``tenants.models.Setting``), each with a CHECK of its
+bounds, so a wrong value is refused by the database as well as by the form.
+
+Purge dates are computed in SQL from the trigger and the period, so the archive, the
+dashboard and the ``retention-purge`` job agree, and PostgreSQL's interval arithmetic
+keeps a 29 February leaver on 28 February.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Date, DateTime, cast, func, literal, select, update
+from sqlalchemy.sql.expression import ColumnElement
+
+from app import clock
+from app.auth import audit
+from app.auth.models import User
+from app.extensions import db
+from app.validation import InvalidInput
+from tenants.binding import current_setting
+from tenants.models import Setting
+
+
+class Unit(enum.StrEnum):
+    YEARS = "years"
+    DAYS = "days"
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    """How long one kind of record is kept, and why."""
+
+    key: str  # the form field and the ``Setting`` column
+    record: str  # in the manager's words
+    trigger: str  # "after they leave"
+    unit: Unit
+    default: int
+    limits: tuple[int, int]
+    reason: str
+
+    def describe(self, amount: int) -> str:
+        unit = self.unit.value if amount != 1 else self.unit.value[:-1]
+        return f"{amount} {unit} {self.trigger}"
+
+
+RULES: tuple[RetentionRule, ...] = (
+    RetentionRule(
+        "retention_years_after_leaving",
+        "A child's record and journal",
+        "after they leave",
+        Unit.YEARS,
+        3,
+        (1, 25),
+        "The EYFS sets no fixed period for learning journals: your setting decides. Many "
+        "keep them a few years after the child leaves, for questions from the family or "
+        "the next school; more than 25 years serves no purpose.",
+    ),
+    RetentionRule(
+        "parent_retention_years",
+        "A parent's or carer's account",
+        "after their access ends",
+        Unit.YEARS,
+        1,
+        (1, 6),
+        "Only contact details and links to children: kept a short while for questions "
+        "about the journal, never longer than the child's own claims could last (6 years).",
+    ),
+    RetentionRule(
+        "staff_retention_years",
+        "A member of staff's record",
+        "after they leave",
+        Unit.YEARS,
+        6,
+        (1, 10),
+        "Employment records are commonly kept 6 years after employment ends, the time "
+        "limit for most claims; at least 1 year for references.",
+    ),
+    RetentionRule(
+        "log_retention_years",
+        "Audit and journal access logs",
+        "after each entry",
+        Unit.YEARS,
+        2,
+        (1, 7),
+        "Long enough to look into a complaint or a security incident, short enough not "
+        "to become a record of everyone's habits.",
+    ),
+    RetentionRule(
+        "link_retention_days",
+        "Invitation and reset links",
+        "after they expire or are used",
+        Unit.DAYS,
+        30,
+        (1, 365),
+        "A used or expired link opens nothing; it is kept briefly to explain a sign-in problem.",
+    ),
+    RetentionRule(
+        "message_retention_days",
+        "Sent emails",
+        "after they are sent",
+        Unit.DAYS,
+        30,
+        (1, 365),
+        "Kept briefly to show that a message went out and to whom.",
+    ),
+    RetentionRule(
+        "export_retention_days",
+        "Leaving packs and exports",
+        "after they are made",
+        Unit.DAYS,
+        30,
+        (1, 90),
+        "A pack holds a whole journal: it is kept only for downloading.",
+    ),
+)
+RULE_BY_KEY: dict[str, RetentionRule] = {rule.key: rule for rule in RULES}
+
+
+class InvalidPeriod(InvalidInput):
+    """A period outside its bounds; ``field`` names the rule."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _column(key: str) -> ColumnElement[int]:
+    return getattr(Setting, RULE_BY_KEY[key].key)
+
+
+def retention_schedule() -> dict[str, int]:
+    """The bound setting's period for every rule, by key."""
+    row = db.session.execute(
+        select(*(_column(rule.key) for rule in RULES)).where(Setting.id == current_setting().id)
+    ).one()
+    return {rule.key: amount for rule, amount in zip(RULES, row, strict=True)}
+
+
+def checked_period(key: str, amount: int) -> int:
+    rule = RULE_BY_KEY[key]
+    low, high = rule.limits
+    if not low <= amount <= high:
+        raise InvalidPeriod(
+            key, f"{rule.record}: keep it between {low} and {high} {rule.unit.value}."
+        )
+    return amount
+
+
+def save_retention_schedule(periods: Mapping[str, int], *, by: User) -> None:
+    """A manager changes periods; every change is audited with the old and new value."""
+    checked = {key: checked_period(key, amount) for key, amount in periods.items()}
+    before = retention_schedule()
+    changed = {key: amount for key, amount in checked.items() if before[key] != amount}
+    if not changed:
+        return
+    db.session.execute(update(Setting).where(Setting.id == current_setting().id).values(changed))
+    for key, amount in changed.items():
+        audit.record("retention.period_changed", actor=by, record=key, old=before[key], new=amount)
+    db.session.flush()
+
+
+def _period(key: str) -> ColumnElement[timedelta]:
+    """SQL for the bound setting's period of rule ``key``, as an interval."""
+    amount = select(_column(key)).where(Setting.id == current_setting().id).scalar_subquery()
+    if RULE_BY_KEY[key].unit is Unit.YEARS:
+        return func.make_interval(amount)
+    return func.make_interval(0, 0, 0, amount)
+
+
+def purge_date(key: str, trigger: ColumnElement[date]) -> ColumnElement[date]:
+    """SQL for the day a record whose rule is ``key`` is due to be purged: its trigger
+    date plus the bound setting's period. Due on that day itself."""
+    return cast(trigger + _period(key), Date)
+
+
+def kept_since(key: str) -> ColumnElement[datetime]:
+    """SQL for the oldest moment a record of rule ``key`` may still be kept from: rows
+    whose trigger is before it are due to be purged."""
+    return literal(clock.now(), DateTime(timezone=True)) - _period(key)

@@ -1,0 +1,135 @@
+"""A setting leaves the service: everything it holds exported, then everything deleted.
+
+``export_setting(slug, out)`` writes one ZIP: every row of every table of the setting's
+schema (``tables/<table>.jsonl``, secrets named but withheld), each child's journal in
+the leaving pack's formats (``journals/<child id>/journal.pdf``, ``journal.json``,
+``photos.zip``, as the setting's manager sees it) and every media file (``media/``).
+
+``delete_setting(slug)`` marks the registry row deleted (the slug is never reused), drops
+the schema, writes one erasure-ledger entry (so restoring an older backup can be refused:
+``ledger.replay`` raises ``SettingLeftService``), ends the setting's sessions and removes
+its Redis keys and its media folder. Nightly backups still holding it age out within
+their 30 days. Running it again after a crash finishes what was left.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, select, text, update
+
+from app import clock
+from app.auth.models import Role, User
+from app.auth.sessions import end_all_sessions_of_setting
+from app.extensions import db
+from app.people.models import Child
+from app.retention import ledger
+from app.retention.packs import FORMATS, write_journal
+from app.retention.purge import forget_rate_limits
+from app.retention.subject_access import plain_row
+from tenants.binding import any_status_context, bind_schema
+from tenants.models import Setting, SettingStatus
+from tenants.registry import forget_cached, setting_by_slug
+from tenants.schema import TenantModel
+
+
+class NoSuchSetting(LookupError):
+    """No setting (or only a deleted one) has that slug."""
+
+
+@dataclass
+class Exported:
+    tables: int = 0
+    rows: int = 0
+    journals: int = 0
+    files: int = 0
+
+
+def _media_folder(slug: str) -> Path:
+    return Path(current_app.config["LJ"].MEDIA_ROOT) / slug
+
+
+def export_setting(slug: str, out: Path) -> Exported:
+    """Write everything of the setting to the ZIP file ``out``."""
+    summary = Exported()
+    with (
+        any_status_context(slug),
+        tempfile.TemporaryDirectory() as work,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for table in TenantModel.metadata.sorted_tables:
+            lines = (
+                json.dumps(plain_row(row), ensure_ascii=False)
+                for row in db.session.execute(select(table)).mappings()
+            )
+            body = "\n".join(lines)
+            archive.writestr(f"tables/{table.name}.jsonl", body + "\n" if body else "")
+            summary.tables += 1
+            summary.rows += body.count("\n") + 1 if body else 0
+        summary.journals = _export_journals(archive, Path(work))
+        folder = _media_folder(slug)
+        for path in sorted(folder.rglob("*")) if folder.exists() else []:
+            if path.is_file() and "packs" not in path.relative_to(folder).parts:
+                archive.write(path, f"media/{path.relative_to(folder)}")
+                summary.files += 1
+    return summary
+
+
+def _export_journals(archive: zipfile.ZipFile, work: Path) -> int:
+    manager = db.session.scalar(select(User).where(User.role == Role.MANAGER).order_by(User.id))
+    if manager is None:
+        return 0
+    children = list(db.session.scalars(select(Child).order_by(Child.id)))
+    for child in children:
+        files = {kind: work / f"{child.id}.{kind}" for kind in FORMATS}
+        write_journal(child, manager, files)
+        names = {"pdf": "journal.pdf", "json": "journal.json", "zip": "photos.zip"}
+        for kind, path in files.items():
+            archive.write(path, f"journals/{child.id}/{names[kind]}")
+            path.unlink()
+    return len(children)
+
+
+def delete_setting(slug: str) -> dict[str, int]:
+    """Delete the setting for good; returns what went (tables, rows, files)."""
+    setting = setting_by_slug(slug)
+    if setting is None:
+        raise NoSuchSetting(slug)
+    schema_name = setting.schema_name
+    counts = {"tables": 0, "rows": 0}
+    with db.engine.begin() as connection:
+        if setting.status is not SettingStatus.DELETED:
+            bind_schema(connection, schema_name)
+            for table in TenantModel.metadata.sorted_tables:
+                counts["tables"] += 1
+                counts["rows"] += connection.scalar(select(func.count()).select_from(table)) or 0
+            connection.execute(
+                update(Setting).where(Setting.slug == slug).values(status=SettingStatus.DELETED)
+            )
+            quoted = connection.dialect.identifier_preparer.quote_identifier(schema_name)
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {quoted} CASCADE"))
+            ledger.append(
+                ledger.LedgerEntry(
+                    setting=slug,
+                    record_type=ledger.RecordType.SETTING,
+                    reason=ledger.PurgeReason.OPERATOR,
+                    at=clock.now(),
+                    counts=counts,
+                )
+            )
+    db.session.remove()
+    forget_cached()
+    end_all_sessions_of_setting(slug)
+    forget_rate_limits(slug)
+    folder = _media_folder(slug)
+    counts["files"] = (
+        sum(1 for path in folder.rglob("*") if path.is_file()) if folder.exists() else 0
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+    return counts

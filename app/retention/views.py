@@ -1,0 +1,317 @@
+"""Retention pages for managers: the schedule, and the archive with purges and legal holds.
+
+Views parse the form, call an operation, commit once and redirect; a refusal rolls
+back and shows the form again with a 422.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app import clock
+from app.auth.access import current_user, require_role
+from app.auth.models import Role, User
+from app.extensions import db
+from app.journal import operations as journal
+from app.people.forms import ActionForm
+from app.people.models import Child
+from app.retention import archive as archived
+from app.retention import audit_trail as trail
+from app.retention import packs
+from app.retention import subject_access as sar
+from app.retention.forms import HoldForm, PurgeForm, ScheduleForm, TrailForm
+from app.retention.ledger import PurgeReason, RecordType
+from app.retention.models import LeavingPack
+from app.retention.purge import purge_accounts, purge_children
+from app.retention.schedule import RULES, InvalidPeriod, retention_schedule, save_retention_schedule
+from app.validation import InvalidInput
+
+bp = Blueprint("retention", __name__, url_prefix="/retention", template_folder="templates")
+
+INVALID = 422
+Page = str | tuple[str, int] | Response
+KINDS = "<any(child, parent, staff):kind>"
+PACK_ROLES = (Role.MANAGER, Role.PARENT)  # a parent while they can sign in: the grace period
+SECTIONS = (
+    (RecordType.CHILD, "Children who have left"),
+    (RecordType.STAFF, "Staff who have left"),
+    (RecordType.PARENT, "Parents and carers whose access has ended"),
+)
+
+
+# ---------------------------------------------------------------- the schedule
+
+
+def _schedule_page(form: ScheduleForm, errors: dict[str, list[str]]) -> str:
+    return render_template("retention/schedule.html", form=form, rules=RULES, errors=errors)
+
+
+@bp.get("/")
+@require_role(Role.MANAGER)
+def schedule() -> str:
+    return _schedule_page(ScheduleForm(formdata=None, data=retention_schedule()), {})
+
+
+@bp.post("/")
+@require_role(Role.MANAGER)
+def save_schedule() -> Page:
+    form = ScheduleForm()
+    errors: dict[str, list[str]] = {}
+    if form.validate():
+        try:
+            save_retention_schedule(form.periods(), by=current_user)
+        except InvalidPeriod as error:
+            errors = {error.field: [str(error)]}
+        else:
+            db.session.commit()
+            flash("The retention schedule is saved.", "success")
+            return redirect(url_for("retention.schedule"), code=303)
+    db.session.rollback()
+    return _schedule_page(form, errors), INVALID
+
+
+# ---------------------------------------------------------------- the archive
+
+
+@bp.get("/archive")
+@require_role(Role.MANAGER)
+def archive() -> str:
+    sections = [(kind, heading, archived.archived_people(kind)) for kind, heading in SECTIONS]
+    return render_template("retention/archive.html", sections=sections, today=clock.today())
+
+
+def _person_or_404(kind: str, person_id: int) -> archived.ArchivedPerson:
+    person = archived.archived_person(RecordType(kind), person_id)
+    if person is None:
+        abort(404)
+    return person
+
+
+def _person_page(
+    person: archived.ArchivedPerson,
+    purge_form: PurgeForm | None = None,
+    hold_form: HoldForm | None = None,
+    errors: dict[str, list[str]] | None = None,
+) -> str:
+    return render_template(
+        "retention/person.html",
+        person=person,
+        purge_form=purge_form or PurgeForm(formdata=None),
+        hold_form=hold_form or HoldForm(formdata=None),
+        errors=errors or {},
+    )
+
+
+@bp.get(f"/archive/{KINDS}/<id:person_id>")
+@require_role(Role.MANAGER)
+def person(kind: str, person_id: int) -> str:
+    return _person_page(_person_or_404(kind, person_id))
+
+
+def _same_name(typed: str, name: str) -> bool:
+    def normal(text: str) -> str:
+        return unicodedata.normalize("NFC", " ".join(text.split())).casefold()
+
+    return normal(typed) == normal(name)
+
+
+@bp.post(f"/archive/{KINDS}/<id:person_id>/purge")
+@require_role(Role.MANAGER)
+def purge(kind: str, person_id: int) -> Page:
+    shown = _person_or_404(kind, person_id)
+    form = PurgeForm()
+    problem = None
+    if not form.validate():
+        problem = "Type their full name to confirm."
+    elif not _same_name(form.confirm_name.data or "", shown.name):
+        problem = f"That is not {shown.name}'s full name as written here: nothing was purged."
+    elif shown.hold is not None:
+        problem = "Their records are on legal hold: lift the hold before purging."
+    if problem is not None:
+        db.session.rollback()
+        return _person_page(shown, purge_form=form, errors={"confirm_name": [problem]}), INVALID
+    if shown.record_type is RecordType.CHILD:
+        purge_children([shown.id], by=current_user, reason=PurgeReason.MANAGER)
+    else:
+        purge_accounts([shown.id], shown.record_type, by=current_user, reason=PurgeReason.MANAGER)
+    db.session.commit()
+    flash(f"{shown.name}'s records are purged.", "success")
+    return redirect(url_for("retention.archive"), code=303)
+
+
+@bp.post(f"/archive/{KINDS}/<id:person_id>/hold")
+@require_role(Role.MANAGER)
+def place_hold(kind: str, person_id: int) -> Page:
+    shown = _person_or_404(kind, person_id)
+    form = HoldForm()
+    errors: dict[str, list[str]] = {}
+    if form.validate():
+        try:
+            archived.place_hold(shown, form.reason.data or "", by=current_user)
+        except InvalidInput as error:
+            errors = {"reason": [str(error)]}
+        else:
+            db.session.commit()
+            flash(f"{shown.name}'s records are on legal hold.", "success")
+            return redirect(url_for("retention.person", kind=kind, person_id=person_id), code=303)
+    db.session.rollback()
+    return _person_page(shown, hold_form=form, errors=errors), INVALID
+
+
+@bp.post(f"/archive/{KINDS}/<id:person_id>/lift")
+@require_role(Role.MANAGER)
+def lift_hold(kind: str, person_id: int) -> Page:
+    shown = _person_or_404(kind, person_id)
+    ActionForm().validate_on_submit() or abort(400)
+    try:
+        archived.lift_hold(shown, by=current_user)
+    except InvalidInput as error:
+        db.session.rollback()
+        return _person_page(shown, errors={"hold": [str(error)]}), INVALID
+    db.session.commit()
+    flash(f"The hold on {shown.name}'s records is lifted.", "success")
+    return redirect(url_for("retention.person", kind=kind, person_id=person_id), code=303)
+
+
+# ---------------------------------------------------------------- the audit trail
+
+
+@bp.get("/audit")
+@require_role(Role.MANAGER)
+def audit_trail() -> str:
+    form = TrailForm(request.args)
+    form.offer(trail.trail_people(), trail.trail_actions())
+    form.validate() or abort(400)
+    page = trail.audit_trail(form.filters(), form.page.data or 1)
+    return render_template("retention/audit_trail.html", form=form, page=page)
+
+
+# ---------------------------------------------------------------- subject-access export
+
+
+@bp.get("/subject-access")
+@require_role(Role.MANAGER)
+def subject_access() -> str:
+    return render_template(
+        "retention/subject_access.html",
+        children=db.session.scalars(select(Child).order_by(Child.last_name, Child.first_name)),
+        users=db.session.scalars(select(User).order_by(User.full_name)),
+    )
+
+
+def _subject_or_404(kind: str, person_id: int) -> Child | User:
+    if kind == RecordType.CHILD:
+        found: Child | User | None = db.session.get(Child, person_id)
+    else:
+        found = db.session.get(User, person_id)
+        roles = (Role.PARENT,) if kind == RecordType.PARENT else (Role.MANAGER, Role.STAFF)
+        if found is not None and found.role not in roles:
+            found = None
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.post(f"/subject-access/{KINDS}/<id:person_id>")
+@require_role(Role.MANAGER)
+def export_subject(kind: str, person_id: int) -> Response:
+    _subject_or_404(kind, person_id)
+    ActionForm().validate_on_submit() or abort(400)
+    path = sar.export_subject(RecordType(kind), person_id, by=current_user)
+    db.session.commit()
+    response = send_file(
+        path,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"subject-access_{kind}-{person_id}_{clock.today().isoformat()}.zip",
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    response.call_on_close(lambda: path.unlink(missing_ok=True))
+    return response
+
+
+# ---------------------------------------------------------------- leaving packs
+
+
+def _journal_child_or_404(child_id: int) -> Child:
+    child = journal.journal_child(current_user, child_id)
+    if child is None:
+        abort(404)
+    return child
+
+
+@bp.get("/children/<id:child_id>/leaving-pack")
+@require_role(*PACK_ROLES)
+def leaving_packs(child_id: int) -> str:
+    child = _journal_child_or_404(child_id)
+    return render_template(
+        "retention/leaving_packs.html",
+        child=child,
+        packs=packs.packs_of(current_user, child),
+        is_downloadable=packs.is_downloadable,
+    )
+
+
+@bp.post("/children/<id:child_id>/leaving-pack")
+@require_role(*PACK_ROLES)
+def request_leaving_pack(child_id: int) -> Response:
+    child = _journal_child_or_404(child_id)
+    ActionForm().validate_on_submit() or abort(400)
+    pack = packs.request_pack(child, by=current_user)
+    db.session.commit()
+    flash("The pack is being made: you will get an email when it is ready.", "success")
+    return redirect(url_for("retention.leaving_pack", pack_id=pack.id), code=303)
+
+
+def _pack_or_404(pack_id: int) -> LeavingPack:
+    pack = packs.pack_for(current_user, pack_id)
+    if pack is None:
+        abort(404)
+    return pack
+
+
+@bp.get("/packs/<id:pack_id>")
+@require_role(*PACK_ROLES)
+def leaving_pack(pack_id: int) -> str:
+    pack = _pack_or_404(pack_id)
+    child = _journal_child_or_404(pack.child_id)
+    return render_template(
+        "retention/leaving_pack.html",
+        pack=pack,
+        child=child,
+        downloadable=packs.is_downloadable(pack),
+    )
+
+
+@bp.get("/packs/<id:pack_id>/journal.<any(pdf, zip, json):kind>")
+@require_role(*PACK_ROLES)
+def download_pack(pack_id: int, kind: str) -> Response:
+    pack = _pack_or_404(pack_id)
+    _journal_child_or_404(pack.child_id)
+    if not packs.is_downloadable(pack):
+        abort(404)
+    path = packs.pack_file(pack, kind)
+    if not path.is_file():
+        abort(404)
+    name = {"pdf": "journal.pdf", "zip": "photos.zip", "json": "journal.json"}[kind]
+    response = send_file(
+        path,
+        mimetype=packs.FORMATS[kind],
+        as_attachment=True,
+        download_name=f"{pack.created_at:%Y-%m-%d}_{name}",
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,374 @@
+"""Retention benchmark: purge throughput, and building a leaving pack.
+
+Run from the repository root (PostgreSQL and Redis must answer):
+
+    .venv/bin/python bench/retention.py             # 2,000 children x 20 photos; a pack of 500
+    .venv/bin/python bench/retention.py --quick     # 200 children; a pack of 100
+
+What it measures, against the targets of the issue:
+
+1. Purge throughput: a setting with N archived children past their retention date, each
+   with a parent, 10 observations and 20 photos (2 per observation, each a photo file and
+   a thumbnail on disk); one observation in ten is a group observation with the next
+   child, whose text names the purged child (so the purge scrubs it). The
+   ``retention-purge`` job's work for the setting (``workers.retention_purge.purge_setting``:
+   batches of 200 children, one transaction and one ledger entry each) runs with the file
+   deletion task in process (``LJ_TASKS_IN_PROCESS=1``), so the time includes deleting every
+   file. Children per second (target >= 500).
+2. A leaving pack of one child with 500 published observations and 1,000 photos (a
+   1600 x 1200 JPEG each): ``app.retention.packs.build_pack`` (PDF, ZIP, JSON) in a forked
+   process; seconds (target <= 30) and the process's peak RSS, next to the peak RSS of a
+   pack a fifth the size: streaming keeps them close.
+
+Servers are those of ``bench/tenancy.py``: a throwaway database (dropped at the end), a free
+Redis database (flushed at the end) or REDIS_URL, an SMTP sink, a temporary data folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import multiprocessing
+import os
+import resource
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from flask import Flask
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `bench.*` importable
+
+from bench.tenancy import bench_app  # noqa: E402
+
+PURGE_TARGET = 500.0  # children per second
+PACK_TARGET = 30.0  # seconds
+LEFT_ON = date(2015, 7, 31)
+
+
+def jpeg(width: int, height: int) -> bytes:
+    noise = Image.effect_noise((width, height), 40).convert("RGB")
+    out = io.BytesIO()
+    noise.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def _insert(table, rows: list[dict]) -> list[int]:
+    from sqlalchemy import insert
+
+    from app.extensions import db
+
+    if not rows:
+        return []
+    if "id" in table.c:
+        return list(db.session.scalars(insert(table).returning(table.c.id), rows))
+    db.session.execute(insert(table), rows)
+    return []
+
+
+def _write_files(folder: Path, names: list[str], data: bytes) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(data)
+
+
+def fill_archive(app: Flask, slug: str, children: int) -> int:
+    """Archived children past retention, each with a parent, 10 observations, 20 photos.
+    Returns how many files were written."""
+    from app import clock
+    from app.auth.models import AccountStatus, Role, User
+    from app.extensions import db
+    from app.journal.models import Observation, ObservationChild, Photo, PhotoChild
+    from app.journal.storage import setting_folder
+    from app.people.models import Child, ParentLink
+    from tenants.binding import tenant_context
+
+    photo, thumb = jpeg(64, 48), jpeg(32, 24)
+    files = 0
+    with app.app_context(), tenant_context(slug):
+        folder = setting_folder()
+        now = clock.now()
+        for start in range(0, children, 100):
+            count = min(100, children - start)
+            child_ids = _insert(
+                Child.__table__,
+                [
+                    {
+                        "first_name": f"Kid{start + n}",
+                        "last_name": f"Family{start + n}",
+                        "date_of_birth": date(2010, 1, 1),
+                        "start_date": date(2012, 9, 1),
+                        "room": "Rainbows",
+                        "photo_consent": True,
+                        "leaving_date": LEFT_ON,
+                        "archived_at": now,
+                    }
+                    for n in range(count)
+                ],
+            )
+            parent_ids = _insert(
+                User.__table__,
+                [
+                    {
+                        "email": f"parent{start + n}@bench.example.org",
+                        "full_name": f"Pat Family{start + n}",
+                        "role": Role.PARENT.value,
+                        "status": AccountStatus.DEACTIVATED.value,
+                        "failed_signins": 0,
+                        "deactivated_at": now,
+                    }
+                    for n in range(count)
+                ],
+            )
+            _insert(
+                ParentLink.__table__,
+                [
+                    {"parent_id": p, "child_id": c, "relationship": "Mother", "confirmed_at": now}
+                    for p, c in zip(parent_ids, child_ids, strict=True)
+                ],
+            )
+            observations = [
+                (child, number, child_ids[(i + 1) % count] if number == 0 else None)
+                for i, child in enumerate(child_ids)
+                for number in range(10)
+            ]
+            observation_ids = _insert(
+                Observation.__table__,
+                [
+                    {
+                        "kind": "staff",
+                        "status": "published",
+                        "observed_on": LEFT_ON - timedelta(days=number),
+                        "text": f"Kid{child} and Kid{friend} built a den."
+                        if friend
+                        else f"Kid{child} painted.",
+                        "next_steps": "",
+                        "areas": ["cl"],
+                        "characteristics": [],
+                        "created_at": now,
+                        "updated_at": now,
+                        "published_at": now,
+                        "review_note": "",
+                    }
+                    for child, number, friend in observations
+                ],
+            )
+            _insert(
+                ObservationChild.__table__,
+                [
+                    {"observation_id": o, "child_id": c}
+                    for o, (c, _, friend) in zip(observation_ids, observations, strict=True)
+                ]
+                + [
+                    {"observation_id": o, "child_id": friend}
+                    for o, (_, _, friend) in zip(observation_ids, observations, strict=True)
+                    if friend
+                ],
+            )
+            photos = [
+                (o, c, position, os.urandom(12).hex())
+                for o, (c, _, _) in zip(observation_ids, observations, strict=True)
+                for position in range(2)
+            ]
+            photo_ids = _insert(
+                Photo.__table__,
+                [
+                    {
+                        "observation_id": o,
+                        "position": position,
+                        "file_name": f"{name}.jpg",
+                        "thumbnail_name": f"{name}-t.jpg",
+                        "width": 64,
+                        "height": 48,
+                        "size_bytes": len(photo),
+                        "caption": "",
+                        "created_at": now,
+                    }
+                    for o, _, position, name in photos
+                ],
+            )
+            _insert(
+                PhotoChild.__table__,
+                [
+                    {"photo_id": p, "child_id": c}
+                    for p, (_, c, _, _) in zip(photo_ids, photos, strict=True)
+                ],
+            )
+            db.session.commit()
+            _write_files(folder, [f"{name}.jpg" for *_, name in photos], photo)
+            _write_files(folder, [f"{name}-t.jpg" for *_, name in photos], thumb)
+            files += 2 * len(photos)
+    return files
+
+
+def bench_purge(app: Flask, children: int) -> None:
+    from app.journal.storage import setting_folder
+    from bench.auth import inside_new_setting
+    from tenants.binding import tenant_context
+    from workers.retention_purge import purge_setting
+
+    slug = "bench-purge"
+    with inside_new_setting(app, slug):
+        pass
+    started = time.perf_counter()
+    files = fill_archive(app, slug, children)
+    print(f"Filled {children} children, {files} files in {time.perf_counter() - started:.1f} s")
+    with app.app_context(), tenant_context(slug):
+        started = time.perf_counter()
+        counts = purge_setting(None)  # type: ignore[arg-type]
+        seconds = time.perf_counter() - started
+        left = sum(1 for path in setting_folder().iterdir() if path.is_file())
+    rate = children / seconds
+    print(
+        f"Purge: {counts} in {seconds:.2f} s, files left {left}: {rate:.0f} children/s "
+        f"(target >= {PURGE_TARGET:.0f}) -> {'met' if rate >= PURGE_TARGET else 'MISSED'}"
+    )
+
+
+def _pack_child(app: Flask, slug: str, observations: int) -> tuple[int, int]:
+    """A child with ``observations`` published observations, 2 photos each; returns the
+    child's id and a manager's."""
+    from sqlalchemy import select
+
+    from app import clock
+    from app.auth.models import Role, User
+    from app.extensions import db
+    from app.journal.models import Observation, ObservationChild, Photo
+    from app.journal.storage import setting_folder
+    from app.people.models import Child
+    from tenants.binding import tenant_context
+
+    photo, thumb = jpeg(1600, 1200), jpeg(320, 240)
+    with app.app_context(), tenant_context(slug):
+        now = clock.now()
+        [child_id] = _insert(
+            Child.__table__,
+            [
+                {
+                    "first_name": "Ada",
+                    "last_name": "Okafor",
+                    "date_of_birth": date(2022, 1, 1),
+                    "start_date": date(2023, 9, 1),
+                    "room": "Rainbows",
+                    "photo_consent": True,
+                }
+            ],
+        )
+        ids = _insert(
+            Observation.__table__,
+            [
+                {
+                    "kind": "staff",
+                    "status": "published",
+                    "observed_on": date(2026, 1, 1) - timedelta(days=n),
+                    "text": f"Observation {n}: Ada built a tall tower and counted the blocks. " * 4,
+                    "next_steps": "Count to twenty.",
+                    "areas": ["cl", "maths"],
+                    "characteristics": ["playing"],
+                    "created_at": now,
+                    "updated_at": now,
+                    "published_at": now,
+                    "review_note": "",
+                }
+                for n in range(observations)
+            ],
+        )
+        _insert(
+            ObservationChild.__table__,
+            [{"observation_id": o, "child_id": child_id} for o in ids],
+        )
+        names = [(o, p, os.urandom(12).hex()) for o in ids for p in range(2)]
+        _insert(
+            Photo.__table__,
+            [
+                {
+                    "observation_id": o,
+                    "position": p,
+                    "file_name": f"{name}.jpg",
+                    "thumbnail_name": f"{name}-t.jpg",
+                    "width": 1600,
+                    "height": 1200,
+                    "size_bytes": len(photo),
+                    "caption": "The tower",
+                    "created_at": now,
+                }
+                for o, p, name in names
+            ],
+        )
+        db.session.commit()
+        folder = setting_folder()
+        _write_files(folder, [f"{name}.jpg" for *_, name in names], photo)
+        _write_files(folder, [f"{name}-t.jpg" for *_, name in names], thumb)
+        manager = db.session.scalar(select(User.id).where(User.role == Role.MANAGER))
+    return child_id, manager
+
+
+def _build_in_child(app: Flask, slug: str, child_id: int, manager_id: int, out) -> None:
+    from app.auth.models import User
+    from app.extensions import db
+    from app.people.models import Child
+    from app.retention.packs import build_pack, request_pack
+    from tenants.binding import tenant_context
+
+    with app.app_context():
+        db.engine.dispose(close=False)  # the parent's connections are not ours to use
+        with tenant_context(slug):
+            pack = request_pack(
+                db.session.get_one(Child, child_id), by=db.session.get_one(User, manager_id)
+            )
+            db.session.flush()
+            pack_id = pack.id
+            db.session.info.pop("lj_tasks_after_commit", None)  # build here, timed, not at commit
+            db.session.commit()
+            started = time.perf_counter()
+            build_pack(pack_id)
+            seconds = time.perf_counter() - started
+    out.send((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def bench_pack(app: Flask, observations: int) -> None:
+    from bench.auth import inside_new_setting
+
+    context = multiprocessing.get_context("fork")
+    results = {}
+    for size in (observations // 5, observations):
+        slug = f"bench-pack-{size}"
+        with inside_new_setting(app, slug):
+            pass
+        child_id, manager_id = _pack_child(app, slug, size)
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_build_in_child, args=(app, slug, child_id, manager_id, send)
+        )
+        process.start()
+        results[size] = receive.recv()
+        process.join()
+    seconds, peak = results[observations]
+    small_seconds, small_peak = results[observations // 5]
+    print(
+        f"Leaving pack, {observations} observations / {2 * observations} photos: "
+        f"{seconds:.1f} s (target <= {PACK_TARGET:.0f}) -> "
+        f"{'met' if seconds <= PACK_TARGET else 'MISSED'}; peak RSS {peak:.0f} MB "
+        f"(a pack of {observations // 5}: {small_seconds:.1f} s, peak RSS {small_peak:.0f} MB)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--children", type=int, default=2000)
+    parser.add_argument("--observations", type=int, default=500)
+    parser.add_argument("--quick", action="store_true", help="200 children, a pack of 100")
+    args = parser.parse_args()
+    if args.quick:
+        args.children, args.observations = 200, 100
+    with bench_app(LJ_TASKS_IN_PROCESS="1") as bench:
+        bench_purge(bench.app, args.children)
+        bench_pack(bench.app, args.observations)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The archive page: who has left, when their records are purged, and who is on hold."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from app import clock
+from app.auth.models import User
+from app.auth.operations import deactivate_user
+from app.extensions import db
+from tests.people.conftest import inside
+from tests.retention.conftest import archive, get_user, post_form, signed_in
+
+
+def _row(page: str, name: str) -> str:
+    match = re.search(rf"<tr>\s*<td><a [^>]*>{name}</a>.*?</tr>", page, re.S)
+    assert match, f"{name} is not in the archive"
+    return match.group(0)
+
+
+def test_children_staff_and_parents_who_left_are_listed_with_their_purge_dates(app, family):
+    archive(app, family, family.child_a_id)
+    with inside(app, family.slug):
+        deactivate_user(get_user(family.staff_id), by=None, reason="left")
+        deactivate_user(db.session.get_one(User, family.parent_b_id), by=None, reason="left")
+        db.session.commit()
+    page = signed_in(app, family, "manager").get("/retention/archive").text
+    assert "1 December 2029" in _row(page, "Ada Okafor")  # 3 years after leaving
+    assert "1 December 2032" in _row(page, "Sam Staff")  # 6 years
+    assert "1 December 2027" in _row(page, "Robin Quince")  # 1 year after access ended
+    assert "Bartholomew" not in page  # still at the setting
+
+    clock.advance(timedelta(days=366))
+    page = signed_in(app, family, "manager").get("/retention/archive").text
+    assert "(due)" in _row(page, "Robin Quince") and "(due)" not in _row(page, "Ada Okafor")
+
+
+def test_a_hold_shows_in_the_archive_and_is_audited(app, family):
+    archive(app, family, family.child_a_id)
+    manager = signed_in(app, family, "manager")
+    post_form(
+        manager, f"/retention/archive/child/{family.child_a_id}/hold", {"reason": "Complaint"}
+    )
+    assert "On hold since 1 December 2026" in _row(
+        manager.get("/retention/archive").text, "Ada Okafor"
+    )
+    trail = manager.get("/retention/audit?action=retention.hold_placed").text
+    assert "Ada Okafor" in trail
+
+
+def test_a_person_still_here_has_no_archive_page(app, family):
+    manager = signed_in(app, family, "manager")
+    assert manager.get(f"/retention/archive/child/{family.child_b_id}").status_code == 404
+    assert manager.get(f"/retention/archive/parent/{family.parent_a_id}").status_code == 404
+    assert manager.get(f"/retention/archive/staff/{family.parent_a_id}").status_code == 404
+    assert signed_in(app, family, "staff").get("/retention/archive").status_code == 403

@@ -1,0 +1,123 @@
+"""The retention-purge job: what is past its period goes, legal holds stop it, twice is harmless."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, text
+
+from app import clock
+from app.auth.models import AuditEntry, User
+from app.extensions import db
+from app.people.models import Child
+from app.people.operations import archive_child, create_child
+from tests.people.conftest import child_details, inside, manager_of_setting
+from tests.retention.conftest import archive, ledger_entries, post_form, signed_in
+from workers.jobs import run_job_now as _run_job_now
+
+YEAR = timedelta(days=366)
+
+
+def _purge_job(app) -> str:
+    """Run the job now, in this process (a real worker runs the same function)."""
+    with app.app_context():
+        return _run_job_now("retention-purge")
+
+
+def _exists(app, slug: str, model, row_id: int) -> bool:
+    with inside(app, slug):
+        return db.session.get(model, row_id) is not None
+
+
+def test_the_job_purges_children_past_their_period_and_only_them(app, family):
+    archive(app, family, family.child_a_id)
+    clock.advance(timedelta(days=3 * 365))  # 30 November 2029: one day to go
+    _purge_job(app)
+    assert _exists(app, family.slug, Child, family.child_a_id)
+
+    clock.advance(timedelta(days=1))
+    assert "children purged" in _purge_job(app)  # (and in other tests' settings too)
+    assert not _exists(app, family.slug, Child, family.child_a_id)
+    assert not _exists(app, family.slug, User, family.parent_a_id)
+    assert _exists(app, family.slug, Child, family.child_b_id)
+    written = ledger_entries(app, family.slug)
+    assert [e.rows["children"] for e in written if e.record_type == "child"] == [
+        (family.child_a_id,)
+    ]
+
+    _purge_job(app)  # twice: nothing more to do, nothing written
+    assert _exists(app, family.slug, Child, family.child_b_id)
+    assert ledger_entries(app, family.slug) == written
+
+
+def test_a_legal_hold_stops_the_job_and_lifting_it_lets_the_next_run_purge(app, family):
+    archive(app, family, family.child_a_id)
+    manager = signed_in(app, family, "manager")
+    page = f"/retention/archive/child/{family.child_a_id}"
+    placed = post_form(manager, f"{page}/hold", {"reason": "Claim from the family, 2026"})
+    assert placed.status_code == 303
+    assert "Claim from the family, 2026" in manager.get(page).text
+
+    clock.advance(10 * YEAR)
+    _purge_job(app)
+    assert _exists(app, family.slug, Child, family.child_a_id)
+    assert [e for e in ledger_entries(app, family.slug) if e.record_type == "child"] == []
+
+    manager = signed_in(app, family, "manager")
+    assert post_form(manager, f"{page}/lift").status_code == 303
+    _purge_job(app)
+    assert not _exists(app, family.slug, Child, family.child_a_id)
+    with inside(app, family.slug):
+        events = db.session.scalars(
+            select(AuditEntry.event).where(AuditEntry.event.like("retention.%"))
+        ).all()
+    assert events == ["retention.purged"]  # the hold's entries named the child: purged too
+
+
+def test_a_child_on_hold_cannot_be_purged_now_either(app, family):
+    archive(app, family, family.child_a_id)
+    manager = signed_in(app, family, "manager")
+    page = f"/retention/archive/child/{family.child_a_id}"
+    post_form(manager, f"{page}/hold", {"reason": "Police enquiry"})
+    refused = post_form(manager, f"{page}/purge", {"confirm_name": "Ada Okafor"})
+    assert refused.status_code == 422 and "legal hold" in refused.text
+    assert _exists(app, family.slug, Child, family.child_a_id)
+
+
+def test_a_hold_needs_a_reason(app, family):
+    archive(app, family, family.child_a_id)
+    manager = signed_in(app, family, "manager")
+    refused = post_form(
+        manager, f"/retention/archive/child/{family.child_a_id}/hold", {"reason": " "}
+    )
+    assert refused.status_code == 422
+    assert "reason" in refused.text
+
+
+def test_expired_logs_and_links_go_after_their_periods(app, family):
+    clock.advance(2 * YEAR + timedelta(days=2))
+    _purge_job(app)
+    with inside(app, family.slug):
+        assert db.session.scalars(select(AuditEntry)).all() == []
+    [entry] = [e for e in ledger_entries(app, family.slug) if e.record_type == "audit_log"]
+    assert entry.counts["audit_log"] > 0
+
+
+def test_a_failure_in_one_setting_is_recorded_and_the_others_are_purged(app, family, make_setting):
+    broken = make_setting()
+    with inside(app, broken.slug):
+        leaver = create_child(child_details(), by=manager_of_setting())
+        archive_child(leaver, by=None)
+        # The purge's query fails in this setting (put back below for later tests).
+        db.session.execute(text("ALTER TABLE legal_holds RENAME TO legal_holds_away"))
+        db.session.commit()
+    archive(app, family, family.child_a_id)
+    clock.advance(10 * YEAR)
+    try:
+        summary = _purge_job(app)
+    finally:
+        with inside(app, broken.slug):
+            db.session.execute(text("ALTER TABLE legal_holds_away RENAME TO legal_holds"))
+            db.session.commit()
+    assert broken.slug in summary.split("failed:", 1)[1]
+    assert not _exists(app, family.slug, Child, family.child_a_id)

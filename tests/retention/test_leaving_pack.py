@@ -1,0 +1,185 @@
+"""The leaving pack: the whole journal as PDF, photos ZIP and JSON, as its reader may see it."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import zipfile
+
+import jsonschema
+from sqlalchemy import select
+
+from app.extensions import db
+from app.journal.models import Photo
+from app.retention.packs import pack_schema
+from tests.fixtures.smtp import text_of
+from tests.people.conftest import inside
+from tests.retention.conftest import (
+    media_files,
+    observe,
+    photo_bytes,
+    post_form,
+    signed_in,
+)
+
+B_NAMES = ["Bartholomew", "Barty", "Quince"]
+
+
+def _journal_of_a(app, family) -> dict[str, int]:
+    """A alone (with a photo), A with B (a photo of both; B has photo consent), B alone,
+    and an unpublished draft of A."""
+    return {
+        "alone": observe(
+            app,
+            family,
+            [family.child_a_id],
+            "Ada painted a sunflower.",
+            photos=[(photo_bytes(), "Ada's sunflower", None)],
+        ),
+        "group": observe(
+            app,
+            family,
+            [family.child_a_id, family.child_b_id],
+            "Ada and Barty Quince built a tower together.",
+            next_steps="Ada: count the blocks with Bartholomew.",
+            photos=[(photo_bytes(), "Ada and Barty", [family.child_a_id, family.child_b_id])],
+        ),
+        "b_only": observe(app, family, [family.child_b_id], "Barty climbed the frame."),
+        "draft": observe(app, family, [family.child_a_id], "Ada draft unseen.", publish=False),
+    }
+
+
+def _pdf_text(data: bytes) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=data, capture_output=True, check=True
+    ).stdout.decode()
+
+
+def _make_pack(app, family, who: str = "parent_a"):
+    client = signed_in(app, family, who)
+    made = post_form(client, f"/retention/children/{family.child_a_id}/leaving-pack")
+    assert made.status_code == 303
+    return client, made.headers["Location"]
+
+
+def test_a_parents_pack_holds_every_published_observation_and_nothing_of_another_child(
+    app, family, mail_outbox
+):
+    made = _journal_of_a(app, family)
+    client, page_path = _make_pack(app, family)
+
+    page = client.get(page_path).text
+    assert "2 observations and 2 photos" in page
+    [email] = mail_outbox.to(family.email("parent-a"))
+    assert page_path in text_of(email)
+
+    pdf = _pdf_text(client.get(f"{page_path}/journal.pdf").data)
+    assert "Ada painted a sunflower." in pdf
+    assert "Ada and a friend built a tower together." in pdf
+    assert "Barty climbed" not in pdf and "draft unseen" not in pdf
+    assert not any(name in pdf for name in B_NAMES)
+
+    document = client.get(f"{page_path}/journal.json").get_json()
+    jsonschema.validate(document, pack_schema())
+    assert [o["id"] for o in document["observations"]] == [made["alone"], made["group"]]
+    assert not any(name in json.dumps(document) for name in B_NAMES)
+
+    photos = zipfile.ZipFile(io.BytesIO(client.get(f"{page_path}/journal.zip").data))
+    names = photos.namelist()
+    assert len(names) == 2 and all(re.fullmatch(r"photos/2026-12-01_ada_.*\.jpg", n) for n in names)
+    assert sorted(names) == sorted(p["file"] for o in document["observations"] for p in o["photos"])
+    with inside(app, family.slug):
+        originals = {
+            (app.config["LJ"].MEDIA_ROOT / family.slug / p.file_name).read_bytes()
+            for p in db.session.scalars(select(Photo))
+        }
+    assert {photos.read(name) for name in names} <= originals
+
+
+def test_a_photo_of_a_child_without_consent_stays_out_of_the_pack(app, family):
+    with inside(app, family.slug):
+        from sqlalchemy import update
+
+        from app.people.models import Child
+
+        db.session.execute(
+            update(Child).where(Child.id == family.child_b_id).values(photo_consent=False)
+        )
+        db.session.commit()
+    observe(
+        app,
+        family,
+        [family.child_a_id, family.child_b_id],
+        "Ada and Barty at the sand tray.",
+        photos=[(photo_bytes(), "Both of them", [family.child_a_id, family.child_b_id])],
+    )
+    client, page_path = _make_pack(app, family)
+    document = client.get(f"{page_path}/journal.json").get_json()
+    assert document["observations"][0]["photos"] == []
+    assert zipfile.ZipFile(io.BytesIO(client.get(f"{page_path}/journal.zip").data)).namelist() == []
+
+
+def test_only_the_person_who_asked_may_open_or_download_a_pack(app, family):
+    _journal_of_a(app, family)
+    _, page_path = _make_pack(app, family)
+    for who in ("parent_b", "manager"):
+        other = signed_in(app, family, who)
+        assert other.get(page_path).status_code == 404, who
+        assert other.get(f"{page_path}/journal.pdf").status_code == 404, who
+    assert signed_in(app, family, "anonymous").get(f"{page_path}/journal.pdf").status_code in (
+        302,
+        303,
+    )
+    staff = signed_in(app, family, "staff")
+    assert staff.get(f"/retention/children/{family.child_a_id}/leaving-pack").status_code == 403
+    parent_b = signed_in(app, family, "parent_b")
+    asked = post_form(parent_b, f"/retention/children/{family.child_a_id}/leaving-pack")
+    assert asked.status_code == 404
+
+
+def test_a_managers_pack_is_the_childs_journal_as_the_journal_page_shows_it(app, family):
+    _journal_of_a(app, family)
+    client, page_path = _make_pack(app, family, "manager")
+    pdf = _pdf_text(client.get(f"{page_path}/journal.pdf").data)
+    assert "Ada Okafor's learning journal" in pdf
+    journal_page = client.get(f"/journal/children/{family.child_a_id}").text
+    assert "Ada and a friend built a tower together." in journal_page
+    assert "Ada and a friend built a tower together." in pdf
+
+
+def test_an_expired_pack_cannot_be_downloaded_and_the_job_deletes_its_files(app, family):
+    from datetime import timedelta
+
+    from app import clock
+    from workers.jobs import run_job_now
+
+    _journal_of_a(app, family)
+    client, page_path = _make_pack(app, family)
+    before = media_files(app, family.slug)
+    clock.advance(timedelta(days=31))
+    client = signed_in(app, family, "parent_a")
+    assert client.get(f"{page_path}/journal.pdf").status_code == 404
+    with app.app_context():
+        run_job_now("retention-purge")
+    assert client.get(page_path).status_code == 404
+    packs_folder = app.config["LJ"].MEDIA_ROOT / family.slug / "packs"
+    assert list(packs_folder.iterdir()) == []
+    assert before == media_files(app, family.slug)
+
+
+def test_purging_the_child_deletes_their_packs_and_files(app, family):
+    from app.retention.ledger import PurgeReason
+    from app.retention.purge import purge_children
+    from tests.retention.conftest import archive
+
+    _journal_of_a(app, family)
+    _make_pack(app, family)
+    packs_folder = app.config["LJ"].MEDIA_ROOT / family.slug / "packs"
+    assert len(list(packs_folder.iterdir())) == 3
+    archive(app, family, family.child_a_id)
+    with inside(app, family.slug):
+        purge_children([family.child_a_id], by=None, reason=PurgeReason.RETENTION)
+        db.session.commit()
+    assert list(packs_folder.iterdir()) == []

@@ -1,0 +1,240 @@
+"""The purge leaves nothing behind: rows, names, files, Redis keys; and it is recorded once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app import clock
+from app.auth.models import AuditEntry
+from app.extensions import db
+from app.journal import operations as journal
+from app.journal.models import Comment, Observation, Photo
+from app.mail import queue_email
+from app.people.models import Child
+from app.redis_store import get_redis
+from app.retention import ledger
+from app.retention.ledger import LedgerEntry, PurgeReason, RecordType
+from app.retention.purge import purge_children
+from tests.people.conftest import inside
+from tests.retention.conftest import (
+    archive,
+    drain,
+    get_user,
+    ledger_entries,
+    media_files,
+    observe,
+    photo_bytes,
+    photo_files,
+    post_form,
+    rows_holding_id,
+    signed_in,
+    text_holding,
+)
+
+A_NAMES = ["Ada", "Okafor"]
+
+
+def _their_journal(app, family):
+    """Child A alone with a photo; A and B together (a photo of each, one of both), each
+    parent commenting in their own child's view; B alone (but naming A)."""
+    alone = observe(
+        app,
+        family,
+        [family.child_a_id],
+        "Ada Okafor painted.",
+        photos=[(photo_bytes(), "Ada at the easel", None)],
+    )
+    group = observe(
+        app,
+        family,
+        [family.child_a_id, family.child_b_id],
+        "Ada and Barty built a tower. @[Ada Okafor] said Ada's tower was taller!",
+        next_steps="**Ad**a: count the blocks; Barty: name the colours.",
+        photos=[
+            (photo_bytes(), "Ada with the blocks", [family.child_a_id]),
+            (photo_bytes(), "Barty and ADA laughing", [family.child_a_id, family.child_b_id]),
+            (photo_bytes(), "Barty's tower", [family.child_b_id]),
+        ],
+    )
+    b_only = observe(app, family, [family.child_b_id], "Barty climbed. Ada Okafor watched.")
+    with inside(app, family.slug):
+        observation = db.session.get_one(Observation, group)
+        a, b = (db.session.get_one(Child, i) for i in (family.child_a_id, family.child_b_id))
+        journal.add_comment(observation, a, "Ada loved it", by=get_user(family.parent_a_id))
+        journal.add_comment(
+            observation, b, "Barty told us about Ada!", by=get_user(family.parent_b_id)
+        )
+        db.session.commit()
+        # A correction after publishing: the revision keeps both versions, names and all.
+        journal.update_observation(
+            observation,
+            journal.ObservationDetails(
+                observed_on=observation.observed_on,
+                child_ids=(family.child_a_id, family.child_b_id),
+                text=observation.text + " Ada Okafor laughed.",
+                next_steps=observation.next_steps,
+                areas=tuple(observation.areas),
+            ),
+            by=get_user(family.staff_id),
+        )
+        db.session.commit()
+    return alone, group, b_only
+
+
+def _emails_about_ada(app, family) -> None:
+    """An email to Ada's parent, and one to the manager whose subject names Ada."""
+    with inside(app, family.slug):
+        for to, user_id in (
+            (family.email("parent-a"), family.parent_a_id),
+            (family.email("manager"), family.manager_id),
+        ):
+            queue_email(
+                to,
+                "Ada Okafor's learning journal is ready to download",
+                "leaving_pack_ready",
+                user_id=user_id,
+                user=get_user(user_id),
+                child_name="Ada Okafor",
+                setting_name="Sunnyside",
+                link="http://example.org/",
+                expires_at=clock.now(),
+            )
+        db.session.commit()
+
+
+def _purge_on_the_page(app, family, who_types: str = "Ada Okafor"):
+    manager = signed_in(app, family, "manager")
+    return manager, post_form(
+        manager,
+        f"/retention/archive/child/{family.child_a_id}/purge",
+        {"confirm_name": who_types},
+    )
+
+
+def test_after_a_purge_no_table_holds_the_childs_id_or_names_and_no_file_or_key_is_left(
+    app, family
+):
+    alone, group, b_only = _their_journal(app, family)
+    a_files = photo_files(app, family.slug, alone)
+    with inside(app, family.slug):
+        group_photos = db.session.scalars(select(Photo).where(Photo.observation_id == group)).all()
+        a_files |= {group_photos[0].file_name, group_photos[0].thumbnail_name}
+        # A photo of both stays with B's observation: it does not show only A.
+        b_files = {n for p in group_photos[1:] for n in (p.file_name, p.thumbnail_name)}
+    signed_in(app, family, "parent_a")  # a session and rate-limit counters in Redis
+    _emails_about_ada(app, family)
+    archive(app, family, family.child_a_id)
+    # The scans see them before the purge.
+    assert rows_holding_id(app, family.slug, "children", family.child_a_id)
+    assert len(text_holding(app, family.slug, [family.email("parent-a")])) == 2  # account, email
+    assert any(
+        found.startswith("observation_revisions.changes")
+        for found in text_holding(app, family.slug, ["Okafor"])
+    )
+
+    _, answered = _purge_on_the_page(app, family)
+    assert answered.status_code == 303  # the files went after the commit (task in process)
+
+    assert rows_holding_id(app, family.slug, "children", family.child_a_id) == []
+    assert rows_holding_id(app, family.slug, "users", family.parent_a_id) == []
+    assert text_holding(app, family.slug, [*A_NAMES, family.email("parent-a")]) == []
+    assert not a_files & media_files(app, family.slug)
+    assert b_files <= media_files(app, family.slug)
+    with app.app_context():
+        store = get_redis()
+        assert list(store.scan_iter(f"*{family.slug}:{family.parent_a_id}")) == []
+        assert list(store.scan_iter(f"*{family.email('parent-a')}*")) == []
+
+    with inside(app, family.slug):
+        kept = db.session.get_one(Observation, group)
+        assert kept.child_ids == {family.child_b_id}
+        assert kept.text == (
+            "A friend and Barty built a tower. A friend said a friend's tower was taller!"
+            " A friend laughed."
+        )
+        # A name split by formatting is read as the reader reads it, and goes too.
+        assert kept.next_steps == "A friend: count the blocks; Barty: name the colours."
+        assert [p.caption for p in kept.photos] == ["Barty and a friend laughing", "Barty's tower"]
+        assert db.session.get(Observation, alone) is None
+        # Not tagged, but named: scrubbed too.
+        assert db.session.get_one(Observation, b_only).text == "Barty climbed. A friend watched."
+        comments = db.session.scalars(select(Comment.body)).all()
+        assert comments == ["Barty told us about a friend!"]
+
+    [entry] = ledger_entries(app, family.slug)
+    assert entry.record_type is RecordType.CHILD and entry.reason is PurgeReason.MANAGER
+    assert entry.rows["children"] == (family.child_a_id,)
+    assert entry.rows["users"] == (family.parent_a_id,)
+    assert alone in entry.rows["observations"]
+    line = entry.to_json().lower()
+    assert not any(word.lower() in line for word in [*A_NAMES, family.email("parent-a")])
+
+
+def test_the_purge_is_audited_without_personal_data(app, family):
+    archive(app, family, family.child_a_id)
+    _purge_on_the_page(app, family)
+    with inside(app, family.slug):
+        [entry] = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.event == "retention.purged")
+        ).all()
+        assert entry.actor_id == family.manager_id
+        assert entry.detail["record"] == "child" and entry.detail["people"] == 1
+        assert entry.detail["ledger_entry"] == ledger_entries(app, family.slug)[0].id
+        assert not {"child_id", "email", "name"} & set(entry.detail)
+
+
+def test_a_wrong_name_purges_nothing(app, family):
+    archive(app, family, family.child_a_id)
+    _, answered = _purge_on_the_page(app, family, who_types="Ada")
+    assert answered.status_code == 422
+    assert "nothing was purged" in answered.text
+    with inside(app, family.slug):
+        assert db.session.get(Child, family.child_a_id) is not None
+    assert ledger_entries(app, family.slug) == []
+
+
+def test_only_archived_children_can_be_purged_from_the_archive(app, family):
+    _, answered = _purge_on_the_page(app, family)
+    assert answered.status_code == 404
+    with inside(app, family.slug):
+        assert db.session.get(Child, family.child_a_id) is not None
+
+
+def test_files_are_deleted_by_the_next_drain_if_the_process_died_after_the_commit(app, family):
+    alone, _, _ = _their_journal(app, family)
+    files = photo_files(app, family.slug, alone)
+    archive(app, family, family.child_a_id)
+    with inside(app, family.slug):
+        purge_children([family.child_a_id], by=None, reason=PurgeReason.RETENTION)
+        # Killed right after COMMIT: the drain task is never sent.
+        db.session().info.pop("lj_tasks_after_commit")
+        db.session.commit()
+    assert files <= media_files(app, family.slug)
+
+    assert drain(app, family.slug) >= len(files)
+    assert not files & media_files(app, family.slug)
+    assert drain(app, family.slug) == 0  # a second drain deletes nothing, fails on nothing
+
+
+def test_replay_after_a_restore_purges_the_child_again_and_scrubs_their_name(app, family):
+    _, group, _ = _their_journal(app, family)
+    archive(app, family, family.child_a_id)
+    # The ledger says A was purged after the backup that the schema now holds.
+    with inside(app, family.slug):
+        ledger.append(
+            LedgerEntry.of_current_setting(
+                RecordType.CHILD,
+                reason=PurgeReason.RETENTION,
+                rows={"children": [family.child_a_id], "users": [family.parent_a_id]},
+            )
+        )
+    with app.app_context():
+        assert ledger.replay(family.slug, clock.now() - timedelta(days=1)) == 1
+
+    assert rows_holding_id(app, family.slug, "children", family.child_a_id) == []
+    assert text_holding(app, family.slug, A_NAMES) == []
+    with inside(app, family.slug):
+        assert db.session.get_one(Observation, group).child_ids == {family.child_b_id}
+    assert len(ledger_entries(app, family.slug)) == 1  # replaying writes no new entry

@@ -1,0 +1,78 @@
+"""A setting leaves the service: `tenants export SLUG`, then `tenants delete SLUG`."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from app import clock
+from app.extensions import db
+from app.retention import ledger
+from tenants.models import Setting, SettingStatus
+from tests.retention.conftest import (
+    ledger_entries,
+    media_files,
+    observe,
+    photo_bytes,
+    signed_in,
+)
+
+
+def _cli(app, *args: str, input: str | None = None):
+    return app.test_cli_runner().invoke(args=["tenants", *args], input=input)
+
+
+def test_export_holds_every_table_each_journal_and_every_photo(app, family, tmp_path):
+    observe(
+        app,
+        family,
+        [family.child_a_id],
+        "Ada planted beans.",
+        photos=[(photo_bytes(), "Beans", None)],
+    )
+    out = tmp_path / "export.zip"
+    result = _cli(app, "export", family.slug, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "2 journals" in result.output
+
+    archive = zipfile.ZipFile(out)
+    names = set(archive.namelist())
+    children = [json.loads(line) for line in archive.read("tables/children.jsonl").splitlines()]
+    assert {child["first_name"] for child in children} == {"Ada", "Bartholomew"}
+    users = archive.read("tables/users.jsonl").decode()
+    assert "$2b$" not in users and family.email("parent-a") in users
+    assert f"journals/{family.child_a_id}/journal.pdf" in names
+    journal = json.loads(archive.read(f"journals/{family.child_a_id}/journal.json"))
+    assert journal["observations"][0]["text"] == "Ada planted beans."
+    assert {f"media/{name}" for name in media_files(app, family.slug)} <= names
+
+
+def test_delete_needs_the_slug_typed_and_then_leaves_nothing(app, family):
+    observe(app, family, [family.child_a_id], "Ada.", photos=[(photo_bytes(), "", None)])
+    parent = signed_in(app, family, "parent_a")
+
+    refused = _cli(app, "delete", family.slug, input="sunnyside\n")
+    assert refused.exit_code != 0 and "nothing was deleted" in refused.output
+    assert parent.get("/").status_code == 200
+
+    result = _cli(app, "delete", family.slug, input=f"{family.slug}\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        schema = db.session.scalar(
+            text("SELECT count(*) FROM information_schema.schemata WHERE schema_name = :s"),
+            {"s": f"setting_{family.slug.replace('-', '_')}"},
+        )
+        row = db.session.scalar(select(Setting).where(Setting.slug == family.slug))
+        assert schema == 0 and row.status is SettingStatus.DELETED
+    assert media_files(app, family.slug) == set()
+    assert parent.get("/").status_code == 404
+    [entry] = ledger_entries(app, family.slug)
+    assert entry.record_type is ledger.RecordType.SETTING
+    with app.app_context(), pytest.raises(ledger.SettingLeftService):
+        ledger.replay(family.slug, clock.now() - timedelta(days=1))
+    assert _cli(app, "resume", family.slug).exit_code != 0
+    assert _cli(app, "export", family.slug).exit_code != 0

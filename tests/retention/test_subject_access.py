@@ -1,0 +1,109 @@
+"""Subject-access export: every row that mentions the person, their photos, JSON and PDF."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import zipfile
+
+from sqlalchemy import select, text
+
+from app.auth.models import AuditEntry
+from app.extensions import db
+from tests.people.conftest import inside
+from tests.retention.conftest import (
+    id_columns_referring_to,
+    observe,
+    photo_bytes,
+    post_form,
+    signed_in,
+)
+
+
+def _export(app, family, kind: str, person_id: int) -> zipfile.ZipFile:
+    manager = signed_in(app, family, "manager")
+    answered = post_form(manager, f"/retention/subject-access/{kind}/{person_id}")
+    assert answered.status_code == 200, answered.text
+    assert answered.headers["Content-Disposition"].startswith("attachment")
+    return zipfile.ZipFile(io.BytesIO(answered.data))
+
+
+def _direct(app, slug: str, target: str, person_id: int) -> dict[str, list[dict]]:
+    """Every row of every table naming the person by id, found with plain SQL."""
+    found: dict[str, list[dict]] = {}
+    with inside(app, slug):
+        for table, column in id_columns_referring_to(app, slug, target):
+            rows = db.session.execute(
+                text(f'SELECT * FROM "{table}" WHERE "{column}" = :id'), {"id": person_id}
+            ).mappings()
+            found.setdefault(table, []).extend(dict(row) for row in rows)
+    return found
+
+
+def _keys(row: dict) -> tuple:
+    return tuple(sorted((k, str(v)) for k, v in row.items() if k.endswith("id")))
+
+
+def _journal(app, family) -> int:
+    observation = observe(
+        app,
+        family,
+        [family.child_a_id, family.child_b_id],
+        "Ada and Barty dug a tunnel.",
+        photos=[(photo_bytes(), "The tunnel", [family.child_a_id])],
+    )
+    signed_in(app, family, "parent_a").get(f"/journal/children/{family.child_a_id}")
+    return observation
+
+
+def test_a_childs_export_holds_every_row_that_mentions_them(app, family):
+    observation = _journal(app, family)
+    export = _export(app, family, "child", family.child_a_id)
+    document = json.loads(export.read("subject-access.json"))
+    tables = document["tables"]
+
+    for table, rows in _direct(app, family.slug, "children", family.child_a_id).items():
+        exported = {_keys(row) for row in tables.get(table, [])}
+        assert {_keys(row) for row in rows} <= exported, table
+    assert [row["id"] for row in tables["observations"]] == [observation]
+    assert "journal_access_log" in tables and "audit_log" in tables
+    [photo] = tables["observation_photos"]
+    assert export.namelist().count(f"photos/{photo['file_name']}") == 1
+
+    pdf = subprocess.run(
+        ["pdftotext", "-", "-"],
+        input=export.read("subject-access.pdf"),
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    words = " ".join(pdf.split())
+    assert "last_name: Okafor" in words and "Ada and Barty dug a tunnel." in words
+
+
+def test_a_parents_export_holds_their_rows_without_their_secrets(app, family):
+    _journal(app, family)
+    export = _export(app, family, "parent", family.parent_a_id)
+    tables = json.loads(export.read("subject-access.json"))["tables"]
+    for table, rows in _direct(app, family.slug, "users", family.parent_a_id).items():
+        exported = {_keys(row) for row in tables.get(table, [])}
+        assert {_keys(row) for row in rows} <= exported, table
+    [user] = tables["users"]
+    assert user["email"] == family.email("parent-a")
+    assert user["password_hash"].startswith("(held, not shown")
+    assert "$2b$" not in json.dumps(tables)
+
+
+def test_the_export_is_audited_and_only_for_managers(app, family):
+    _export(app, family, "child", family.child_b_id)
+    with inside(app, family.slug):
+        [entry] = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.event == "export.subject_access")
+        ).all()
+        assert entry.actor_id == family.manager_id and entry.detail["record"] == "child"
+    staff = signed_in(app, family, "staff")
+    refused = post_form(staff, f"/retention/subject-access/child/{family.child_a_id}")
+    assert refused.status_code == 403
+    manager = signed_in(app, family, "manager")
+    wrong = post_form(manager, f"/retention/subject-access/parent/{family.staff_id}")
+    assert wrong.status_code == 404
