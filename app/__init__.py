@@ -96,9 +96,11 @@ def create_app(config: Config | None = None) -> Flask:
 
     from app.errors import register_error_pages
     from app.security.headers import install_security_headers
+    from app.security.same_origin import install_same_origin_check
     from app.timezones import register_time_filters
 
     register_time_filters(app)
     register_error_pages(app)
     install_security_headers(app)
+    install_same_origin_check(app)
     return app
