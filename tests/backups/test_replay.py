@@ -2,30 +2,47 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from app.extensions import db
+from app.journal.models import Observation, Photo
 from app.people.models import Child, ParentLink
-from app.retention.ledger import LedgerEntry, PurgeReason, RecordType, append_at_commit
+from app.retention.ledger import PurgeReason
+from app.retention.purge import purge_children
 from tenants.binding import bind_schema, tenant_context
 from tenants.slugs import schema_name_for
 from tests.backups.test_backups import only_backup
+from tests.journal.conftest import observe, photo_bytes
 
 
 def purge_child(service, slug: str, child_id: int) -> None:
-    """Delete the child (its links and tags go with it) and record it in the erasure ledger,
-    in one transaction, as a purge does."""
+    """The retention purge of one child (rows, names in group observations, files)."""
     with service.app.app_context(), tenant_context(slug):
-        db.session.execute(delete(Child).where(Child.id == child_id))
-        append_at_commit(
-            LedgerEntry.of_current_setting(
-                RecordType.CHILD,
-                reason=PurgeReason.RETENTION,
-                subject_id=child_id,
-                rows={"children": [child_id]},
-            )
-        )
+        purge_children([child_id], by=None, reason=PurgeReason.RETENTION)
         db.session.commit()
+
+
+def group_observation(service, family) -> None:
+    """A and B together, B named in the text, and a photo showing only B."""
+    observe(
+        service.app,
+        family,
+        [family.child_a_id, family.child_b_id],
+        "Ada and Barty Quince built a bridge together.",
+        photos=[(photo_bytes(), "Barty on the bridge", [family.child_b_id])],
+    )
+
+
+def media_files(service, slug: str) -> set[str]:
+    return {path.name for path in (service.media_root / slug).iterdir()}
+
+
+def texts(service, slug: str) -> str:
+    with service.app.app_context(), db.engine.begin() as connection:
+        bind_schema(connection, schema_name_for(slug))
+        rows = connection.execute(select(Observation.text)).scalars().all()
+        captions = connection.execute(select(Photo.caption)).scalars().all()
+    return " ".join([*rows, *captions])
 
 
 def rows_of_child(service, slug: str, child_id: int) -> tuple[int, int]:
@@ -39,8 +56,10 @@ def rows_of_child(service, slug: str, child_id: int) -> tuple[int, int]:
 
 def test_a_child_purged_after_the_backup_stays_gone_after_restoring_the_setting(service):
     family = service.family("sunnyside")
+    group_observation(service, family)
     service.cli("backups", "run")
     purge_child(service, "sunnyside", family.child_b_id)
+    files_after_purge = media_files(service, "sunnyside")
 
     result = service.cli(
         "backups",
@@ -56,6 +75,11 @@ def test_a_child_purged_after_the_backup_stays_gone_after_restoring_the_setting(
     assert "1 purges replayed" in result.output
     assert rows_of_child(service, "sunnyside", family.child_b_id) == (0, 0)
     assert rows_of_child(service, "sunnyside", family.child_a_id) == (1, 1)
+    assert "Barty" not in texts(service, "sunnyside") and "Quince" not in texts(
+        service, "sunnyside"
+    )
+    assert "Ada" in texts(service, "sunnyside")
+    assert media_files(service, "sunnyside") == files_after_purge, "B's photo came back"
 
 
 def test_a_child_purged_after_the_backup_stays_gone_in_a_copy_beside_the_setting(service):
@@ -80,8 +104,10 @@ def test_a_child_purged_after_the_backup_stays_gone_in_a_copy_beside_the_setting
 
 def test_a_child_purged_after_the_backup_stays_gone_after_restoring_everything(service):
     family = service.family("sunnyside")
+    group_observation(service, family)
     service.cli("backups", "run")
     purge_child(service, "sunnyside", family.child_b_id)
+    files_after_purge = media_files(service, "sunnyside")
     database = service.database_url.rsplit("/", 1)[-1]
 
     result = service.cli("backups", "restore", only_backup(service).name, "--confirm", database)
@@ -90,3 +116,7 @@ def test_a_child_purged_after_the_backup_stays_gone_after_restoring_everything(s
     assert "1 purges replayed" in result.output
     assert rows_of_child(service, "sunnyside", family.child_b_id) == (0, 0)
     assert rows_of_child(service, "sunnyside", family.child_a_id) == (1, 1)
+    assert "Barty" not in texts(service, "sunnyside") and "Quince" not in texts(
+        service, "sunnyside"
+    )
+    assert media_files(service, "sunnyside") == files_after_purge, "B's photo came back"
