@@ -25,6 +25,7 @@ REQUIRED_IN_PRODUCTION = {
     "DATABASE_URL": "the PostgreSQL database, e.g. postgresql://lj@127.0.0.1:5432/lj",
     "REDIS_URL": "the Redis server for sessions, rate limits and jobs, e.g. redis://127.0.0.1:6379/0",
     "BACKUP_KEY": "the key that encrypts backups, kept apart from the backups themselves",
+    "TOTP_KEY": "the key that encrypts authenticator-app secrets, kept apart from the database",
     "PUBLIC_URL": "the address people use, e.g. https://journals.example.org",
 }
 MAX_REQUEST_MB = 60  # a form with several photos (each up to 20 MB) stops here: 413
@@ -143,6 +144,9 @@ class Config:
         self.SESSION_ABSOLUTE_TIMEOUT = _int("SESSION_ABSOLUTE_TIMEOUT", 43200)
         self.SHARED_SESSION_IDLE_TIMEOUT = _int("SHARED_SESSION_IDLE_TIMEOUT", 300)
         self.RESET_LINK_TTL = _int("RESET_LINK_TTL", 3600)
+        # Seconds a person has, after password and PIN, to give their second factor (or,
+        # when the setting requires one, to enrol it) before signing in again.
+        self.SECOND_FACTOR_STEP_TTL = _int("SECOND_FACTOR_STEP_TTL", 300)
         self.ACTIVATION_LINK_TTL = _int("ACTIVATION_LINK_TTL", 259200)
         self.SECURE_COOKIES = _bool("SECURE_COOKIES", self.is_production)
         self.PUBLIC_URL = self._public_url()
@@ -176,6 +180,9 @@ class Config:
         self.SECRET_KEY, self.PEPPER = (self._secret(name) for name in SECRET_NAMES)
         # Encrypts backups (app.backups.crypto); production refuses to start without it.
         self.BACKUP_KEY = self._secret("BACKUP_KEY")
+        # Encrypts authenticator-app secrets (app.security.sealing): a copy of the database
+        # alone cannot make codes. Production refuses to start without it.
+        self.TOTP_KEY = self._secret("TOTP_KEY")
         self.PEPPER_ID = os.environ.get("PEPPER_ID") or "1"
         self.OLD_PEPPERS = _old_peppers(os.environ.get("OLD_PEPPERS", ""))
         self._check_pepper_ids()

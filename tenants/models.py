@@ -40,6 +40,13 @@ class Setting(db.Model):
         CheckConstraint("link_retention_days BETWEEN 1 AND 365", name="link_retention"),
         CheckConstraint("message_retention_days BETWEEN 1 AND 365", name="message_retention"),
         CheckConstraint("export_retention_days BETWEEN 1 AND 90", name="export_retention"),
+        CheckConstraint(
+            "second_factor_required_for IN ('nobody', 'managers', 'staff', 'everyone')",
+            name="second_factor_required_for_known",
+        ),
+        CheckConstraint(
+            "second_factor_grace_days BETWEEN 0 AND 90", name="second_factor_grace_days_in_range"
+        ),
         {"schema": "public"},
     )
 
@@ -80,6 +87,15 @@ class Setting(db.Model):
     link_retention_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     message_retention_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     export_retention_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    # Who must have a second factor (app.auth.second_factor.FactorPolicy): nobody,
+    # managers, staff (managers and staff) or everyone. Someone without one is taken to
+    # enrolment at their first sign-in after the grace days, counted from when the policy
+    # started to cover them (``second_factor_required_since`` or their activation).
+    second_factor_required_for: Mapped[str] = mapped_column(
+        String(10), default="nobody", server_default="nobody"
+    )
+    second_factor_grace_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    second_factor_required_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     # The version of the setting's usage policy in force (its text is in the setting's
     # schema, app.responsible_use): read by the gate of every request from the snapshot.

@@ -375,6 +375,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgresql://lj@127.0.0.1:5432/lj",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "BACKUP_KEY": "b" * 64,
+    "TOTP_KEY": "t" * 64,
     "PUBLIC_URL": "https://journals.example.org",
 }
 

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
 from wtforms.fields import Field
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from app.auth.models import Role
 from app.validation import InvalidInput, clean_email
@@ -124,3 +132,51 @@ class CorrectEmailForm(FlaskForm):
 
 class EmptyForm(FlaskForm):
     """A form with only its CSRF token: sign out, re-send, deactivate, stay signed in."""
+
+
+class SecondFactorCodeForm(FlaskForm):
+    """A code from the authenticator app, or one of the recovery codes."""
+
+    code = StringField(
+        "Code",
+        validators=[DataRequired(), Length(max=20)],
+        render_kw={
+            "autocomplete": "one-time-code",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+        },
+    )
+
+
+class PasskeyNameForm(FlaskForm):
+    """A new passkey: its name, and the browser's signed answer (``static/passkeys.js``)."""
+
+    name = StringField(
+        "Name of this passkey",
+        validators=[DataRequired(), Length(max=60)],
+        render_kw={"autocomplete": "off"},
+    )
+    credential = HiddenField(validators=[DataRequired(), Length(max=20_000)])
+
+
+class PasskeySignInForm(FlaskForm):
+    """The browser's signed answer to a passkey sign-in (``static/passkeys.js``)."""
+
+    credential = HiddenField(validators=[DataRequired(), Length(max=20_000)])
+
+
+class FactorPolicyForm(FlaskForm):
+    required_for = SelectField(
+        "Who must use a second factor",
+        choices=[
+            ("nobody", "Nobody (each person may still choose to)"),
+            ("managers", "Managers"),
+            ("staff", "Managers and staff"),
+            ("everyone", "Everyone, parents and carers too"),
+        ],
+    )
+    grace_days = IntegerField(
+        "Days people have to set one up",
+        validators=[InputRequired()],
+        render_kw={"min": 0, "max": 90, "step": 1},
+    )

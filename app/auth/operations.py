@@ -74,7 +74,7 @@ def _email_in_use(email: str, *, except_user: User | None = None) -> bool:
     return bool(db.session.scalar(query))
 
 
-def _email_setting_message(
+def email_setting_message(
     to: str, subject: str, template: str, user: User, *, path: str | None = None, **extra: object
 ) -> None:
     """Email ``user`` (at ``to``) about this setting, with a link to ``path`` on its subdomain."""
@@ -94,7 +94,7 @@ def _email_setting_message(
 
 def _email_activation_link(user: User) -> None:
     token = issue_link(user, LinkPurpose.ACTIVATION)
-    _email_setting_message(
+    email_setting_message(
         user.email,
         "Your invitation to {setting}'s learning journals",
         "activation",
@@ -197,7 +197,9 @@ def activate_account(token: str, password: str, pin: str) -> User:
     return user
 
 
-def _register_failure(user: User) -> None:
+def count_failure(user: User) -> None:
+    """One more failed attempt at this account's secrets or second factor: 5 cool it down
+    for 15 minutes, 10 lock it until a reset by email."""
     user.failed_signins += 1
     if user.failed_signins >= LOCK_AFTER_FAILURES and user.locked_at is None:
         user.locked_at = clock.now()
@@ -207,14 +209,15 @@ def _register_failure(user: User) -> None:
         audit.record("cooldown", subject=user, failures=user.failed_signins)
 
 
-def _may_sign_in(user: User) -> bool:
+def may_sign_in(user: User) -> bool:
+    """Whether the account may try to sign in now (active, not locked, not cooling down)."""
     if user.status is not AccountStatus.ACTIVE or user.locked_at is not None:
         return False
     return user.cooldown_until is None or user.cooldown_until <= clock.now()
 
 
 def authenticate(email: str, password: str, pin: str) -> User | None:
-    """The user these three credentials sign in, or None.
+    """The user whose email, password and PIN these are (not signed in yet), or None.
 
     Both secrets are always checked (against a dummy hash for unknown emails),
     so every refusal costs about the same time and says nothing about why.
@@ -225,17 +228,26 @@ def authenticate(email: str, password: str, pin: str) -> User | None:
     if user is None:
         _refuse("unknown_email")
         return None
-    allowed = _may_sign_in(user)
+    allowed = may_sign_in(user)
     if not (password_ok and pin_ok and allowed):
         if allowed:
-            _register_failure(user)
-        _refuse(_refusal_reason(user, allowed), user)
+            count_failure(user)
+        _refuse(refusal_reason(user, allowed), user)
         return None
+    _upgrade_hashes(user, password, pin)
+    return user
+
+
+def complete_sign_in(user: User, *, method: str) -> None:
+    """Every step passed (``app.auth.second_factor.step_after_password_and_pin``):
+    earlier failures are forgiven and the sign-in is audited.
+
+    Not before: a person with a second factor still to give keeps their count of
+    failures, or knowing password and PIN would buy endless guesses at the code.
+    """
     user.failed_signins = 0
     user.cooldown_until = None
-    _upgrade_hashes(user, password, pin)
-    audit.record("signed_in", subject=user)
-    return user
+    audit.record("signed_in", subject=user, method=method)
 
 
 class CurrentSecretsRefused(InvalidInput):
@@ -254,8 +266,8 @@ def _recheck_current_secrets(user: User, password: str, pin: str | None, purpose
     audited, so a borrowed session cannot be used to guess the password. A lock ends
     every session of the account.
     """
-    if not _may_sign_in(user):
-        reason = _refusal_reason(user, allowed=False)
+    if not may_sign_in(user):
+        reason = refusal_reason(user, allowed=False)
         audit.record("recheck_refused", actor=user, subject=user, purpose=purpose, reason=reason)
         raise CurrentSecretsRefused(
             "Too many wrong attempts. Please wait 15 minutes before trying again."
@@ -265,7 +277,7 @@ def _recheck_current_secrets(user: User, password: str, pin: str | None, purpose
         user.failed_signins = 0
         user.cooldown_until = None
         return
-    _register_failure(user)
+    count_failure(user)
     audit.record("recheck_failed", actor=user, subject=user, purpose=purpose)
     if user.locked_at is not None:
         end_all_sessions_of(current_setting().slug, user.id)
@@ -302,7 +314,7 @@ def remember_browser(user: User, browser: str, network: str) -> None:
     )
     if added is None or not db.session.scalar(select(others.exists())):
         return
-    _email_setting_message(
+    email_setting_message(
         user.email,
         "A new sign-in to your account at {setting}",
         "new_browser",
@@ -315,7 +327,7 @@ def remember_browser(user: User, browser: str, network: str) -> None:
     audit.record("new_browser", subject=user, browser=browser)
 
 
-def _refusal_reason(user: User, allowed: bool) -> str:
+def refusal_reason(user: User, allowed: bool) -> str:
     if allowed:
         return "wrong_credentials"
     if user.status is not AccountStatus.ACTIVE:
@@ -344,7 +356,7 @@ def request_reset(email: str, *, ip: str | None = None) -> None:
     if user is None or user.status is not AccountStatus.ACTIVE:
         return
     token = issue_link(user, LinkPurpose.RESET)
-    _email_setting_message(
+    email_setting_message(
         user.email,
         "Choose a new password and PIN for {setting}",
         "reset",
@@ -404,14 +416,14 @@ def request_email_change(user: User, new_email: str, current_password: str) -> N
     if _email_in_use(email, except_user=user):
         raise InvalidInput("Someone at this setting already uses that email address.")
     token = issue_link(user, LinkPurpose.EMAIL_CHANGE, new_email=email)
-    _email_setting_message(
+    email_setting_message(
         email,
         "Confirm your new email address for {setting}",
         "email_change_confirm",
         user,
         path=f"/account/email/confirm/{token}",
     )
-    _email_setting_message(
+    email_setting_message(
         user.email,
         "A change of email address was requested at {setting}",
         "email_change_notice",

@@ -41,6 +41,10 @@ ACCESS_ENDED = "access_ended"  # why a session was ended, told on the next sign-
 # (a short idle timeout: SHARED_SESSION_IDLE_TIMEOUT), and the device it was begun on.
 SHARED_COMPUTER_KEY = "shared_computer"
 DEVICE_KEY = "device"
+# A session half-way through signing in (``app.auth.pending``) keeps its person here, not
+# under flask-login's ``_user_id``: nobody is signed in yet. It is indexed with the
+# person's sessions all the same, so ending them all ends it too.
+PENDING_SIGN_IN = "pending_sign_in"
 
 
 class RedisSession(CallbackDict[str, Any], SessionMixin):
@@ -199,7 +203,7 @@ class RedisSessionInterface(SessionInterface):
             "values": dict(session),
         }
         store.set(session_key(slug, session.sid), json.dumps(record), ex=self.idle)
-        user_id = session.get("_user_id")
+        user_id = session.get("_user_id") or session.get(PENDING_SIGN_IN, {}).get("user_id")
         if user_id is not None:
             index = user_index_key(slug, int(user_id))
             store.sadd(index, session.sid)

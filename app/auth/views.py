@@ -16,19 +16,17 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import login_user, logout_user
+from flask_login import logout_user
 from werkzeug.wrappers import Response
 
-from app.auth import operations
+from app.auth import operations, pending, second_factor
 from app.auth.access import current_user, require_role, require_sign_in
 from app.auth.devices import (
-    browser_of,
-    device_record,
     devices_of,
-    network_of,
     session_ref,
     sign_out_device,
 )
+from app.auth.factors import people_with_second_factor
 from app.auth.forms import (
     ChangeEmailForm,
     ChangeSecretsForm,
@@ -42,8 +40,7 @@ from app.auth.forms import (
 from app.auth.links import LinkRefused, find_usable_link
 from app.auth.models import AccountStatus, LinkPurpose, Role, User
 from app.auth.operations import CurrentSecretsRefused, SecretsRefused
-from app.auth.pending import where_after_sign_in
-from app.auth.sessions import DEVICE_KEY, SHARED_COMPUTER_KEY, STATUS_PATH, end_all_sessions_of
+from app.auth.sessions import STATUS_PATH, end_all_sessions_of
 from app.auth.tasks import request_reset_task
 from app.extensions import db, limiter
 from app.security.policy import password_strength_hint
@@ -95,19 +92,21 @@ def login_submit() -> Response | tuple[str, int]:
     user = operations.authenticate(
         form.email.data or "", form.password.data or "", form.pin.data or ""
     )
-    if user is not None:
-        _remember_this_browser(user)
-    db.session.commit()
     if user is None:
+        db.session.commit()
         flash(SIGN_IN_REFUSED, "error")
         return redirect(url_for("auth.login"), code=303)
-    session.clear()
-    session.regenerate()  # type: ignore[attr-defined]
-    login_user(user)
-    session[DEVICE_KEY] = device_record(request.user_agent.string, request.remote_addr)
-    if form.shared_computer.data:
-        session[SHARED_COMPUTER_KEY] = True
-    return redirect(where_after_sign_in(user, _safe_next(request.args.get("next"))), code=303)
+    next_path = _safe_next(request.args.get("next"))
+    shared_computer = bool(form.shared_computer.data)
+    step = second_factor.step_after_password_and_pin(user)
+    if step is not None:
+        db.session.commit()
+        return pending.begin(user, step, next_path, shared_computer=shared_computer)
+    target = pending.sign_in(
+        user, next_path, method="password_and_pin", shared_computer=shared_computer
+    )
+    db.session.commit()
+    return redirect(target, code=303)
 
 
 @bp.post("/logout")
@@ -206,16 +205,10 @@ def _choose_secrets(
     return render_template(template, form=form, errors=errors, account_email=account_email), 200
 
 
-def _remember_this_browser(user: User) -> None:
-    operations.remember_browser(
-        user, str(browser_of(request.user_agent.string)), network_of(request.remote_addr)
-    )
-
-
 def _activate_in_this_browser(token: str, password: str, pin: str) -> User:
     """Activation, and the browser it happened in is the account's first (known) one."""
     user = operations.activate_account(token, password, pin)
-    _remember_this_browser(user)
+    pending.remember_this_browser(user)
     return user
 
 
@@ -428,6 +421,7 @@ def _invitations_page(form: InviteForm, errors: dict[str, list[str]]) -> str:
         AccountStatus=AccountStatus,
         action_form=EmptyForm(),
         correct_form=CorrectEmailForm(),
+        with_second_factor=people_with_second_factor(),
     )
 
 

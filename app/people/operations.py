@@ -9,7 +9,7 @@ audited with who made it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.sql.expression import Exists
@@ -24,6 +24,7 @@ from app.auth.operations import (
     reactivate_user,
     refuse_email_in_use,
 )
+from app.auth.second_factor import people_without_second_factor
 from app.extensions import db
 from app.mail.models import OutboxMessage
 from app.mail.outbox import failed_messages
@@ -674,6 +675,9 @@ class NeedsAttention:
     undeliverable_emails: list[User]
     emails_not_delivered: list[OutboxMessage]
     records_past_retention: list[tuple[Child, date]]
+    # People the second-factor policy covers who have none yet: their deadline, and
+    # whether it has passed (they are taken to enrol at their next sign-in).
+    without_second_factor: list[tuple[User, datetime, bool]]
 
     @property
     def count(self) -> int:
@@ -688,6 +692,7 @@ class NeedsAttention:
                 self.undeliverable_emails,
                 self.emails_not_delivered,
                 self.records_past_retention,
+                self.without_second_factor,
             )
         )
 
@@ -733,6 +738,7 @@ def needs_attention() -> NeedsAttention:
         undeliverable_emails=undeliverable_emails(),
         emails_not_delivered=failed_messages(),
         records_past_retention=children_past_retention(),
+        without_second_factor=people_without_second_factor(),
     )
 
 

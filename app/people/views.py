@@ -15,8 +15,10 @@ from werkzeug.wrappers import Response
 
 from app import clock
 from app.auth.access import current_user, require_role
+from app.auth.forms import FactorPolicyForm
 from app.auth.models import AccountStatus, Role, User
 from app.auth.operations import DeactivatedAccount
+from app.auth.second_factor import factor_policy
 from app.extensions import db
 from app.people import operations as people
 from app.people.forms import (
@@ -84,11 +86,15 @@ def _check_action() -> None:
 
 
 def _overview_page(form: PeoplePoliciesForm, errors: Errors) -> str:
+    policy = factor_policy()
     return render_template(
         "people/overview.html",
         attention=people.needs_attention(),
         policies_form=form,
         errors=errors,
+        factor_policy_form=FactorPolicyForm(
+            formdata=None, required_for=policy.required_for, grace_days=policy.grace_days
+        ),
     )
 
 

@@ -164,3 +164,26 @@ def _cost_of(stored: str) -> int | None:
     if match is None or match["variant"] != "2b":
         return None
     return int(match["cost"])
+
+
+def recovery_code_digest(code: str) -> str:
+    """The stored form of a recovery code: hex HMAC-SHA256 keyed with the current pepper.
+
+    A fast keyed hash is enough: a code carries about 50 random bits, and without the
+    pepper (never in the database) a copy of the table cannot test a single guess.
+    """
+    return _recovery_digest(code, _config().PEPPER)
+
+
+def recovery_code_digests(code: str) -> list[str]:
+    """The code's digest under the current pepper and each one in ``OLD_PEPPERS``, so
+    codes made before a pepper rotation keep working."""
+    config = _config()
+    return [
+        _recovery_digest(code, pepper) for pepper in (config.PEPPER, *config.OLD_PEPPERS.values())
+    ]
+
+
+def _recovery_digest(code: str, pepper: str) -> str:
+    message = b"recovery\0" + code.encode("utf-8", "surrogatepass")
+    return hmac.new(pepper.encode("utf-8"), message, hashlib.sha256).hexdigest()

@@ -34,6 +34,7 @@ def stack(app, tmp_path_factory):
         "SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
         "PEPPER": app.config["LJ"].PEPPER,  # the accounts above were hashed with it
         "BACKUP_KEY": "test-backup-key-" + uuid.uuid4().hex,
+        "TOTP_KEY": "test-totp-key-" + uuid.uuid4().hex,
     }
     running = HttpsStack(tmp_path_factory.mktemp("https"), app_env)
     running.settings = settings
