@@ -247,6 +247,8 @@ def _refuse(user: User, factor: str) -> NoReturn:
     SIGN_IN_FAILURES.labels("second_factor").inc()
     if not may_sign_in(user):
         raise SecondFactorRefused(_stopped_message(user), stop=True)
+    if factor == "passkey":
+        raise SecondFactorRefused("That passkey was not accepted. Please try again.")
     raise SecondFactorRefused("That code is not right. Please try again.")
 
 
