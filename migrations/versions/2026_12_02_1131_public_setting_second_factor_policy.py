@@ -1,7 +1,7 @@
 """public: who must have a second factor at each setting, and the grace period to enrol
 
 Revision ID: 6a3e8d1f0c47
-Revises: 4b1d7e2a9c30
+Revises: 9c2f4a6e1b73
 Create Date: 2026-12-02 11:31:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "6a3e8d1f0c47"
-down_revision = "4b1d7e2a9c30"
+down_revision = "9c2f4a6e1b73"
 branch_labels = None
 depends_on = None
 
