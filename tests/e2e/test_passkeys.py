@@ -143,3 +143,33 @@ def test_a_passkey_made_at_one_setting_fails_at_another(
     assert _failures(app, setting_b.slug, email) == 1
     page.goto(live_server.url(setting_b.slug, "/"))
     assert page.url == live_server.url(setting_b.slug, "/login/second-factor")
+
+
+def test_the_policy_holds_a_manager_at_enrolment_until_a_passkey_is_added(
+    app, make_setting, live_server, new_page, mail_outbox
+):
+    setting = make_setting()
+    with app.app_context():
+        email = make_user(setting.slug, role="manager", full_name="Mina Manager")
+    page = new_page()
+    _virtual_authenticator(page)
+    _sign_in(page, live_server, setting.slug, email, then="/")
+    page.goto(live_server.url(setting.slug, "/people/"))
+    page.get_by_label("Who must use a second factor").select_option("managers")
+    page.get_by_label("Days people have to set one up").fill("0")
+    page.get_by_role("button", name="Save the second-factor policy").click()
+    page.get_by_text("The second-factor policy is saved").wait_for()
+    _sign_out(page)
+
+    _sign_in(page, live_server, setting.slug, email, then="/login/second-factor/enrol")
+    check_accessibility(page, "second factor enrolment")
+    page.goto(live_server.url(setting.slug, "/people/"))
+    assert page.url == live_server.url(setting.slug, "/login/second-factor/enrol")
+    page.get_by_label("Name of this passkey").fill("Office laptop")
+    page.get_by_role("button", name="Add a passkey").click()
+    page.get_by_role("heading", name="Your recovery codes").wait_for()
+    check_accessibility(page, "recovery codes")
+    assert len(page.locator(".recovery-codes code").all_inner_texts()) == 10
+    page.get_by_role("link", name="I have saved my recovery codes").click()
+    page.wait_for_url(live_server.url(setting.slug, "/"))
+    assert "Hello Mina" in page.content()
