@@ -87,8 +87,9 @@ def notify(user: User, event: str, *, by: User | None = None, **detail: str | in
 
 @dataclass(frozen=True)
 class TotpEnrolment:
-    secret: str  # shown once on the page for typing in by hand; never logged or emailed
-    qr_code: str  # a data: URI of the QR code
+    secret: str  # shown on the page for typing in by hand; never logged or emailed
+    uri: str  # the otpauth:// address: a link for the app on this same phone
+    qr_code: str  # a data: URI of the QR code of ``uri``
 
 
 def _belongs_to(user: User) -> str:
@@ -134,7 +135,7 @@ def totp_enrolment(user: User) -> TotpEnrolment | None:
     secret = _secret_of(authenticator)
     setting = current_setting()
     uri = totp.enrolment_uri(secret, user.email, f"{setting.name} ({setting.slug})")
-    return TotpEnrolment(secret=secret, qr_code=totp.qr_code_data_uri(uri))
+    return TotpEnrolment(secret=secret, uri=uri, qr_code=totp.qr_code_data_uri(uri))
 
 
 def confirm_totp(user: User, code: str) -> list[str] | None:
