@@ -18,6 +18,7 @@ from app.auth.forms import (
     EmptyForm,
     FactorPolicyForm,
     PasskeyNameForm,
+    PasskeyRenameForm,
     PasskeySignInForm,
     SecondFactorCodeForm,
 )
@@ -244,6 +245,23 @@ def _add_factor_page(form: PasskeyNameForm, errors: dict[str, list[str]]) -> str
     )
 
 
+@bp.post("/account/passkeys/<id:passkey_id>/name")
+@require_sign_in
+def passkey_rename(passkey_id: int) -> Response:
+    form = PasskeyRenameForm()
+    form.validate() or abort(INVALID, description="Give the passkey a name of 1 to 60 characters.")
+    try:
+        renamed = passkeys.rename(current_user, passkey_id, form.name.data or "")
+    except InvalidInput as error:
+        db.session.rollback()
+        abort(INVALID, description=str(error))
+    if renamed is None:
+        abort(404)
+    db.session.commit()
+    flash(f"Your passkey is now called “{renamed.name}”.", "success")
+    return redirect(url_for("factors.manage"), code=303)
+
+
 @bp.post("/account/passkeys/<id:passkey_id>/remove")
 @require_sign_in
 def passkey_remove(passkey_id: int) -> Response:
@@ -270,6 +288,7 @@ def manage() -> str | Response:
 def _manage_page(passkey_form: PasskeyNameForm, errors: dict[str, list[str]]) -> str:
     return render_template(
         "auth/second_factor.html",
+        rename_form=PasskeyRenameForm(),
         totp=confirmed_totp_of(current_user),
         passkeys=passkeys_of(current_user),
         recovery_codes_left=factors.unused_recovery_codes(current_user),

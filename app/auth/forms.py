@@ -159,6 +159,10 @@ class PasskeyNameForm(FlaskForm):
     credential = HiddenField(validators=[DataRequired(), Length(max=20_000)])
 
 
+class PasskeyRenameForm(FlaskForm):
+    name = StringField("New name", validators=[DataRequired(), Length(max=60)])
+
+
 class PasskeySignInForm(FlaskForm):
     """The browser's signed answer to a passkey sign-in (``static/passkeys.js``)."""
 

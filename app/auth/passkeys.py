@@ -154,11 +154,24 @@ def register(user: User, credential: str, name: str) -> list[str] | None:
     return new_recovery_codes(user) if first else None
 
 
-def remove(user: User, passkey_id: int) -> Passkey | None:
-    """Remove one of ``user``'s passkeys; None if they have none with that id."""
-    passkey = db.session.scalar(
+def _passkey_of(user: User, passkey_id: int) -> Passkey | None:
+    return db.session.scalar(
         select(Passkey).where(Passkey.id == passkey_id, Passkey.user_id == user.id)
     )
+
+
+def rename(user: User, passkey_id: int, name: str) -> Passkey | None:
+    """Give one of ``user``'s passkeys a new name; None if they have none with that id."""
+    passkey = _passkey_of(user, passkey_id)
+    if passkey is not None:
+        passkey.name = _clean_name(name)
+        db.session.flush()
+    return passkey
+
+
+def remove(user: User, passkey_id: int) -> Passkey | None:
+    """Remove one of ``user``'s passkeys; None if they have none with that id."""
+    passkey = _passkey_of(user, passkey_id)
     if passkey is None:
         return None
     db.session.delete(passkey)

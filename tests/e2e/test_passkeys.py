@@ -86,9 +86,12 @@ def test_a_passkey_is_added_then_signs_in(app, make_setting, live_server, new_pa
     assert "Hello Sam" in page.content()
     assert any("with a passkey" in str(m) for m in mail_outbox.to(email))
 
-    # Removing it: password and PIN alone sign in again.
+    # Renaming it, then removing it: password and PIN alone sign in again.
     page.goto(live_server.url(setting.slug, "/account/second-factor"))
-    page.get_by_role("button", name="Remove the passkey My phone").click()
+    page.get_by_label("New name for the passkey My phone").fill("Old phone")
+    page.get_by_role("button", name="Rename the passkey My phone").click()
+    page.get_by_text("Your passkey is now called “Old phone”").wait_for()
+    page.get_by_role("button", name="Remove the passkey Old phone").click()
     page.wait_for_url(live_server.url(setting.slug, "/account/second-factor"))
     assert "You have no second factor yet" in page.content()
     _sign_out(page)
