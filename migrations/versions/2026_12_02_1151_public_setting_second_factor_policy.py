@@ -1,15 +1,15 @@
 """public: who must have a second factor at each setting, and the grace period to enrol
 
 Revision ID: 6a3e8d1f0c47
-Revises: 9c2f4a6e1b73
-Create Date: 2026-12-02 11:31:00
+Revises: b51e0c7a3d92
+Create Date: 2026-12-02 11:51:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "6a3e8d1f0c47"
-down_revision = "9c2f4a6e1b73"
+down_revision = "b51e0c7a3d92"
 branch_labels = None
 depends_on = None
 
