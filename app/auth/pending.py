@@ -114,8 +114,11 @@ def pending_user(step: str) -> User | None:
 
 
 def abandon(message: str) -> Response:
-    """End the pending sign-in and send the person back to sign in, saying why."""
-    session.clear()
+    """End any pending sign-in and send the person to sign in, saying why; someone
+    already signed in (a stale link to the step) just goes home."""
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"), code=303)
+    session.pop(PENDING_SIGN_IN, None)
     flash(message, "error")
     return redirect(url_for("auth.login"), code=303)
 

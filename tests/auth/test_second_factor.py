@@ -283,3 +283,12 @@ def test_a_wrong_first_code_does_not_enrol(app, member):
     assert refused.status_code == 422
     sign_out(client)
     assert sign_in(client, email).headers["Location"] == "/"
+
+
+def test_the_step_pages_send_a_signed_in_person_home_and_keep_them_signed_in(app, member):
+    setting, email = member
+    client = client_for(app, setting.slug)
+    sign_in(client, email)
+    for page in ("/login/second-factor", "/login/second-factor/enrol"):
+        assert client.get(page).headers["Location"] == "/"
+    assert _signed_in(client)
