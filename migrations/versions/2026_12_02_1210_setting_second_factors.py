@@ -1,15 +1,15 @@
 """setting: second factors: authenticator apps (sealed TOTP secrets), recovery codes, passkeys
 
 Revision ID: 9c2f4a7e1b58
-Revises: 4e9d2f6a8c13
-Create Date: 2026-12-02 11:50:00
+Revises: 9b3f6e2d8c14
+Create Date: 2026-12-02 12:10:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "9c2f4a7e1b58"
-down_revision = "4e9d2f6a8c13"
+down_revision = "9b3f6e2d8c14"
 branch_labels = None
 depends_on = None
 
