@@ -173,10 +173,10 @@ class FactorPolicyForm(FlaskForm):
     required_for = SelectField(
         "Who must use a second factor",
         choices=[
-            ("nobody", "Nobody (each person may still choose to)"),
-            ("managers", "Managers"),
-            ("staff", "Managers and staff"),
-            ("everyone", "Everyone, parents and carers too"),
+            SelectChoice("nobody", "Nobody (each person may still choose to)"),
+            SelectChoice("managers", "Managers"),
+            SelectChoice("staff", "Managers and staff"),
+            SelectChoice("everyone", "Everyone, parents and carers too"),
         ],
     )
     grace_days = IntegerField(
