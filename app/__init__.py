@@ -67,19 +67,13 @@ def create_app(config: Config | None = None) -> Flask:
     blueprints = (
         home_bp,
         auth_bp,
-<<<<<<< HEAD
-=======
         factors_bp,
->>>>>>> 5aa8f2f (Second factor: authenticator apps (TOTP, sealed with TOTP_KEY, once per step, ±1 step), ten single-use recovery codes, a pending sign-in step with its own session id and expiry before any page, failures counting toward the lockout, a manager's reset; audited and emailed)
         people_bp,
         journal_bp,
         branding_bp,
         ops_bp,
         responsible_use_bp,
-<<<<<<< HEAD
         retention_bp,
-=======
->>>>>>> 5aa8f2f (Second factor: authenticator apps (TOTP, sealed with TOTP_KEY, once per step, ±1 step), ten single-use recovery codes, a pending sign-in step with its own session id and expiry before any page, failures counting toward the lockout, a manager's reset; audited and emailed)
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

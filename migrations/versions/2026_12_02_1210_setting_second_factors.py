@@ -1,7 +1,7 @@
 """setting: second factors: authenticator apps (sealed TOTP secrets), recovery codes, passkeys
 
 Revision ID: 9c2f4a7e1b58
-Revises: 9b3f6e2d8c14
+Revises: 5c2e8a71d9f4
 Create Date: 2026-12-02 12:10:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "9c2f4a7e1b58"
-down_revision = "9b3f6e2d8c14"
+down_revision = "5c2e8a71d9f4"
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
 """public: who must have a second factor at each setting, and the grace period to enrol
 
 Revision ID: 6a3e8d1f0c47
-Revises: b51e0c7a3d92
-Create Date: 2026-12-02 11:51:00
+Revises: 6d3f9b2c8e15
+Create Date: 2026-12-02 12:11:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "6a3e8d1f0c47"
-down_revision = "b51e0c7a3d92"
+down_revision = "6d3f9b2c8e15"
 branch_labels = None
 depends_on = None
 
