@@ -247,10 +247,8 @@ def export_subject(kind: str, person_id: int) -> Response:
 
 
 def _journal_child_or_404(child_id: int) -> Child:
-    child = journal.journal_child(current_user, child_id)
-    if child is None:
-        abort(404)
-    return child
+    """A child whose journal the signed-in person may read (the journal's own rule)."""
+    return journal.journal_child(current_user, child_id) or abort(404)
 
 
 @bp.get("/children/<id:child_id>/leaving-pack")
