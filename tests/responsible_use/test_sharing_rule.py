@@ -38,7 +38,7 @@ def test_parents_see_the_sharing_rule_beside_photos_and_the_download(app, family
     parent = signed_in(app, family, "parent_a")
     journal = unescape(parent.get(journal_page).text)
     assert DEFAULT_RULE in journal
-    rule_at, download_at = journal.index(DEFAULT_RULE), journal.index("Download the journal")
+    rule_at, download_at = journal.index(DEFAULT_RULE), journal.index("Download the whole journal")
     assert 0 < rule_at - download_at < 400, "beside the download link"
     observation = unescape(parent.get(observation_page).text)
     photos_at = observation.index('id="photos-heading"')
