@@ -6,6 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config
+from app.security.client_address import ValidClientAddress
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -15,7 +16,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.from_mapping(config.flask_settings())
     if config.PROXY_HOPS:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app,
+            ValidClientAddress(app.wsgi_app),
             x_for=config.PROXY_HOPS,
             x_proto=config.PROXY_HOPS,
             x_host=config.PROXY_HOPS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, g, has_app_context, render_template
+from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -63,7 +64,7 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
     return render_error(code, custom)
 
 
-def _redis_unavailable(error: RedisError) -> tuple[str, int]:
+def _redis_unavailable(error: RedisError | BrokerUnavailable) -> tuple[str, int]:
     outages.redis().failed(error)
     return render_error(503)
 
@@ -84,5 +85,7 @@ def register_error_pages(app: Flask) -> None:
     outages.install_outage_logs(app)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(RedisError, _redis_unavailable)
+    # Sending a task while the broker (the same Redis) is down: kombu wraps Redis's error.
+    app.register_error_handler(BrokerUnavailable, _redis_unavailable)
     # The database unreachable (not a query of ours that failed): also a 503.
     app.register_error_handler(DBAPIOperationalError, _database_unavailable)

@@ -274,3 +274,58 @@ def test_database_down_gives_a_clear_503(make_app, member):
     response = client_for(broken, setting.slug).get("/")
     assert response.status_code == 503
     assert "briefly unavailable" in response.text
+
+
+def test_broker_down_when_a_reset_is_requested_gives_a_clear_503(app, make_app, member):
+    setting, email = member
+    queued_by_a_worker = make_app(LJ_TASKS_IN_PROCESS="0")
+    client = client_for(queued_by_a_worker, setting.slug)
+    token = csrf_token(client, "/password/forgot")
+    # Redis still holds the sessions; only the broker connection is gone when the task is sent.
+    queued_by_a_worker.extensions["celery"].conf.broker_url = "redis://127.0.0.1:1/0"
+
+    response = client.post("/password/forgot", data={"email": email, "csrf_token": token})
+
+    assert response.status_code == 503
+    assert "briefly unavailable" in response.text
+
+
+def _audited_addresses(app, slug: str) -> list[str | None]:
+    from sqlalchemy import select
+
+    from app.auth.models import AuditEntry
+    from app.extensions import db
+    from tenants.binding import tenant_context
+
+    with app.app_context(), tenant_context(slug):
+        return list(db.session.scalars(select(AuditEntry.ip).order_by(AuditEntry.id)))
+
+
+@pytest.mark.parametrize(
+    "forwarded_for",
+    ["x" * 100, "<script>alert(1)</script>", "10.0.0.1.5", "fe80::1%" + "e" * 60, "", " , "],
+)
+def test_garbage_in_x_forwarded_for_is_not_taken_as_the_client_address(
+    app, make_app, member, forwarded_for
+):
+    setting, email = member
+    behind_a_proxy = make_app(PROXY_HOPS="1")
+    client = client_for(behind_a_proxy, setting.slug)
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
+
+    refused = sign_in(client, email, pin="999111")  # audited as a failure
+    assert refused.headers["Location"].endswith("/login")
+    assert sign_in(client, email).status_code == 303
+
+    peer = client.environ_base["REMOTE_ADDR"]
+    assert _audited_addresses(app, setting.slug)[-2:] == [peer, peer]
+
+
+def test_a_proxys_real_client_address_is_audited(app, make_app, member):
+    setting, email = member
+    client = client_for(make_app(PROXY_HOPS="1"), setting.slug)
+    client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.9, 2001:db8::7"
+
+    assert sign_in(client, email).status_code == 303
+
+    assert _audited_addresses(app, setting.slug)[-1] == "2001:db8::7"
