@@ -8,8 +8,8 @@ Run from the repository root (Redis must answer; PostgreSQL is started here):
 What it measures, against the targets of the issue:
 
 1. The time of ``app.backups.making.make_backup`` (an exported snapshot, ``pg_dump -Fc``
-   streamed through AES-GCM into the backup folder, every setting's rows counted in the
-   same snapshot, the manifest) divided by the time of a plain ``pg_dump -Fc`` of the same
+   streamed through AES-GCM into the backup folder, the rows of every table counted from
+   the dump as it streams, the manifest) divided by the time of a plain ``pg_dump -Fc`` of the same
    database into a file, in the same run, taking turns (target <= 1.15). ``MEDIA_ROOT`` is
    empty: media are excluded from both sides.
 2. ``restore_setting`` of one setting in place, the erasure ledger's replay included (the
