@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from tenants.routing import ANY_HOST_ENDPOINTS
 from tests.conftest import client_for, csrf_token, make_user, sign_in
 from tests.journal import test_access as journal_matrix
 from tests.journal.conftest import family, frozen_clock, signed_in  # noqa: F401  (fixtures)
@@ -164,3 +165,25 @@ def test_every_other_route_admits_only_its_roles(app, family, make_setting, who)
             if outcome not in _expected(roles, who):
                 wrong.append(f"{method} {path}: {outcome}")
     assert wrong == [], "\n".join(wrong)
+
+
+def test_every_route_of_a_suspended_setting_is_not_found_even_signed_in(app, family):  # noqa: F811
+    client = signed_in(app, family, MANAGER)
+    token = csrf_token(client, "/")
+    ids = real_ids(app, family)
+    suspended = app.test_cli_runner().invoke(args=["tenants", "suspend", family.slug])
+    assert suspended.exit_code == 0, suspended.output
+    # The operator's probes answer on any host, whatever the setting's state.
+    any_host = {
+        rule.rule for rule in app.url_map.iter_rules() if rule.endpoint in ANY_HOST_ENDPOINTS
+    }
+    answered = [
+        f"{method} {path}: {response.status_code}"
+        for route in app_routes(app)
+        if route.rule not in any_host
+        for method in route.methods
+        for path in [route.path_with(ids)]
+        for response in [client.open(path, method=method, data={"csrf_token": token})]
+        if response.status_code != 404
+    ]
+    assert answered == [], "\n".join(answered)
