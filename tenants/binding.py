@@ -96,9 +96,14 @@ def tenant_context(slug: str) -> Iterator[BoundSetting]:
     The block commits what it wants kept; anything left uncommitted is rolled
     back when it ends.
     """
-    from tenants.registry import active_setting_by_slug
+    from tenants.registry import active_setting_by_slug, forget_cached
 
     setting = active_setting_by_slug(slug)
+    if setting is None:
+        # The snapshot may predate a setting another process just created (a task
+        # sent right after provisioning): look once more in the registry itself.
+        forget_cached()
+        setting = active_setting_by_slug(slug)
     if setting is None:
         raise UnknownSetting(f"no active setting '{slug}'")
     token = bind(setting)
