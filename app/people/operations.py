@@ -38,7 +38,7 @@ from app.people.models import (
     StaffMember,
 )
 from app.retention.archive import children_past_retention
-from app.validation import InvalidInput, clean_email, clean_name
+from app.validation import InvalidField, InvalidInput, clean_email, clean_name
 from tenants.binding import current_setting
 from tenants.models import Setting
 
@@ -47,14 +47,6 @@ USER_NAME_LENGTH = 120  # users.full_name
 # Dates outside this range are typing mistakes (a year of 0202 or 2206), not real children.
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
-
-
-class InvalidField(InvalidInput):
-    """Input refused; ``field`` names the form field the message belongs to."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class PossibleDuplicate(Exception):

@@ -25,7 +25,7 @@ from app import clock
 from app.auth.access import current_user, require_role
 from app.auth.models import Role, User
 from app.extensions import db
-from app.journal import operations as journal
+from app.journal import permissions
 from app.people.forms import ActionForm
 from app.people.models import Child
 from app.retention import archive as archived
@@ -248,7 +248,7 @@ def export_subject(kind: str, person_id: int) -> Response:
 
 def _journal_child_or_404(child_id: int) -> Child:
     """A child whose journal the signed-in person may read (the journal's own rule)."""
-    return journal.journal_child(current_user, child_id) or abort(404)
+    return permissions.journal_child(current_user, child_id) or abort(404)
 
 
 @bp.get("/children/<id:child_id>/leaving-pack")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.auth.models import Role
 from app.extensions import db
-from app.journal import operations as journal
+from app.journal import comments, observations, photos, publishing
 from app.journal.media import process_upload
 from app.journal.models import AREAS_OF_LEARNING, CHARACTERISTICS_OF_LEARNING, Comment
 from app.people import operations as people
@@ -72,8 +72,8 @@ def long_data(app, family) -> dict[str, int]:  # noqa: F811
                 f"invited.parent.with.a.long.address.{number}@another-long-domain.example.org",
                 by=manager,
             )
-        observation = journal.create_observation(
-            journal.ObservationDetails(
+        observation = observations.create_observation(
+            observations.ObservationDetails(
                 observed_on=TODAY,
                 child_ids=(family.child_a_id, long_named.id),
                 text=LONG_TEXT,
@@ -85,24 +85,24 @@ def long_data(app, family) -> dict[str, int]:  # noqa: F811
             ),
             by=staff,
         )
-        journal.add_photo(
+        photos.add_photo(
             observation,
             process_upload(photo_bytes(1200, 900)),
             caption="Ada and Maximiliana-Josephine lining up the cups from smallest to largest",
             in_photo=(family.child_a_id, long_named.id),
             by=staff,
         )
-        journal.publish(observation, by=staff, confirmed=True)
+        publishing.publish(observation, by=staff, confirmed=True)
         parent_a = get_user(family.parent_a_id)
         for number in range(10):
-            journal.add_comment(
+            comments.add_comment(
                 observation,
                 db.session.get_one(type(long_named), family.child_a_id),
                 f"Comment {number}: she told us all about it at tea time, "
                 "especially the cup that overflowed-and-overflowed-and-overflowed!",
                 by=parent_a,
             )
-        details = journal.ObservationDetails(
+        details = observations.ObservationDetails(
             observed_on=TODAY,
             child_ids=(family.child_a_id, long_named.id),
             text=LONG_TEXT + "\n\nCorrected: it was the afternoon.",
@@ -110,8 +110,8 @@ def long_data(app, family) -> dict[str, int]:  # noqa: F811
             characteristics=tuple(CHARACTERISTICS_OF_LEARNING),
             age_band="3_and_4",
         )
-        journal.update_observation(observation, details, by=manager)
-        journal.create_home_observation(
+        observations.update_observation(observation, details, by=manager)
+        observations.create_home_observation(
             db.session.get_one(type(long_named), family.child_a_id),
             date(2026, 11, 30),
             "At home Ada filled the bath with every cup in the kitchen cupboard.",

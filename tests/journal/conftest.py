@@ -18,9 +18,10 @@ from sqlalchemy import select, update
 
 from app.auth.models import Role, User
 from app.extensions import db
-from app.journal import operations as journal
+from app.journal import observations, publishing
 from app.journal.media import process_upload
 from app.journal.models import GroupNamePolicy, Observation, Photo
+from app.journal.photos import add_photo
 from app.people.operations import create_child, link_parent
 from tenants.models import Setting
 from tests.conftest import HostClient, client_for, csrf_token, sign_in
@@ -156,8 +157,8 @@ def observe(
     """An observation written by the member of staff (published unless ``publish=False``)."""
     with inside(app, family.slug):
         staff = get_user(family.staff_id)
-        observation = journal.create_observation(
-            journal.ObservationDetails(
+        observation = observations.create_observation(
+            observations.ObservationDetails(
                 observed_on=observed_on,
                 child_ids=tuple(child_ids),
                 text=text,
@@ -167,7 +168,7 @@ def observe(
             by=staff,
         )
         for data, caption, in_photo in photos:
-            journal.add_photo(
+            add_photo(
                 observation,
                 process_upload(data),
                 caption=caption,
@@ -175,8 +176,8 @@ def observe(
                 by=staff,
             )
         if publish:
-            outcome, _ = journal.publish(observation, by=staff, confirmed=True)
-            assert outcome is journal.Published.PUBLISHED
+            outcome, _ = publishing.publish(observation, by=staff, confirmed=True)
+            assert outcome is publishing.Published.PUBLISHED
         db.session.commit()
         return observation.id
 

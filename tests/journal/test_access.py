@@ -270,11 +270,11 @@ def test_a_parent_does_not_see_drafts_by_url(app, family):
 
 def test_staff_do_not_see_other_staffs_drafts(app, family):
     with inside(app, family.slug):
-        from app.journal import operations as journal
+        from app.journal import observations
         from app.journal.models import ObservationStatus
 
-        draft = journal.create_observation(
-            journal.ObservationDetails(
+        draft = observations.create_observation(
+            observations.ObservationDetails(
                 observed_on=child_details().start_date,
                 child_ids=(family.child_a_id,),
                 text="The manager's draft.",

@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from app.auth.models import User
 from app.extensions import db
-from app.journal import operations as journal
+from app.journal import comments, names
 from app.journal.models import GroupNamePolicy, Observation
 from app.journal.viewing import ChildView, NotInChildsView
 from app.people.models import Child
@@ -322,10 +322,10 @@ def test_a_childs_view_offers_no_raw_text_to_a_template(app, family):
             child=child_a,
             family=frozenset({child_a.id}),
             policy=GroupNamePolicy.HIDDEN,
-            everyone=journal.setting_children(),
+            everyone=names.setting_children(),
         )
         item = view.show(
-            observation, journal.comments_in_view(observation, child_a, with_hidden=False)
+            observation, comments.comments_in_view(observation, child_a, with_hidden=False)
         )
 
         assert item.observation.observed_on == TODAY and item.observation.is_group
@@ -356,7 +356,7 @@ def test_no_get_route_gives_child_bs_name_to_child_as_family(app, family):
     _comment_from_each_family(app, family, observation_id)
     with inside(app, family.slug):
         shown = db.session.get_one(Observation, observation_id)
-        staff_comment = journal.add_comment(
+        staff_comment = comments.add_comment(
             shown,
             db.session.get_one(Child, family.child_a_id),
             "Barty helped Ada too.",

@@ -11,7 +11,7 @@ from app.auth.models import AccountStatus, AuditEntry, Role
 from app.extensions import db
 from app.people import operations as people
 from app.people.models import Child, StaffMember
-from app.validation import InvalidInput
+from app.validation import InvalidField, InvalidInput
 from tests.people.conftest import (
     TODAY,
     add_user,
@@ -62,7 +62,7 @@ def test_bad_child_details_are_refused_and_nothing_is_saved(
 ):
     with inside(app, nursery.slug):
         before = db.session.query(Child).count()
-        with pytest.raises(people.InvalidField, match=message) as refused:
+        with pytest.raises(InvalidField, match=message) as refused:
             people.create_child(child_details(**overrides), by=get_user(nursery.manager_id))
         assert refused.value.field == field
         db.session.rollback()
@@ -70,7 +70,7 @@ def test_bad_child_details_are_refused_and_nothing_is_saved(
 
 
 def test_a_parent_cannot_be_a_key_person(app, nursery):
-    with inside(app, nursery.slug), pytest.raises(people.InvalidField, match="key person"):
+    with inside(app, nursery.slug), pytest.raises(InvalidField, match="key person"):
         people.create_child(
             child_details(first_name="Cy", key_person_id=nursery.parent_id),
             by=get_user(nursery.manager_id),

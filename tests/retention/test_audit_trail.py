@@ -11,7 +11,7 @@ from app import clock
 from app.auth.models import AccountStatus, AuditEntry, Role
 from app.auth.operations import correct_invited_email
 from app.extensions import db
-from app.journal.operations import PAGE_SIZE
+from app.paging import PAGE_SIZE
 from tests.people.conftest import add_user, inside
 from tests.retention.conftest import get_user, signed_in
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app import clock
 from app.auth.models import AuditEntry
 from app.extensions import db
-from app.journal import operations as journal
+from app.journal import comments, observations
 from app.journal.models import Comment, Observation, Photo
 from app.mail import queue_email
 from app.people.models import Child
@@ -62,15 +62,15 @@ def _their_journal(app, family):
     with inside(app, family.slug):
         observation = db.session.get_one(Observation, group)
         a, b = (db.session.get_one(Child, i) for i in (family.child_a_id, family.child_b_id))
-        journal.add_comment(observation, a, "Ada loved it", by=get_user(family.parent_a_id))
-        journal.add_comment(
+        comments.add_comment(observation, a, "Ada loved it", by=get_user(family.parent_a_id))
+        comments.add_comment(
             observation, b, "Barty told us about Ada!", by=get_user(family.parent_b_id)
         )
         db.session.commit()
         # A correction after publishing: the revision keeps both versions, names and all.
-        journal.update_observation(
+        observations.update_observation(
             observation,
-            journal.ObservationDetails(
+            observations.ObservationDetails(
                 observed_on=observation.observed_on,
                 child_ids=(family.child_a_id, family.child_b_id),
                 text=observation.text + " Ada Okafor laughed.",
