@@ -49,7 +49,7 @@ def usage_policy() -> Page:
     policy = operations.current_policy()
     form = AcceptPolicyForm(version=str(policy.version))
     if request.method == "POST":
-        if not form.validate() or not form.version.data.isdigit():
+        if not form.validate():
             return _policy_page(policy, form), INVALID
         try:
             operations.accept_policy(current_user, int(form.version.data))
