@@ -158,9 +158,7 @@ def test_a_version_published_while_the_page_was_open_is_not_accepted_unseen(app,
 
 
 @pytest.mark.parametrize("version", ["¹", "1.0", "", "9" * 20])
-def test_a_version_that_is_not_a_number_is_refused_and_nothing_accepted(
-    app, make_setting, version
-):
+def test_a_version_that_is_not_a_number_is_refused_and_nothing_accepted(app, make_setting, version):
     setting = make_setting()
     with app.app_context():
         email = make_user(setting.slug, role="staff", accepted_policy=False)
