@@ -120,3 +120,8 @@ def text_holding(app: Flask, slug: str, words: list[str]) -> list[str]:
                 ).all()
                 found.extend(f"{table}.{column}: {value}" for value in values)
     return found
+
+
+# A database of its own and real workers, for the purge killed mid-job.
+from tests.backups.conftest import service  # noqa: E402, F401
+from tests.workers.conftest import celery_app, start_worker  # noqa: E402, F401
