@@ -10,7 +10,8 @@ from app.security.client_address import ValidClientAddress
 
 
 def create_app(config: Config | None = None) -> Flask:
-    """Build the app: config, extensions, tenancy, blueprints, CLI, error pages."""
+    """Build the app: config, extensions, tenancy, blueprints, CLI, error pages, and the
+    one transaction per request."""
     config = config or Config()
     app = Flask(__name__)
     app.config.from_mapping(config.flask_settings())
@@ -106,4 +107,8 @@ def create_app(config: Config | None = None) -> Flask:
     register_error_pages(app)
     install_security_headers(app)
     install_same_origin_check(app)
+
+    from app.request_transaction import install_request_transaction
+
+    install_request_transaction(app)  # last: its after-request step runs first
     return app

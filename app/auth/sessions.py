@@ -64,12 +64,18 @@ class RedisSession(CallbackDict[str, Any], SessionMixin):
         self.discarded_sid: str | None = None
         self.ended_reason: str | None = None  # set when the server ended it (ACCESS_ENDED)
         self.remaining: float | None = None  # seconds left, read without sliding (STATUS_PATH)
+        self.changes_dropped = False
 
     def regenerate(self) -> None:
         """A new id for the same data (at sign-in): a planted id becomes useless."""
         self.discarded_sid = self.sid
         self.sid = _new_sid()
         self.modified = True
+
+    def drop_changes(self) -> None:
+        """Store nothing this request changed (its transaction failed to commit): the
+        stored session stays as it was, e.g. not signed in by a sign-in never recorded."""
+        self.changes_dropped = True
 
 
 def _new_sid() -> str:
@@ -174,7 +180,7 @@ class RedisSessionInterface(SessionInterface):
         return session
 
     def save_session(self, app: Flask, session: RedisSession, response: Response) -> None:  # type: ignore[override]
-        if session.unavailable:
+        if session.unavailable or session.changes_dropped:
             return
         try:
             self._save(session, response)

@@ -9,12 +9,10 @@ from app.auth.access import require_role
 from app.auth.models import Role
 from app.branding import operations
 from app.branding.forms import BrandingForm
-from app.extensions import db
 from app.journal import storage
 from app.journal.media import MediaRejected
 from app.validation import InvalidInput
 from tenants.binding import current_setting
-from tenants.registry import forget_cached
 
 bp = Blueprint("branding", __name__, url_prefix="/settings/branding", template_folder="templates")
 
@@ -45,14 +43,10 @@ def save() -> Response | tuple[str, int]:
         except InvalidInput as error:
             errors = {"name": [str(error)]}
         except MediaRejected as rejected:
-            db.session.rollback()
             return _page(form, {"logo": [rejected.message]}), rejected.status
         else:
-            db.session.commit()
-            forget_cached()
             flash("Saved. Families see the name, logo and times on every page.", "success")
             return redirect(url_for("branding.edit"), code=303)
-    db.session.rollback()
     return _page(form, errors), 422
 
 

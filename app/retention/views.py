@@ -76,10 +76,8 @@ def save_schedule() -> Page:
         except InvalidPeriod as error:
             errors = {error.field: [str(error)]}
         else:
-            db.session.commit()
             flash("The retention schedule is saved.", "success")
             return redirect(url_for("retention.schedule"), code=303)
-    db.session.rollback()
     return _schedule_page(form, errors), INVALID
 
 
@@ -141,13 +139,11 @@ def purge(kind: str, person_id: int) -> Page:
     elif shown.hold is not None:
         problem = "Their records are on legal hold: lift the hold before purging."
     if problem is not None:
-        db.session.rollback()
         return _person_page(shown, purge_form=form, errors={"confirm_name": [problem]}), INVALID
     if shown.record_type is RecordType.CHILD:
         purge_children([shown.id], by=current_user, reason=PurgeReason.MANAGER)
     else:
         purge_accounts([shown.id], shown.record_type, by=current_user, reason=PurgeReason.MANAGER)
-    db.session.commit()
     flash(f"{shown.name}'s records are purged.", "success")
     return redirect(url_for("retention.archive"), code=303)
 
@@ -164,10 +160,8 @@ def place_hold(kind: str, person_id: int) -> Page:
         except InvalidInput as error:
             errors = {"reason": [str(error)]}
         else:
-            db.session.commit()
             flash(f"{shown.name}'s records are on legal hold.", "success")
             return redirect(url_for("retention.person", kind=kind, person_id=person_id), code=303)
-    db.session.rollback()
     return _person_page(shown, hold_form=form, errors=errors), INVALID
 
 
@@ -179,9 +173,7 @@ def lift_hold(kind: str, person_id: int) -> Page:
     try:
         archived.lift_hold(shown, by=current_user)
     except InvalidInput as error:
-        db.session.rollback()
         return _person_page(shown, errors={"hold": [str(error)]}), INVALID
-    db.session.commit()
     flash(f"The hold on {shown.name}'s records is lifted.", "success")
     return redirect(url_for("retention.person", kind=kind, person_id=person_id), code=303)
 
@@ -231,7 +223,6 @@ def export_subject(kind: str, person_id: int) -> Response:
     _subject_or_404(kind, person_id)
     ActionForm().validate_on_submit() or abort(400)
     path = sar.export_subject(RecordType(kind), person_id, by=current_user)
-    db.session.commit()
     response = send_file(
         path,
         mimetype="application/zip",
@@ -269,7 +260,6 @@ def request_leaving_pack(child_id: int) -> Response:
     child = _journal_child_or_404(child_id)
     ActionForm().validate_on_submit() or abort(400)
     pack = packs.request_pack(child, by=current_user)
-    db.session.commit()
     flash("The pack is being made: you will get an email when it is ready.", "success")
     return redirect(url_for("retention.leaving_pack", pack_id=pack.id), code=303)
 
