@@ -62,7 +62,8 @@ def write_template_setting(slug: str) -> None:
     from app.auth.models import AccountStatus, Role, User
     from app.extensions import db
     from app.journal import comments, observations, publishing
-    from app.people.operations import ChildDetails, create_child, link_parent
+    from app.people.children import ChildDetails, create_child
+    from app.people.links import link_parent
     from tenants.binding import tenant_context
 
     with tenant_context(slug):

@@ -125,7 +125,8 @@ def create_journal(app: Flask, count: int) -> Journal:
     from app.extensions import db
     from app.journal import observations, photos, publishing
     from app.journal.media import process_upload
-    from app.people.operations import ChildDetails, create_child, link_parent
+    from app.people.children import ChildDetails, create_child
+    from app.people.links import link_parent
 
     with inside_new_setting(app, SLUG):
         staff, parent = add_active_users(

@@ -7,7 +7,7 @@ from flask import Blueprint, g, render_template
 from app.auth.access import current_user
 from app.auth.models import Role
 from app.home import dashboards
-from app.people import operations as people
+from app.people import children, needs_attention
 
 bp = Blueprint("home", __name__, template_folder="templates")
 
@@ -23,14 +23,14 @@ def index() -> str:
         steps = dashboards.getting_started()
         return render_template(
             "home/manager.html",
-            attention=people.needs_attention(),
+            attention=needs_attention.needs_attention(),
             steps=None if all(step.done for step in steps) else steps,
             waiting=dashboards.waiting_for_review(current_user),
         )
     if current_user.role is Role.STAFF:
         return render_template(
             "home/staff.html",
-            children=people.active_children(),
+            children=children.active_children(),
             waiting=dashboards.waiting_for_review(current_user),
         )
     return render_template("home/parent.html", news=dashboards.new_since_last_visit(current_user))

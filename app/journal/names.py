@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.auth.models import Role, User
 from app.extensions import db
 from app.journal.masking import ChildName
-from app.people import operations as people
+from app.people import links
 from app.people.models import Child
 
 
@@ -50,5 +50,5 @@ def family_of(viewer: User, child: Child) -> frozenset[int]:
     """Children whose names the viewer sees in ``child``'s journal whatever the policy:
     the child, and for a parent every child linked to them (a sibling is no stranger)."""
     if viewer.role is Role.PARENT:
-        return frozenset({child.id, *(linked.id for linked in people.children_of(viewer))})
+        return frozenset({child.id, *(linked.id for linked in links.children_of(viewer))})
     return frozenset({child.id})

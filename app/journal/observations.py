@@ -37,7 +37,7 @@ from app.journal.permissions import NotAllowed, check_editable, is_staff, may_de
 from app.journal.photos import forget_files
 from app.journal.publishing import hold_if_flagged
 from app.journal.revisions import before_change, revised
-from app.people import operations as people
+from app.people import links
 from app.people.models import Child
 from app.validation import InvalidField
 
@@ -191,7 +191,7 @@ def create_home_observation(
     child: Child, observed_on: date | None, text: str, *, by: User
 ) -> Observation:
     """A parent's observation from home: it waits for staff before it joins the journal."""
-    if by.role is not Role.PARENT or not people.is_linked(by, child):
+    if by.role is not Role.PARENT or not links.is_linked(by, child):
         raise NotAllowed("Parents send home observations about their own children.")
     if child.is_archived:
         raise InvalidField("text", f"{child.known_as} has left: no new observations can be added.")

@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.auth.models import Role, User
 from app.extensions import db
 from app.journal.models import Observation, ObservationChild, ObservationKind, ObservationStatus
-from app.people import operations as people
+from app.people import children, links
 from app.people.models import Child
 from app.validation import InvalidInput
 
@@ -112,7 +112,7 @@ def journal_child(viewer: User, child_id: int) -> Child | None:
         return None
     if viewer.role is Role.STAFF and child.is_archived:
         return None
-    if viewer.role is Role.PARENT and not people.is_linked(viewer, child):
+    if viewer.role is Role.PARENT and not links.is_linked(viewer, child):
         return None
     return child
 
@@ -120,7 +120,7 @@ def journal_child(viewer: User, child_id: int) -> Child | None:
 def journal_children(viewer: User) -> list[Child]:
     """The children whose journals ``viewer`` may open, for lists and filters."""
     if viewer.role is Role.PARENT:
-        return people.children_of(viewer)
+        return links.children_of(viewer)
     if viewer.role is Role.MANAGER:
-        return people.active_children() + people.archived_children()
-    return people.active_children()
+        return children.active_children() + children.archived_children()
+    return children.active_children()

@@ -77,7 +77,7 @@ from app.journal.models import (
 )
 from app.journal.publishing import Published
 from app.journal.viewing import ChildView, as_json, comments_in_full, show_in_full
-from app.people import operations as people
+from app.people import staff
 from app.people.models import Child
 from app.validation import InvalidInput
 
@@ -253,7 +253,7 @@ def index() -> Page:
         [(child.id, child.full_name) for child in permissions.journal_children(current_user)],
         [(user.id, user.full_name) for user in listing.authors()],
         listing.rooms(),
-        [(user.id, user.full_name) for user in people.key_people()],
+        [(user.id, user.full_name) for user in staff.key_people()],
     )
     if not form.validate():
         return render_template("journal/index.html", form=form, page=None), 400

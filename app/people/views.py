@@ -20,7 +20,9 @@ from app.auth.models import AccountStatus, Role, User
 from app.auth.operations import DeactivatedAccount
 from app.auth.second_factor import factor_policy
 from app.extensions import db
-from app.people import operations as people
+from app.people import accounts, links, needs_attention, policies
+from app.people import children as child_records
+from app.people import staff as staff_records
 from app.people.forms import (
     ActionForm,
     ChildForm,
@@ -62,7 +64,7 @@ def _visible_child_or_404(child_id: int) -> Child:
     child = _child_or_404(child_id)
     if current_user.role is Role.STAFF and child.is_archived:
         abort(404)
-    if current_user.role is Role.PARENT and not people.is_linked(current_user, child):
+    if current_user.role is Role.PARENT and not links.is_linked(current_user, child):
         abort(404)
     return child
 
@@ -89,7 +91,7 @@ def _overview_page(form: PeoplePoliciesForm, errors: Errors) -> str:
     policy = factor_policy()
     return render_template(
         "people/overview.html",
-        attention=people.needs_attention(),
+        attention=needs_attention.needs_attention(),
         policies_form=form,
         errors=errors,
         factor_policy_form=FactorPolicyForm(
@@ -101,7 +103,7 @@ def _overview_page(form: PeoplePoliciesForm, errors: Errors) -> str:
 @bp.get("/")
 @require_role(MANAGER)
 def overview() -> str:
-    return _overview_page(PeoplePoliciesForm(formdata=None, obj=people.people_policies()), {})
+    return _overview_page(PeoplePoliciesForm(formdata=None, obj=policies.people_policies()), {})
 
 
 @bp.post("/policies")
@@ -111,7 +113,7 @@ def save_policies() -> Page:
     errors: Errors = {}
     if form.validate():
         try:
-            people.save_people_policies(form.policies(), by=current_user)
+            policies.save_people_policies(form.policies(), by=current_user)
         except InvalidInput as error:
             errors = _field_errors(error, "parent_grace_days")
         else:
@@ -129,9 +131,9 @@ def save_policies() -> Page:
 @require_role(*ANYONE)
 def children() -> str:
     if current_user.role is Role.PARENT:
-        shown = people.children_of(current_user)
+        shown = links.children_of(current_user)
     else:
-        shown = people.active_children()
+        shown = child_records.active_children()
     return render_template("people/children.html", children=shown)
 
 
@@ -153,14 +155,14 @@ def child(child_id: int) -> str:
     if current_user.role is Role.MANAGER:
         return _child_page_with(shown)
     if current_user.role is Role.STAFF:
-        return render_template("people/child.html", child=shown, links=people.links_of_child(shown))
+        return render_template("people/child.html", child=shown, links=links.links_of_child(shown))
     # A parent sees their child, not who else is linked to them.
     return render_template("people/child.html", child=shown)
 
 
 def _child_form(**data: object) -> ChildForm:
     form = ChildForm(**data)
-    form.offer_key_people([(person.id, person.full_name) for person in people.key_people()])
+    form.offer_key_people([(person.id, person.full_name) for person in staff_records.key_people()])
     return form
 
 
@@ -185,10 +187,10 @@ def create_child() -> Page:
     errors: Errors = {}
     if form.validate():
         try:
-            added = people.create_child(
+            added = child_records.create_child(
                 form.details(), by=current_user, confirm_duplicate=form.confirm_duplicate.data
             )
-        except people.PossibleDuplicate as warning:
+        except child_records.PossibleDuplicate as warning:
             db.session.rollback()
             return _child_form_page(form, {}, duplicate=warning.existing)
         except InvalidInput as error:
@@ -217,13 +219,13 @@ def update_child(child_id: int) -> Page:
     errors: Errors = {}
     if form.validate():
         try:
-            people.update_child(
+            child_records.update_child(
                 shown,
                 form.details(),
                 by=current_user,
                 confirm_duplicate=form.confirm_duplicate.data,
             )
-        except people.PossibleDuplicate as warning:
+        except child_records.PossibleDuplicate as warning:
             db.session.rollback()
             return _child_form_page(form, {}, child=shown, duplicate=warning.existing)
         except InvalidInput as error:
@@ -243,7 +245,7 @@ def set_leaving_date(child_id: int) -> Page:
     form = LeavingDateForm()
     if form.validate():
         try:
-            people.set_child_leaving_date(shown, form.leaving_date.data, by=current_user)
+            child_records.set_child_leaving_date(shown, form.leaving_date.data, by=current_user)
         except InvalidInput as error:
             form.leaving_date.errors = [str(error)]
         else:
@@ -265,7 +267,7 @@ def _leaving_message(child: Child) -> str:
 def _child_page_with(child: Child, **forms: object) -> str:
     context: dict[str, object] = {
         "child": child,
-        "links": people.links_of_child(child),
+        "links": links.links_of_child(child),
         "leaving_form": LeavingDateForm(formdata=None, leaving_date=child.leaving_date),
         "parent_form": ParentForChildForm(formdata=None),
     }
@@ -287,7 +289,7 @@ def confirm_archive_child(child_id: int) -> str:
 def archive_child(child_id: int) -> Response:
     _check_action()
     shown = _child_or_404(child_id)
-    people.archive_child(shown, by=current_user)
+    child_records.archive_child(shown, by=current_user)
     db.session.commit()
     flash(f"{shown.full_name} has left and is now in the archive.", "success")
     return redirect(url_for("people.child", child_id=shown.id), code=303)
@@ -307,11 +309,11 @@ def add_parent_to_child(child_id: int) -> Page:
     errors: Errors = {}
     if form.validate():
         try:
-            proposal = people.propose_link(
+            proposal = links.propose_link(
                 form.full_name.data or "", form.email.data or "", form.relationship.data or ""
             )
             if form.confirmed.data == "yes" and form.shown_parent_id.data == proposal.account_key:
-                link = people.link_proposed(proposal, shown, by=current_user)
+                link = links.link_proposed(proposal, shown, by=current_user)
                 db.session.commit()
                 flash(f"{link.parent.full_name} is now linked to {shown.full_name}.", "success")
                 return redirect(url_for("people.child", child_id=shown.id), code=303)
@@ -343,7 +345,7 @@ def add_parent_to_child(child_id: int) -> Page:
 def confirm_unlink_parent(child_id: int, parent_id: int) -> str:
     shown = _child_or_404(child_id)
     parent = _person_or_404(parent_id, (Role.PARENT,))
-    if not people.is_linked(parent, shown):
+    if not links.is_linked(parent, shown):
         abort(409, description=f"{parent.full_name} is not linked to {shown.full_name}.")
     return render_template("people/confirm_unlink.html", child=shown, parent=parent)
 
@@ -355,7 +357,7 @@ def unlink_parent(child_id: int, parent_id: int) -> Response:
     shown = _child_or_404(child_id)
     parent = _person_or_404(parent_id, (Role.PARENT,))
     try:
-        people.unlink_parent(parent, shown, by=current_user)
+        links.unlink_parent(parent, shown, by=current_user)
     except InvalidInput as error:
         db.session.rollback()
         abort(409, description=str(error))
@@ -370,12 +372,13 @@ def unlink_parent(child_id: int, parent_id: int) -> Response:
 @bp.get("/parents")
 @require_role(MANAGER)
 def parents() -> str:
-    return render_template("people/parents.html", parents=people.parents())
+    return render_template("people/parents.html", parents=links.parents())
 
 
 def _child_choices() -> list[tuple[int, str]]:
     return [
-        (c.id, f"{c.full_name} ({c.date_of_birth:%-d %b %Y})") for c in people.active_children()
+        (c.id, f"{c.full_name} ({c.date_of_birth:%-d %b %Y})")
+        for c in child_records.active_children()
     ]
 
 
@@ -386,7 +389,7 @@ def _parent_page(parent: User, form: ChildForParentForm | None = None) -> str:
     return render_template(
         "people/parent.html",
         parent=parent,
-        children=people.children_of(parent),
+        children=links.children_of(parent),
         link_form=form,
     )
 
@@ -407,9 +410,9 @@ def link_child_to_parent(parent_id: int) -> Page:
         target = _child_or_404(form.child_id.data)
         reactivates = shown.status is AccountStatus.DEACTIVATED
         try:
-            relationship = people.clean_relationship(form.relationship.data or "")
+            relationship = links.clean_relationship(form.relationship.data or "")
             if form.confirmed.data == "yes":
-                people.link_parent(
+                links.link_parent(
                     shown, target, relationship, by=current_user, reactivate=reactivates
                 )
                 db.session.commit()
@@ -441,7 +444,7 @@ def link_child_to_parent(parent_id: int) -> Page:
 @bp.get("/staff")
 @require_role(MANAGER)
 def staff() -> str:
-    return render_template("people/staff.html", staff=people.staff())
+    return render_template("people/staff.html", staff=staff_records.staff())
 
 
 @bp.get("/staff/new")
@@ -457,7 +460,7 @@ def create_staff() -> Page:
     errors: Errors = {}
     if form.validate():
         try:
-            added = people.add_staff(
+            added = staff_records.add_staff(
                 form.full_name.data or "",
                 form.email.data or "",
                 Role(form.role.data),
@@ -479,7 +482,7 @@ def create_staff() -> Page:
 
 
 def _staff_page(member: User, form: StaffDatesForm | None = None) -> str:
-    record = people.staff_dates(member)
+    record = staff_records.staff_dates(member)
     if form is None:
         form = StaffDatesForm(formdata=None, obj=record)
     return render_template(
@@ -493,17 +496,17 @@ def _staff_page(member: User, form: StaffDatesForm | None = None) -> str:
 @bp.get("/staff/<id:user_id>")
 @require_role(MANAGER)
 def staff_member(user_id: int) -> str:
-    return _staff_page(_person_or_404(user_id, people.STAFF_ROLES))
+    return _staff_page(_person_or_404(user_id, staff_records.STAFF_ROLES))
 
 
 @bp.post("/staff/<id:user_id>/dates")
 @require_role(MANAGER)
 def set_staff_dates(user_id: int) -> Page:
-    member = _person_or_404(user_id, people.STAFF_ROLES)
+    member = _person_or_404(user_id, staff_records.STAFF_ROLES)
     form = StaffDatesForm()
     if form.validate():
         try:
-            people.set_staff_dates(
+            staff_records.set_staff_dates(
                 member, form.start_date.data, form.leaving_date.data, by=current_user
             )
         except InvalidInput as error:
@@ -513,7 +516,7 @@ def set_staff_dates(user_id: int) -> Page:
             flash(f"{member.full_name}'s dates have been saved.", "success")
             return redirect(url_for("people.staff_member", user_id=member.id), code=303)
     db.session.rollback()
-    return _staff_page(_person_or_404(user_id, people.STAFF_ROLES), form), INVALID
+    return _staff_page(_person_or_404(user_id, staff_records.STAFF_ROLES), form), INVALID
 
 
 # ---------------------------------------------------------------- deactivation and coming back
@@ -559,7 +562,7 @@ def confirm_deactivate(user_id: int) -> str:
 def deactivate(user_id: int) -> Response:
     return _access_changed(
         user_id,
-        lambda person: people.deactivate_now(person, by=current_user, reason="by manager"),
+        lambda person: accounts.deactivate_now(person, by=current_user, reason="by manager"),
         "{name}'s account is deactivated; they have been signed out.",
     )
 
@@ -575,6 +578,6 @@ def confirm_reactivate(user_id: int) -> str:
 def reactivate(user_id: int) -> Response:
     return _access_changed(
         user_id,
-        lambda person: people.reactivate_account(person, by=current_user),
+        lambda person: accounts.reactivate_account(person, by=current_user),
         "{name}'s account is back: they have been emailed a link to choose a new password and PIN.",
     )

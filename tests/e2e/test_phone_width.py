@@ -15,7 +15,7 @@ from app.extensions import db
 from app.journal import comments, observations, photos, publishing
 from app.journal.media import process_upload
 from app.journal.models import AREAS_OF_LEARNING, CHARACTERISTICS_OF_LEARNING, Comment
-from app.people import operations as people
+from app.people import accounts, children, links
 from tests.fixtures.browser import PHONE
 from tests.journal.conftest import (  # noqa: F401
     TODAY,
@@ -48,7 +48,7 @@ def long_data(app, family) -> dict[str, int]:  # noqa: F811
     with inside(app, family.slug):
         manager = get_user(family.manager_id)
         staff = get_user(family.staff_id)
-        long_named = people.create_child(
+        long_named = children.create_child(
             child_details(
                 first_name="Maximiliana-Josephine",
                 last_name="Wolfeschlegelsteinhausen-Bergerdorff",
@@ -64,10 +64,10 @@ def long_data(app, family) -> dict[str, int]:  # noqa: F811
             "anastasia.constantinopoulou-fitzgerald@extremely-long-family-domain.example.org",
             Role.PARENT,
         )
-        people.link_parent(long_parent, long_named, "Grandmother and foster carer", by=manager)
-        people.link_parent(get_user(family.parent_a_id), long_named, "Mother", by=manager)
+        links.link_parent(long_parent, long_named, "Grandmother and foster carer", by=manager)
+        links.link_parent(get_user(family.parent_a_id), long_named, "Mother", by=manager)
         for number in range(15):
-            people.add_parent(
+            links.add_parent(
                 f"Invited Parent-With-A-Long-Name Number {number}",
                 f"invited.parent.with.a.long.address.{number}@another-long-domain.example.org",
                 by=manager,
@@ -117,7 +117,7 @@ def long_data(app, family) -> dict[str, int]:  # noqa: F811
             "At home Ada filled the bath with every cup in the kitchen cupboard.",
             by=parent_a,
         )
-        people.deactivate_now(get_user(family.parent_b_id), by=manager, reason="left")
+        accounts.deactivate_now(get_user(family.parent_b_id), by=manager, reason="left")
         db.session.commit()
         comment_id = db.session.scalars(select(Comment.id).order_by(Comment.id)).first()
         return {

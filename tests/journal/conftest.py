@@ -22,7 +22,8 @@ from app.journal import observations, publishing
 from app.journal.media import process_upload
 from app.journal.models import GroupNamePolicy, Observation, Photo
 from app.journal.photos import add_photo
-from app.people.operations import create_child, link_parent
+from app.people.children import create_child
+from app.people.links import link_parent
 from tenants.models import Setting
 from tests.conftest import HostClient, client_for, csrf_token, sign_in
 from tests.journal.images import encode, exif_with_gps, noise_photo

@@ -14,7 +14,7 @@ import pytest
 
 from app.extensions import db
 from app.journal.models import Comment, Observation
-from app.people import operations as people
+from app.people import children
 from app.people.models import Child
 from tests.journal.conftest import (
     child_details,
@@ -161,12 +161,12 @@ def ids(app, family, make_setting) -> dict[str, dict[str, int]]:
     other = _published_with_photo_and_comment(app, family, family.child_b_id, "Barty hopped.")
     with inside(app, family.slug):
         manager = get_user(family.manager_id)
-        left = people.create_child(child_details(first_name="Lia", last_name="Left"), by=manager)
+        left = children.create_child(child_details(first_name="Lia", last_name="Left"), by=manager)
         db.session.commit()
         left_id = left.id
     gone = _published_with_photo_and_comment(app, family, left_id, "Lia waved.")
     with inside(app, family.slug):
-        people.archive_child(db.session.get_one(Child, left_id), by=get_user(family.manager_id))
+        children.archive_child(db.session.get_one(Child, left_id), by=get_user(family.manager_id))
         db.session.commit()
         assert db.session.get(Observation, FOREIGN_ID) is None
     elsewhere = make_setting()

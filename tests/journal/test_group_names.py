@@ -19,8 +19,8 @@ from app.extensions import db
 from app.journal import comments, names
 from app.journal.models import GroupNamePolicy, Observation
 from app.journal.viewing import ChildView, NotInChildsView
+from app.people.links import link_parent
 from app.people.models import Child
-from app.people.operations import link_parent
 from tests.journal.conftest import (
     B_NAMES,
     TODAY,

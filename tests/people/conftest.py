@@ -14,8 +14,9 @@ from sqlalchemy import select
 from app import clock
 from app.auth.models import AccountStatus, Role, User
 from app.extensions import db
+from app.people.children import ChildDetails, create_child
+from app.people.links import link_parent
 from app.people.models import Child, ParentLink
-from app.people.operations import ChildDetails, create_child, link_parent
 from app.responsible_use.operations import accept_policy, current_policy_version
 from app.security.secrets import hash_password, hash_pin
 from tenants.binding import tenant_context

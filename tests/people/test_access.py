@@ -14,7 +14,7 @@ import pytest
 
 from app.auth.models import Role, User
 from app.extensions import db
-from app.people import operations as people
+from app.people import children
 from app.people.models import Child
 from tests.people.conftest import (
     access_outcome,
@@ -93,8 +93,8 @@ def ids(app, nursery, make_setting) -> dict[str, dict[str, int]]:
     """Ids to put in each placeholder, for each target."""
     with inside(app, nursery.slug):
         manager = get_user(nursery.manager_id)
-        left = people.create_child(child_details(first_name="Lia", last_name="Left"), by=manager)
-        people.archive_child(left, by=manager)
+        left = children.create_child(child_details(first_name="Lia", last_name="Left"), by=manager)
+        children.archive_child(left, by=manager)
         db.session.commit()
         left_id = left.id
         assert db.session.get(Child, FOREIGN_ID) is None

@@ -319,11 +319,11 @@ def test_unlinking_hides_the_child_from_the_parent_at_once(app, nursery):
 def test_a_parent_sees_their_child_but_not_other_parents_or_other_children(app, nursery):
     with inside(app, nursery.slug):
         from app.auth.models import Role
-        from app.people import operations as people
+        from app.people import links
         from tests.people.conftest import add_user
 
         other_parent = add_user("Olu Other", "olu@example.org", Role.PARENT)
-        people.link_parent(
+        links.link_parent(
             other_parent, get_child(nursery.child_id), "Father", by=get_user(nursery.manager_id)
         )
         db.session.commit()

@@ -7,8 +7,8 @@ from html import unescape
 
 from app.auth.models import User
 from app.extensions import db
+from app.people.links import link_parent
 from app.people.models import Child
-from app.people.operations import link_parent
 from tests.journal.conftest import (  # noqa: F401
     family,
     observe,

@@ -11,8 +11,8 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.journal.models import Observation
+from app.people.children import archive_child
 from app.people.models import Child
-from app.people.operations import archive_child
 from app.retention import ledger
 from app.storage.deletions import drain_file_deletions
 from tests.journal.conftest import (  # noqa: F401  (fixtures the retention tests use)

@@ -160,8 +160,8 @@ def test_after_a_purge_no_table_holds_the_childs_id_or_names_and_no_file_or_key_
         assert db.session.get(Observation, alone) is None
         # Not tagged, but named: scrubbed too.
         assert db.session.get_one(Observation, b_only).text == "Barty climbed. A friend watched."
-        comments = db.session.scalars(select(Comment.body)).all()
-        assert comments == ["Barty told us about a friend!"]
+        bodies = db.session.scalars(select(Comment.body)).all()
+        assert bodies == ["Barty told us about a friend!"]
 
     [entry] = ledger_entries(app, family.slug)
     assert entry.record_type is RecordType.CHILD and entry.reason is PurgeReason.MANAGER
