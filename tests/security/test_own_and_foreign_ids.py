@@ -20,7 +20,7 @@ from sqlalchemy import select
 from app import clock
 from app.auth.models import AccountStatus, Passkey, Role, User
 from app.extensions import db
-from app.people import operations as people
+from app.people import children
 from app.people.models import Child
 from app.retention.models import LeavingPack
 from tests.journal.conftest import (  # noqa: F401  (fixtures)
@@ -174,9 +174,9 @@ def rows(app, family, make_setting) -> dict[str, dict[str, int]]:  # noqa: F811
     (other) and one of another setting (foreign)."""
     with inside(app, family.slug):
         manager = get_user(family.manager_id)
-        left = people.create_child(child_details(first_name="Lia", last_name="Left"), by=manager)
+        left = children.create_child(child_details(first_name="Lia", last_name="Left"), by=manager)
         db.session.flush()
-        people.archive_child(db.session.get_one(Child, left.id), by=manager)
+        children.archive_child(db.session.get_one(Child, left.id), by=manager)
         invited = add_user("Ian Invited", "ian@example.org", Role.PARENT, AccountStatus.INVITED)
         db.session.commit()
         left_id, invited_id = left.id, invited.id
