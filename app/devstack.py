@@ -250,7 +250,7 @@ def prepare_database() -> str:
         if report.failed:
             failures = "; ".join(f"{slug}: {error}" for slug, error in report.failed.items())
             raise StartupError(f"some settings could not be migrated: {failures}")
-        _say(f"Database up to date: the registry and {len(report.upgraded)} setting(s).")
+        _say(f"Database up to date: the registry and {report.up_to_date} setting(s).")
         existing = setting_by_slug(DEMO_SLUG)
         if existing is None:
             new = provision_setting(DEMO_SLUG, DEMO_NAME, DEMO_MANAGER_EMAIL, DEMO_MANAGER_NAME)
