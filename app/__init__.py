@@ -39,9 +39,13 @@ def create_app(config: Config | None = None) -> Flask:
 
     celery_init_app(app)
 
+    from app.auth.first_manager import prepare_first_manager
+    from app.responsible_use.operations import publish_default_usage_policy
+    from tenants.provisioning import install_setting_seeds
     from tenants.routing import install_routing
 
     install_routing(app)
+    install_setting_seeds(app, (prepare_first_manager, publish_default_usage_policy))
     # Straight after routing, before CSRF and rate limits, which need Redis too.
     app.before_request_funcs[None].insert(1, refuse_without_session_store)
 

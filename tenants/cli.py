@@ -10,6 +10,7 @@ from flask.cli import AppGroup, FlaskGroup
 from redis.exceptions import RedisError
 
 from app import clock
+from app.auth.first_manager import invite_first_manager
 from app.auth.sessions import end_all_sessions_of_setting
 from app.extensions import db
 from app.validation import InvalidInput
@@ -42,6 +43,7 @@ def create_command(slug: str, name: str, manager_email: str, manager_name: str) 
         new = provision_setting(slug, name, manager_email, manager_name)
     except (InvalidSlug, InvalidInput, SettingExists) as error:
         raise click.ClickException(str(error)) from error
+    invite_first_manager(new)
     click.echo(f"Created setting '{new.slug}' ({new.name}) in schema {new.schema_name}.")
     click.echo(f"First manager: {new.manager_email}")
 

@@ -183,15 +183,19 @@ _slug_numbers = itertools.count(1)
 
 @pytest.fixture
 def make_setting(app: Flask):
-    """Create a setting with a fresh unique slug; returns what provisioning made."""
+    """Create a setting with a fresh unique slug, its first manager invited as the operator's
+    command does; returns what provisioning made."""
+    from app.auth.first_manager import invite_first_manager
     from tenants.provisioning import provision_setting
 
     def make(name: str = "Sunnyside Nursery", manager_email: str | None = None):
         slug = f"t{uuid.uuid4().hex[:6]}-{next(_slug_numbers)}"
         with app.app_context():
-            return provision_setting(
+            new = provision_setting(
                 slug, name, manager_email or f"manager@{slug}.example.org", "Mina Manager"
             )
+            invite_first_manager(new)
+            return new
 
     return make
 

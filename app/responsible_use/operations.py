@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection
 
 from app import clock
 from app.auth import audit
@@ -28,10 +29,11 @@ from app.responsible_use.models import (
     ResponsibleUseRules,
     UsagePolicy,
 )
-from app.responsible_use.texts import DEFAULT_SHARING_RULE
+from app.responsible_use.texts import DEFAULT_SHARING_RULE, DEFAULT_USAGE_POLICY
 from app.validation import InvalidInput
 from tenants.binding import current_setting
 from tenants.models import Setting
+from tenants.provisioning import NewSetting
 from tenants.registry import forget_cached
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -46,6 +48,14 @@ def current_policy_version() -> int:
 
 def current_policy() -> UsagePolicy:
     return db.session.get_one(UsagePolicy, current_policy_version())
+
+
+def publish_default_usage_policy(connection: Connection, new: NewSetting) -> None:
+    """Version 1 of a new setting's usage policy: ours, until the manager writes their own.
+    A seed of every new setting (``tenants.provisioning.install_setting_seeds``)."""
+    connection.execute(
+        insert(UsagePolicy).values(version=1, text=DEFAULT_USAGE_POLICY, published_at=clock.now())
+    )
 
 
 def policy_not_accepted(user: User) -> bool:
