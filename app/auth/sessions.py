@@ -24,7 +24,7 @@ from werkzeug.datastructures import CallbackDict
 
 from app import clock, outages
 from app.redis_store import get_redis
-from tenants.routing import ANY_HOST_ENDPOINTS, NotOurHost, slug_for_host
+from tenants.routing import ANY_HOST_ENDPOINTS, requested_host
 
 # How stale the stored "seen" time may get before a request rewrites it: a twentieth
 # of the idle timeout, at most a minute. Most requests stay a single Redis read, and a
@@ -83,13 +83,12 @@ def _new_sid() -> str:
 
 
 def _setting_key() -> str:
-    # Sessions open before the request's setting is resolved, so read the host
-    # the same way routing does; an unknown host gets a namespace of its own.
-    try:
-        slug = slug_for_host(request.host, current_app.config["LJ"].BASE_DOMAIN)
-    except NotOurHost:
+    # The slug routing reads from this host (sessions open before routing's step); the bare
+    # domain and hosts not ours get namespaces of their own.
+    host = requested_host()
+    if not host.ours:
         return "_unknown"
-    return slug or "_"
+    return host.slug or "_"
 
 
 def session_key(slug: str, sid: str) -> str:
