@@ -68,9 +68,17 @@ def _text_sent() -> Iterator[str]:
     if request.method in NO_BODY:
         return
     for name, value in request.form.items(multi=True):
-        yield from (name, value)
+        yield from (_part_name(name), value)
     for name, upload in request.files.items(multi=True):
-        yield from (name, upload.filename or "")
+        yield from (_part_name(name), upload.filename or "")
+
+
+def _part_name(name: str | None) -> str:
+    """A field's name; werkzeug gives none to a multipart part whose name a line break cut
+    short, which no form sends."""
+    if name is None:
+        abort(400, description=REFUSED_MESSAGE)
+    return name
 
 
 def refuse_malformed_input() -> None:
