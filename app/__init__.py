@@ -23,7 +23,7 @@ def create_app(config: Config | None = None) -> Flask:
             x_host=config.PROXY_HOPS,
         )
 
-    from app.auth.access import login_manager
+    from app.auth.access import login_manager, signed_in_can
     from app.auth.sessions import RedisSessionInterface, refuse_without_session_store
     from app.extensions import csrf, db, limiter
     from app.redis_store import init_redis
@@ -33,6 +33,7 @@ def create_app(config: Config | None = None) -> Flask:
     init_redis(app)
     app.session_interface = RedisSessionInterface(app)
     login_manager.init_app(app)
+    app.add_template_global(signed_in_can, "can")  # templates ask the access policy
     limiter.init_app(app)
 
     from workers.celery_app import celery_init_app

@@ -11,9 +11,10 @@ from typing import ParamSpec, TypeVar
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
+from app.access.policy import Action
 from app.auth import passkeys, pending
 from app.auth import second_factor as factors
-from app.auth.access import current_user, login_manager, require_role, require_sign_in
+from app.auth.access import current_user, login_manager, require, require_sign_in
 from app.auth.factors import confirmed_totp_of, passkeys_of
 from app.auth.forms import (
     EmptyForm,
@@ -23,7 +24,7 @@ from app.auth.forms import (
     PasskeySignInForm,
     SecondFactorCodeForm,
 )
-from app.auth.models import Role, User
+from app.auth.models import User
 from app.auth.second_factor import SecondFactorRefused
 from app.extensions import db, limiter
 from app.validation import InvalidInput
@@ -307,7 +308,7 @@ def recovery_codes_replace() -> str | Response:
 
 
 @bp.post("/accounts/<id:user_id>/second-factor/reset")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def reset(user_id: int) -> Response:
     EmptyForm().validate_on_submit() or abort(400)
     user = db.session.get(User, user_id)
@@ -323,7 +324,7 @@ def reset(user_id: int) -> Response:
 
 
 @bp.post("/second-factor/policy")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_SETTING)
 def save_policy() -> Response:
     form = FactorPolicyForm()
     if not form.validate():

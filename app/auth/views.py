@@ -19,8 +19,9 @@ from flask import (
 from flask_login import logout_user
 from werkzeug.wrappers import Response
 
+from app.access.policy import Action
 from app.auth import operations, pending, second_factor
-from app.auth.access import current_user, require_role, require_sign_in
+from app.auth.access import current_user, require, require_sign_in
 from app.auth.devices import (
     devices_of,
     session_ref,
@@ -390,7 +391,7 @@ def confirm_email(token: str) -> Response | tuple[str, int] | str:
 
 
 @bp.get("/invitations")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def invitations() -> str:
     return _invitations_page(InviteForm(), {})
 
@@ -410,7 +411,7 @@ def _invitations_page(form: InviteForm, errors: dict[str, list[str]]) -> str:
 
 
 @bp.post("/invitations")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def invite() -> Response | tuple[str, int] | str:
     form = InviteForm()
     errors: dict[str, list[str]] = {}
@@ -437,7 +438,7 @@ def _invited_user(user_id: int) -> User:
 
 
 @bp.post("/invitations/<id:user_id>/resend")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def resend(user_id: int) -> Response:
     EmptyForm().validate_on_submit() or abort(400)
     user = _invited_user(user_id)
@@ -452,7 +453,7 @@ def resend(user_id: int) -> Response:
 
 
 @bp.post("/invitations/<id:user_id>/email")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def correct_email(user_id: int) -> Response:
     form = CorrectEmailForm()
     form.validate_on_submit() or abort(400)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
 from werkzeug.wrappers import Response
 
-from app.auth.access import require_role
-from app.auth.models import Role
+from app.access.policy import Action
+from app.auth.access import require
 from app.branding import operations
 from app.branding.forms import BrandingForm
 from app.journal import storage
@@ -18,7 +18,7 @@ bp = Blueprint("branding", __name__, url_prefix="/settings/branding", template_f
 
 
 @bp.get("/")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_SETTING)
 def edit() -> str:
     setting = current_setting()
     form = BrandingForm(name=setting.name, time_zone=setting.time_zone)
@@ -26,7 +26,7 @@ def edit() -> str:
 
 
 @bp.post("/")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_SETTING)
 def save() -> Response | tuple[str, int]:
     # A form posted without a time zone keeps the current one.
     form = BrandingForm(time_zone=current_setting().time_zone)

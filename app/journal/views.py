@@ -29,8 +29,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from app import clock, paging
-from app.auth.access import current_user, require_role
-from app.auth.models import Role
+from app.access.policy import Action, can
+from app.auth.access import current_user, require
 from app.config import MAX_REQUEST_MB
 from app.extensions import db
 from app.journal import access_log as journal_access_log
@@ -88,9 +88,6 @@ INVALID = 422  # a form that cannot be used as sent
 Errors = dict[str, list[str]]
 Page = str | tuple[str, int] | Response
 
-MANAGER = Role.MANAGER
-STAFF = (Role.MANAGER, Role.STAFF)
-ANYONE = (Role.MANAGER, Role.STAFF, Role.PARENT)
 PHOTO_CACHE = "private, max-age=600"
 
 
@@ -241,10 +238,10 @@ def _too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
 
 
 @bp.get("/")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def index() -> Page:
     """Staff: every observation they may see, filtered; a parent: their children's journals."""
-    if current_user.role is Role.PARENT:
+    if can(current_user, Action.READ_AS_FAMILY):
         return render_template(
             "journal/parent_index.html", children=permissions.journal_children(current_user)
         )
@@ -262,7 +259,7 @@ def index() -> Page:
 
 
 @bp.get("/review")
-@require_role(*STAFF)
+@require(Action.REVIEW_OBSERVATIONS)
 def review_queue() -> str:
     held, home = publishing.review_queue(current_user)
     checks = {observation.id: publishing.check_content(observation) for observation in held}
@@ -318,7 +315,7 @@ def _unsaved_or(defaults: dict[str, object]) -> dict[str, object]:
 
 
 @bp.get("/observations/new")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def new_observation() -> str:
     chosen = request.args.get("child", type=int)
     data = _unsaved_or({"observed_on": clock.today(), "child_ids": [chosen] if chosen else []})
@@ -326,7 +323,7 @@ def new_observation() -> str:
 
 
 @bp.post("/observations/unsaved")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def keep_unsaved() -> tuple[str, int]:
     """What was typed into an observation form, sent by the page just before an idle
     sign-out (see ``app.journal.unsaved``)."""
@@ -338,7 +335,7 @@ def keep_unsaved() -> tuple[str, int]:
 
 
 @bp.post("/observations/new")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def create_observation() -> Page:
     form = _observation_form()
     saved = _saved_with_photos(
@@ -364,7 +361,7 @@ def _warn_about_consent(observation: Observation) -> None:
 
 
 @bp.get("/observations/<id:observation_id>")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
     journal_access_log.record_view(current_user, shown.children, JournalView.OBSERVATION, shown)
@@ -402,7 +399,7 @@ def _observation_page(shown: Observation, **extra: object) -> str:
 
 
 @bp.get("/observations/<id:observation_id>/edit")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def edit_observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
@@ -411,7 +408,7 @@ def edit_observation(observation_id: int) -> str:
 
 
 @bp.post("/observations/<id:observation_id>/edit")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def update_observation(observation_id: int) -> Page:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
@@ -437,7 +434,7 @@ def update_observation(observation_id: int) -> Page:
 
 
 @bp.post("/observations/<id:observation_id>/withdraw")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def withdraw_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
@@ -461,7 +458,7 @@ def _delete_page(shown: Observation, form: DeleteForm, errors: Errors) -> str:
 
 
 @bp.get("/observations/<id:observation_id>/delete")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def confirm_delete_observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
     if not permissions.may_delete(current_user, shown):
@@ -470,7 +467,7 @@ def confirm_delete_observation(observation_id: int) -> str:
 
 
 @bp.post("/observations/<id:observation_id>/delete")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def delete_observation(observation_id: int) -> Page:
     form = DeleteForm()
     shown = _observation_or_404(observation_id)
@@ -513,7 +510,7 @@ def _people_in_photo_form(
 
 
 @bp.post("/observations/<id:observation_id>/photos")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def add_photo(observation_id: int) -> Page:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
@@ -540,7 +537,7 @@ def add_photo(observation_id: int) -> Page:
 
 
 @bp.post("/observations/<id:observation_id>/photos/<id:photo_id>/people")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def set_people_in_photo(observation_id: int, photo_id: int) -> Page:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
@@ -560,7 +557,7 @@ def set_people_in_photo(observation_id: int, photo_id: int) -> Page:
 
 
 @bp.post("/observations/<id:observation_id>/photos/<id:photo_id>/remove")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def remove_photo(observation_id: int, photo_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
@@ -586,7 +583,7 @@ def _send_photo(photo: Photo, size: str, download_name: str) -> Response:
 
 
 @bp.get("/photos/<id:photo_id>/<any(full, thumb):size>")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def photo(photo_id: int, size: str) -> Response:
     observation_id = photos.photo_observation_id(photo_id) or abort(404)
     shown = _observation_or_404(observation_id)
@@ -599,7 +596,7 @@ def photo(photo_id: int, size: str) -> Response:
 
 
 @bp.post("/observations/<id:observation_id>/publish")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def publish_observation(observation_id: int) -> Page:
     form = PublishForm()
     _check_action(form)
@@ -629,7 +626,7 @@ def publish_observation(observation_id: int) -> Page:
 
 
 @bp.post("/observations/<id:observation_id>/approve")
-@require_role(*STAFF)
+@require(Action.REVIEW_OBSERVATIONS)
 def approve_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
@@ -640,7 +637,7 @@ def approve_observation(observation_id: int) -> Response:
 
 
 @bp.post("/observations/<id:observation_id>/send-back")
-@require_role(*STAFF)
+@require(Action.REVIEW_OBSERVATIONS)
 def send_back_observation(observation_id: int) -> Page:
     form = ReviewForm()
     shown = _observation_or_404(observation_id)
@@ -663,7 +660,7 @@ def send_back_observation(observation_id: int) -> Page:
 
 
 @bp.post("/comments/<id:comment_id>/hide")
-@require_role(*STAFF)
+@require(Action.HIDE_COMMENTS)
 def hide_comment(comment_id: int) -> Response:
     _check_action()
     comment = comments.comment_for_staff(current_user, comment_id) or abort(404)
@@ -676,7 +673,7 @@ def hide_comment(comment_id: int) -> Response:
 
 
 @bp.post("/children/<id:child_id>/observations/<id:observation_id>/comments")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def add_comment(child_id: int, observation_id: int) -> Page:
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
@@ -732,7 +729,7 @@ def _comment_form_page(
 
 
 @bp.get(f"{COMMENT_PATH}/edit")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def edit_comment(child_id: int, observation_id: int, comment_id: int) -> str:
     _, _, comment = _own_comment_or_404(child_id, observation_id, comment_id)
     form = CommentForm(formdata=None, body=comment.body)
@@ -740,7 +737,7 @@ def edit_comment(child_id: int, observation_id: int, comment_id: int) -> str:
 
 
 @bp.post(f"{COMMENT_PATH}/edit")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def update_comment(child_id: int, observation_id: int, comment_id: int) -> Page:
     child, shown, comment = _own_comment_or_404(child_id, observation_id, comment_id)
     form = CommentForm()
@@ -759,7 +756,7 @@ def update_comment(child_id: int, observation_id: int, comment_id: int) -> Page:
 
 
 @bp.post(f"{COMMENT_PATH}/delete")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def delete_comment(child_id: int, observation_id: int, comment_id: int) -> Response:
     _check_action()
     child, shown, comment = _own_comment_or_404(child_id, observation_id, comment_id)
@@ -773,7 +770,7 @@ def delete_comment(child_id: int, observation_id: int, comment_id: int) -> Respo
 
 
 @bp.get("/children/<id:child_id>")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def child_journal(child_id: int) -> Page:
     child = _child_or_404(child_id)
     form = JournalFilterForm(request.args)
@@ -817,7 +814,7 @@ def _child_observation_page(
 
 
 @bp.get("/children/<id:child_id>/observations/<id:observation_id>")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def child_observation(child_id: int, observation_id: int) -> str:
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
@@ -840,7 +837,7 @@ def _as_json(child: Child, shown: list[Observation]) -> list[dict[str, object]]:
 
 
 @bp.get("/children/<id:child_id>/observations/<id:observation_id>.json")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def child_observation_json(child_id: int, observation_id: int) -> dict[str, object]:
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
@@ -849,7 +846,7 @@ def child_observation_json(child_id: int, observation_id: int) -> dict[str, obje
 
 
 @bp.get("/children/<id:child_id>/photos/<id:photo_id>/<any(full, thumb):size>")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def child_photo(child_id: int, photo_id: int, size: str) -> Response:
     """A photo in a child's view: only of an observation in that journal, and only if every
     child seen in it is of this family or has photo consent."""
@@ -866,7 +863,7 @@ def child_photo(child_id: int, photo_id: int, size: str) -> Response:
 
 
 @bp.get("/children/<id:child_id>/home-observations/new")
-@require_role(Role.PARENT)
+@require(Action.SEND_HOME_OBSERVATIONS)
 def new_home_observation(child_id: int) -> str:
     child = _child_or_404(child_id)
     form = HomeObservationForm(formdata=None, observed_on=clock.today())
@@ -874,7 +871,7 @@ def new_home_observation(child_id: int) -> str:
 
 
 @bp.post("/children/<id:child_id>/home-observations/new")
-@require_role(Role.PARENT)
+@require(Action.SEND_HOME_OBSERVATIONS)
 def create_home_observation(child_id: int) -> Page:
     child = _child_or_404(child_id)
     form = HomeObservationForm()
@@ -905,14 +902,14 @@ def _emails_page(form: EmailChoiceForm) -> str:
 
 
 @bp.get("/emails")
-@require_role(Role.PARENT)
+@require(Action.CHOOSE_JOURNAL_EMAILS)
 def email_choice() -> str:
     choice = notifications.email_choice(current_user)
     return _emails_page(EmailChoiceForm(formdata=None, choice=choice.value))
 
 
 @bp.post("/emails")
-@require_role(Role.PARENT)
+@require(Action.CHOOSE_JOURNAL_EMAILS)
 def save_email_choice() -> Page:
     form = EmailChoiceForm()
     if not form.validate():
@@ -926,7 +923,7 @@ def save_email_choice() -> Page:
 
 
 @bp.get("/children/<id:child_id>/access-log")
-@require_role(MANAGER)
+@require(Action.SEE_ACCESS_LOG)
 def access_log(child_id: int) -> str:
     child = _child_or_404(child_id)
     form = PageForm(request.args)
@@ -940,7 +937,7 @@ def _policies_page(form: PoliciesForm, errors: Errors) -> str:
 
 
 @bp.get("/policies")
-@require_role(MANAGER)
+@require(Action.MANAGE_SETTING)
 def policies() -> str:
     rules = journal_policies.content_rules()
     form = PoliciesForm(
@@ -956,7 +953,7 @@ def policies() -> str:
 
 
 @bp.post("/policies")
-@require_role(MANAGER)
+@require(Action.MANAGE_SETTING)
 def save_policies() -> Page:
     form = PoliciesForm()
     errors: Errors = {}

@@ -14,7 +14,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from app import clock
-from app.auth.access import current_user, require_role
+from app.access.policy import Action, can
+from app.auth.access import current_user, require
 from app.auth.forms import FactorPolicyForm
 from app.auth.models import AccountStatus, Role, User
 from app.auth.operations import DeactivatedAccount
@@ -44,9 +45,6 @@ INVALID = 422  # a form that cannot be used as sent
 Errors = dict[str, list[str]]
 Page = str | tuple[str, int] | Response
 
-MANAGER = Role.MANAGER
-ANYONE = (Role.MANAGER, Role.STAFF, Role.PARENT)
-
 
 # ---------------------------------------------------------------- finding things
 
@@ -62,9 +60,7 @@ def _visible_child_or_404(child_id: int) -> Child:
     """The child, if the signed-in person may see them; otherwise 404 (not 403), so a
     guessed id says nothing about which children exist."""
     child = _child_or_404(child_id)
-    if current_user.role is Role.STAFF and child.is_archived:
-        abort(404)
-    if current_user.role is Role.PARENT and not links.is_linked(current_user, child):
+    if not can(current_user, Action.SEE_CHILD, child):
         abort(404)
     return child
 
@@ -101,13 +97,13 @@ def _overview_page(form: PeoplePoliciesForm, errors: Errors) -> str:
 
 
 @bp.get("/")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def overview() -> str:
     return _overview_page(PeoplePoliciesForm(formdata=None, obj=policies.people_policies()), {})
 
 
 @bp.post("/policies")
-@require_role(MANAGER)
+@require(Action.MANAGE_SETTING)
 def save_policies() -> Page:
     form = PeoplePoliciesForm()
     errors: Errors = {}
@@ -128,9 +124,9 @@ def save_policies() -> Page:
 
 
 @bp.get("/children")
-@require_role(*ANYONE)
+@require(Action.SEE_CHILD)
 def children() -> str:
-    if current_user.role is Role.PARENT:
+    if can(current_user, Action.READ_AS_FAMILY):
         shown = links.children_of(current_user)
     else:
         shown = child_records.active_children()
@@ -138,7 +134,7 @@ def children() -> str:
 
 
 @bp.get("/children/archive")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def archive() -> str:
     return render_template(
         "people/children_archive.html",
@@ -149,12 +145,12 @@ def archive() -> str:
 
 
 @bp.get("/children/<id:child_id>")
-@require_role(*ANYONE)
+@require(Action.SEE_CHILD)
 def child(child_id: int) -> str:
     shown = _visible_child_or_404(child_id)
-    if current_user.role is Role.MANAGER:
+    if can(current_user, Action.MANAGE_PEOPLE):
         return _child_page_with(shown)
-    if current_user.role is Role.STAFF:
+    if can(current_user, Action.SEE_CHILDREN_RECORDS):
         return render_template("people/child.html", child=shown, links=links.links_of_child(shown))
     # A parent sees their child, not who else is linked to them.
     return render_template("people/child.html", child=shown)
@@ -175,13 +171,13 @@ def _child_form_page(
 
 
 @bp.get("/children/new")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def new_child() -> str:
     return _child_form_page(_child_form(), {})
 
 
 @bp.post("/children/new")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def create_child() -> Page:
     form = _child_form()
     errors: Errors = {}
@@ -204,7 +200,7 @@ def create_child() -> Page:
 
 
 @bp.get("/children/<id:child_id>/edit")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def edit_child(child_id: int) -> str:
     shown = _child_or_404(child_id)
     form = _child_form(obj=shown, key_person_id=shown.key_person_id or 0)
@@ -212,7 +208,7 @@ def edit_child(child_id: int) -> str:
 
 
 @bp.post("/children/<id:child_id>/edit")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def update_child(child_id: int) -> Page:
     shown = _child_or_404(child_id)
     form = _child_form()
@@ -239,7 +235,7 @@ def update_child(child_id: int) -> Page:
 
 
 @bp.post("/children/<id:child_id>/leaving")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def set_leaving_date(child_id: int) -> Page:
     shown = _child_or_404(child_id)
     form = LeavingDateForm()
@@ -276,7 +272,7 @@ def _child_page_with(child: Child, **forms: object) -> str:
 
 
 @bp.get("/children/<id:child_id>/archive")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def confirm_archive_child(child_id: int) -> str:
     shown = _child_or_404(child_id)
     if shown.is_archived:
@@ -285,7 +281,7 @@ def confirm_archive_child(child_id: int) -> str:
 
 
 @bp.post("/children/<id:child_id>/archive")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def archive_child(child_id: int) -> Response:
     _check_action()
     shown = _child_or_404(child_id)
@@ -299,7 +295,7 @@ def archive_child(child_id: int) -> Response:
 
 
 @bp.post("/children/<id:child_id>/parents")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def add_parent_to_child(child_id: int) -> Page:
     """Two steps: the typed details lead to a confirmation screen; confirming links."""
     shown = _child_or_404(child_id)
@@ -341,7 +337,7 @@ def add_parent_to_child(child_id: int) -> Page:
 
 
 @bp.get("/children/<id:child_id>/parents/<id:parent_id>/unlink")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def confirm_unlink_parent(child_id: int, parent_id: int) -> str:
     shown = _child_or_404(child_id)
     parent = _person_or_404(parent_id, (Role.PARENT,))
@@ -351,7 +347,7 @@ def confirm_unlink_parent(child_id: int, parent_id: int) -> str:
 
 
 @bp.post("/children/<id:child_id>/parents/<id:parent_id>/unlink")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def unlink_parent(child_id: int, parent_id: int) -> Response:
     _check_action()
     shown = _child_or_404(child_id)
@@ -370,7 +366,7 @@ def unlink_parent(child_id: int, parent_id: int) -> Response:
 
 
 @bp.get("/parents")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def parents() -> str:
     return render_template("people/parents.html", parents=links.parents())
 
@@ -395,13 +391,13 @@ def _parent_page(parent: User, form: ChildForParentForm | None = None) -> str:
 
 
 @bp.get("/parents/<id:parent_id>")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def parent(parent_id: int) -> str:
     return _parent_page(_person_or_404(parent_id, (Role.PARENT,)))
 
 
 @bp.post("/parents/<id:parent_id>/children")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def link_child_to_parent(parent_id: int) -> Page:
     shown = _person_or_404(parent_id, (Role.PARENT,))
     form = ChildForParentForm()
@@ -442,19 +438,19 @@ def link_child_to_parent(parent_id: int) -> Page:
 
 
 @bp.get("/staff")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def staff() -> str:
     return render_template("people/staff.html", staff=staff_records.staff())
 
 
 @bp.get("/staff/new")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def new_staff() -> str:
     return render_template("people/staff_new.html", form=NewStaffForm(), errors={})
 
 
 @bp.post("/staff/new")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def create_staff() -> Page:
     form = NewStaffForm()
     errors: Errors = {}
@@ -494,13 +490,13 @@ def _staff_page(member: User, form: StaffDatesForm | None = None) -> str:
 
 
 @bp.get("/staff/<id:user_id>")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def staff_member(user_id: int) -> str:
     return _staff_page(_person_or_404(user_id, staff_records.STAFF_ROLES))
 
 
 @bp.post("/staff/<id:user_id>/dates")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def set_staff_dates(user_id: int) -> Page:
     member = _person_or_404(user_id, staff_records.STAFF_ROLES)
     form = StaffDatesForm()
@@ -552,13 +548,13 @@ def _access_changed(user_id: int, change: Callable[[User], None], done: str) -> 
 
 
 @bp.get("/<id:user_id>/deactivate")
-@require_role(MANAGER)
+@require(Action.DEACTIVATE_ACCOUNT)
 def confirm_deactivate(user_id: int) -> str:
     return _confirmation(user_id, "people/confirm_deactivate.html")
 
 
 @bp.post("/<id:user_id>/deactivate")
-@require_role(MANAGER)
+@require(Action.DEACTIVATE_ACCOUNT)
 def deactivate(user_id: int) -> Response:
     return _access_changed(
         user_id,
@@ -568,13 +564,13 @@ def deactivate(user_id: int) -> Response:
 
 
 @bp.get("/<id:user_id>/reactivate")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def confirm_reactivate(user_id: int) -> str:
     return _confirmation(user_id, "people/confirm_reactivate.html")
 
 
 @bp.post("/<id:user_id>/reactivate")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def reactivate(user_id: int) -> Response:
     return _access_changed(
         user_id,

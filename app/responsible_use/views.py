@@ -6,9 +6,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from app.auth.access import current_user, require_role, require_sign_in
+from app.access.policy import Action
+from app.auth.access import current_user, require, require_sign_in
 from app.auth.forms import ChangeEmailForm, EmptyForm
-from app.auth.models import Role
 from app.journal.text import ObservationText
 from app.responsible_use import operations
 from app.responsible_use.forms import AcceptPolicyForm, PublishPolicyForm, RulesForm
@@ -93,7 +93,7 @@ def _email_check_page() -> str:
 
 
 @bp.get("/responsible-use")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_SETTING)
 def manage() -> str:
     rules = operations.rules()
     return _manage_page(
@@ -116,7 +116,7 @@ def _manage_page(policy_form: PublishPolicyForm, rules_form: RulesForm, **errors
 
 
 @bp.post("/responsible-use/policy")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_SETTING)
 def publish_policy() -> Page:
     form = PublishPolicyForm()
     if form.validate():
@@ -140,7 +140,7 @@ def _saved_rules_form() -> RulesForm:
 
 
 @bp.post("/responsible-use/rules")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_SETTING)
 def save_rules() -> Page:
     form = RulesForm()
     policy_form = PublishPolicyForm(formdata=None, text=operations.current_policy().text)

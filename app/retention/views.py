@@ -22,7 +22,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app import clock
-from app.auth.access import current_user, require_role
+from app.access.policy import Action
+from app.auth.access import current_user, require
 from app.auth.models import Role, User
 from app.extensions import db
 from app.journal import permissions
@@ -44,7 +45,6 @@ bp = Blueprint("retention", __name__, url_prefix="/retention", template_folder="
 INVALID = 422
 Page = str | tuple[str, int] | Response
 KINDS = "<any(child, parent, staff):kind>"
-PACK_ROLES = (Role.MANAGER, Role.PARENT)  # a parent while they can sign in: the grace period
 SECTIONS = (
     (RecordType.CHILD, "Children who have left"),
     (RecordType.STAFF, "Staff who have left"),
@@ -60,13 +60,13 @@ def _schedule_page(form: ScheduleForm, errors: dict[str, list[str]]) -> str:
 
 
 @bp.get("/")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def schedule() -> str:
     return _schedule_page(ScheduleForm(formdata=None, data=retention_schedule()), {})
 
 
 @bp.post("/")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def save_schedule() -> Page:
     form = ScheduleForm()
     errors: dict[str, list[str]] = {}
@@ -85,7 +85,7 @@ def save_schedule() -> Page:
 
 
 @bp.get("/archive")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def archive() -> str:
     sections = [(kind, heading, archived.archived_people(kind)) for kind, heading in SECTIONS]
     return render_template("retention/archive.html", sections=sections, today=clock.today())
@@ -114,7 +114,7 @@ def _person_page(
 
 
 @bp.get(f"/archive/{KINDS}/<id:person_id>")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def person(kind: str, person_id: int) -> str:
     return _person_page(_person_or_404(kind, person_id))
 
@@ -127,7 +127,7 @@ def _same_name(typed: str, name: str) -> bool:
 
 
 @bp.post(f"/archive/{KINDS}/<id:person_id>/purge")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def purge(kind: str, person_id: int) -> Page:
     shown = _person_or_404(kind, person_id)
     form = PurgeForm()
@@ -149,7 +149,7 @@ def purge(kind: str, person_id: int) -> Page:
 
 
 @bp.post(f"/archive/{KINDS}/<id:person_id>/hold")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def place_hold(kind: str, person_id: int) -> Page:
     shown = _person_or_404(kind, person_id)
     form = HoldForm()
@@ -166,7 +166,7 @@ def place_hold(kind: str, person_id: int) -> Page:
 
 
 @bp.post(f"/archive/{KINDS}/<id:person_id>/lift")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def lift_hold(kind: str, person_id: int) -> Page:
     shown = _person_or_404(kind, person_id)
     ActionForm().validate_on_submit() or abort(400)
@@ -182,7 +182,7 @@ def lift_hold(kind: str, person_id: int) -> Page:
 
 
 @bp.get("/audit")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def audit_trail() -> str:
     form = TrailForm(request.args)
     form.offer(trail.trail_people(), trail.trail_actions())
@@ -195,7 +195,7 @@ def audit_trail() -> str:
 
 
 @bp.get("/subject-access")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def subject_access() -> str:
     return render_template(
         "retention/subject_access.html",
@@ -218,7 +218,7 @@ def _subject_or_404(kind: str, person_id: int) -> Child | User:
 
 
 @bp.post(f"/subject-access/{KINDS}/<id:person_id>")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def export_subject(kind: str, person_id: int) -> Response:
     _subject_or_404(kind, person_id)
     ActionForm().validate_on_submit() or abort(400)
@@ -243,7 +243,7 @@ def _journal_child_or_404(child_id: int) -> Child:
 
 
 @bp.get("/children/<id:child_id>/leaving-pack")
-@require_role(*PACK_ROLES)
+@require(Action.GET_LEAVING_PACKS)
 def leaving_packs(child_id: int) -> str:
     child = _journal_child_or_404(child_id)
     return render_template(
@@ -255,7 +255,7 @@ def leaving_packs(child_id: int) -> str:
 
 
 @bp.post("/children/<id:child_id>/leaving-pack")
-@require_role(*PACK_ROLES)
+@require(Action.GET_LEAVING_PACKS)
 def request_leaving_pack(child_id: int) -> Response:
     child = _journal_child_or_404(child_id)
     ActionForm().validate_on_submit() or abort(400)
@@ -272,7 +272,7 @@ def _pack_or_404(pack_id: int) -> LeavingPack:
 
 
 @bp.get("/packs/<id:pack_id>")
-@require_role(*PACK_ROLES)
+@require(Action.GET_LEAVING_PACKS)
 def leaving_pack(pack_id: int) -> str:
     pack = _pack_or_404(pack_id)
     child = _journal_child_or_404(pack.child_id)
@@ -285,7 +285,7 @@ def leaving_pack(pack_id: int) -> str:
 
 
 @bp.get("/packs/<id:pack_id>/journal.<any(pdf, zip, json):kind>")
-@require_role(*PACK_ROLES)
+@require(Action.GET_LEAVING_PACKS)
 def download_pack(pack_id: int, kind: str) -> Response:
     pack = _pack_or_404(pack_id)
     _journal_child_or_404(pack.child_id)
