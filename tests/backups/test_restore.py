@@ -181,6 +181,18 @@ def _damage(service, how: str) -> None:
     elif how == "truncated":
         path = backup.path / MEDIA
         path.write_bytes(path.read_bytes()[:-100])
+    elif how == "another backup's":
+        # As another backup's file would be: encrypted with the same key (here the same
+        # dump again, under a new salt), so every chunk authenticates.
+        from app.backups.crypto import EncryptingWriter, decrypted_chunks
+
+        key = service.app.config["LJ"].BACKUP_KEY
+        path = backup.path / DATABASE
+        plaintext = b"".join(decrypted_chunks(path, key))
+        path.unlink()
+        writer = EncryptingWriter(path, key)
+        writer.write(plaintext)
+        writer.close()
     elif how == "wrong key":
         service.app.config["LJ"].BACKUP_KEY = "a key this backup was never made with"
 
@@ -188,8 +200,9 @@ def _damage(service, how: str) -> None:
 @pytest.mark.parametrize(
     ("how", "message"),
     [
-        ("corrupt", "not the file its manifest names"),
-        ("truncated", "not the file its manifest names"),
+        ("corrupt", "damaged or cut short"),
+        ("truncated", "damaged or cut short"),
+        ("another backup's", "not the file its manifest names"),
         ("wrong key", "encrypted with another key"),
     ],
 )
