@@ -25,16 +25,19 @@ def create_app(config: Config | None = None) -> Flask:
 
     from app.auth.access import login_manager, signed_in_can
     from app.auth.sessions import RedisSessionInterface, refuse_without_session_store
-    from app.extensions import csrf, db, limiter
+    from app.database import install_connection_checks
+    from app.extensions import csrf, db
     from app.redis_store import init_redis
+    from app.security.rate_limits import install_rate_limits
 
     db.init_app(app)
+    install_connection_checks(app)
     csrf.init_app(app)
     init_redis(app)
     app.session_interface = RedisSessionInterface(app)
     login_manager.init_app(app)
     app.add_template_global(signed_in_can, "can")  # templates ask the access policy
-    limiter.init_app(app)
+    install_rate_limits(app)
 
     from workers.celery_app import celery_init_app
 
