@@ -10,7 +10,7 @@ from flask import Flask
 from flask_wtf import FlaskForm
 from wtforms.fields.core import UnboundField
 
-from tests.journal.conftest import Journal, observe_with_a_photo
+from tests.helpers.journal import Journal, observe_with_a_photo
 
 _PART = re.compile(r"<(?:(?P<converter>\w+)(?:\((?P<options>[^)]*)\))?:)?(?P<name>\w+)>")
 

@@ -17,8 +17,8 @@ from flask import Flask
 from werkzeug.routing.converters import NumberConverter
 
 from app.input_guard import JSON_REFUSED, MAX_ROW_ID, REFUSED_MESSAGE, RowIdConverter
-from tests.conftest import client_for, csrf_token
-from tests.journal.conftest import family, frozen_clock, signed_in  # noqa: F401  (fixtures)
+from tests.helpers.clients import client_for, csrf_token
+from tests.helpers.journal import signed_in
 from tests.routes import app_forms, app_routes, form_fields, real_ids
 
 HUGE = "99999999999999999999"
@@ -91,7 +91,7 @@ def test_control_characters_in_a_form_are_refused_with_the_error_page(app, membe
     assert REFUSED_MESSAGE in response.text.replace("&#39;", "'")
 
 
-def test_control_characters_in_a_policy_textarea_are_refused(app, family):  # noqa: F811
+def test_control_characters_in_a_policy_textarea_are_refused(app, family):
     manager = signed_in(app, family, "manager")
     response = manager.post(
         "/journal/policies",
@@ -100,7 +100,7 @@ def test_control_characters_in_a_policy_textarea_are_refused(app, family):  # no
     assert response.status_code == 400
 
 
-def test_line_breaks_and_tabs_in_a_textarea_are_ordinary_text(app, family):  # noqa: F811
+def test_line_breaks_and_tabs_in_a_textarea_are_ordinary_text(app, family):
     manager = signed_in(app, family, "manager")
     response = manager.post(
         "/journal/policies",
@@ -133,7 +133,7 @@ def test_control_characters_anywhere_else_are_refused(app, member, where):
     "document",
     [{"email": "a\u0000b"}, {"leaving_date": {"day": 1}}, {"full_name": 7}, ["x"], None],
 )
-def test_a_json_body_is_refused_whatever_it_holds(app, family, document):  # noqa: F811
+def test_a_json_body_is_refused_whatever_it_holds(app, family, document):
     manager = signed_in(app, family, "manager")
     response = manager.post(
         f"/people/children/{family.child_a_id}/leaving",
@@ -176,7 +176,7 @@ def _requests(app: Flask, ids: dict[str, str]) -> Iterator[tuple[str, str, dict]
 
 
 @pytest.mark.parametrize("who", ["manager", "parent_a", "anonymous"])
-def test_no_route_answers_500_to_bad_input(app, family, who):  # noqa: F811
+def test_no_route_answers_500_to_bad_input(app, family, who):
     client = signed_in(app, family, who)
     token = csrf_token(client, "/login")
     answers: dict[int, list[str]] = {}

@@ -17,7 +17,7 @@ from app.auth.models import Role, User
 from app.extensions import db
 from app.mail.models import OutboxMessage
 from tenants.binding import tenant_context
-from tests.conftest import client_for, make_user, sign_in
+from tests.helpers.clients import client_for, make_user, sign_in
 
 
 @pytest.fixture

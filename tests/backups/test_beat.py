@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.extensions import db
-from tests.workers.conftest import wait_until
+from tests.helpers.workers import wait_until
 from workers.models import JobRun
 from workers.schedule import WHEN
 

@@ -19,8 +19,8 @@ from app.journal.models import Observation
 from app.people.models import Child
 from tenants.models import Setting
 from tests.backups.test_backups import only_backup
-from tests.conftest import client_for, sign_in
-from tests.people.conftest import PASSWORD, PIN
+from tests.helpers.clients import client_for, sign_in
+from tests.helpers.people import PASSWORD, PIN
 
 
 def schema_dump(service, schema: str) -> str:
@@ -319,7 +319,7 @@ def test_the_nightly_job_backs_up_verifies_and_rotates(service):
 def test_a_worker_killed_in_the_middle_of_a_backup_leaves_nothing_and_the_next_run_completes(
     service, start_worker
 ):
-    from tests.workers.conftest import wait_until
+    from tests.helpers.workers import wait_until
     from workers.models import JobRun
 
     for number in range(4):

@@ -17,19 +17,8 @@ from app.journal.media import process_upload
 from app.journal.models import AREAS_OF_LEARNING, CHARACTERISTICS_OF_LEARNING, Comment
 from app.people import accounts, children, links
 from tests.fixtures.browser import PHONE
-from tests.journal.conftest import (  # noqa: F401
-    TODAY,
-    family,
-    get_user,
-    photo_bytes,
-    sign_in_in_browser,
-)
-from tests.people.conftest import (  # noqa: F401
-    add_user,
-    child_details,
-    frozen_clock,
-    inside,
-)
+from tests.helpers.journal import photo_bytes, sign_in_in_browser
+from tests.helpers.people import TODAY, add_user, child_details, get_user, inside
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +32,7 @@ LONG_TEXT = (
 
 
 @pytest.fixture
-def long_data(app, family) -> dict[str, int]:  # noqa: F811
+def long_data(app, family) -> dict[str, int]:
     """The family setting filled as a busy nursery's would be."""
     with inside(app, family.slug):
         manager = get_user(family.manager_id)
@@ -128,7 +117,7 @@ def long_data(app, family) -> dict[str, int]:  # noqa: F811
         }
 
 
-def _pages(family, ids) -> dict[str, list[str]]:  # noqa: F811
+def _pages(family, ids) -> dict[str, list[str]]:
     a, obs, long_child = family.child_a_id, ids["observation"], ids["long_child"]
     child_obs = f"/journal/children/{a}/observations/{obs}"
     return {
@@ -189,7 +178,7 @@ WIDTHS = "[document.scrollingElement.scrollWidth, window.innerWidth]"
 
 
 @pytest.mark.parametrize("who", ["anonymous", "manager", "staff", "parent_a"])
-def test_every_page_fits_a_360_px_phone(app, family, long_data, live_server, new_page, who):  # noqa: F811
+def test_every_page_fits_a_360_px_phone(app, family, long_data, live_server, new_page, who):
     page = new_page(PHONE)
     if who != "anonymous":
         sign_in_in_browser(page, live_server, family, who)
@@ -205,7 +194,7 @@ def test_every_page_fits_a_360_px_phone(app, family, long_data, live_server, new
 
 def test_the_link_confirmation_fits_a_phone_with_both_names_on_screen(
     app,
-    family,  # noqa: F811
+    family,
     long_data,
     live_server,
     new_page,

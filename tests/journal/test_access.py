@@ -16,16 +16,10 @@ from app.extensions import db
 from app.journal.models import Comment, Observation
 from app.people import children
 from app.people.models import Child
-from tests.journal.conftest import (
-    child_details,
-    get_user,
-    inside,
-    observe,
-    photo_bytes,
-    post_form,
-    signed_in,
-)
-from tests.people.conftest import access_outcome, add_child_with_id
+from tests.helpers.access import Cell, wrong_cells
+from tests.helpers.clients import post_form
+from tests.helpers.journal import observe, photo_bytes, signed_in
+from tests.helpers.people import add_child_with_id, child_details, get_user, inside
 
 FOREIGN_ID = 4242  # exists only in another setting
 MANAGER, STAFF, PARENT = "manager", "staff", "parent_a"
@@ -225,20 +219,20 @@ LAST = (
 
 @pytest.mark.parametrize("role", [MANAGER, STAFF, PARENT, "anonymous"])
 def test_every_route_for_every_role_and_id(app, family, ids, role):
-    client = signed_in(app, family, role)
-    wrong = []
     order = sorted(
         ROUTES.items(), key=lambda item: LAST.index(item[0]) + 1 if item[0] in LAST else 0
     )
-    for name, route in order:
-        for target in _targets(route):
-            path = route.path.format(**ids[target])
-            response = client.get(path) if route.method == "GET" else post_form(client, path)
-            expected, got = _expected(name, route, role, target), access_outcome(response)
-            if got != expected:
-                wrong.append(
-                    f"{route.method} {path} ({name}, {target}): {got}, expected {expected}"
-                )
+    cells = [
+        Cell(
+            route.method,
+            route.path.format(**ids[target]),
+            f"{name}, {target}",
+            _expected(name, route, role, target),
+        )
+        for name, route in order
+        for target in _targets(route)
+    ]
+    wrong = wrong_cells(signed_in(app, family, role), cells)
     assert not wrong, "\n".join(wrong)
 
 

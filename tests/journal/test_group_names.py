@@ -21,18 +21,17 @@ from app.journal.models import GroupNamePolicy, Observation
 from app.journal.viewing import ChildView, NotInChildsView
 from app.people.links import link_parent
 from app.people.models import Child
-from tests.journal.conftest import (
+from tests.helpers.clients import post_form
+from tests.helpers.journal import (
     B_NAMES,
-    TODAY,
-    inside,
     observation_row,
     observe,
     photo_bytes,
-    post_form,
     set_group_names,
     signed_in,
     upload,
 )
+from tests.helpers.people import TODAY, inside
 from tests.routes import app_routes
 
 GROUP_TEXT = (

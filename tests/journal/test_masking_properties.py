@@ -33,13 +33,8 @@ from app.journal.masking import ChildName, mask_other_children
 from app.journal.models import Observation
 from app.journal.text import ObservationText, Replacement
 from app.people.models import Child
-from tests.journal.conftest import (
-    B_NAMES,
-    inside,
-    observe,
-    photo_bytes,
-    signed_in,
-)
+from tests.helpers.journal import B_NAMES, observe, photo_bytes, signed_in
+from tests.helpers.people import inside
 
 ADA = ChildName(1, "Ada", "Okafor")
 BARTY = ChildName(2, "Bartholomew", "Quince", preferred_name="Barty")

@@ -15,9 +15,9 @@ from app import clock
 from app.auth.models import Role, User
 from app.extensions import db
 from app.people import children, needs_attention
-from tests.conftest import client_for, csrf_token
 from tests.fixtures.smtp import text_of
-from tests.people.conftest import (
+from tests.helpers.clients import client_for, csrf_token, post_form
+from tests.helpers.people import (
     PASSWORD,
     TODAY,
     add_user,
@@ -25,7 +25,6 @@ from tests.people.conftest import (
     get_child,
     get_user,
     inside,
-    post_form,
     signed_in,
 )
 

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.people import accounts, children, links, needs_attention, staff
 from app.people.models import Child, StaffMember
 from app.validation import InvalidField, InvalidInput
-from tests.people.conftest import (
+from tests.helpers.people import (
     TODAY,
     add_user,
     child_details,

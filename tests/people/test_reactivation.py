@@ -14,18 +14,9 @@ from app.auth.models import AccountStatus, AuditEntry, User
 from app.extensions import db
 from app.people import accounts, staff
 from app.people.models import Child
-from tests.conftest import client_for, sign_in
 from tests.fixtures.smtp import text_of
-from tests.people.conftest import (
-    PASSWORD,
-    PIN,
-    email_of,
-    get_user,
-    inside,
-    links_of,
-    post_form,
-    signed_in,
-)
+from tests.helpers.clients import client_for, post_form, sign_in
+from tests.helpers.people import PASSWORD, PIN, email_of, get_user, inside, links_of, signed_in
 
 NEW_PASSWORD, NEW_PIN = "kites over the harbour wall", "385017"
 

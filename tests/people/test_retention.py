@@ -19,15 +19,8 @@ from app.people.sweep import deactivation_sweep
 from app.retention.archive import children_past_retention
 from app.retention.schedule import RULES, retention_schedule
 from tenants.models import Setting
-from tests.people.conftest import (
-    TODAY,
-    child_details,
-    get_child,
-    get_user,
-    inside,
-    post_form,
-    signed_in,
-)
+from tests.helpers.clients import post_form
+from tests.helpers.people import TODAY, child_details, get_child, get_user, inside, signed_in
 
 HEADING = "Records past their retention date: they should be purged"
 

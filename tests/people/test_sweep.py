@@ -13,9 +13,9 @@ from app.mail.delivery import deliver_due_messages
 from app.people import children, links
 from app.people.models import ParentDeparture, StaffMember
 from app.people.sweep import deactivation_sweep, sweep_setting
-from tests.conftest import client_for, sign_in
 from tests.fixtures.smtp import html_of, text_of
-from tests.people.conftest import (
+from tests.helpers.clients import client_for, is_signed_out, sign_in
+from tests.helpers.people import (
     PASSWORD,
     PIN,
     TODAY,
@@ -24,7 +24,6 @@ from tests.people.conftest import (
     get_child,
     get_user,
     inside,
-    is_signed_out,
     signed_in,
 )
 

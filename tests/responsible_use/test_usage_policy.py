@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.auth.pending import ALWAYS_OPEN
 from app.responsible_use.models import PolicyAcceptance
-from tests.conftest import (
+from tests.helpers.clients import (
     accept_usage_policy,
     client_for,
     csrf_token,

@@ -23,10 +23,10 @@ from app.people.models import Child, ParentLink
 from app.retention import ledger
 from app.storage.models import FileDeletion
 from bench.retention import fill_archive
-from tests.backups.conftest import Service
-from tests.people.conftest import inside
-from tests.retention.conftest import LONG_AGO
-from tests.workers.conftest import wait_until
+from tests.helpers.backups import Service
+from tests.helpers.people import inside
+from tests.helpers.retention import LONG_AGO
+from tests.helpers.workers import wait_until
 from workers.models import JobRun
 from workers.retention_purge import BATCH_SIZE
 

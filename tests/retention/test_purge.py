@@ -17,19 +17,16 @@ from app.redis_store import get_redis
 from app.retention import ledger
 from app.retention.ledger import LedgerEntry, PurgeReason, RecordType
 from app.retention.purge import purge_children
-from tests.people.conftest import inside
-from tests.retention.conftest import (
+from tests.helpers.clients import post_form
+from tests.helpers.journal import observe, photo_bytes, signed_in
+from tests.helpers.people import get_user, inside
+from tests.helpers.retention import (
     archive,
     drain,
-    get_user,
     ledger_entries,
     media_files,
-    observe,
-    photo_bytes,
     photo_files,
-    post_form,
     rows_holding_id,
-    signed_in,
     text_holding,
 )
 

@@ -49,17 +49,15 @@ from wtforms.fields.core import UnboundField
 
 from app.auth.models import AccountStatus, Role
 from app.extensions import db
-from tests.conftest import POLICY_VERSION_FIELD, accept_usage_policy, csrf_token, sign_in
-from tests.journal.conftest import (  # noqa: F401  (fixtures)
-    EMAILS,
-    PASSWORD,
-    PIN,
-    family,
-    frozen_clock,
-    photo_bytes,
-    signed_in,
+from tests.helpers.clients import (
+    POLICY_VERSION_FIELD,
+    accept_usage_policy,
+    csrf_token,
+    is_signed_out,
+    sign_in,
 )
-from tests.people.conftest import add_user, inside, is_signed_out
+from tests.helpers.journal import EMAILS, photo_bytes, signed_in
+from tests.helpers.people import PASSWORD, PIN, add_user, inside
 from tests.routes import app_forms, app_routes, form_fields, real_ids
 
 ROLES = ("manager", "staff", "parent_a", "anonymous")
@@ -454,7 +452,7 @@ class Run:
     accepted: set[tuple[str, str]] = field(default_factory=set)  # endpoints answering < 400
 
 
-def fuzz(app, family, who: str, inputs: int, monkeypatch, servers, *, derandomize: bool) -> Run:  # noqa: F811
+def fuzz(app, family, who: str, inputs: int, monkeypatch, servers, *, derandomize: bool) -> Run:
     client = signed_in(app, family, who)
     session = {"token": csrf_token(client, "/login")}
     ids = real_ids(app, family)
@@ -495,7 +493,7 @@ def fuzz(app, family, who: str, inputs: int, monkeypatch, servers, *, derandomiz
     return run
 
 
-def _stay_signed_in(family, who: str, client, response) -> bool:  # noqa: F811
+def _stay_signed_in(family, who: str, client, response) -> bool:
     """Sign in again, or accept a newly published usage policy, when an accepted request
     ended the run's own session or put a step before every page, so that the rest of the
     run still reaches the pages; True when the session (and its CSRF token) changed."""
@@ -519,7 +517,7 @@ def _report(who: str, run: Run, seconds: float) -> None:
     )
 
 
-def _fuzz_and_check(app, family, who, inputs, monkeypatch, servers, *, derandomize: bool) -> None:  # noqa: F811
+def _fuzz_and_check(app, family, who, inputs, monkeypatch, servers, *, derandomize: bool) -> None:
     started = time.monotonic()
     run = fuzz(app, family, who, inputs, monkeypatch, servers, derandomize=derandomize)
     _report(who, run, time.monotonic() - started)
@@ -528,13 +526,13 @@ def _fuzz_and_check(app, family, who, inputs, monkeypatch, servers, *, derandomi
 
 
 @pytest.mark.parametrize("who", ROLES)
-def test_hostile_input_is_refused_cleanly(app, family, who, monkeypatch, servers):  # noqa: F811
+def test_hostile_input_is_refused_cleanly(app, family, who, monkeypatch, servers):
     _fuzz_and_check(app, family, who, NORMAL_INPUTS, monkeypatch, servers, derandomize=True)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("who", ROLES)
-def test_hostile_input_is_refused_cleanly_at_length(app, family, who, monkeypatch, servers):  # noqa: F811
+def test_hostile_input_is_refused_cleanly_at_length(app, family, who, monkeypatch, servers):
     _fuzz_and_check(app, family, who, SLOW_INPUTS, monkeypatch, servers, derandomize=False)
 
 
@@ -543,7 +541,7 @@ def test_every_form_of_the_app_is_fuzzed_through_a_route(app):
     assert set(app_forms()) - reached - {FlaskForm} == set()
 
 
-def test_the_checks_see_a_server_error_unescaped_markup_and_a_write(app, family, servers):  # noqa: F811
+def test_the_checks_see_a_server_error_unescaped_markup_and_a_write(app, family, servers):
     counts = RowCounts(servers["DATABASE_URL"], family.slug)
     request = FuzzRequest("people.create_child", "POST", "/people/children/new")
     try:

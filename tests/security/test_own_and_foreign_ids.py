@@ -23,17 +23,10 @@ from app.extensions import db
 from app.people import children
 from app.people.models import Child
 from app.retention.models import LeavingPack
-from tests.journal.conftest import (  # noqa: F401  (fixtures)
-    child_details,
-    family,
-    frozen_clock,
-    get_user,
-    inside,
-    make_family,
-    post_form,
-    signed_in,
-)
-from tests.people.conftest import access_outcome, add_child_with_id, add_user
+from tests.helpers.access import Cell, wrong_cells
+from tests.helpers.clients import post_form
+from tests.helpers.journal import make_family, signed_in
+from tests.helpers.people import add_child_with_id, add_user, child_details, get_user, inside
 from tests.routes import app_routes
 from tests.security.test_access_matrix import MANAGER_ELSEWHERE, _client_of
 
@@ -140,7 +133,7 @@ def _foreign_pack(child_id: int, user_id: int) -> None:
     )
 
 
-def _pack(app, family, who: str, child_id: int) -> int:  # noqa: F811
+def _pack(app, family, who: str, child_id: int) -> int:
     """A pack asked for (and made, in process) as a person asks for one: its id."""
     client = signed_in(app, family, who)
     made = post_form(client, f"/retention/children/{child_id}/leaving-pack")
@@ -169,7 +162,7 @@ def _rows_elsewhere(app, slug: str) -> None:
 
 
 @pytest.fixture
-def rows(app, family, make_setting) -> dict[str, dict[str, int]]:  # noqa: F811
+def rows(app, family, make_setting) -> dict[str, dict[str, int]]:
     """By kind, the id each role may use (own), one of the same setting that is not theirs
     (other) and one of another setting (foreign)."""
     with inside(app, family.slug):
@@ -192,7 +185,7 @@ def rows(app, family, make_setting) -> dict[str, dict[str, int]]:  # noqa: F811
     }
 
 
-def _passkeys(app, family) -> dict[str, object]:  # noqa: F811
+def _passkeys(app, family) -> dict[str, object]:
     """A passkey for each person (added once they are signed in: with one, signing in
     would ask for it)."""
     owners = {MANAGER: family.manager_id, STAFF: family.staff_id, PARENT: family.parent_a_id}
@@ -228,24 +221,22 @@ LAST = ("retention.purge", "factors.passkey_remove")
 
 
 @pytest.mark.parametrize("who", ["anonymous", PARENT, STAFF, MANAGER, MANAGER_ELSEWHERE])
-def test_own_other_and_foreign_ids_for_every_role(app, family, make_setting, rows, who):  # noqa: F811
+def test_own_other_and_foreign_ids_for_every_role(app, family, make_setting, rows, who):
     client = _client_of(app, family, make_setting, who)
     rows = {**rows, "passkey": _passkeys(app, family)}
-    wrong = []
     order = sorted(ROUTES.items(), key=lambda item: item[0] in LAST)
-    for name, route in order:
-        for target, row in [*rows[route.kind].items(), ("foreign", FOREIGN_ID)]:
-            row_id = row.get(who) if isinstance(row, dict) else row
-            if row_id is None:
-                continue  # no row of that kind is this person's own (staff ask no packs)
-            path = route.path.format(row=row_id)
-            if route.method == "GET":
-                response = client.get(path)
-            else:
-                response = post_form(client, path, dict(route.data))
-            expected, got = _expected(route, who, target), access_outcome(response)
-            if got != expected:
-                wrong.append(
-                    f"{route.method} {path} ({name}, {target}): {got}, expected {expected}"
-                )
+    cells = [
+        Cell(
+            route.method,
+            route.path.format(row=row_id),
+            f"{name}, {target}",
+            _expected(route, who, target),
+            route.data,
+        )
+        for name, route in order
+        for target, row in [*rows[route.kind].items(), ("foreign", FOREIGN_ID)]
+        # No row of a kind may be this person's own (staff ask no packs): None, left out.
+        if (row_id := row.get(who) if isinstance(row, dict) else row) is not None
+    ]
+    wrong = wrong_cells(client, cells)
     assert not wrong, "\n".join(wrong)

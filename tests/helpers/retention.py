@@ -1,4 +1,6 @@
-"""Helpers for the retention tests: the journal's two families, archived and scanned."""
+"""Retention helpers: archiving a family's child, draining the file-deletion queue, and
+scanning the database and media for anything a purge should have left behind.
+"""
 
 from __future__ import annotations
 
@@ -15,22 +17,13 @@ from app.people.children import archive_child
 from app.people.models import Child
 from app.retention import ledger
 from app.storage.deletions import drain_file_deletions
-from tests.journal.conftest import (  # noqa: F401  (fixtures the retention tests use)
-    Journal,
-    family,
-    frozen_clock,
-    get_user,
-    observe,
-    photo_bytes,
-    post_form,
-    signed_in,
-)
-from tests.people.conftest import inside
+from tests.helpers.journal import Journal
+from tests.helpers.people import inside
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def archive(app: Flask, family: Journal, child_id: int) -> None:  # noqa: F811
+def archive(app: Flask, family: Journal, child_id: int) -> None:
     with inside(app, family.slug):
         archive_child(db.session.get_one(Child, child_id), by=None)
         db.session.commit()
@@ -120,8 +113,3 @@ def text_holding(app: Flask, slug: str, words: list[str]) -> list[str]:
                 ).all()
                 found.extend(f"{table}.{column}: {value}" for value in values)
     return found
-
-
-# A database of its own and real workers, for the purge killed mid-job.
-from tests.backups.conftest import service  # noqa: E402, F401
-from tests.workers.conftest import celery_app, start_worker  # noqa: E402, F401
