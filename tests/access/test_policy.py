@@ -13,14 +13,14 @@ from flask_login import AnonymousUserMixin
 from app.access.policy import Action, can
 from app.auth.models import Role, User
 from app.extensions import db
-from app.people.models import Child
 from app.people.children import archive_child
-from tests.journal.conftest import Journal, family, frozen_clock  # noqa: F401  (fixtures)
-from tests.people.conftest import PASSWORD, PIN, add_user, inside
+from app.people.models import Child
+from tests.helpers.journal import Journal
+from tests.helpers.people import PASSWORD, PIN, add_user, inside
 
 
 @pytest.fixture
-def people(app: Flask, family: Journal) -> Iterator[Journal]:  # noqa: F811
+def people(app: Flask, family: Journal) -> Iterator[Journal]:
     """Inside ``family``'s setting, with a second member of staff (nobody's key person)
     and child A archived: A has left, and parent A is in the grace period."""
     with inside(app, family.slug):

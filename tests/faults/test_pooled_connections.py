@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app.extensions import db
-from tests.conftest import client_for, make_user, sign_in
+from tests.helpers.clients import client_for, make_user, sign_in
 
 
 def _pooled_backend_pids(app) -> set[int]:
