@@ -238,7 +238,6 @@ def start_mail_catcher(children: Children, data_dir: Path, stop: StopSignal) -> 
 def prepare_database() -> str:
     """Migrate the registry and every setting; create the demo setting if absent."""
     from app import create_app
-    from app.auth.first_manager import invite_first_manager
     from app.extensions import db
     from tenants.migrating import migrate_all_settings, upgrade_public
     from tenants.provisioning import provision_setting
@@ -251,11 +250,10 @@ def prepare_database() -> str:
         if report.failed:
             failures = "; ".join(f"{slug}: {error}" for slug, error in report.failed.items())
             raise StartupError(f"some settings could not be migrated: {failures}")
-        _say(f"Database up to date: the registry and {report.up_to_date} setting(s).")
+        _say(f"Database up to date: the registry and {len(report.upgraded)} setting(s).")
         existing = setting_by_slug(DEMO_SLUG)
         if existing is None:
             new = provision_setting(DEMO_SLUG, DEMO_NAME, DEMO_MANAGER_EMAIL, DEMO_MANAGER_NAME)
-            invite_first_manager(new)
             outcome = f"created now (id {new.setting_id})"
         else:
             outcome = f"already there (id {existing.id}, {existing.status.value})"
@@ -272,21 +270,37 @@ def publish_public_url(data_dir: Path, web_port: int) -> None:
     (data_dir / PUBLIC_URL_FILE).write_text(public_url + "\n")
 
 
+CELERY = [sys.executable, "-m", "celery", "-A", "celery_worker"]
+
+
+def worker_command() -> list[str]:
+    """The Celery worker as deployed: one task at a time (so one reserved at a time), in a
+    child process the prefork pool can stop at the job's time limits; mingle and gossip
+    would only look for other workers."""
+    worker = ["worker", "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"]
+    return [*CELERY, *worker, "--without-mingle", "--without-gossip"]
+
+
+def beat_command(schedule_file: Path) -> list[str]:
+    return [*CELERY, "beat", "--loglevel", "INFO", "-s", str(schedule_file)]
+
+
 def start_service(children: Children, data_dir: Path, web_port: int) -> None:
-    python = sys.executable
     # The production configuration (deploy/gunicorn.conf.py), on our port with two
     # workers. It preloads the app, so the port answering means pages are served.
-    gunicorn = [python, "-m", "gunicorn", "-c", str(PROJECT_ROOT / "deploy" / "gunicorn.conf.py")]
+    # One pool serves everything here: sending sign-ins to a pool of their own
+    # (docs/deploy.md, "Sign-in bursts") takes the proxy in front, which bin/run has not.
+    gunicorn = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        str(PROJECT_ROOT / "deploy" / "gunicorn.conf.py"),
+    ]
     gunicorn += ["-w", "2", "-b", f"127.0.0.1:{web_port}", "--graceful-timeout", "10"]
     children.start("web", [*gunicorn, "wsgi:app"])
-    celery = [python, "-m", "celery", "-A", "celery_worker"]
-    # One task at a time (so one reserved at a time), in a child process the
-    # prefork pool can stop at the job's time limits; mingle and gossip would
-    # only look for other workers.
-    worker = ["worker", "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"]
-    children.start("worker", [*celery, *worker, "--without-mingle", "--without-gossip"])
-    schedule_file = str(data_dir / "celerybeat-schedule")
-    children.start("beat", [*celery, "beat", "--loglevel", "INFO", "-s", schedule_file])
+    children.start("worker", worker_command())
+    children.start("beat", beat_command(data_dir / "celerybeat-schedule"))
 
 
 def announce(web_port: int, demo: str, mail: str, servers: dict[str, str], data_dir: Path) -> None:

@@ -18,12 +18,29 @@ from app.config import Config
 # stops here, in the master, with the message naming it.
 _config = Config()
 
-bind = os.environ.get("LJ_BIND", "127.0.0.1:8000")
+# Two pools of this same app (docs/deploy.md, "Sign-in bursts"). LJ_POOL=pages, the
+# default, serves every page. LJ_POOL=sign-in serves the POSTs that check or hash a
+# password and PIN, which Caddy sends it (the Caddyfile's @sign_in matcher): bcrypt costs
+# about 0.3 s of CPU a sign-in, and 40 people signing in at once (after a Redis restart,
+# at 8 am) would otherwise hold every page worker for seconds.
+POOL = os.environ.get("LJ_POOL", "pages")
+if POOL not in ("pages", "sign-in"):
+    raise SystemExit(f"LJ_POOL must be pages or sign-in, not {POOL!r}")
 
-# Pages wait on PostgreSQL and Redis, so sync workers, two per core plus one, keep
-# every core busy while others wait (shared/FACTS.md: sync beat gthread for
-# database-bound pages). sched_getaffinity counts the cores this process may use.
-workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * len(os.sched_getaffinity(0)) + 1)
+# sched_getaffinity counts the cores this process may use.
+_cores = len(os.sched_getaffinity(0))
+if POOL == "pages":
+    bind = os.environ.get("LJ_BIND", "127.0.0.1:8000")
+    # Pages wait on PostgreSQL and Redis, so sync workers, two per core plus one, keep
+    # every core busy while others wait (shared/FACTS.md: sync beat gthread for
+    # database-bound pages).
+    workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * _cores + 1)
+else:
+    bind = os.environ.get("LJ_SIGN_IN_BIND", "127.0.0.1:8001")
+    # One sign-in at a time per core: bcrypt has the cores pages leave and never more
+    # than that, so a burst queues here (in the listen backlog) instead of crowding
+    # pages off the cores, and is worked through at the machine's bcrypt rate.
+    workers = _cores
 worker_class = "sync"
 
 # A request (a 20 MB photo upload is the largest, about 0.2 s of work) that takes
@@ -74,11 +91,20 @@ os.environ.setdefault(
 
 
 def on_starting(server: Any) -> None:
-    """A fresh folder of samples for each start: counters from the last run are gone."""
+    """Clear the samples of processes that are gone: the two pools share the folder, so
+    /metrics answered by either adds up both, and a pool's start must not wipe the other's
+    live files."""
     folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.db"):
-        stale.unlink()
+        if not _process_alive(stale):
+            stale.unlink()
+
+
+def _process_alive(samples: Path) -> bool:
+    """prometheus_client names each file after the process writing it (``counter_123.db``)."""
+    pid = samples.stem.rpartition("_")[2]
+    return pid.isdigit() and Path(f"/proc/{pid}").exists()
 
 
 def child_exit(server: Any, worker: Any) -> None:

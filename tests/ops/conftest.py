@@ -15,8 +15,10 @@ import redis
 
 from app.backups.operations import nightly_backup
 from app.extensions import limiter
-from tests.helpers.backups import Service
-from tests.helpers.workers import workers_running
+from tests.backups.conftest import Service, service  # noqa: F401  (a fixture for tests here)
+from tests.journal.conftest import family, frozen_clock  # noqa: F401  (fixtures for tests here)
+from tests.mail.conftest import tasks_left_to_workers  # noqa: F401  (a fixture for tests here)
+from workers.presence import ROLES, record_presence
 
 
 def free_port() -> int:
@@ -68,6 +70,13 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     server.start()
     yield server
     server.stop()
+
+
+def workers_running(app) -> None:
+    """What the heartbeats of a running worker and beat leave in Redis."""
+    with app.app_context():
+        for role in ROLES:
+            record_presence(role)
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
 """The production stack on loopback: Caddy (its internal CA) in front of gunicorn.
 
 ``HttpsStack`` runs ``deploy/Caddyfile`` and ``deploy/gunicorn.conf.py`` as they
-are, in production mode, on free high ports. ``Browser`` is just enough of a
-browser for the tests: it trusts only Caddy's CA, keeps cookies the way RFC 6265
-says (``http.cookiejar``), follows no redirect, and sends every name to
-127.0.0.1 (Python's resolver knows none of the test names).
+are, in production mode, on free high ports, with gunicorn's page pool and sign-in
+pool. ``Browser`` is just enough of a browser for the tests: it trusts only Caddy's
+CA, keeps cookies the way RFC 6265 says (``http.cookiejar``), follows no redirect,
+and sends every name to 127.0.0.1 (Python's resolver knows none of the test names).
 """
 
 from __future__ import annotations
@@ -131,6 +131,7 @@ class HttpsStack:
     def __init__(self, work_dir: Path, app_env: dict[str, str]) -> None:
         self.work_dir = work_dir
         self.app_port, self.http_port, self.https_port = free_port(), free_port(), free_port()
+        self.sign_in_port = free_port()
         self.logs: list[Path] = []
         self.processes: list[subprocess.Popen[bytes]] = []
         self.env = {
@@ -149,6 +150,7 @@ class HttpsStack:
         gunicorn += ["-b", f"127.0.0.1:{self.app_port}", "-w", "2", "wsgi:app"]
         self._start("gunicorn", gunicorn, self.env)
         self._wait_for_port(self.app_port)
+        self.start_sign_in_pool()
         caddy_home = work_dir / "caddy"
         caddy_env = {
             "PATH": os.environ["PATH"],
@@ -158,6 +160,7 @@ class HttpsStack:
             "BASE_DOMAIN": BASE_DOMAIN,
             "ACME_EMAIL": f"operator@{BASE_DOMAIN}",
             "LJ_APP_ADDRESS": f"127.0.0.1:{self.app_port}",
+            "LJ_SIGN_IN_ADDRESS": f"127.0.0.1:{self.sign_in_port}",
             "LJ_STATIC_DIR": str(PROJECT_ROOT / "app" / "static"),
             "LJ_TLS_ISSUER": "internal",
             "LJ_HTTP_PORT": str(self.http_port),
@@ -170,15 +173,30 @@ class HttpsStack:
         self.ca_file = caddy_home / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
         self._wait_for(self.ca_file.exists, "Caddy's root certificate")
 
-    def _start(self, name: str, command: list[str], env: dict[str, str]) -> None:
+    def start_sign_in_pool(self) -> None:
+        """gunicorn's second pool, for the sign-in POSTs Caddy sends it (its log: logs[1])."""
+        gunicorn = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
+        gunicorn += ["-b", f"127.0.0.1:{self.sign_in_port}", "-w", "1", "wsgi:app"]
+        self.sign_in_pool = self._start(
+            "gunicorn-sign-in", gunicorn, {**self.env, "LJ_POOL": "sign-in"}
+        )
+        self._wait_for_port(self.sign_in_port)
+
+    def stop_sign_in_pool(self) -> None:
+        self.sign_in_pool.terminate()
+        self.sign_in_pool.wait(15)
+        self.processes.remove(self.sign_in_pool)
+
+    def _start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         log_path = self.work_dir / f"{name}.log"
-        self.logs.append(log_path)
-        with log_path.open("wb") as log:
-            self.processes.append(
-                subprocess.Popen(
-                    command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-                )
+        if log_path not in self.logs:
+            self.logs.append(log_path)
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
+        self.processes.append(process)
+        return process
 
     def log_text(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')}" for p in self.logs)

@@ -7,11 +7,12 @@ import re
 import shutil
 import ssl
 import uuid
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from tests.helpers.clients import GOOD_PASSWORD, GOOD_PIN, make_user
+from tests.conftest import GOOD_PASSWORD, GOOD_PIN, make_user
 from tests.ops.https import BASE_DOMAIN, Browser, HttpsStack
 
 CSRF_FIELD = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
@@ -177,4 +178,31 @@ def test_the_deployed_app_logs_json_lines_without_query_strings(stack):
     lines = [json.loads(line) for line in gunicorn_log.splitlines() if line.strip()]
     logins = [line for line in lines if line.get("route") == "/login"]
     assert logins and all(line["setting"] == slug for line in logins)
-    assert "secret-query" not in gunicorn_log and email not in gunicorn_log
+    for log in (gunicorn_log, stack.logs[1].read_text()):  # the page pool's, the sign-in pool's
+        assert "secret-query" not in log and email not in log
+
+
+def requests_logged(log: Path, method: str, route: str) -> int:
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return sum(1 for line in lines if line.get("method") == method and line.get("route") == route)
+
+
+def test_caddy_sends_sign_ins_to_the_sign_in_pool_and_pages_to_the_page_pool(stack):
+    slug, email = stack.settings["two"]
+    pages, sign_ins = stack.logs[0], stack.logs[1]
+    before = requests_logged(pages, "GET", "/login"), requests_logged(sign_ins, "POST", "/login")
+    assert sign_in(Browser(stack.ca_file), stack, slug, email).status == 303
+    assert requests_logged(pages, "GET", "/login") == before[0] + 1
+    assert requests_logged(sign_ins, "POST", "/login") == before[1] + 1
+    assert requests_logged(pages, "POST", "/login") == 0
+
+
+def test_with_the_sign_in_pool_down_the_page_pool_serves_sign_ins(stack):
+    slug, email = stack.settings["two"]
+    stack.stop_sign_in_pool()
+    try:
+        before = requests_logged(stack.logs[0], "POST", "/login")
+        assert sign_in(Browser(stack.ca_file), stack, slug, email).status == 303
+        assert requests_logged(stack.logs[0], "POST", "/login") == before + 1
+    finally:
+        stack.start_sign_in_pool()

@@ -1,0 +1,49 @@
+"""deploy/gunicorn.conf.py's two pools: pages, and the sign-in POSTs Caddy sends apart."""
+
+from __future__ import annotations
+
+import os
+import runpy
+from pathlib import Path
+
+import pytest
+
+CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"
+GONE = 2**22 + 1  # above Linux's largest pid: no process has it
+
+
+def config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pool: str | None) -> dict:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    for name in ("LJ_POOL", "LJ_BIND", "LJ_SIGN_IN_BIND", "WEB_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    if pool is not None:
+        monkeypatch.setenv("LJ_POOL", pool)
+    return runpy.run_path(str(CONFIG))
+
+
+def test_the_page_pool_is_the_default_with_two_sync_workers_a_core_and_one(monkeypatch, tmp_path):
+    pages = config(monkeypatch, tmp_path, None)
+    assert pages["bind"] == "127.0.0.1:8000" and pages["worker_class"] == "sync"
+    assert pages["workers"] == 2 * len(os.sched_getaffinity(0)) + 1
+
+
+def test_the_sign_in_pool_has_one_sync_worker_a_core_on_its_own_port(monkeypatch, tmp_path):
+    sign_in = config(monkeypatch, tmp_path, "sign-in")
+    assert sign_in["bind"] == "127.0.0.1:8001" and sign_in["worker_class"] == "sync"
+    assert sign_in["workers"] == len(os.sched_getaffinity(0))
+
+
+def test_an_unknown_pool_stops_the_start_naming_the_choices(monkeypatch, tmp_path):
+    with pytest.raises(SystemExit, match="pages or sign-in"):
+        config(monkeypatch, tmp_path, "signin")
+
+
+def test_a_start_clears_the_samples_of_processes_gone_and_keeps_the_other_pools(
+    monkeypatch, tmp_path
+):
+    live = tmp_path / f"counter_{os.getpid()}.db"
+    gone = tmp_path / f"gauge_livesum_{GONE}.db"
+    live.write_bytes(b"samples")
+    gone.write_bytes(b"samples")
+    config(monkeypatch, tmp_path, "sign-in")["on_starting"](None)
+    assert live.exists() and not gone.exists()
