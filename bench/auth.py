@@ -28,7 +28,7 @@ What it measures, against the targets of issue 3:
 3. Requests/s of the signed-in account page (GET /account) and of the setting's home page
    signed in, against the same home page for an anonymous visitor: same setting, same
    gunicorn, loaded by ``wrk`` when installed (else the Python load generator of
-   ``bench/load.py``), the signed-in pages with the session cookie of one sign-in.
+   ``bench/loadgen.py``), the signed-in pages with the session cookie of one sign-in.
 
 The servers are those of ``bench/tenancy.py``: a throwaway database (dropped at the end), a
 free Redis database (flushed at the end) or REDIS_URL, an SMTP server that drops every
@@ -47,12 +47,14 @@ import re
 import secrets
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,7 +69,7 @@ if TYPE_CHECKING:
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `bench.*` importable
 
-from bench.load import run_load  # noqa: E402
+from bench.loadgen import run_load  # noqa: E402
 from bench.tenancy import (  # noqa: E402
     WORKER_SETTINGS,
     LoadOptions,
@@ -75,11 +77,13 @@ from bench.tenancy import (  # noqa: E402
     WorkerSettings,
     add_load_options,
     bench_app,
+    free_port,
     gunicorn,
     load_options,
     percentile,
     print_machine,
 )
+from bench.visits import Browser, PageFigures, Visit, Visits  # noqa: E402
 
 SLUG = "bench-auth"
 HOST = f"{SLUG}.localhost"
@@ -101,6 +105,10 @@ class Options(LoadOptions):
     clients: int
     signin_duration: float
     iterations: int
+    burst: int
+    page_browsers: int
+    arrangements: tuple[str, ...]
+    burst_only: bool
 
 
 def parse_options() -> Options:
@@ -110,6 +118,18 @@ def parse_options() -> Options:
     parser.add_argument("--signin-duration", type=float, default=10.0, help="s per sign-in run")
     parser.add_argument("--iterations", type=int, default=5000, help="session checks timed")
     parser.add_argument("--quick", action="store_true", help="20 users, shorter runs")
+    parser.add_argument("--burst", type=int, default=40, help="browsers signing in at once")
+    parser.add_argument(
+        "--page-browsers", type=int, default=8, help="signed-in browsers loading pages meanwhile"
+    )
+    parser.add_argument(
+        "--arrangements",
+        nargs="+",
+        choices=tuple(ARRANGEMENTS),
+        default=tuple(ARRANGEMENTS),
+        help="serving arrangements the burst is measured with",
+    )
+    parser.add_argument("--burst-only", action="store_true", help="only the sign-in burst")
     add_load_options(parser, connections=32, workers="both")
     args = parser.parse_args()
     if args.quick:
@@ -119,6 +139,10 @@ def parse_options() -> Options:
         clients=args.clients,
         signin_duration=args.signin_duration,
         iterations=args.iterations,
+        burst=args.burst,
+        page_browsers=args.page_browsers,
+        arrangements=tuple(args.arrangements),
+        burst_only=args.burst_only,
         **load_options(parser, args),
     )
 
@@ -145,10 +169,12 @@ def inside_new_setting(app: Flask, slug: str) -> Iterator[None]:
 def add_active_users(people: list[tuple[str, str, Role]], password: str, pin: str) -> list[User]:
     """Active accounts (email, full name, role) of the current setting, added to the session,
     who sign in with ``password`` and ``pin``: one hash of each serves them all, since a
-    check costs the same whatever the salt."""
+    check costs the same whatever the salt. Each has accepted the usage policy in force,
+    as everyone must before any page but that policy."""
     from app import clock
     from app.auth.models import AccountStatus, User
     from app.extensions import db
+    from app.responsible_use.operations import accept_policy, current_policy_version
     from app.security.secrets import hash_password, hash_pin
 
     password_hash, pin_hash = hash_password(password), hash_pin(pin)
@@ -165,6 +191,9 @@ def add_active_users(people: list[tuple[str, str, Role]], password: str, pin: st
         for email, full_name, role in people
     ]
     db.session.add_all(users)
+    db.session.flush()
+    for user in users:
+        accept_policy(user, current_policy_version())
     return users
 
 
@@ -653,6 +682,179 @@ def bench_served_app(
     return ServedFigures(workers, signins, pages, session_id, commands)
 
 
+# --- a burst of sign-ins beside page traffic ---------------------------------------------------
+
+TARGET_BURST_PAGE_P99_MS = 300.0
+TARGET_BURST_SECONDS = 10.0
+PAGE_THINK = 0.3  # seconds between two pages of a browser: 8 make about the 50-user load's
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """How gunicorn serves sign-ins and pages (``deploy/gunicorn.conf.py`` underneath)."""
+
+    name: str
+    pages: tuple[str, ...]  # gunicorn arguments of the page pool, over the configuration's
+    sign_in: tuple[str, ...] | None  # LJ_POOL and arguments of a pool for sign-in POSTs
+    nice: int = 0  # the sign-in pool's
+
+    def start(self, folder: Path, stack: ExitStack) -> Callable[[str, str], int]:
+        """Start the pools; returns the routing (Caddy's @sign_in matcher, or one pool)."""
+        from bench.stack import gunicorn_pool, sign_in_routes, stop_parts, wait_for_pool
+
+        page_port, sign_in_port = free_port(), free_port()
+        parts = [(gunicorn_pool(folder, page_port, "pages", *self.pages, name="pages"), page_port)]
+        if self.sign_in is not None:
+            pool, *arguments = self.sign_in
+            sign_in = gunicorn_pool(folder, sign_in_port, pool, *arguments, name="sign-in")
+            sign_in.command = ["nice", "-n", str(self.nice), *sign_in.command]
+            parts.append((sign_in, sign_in_port))
+        for part, port in parts:
+            part.start()
+            stack.callback(stop_parts, [part])
+            wait_for_pool(part, port)
+        if self.sign_in is None:
+            return lambda _method, _path: page_port
+        patterns = sign_in_routes()
+
+        def route(method: str, path: str) -> int:
+            signing_in = method == "POST" and any(fnmatchcase(path, p) for p in patterns)
+            return sign_in_port if signing_in else page_port
+
+        return route
+
+
+ARRANGEMENTS = {
+    "one-pool": Arrangement("one pool, sync workers (2 x cores + 1)", (), None),
+    "gthread": Arrangement(
+        "one pool, 2 gthread workers x 8 threads",
+        ("--worker-class", "gthread", "--workers", "2", "--threads", "8"),
+        None,
+    ),
+    "sign-in-threads": Arrangement(
+        "page pool + sign-in pool of 2 gthread workers x 4 threads",
+        (),
+        ("sign-in", "--worker-class", "gthread", "--workers", "2", "--threads", "4"),
+    ),
+    "sign-in-threads-nice": Arrangement(
+        "page pool + sign-in pool of 2 gthread workers x 4 threads at nice 10",
+        (),
+        ("sign-in", "--worker-class", "gthread", "--workers", "2", "--threads", "4"),
+        nice=10,
+    ),
+    "two-pools": Arrangement(
+        "page pool + sign-in pool of a sync worker a core (as deployed)", (), ("sign-in",)
+    ),
+}
+
+
+@dataclass(frozen=True)
+class BurstFigures:
+    arrangement: Arrangement
+    quiet: list[Visit]  # page visits before the burst
+    during: list[Visit]  # page visits overlapping the burst
+    signins: list[Visit]  # the burst's POST /login
+    finished_s: float  # from the burst's start to its last sign-in's answer
+
+
+def page_browsing(
+    browsers: list[Browser], visits: Visits, stopping: threading.Event, think: float
+) -> list[threading.Thread]:
+    """Each signed-in browser loads the home page and its account page, with a pause."""
+
+    def browse(browser: Browser) -> None:
+        for path in itertools.cycle(("/", "/account")):
+            if stopping.wait(think):
+                return
+            browser.get("page", path)
+
+    threads = [threading.Thread(target=browse, args=(b,), daemon=True) for b in browsers]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def bench_burst(
+    arrangement: Arrangement, emails: list[str], cookie_name: str, options: Options
+) -> BurstFigures:
+    """Pages loaded by ``--page-browsers`` signed-in browsers; after a quiet while,
+    ``--burst`` browsers sign in at the same moment."""
+    visits, stopping = Visits(), threading.Event()
+    with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="lj-burst-") as folder:
+        route = arrangement.start(Path(folder), stack)
+        readers = [
+            Browser(route, HOST, cookie_name, Visits()) for _ in range(options.page_browsers)
+        ]
+        for browser, email in zip(readers, emails, strict=False):
+            if not browser.sign_in(email, PASSWORD, PIN).status == 303:
+                raise SignInFailed(f"{email} could not sign in before the burst")
+            browser.visits = visits
+        threads = page_browsing(readers, visits, stopping, think=PAGE_THINK)
+        stack.callback(lambda: [stopping.set(), *(t.join(30) for t in threads)])
+        time.sleep(2.0)  # every worker warm
+        quiet_start = time.monotonic()
+        time.sleep(5.0)
+        burst_visits = Visits()
+        ready = threading.Barrier(options.burst + 1)
+
+        def sign_in_now(email: str) -> None:
+            browser = Browser(route, HOST, cookie_name, burst_visits, timeout=120)
+            ready.wait()
+            browser.sign_in(email, PASSWORD, PIN)
+
+        burst = [
+            threading.Thread(target=sign_in_now, args=(email,), daemon=True)
+            for email in emails[options.page_browsers :][: options.burst]
+        ]
+        for thread in burst:
+            thread.start()
+        ready.wait()
+        started = time.monotonic()
+        for thread in burst:
+            thread.join(120)
+        signins = [v for v in burst_visits.items if v.page == "sign-in"]
+        finished = max(v.started + v.seconds for v in burst_visits.items)
+        time.sleep(1.0)
+    pages = [v for v in visits.items if v.page == "page"]
+    return BurstFigures(
+        arrangement,
+        [v for v in pages if quiet_start <= v.started < started],
+        [v for v in pages if v.started <= finished and v.started + v.seconds >= started],
+        signins,
+        finished - started,
+    )
+
+
+def report_burst(figures: BurstFigures, burst: int) -> bool:
+    quiet = PageFigures.of("page", figures.quiet)
+    during = PageFigures.of("page", figures.during)
+    errors = sum(1 for v in figures.signins if v.error) + during.errors
+    done = sum(1 for v in figures.signins if not v.error)
+    met = (
+        during.p99_ms <= TARGET_BURST_PAGE_P99_MS
+        and figures.finished_s <= TARGET_BURST_SECONDS
+        and errors == 0
+        and done == burst
+    )
+    print(f"  {figures.arrangement.name}:")
+    print(
+        f"    pages before: p50 {quiet.p50_ms:.0f} ms, p99 {quiet.p99_ms:.0f} ms ({quiet.count}); "
+        f"during the burst: p50 {during.p50_ms:.0f} ms, p99 {during.p99_ms:.0f} ms, "
+        f"max {during.max_ms:.0f} ms ({during.count}; target p99 <= "
+        f"{TARGET_BURST_PAGE_P99_MS:.0f} ms)"
+    )
+    kinds = Counter(v.error for v in [*figures.during, *figures.signins] if v.error)
+    if kinds:
+        print("    errors: " + ", ".join(f"{kind} x{count}" for kind, count in kinds.items()))
+    print(
+        f"    {done} of {burst} sign-ins done in {figures.finished_s:.1f} s (target <= "
+        f"{TARGET_BURST_SECONDS:.0f} s), median "
+        f"{statistics.median(v.seconds for v in figures.signins):.1f} s; {errors} errors"
+        + ("" if met else "   MISSED")
+    )
+    return met
+
+
 # --- reports -----------------------------------------------------------------------------------
 
 
@@ -734,7 +936,7 @@ def report_session_check(figures: SessionCheckFigures, redis_url: str) -> float:
 
 
 def report_targets(
-    served: list[ServedFigures], session_check_us: float, account_commands: float
+    served: list[ServedFigures], session_check_us: float, account_commands: float, burst_met: bool
 ) -> None:
     measured = all(figures.signins.rate >= TARGET_SIGNINS_PER_SECOND for figures in served)
     capable = all(figures.signins.capacity >= TARGET_SIGNINS_PER_SECOND for figures in served)
@@ -750,6 +952,8 @@ def report_targets(
         + " by CPU time; session check "
         + ("met" if session_met else "MISSED")
         + f"; account page / anonymous home page {ratios}"
+        + "; sign-in burst "
+        + ("met" if burst_met else "MISSED")
         + " (one run on a shared machine: other work moves these figures by 10-20 % or more)"
     )
 
@@ -763,14 +967,33 @@ def report_ratio(figures: ServedFigures) -> float:
 # --- the run -----------------------------------------------------------------------------------
 
 
+def bench_bursts(emails: list[str], cookie_name: str, options: Options) -> bool:
+    print(
+        f"Sign-in burst: {options.burst} browsers sign in at the same moment while "
+        f"{options.page_browsers} signed-in browsers load pages (a pause of {PAGE_THINK} s "
+        "between two); rate limits off"
+    )
+    met = {}
+    for name in options.arrangements:
+        figures = bench_burst(ARRANGEMENTS[name], emails, cookie_name, options)
+        met[name] = report_burst(figures, options.burst)
+    return met.get("two-pools", all(met.values()))
+
+
 def main() -> None:
     options = parse_options()
     print_machine()
     # The served app's rate limits would cap sign-ins at 30 a minute (see the docstring).
     with bench_app(RATELIMIT_ENABLED="0") as bench:
         app, redis_url = bench.app, bench.redis_url
-        emails = create_setting_with_users(app, options.users)
+        users = max(options.users, options.page_browsers + options.burst)
+        emails = create_setting_with_users(app, users)
         cookie_name = app.session_interface.cookie_name  # type: ignore[attr-defined]
+        if options.burst_only:
+            burst_met = bench_bursts(emails, cookie_name, options)
+            print_machine()
+            print(f"Targets: sign-in burst {'met' if burst_met else 'MISSED'}")
+            return
         bcrypt_figures = time_bcrypt(app)
 
         print(
@@ -804,8 +1027,9 @@ def main() -> None:
         session_check_us = report_session_check(
             time_session_check(app, served[-1].session_id, options.iterations), redis_url
         )
+        burst_met = bench_bursts(emails, cookie_name, options)
     print_machine()
-    report_targets(served, session_check_us, account_commands)
+    report_targets(served, session_check_us, account_commands, burst_met)
 
 
 if __name__ == "__main__":

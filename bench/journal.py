@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import secrets
 import statistics
 import sys
 import time
@@ -54,7 +53,7 @@ from bench.auth import (  # noqa: E402
     sign_in,
 )
 from bench.journal_media import measure, realistic_jpeg  # noqa: E402
-from bench.load import run_load  # noqa: E402
+from bench.loadgen import run_load  # noqa: E402
 from bench.tenancy import (  # noqa: E402
     HELLO_PATH,
     WORKER_SETTINGS,
@@ -67,6 +66,7 @@ from bench.tenancy import (  # noqa: E402
     load_options,
     print_machine,
 )
+from bench.visits import multipart  # noqa: E402
 
 SLUG = "bench-journal"
 HOST = f"{SLUG}.localhost"
@@ -123,10 +123,9 @@ def create_journal(app: Flask, count: int) -> Journal:
     from app import clock
     from app.auth.models import Role
     from app.extensions import db
-    from app.journal import observations, photos, publishing
+    from app.journal import operations as journal
     from app.journal.media import process_upload
-    from app.people.children import ChildDetails, create_child
-    from app.people.links import link_parent
+    from app.people.operations import ChildDetails, create_child, link_parent
 
     with inside_new_setting(app, SLUG):
         staff, parent = add_active_users(
@@ -159,8 +158,8 @@ def create_journal(app: Flask, count: int) -> Journal:
         today = clock.today()
         for number in range(count):
             friend = friends[number % len(friends)] if number % 4 == 1 else None
-            observation = observations.create_observation(
-                observations.ObservationDetails(
+            observation = journal.create_observation(
+                journal.ObservationDetails(
                     observed_on=today - timedelta(days=number // 2),
                     child_ids=(child.id, *([friend.id] if friend else [])),
                     text=OBSERVATION_TEXT.format(
@@ -175,14 +174,14 @@ def create_journal(app: Flask, count: int) -> Journal:
                 by=staff,
             )
             if number % 4 == 2:
-                photos.add_photo(
+                journal.add_photo(
                     observation, photo, caption=f"{child.first_name} pouring", by=staff
                 )
-            publishing.publish(observation, by=staff, confirmed=True)
+            journal.publish(observation, by=staff, confirmed=True)
             if number % 100 == 99:
                 db.session.commit()
-        draft = observations.create_observation(
-            observations.ObservationDetails(
+        draft = journal.create_observation(
+            journal.ObservationDetails(
                 observed_on=today, child_ids=(child.id,), text="Photos from the bench."
             ),
             by=staff,
@@ -213,25 +212,6 @@ def session_cookie(port: int, email: str, cookie_name: str) -> str:
     """Sign in as a browser does; returns the Cookie header of the new session."""
     signed_in = sign_in(port, email, cookie_name, host=HOST, password=PASSWORD, pin=PIN)
     return f"{cookie_name}={signed_in.session_id}"
-
-
-def multipart(
-    fields: dict[str, str], file_field: str, file_name: str, data: bytes
-) -> tuple[bytes, str]:
-    """A multipart/form-data body as a browser sends a form with a file input."""
-    boundary = f"----lj-bench-{secrets.token_hex(12)}"
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
-        f'filename="{file_name}"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
-        + data
-        + b"\r\n"
-    )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 # --- 1. the journal page vs hello --------------------------------------------------------------

@@ -1,175 +1,394 @@
-"""Load generators for the benchmarks: ``wrk`` when installed, else a small asyncio client.
+"""Load benchmark: 50 people using one setting at once, against the whole service on loopback.
 
-Both keep ``connections`` requests in flight against one server on loopback for
-``duration`` seconds and count the answers. Each request names its own Host
-header, cycling through ``hosts``: Python's resolver cannot resolve
-``*.localhost``, so we always connect to 127.0.0.1 and say the host. Extra
-``headers`` (a session cookie, say) go on every request.
+Run from the repository root (nothing else needs starting; it brings its own servers):
+
+    .venv/bin/python bench/load.py                  # 50 users for 5 minutes
+    .venv/bin/python bench/load.py --seconds 60     # a shorter look
+
+Each user is a thread of this process acting as a browser, with a pause between two
+actions (exponential, ``--think`` seconds on average), and now and then signing out and in
+again:
+
+- staff (30 %) open a child's journal, open one of their observations, or write a new
+  observation with a photo (a 1600 x 1200 JPEG, as a phone's browser sends a resized one)
+  and publish it; publishing emails the parents who asked for it, through the outbox and
+  the Celery worker;
+- parents (60 %) read their child's journal, open one observation, or comment on it;
+- managers (10 %) list the people and the children.
+
+The service is the one deployed (``bench/stack.py``): gunicorn's page pool and sign-in pool
+with ``deploy/gunicorn.conf.py``, each request sent to the pool Caddy would send it to, a
+Celery worker and Celery beat, on a PostgreSQL and a Redis of the bench's own (never the
+machine's shared servers) and an SMTP server that counts what it gets.
+
+It prints requests/s and p50/p95/p99 per page type with the errors (any answer but the
+expected one, and any request past 10 s), the CPU each part used (web, worker, beat,
+PostgreSQL, Redis, this load generator, and the rest of the machine), the emails delivered,
+and the load average before and after. Target: no error, and p99 < 300 ms for every page
+type but the sign-in itself, whose bcrypt checks alone take ~0.3 s of CPU (target < 1 s).
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
+import argparse
+import os
+import random
 import re
-import shutil
-import subprocess
-import tempfile
+import sys
+import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `bench.*` importable
+
+from bench.auth import add_active_users, inside_new_setting  # noqa: E402
+from bench.journal_media import realistic_jpeg  # noqa: E402
+from bench.stack import Stack, own_stack, print_log_errors, start_service  # noqa: E402
+from bench.tenancy import print_machine  # noqa: E402
+from bench.visits import Answer, Browser, Visits, figures_by_page, print_page_table  # noqa: E402
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+SLUG = "bench-load"
+HOST = f"{SLUG}.localhost"
+PASSWORD = "correct horse battery staple, for the load bench"
+PIN = "470215"
+TARGET_P99_MS = 300.0
+TARGET_SIGN_IN_P99_MS = 1000.0
+OBSERVATION_LINK = re.compile(r"/journal/children/(\d+)/observations/(\d+)")
+SAVED_OBSERVATION = re.compile(r"/journal/observations/(\d+)$")
 
 
 @dataclass(frozen=True)
-class LoadResult:
-    requests_per_second: float
-    requests: int
-    failures: int  # non-2xx answers, socket errors and timeouts
+class Options:
+    seconds: float
+    users: int
+    think: float
+    observations: int
+    seed: int
 
 
-def wrk_available() -> bool:
-    return shutil.which("wrk") is not None
+def parse_options() -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=300.0, help="length of the run")
+    parser.add_argument("--users", type=int, default=50, help="people using the setting at once")
+    parser.add_argument("--think", type=float, default=2.0, help="mean pause between actions")
+    parser.add_argument(
+        "--observations", type=int, default=20, help="published observations per child at start"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="of the users' random choices")
+    args = parser.parse_args()
+    return Options(args.seconds, args.users, args.think, args.observations, args.seed)
 
 
-def run_load(
-    use_wrk: bool,
-    port: int,
-    path: str,
-    hosts: list[str],
-    duration: float,
-    connections: int,
-    headers: dict[str, str] | None = None,
-) -> LoadResult:
-    """Load ``http://127.0.0.1:port/path`` with the chosen generator."""
-    if use_wrk:
-        return run_wrk(port, path, hosts, duration, connections, headers=headers)
-    return asyncio.run(run_python_load(port, path, hosts, duration, connections, headers))
+# --- the setting -------------------------------------------------------------------------------
 
 
-# --- wrk ---------------------------------------------------------------------------------------
-
-_WRK_SCRIPT = """
-local hosts = {%s}
-local extra = {%s}
-local counter = 0
-request = function()
-  counter = counter + 1
-  local headers = {["Host"] = hosts[(counter %% #hosts) + 1]}
-  for name, value in pairs(extra) do headers[name] = value end
-  return wrk.format("GET", "%s", headers)
-end
-"""
+@dataclass(frozen=True)
+class Person:
+    email: str
+    role: str
+    child_id: int  # a parent's own child; staff and managers: the first child
 
 
-def _lua_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+@dataclass
+class Setting:
+    people: list[Person]
+    child_ids: list[int]
 
 
-def run_wrk(
-    port: int,
-    path: str,
-    hosts: list[str],
-    duration: float,
-    connections: int,
-    threads: int = 2,
-    headers: dict[str, str] | None = None,
-) -> LoadResult:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        extra = ", ".join(
-            f"[{_lua_string(name)}] = {_lua_string(value)}"
-            for name, value in (headers or {}).items()
-        )
-        script.write(_WRK_SCRIPT % (", ".join(_lua_string(host) for host in hosts), extra, path))
-    try:
-        output = subprocess.run(
+def role_counts(users: int) -> dict[str, int]:
+    managers = max(1, users // 10)
+    staff = max(1, users * 3 // 10)
+    return {"manager": managers, "staff": staff, "parent": max(1, users - managers - staff)}
+
+
+def create_setting(app: Flask, options: Options) -> Setting:
+    """Managers, staff, and parents each with a child whose journal has published
+    observations (a quarter with a photo); half the parents are emailed each new one."""
+    from app import clock
+    from app.auth.models import Role
+    from app.extensions import db
+    from app.journal import operations as journal
+    from app.journal.media import process_upload
+    from app.journal.models import EmailChoice
+    from app.journal.notifications import set_email_choice
+    from app.people.operations import ChildDetails, create_child, link_parent
+
+    counts = role_counts(options.users)
+    with inside_new_setting(app, SLUG):
+        accounts = add_active_users(
             [
-                *("wrk", "--threads", str(threads), "--connections", str(connections)),
-                *("--duration", f"{max(1, round(duration))}s", "--script", script.name),
-                f"http://127.0.0.1:{port}{path}",
+                (f"{role}{number:03d}@{SLUG}.example.org", f"{role.title()} {number}", Role(role))
+                for role, count in counts.items()
+                for number in range(1, count + 1)
             ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        Path(script.name).unlink()
-    return _parse_wrk(output)
+            PASSWORD,
+            PIN,
+        )
+        staff = next(account for account in accounts if account.role is Role.STAFF)
+        parents = [account for account in accounts if account.role is Role.PARENT]
+        photo = process_upload(realistic_jpeg(1600, 1200))
+        today, child_of = clock.today(), {}
+        for number, parent in enumerate(parents):
+            child = create_child(
+                ChildDetails(
+                    first_name=f"Child{number}",
+                    last_name=f"Family{number}",
+                    date_of_birth=date(2022, 1, 1) + timedelta(days=number * 7),
+                    start_date=date(2025, 9, 1),
+                    room="Rainbows",
+                    photo_consent=True,
+                ),
+                by=staff,
+            )
+            link_parent(parent, child, "Mother", by=staff)
+            child_of[parent.email] = child.id
+            for day in range(options.observations):
+                observation = journal.create_observation(
+                    journal.ObservationDetails(
+                        observed_on=today - timedelta(days=day),
+                        child_ids=(child.id,),
+                        text=f"{child.first_name} built a tower of **{day + 3} blocks**.",
+                        areas=("maths",),
+                    ),
+                    by=staff,
+                )
+                if day % 4 == 0:
+                    journal.add_photo(observation, photo, caption="The tower", by=staff)
+                journal.publish(observation, by=staff, confirmed=True)
+            db.session.commit()
+        for parent in parents[::2]:  # after the journals are written: no email for those
+            set_email_choice(parent, EmailChoice.EACH)
+        first_child = next(iter(child_of.values()))
+        people = [
+            Person(account.email, account.role.value, child_of.get(account.email, first_child))
+            for account in accounts
+        ]
+        db.session.commit()
+    return Setting(people, list(child_of.values()))
 
 
-_WRK_SOCKET_ERRORS = r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
+# --- the users ---------------------------------------------------------------------------------
 
 
-def _parse_wrk(output: str) -> LoadResult:
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    total = re.search(r"(\d+) requests in", output)
-    if rate is None or total is None:
-        raise RuntimeError(f"could not read wrk's output:\n{output}")
-    failures = 0
-    if match := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output):
-        failures += int(match.group(1))
-    if match := re.search(_WRK_SOCKET_ERRORS, output):
-        failures += sum(int(count) for count in match.groups())
-    return LoadResult(float(rate.group(1)), int(total.group(1)), failures)
+@dataclass
+class User:
+    """One person's browsing, in a thread of its own until ``deadline``."""
+
+    person: Person
+    browser: Browser
+    setting: Setting
+    options: Options
+    photo: bytes
+    random: random.Random
+    new_session_odds: float = 1 / 15  # of signing out and in again instead of an action
+    own_observations: list[int] = field(default_factory=list)
+    seen: list[tuple[int, int]] = field(default_factory=list)  # (child, observation) links
+
+    def run(self, start_at: float, finished: Callable[[], bool]) -> None:
+        time.sleep(max(0.0, start_at - time.monotonic()))
+        self.sign_in()
+        while not finished():
+            time.sleep(min(self.random.expovariate(1 / self.options.think), 4 * self.options.think))
+            if finished():
+                return
+            if self.browser.cookie is None:  # the last sign-in failed: try again
+                self.sign_in()
+            elif self.random.random() < self.new_session_odds:  # now and then a new session
+                self.browser.sign_out()
+                self.sign_in()
+            elif self.person.role == "staff":
+                self.staff_action()
+            elif self.person.role == "parent":
+                self.parent_action()
+            else:
+                self.manager_action()
+
+    def sign_in(self) -> None:
+        self.browser.sign_in(self.person.email, PASSWORD, PIN)
+
+    def journal(self, page: str, child_id: int) -> Answer:
+        answer = self.browser.get(page, f"/journal/children/{child_id}")
+        self.seen = [
+            (int(c), int(o)) for c, o in OBSERVATION_LINK.findall(answer.body)
+        ] or self.seen
+        return answer
+
+    def staff_action(self) -> None:
+        roll = self.random.random()
+        if roll < 0.4 or (not self.own_observations and roll < 0.7):
+            self.journal("child's journal, staff", self.random.choice(self.setting.child_ids))
+        elif roll < 0.7:
+            observation = self.random.choice(self.own_observations)
+            self.browser.get("observation, staff", f"/journal/observations/{observation}")
+        else:
+            self.write_observation()
+
+    def write_observation(self) -> None:
+        self.browser.get("observation form", "/journal/observations/new")
+        child = str(self.random.choice(self.setting.child_ids))
+        fields = {
+            "observed_on": time.strftime("%Y-%m-%d"),
+            "child_ids": child,
+            "text": "Poured water from the jug into three cups, carefully, by herself.",
+            "areas": "maths",
+            "caption": "At the water tray",
+            "in_photo": child,
+        }
+        saved = self.browser.post(
+            "observation with photo", "/journal/observations/new", fields, photo=self.photo
+        )
+        if match := SAVED_OBSERVATION.search(saved.location):
+            observation = int(match[1])
+            self.own_observations.append(observation)
+            self.browser.post(
+                "publish", f"/journal/observations/{observation}/publish", {"confirmed": "yes"}
+            )
+
+    def parent_action(self) -> None:
+        roll = self.random.random()
+        if roll < 0.5 or not self.seen:
+            self.journal("child's journal, parent", self.person.child_id)
+            return
+        child, observation = self.random.choice(self.seen)
+        path = f"/journal/children/{child}/observations/{observation}"
+        self.browser.get("observation, parent", path)
+        if roll >= 0.8:
+            words = f"Lovely! She told us about it at home ({self.random.randrange(10**6)})."
+            self.browser.post("comment", f"{path}/comments", {"body": words})
+
+    def manager_action(self) -> None:
+        if self.random.random() < 0.6:
+            self.browser.get("people list", "/people/")
+        else:
+            self.browser.get("children list", "/people/children")
 
 
-# --- Python fallback ---------------------------------------------------------------------------
+def run_users(stack: Stack, setting: Setting, cookie_name: str, options: Options) -> Visits:
+    """Every user in a thread, starting over the first tenth of the run (at most 30 s)."""
+    visits = Visits()
+    photo = realistic_jpeg(1600, 1200)
+    ramp = min(30.0, options.seconds / 10)
+    started = time.monotonic()
+    deadline = started + options.seconds
+    threads = []
+    for number, person in enumerate(setting.people):
+        user = User(
+            person,
+            Browser(stack.port_for, HOST, cookie_name, visits),
+            setting,
+            options,
+            photo,
+            random.Random(options.seed * 1000 + number),
+        )
+        start_at = started + ramp * number / len(setting.people)
+        finished = lambda: time.monotonic() >= deadline  # noqa: E731
+        threads.append(threading.Thread(target=user.run, args=(start_at, finished), daemon=True))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=options.seconds + 120)
+    return visits
 
 
-async def run_python_load(
-    port: int,
-    path: str,
-    hosts: list[str],
-    duration: float,
-    connections: int,
-    headers: dict[str, str] | None = None,
-) -> LoadResult:
-    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
-    requests = itertools.cycle(
-        f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}User-Agent: lj-bench\r\n\r\n".encode()
-        for host in hosts
+# --- reports -----------------------------------------------------------------------------------
+
+CPU_PARTS = ("web", "worker", "beat", "postgres", "redis", "load generator")
+
+
+def print_cpu_split(before: dict[str, float], after: dict[str, float], seconds: float) -> None:
+    used = {name: after[name] - before[name] for name in after}
+    machine = used.pop("machine")
+    used["everything else"] = max(0.0, machine - sum(used[name] for name in CPU_PARTS))
+    print(f"CPU over the run (cores busy on average, of {os.cpu_count()}; share of the machine's)")
+    for name, seconds_used in used.items():
+        share = seconds_used / max(machine, 1e-9)
+        print(f"  {name:<16}{seconds_used / seconds:>6.2f}   {share:>5.0%}")
+    print(f"  {'machine':<16}{machine / seconds:>6.2f}")
+
+
+def print_emails(stack: Stack) -> None:
+    from sqlalchemy import func, select
+
+    from app import create_app
+    from app.extensions import db
+    from app.mail.models import OutboxMessage
+    from tenants.binding import tenant_context
+
+    app = create_app()
+    with app.app_context(), tenant_context(SLUG):
+        by_status = dict(
+            db.session.execute(
+                select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+            ).all()
+        )
+        db.session.remove()
+    received = stack.smtp.received
+    twice = sum(1 for count in received.values() if count > 1)
+    print(
+        "Emails: outbox "
+        + ", ".join(f"{status.value} {count}" for status, count in sorted(by_status.items()))
+        + f"; the SMTP server got {sum(received.values())} ({twice} more than once)"
     )
-    counts = {"ok": 0, "failed": 0}
-    started = time.perf_counter()
-    deadline = started + duration
-    await asyncio.gather(
-        *(_one_connection(port, requests, deadline, counts) for _ in range(connections))
+
+
+def main() -> None:
+    options = parse_options()
+    print_machine()
+    with own_stack() as stack:
+        from app import create_app
+        from app.extensions import db
+        from tenants.migrating import upgrade_public
+
+        app = create_app()
+        with app.app_context():
+            upgrade_public(db.engine)
+        started = time.perf_counter()
+        setting = create_setting(app, options)
+        with app.app_context():
+            db.engine.dispose()
+        counts = role_counts(options.users)
+        print(
+            f"Setting {SLUG}: {counts['staff']} staff, {counts['parent']} parents (a child "
+            f"each, {options.observations} observations), {counts['manager']} managers; "
+            f"written in {time.perf_counter() - started:.0f} s"
+        )
+        start_service(stack)
+        cookie_name = app.session_interface.cookie_name  # type: ignore[attr-defined]
+        print(
+            f"{options.users} users for {options.seconds:g} s, {options.think:g} s between two "
+            "actions on average; gunicorn page pool + sign-in pool, Celery worker + beat"
+        )
+        before = stack.cpu_seconds()
+        run_started = time.monotonic()
+        visits = run_users(stack, setting, cookie_name, options)
+        seconds = time.monotonic() - run_started
+        after = stack.cpu_seconds()
+        pages = figures_by_page(visits.items)
+        met = print_page_table(pages, seconds, TARGET_P99_MS, {"sign-in": TARGET_SIGN_IN_P99_MS})
+        print_cpu_split(before, after, seconds)
+        time.sleep(5)  # the worker delivers the last emails
+        print_emails(stack)
+        if not met:
+            kinds = Counter(f"{v.page}: {v.error}" for v in visits.items if v.error)
+            for kind, count in sorted(kinds.items()):
+                print(f"  error {kind} x{count}")
+            print_log_errors(stack)
+    print_machine()
+    print(
+        f"Target (no error, p99 < {TARGET_P99_MS:.0f} ms a page type, sign-in < "
+        f"{TARGET_SIGN_IN_P99_MS:.0f} ms): {'met' if met else 'MISSED'} (one run on a shared "
+        "machine: the load average above says how much the others took)"
     )
-    elapsed = time.perf_counter() - started
-    total = counts["ok"] + counts["failed"]
-    return LoadResult(total / elapsed, total, counts["failed"])
 
 
-async def _one_connection(
-    port: int, requests: itertools.cycle[bytes], deadline: float, counts: dict[str, int]
-) -> None:
-    """Send requests one after another, reconnecting whenever the server closes."""
-    reader: asyncio.StreamReader | None = None
-    writer: asyncio.StreamWriter | None = None
-    while time.perf_counter() < deadline:
-        try:
-            if writer is None:
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            assert reader is not None
-            writer.write(next(requests))
-            status, keep_alive = await _read_response(reader)
-        except (OSError, asyncio.IncompleteReadError):
-            counts["failed"] += 1
-            writer = None
-            continue
-        counts["ok" if 200 <= status < 300 else "failed"] += 1
-        if not keep_alive:
-            writer.close()
-            writer = None
-    if writer is not None:
-        writer.close()
-
-
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-    status_line, *header_lines = head.split("\r\n")
-    headers = {
-        name.strip().lower(): value.strip()
-        for name, _, value in (line.partition(":") for line in header_lines if line)
-    }
-    await reader.readexactly(int(headers.get("content-length", "0")))
-    return int(status_line.split()[1]), headers.get("connection", "").lower() != "close"
+if __name__ == "__main__":
+    main()

@@ -45,7 +45,7 @@ import psycopg
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `bench.*` importable
 
-from bench.load import run_wrk  # noqa: E402
+from bench.loadgen import run_wrk  # noqa: E402
 from bench.page_variants import measure_variants, report_variants  # noqa: E402
 from bench.tenancy import (  # noqa: E402
     WORKER_SETTINGS,

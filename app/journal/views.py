@@ -28,26 +28,13 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from app import clock, paging
-from app.access.policy import Action, can
-from app.auth.access import current_user, require
+from app import clock
+from app.auth.access import current_user, require_role
+from app.auth.models import Role
 from app.config import MAX_REQUEST_MB
 from app.extensions import db
-from app.journal import access_log as journal_access_log
-from app.journal import (
-    comments,
-    listing,
-    names,
-    notifications,
-    observations,
-    permissions,
-    photos,
-    publishing,
-    revisions,
-    storage,
-    unsaved,
-)
-from app.journal import policies as journal_policies
+from app.journal import notifications, storage, unsaved
+from app.journal import operations as journal
 from app.journal.content_rules import ContentRules, Mode, highlight
 from app.journal.forms import (
     ActionForm,
@@ -75,9 +62,9 @@ from app.journal.models import (
     ObservationStatus,
     Photo,
 )
-from app.journal.publishing import Published
+from app.journal.operations import Published
 from app.journal.viewing import ChildView, as_json, comments_in_full, show_in_full
-from app.people import staff
+from app.people import operations as people
 from app.people.models import Child
 from app.validation import InvalidInput
 
@@ -88,6 +75,9 @@ INVALID = 422  # a form that cannot be used as sent
 Errors = dict[str, list[str]]
 Page = str | tuple[str, int] | Response
 
+MANAGER = Role.MANAGER
+STAFF = (Role.MANAGER, Role.STAFF)
+ANYONE = (Role.MANAGER, Role.STAFF, Role.PARENT)
 PHOTO_CACHE = "private, max-age=600"
 
 
@@ -95,21 +85,21 @@ PHOTO_CACHE = "private, max-age=600"
 
 
 def _child_or_404(child_id: int) -> Child:
-    child = permissions.journal_child(current_user, child_id)
+    child = journal.journal_child(current_user, child_id)
     if child is None:
         abort(404)
     return child
 
 
 def _observation_or_404(observation_id: int) -> Observation:
-    observation = listing.observation_for_staff(current_user, observation_id)
+    observation = journal.observation_for_staff(current_user, observation_id)
     if observation is None:
         abort(404)
     return observation
 
 
 def _in_journal_or_404(child: Child, observation_id: int) -> Observation:
-    observation = listing.observation_in_journal(current_user, child, observation_id)
+    observation = journal.observation_in_journal(current_user, child, observation_id)
     if observation is None:
         abort(404)
     return observation
@@ -118,16 +108,16 @@ def _in_journal_or_404(child: Child, observation_id: int) -> Observation:
 def _child_view(child: Child) -> ChildView:
     return ChildView(
         child=child,
-        family=names.family_of(current_user, child),
-        policy=journal_policies.group_name_policy(),
-        everyone=names.setting_children(),
+        family=journal.family_of(current_user, child),
+        policy=journal.group_name_policy(),
+        everyone=journal.setting_children(),
     )
 
 
 def _editable_or_409(observation: Observation) -> None:
     # Staff reach observations they may not change (another author's, one waiting for
     # review): a conflict of state or authorship, said in words, not a bare 403.
-    if not permissions.may_edit(current_user, observation):
+    if not journal.may_edit(current_user, observation):
         abort(
             409,
             description="Only a draft or a published observation can be changed, "
@@ -150,7 +140,7 @@ def _check_action(form: ActionForm | None = None) -> None:
     (form or ActionForm()).validate_on_submit() or abort(400)
 
 
-def _refused(error: permissions.NotAllowed) -> NoReturn:
+def _refused(error: journal.NotAllowed) -> NoReturn:
     db.session.rollback()
     abort(409, description=str(error))
 
@@ -160,7 +150,7 @@ def _conflict_if_not_allowed() -> Iterator[None]:
     """An operation's ``NotAllowed`` in the block rolls back and answers 409 with its reason."""
     try:
         yield
-    except permissions.NotAllowed as refused:
+    except journal.NotAllowed as refused:
         _refused(refused)
 
 
@@ -200,7 +190,7 @@ def _add_photos(
     observation: Observation, images: list[ProcessedImage], caption: str, in_photo: list[int]
 ) -> None:
     for image in images:
-        photos.add_photo(observation, image, caption=caption, in_photo=in_photo, by=current_user)
+        journal.add_photo(observation, image, caption=caption, in_photo=in_photo, by=current_user)
 
 
 def _saved_with_photos(
@@ -238,31 +228,31 @@ def _too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
 
 
 @bp.get("/")
-@require(Action.SEE_JOURNALS)
+@require_role(*ANYONE)
 def index() -> Page:
     """Staff: every observation they may see, filtered; a parent: their children's journals."""
-    if can(current_user, Action.READ_AS_FAMILY):
+    if current_user.role is Role.PARENT:
         return render_template(
-            "journal/parent_index.html", children=permissions.journal_children(current_user)
+            "journal/parent_index.html", children=journal.journal_children(current_user)
         )
     form = ListFilterForm(request.args)
     form.offer(
-        [(child.id, child.full_name) for child in permissions.journal_children(current_user)],
-        [(user.id, user.full_name) for user in listing.authors()],
-        listing.rooms(),
-        [(user.id, user.full_name) for user in staff.key_people()],
+        [(child.id, child.full_name) for child in journal.journal_children(current_user)],
+        [(user.id, user.full_name) for user in journal.authors()],
+        journal.rooms(),
+        [(user.id, user.full_name) for user in people.key_people()],
     )
     if not form.validate():
         return render_template("journal/index.html", form=form, page=None), 400
-    page = listing.observation_list(current_user, form.filters(), form.page.data or 1)
+    page = journal.observation_list(current_user, form.filters(), form.page.data or 1)
     return render_template("journal/index.html", form=form, page=page)
 
 
 @bp.get("/review")
-@require(Action.REVIEW_OBSERVATIONS)
+@require_role(*STAFF)
 def review_queue() -> str:
-    held, home = publishing.review_queue(current_user)
-    checks = {observation.id: publishing.check_content(observation) for observation in held}
+    held, home = journal.review_queue(current_user)
+    checks = {observation.id: journal.check_content(observation) for observation in held}
     return render_template(
         "journal/review.html",
         held=[show_in_full(observation) for observation in held],
@@ -278,9 +268,7 @@ def review_queue() -> str:
 
 def _observation_form(observation: Observation | None = None, **data: object) -> ObservationForm:
     form = ObservationForm(**data)
-    children = [
-        child for child in permissions.journal_children(current_user) if not child.is_archived
-    ]
+    children = [child for child in journal.journal_children(current_user) if not child.is_archived]
     if observation is not None:  # a child who left stays on a draft that was about them
         children += [child for child in observation.children if child.is_archived]
     form.offer_children([(child.id, _tag_label(child)) for child in children])
@@ -315,7 +303,7 @@ def _unsaved_or(defaults: dict[str, object]) -> dict[str, object]:
 
 
 @bp.get("/observations/new")
-@require(Action.WRITE_OBSERVATIONS)
+@require_role(*STAFF)
 def new_observation() -> str:
     chosen = request.args.get("child", type=int)
     data = _unsaved_or({"observed_on": clock.today(), "child_ids": [chosen] if chosen else []})
@@ -323,7 +311,7 @@ def new_observation() -> str:
 
 
 @bp.post("/observations/unsaved")
-@require(Action.WRITE_OBSERVATIONS)
+@require_role(*STAFF)
 def keep_unsaved() -> tuple[str, int]:
     """What was typed into an observation form, sent by the page just before an idle
     sign-out (see ``app.journal.unsaved``)."""
@@ -335,11 +323,11 @@ def keep_unsaved() -> tuple[str, int]:
 
 
 @bp.post("/observations/new")
-@require(Action.WRITE_OBSERVATIONS)
+@require_role(*STAFF)
 def create_observation() -> Page:
     form = _observation_form()
     saved = _saved_with_photos(
-        form, lambda: observations.create_observation(form.details(), by=current_user)
+        form, lambda: journal.create_observation(form.details(), by=current_user)
     )
     if isinstance(saved, _Refusal):
         db.session.rollback()
@@ -350,21 +338,21 @@ def create_observation() -> Page:
 
 
 def _warn_about_consent(observation: Observation) -> None:
-    missing = photos.children_without_consent_in_photos(observation)
+    missing = journal.children_without_consent_in_photos(observation)
     if missing:
-        who = ", ".join(child.full_name for child in missing)
+        names = ", ".join(child.full_name for child in missing)
         flash(
-            f"No photo consent for {who}: photos showing them will not appear in other "
+            f"No photo consent for {names}: photos showing them will not appear in other "
             "families' journals.",
             "warning",
         )
 
 
 @bp.get("/observations/<id:observation_id>")
-@require(Action.WRITE_OBSERVATIONS)
+@require_role(*STAFF)
 def observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
-    journal_access_log.record_view(current_user, shown.children, JournalView.OBSERVATION, shown)
+    journal.record_view(current_user, shown.children, JournalView.OBSERVATION, shown)
     return _committed(_observation_page(shown))
 
 
@@ -374,21 +362,21 @@ def _observation_page(shown: Observation, **extra: object) -> str:
         "item": show_in_full(shown),
         "comments": {
             child_id: comments_in_full(thread)
-            for child_id, thread in comments.comments_by_child(shown).items()
+            for child_id, thread in journal.comments_by_child(shown).items()
         },
         "children_by_id": {child.id: child for child in shown.children},
-        "no_consent": photos.children_without_consent_in_photos(shown),
-        "may_edit": permissions.may_edit(current_user, shown),
-        "may_publish": permissions.may_publish(current_user, shown),
-        "may_withdraw": permissions.may_withdraw(current_user, shown),
-        "may_delete": permissions.may_delete(current_user, shown),
-        "may_review": permissions.may_review(current_user, shown),
-        "revisions": revisions.revisions(shown),
-        "audiences": photos.photo_audiences(shown),
+        "no_consent": journal.children_without_consent_in_photos(shown),
+        "may_edit": journal.may_edit(current_user, shown),
+        "may_publish": journal.may_publish(current_user, shown),
+        "may_withdraw": journal.may_withdraw(current_user, shown),
+        "may_delete": journal.may_delete(current_user, shown),
+        "may_review": journal.may_review(current_user, shown),
+        "revisions": journal.revisions(shown),
+        "audiences": journal.photo_audiences(shown),
         "people_forms": {
             photo.id: _people_in_photo_form(shown, photo, formdata=None) for photo in shown.photos
         },
-        "check": publishing.check_content(shown) if in_review else None,
+        "check": journal.check_content(shown) if in_review else None,
         "highlight": highlight,
         "photo_form": _photo_form(shown, formdata=None),
         "review_form": ReviewForm(formdata=None),
@@ -399,7 +387,7 @@ def _observation_page(shown: Observation, **extra: object) -> str:
 
 
 @bp.get("/observations/<id:observation_id>/edit")
-@require(Action.WRITE_OBSERVATIONS)
+@require_role(*STAFF)
 def edit_observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
@@ -408,14 +396,14 @@ def edit_observation(observation_id: int) -> str:
 
 
 @bp.post("/observations/<id:observation_id>/edit")
-@require(Action.WRITE_OBSERVATIONS)
+@require_role(*STAFF)
 def update_observation(observation_id: int) -> Page:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
     form = _observation_form(shown)
 
     def save() -> Observation:
-        observations.update_observation(shown, form.details(), by=current_user)
+        journal.update_observation(shown, form.details(), by=current_user)
         return shown
 
     saved = _saved_with_photos(form, save)
@@ -434,12 +422,12 @@ def update_observation(observation_id: int) -> Page:
 
 
 @bp.post("/observations/<id:observation_id>/withdraw")
-@require(Action.WRITE_OBSERVATIONS)
+@require_role(*STAFF)
 def withdraw_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
     with _conflict_if_not_allowed():
-        observations.withdraw(shown, by=current_user)
+        journal.withdraw(shown, by=current_user)
     db.session.commit()
     return _success(
         "The observation is withdrawn: families no longer see it. It is a draft again.",
@@ -453,28 +441,28 @@ def _delete_page(shown: Observation, form: DeleteForm, errors: Errors) -> str:
         item=show_in_full(shown),
         form=form,
         errors=errors,
-        needs_reason=observations.needs_reason_to_delete(shown),
+        needs_reason=journal.needs_reason_to_delete(shown),
     )
 
 
 @bp.get("/observations/<id:observation_id>/delete")
-@require(Action.WRITE_OBSERVATIONS)
+@require_role(*STAFF)
 def confirm_delete_observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
-    if not permissions.may_delete(current_user, shown):
+    if not journal.may_delete(current_user, shown):
         abort(409, description="Only a manager deletes an observation that has been published.")
     return _delete_page(shown, DeleteForm(formdata=None), {})
 
 
 @bp.post("/observations/<id:observation_id>/delete")
-@require(Action.WRITE_OBSERVATIONS)
+@require_role(*STAFF)
 def delete_observation(observation_id: int) -> Page:
     form = DeleteForm()
     shown = _observation_or_404(observation_id)
     if form.validate():
         try:
-            observations.delete_observation(shown, by=current_user, reason=form.reason.data or "")
-        except permissions.NotAllowed as refused:
+            journal.delete_observation(shown, by=current_user, reason=form.reason.data or "")
+        except journal.NotAllowed as refused:
             _refused(refused)
         except InvalidInput as error:
             db.session.rollback()
@@ -510,7 +498,7 @@ def _people_in_photo_form(
 
 
 @bp.post("/observations/<id:observation_id>/photos")
-@require(Action.WRITE_OBSERVATIONS)
+@require_role(*STAFF)
 def add_photo(observation_id: int) -> Page:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
@@ -537,11 +525,11 @@ def add_photo(observation_id: int) -> Page:
 
 
 @bp.post("/observations/<id:observation_id>/photos/<id:photo_id>/people")
-@require(Action.WRITE_OBSERVATIONS)
+@require_role(*STAFF)
 def set_people_in_photo(observation_id: int, photo_id: int) -> Page:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
-    photo = photos.photo_of(shown, photo_id) or abort(404)
+    photo = journal.photo_of(shown, photo_id) or abort(404)
     form = _people_in_photo_form(shown, photo)
     if not form.validate():
         db.session.rollback()
@@ -550,20 +538,20 @@ def set_people_in_photo(observation_id: int, photo_id: int) -> Page:
         forms[photo_id] = form
         return _observation_page(shown, people_forms=forms), INVALID
     with _conflict_if_not_allowed():
-        photos.set_people_in_photo(photo, shown, form.in_photo.data or [], by=current_user)
+        journal.set_people_in_photo(photo, shown, form.in_photo.data or [], by=current_user)
     db.session.commit()
     _warn_about_consent(shown)
     return _success("Who is in the photo is saved.", _observation_url(shown))
 
 
 @bp.post("/observations/<id:observation_id>/photos/<id:photo_id>/remove")
-@require(Action.WRITE_OBSERVATIONS)
+@require_role(*STAFF)
 def remove_photo(observation_id: int, photo_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
-    photo = photos.photo_of(shown, photo_id) or abort(404)
+    photo = journal.photo_of(shown, photo_id) or abort(404)
     with _conflict_if_not_allowed():
-        photos.remove_photo(photo, shown, by=current_user)
+        journal.remove_photo(photo, shown, by=current_user)
     db.session.commit()
     return _success("The photo is removed.", _observation_url(shown))
 
@@ -583,11 +571,11 @@ def _send_photo(photo: Photo, size: str, download_name: str) -> Response:
 
 
 @bp.get("/photos/<id:photo_id>/<any(full, thumb):size>")
-@require(Action.WRITE_OBSERVATIONS)
+@require_role(*STAFF)
 def photo(photo_id: int, size: str) -> Response:
-    observation_id = photos.photo_observation_id(photo_id) or abort(404)
+    observation_id = journal.photo_observation_id(photo_id) or abort(404)
     shown = _observation_or_404(observation_id)
-    photo = photos.photo_of(shown, photo_id) or abort(404)
+    photo = journal.photo_of(shown, photo_id) or abort(404)
     number = shown.photos.index(photo) + 1
     return _send_photo(photo, size, show_in_full(shown).photos[number - 1].file_name)
 
@@ -596,13 +584,13 @@ def photo(photo_id: int, size: str) -> Response:
 
 
 @bp.post("/observations/<id:observation_id>/publish")
-@require(Action.WRITE_OBSERVATIONS)
+@require_role(*STAFF)
 def publish_observation(observation_id: int) -> Page:
     form = PublishForm()
     _check_action(form)
     shown = _observation_or_404(observation_id)
     with _conflict_if_not_allowed():
-        outcome, checked = publishing.publish(
+        outcome, checked = journal.publish(
             shown, by=current_user, confirmed=form.confirmed.data == "yes"
         )
     if outcome is Published.NEEDS_CONFIRMATION:
@@ -626,18 +614,18 @@ def publish_observation(observation_id: int) -> Page:
 
 
 @bp.post("/observations/<id:observation_id>/approve")
-@require(Action.REVIEW_OBSERVATIONS)
+@require_role(*STAFF)
 def approve_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
     with _conflict_if_not_allowed():
-        publishing.approve(shown, by=current_user)
+        journal.approve(shown, by=current_user)
     db.session.commit()
     return _success("The observation is published.", url_for("journal.review_queue"))
 
 
 @bp.post("/observations/<id:observation_id>/send-back")
-@require(Action.REVIEW_OBSERVATIONS)
+@require_role(*STAFF)
 def send_back_observation(observation_id: int) -> Page:
     form = ReviewForm()
     shown = _observation_or_404(observation_id)
@@ -645,8 +633,8 @@ def send_back_observation(observation_id: int) -> Page:
         db.session.rollback()
         return _observation_page(shown, review_form=form), INVALID
     try:
-        publishing.send_back(shown, by=current_user, note=form.note.data or "")
-    except permissions.NotAllowed as refused:
+        journal.send_back(shown, by=current_user, note=form.note.data or "")
+    except journal.NotAllowed as refused:
         _refused(refused)
     except InvalidInput as error:
         db.session.rollback()
@@ -660,11 +648,11 @@ def send_back_observation(observation_id: int) -> Page:
 
 
 @bp.post("/comments/<id:comment_id>/hide")
-@require(Action.HIDE_COMMENTS)
+@require_role(*STAFF)
 def hide_comment(comment_id: int) -> Response:
     _check_action()
-    comment = comments.comment_for_staff(current_user, comment_id) or abort(404)
-    comments.hide_comment(comment, by=current_user)
+    comment = journal.comment_for_staff(current_user, comment_id) or abort(404)
+    journal.hide_comment(comment, by=current_user)
     db.session.commit()
     return _success(
         "The comment is hidden from the family.",
@@ -673,15 +661,15 @@ def hide_comment(comment_id: int) -> Response:
 
 
 @bp.post("/children/<id:child_id>/observations/<id:observation_id>/comments")
-@require(Action.SEE_JOURNALS)
+@require_role(*ANYONE)
 def add_comment(child_id: int, observation_id: int) -> Page:
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
     form = CommentForm()
     if form.validate():
         try:
-            comments.add_comment(shown, child, form.body.data or "", by=current_user)
-        except permissions.NotAllowed as refused:
+            journal.add_comment(shown, child, form.body.data or "", by=current_user)
+        except journal.NotAllowed as refused:
             _refused(refused)
         except InvalidInput as error:
             form.body.errors = [str(error)]
@@ -703,7 +691,7 @@ def _own_comment_or_404(
     """The signed-in person's own comment in a child's view they may open, or 404."""
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
-    comment = comments.comment_in_view(child, shown, comment_id)
+    comment = journal.comment_in_view(child, shown, comment_id)
     if comment is None or comment.author_id != current_user.id:
         abort(404)
     return child, shown, comment
@@ -729,7 +717,7 @@ def _comment_form_page(
 
 
 @bp.get(f"{COMMENT_PATH}/edit")
-@require(Action.SEE_JOURNALS)
+@require_role(*ANYONE)
 def edit_comment(child_id: int, observation_id: int, comment_id: int) -> str:
     _, _, comment = _own_comment_or_404(child_id, observation_id, comment_id)
     form = CommentForm(formdata=None, body=comment.body)
@@ -737,14 +725,14 @@ def edit_comment(child_id: int, observation_id: int, comment_id: int) -> str:
 
 
 @bp.post(f"{COMMENT_PATH}/edit")
-@require(Action.SEE_JOURNALS)
+@require_role(*ANYONE)
 def update_comment(child_id: int, observation_id: int, comment_id: int) -> Page:
     child, shown, comment = _own_comment_or_404(child_id, observation_id, comment_id)
     form = CommentForm()
     if form.validate():
         try:
-            comments.edit_comment(comment, form.body.data or "", by=current_user)
-        except permissions.NotAllowed as refused:
+            journal.edit_comment(comment, form.body.data or "", by=current_user)
+        except journal.NotAllowed as refused:
             _refused(refused)
         except InvalidInput as error:
             form.body.errors = [str(error)]
@@ -756,12 +744,12 @@ def update_comment(child_id: int, observation_id: int, comment_id: int) -> Page:
 
 
 @bp.post(f"{COMMENT_PATH}/delete")
-@require(Action.SEE_JOURNALS)
+@require_role(*ANYONE)
 def delete_comment(child_id: int, observation_id: int, comment_id: int) -> Response:
     _check_action()
     child, shown, comment = _own_comment_or_404(child_id, observation_id, comment_id)
     with _conflict_if_not_allowed():
-        comments.delete_comment(comment, by=current_user)
+        journal.delete_comment(comment, by=current_user)
     db.session.commit()
     return _success("Your comment is deleted.", _comment_url(child, shown))
 
@@ -770,7 +758,7 @@ def delete_comment(child_id: int, observation_id: int, comment_id: int) -> Respo
 
 
 @bp.get("/children/<id:child_id>")
-@require(Action.SEE_JOURNALS)
+@require_role(*ANYONE)
 def child_journal(child_id: int) -> Page:
     child = _child_or_404(child_id)
     form = JournalFilterForm(request.args)
@@ -781,15 +769,15 @@ def child_journal(child_id: int) -> Page:
     if filters.text:
         # Words are found in what this view shows (names masked as the policy says), so a
         # hidden name finds nothing.
-        shown = [view.show(o) for o in listing.whole_journal(child, current_user, filters)]
-        page = paging.paged(
+        shown = [view.show(o) for o in journal.whole_journal(child, current_user, filters)]
+        page = journal.paged(
             [item for item in shown if item.says(filters.text)], form.page.data or 1
         )
         items = page.items
     else:
-        page = listing.journal_page(child, current_user, filters, form.page.data or 1)
+        page = journal.journal_page(child, current_user, filters, form.page.data or 1)
         items = [view.show(observation) for observation in page.items]
-    journal_access_log.record_view(current_user, [child], JournalView.JOURNAL)
+    journal.record_view(current_user, [child], JournalView.JOURNAL)
     return _committed(
         render_template(
             "journal/child_journal.html", child=child, form=form, page=page, items=items, view=view
@@ -801,57 +789,55 @@ def _child_observation_page(
     child: Child, shown: Observation, comment_form: CommentForm | None = None
 ) -> str:
     view = _child_view(child)
-    shown_comments = comments.comments_in_view(
-        shown, child, with_hidden=permissions.is_staff(current_user)
-    )
+    comments = journal.comments_in_view(shown, child, with_hidden=journal.is_staff(current_user))
     return render_template(
         "journal/child_observation.html",
         child=child,
-        item=view.show(shown, shown_comments),
+        item=view.show(shown, comments),
         view=view,
         comment_form=comment_form or CommentForm(formdata=None),
     )
 
 
 @bp.get("/children/<id:child_id>/observations/<id:observation_id>")
-@require(Action.SEE_JOURNALS)
+@require_role(*ANYONE)
 def child_observation(child_id: int, observation_id: int) -> str:
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
-    journal_access_log.record_view(current_user, [child], JournalView.OBSERVATION, shown)
+    journal.record_view(current_user, [child], JournalView.OBSERVATION, shown)
     return _committed(_child_observation_page(child, shown))
 
 
-def _as_json(child: Child, shown: list[Observation]) -> list[dict[str, object]]:
+def _as_json(child: Child, observations: list[Observation]) -> list[dict[str, object]]:
     """Observations of ``child``'s journal as its JSON documents give them."""
     view = _child_view(child)
-    comments_by_observation = comments.family_comments(child, shown)
+    comments = journal.family_comments(child, observations)
 
     def photo_url(photo: Photo, size: str) -> str:
         return url_for("journal.child_photo", child_id=child.id, photo_id=photo.id, size=size)
 
     return [
-        as_json(view.show(observation, comments_by_observation[observation.id]), photo_url)
-        for observation in shown
+        as_json(view.show(observation, comments[observation.id]), photo_url)
+        for observation in observations
     ]
 
 
 @bp.get("/children/<id:child_id>/observations/<id:observation_id>.json")
-@require(Action.SEE_JOURNALS)
+@require_role(*ANYONE)
 def child_observation_json(child_id: int, observation_id: int) -> dict[str, object]:
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
-    journal_access_log.record_view(current_user, [child], JournalView.OBSERVATION, shown)
+    journal.record_view(current_user, [child], JournalView.OBSERVATION, shown)
     return _committed(_as_json(child, [shown])[0])
 
 
 @bp.get("/children/<id:child_id>/photos/<id:photo_id>/<any(full, thumb):size>")
-@require(Action.SEE_JOURNALS)
+@require_role(*ANYONE)
 def child_photo(child_id: int, photo_id: int, size: str) -> Response:
     """A photo in a child's view: only of an observation in that journal, and only if every
     child seen in it is of this family or has photo consent."""
     child = _child_or_404(child_id)
-    observation_id = photos.photo_observation_id(photo_id) or abort(404)
+    observation_id = journal.photo_observation_id(photo_id) or abort(404)
     shown = _in_journal_or_404(child, observation_id)
     view = _child_view(child)
     item = view.show(shown)
@@ -863,7 +849,7 @@ def child_photo(child_id: int, photo_id: int, size: str) -> Response:
 
 
 @bp.get("/children/<id:child_id>/home-observations/new")
-@require(Action.SEND_HOME_OBSERVATIONS)
+@require_role(Role.PARENT)
 def new_home_observation(child_id: int) -> str:
     child = _child_or_404(child_id)
     form = HomeObservationForm(formdata=None, observed_on=clock.today())
@@ -871,13 +857,13 @@ def new_home_observation(child_id: int) -> str:
 
 
 @bp.post("/children/<id:child_id>/home-observations/new")
-@require(Action.SEND_HOME_OBSERVATIONS)
+@require_role(Role.PARENT)
 def create_home_observation(child_id: int) -> Page:
     child = _child_or_404(child_id)
     form = HomeObservationForm()
     saved = _saved_with_photos(
         form,
-        lambda: observations.create_home_observation(
+        lambda: journal.create_home_observation(
             child, form.observed_on.data, form.text.data or "", by=current_user
         ),
     )
@@ -902,14 +888,14 @@ def _emails_page(form: EmailChoiceForm) -> str:
 
 
 @bp.get("/emails")
-@require(Action.CHOOSE_JOURNAL_EMAILS)
+@require_role(Role.PARENT)
 def email_choice() -> str:
     choice = notifications.email_choice(current_user)
     return _emails_page(EmailChoiceForm(formdata=None, choice=choice.value))
 
 
 @bp.post("/emails")
-@require(Action.CHOOSE_JOURNAL_EMAILS)
+@require_role(Role.PARENT)
 def save_email_choice() -> Page:
     form = EmailChoiceForm()
     if not form.validate():
@@ -923,12 +909,12 @@ def save_email_choice() -> Page:
 
 
 @bp.get("/children/<id:child_id>/access-log")
-@require(Action.SEE_ACCESS_LOG)
+@require_role(MANAGER)
 def access_log(child_id: int) -> str:
     child = _child_or_404(child_id)
     form = PageForm(request.args)
     form.validate() or abort(400)
-    page = journal_access_log.entries(child, form.page.data or 1)
+    page = journal.access_log(child, form.page.data or 1)
     return render_template("journal/access_log.html", child=child, page=page)
 
 
@@ -937,12 +923,12 @@ def _policies_page(form: PoliciesForm, errors: Errors) -> str:
 
 
 @bp.get("/policies")
-@require(Action.MANAGE_SETTING)
+@require_role(MANAGER)
 def policies() -> str:
-    rules = journal_policies.content_rules()
+    rules = journal.content_rules()
     form = PoliciesForm(
         formdata=None,
-        group_names=journal_policies.group_name_policy().value,
+        group_names=journal.group_name_policy().value,
         mode=rules.mode.value,
         blocked_phrases="\n".join(rules.blocked_phrases),
         no_surnames=rules.no_surnames,
@@ -953,7 +939,7 @@ def policies() -> str:
 
 
 @bp.post("/policies")
-@require(Action.MANAGE_SETTING)
+@require_role(MANAGER)
 def save_policies() -> Page:
     form = PoliciesForm()
     errors: Errors = {}
@@ -966,9 +952,7 @@ def save_policies() -> Page:
             mode=Mode(form.mode.data),
         )
         try:
-            journal_policies.save_policies(
-                GroupNamePolicy(form.group_names.data), rules, by=current_user
-            )
+            journal.save_policies(GroupNamePolicy(form.group_names.data), rules, by=current_user)
         except InvalidInput as error:
             errors = _field_errors(error, "blocked_phrases")
         else:

@@ -6,8 +6,7 @@ import re
 from datetime import timedelta
 
 from app import clock
-from tests.fixtures.smtp import html_of, text_of
-from tests.helpers.clients import (
+from tests.conftest import (
     GOOD_PASSWORD,
     GOOD_PIN,
     accept_usage_policy,
@@ -15,6 +14,7 @@ from tests.helpers.clients import (
     csrf_token,
     sign_in,
 )
+from tests.fixtures.smtp import html_of, text_of
 
 LINK = re.compile(r"https?://([a-z0-9-]+)\.localhost(?::\d+)?(/activate/[A-Za-z0-9_-]+)")
 

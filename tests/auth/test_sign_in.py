@@ -13,8 +13,7 @@ from app import clock
 from app.auth.models import User
 from app.extensions import db, limiter
 from tenants.binding import tenant_context
-from tests.fixtures.smtp import text_of
-from tests.helpers.clients import (
+from tests.conftest import (
     CSRF_FIELD,
     GOOD_PASSWORD,
     GOOD_PIN,
@@ -23,6 +22,7 @@ from tests.helpers.clients import (
     make_user,
     sign_in,
 )
+from tests.fixtures.smtp import text_of
 
 
 def _refusal(client, email, password, pin):

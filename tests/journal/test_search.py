@@ -10,8 +10,7 @@ from sqlalchemy import update
 
 from app.extensions import db
 from app.people.models import Child
-from tests.helpers.journal import observe, signed_in
-from tests.helpers.people import inside
+from tests.journal.conftest import inside, observe, signed_in
 
 
 def _results(page: str, texts: list[str]) -> set[str]:
