@@ -10,7 +10,8 @@ from app.security.client_address import ValidClientAddress
 
 
 def create_app(config: Config | None = None) -> Flask:
-    """Build the app: config, extensions, tenancy, blueprints, CLI, error pages."""
+    """Build the app: config, extensions, tenancy, blueprints, CLI, error pages, and the
+    one transaction per request."""
     config = config or Config()
     app = Flask(__name__)
     app.config.from_mapping(config.flask_settings())
@@ -22,25 +23,33 @@ def create_app(config: Config | None = None) -> Flask:
             x_host=config.PROXY_HOPS,
         )
 
-    from app.auth.access import login_manager
+    from app.auth.access import login_manager, signed_in_can
     from app.auth.sessions import RedisSessionInterface, refuse_without_session_store
-    from app.extensions import csrf, db, limiter
+    from app.database import install_connection_checks
+    from app.extensions import csrf, db
     from app.redis_store import init_redis
+    from app.security.rate_limits import install_rate_limits
 
     db.init_app(app)
+    install_connection_checks(app)
     csrf.init_app(app)
     init_redis(app)
     app.session_interface = RedisSessionInterface(app)
     login_manager.init_app(app)
-    limiter.init_app(app)
+    app.add_template_global(signed_in_can, "can")  # templates ask the access policy
+    install_rate_limits(app)
 
     from workers.celery_app import celery_init_app
 
     celery_init_app(app)
 
+    from app.auth.first_manager import prepare_first_manager
+    from app.responsible_use.operations import publish_default_usage_policy
+    from tenants.provisioning import install_setting_seeds
     from tenants.routing import install_routing
 
     install_routing(app)
+    install_setting_seeds(app, (prepare_first_manager, publish_default_usage_policy))
     # Straight after routing, before CSRF and rate limits, which need Redis too.
     app.before_request_funcs[None].insert(1, refuse_without_session_store)
 
@@ -106,4 +115,8 @@ def create_app(config: Config | None = None) -> Flask:
     register_error_pages(app)
     install_security_headers(app)
     install_same_origin_check(app)
+
+    from app.request_transaction import install_request_transaction
+
+    install_request_transaction(app)  # last: its after-request step runs first
     return app

@@ -17,6 +17,9 @@ from urllib.parse import urlsplit
 
 from app.redis_store import redis_url_for_limits
 
+# Pooled connections older than this are replaced at checkout (app.database says why).
+POOL_RECYCLE_SECONDS = 1800
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_NAMES = ("SECRET_KEY", "PEPPER")
 # Production has no defaults for where its data lives or how it is reached and
@@ -299,7 +302,8 @@ class Config:
             "SQLALCHEMY_ENGINE_OPTIONS": {
                 "pool_size": self.DB_POOL_SIZE,
                 "max_overflow": self.DB_MAX_OVERFLOW,
-                "pool_pre_ping": True,
+                # No pre-ping round trip: app.database checks a connection at checkout.
+                "pool_recycle": POOL_RECYCLE_SECONDS,
                 # Errors name the statement, never its values (emails, names): they are logged.
                 "hide_parameters": True,
             },

@@ -238,6 +238,7 @@ def start_mail_catcher(children: Children, data_dir: Path, stop: StopSignal) -> 
 def prepare_database() -> str:
     """Migrate the registry and every setting; create the demo setting if absent."""
     from app import create_app
+    from app.auth.first_manager import invite_first_manager
     from app.extensions import db
     from tenants.migrating import migrate_all_settings, upgrade_public
     from tenants.provisioning import provision_setting
@@ -250,10 +251,11 @@ def prepare_database() -> str:
         if report.failed:
             failures = "; ".join(f"{slug}: {error}" for slug, error in report.failed.items())
             raise StartupError(f"some settings could not be migrated: {failures}")
-        _say(f"Database up to date: the registry and {len(report.upgraded)} setting(s).")
+        _say(f"Database up to date: the registry and {report.up_to_date} setting(s).")
         existing = setting_by_slug(DEMO_SLUG)
         if existing is None:
             new = provision_setting(DEMO_SLUG, DEMO_NAME, DEMO_MANAGER_EMAIL, DEMO_MANAGER_NAME)
+            invite_first_manager(new)
             outcome = f"created now (id {new.setting_id})"
         else:
             outcome = f"already there (id {existing.id}, {existing.status.value})"

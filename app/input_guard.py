@@ -5,10 +5,13 @@ One place turns malformed input into a 4xx, so no view can forget and answer 500
 - ``RowIdConverter`` (``<id:child_id>`` in a route) is the only way a URL carries a
   number. Row ids are PostgreSQL ``integer`` columns: a value outside 1 to 2**31 - 1 names
   no row, so the URL matches nothing and answers 404 instead of overflowing in the query.
-- ``refuse_control_characters`` answers 400 to a request whose query, form, uploaded file
-  names, JSON body, path values or headers hold a control character. No person types
-  one; PostgreSQL refuses NUL in text, and the others would reach pages, emails and
-  exports unseen. Tab, line feed and carriage return are ordinary text in a form.
+- ``refuse_malformed_input`` answers 400 to a request whose query, form, uploaded file
+  names, path values or headers hold a control character. No person types one;
+  PostgreSQL refuses NUL in text, and the others would reach pages, emails and exports
+  unseen. Tab, line feed and carriage return are ordinary text in a form.
+- A JSON body is answered 415. No view reads one (forms are posted as forms, and a
+  passkey's signed answer travels in a form field), but Flask-WTF would read it as the
+  form's data and hand numbers, lists and objects to fields made for text.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ REFUSED_MESSAGE = (
     "Please check what you typed or pasted and try again."
 )
 
+NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})  # methods whose body no view reads
+JSON_REFUSED = "This address takes a form, not JSON: nothing was changed."
+
 
 class RowIdConverter(BaseConverter):
     """A row id in a path: ASCII digits, 1 to ``MAX_ROW_ID``; anything else is a 404."""
@@ -52,19 +58,6 @@ class RowIdConverter(BaseConverter):
         return str(int(value))  # type: ignore[call-overload]
 
 
-def _strings_in(value: object) -> Iterator[str]:
-    """Every string in a decoded JSON document, keys included."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield key
-            yield from _strings_in(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings_in(item)
-
-
 def _text_sent() -> Iterator[str]:
     for name, value in request.args.items(multi=True):
         yield from (name, value)
@@ -72,19 +65,27 @@ def _text_sent() -> Iterator[str]:
         yield name
         if isinstance(value, str):
             yield value
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return
-    if request.is_json:
-        yield from _strings_in(request.get_json(silent=True))
+    if request.method in NO_BODY:
         return
     for name, value in request.form.items(multi=True):
-        yield from (name, value)
+        yield from (_part_name(name), value)
     for name, upload in request.files.items(multi=True):
-        yield from (name, upload.filename or "")
+        yield from (_part_name(name), upload.filename or "")
 
 
-def refuse_control_characters() -> None:
-    """Before any view: 400 when the request carries a control character."""
+def _part_name(name: str | None) -> str:
+    """A field's name; werkzeug gives none to a multipart part whose name a line break cut
+    short, which no form sends."""
+    if name is None:
+        abort(400, description=REFUSED_MESSAGE)
+    return name
+
+
+def refuse_malformed_input() -> None:
+    """Before any view: 415 when the body is JSON; 400 when the request carries a control
+    character."""
+    if request.is_json and request.method not in NO_BODY:
+        abort(415, description=JSON_REFUSED)
     if any(_CONTROL_IN_HEADER.search(value) for _name, value in request.headers.items()):
         abort(400, description=REFUSED_MESSAGE)
     if any(_CONTROL_IN_TEXT.search(text) for text in _text_sent()):
@@ -92,10 +93,10 @@ def refuse_control_characters() -> None:
 
 
 def install_input_guard(app: Flask) -> None:
-    """Register the ``id`` converter and the control-character guard.
+    """Register the ``id`` converter and the guard against malformed input.
 
     Call before any blueprint adds its routes, and after routing and the session-store
     check, so that the guard runs before CSRF, rate limits and every view read the input.
     """
     app.url_map.converters["id"] = RowIdConverter
-    app.before_request_funcs[None].insert(2, refuse_control_characters)
+    app.before_request_funcs[None].insert(2, refuse_malformed_input)

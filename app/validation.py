@@ -15,6 +15,14 @@ class InvalidInput(ValueError):
     """What a person typed cannot be used; the message tells them why."""
 
 
+class InvalidField(InvalidInput):
+    """Input refused; ``field`` names the form field the message belongs to."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def clean_name(raw: str, *, field: str = "Name", max_length: int = 120) -> str:
     """A person's or setting's name: trimmed, NFC, any script, no controls or markup.
 

@@ -61,8 +61,9 @@ def write_template_setting(slug: str) -> None:
     """Realistic rows in ``slug``, written through the app's operations."""
     from app.auth.models import AccountStatus, Role, User
     from app.extensions import db
-    from app.journal import operations as journal
-    from app.people.operations import ChildDetails, create_child, link_parent
+    from app.journal import comments, observations, publishing
+    from app.people.children import ChildDetails, create_child
+    from app.people.links import link_parent
     from tenants.binding import tenant_context
 
     with tenant_context(slug):
@@ -100,8 +101,8 @@ def write_template_setting(slug: str) -> None:
             children.append(child)
         for number in range(60):
             tagged = children[number % 24 : number % 24 + 1 + number % 3]
-            observation = journal.create_observation(
-                journal.ObservationDetails(
+            observation = observations.create_observation(
+                observations.ObservationDetails(
                     observed_on=date(2026, 10, 1) + timedelta(days=number % 50),
                     child_ids=tuple(child.id for child in tagged),
                     text=(
@@ -113,9 +114,9 @@ def write_template_setting(slug: str) -> None:
                 ),
                 by=staff[number % 4],
             )
-            journal.publish(observation, by=staff[number % 4], confirmed=True)
+            publishing.publish(observation, by=staff[number % 4], confirmed=True)
             if number % 3 == 0:
-                journal.add_comment(
+                comments.add_comment(
                     observation, tagged[0], "Lovely, we built one at home too!", by=parents[0]
                 )
         db.session.commit()

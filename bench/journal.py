@@ -123,9 +123,10 @@ def create_journal(app: Flask, count: int) -> Journal:
     from app import clock
     from app.auth.models import Role
     from app.extensions import db
-    from app.journal import operations as journal
+    from app.journal import observations, photos, publishing
     from app.journal.media import process_upload
-    from app.people.operations import ChildDetails, create_child, link_parent
+    from app.people.children import ChildDetails, create_child
+    from app.people.links import link_parent
 
     with inside_new_setting(app, SLUG):
         staff, parent = add_active_users(
@@ -158,8 +159,8 @@ def create_journal(app: Flask, count: int) -> Journal:
         today = clock.today()
         for number in range(count):
             friend = friends[number % len(friends)] if number % 4 == 1 else None
-            observation = journal.create_observation(
-                journal.ObservationDetails(
+            observation = observations.create_observation(
+                observations.ObservationDetails(
                     observed_on=today - timedelta(days=number // 2),
                     child_ids=(child.id, *([friend.id] if friend else [])),
                     text=OBSERVATION_TEXT.format(
@@ -174,14 +175,14 @@ def create_journal(app: Flask, count: int) -> Journal:
                 by=staff,
             )
             if number % 4 == 2:
-                journal.add_photo(
+                photos.add_photo(
                     observation, photo, caption=f"{child.first_name} pouring", by=staff
                 )
-            journal.publish(observation, by=staff, confirmed=True)
+            publishing.publish(observation, by=staff, confirmed=True)
             if number % 100 == 99:
                 db.session.commit()
-        draft = journal.create_observation(
-            journal.ObservationDetails(
+        draft = observations.create_observation(
+            observations.ObservationDetails(
                 observed_on=today, child_ids=(child.id,), text="Photos from the bench."
             ),
             by=staff,

@@ -75,8 +75,11 @@ def _write_files(folder: Path, names: list[str], data: bytes) -> None:
         (folder / name).write_bytes(data)
 
 
-def fill_archive(app: Flask, slug: str, children: int) -> int:
-    """Archived children past retention, each with a parent, 10 observations, 20 photos.
+def fill_archive(
+    app: Flask, slug: str, children: int, *, observations_each: int = 10, photos_each: int = 2
+) -> int:
+    """Archived children past retention, each with a parent and ``observations_each``
+    observations of ``photos_each`` photos (the first one shared with the next child).
     Returns how many files were written."""
     from app import clock
     from app.auth.models import AccountStatus, Role, User
@@ -133,7 +136,7 @@ def fill_archive(app: Flask, slug: str, children: int) -> int:
             observations = [
                 (child, number, child_ids[(i + 1) % count] if number == 0 else None)
                 for i, child in enumerate(child_ids)
-                for number in range(10)
+                for number in range(observations_each)
             ]
             observation_ids = _insert(
                 Observation.__table__,
@@ -171,7 +174,7 @@ def fill_archive(app: Flask, slug: str, children: int) -> int:
             photos = [
                 (o, c, position, os.urandom(12).hex())
                 for o, (c, _, _) in zip(observation_ids, observations, strict=True)
-                for position in range(2)
+                for position in range(photos_each)
             ]
             photo_ids = _insert(
                 Photo.__table__,

@@ -106,11 +106,8 @@ def tenant_context(slug: str) -> Iterator[BoundSetting]:
         setting = active_setting_by_slug(slug)
     if setting is None:
         raise UnknownSetting(f"no active setting '{slug}'")
-    token = bind(setting)
-    try:
+    with bound_to(setting):
         yield setting
-    finally:
-        unbind(token)
 
 
 @contextmanager
@@ -130,6 +127,13 @@ def any_status_context(slug: str) -> Iterator[BoundSetting]:
         logo_file=found.logo_file,
         time_zone=found.time_zone,
     )
+    with bound_to(setting):
+        yield setting
+
+
+@contextmanager
+def bound_to(setting: BoundSetting) -> Iterator[BoundSetting]:
+    """Run the block as ``setting``, already known (a setting just provisioned)."""
     token = bind(setting)
     try:
         yield setting

@@ -10,11 +10,17 @@ from flask.cli import AppGroup, FlaskGroup
 from redis.exceptions import RedisError
 
 from app import clock
+from app.auth.first_manager import invite_first_manager
 from app.auth.sessions import end_all_sessions_of_setting
 from app.extensions import db
 from app.validation import InvalidInput
 from tenants.binding import UnknownSetting
-from tenants.migrating import migrate_all_settings, upgrade_public
+from tenants.migrating import (
+    MIGRATION_CONNECTIONS,
+    migrate_all_settings,
+    read_revisions,
+    upgrade_public,
+)
 from tenants.models import SettingStatus
 from tenants.provisioning import SettingExists, provision_setting
 from tenants.registry import all_settings, forget_cached, set_status
@@ -37,6 +43,7 @@ def create_command(slug: str, name: str, manager_email: str, manager_name: str) 
         new = provision_setting(slug, name, manager_email, manager_name)
     except (InvalidSlug, InvalidInput, SettingExists) as error:
         raise click.ClickException(str(error)) from error
+    invite_first_manager(new)
     click.echo(f"Created setting '{new.slug}' ({new.name}) in schema {new.schema_name}.")
     click.echo(f"First manager: {new.manager_email}")
 
@@ -133,19 +140,56 @@ def delete_command(slug: str, typed: str | None) -> None:
 
 
 @tenants_cli.command("migrate")
-def migrate_command() -> None:
-    """Upgrade the registry, then every setting's schema, one transaction each."""
+@click.option(
+    "--connections",
+    type=click.IntRange(1, 32),
+    default=MIGRATION_CONNECTIONS,
+    show_default=True,
+    help="Schemas migrated at once.",
+)
+def migrate_command(connections: int) -> None:
+    """Upgrade the registry, then every setting's schema that is behind, one transaction each."""
     upgrade_public(db.engine)
     click.echo("public: up to date")
 
     def progress(slug: str, error: str | None) -> None:
         click.echo(f"{slug}: {'FAILED ' + error if error else 'up to date'}")
 
-    report = migrate_all_settings(db.engine, progress)
-    click.echo(f"{len(report.upgraded)} settings up to date, {len(report.failed)} failed.")
+    report = migrate_all_settings(db.engine, progress, connections)
+    click.echo(
+        f"{report.up_to_date} settings up to date ({len(report.upgraded)} upgraded now), "
+        f"{len(report.failed)} failed."
+    )
     if report.failed:
         for slug, error in report.failed.items():
             click.echo(f"  failed: {slug}: {error}", err=True)
+        sys.exit(1)
+
+
+@tenants_cli.command("status")
+def status_command() -> None:
+    """Each schema's migration revision, and how many are behind the code (exit status 1)."""
+    fleet = read_revisions(db.engine)
+
+    def state(revision: str | None, head: str) -> str:
+        return "up to date" if revision == head else "BEHIND"
+
+    click.echo(
+        f"{'public':<40} {'registry':<10} {fleet.public or '-':<14} "
+        f"{state(fleet.public, fleet.public_head)}"
+    )
+    for setting in fleet.settings:
+        click.echo(
+            f"{setting.slug:<40} {setting.status.value:<10} {setting.revision or '-':<14} "
+            f"{state(setting.revision, fleet.setting_head)}"
+        )
+    behind = fleet.settings_behind()
+    click.echo(
+        f"{len(fleet.settings)} settings: {len(fleet.settings) - len(behind)} at "
+        f"{fleet.setting_head}, {len(behind)} behind; the registry "
+        f"{'is' if fleet.public == fleet.public_head else 'is NOT'} at {fleet.public_head}."
+    )
+    if behind or fleet.public != fleet.public_head:
         sys.exit(1)
 
 

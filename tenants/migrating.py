@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import multiprocessing
+import multiprocessing.util
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
 from alembic.config import Config as AlembicConfig
-from alembic.runtime.environment import EnvironmentContext
+from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Engine, MetaData, Table, literal, select, text, union_all
@@ -52,7 +55,9 @@ def upgrade_schema(connection: Connection, schema_name: str, target: str) -> Non
     """Run the chain up to ``target`` inside ``schema_name``, in the caller's transaction.
 
     The version table lives inside the schema. This is the one place migrations are
-    run from (``migrations/env.py`` only refuses to run them any other way).
+    run from (``migrations/env.py`` only refuses to run them any other way). Alembic's
+    migration context is used directly, without an ``EnvironmentContext``: nothing of
+    ``env.py`` is needed, and a fleet pays for each schema only what its migration does.
     """
     bind_schema(connection, schema_name)
     script = _script_directory()
@@ -60,12 +65,12 @@ def upgrade_schema(connection: Connection, schema_name: str, target: str) -> Non
     def revisions_to_apply(current: tuple[str, ...], _context: MigrationContext) -> list:
         return script._upgrade_revs(target, current)  # what `alembic upgrade` itself does
 
-    with EnvironmentContext(
-        _alembic_config(), script, fn=revisions_to_apply, destination_rev=target
-    ) as environment:
-        environment.configure(connection=connection, version_table_schema=schema_name)
-        with environment.begin_transaction():
-            environment.run_migrations()
+    context = MigrationContext.configure(
+        connection,
+        opts={"version_table_schema": schema_name, "fn": revisions_to_apply, "script": script},
+    )
+    with Operations.context(context):  # what the revision scripts' `op` acts on
+        context.run_migrations()
 
 
 def stamp_setting_schema(connection: Connection, schema_name: str) -> None:
@@ -108,26 +113,63 @@ def current_revision(connection: Connection, schema_name: str) -> str | None:
     return schema_revisions(connection, [schema_name])[schema_name]
 
 
+@dataclass(frozen=True)
+class SettingRevision:
+    """A setting's schema and the revision its version table records."""
+
+    slug: str
+    schema_name: str
+    status: SettingStatus
+    revision: str | None  # None: never migrated
+
+
+@dataclass(frozen=True)
+class FleetRevisions:
+    """The registry's revision and every setting's, read in one pass."""
+
+    public: str | None
+    settings: list[SettingRevision]
+    public_head: str
+    setting_head: str
+
+    def settings_behind(self) -> list[SettingRevision]:
+        return [setting for setting in self.settings if setting.revision != self.setting_head]
+
+
+def read_revisions(engine: Engine) -> FleetRevisions:
+    """Every setting's revision (deleted ones have no schema left) and the registry's.
+
+    Two queries whatever the number of settings: the registry, then every version table
+    at once (``schema_revisions``). No Alembic context is built for a schema that is
+    already at the head.
+    """
+    with engine.connect() as connection:
+        in_order = (
+            select(Setting.slug, Setting.schema_name, Setting.status)
+            .where(Setting.status != SettingStatus.DELETED)
+            .order_by(Setting.slug)
+        )
+        rows = connection.execute(in_order).all()
+        revisions = schema_revisions(connection, ["public", *(row.schema_name for row in rows)])
+    return FleetRevisions(
+        public=revisions["public"],
+        settings=[
+            SettingRevision(row.slug, row.schema_name, row.status, revisions[row.schema_name])
+            for row in rows
+        ],
+        public_head=head_revision(PUBLIC_HEAD),
+        setting_head=setting_head_revision(),
+    )
+
+
 def schemas_behind(engine: Engine) -> list[str]:
     """Slugs of settings (and ``public`` for the registry) not at their chain's head.
 
     What ``tenants migrate`` would change; new code must not serve those schemas.
     """
-    with engine.connect() as connection:
-        in_order = (
-            select(Setting.schema_name, Setting.slug)
-            .where(Setting.status != SettingStatus.DELETED)
-            .order_by(Setting.slug)
-        )
-        settings = dict(connection.execute(in_order).all())
-        revisions = schema_revisions(connection, ["public", *settings])
-    heads = {"public": head_revision(PUBLIC_HEAD)}
-    setting_head = setting_head_revision()
-    return [
-        settings.get(schema_name, "public")
-        for schema_name, revision in revisions.items()
-        if revision != heads.get(schema_name, setting_head)
-    ]
+    fleet = read_revisions(engine)
+    public = [] if fleet.public == fleet.public_head else ["public"]
+    return public + [setting.slug for setting in fleet.settings_behind()]
 
 
 def upgrade_public(engine: Engine) -> None:
@@ -139,31 +181,97 @@ def upgrade_public(engine: Engine) -> None:
         upgrade_schema(connection, "public", PUBLIC_HEAD)
 
 
+MIGRATION_CONNECTIONS = 4
+"""Schemas migrated at once by default. Most of a schema's migration is PostgreSQL's
+work (catalogue changes, the commit's WAL flush), so a few connections keep both cores
+busy; more only queue behind each other's locks on the catalogue."""
+
+
 @dataclass
 class MigrationReport:
     upgraded: list[str] = field(default_factory=list)
+    already_current: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def up_to_date(self) -> int:
+        return len(self.upgraded) + len(self.already_current)
 
 
 def migrate_all_settings(
-    engine: Engine, progress: Callable[[str, str | None], None] = lambda slug, error: None
+    engine: Engine,
+    progress: Callable[[str, str | None], None] = lambda slug, error: None,
+    connections: int = MIGRATION_CONNECTIONS,
 ) -> MigrationReport:
-    """Upgrade every setting's schema, one transaction each; a failure does not stop the rest."""
-    with engine.connect() as connection:
-        settings = connection.execute(
-            select(Setting.slug, Setting.schema_name)
-            .where(Setting.status != SettingStatus.DELETED)
-            .order_by(Setting.slug)
-        ).all()
+    """Upgrade every setting's schema that is behind the head.
+
+    Each schema is its own transaction; up to ``connections`` run at once. A failure
+    rolls back that schema only and is reported; the others go on. ``progress`` hears
+    of every setting (error None: it is up to date).
+    """
     report = MigrationReport()
-    for slug, schema_name in settings:
-        try:
-            with engine.begin() as connection:
-                upgrade_schema(connection, schema_name, SETTING_HEAD)
-        except Exception as error:
-            report.failed[slug] = f"{type(error).__name__}: {error}"
-            progress(slug, report.failed[slug])
-        else:
+    fleet = read_revisions(engine)
+    behind = fleet.settings_behind()
+    for setting in fleet.settings:
+        if setting.revision == fleet.setting_head:
+            report.already_current.append(setting.slug)
+            progress(setting.slug, None)
+    for slug, error in _upgrade_settings(engine, behind, connections):
+        if error is None:
             report.upgraded.append(slug)
-            progress(slug, None)
+        else:
+            report.failed[slug] = error
+        progress(slug, error)
     return report
+
+
+def _upgrade_settings(
+    engine: Engine, settings: list[SettingRevision], connections: int
+) -> Iterator[tuple[str, str | None]]:
+    """Each setting's slug and its error (None: upgraded), in the order given.
+
+    In parallel, each in a process of its own (forked, so the revisions already read
+    come along): Alembic's ``op`` acts on one migration context per process, so threads
+    would run one schema's operations in another's.
+    """
+    slugs = [setting.slug for setting in settings]
+    schema_names = [setting.schema_name for setting in settings]
+    if connections <= 1 or len(settings) <= 1:
+        yield from zip(
+            slugs, (_upgrade_setting(engine, name) for name in schema_names), strict=True
+        )
+        return
+    with ProcessPoolExecutor(
+        max_workers=min(connections, len(settings)),
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_migration_process,
+        initargs=(engine,),
+    ) as pool:
+        errors = pool.map(_upgrade_in_migration_process, schema_names, chunksize=8)
+        yield from zip(slugs, errors, strict=True)
+
+
+def _upgrade_setting(engine: Engine, schema_name: str) -> str | None:
+    """Upgrade one schema in its own transaction; the error, or None when it worked."""
+    try:
+        with engine.begin() as connection:
+            upgrade_schema(connection, schema_name, SETTING_HEAD)
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+_process_engine: Engine | None = None
+
+
+def _start_migration_process(engine: Engine) -> None:
+    """In a forked migration process: connections of its own, closed when it ends."""
+    global _process_engine
+    engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+    multiprocessing.util.Finalize(engine, engine.dispose, exitpriority=10)
+    _process_engine = engine
+
+
+def _upgrade_in_migration_process(schema_name: str) -> str | None:
+    assert _process_engine is not None
+    return _upgrade_setting(_process_engine, schema_name)

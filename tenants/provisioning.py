@@ -1,28 +1,31 @@
-"""Creating a setting: registry row, schema, tables, version stamp, first manager; all or nothing.
+"""Creating a setting: registry row, schema, tables, version stamp, first rows; all or nothing.
 
 The schema is built straight from the models' metadata and stamped with the
 head revision (about 40 ms, flat as settings accumulate), rather than by
 replaying every migration; ``tests/tenants/test_provisioning.py`` proves the
 result is the same catalogue as migrating up from empty.
+
+The rows a new setting starts with (its first manager, its usage policy) belong to
+features, which hand their steps to ``install_setting_seeds``: this layer runs them in
+its transaction without knowing what they write. Whatever can wait for the commit (the
+first manager's invitation) is the caller's to do once ``provision_setting`` returns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from flask import Flask, current_app
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 
-from app import clock
-from app.auth.models import AccountStatus, Role, User
 from app.extensions import db
-from app.responsible_use.models import UsagePolicy
-from app.responsible_use.texts import DEFAULT_USAGE_POLICY
 from app.validation import clean_email, clean_name
-from tenants.binding import bind_schema, tenant_context
+from tenants.binding import BoundSetting, bind_schema
 from tenants.migrating import stamp_setting_schema
 from tenants.models import Setting, SettingStatus
 from tenants.registry import forget_cached
@@ -40,7 +43,22 @@ class NewSetting:
     manager_email: str
     manager_name: str
     setting_id: int | None = None
-    manager_id: int | None = None
+    manager_id: int | None = None  # set by the seed that adds the first manager
+
+    def bound(self) -> BoundSetting:
+        """The new setting as a request or job acts for it (``tenants.binding.bound_to``),
+        without asking the registry again."""
+        assert self.setting_id is not None, "not provisioned yet"
+        return BoundSetting(self.setting_id, self.slug, self.name, self.schema_name)
+
+
+ProvisioningStep = Callable[[Connection, NewSetting], None]
+_SEEDS = "lj_setting_seeds"
+
+
+def install_setting_seeds(app: Flask, seeds: Sequence[ProvisioningStep]) -> None:
+    """The features' steps that give every new setting of ``app`` its first rows."""
+    app.extensions[_SEEDS] = tuple(seeds)
 
 
 def insert_registry_row(connection: Connection, new: NewSetting) -> None:
@@ -87,24 +105,9 @@ def stamp_version(connection: Connection, new: NewSetting) -> None:
     stamp_setting_schema(connection, new.schema_name)
 
 
-def prepare_first_manager(connection: Connection, new: NewSetting) -> None:
-    new.manager_id = connection.execute(
-        insert(User)
-        .values(
-            email=new.manager_email,
-            full_name=new.manager_name,
-            role=Role.MANAGER,
-            status=AccountStatus.INVITED,
-        )
-        .returning(User.id)
-    ).scalar_one()
-
-
-def publish_default_usage_policy(connection: Connection, new: NewSetting) -> None:
-    """Version 1 of the setting's usage policy: ours, until the manager writes their own."""
-    connection.execute(
-        insert(UsagePolicy).values(version=1, text=DEFAULT_USAGE_POLICY, published_at=clock.now())
-    )
+def seed_setting(connection: Connection, new: NewSetting) -> None:
+    for seed in current_app.extensions[_SEEDS]:
+        seed(connection, new)
 
 
 PROVISIONING_STEPS = (
@@ -112,8 +115,7 @@ PROVISIONING_STEPS = (
     create_schema,
     create_tables,
     stamp_version,
-    prepare_first_manager,
-    publish_default_usage_policy,
+    seed_setting,
 )
 
 
@@ -123,7 +125,8 @@ def provision_setting(
     """Create a setting in one transaction; any failure leaves no schema and no row.
 
     Raises ``InvalidSlug`` or ``InvalidInput`` before touching the database when
-    the request is malformed, and ``SettingExists`` when the slug is taken.
+    the request is malformed, and ``SettingExists`` when the slug is taken. The
+    caller invites the first manager (``app.auth.first_manager``) once it returns.
     """
     new = NewSetting(
         slug=validate_slug(slug),
@@ -139,17 +142,7 @@ def provision_setting(
     except IntegrityError as error:
         raise SettingExists(f"A setting '{new.slug}' already exists.") from error
     forget_cached()
-    _invite_first_manager(new)
     return new
-
-
-def _invite_first_manager(new: NewSetting) -> None:
-    """Email the first manager's activation link, once the setting surely exists."""
-    from app.auth.operations import send_invitation
-
-    with tenant_context(new.slug):
-        send_invitation(db.session.get_one(User, new.manager_id), by=None)
-        db.session.commit()
 
 
 class SettingExists(ValueError):

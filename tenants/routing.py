@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Flask, abort, current_app, g, request
 
 from tenants.binding import bind, unbind
@@ -53,18 +55,44 @@ def _public_url(subdomain: str, path: str) -> str:
     return f"{scheme}://{subdomain}{bare_domain}{path}"
 
 
+@dataclass(frozen=True)
+class RequestedHost:
+    """What the request's host names: the bare domain, one of its subdomains, or nothing of ours."""
+
+    ours: bool
+    slug: str | None  # None: the bare domain (or not ours)
+
+
+_REQUESTED_HOST = "lj.requested_host"
+
+
+def requested_host() -> RequestedHost:
+    """The request's host, read once per request: by the session store, which opens before
+    any before-request step, and by routing. Only routing asks the registry, in its step,
+    where a database outage is answered by the error pages."""
+    found = request.environ.get(_REQUESTED_HOST)
+    if found is None:
+        try:
+            slug = slug_for_host(request.host, current_app.config["LJ"].BASE_DOMAIN)
+        except NotOurHost:
+            found = RequestedHost(ours=False, slug=None)
+        else:
+            found = RequestedHost(ours=True, slug=slug)
+        request.environ[_REQUESTED_HOST] = found
+    return found
+
+
 def _resolve_setting_for_request() -> None:
     # The stylesheet too: an unknown subdomain's 404 page must look like the service's.
     if request.endpoint in ANY_HOST_ENDPOINTS or request.endpoint == "static":
         g.setting = None
         g.setting_token = bind(None)
         return
-    try:
-        slug = slug_for_host(request.host, current_app.config["LJ"].BASE_DOMAIN)
-    except NotOurHost:
+    host = requested_host()
+    if not host.ours:
         abort(404)
-    setting = None if slug is None else active_setting_by_slug(slug)
-    if slug is not None and setting is None:
+    setting = None if host.slug is None else active_setting_by_slug(host.slug)
+    if host.slug is not None and setting is None:
         abort(404)
     if setting is None and request.endpoint not in BARE_DOMAIN_ENDPOINTS:
         abort(404)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import socket
 import tempfile
 import uuid
@@ -21,12 +20,23 @@ import psycopg
 import pytest
 import redis
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 from app import clock
+from tests.helpers.clients import client_for, make_user, sign_in
+from tests.helpers.environment import PRODUCTION_ENV, SET_BY_THE_TEST_RUN, TEST_ONLY_SETTINGS
+from tests.helpers.servers import admin_conninfo
 
-pytest_plugins = ["tests.fixtures.smtp", "tests.fixtures.browser"]
+# Fixtures for every test (helpers to import are in tests/helpers/).
+pytest_plugins = [
+    "tests.fixtures.smtp",
+    "tests.fixtures.browser",
+    "tests.fixtures.people",
+    "tests.fixtures.journal",
+    "tests.fixtures.workers",
+    "tests.fixtures.backups",
+    "tests.fixtures.mail",
+]
 
 _embedded: list[object] = []  # keeps embedded servers alive for the whole run
 
@@ -74,11 +84,6 @@ def _server_urls(work_dir: Path) -> tuple[str, str]:
     return database_url, redis_url
 
 
-def _admin_conninfo(database_url: str) -> str:
-    url = make_url(database_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
-
-
 def _holder_is_gone(claim: bytes | None) -> bool:
     """A claim whose test run (a process on this machine) has ended."""
     if claim is None:
@@ -120,7 +125,7 @@ def servers() -> Iterator[dict[str, str]]:
     work_dir = Path(tempfile.mkdtemp(prefix="lj-test-"))
     database_url, redis_url = _server_urls(work_dir)
     test_db = f"lj_test_{uuid.uuid4().hex[:10]}"
-    admin = _admin_conninfo(database_url)
+    admin = admin_conninfo(database_url)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{test_db}"')
     test_url = make_url(database_url).set(drivername="postgresql", database=test_db)
@@ -183,139 +188,21 @@ _slug_numbers = itertools.count(1)
 
 @pytest.fixture
 def make_setting(app: Flask):
-    """Create a setting with a fresh unique slug; returns what provisioning made."""
+    """Create a setting with a fresh unique slug, its first manager invited as the operator's
+    command does; returns what provisioning made."""
+    from app.auth.first_manager import invite_first_manager
     from tenants.provisioning import provision_setting
 
     def make(name: str = "Sunnyside Nursery", manager_email: str | None = None):
         slug = f"t{uuid.uuid4().hex[:6]}-{next(_slug_numbers)}"
         with app.app_context():
-            return provision_setting(
+            new = provision_setting(
                 slug, name, manager_email or f"manager@{slug}.example.org", "Mina Manager"
             )
+            invite_first_manager(new)
+            return new
 
     return make
-
-
-class HostClient(FlaskClient):
-    """A test client that sends every request to one host."""
-
-    base_url = "http://localhost"
-
-    def open(self, *args, **kwargs):
-        kwargs.setdefault("base_url", self.base_url)
-        return super().open(*args, **kwargs)
-
-    @property
-    def host(self) -> str:
-        return self.base_url.split("://", 1)[1]
-
-    def session_cookie(self) -> str | None:
-        cookie = self.get_cookie("lj_session", domain=self.host)
-        return cookie.value if cookie else None
-
-    def use_session_cookie(self, value: str) -> None:
-        self.set_cookie("lj_session", value, domain=self.host)
-
-
-def client_for(app: Flask, slug: str | None) -> HostClient:
-    """A test client whose requests go to a setting's subdomain (or the bare domain)."""
-    host = "localhost" if slug is None else f"{slug}.localhost"
-    app.test_client_class = HostClient
-    client = app.test_client()
-    client.base_url = f"http://{host}"
-    # Each client is its own device: per-IP rate limits are not shared between tests.
-    number = next(_client_numbers)
-    client.environ_base["REMOTE_ADDR"] = (
-        f"127.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}"
-    )
-    return client
-
-
-_client_numbers = itertools.count(257)
-
-
-CSRF_FIELD = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
-GOOD_PASSWORD = "correct horse battery staple"
-GOOD_PIN = "402917"
-
-
-def csrf_token(client: HostClient, path: str = "/login") -> str:
-    """The CSRF token of this client's session, read from a page's form."""
-    page = client.get(path)
-    match = CSRF_FIELD.search(page.text)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def make_user(
-    slug: str,
-    *,
-    role: str = "manager",
-    email: str | None = None,
-    full_name: str = "Sam Person",
-    password: str = GOOD_PASSWORD,
-    pin: str = GOOD_PIN,
-    accepted_policy: bool = True,
-) -> str:
-    """An active account in the setting ``slug``; returns its email.
-
-    Unless ``accepted_policy`` is False, the person has accepted the setting's usage
-    policy, as everyone must before reaching any page but that policy.
-    """
-    from app.auth.models import AccountStatus, Role, User
-    from app.extensions import db
-    from app.responsible_use.operations import accept_policy, current_policy_version
-    from app.security.secrets import hash_password, hash_pin
-    from tenants.binding import tenant_context
-
-    email = email or f"{role}-{uuid.uuid4().hex[:8]}@example.org"
-    with tenant_context(slug):
-        user = User(
-            email=email,
-            full_name=full_name,
-            role=Role(role),
-            status=AccountStatus.ACTIVE,
-            password_hash=hash_password(password),
-            pin_hash=hash_pin(pin),
-        )
-        db.session.add(user)
-        db.session.flush()
-        if accepted_policy:
-            accept_policy(user, current_policy_version())
-        db.session.commit()
-    return email
-
-
-def user_id_of(app: Flask, slug: str, email: str) -> int:
-    from sqlalchemy import select
-
-    from app.auth.models import User
-    from app.extensions import db
-    from tenants.binding import tenant_context
-
-    with app.app_context(), tenant_context(slug):
-        return db.session.scalar(select(User.id).where(User.email == email))
-
-
-def sign_in(client: HostClient, email: str, password: str = GOOD_PASSWORD, pin: str = GOOD_PIN):
-    """Post the sign-in form as a person would; returns the response."""
-    token = csrf_token(client)
-    return client.post(
-        "/login", data={"email": email, "password": password, "pin": pin, "csrf_token": token}
-    )
-
-
-POLICY_VERSION_FIELD = re.compile(r'name="version" type="hidden" value="(\d+)"')
-
-
-def accept_usage_policy(client: HostClient, path: str = "/usage-policy"):
-    """Read and accept the setting's usage policy, as everyone must before any other page."""
-    page = client.get(path)
-    version = POLICY_VERSION_FIELD.search(page.text)
-    assert version, f"no policy to accept on {path}"
-    return client.post(
-        path, data={"version": version.group(1), "csrf_token": csrf_token(client, path)}
-    )
 
 
 @pytest.fixture
@@ -362,22 +249,6 @@ def member(app, make_setting):
     with app.app_context():
         email = make_user(setting.slug, role="staff")
     return setting, email
-
-
-# Set for speed by the test app; production refuses them.
-TEST_ONLY_SETTINGS = ("PASSWORD_BCRYPT_COST", "PIN_BCRYPT_COST", "RATELIMIT_ENABLED")
-# Left in the environment by the test run (the test SMTP server) or other tests' apps.
-SET_BY_THE_TEST_RUN = ("SECURE_COOKIES", "PROXY_HOPS", "SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY")
-PRODUCTION_ENV = {
-    "LJ_ENV": "production",
-    "SECRET_KEY": "s" * 64,
-    "PEPPER": "p" * 64,
-    "DATABASE_URL": "postgresql://lj@127.0.0.1:5432/lj",
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "BACKUP_KEY": "b" * 64,
-    "TOTP_KEY": "t" * 64,
-    "PUBLIC_URL": "https://journals.example.org",
-}
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """A test-only blueprint that reads and writes the current setting's ``users`` table.
 
 It lets the tenancy tests prove isolation through the same routing and schema
-binding every real page uses, independent of any one feature's pages.
+binding every real page uses, independent of any one feature's pages; and the
+transaction tests prove what a request keeps however its view ends
+(``/_probe/transaction/<ending>``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from sqlalchemy import func, select, text
 
 from app.auth.models import Role, User
 from app.extensions import db
+from app.journal import storage
+from app.mail import queue_email
+from app.request_transaction import commit_despite_refusal
 
 probe = Blueprint("probe", __name__, url_prefix="/_probe")
 
@@ -38,7 +43,7 @@ def search_users() -> list[str]:
 def add_user() -> dict[str, int]:
     user = User(email=request.form["email"], full_name="Probe Person", role=Role.STAFF)
     db.session.add(user)
-    db.session.commit()
+    db.session.flush()
     return {"id": user.id}
 
 
@@ -56,3 +61,24 @@ def where_am_i() -> dict[str, object]:
     # Enum-typed columns too: their result type must be the same in every schema.
     roles = sorted({role.value for role in db.session.scalars(select(User.role))})
     return {"schema": schema, "users": count, "roles": roles}
+
+
+@probe.post("/transaction/<ending>")
+def write_then_end(ending: str) -> tuple[str, int]:
+    """Add a person, queue their invitation email and the deletion of the file
+    ``form["file"]``, then end as ``ending`` says."""
+    user = User(email=request.form["email"], full_name="Probe Person", role=Role.STAFF)
+    db.session.add(user)
+    db.session.flush()
+    queue_email(user.email, "Probe", "activation", user=user, setting_name="Probe", link="-")
+    storage.remove_after_commit(request.form["file"])
+    if ending == "raises":
+        raise RuntimeError("failure injected after the writes")
+    if ending == "refused":
+        return "form shown again", 422
+    if ending == "counted-refusal":
+        commit_despite_refusal()
+        return "refused, and the refusal counted", 422
+    if ending == "clashes":  # the same address again: refused by the database at commit
+        db.session.add(User(email=user.email, full_name="Second Probe", role=Role.STAFF))
+    return "done", 200

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from dataclasses import dataclass
 
 from flask import Flask
+from flask_wtf import FlaskForm
+from wtforms.fields.core import UnboundField
 
-from tests.journal.conftest import Journal, observe_with_a_photo
+from tests.helpers.journal import Journal, observe_with_a_photo
 
 _PART = re.compile(r"<(?:(?P<converter>\w+)(?:\((?P<options>[^)]*)\))?:)?(?P<name>\w+)>")
 
@@ -17,6 +20,7 @@ class Route:
     """One rule of the URL map: its pattern, methods and the kind of each URL part."""
 
     rule: str
+    endpoint: str
     methods: tuple[str, ...]
     parts: dict[str, str]  # name -> "id", "text" or the first choice of an ``any``
 
@@ -50,7 +54,7 @@ def app_routes(app: Flask) -> list[Route]:
                 else "text"
             )
         methods = tuple(sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}))
-        routes.append(Route(rule.rule, methods, parts))
+        routes.append(Route(rule.rule, rule.endpoint, methods, parts))
     return routes
 
 
@@ -64,4 +68,22 @@ def real_ids(app: Flask, family: Journal) -> dict[str, str]:
         "photo_id": str(photo_id),
         "user_id": str(family.staff_id),
         "parent_id": str(family.parent_a_id),
+    }
+
+
+def app_forms() -> list[type[FlaskForm]]:
+    """Every Flask-WTF form class of the app (subclasses of subclasses too)."""
+    forms, todo = [], [FlaskForm]
+    while todo:
+        form = todo.pop()
+        todo.extend(form.__subclasses__())
+        if form.__module__.startswith("app."):
+            forms.append(form)
+    return forms
+
+
+def form_fields(form: type[FlaskForm]) -> dict[str, UnboundField]:
+    """The fields a form class declares (its own and inherited), by name."""
+    return {
+        name: field for name, field in inspect.getmembers(form) if isinstance(field, UnboundField)
     }

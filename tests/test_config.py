@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.config import Config, ConfigError
-from tests.conftest import PRODUCTION_ENV, TEST_ONLY_SETTINGS
+from tests.helpers.environment import PRODUCTION_ENV, TEST_ONLY_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""Who is signed in, and which role a page needs."""
+"""Who is signed in, and what a page needs them to be allowed to do."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from flask import abort, redirect, request, session, url_for
 from flask_login import LoginManager, current_user
 from werkzeug.wrappers import Response
 
-from app.auth.models import Role, User
+from app.access.policy import Action, can
+from app.auth.models import User
 from app.auth.sessions import ACCESS_ENDED
 from app.extensions import db
 from tenants.binding import current_setting_or_none
@@ -20,7 +21,7 @@ R = TypeVar("R")
 
 login_manager = LoginManager()
 
-__all__ = ["current_user", "login_manager", "require_role", "require_sign_in"]
+__all__ = ["current_user", "login_manager", "require", "require_sign_in", "signed_in_can"]
 
 
 @login_manager.user_loader
@@ -59,18 +60,25 @@ def require_sign_in(view: Callable[P, R]) -> Callable[P, R | Response]:
     return wrapper
 
 
-def require_role(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
-    """Signed-out people are sent to sign in; other roles get 403."""
+def require(action: Action) -> Callable[[Callable[P, R]], Callable[P, R | Response]]:
+    """The page is for people allowed ``action`` (``app.access.policy``): signed-out people
+    are sent to sign in, others get 403. What the page then shows of one object is asked
+    of the policy again, with that object."""
 
     def decorate(view: Callable[P, R]) -> Callable[P, R | Response]:
         @wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
-            if current_user.role not in roles:
+            if not can(current_user, action):
                 abort(403)
             return view(*args, **kwargs)
 
         return wrapper
 
     return decorate
+
+
+def signed_in_can(action: str, target: object = None) -> bool:
+    """``can()`` in templates: may the signed-in person do ``action`` (to ``target``)?"""
+    return can(current_user, action, target)

@@ -1,5 +1,6 @@
 """Second-factor pages: the step at sign-in, enrolment, the person's own factors, the
-manager's reset and the setting's policy. Views parse, call ``second_factor``, commit."""
+manager's reset and the setting's policy. Views parse and call ``second_factor``; the
+request commits (``app.request_transaction``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from typing import ParamSpec, TypeVar
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
+from app.access.policy import Action
 from app.auth import passkeys, pending
 from app.auth import second_factor as factors
-from app.auth.access import current_user, login_manager, require_role, require_sign_in
+from app.auth.access import current_user, login_manager, require, require_sign_in
 from app.auth.factors import confirmed_totp_of, passkeys_of
 from app.auth.forms import (
     EmptyForm,
@@ -22,7 +24,7 @@ from app.auth.forms import (
     PasskeySignInForm,
     SecondFactorCodeForm,
 )
-from app.auth.models import Role, User
+from app.auth.models import User
 from app.auth.second_factor import SecondFactorRefused
 from app.extensions import db, limiter
 from app.validation import InvalidInput
@@ -41,16 +43,13 @@ def _pending_account_key() -> str:
 
 
 def _button_action(action: Callable[[], R]) -> R:
-    """A button's POST: check its CSRF token, do ``action`` and commit; a refusal
-    (nothing to remove, already set up) is a 409 with its reason."""
+    """A button's POST: check its CSRF token and do ``action``; a refusal (nothing to
+    remove, already set up) is a 409 with its reason."""
     EmptyForm().validate_on_submit() or abort(400)
     try:
-        outcome = action()
+        return action()
     except InvalidInput as error:
-        db.session.rollback()
         abort(409, description=str(error))
-    db.session.commit()
-    return outcome
 
 
 # ---------------------------------------------------------------- at sign-in
@@ -94,15 +93,12 @@ def _after_second_factor(user: User, check: Callable[[], str]) -> Response:
     passed): signed in and on their way, or sent back."""
     try:
         method = check()
-    except SecondFactorRefused as refused:
-        db.session.commit()  # the counted failure is the outcome
+    except SecondFactorRefused as refused:  # the counted failure is kept: both answers redirect
         if refused.stop:
             return pending.abandon(str(refused))
         flash(str(refused), "error")
         return redirect(url_for("factors.verify"), code=303)
-    target = pending.complete(user, method=method)
-    db.session.commit()
-    return redirect(target, code=303)
+    return redirect(pending.complete(user, method=method), code=303)
 
 
 @bp.post("/login/second-factor/passkey/options")
@@ -123,7 +119,6 @@ def passkey_sign_in() -> Response:
 
 def _json(body: str) -> Response:
     """Options the browser's passkey ceremony needs (made and remembered for this session)."""
-    db.session.commit()
     return Response(body, mimetype="application/json")
 
 
@@ -190,10 +185,8 @@ def totp_confirm() -> str | Response | tuple[str | Response, int]:
         try:
             codes = factors.confirm_totp(user, form.code.data or "")
         except InvalidInput as error:
-            db.session.rollback()
             return _totp_setup_page(form, {"code": [str(error)]}), INVALID
         going_on = _signed_in_if_held(user, "totp_enrolled")
-        db.session.commit()
         return _enrolled(codes, going_on, "Your authenticator app is set up.")
     return _totp_setup_page(form, {}), INVALID
 
@@ -229,10 +222,8 @@ def passkey_register() -> str | Response | tuple[str | Response, int]:
         try:
             codes = passkeys.register(user, form.credential.data, form.name.data or "")
         except InvalidInput as error:
-            db.session.rollback()
             return _add_factor_page(form, {"name": [str(error)]}), INVALID
         going_on = _signed_in_if_held(user, "passkey_enrolled")
-        db.session.commit()
         return _enrolled(codes, going_on, "Your passkey is added.")
     return _add_factor_page(form, {}), INVALID
 
@@ -253,11 +244,9 @@ def passkey_rename(passkey_id: int) -> Response:
     try:
         renamed = passkeys.rename(current_user, passkey_id, form.name.data or "")
     except InvalidInput as error:
-        db.session.rollback()
         abort(INVALID, description=str(error))
     if renamed is None:
         abort(404)
-    db.session.commit()
     flash(f"Your passkey is now called “{renamed.name}”.", "success")
     return redirect(url_for("factors.manage"), code=303)
 
@@ -269,7 +258,6 @@ def passkey_remove(passkey_id: int) -> Response:
     removed = passkeys.remove(current_user, passkey_id)
     if removed is None:
         abort(404)
-    db.session.commit()
     flash(f"Your passkey “{removed.name}” has been removed.", "success")
     return redirect(url_for("factors.manage"), code=303)
 
@@ -320,14 +308,13 @@ def recovery_codes_replace() -> str | Response:
 
 
 @bp.post("/accounts/<id:user_id>/second-factor/reset")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def reset(user_id: int) -> Response:
     EmptyForm().validate_on_submit() or abort(400)
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
     factors.reset_second_factors(user, by=current_user)
-    db.session.commit()
     flash(
         f"{user.full_name}'s second factors are removed and they are signed out everywhere. "
         "They can set up a new one after signing in.",
@@ -337,7 +324,7 @@ def reset(user_id: int) -> Response:
 
 
 @bp.post("/second-factor/policy")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_SETTING)
 def save_policy() -> Response:
     form = FactorPolicyForm()
     if not form.validate():
@@ -347,8 +334,6 @@ def save_policy() -> Response:
             form.required_for.data or "", form.grace_days.data or 0, by=current_user
         )
     except InvalidInput as error:
-        db.session.rollback()
         abort(INVALID, description=str(error))
-    db.session.commit()
     flash("The second-factor policy is saved.", "success")
     return redirect(url_for("people.overview"), code=303)

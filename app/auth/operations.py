@@ -1,8 +1,8 @@
 """The rules of accounts: invitations, activation, sign-in, resets, email changes, deactivation.
 
-Operations flush and never commit; the view, CLI command or job that calls
-them commits once. Emails are written to the outbox in that transaction and
-delivered by a worker after the commit (``app.mail``).
+Operations flush and never commit; the request (``app.request_transaction``), CLI
+command or job that calls them commits once. Emails are written to the outbox in that
+transaction and delivered by a worker after the commit (``app.mail``).
 """
 
 from __future__ import annotations

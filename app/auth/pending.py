@@ -131,7 +131,7 @@ def remember_this_browser(user: User) -> None:
 
 def sign_in(user: User, next_path: str, *, method: str, shared_computer: bool) -> str:
     """Every step before signing in passed: make this a signed-in session (a new id) and
-    return where to go. The caller commits (the sign-in is audited, failures forgiven)."""
+    return where to go. The request commits it (the sign-in is audited, failures forgiven)."""
     operations.complete_sign_in(user, method=method)
     remember_this_browser(user)
     session.clear()

@@ -24,7 +24,7 @@ from werkzeug.datastructures import CallbackDict
 
 from app import clock, outages
 from app.redis_store import get_redis
-from tenants.routing import ANY_HOST_ENDPOINTS, NotOurHost, slug_for_host
+from tenants.routing import ANY_HOST_ENDPOINTS, requested_host
 
 # How stale the stored "seen" time may get before a request rewrites it: a twentieth
 # of the idle timeout, at most a minute. Most requests stay a single Redis read, and a
@@ -64,6 +64,7 @@ class RedisSession(CallbackDict[str, Any], SessionMixin):
         self.discarded_sid: str | None = None
         self.ended_reason: str | None = None  # set when the server ended it (ACCESS_ENDED)
         self.remaining: float | None = None  # seconds left, read without sliding (STATUS_PATH)
+        self.changes_dropped = False
 
     def regenerate(self) -> None:
         """A new id for the same data (at sign-in): a planted id becomes useless."""
@@ -71,19 +72,23 @@ class RedisSession(CallbackDict[str, Any], SessionMixin):
         self.sid = _new_sid()
         self.modified = True
 
+    def drop_changes(self) -> None:
+        """Store nothing this request changed (its transaction failed to commit): the
+        stored session stays as it was, e.g. not signed in by a sign-in never recorded."""
+        self.changes_dropped = True
+
 
 def _new_sid() -> str:
     return secrets.token_urlsafe(32)
 
 
 def _setting_key() -> str:
-    # Sessions open before the request's setting is resolved, so read the host
-    # the same way routing does; an unknown host gets a namespace of its own.
-    try:
-        slug = slug_for_host(request.host, current_app.config["LJ"].BASE_DOMAIN)
-    except NotOurHost:
+    # The slug routing reads from this host (sessions open before routing's step); the bare
+    # domain and hosts not ours get namespaces of their own.
+    host = requested_host()
+    if not host.ours:
         return "_unknown"
-    return slug or "_"
+    return host.slug or "_"
 
 
 def session_key(slug: str, sid: str) -> str:
@@ -174,7 +179,7 @@ class RedisSessionInterface(SessionInterface):
         return session
 
     def save_session(self, app: Flask, session: RedisSession, response: Response) -> None:  # type: ignore[override]
-        if session.unavailable:
+        if session.unavailable or session.changes_dropped:
             return
         try:
             self._save(session, response)

@@ -19,8 +19,9 @@ from flask import (
 from flask_login import logout_user
 from werkzeug.wrappers import Response
 
+from app.access.policy import Action
 from app.auth import operations, pending, second_factor
-from app.auth.access import current_user, require_role, require_sign_in
+from app.auth.access import current_user, require, require_sign_in
 from app.auth.devices import (
     devices_of,
     session_ref,
@@ -43,6 +44,7 @@ from app.auth.operations import CurrentSecretsRefused, SecretsRefused
 from app.auth.sessions import STATUS_PATH, end_all_sessions_of
 from app.auth.tasks import request_reset_task
 from app.extensions import db, limiter
+from app.request_transaction import commit_despite_refusal
 from app.security.policy import password_strength_hint
 from app.security.redirects import local_path
 from app.validation import InvalidInput
@@ -92,20 +94,17 @@ def login_submit() -> Response | tuple[str, int]:
     user = operations.authenticate(
         form.email.data or "", form.password.data or "", form.pin.data or ""
     )
-    if user is None:
-        db.session.commit()
+    if user is None:  # the failure is counted (and any lockout), committed with the redirect
         flash(SIGN_IN_REFUSED, "error")
         return redirect(url_for("auth.login"), code=303)
     next_path = _safe_next(request.args.get("next"))
     shared_computer = bool(form.shared_computer.data)
     step = second_factor.step_after_password_and_pin(user)
     if step is not None:
-        db.session.commit()
         return pending.begin(user, step, next_path, shared_computer=shared_computer)
     target = pending.sign_in(
         user, next_path, method="password_and_pin", shared_computer=shared_computer
     )
-    db.session.commit()
     return redirect(target, code=303)
 
 
@@ -170,11 +169,9 @@ def _choose_secrets(
     try:
         account_email = _account_email(token, purpose)
     except LinkRefused as refused:
-        db.session.rollback()
         return _link_problem_page(refused, purpose)
     if request.method == "POST":
         if not form.validate():
-            db.session.rollback()
             return render_template(
                 template, form=form, errors=errors, account_email=account_email
             ), INVALID
@@ -183,25 +180,19 @@ def _choose_secrets(
             try:
                 user = complete(token, form.password.data or "", form.pin.data or "")
             except LinkRefused as refused:
-                db.session.rollback()
                 return _link_problem_page(refused, purpose)
             except SecretsRefused as refused:
-                db.session.rollback()
                 errors = refused.problems
             except InvalidInput as error:
-                db.session.rollback()
                 errors = {"password": [str(error)]}
             else:
-                db.session.commit()
                 session[SIGN_IN_EMAIL] = user.email
                 flash(done_message, "success")
                 return redirect(url_for("auth.login"), code=303)
         hint = password_strength_hint(form.password.data or "")
-        db.session.rollback()
         return render_template(
             template, form=form, errors=errors, hint=hint, account_email=account_email
         ), INVALID
-    db.session.rollback()
     return render_template(template, form=form, errors=errors, account_email=account_email), 200
 
 
@@ -274,7 +265,8 @@ def account() -> str:
 def _after_wrong_current_secrets(refused: CurrentSecretsRefused) -> Response | None:
     """Keep the counted failure (its own outcome: nothing else was changed); when it
     locked the account, the person is signed out and sent to sign in."""
-    db.session.commit()
+    # The form is shown again with a 422, but the failure must count towards the lockout.
+    commit_despite_refusal()
     if not refused.locked:
         return None
     logout_user()
@@ -341,7 +333,6 @@ def change_secrets() -> Response | tuple[str, int]:
         except InvalidInput as error:
             errors = {"current_password": [str(error)]}
         else:
-            db.session.commit()
             logout_user()
             session.clear()
             flash(
@@ -350,7 +341,6 @@ def change_secrets() -> Response | tuple[str, int]:
                 "success",
             )
             return redirect(url_for("auth.login"), code=303)
-    db.session.rollback()
     return render_template(
         "auth/account.html", secrets_form=form, email_form=ChangeEmailForm(), errors=errors
     ), INVALID
@@ -373,13 +363,11 @@ def change_email() -> Response | tuple[str, int]:
         except InvalidInput as error:
             errors = {"new_email": [str(error)]}
         else:
-            db.session.commit()
             flash(
                 "We have sent a link to your new address. Open it to confirm the change.", "success"
             )
             # From the email check after sign-in, on to where the person was going.
             return redirect(_safe_next(request.args.get("next"), url_for("auth.account")), code=303)
-    db.session.rollback()
     return render_template(
         "auth/account.html", secrets_form=ChangeSecretsForm(), email_form=form, errors=errors
     ), INVALID
@@ -395,18 +383,15 @@ def confirm_email(token: str) -> Response | tuple[str, int] | str:
     try:
         operations.confirm_email_change(token)
     except LinkRefused as refused:
-        db.session.rollback()
         return _link_problem_page(refused, "email_change")
     except InvalidInput as error:
-        db.session.rollback()
         abort(409, description=str(error))
-    db.session.commit()
     flash("Your email address has been changed.", "success")
     return redirect(url_for("home.index"), code=303)
 
 
 @bp.get("/invitations")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def invitations() -> str:
     return _invitations_page(InviteForm(), {})
 
@@ -426,7 +411,7 @@ def _invitations_page(form: InviteForm, errors: dict[str, list[str]]) -> str:
 
 
 @bp.post("/invitations")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def invite() -> Response | tuple[str, int] | str:
     form = InviteForm()
     errors: dict[str, list[str]] = {}
@@ -436,15 +421,12 @@ def invite() -> Response | tuple[str, int] | str:
                 form.full_name.data or "", form.email.data or "", Role(form.role.data), current_user
             )
         except operations.DeactivatedAccount as existing:
-            db.session.rollback()
             return render_template("people/offer_reactivation.html", person=existing.user)
         except InvalidInput as error:
             errors = {"email" if "email" in str(error).lower() else "full_name": [str(error)]}
         else:
-            db.session.commit()
             flash(f"Invitation sent to {user.email}.", "success")
             return redirect(url_for("auth.invitations"), code=303)
-    db.session.rollback()
     return _invitations_page(form, errors), INVALID
 
 
@@ -456,7 +438,7 @@ def _invited_user(user_id: int) -> User:
 
 
 @bp.post("/invitations/<id:user_id>/resend")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def resend(user_id: int) -> Response:
     EmptyForm().validate_on_submit() or abort(400)
     user = _invited_user(user_id)
@@ -464,7 +446,6 @@ def resend(user_id: int) -> Response:
         operations.resend_invitation(user, current_user)
     except InvalidInput as error:
         abort(409, description=str(error))
-    db.session.commit()
     flash(
         f"A new invitation has been sent to {user.email}; the old link no longer works.", "success"
     )
@@ -472,7 +453,7 @@ def resend(user_id: int) -> Response:
 
 
 @bp.post("/invitations/<id:user_id>/email")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def correct_email(user_id: int) -> Response:
     form = CorrectEmailForm()
     form.validate_on_submit() or abort(400)
@@ -480,8 +461,6 @@ def correct_email(user_id: int) -> Response:
     try:
         operations.correct_invited_email(user, form.email.data or "", current_user)
     except InvalidInput as error:
-        db.session.rollback()
         abort(422, description=str(error))
-    db.session.commit()
     flash(f"Email corrected; a new invitation has been sent to {user.email}.", "success")
     return redirect(url_for("auth.invitations"), code=303)

@@ -118,14 +118,21 @@ class EncryptingWriter:
         return self._digest.hexdigest()
 
 
-def decrypted_chunks(path: Path, backup_key: str) -> Iterator[bytes]:
+def decrypted_chunks(
+    path: Path, backup_key: str, expected_sha256: str | None = None
+) -> Iterator[bytes]:
     """The plaintext of ``path``, chunk by chunk, each authenticated before it is given.
 
     Raises ``WrongBackupKey`` or ``BackupCorrupt`` (possibly after some chunks:
-    a caller that must not act on a damaged file reads it whole first).
+    a caller that must not act on a damaged file reads it whole first). With
+    ``expected_sha256`` (the manifest's), the encrypted file's digest, taken in
+    the same pass, is checked after the last chunk: a whole file of another
+    backup made with the same key is refused too.
     """
+    digest = hashlib.sha256()
     with path.open("rb") as file:
         header = file.read(HEADER_BYTES)
+        digest.update(header)
         if len(header) < HEADER_BYTES or not header.startswith(MAGIC):
             raise BackupCorrupt(f"{path.name} is not a Learning Journals backup file")
         if header[len(MAGIC)] != VERSION:
@@ -140,8 +147,10 @@ def decrypted_chunks(path: Path, backup_key: str) -> Iterator[bytes]:
         aead = AESGCM(key)
         number = 0
         sealed = file.read(CHUNK_BYTES + TAG_BYTES)
+        digest.update(sealed)
         while True:
             following = file.read(CHUNK_BYTES + TAG_BYTES)
+            digest.update(following)
             last = not following
             try:
                 yield aead.decrypt(_nonce(number, last), sealed, header)
@@ -150,23 +159,19 @@ def decrypted_chunks(path: Path, backup_key: str) -> Iterator[bytes]:
                     f"{path.name} is damaged or cut short (chunk {number} does not authenticate)"
                 ) from None
             if last:
-                return
+                break
             sealed, number = following, number + 1
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while block := file.read(CHUNK_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
+    if expected_sha256 is not None and digest.hexdigest() != expected_sha256:
+        raise BackupCorrupt(
+            f"{path.name} is not the file its manifest names (from another backup?)"
+        )
 
 
 class DecryptingReader:
     """A binary file-like ``read()`` over ``decrypted_chunks`` (for ``tarfile`` streams)."""
 
-    def __init__(self, path: Path, backup_key: str) -> None:
-        self._chunks = decrypted_chunks(path, backup_key)
+    def __init__(self, path: Path, backup_key: str, expected_sha256: str | None = None) -> None:
+        self._chunks = decrypted_chunks(path, backup_key, expected_sha256)
         self._chunk = b""
         self._offset = 0
 
@@ -185,3 +190,9 @@ class DecryptingReader:
                 wanted -= end - self._offset
             self._offset = end
         return b"".join(parts)
+
+    def read_to_end(self) -> None:
+        """Read what is left (a tar stream ends before its padding), so that the whole
+        file is authenticated and its digest checked."""
+        while self.read(CHUNK_BYTES):
+            pass

@@ -1,9 +1,12 @@
 """Verifying a backup, and restoring the whole database or one setting from it.
 
-Every path reads the backup as a stream that authenticates as it goes, and
-nothing live is changed until everything needed has been read whole: a wrong
-key, a damaged or a truncated file is refused with a clear message and leaves
-the live database and media as they were.
+Every path reads each backup file once, as a stream that authenticates as it
+goes and checks the file's checksum against the manifest at its end, and nothing
+live is changed until everything needed has been read whole: a wrong key, a
+damaged, truncated or swapped file is refused with a clear message and leaves
+the live database and media as they were. The dump is decrypted into an unnamed
+temporary file that ``pg_restore`` can seek in: restoring one schema then skips
+the data of all the others instead of reading the whole dump through a pipe.
 
 - ``verify_backup``: restore into a scratch database, compare every count of
   the manifest, record the result beside the backup.
@@ -28,7 +31,8 @@ import tarfile
 import tempfile
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -45,7 +49,6 @@ from app.backups.crypto import (
     BackupUnreadable,
     DecryptingReader,
     decrypted_chunks,
-    sha256_of,
 )
 from app.backups.making import BackupPlace
 from app.backups.postgres import (
@@ -80,17 +83,12 @@ RESTORED_COPY_SUFFIX = " (restored copy)"
 
 
 def checked_manifest(place: BackupPlace, backup: StoredBackup) -> dict[str, Any]:
-    """The manifest, after checking that both data files are there and are the ones it names."""
+    """The manifest, after checking that both data files are there. Each file's checksum
+    is checked as it is read (``decrypted_chunks``), before anything live is changed."""
     manifest = backup.manifest(place.backup_key)
-    for name, key in ((DATABASE, "database_sha256"), (MEDIA, "media_sha256")):
-        path = backup.file(name)
-        if not path.is_file():
+    for name in (DATABASE, MEDIA):
+        if not backup.file(name).is_file():
             raise BackupCorrupt(f"{backup.name}/{name} is missing")
-        if sha256_of(path) != manifest[key]:
-            raise BackupCorrupt(
-                f"{backup.name}/{name} is not the file its manifest names (damaged, cut short "
-                "or replaced)"
-            )
     return manifest
 
 
@@ -103,41 +101,59 @@ def _tool(place: BackupPlace, name: str) -> Path:
         return pg_tool(name, server_major(connection))
 
 
+@contextmanager
+def decrypted_dump(
+    place: BackupPlace, backup: StoredBackup, manifest: dict[str, Any]
+) -> Iterator[IO[bytes]]:
+    """The backup's dump, decrypted whole (so authenticated and checked against the
+    manifest whole) into a temporary file.
+
+    ``pg_restore`` reads a file it can seek in far faster than a pipe: for one schema it
+    skips over the data of every other one instead of reading it all through. The file has
+    no name (``O_TMPFILE``), so the plaintext is gone when it is closed, also when the
+    process is killed; it lies beside the backups, on a disk with room for them.
+    """
+    with tempfile.TemporaryFile(dir=place.backup_dir) as file:
+        dump = backup.file(DATABASE)
+        for chunk in decrypted_chunks(dump, place.backup_key, manifest["database_sha256"]):
+            file.write(chunk)
+        file.flush()
+        yield file
+
+
 def _pg_restore(
-    place: BackupPlace, backup: StoredBackup, arguments: list[str], output: IO[bytes] | int
+    place: BackupPlace, dump: IO[bytes], arguments: list[str], output: IO[bytes] | int
 ) -> None:
-    """Feed the decrypted dump to ``pg_restore``; raises on a bad backup or a failed restore."""
+    """Run ``pg_restore`` on the decrypted ``dump``; raises when the restore fails."""
+    descriptor = dump.fileno()
     command = [str(_tool(place, "pg_restore")), "--format=custom", "--no-owner", *arguments]
+    # The file has no name: pg_restore opens it through this process's descriptor, which it
+    # inherits, and reads it with an offset of its own.
+    command.append(f"/dev/fd/{descriptor}")
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(  # noqa: S603 - our own tool and arguments
-            command, stdin=subprocess.PIPE, stdout=output, stderr=errors
+        finished = subprocess.run(  # noqa: S603 - our own tool and arguments
+            command, stdout=output, stderr=errors, pass_fds=(descriptor,), check=False
         )
-        assert process.stdin is not None
-        try:
-            for chunk in decrypted_chunks(backup.file(DATABASE), place.backup_key):
-                process.stdin.write(chunk)
-            process.stdin.close()
-        except BrokenPipeError:
-            pass  # pg_restore stopped reading: its exit status says why
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
-        if process.wait() != 0:
+        if finished.returncode != 0:
             errors.seek(0)
             message = errors.read().decode(errors="replace").strip()
             raise BackupRefused(f"pg_restore failed: {message}")
 
 
 def _media_members(
-    place: BackupPlace, backup: StoredBackup, into: Path | None, folder: str | None
+    place: BackupPlace,
+    backup: StoredBackup,
+    manifest: dict[str, Any],
+    into: Path | None,
+    folder: str | None,
 ) -> Counter[str]:
-    """Read the media archive through (which authenticates it) and extract its files into
-    ``into`` (only those under ``folder``/, moved up, when given; none when ``into`` is
-    None); returns how many files per top folder were read."""
+    """Read the media archive through (which authenticates it and checks it against the
+    manifest) and extract its files into ``into`` (only those under ``folder``/, moved up,
+    when given; none when ``into`` is None); returns how many files per top folder were
+    read."""
     files: Counter[str] = Counter()
     prefix = f"{folder}/" if folder else None
-    reader = DecryptingReader(backup.file(MEDIA), place.backup_key)
+    reader = DecryptingReader(backup.file(MEDIA), place.backup_key, manifest["media_sha256"])
     try:
         with tarfile.open(fileobj=reader, mode="r|") as archive:  # type: ignore[call-overload]
             for member in archive:
@@ -152,6 +168,7 @@ def _media_members(
                 elif member.name.startswith(prefix):
                     member.name = member.name[len(prefix) :]
                     archive.extract(member, into, filter="data")
+        reader.read_to_end()
     except tarfile.TarError as error:
         raise BackupCorrupt(f"{backup.name}/{MEDIA} is not a whole archive: {error}") from None
     return files
@@ -191,9 +208,10 @@ def verify_backup(place: BackupPlace, backup: StoredBackup) -> Verification:
     try:
         manifest = checked_manifest(place, backup)
         with scratch_database(place.database_url) as scratch:
-            _pg_restore(place, backup, ["-d", scratch], subprocess.DEVNULL)
+            with decrypted_dump(place, backup, manifest) as dump:
+                _pg_restore(place, dump, ["-d", scratch], subprocess.DEVNULL)
             rows = _compare_database(scratch, manifest)
-        files = _media_members(place, backup, into=None, folder=None)
+        files = _media_members(place, backup, manifest, into=None, folder=None)
         _compare("media files", manifest["media_files"], dict(files))
     except (BackupUnreadable, BackupRefused) as error:
         verification = Verification(clock.now(), False, str(error))
@@ -383,8 +401,9 @@ def restore_setting(
     staging = place.media_root / f".restoring-{target['slug']}-{uuid.uuid4().hex[:6]}"
     try:
         with tempfile.TemporaryFile() as script:
-            _pg_restore(place, backup, ["-n", row["schema_name"], "-f", "-"], script)
-            files = _media_members(place, backup, staging, folder=slug)
+            with decrypted_dump(place, backup, manifest) as dump:
+                _pg_restore(place, dump, ["-n", row["schema_name"], "-f", "-"], script)
+            files = _media_members(place, backup, manifest, staging, folder=slug)
             staging.mkdir(exist_ok=True)
             before, after = _setting_sql(place, row, target, in_place=as_slug is None)
             _run_in_one_transaction(place, [before, script, after])
@@ -483,10 +502,11 @@ def restore_database(place: BackupPlace, backup: StoredBackup) -> DatabaseRestor
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(restored)))
     try:
         staging.mkdir()
-        _media_members(place, backup, staging, folder=None)
-        _pg_restore(
-            place, backup, ["-d", libpq_url(place.database_url, restored)], subprocess.DEVNULL
-        )
+        _media_members(place, backup, manifest, staging, folder=None)
+        with decrypted_dump(place, backup, manifest) as dump:
+            _pg_restore(
+                place, dump, ["-d", libpq_url(place.database_url, restored)], subprocess.DEVNULL
+            )
         _compare_database(libpq_url(place.database_url, restored), manifest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -7,21 +7,26 @@ from zoneinfo import available_timezones
 from app.extensions import db
 from app.journal import storage
 from app.journal.media import process_upload
+from app.request_transaction import call_after_commit
 from app.validation import InvalidInput, clean_name
 from tenants.binding import current_setting
 from tenants.models import Setting
+from tenants.registry import forget_cached
 
 # A logo is shown small in the header: the 480-pixel rendition is plenty.
 LOGO_MAX_BYTES = 5 * 1024 * 1024
 
 
-def current_setting_row() -> Setting:
+def setting_row_to_change() -> Setting:
+    """The bound setting's registry row, for a change every page shows: this process's
+    settings snapshot is dropped once the change commits, so the next page has it."""
+    call_after_commit(forget_cached)
     return db.session.get_one(Setting, current_setting().id)
 
 
 def rename_setting(name: str) -> Setting:
     """Change the display name; flushes."""
-    setting = current_setting_row()
+    setting = setting_row_to_change()
     setting.name = clean_name(name, field="Setting name")
     db.session.flush()
     return setting
@@ -31,7 +36,7 @@ def set_time_zone(name: str) -> Setting:
     """Show the setting's times in the IANA zone ``name`` (e.g. Europe/London); flushes."""
     if name not in available_timezones():
         raise InvalidInput("Choose the time zone from the list.")
-    setting = current_setting_row()
+    setting = setting_row_to_change()
     setting.time_zone = name
     db.session.flush()
     return setting
@@ -43,7 +48,7 @@ def replace_logo(upload: bytes) -> Setting:
     Raises ``MediaRejected`` for anything that is not a usable image.
     """
     processed = process_upload(upload, max_bytes=LOGO_MAX_BYTES)
-    setting = current_setting_row()
+    setting = setting_row_to_change()
     old = setting.logo_file
     setting.logo_file = storage.store(processed.thumbnail, processed.extension)
     if old:
@@ -53,7 +58,7 @@ def replace_logo(upload: bytes) -> Setting:
 
 
 def remove_logo() -> Setting:
-    setting = current_setting_row()
+    setting = setting_row_to_change()
     if setting.logo_file:
         storage.remove_after_commit(setting.logo_file)
         setting.logo_file = None

@@ -5,22 +5,20 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
 from werkzeug.wrappers import Response
 
-from app.auth.access import require_role
-from app.auth.models import Role
+from app.access.policy import Action
+from app.auth.access import require
 from app.branding import operations
 from app.branding.forms import BrandingForm
-from app.extensions import db
 from app.journal import storage
 from app.journal.media import MediaRejected
 from app.validation import InvalidInput
 from tenants.binding import current_setting
-from tenants.registry import forget_cached
 
 bp = Blueprint("branding", __name__, url_prefix="/settings/branding", template_folder="templates")
 
 
 @bp.get("/")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_SETTING)
 def edit() -> str:
     setting = current_setting()
     form = BrandingForm(name=setting.name, time_zone=setting.time_zone)
@@ -28,7 +26,7 @@ def edit() -> str:
 
 
 @bp.post("/")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_SETTING)
 def save() -> Response | tuple[str, int]:
     # A form posted without a time zone keeps the current one.
     form = BrandingForm(time_zone=current_setting().time_zone)
@@ -45,14 +43,10 @@ def save() -> Response | tuple[str, int]:
         except InvalidInput as error:
             errors = {"name": [str(error)]}
         except MediaRejected as rejected:
-            db.session.rollback()
             return _page(form, {"logo": [rejected.message]}), rejected.status
         else:
-            db.session.commit()
-            forget_cached()
             flash("Saved. Families see the name, logo and times on every page.", "success")
             return redirect(url_for("branding.edit"), code=303)
-    db.session.rollback()
     return _page(form, errors), 422
 
 

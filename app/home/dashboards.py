@@ -10,7 +10,7 @@ from sqlalchemy import exists, func, select
 
 from app.auth.models import Role, User
 from app.extensions import db
-from app.journal import operations as journal
+from app.journal import permissions, publishing
 from app.journal.models import (
     ContentRulesRecord,
     JournalAccess,
@@ -49,7 +49,7 @@ def getting_started() -> list[Step]:
 
 def waiting_for_review(viewer: User) -> int:
     """How many items wait in ``viewer``'s review queue."""
-    held, home = journal.review_queue(viewer)
+    held, home = publishing.review_queue(viewer)
     return len(held) + len(home)
 
 
@@ -64,7 +64,7 @@ def new_since_last_visit(parent: User) -> list[NewInJournal]:
     """For each of a parent's children: observations published since the parent last opened
     that child's journal (all of them before the first visit)."""
     news = []
-    for child in journal.journal_children(parent):
+    for child in permissions.journal_children(parent):
         last_looked = db.session.scalar(
             select(func.max(JournalAccess.at)).where(
                 JournalAccess.viewer_id == parent.id,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, g, render_template
 
+from app.access.policy import Action, can
 from app.auth.access import current_user
-from app.auth.models import Role
 from app.home import dashboards
-from app.people import operations as people
+from app.people import children, needs_attention
 
 bp = Blueprint("home", __name__, template_folder="templates")
 
@@ -19,18 +19,18 @@ def index() -> str:
         return render_template("home/landing.html")
     if not current_user.is_authenticated:
         return render_template("home/setting_home.html")
-    if current_user.role is Role.MANAGER:
+    if can(current_user, Action.MANAGE_SETTING):
         steps = dashboards.getting_started()
         return render_template(
             "home/manager.html",
-            attention=people.needs_attention(),
+            attention=needs_attention.needs_attention(),
             steps=None if all(step.done for step in steps) else steps,
             waiting=dashboards.waiting_for_review(current_user),
         )
-    if current_user.role is Role.STAFF:
+    if can(current_user, Action.WRITE_OBSERVATIONS):
         return render_template(
             "home/staff.html",
-            children=people.active_children(),
+            children=children.active_children(),
             waiting=dashboards.waiting_for_review(current_user),
         )
     return render_template("home/parent.html", news=dashboards.new_since_last_visit(current_user))

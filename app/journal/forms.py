@@ -2,7 +2,7 @@
 
 The forms check shape (required, length, a real date, a known choice); the rules about
 observations (which children, archived children, content rules) live in
-``app.journal.operations``.
+``app.journal.observations`` and ``app.journal.publishing``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,16 @@ from wtforms.validators import (
 )
 
 from app.journal.content_rules import Mode
+from app.journal.input_rules import (
+    CAPTION,
+    COMMENT,
+    DELETION_REASON,
+    NEXT_STEPS,
+    REVIEW_NOTE,
+    WHAT_HAPPENED,
+    TextRule,
+)
+from app.journal.listing import Filters
 from app.journal.models import (
     AGE_BANDS,
     AREAS_OF_LEARNING,
@@ -44,17 +54,7 @@ from app.journal.models import (
     GroupNamePolicy,
     ObservationStatus,
 )
-from app.journal.operations import (
-    CAPTION,
-    COMMENT,
-    DELETION_REASON,
-    NEXT_STEPS,
-    REVIEW_NOTE,
-    WHAT_HAPPENED,
-    Filters,
-    ObservationDetails,
-    TextRule,
-)
+from app.journal.observations import ObservationDetails
 
 DATE_FORMAT = "%Y-%m-%d"  # what <input type="date"> sends
 # Phones and tablets offer the camera or the gallery; several photos can be chosen at once.

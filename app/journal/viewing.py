@@ -28,7 +28,8 @@ from markupsafe import Markup
 
 from app.journal.masking import ChildName, mask_other_children, masked_caption, photo_file_name
 from app.journal.models import Comment, GroupNamePolicy, Observation, Photo
-from app.journal.operations import SettingChildren, family_may_see_photo, name_of
+from app.journal.names import SettingChildren, name_of
+from app.journal.photos import family_may_see_photo
 from app.journal.text import ObservationText
 from app.people.models import Child
 

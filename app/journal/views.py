@@ -28,13 +28,26 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from app import clock
-from app.auth.access import current_user, require_role
-from app.auth.models import Role
+from app import clock, paging
+from app.access.policy import Action, can
+from app.auth.access import current_user, require
 from app.config import MAX_REQUEST_MB
 from app.extensions import db
-from app.journal import notifications, storage, unsaved
-from app.journal import operations as journal
+from app.journal import access_log as journal_access_log
+from app.journal import (
+    comments,
+    listing,
+    names,
+    notifications,
+    observations,
+    permissions,
+    photos,
+    publishing,
+    revisions,
+    storage,
+    unsaved,
+)
+from app.journal import policies as journal_policies
 from app.journal.content_rules import ContentRules, Mode, highlight
 from app.journal.forms import (
     ActionForm,
@@ -62,9 +75,9 @@ from app.journal.models import (
     ObservationStatus,
     Photo,
 )
-from app.journal.operations import Published
+from app.journal.publishing import Published
 from app.journal.viewing import ChildView, as_json, comments_in_full, show_in_full
-from app.people import operations as people
+from app.people import staff
 from app.people.models import Child
 from app.validation import InvalidInput
 
@@ -75,9 +88,6 @@ INVALID = 422  # a form that cannot be used as sent
 Errors = dict[str, list[str]]
 Page = str | tuple[str, int] | Response
 
-MANAGER = Role.MANAGER
-STAFF = (Role.MANAGER, Role.STAFF)
-ANYONE = (Role.MANAGER, Role.STAFF, Role.PARENT)
 PHOTO_CACHE = "private, max-age=600"
 
 
@@ -85,21 +95,21 @@ PHOTO_CACHE = "private, max-age=600"
 
 
 def _child_or_404(child_id: int) -> Child:
-    child = journal.journal_child(current_user, child_id)
+    child = permissions.journal_child(current_user, child_id)
     if child is None:
         abort(404)
     return child
 
 
 def _observation_or_404(observation_id: int) -> Observation:
-    observation = journal.observation_for_staff(current_user, observation_id)
+    observation = listing.observation_for_staff(current_user, observation_id)
     if observation is None:
         abort(404)
     return observation
 
 
 def _in_journal_or_404(child: Child, observation_id: int) -> Observation:
-    observation = journal.observation_in_journal(current_user, child, observation_id)
+    observation = listing.observation_in_journal(current_user, child, observation_id)
     if observation is None:
         abort(404)
     return observation
@@ -108,16 +118,16 @@ def _in_journal_or_404(child: Child, observation_id: int) -> Observation:
 def _child_view(child: Child) -> ChildView:
     return ChildView(
         child=child,
-        family=journal.family_of(current_user, child),
-        policy=journal.group_name_policy(),
-        everyone=journal.setting_children(),
+        family=names.family_of(current_user, child),
+        policy=journal_policies.group_name_policy(),
+        everyone=names.setting_children(),
     )
 
 
 def _editable_or_409(observation: Observation) -> None:
     # Staff reach observations they may not change (another author's, one waiting for
     # review): a conflict of state or authorship, said in words, not a bare 403.
-    if not journal.may_edit(current_user, observation):
+    if not permissions.may_edit(current_user, observation):
         abort(
             409,
             description="Only a draft or a published observation can be changed, "
@@ -140,7 +150,7 @@ def _check_action(form: ActionForm | None = None) -> None:
     (form or ActionForm()).validate_on_submit() or abort(400)
 
 
-def _refused(error: journal.NotAllowed) -> NoReturn:
+def _refused(error: permissions.NotAllowed) -> NoReturn:
     db.session.rollback()
     abort(409, description=str(error))
 
@@ -150,7 +160,7 @@ def _conflict_if_not_allowed() -> Iterator[None]:
     """An operation's ``NotAllowed`` in the block rolls back and answers 409 with its reason."""
     try:
         yield
-    except journal.NotAllowed as refused:
+    except permissions.NotAllowed as refused:
         _refused(refused)
 
 
@@ -190,7 +200,7 @@ def _add_photos(
     observation: Observation, images: list[ProcessedImage], caption: str, in_photo: list[int]
 ) -> None:
     for image in images:
-        journal.add_photo(observation, image, caption=caption, in_photo=in_photo, by=current_user)
+        photos.add_photo(observation, image, caption=caption, in_photo=in_photo, by=current_user)
 
 
 def _saved_with_photos(
@@ -228,31 +238,31 @@ def _too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
 
 
 @bp.get("/")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def index() -> Page:
     """Staff: every observation they may see, filtered; a parent: their children's journals."""
-    if current_user.role is Role.PARENT:
+    if can(current_user, Action.READ_AS_FAMILY):
         return render_template(
-            "journal/parent_index.html", children=journal.journal_children(current_user)
+            "journal/parent_index.html", children=permissions.journal_children(current_user)
         )
     form = ListFilterForm(request.args)
     form.offer(
-        [(child.id, child.full_name) for child in journal.journal_children(current_user)],
-        [(user.id, user.full_name) for user in journal.authors()],
-        journal.rooms(),
-        [(user.id, user.full_name) for user in people.key_people()],
+        [(child.id, child.full_name) for child in permissions.journal_children(current_user)],
+        [(user.id, user.full_name) for user in listing.authors()],
+        listing.rooms(),
+        [(user.id, user.full_name) for user in staff.key_people()],
     )
     if not form.validate():
         return render_template("journal/index.html", form=form, page=None), 400
-    page = journal.observation_list(current_user, form.filters(), form.page.data or 1)
+    page = listing.observation_list(current_user, form.filters(), form.page.data or 1)
     return render_template("journal/index.html", form=form, page=page)
 
 
 @bp.get("/review")
-@require_role(*STAFF)
+@require(Action.REVIEW_OBSERVATIONS)
 def review_queue() -> str:
-    held, home = journal.review_queue(current_user)
-    checks = {observation.id: journal.check_content(observation) for observation in held}
+    held, home = publishing.review_queue(current_user)
+    checks = {observation.id: publishing.check_content(observation) for observation in held}
     return render_template(
         "journal/review.html",
         held=[show_in_full(observation) for observation in held],
@@ -268,7 +278,9 @@ def review_queue() -> str:
 
 def _observation_form(observation: Observation | None = None, **data: object) -> ObservationForm:
     form = ObservationForm(**data)
-    children = [child for child in journal.journal_children(current_user) if not child.is_archived]
+    children = [
+        child for child in permissions.journal_children(current_user) if not child.is_archived
+    ]
     if observation is not None:  # a child who left stays on a draft that was about them
         children += [child for child in observation.children if child.is_archived]
     form.offer_children([(child.id, _tag_label(child)) for child in children])
@@ -303,7 +315,7 @@ def _unsaved_or(defaults: dict[str, object]) -> dict[str, object]:
 
 
 @bp.get("/observations/new")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def new_observation() -> str:
     chosen = request.args.get("child", type=int)
     data = _unsaved_or({"observed_on": clock.today(), "child_ids": [chosen] if chosen else []})
@@ -311,7 +323,7 @@ def new_observation() -> str:
 
 
 @bp.post("/observations/unsaved")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def keep_unsaved() -> tuple[str, int]:
     """What was typed into an observation form, sent by the page just before an idle
     sign-out (see ``app.journal.unsaved``)."""
@@ -323,11 +335,11 @@ def keep_unsaved() -> tuple[str, int]:
 
 
 @bp.post("/observations/new")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def create_observation() -> Page:
     form = _observation_form()
     saved = _saved_with_photos(
-        form, lambda: journal.create_observation(form.details(), by=current_user)
+        form, lambda: observations.create_observation(form.details(), by=current_user)
     )
     if isinstance(saved, _Refusal):
         db.session.rollback()
@@ -338,21 +350,21 @@ def create_observation() -> Page:
 
 
 def _warn_about_consent(observation: Observation) -> None:
-    missing = journal.children_without_consent_in_photos(observation)
+    missing = photos.children_without_consent_in_photos(observation)
     if missing:
-        names = ", ".join(child.full_name for child in missing)
+        who = ", ".join(child.full_name for child in missing)
         flash(
-            f"No photo consent for {names}: photos showing them will not appear in other "
+            f"No photo consent for {who}: photos showing them will not appear in other "
             "families' journals.",
             "warning",
         )
 
 
 @bp.get("/observations/<id:observation_id>")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
-    journal.record_view(current_user, shown.children, JournalView.OBSERVATION, shown)
+    journal_access_log.record_view(current_user, shown.children, JournalView.OBSERVATION, shown)
     return _committed(_observation_page(shown))
 
 
@@ -362,21 +374,21 @@ def _observation_page(shown: Observation, **extra: object) -> str:
         "item": show_in_full(shown),
         "comments": {
             child_id: comments_in_full(thread)
-            for child_id, thread in journal.comments_by_child(shown).items()
+            for child_id, thread in comments.comments_by_child(shown).items()
         },
         "children_by_id": {child.id: child for child in shown.children},
-        "no_consent": journal.children_without_consent_in_photos(shown),
-        "may_edit": journal.may_edit(current_user, shown),
-        "may_publish": journal.may_publish(current_user, shown),
-        "may_withdraw": journal.may_withdraw(current_user, shown),
-        "may_delete": journal.may_delete(current_user, shown),
-        "may_review": journal.may_review(current_user, shown),
-        "revisions": journal.revisions(shown),
-        "audiences": journal.photo_audiences(shown),
+        "no_consent": photos.children_without_consent_in_photos(shown),
+        "may_edit": permissions.may_edit(current_user, shown),
+        "may_publish": permissions.may_publish(current_user, shown),
+        "may_withdraw": permissions.may_withdraw(current_user, shown),
+        "may_delete": permissions.may_delete(current_user, shown),
+        "may_review": permissions.may_review(current_user, shown),
+        "revisions": revisions.revisions(shown),
+        "audiences": photos.photo_audiences(shown),
         "people_forms": {
             photo.id: _people_in_photo_form(shown, photo, formdata=None) for photo in shown.photos
         },
-        "check": journal.check_content(shown) if in_review else None,
+        "check": publishing.check_content(shown) if in_review else None,
         "highlight": highlight,
         "photo_form": _photo_form(shown, formdata=None),
         "review_form": ReviewForm(formdata=None),
@@ -387,7 +399,7 @@ def _observation_page(shown: Observation, **extra: object) -> str:
 
 
 @bp.get("/observations/<id:observation_id>/edit")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def edit_observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
@@ -396,14 +408,14 @@ def edit_observation(observation_id: int) -> str:
 
 
 @bp.post("/observations/<id:observation_id>/edit")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def update_observation(observation_id: int) -> Page:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
     form = _observation_form(shown)
 
     def save() -> Observation:
-        journal.update_observation(shown, form.details(), by=current_user)
+        observations.update_observation(shown, form.details(), by=current_user)
         return shown
 
     saved = _saved_with_photos(form, save)
@@ -422,12 +434,12 @@ def update_observation(observation_id: int) -> Page:
 
 
 @bp.post("/observations/<id:observation_id>/withdraw")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def withdraw_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
     with _conflict_if_not_allowed():
-        journal.withdraw(shown, by=current_user)
+        observations.withdraw(shown, by=current_user)
     db.session.commit()
     return _success(
         "The observation is withdrawn: families no longer see it. It is a draft again.",
@@ -441,28 +453,28 @@ def _delete_page(shown: Observation, form: DeleteForm, errors: Errors) -> str:
         item=show_in_full(shown),
         form=form,
         errors=errors,
-        needs_reason=journal.needs_reason_to_delete(shown),
+        needs_reason=observations.needs_reason_to_delete(shown),
     )
 
 
 @bp.get("/observations/<id:observation_id>/delete")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def confirm_delete_observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
-    if not journal.may_delete(current_user, shown):
+    if not permissions.may_delete(current_user, shown):
         abort(409, description="Only a manager deletes an observation that has been published.")
     return _delete_page(shown, DeleteForm(formdata=None), {})
 
 
 @bp.post("/observations/<id:observation_id>/delete")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def delete_observation(observation_id: int) -> Page:
     form = DeleteForm()
     shown = _observation_or_404(observation_id)
     if form.validate():
         try:
-            journal.delete_observation(shown, by=current_user, reason=form.reason.data or "")
-        except journal.NotAllowed as refused:
+            observations.delete_observation(shown, by=current_user, reason=form.reason.data or "")
+        except permissions.NotAllowed as refused:
             _refused(refused)
         except InvalidInput as error:
             db.session.rollback()
@@ -498,7 +510,7 @@ def _people_in_photo_form(
 
 
 @bp.post("/observations/<id:observation_id>/photos")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def add_photo(observation_id: int) -> Page:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
@@ -525,11 +537,11 @@ def add_photo(observation_id: int) -> Page:
 
 
 @bp.post("/observations/<id:observation_id>/photos/<id:photo_id>/people")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def set_people_in_photo(observation_id: int, photo_id: int) -> Page:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
-    photo = journal.photo_of(shown, photo_id) or abort(404)
+    photo = photos.photo_of(shown, photo_id) or abort(404)
     form = _people_in_photo_form(shown, photo)
     if not form.validate():
         db.session.rollback()
@@ -538,20 +550,20 @@ def set_people_in_photo(observation_id: int, photo_id: int) -> Page:
         forms[photo_id] = form
         return _observation_page(shown, people_forms=forms), INVALID
     with _conflict_if_not_allowed():
-        journal.set_people_in_photo(photo, shown, form.in_photo.data or [], by=current_user)
+        photos.set_people_in_photo(photo, shown, form.in_photo.data or [], by=current_user)
     db.session.commit()
     _warn_about_consent(shown)
     return _success("Who is in the photo is saved.", _observation_url(shown))
 
 
 @bp.post("/observations/<id:observation_id>/photos/<id:photo_id>/remove")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def remove_photo(observation_id: int, photo_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
-    photo = journal.photo_of(shown, photo_id) or abort(404)
+    photo = photos.photo_of(shown, photo_id) or abort(404)
     with _conflict_if_not_allowed():
-        journal.remove_photo(photo, shown, by=current_user)
+        photos.remove_photo(photo, shown, by=current_user)
     db.session.commit()
     return _success("The photo is removed.", _observation_url(shown))
 
@@ -571,11 +583,11 @@ def _send_photo(photo: Photo, size: str, download_name: str) -> Response:
 
 
 @bp.get("/photos/<id:photo_id>/<any(full, thumb):size>")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def photo(photo_id: int, size: str) -> Response:
-    observation_id = journal.photo_observation_id(photo_id) or abort(404)
+    observation_id = photos.photo_observation_id(photo_id) or abort(404)
     shown = _observation_or_404(observation_id)
-    photo = journal.photo_of(shown, photo_id) or abort(404)
+    photo = photos.photo_of(shown, photo_id) or abort(404)
     number = shown.photos.index(photo) + 1
     return _send_photo(photo, size, show_in_full(shown).photos[number - 1].file_name)
 
@@ -584,13 +596,13 @@ def photo(photo_id: int, size: str) -> Response:
 
 
 @bp.post("/observations/<id:observation_id>/publish")
-@require_role(*STAFF)
+@require(Action.WRITE_OBSERVATIONS)
 def publish_observation(observation_id: int) -> Page:
     form = PublishForm()
     _check_action(form)
     shown = _observation_or_404(observation_id)
     with _conflict_if_not_allowed():
-        outcome, checked = journal.publish(
+        outcome, checked = publishing.publish(
             shown, by=current_user, confirmed=form.confirmed.data == "yes"
         )
     if outcome is Published.NEEDS_CONFIRMATION:
@@ -614,18 +626,18 @@ def publish_observation(observation_id: int) -> Page:
 
 
 @bp.post("/observations/<id:observation_id>/approve")
-@require_role(*STAFF)
+@require(Action.REVIEW_OBSERVATIONS)
 def approve_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
     with _conflict_if_not_allowed():
-        journal.approve(shown, by=current_user)
+        publishing.approve(shown, by=current_user)
     db.session.commit()
     return _success("The observation is published.", url_for("journal.review_queue"))
 
 
 @bp.post("/observations/<id:observation_id>/send-back")
-@require_role(*STAFF)
+@require(Action.REVIEW_OBSERVATIONS)
 def send_back_observation(observation_id: int) -> Page:
     form = ReviewForm()
     shown = _observation_or_404(observation_id)
@@ -633,8 +645,8 @@ def send_back_observation(observation_id: int) -> Page:
         db.session.rollback()
         return _observation_page(shown, review_form=form), INVALID
     try:
-        journal.send_back(shown, by=current_user, note=form.note.data or "")
-    except journal.NotAllowed as refused:
+        publishing.send_back(shown, by=current_user, note=form.note.data or "")
+    except permissions.NotAllowed as refused:
         _refused(refused)
     except InvalidInput as error:
         db.session.rollback()
@@ -648,11 +660,11 @@ def send_back_observation(observation_id: int) -> Page:
 
 
 @bp.post("/comments/<id:comment_id>/hide")
-@require_role(*STAFF)
+@require(Action.HIDE_COMMENTS)
 def hide_comment(comment_id: int) -> Response:
     _check_action()
-    comment = journal.comment_for_staff(current_user, comment_id) or abort(404)
-    journal.hide_comment(comment, by=current_user)
+    comment = comments.comment_for_staff(current_user, comment_id) or abort(404)
+    comments.hide_comment(comment, by=current_user)
     db.session.commit()
     return _success(
         "The comment is hidden from the family.",
@@ -661,15 +673,15 @@ def hide_comment(comment_id: int) -> Response:
 
 
 @bp.post("/children/<id:child_id>/observations/<id:observation_id>/comments")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def add_comment(child_id: int, observation_id: int) -> Page:
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
     form = CommentForm()
     if form.validate():
         try:
-            journal.add_comment(shown, child, form.body.data or "", by=current_user)
-        except journal.NotAllowed as refused:
+            comments.add_comment(shown, child, form.body.data or "", by=current_user)
+        except permissions.NotAllowed as refused:
             _refused(refused)
         except InvalidInput as error:
             form.body.errors = [str(error)]
@@ -691,7 +703,7 @@ def _own_comment_or_404(
     """The signed-in person's own comment in a child's view they may open, or 404."""
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
-    comment = journal.comment_in_view(child, shown, comment_id)
+    comment = comments.comment_in_view(child, shown, comment_id)
     if comment is None or comment.author_id != current_user.id:
         abort(404)
     return child, shown, comment
@@ -717,7 +729,7 @@ def _comment_form_page(
 
 
 @bp.get(f"{COMMENT_PATH}/edit")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def edit_comment(child_id: int, observation_id: int, comment_id: int) -> str:
     _, _, comment = _own_comment_or_404(child_id, observation_id, comment_id)
     form = CommentForm(formdata=None, body=comment.body)
@@ -725,14 +737,14 @@ def edit_comment(child_id: int, observation_id: int, comment_id: int) -> str:
 
 
 @bp.post(f"{COMMENT_PATH}/edit")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def update_comment(child_id: int, observation_id: int, comment_id: int) -> Page:
     child, shown, comment = _own_comment_or_404(child_id, observation_id, comment_id)
     form = CommentForm()
     if form.validate():
         try:
-            journal.edit_comment(comment, form.body.data or "", by=current_user)
-        except journal.NotAllowed as refused:
+            comments.edit_comment(comment, form.body.data or "", by=current_user)
+        except permissions.NotAllowed as refused:
             _refused(refused)
         except InvalidInput as error:
             form.body.errors = [str(error)]
@@ -744,12 +756,12 @@ def update_comment(child_id: int, observation_id: int, comment_id: int) -> Page:
 
 
 @bp.post(f"{COMMENT_PATH}/delete")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def delete_comment(child_id: int, observation_id: int, comment_id: int) -> Response:
     _check_action()
     child, shown, comment = _own_comment_or_404(child_id, observation_id, comment_id)
     with _conflict_if_not_allowed():
-        journal.delete_comment(comment, by=current_user)
+        comments.delete_comment(comment, by=current_user)
     db.session.commit()
     return _success("Your comment is deleted.", _comment_url(child, shown))
 
@@ -758,7 +770,7 @@ def delete_comment(child_id: int, observation_id: int, comment_id: int) -> Respo
 
 
 @bp.get("/children/<id:child_id>")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def child_journal(child_id: int) -> Page:
     child = _child_or_404(child_id)
     form = JournalFilterForm(request.args)
@@ -769,15 +781,15 @@ def child_journal(child_id: int) -> Page:
     if filters.text:
         # Words are found in what this view shows (names masked as the policy says), so a
         # hidden name finds nothing.
-        shown = [view.show(o) for o in journal.whole_journal(child, current_user, filters)]
-        page = journal.paged(
+        shown = [view.show(o) for o in listing.whole_journal(child, current_user, filters)]
+        page = paging.paged(
             [item for item in shown if item.says(filters.text)], form.page.data or 1
         )
         items = page.items
     else:
-        page = journal.journal_page(child, current_user, filters, form.page.data or 1)
+        page = listing.journal_page(child, current_user, filters, form.page.data or 1)
         items = [view.show(observation) for observation in page.items]
-    journal.record_view(current_user, [child], JournalView.JOURNAL)
+    journal_access_log.record_view(current_user, [child], JournalView.JOURNAL)
     return _committed(
         render_template(
             "journal/child_journal.html", child=child, form=form, page=page, items=items, view=view
@@ -789,55 +801,57 @@ def _child_observation_page(
     child: Child, shown: Observation, comment_form: CommentForm | None = None
 ) -> str:
     view = _child_view(child)
-    comments = journal.comments_in_view(shown, child, with_hidden=journal.is_staff(current_user))
+    shown_comments = comments.comments_in_view(
+        shown, child, with_hidden=permissions.is_staff(current_user)
+    )
     return render_template(
         "journal/child_observation.html",
         child=child,
-        item=view.show(shown, comments),
+        item=view.show(shown, shown_comments),
         view=view,
         comment_form=comment_form or CommentForm(formdata=None),
     )
 
 
 @bp.get("/children/<id:child_id>/observations/<id:observation_id>")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def child_observation(child_id: int, observation_id: int) -> str:
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
-    journal.record_view(current_user, [child], JournalView.OBSERVATION, shown)
+    journal_access_log.record_view(current_user, [child], JournalView.OBSERVATION, shown)
     return _committed(_child_observation_page(child, shown))
 
 
-def _as_json(child: Child, observations: list[Observation]) -> list[dict[str, object]]:
+def _as_json(child: Child, shown: list[Observation]) -> list[dict[str, object]]:
     """Observations of ``child``'s journal as its JSON documents give them."""
     view = _child_view(child)
-    comments = journal.family_comments(child, observations)
+    comments_by_observation = comments.family_comments(child, shown)
 
     def photo_url(photo: Photo, size: str) -> str:
         return url_for("journal.child_photo", child_id=child.id, photo_id=photo.id, size=size)
 
     return [
-        as_json(view.show(observation, comments[observation.id]), photo_url)
-        for observation in observations
+        as_json(view.show(observation, comments_by_observation[observation.id]), photo_url)
+        for observation in shown
     ]
 
 
 @bp.get("/children/<id:child_id>/observations/<id:observation_id>.json")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def child_observation_json(child_id: int, observation_id: int) -> dict[str, object]:
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
-    journal.record_view(current_user, [child], JournalView.OBSERVATION, shown)
+    journal_access_log.record_view(current_user, [child], JournalView.OBSERVATION, shown)
     return _committed(_as_json(child, [shown])[0])
 
 
 @bp.get("/children/<id:child_id>/photos/<id:photo_id>/<any(full, thumb):size>")
-@require_role(*ANYONE)
+@require(Action.SEE_JOURNALS)
 def child_photo(child_id: int, photo_id: int, size: str) -> Response:
     """A photo in a child's view: only of an observation in that journal, and only if every
     child seen in it is of this family or has photo consent."""
     child = _child_or_404(child_id)
-    observation_id = journal.photo_observation_id(photo_id) or abort(404)
+    observation_id = photos.photo_observation_id(photo_id) or abort(404)
     shown = _in_journal_or_404(child, observation_id)
     view = _child_view(child)
     item = view.show(shown)
@@ -849,7 +863,7 @@ def child_photo(child_id: int, photo_id: int, size: str) -> Response:
 
 
 @bp.get("/children/<id:child_id>/home-observations/new")
-@require_role(Role.PARENT)
+@require(Action.SEND_HOME_OBSERVATIONS)
 def new_home_observation(child_id: int) -> str:
     child = _child_or_404(child_id)
     form = HomeObservationForm(formdata=None, observed_on=clock.today())
@@ -857,13 +871,13 @@ def new_home_observation(child_id: int) -> str:
 
 
 @bp.post("/children/<id:child_id>/home-observations/new")
-@require_role(Role.PARENT)
+@require(Action.SEND_HOME_OBSERVATIONS)
 def create_home_observation(child_id: int) -> Page:
     child = _child_or_404(child_id)
     form = HomeObservationForm()
     saved = _saved_with_photos(
         form,
-        lambda: journal.create_home_observation(
+        lambda: observations.create_home_observation(
             child, form.observed_on.data, form.text.data or "", by=current_user
         ),
     )
@@ -888,14 +902,14 @@ def _emails_page(form: EmailChoiceForm) -> str:
 
 
 @bp.get("/emails")
-@require_role(Role.PARENT)
+@require(Action.CHOOSE_JOURNAL_EMAILS)
 def email_choice() -> str:
     choice = notifications.email_choice(current_user)
     return _emails_page(EmailChoiceForm(formdata=None, choice=choice.value))
 
 
 @bp.post("/emails")
-@require_role(Role.PARENT)
+@require(Action.CHOOSE_JOURNAL_EMAILS)
 def save_email_choice() -> Page:
     form = EmailChoiceForm()
     if not form.validate():
@@ -909,12 +923,12 @@ def save_email_choice() -> Page:
 
 
 @bp.get("/children/<id:child_id>/access-log")
-@require_role(MANAGER)
+@require(Action.SEE_ACCESS_LOG)
 def access_log(child_id: int) -> str:
     child = _child_or_404(child_id)
     form = PageForm(request.args)
     form.validate() or abort(400)
-    page = journal.access_log(child, form.page.data or 1)
+    page = journal_access_log.entries(child, form.page.data or 1)
     return render_template("journal/access_log.html", child=child, page=page)
 
 
@@ -923,12 +937,12 @@ def _policies_page(form: PoliciesForm, errors: Errors) -> str:
 
 
 @bp.get("/policies")
-@require_role(MANAGER)
+@require(Action.MANAGE_SETTING)
 def policies() -> str:
-    rules = journal.content_rules()
+    rules = journal_policies.content_rules()
     form = PoliciesForm(
         formdata=None,
-        group_names=journal.group_name_policy().value,
+        group_names=journal_policies.group_name_policy().value,
         mode=rules.mode.value,
         blocked_phrases="\n".join(rules.blocked_phrases),
         no_surnames=rules.no_surnames,
@@ -939,7 +953,7 @@ def policies() -> str:
 
 
 @bp.post("/policies")
-@require_role(MANAGER)
+@require(Action.MANAGE_SETTING)
 def save_policies() -> Page:
     form = PoliciesForm()
     errors: Errors = {}
@@ -952,7 +966,9 @@ def save_policies() -> Page:
             mode=Mode(form.mode.data),
         )
         try:
-            journal.save_policies(GroupNamePolicy(form.group_names.data), rules, by=current_user)
+            journal_policies.save_policies(
+                GroupNamePolicy(form.group_names.data), rules, by=current_user
+            )
         except InvalidInput as error:
             errors = _field_errors(error, "blocked_phrases")
         else:

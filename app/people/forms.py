@@ -1,7 +1,8 @@
 """Forms of the people pages (CSRF-protected by Flask-WTF).
 
-The forms check shape (required, length, a real date); the rules about names,
-dates and links live in ``app.people.operations``, which the views call.
+The forms check shape (required, length, a real date); the rules about names, dates
+and links live in the operations the views call (``app.people.children``, ``links``,
+``staff``, ``policies``), with the typed-input checks in ``app.people.input_rules``.
 """
 
 from __future__ import annotations
@@ -22,12 +23,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.auth.models import Role
+from app.people.children import ChildDetails
 from app.people.models import NAME_LENGTH, RELATIONSHIP_LENGTH, ROOM_LENGTH
-from app.people.operations import (
-    GRACE_DAYS_LIMITS,
-    ChildDetails,
-    PeoplePolicies,
-)
+from app.people.policies import GRACE_DAYS_LIMITS, PeoplePolicies
 
 NO_KEY_PERSON = 0
 DATE_FORMAT = "%Y-%m-%d"  # what <input type="date"> sends

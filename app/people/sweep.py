@@ -19,15 +19,10 @@ from app import clock
 from app.auth.operations import deactivate_user
 from app.extensions import db
 from app.mail import queue_email
+from app.people.children import archive_child, children_due_to_leave
+from app.people.links import DepartingParent, children_of, departing_parents
 from app.people.models import Child, ParentDeparture, ParentLink
-from app.people.operations import (
-    DepartingParent,
-    archive_child,
-    children_due_to_leave,
-    children_of,
-    departing_parents,
-    staff_due_to_leave,
-)
+from app.people.staff import staff_due_to_leave
 from tenants.binding import current_setting
 from tenants.each_setting import EachSettingReport, run_each_setting
 from tenants.routing import setting_url

@@ -14,13 +14,16 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from app import clock
-from app.auth.access import current_user, require_role
+from app.access.policy import Action, can
+from app.auth.access import current_user, require
 from app.auth.forms import FactorPolicyForm
 from app.auth.models import AccountStatus, Role, User
 from app.auth.operations import DeactivatedAccount
 from app.auth.second_factor import factor_policy
 from app.extensions import db
-from app.people import operations as people
+from app.people import accounts, links, needs_attention, policies
+from app.people import children as child_records
+from app.people import staff as staff_records
 from app.people.forms import (
     ActionForm,
     ChildForm,
@@ -42,9 +45,6 @@ INVALID = 422  # a form that cannot be used as sent
 Errors = dict[str, list[str]]
 Page = str | tuple[str, int] | Response
 
-MANAGER = Role.MANAGER
-ANYONE = (Role.MANAGER, Role.STAFF, Role.PARENT)
-
 
 # ---------------------------------------------------------------- finding things
 
@@ -60,9 +60,7 @@ def _visible_child_or_404(child_id: int) -> Child:
     """The child, if the signed-in person may see them; otherwise 404 (not 403), so a
     guessed id says nothing about which children exist."""
     child = _child_or_404(child_id)
-    if current_user.role is Role.STAFF and child.is_archived:
-        abort(404)
-    if current_user.role is Role.PARENT and not people.is_linked(current_user, child):
+    if not can(current_user, Action.SEE_CHILD, child):
         abort(404)
     return child
 
@@ -89,7 +87,7 @@ def _overview_page(form: PeoplePoliciesForm, errors: Errors) -> str:
     policy = factor_policy()
     return render_template(
         "people/overview.html",
-        attention=people.needs_attention(),
+        attention=needs_attention.needs_attention(),
         policies_form=form,
         errors=errors,
         factor_policy_form=FactorPolicyForm(
@@ -99,19 +97,19 @@ def _overview_page(form: PeoplePoliciesForm, errors: Errors) -> str:
 
 
 @bp.get("/")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def overview() -> str:
-    return _overview_page(PeoplePoliciesForm(formdata=None, obj=people.people_policies()), {})
+    return _overview_page(PeoplePoliciesForm(formdata=None, obj=policies.people_policies()), {})
 
 
 @bp.post("/policies")
-@require_role(MANAGER)
+@require(Action.MANAGE_SETTING)
 def save_policies() -> Page:
     form = PeoplePoliciesForm()
     errors: Errors = {}
     if form.validate():
         try:
-            people.save_people_policies(form.policies(), by=current_user)
+            policies.save_people_policies(form.policies(), by=current_user)
         except InvalidInput as error:
             errors = _field_errors(error, "parent_grace_days")
         else:
@@ -126,17 +124,17 @@ def save_policies() -> Page:
 
 
 @bp.get("/children")
-@require_role(*ANYONE)
+@require(Action.SEE_CHILD)
 def children() -> str:
-    if current_user.role is Role.PARENT:
-        shown = people.children_of(current_user)
+    if can(current_user, Action.READ_AS_FAMILY):
+        shown = links.children_of(current_user)
     else:
-        shown = people.active_children()
+        shown = child_records.active_children()
     return render_template("people/children.html", children=shown)
 
 
 @bp.get("/children/archive")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def archive() -> str:
     return render_template(
         "people/children_archive.html",
@@ -147,20 +145,20 @@ def archive() -> str:
 
 
 @bp.get("/children/<id:child_id>")
-@require_role(*ANYONE)
+@require(Action.SEE_CHILD)
 def child(child_id: int) -> str:
     shown = _visible_child_or_404(child_id)
-    if current_user.role is Role.MANAGER:
+    if can(current_user, Action.MANAGE_PEOPLE):
         return _child_page_with(shown)
-    if current_user.role is Role.STAFF:
-        return render_template("people/child.html", child=shown, links=people.links_of_child(shown))
+    if can(current_user, Action.SEE_CHILDREN_RECORDS):
+        return render_template("people/child.html", child=shown, links=links.links_of_child(shown))
     # A parent sees their child, not who else is linked to them.
     return render_template("people/child.html", child=shown)
 
 
 def _child_form(**data: object) -> ChildForm:
     form = ChildForm(**data)
-    form.offer_key_people([(person.id, person.full_name) for person in people.key_people()])
+    form.offer_key_people([(person.id, person.full_name) for person in staff_records.key_people()])
     return form
 
 
@@ -173,22 +171,22 @@ def _child_form_page(
 
 
 @bp.get("/children/new")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def new_child() -> str:
     return _child_form_page(_child_form(), {})
 
 
 @bp.post("/children/new")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def create_child() -> Page:
     form = _child_form()
     errors: Errors = {}
     if form.validate():
         try:
-            added = people.create_child(
+            added = child_records.create_child(
                 form.details(), by=current_user, confirm_duplicate=form.confirm_duplicate.data
             )
-        except people.PossibleDuplicate as warning:
+        except child_records.PossibleDuplicate as warning:
             db.session.rollback()
             return _child_form_page(form, {}, duplicate=warning.existing)
         except InvalidInput as error:
@@ -202,7 +200,7 @@ def create_child() -> Page:
 
 
 @bp.get("/children/<id:child_id>/edit")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def edit_child(child_id: int) -> str:
     shown = _child_or_404(child_id)
     form = _child_form(obj=shown, key_person_id=shown.key_person_id or 0)
@@ -210,20 +208,20 @@ def edit_child(child_id: int) -> str:
 
 
 @bp.post("/children/<id:child_id>/edit")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def update_child(child_id: int) -> Page:
     shown = _child_or_404(child_id)
     form = _child_form()
     errors: Errors = {}
     if form.validate():
         try:
-            people.update_child(
+            child_records.update_child(
                 shown,
                 form.details(),
                 by=current_user,
                 confirm_duplicate=form.confirm_duplicate.data,
             )
-        except people.PossibleDuplicate as warning:
+        except child_records.PossibleDuplicate as warning:
             db.session.rollback()
             return _child_form_page(form, {}, child=shown, duplicate=warning.existing)
         except InvalidInput as error:
@@ -237,13 +235,13 @@ def update_child(child_id: int) -> Page:
 
 
 @bp.post("/children/<id:child_id>/leaving")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def set_leaving_date(child_id: int) -> Page:
     shown = _child_or_404(child_id)
     form = LeavingDateForm()
     if form.validate():
         try:
-            people.set_child_leaving_date(shown, form.leaving_date.data, by=current_user)
+            child_records.set_child_leaving_date(shown, form.leaving_date.data, by=current_user)
         except InvalidInput as error:
             form.leaving_date.errors = [str(error)]
         else:
@@ -265,7 +263,7 @@ def _leaving_message(child: Child) -> str:
 def _child_page_with(child: Child, **forms: object) -> str:
     context: dict[str, object] = {
         "child": child,
-        "links": people.links_of_child(child),
+        "links": links.links_of_child(child),
         "leaving_form": LeavingDateForm(formdata=None, leaving_date=child.leaving_date),
         "parent_form": ParentForChildForm(formdata=None),
     }
@@ -274,7 +272,7 @@ def _child_page_with(child: Child, **forms: object) -> str:
 
 
 @bp.get("/children/<id:child_id>/archive")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def confirm_archive_child(child_id: int) -> str:
     shown = _child_or_404(child_id)
     if shown.is_archived:
@@ -283,11 +281,11 @@ def confirm_archive_child(child_id: int) -> str:
 
 
 @bp.post("/children/<id:child_id>/archive")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def archive_child(child_id: int) -> Response:
     _check_action()
     shown = _child_or_404(child_id)
-    people.archive_child(shown, by=current_user)
+    child_records.archive_child(shown, by=current_user)
     db.session.commit()
     flash(f"{shown.full_name} has left and is now in the archive.", "success")
     return redirect(url_for("people.child", child_id=shown.id), code=303)
@@ -297,7 +295,7 @@ def archive_child(child_id: int) -> Response:
 
 
 @bp.post("/children/<id:child_id>/parents")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def add_parent_to_child(child_id: int) -> Page:
     """Two steps: the typed details lead to a confirmation screen; confirming links."""
     shown = _child_or_404(child_id)
@@ -307,11 +305,11 @@ def add_parent_to_child(child_id: int) -> Page:
     errors: Errors = {}
     if form.validate():
         try:
-            proposal = people.propose_link(
+            proposal = links.propose_link(
                 form.full_name.data or "", form.email.data or "", form.relationship.data or ""
             )
             if form.confirmed.data == "yes" and form.shown_parent_id.data == proposal.account_key:
-                link = people.link_proposed(proposal, shown, by=current_user)
+                link = links.link_proposed(proposal, shown, by=current_user)
                 db.session.commit()
                 flash(f"{link.parent.full_name} is now linked to {shown.full_name}.", "success")
                 return redirect(url_for("people.child", child_id=shown.id), code=303)
@@ -339,23 +337,23 @@ def add_parent_to_child(child_id: int) -> Page:
 
 
 @bp.get("/children/<id:child_id>/parents/<id:parent_id>/unlink")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def confirm_unlink_parent(child_id: int, parent_id: int) -> str:
     shown = _child_or_404(child_id)
     parent = _person_or_404(parent_id, (Role.PARENT,))
-    if not people.is_linked(parent, shown):
+    if not links.is_linked(parent, shown):
         abort(409, description=f"{parent.full_name} is not linked to {shown.full_name}.")
     return render_template("people/confirm_unlink.html", child=shown, parent=parent)
 
 
 @bp.post("/children/<id:child_id>/parents/<id:parent_id>/unlink")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def unlink_parent(child_id: int, parent_id: int) -> Response:
     _check_action()
     shown = _child_or_404(child_id)
     parent = _person_or_404(parent_id, (Role.PARENT,))
     try:
-        people.unlink_parent(parent, shown, by=current_user)
+        links.unlink_parent(parent, shown, by=current_user)
     except InvalidInput as error:
         db.session.rollback()
         abort(409, description=str(error))
@@ -368,14 +366,15 @@ def unlink_parent(child_id: int, parent_id: int) -> Response:
 
 
 @bp.get("/parents")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def parents() -> str:
-    return render_template("people/parents.html", parents=people.parents())
+    return render_template("people/parents.html", parents=links.parents())
 
 
 def _child_choices() -> list[tuple[int, str]]:
     return [
-        (c.id, f"{c.full_name} ({c.date_of_birth:%-d %b %Y})") for c in people.active_children()
+        (c.id, f"{c.full_name} ({c.date_of_birth:%-d %b %Y})")
+        for c in child_records.active_children()
     ]
 
 
@@ -386,19 +385,19 @@ def _parent_page(parent: User, form: ChildForParentForm | None = None) -> str:
     return render_template(
         "people/parent.html",
         parent=parent,
-        children=people.children_of(parent),
+        children=links.children_of(parent),
         link_form=form,
     )
 
 
 @bp.get("/parents/<id:parent_id>")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def parent(parent_id: int) -> str:
     return _parent_page(_person_or_404(parent_id, (Role.PARENT,)))
 
 
 @bp.post("/parents/<id:parent_id>/children")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def link_child_to_parent(parent_id: int) -> Page:
     shown = _person_or_404(parent_id, (Role.PARENT,))
     form = ChildForParentForm()
@@ -407,9 +406,9 @@ def link_child_to_parent(parent_id: int) -> Page:
         target = _child_or_404(form.child_id.data)
         reactivates = shown.status is AccountStatus.DEACTIVATED
         try:
-            relationship = people.clean_relationship(form.relationship.data or "")
+            relationship = links.clean_relationship(form.relationship.data or "")
             if form.confirmed.data == "yes":
-                people.link_parent(
+                links.link_parent(
                     shown, target, relationship, by=current_user, reactivate=reactivates
                 )
                 db.session.commit()
@@ -439,25 +438,25 @@ def link_child_to_parent(parent_id: int) -> Page:
 
 
 @bp.get("/staff")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def staff() -> str:
-    return render_template("people/staff.html", staff=people.staff())
+    return render_template("people/staff.html", staff=staff_records.staff())
 
 
 @bp.get("/staff/new")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def new_staff() -> str:
     return render_template("people/staff_new.html", form=NewStaffForm(), errors={})
 
 
 @bp.post("/staff/new")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def create_staff() -> Page:
     form = NewStaffForm()
     errors: Errors = {}
     if form.validate():
         try:
-            added = people.add_staff(
+            added = staff_records.add_staff(
                 form.full_name.data or "",
                 form.email.data or "",
                 Role(form.role.data),
@@ -479,7 +478,7 @@ def create_staff() -> Page:
 
 
 def _staff_page(member: User, form: StaffDatesForm | None = None) -> str:
-    record = people.staff_dates(member)
+    record = staff_records.staff_dates(member)
     if form is None:
         form = StaffDatesForm(formdata=None, obj=record)
     return render_template(
@@ -491,19 +490,19 @@ def _staff_page(member: User, form: StaffDatesForm | None = None) -> str:
 
 
 @bp.get("/staff/<id:user_id>")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def staff_member(user_id: int) -> str:
-    return _staff_page(_person_or_404(user_id, people.STAFF_ROLES))
+    return _staff_page(_person_or_404(user_id, staff_records.STAFF_ROLES))
 
 
 @bp.post("/staff/<id:user_id>/dates")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def set_staff_dates(user_id: int) -> Page:
-    member = _person_or_404(user_id, people.STAFF_ROLES)
+    member = _person_or_404(user_id, staff_records.STAFF_ROLES)
     form = StaffDatesForm()
     if form.validate():
         try:
-            people.set_staff_dates(
+            staff_records.set_staff_dates(
                 member, form.start_date.data, form.leaving_date.data, by=current_user
             )
         except InvalidInput as error:
@@ -513,7 +512,7 @@ def set_staff_dates(user_id: int) -> Page:
             flash(f"{member.full_name}'s dates have been saved.", "success")
             return redirect(url_for("people.staff_member", user_id=member.id), code=303)
     db.session.rollback()
-    return _staff_page(_person_or_404(user_id, people.STAFF_ROLES), form), INVALID
+    return _staff_page(_person_or_404(user_id, staff_records.STAFF_ROLES), form), INVALID
 
 
 # ---------------------------------------------------------------- deactivation and coming back
@@ -549,32 +548,32 @@ def _access_changed(user_id: int, change: Callable[[User], None], done: str) -> 
 
 
 @bp.get("/<id:user_id>/deactivate")
-@require_role(MANAGER)
+@require(Action.DEACTIVATE_ACCOUNT)
 def confirm_deactivate(user_id: int) -> str:
     return _confirmation(user_id, "people/confirm_deactivate.html")
 
 
 @bp.post("/<id:user_id>/deactivate")
-@require_role(MANAGER)
+@require(Action.DEACTIVATE_ACCOUNT)
 def deactivate(user_id: int) -> Response:
     return _access_changed(
         user_id,
-        lambda person: people.deactivate_now(person, by=current_user, reason="by manager"),
+        lambda person: accounts.deactivate_now(person, by=current_user, reason="by manager"),
         "{name}'s account is deactivated; they have been signed out.",
     )
 
 
 @bp.get("/<id:user_id>/reactivate")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def confirm_reactivate(user_id: int) -> str:
     return _confirmation(user_id, "people/confirm_reactivate.html")
 
 
 @bp.post("/<id:user_id>/reactivate")
-@require_role(MANAGER)
+@require(Action.MANAGE_PEOPLE)
 def reactivate(user_id: int) -> Response:
     return _access_changed(
         user_id,
-        lambda person: people.reactivate_account(person, by=current_user),
+        lambda person: accounts.reactivate_account(person, by=current_user),
         "{name}'s account is back: they have been emailed a link to choose a new password and PIN.",
     )

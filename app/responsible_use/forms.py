@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
 from app.responsible_use.models import (
     EMAIL_CHECK_MONTHS_LIMITS,
@@ -19,7 +19,8 @@ class AcceptPolicyForm(FlaskForm):
     """ "I accept": carries the version read, so a newer one published meanwhile is not
     accepted unseen."""
 
-    version = HiddenField(validators=[DataRequired()])
+    # ASCII digits only: ``str.isdigit`` would also take "¹", which ``int`` refuses.
+    version = HiddenField(validators=[DataRequired(), Regexp(r"[0-9]{1,9}\Z")])
 
 
 class PublishPolicyForm(FlaskForm):

@@ -1,9 +1,9 @@
 """The rules of responsible use: publishing and accepting the usage policy, the sharing rule,
 and asking people now and then whether their email address is still right.
 
-Operations flush and never commit. After publishing a policy the caller commits and then
-calls ``tenants.registry.forget_cached()``, so this process gates on the new version at once
-(other processes within the snapshot's few seconds).
+Operations flush and never commit. Publishing a policy drops this process's settings
+snapshot once it commits, so this process gates on the new version at once (other
+processes within the snapshot's few seconds).
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection
 
 from app import clock
 from app.auth import audit
 from app.auth.models import AccountStatus, User
 from app.extensions import db
 from app.journal.text import clean_observation_text
+from app.request_transaction import call_after_commit
 from app.responsible_use.models import (
     EMAIL_CHECK_MONTHS_LIMITS,
     POLICY_LENGTH,
@@ -27,10 +29,12 @@ from app.responsible_use.models import (
     ResponsibleUseRules,
     UsagePolicy,
 )
-from app.responsible_use.texts import DEFAULT_SHARING_RULE
+from app.responsible_use.texts import DEFAULT_SHARING_RULE, DEFAULT_USAGE_POLICY
 from app.validation import InvalidInput
 from tenants.binding import current_setting
 from tenants.models import Setting
+from tenants.provisioning import NewSetting
+from tenants.registry import forget_cached
 
 DAYS_PER_MONTH = 365.25 / 12
 
@@ -44,6 +48,14 @@ def current_policy_version() -> int:
 
 def current_policy() -> UsagePolicy:
     return db.session.get_one(UsagePolicy, current_policy_version())
+
+
+def publish_default_usage_policy(connection: Connection, new: NewSetting) -> None:
+    """Version 1 of a new setting's usage policy: ours, until the manager writes their own.
+    A seed of every new setting (``tenants.provisioning.install_setting_seeds``)."""
+    connection.execute(
+        insert(UsagePolicy).values(version=1, text=DEFAULT_USAGE_POLICY, published_at=clock.now())
+    )
 
 
 def policy_not_accepted(user: User) -> bool:
@@ -87,6 +99,7 @@ def publish_policy(raw_text: str, *, by: User) -> UsagePolicy:
     text = _clean_text(raw_text, max_length=POLICY_LENGTH, what="The policy")
     if text == current_policy().text:
         raise InvalidInput("The policy is unchanged, so there is no new version to publish.")
+    call_after_commit(forget_cached)  # the snapshot holds the version in force
     version = db.session.execute(
         update(Setting)
         .where(Setting.id == current_setting().id)

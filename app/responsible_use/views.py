@@ -6,16 +6,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from app.auth.access import current_user, require_role, require_sign_in
+from app.access.policy import Action
+from app.auth.access import current_user, require, require_sign_in
 from app.auth.forms import ChangeEmailForm, EmptyForm
-from app.auth.models import Role
-from app.extensions import db
 from app.journal.text import ObservationText
 from app.responsible_use import operations
 from app.responsible_use.forms import AcceptPolicyForm, PublishPolicyForm, RulesForm
 from app.security.redirects import local_path
 from app.validation import InvalidInput
-from tenants.registry import forget_cached
 
 bp = Blueprint("responsible_use", __name__, template_folder="templates")
 
@@ -49,15 +47,13 @@ def usage_policy() -> Page:
     policy = operations.current_policy()
     form = AcceptPolicyForm(version=str(policy.version))
     if request.method == "POST":
-        if not form.validate() or not form.version.data.isdigit():
+        if not form.validate():
             return _policy_page(policy, form), INVALID
         try:
             operations.accept_policy(current_user, int(form.version.data))
         except operations.PolicyChanged as changed:
-            db.session.rollback()
             flash(str(changed), "error")
             return redirect(url_for(".usage_policy", next=request.args.get("next")), code=303)
-        db.session.commit()
         flash("Thank you. You have accepted the usage policy.", "success")
         return redirect(_where_next(), code=303)
     return _policy_page(policy, form)
@@ -82,7 +78,6 @@ def email_check() -> Page:
         if not form.validate():
             return _email_check_page(), INVALID
         operations.confirm_email_is_current(current_user)
-        db.session.commit()
         flash("Thank you for confirming your email address.", "success")
         return redirect(_where_next(), code=303)
     return _email_check_page()
@@ -98,7 +93,7 @@ def _email_check_page() -> str:
 
 
 @bp.get("/responsible-use")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_SETTING)
 def manage() -> str:
     rules = operations.rules()
     return _manage_page(
@@ -121,17 +116,14 @@ def _manage_page(policy_form: PublishPolicyForm, rules_form: RulesForm, **errors
 
 
 @bp.post("/responsible-use/policy")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_SETTING)
 def publish_policy() -> Page:
     form = PublishPolicyForm()
     if form.validate():
         try:
             policy = operations.publish_policy(form.text.data or "", by=current_user)
         except InvalidInput as error:
-            db.session.rollback()
             return _manage_page(form, _saved_rules_form(), text=[str(error)]), INVALID
-        db.session.commit()
-        forget_cached()
         flash(
             f"Version {policy.version} is published. Everyone will be asked to accept it.",
             "success",
@@ -148,7 +140,7 @@ def _saved_rules_form() -> RulesForm:
 
 
 @bp.post("/responsible-use/rules")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_SETTING)
 def save_rules() -> Page:
     form = RulesForm()
     policy_form = PublishPolicyForm(formdata=None, text=operations.current_policy().text)
@@ -158,9 +150,7 @@ def save_rules() -> Page:
                 form.sharing_rule.data or "", form.email_check_months.data or 0, by=current_user
             )
         except InvalidInput as error:
-            db.session.rollback()
             return _manage_page(policy_form, form, sharing_rule=[str(error)]), INVALID
-        db.session.commit()
         flash("The sharing rule and email checks are saved.", "success")
         return redirect(url_for(".manage"), code=303)
     return _manage_page(policy_form, form), INVALID

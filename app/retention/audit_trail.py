@@ -17,7 +17,7 @@ from sqlalchemy import Select, String, cast, func, literal, null, or_, select, u
 from app.auth.models import AuditEntry, User
 from app.extensions import db
 from app.journal.models import JournalAccess
-from app.journal.operations import PAGE_SIZE, Page
+from app.paging import PAGE_SIZE, Page
 from app.people.models import Child
 
 VIEW_ACTION_PREFIX = "journal."  # journal views appear as journal.journal, .observation ...

@@ -45,7 +45,7 @@ from app import clock
 from app.auth import audit
 from app.auth.models import Role, User
 from app.extensions import db
-from app.journal import operations as journal
+from app.journal import access_log, comments, listing, names, policies
 from app.journal.models import JournalView, Observation
 from app.journal.storage import setting_folder
 from app.journal.viewing import ChildView, ShownObservation, as_json
@@ -167,7 +167,7 @@ def build_pack(pack_id: int) -> None:
     pack = db.session.get_one(LeavingPack, pack_id)
     pack.status, pack.progress, pack.finished_at = PackStatus.READY, 100, clock.now()
     pack.observations, pack.photos = counts
-    journal.record_view(viewer, [child], JournalView.EXPORT)
+    access_log.record_view(viewer, [child], JournalView.EXPORT)
     queue_email(
         viewer.email,
         f"{_child_name(child, viewer)}'s learning journal is ready to download",
@@ -229,15 +229,15 @@ def write_journal(
 ) -> tuple[int, int]:
     """Write ``child``'s published journal as ``viewer`` sees it to ``files["pdf"]``,
     ``files["zip"]`` and ``files["json"]``; returns how many observations and photos."""
-    observations = [o for o in journal.whole_journal(child, viewer) if o.is_published]
-    observations.sort(key=lambda observation: (observation.observed_on, observation.id))
+    published = [o for o in listing.whole_journal(child, viewer) if o.is_published]
+    published.sort(key=lambda observation: (observation.observed_on, observation.id))
     view = ChildView(
         child=child,
-        family=journal.family_of(viewer, child),
-        policy=journal.group_name_policy(),
-        everyone=journal.setting_children(),
+        family=names.family_of(viewer, child),
+        policy=policies.group_name_policy(),
+        everyone=names.setting_children(),
     )
-    comments = journal.family_comments(child, observations)
+    comments_by_observation = comments.family_comments(child, published)
     photo_count = 0
     with ExitStack() as stack:
         out = _Pack(
@@ -246,14 +246,14 @@ def write_journal(
             json=stack.enter_context(files["json"].open("w", encoding="utf-8")),
         )
         _start(out, child, viewer)
-        for number, observation in enumerate(observations, start=1):
-            shown = view.show(observation, comments[observation.id])
+        for number, observation in enumerate(published, start=1):
+            shown = view.show(observation, comments_by_observation[observation.id])
             photo_count += _add(out, shown)
             if number % PROGRESS_EVERY == 0:
-                progress(90 * number // len(observations))
+                progress(90 * number // len(published))
         out.json.write("]}\n")
         _write_pdf(files["pdf"], out.pdf, _child_name(child, viewer))
-    return len(observations), photo_count
+    return len(published), photo_count
 
 
 def _start(out: _Pack, child: Child, viewer: User) -> None:

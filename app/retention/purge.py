@@ -21,7 +21,8 @@ Purging accounts (parents, staff) removes the account with its links, tokens, co
 home observations not yet in a journal, access-log and audit rows about them, sessions
 and Redis keys; observations they wrote stay in the children's journals, unsigned.
 
-Operations flush and never commit: the view or the job commits once per purge or batch.
+Operations flush and never commit: the request commits once per purge
+(``app.request_transaction``), the job once per batch.
 """
 
 from __future__ import annotations

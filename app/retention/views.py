@@ -22,10 +22,11 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app import clock
-from app.auth.access import current_user, require_role
+from app.access.policy import Action
+from app.auth.access import current_user, require
 from app.auth.models import Role, User
 from app.extensions import db
-from app.journal import operations as journal
+from app.journal import permissions
 from app.people.forms import ActionForm
 from app.people.models import Child
 from app.retention import archive as archived
@@ -44,7 +45,6 @@ bp = Blueprint("retention", __name__, url_prefix="/retention", template_folder="
 INVALID = 422
 Page = str | tuple[str, int] | Response
 KINDS = "<any(child, parent, staff):kind>"
-PACK_ROLES = (Role.MANAGER, Role.PARENT)  # a parent while they can sign in: the grace period
 SECTIONS = (
     (RecordType.CHILD, "Children who have left"),
     (RecordType.STAFF, "Staff who have left"),
@@ -60,13 +60,13 @@ def _schedule_page(form: ScheduleForm, errors: dict[str, list[str]]) -> str:
 
 
 @bp.get("/")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def schedule() -> str:
     return _schedule_page(ScheduleForm(formdata=None, data=retention_schedule()), {})
 
 
 @bp.post("/")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def save_schedule() -> Page:
     form = ScheduleForm()
     errors: dict[str, list[str]] = {}
@@ -76,10 +76,8 @@ def save_schedule() -> Page:
         except InvalidPeriod as error:
             errors = {error.field: [str(error)]}
         else:
-            db.session.commit()
             flash("The retention schedule is saved.", "success")
             return redirect(url_for("retention.schedule"), code=303)
-    db.session.rollback()
     return _schedule_page(form, errors), INVALID
 
 
@@ -87,7 +85,7 @@ def save_schedule() -> Page:
 
 
 @bp.get("/archive")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def archive() -> str:
     sections = [(kind, heading, archived.archived_people(kind)) for kind, heading in SECTIONS]
     return render_template("retention/archive.html", sections=sections, today=clock.today())
@@ -116,7 +114,7 @@ def _person_page(
 
 
 @bp.get(f"/archive/{KINDS}/<id:person_id>")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def person(kind: str, person_id: int) -> str:
     return _person_page(_person_or_404(kind, person_id))
 
@@ -129,7 +127,7 @@ def _same_name(typed: str, name: str) -> bool:
 
 
 @bp.post(f"/archive/{KINDS}/<id:person_id>/purge")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def purge(kind: str, person_id: int) -> Page:
     shown = _person_or_404(kind, person_id)
     form = PurgeForm()
@@ -141,19 +139,17 @@ def purge(kind: str, person_id: int) -> Page:
     elif shown.hold is not None:
         problem = "Their records are on legal hold: lift the hold before purging."
     if problem is not None:
-        db.session.rollback()
         return _person_page(shown, purge_form=form, errors={"confirm_name": [problem]}), INVALID
     if shown.record_type is RecordType.CHILD:
         purge_children([shown.id], by=current_user, reason=PurgeReason.MANAGER)
     else:
         purge_accounts([shown.id], shown.record_type, by=current_user, reason=PurgeReason.MANAGER)
-    db.session.commit()
     flash(f"{shown.name}'s records are purged.", "success")
     return redirect(url_for("retention.archive"), code=303)
 
 
 @bp.post(f"/archive/{KINDS}/<id:person_id>/hold")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def place_hold(kind: str, person_id: int) -> Page:
     shown = _person_or_404(kind, person_id)
     form = HoldForm()
@@ -164,24 +160,20 @@ def place_hold(kind: str, person_id: int) -> Page:
         except InvalidInput as error:
             errors = {"reason": [str(error)]}
         else:
-            db.session.commit()
             flash(f"{shown.name}'s records are on legal hold.", "success")
             return redirect(url_for("retention.person", kind=kind, person_id=person_id), code=303)
-    db.session.rollback()
     return _person_page(shown, hold_form=form, errors=errors), INVALID
 
 
 @bp.post(f"/archive/{KINDS}/<id:person_id>/lift")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def lift_hold(kind: str, person_id: int) -> Page:
     shown = _person_or_404(kind, person_id)
     ActionForm().validate_on_submit() or abort(400)
     try:
         archived.lift_hold(shown, by=current_user)
     except InvalidInput as error:
-        db.session.rollback()
         return _person_page(shown, errors={"hold": [str(error)]}), INVALID
-    db.session.commit()
     flash(f"The hold on {shown.name}'s records is lifted.", "success")
     return redirect(url_for("retention.person", kind=kind, person_id=person_id), code=303)
 
@@ -190,7 +182,7 @@ def lift_hold(kind: str, person_id: int) -> Page:
 
 
 @bp.get("/audit")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def audit_trail() -> str:
     form = TrailForm(request.args)
     form.offer(trail.trail_people(), trail.trail_actions())
@@ -203,7 +195,7 @@ def audit_trail() -> str:
 
 
 @bp.get("/subject-access")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def subject_access() -> str:
     return render_template(
         "retention/subject_access.html",
@@ -226,12 +218,11 @@ def _subject_or_404(kind: str, person_id: int) -> Child | User:
 
 
 @bp.post(f"/subject-access/{KINDS}/<id:person_id>")
-@require_role(Role.MANAGER)
+@require(Action.MANAGE_RECORDS)
 def export_subject(kind: str, person_id: int) -> Response:
     _subject_or_404(kind, person_id)
     ActionForm().validate_on_submit() or abort(400)
     path = sar.export_subject(RecordType(kind), person_id, by=current_user)
-    db.session.commit()
     response = send_file(
         path,
         mimetype="application/zip",
@@ -248,11 +239,11 @@ def export_subject(kind: str, person_id: int) -> Response:
 
 def _journal_child_or_404(child_id: int) -> Child:
     """A child whose journal the signed-in person may read (the journal's own rule)."""
-    return journal.journal_child(current_user, child_id) or abort(404)
+    return permissions.journal_child(current_user, child_id) or abort(404)
 
 
 @bp.get("/children/<id:child_id>/leaving-pack")
-@require_role(*PACK_ROLES)
+@require(Action.GET_LEAVING_PACKS)
 def leaving_packs(child_id: int) -> str:
     child = _journal_child_or_404(child_id)
     return render_template(
@@ -264,12 +255,11 @@ def leaving_packs(child_id: int) -> str:
 
 
 @bp.post("/children/<id:child_id>/leaving-pack")
-@require_role(*PACK_ROLES)
+@require(Action.GET_LEAVING_PACKS)
 def request_leaving_pack(child_id: int) -> Response:
     child = _journal_child_or_404(child_id)
     ActionForm().validate_on_submit() or abort(400)
     pack = packs.request_pack(child, by=current_user)
-    db.session.commit()
     flash("The pack is being made: you will get an email when it is ready.", "success")
     return redirect(url_for("retention.leaving_pack", pack_id=pack.id), code=303)
 
@@ -282,7 +272,7 @@ def _pack_or_404(pack_id: int) -> LeavingPack:
 
 
 @bp.get("/packs/<id:pack_id>")
-@require_role(*PACK_ROLES)
+@require(Action.GET_LEAVING_PACKS)
 def leaving_pack(pack_id: int) -> str:
     pack = _pack_or_404(pack_id)
     child = _journal_child_or_404(pack.child_id)
@@ -295,7 +285,7 @@ def leaving_pack(pack_id: int) -> str:
 
 
 @bp.get("/packs/<id:pack_id>/journal.<any(pdf, zip, json):kind>")
-@require_role(*PACK_ROLES)
+@require(Action.GET_LEAVING_PACKS)
 def download_pack(pack_id: int, kind: str) -> Response:
     pack = _pack_or_404(pack_id)
     _journal_child_or_404(pack.child_id)

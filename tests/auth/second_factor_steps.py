@@ -13,7 +13,7 @@ from app import clock
 from app.auth.models import AuditEntry
 from app.extensions import db
 from tenants.binding import tenant_context
-from tests.conftest import csrf_token
+from tests.helpers.clients import csrf_token
 
 SECRET_KEY_SHOWN = re.compile(r'<code class="secret-key">([A-Z2-7]+)</code>')
 RECOVERY_CODE_SHOWN = re.compile(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>")

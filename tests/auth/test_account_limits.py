@@ -10,7 +10,14 @@ from app import clock
 from app.auth.models import AuditEntry, User
 from app.extensions import db
 from tenants.binding import tenant_context
-from tests.conftest import GOOD_PASSWORD, GOOD_PIN, client_for, csrf_token, make_user, sign_in
+from tests.helpers.clients import (
+    GOOD_PASSWORD,
+    GOOD_PIN,
+    client_for,
+    csrf_token,
+    make_user,
+    sign_in,
+)
 
 WRONG_PASSWORD = "not my password at all"
 

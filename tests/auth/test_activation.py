@@ -6,7 +6,8 @@ import re
 from datetime import timedelta
 
 from app import clock
-from tests.conftest import (
+from tests.fixtures.smtp import html_of, text_of
+from tests.helpers.clients import (
     GOOD_PASSWORD,
     GOOD_PIN,
     accept_usage_policy,
@@ -14,7 +15,6 @@ from tests.conftest import (
     csrf_token,
     sign_in,
 )
-from tests.fixtures.smtp import html_of, text_of
 
 LINK = re.compile(r"https?://([a-z0-9-]+)\.localhost(?::\d+)?(/activate/[A-Za-z0-9_-]+)")
 

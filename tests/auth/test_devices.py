@@ -8,7 +8,7 @@ import re
 import pytest
 
 from app.auth.devices import browser_of, network_of
-from tests.conftest import client_for, csrf_token, make_user, sign_in
+from tests.helpers.clients import client_for, csrf_token, make_user, sign_in
 
 FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
 SAFARI_IPHONE = (

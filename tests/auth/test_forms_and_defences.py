@@ -7,14 +7,8 @@ import re
 
 import pytest
 
-from tests.conftest import (
-    GOOD_PASSWORD,
-    GOOD_PIN,
-    client_for,
-    csrf_token,
-    sign_in,
-)
 from tests.fixtures.smtp import html_of, text_of
+from tests.helpers.clients import GOOD_PASSWORD, GOOD_PIN, client_for, csrf_token, sign_in
 
 
 def test_forgot_gives_one_answer_and_mails_only_real_active_accounts(app, member, mail_outbox):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import client_for, csrf_token, make_user, sign_in
 from tests.e2e.test_every_page_accessible import _pages
-from tests.journal.conftest import EMAILS, family, observe, photo_bytes  # noqa: F401
-from tests.people.conftest import PASSWORD, PIN, frozen_clock  # noqa: F401
+from tests.helpers.clients import client_for, csrf_token, make_user, sign_in
+from tests.helpers.journal import EMAILS, observe, photo_bytes
+from tests.helpers.people import PASSWORD, PIN
 
 APP = Path(__file__).resolve().parents[2] / "app"
 NOT_TYPED = {"hidden", "submit", "button", "checkbox", "radio", "file", "image", "reset"}
@@ -78,7 +78,7 @@ EXTRA_PAGES = {
 
 
 @pytest.mark.parametrize("who", ["anonymous", "manager", "staff", "parent_a"])
-def test_every_field_of_every_page_says_what_it_is(app, family, who):  # noqa: F811
+def test_every_field_of_every_page_says_what_it_is(app, family, who):
     observation_id = observe(
         app, family, [family.child_a_id], "Ada planted beans.", photos=[(photo_bytes(), "", None)]
     )

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 
 from app.security.redirects import local_path
-from tests.conftest import GOOD_PASSWORD, GOOD_PIN, client_for, csrf_token
+from tests.helpers.clients import GOOD_PASSWORD, GOOD_PIN, client_for, csrf_token
 
 # Values of ``next`` that browsers would follow to another host if we sent them back
 # as they are (or after we percent-decode them once or twice).

@@ -22,8 +22,8 @@ from tests.auth.second_factor_steps import (
     sign_out,
     start_at_a_step_boundary,
 )
-from tests.conftest import client_for, csrf_token, make_user, sign_in
 from tests.fixtures.smtp import html_of, text_of
+from tests.helpers.clients import client_for, csrf_token, make_user, sign_in
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from tests.auth.second_factor_steps import (
     sign_out,
     start_at_a_step_boundary,
 )
-from tests.conftest import client_for, csrf_token, make_user, sign_in
+from tests.helpers.clients import client_for, csrf_token, make_user, sign_in
 
 
 def _set_policy(client, required_for: str, grace_days: int | str):

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from app import clock
-from tests.conftest import client_for, csrf_token, make_user, sign_in, user_id_of
+from tests.helpers.clients import client_for, csrf_token, make_user, sign_in, user_id_of
 
 
 def _signed_in(app, make_setting, role="parent"):

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from app import clock
-from tests.conftest import GOOD_PASSWORD, GOOD_PIN, client_for, csrf_token, make_user
+from tests.helpers.clients import GOOD_PASSWORD, GOOD_PIN, client_for, csrf_token, make_user
 
 CLEARED = '"cache", "cookies", "storage"'
 

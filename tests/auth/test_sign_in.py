@@ -13,7 +13,8 @@ from app import clock
 from app.auth.models import User
 from app.extensions import db, limiter
 from tenants.binding import tenant_context
-from tests.conftest import (
+from tests.fixtures.smtp import text_of
+from tests.helpers.clients import (
     CSRF_FIELD,
     GOOD_PASSWORD,
     GOOD_PIN,
@@ -22,7 +23,6 @@ from tests.conftest import (
     make_user,
     sign_in,
 )
-from tests.fixtures.smtp import text_of
 
 
 def _refusal(client, email, password, pin):

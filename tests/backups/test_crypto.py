@@ -3,6 +3,7 @@ chunks are all refused, each with its own message."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
@@ -16,7 +17,6 @@ from app.backups.crypto import (
     EncryptingWriter,
     WrongBackupKey,
     decrypted_chunks,
-    sha256_of,
 )
 
 KEY = "a long random backup key for the tests"
@@ -39,7 +39,7 @@ def test_what_is_encrypted_decrypts_to_the_same_bytes(tmp_path, size):
     assert b"".join(decrypted_chunks(tmp_path / "file", KEY)) == data
     reader = DecryptingReader(tmp_path / "file", KEY)
     assert b"".join(iter(lambda: reader.read(10_240), b"")) == data
-    assert writer.sha256 == sha256_of(tmp_path / "file")
+    assert writer.sha256 == hashlib.sha256((tmp_path / "file").read_bytes()).hexdigest()
 
 
 def test_another_key_is_named_as_the_problem(tmp_path):
@@ -78,3 +78,12 @@ def test_a_file_that_is_no_backup_is_named_so(tmp_path):
     (tmp_path / "file").write_bytes(b"PGDMP plain dump")
     with pytest.raises(BackupCorrupt, match="not a Learning Journals backup file"):
         list(decrypted_chunks(tmp_path / "file", KEY))
+
+
+def test_a_whole_file_of_another_backup_is_refused_by_its_checksum(tmp_path):
+    kept = encrypt(tmp_path / "kept", b"this backup's dump")
+    encrypt(tmp_path / "other", b"another backup's dump, same key")
+
+    assert b"".join(decrypted_chunks(tmp_path / "kept", KEY, kept.sha256)) == b"this backup's dump"
+    with pytest.raises(BackupCorrupt, match="not the file its manifest names"):
+        b"".join(decrypted_chunks(tmp_path / "other", KEY, kept.sha256))

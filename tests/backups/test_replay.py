@@ -12,7 +12,7 @@ from app.retention.purge import purge_children
 from tenants.binding import bind_schema, tenant_context
 from tenants.slugs import schema_name_for
 from tests.backups.test_backups import only_backup
-from tests.journal.conftest import observe, photo_bytes
+from tests.helpers.journal import observe, photo_bytes
 
 
 def purge_child(service, slug: str, child_id: int) -> None:

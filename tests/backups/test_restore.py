@@ -19,8 +19,8 @@ from app.journal.models import Observation
 from app.people.models import Child
 from tenants.models import Setting
 from tests.backups.test_backups import only_backup
-from tests.conftest import client_for, sign_in
-from tests.people.conftest import PASSWORD, PIN
+from tests.helpers.clients import client_for, sign_in
+from tests.helpers.people import PASSWORD, PIN
 
 
 def schema_dump(service, schema: str) -> str:
@@ -181,6 +181,18 @@ def _damage(service, how: str) -> None:
     elif how == "truncated":
         path = backup.path / MEDIA
         path.write_bytes(path.read_bytes()[:-100])
+    elif how == "another backup's":
+        # As another backup's file would be: encrypted with the same key (here the same
+        # dump again, under a new salt), so every chunk authenticates.
+        from app.backups.crypto import EncryptingWriter, decrypted_chunks
+
+        key = service.app.config["LJ"].BACKUP_KEY
+        path = backup.path / DATABASE
+        plaintext = b"".join(decrypted_chunks(path, key))
+        path.unlink()
+        writer = EncryptingWriter(path, key)
+        writer.write(plaintext)
+        writer.close()
     elif how == "wrong key":
         service.app.config["LJ"].BACKUP_KEY = "a key this backup was never made with"
 
@@ -188,8 +200,9 @@ def _damage(service, how: str) -> None:
 @pytest.mark.parametrize(
     ("how", "message"),
     [
-        ("corrupt", "not the file its manifest names"),
-        ("truncated", "not the file its manifest names"),
+        ("corrupt", "damaged or cut short"),
+        ("truncated", "damaged or cut short"),
+        ("another backup's", "not the file its manifest names"),
         ("wrong key", "encrypted with another key"),
     ],
 )
@@ -306,7 +319,7 @@ def test_the_nightly_job_backs_up_verifies_and_rotates(service):
 def test_a_worker_killed_in_the_middle_of_a_backup_leaves_nothing_and_the_next_run_completes(
     service, start_worker
 ):
-    from tests.workers.conftest import wait_until
+    from tests.helpers.workers import wait_until
     from workers.models import JobRun
 
     for number in range(4):

@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from tests.conftest import client_for, csrf_token, make_user, sign_in
+from tests.helpers.clients import client_for, csrf_token, make_user, sign_in
 
 
 def _png(colour: str = "navy", size: tuple[int, int] = (600, 300)) -> bytes:

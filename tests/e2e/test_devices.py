@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import GOOD_PASSWORD, GOOD_PIN, make_user
 from tests.fixtures.browser import PHONE, check_accessibility
+from tests.helpers.clients import GOOD_PASSWORD, GOOD_PIN, make_user
 
 pytestmark = pytest.mark.e2e
 

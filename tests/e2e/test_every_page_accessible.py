@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fixtures.browser import check_accessibility, screenshot
-from tests.journal.conftest import family, observe, photo_bytes, sign_in_in_browser  # noqa: F401
-from tests.people.conftest import frozen_clock  # noqa: F401
+from tests.helpers.journal import observe, photo_bytes, sign_in_in_browser
 
 pytestmark = pytest.mark.e2e
 
@@ -73,7 +72,7 @@ def _pages(seeded, observation_id: int) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("who", ["anonymous", "manager", "staff", "parent_a"])
-def test_every_page_of_a_role_is_accessible(app, family, live_server, new_page, who):  # noqa: F811
+def test_every_page_of_a_role_is_accessible(app, family, live_server, new_page, who):
     observation_id = observe(
         app,
         family,

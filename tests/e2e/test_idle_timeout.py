@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import GOOD_PASSWORD, GOOD_PIN, make_user
 from tests.fixtures.browser import LiveServer, check_accessibility, screenshot
+from tests.helpers.clients import GOOD_PASSWORD, GOOD_PIN, make_user
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from app.auth.models import User
 from app.extensions import db
 from tenants.binding import tenant_context
-from tests.conftest import GOOD_PASSWORD, GOOD_PIN, make_user
 from tests.fixtures.browser import check_accessibility
+from tests.helpers.clients import GOOD_PASSWORD, GOOD_PIN, make_user
 
 pytestmark = pytest.mark.e2e
 

@@ -12,24 +12,13 @@ from sqlalchemy import select
 
 from app.auth.models import Role
 from app.extensions import db
-from app.journal import operations as journal
+from app.journal import comments, observations, photos, publishing
 from app.journal.media import process_upload
 from app.journal.models import AREAS_OF_LEARNING, CHARACTERISTICS_OF_LEARNING, Comment
-from app.people import operations as people
+from app.people import accounts, children, links
 from tests.fixtures.browser import PHONE
-from tests.journal.conftest import (  # noqa: F401
-    TODAY,
-    family,
-    get_user,
-    photo_bytes,
-    sign_in_in_browser,
-)
-from tests.people.conftest import (  # noqa: F401
-    add_user,
-    child_details,
-    frozen_clock,
-    inside,
-)
+from tests.helpers.journal import photo_bytes, sign_in_in_browser
+from tests.helpers.people import TODAY, add_user, child_details, get_user, inside
 
 pytestmark = pytest.mark.e2e
 
@@ -43,12 +32,12 @@ LONG_TEXT = (
 
 
 @pytest.fixture
-def long_data(app, family) -> dict[str, int]:  # noqa: F811
+def long_data(app, family) -> dict[str, int]:
     """The family setting filled as a busy nursery's would be."""
     with inside(app, family.slug):
         manager = get_user(family.manager_id)
         staff = get_user(family.staff_id)
-        long_named = people.create_child(
+        long_named = children.create_child(
             child_details(
                 first_name="Maximiliana-Josephine",
                 last_name="Wolfeschlegelsteinhausen-Bergerdorff",
@@ -64,16 +53,16 @@ def long_data(app, family) -> dict[str, int]:  # noqa: F811
             "anastasia.constantinopoulou-fitzgerald@extremely-long-family-domain.example.org",
             Role.PARENT,
         )
-        people.link_parent(long_parent, long_named, "Grandmother and foster carer", by=manager)
-        people.link_parent(get_user(family.parent_a_id), long_named, "Mother", by=manager)
+        links.link_parent(long_parent, long_named, "Grandmother and foster carer", by=manager)
+        links.link_parent(get_user(family.parent_a_id), long_named, "Mother", by=manager)
         for number in range(15):
-            people.add_parent(
+            links.add_parent(
                 f"Invited Parent-With-A-Long-Name Number {number}",
                 f"invited.parent.with.a.long.address.{number}@another-long-domain.example.org",
                 by=manager,
             )
-        observation = journal.create_observation(
-            journal.ObservationDetails(
+        observation = observations.create_observation(
+            observations.ObservationDetails(
                 observed_on=TODAY,
                 child_ids=(family.child_a_id, long_named.id),
                 text=LONG_TEXT,
@@ -85,24 +74,24 @@ def long_data(app, family) -> dict[str, int]:  # noqa: F811
             ),
             by=staff,
         )
-        journal.add_photo(
+        photos.add_photo(
             observation,
             process_upload(photo_bytes(1200, 900)),
             caption="Ada and Maximiliana-Josephine lining up the cups from smallest to largest",
             in_photo=(family.child_a_id, long_named.id),
             by=staff,
         )
-        journal.publish(observation, by=staff, confirmed=True)
+        publishing.publish(observation, by=staff, confirmed=True)
         parent_a = get_user(family.parent_a_id)
         for number in range(10):
-            journal.add_comment(
+            comments.add_comment(
                 observation,
                 db.session.get_one(type(long_named), family.child_a_id),
                 f"Comment {number}: she told us all about it at tea time, "
                 "especially the cup that overflowed-and-overflowed-and-overflowed!",
                 by=parent_a,
             )
-        details = journal.ObservationDetails(
+        details = observations.ObservationDetails(
             observed_on=TODAY,
             child_ids=(family.child_a_id, long_named.id),
             text=LONG_TEXT + "\n\nCorrected: it was the afternoon.",
@@ -110,14 +99,14 @@ def long_data(app, family) -> dict[str, int]:  # noqa: F811
             characteristics=tuple(CHARACTERISTICS_OF_LEARNING),
             age_band="3_and_4",
         )
-        journal.update_observation(observation, details, by=manager)
-        journal.create_home_observation(
+        observations.update_observation(observation, details, by=manager)
+        observations.create_home_observation(
             db.session.get_one(type(long_named), family.child_a_id),
             date(2026, 11, 30),
             "At home Ada filled the bath with every cup in the kitchen cupboard.",
             by=parent_a,
         )
-        people.deactivate_now(get_user(family.parent_b_id), by=manager, reason="left")
+        accounts.deactivate_now(get_user(family.parent_b_id), by=manager, reason="left")
         db.session.commit()
         comment_id = db.session.scalars(select(Comment.id).order_by(Comment.id)).first()
         return {
@@ -128,7 +117,7 @@ def long_data(app, family) -> dict[str, int]:  # noqa: F811
         }
 
 
-def _pages(family, ids) -> dict[str, list[str]]:  # noqa: F811
+def _pages(family, ids) -> dict[str, list[str]]:
     a, obs, long_child = family.child_a_id, ids["observation"], ids["long_child"]
     child_obs = f"/journal/children/{a}/observations/{obs}"
     return {
@@ -189,7 +178,7 @@ WIDTHS = "[document.scrollingElement.scrollWidth, window.innerWidth]"
 
 
 @pytest.mark.parametrize("who", ["anonymous", "manager", "staff", "parent_a"])
-def test_every_page_fits_a_360_px_phone(app, family, long_data, live_server, new_page, who):  # noqa: F811
+def test_every_page_fits_a_360_px_phone(app, family, long_data, live_server, new_page, who):
     page = new_page(PHONE)
     if who != "anonymous":
         sign_in_in_browser(page, live_server, family, who)
@@ -205,7 +194,7 @@ def test_every_page_fits_a_360_px_phone(app, family, long_data, live_server, new
 
 def test_the_link_confirmation_fits_a_phone_with_both_names_on_screen(
     app,
-    family,  # noqa: F811
+    family,
     long_data,
     live_server,
     new_page,

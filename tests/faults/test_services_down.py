@@ -16,9 +16,9 @@ from sqlalchemy.engine import make_url
 from app.extensions import db
 from tenants.migrating import upgrade_public
 from tenants.provisioning import provision_setting
-from tests.conftest import client_for, make_user, sign_in
 from tests.fixtures.smtp import closed_port
-from tests.workers.conftest import wait_until
+from tests.helpers.clients import client_for, make_user, sign_in
+from tests.helpers.workers import wait_until
 
 UNAVAILABLE = "Learning Journals is briefly unavailable"
 

@@ -24,10 +24,11 @@ from app import clock
 from app.extensions import db
 from app.journal.models import Photo
 from app.journal.storage import ABANDONED_AFTER
-from tests.conftest import csrf_token
-from tests.journal.conftest import inside, observe, signed_in
+from tests.helpers.clients import csrf_token
+from tests.helpers.journal import observe, signed_in
+from tests.helpers.people import inside
+from tests.helpers.workers import wait_until
 from tests.journal.images import encode, noise_photo
-from tests.workers.conftest import wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

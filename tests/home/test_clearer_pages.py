@@ -7,8 +7,8 @@ import re
 from datetime import timedelta
 
 from app import clock
-from tests.conftest import client_for, csrf_token
-from tests.journal.conftest import observe, post_form, signed_in
+from tests.helpers.clients import client_for, csrf_token, post_form
+from tests.helpers.journal import observe, signed_in
 
 
 def test_a_new_settings_dashboard_shows_its_first_steps_until_they_are_done(app, family):

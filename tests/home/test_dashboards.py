@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import client_for, make_user, sign_in
+from tests.helpers.clients import client_for, make_user, sign_in
 
 
 def test_visitor_sees_welcome_and_sign_in(app, make_setting):

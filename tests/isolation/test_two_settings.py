@@ -7,7 +7,7 @@ import random
 import pytest
 from flask import Flask
 
-from tests.conftest import client_for
+from tests.helpers.clients import client_for
 
 
 def _add(client, email: str) -> int:

@@ -14,18 +14,12 @@ import pytest
 
 from app.extensions import db
 from app.journal.models import Comment, Observation
-from app.people import operations as people
+from app.people import children
 from app.people.models import Child
-from tests.journal.conftest import (
-    child_details,
-    get_user,
-    inside,
-    observe,
-    photo_bytes,
-    post_form,
-    signed_in,
-)
-from tests.people.conftest import access_outcome, add_child_with_id
+from tests.helpers.access import Cell, wrong_cells
+from tests.helpers.clients import post_form
+from tests.helpers.journal import observe, photo_bytes, signed_in
+from tests.helpers.people import add_child_with_id, child_details, get_user, inside
 
 FOREIGN_ID = 4242  # exists only in another setting
 MANAGER, STAFF, PARENT = "manager", "staff", "parent_a"
@@ -161,12 +155,12 @@ def ids(app, family, make_setting) -> dict[str, dict[str, int]]:
     other = _published_with_photo_and_comment(app, family, family.child_b_id, "Barty hopped.")
     with inside(app, family.slug):
         manager = get_user(family.manager_id)
-        left = people.create_child(child_details(first_name="Lia", last_name="Left"), by=manager)
+        left = children.create_child(child_details(first_name="Lia", last_name="Left"), by=manager)
         db.session.commit()
         left_id = left.id
     gone = _published_with_photo_and_comment(app, family, left_id, "Lia waved.")
     with inside(app, family.slug):
-        people.archive_child(db.session.get_one(Child, left_id), by=get_user(family.manager_id))
+        children.archive_child(db.session.get_one(Child, left_id), by=get_user(family.manager_id))
         db.session.commit()
         assert db.session.get(Observation, FOREIGN_ID) is None
     elsewhere = make_setting()
@@ -225,20 +219,20 @@ LAST = (
 
 @pytest.mark.parametrize("role", [MANAGER, STAFF, PARENT, "anonymous"])
 def test_every_route_for_every_role_and_id(app, family, ids, role):
-    client = signed_in(app, family, role)
-    wrong = []
     order = sorted(
         ROUTES.items(), key=lambda item: LAST.index(item[0]) + 1 if item[0] in LAST else 0
     )
-    for name, route in order:
-        for target in _targets(route):
-            path = route.path.format(**ids[target])
-            response = client.get(path) if route.method == "GET" else post_form(client, path)
-            expected, got = _expected(name, route, role, target), access_outcome(response)
-            if got != expected:
-                wrong.append(
-                    f"{route.method} {path} ({name}, {target}): {got}, expected {expected}"
-                )
+    cells = [
+        Cell(
+            route.method,
+            route.path.format(**ids[target]),
+            f"{name}, {target}",
+            _expected(name, route, role, target),
+        )
+        for name, route in order
+        for target in _targets(route)
+    ]
+    wrong = wrong_cells(signed_in(app, family, role), cells)
     assert not wrong, "\n".join(wrong)
 
 
@@ -270,11 +264,11 @@ def test_a_parent_does_not_see_drafts_by_url(app, family):
 
 def test_staff_do_not_see_other_staffs_drafts(app, family):
     with inside(app, family.slug):
-        from app.journal import operations as journal
+        from app.journal import observations
         from app.journal.models import ObservationStatus
 
-        draft = journal.create_observation(
-            journal.ObservationDetails(
+        draft = observations.create_observation(
+            observations.ObservationDetails(
                 observed_on=child_details().start_date,
                 child_ids=(family.child_a_id,),
                 text="The manager's draft.",

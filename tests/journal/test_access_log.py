@@ -6,14 +6,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.journal.models import JournalAccess, JournalView
-from tests.journal.conftest import (
-    TODAY,
-    inside,
-    observe,
-    observe_with_a_photo,
-    post_form,
-    signed_in,
-)
+from tests.helpers.clients import post_form
+from tests.helpers.journal import observe, observe_with_a_photo, signed_in
+from tests.helpers.people import TODAY, inside
 
 
 def _log(app, slug: str) -> list[tuple[int | None, int, int | None, str]]:

@@ -13,15 +13,9 @@ from app.auth.models import AuditEntry
 from app.extensions import db
 from app.journal import storage
 from app.journal.models import Comment, Observation, ObservationStatus, Photo
-from tests.journal.conftest import (
-    TODAY,
-    inside,
-    observe,
-    photo_bytes,
-    post_form,
-    signed_in,
-    upload,
-)
+from tests.helpers.clients import post_form
+from tests.helpers.journal import observe, photo_bytes, signed_in, upload
+from tests.helpers.people import TODAY, inside
 
 
 def _correction(family, child_ids: list[int], text: str, **changes) -> dict:

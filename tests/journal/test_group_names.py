@@ -16,23 +16,22 @@ from sqlalchemy import update
 
 from app.auth.models import User
 from app.extensions import db
-from app.journal import operations as journal
+from app.journal import comments, names
 from app.journal.models import GroupNamePolicy, Observation
 from app.journal.viewing import ChildView, NotInChildsView
+from app.people.links import link_parent
 from app.people.models import Child
-from app.people.operations import link_parent
-from tests.journal.conftest import (
+from tests.helpers.clients import post_form
+from tests.helpers.journal import (
     B_NAMES,
-    TODAY,
-    inside,
     observation_row,
     observe,
     photo_bytes,
-    post_form,
     set_group_names,
     signed_in,
     upload,
 )
+from tests.helpers.people import TODAY, inside
 from tests.routes import app_routes
 
 GROUP_TEXT = (
@@ -322,10 +321,10 @@ def test_a_childs_view_offers_no_raw_text_to_a_template(app, family):
             child=child_a,
             family=frozenset({child_a.id}),
             policy=GroupNamePolicy.HIDDEN,
-            everyone=journal.setting_children(),
+            everyone=names.setting_children(),
         )
         item = view.show(
-            observation, journal.comments_in_view(observation, child_a, with_hidden=False)
+            observation, comments.comments_in_view(observation, child_a, with_hidden=False)
         )
 
         assert item.observation.observed_on == TODAY and item.observation.is_group
@@ -356,7 +355,7 @@ def test_no_get_route_gives_child_bs_name_to_child_as_family(app, family):
     _comment_from_each_family(app, family, observation_id)
     with inside(app, family.slug):
         shown = db.session.get_one(Observation, observation_id)
-        staff_comment = journal.add_comment(
+        staff_comment = comments.add_comment(
             shown,
             db.session.get_one(Child, family.child_a_id),
             "Barty helped Ada too.",

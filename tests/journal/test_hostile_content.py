@@ -8,13 +8,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.journal.models import Observation
-from tests.journal.conftest import (
-    inside,
-    observe,
-    photo_bytes,
-    post_form,
-    signed_in,
-)
+from tests.helpers.clients import post_form
+from tests.helpers.journal import observe, photo_bytes, signed_in
+from tests.helpers.people import inside
 
 PAYLOADS = [
     "<script>alert('text')</script>",

@@ -27,19 +27,14 @@ from hypothesis import strategies as st
 
 from app.auth.models import User
 from app.extensions import db
-from app.journal import operations as journal
+from app.journal import comments
 from app.journal.content_rules import ContentRules, Rule, check_observation
 from app.journal.masking import ChildName, mask_other_children
 from app.journal.models import Observation
 from app.journal.text import ObservationText, Replacement
 from app.people.models import Child
-from tests.journal.conftest import (
-    B_NAMES,
-    inside,
-    observe,
-    photo_bytes,
-    signed_in,
-)
+from tests.helpers.journal import B_NAMES, observe, photo_bytes, signed_in
+from tests.helpers.people import inside
 
 ADA = ChildName(1, "Ada", "Okafor")
 BARTY = ChildName(2, "Bartholomew", "Quince", preferred_name="Barty")
@@ -211,7 +206,7 @@ def _write_for_both(app, family, text: str, next_steps: str, caption: str) -> in
         photos=[(photo_bytes(48, 32), caption, [family.child_a_id])],
     )
     with inside(app, family.slug):
-        journal.add_comment(
+        comments.add_comment(
             db.session.get_one(Observation, observation_id),
             db.session.get_one(Child, family.child_a_id),
             caption,

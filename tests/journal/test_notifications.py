@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from app import clock
 from tests.fixtures.smtp import html_of, text_of
-from tests.journal.conftest import observe, photo_bytes, post_form, signed_in
+from tests.helpers.clients import post_form
+from tests.helpers.journal import observe, photo_bytes, signed_in
 
 
 def _choose(app, family, who: str, choice: str) -> None:

@@ -9,15 +9,9 @@ from sqlalchemy import func, select
 from app.auth.models import AuditEntry
 from app.extensions import db
 from app.journal.models import Comment, Observation, ObservationStatus, Photo
-from tests.journal.conftest import (
-    TODAY,
-    inside,
-    observe,
-    photo_bytes,
-    post_form,
-    signed_in,
-    upload,
-)
+from tests.helpers.clients import post_form
+from tests.helpers.journal import observe, photo_bytes, signed_in, upload
+from tests.helpers.people import TODAY, inside
 
 NEW_OBSERVATION = "/journal/observations/new"
 

@@ -12,13 +12,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.journal.models import Observation, ObservationStatus
-from tests.journal.conftest import (
-    inside,
-    observe,
-    photo_bytes,
-    post_form,
-    signed_in,
-)
+from tests.helpers.clients import post_form
+from tests.helpers.journal import observe, photo_bytes, signed_in
+from tests.helpers.people import inside
 
 RULES = {
     "group_names": "hidden",

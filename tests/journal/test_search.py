@@ -10,7 +10,8 @@ from sqlalchemy import update
 
 from app.extensions import db
 from app.people.models import Child
-from tests.journal.conftest import inside, observe, signed_in
+from tests.helpers.journal import observe, signed_in
+from tests.helpers.people import inside
 
 
 def _results(page: str, texts: list[str]) -> set[str]:

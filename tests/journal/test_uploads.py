@@ -17,16 +17,16 @@ from app.config import MAX_REQUEST_MB
 from app.extensions import db
 from app.journal import storage
 from app.journal.models import Observation, Photo
-from tests.journal.conftest import (
-    inside,
+from tests.helpers.clients import post_form
+from tests.helpers.journal import (
     observe,
     observe_with_a_photo,
     photo_bytes,
-    post_form,
     read_image,
     signed_in,
     upload,
 )
+from tests.helpers.people import inside
 from tests.journal.images import blank_png, encode, jpeg_with_everything, noise_photo
 
 

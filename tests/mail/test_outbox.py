@@ -18,7 +18,8 @@ from app.extensions import db
 from app.mail.delivery import deliver_due_messages
 from app.mail.models import DeliveryStatus, OutboxMessage
 from tests.fixtures.smtp import text_of
-from tests.people.conftest import email_of, inside, post_form, signed_in
+from tests.helpers.clients import post_form
+from tests.helpers.people import email_of, inside, signed_in
 
 
 def _messages_to(app, slug: str, address: str) -> list[OutboxMessage]:

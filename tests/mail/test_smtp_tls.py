@@ -20,8 +20,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from app.mail.delivery import send_over_smtp
-from tests.conftest import client_for, csrf_token, make_user
 from tests.fixtures.smtp import Inbox, _free_port, text_of
+from tests.helpers.clients import client_for, csrf_token, make_user
 
 # aiosmtpd cannot see that an implicit TLS socket is encrypted, and warns about AUTH.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -15,10 +15,8 @@ import redis
 
 from app.backups.operations import nightly_backup
 from app.extensions import limiter
-from tests.backups.conftest import Service, service  # noqa: F401  (a fixture for tests here)
-from tests.journal.conftest import family, frozen_clock  # noqa: F401  (fixtures for tests here)
-from tests.mail.conftest import tasks_left_to_workers  # noqa: F401  (a fixture for tests here)
-from workers.presence import ROLES, record_presence
+from tests.helpers.backups import Service
+from tests.helpers.workers import workers_running
 
 
 def free_port() -> int:
@@ -70,13 +68,6 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     server.start()
     yield server
     server.stop()
-
-
-def workers_running(app) -> None:
-    """What the heartbeats of a running worker and beat leave in Redis."""
-    with app.app_context():
-        for role in ROLES:
-            record_presence(role)
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from app.backups.operations import nightly_backup
 from app.extensions import db
 from tenants.migrating import current_revision
 from tenants.provisioning import provision_setting
-from tests.conftest import client_for
-from tests.ops.conftest import workers_running
+from tests.helpers.clients import client_for
+from tests.helpers.workers import workers_running
 
 OPERATOR = "127.0.0.1"  # on METRICS_ALLOWED_IPS by default
 STRANGER = "203.0.113.9"

@@ -12,7 +12,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from tests.conftest import GOOD_PASSWORD, GOOD_PIN, make_user
+from tests.helpers.clients import GOOD_PASSWORD, GOOD_PIN, make_user
 from tests.ops.https import BASE_DOMAIN, Browser, HttpsStack
 
 CSRF_FIELD = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')

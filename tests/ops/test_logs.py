@@ -15,17 +15,10 @@ from collections.abc import Iterator
 import pytest
 
 from app.ops.logs import JsonFormatter, TextFormatter
-from tests.conftest import client_for, csrf_token
 from tests.fixtures.smtp import text_of
-from tests.journal.conftest import (
-    PASSWORD,
-    PIN,
-    observe,
-    photo_bytes,
-    post_form,
-    signed_in,
-    upload,
-)
+from tests.helpers.clients import client_for, csrf_token, post_form
+from tests.helpers.journal import observe, photo_bytes, signed_in, upload
+from tests.helpers.people import PASSWORD, PIN
 
 INVITEE_NAME = "Priya O'Neill-Shah"
 INVITEE_EMAIL = "priya.oneill-shah@example.org"

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import clock
 from app.backups.operations import nightly_backup
-from tests.conftest import client_for, csrf_token
+from tests.helpers.clients import client_for, csrf_token
 from workers.jobs import run_job_now
 
 OPERATOR = "127.0.0.1"

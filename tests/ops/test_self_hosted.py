@@ -9,7 +9,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from tests.journal.conftest import signed_in
+from tests.helpers.journal import signed_in
 
 APP = Path(__file__).resolve().parents[2] / "app"
 SCANNED = {".html", ".txt", ".css", ".js", ".svg", ".xml"}

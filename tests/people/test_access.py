@@ -14,17 +14,11 @@ import pytest
 
 from app.auth.models import Role, User
 from app.extensions import db
-from app.people import operations as people
+from app.people import children
 from app.people.models import Child
-from tests.people.conftest import (
-    access_outcome,
-    add_child_with_id,
-    child_details,
-    get_user,
-    inside,
-    post_form,
-    signed_in,
-)
+from tests.helpers.access import Cell, wrong_cells
+from tests.helpers.clients import post_form
+from tests.helpers.people import add_child_with_id, child_details, get_user, inside, signed_in
 
 FOREIGN_ID = 4242  # exists only in the other setting
 MANAGER, STAFF, PARENT = "manager", "staff", "parent"
@@ -93,8 +87,8 @@ def ids(app, nursery, make_setting) -> dict[str, dict[str, int]]:
     """Ids to put in each placeholder, for each target."""
     with inside(app, nursery.slug):
         manager = get_user(nursery.manager_id)
-        left = people.create_child(child_details(first_name="Lia", last_name="Left"), by=manager)
-        people.archive_child(left, by=manager)
+        left = children.create_child(child_details(first_name="Lia", last_name="Left"), by=manager)
+        children.archive_child(left, by=manager)
         db.session.commit()
         left_id = left.id
         assert db.session.get(Child, FOREIGN_ID) is None
@@ -140,20 +134,20 @@ def _expected(name: str, route: Route, role: str, target: str) -> str:
 
 @pytest.mark.parametrize("role", [MANAGER, STAFF, PARENT, "anonymous"])
 def test_every_route_for_every_role_and_id(app, nursery, ids, role):
-    client = signed_in(app, nursery, role)
-    wrong = []
     # The manager's own staff member is deactivated by one of these requests:
     # ask the destructive ones last.
     order = sorted(ROUTES.items(), key=lambda item: item[0] in ACCOUNT_CHANGES)
-    for name, route in order:
-        for target in TARGETS if "{" in route.path else ("own",):
-            path = route.path.format(**ids[target])
-            response = client.get(path) if route.method == "GET" else post_form(client, path)
-            expected, got = _expected(name, route, role, target), access_outcome(response)
-            if got != expected:
-                wrong.append(
-                    f"{route.method} {path} ({name}, {target}): {got}, expected {expected}"
-                )
+    cells = [
+        Cell(
+            route.method,
+            route.path.format(**ids[target]),
+            f"{name}, {target}",
+            _expected(name, route, role, target),
+        )
+        for name, route in order
+        for target in (TARGETS if "{" in route.path else ("own",))
+    ]
+    wrong = wrong_cells(signed_in(app, nursery, role), cells)
     assert not wrong, "\n".join(wrong)
 
 
@@ -204,7 +198,7 @@ def test_hostile_input_to_every_form_is_never_a_server_error(app, nursery, ids, 
 
 def test_invalid_utf8_in_a_form_is_a_form_error(app, nursery):
     manager = signed_in(app, nursery, MANAGER)
-    from tests.conftest import csrf_token
+    from tests.helpers.clients import csrf_token
 
     body = b"first_name=%FF%FE&last_name=Lind&csrf_token=" + csrf_token(manager).encode()
     response = manager.post(

@@ -14,10 +14,10 @@ from sqlalchemy import select, text
 from app import clock
 from app.auth.models import Role, User
 from app.extensions import db
-from app.people import operations as people
-from tests.conftest import client_for, csrf_token
+from app.people import children, needs_attention
 from tests.fixtures.smtp import text_of
-from tests.people.conftest import (
+from tests.helpers.clients import client_for, csrf_token, post_form
+from tests.helpers.people import (
     PASSWORD,
     TODAY,
     add_user,
@@ -25,7 +25,6 @@ from tests.people.conftest import (
     get_child,
     get_user,
     inside,
-    post_form,
     signed_in,
 )
 
@@ -169,7 +168,7 @@ def test_a_bounce_during_the_nightly_sweep_is_recorded_in_its_setting(
         add_user("Pat Elsewhere", parent_address, Role.PARENT)
         db.session.commit()
     with inside(app, nursery.slug):
-        people.archive_child(get_child(nursery.child_id), by=get_user(nursery.manager_id))
+        children.archive_child(get_child(nursery.child_id), by=get_user(nursery.manager_id))
         db.session.commit()
     clock.advance(timedelta(days=1))
 
@@ -177,11 +176,11 @@ def test_a_bounce_during_the_nightly_sweep_is_recorded_in_its_setting(
     assert result.exit_code == 0, result.output
 
     with inside(app, nursery.slug):
-        [bounced] = people.undeliverable_emails()
+        [bounced] = needs_attention.undeliverable_emails()
         assert bounced.id == nursery.parent_id
         assert bounced.email_bounced_at == clock.now()
     with inside(app, bystander.slug):
-        assert people.undeliverable_emails() == []
+        assert needs_attention.undeliverable_emails() == []
 
 
 def test_a_failure_to_record_a_bounce_does_not_undo_the_invitation(

@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from app.auth.models import AccountStatus, AuditEntry, Role
 from app.extensions import db
-from app.people import operations as people
+from app.people import accounts, children, links, needs_attention, staff
 from app.people.models import Child, StaffMember
-from app.validation import InvalidInput
-from tests.people.conftest import (
+from app.validation import InvalidField, InvalidInput
+from tests.helpers.people import (
     TODAY,
     add_user,
     child_details,
@@ -30,7 +30,7 @@ def _audit(event: str) -> list[AuditEntry]:
 def test_names_are_trimmed_and_normalised_and_real_names_are_welcome(app, nursery):
     with inside(app, nursery.slug):
         manager = get_user(nursery.manager_id)
-        child = people.create_child(
+        child = children.create_child(
             child_details(
                 first_name="  Zoe\u0301  ",  # e + combining acute: stored as one character
                 last_name="O'Brien-Nguyễn",
@@ -62,16 +62,16 @@ def test_bad_child_details_are_refused_and_nothing_is_saved(
 ):
     with inside(app, nursery.slug):
         before = db.session.query(Child).count()
-        with pytest.raises(people.InvalidField, match=message) as refused:
-            people.create_child(child_details(**overrides), by=get_user(nursery.manager_id))
+        with pytest.raises(InvalidField, match=message) as refused:
+            children.create_child(child_details(**overrides), by=get_user(nursery.manager_id))
         assert refused.value.field == field
         db.session.rollback()
         assert db.session.query(Child).count() == before
 
 
 def test_a_parent_cannot_be_a_key_person(app, nursery):
-    with inside(app, nursery.slug), pytest.raises(people.InvalidField, match="key person"):
-        people.create_child(
+    with inside(app, nursery.slug), pytest.raises(InvalidField, match="key person"):
+        children.create_child(
             child_details(first_name="Cy", key_person_id=nursery.parent_id),
             by=get_user(nursery.manager_id),
         )
@@ -81,10 +81,10 @@ def test_same_names_and_birthday_need_confirmation(app, nursery):
     with inside(app, nursery.slug):
         manager = get_user(nursery.manager_id)
         twin = child_details(first_name="ADA", last_name="okafor")
-        with pytest.raises(people.PossibleDuplicate) as warned:
-            people.create_child(twin, by=manager)
+        with pytest.raises(children.PossibleDuplicate) as warned:
+            children.create_child(twin, by=manager)
         assert warned.value.existing.id == nursery.child_id
-        confirmed = people.create_child(twin, by=manager, confirm_duplicate=True)
+        confirmed = children.create_child(twin, by=manager, confirm_duplicate=True)
         db.session.commit()
         assert confirmed.id != nursery.child_id
 
@@ -93,32 +93,32 @@ def test_editing_a_child_to_match_another_needs_confirmation(app, nursery):
     with inside(app, nursery.slug):
         manager = get_user(nursery.manager_id)
         other = get_child(nursery.other_child_id)
-        with pytest.raises(people.PossibleDuplicate):
-            people.update_child(other, child_details(), by=manager)
+        with pytest.raises(children.PossibleDuplicate):
+            children.update_child(other, child_details(), by=manager)
         db.session.rollback()
         # Saving a child unchanged is not a duplicate of itself.
-        people.update_child(get_child(nursery.child_id), child_details(), by=manager)
+        children.update_child(get_child(nursery.child_id), child_details(), by=manager)
 
 
 def test_a_leaving_date_in_the_future_keeps_the_child_active(app, nursery):
     with inside(app, nursery.slug):
         child = get_child(nursery.child_id)
-        people.set_child_leaving_date(
+        children.set_child_leaving_date(
             child, TODAY + timedelta(days=3), by=get_user(nursery.manager_id)
         )
         assert not child.is_archived
-        assert nursery.child_id in [c.id for c in people.active_children()]
+        assert nursery.child_id in [c.id for c in children.active_children()]
 
 
 def test_a_leaving_date_that_has_come_archives_at_once_and_a_correction_restores(app, nursery):
     with inside(app, nursery.slug):
         manager = get_user(nursery.manager_id)
         child = get_child(nursery.child_id)
-        people.set_child_leaving_date(child, TODAY, by=manager)
+        children.set_child_leaving_date(child, TODAY, by=manager)
         assert child.is_archived
-        assert nursery.child_id not in [c.id for c in people.active_children()]
-        assert nursery.child_id in [c.id for c in people.archived_children()]
-        people.set_child_leaving_date(child, None, by=manager)
+        assert nursery.child_id not in [c.id for c in children.active_children()]
+        assert nursery.child_id in [c.id for c in children.archived_children()]
+        children.set_child_leaving_date(child, None, by=manager)
         assert not child.is_archived
         events = [e.event for e in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
         assert events[-4:] == [
@@ -132,7 +132,7 @@ def test_a_leaving_date_that_has_come_archives_at_once_and_a_correction_restores
 def test_archiving_now_sets_the_leaving_date_to_today(app, nursery):
     with inside(app, nursery.slug):
         child = get_child(nursery.other_child_id)
-        people.archive_child(child, by=get_user(nursery.manager_id))
+        children.archive_child(child, by=get_user(nursery.manager_id))
         assert child.leaving_date == TODAY and child.is_archived
 
 
@@ -140,10 +140,10 @@ def test_linking_and_unlinking_are_audited_with_who_and_when(app, nursery):
     with inside(app, nursery.slug):
         manager, parent = get_user(nursery.manager_id), get_user(nursery.parent_id)
         other = get_child(nursery.other_child_id)
-        link = people.link_parent(parent, other, "  Step-mum ", by=manager)
+        link = links.link_parent(parent, other, "  Step-mum ", by=manager)
         assert (link.relationship, link.confirmed_by_id) == ("Step-mum", manager.id)
         assert link.confirmed_at.date() == TODAY
-        people.unlink_parent(parent, other, by=manager)
+        links.unlink_parent(parent, other, by=manager)
         db.session.commit()
         linked, unlinked = _audit("parent.linked")[-1], _audit("parent.unlinked")[-1]
         for entry in (linked, unlinked):
@@ -158,10 +158,10 @@ def test_several_parents_per_child_and_several_children_per_parent(app, nursery)
         manager = get_user(nursery.manager_id)
         parent = get_user(nursery.parent_id)
         second = add_user("Kim Carer", f"kim@{nursery.slug}.example.org", Role.PARENT)
-        people.link_parent(second, get_child(nursery.child_id), "Father", by=manager)
-        people.link_parent(parent, get_child(nursery.other_child_id), "Mother", by=manager)
+        links.link_parent(second, get_child(nursery.child_id), "Father", by=manager)
+        links.link_parent(parent, get_child(nursery.other_child_id), "Mother", by=manager)
         assert sorted(links_of(parent.id)) == sorted([nursery.child_id, nursery.other_child_id])
-        assert len(people.links_of_child(get_child(nursery.child_id))) == 2
+        assert len(links.links_of_child(get_child(nursery.child_id))) == 2
 
 
 @pytest.mark.parametrize(
@@ -178,39 +178,39 @@ def test_links_that_make_no_sense_are_refused(app, nursery, who, child, message)
         user = get_user(nursery.staff_id if who == "staff" else nursery.parent_id)
         target = get_child(nursery.child_id if child == "mine" else nursery.other_child_id)
         if child == "left":
-            people.archive_child(target, by=manager)
+            children.archive_child(target, by=manager)
         with pytest.raises(InvalidInput, match=message):
-            people.link_parent(user, target, "Mother", by=manager)
+            links.link_parent(user, target, "Mother", by=manager)
 
 
 def test_staff_whose_leaving_date_has_come_are_deactivated_at_once(app, nursery):
     with inside(app, nursery.slug):
-        staff = get_user(nursery.staff_id)
-        people.set_staff_dates(staff, date(2024, 1, 8), TODAY, by=get_user(nursery.manager_id))
+        member = get_user(nursery.staff_id)
+        staff.set_staff_dates(member, date(2024, 1, 8), TODAY, by=get_user(nursery.manager_id))
         db.session.commit()
-        assert staff.status is AccountStatus.DEACTIVATED
-        assert db.session.get_one(StaffMember, staff.id).leaving_date == TODAY
+        assert member.status is AccountStatus.DEACTIVATED
+        assert db.session.get_one(StaffMember, member.id).leaving_date == TODAY
 
 
 def test_a_manager_cannot_deactivate_themselves(app, nursery):
     with inside(app, nursery.slug):
         manager = get_user(nursery.manager_id)
         with pytest.raises(InvalidInput, match="your own"):
-            people.deactivate_now(manager, by=manager, reason="test")
+            accounts.deactivate_now(manager, by=manager, reason="test")
         with pytest.raises(InvalidInput, match="your own"):
-            people.set_staff_dates(manager, None, TODAY, by=manager)
+            staff.set_staff_dates(manager, None, TODAY, by=manager)
 
 
 def test_deactivate_now_ends_access_and_is_audited(app, nursery):
     with inside(app, nursery.slug):
         manager, parent = get_user(nursery.manager_id), get_user(nursery.parent_id)
-        people.deactivate_now(parent, by=manager, reason="asked by the family")
+        accounts.deactivate_now(parent, by=manager, reason="asked by the family")
         db.session.commit()
         assert parent.status is AccountStatus.DEACTIVATED
         entry = _audit("deactivated")[-1]
         assert (entry.actor_id, entry.subject_id) == (manager.id, parent.id)
         with pytest.raises(InvalidInput, match="already"):
-            people.deactivate_now(parent, by=manager, reason="again")
+            accounts.deactivate_now(parent, by=manager, reason="again")
 
 
 def test_needs_attention_lists_what_someone_should_look_at(app, nursery):
@@ -218,17 +218,17 @@ def test_needs_attention_lists_what_someone_should_look_at(app, nursery):
         manager = get_user(nursery.manager_id)
         leaver = add_user("Lee Leaver", f"lee@{nursery.slug}.example.org", Role.STAFF)
         db.session.add(StaffMember(user_id=leaver.id, leaving_date=TODAY - timedelta(days=2)))
-        waiting = people.add_parent("Wyn Waiting", f"wyn@{nursery.slug}.example.org", by=manager)
-        lapsed = people.add_parent("Lou Lapsed", f"lou@{nursery.slug}.example.org", by=manager)
+        waiting = links.add_parent("Wyn Waiting", f"wyn@{nursery.slug}.example.org", by=manager)
+        lapsed = links.add_parent("Lou Lapsed", f"lou@{nursery.slug}.example.org", by=manager)
         db.session.flush()
         from app.auth.models import OneTimeLink
 
         for link in db.session.scalars(select(OneTimeLink).where(OneTimeLink.user_id == lapsed.id)):
             link.expires_at = link.created_at - timedelta(seconds=1)
-        people.archive_child(get_child(nursery.child_id), by=manager)
+        children.archive_child(get_child(nursery.child_id), by=manager)
         db.session.flush()
 
-        found = people.needs_attention()
+        found = needs_attention.needs_attention()
         assert [(u.id, d) for u, d in found.staff_past_leaving] == [
             (leaver.id, TODAY - timedelta(days=2))
         ]
@@ -243,4 +243,4 @@ def test_needs_attention_lists_what_someone_should_look_at(app, nursery):
 def test_parents_see_only_their_linked_children(app, nursery):
     with inside(app, nursery.slug):
         parent = get_user(nursery.parent_id)
-        assert [c.id for c in people.children_of(parent)] == [nursery.child_id]
+        assert [c.id for c in links.children_of(parent)] == [nursery.child_id]

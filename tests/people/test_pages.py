@@ -12,7 +12,8 @@ from app.auth.models import AccountStatus, AuditEntry, User
 from app.extensions import db
 from app.people.models import Child, ParentLink
 from tests.fixtures.smtp import text_of
-from tests.people.conftest import (
+from tests.helpers.clients import is_signed_out, post_form
+from tests.helpers.people import (
     PASSWORD,
     PIN,
     TODAY,
@@ -20,9 +21,7 @@ from tests.people.conftest import (
     get_child,
     get_user,
     inside,
-    is_signed_out,
     links_of,
-    post_form,
     signed_in,
 )
 
@@ -319,11 +318,11 @@ def test_unlinking_hides_the_child_from_the_parent_at_once(app, nursery):
 def test_a_parent_sees_their_child_but_not_other_parents_or_other_children(app, nursery):
     with inside(app, nursery.slug):
         from app.auth.models import Role
-        from app.people import operations as people
-        from tests.people.conftest import add_user
+        from app.people import links
+        from tests.helpers.people import add_user
 
         other_parent = add_user("Olu Other", "olu@example.org", Role.PARENT)
-        people.link_parent(
+        links.link_parent(
             other_parent, get_child(nursery.child_id), "Father", by=get_user(nursery.manager_id)
         )
         db.session.commit()
@@ -398,7 +397,7 @@ def test_a_leaving_date_that_has_come_ends_a_staff_members_session(app, nursery)
 
 
 def signed_in_attempt(app, nursery, who):
-    from tests.conftest import client_for, sign_in
+    from tests.helpers.clients import client_for, sign_in
 
     return sign_in(client_for(app, nursery.slug), email_of(nursery, who), PASSWORD, PIN)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fixtures.browser import DESKTOP, check_accessibility, screenshot
-from tests.people.conftest import PASSWORD, PIN, email_of
+from tests.helpers.people import PASSWORD, PIN, email_of
 
 pytestmark = pytest.mark.e2e
 

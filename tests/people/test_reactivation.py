@@ -12,27 +12,18 @@ from sqlalchemy import select
 
 from app.auth.models import AccountStatus, AuditEntry, User
 from app.extensions import db
-from app.people import operations as people
+from app.people import accounts, staff
 from app.people.models import Child
-from tests.conftest import client_for, sign_in
 from tests.fixtures.smtp import text_of
-from tests.people.conftest import (
-    PASSWORD,
-    PIN,
-    email_of,
-    get_user,
-    inside,
-    links_of,
-    post_form,
-    signed_in,
-)
+from tests.helpers.clients import client_for, post_form, sign_in
+from tests.helpers.people import PASSWORD, PIN, email_of, get_user, inside, links_of, signed_in
 
 NEW_PASSWORD, NEW_PIN = "kites over the harbour wall", "385017"
 
 
 def _deactivate(app, nursery, user_id: int) -> None:
     with inside(app, nursery.slug):
-        people.deactivate_now(
+        accounts.deactivate_now(
             get_user(user_id), by=get_user(nursery.manager_id), reason="left last year"
         )
         db.session.commit()
@@ -95,9 +86,9 @@ def test_a_reactivated_member_of_staff_loses_a_leaving_date_that_has_passed(app,
     assert _status(app, nursery, nursery.staff_id) is AccountStatus.DEACTIVATED
     assert post_form(manager, f"/people/{nursery.staff_id}/reactivate").status_code == 303
     with inside(app, nursery.slug):
-        record = people.staff_dates(get_user(nursery.staff_id))
+        record = staff.staff_dates(get_user(nursery.staff_id))
         assert record.leaving_date is None and record.start_date == date(2024, 1, 8)
-        assert people.staff_due_to_leave() == []  # the night's sweep leaves them be
+        assert staff.staff_due_to_leave() == []  # the night's sweep leaves them be
 
 
 def test_only_a_deactivated_account_is_reactivated(app, nursery):

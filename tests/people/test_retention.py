@@ -13,28 +13,23 @@ from sqlalchemy.exc import IntegrityError
 from app import clock
 from app.auth.models import AuditEntry
 from app.extensions import db
-from app.people import operations as people
+from app.people import children, policies
 from app.people.models import ParentDeparture
 from app.people.sweep import deactivation_sweep
 from app.retention.archive import children_past_retention
 from app.retention.schedule import RULES, retention_schedule
 from tenants.models import Setting
-from tests.people.conftest import (
-    TODAY,
-    child_details,
-    get_child,
-    get_user,
-    inside,
-    post_form,
-    signed_in,
-)
+from tests.helpers.clients import post_form
+from tests.helpers.people import TODAY, child_details, get_child, get_user, inside, signed_in
 
 HEADING = "Records past their retention date: they should be purged"
 
 
 def _leaves_on(app, nursery, child_id: int, leaving: date) -> None:
     with inside(app, nursery.slug):
-        people.set_child_leaving_date(get_child(child_id), leaving, by=get_user(nursery.manager_id))
+        children.set_child_leaving_date(
+            get_child(child_id), leaving, by=get_user(nursery.manager_id)
+        )
         db.session.commit()
 
 
@@ -47,7 +42,7 @@ def _archive_row(page: str, name: str) -> str:
 def _policies(app, slug: str) -> tuple[int, int]:
     with inside(app, slug):
         years = retention_schedule()["retention_years_after_leaving"]
-        return people.people_policies().parent_grace_days, years
+        return policies.people_policies().parent_grace_days, years
 
 
 def _schedule_form(**changes: str) -> dict[str, str]:
@@ -66,7 +61,7 @@ def test_the_archive_shows_each_childs_retention_deadline(app, nursery):
             start_date=date(2022, 9, 1),
             leaving_date=date(2024, 2, 29),
         )
-        people.create_child(leap, by=get_user(nursery.manager_id))
+        children.create_child(leap, by=get_user(nursery.manager_id))
         db.session.commit()
     page = signed_in(app, nursery, "manager").get("/people/children/archive").text
     assert "kept for 3 years after they leave" in page

@@ -10,12 +10,12 @@ from app import clock
 from app.auth.models import AccountStatus, AuditEntry, Role
 from app.extensions import db
 from app.mail.delivery import deliver_due_messages
-from app.people import operations as people
+from app.people import children, links
 from app.people.models import ParentDeparture, StaffMember
 from app.people.sweep import deactivation_sweep, sweep_setting
-from tests.conftest import client_for, sign_in
 from tests.fixtures.smtp import html_of, text_of
-from tests.people.conftest import (
+from tests.helpers.clients import client_for, is_signed_out, sign_in
+from tests.helpers.people import (
     PASSWORD,
     PIN,
     TODAY,
@@ -24,7 +24,6 @@ from tests.people.conftest import (
     get_child,
     get_user,
     inside,
-    is_signed_out,
     signed_in,
 )
 
@@ -42,7 +41,7 @@ def _sweep(app, slug: str, grace_days: int = 14):
 
 def _set_child_leaving(app, slug: str, child_id: int, leaving: date) -> None:
     with inside(app, slug):
-        people.set_child_leaving_date(get_child(child_id), leaving, by=None)  # type: ignore[arg-type]
+        children.set_child_leaving_date(get_child(child_id), leaving, by=None)  # type: ignore[arg-type]
         db.session.commit()
 
 
@@ -55,7 +54,7 @@ def test_a_child_is_archived_on_their_leaving_date_not_before(app, nursery):
     with inside(app, nursery.slug):
         child = get_child(nursery.other_child_id)
         assert child.is_archived
-        assert nursery.other_child_id not in [c.id for c in people.active_children()]
+        assert nursery.other_child_id not in [c.id for c in children.active_children()]
         archived = db.session.scalars(
             select(AuditEntry).where(AuditEntry.event == "child.archived")
         ).all()
@@ -110,7 +109,7 @@ def test_parent_is_told_once_then_deactivated_after_the_grace_period(app, nurser
 
 def test_a_parent_with_a_child_still_at_the_setting_keeps_access(app, nursery, mail_outbox):
     with inside(app, nursery.slug):
-        people.link_parent(
+        links.link_parent(
             get_user(nursery.parent_id),
             get_child(nursery.other_child_id),
             "Mother",
@@ -148,7 +147,7 @@ def test_a_notice_is_void_when_a_sibling_is_linked(app, nursery, mail_outbox):
     _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
     _sweep(app, nursery.slug)
     with inside(app, nursery.slug):
-        people.link_parent(
+        links.link_parent(
             get_user(nursery.parent_id),
             get_child(nursery.other_child_id),
             "Mother",

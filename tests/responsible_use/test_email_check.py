@@ -7,8 +7,8 @@ import re
 from datetime import timedelta
 
 from app import clock
-from tests.conftest import GOOD_PASSWORD, client_for, csrf_token, make_user, sign_in
 from tests.fixtures.smtp import text_of
+from tests.helpers.clients import GOOD_PASSWORD, client_for, csrf_token, make_user, sign_in
 
 ASKED = "/account/email-check?next=/"
 

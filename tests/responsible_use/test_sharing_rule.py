@@ -7,21 +7,16 @@ from html import unescape
 
 from app.auth.models import User
 from app.extensions import db
+from app.people.links import link_parent
 from app.people.models import Child
-from app.people.operations import link_parent
-from tests.journal.conftest import (  # noqa: F401
-    family,
-    observe,
-    photo_bytes,
-    signed_in,
-)
-from tests.people.conftest import frozen_clock, inside  # noqa: F401
+from tests.helpers.journal import observe, photo_bytes, signed_in
+from tests.helpers.people import inside
 from tests.responsible_use.test_email_check import save_rules
 
 DEFAULT_RULE = "Please don't share photos of other children online."
 
 
-def _pages_with_photos(app, family) -> tuple[str, str]:  # noqa: F811
+def _pages_with_photos(app, family) -> tuple[str, str]:
     observation_id = observe(
         app,
         family,
@@ -33,7 +28,7 @@ def _pages_with_photos(app, family) -> tuple[str, str]:  # noqa: F811
     return f"/journal/children/{child}", f"/journal/children/{child}/observations/{observation_id}"
 
 
-def test_parents_see_the_sharing_rule_beside_photos_and_the_download(app, family):  # noqa: F811
+def test_parents_see_the_sharing_rule_beside_photos_and_the_download(app, family):
     journal_page, observation_page = _pages_with_photos(app, family)
     parent = signed_in(app, family, "parent_a")
     journal = unescape(parent.get(journal_page).text)
@@ -48,7 +43,7 @@ def test_parents_see_the_sharing_rule_beside_photos_and_the_download(app, family
     assert DEFAULT_RULE not in unescape(staff.get(journal_page).text)
 
 
-def test_the_manager_words_the_rule(app, family):  # noqa: F811
+def test_the_manager_words_the_rule(app, family):
     journal_page, observation_page = _pages_with_photos(app, family)
     manager = signed_in(app, family, "manager")
     saved = save_rules(manager, "Photos stay in the family: no Facebook, no WhatsApp groups.", "12")
@@ -59,7 +54,7 @@ def test_the_manager_words_the_rule(app, family):  # noqa: F811
         assert "no Facebook, no WhatsApp groups." in page and DEFAULT_RULE not in page
 
 
-def test_a_downloaded_photo_keeps_the_name_rule(app, family):  # noqa: F811
+def test_a_downloaded_photo_keeps_the_name_rule(app, family):
     _journal, observation_page = _pages_with_photos(app, family)
     parent = signed_in(app, family, "parent_a")
     page = parent.get(observation_page).text
@@ -72,7 +67,7 @@ def test_a_downloaded_photo_keeps_the_name_rule(app, family):  # noqa: F811
         assert name not in disposition
 
 
-def test_siblings_linked_to_one_parent_see_the_rule_on_each_journal(app, family):  # noqa: F811
+def test_siblings_linked_to_one_parent_see_the_rule_on_each_journal(app, family):
     with inside(app, family.slug):
         parent_a = db.session.get_one(User, family.parent_a_id)
         manager = db.session.get_one(User, family.manager_id)

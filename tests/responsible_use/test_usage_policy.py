@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.auth.pending import ALWAYS_OPEN
 from app.responsible_use.models import PolicyAcceptance
-from tests.conftest import (
+from tests.helpers.clients import (
     accept_usage_policy,
     client_for,
     csrf_token,
@@ -154,6 +154,20 @@ def test_a_version_published_while_the_page_was_open_is_not_accepted_unseen(app,
     assert stale.status_code == 303 and stale.headers["Location"].startswith("/usage-policy")
     assert _sent_to_the_policy(staff.get("/"))
     staff_id = user_id_of(app, setting.slug, staff_email)
+    assert [row for row in _acceptances(app, setting.slug) if row[0] == staff_id] == []
+
+
+@pytest.mark.parametrize("version", ["¹", "1.0", "", "9" * 20])
+def test_a_version_that_is_not_a_number_is_refused_and_nothing_accepted(app, make_setting, version):
+    setting = make_setting()
+    with app.app_context():
+        email = make_user(setting.slug, role="staff", accepted_policy=False)
+    staff = client_for(app, setting.slug)
+    sign_in(staff, email)
+    token = csrf_token(staff, "/usage-policy")
+    response = staff.post("/usage-policy", data={"version": version, "csrf_token": token})
+    assert response.status_code == 422
+    staff_id = user_id_of(app, setting.slug, email)
     assert [row for row in _acceptances(app, setting.slug) if row[0] == staff_id] == []
 
 

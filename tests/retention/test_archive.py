@@ -9,8 +9,10 @@ from app import clock
 from app.auth.models import User
 from app.auth.operations import deactivate_user
 from app.extensions import db
-from tests.people.conftest import inside
-from tests.retention.conftest import archive, get_user, post_form, signed_in
+from tests.helpers.clients import post_form
+from tests.helpers.journal import signed_in
+from tests.helpers.people import get_user, inside
+from tests.helpers.retention import archive
 
 
 def _row(page: str, name: str) -> str:

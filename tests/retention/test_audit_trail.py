@@ -11,9 +11,9 @@ from app import clock
 from app.auth.models import AccountStatus, AuditEntry, Role
 from app.auth.operations import correct_invited_email
 from app.extensions import db
-from app.journal.operations import PAGE_SIZE
-from tests.people.conftest import add_user, inside
-from tests.retention.conftest import get_user, signed_in
+from app.paging import PAGE_SIZE
+from tests.helpers.journal import signed_in
+from tests.helpers.people import add_user, get_user, inside
 
 
 def _rows(page: str) -> list[str]:

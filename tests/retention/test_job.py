@@ -9,10 +9,12 @@ from sqlalchemy import select, text
 from app import clock
 from app.auth.models import AuditEntry, User
 from app.extensions import db
+from app.people.children import archive_child, create_child
 from app.people.models import Child
-from app.people.operations import archive_child, create_child
-from tests.people.conftest import child_details, inside, manager_of_setting
-from tests.retention.conftest import archive, ledger_entries, post_form, signed_in
+from tests.helpers.clients import post_form
+from tests.helpers.journal import signed_in
+from tests.helpers.people import child_details, inside, manager_of_setting
+from tests.helpers.retention import archive, ledger_entries
 from workers.jobs import run_job_now as _run_job_now
 
 YEAR = timedelta(days=366)

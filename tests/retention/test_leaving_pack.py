@@ -15,14 +15,10 @@ from app.extensions import db
 from app.journal.models import Photo
 from app.retention.packs import pack_schema
 from tests.fixtures.smtp import text_of
-from tests.people.conftest import inside
-from tests.retention.conftest import (
-    media_files,
-    observe,
-    photo_bytes,
-    post_form,
-    signed_in,
-)
+from tests.helpers.clients import post_form
+from tests.helpers.journal import observe, photo_bytes, signed_in
+from tests.helpers.people import inside
+from tests.helpers.retention import media_files
 
 B_NAMES = ["Bartholomew", "Barty", "Quince"]
 
@@ -172,7 +168,7 @@ def test_an_expired_pack_cannot_be_downloaded_and_the_job_deletes_its_files(app,
 def test_purging_the_child_deletes_their_packs_and_files(app, family):
     from app.retention.ledger import PurgeReason
     from app.retention.purge import purge_children
-    from tests.retention.conftest import archive
+    from tests.helpers.retention import archive
 
     _journal_of_a(app, family)
     _make_pack(app, family)

@@ -15,7 +15,7 @@ from app.auth.models import AuditEntry
 from app.extensions import db
 from app.retention import ledger
 from app.retention.ledger import LedgerEntry, PurgeReason, RecordType
-from tests.people.conftest import inside
+from tests.helpers.people import inside
 
 MOMENT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app import clock
 from app.auth.models import AuditEntry
 from app.extensions import db
-from app.journal import operations as journal
+from app.journal import comments, observations
 from app.journal.models import Comment, Observation, Photo
 from app.mail import queue_email
 from app.people.models import Child
@@ -17,19 +17,16 @@ from app.redis_store import get_redis
 from app.retention import ledger
 from app.retention.ledger import LedgerEntry, PurgeReason, RecordType
 from app.retention.purge import purge_children
-from tests.people.conftest import inside
-from tests.retention.conftest import (
+from tests.helpers.clients import post_form
+from tests.helpers.journal import observe, photo_bytes, signed_in
+from tests.helpers.people import get_user, inside
+from tests.helpers.retention import (
     archive,
     drain,
-    get_user,
     ledger_entries,
     media_files,
-    observe,
-    photo_bytes,
     photo_files,
-    post_form,
     rows_holding_id,
-    signed_in,
     text_holding,
 )
 
@@ -62,15 +59,15 @@ def _their_journal(app, family):
     with inside(app, family.slug):
         observation = db.session.get_one(Observation, group)
         a, b = (db.session.get_one(Child, i) for i in (family.child_a_id, family.child_b_id))
-        journal.add_comment(observation, a, "Ada loved it", by=get_user(family.parent_a_id))
-        journal.add_comment(
+        comments.add_comment(observation, a, "Ada loved it", by=get_user(family.parent_a_id))
+        comments.add_comment(
             observation, b, "Barty told us about Ada!", by=get_user(family.parent_b_id)
         )
         db.session.commit()
         # A correction after publishing: the revision keeps both versions, names and all.
-        journal.update_observation(
+        observations.update_observation(
             observation,
-            journal.ObservationDetails(
+            observations.ObservationDetails(
                 observed_on=observation.observed_on,
                 child_ids=(family.child_a_id, family.child_b_id),
                 text=observation.text + " Ada Okafor laughed.",
@@ -160,8 +157,8 @@ def test_after_a_purge_no_table_holds_the_childs_id_or_names_and_no_file_or_key_
         assert db.session.get(Observation, alone) is None
         # Not tagged, but named: scrubbed too.
         assert db.session.get_one(Observation, b_only).text == "Barty climbed. A friend watched."
-        comments = db.session.scalars(select(Comment.body)).all()
-        assert comments == ["Barty told us about a friend!"]
+        bodies = db.session.scalars(select(Comment.body)).all()
+        assert bodies == ["Barty told us about a friend!"]
 
     [entry] = ledger_entries(app, family.slug)
     assert entry.record_type is RecordType.CHILD and entry.reason is PurgeReason.MANAGER

@@ -13,13 +13,8 @@ from app import clock
 from app.extensions import db
 from app.retention import ledger
 from tenants.models import Setting, SettingStatus
-from tests.retention.conftest import (
-    ledger_entries,
-    media_files,
-    observe,
-    photo_bytes,
-    signed_in,
-)
+from tests.helpers.journal import observe, photo_bytes, signed_in
+from tests.helpers.retention import ledger_entries, media_files
 
 
 def _cli(app, *args: str, input: str | None = None):

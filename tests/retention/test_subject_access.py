@@ -11,14 +11,10 @@ from sqlalchemy import select, text
 
 from app.auth.models import AuditEntry
 from app.extensions import db
-from tests.people.conftest import inside
-from tests.retention.conftest import (
-    id_columns_referring_to,
-    observe,
-    photo_bytes,
-    post_form,
-    signed_in,
-)
+from tests.helpers.clients import post_form
+from tests.helpers.journal import observe, photo_bytes, signed_in
+from tests.helpers.people import inside
+from tests.helpers.retention import id_columns_referring_to
 
 
 def _export(app, family, kind: str, person_id: int) -> zipfile.ZipFile:

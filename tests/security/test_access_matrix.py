@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 
 from tenants.routing import ANY_HOST_ENDPOINTS
-from tests.conftest import client_for, csrf_token, make_user, sign_in
+from tests.helpers.access import access_outcome
+from tests.helpers.clients import client_for, csrf_token, make_user, sign_in
+from tests.helpers.journal import signed_in
 from tests.journal import test_access as journal_matrix
-from tests.journal.conftest import family, frozen_clock, signed_in  # noqa: F401  (fixtures)
 from tests.people import test_access as people_matrix
-from tests.people.conftest import access_outcome
 from tests.routes import app_routes, real_ids
 
 MANAGER, STAFF, PARENT = "manager", "staff", "parent_a"
@@ -126,7 +126,7 @@ def _expected(roles: frozenset[str], who: str) -> set[str]:
     return {"sign in"} if who in ("anonymous", MANAGER_ELSEWHERE) else {"403"}
 
 
-def _client_of(app, family, make_setting, who: str):  # noqa: F811
+def _client_of(app, family, make_setting, who: str):
     """A client of ``family``'s setting, signed in as ``who``; a manager of another
     setting brings the cookie of their own setting's session."""
     if who != MANAGER_ELSEWHERE:
@@ -142,22 +142,19 @@ def _client_of(app, family, make_setting, who: str):  # noqa: F811
 
 
 @pytest.mark.parametrize("who", ["anonymous", PARENT, STAFF, MANAGER, MANAGER_ELSEWHERE])
-def test_every_other_route_admits_only_its_roles(app, family, make_setting, who):  # noqa: F811
+def test_every_other_route_admits_only_its_roles(app, family, make_setting, who):
     client = _client_of(app, family, make_setting, who)
     token = csrf_token(client, "/login")
     ids = real_ids(app, family)
-    # A path may have an endpoint per method (a page's GET, its form's POST).
-    endpoint_of = {
-        (rule.rule, method): rule.endpoint
-        for rule in app.url_map.iter_rules()
-        for method in rule.methods or ()
-    }
     wrong = []
     for route in app_routes(app):
         for method in route.methods:
-            endpoint = endpoint_of[route.rule, method]
-            roles = ROLES.get((endpoint, method))
-            if endpoint == "auth.logout" or roles is None or (method != "GET" and who in roles):
+            roles = ROLES.get((route.endpoint, method))
+            if (
+                route.endpoint == "auth.logout"
+                or roles is None
+                or (method != "GET" and who in roles)
+            ):
                 continue  # the probes; signing out; changes (only refusals are tried here)
             path = route.path_with(ids)
             response = client.open(path, method=method, data={"csrf_token": token})
@@ -167,7 +164,7 @@ def test_every_other_route_admits_only_its_roles(app, family, make_setting, who)
     assert wrong == [], "\n".join(wrong)
 
 
-def test_every_route_of_a_suspended_setting_is_not_found_even_signed_in(app, family):  # noqa: F811
+def test_every_route_of_a_suspended_setting_is_not_found_even_signed_in(app, family):
     client = signed_in(app, family, MANAGER)
     token = csrf_token(client, "/")
     ids = real_ids(app, family)

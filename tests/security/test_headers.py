@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.journal.conftest import family, frozen_clock, signed_in  # noqa: F401  (fixtures)
+from tests.helpers.journal import signed_in
 from tests.routes import app_routes, real_ids
 
 
 @pytest.mark.parametrize("who", ["manager", "parent_a", "anonymous"])
-def test_every_answer_is_no_store_unless_an_image_kept_privately(app, family, who):  # noqa: F811
+def test_every_answer_is_no_store_unless_an_image_kept_privately(app, family, who):
     client = signed_in(app, family, who)
     ids = real_ids(app, family)
     json_answers = 0
@@ -27,7 +27,7 @@ def test_every_answer_is_no_store_unless_an_image_kept_privately(app, family, wh
     assert json_answers >= (0 if who == "anonymous" else 2)
 
 
-def test_the_single_observation_json_is_no_store(app, family):  # noqa: F811
+def test_the_single_observation_json_is_no_store(app, family):
     ids = real_ids(app, family)
     parent = signed_in(app, family, "parent_a")
     response = parent.get(

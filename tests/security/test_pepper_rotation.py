@@ -11,7 +11,7 @@ from app.config import Config, ConfigError
 from app.extensions import db
 from app.security.secrets import check_password, check_pin, hash_password, password_needs_rehash
 from tenants.binding import tenant_context
-from tests.conftest import client_for, make_user, sign_in
+from tests.helpers.clients import client_for, make_user, sign_in
 
 NEW_PEPPER = "a new pepper, long and random " * 2
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import client_for, csrf_token, sign_in
-from tests.journal.conftest import family, frozen_clock, signed_in  # noqa: F401  (fixtures)
+from tests.helpers.clients import client_for, csrf_token, sign_in
+from tests.helpers.journal import signed_in
 from tests.routes import app_routes, real_ids
 
 
@@ -157,7 +157,7 @@ def test_a_sign_in_form_from_a_sibling_subdomain_is_refused(app, member):
 
 
 @pytest.mark.parametrize("who", ["anonymous", "parent_a", "manager"])
-def test_no_page_can_be_framed_by_another_site(app, family, who):  # noqa: F811
+def test_no_page_can_be_framed_by_another_site(app, family, who):
     client = signed_in(app, family, who)
     ids = real_ids(app, family)
     paths = [route.path_with(ids) for route in app_routes(app) if "GET" in route.methods]

@@ -18,7 +18,7 @@ from app.storage.deletions import (
     schedule_file_deletion,
 )
 from app.storage.models import FileDeletion
-from tests.people.conftest import inside
+from tests.helpers.people import inside
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from app.extensions import db
 from tenants import provisioning
 from tenants.migrating import SETTING_HEAD, setting_head_revision, upgrade_schema
 from tenants.slugs import schema_name_for
-from tests.conftest import client_for
+from tests.helpers.clients import client_for
 
 CATALOGUE_QUERIES = {
     "columns": """

@@ -1,7 +1,7 @@
 import pytest
 
 from tenants.routing import NotOurHost, slug_for_host
-from tests.conftest import client_for, make_user, sign_in
+from tests.helpers.clients import client_for, make_user, sign_in
 
 
 @pytest.mark.parametrize(

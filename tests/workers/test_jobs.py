@@ -9,7 +9,7 @@ import redis
 from kombu import Connection
 
 from app.devservers import embedded_redis
-from tests.workers.conftest import staff_emails
+from tests.helpers.workers import staff_emails
 from workers.celery_app import VISIBILITY_TIMEOUT, broker_url
 from workers.jobs import JOBS, job_function, job_lock
 from workers.limits import longest_time_limit, time_limits

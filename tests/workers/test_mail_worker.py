@@ -11,7 +11,7 @@ from app.extensions import db
 from app.mail.models import DeliveryStatus, OutboxMessage
 from tenants.binding import tenant_context
 from tests.fixtures.smtp import Inbox, closed_port, text_of
-from tests.workers.conftest import wait_until
+from tests.helpers.workers import wait_until
 
 
 def _outbox_row(app, slug: str, address: str) -> OutboxMessage | None:
@@ -61,7 +61,7 @@ def test_smtp_down_then_up_a_worker_delivers_the_message_once(app, make_setting,
 def test_a_password_reset_asked_on_the_web_is_emailed_by_a_worker(
     app, make_setting, start_worker, mail_outbox
 ):
-    from tests.conftest import client_for, csrf_token, make_user
+    from tests.helpers.clients import client_for, csrf_token, make_user
 
     slug = make_setting().slug
     with app.app_context():

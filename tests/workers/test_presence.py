@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from app.redis_store import get_redis
-from tests.workers.conftest import PROJECT_ROOT, wait_until
+from tests.helpers.workers import PROJECT_ROOT, wait_until
 from workers.presence import PRESENCE_SECONDS, ROLES, presence_key, seen_recently
 
 

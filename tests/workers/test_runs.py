@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.extensions import db
-from tests.workers.conftest import staff_emails
+from tests.helpers.workers import staff_emails
 from workers.jobs import job_lock, run_job_now
 from workers.models import JobRun
 from workers.schedule import WHEN, interval, scheduled_time

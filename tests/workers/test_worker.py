@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 
 from app import clock
 from app.extensions import db
-from tests.workers.conftest import staff_emails, wait_until
+from tests.helpers.workers import staff_emails, wait_until
 from tests.workers.sample_jobs import BATCH_SIZE, BATCHES, batch_email
 from workers.jobs import run_job, settle_dead_runs
 from workers.models import JobRun
@@ -107,7 +107,7 @@ def test_the_deactivation_sweep_runs_in_a_real_worker(app, make_setting, start_w
     from app.auth.models import AccountStatus, User
     from app.people.models import StaffMember
     from tenants.binding import tenant_context
-    from tests.conftest import client_for, make_user, sign_in
+    from tests.helpers.clients import client_for, make_user, sign_in
 
     slug = make_setting().slug
     with app.app_context():

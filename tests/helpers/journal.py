@@ -1,4 +1,4 @@
-"""Helpers for the journal's page tests: a setting with two families, staff and observations.
+"""The journal's test setting: two families, staff and observations.
 
 Child A (Ada Okafor) and child B (Bartholomew "Barty" Quince) each have a parent. Their
 names are chosen so that a search of a whole response for B's names cannot match
@@ -11,32 +11,33 @@ import io
 from dataclasses import dataclass
 from datetime import date
 
-import pytest
 from flask import Flask
 from PIL import Image
 from sqlalchemy import select, update
 
-from app.auth.models import Role, User
+from app.auth.models import Role
 from app.extensions import db
-from app.journal import operations as journal
+from app.journal import observations, publishing
 from app.journal.media import process_upload
 from app.journal.models import GroupNamePolicy, Observation, Photo
-from app.people.operations import create_child, link_parent
+from app.journal.photos import add_photo
+from app.people.children import create_child
+from app.people.links import link_parent
 from tenants.models import Setting
-from tests.conftest import HostClient, client_for, csrf_token, sign_in
-from tests.journal.images import encode, exif_with_gps, noise_photo
-from tests.people.conftest import (
+from tests.helpers.clients import HostClient, client_for, sign_in
+from tests.helpers.people import (
     PASSWORD,
     PIN,
+    TODAY,
     activate_first_manager,
     add_user,
     child_details,
-    frozen_clock,  # noqa: F401  (a fixture the journal fixture uses)
+    get_user,
     inside,
 )
+from tests.journal.images import encode, exif_with_gps, noise_photo
 
 B_NAMES = ("Bartholomew", "Barty", "Quince")
-TODAY = date(2026, 12, 1)
 
 
 @dataclass
@@ -53,13 +54,6 @@ class Journal:
 
     def email(self, who: str) -> str:
         return f"{who}@{self.slug}.example.org"
-
-
-@pytest.fixture
-def family(app: Flask, make_setting, frozen_clock) -> Journal:  # noqa: F811
-    """A setting with a manager, a member of staff, child A with parent A and child B
-    (photo consent) with parent B; everyone signs in with PASSWORD and PIN."""
-    return make_family(app, make_setting().slug)
 
 
 def make_family(app: Flask, slug: str) -> Journal:
@@ -115,13 +109,6 @@ def sign_in_in_browser(page, live_server, family: Journal, who: str) -> None:
     page.wait_for_url(live_server.url(family.slug, "/"))
 
 
-def post_form(client: HostClient, path: str, data: dict | None = None, **kwargs):
-    """POST as the page's own form would, with this session's CSRF token."""
-    return client.post(
-        path, data={**(data or {}), "csrf_token": csrf_token(client, "/login")}, **kwargs
-    )
-
-
 def photo_bytes(width: int = 640, height: int = 480, image_format: str = "JPEG") -> bytes:
     """A photo as a phone sends it: with EXIF and GPS."""
     return encode(noise_photo(width, height), image_format, exif=exif_with_gps())
@@ -129,10 +116,6 @@ def photo_bytes(width: int = 640, height: int = 480, image_format: str = "JPEG")
 
 def upload(data: bytes, name: str = "photo.jpg") -> tuple[io.BytesIO, str]:
     return io.BytesIO(data), name
-
-
-def get_user(user_id: int) -> User:
-    return db.session.get_one(User, user_id)
 
 
 def set_group_names(app: Flask, slug: str, policy: GroupNamePolicy) -> None:
@@ -156,8 +139,8 @@ def observe(
     """An observation written by the member of staff (published unless ``publish=False``)."""
     with inside(app, family.slug):
         staff = get_user(family.staff_id)
-        observation = journal.create_observation(
-            journal.ObservationDetails(
+        observation = observations.create_observation(
+            observations.ObservationDetails(
                 observed_on=observed_on,
                 child_ids=tuple(child_ids),
                 text=text,
@@ -167,7 +150,7 @@ def observe(
             by=staff,
         )
         for data, caption, in_photo in photos:
-            journal.add_photo(
+            add_photo(
                 observation,
                 process_upload(data),
                 caption=caption,
@@ -175,8 +158,8 @@ def observe(
                 by=staff,
             )
         if publish:
-            outcome, _ = journal.publish(observation, by=staff, confirmed=True)
-            assert outcome is journal.Published.PUBLISHED
+            outcome, _ = publishing.publish(observation, by=staff, confirmed=True)
+            assert outcome is publishing.Published.PUBLISHED
         db.session.commit()
         return observation.id
 

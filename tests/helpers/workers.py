@@ -15,13 +15,10 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
-import pytest
-import redis
-from celery import Celery
 from flask import Flask
 from sqlalchemy import select
 
@@ -29,9 +26,11 @@ from app.auth.models import User
 from app.extensions import db
 from tenants.binding import tenant_context
 from tests.workers.sample_jobs import SAMPLE_JOBS
-from workers.presence import ROLES, presence_key
+from workers.presence import ROLES, record_presence
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
 READY_TIMEOUT = 20.0
 
 
@@ -113,47 +112,8 @@ class Worker:
         self.process.wait(5)
 
 
-@pytest.fixture
-def celery_app(app: Flask) -> Iterator[Celery]:
-    """The test app's Celery app, current (``run_job.delay`` sends through it), queue empty.
-
-    Its tasks go to the broker for the workers, not run in this process as in other tests.
-    """
-    celery: Celery = app.extensions["celery"]
-    celery.set_current()
-    celery.control.purge()
-    # Tasks a killed worker had taken and not acknowledged would be delivered
-    # again to this test's workers (kombu keeps them in these two keys).
-    redis.Redis.from_url(app.config["LJ"].REDIS_URL).delete("unacked", "unacked_index")
-    celery.conf.task_always_eager = False
-    yield celery
-    celery.conf.task_always_eager = True
-
-
-@pytest.fixture
-def start_worker(app: Flask, celery_app: Celery, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
-    """Start workers (or beats) whose sample jobs act on the setting ``slug``; stopped after
-    the test."""
-    workers: list[Worker] = []
-
-    def start(slug: str, name: str = "worker", *, beat: bool = False, **env: str) -> Worker:
-        worker = Worker(name, slug, tmp_path / f"{name}.log", beat=beat, **env)
-        workers.append(worker)
-        return worker
-
-    yield start
-    for worker in workers:
-        # Killed, not shut down: a warm shutdown takes a second or two, and every
-        # test has already waited for the work it sent.
-        worker.kill()
-    # A killed process's heartbeat stays for a minute: later tests must not see it running.
-    redis.Redis.from_url(app.config["LJ"].REDIS_URL).delete(*(presence_key(role) for role in ROLES))
-
-
-@pytest.fixture
-def sample_jobs(monkeypatch: pytest.MonkeyPatch, make_setting) -> str:
-    """The test-only jobs, known to this process and acting on a fresh setting; its slug."""
-    slug = make_setting().slug
-    monkeypatch.setenv("LJ_EXTRA_JOBS", SAMPLE_JOBS)
-    monkeypatch.setenv("LJ_TEST_SETTING", slug)
-    return slug
+def workers_running(app) -> None:
+    """What the heartbeats of a running worker and beat leave in Redis."""
+    with app.app_context():
+        for role in ROLES:
+            record_presence(role)

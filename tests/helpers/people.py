@@ -1,25 +1,25 @@
-"""Helpers for the people tests: a setting with a manager, staff, parents and children."""
+"""People of a test setting: a nursery with a manager, staff, parents and children; rows
+made directly, and clients signed in as each of them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
-import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from app import clock
 from app.auth.models import AccountStatus, Role, User
 from app.extensions import db
+from app.people.children import ChildDetails
 from app.people.models import Child, ParentLink
-from app.people.operations import ChildDetails, create_child, link_parent
 from app.responsible_use.operations import accept_policy, current_policy_version
 from app.security.secrets import hash_password, hash_pin
 from tenants.binding import tenant_context
-from tests.conftest import HostClient, client_for, csrf_token, sign_in
+from tests.helpers.clients import HostClient, client_for, sign_in
 
 # Tests run at a fixed moment so dates read plainly: 2026-12-01, 09:00 UTC.
 TODAY = date(2026, 12, 1)
@@ -98,32 +98,9 @@ class Nursery:
 
 
 PASSWORD = "correct horse battery staple 42"
+
+
 PIN = "274916"
-
-
-@pytest.fixture
-def frozen_clock() -> None:
-    clock.move_to(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def nursery(app: Flask, make_setting, frozen_clock) -> Nursery:
-    """A setting with an active manager, a member of staff, a parent linked to one child
-    and another child with no parent; all of them can sign in with PASSWORD and PIN."""
-    setting = make_setting()
-    with inside(app, setting.slug):
-        manager = activate_first_manager()
-        staff = add_user(
-            "Sam Staff", f"sam@{setting.slug}.example.org", Role.STAFF, password=PASSWORD, pin=PIN
-        )
-        parent = add_user(
-            "Pat Parent", f"pat@{setting.slug}.example.org", Role.PARENT, password=PASSWORD, pin=PIN
-        )
-        child = create_child(child_details(key_person_id=staff.id), by=manager)
-        other = create_child(child_details(first_name="Bo", last_name="Lind"), by=manager)
-        link_parent(parent, child, "Mother", by=manager)
-        db.session.commit()
-        return Nursery(setting.slug, manager.id, staff.id, parent.id, child.id, other.id)
 
 
 def get_child(child_id: int) -> Child:
@@ -159,15 +136,6 @@ def signed_in(app: Flask, nursery: Nursery, who: str) -> HostClient:
     return client
 
 
-def is_signed_out(response) -> bool:
-    return response.status_code in (302, 303) and "/login" in response.headers["Location"]
-
-
-def post_form(client: HostClient, path: str, data: dict[str, str] | None = None):
-    """POST as the page's own form would, with this session's CSRF token."""
-    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client, "/login")})
-
-
 def add_child_with_id(child_id: int, first_name: str = "Far", last_name: str = "Away") -> Child:
     """A child row with a chosen id (e.g. the id of another setting's child), not yet committed."""
     details = child_details()
@@ -182,14 +150,3 @@ def add_child_with_id(child_id: int, first_name: str = "Far", last_name: str = "
     )
     db.session.add(child)
     return child
-
-
-def access_outcome(response) -> str:
-    """What an access-matrix cell observed: sign in, 403, 404, allowed, or broken (a bug)."""
-    if is_signed_out(response):
-        return "sign in"
-    if response.status_code in (403, 404):
-        return str(response.status_code)
-    if response.status_code >= 500 or response.status_code in (400, 401, 405):
-        return f"broken {response.status_code}"
-    return "allowed"

@@ -1,4 +1,6 @@
-"""Helpers for the retention tests: the journal's two families, archived and scanned."""
+"""Retention helpers: archiving a family's child, draining the file-deletion queue, and
+scanning the database and media for anything a purge should have left behind.
+"""
 
 from __future__ import annotations
 
@@ -11,26 +13,17 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.journal.models import Observation
+from app.people.children import archive_child
 from app.people.models import Child
-from app.people.operations import archive_child
 from app.retention import ledger
 from app.storage.deletions import drain_file_deletions
-from tests.journal.conftest import (  # noqa: F401  (fixtures the retention tests use)
-    Journal,
-    family,
-    frozen_clock,
-    get_user,
-    observe,
-    photo_bytes,
-    post_form,
-    signed_in,
-)
-from tests.people.conftest import inside
+from tests.helpers.journal import Journal
+from tests.helpers.people import inside
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def archive(app: Flask, family: Journal, child_id: int) -> None:  # noqa: F811
+def archive(app: Flask, family: Journal, child_id: int) -> None:
     with inside(app, family.slug):
         archive_child(db.session.get_one(Child, child_id), by=None)
         db.session.commit()

@@ -1,0 +1,123 @@
+"""Comments in one child's view of a published observation: written, corrected, taken
+back by their author, hidden by staff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from app import clock
+from app.auth import audit
+from app.auth.models import User
+from app.extensions import db
+from app.journal.input_rules import COMMENT, clean_text
+from app.journal.listing import observation_for_staff
+from app.journal.models import Comment, Observation
+from app.journal.permissions import NotAllowed, is_staff
+from app.people.models import Child
+
+
+def add_comment(observation: Observation, child: Child, body: str, *, by: User) -> Comment:
+    """A comment in ``child``'s view of a published observation (the page checked access)."""
+    if not observation.is_published or child.id not in observation.child_ids:
+        raise NotAllowed("Comments are added to published observations.")
+    comment = Comment(
+        observation_id=observation.id,
+        child_id=child.id,
+        author_id=by.id,
+        body=clean_text(body, "body", COMMENT),
+        created_at=clock.now(),
+    )
+    db.session.add(comment)
+    db.session.flush()
+    return comment
+
+
+def _own_comment(comment: Comment, by: User) -> None:
+    if comment.author_id != by.id or comment.is_hidden:
+        raise NotAllowed("Only the person who wrote a comment changes it, while it is shown.")
+
+
+def edit_comment(comment: Comment, body: str, *, by: User) -> None:
+    """The author of a comment corrects it; families see it marked "edited"."""
+    _own_comment(comment, by)
+    comment.body = clean_text(body, "body", COMMENT)
+    comment.edited_at = clock.now()
+    db.session.flush()
+    audit.record("comment.edited", actor=by, comment_id=comment.id)
+
+
+def delete_comment(comment: Comment, *, by: User) -> None:
+    """The author of a comment takes it back."""
+    _own_comment(comment, by)
+    audit.record("comment.deleted", actor=by, comment_id=comment.id)
+    db.session.delete(comment)
+    db.session.flush()
+
+
+def comment_in_view(child: Child, observation: Observation, comment_id: int) -> Comment | None:
+    """A comment of ``child``'s view of the observation (the page checked the view)."""
+    return db.session.scalar(
+        select(Comment).where(
+            Comment.id == comment_id,
+            Comment.observation_id == observation.id,
+            Comment.child_id == child.id,
+        )
+    )
+
+
+def hide_comment(comment: Comment, *, by: User) -> None:
+    """Staff hide a comment from the family; it stays visible to staff, marked hidden."""
+    if not is_staff(by):
+        raise NotAllowed("Only staff hide comments.")
+    if comment.is_hidden:
+        return
+    comment.hidden_at, comment.hidden_by_id = clock.now(), by.id
+    db.session.flush()
+    audit.record("comment.hidden", actor=by, comment_id=comment.id)
+
+
+def comments_in_view(observation: Observation, child: Child, *, with_hidden: bool) -> list[Comment]:
+    query = select(Comment).where(
+        Comment.observation_id == observation.id, Comment.child_id == child.id
+    )
+    if not with_hidden:
+        query = query.where(Comment.hidden_at.is_(None))
+    return list(db.session.scalars(query.order_by(Comment.created_at, Comment.id)))
+
+
+def family_comments(child: Child, observations: Sequence[Observation]) -> dict[int, list[Comment]]:
+    """The comments a family sees in ``child``'s view of each observation (one query)."""
+    grouped: dict[int, list[Comment]] = {observation.id: [] for observation in observations}
+    for comment in db.session.scalars(
+        select(Comment)
+        .where(
+            Comment.observation_id.in_(grouped),
+            Comment.child_id == child.id,
+            Comment.hidden_at.is_(None),
+        )
+        .order_by(Comment.created_at, Comment.id)
+    ):
+        grouped[comment.observation_id].append(comment)
+    return grouped
+
+
+def comments_by_child(observation: Observation) -> dict[int, list[Comment]]:
+    """Every comment on an observation (hidden ones too), per child's view: for staff."""
+    grouped: dict[int, list[Comment]] = {}
+    for comment in db.session.scalars(
+        select(Comment)
+        .where(Comment.observation_id == observation.id)
+        .order_by(Comment.created_at, Comment.id)
+    ):
+        grouped.setdefault(comment.child_id, []).append(comment)
+    return grouped
+
+
+def comment_for_staff(user: User, comment_id: int) -> Comment | None:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None or observation_for_staff(user, comment.observation_id) is None:
+        return None
+    return comment

@@ -1,0 +1,162 @@
+"""Finding observations: staff's list, a child's journal, one observation, and the
+filters that narrow them (newest first, a page at a time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.auth.models import User
+from app.extensions import db
+from app.journal.models import Observation, ObservationChild, ObservationStatus, Photo
+from app.journal.permissions import about_child, in_journal, is_staff, staff_may_see
+from app.paging import Page, paged_query
+from app.people.models import Child
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a list is narrowed to (every field optional).
+
+    ``text`` is matched here only on staff's own list, where every name shows; in a
+    child's view it is matched on the text as that view shows it (``app.journal.viewing``),
+    so a name the group-name policy hides cannot be found by searching for it.
+    """
+
+    child_id: int | None = None
+    area: str | None = None
+    author_id: int | None = None
+    status: ObservationStatus | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    room: str | None = None
+    key_person_id: int | None = None
+    text: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.child_id:
+            conditions.append(about_child(self.child_id))
+        if self.area:
+            conditions.append(Observation.areas.contains([self.area]))
+        if self.author_id:
+            conditions.append(Observation.author_id == self.author_id)
+        if self.status:
+            conditions.append(Observation.status == self.status)
+        if self.date_from:
+            conditions.append(Observation.observed_on >= self.date_from)
+        if self.date_to:
+            conditions.append(Observation.observed_on <= self.date_to)
+        if self.room:
+            conditions.append(_about_a_child_where(Child.room == self.room))
+        if self.key_person_id:
+            conditions.append(_about_a_child_where(Child.key_person_id == self.key_person_id))
+        return conditions
+
+    def text_conditions(self) -> list[ColumnElement[bool]]:
+        """The text search in SQL, for staff's list (every name shown there)."""
+        if not self.text:
+            return []
+        pattern = f"%{_escaped_like(self.text)}%"
+        in_caption = exists().where(
+            Photo.observation_id == Observation.id, Photo.caption.ilike(pattern, escape="\\")
+        )
+        return [
+            or_(
+                Observation.text.ilike(pattern, escape="\\"),
+                Observation.next_steps.ilike(pattern, escape="\\"),
+                in_caption,
+            )
+        ]
+
+
+def _escaped_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _about_a_child_where(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists().where(
+        ObservationChild.observation_id == Observation.id,
+        ObservationChild.child_id == Child.id,
+        condition,
+    )
+
+
+def rooms() -> list[str]:
+    """The rooms of the setting's active children, for the room filter."""
+    return list(
+        db.session.scalars(
+            select(Child.room).where(Child.archived_at.is_(None)).distinct().order_by(Child.room)
+        )
+    )
+
+
+def _newest_first(query: Select) -> Select:
+    return query.order_by(Observation.observed_on.desc(), Observation.id.desc())
+
+
+def observation_list(viewer: User, filters: Filters, page: int) -> Page[Observation]:
+    """Staff's list of observations (all statuses they may see), newest first."""
+    conditions = [*staff_may_see(viewer), *filters.conditions(), *filters.text_conditions()]
+    return paged_query(
+        _newest_first(select(Observation).where(*conditions)),
+        page,
+        select(func.count()).select_from(Observation).where(*conditions),
+    )
+
+
+# A child's view names the tagged children from ``setting_children()``: their rows
+# (and their key person's, which a Child row joins) need not be loaded with the tags.
+_FOR_CHILD_VIEW = (selectinload(Observation.tags).lazyload(ObservationChild.child),)
+
+
+def journal_page(child: Child, viewer: User, filters: Filters, page: int) -> Page[Observation]:
+    """A page of ``child``'s journal as ``viewer`` sees it, newest first."""
+    conditions = [*in_journal(viewer, child), *filters.conditions()]
+    return paged_query(
+        _newest_first(select(Observation).options(*_FOR_CHILD_VIEW).where(*conditions)),
+        page,
+        select(func.count()).select_from(Observation).where(*conditions),
+    )
+
+
+def whole_journal(child: Child, viewer: User, filters: Filters | None = None) -> list[Observation]:
+    """Every observation of ``child``'s journal ``viewer`` may see (the export), or those the
+    filters keep (but for ``text``, which the caller matches on what the view shows)."""
+    conditions = [*in_journal(viewer, child), *(filters.conditions() if filters else [])]
+    return list(
+        db.session.scalars(
+            _newest_first(select(Observation).options(*_FOR_CHILD_VIEW).where(*conditions))
+        )
+    )
+
+
+def observation_in_journal(viewer: User, child: Child, observation_id: int) -> Observation | None:
+    return db.session.scalar(
+        select(Observation).where(Observation.id == observation_id, *in_journal(viewer, child))
+    )
+
+
+def observation_for_staff(viewer: User, observation_id: int) -> Observation | None:
+    """An observation in full (every name), for managers and staff who may see it."""
+    if not is_staff(viewer):
+        return None
+    return db.session.scalar(
+        select(Observation).where(Observation.id == observation_id, *staff_may_see(viewer))
+    )
+
+
+def authors() -> list[User]:
+    """Everyone who has written an observation, for the author filter."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(exists().where(Observation.author_id == User.id))
+            .order_by(User.full_name, User.id)
+        )
+    )

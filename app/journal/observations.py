@@ -1,0 +1,216 @@
+"""Observations written, corrected, withdrawn and deleted: staff's, and parents' from home.
+
+Every operation checks what it is given, changes rows and flushes; the caller commits
+once, so a refusal or a failure leaves nothing half-saved (photo files included: see
+``app.journal.storage``). Changes are audited in the setting's audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+
+from app import clock
+from app.auth import audit
+from app.auth.models import Role, User
+from app.extensions import db
+from app.journal.input_rules import (
+    DELETION_REASON,
+    NEXT_STEPS,
+    WHAT_HAPPENED,
+    checked_date,
+    clean_text,
+)
+from app.journal.models import (
+    AGE_BANDS,
+    AREAS_OF_LEARNING,
+    CHARACTERISTICS_OF_LEARNING,
+    Observation,
+    ObservationChild,
+    ObservationKind,
+    ObservationStatus,
+)
+from app.journal.permissions import NotAllowed, check_editable, is_staff, may_delete, may_withdraw
+from app.journal.photos import forget_files
+from app.journal.publishing import hold_if_flagged
+from app.journal.revisions import before_change, revised
+from app.people import links
+from app.people.models import Child
+from app.validation import InvalidField
+
+
+@dataclass(frozen=True)
+class ObservationDetails:
+    """What a member of staff types about an observation (checked by ``_checked``)."""
+
+    observed_on: date
+    child_ids: tuple[int, ...]
+    text: str
+    next_steps: str = ""
+    areas: tuple[str, ...] = ()
+    characteristics: tuple[str, ...] = ()
+    age_band: str | None = None
+
+
+def _known_codes(codes: Iterable[str], known: dict[str, str], field_name: str) -> list[str]:
+    chosen = list(dict.fromkeys(codes))
+    if any(code not in known for code in chosen):
+        raise InvalidField(field_name, "Choose from the list.")
+    return [code for code in known if code in chosen]  # in the framework's order
+
+
+def _children_to_tag(child_ids: Sequence[int], already: set[int]) -> list[Child]:
+    """The children an observation may be about: existing, and still at the setting
+    unless they were tagged before they left."""
+    wanted = list(dict.fromkeys(child_ids))
+    if not wanted:
+        raise InvalidField("child_ids", "Choose at least one child.")
+    children = list(db.session.scalars(select(Child).where(Child.id.in_(wanted))))
+    if len(children) != len(wanted):
+        raise InvalidField("child_ids", "Choose children from the list.")
+    for child in children:
+        if child.is_archived and child.id not in already:
+            raise InvalidField(
+                "child_ids", f"{child.full_name} has left: no new observations can be added."
+            )
+    return sorted(children, key=lambda child: child.id)
+
+
+def _checked(
+    details: ObservationDetails, already_tagged: set[int]
+) -> tuple[list[Child], dict[str, object]]:
+    children = _children_to_tag(details.child_ids, already_tagged)
+    if details.age_band and details.age_band not in AGE_BANDS:
+        raise InvalidField("age_band", "Choose an age band from the list.")
+    values = {
+        "observed_on": checked_date(details.observed_on),
+        "text": clean_text(details.text, "text", WHAT_HAPPENED),
+        "next_steps": clean_text(details.next_steps, "next_steps", NEXT_STEPS),
+        "areas": _known_codes(details.areas, AREAS_OF_LEARNING, "areas"),
+        "characteristics": _known_codes(
+            details.characteristics, CHARACTERISTICS_OF_LEARNING, "characteristics"
+        ),
+        "age_band": details.age_band or None,
+    }
+    return children, values
+
+
+def needs_reason_to_delete(observation: Observation) -> bool:
+    """Deleting what families may have seen (or sent) is explained; a draft is not."""
+    return not (
+        observation.kind is ObservationKind.STAFF
+        and observation.status is ObservationStatus.DRAFT
+        and observation.published_at is None
+    )
+
+
+def create_observation(details: ObservationDetails, *, by: User) -> Observation:
+    """A new draft observation by a member of staff."""
+    if not is_staff(by):
+        raise NotAllowed("Only staff write observations.")
+    children, values = _checked(details, already_tagged=set())
+    now = clock.now()
+    observation = Observation(
+        kind=ObservationKind.STAFF,
+        status=ObservationStatus.DRAFT,
+        author_id=by.id,
+        created_at=now,
+        updated_at=now,
+        review_note="",
+        **values,
+    )
+    observation.tags = [ObservationChild(child_id=child.id) for child in children]
+    db.session.add(observation)
+    db.session.flush()
+    audit.record("observation.created", actor=by, observation_id=observation.id)
+    return observation
+
+
+def update_observation(observation: Observation, details: ObservationDetails, *, by: User) -> None:
+    """Change a draft or correct a published observation; a child no longer tagged is no
+    longer in any of its photos, and it leaves that child's journal at once."""
+    check_editable(observation, by)
+    before = before_change(observation)
+    children, values = _checked(details, already_tagged=observation.child_ids)
+    for name, value in values.items():
+        setattr(observation, name, value)
+    kept = {child.id for child in children}
+    observation.tags = [tag for tag in observation.tags if tag.child_id in kept] + [
+        ObservationChild(child_id=child_id) for child_id in sorted(kept - observation.child_ids)
+    ]
+    for photo in observation.photos:
+        photo.people = [person for person in photo.people if person.child_id in kept]
+    observation.updated_at = clock.now()
+    db.session.flush()
+    revised(observation, before, by=by)
+    audit.record("observation.updated", actor=by, observation_id=observation.id)
+    hold_if_flagged(observation, by)
+
+
+def withdraw(observation: Observation, *, by: User) -> None:
+    """Take a published observation back to draft: families no longer see it."""
+    if not may_withdraw(by, observation):
+        raise NotAllowed("Only a published observation is withdrawn, by its author or a manager.")
+    before = before_change(observation)
+    observation.status = ObservationStatus.DRAFT
+    observation.updated_at = clock.now()
+    db.session.flush()
+    revised(observation, before, by=by)
+    audit.record("observation.withdrawn", actor=by, observation_id=observation.id)
+
+
+def delete_observation(observation: Observation, *, by: User, reason: str = "") -> None:
+    """Remove an observation and (once committed) its photo files.
+
+    A draft is deleted by whoever may edit it; anything families may have seen, only by
+    a manager, who says why (the reason is kept in the audit log).
+    """
+    if not may_delete(by, observation):
+        raise NotAllowed("Only a manager deletes an observation that has been published.")
+    reason = clean_text(reason, "reason", DELETION_REASON)
+    if needs_reason_to_delete(observation) and not reason.strip():
+        raise InvalidField("reason", DELETION_REASON.missing)
+    for photo in observation.photos:
+        forget_files(photo)
+    audit.record(
+        "observation.deleted",
+        actor=by,
+        observation_id=observation.id,
+        status=observation.status.value,
+        photos=len(observation.photos),
+        reason=reason or None,
+    )
+    db.session.delete(observation)
+    db.session.flush()
+
+
+def create_home_observation(
+    child: Child, observed_on: date | None, text: str, *, by: User
+) -> Observation:
+    """A parent's observation from home: it waits for staff before it joins the journal."""
+    if by.role is not Role.PARENT or not links.is_linked(by, child):
+        raise NotAllowed("Parents send home observations about their own children.")
+    if child.is_archived:
+        raise InvalidField("text", f"{child.known_as} has left: no new observations can be added.")
+    now = clock.now()
+    observation = Observation(
+        kind=ObservationKind.HOME,
+        status=ObservationStatus.IN_REVIEW,
+        author_id=by.id,
+        observed_on=checked_date(observed_on),
+        text=clean_text(text, "text", WHAT_HAPPENED),
+        next_steps="",
+        areas=[],
+        characteristics=[],
+        created_at=now,
+        updated_at=now,
+        review_note="",
+    )
+    observation.tags = [ObservationChild(child_id=child.id)]
+    db.session.add(observation)
+    db.session.flush()
+    audit.record("observation.home_sent", actor=by, observation_id=observation.id)
+    return observation

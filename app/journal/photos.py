@@ -1,0 +1,157 @@
+"""An observation's photos: added, who is in them, removed; and which families see each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from app import clock
+from app.auth.models import User
+from app.extensions import db
+from app.journal import storage
+from app.journal.input_rules import clean_caption
+from app.journal.media import ProcessedImage
+from app.journal.models import Observation, ObservationKind, ObservationStatus, Photo, PhotoChild
+from app.journal.names import setting_children
+from app.journal.permissions import NotAllowed, check_editable
+from app.journal.publishing import hold_if_flagged
+from app.journal.revisions import before_change, revised
+from app.people.models import Child, ParentLink
+from app.validation import InvalidField
+
+
+def add_photo(
+    observation: Observation,
+    image: ProcessedImage,
+    *,
+    caption: str = "",
+    in_photo: Iterable[int] = (),
+    by: User,
+) -> Photo:
+    """Store a processed photo with the observation.
+
+    ``in_photo`` are the tagged children who can be seen in it, as the author ticked them
+    (nobody unless chosen): a child without photo consent keeps the photo out of other
+    families' views.
+    """
+    if observation.kind is ObservationKind.STAFF:
+        check_editable(observation, by)
+    elif observation.author_id != by.id or observation.status is not ObservationStatus.IN_REVIEW:
+        raise NotAllowed("Photos are added to a home observation by the parent who sends it.")
+    before = before_change(observation)
+    caption = clean_caption(caption)
+    seen = _children_in_photo(observation, in_photo)
+    photo = Photo(
+        observation_id=observation.id,
+        position=1 + max((p.position for p in observation.photos), default=0),
+        file_name=storage.store(image.data, image.extension),
+        thumbnail_name=storage.store(image.thumbnail, image.extension),
+        width=image.width,
+        height=image.height,
+        size_bytes=len(image.data),
+        caption=caption,
+        created_at=clock.now(),
+        people=[PhotoChild(child_id=child_id) for child_id in sorted(seen)],
+    )
+    observation.photos.append(photo)
+    observation.updated_at = clock.now()
+    db.session.flush()
+    revised(observation, before, by=by)
+    hold_if_flagged(observation, by)
+    return photo
+
+
+def _children_in_photo(observation: Observation, in_photo: Iterable[int]) -> set[int]:
+    seen = set(in_photo)
+    if not seen <= observation.child_ids:
+        raise InvalidField("in_photo", "Choose children this observation is about.")
+    return seen
+
+
+def set_people_in_photo(
+    photo: Photo, observation: Observation, in_photo: Iterable[int], *, by: User
+) -> None:
+    """Record again who can be seen in a photo (which decides which families see it)."""
+    check_editable(observation, by)
+    before = before_change(observation)
+    seen = _children_in_photo(observation, in_photo)
+    photo.people = [PhotoChild(child_id=child_id) for child_id in sorted(seen)]
+    observation.updated_at = clock.now()
+    db.session.flush()
+    revised(observation, before, by=by)
+
+
+def remove_photo(photo: Photo, observation: Observation, *, by: User) -> None:
+    check_editable(observation, by)
+    before = before_change(observation)
+    forget_files(photo)
+    observation.photos.remove(photo)
+    observation.updated_at = clock.now()
+    db.session.flush()
+    revised(observation, before, by=by)
+
+
+def forget_files(photo: Photo) -> None:
+    storage.remove_after_commit(photo.file_name, photo.thumbnail_name)
+
+
+def family_may_see_photo(photo: Photo, family: frozenset[int], consenting: frozenset[int]) -> bool:
+    """Whether a family sees a photo: every child seen in it is theirs or has photo consent."""
+    return all(child_id in family or child_id in consenting for child_id in photo.child_ids)
+
+
+@dataclass(frozen=True)
+class PhotoAudience:
+    """Which tagged children's families will see a photo, and which will not (staff see
+    this before publishing)."""
+
+    seen_by: list[Child]
+    hidden_from: list[Child]
+
+
+def photo_audiences(observation: Observation) -> dict[int, PhotoAudience]:
+    """For each photo (by id), the families of the observation's children who see it."""
+    consenting = setting_children().consenting
+    families = _families_of([child.id for child in observation.children])
+    audiences: dict[int, PhotoAudience] = {}
+    for photo in observation.photos:
+        seen_by, hidden_from = [], []
+        for child in observation.children:
+            family = families.get(child.id, frozenset({child.id}))
+            sees = family_may_see_photo(photo, family, consenting)
+            (seen_by if sees else hidden_from).append(child)
+        audiences[photo.id] = PhotoAudience(seen_by, hidden_from)
+    return audiences
+
+
+def _families_of(child_ids: Sequence[int]) -> dict[int, frozenset[int]]:
+    """Each child with the children who share a parent with them (siblings see each other)."""
+    own, other = aliased(ParentLink), aliased(ParentLink)
+    rows = db.session.execute(
+        select(own.child_id, other.child_id)
+        .join(other, other.parent_id == own.parent_id)
+        .where(own.child_id.in_(child_ids))
+    )
+    families: dict[int, set[int]] = {child_id: {child_id} for child_id in child_ids}
+    for child_id, relative_id in rows:
+        families[child_id].add(relative_id)
+    return {child_id: frozenset(family) for child_id, family in families.items()}
+
+
+def children_without_consent_in_photos(observation: Observation) -> list[Child]:
+    """Tagged children without photo consent who are in one of its photos (staff are told)."""
+    in_photos = {child_id for photo in observation.photos for child_id in photo.child_ids}
+    return [
+        child for child in observation.children if child.id in in_photos and not child.photo_consent
+    ]
+
+
+def photo_of(observation: Observation, photo_id: int) -> Photo | None:
+    return next((photo for photo in observation.photos if photo.id == photo_id), None)
+
+
+def photo_observation_id(photo_id: int) -> int | None:
+    return db.session.scalar(select(Photo.observation_id).where(Photo.id == photo_id))

@@ -1,0 +1,199 @@
+"""Publishing: the content check, publishing a draft, holding it for review, and the
+review queue where a manager approves or sends back (and staff take in home observations).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from app import clock
+from app.auth import audit
+from app.auth.models import Role, User
+from app.extensions import db
+from app.journal import notifications
+from app.journal.content_rules import ContentRules, Finding, Mode, check_observation
+from app.journal.input_rules import REVIEW_NOTE, clean_text
+from app.journal.models import Observation, ObservationKind, ObservationStatus
+from app.journal.names import name_of, setting_children
+from app.journal.permissions import NotAllowed, check_reviewable, may_publish, staff_may_see
+from app.journal.policies import content_rules
+from app.journal.revisions import before_change, revised
+from app.journal.text import ObservationText
+
+
+@dataclass(frozen=True)
+class CheckedPart:
+    """One part of an observation (its text, next steps, a caption) as its reader sees it,
+    and what matched in it."""
+
+    label: str
+    text: str | ObservationText
+    findings: list[Finding]
+
+
+@dataclass(frozen=True)
+class ContentCheck:
+    parts: list[CheckedPart] = field(default_factory=list)
+    general: list[Finding] = field(default_factory=list)  # findings with no place (photo limit)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for part in self.parts for f in part.findings] + self.general
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.findings)
+
+
+def check_content(observation: Observation, rules: ContentRules | None = None) -> ContentCheck:
+    """The setting's rules applied to the observation's text, next steps and captions."""
+    rules = rules or content_rules()
+    tagged = [name_of(child) for child in observation.children]
+    everyone = setting_children().names
+
+    def check(shown: str | ObservationText, photo_count: int = 0) -> list[Finding]:
+        return check_observation(
+            shown, photo_count=photo_count, rules=rules, tagged=tagged, all_children=everyone
+        )
+
+    text = ObservationText(observation.text)
+    main = check(text, len(observation.photos))
+    parts = [CheckedPart("What happened", text, [f for f in main if f.start is not None])]
+    general = [f for f in main if f.start is None]
+    if observation.next_steps:
+        next_steps = ObservationText(observation.next_steps)
+        parts.append(CheckedPart("Next steps", next_steps, check(next_steps)))
+    for number, photo in enumerate(observation.photos, start=1):
+        if photo.caption:
+            parts.append(
+                CheckedPart(f"Caption of photo {number}", photo.caption, check(photo.caption))
+            )
+    return ContentCheck([part for part in parts if part.findings], general)
+
+
+class Published(enum.StrEnum):
+    PUBLISHED = "published"
+    NEEDS_CONFIRMATION = "needs_confirmation"  # warn mode: the author has not yet seen the findings
+    HELD = "held"  # needs-approval mode: waits in the manager's review queue
+
+
+def publish(
+    observation: Observation, *, by: User, confirmed: bool = False
+) -> tuple[Published, ContentCheck]:
+    """Publish a draft after checking the setting's content rules.
+
+    In ``warn`` mode an observation with findings is published only once the author has
+    seen them (``confirmed``); in ``needs_approval`` mode it waits for a manager.
+    """
+    if not may_publish(by, observation):
+        raise NotAllowed("Only a draft is published, by its author or a manager.")
+    left = [child.full_name for child in observation.children if child.is_archived]
+    if left:
+        raise NotAllowed(
+            f"{', '.join(left)} left the setting: take them off this draft before publishing."
+        )
+    rules = content_rules()
+    checked = check_content(observation, rules)
+    if not checked.flagged:
+        _publish_now(observation, by)
+        return Published.PUBLISHED, checked
+    if rules.mode is Mode.NEEDS_APPROVAL:
+        _hold_for_review(observation, by, checked)
+        return Published.HELD, checked
+    if not confirmed:
+        return Published.NEEDS_CONFIRMATION, checked
+    _publish_now(observation, by, findings=len(checked.findings))
+    return Published.PUBLISHED, checked
+
+
+def hold_if_flagged(observation: Observation, by: User) -> None:
+    """A correction to a published observation meets the same content rules as publishing:
+    in "needs approval" mode, one that now matches a rule waits for a manager again."""
+    if not observation.is_published or by.role is Role.MANAGER:
+        return
+    rules = content_rules()
+    if rules.mode is not Mode.NEEDS_APPROVAL:
+        return
+    checked = check_content(observation, rules)
+    if checked.flagged:
+        _hold_for_review(observation, by, checked)
+
+
+def _tell_parents_if_new(observation: Observation) -> None:
+    """Parents who asked are emailed when an observation is first published (not when a
+    withdrawn or held one comes back)."""
+    if observation.published_at is None:
+        notifications.tell_parents_of_new(observation)
+
+
+def _hold_for_review(observation: Observation, by: User, checked: ContentCheck) -> None:
+    observation.status = ObservationStatus.IN_REVIEW
+    observation.updated_at = clock.now()
+    db.session.flush()
+    audit.record(
+        "observation.held_for_review",
+        actor=by,
+        observation_id=observation.id,
+        findings=len(checked.findings),
+    )
+
+
+def _publish_now(observation: Observation, by: User, findings: int = 0) -> None:
+    before = before_change(observation)  # published before, then withdrawn: a revision
+    _tell_parents_if_new(observation)
+    now = clock.now()
+    observation.status = ObservationStatus.PUBLISHED
+    observation.published_at = now
+    observation.updated_at = now
+    db.session.flush()
+    revised(observation, before, by=by)
+    audit.record(
+        "observation.published", actor=by, observation_id=observation.id, findings=findings
+    )
+
+
+def approve(observation: Observation, *, by: User) -> None:
+    """A manager publishes a held observation, or staff add a home observation to the journal."""
+    check_reviewable(observation, by)
+    _tell_parents_if_new(observation)
+    now = clock.now()
+    observation.status = ObservationStatus.PUBLISHED
+    observation.published_at = now
+    observation.reviewed_by_id, observation.reviewed_at = by.id, now
+    observation.updated_at = now
+    db.session.flush()
+    audit.record("observation.approved", actor=by, observation_id=observation.id)
+
+
+def send_back(observation: Observation, *, by: User, note: str = "") -> None:
+    """Not published: a held observation goes back to its author as a draft; a home
+    observation is marked as not added to the journal."""
+    check_reviewable(observation, by)
+    now = clock.now()
+    observation.review_note = clean_text(note, "note", REVIEW_NOTE)
+    observation.status = (
+        ObservationStatus.DRAFT
+        if observation.kind is ObservationKind.STAFF
+        else ObservationStatus.DECLINED
+    )
+    observation.reviewed_by_id, observation.reviewed_at = by.id, now
+    observation.updated_at = now
+    db.session.flush()
+    audit.record("observation.sent_back", actor=by, observation_id=observation.id)
+
+
+def review_queue(viewer: User) -> tuple[list[Observation], list[Observation]]:
+    """(observations held for a manager, home observations waiting for staff), oldest first."""
+    waiting = (
+        select(Observation)
+        .where(Observation.status == ObservationStatus.IN_REVIEW, *staff_may_see(viewer))
+        .order_by(Observation.updated_at, Observation.id)
+    )
+    held: list[Observation] = []
+    if viewer.role is Role.MANAGER:
+        held = list(db.session.scalars(waiting.where(Observation.kind == ObservationKind.STAFF)))
+    home = list(db.session.scalars(waiting.where(Observation.kind == ObservationKind.HOME)))
+    return held, home

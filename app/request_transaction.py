@@ -1,0 +1,149 @@
+"""One database transaction per request: committed once, at its end, or rolled back whole.
+
+Views and operations change data and flush; none of them commits. When the request
+has its response, ``_commit_or_roll_back`` decides, in this one place:
+
+- a response that is not an error (status below 400: a page, a redirect, a download)
+  commits everything the request wrote;
+- an error response rolls everything back: a form shown again with its errors (400,
+  422), an ``abort(4xx)``, and an exception (a 500; with no response at all, the
+  teardown that ends the session rolls back instead).
+
+What follows a change happens only once its commit has succeeded, and never after a
+rollback; each kind hooks SQLAlchemy's ``after_commit`` and rollback events, so it
+works the same for a request, a CLI command and a job:
+
+- email: ``app.mail.queue_email`` writes to the outbox in the transaction, and the
+  delivery task is sent at commit (``workers.after_commit.send_task_after_commit``);
+- files: ``app.storage.deletions`` queues deletions in the transaction and drains the
+  queue after the commit; files an upload wrote are removed again on rollback
+  (``app.journal.storage``);
+- in-process work, such as dropping the settings snapshot: ``call_after_commit``.
+
+A commit that fails (the database gone, a constraint only the database checks, the
+erasure ledger not writable) is rolled back, and the person gets an error page instead
+of the view's response: 409 for a clash with a concurrent change, 503 when part of the
+service is down, 500 for anything else. The session keeps none of the request's
+changes either (no half sign-in, no "Saved" message for what was not saved).
+
+The one exception: a request that must keep its writes although it answers 4xx (a
+wrong current password counted towards the lockout, shown again on the form with its
+error) says so with ``commit_despite_refusal()``, beside the reason. A 5xx never
+commits. Jobs and CLI commands commit themselves, per batch or per setting
+(``tenants.each_setting.run_each_setting``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Flask, current_app, g, session
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import OperationalError as DBAPIOperationalError
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from app import outages
+from app.errors import render_error
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+_KEEP_DESPITE_REFUSAL = "lj_commit_despite_refusal"  # on g
+_CALLBACKS_KEY = "lj_calls_after_commit"  # session.info
+
+CLASHED = (
+    "This could not be saved: something it depends on was changed at the same time. "
+    "Nothing was changed; please try again."
+)
+NOT_SAVED = (
+    "Your change could not be saved, and nothing of it was kept. Please try again in a minute."
+)
+
+
+def commit_despite_refusal() -> None:
+    """Keep this request's writes although it answers with a 4xx (never a 5xx).
+
+    Only for a refusal that is itself the outcome to record, e.g. a counted wrong
+    password whose form is shown again; say why beside the call.
+    """
+    g.setdefault(_KEEP_DESPITE_REFUSAL, True)
+
+
+def _commits(response: Response) -> bool:
+    if response.status_code < 400:
+        return True
+    return response.status_code < 500 and g.get(_KEEP_DESPITE_REFUSAL, False)
+
+
+def _commit_or_roll_back(response: Response) -> Response:
+    if not _commits(response):
+        db.session.rollback()
+        return response
+    try:
+        db.session.commit()
+    except Exception as error:  # every failure gets the same clean ending
+        db.session.rollback()
+        _drop_session_changes()
+        response.close()  # never sent: its on-close steps (a temporary file's removal) run now
+        return _failed_commit_page(error)
+    return response
+
+
+def _drop_session_changes() -> None:
+    drop = getattr(session, "drop_changes", None)  # a RedisSession; not a null session
+    if drop is not None:
+        drop()
+
+
+def _failed_commit_page(error: Exception) -> Response:
+    if isinstance(error, IntegrityError):
+        log.warning("commit refused by the database: %s", error.orig)
+        page = render_error(409, CLASHED)
+    elif isinstance(error, DBAPIOperationalError | OSError):
+        log.warning("commit failed: %s", error)
+        if isinstance(error, DBAPIOperationalError):
+            outages.postgresql().failed(error)
+        page = render_error(503, NOT_SAVED)
+    else:
+        log.exception("commit failed", exc_info=error)
+        page = render_error(500)
+    return current_app.make_response(page)
+
+
+def call_after_commit(callback: Callable[[], None]) -> None:
+    """Call ``callback`` once the current transaction has committed; never if it rolls back.
+
+    For work in this process that must not see the change before others can (e.g.
+    ``tenants.registry.forget_cached``). A callback that fails is logged: the change
+    it follows is already committed.
+    """
+    callbacks: list[Callable[[], None]] = db.session().info.setdefault(_CALLBACKS_KEY, [])
+    if callback not in callbacks:
+        callbacks.append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _call_pending_callbacks(session: Session) -> None:
+    for callback in session.info.pop(_CALLBACKS_KEY, []):
+        try:
+            callback()
+        except Exception:
+            log.exception("after-commit call %r failed", callback)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending_callbacks(session: Session) -> None:
+    session.info.pop(_CALLBACKS_KEY, None)
+
+
+def install_request_transaction(app: Flask) -> None:
+    """Commit or roll back each request's transaction as its first after-request step.
+
+    Call it after every other ``after_request`` registration: Flask runs them last
+    registered first, and logging, metrics and headers must see the final response
+    (an error page when the commit failed).
+    """
+    app.after_request(_commit_or_roll_back)

@@ -1,0 +1,46 @@
+"""A whole service for backup tests: its own database, media folder and backups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from flask import Flask
+from psycopg import sql
+
+from tenants.provisioning import provision_setting
+from tests.helpers.journal import Journal, make_family, observe_with_a_photo
+
+
+@dataclass
+class Service:
+    app: Flask
+    database_url: str
+    media_root: Path
+    backup_dir: Path
+    ledger: Path
+
+    def cli(self, *args: str, input: str | None = None):
+        return self.app.test_cli_runner().invoke(args=list(args), input=input)
+
+    def family(self, slug: str, name: str = "Sunnyside Nursery") -> Journal:
+        """A setting with two families and one published observation with a photo."""
+        with self.app.app_context():
+            provision_setting(slug, name, f"manager@{slug}.example.org", "Mina Manager")
+        family = make_family(self.app, slug)
+        observe_with_a_photo(self.app, family, "Ada built a tower of ten blocks.")
+        return family
+
+
+def drop_databases_starting(admin: str, prefix: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as connection:
+        names = [
+            name
+            for (name,) in connection.execute("SELECT datname FROM pg_database")
+            if name == prefix or name.startswith(f"{prefix}_")
+        ]
+        for name in names:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

@@ -1,0 +1,110 @@
+"""One transaction per request: kept whole when the view ends well, nothing of it otherwise.
+
+Each probe request adds a person, queues their email and the deletion of a file
+(``tests.probe``), then ends one way or another; the tests look at all three outcomes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.auth import pending
+from app.auth.models import Role, User
+from app.extensions import db
+from app.mail.models import OutboxMessage
+from tenants.binding import tenant_context
+from tests.helpers.clients import client_for, make_user, sign_in
+
+
+@pytest.fixture
+def probe_request(app, make_setting, mail_outbox, tmp_path):
+    """Post to ``/_probe/transaction/<ending>``; returns the response and what it left."""
+    setting = make_setting()
+    client = client_for(app, setting.slug)
+
+    def post(ending: str):
+        email = f"probe-{uuid.uuid4().hex[:8]}@example.org"
+        photo = Path(app.config["LJ"].MEDIA_ROOT) / setting.slug / f"{uuid.uuid4().hex}.jpg"
+        photo.parent.mkdir(parents=True, exist_ok=True)
+        photo.write_bytes(b"photo")
+        response = client.post(
+            f"/_probe/transaction/{ending}", data={"email": email, "file": photo.name}
+        )
+        with app.app_context(), tenant_context(setting.slug):
+            people = db.session.scalar(select(func.count()).where(User.email == email))
+            queued = db.session.scalar(
+                select(func.count()).where(OutboxMessage.to_address == email)
+            )
+        return response, {
+            "person kept": people == 1,
+            "email queued": queued == 1,
+            "email sent": bool(mail_outbox.to(email, timeout=0.3)),
+            "file deleted": not photo.exists(),
+        }
+
+    return post
+
+
+NOTHING_KEPT = {
+    "person kept": False,
+    "email queued": False,
+    "email sent": False,
+    "file deleted": False,
+}
+EVERYTHING_KEPT = dict.fromkeys(NOTHING_KEPT, True)
+
+
+@pytest.mark.parametrize(
+    ("ending", "status", "kept"),
+    [
+        ("done", 200, EVERYTHING_KEPT),
+        ("refused", 422, NOTHING_KEPT),  # a form shown again with its errors
+        ("counted-refusal", 422, EVERYTHING_KEPT),  # the view said the refusal is the outcome
+    ],
+    ids=[
+        "a view returning normally commits, then sends and deletes",
+        "a 422 writes nothing",
+        "a refusal the view keeps is committed",
+    ],
+)
+def test_the_response_decides_what_the_request_keeps(probe_request, ending, status, kept):
+    response, left = probe_request(ending)
+    assert response.status_code == status
+    assert left == kept
+
+
+def test_a_view_that_raises_after_writing_leaves_nothing(app, probe_request, monkeypatch):
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # as in production
+    response, left = probe_request("raises")
+    assert response.status_code == 500
+    assert left == NOTHING_KEPT
+
+
+def test_a_commit_the_database_refuses_is_a_clear_409_page_with_nothing_kept(probe_request):
+    response, left = probe_request("clashes")
+    assert response.status_code == 409
+    assert "Nothing was changed; please try again." in response.text
+    assert left == NOTHING_KEPT
+
+
+def test_a_sign_in_whose_commit_fails_leaves_the_person_signed_out(app, make_setting, monkeypatch):
+    setting = make_setting()
+    with app.app_context():
+        email = make_user(setting.slug, role="staff")
+
+    def clash_then_go_on(user: User, target: str) -> str:
+        db.session.add(User(email=user.email, full_name="A Clash", role=Role.STAFF))
+        return target  # the next query would flush it; the commit does
+
+    monkeypatch.setattr(pending, "where_after_sign_in", clash_then_go_on)
+    client = client_for(app, setting.slug)
+    refused = sign_in(client, email)
+    assert refused.status_code == 409
+    assert client.get("/account").status_code == 302  # sent to sign in
+    monkeypatch.undo()
+    assert sign_in(client, email).status_code == 303
+    assert client.get("/account").status_code == 200
