@@ -116,11 +116,12 @@ def create_setting(app: Flask, options: Options) -> Setting:
     from app import clock
     from app.auth.models import Role
     from app.extensions import db
-    from app.journal import operations as journal
+    from app.journal import observations, photos, publishing
     from app.journal.media import process_upload
     from app.journal.models import EmailChoice
     from app.journal.notifications import set_email_choice
-    from app.people.operations import ChildDetails, create_child, link_parent
+    from app.people.children import ChildDetails, create_child
+    from app.people.links import link_parent
 
     counts = role_counts(options.users)
     with inside_new_setting(app, SLUG):
@@ -152,8 +153,8 @@ def create_setting(app: Flask, options: Options) -> Setting:
             link_parent(parent, child, "Mother", by=staff)
             child_of[parent.email] = child.id
             for day in range(options.observations):
-                observation = journal.create_observation(
-                    journal.ObservationDetails(
+                observation = observations.create_observation(
+                    observations.ObservationDetails(
                         observed_on=today - timedelta(days=day),
                         child_ids=(child.id,),
                         text=f"{child.first_name} built a tower of **{day + 3} blocks**.",
@@ -162,8 +163,8 @@ def create_setting(app: Flask, options: Options) -> Setting:
                     by=staff,
                 )
                 if day % 4 == 0:
-                    journal.add_photo(observation, photo, caption="The tower", by=staff)
-                journal.publish(observation, by=staff, confirmed=True)
+                    photos.add_photo(observation, photo, caption="The tower", by=staff)
+                publishing.publish(observation, by=staff, confirmed=True)
             db.session.commit()
         for parent in parents[::2]:  # after the journals are written: no email for those
             set_email_choice(parent, EmailChoice.EACH)
