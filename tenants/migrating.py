@@ -14,8 +14,21 @@ from alembic.config import Config as AlembicConfig
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Engine, MetaData, Table, literal, select, text, union_all
-from sqlalchemy.engine import Connection
+from sqlalchemy import (
+    Column,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    insert,
+    literal,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.schema import CreateTable
 
 from tenants.binding import bind_schema
 from tenants.models import Setting, SettingStatus
@@ -73,10 +86,27 @@ def upgrade_schema(connection: Connection, schema_name: str, target: str) -> Non
         context.run_migrations()
 
 
-def stamp_setting_schema(connection: Connection, schema_name: str) -> None:
-    """Record the setting chain's head in a schema built straight from the models."""
-    context = MigrationContext.configure(connection, opts={"version_table_schema": schema_name})
-    context.stamp(_script_directory(), SETTING_HEAD)
+# Alembic's version table as `alembic stamp` creates it (tests/tenants/test_provisioning.py
+# compares a provisioned schema's catalogue with a migrated one's).
+_NEW_VERSION_TABLE = Table(
+    "alembic_version",
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
+
+
+@cache
+def _stamp_sql(dialect: Dialect, revision: str) -> str:
+    create = CreateTable(_NEW_VERSION_TABLE).compile(dialect=dialect)
+    record = insert(_NEW_VERSION_TABLE).values(version_num=revision)
+    return f"{create};\n{record.compile(dialect=dialect, compile_kwargs={'literal_binds': True})}"
+
+
+def stamp_setting_schema(connection: Connection) -> None:
+    """Record the setting chain's head in the transaction's schema, built straight from the
+    models: one round trip, rather than Alembic's reflection, create and insert."""
+    connection.exec_driver_sql(_stamp_sql(connection.dialect, setting_head_revision()))
 
 
 def _version_table(schema_name: str) -> Table:

@@ -102,7 +102,7 @@ def create_tables(connection: Connection, new: NewSetting) -> None:
 
 
 def stamp_version(connection: Connection, new: NewSetting) -> None:
-    stamp_setting_schema(connection, new.schema_name)
+    stamp_setting_schema(connection)
 
 
 def seed_setting(connection: Connection, new: NewSetting) -> None:
