@@ -606,6 +606,34 @@ def bench_web(options: Options) -> list[float]:
     return ratios
 
 
+# --- 4. pg_dump of the whole database ---------------------------------------------------------
+
+
+def bench_pg_dump(database_url: str) -> None:
+    """Time ``pg_dump -Fc`` of the bench database when the server's lock table can hold it;
+    otherwise say the ``max_locks_per_transaction`` it would need (app.backups checks the same)."""
+    from app.backups.postgres import BackupRefused, check_lock_capacity, pg_tool, server_major
+
+    with psycopg.connect(database_url) as connection:
+        tables = connection.execute(
+            "SELECT count(*) FROM pg_class WHERE relkind = 'r' "
+            "AND relnamespace::regnamespace::text LIKE 'setting_%'"
+        ).fetchone()[0]
+        major = server_major(connection)
+        try:
+            check_lock_capacity(connection)
+        except BackupRefused as refused:
+            print(f"pg_dump -Fc: not run ({tables} setting tables). {refused}")
+            return
+    with tempfile.TemporaryDirectory(prefix="lj-bench-dump-") as scratch:
+        archive = Path(scratch) / "all.dump"
+        started = time.perf_counter()
+        subprocess.run([pg_tool("pg_dump", major), "-Fc", "-f", archive, database_url], check=True)
+        seconds = time.perf_counter() - started
+        size_mb = archive.stat().st_size / 2**20
+    print(f"pg_dump -Fc of {tables} setting tables: {seconds:.1f} s, {size_mb:.0f} MB")
+
+
 # --- the run -----------------------------------------------------------------------------------
 
 
@@ -621,6 +649,7 @@ def main() -> None:
         provisioning_met = report_provisioning(bench_provisioning(bench.app, options.settings))
         migration_met = report_migration(bench_migration(bench.app), options.settings)
         ratios = bench_web(options)
+        bench_pg_dump(bench.database_url)
     print_machine()
     print(
         "Targets: provisioning "
