@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -282,6 +283,22 @@ def end_all_sessions_of(
         store.delete(index)
     elif sids:
         store.srem(index, *sids)
+    return len(keys)
+
+
+def end_all_sessions_of_accounts(slug: str, user_ids: Collection[int]) -> int:
+    """Delete every session of these users, and their indexes (accounts being purged);
+    returns how many. Two round trips to Redis, however many users."""
+    store = get_redis()
+    indexes = [user_index_key(slug, user_id) for user_id in user_ids]
+    if not indexes:
+        return 0
+    with store.pipeline(transaction=False) as pipeline:
+        for index in indexes:
+            pipeline.smembers(index)
+        members = pipeline.execute()
+    keys = [session_key(slug, sid.decode()) for sids in members for sid in sids]
+    store.delete(*keys, *indexes)
     return len(keys)
 
 

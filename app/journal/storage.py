@@ -103,7 +103,8 @@ def remove_after_commit(*names: str) -> None:
     Through the durable queue (``app.storage.deletions``): a crash after the
     commit cannot leave the files behind.
     """
-    schedule_file_deletion(setting_folder() / _valid_name(name) for name in names)
+    folder = setting_folder()
+    schedule_file_deletion(folder / _valid_name(name) for name in names)
 
 
 def _unlink_all(paths: list[Path]) -> None:

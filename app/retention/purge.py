@@ -30,12 +30,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import regex
 from sqlalchemy import (
     Delete,
     Integer,
     Row,
+    Select,
     Text,
     and_,
     any_,
@@ -52,7 +54,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from app.auth import audit
 from app.auth.models import AuditEntry, OneTimeLink, Role, User
-from app.auth.sessions import end_all_sessions_of
+from app.auth.sessions import end_all_sessions_of_accounts
 from app.extensions import db
 from app.journal import storage
 from app.journal.masking import ChildName, mask_other_children, name_forms
@@ -74,6 +76,8 @@ from app.retention.ledger import LedgerEntry, PurgeReason, RecordType, append_at
 from app.retention.models import LeavingPack
 from app.retention.packs import FORMATS, forget_pack_files
 from tenants.binding import current_setting
+
+_Row = TypeVar("_Row", Comment, ObservationRevision)  # rows of an observation to scrub
 
 
 @dataclass
@@ -260,6 +264,11 @@ def _scrub_group_observations(
             )
         )
     )
+    ids = [observation.id for observation in remaining]
+    comments = _by_observation(select(Comment).where(_among(Comment.observation_id, ids)))
+    revisions = _by_observation(
+        select(ObservationRevision).where(_among(ObservationRevision.observation_id, ids))
+    )
     for observation in remaining:
         staying = [tag.child for tag in observation.tags if tag.child_id not in child_ids]
         kept = [_name(child) for child in staying]
@@ -274,13 +283,9 @@ def _scrub_group_observations(
         observation.review_note = scrub(observation.review_note)
         for photo in observation.photos:
             photo.caption = scrub(photo.caption)
-        for comment in db.session.scalars(
-            select(Comment).where(Comment.observation_id == observation.id)
-        ):
+        for comment in comments.get(observation.id, []):
             comment.body = scrub(comment.body)
-        for revision in db.session.scalars(
-            select(ObservationRevision).where(ObservationRevision.observation_id == observation.id)
-        ):
+        for revision in revisions.get(observation.id, []):
             revision.changes = [
                 {
                     **change,
@@ -295,6 +300,14 @@ def _scrub_group_observations(
     db.session.execute(delete(PhotoChild).where(_among(PhotoChild.child_id, child_ids)))
     db.session.flush()
     return len(remaining)
+
+
+def _by_observation(query: Select[tuple[_Row]]) -> dict[int, list[_Row]]:
+    """Rows of the observations being scrubbed (one query for them all), by observation."""
+    rows: dict[int, list[_Row]] = {}
+    for row in db.session.scalars(query):
+        rows.setdefault(row.observation_id, []).append(row)
+    return rows
 
 
 def _scrubbed_markdown(source: str, purged: list[ChildName], kept: list[ChildName]) -> str:
@@ -451,8 +464,7 @@ def _remove_accounts(user_ids: list[int], purged: Purged) -> None:
     )
     purged.add("users", _deleted(delete(User).where(_among(User.id, user_ids))))
     slug = current_setting().slug
-    for user_id, _ in accounts:
-        end_all_sessions_of(slug, user_id)
+    end_all_sessions_of_accounts(slug, [user_id for user_id, _ in accounts])
     forget_rate_limits(slug, {email for _, email in accounts})
 
 

@@ -129,3 +129,14 @@ def test_each_setting_drains_only_its_own_queue(app, make_setting):
         schedule_file_deletion([mine])
         db.session.commit()
     assert not mine.exists() and theirs.exists()
+
+
+def test_a_drain_never_follows_a_symbolic_link_out_of_the_media_root(app, slug, tmp_path):
+    outside = tmp_path / "precious.jpg"
+    outside.write_text("keep me")
+    _file(app, slug, "ours.jpg").parent.joinpath("elsewhere").symlink_to(tmp_path)
+    with inside(app, slug):
+        db.session.add(FileDeletion(path=f"{slug}/elsewhere/precious.jpg", due_at=clock.now()))
+        db.session.commit()
+        assert drain_file_deletions() == 1  # refused, and not tried again
+    assert outside.read_text() == "keep me"
