@@ -120,7 +120,9 @@ class Observation(TenantModel):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     review_note: Mapped[str] = mapped_column(Text, default="")
     # When it was last corrected after being published: families see it marked "edited".
@@ -184,7 +186,9 @@ class ObservationRevision(TenantModel):
         ForeignKey("observations.id", ondelete="CASCADE"), index=True
     )
     edited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    editor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    editor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     changes: Mapped[list[dict[str, str]]] = mapped_column(JSONB)
 
     editor: Mapped[User | None] = orm.relationship(lazy="joined")
@@ -260,12 +264,16 @@ class Comment(TenantModel):
     observation_id: Mapped[int] = mapped_column(
         ForeignKey("observations.id", ondelete="CASCADE"), index=True
     )
-    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"))
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    hidden_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     edited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     author: Mapped[User | None] = orm.relationship(foreign_keys=[author_id], lazy="joined")
@@ -286,10 +294,12 @@ class JournalAccess(TenantModel):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    viewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    viewer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     child_id: Mapped[int] = mapped_column(ForeignKey("children.id", ondelete="CASCADE"))
     observation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("observations.id", ondelete="SET NULL")
+        ForeignKey("observations.id", ondelete="SET NULL"), index=True
     )
     what: Mapped[JournalView] = mapped_column(text_enum(JournalView, "journal_view"))
 

@@ -120,7 +120,9 @@ class ParentLink(TenantModel):
     # In the family's words: Mother, Dad, Grandma, Foster carer ... (``orm.relationship``
     # is spelt out in this module because this column takes the plain name.)
     relationship: Mapped[str] = mapped_column(String(RELATIONSHIP_LENGTH))
-    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    confirmed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     confirmed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     parent: Mapped[User] = orm.relationship(foreign_keys=[parent_id], lazy="joined")

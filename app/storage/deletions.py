@@ -166,6 +166,16 @@ class _MediaFolders:
         self._touched.add(folder)
         return True
 
+    def remove_all(self, stored: list[str], pool: ThreadPoolExecutor) -> list[bool]:
+        """``remove`` each of the stored files, in as many slices as the pool has threads."""
+        slices = [stored[start::UNLINK_THREADS] for start in range(UNLINK_THREADS)]
+        outcomes = list(pool.map(lambda paths: [self.remove(path) for path in paths], slices))
+        # Back in the order of ``stored``: slice ``i`` holds items i, i + n, i + 2n ...
+        gone = [False] * len(stored)
+        for start, outcome in enumerate(outcomes):
+            gone[start::UNLINK_THREADS] = outcome
+        return gone
+
     def _folder(self, parts: tuple[str, ...]) -> int:
         if parts not in self._opened:
             if parts:
@@ -195,16 +205,17 @@ def drain_file_deletions() -> int:
     try:
         with ThreadPoolExecutor(UNLINK_THREADS) as pool:
             while rows := _due_batch():
-                gone = list(pool.map(folders.remove, [row.path for row in rows]))
+                gone = folders.remove_all([row.path for row in rows], pool)
                 folders.sync()
                 done = [row.id for row, ok in zip(rows, gone, strict=True) if ok]
                 failed = [row.id for row, ok in zip(rows, gone, strict=True) if not ok]
                 db.session.execute(delete(FileDeletion).where(FileDeletion.id.in_(done)))
-                db.session.execute(
-                    update(FileDeletion)
-                    .where(FileDeletion.id.in_(failed))
-                    .values(due_at=clock.now() + RETRY_AFTER)
-                )
+                if failed:
+                    db.session.execute(
+                        update(FileDeletion)
+                        .where(FileDeletion.id.in_(failed))
+                        .values(due_at=clock.now() + RETRY_AFTER)
+                    )
                 db.session.commit()
                 removed += len(done)
     finally:
