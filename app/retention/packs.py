@@ -15,8 +15,9 @@ All three come from the one viewer-shaped reading the journal pages use
 each exactly as on the pages. The task reports progress on the pack's row, then emails
 the person (through the outbox) a link to the pack's page, where they download the files
 signed in, until the pack expires (the retention schedule's period for exports). The ZIP
-and the JSON are streamed to disk one observation at a time; reportlab holds the PDF's
-pages until it writes the file (measured in ``bench/retention.py``).
+and the JSON are streamed to disk one observation at a time, the PDF a part at a time
+(``_PdfParts``), so building a pack takes the same memory whatever the journal's size
+(measured in ``bench/retention.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import json
 import logging
 import secrets
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,7 +35,9 @@ from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape
 
+import pikepdf
 from celery import shared_task
+from reportlab import rl_config
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
@@ -64,6 +67,11 @@ SCHEMA_PATH = Path(__file__).parent / "schemas" / "leaving-pack.schema.json"
 FORMATS = {"pdf": "application/pdf", "zip": "application/zip", "json": "application/json"}
 PROGRESS_EVERY = 25  # observations between two progress updates
 PHOTO_WIDTH = 120 * mm
+PDF_PART = 50  # observations per part of the PDF (see _PdfParts)
+
+# Photos go into the PDF as their JPEG bytes. reportlab would also wrap them in ASCII85,
+# a quarter bigger and, without its C accelerator, most of the time of a whole pack.
+rl_config.useA85 = 0
 
 
 @cache
@@ -197,11 +205,56 @@ def _child_name(child: Child, viewer: User) -> str:
     return child.known_as if viewer.role is Role.PARENT else child.full_name
 
 
+class _PdfParts:
+    """The PDF, written a part at a time and joined at the end.
+
+    reportlab keeps every page of a document, with the bytes of each photo on it, until
+    it writes the file: a whole journal at once would take memory in proportion to the
+    journal. So every ``PDF_PART`` observations are built into a part file of their own,
+    and qpdf (through pikepdf) joins the parts, reading each photo from its part as it
+    writes the whole (qpdf's own page merging: copying pages in Python held them all).
+    """
+
+    def __init__(self, path: Path, title: str) -> None:
+        self.path, self.title = path, title
+        self.parts: list[Path] = []
+        self.flowables: list[object] = []
+        self.observations = 0
+
+    def add(self, flowables: Iterable[object]) -> None:
+        """Add one observation's flowables."""
+        self.flowables.extend(flowables)
+        self.observations += 1
+        if self.observations % PDF_PART == 0:
+            self._write_part()
+
+    def finish(self) -> None:
+        if self.flowables or not self.parts:
+            self._write_part()
+        first, *rest = (str(part) for part in self.parts)
+        # The first part's document information (its title) is the whole's.
+        job = pikepdf.Job(["qpdf", first, "--pages", ".", *rest, "--", str(self.path)])
+        job.run()
+        if job.exit_code not in (0, pikepdf.Job.EXIT_WARNING):
+            raise RuntimeError(f"qpdf could not join the parts of {self.path.name}")
+        self.discard()
+
+    def discard(self) -> None:
+        for part in self.parts:
+            part.unlink(missing_ok=True)
+
+    def _write_part(self) -> None:
+        part = self.path.with_name(f"{self.path.name}.{len(self.parts)}")
+        self.parts.append(part)
+        SimpleDocTemplate(str(part), pagesize=A4, title=self.title).build(self.flowables)
+        self.flowables = []
+
+
 @dataclass
 class _Pack:
     """The three files being written, each to a temporary name until the pack is whole."""
 
-    pdf: list[object]  # reportlab flowables (their photos are read from disk when drawn)
+    pdf: _PdfParts
     photos: zipfile.ZipFile
     json: IO[str]
     first: bool = True
@@ -239,12 +292,14 @@ def write_journal(
     )
     comments_by_observation = comments.family_comments(child, published)
     photo_count = 0
+    title = f"{_child_name(child, viewer)}'s learning journal"
     with ExitStack() as stack:
         out = _Pack(
-            pdf=[],
+            pdf=_PdfParts(files["pdf"], title),
             photos=stack.enter_context(zipfile.ZipFile(files["zip"], "w", zipfile.ZIP_STORED)),
             json=stack.enter_context(files["json"].open("w", encoding="utf-8")),
         )
+        stack.callback(out.pdf.discard)  # part files left by a failure
         _start(out, child, viewer)
         for number, observation in enumerate(published, start=1):
             shown = view.show(observation, comments_by_observation[observation.id])
@@ -252,7 +307,7 @@ def write_journal(
             if number % PROGRESS_EVERY == 0:
                 progress(90 * number // len(published))
         out.json.write("]}\n")
-        _write_pdf(files["pdf"], out.pdf, _child_name(child, viewer))
+        out.pdf.finish()
     return len(published), photo_count
 
 
@@ -267,8 +322,8 @@ def _start(out: _Pack, child: Child, viewer: User) -> None:
     }
     out.json.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "observations": [')
     styles = getSampleStyleSheet()
-    out.pdf.append(Paragraph(escape(f"{name}'s learning journal"), styles["Title"]))
-    out.pdf.append(Paragraph(escape(current_setting().name), styles["Normal"]))
+    out.pdf.flowables.append(Paragraph(escape(out.pdf.title), styles["Title"]))
+    out.pdf.flowables.append(Paragraph(escape(current_setting().name), styles["Normal"]))
 
 
 def _photo_path(file_name: str) -> str:
@@ -288,7 +343,7 @@ def _add(out: _Pack, shown: ShownObservation) -> int:
     folder = setting_folder()
     for photo in shown.photos:
         out.photos.write(folder / photo.photo.file_name, _photo_path(photo.file_name))
-    out.pdf.extend(_pdf_observation(shown, folder))
+    out.pdf.add(_pdf_observation(shown, folder))
     return len(shown.photos)
 
 
@@ -315,8 +370,3 @@ def _pdf_observation(shown: ShownObservation, folder: Path) -> Iterator[object]:
     for comment in shown.comments:
         author = comment.comment.author.full_name if comment.comment.author else "Someone"
         yield Paragraph(escape(f"{author}: {comment.body}"), styles["BodyText"])
-
-
-def _write_pdf(path: Path, flowables: list[object], title: str) -> None:
-    document = SimpleDocTemplate(str(path), pagesize=A4, title=f"{title}'s learning journal")
-    document.build(flowables)

@@ -9,10 +9,12 @@ import subprocess
 import zipfile
 
 import jsonschema
+import pikepdf
 from sqlalchemy import select
 
 from app.extensions import db
 from app.journal.models import Photo
+from app.retention import packs
 from app.retention.packs import pack_schema
 from tests.fixtures.smtp import text_of
 from tests.helpers.clients import post_form
@@ -92,6 +94,23 @@ def test_a_parents_pack_holds_every_published_observation_and_nothing_of_another
             for p in db.session.scalars(select(Photo))
         }
     assert {photos.read(name) for name in names} <= originals
+
+
+def test_a_pdf_built_in_parts_holds_every_observation_in_order_and_leaves_no_part(
+    app, family, monkeypatch
+):
+    monkeypatch.setattr(packs, "PDF_PART", 1)  # one part per observation
+    _journal_of_a(app, family)
+    client, page_path = _make_pack(app, family)
+
+    data = client.get(f"{page_path}/journal.pdf").data
+    pdf = _pdf_text(data)
+    assert pdf.index("Ada painted a sunflower.") < pdf.index("Ada and a friend built a tower")
+    with pikepdf.open(io.BytesIO(data)) as document:
+        assert len(document.pages) == 2
+        assert str(document.docinfo["/Title"]) == "Ada's learning journal"
+    packs_folder = app.config["LJ"].MEDIA_ROOT / family.slug / "packs"
+    assert sorted(path.suffix for path in packs_folder.iterdir()) == [".json", ".pdf", ".zip"]
 
 
 def test_a_photo_of_a_child_without_consent_stays_out_of_the_pack(app, family):
