@@ -35,7 +35,7 @@ from wtforms.validators import (
     StopValidation,
 )
 
-from app.journal.content_rules import Mode
+from app.journal.content_rules import ContentRules, Mode
 from app.journal.input_rules import (
     CAPTION,
     COMMENT,
@@ -211,6 +211,31 @@ class PoliciesForm(FlaskForm):
             NumberRange(min=0, max=100, message="Enter a number from 0 to 100."),
         ],
     )
+
+    @classmethod
+    def showing(cls, group_names: GroupNamePolicy, rules: ContentRules) -> PoliciesForm:
+        """The form filled in with the policies as they are saved."""
+        return cls(
+            formdata=None,
+            group_names=group_names.value,
+            mode=rules.mode.value,
+            blocked_phrases="\n".join(rules.blocked_phrases),
+            no_surnames=rules.no_surnames,
+            no_other_children_names=rules.no_other_children_names,
+            photo_limit=rules.photo_limit,
+        )
+
+    def group_name_policy(self) -> GroupNamePolicy:
+        return GroupNamePolicy(self.group_names.data)
+
+    def rules(self) -> ContentRules:
+        return ContentRules(
+            blocked_phrases=tuple((self.blocked_phrases.data or "").splitlines()),
+            no_surnames=bool(self.no_surnames.data),
+            no_other_children_names=bool(self.no_other_children_names.data),
+            photo_limit=self.photo_limit.data,
+            mode=Mode(self.mode.data),
+        )
 
 
 class EmailChoiceForm(FlaskForm):

@@ -33,7 +33,14 @@ from app.journal.models import (
     ObservationKind,
     ObservationStatus,
 )
-from app.journal.permissions import NotAllowed, check_editable, is_staff, may_delete, may_withdraw
+from app.journal.permissions import (
+    NotAllowed,
+    check_editable,
+    is_staff,
+    journal_children,
+    may_delete,
+    may_withdraw,
+)
 from app.journal.photos import forget_files
 from app.journal.publishing import hold_if_flagged
 from app.journal.revisions import before_change, revised
@@ -53,6 +60,16 @@ class ObservationDetails:
     areas: tuple[str, ...] = ()
     characteristics: tuple[str, ...] = ()
     age_band: str | None = None
+
+
+def children_to_offer(viewer: User, observation: Observation | None = None) -> list[Child]:
+    """The children ``viewer`` may write an observation about: those still at the setting
+    whose journals they may open, and on an existing observation, any child who has left
+    since (a child who left stays on a draft that was about them)."""
+    children = [child for child in journal_children(viewer) if not child.is_archived]
+    if observation is not None:
+        children += [child for child in observation.children if child.is_archived]
+    return children
 
 
 def _known_codes(codes: Iterable[str], known: dict[str, str], field_name: str) -> list[str]:

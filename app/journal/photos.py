@@ -64,6 +64,21 @@ def add_photo(
     return photo
 
 
+def add_photos(
+    observation: Observation,
+    images: Iterable[ProcessedImage],
+    *,
+    caption: str = "",
+    in_photo: Iterable[int] = (),
+    by: User,
+) -> list[Photo]:
+    """Several photos with the same caption and the same children in them."""
+    seen = list(in_photo)
+    return [
+        add_photo(observation, image, caption=caption, in_photo=seen, by=by) for image in images
+    ]
+
+
 def _children_in_photo(observation: Observation, in_photo: Iterable[int]) -> set[int]:
     seen = set(in_photo)
     if not seen <= observation.child_ids:

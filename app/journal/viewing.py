@@ -26,11 +26,16 @@ from typing import Any
 
 from markupsafe import Markup
 
+from app.auth.models import User
+from app.journal import listing
+from app.journal.listing import Filters
 from app.journal.masking import ChildName, mask_other_children, masked_caption, photo_file_name
 from app.journal.models import Comment, GroupNamePolicy, Observation, Photo
-from app.journal.names import SettingChildren, name_of
+from app.journal.names import SettingChildren, family_of, name_of, setting_children
 from app.journal.photos import family_may_see_photo
+from app.journal.policies import group_name_policy
 from app.journal.text import ObservationText
+from app.paging import Page, paged
 from app.people.models import Child
 
 FRIEND = "a friend"
@@ -266,6 +271,32 @@ class ChildView:
                 for comment in comments
             ],
         )
+
+
+def child_view(viewer: User, child: Child) -> ChildView:
+    """``child``'s view as ``viewer`` reads it: the setting's group-name policy, and the
+    children whose names this viewer sees whatever the policy."""
+    return ChildView(
+        child=child,
+        family=family_of(viewer, child),
+        policy=group_name_policy(),
+        everyone=setting_children(),
+    )
+
+
+def shown_journal_page(
+    view: ChildView, viewer: User, filters: Filters, number: int
+) -> tuple[Page[Any], list[ShownObservation]]:
+    """A page of the child's journal as ``view`` shows it: the page (for its numbers) and
+    its observations, shown. Words searched for are found in what the view shows (names
+    masked as the policy says), so a hidden name finds nothing."""
+    if filters.text:
+        everything = listing.whole_journal(view.child, viewer, filters)
+        found = [item for item in map(view.show, everything) if item.says(filters.text)]
+        page = paged(found, number)
+        return page, page.items
+    rows = listing.journal_page(view.child, viewer, filters, number)
+    return rows, [view.show(observation) for observation in rows.items]
 
 
 def comments_in_full(comments: Sequence[Comment]) -> list[ShownComment]:

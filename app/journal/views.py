@@ -28,7 +28,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from app import clock, paging
+from app import clock
 from app.access.policy import Action, can
 from app.auth.access import current_user, require
 from app.config import MAX_REQUEST_MB
@@ -37,7 +37,6 @@ from app.journal import access_log as journal_access_log
 from app.journal import (
     comments,
     listing,
-    names,
     notifications,
     observations,
     permissions,
@@ -48,7 +47,7 @@ from app.journal import (
     unsaved,
 )
 from app.journal import policies as journal_policies
-from app.journal.content_rules import ContentRules, Mode, highlight
+from app.journal.content_rules import highlight
 from app.journal.forms import (
     ActionForm,
     CommentForm,
@@ -69,14 +68,19 @@ from app.journal.media import MAX_UPLOAD_BYTES, MediaRejected, ProcessedImage, p
 from app.journal.models import (
     Comment,
     EmailChoice,
-    GroupNamePolicy,
     JournalView,
     Observation,
     ObservationStatus,
     Photo,
 )
 from app.journal.publishing import Published
-from app.journal.viewing import ChildView, as_json, comments_in_full, show_in_full
+from app.journal.viewing import (
+    as_json,
+    child_view,
+    comments_in_full,
+    show_in_full,
+    shown_journal_page,
+)
 from app.people import staff
 from app.people.models import Child
 from app.validation import InvalidInput
@@ -113,15 +117,6 @@ def _in_journal_or_404(child: Child, observation_id: int) -> Observation:
     if observation is None:
         abort(404)
     return observation
-
-
-def _child_view(child: Child) -> ChildView:
-    return ChildView(
-        child=child,
-        family=names.family_of(current_user, child),
-        policy=journal_policies.group_name_policy(),
-        everyone=names.setting_children(),
-    )
 
 
 def _editable_or_409(observation: Observation) -> None:
@@ -196,13 +191,6 @@ def _refusal(error: MediaRejected | InvalidInput, default_field: str) -> _Refusa
     return _Refusal(_field_errors(error, default_field))
 
 
-def _add_photos(
-    observation: Observation, images: list[ProcessedImage], caption: str, in_photo: list[int]
-) -> None:
-    for image in images:
-        photos.add_photo(observation, image, caption=caption, in_photo=in_photo, by=current_user)
-
-
 def _saved_with_photos(
     form: ObservationForm | HomeObservationForm, save: Callable[[], Observation]
 ) -> Observation | _Refusal:
@@ -214,7 +202,9 @@ def _saved_with_photos(
     try:
         images = _processed(_chosen_files(form.photo.data))
         observation = save()
-        _add_photos(observation, images, form.caption.data or "", in_photo)
+        photos.add_photos(
+            observation, images, caption=form.caption.data or "", in_photo=in_photo, by=current_user
+        )
     except (MediaRejected, InvalidInput) as error:
         return _refusal(error, "text")
     return observation
@@ -278,11 +268,7 @@ def review_queue() -> str:
 
 def _observation_form(observation: Observation | None = None, **data: object) -> ObservationForm:
     form = ObservationForm(**data)
-    children = [
-        child for child in permissions.journal_children(current_user) if not child.is_archived
-    ]
-    if observation is not None:  # a child who left stays on a draft that was about them
-        children += [child for child in observation.children if child.is_archived]
+    children = observations.children_to_offer(current_user, observation)
     form.offer_children([(child.id, _tag_label(child)) for child in children])
     return form
 
@@ -521,8 +507,12 @@ def add_photo(observation_id: int) -> Page:
         try:
             if not uploads:
                 raise InvalidInput("Choose a photo or take one with the camera.")
-            _add_photos(
-                shown, _processed(uploads), form.caption.data or "", form.in_photo.data or []
+            photos.add_photos(
+                shown,
+                _processed(uploads),
+                caption=form.caption.data or "",
+                in_photo=form.in_photo.data or [],
+                by=current_user,
             )
         except (MediaRejected, InvalidInput) as error:
             refusal = _refusal(error, "photo")
@@ -776,19 +766,8 @@ def child_journal(child_id: int) -> Page:
     form = JournalFilterForm(request.args)
     if not form.validate():
         return render_template("journal/child_journal.html", child=child, form=form, page=None), 400
-    view = _child_view(child)
-    filters = form.filters()
-    if filters.text:
-        # Words are found in what this view shows (names masked as the policy says), so a
-        # hidden name finds nothing.
-        shown = [view.show(o) for o in listing.whole_journal(child, current_user, filters)]
-        page = paging.paged(
-            [item for item in shown if item.says(filters.text)], form.page.data or 1
-        )
-        items = page.items
-    else:
-        page = listing.journal_page(child, current_user, filters, form.page.data or 1)
-        items = [view.show(observation) for observation in page.items]
+    view = child_view(current_user, child)
+    page, items = shown_journal_page(view, current_user, form.filters(), form.page.data or 1)
     journal_access_log.record_view(current_user, [child], JournalView.JOURNAL)
     return _committed(
         render_template(
@@ -800,7 +779,7 @@ def child_journal(child_id: int) -> Page:
 def _child_observation_page(
     child: Child, shown: Observation, comment_form: CommentForm | None = None
 ) -> str:
-    view = _child_view(child)
+    view = child_view(current_user, child)
     shown_comments = comments.comments_in_view(
         shown, child, with_hidden=permissions.is_staff(current_user)
     )
@@ -824,7 +803,7 @@ def child_observation(child_id: int, observation_id: int) -> str:
 
 def _as_json(child: Child, shown: list[Observation]) -> list[dict[str, object]]:
     """Observations of ``child``'s journal as its JSON documents give them."""
-    view = _child_view(child)
+    view = child_view(current_user, child)
     comments_by_observation = comments.family_comments(child, shown)
 
     def photo_url(photo: Photo, size: str) -> str:
@@ -853,7 +832,7 @@ def child_photo(child_id: int, photo_id: int, size: str) -> Response:
     child = _child_or_404(child_id)
     observation_id = photos.photo_observation_id(photo_id) or abort(404)
     shown = _in_journal_or_404(child, observation_id)
-    view = _child_view(child)
+    view = child_view(current_user, child)
     item = view.show(shown)
     allowed = next((p for p in item.photos if p.photo.id == photo_id), None) or abort(404)
     return _send_photo(allowed.photo, size, allowed.file_name)
@@ -939,15 +918,8 @@ def _policies_page(form: PoliciesForm, errors: Errors) -> str:
 @bp.get("/policies")
 @require(Action.MANAGE_SETTING)
 def policies() -> str:
-    rules = journal_policies.content_rules()
-    form = PoliciesForm(
-        formdata=None,
-        group_names=journal_policies.group_name_policy().value,
-        mode=rules.mode.value,
-        blocked_phrases="\n".join(rules.blocked_phrases),
-        no_surnames=rules.no_surnames,
-        no_other_children_names=rules.no_other_children_names,
-        photo_limit=rules.photo_limit,
+    form = PoliciesForm.showing(
+        journal_policies.group_name_policy(), journal_policies.content_rules()
     )
     return _policies_page(form, {})
 
@@ -958,17 +930,8 @@ def save_policies() -> Page:
     form = PoliciesForm()
     errors: Errors = {}
     if form.validate():
-        rules = ContentRules(
-            blocked_phrases=tuple((form.blocked_phrases.data or "").splitlines()),
-            no_surnames=bool(form.no_surnames.data),
-            no_other_children_names=bool(form.no_other_children_names.data),
-            photo_limit=form.photo_limit.data,
-            mode=Mode(form.mode.data),
-        )
         try:
-            journal_policies.save_policies(
-                GroupNamePolicy(form.group_names.data), rules, by=current_user
-            )
+            journal_policies.save_policies(form.group_name_policy(), form.rules(), by=current_user)
         except InvalidInput as error:
             errors = _field_errors(error, "blocked_phrases")
         else:

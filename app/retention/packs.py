@@ -48,10 +48,10 @@ from app import clock
 from app.auth import audit
 from app.auth.models import Role, User
 from app.extensions import db
-from app.journal import access_log, comments, listing, names, policies
+from app.journal import access_log, comments, listing
 from app.journal.models import JournalView, Observation
 from app.journal.storage import setting_folder
-from app.journal.viewing import ChildView, ShownObservation, as_json
+from app.journal.viewing import ShownObservation, as_json, child_view
 from app.mail import queue_email
 from app.people.models import Child
 from app.retention.models import LeavingPack, PackStatus
@@ -284,12 +284,7 @@ def write_journal(
     ``files["zip"]`` and ``files["json"]``; returns how many observations and photos."""
     published = [o for o in listing.whole_journal(child, viewer) if o.is_published]
     published.sort(key=lambda observation: (observation.observed_on, observation.id))
-    view = ChildView(
-        child=child,
-        family=names.family_of(viewer, child),
-        policy=policies.group_name_policy(),
-        everyone=names.setting_children(),
-    )
+    view = child_view(viewer, child)
     comments_by_observation = comments.family_comments(child, published)
     photo_count = 0
     title = f"{_child_name(child, viewer)}'s learning journal"
