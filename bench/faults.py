@@ -343,10 +343,12 @@ def check_data(stack: Stack, ledger: Ledger) -> DataCheck:
             "observation": Counter(db.session.scalars(select(Observation.text))),
         }
         for kind in ("comment", "observation"):
-            found = Counter()
+            found, refused_but_there = Counter(), Counter()
             for write in (w for w in ledger.writes if w.kind == kind):
                 there = sum(n for text, n in texts[kind].items() if write.token in text)
                 found[(write.outcome, min(there, 2))] += 1
+                if write.outcome == "refused" and there:
+                    refused_but_there[write.status] += 1
             wrong = found[("accepted", 0)] + found[("accepted", 2)] + found[("refused", 1)]
             wrong += found[("refused", 2)] + found[("no answer", 2)]
             whole &= wrong == 0
@@ -356,6 +358,9 @@ def check_data(stack: Stack, ledger: Ledger) -> DataCheck:
                 f"{found[('refused', 0)]} absent ({found[('refused', 1)] + found[('refused', 2)]}"
                 f" there); no answer {found[('no answer', 1)]} there, "
                 f"{found[('no answer', 0)]} absent"
+                + "".join(
+                    f"; answered {status} yet there x{n}" for status, n in refused_but_there.items()
+                )
             )
         photos = db.session.scalars(select(Photo)).all()
         folder = Path(app.config["LJ"].MEDIA_ROOT) / SLUG
@@ -455,7 +460,7 @@ def main() -> None:
         threads += start_users(stack, setting, cookie_name, load_options, visits, ledger, stopping)
         print(f"{options.users} users writing and reading; faults one after another")
         try:
-            time.sleep(10)
+            time.sleep(10 + len(threads))  # everyone signed in
             outcomes = []
             for fault in FAULTS:
                 outcomes.append(watch(fault, stack, visits, probe, options))
@@ -491,7 +496,7 @@ def start_users(
     stopping: threading.Event,
 ) -> list[threading.Thread]:
     photo = realistic_jpeg(1600, 1200)
-    threads = []
+    threads, started = [], time.monotonic()
     for number, person in enumerate(setting.people):
         if person.role == "manager":
             continue  # the probe signs in as the first manager
@@ -505,7 +510,8 @@ def start_users(
         )
         user.ledger = ledger
         user.new_session_odds = 0.0  # a session ends only if a fault ends it
-        thread = threading.Thread(target=user.run, args=(0.0, stopping.is_set), daemon=True)
+        start_at = started + number  # a sign-in a second, not all at once
+        thread = threading.Thread(target=user.run, args=(start_at, stopping.is_set), daemon=True)
         thread.start()
         threads.append(thread)
     return threads

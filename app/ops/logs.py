@@ -54,7 +54,12 @@ def _request_fields() -> dict[str, object]:
 
 def _signed_in_user_id() -> int | None:
     # From the session, not flask-login's current_user: logging must never load a user.
-    raw = session.get("_user_id") if session is not None else None
+    try:
+        raw = session.get("_user_id") if session is not None else None
+    except AssertionError:
+        # The session is still being opened: a line logged from there (Redis down,
+        # the first line of an outage) must still be written.
+        return None
     return int(raw) if isinstance(raw, str) and raw.isdigit() else None
 
 

@@ -185,3 +185,20 @@ def test_an_email_address_in_a_message_or_traceback_is_replaced(log_lines):
     written = log_lines.everything()
     assert "example.org" not in written and "example.net" not in written
     assert "[email]" in json.loads(log_lines.json[-1])["exception"]
+
+
+def test_a_line_logged_while_the_session_opens_is_written(app, family, log_lines, monkeypatch):
+    """A Redis outage met by ``open_session`` (a cookie sends it to Redis before anything
+    else) is logged from there, before the request has a session: the line must still be
+    written, in our format, not lost to a logging error."""
+    interface = app.session_interface
+    opening = interface.open_session
+
+    def logging_while_opening(*arguments):
+        logging.getLogger("app.outages").error("Redis is unavailable: (as during an outage)")
+        return opening(*arguments)
+
+    monkeypatch.setattr(interface, "open_session", logging_while_opening)
+    assert client_for(app, family.slug).get("/login").status_code == 200
+    started = [json.loads(line) for line in log_lines.json if "Redis is unavailable" in line]
+    assert len(started) == 1 and started[0]["user_id"] is None
