@@ -26,6 +26,12 @@ of the view's response: 409 for a clash with a concurrent change, 503 when part 
 service is down, 500 for anything else. The session keeps none of the request's
 changes either (no half sign-in, no "Saved" message for what was not saved).
 
+A view that answers a refusal with its form again, beside data the refused operation
+had changed, runs the operation in ``undone_if_refused()``: the request's writes are
+rolled back at once, so the page shows the data as it was. (Not a savepoint: SQLAlchemy
+fires its commit and rollback events for savepoints too, and the after-commit work
+above would run, or be dropped, at the savepoint's end.)
+
 The one exception: a request that must keep its writes although it answers 4xx (a
 wrong current password counted towards the lockout, shown again on the form with its
 error) says so with ``commit_despite_refusal()``, beside the reason. A 5xx never
@@ -36,7 +42,8 @@ commits. Jobs and CLI commands commit themselves, per batch or per setting
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from flask import Flask, current_app, g, session
 from sqlalchemy import event
@@ -70,6 +77,19 @@ def commit_despite_refusal() -> None:
     password whose form is shown again; say why beside the call.
     """
     g.setdefault(_KEEP_DESPITE_REFUSAL, True)
+
+
+@contextmanager
+def undone_if_refused() -> Iterator[None]:
+    """If the block raises, roll the request's transaction back at once (the objects it
+    changed are read again), then let the exception go on. For a view that shows the
+    refused form again beside data the block had changed: the request keeps nothing
+    either way, and its page must not show what was not saved."""
+    try:
+        yield
+    except Exception:
+        db.session.rollback()
+        raise
 
 
 def _commits(response: Response) -> bool:

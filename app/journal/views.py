@@ -1,7 +1,8 @@
 """Journal pages: observations and their photos, children's journals, review, policies.
 
-Views parse the request, call an operation, commit once and redirect (or render); a
-refusal rolls back and shows the form again with a 4xx, so nothing is saved half-way.
+Views parse the request, call an operation and redirect (or render); the request commits
+once (``app.request_transaction``), and a refusal shows the form again with a 4xx, which
+keeps nothing, so nothing is saved half-way.
 Anything a person may not see is a 404, so a guessed id says nothing about what exists.
 Child-centred pages (``/journal/children/<child>/...``) show the setting's group-name
 policy; staff's own pages (``/journal/observations/...``) show every name.
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NoReturn, TypeVar
+from typing import NoReturn
 
 from flask import (
     Blueprint,
@@ -32,7 +33,6 @@ from app import clock
 from app.access.policy import Action, can
 from app.auth.access import current_user, require
 from app.config import MAX_REQUEST_MB
-from app.extensions import db
 from app.journal import access_log as journal_access_log
 from app.journal import (
     comments,
@@ -83,11 +83,11 @@ from app.journal.viewing import (
 )
 from app.people import staff
 from app.people.models import Child
+from app.request_transaction import undone_if_refused
 from app.validation import InvalidInput
 
 bp = Blueprint("journal", __name__, url_prefix="/journal", template_folder="templates")
 
-T = TypeVar("T")
 INVALID = 422  # a form that cannot be used as sent
 Errors = dict[str, list[str]]
 Page = str | tuple[str, int] | Response
@@ -130,13 +130,6 @@ def _editable_or_409(observation: Observation) -> None:
         )
 
 
-def _committed(page: T) -> T:
-    """Commit the request's one transaction (the access-log row) once the page is built:
-    committing first would expire every loaded row and reload each one while rendering."""
-    db.session.commit()
-    return page
-
-
 def _field_errors(error: InvalidInput, default_field: str) -> Errors:
     return {getattr(error, "field", default_field): [str(error)]}
 
@@ -146,13 +139,13 @@ def _check_action(form: ActionForm | None = None) -> None:
 
 
 def _refused(error: permissions.NotAllowed) -> NoReturn:
-    db.session.rollback()
     abort(409, description=str(error))
 
 
 @contextmanager
 def _conflict_if_not_allowed() -> Iterator[None]:
-    """An operation's ``NotAllowed`` in the block rolls back and answers 409 with its reason."""
+    """An operation's ``NotAllowed`` in the block answers 409 with its reason (so the
+    request's writes are rolled back)."""
     try:
         yield
     except permissions.NotAllowed as refused:
@@ -195,16 +188,21 @@ def _saved_with_photos(
     form: ObservationForm | HomeObservationForm, save: Callable[[], Observation]
 ) -> Observation | _Refusal:
     """Check the form and the photos it may carry, then ``save`` the observation and add the
-    photos to it; what was refused comes back as a ``_Refusal`` (nothing is committed)."""
+    photos to it; what was refused comes back as a ``_Refusal`` (nothing is kept)."""
     if not form.validate():
         return _Refusal({})  # the form's own errors show beside its fields
     in_photo = form.in_photo.data or [] if isinstance(form, ObservationForm) else []
     try:
         images = _processed(_chosen_files(form.photo.data))
-        observation = save()
-        photos.add_photos(
-            observation, images, caption=form.caption.data or "", in_photo=in_photo, by=current_user
-        )
+        with undone_if_refused():  # the form is shown again beside the observation as it was
+            observation = save()
+            photos.add_photos(
+                observation,
+                images,
+                caption=form.caption.data or "",
+                in_photo=in_photo,
+                by=current_user,
+            )
     except (MediaRejected, InvalidInput) as error:
         return _refusal(error, "text")
     return observation
@@ -328,9 +326,7 @@ def create_observation() -> Page:
         form, lambda: observations.create_observation(form.details(), by=current_user)
     )
     if isinstance(saved, _Refusal):
-        db.session.rollback()
         return _form_page(form, saved.errors), saved.status
-    db.session.commit()
     _warn_about_consent(saved)
     return _success("The observation is saved as a draft.", _observation_url(saved))
 
@@ -351,7 +347,7 @@ def _warn_about_consent(observation: Observation) -> None:
 def observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
     journal_access_log.record_view(current_user, shown.children, JournalView.OBSERVATION, shown)
-    return _committed(_observation_page(shown))
+    return _observation_page(shown)
 
 
 def _observation_page(shown: Observation, **extra: object) -> str:
@@ -406,9 +402,7 @@ def update_observation(observation_id: int) -> Page:
 
     saved = _saved_with_photos(form, save)
     if isinstance(saved, _Refusal):
-        db.session.rollback()
-        return _form_page(form, saved.errors, _observation_or_404(observation_id)), saved.status
-    db.session.commit()
+        return _form_page(form, saved.errors, shown), saved.status
     _warn_about_consent(shown)
     if shown.status is ObservationStatus.IN_REVIEW:
         flash(
@@ -426,7 +420,6 @@ def withdraw_observation(observation_id: int) -> Response:
     shown = _observation_or_404(observation_id)
     with _conflict_if_not_allowed():
         observations.withdraw(shown, by=current_user)
-    db.session.commit()
     return _success(
         "The observation is withdrawn: families no longer see it. It is a draft again.",
         _observation_url(shown),
@@ -463,15 +456,10 @@ def delete_observation(observation_id: int) -> Page:
         except permissions.NotAllowed as refused:
             _refused(refused)
         except InvalidInput as error:
-            db.session.rollback()
-            return _delete_page(
-                _observation_or_404(observation_id), form, _field_errors(error, "reason")
-            ), INVALID
+            return _delete_page(shown, form, _field_errors(error, "reason")), INVALID
         else:
-            db.session.commit()
             return _success("The observation is deleted.", url_for("journal.index"))
-    db.session.rollback()
-    return _delete_page(_observation_or_404(observation_id), form, {}), INVALID
+    return _delete_page(shown, form, {}), INVALID
 
 
 # ---------------------------------------------------------------- photos
@@ -507,22 +495,21 @@ def add_photo(observation_id: int) -> Page:
         try:
             if not uploads:
                 raise InvalidInput("Choose a photo or take one with the camera.")
-            photos.add_photos(
-                shown,
-                _processed(uploads),
-                caption=form.caption.data or "",
-                in_photo=form.in_photo.data or [],
-                by=current_user,
-            )
+            images = _processed(uploads)
+            with undone_if_refused():  # the page shows the observation without the photos
+                photos.add_photos(
+                    shown,
+                    images,
+                    caption=form.caption.data or "",
+                    in_photo=form.in_photo.data or [],
+                    by=current_user,
+                )
         except (MediaRejected, InvalidInput) as error:
             refusal = _refusal(error, "photo")
         else:
-            db.session.commit()
             _warn_about_consent(shown)
             added = "The photo is" if len(uploads) == 1 else f"{len(uploads)} photos are"
             return _success(f"{added} added.", _observation_url(shown))
-    db.session.rollback()
-    shown = _observation_or_404(observation_id)
     return _observation_page(shown, photo_form=form, photo_errors=refusal.errors), refusal.status
 
 
@@ -534,14 +521,11 @@ def set_people_in_photo(observation_id: int, photo_id: int) -> Page:
     photo = photos.photo_of(shown, photo_id) or abort(404)
     form = _people_in_photo_form(shown, photo)
     if not form.validate():
-        db.session.rollback()
-        shown = _observation_or_404(observation_id)
         forms = {p.id: _people_in_photo_form(shown, p, formdata=None) for p in shown.photos}
         forms[photo_id] = form
         return _observation_page(shown, people_forms=forms), INVALID
     with _conflict_if_not_allowed():
         photos.set_people_in_photo(photo, shown, form.in_photo.data or [], by=current_user)
-    db.session.commit()
     _warn_about_consent(shown)
     return _success("Who is in the photo is saved.", _observation_url(shown))
 
@@ -554,7 +538,6 @@ def remove_photo(observation_id: int, photo_id: int) -> Response:
     photo = photos.photo_of(shown, photo_id) or abort(404)
     with _conflict_if_not_allowed():
         photos.remove_photo(photo, shown, by=current_user)
-    db.session.commit()
     return _success("The photo is removed.", _observation_url(shown))
 
 
@@ -595,15 +578,13 @@ def publish_observation(observation_id: int) -> Page:
         outcome, checked = publishing.publish(
             shown, by=current_user, confirmed=form.confirmed.data == "yes"
         )
-    if outcome is Published.NEEDS_CONFIRMATION:
-        db.session.rollback()
+    if outcome is Published.NEEDS_CONFIRMATION:  # nothing was written: the author confirms
         return render_template(
             "journal/findings.html",
-            observation=_observation_or_404(observation_id),
+            observation=shown,
             check=checked,
             highlight=highlight,
         )
-    db.session.commit()
     if outcome is Published.HELD:
         flash(
             "Some of this observation needs a manager's approval (see below): "
@@ -622,7 +603,6 @@ def approve_observation(observation_id: int) -> Response:
     shown = _observation_or_404(observation_id)
     with _conflict_if_not_allowed():
         publishing.approve(shown, by=current_user)
-    db.session.commit()
     return _success("The observation is published.", url_for("journal.review_queue"))
 
 
@@ -632,17 +612,14 @@ def send_back_observation(observation_id: int) -> Page:
     form = ReviewForm()
     shown = _observation_or_404(observation_id)
     if not form.validate():
-        db.session.rollback()
         return _observation_page(shown, review_form=form), INVALID
     try:
         publishing.send_back(shown, by=current_user, note=form.note.data or "")
     except permissions.NotAllowed as refused:
         _refused(refused)
-    except InvalidInput as error:
-        db.session.rollback()
+    except InvalidInput as error:  # the note was checked before anything was written
         form.note.errors = [str(error)]
-        return _observation_page(_observation_or_404(observation_id), review_form=form), INVALID
-    db.session.commit()
+        return _observation_page(shown, review_form=form), INVALID
     return _success("The observation is sent back.", url_for("journal.review_queue"))
 
 
@@ -655,7 +632,6 @@ def hide_comment(comment_id: int) -> Response:
     _check_action()
     comment = comments.comment_for_staff(current_user, comment_id) or abort(404)
     comments.hide_comment(comment, by=current_user)
-    db.session.commit()
     return _success(
         "The comment is hidden from the family.",
         url_for("journal.observation", observation_id=comment.observation_id),
@@ -676,15 +652,12 @@ def add_comment(child_id: int, observation_id: int) -> Page:
         except InvalidInput as error:
             form.body.errors = [str(error)]
         else:
-            db.session.commit()
             return _success(
                 "Your comment is added.",
                 url_for("journal.child_observation", child_id=child.id, observation_id=shown.id)
                 + "#comments",
             )
-    db.session.rollback()
-    child = _child_or_404(child_id)
-    return _child_observation_page(child, _in_journal_or_404(child, observation_id), form), INVALID
+    return _child_observation_page(child, shown, form), INVALID
 
 
 def _own_comment_or_404(
@@ -739,9 +712,7 @@ def update_comment(child_id: int, observation_id: int, comment_id: int) -> Page:
         except InvalidInput as error:
             form.body.errors = [str(error)]
         else:
-            db.session.commit()
             return _success("Your comment is changed.", _comment_url(child, shown))
-    db.session.rollback()
     return _comment_form_page(child_id, observation_id, comment_id, form), INVALID
 
 
@@ -752,7 +723,6 @@ def delete_comment(child_id: int, observation_id: int, comment_id: int) -> Respo
     child, shown, comment = _own_comment_or_404(child_id, observation_id, comment_id)
     with _conflict_if_not_allowed():
         comments.delete_comment(comment, by=current_user)
-    db.session.commit()
     return _success("Your comment is deleted.", _comment_url(child, shown))
 
 
@@ -769,10 +739,8 @@ def child_journal(child_id: int) -> Page:
     view = child_view(current_user, child)
     page, items = shown_journal_page(view, current_user, form.filters(), form.page.data or 1)
     journal_access_log.record_view(current_user, [child], JournalView.JOURNAL)
-    return _committed(
-        render_template(
-            "journal/child_journal.html", child=child, form=form, page=page, items=items, view=view
-        )
+    return render_template(
+        "journal/child_journal.html", child=child, form=form, page=page, items=items, view=view
     )
 
 
@@ -798,7 +766,7 @@ def child_observation(child_id: int, observation_id: int) -> str:
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
     journal_access_log.record_view(current_user, [child], JournalView.OBSERVATION, shown)
-    return _committed(_child_observation_page(child, shown))
+    return _child_observation_page(child, shown)
 
 
 def _as_json(child: Child, shown: list[Observation]) -> list[dict[str, object]]:
@@ -821,7 +789,7 @@ def child_observation_json(child_id: int, observation_id: int) -> dict[str, obje
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
     journal_access_log.record_view(current_user, [child], JournalView.OBSERVATION, shown)
-    return _committed(_as_json(child, [shown])[0])
+    return _as_json(child, [shown])[0]
 
 
 @bp.get("/children/<id:child_id>/photos/<id:photo_id>/<any(full, thumb):size>")
@@ -861,12 +829,9 @@ def create_home_observation(child_id: int) -> Page:
         ),
     )
     if isinstance(saved, _Refusal):
-        db.session.rollback()
-        child = _child_or_404(child_id)
         return render_template(
             "journal/home_observation_form.html", child=child, form=form, errors=saved.errors
         ), saved.status
-    db.session.commit()
     return _success(
         f"Thank you: staff will look at it and add it to {child.known_as}'s journal.",
         url_for("journal.child_journal", child_id=child.id),
@@ -894,7 +859,6 @@ def save_email_choice() -> Page:
     if not form.validate():
         return _emails_page(form), INVALID
     notifications.set_email_choice(current_user, EmailChoice(form.choice.data))
-    db.session.commit()
     return _success("Your choice is saved.", url_for("journal.email_choice"))
 
 
@@ -935,7 +899,5 @@ def save_policies() -> Page:
         except InvalidInput as error:
             errors = _field_errors(error, "blocked_phrases")
         else:
-            db.session.commit()
             return _success("The journal's policies are saved.", url_for("journal.policies"))
-    db.session.rollback()
     return _policies_page(form, errors), INVALID
