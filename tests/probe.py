@@ -15,7 +15,7 @@ from app.auth.models import Role, User
 from app.extensions import db
 from app.journal import storage
 from app.mail import queue_email
-from app.request_transaction import commit_despite_refusal
+from app.request_transaction import commit_despite_refusal, undone_if_refused
 
 probe = Blueprint("probe", __name__, url_prefix="/_probe")
 
@@ -82,3 +82,18 @@ def write_then_end(ending: str) -> tuple[str, int]:
     if ending == "clashes":  # the same address again: refused by the database at commit
         db.session.add(User(email=user.email, full_name="Second Probe", role=Role.STAFF))
     return "done", 200
+
+
+@probe.post("/transaction/undone-if-refused")
+def undone_then_look() -> tuple[dict[str, bool], int]:
+    """Add a person inside ``undone_if_refused`` and refuse; then look for them, as the
+    page that shows the refusal would."""
+    email = request.form["email"]
+    try:
+        with undone_if_refused():
+            db.session.add(User(email=email, full_name="Probe Person", role=Role.STAFF))
+            db.session.flush()
+            raise LookupError("refused after the write")
+    except LookupError:
+        seen = db.session.scalar(select(func.count()).where(User.email == email))
+    return {"seen after the refusal": bool(seen)}, 422

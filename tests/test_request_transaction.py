@@ -108,3 +108,14 @@ def test_a_sign_in_whose_commit_fails_leaves_the_person_signed_out(app, make_set
     monkeypatch.undo()
     assert sign_in(client, email).status_code == 303
     assert client.get("/account").status_code == 200
+
+
+def test_a_refused_attempt_is_undone_at_once_so_the_page_shows_the_data_as_it_was(
+    app, make_setting
+):
+    client = client_for(app, make_setting().slug)
+    response = client.post(
+        "/_probe/transaction/undone-if-refused", data={"email": "undone@example.org"}
+    )
+    assert response.status_code == 422
+    assert response.json == {"seen after the refusal": False}
