@@ -1,6 +1,6 @@
 """Children: added, corrected, leaving and archived, and the lists of them.
 
-Every operation checks what it is given, changes rows and flushes; the caller (the view,
+Every operation checks what it is given, changes rows and flushes; the caller (the request,
 the sweep per setting, the CLI) commits once, so a refusal or a failure leaves nothing
 half-saved. Each change to a leaving date is audited with who made it.
 """

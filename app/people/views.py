@@ -2,8 +2,9 @@
 
 Managers run everything here; staff see the setting's active children; a
 parent sees only the children linked to them. Views parse the form, call an
-operation, commit once and redirect; a refusal rolls back and re-shows the form
-with a 422, so nothing is ever saved half-way.
+operation and redirect; the request commits once (``app.request_transaction``), and
+a refusal re-shows the form with a 422, which keeps nothing, so nothing is ever saved
+half-way.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from app.people.forms import (
     StaffDatesForm,
 )
 from app.people.models import Child
+from app.request_transaction import undone_if_refused
 from app.retention.archive import archived_children_with_deadlines
 from app.retention.schedule import retention_schedule
 from app.validation import InvalidInput
@@ -113,10 +115,8 @@ def save_policies() -> Page:
         except InvalidInput as error:
             errors = _field_errors(error, "parent_grace_days")
         else:
-            db.session.commit()
             flash("The people policies are saved.", "success")
             return redirect(url_for("people.overview"), code=303)
-    db.session.rollback()
     return _overview_page(form, errors), INVALID
 
 
@@ -186,16 +186,13 @@ def create_child() -> Page:
             added = child_records.create_child(
                 form.details(), by=current_user, confirm_duplicate=form.confirm_duplicate.data
             )
-        except child_records.PossibleDuplicate as warning:
-            db.session.rollback()
+        except child_records.PossibleDuplicate as warning:  # raised before any write
             return _child_form_page(form, {}, duplicate=warning.existing)
         except InvalidInput as error:
             errors = _field_errors(error, "first_name")
         else:
-            db.session.commit()
             flash(f"{added.full_name} has been added.", "success")
             return redirect(url_for("people.child", child_id=added.id), code=303)
-    db.session.rollback()
     return _child_form_page(form, errors), INVALID
 
 
@@ -215,23 +212,21 @@ def update_child(child_id: int) -> Page:
     errors: Errors = {}
     if form.validate():
         try:
-            child_records.update_child(
-                shown,
-                form.details(),
-                by=current_user,
-                confirm_duplicate=form.confirm_duplicate.data,
-            )
+            with undone_if_refused():  # the form is shown again beside the child as they were
+                child_records.update_child(
+                    shown,
+                    form.details(),
+                    by=current_user,
+                    confirm_duplicate=form.confirm_duplicate.data,
+                )
         except child_records.PossibleDuplicate as warning:
-            db.session.rollback()
             return _child_form_page(form, {}, child=shown, duplicate=warning.existing)
         except InvalidInput as error:
             errors = _field_errors(error, "first_name")
         else:
-            db.session.commit()
             flash(f"{shown.full_name}'s details have been saved.", "success")
             return redirect(url_for("people.child", child_id=shown.id), code=303)
-    db.session.rollback()
-    return _child_form_page(form, errors, child=_child_or_404(child_id)), INVALID
+    return _child_form_page(form, errors, child=shown), INVALID
 
 
 @bp.post("/children/<id:child_id>/leaving")
@@ -241,15 +236,14 @@ def set_leaving_date(child_id: int) -> Page:
     form = LeavingDateForm()
     if form.validate():
         try:
-            child_records.set_child_leaving_date(shown, form.leaving_date.data, by=current_user)
+            with undone_if_refused():  # the child's page shows them as they were
+                child_records.set_child_leaving_date(shown, form.leaving_date.data, by=current_user)
         except InvalidInput as error:
             form.leaving_date.errors = [str(error)]
         else:
-            db.session.commit()
             flash(_leaving_message(shown), "success")
             return redirect(url_for("people.child", child_id=shown.id), code=303)
-    db.session.rollback()
-    return _child_page_with(_child_or_404(child_id), leaving_form=form), INVALID
+    return _child_page_with(shown, leaving_form=form), INVALID
 
 
 def _leaving_message(child: Child) -> str:
@@ -286,7 +280,6 @@ def archive_child(child_id: int) -> Response:
     _check_action()
     shown = _child_or_404(child_id)
     child_records.archive_child(shown, by=current_user)
-    db.session.commit()
     flash(f"{shown.full_name} has left and is now in the archive.", "success")
     return redirect(url_for("people.child", child_id=shown.id), code=303)
 
@@ -309,14 +302,13 @@ def add_parent_to_child(child_id: int) -> Page:
                 form.full_name.data or "", form.email.data or "", form.relationship.data or ""
             )
             if form.confirmed.data == "yes" and form.shown_parent_id.data == proposal.account_key:
-                link = links.link_proposed(proposal, shown, by=current_user)
-                db.session.commit()
+                with undone_if_refused():  # the child's page shows their links as they were
+                    link = links.link_proposed(proposal, shown, by=current_user)
                 flash(f"{link.parent.full_name} is now linked to {shown.full_name}.", "success")
                 return redirect(url_for("people.child", child_id=shown.id), code=303)
         except InvalidInput as error:
             errors = _field_errors(error, "email")
-        else:
-            db.session.rollback()
+        else:  # nothing was written: the manager confirms first
             return render_template(
                 "people/link_confirm.html",
                 child=shown,
@@ -330,10 +322,7 @@ def add_parent_to_child(child_id: int) -> Page:
                 action=url_for("people.add_parent_to_child", child_id=shown.id),
                 back=url_for("people.child", child_id=shown.id),
             )
-    db.session.rollback()
-    return _child_page_with(_child_or_404(child_id), parent_form=form, parent_errors=errors), (
-        INVALID
-    )
+    return _child_page_with(shown, parent_form=form, parent_errors=errors), INVALID
 
 
 @bp.get("/children/<id:child_id>/parents/<id:parent_id>/unlink")
@@ -355,9 +344,7 @@ def unlink_parent(child_id: int, parent_id: int) -> Response:
     try:
         links.unlink_parent(parent, shown, by=current_user)
     except InvalidInput as error:
-        db.session.rollback()
         abort(409, description=str(error))
-    db.session.commit()
     flash(f"{parent.full_name} is no longer linked to {shown.full_name}.", "success")
     return redirect(url_for("people.child", child_id=shown.id), code=303)
 
@@ -408,10 +395,10 @@ def link_child_to_parent(parent_id: int) -> Page:
         try:
             relationship = links.clean_relationship(form.relationship.data or "")
             if form.confirmed.data == "yes":
-                links.link_parent(
-                    shown, target, relationship, by=current_user, reactivate=reactivates
-                )
-                db.session.commit()
+                with undone_if_refused():  # the parent's page shows them as they were
+                    links.link_parent(
+                        shown, target, relationship, by=current_user, reactivate=reactivates
+                    )
                 flash(f"{shown.full_name} is now linked to {target.full_name}.", "success")
                 return redirect(url_for("people.parent", parent_id=shown.id), code=303)
         except InvalidInput as error:
@@ -430,8 +417,7 @@ def link_child_to_parent(parent_id: int) -> Page:
                 action=url_for("people.link_child_to_parent", parent_id=shown.id),
                 back=url_for("people.parent", parent_id=shown.id),
             )
-    db.session.rollback()
-    return _parent_page(_person_or_404(parent_id, (Role.PARENT,)), form), INVALID
+    return _parent_page(shown, form), INVALID
 
 
 # ---------------------------------------------------------------- staff
@@ -464,16 +450,13 @@ def create_staff() -> Page:
                 leaving_date=form.leaving_date.data,
                 by=current_user,
             )
-        except DeactivatedAccount as existing:
-            db.session.rollback()
+        except DeactivatedAccount as existing:  # raised before any write
             return render_template("people/offer_reactivation.html", person=existing.user)
         except InvalidInput as error:
             errors = _field_errors(error, "email")
         else:
-            db.session.commit()
             flash(f"{added.full_name} has been invited: they will get an email.", "success")
             return redirect(url_for("people.staff_member", user_id=added.id), code=303)
-    db.session.rollback()
     return render_template("people/staff_new.html", form=form, errors=errors), INVALID
 
 
@@ -502,17 +485,16 @@ def set_staff_dates(user_id: int) -> Page:
     form = StaffDatesForm()
     if form.validate():
         try:
-            staff_records.set_staff_dates(
-                member, form.start_date.data, form.leaving_date.data, by=current_user
-            )
+            with undone_if_refused():  # the page shows the dates as they were
+                staff_records.set_staff_dates(
+                    member, form.start_date.data, form.leaving_date.data, by=current_user
+                )
         except InvalidInput as error:
             getattr(form, getattr(error, "field", "leaving_date")).errors = [str(error)]
         else:
-            db.session.commit()
             flash(f"{member.full_name}'s dates have been saved.", "success")
             return redirect(url_for("people.staff_member", user_id=member.id), code=303)
-    db.session.rollback()
-    return _staff_page(_person_or_404(user_id, staff_records.STAFF_ROLES), form), INVALID
+    return _staff_page(member, form), INVALID
 
 
 # ---------------------------------------------------------------- deactivation and coming back
@@ -540,9 +522,7 @@ def _access_changed(user_id: int, change: Callable[[User], None], done: str) -> 
     try:
         change(person)
     except InvalidInput as error:
-        db.session.rollback()
         abort(409, description=str(error))
-    db.session.commit()
     flash(done.format(name=person.full_name), "success")
     return redirect(_person_page(person), code=303)
 
