@@ -235,3 +235,26 @@ def test_replay_after_a_restore_purges_the_child_again_and_scrubs_their_name(app
     with inside(app, family.slug):
         assert db.session.get_one(Observation, group).child_ids == {family.child_b_id}
     assert len(ledger_entries(app, family.slug)) == 1  # replaying writes no new entry
+
+
+def test_a_purge_whose_ledger_entry_cannot_be_written_is_a_503_and_purges_nothing(
+    app, family, monkeypatch
+):
+    alone, _, _ = _their_journal(app, family)
+    files = photo_files(app, family.slug, alone)
+    archive(app, family, family.child_a_id)
+
+    def disk_full(entry: LedgerEntry) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ledger, "append", disk_full)  # at commit, before the commit itself
+    manager, refused = _purge_on_the_page(app, family)
+    assert refused.status_code == 503
+    assert "could not be saved, and nothing of it was kept" in refused.text
+    monkeypatch.undo()
+    assert ledger_entries(app, family.slug) == []
+    with inside(app, family.slug):
+        assert db.session.get(Child, family.child_a_id) is not None
+    drain(app, family.slug)
+    assert files <= media_files(app, family.slug)
+    assert "Ada Okafor" in manager.get("/retention/archive").text  # and the page says so
