@@ -90,6 +90,7 @@ class Write:
     token: str
     status: int  # the answer's; 0: no answer
     observation_id: int | None = None  # an accepted observation's
+    at: float = field(default_factory=time.monotonic)  # when the answer came
 
     @property
     def outcome(self) -> str:
@@ -103,9 +104,16 @@ class Ledger:
     writes: list[Write] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    faults: list[tuple[str, float]] = field(default_factory=list)  # (name, when it began)
+
     def note(self, write: Write) -> None:
         with self.lock:
             self.writes.append(write)
+
+    def during(self, moment: float) -> str:
+        """The fault whose window ``moment`` falls in."""
+        began = [name for name, start in self.faults if start <= moment]
+        return f"during {began[-1]}" if began else "before the faults"
 
 
 class WritingUser(User):
@@ -348,7 +356,7 @@ def check_data(stack: Stack, ledger: Ledger) -> DataCheck:
                 there = sum(n for text, n in texts[kind].items() if write.token in text)
                 found[(write.outcome, min(there, 2))] += 1
                 if write.outcome == "refused" and there:
-                    refused_but_there[write.status] += 1
+                    refused_but_there[f"{write.status} ({ledger.during(write.at)})"] += 1
             wrong = found[("accepted", 0)] + found[("accepted", 2)] + found[("refused", 1)]
             wrong += found[("refused", 2)] + found[("no answer", 2)]
             whole &= wrong == 0
@@ -463,6 +471,7 @@ def main() -> None:
             time.sleep(10 + len(threads))  # everyone signed in
             outcomes = []
             for fault in FAULTS:
+                ledger.faults.append((fault.name, time.monotonic()))
                 outcomes.append(watch(fault, stack, visits, probe, options))
                 print(f"  {fault.name}: done", flush=True)
         finally:
