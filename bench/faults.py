@@ -60,7 +60,7 @@ from bench.load import (  # noqa: E402
 )
 from bench.stack import Stack, own_stack, print_log_errors, start_service  # noqa: E402
 from bench.tenancy import print_machine  # noqa: E402
-from bench.visits import Answer, Browser, Visit, Visits  # noqa: E402
+from bench.visits import TOO_SLOW, Answer, Browser, Visit, Visits  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -313,7 +313,9 @@ def watch(
     unexpected = Counter(
         f"{v.page}: {_answer_kind(v)}" for v in seen if v.status not in (200, 303, 503)
     )
-    failures = sum(1 for v in seen if (v.status >= 500 and v.status != 503) or v.error == "timeout")
+    failures = sum(
+        1 for v in seen if (v.status >= 500 and v.status != 503) or v.error in ("timeout", TOO_SLOW)
+    )
     kept = not any(started <= moment for moment in probe.sessions_ended)
     return FaultOutcome(fault, answers, unexpected, failures, probe.back_after(back), kept)
 

@@ -23,6 +23,13 @@ from urllib.parse import urlencode, urlsplit
 TIMEOUT = 10.0
 """Seconds a request may take: past this it is a hang, counted as an error."""
 
+PATIENCE = 60.0
+"""Seconds a browser waits for an answer. Longer than ``TIMEOUT``: a person whose page is
+slow waits rather than sending it again, so a late answer is counted as an error without
+leaving the server work nobody waits for."""
+
+TOO_SLOW = "past 10 s"
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -49,7 +56,7 @@ def request(
     path: str,
     headers: dict[str, str] | None = None,
     body: bytes | str | None = None,
-    timeout: float = TIMEOUT,
+    timeout: float = PATIENCE,
 ) -> Answer:
     """One request on a new connection; a connection error or timeout is ``status`` 0."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -86,7 +93,7 @@ class Visits:
         started = time.monotonic()
         answer = send()
         seconds = time.monotonic() - started
-        error = ""
+        error = TOO_SLOW if seconds > TIMEOUT else ""
         if not expected(answer):
             error = answer.error or f"{answer.status}"
             if answer.location:
@@ -183,7 +190,7 @@ class Browser:
         host: str,
         cookie_name: str,
         visits: Visits,
-        timeout: float = TIMEOUT,
+        timeout: float = PATIENCE,
     ) -> None:
         self.route, self.host, self.cookie_name, self.visits = route, host, cookie_name, visits
         self.timeout = timeout
