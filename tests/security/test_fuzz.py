@@ -31,7 +31,7 @@ import time
 import types
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 from urllib.parse import urlencode
 
@@ -49,6 +49,8 @@ from wtforms.fields.core import UnboundField
 
 from app.auth.models import AccountStatus, Role
 from app.extensions import db
+from app.people.children import create_child
+from app.people.links import link_parent
 from tests.helpers.clients import (
     POLICY_VERSION_FIELD,
     accept_usage_policy,
@@ -57,8 +59,8 @@ from tests.helpers.clients import (
     sign_in,
 )
 from tests.helpers.journal import EMAILS, photo_bytes, signed_in
-from tests.helpers.people import PASSWORD, PIN, add_user, inside
-from tests.routes import app_forms, app_routes, form_fields, real_ids
+from tests.helpers.people import PASSWORD, PIN, add_user, child_details, get_user, inside
+from tests.routes import Route, app_forms, app_routes, form_fields, real_ids
 
 ROLES = ("manager", "staff", "parent_a", "anonymous")
 NORMAL_INPUTS = 75  # per role: a few hundred in the normal run
@@ -67,6 +69,9 @@ SLOW_INPUTS = 2_500  # per role: 10,000 with --run-slow
 # Signing out would end the run's own session; readiness answers 503 by design while a
 # part of the service (here, a worker) is missing, whatever is sent.
 NOT_FUZZED = frozenset({"auth.logout", "ops.readyz"})
+# Accepted requests archive children and delete observations (archiving a child takes
+# only the CSRF token): every so many inputs the run moves on to new rows.
+FRESH_ROWS_EVERY = 200
 
 # Refusals the setting must remember (a wrong password or PIN counts toward the lockout)
 # are written to the audit log on purpose: its rows of these events are not counted.
@@ -207,7 +212,7 @@ class Target:
 
     endpoint: str
     method: str
-    path: str
+    route: Route
     fields: dict[str, UnboundField] = field(hash=False, repr=False)
     query: tuple[str, ...]
 
@@ -235,7 +240,7 @@ def targets_of(app: Flask, client, ids: dict[str, str], monkeypatch) -> list[Tar
         }
         query = tuple(sorted(query_of.get(route.rule, set())))
         for method in route.methods:
-            targets.append(Target(route.endpoint, method, route.path_with(ids), fields, query))
+            targets.append(Target(route.endpoint, method, route, fields, query))
     return targets
 
 
@@ -365,7 +370,8 @@ def requests(draw, targets: list[Target], ids: dict[str, str]) -> FuzzRequest:
     target = draw(st.sampled_from(targets))
     in_query = dict.fromkeys(target.query) | (target.fields if target.method == "GET" else {})
     query = urlencode(draw(pairs(in_query, ids)))
-    path = f"{target.path}?{query}" if query else target.path
+    path = target.route.path_with(ids)  # the rows of the moment: see fresh_rows
+    path = f"{path}?{query}" if query else path
     request = FuzzRequest(target.endpoint, target.method, path)
     if target.method == "GET":
         return request
@@ -485,12 +491,28 @@ def fuzz(app, family, who: str, inputs: int, monkeypatch, servers, *, derandomiz
         if _stay_signed_in(family, who, client, response):
             session["token"] = csrf_token(client, "/login")
             run.signed_in_again += 1
+        if run.inputs % FRESH_ROWS_EVERY == 0:
+            ids.update(fresh_rows(app, family))
 
     try:
         send()
     finally:
         counts.close()
     return run
+
+
+def fresh_rows(app, family) -> dict[str, str]:
+    """Ids (as ``real_ids``) of a new child, of parent A's while parent A is active, and of
+    a new published observation of them with a photo."""
+    with inside(app, family.slug):
+        manager = get_user(family.manager_id)
+        child = create_child(child_details(), by=manager, confirm_duplicate=True)
+        parent = get_user(family.parent_a_id)
+        if parent.status is AccountStatus.ACTIVE:
+            link_parent(parent, child, "Mother", by=manager)
+        db.session.commit()
+        child_id = child.id
+    return real_ids(app, replace(family, child_a_id=child_id))
 
 
 def _stay_signed_in(family, who: str, client, response) -> bool:
