@@ -234,7 +234,8 @@ def targets_of(app: Flask, client, ids: dict[str, str], monkeypatch) -> list[Tar
             continue
         fields = {
             name: unbound
-            for form in forms_used_by(app.view_functions[route.endpoint])
+            # In a fixed order, so that a derandomized run sends the same inputs each time.
+            for form in sorted(forms_used_by(app.view_functions[route.endpoint]), key=str)
             for name, unbound in form_fields(form).items()
             if name != "csrf_token"
         }
