@@ -382,18 +382,21 @@ def _message_names(pattern: str) -> ColumnElement[bool]:
 
 
 def _may_name(children: list[ChildName]) -> ColumnElement[bool]:
-    """SQL narrowing the observations whose stored words may name one of the children."""
+    """SQL narrowing the observations whose stored words may name one of the children.
+    Captions, comments and revisions are each read once, as a set (a subquery the
+    database hashes), not looked up observation by observation."""
     pattern = _names_pattern(children)
     words = [Observation.text, Observation.next_steps, Observation.review_note]
-    in_caption = exists().where(
-        Photo.observation_id == Observation.id, Photo.caption.regexp_match(pattern, "i")
+    in_caption = Observation.id.in_(
+        select(Photo.observation_id).where(Photo.caption.regexp_match(pattern, "i"))
     )
-    in_comment = exists().where(
-        Comment.observation_id == Observation.id, Comment.body.regexp_match(pattern, "i")
+    in_comment = Observation.id.in_(
+        select(Comment.observation_id).where(Comment.body.regexp_match(pattern, "i"))
     )
-    in_revision = exists().where(
-        ObservationRevision.observation_id == Observation.id,
-        cast(ObservationRevision.changes, Text).regexp_match(pattern, "i"),
+    in_revision = Observation.id.in_(
+        select(ObservationRevision.observation_id).where(
+            cast(ObservationRevision.changes, Text).regexp_match(pattern, "i")
+        )
     )
     return or_(
         *(column.regexp_match(pattern, "i") for column in words),
