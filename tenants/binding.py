@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+import psycopg
+from psycopg.pq import ExecStatus, TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, SessionTransaction
@@ -62,8 +64,44 @@ def bind_schema(connection: Connection, schema_name: str) -> None:
 
     The name is always one we derived (``tenants.slugs.schema_name_for``) and is quoted.
     """
+    connection.exec_driver_sql(_set_search_path(connection, schema_name))
+
+
+def _set_search_path(connection: Connection, schema_name: str) -> str:
     quoted = connection.dialect.identifier_preparer.quote_identifier(schema_name)
-    connection.exec_driver_sql(f"SET LOCAL search_path TO {quoted}")
+    return f"SET LOCAL search_path TO {quoted}"
+
+
+def begin_bound_to(connection: Connection, schema_name: str) -> None:
+    """Begin the transaction and bind it to ``schema_name``, in one round trip.
+
+    psycopg begins a transaction by sending its own ``BEGIN`` before the first statement
+    and waiting for it. Here ``BEGIN; SET LOCAL ...`` go as one simple query (libpq's
+    ``PQexec``, on the connection's own socket); psycopg then sees the transaction open
+    and sends no ``BEGIN`` of its own. The binding is the same ``SET LOCAL`` inside the
+    same transaction, forgotten at its end. Where psycopg would begin otherwise (the
+    transaction has begun already, autocommit, an isolation level or read-only mode), or
+    the combined query fails, ``bind_schema`` does it the usual way, whose errors
+    SQLAlchemy reports and handles as for any statement.
+    """
+    raw = connection.connection.dbapi_connection
+    plain = (
+        isinstance(raw, psycopg.Connection)
+        and not raw.autocommit
+        and raw.isolation_level is None
+        and raw.read_only is None
+        and raw.deferrable is None
+        and raw.pgconn.transaction_status == TransactionStatus.IDLE
+    )
+    if plain:
+        command = f"BEGIN; {_set_search_path(connection, schema_name)}"
+        try:
+            done = raw.pgconn.exec_(command.encode()).status == ExecStatus.COMMAND_OK
+        except psycopg.Error:
+            done = False
+        if done:
+            return
+    bind_schema(connection, schema_name)
 
 
 @event.listens_for(Session, "after_begin")
@@ -72,7 +110,7 @@ def _bind_schema_to_transaction(
 ) -> None:
     setting = _current.get()
     if setting is not None:
-        bind_schema(connection, setting.schema_name)
+        begin_bound_to(connection, setting.schema_name)
 
 
 def bind(setting: BoundSetting | None) -> object:
