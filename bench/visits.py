@@ -250,6 +250,8 @@ class Browser:
         return answer
 
     def sign_out(self) -> Answer:
+        """From the account page, as a person does: its form carries the session's token."""
+        self.get("account", "/account")
         return self.post("sign-out", "/logout", {})
 
 
