@@ -2,8 +2,9 @@
 
 Every rule has two parts: the roles that may do this kind of thing at all (a page asks
 only that, through ``app.auth.access.require``), and, for one object, the further
-condition that object must meet (an operation asks before it changes anything; a
-template asks ``can("...", target)``). Rules that pick rows are query conditions in
+condition that object must meet. An operation asks ``check()`` before it changes
+anything (``NotAllowed`` says the rule's refusal, a 409 on a page); a template asks
+``can("...", target)``. Rules that pick rows are query conditions in
 ``app.access.scopes``; the rule for one such row asks those same conditions of it.
 
 In the nursery's words:
@@ -32,7 +33,9 @@ from sqlalchemy import exists, select
 from app.access.scopes import children_seen_by
 from app.auth.models import Role, User
 from app.extensions import db
+from app.journal.models import Comment, Observation, ObservationKind, ObservationStatus
 from app.people.models import Child
+from app.validation import InvalidInput
 
 EVERYONE = frozenset(Role)
 STAFF = frozenset({Role.MANAGER, Role.STAFF})
@@ -48,8 +51,14 @@ class Action(enum.StrEnum):
     SEE_CHILDREN_RECORDS = "see_children_records"  # start dates, photo consent, linked parents
     READ_AS_FAMILY = "read_as_family"  # a child by the name they are known by; the sharing rule
     WRITE_OBSERVATIONS = "write_observations"
+    EDIT_OBSERVATION = "edit_observation"
+    ADD_PHOTOS_FROM_HOME = "add_photos_from_home"
+    PUBLISH_OBSERVATION = "publish_observation"
+    WITHDRAW_OBSERVATION = "withdraw_observation"
+    DELETE_OBSERVATION = "delete_observation"
     REVIEW_OBSERVATIONS = "review_observations"
     REVIEW_HELD_OBSERVATIONS = "review_held_observations"
+    CHANGE_COMMENT = "change_comment"
     HIDE_COMMENTS = "hide_comments"
     SEND_HOME_OBSERVATIONS = "send_home_observations"
     CHOOSE_JOURNAL_EMAILS = "choose_journal_emails"
@@ -64,10 +73,15 @@ class Action(enum.StrEnum):
 Condition = Callable[[User, Any], bool]
 
 
+class NotAllowed(InvalidInput):
+    """The person may not do this (to this object): the page answers 403 or 409."""
+
+
 @dataclass(frozen=True)
 class Rule:
     roles: frozenset[Role]
     on: Condition | None = None  # what one object must meet as well (None: nothing more)
+    refusal: str = "You may not do this."  # what an operation that refuses says
 
 
 def _sees_child(user: User, child: Child) -> bool:
@@ -80,22 +94,100 @@ def _not_themselves(user: User, person: User) -> bool:
     return person.id != user.id
 
 
+def _edits(user: User, observation: Observation) -> bool:
+    """A staff observation is changed by its author or a manager, as a draft or once
+    published (a correction, kept as a revision); one waiting for review is not."""
+    return (
+        observation.kind is ObservationKind.STAFF
+        and observation.status in (ObservationStatus.DRAFT, ObservationStatus.PUBLISHED)
+        and (user.role is Role.MANAGER or observation.author_id == user.id)
+    )
+
+
+def _sends_from_home(user: User, observation: Observation) -> bool:
+    """A parent's home observation takes photos from them while they are sending it."""
+    return (
+        observation.kind is ObservationKind.HOME
+        and observation.author_id == user.id
+        and observation.status is ObservationStatus.IN_REVIEW
+    )
+
+
+def _publishes(user: User, observation: Observation) -> bool:
+    return observation.status is ObservationStatus.DRAFT and _edits(user, observation)
+
+
+def _withdraws(user: User, observation: Observation) -> bool:
+    return observation.status is ObservationStatus.PUBLISHED and _edits(user, observation)
+
+
+def _deletes(user: User, observation: Observation) -> bool:
+    """A draft by whoever may edit it; anything else only by a manager (with a reason)."""
+    drafted = observation.status is ObservationStatus.DRAFT
+    return (drafted and _edits(user, observation)) or user.role is Role.MANAGER
+
+
+def _reviews(user: User, observation: Observation) -> bool:
+    """What the content rules held waits for a manager; what a parent sent, for staff."""
+    if observation.status is not ObservationStatus.IN_REVIEW:
+        return False
+    return observation.kind is ObservationKind.HOME or user.role is Role.MANAGER
+
+
+def _changes_comment(user: User, comment: Comment) -> bool:
+    """Only its author changes or takes back a comment, and only while it is shown."""
+    return comment.author_id == user.id and not comment.is_hidden
+
+
 RULES: dict[Action, Rule] = {
     Action.SEE_JOURNALS: Rule(EVERYONE),
     Action.SEE_CHILD: Rule(EVERYONE, _sees_child),
     Action.SEE_CHILDREN_RECORDS: Rule(STAFF),
     Action.READ_AS_FAMILY: Rule(PARENTS),
-    Action.WRITE_OBSERVATIONS: Rule(STAFF),
-    Action.REVIEW_OBSERVATIONS: Rule(STAFF),
+    Action.WRITE_OBSERVATIONS: Rule(STAFF, refusal="Only staff write observations."),
+    Action.EDIT_OBSERVATION: Rule(
+        STAFF,
+        _edits,
+        "Only a draft or a published observation can be changed, by its author or a manager.",
+    ),
+    Action.ADD_PHOTOS_FROM_HOME: Rule(
+        PARENTS,
+        _sends_from_home,
+        "Photos are added to a home observation by the parent who sends it.",
+    ),
+    Action.PUBLISH_OBSERVATION: Rule(
+        STAFF, _publishes, "Only a draft is published, by its author or a manager."
+    ),
+    Action.WITHDRAW_OBSERVATION: Rule(
+        STAFF, _withdraws, "Only a published observation is withdrawn, by its author or a manager."
+    ),
+    Action.DELETE_OBSERVATION: Rule(
+        STAFF, _deletes, "Only a manager deletes an observation that has been published."
+    ),
+    Action.REVIEW_OBSERVATIONS: Rule(
+        STAFF, _reviews, "This observation is not waiting for your review."
+    ),
     # Observations the content rules held wait for a manager; home observations for staff.
     Action.REVIEW_HELD_OBSERVATIONS: Rule(MANAGERS),
-    Action.HIDE_COMMENTS: Rule(STAFF),
-    Action.SEND_HOME_OBSERVATIONS: Rule(PARENTS, _sees_child),
+    Action.CHANGE_COMMENT: Rule(
+        EVERYONE,
+        _changes_comment,
+        "Only the person who wrote a comment changes it, while it is shown.",
+    ),
+    # Those who may hide comments from families also see the hidden ones.
+    Action.HIDE_COMMENTS: Rule(STAFF, refusal="Only staff hide comments."),
+    Action.SEND_HOME_OBSERVATIONS: Rule(
+        PARENTS, _sees_child, "Parents send home observations about their own children."
+    ),
     Action.CHOOSE_JOURNAL_EMAILS: Rule(PARENTS),
     Action.GET_LEAVING_PACKS: Rule(frozenset({Role.MANAGER, Role.PARENT}), _sees_child),
     Action.SEE_ACCESS_LOG: Rule(MANAGERS, _sees_child),
     Action.MANAGE_PEOPLE: Rule(MANAGERS),
-    Action.DEACTIVATE_ACCOUNT: Rule(MANAGERS, _not_themselves),
+    # Only managers reach the question (their pages require this action), so a refusal is
+    # always about their own account.
+    Action.DEACTIVATE_ACCOUNT: Rule(
+        MANAGERS, _not_themselves, "You cannot deactivate your own account."
+    ),
     Action.MANAGE_SETTING: Rule(MANAGERS),
     Action.MANAGE_RECORDS: Rule(MANAGERS),
 }
@@ -111,3 +203,10 @@ def can(user: Any, action: Action | str, target: object = None) -> bool:
     if not getattr(user, "is_authenticated", False) or user.role not in rule.roles:
         return False
     return target is None or rule.on is None or rule.on(user, target)
+
+
+def check(user: User, action: Action, target: object = None, *, refusal: str = "") -> None:
+    """``NotAllowed`` unless ``user`` may do ``action`` (to ``target``): how an operation
+    asks before it changes anything. It says the rule's refusal, or ``refusal`` if given."""
+    if not can(user, action, target):
+        raise NotAllowed(refusal or RULES[action].refusal)

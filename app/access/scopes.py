@@ -7,10 +7,12 @@ page answers 404), and ``app.access.policy`` asks the same conditions of a singl
 
 from __future__ import annotations
 
-from sqlalchemy import exists
+from sqlalchemy import exists, false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.auth.models import Role, User
+from app.extensions import db
+from app.journal.models import Observation, ObservationChild, ObservationKind, ObservationStatus
 from app.people.models import Child, ParentLink
 
 
@@ -24,3 +26,46 @@ def children_seen_by(viewer: User) -> list[ColumnElement[bool]]:
     if viewer.role is Role.STAFF:
         return [Child.archived_at.is_(None)]
     return [exists().where(ParentLink.parent_id == viewer.id, ParentLink.child_id == Child.id)]
+
+
+def visible_child(viewer: User, child_id: int) -> Child | None:
+    """The child with this id, if ``viewer`` may open their record and journal (else None,
+    which a page answers with 404: a guessed id says nothing about who exists)."""
+    return db.session.scalar(select(Child).where(Child.id == child_id, *children_seen_by(viewer)))
+
+
+def about_child(child_id: int) -> ColumnElement[bool]:
+    """Observations ``child_id`` is tagged in."""
+    return exists().where(
+        ObservationChild.observation_id == Observation.id, ObservationChild.child_id == child_id
+    )
+
+
+def observations_in_full_for(viewer: User) -> list[ColumnElement[bool]]:
+    """Observations ``viewer`` may open in full, every name shown (staff's own pages): a
+    manager every one; staff those about a child who has not left, but not another
+    author's draft; a parent none (a family reads a child's journal instead)."""
+    if viewer.role is Role.MANAGER:
+        return []
+    if viewer.role is Role.PARENT:
+        return [false()]
+    about_a_child_here = exists().where(
+        ObservationChild.observation_id == Observation.id,
+        ObservationChild.child_id == Child.id,
+        Child.archived_at.is_(None),
+    )
+    not_someone_elses_draft = or_(
+        Observation.status != ObservationStatus.DRAFT, Observation.author_id == viewer.id
+    )
+    return [about_a_child_here, not_someone_elses_draft]
+
+
+def observations_in_journal(viewer: User, child: Child) -> list[ColumnElement[bool]]:
+    """What ``child``'s journal shows ``viewer`` (who may open it): the published
+    observations about the child, and for a parent also the home observations they sent
+    themselves, whatever became of them."""
+    published = Observation.status == ObservationStatus.PUBLISHED
+    if viewer.role is Role.PARENT:
+        own_home = (Observation.kind == ObservationKind.HOME) & (Observation.author_id == viewer.id)
+        return [about_child(child.id), or_(published, own_home)]
+    return [about_child(child.id), published]

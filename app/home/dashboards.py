@@ -10,7 +10,7 @@ from sqlalchemy import exists, func, select
 
 from app.auth.models import Role, User
 from app.extensions import db
-from app.journal import permissions, publishing
+from app.journal import listing, publishing
 from app.journal.models import (
     ContentRulesRecord,
     JournalAccess,
@@ -64,7 +64,7 @@ def new_since_last_visit(parent: User) -> list[NewInJournal]:
     """For each of a parent's children: observations published since the parent last opened
     that child's journal (all of them before the first visit)."""
     news = []
-    for child in permissions.journal_children(parent):
+    for child in listing.journal_children(parent):
         last_looked = db.session.scalar(
             select(func.max(JournalAccess.at)).where(
                 JournalAccess.viewer_id == parent.id,

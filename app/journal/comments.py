@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from app import clock
+from app.access.policy import Action, NotAllowed, check
 from app.auth import audit
 from app.auth.models import User
 from app.extensions import db
 from app.journal.input_rules import COMMENT, clean_text
 from app.journal.listing import observation_for_staff
 from app.journal.models import Comment, Observation
-from app.journal.permissions import NotAllowed, is_staff
 from app.people.models import Child
 
 
@@ -35,14 +35,9 @@ def add_comment(observation: Observation, child: Child, body: str, *, by: User) 
     return comment
 
 
-def _own_comment(comment: Comment, by: User) -> None:
-    if comment.author_id != by.id or comment.is_hidden:
-        raise NotAllowed("Only the person who wrote a comment changes it, while it is shown.")
-
-
 def edit_comment(comment: Comment, body: str, *, by: User) -> None:
     """The author of a comment corrects it; families see it marked "edited"."""
-    _own_comment(comment, by)
+    check(by, Action.CHANGE_COMMENT, comment)
     comment.body = clean_text(body, "body", COMMENT)
     comment.edited_at = clock.now()
     db.session.flush()
@@ -51,7 +46,7 @@ def edit_comment(comment: Comment, body: str, *, by: User) -> None:
 
 def delete_comment(comment: Comment, *, by: User) -> None:
     """The author of a comment takes it back."""
-    _own_comment(comment, by)
+    check(by, Action.CHANGE_COMMENT, comment)
     audit.record("comment.deleted", actor=by, comment_id=comment.id)
     db.session.delete(comment)
     db.session.flush()
@@ -70,8 +65,7 @@ def comment_in_view(child: Child, observation: Observation, comment_id: int) -> 
 
 def hide_comment(comment: Comment, *, by: User) -> None:
     """Staff hide a comment from the family; it stays visible to staff, marked hidden."""
-    if not is_staff(by):
-        raise NotAllowed("Only staff hide comments.")
+    check(by, Action.HIDE_COMMENTS)
     if comment.is_hidden:
         return
     comment.hidden_at, comment.hidden_by_id = clock.now(), by.id

@@ -11,10 +11,16 @@ from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.access.policy import Action, can
+from app.access.scopes import (
+    about_child,
+    children_seen_by,
+    observations_in_full_for,
+    observations_in_journal,
+)
 from app.auth.models import User
 from app.extensions import db
 from app.journal.models import Observation, ObservationChild, ObservationStatus, Photo
-from app.journal.permissions import about_child, in_journal, is_staff, staff_may_see
 from app.paging import Page, paged_query
 from app.people.models import Child
 
@@ -102,7 +108,11 @@ def _newest_first(query: Select) -> Select:
 
 def observation_list(viewer: User, filters: Filters, page: int) -> Page[Observation]:
     """Staff's list of observations (all statuses they may see), newest first."""
-    conditions = [*staff_may_see(viewer), *filters.conditions(), *filters.text_conditions()]
+    conditions = [
+        *observations_in_full_for(viewer),
+        *filters.conditions(),
+        *filters.text_conditions(),
+    ]
     return paged_query(
         _newest_first(select(Observation).where(*conditions)),
         page,
@@ -117,7 +127,7 @@ _FOR_CHILD_VIEW = (selectinload(Observation.tags).lazyload(ObservationChild.chil
 
 def journal_page(child: Child, viewer: User, filters: Filters, page: int) -> Page[Observation]:
     """A page of ``child``'s journal as ``viewer`` sees it, newest first."""
-    conditions = [*in_journal(viewer, child), *filters.conditions()]
+    conditions = [*observations_in_journal(viewer, child), *filters.conditions()]
     return paged_query(
         _newest_first(select(Observation).options(*_FOR_CHILD_VIEW).where(*conditions)),
         page,
@@ -128,7 +138,10 @@ def journal_page(child: Child, viewer: User, filters: Filters, page: int) -> Pag
 def whole_journal(child: Child, viewer: User, filters: Filters | None = None) -> list[Observation]:
     """Every observation of ``child``'s journal ``viewer`` may see (the export), or those the
     filters keep (but for ``text``, which the caller matches on what the view shows)."""
-    conditions = [*in_journal(viewer, child), *(filters.conditions() if filters else [])]
+    conditions = [
+        *observations_in_journal(viewer, child),
+        *(filters.conditions() if filters else []),
+    ]
     return list(
         db.session.scalars(
             _newest_first(select(Observation).options(*_FOR_CHILD_VIEW).where(*conditions))
@@ -138,17 +151,32 @@ def whole_journal(child: Child, viewer: User, filters: Filters | None = None) ->
 
 def observation_in_journal(viewer: User, child: Child, observation_id: int) -> Observation | None:
     return db.session.scalar(
-        select(Observation).where(Observation.id == observation_id, *in_journal(viewer, child))
+        select(Observation).where(
+            Observation.id == observation_id, *observations_in_journal(viewer, child)
+        )
     )
 
 
 def observation_for_staff(viewer: User, observation_id: int) -> Observation | None:
     """An observation in full (every name), for managers and staff who may see it."""
-    if not is_staff(viewer):
-        return None
     return db.session.scalar(
-        select(Observation).where(Observation.id == observation_id, *staff_may_see(viewer))
+        select(Observation).where(
+            Observation.id == observation_id, *observations_in_full_for(viewer)
+        )
     )
+
+
+def journal_children(viewer: User) -> list[Child]:
+    """The children whose journals ``viewer`` may open, for lists and filters, those who
+    have left last: a family's by first name, the setting's by surname (and those who have
+    left, latest first)."""
+    left_last = Child.archived_at.is_not(None)
+    if can(viewer, Action.READ_AS_FAMILY):
+        order = (left_last, Child.first_name, Child.id)
+    else:
+        order = (left_last, Child.archived_at.desc(), Child.last_name, Child.first_name, Child.id)
+    seen = select(Child).where(*children_seen_by(viewer))
+    return list(db.session.scalars(seen.order_by(*order)))
 
 
 def authors() -> list[User]:

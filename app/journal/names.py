@@ -9,7 +9,8 @@ from functools import cached_property
 
 from sqlalchemy import select
 
-from app.auth.models import Role, User
+from app.access.policy import Action, can
+from app.auth.models import User
 from app.extensions import db
 from app.journal.masking import ChildName
 from app.people import links
@@ -49,6 +50,6 @@ def setting_children() -> SettingChildren:
 def family_of(viewer: User, child: Child) -> frozenset[int]:
     """Children whose names the viewer sees in ``child``'s journal whatever the policy:
     the child, and for a parent every child linked to them (a sibling is no stranger)."""
-    if viewer.role is Role.PARENT:
+    if can(viewer, Action.READ_AS_FAMILY):
         return frozenset({child.id, *(linked.id for linked in links.children_of(viewer))})
     return frozenset({child.id})

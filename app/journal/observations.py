@@ -14,8 +14,9 @@ from datetime import date
 from sqlalchemy import select
 
 from app import clock
+from app.access.policy import Action, check
 from app.auth import audit
-from app.auth.models import Role, User
+from app.auth.models import User
 from app.extensions import db
 from app.journal.input_rules import (
     DELETION_REASON,
@@ -24,6 +25,7 @@ from app.journal.input_rules import (
     checked_date,
     clean_text,
 )
+from app.journal.listing import journal_children
 from app.journal.models import (
     AGE_BANDS,
     AREAS_OF_LEARNING,
@@ -33,18 +35,9 @@ from app.journal.models import (
     ObservationKind,
     ObservationStatus,
 )
-from app.journal.permissions import (
-    NotAllowed,
-    check_editable,
-    is_staff,
-    journal_children,
-    may_delete,
-    may_withdraw,
-)
 from app.journal.photos import forget_files
 from app.journal.publishing import hold_if_flagged
 from app.journal.revisions import before_change, revised
-from app.people import links
 from app.people.models import Child
 from app.validation import InvalidField
 
@@ -126,8 +119,7 @@ def needs_reason_to_delete(observation: Observation) -> bool:
 
 def create_observation(details: ObservationDetails, *, by: User) -> Observation:
     """A new draft observation by a member of staff."""
-    if not is_staff(by):
-        raise NotAllowed("Only staff write observations.")
+    check(by, Action.WRITE_OBSERVATIONS)
     children, values = _checked(details, already_tagged=set())
     now = clock.now()
     observation = Observation(
@@ -149,7 +141,7 @@ def create_observation(details: ObservationDetails, *, by: User) -> Observation:
 def update_observation(observation: Observation, details: ObservationDetails, *, by: User) -> None:
     """Change a draft or correct a published observation; a child no longer tagged is no
     longer in any of its photos, and it leaves that child's journal at once."""
-    check_editable(observation, by)
+    check(by, Action.EDIT_OBSERVATION, observation)
     before = before_change(observation)
     children, values = _checked(details, already_tagged=observation.child_ids)
     for name, value in values.items():
@@ -169,8 +161,7 @@ def update_observation(observation: Observation, details: ObservationDetails, *,
 
 def withdraw(observation: Observation, *, by: User) -> None:
     """Take a published observation back to draft: families no longer see it."""
-    if not may_withdraw(by, observation):
-        raise NotAllowed("Only a published observation is withdrawn, by its author or a manager.")
+    check(by, Action.WITHDRAW_OBSERVATION, observation)
     before = before_change(observation)
     observation.status = ObservationStatus.DRAFT
     observation.updated_at = clock.now()
@@ -185,8 +176,7 @@ def delete_observation(observation: Observation, *, by: User, reason: str = "") 
     A draft is deleted by whoever may edit it; anything families may have seen, only by
     a manager, who says why (the reason is kept in the audit log).
     """
-    if not may_delete(by, observation):
-        raise NotAllowed("Only a manager deletes an observation that has been published.")
+    check(by, Action.DELETE_OBSERVATION, observation)
     reason = clean_text(reason, "reason", DELETION_REASON)
     if needs_reason_to_delete(observation) and not reason.strip():
         raise InvalidField("reason", DELETION_REASON.missing)
@@ -208,8 +198,7 @@ def create_home_observation(
     child: Child, observed_on: date | None, text: str, *, by: User
 ) -> Observation:
     """A parent's observation from home: it waits for staff before it joins the journal."""
-    if by.role is not Role.PARENT or not links.is_linked(by, child):
-        raise NotAllowed("Parents send home observations about their own children.")
+    check(by, Action.SEND_HOME_OBSERVATIONS, child)
     if child.is_archived:
         raise InvalidField("text", f"{child.known_as} has left: no new observations can be added.")
     now = clock.now()

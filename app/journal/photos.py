@@ -9,14 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from app import clock
+from app.access.policy import Action, check
 from app.auth.models import User
 from app.extensions import db
 from app.journal import storage
 from app.journal.input_rules import clean_caption
 from app.journal.media import ProcessedImage
-from app.journal.models import Observation, ObservationKind, ObservationStatus, Photo, PhotoChild
+from app.journal.models import Observation, ObservationKind, Photo, PhotoChild
 from app.journal.names import setting_children
-from app.journal.permissions import NotAllowed, check_editable
 from app.journal.publishing import hold_if_flagged
 from app.journal.revisions import before_change, revised
 from app.people.models import Child, ParentLink
@@ -38,9 +38,9 @@ def add_photo(
     families' views.
     """
     if observation.kind is ObservationKind.STAFF:
-        check_editable(observation, by)
-    elif observation.author_id != by.id or observation.status is not ObservationStatus.IN_REVIEW:
-        raise NotAllowed("Photos are added to a home observation by the parent who sends it.")
+        check(by, Action.EDIT_OBSERVATION, observation)
+    else:
+        check(by, Action.ADD_PHOTOS_FROM_HOME, observation)
     before = before_change(observation)
     caption = clean_caption(caption)
     seen = _children_in_photo(observation, in_photo)
@@ -90,7 +90,7 @@ def set_people_in_photo(
     photo: Photo, observation: Observation, in_photo: Iterable[int], *, by: User
 ) -> None:
     """Record again who can be seen in a photo (which decides which families see it)."""
-    check_editable(observation, by)
+    check(by, Action.EDIT_OBSERVATION, observation)
     before = before_change(observation)
     seen = _children_in_photo(observation, in_photo)
     photo.people = [PhotoChild(child_id=child_id) for child_id in sorted(seen)]
@@ -100,7 +100,7 @@ def set_people_in_photo(
 
 
 def remove_photo(photo: Photo, observation: Observation, *, by: User) -> None:
-    check_editable(observation, by)
+    check(by, Action.EDIT_OBSERVATION, observation)
     before = before_change(observation)
     forget_files(photo)
     observation.photos.remove(photo)

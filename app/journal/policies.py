@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from app import clock
+from app.access.policy import Action, check
 from app.auth import audit
-from app.auth.models import Role, User
+from app.auth.models import User
 from app.extensions import db
 from app.journal.content_rules import ContentRules, Mode, clean_blocked_phrases
 from app.journal.models import PHRASE_LENGTH, ContentRulesRecord, GroupNamePolicy
-from app.journal.permissions import NotAllowed
 from app.validation import InvalidField
 from tenants.binding import current_setting
 from tenants.models import Setting
@@ -38,8 +38,7 @@ def content_rules() -> ContentRules:
 
 def save_policies(group_names: GroupNamePolicy, rules: ContentRules, *, by: User) -> None:
     """A manager sets the group-name policy and the content rules."""
-    if by.role is not Role.MANAGER:
-        raise NotAllowed("Only a manager sets the journal's policies.")
+    check(by, Action.MANAGE_SETTING, refusal="Only a manager sets the journal's policies.")
     phrases = clean_blocked_phrases(rules.blocked_phrases)
     if any(len(phrase) > PHRASE_LENGTH for phrase in phrases):
         raise InvalidField(

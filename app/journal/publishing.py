@@ -10,15 +10,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from app import clock
+from app.access.policy import Action, NotAllowed, can, check
+from app.access.scopes import observations_in_full_for
 from app.auth import audit
-from app.auth.models import Role, User
+from app.auth.models import User
 from app.extensions import db
 from app.journal import notifications
 from app.journal.content_rules import ContentRules, Finding, Mode, check_observation
 from app.journal.input_rules import REVIEW_NOTE, clean_text
 from app.journal.models import Observation, ObservationKind, ObservationStatus
 from app.journal.names import name_of, setting_children
-from app.journal.permissions import NotAllowed, check_reviewable, may_publish, staff_may_see
 from app.journal.policies import content_rules
 from app.journal.revisions import before_change, revised
 from app.journal.text import ObservationText
@@ -88,8 +89,7 @@ def publish(
     In ``warn`` mode an observation with findings is published only once the author has
     seen them (``confirmed``); in ``needs_approval`` mode it waits for a manager.
     """
-    if not may_publish(by, observation):
-        raise NotAllowed("Only a draft is published, by its author or a manager.")
+    check(by, Action.PUBLISH_OBSERVATION, observation)
     left = [child.full_name for child in observation.children if child.is_archived]
     if left:
         raise NotAllowed(
@@ -111,8 +111,9 @@ def publish(
 
 def hold_if_flagged(observation: Observation, by: User) -> None:
     """A correction to a published observation meets the same content rules as publishing:
-    in "needs approval" mode, one that now matches a rule waits for a manager again."""
-    if not observation.is_published or by.role is Role.MANAGER:
+    in "needs approval" mode, one that now matches a rule waits for a manager again (not
+    a manager's own: they are who would approve it)."""
+    if not observation.is_published or can(by, Action.REVIEW_HELD_OBSERVATIONS):
         return
     rules = content_rules()
     if rules.mode is not Mode.NEEDS_APPROVAL:
@@ -157,7 +158,7 @@ def _publish_now(observation: Observation, by: User, findings: int = 0) -> None:
 
 def approve(observation: Observation, *, by: User) -> None:
     """A manager publishes a held observation, or staff add a home observation to the journal."""
-    check_reviewable(observation, by)
+    check(by, Action.REVIEW_OBSERVATIONS, observation)
     _tell_parents_if_new(observation)
     now = clock.now()
     observation.status = ObservationStatus.PUBLISHED
@@ -171,7 +172,7 @@ def approve(observation: Observation, *, by: User) -> None:
 def send_back(observation: Observation, *, by: User, note: str = "") -> None:
     """Not published: a held observation goes back to its author as a draft; a home
     observation is marked as not added to the journal."""
-    check_reviewable(observation, by)
+    check(by, Action.REVIEW_OBSERVATIONS, observation)
     now = clock.now()
     observation.review_note = clean_text(note, "note", REVIEW_NOTE)
     observation.status = (
@@ -189,11 +190,11 @@ def review_queue(viewer: User) -> tuple[list[Observation], list[Observation]]:
     """(observations held for a manager, home observations waiting for staff), oldest first."""
     waiting = (
         select(Observation)
-        .where(Observation.status == ObservationStatus.IN_REVIEW, *staff_may_see(viewer))
+        .where(Observation.status == ObservationStatus.IN_REVIEW, *observations_in_full_for(viewer))
         .order_by(Observation.updated_at, Observation.id)
     )
     held: list[Observation] = []
-    if viewer.role is Role.MANAGER:
+    if can(viewer, Action.REVIEW_HELD_OBSERVATIONS):
         held = list(db.session.scalars(waiting.where(Observation.kind == ObservationKind.STAFF)))
     home = list(db.session.scalars(waiting.where(Observation.kind == ObservationKind.HOME)))
     return held, home

@@ -30,7 +30,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from app import clock
-from app.access.policy import Action, can
+from app.access.policy import Action, NotAllowed, can, check
+from app.access.scopes import visible_child
 from app.auth.access import current_user, require
 from app.config import MAX_REQUEST_MB
 from app.journal import access_log as journal_access_log
@@ -39,7 +40,6 @@ from app.journal import (
     listing,
     notifications,
     observations,
-    permissions,
     photos,
     publishing,
     revisions,
@@ -99,7 +99,7 @@ PHOTO_CACHE = "private, max-age=600"
 
 
 def _child_or_404(child_id: int) -> Child:
-    child = permissions.journal_child(current_user, child_id)
+    child = visible_child(current_user, child_id)
     if child is None:
         abort(404)
     return child
@@ -122,12 +122,8 @@ def _in_journal_or_404(child: Child, observation_id: int) -> Observation:
 def _editable_or_409(observation: Observation) -> None:
     # Staff reach observations they may not change (another author's, one waiting for
     # review): a conflict of state or authorship, said in words, not a bare 403.
-    if not permissions.may_edit(current_user, observation):
-        abort(
-            409,
-            description="Only a draft or a published observation can be changed, "
-            "by its author or a manager.",
-        )
+    with _conflict_if_not_allowed():
+        check(current_user, Action.EDIT_OBSERVATION, observation)
 
 
 def _field_errors(error: InvalidInput, default_field: str) -> Errors:
@@ -138,7 +134,7 @@ def _check_action(form: ActionForm | None = None) -> None:
     (form or ActionForm()).validate_on_submit() or abort(400)
 
 
-def _refused(error: permissions.NotAllowed) -> NoReturn:
+def _refused(error: NotAllowed) -> NoReturn:
     abort(409, description=str(error))
 
 
@@ -148,7 +144,7 @@ def _conflict_if_not_allowed() -> Iterator[None]:
     request's writes are rolled back)."""
     try:
         yield
-    except permissions.NotAllowed as refused:
+    except NotAllowed as refused:
         _refused(refused)
 
 
@@ -231,11 +227,11 @@ def index() -> Page:
     """Staff: every observation they may see, filtered; a parent: their children's journals."""
     if can(current_user, Action.READ_AS_FAMILY):
         return render_template(
-            "journal/parent_index.html", children=permissions.journal_children(current_user)
+            "journal/parent_index.html", children=listing.journal_children(current_user)
         )
     form = ListFilterForm(request.args)
     form.offer(
-        [(child.id, child.full_name) for child in permissions.journal_children(current_user)],
+        [(child.id, child.full_name) for child in listing.journal_children(current_user)],
         [(user.id, user.full_name) for user in listing.authors()],
         listing.rooms(),
         [(user.id, user.full_name) for user in staff.key_people()],
@@ -360,11 +356,6 @@ def _observation_page(shown: Observation, **extra: object) -> str:
         },
         "children_by_id": {child.id: child for child in shown.children},
         "no_consent": photos.children_without_consent_in_photos(shown),
-        "may_edit": permissions.may_edit(current_user, shown),
-        "may_publish": permissions.may_publish(current_user, shown),
-        "may_withdraw": permissions.may_withdraw(current_user, shown),
-        "may_delete": permissions.may_delete(current_user, shown),
-        "may_review": permissions.may_review(current_user, shown),
         "revisions": revisions.revisions(shown),
         "audiences": photos.photo_audiences(shown),
         "people_forms": {
@@ -440,8 +431,8 @@ def _delete_page(shown: Observation, form: DeleteForm, errors: Errors) -> str:
 @require(Action.WRITE_OBSERVATIONS)
 def confirm_delete_observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
-    if not permissions.may_delete(current_user, shown):
-        abort(409, description="Only a manager deletes an observation that has been published.")
+    with _conflict_if_not_allowed():
+        check(current_user, Action.DELETE_OBSERVATION, shown)
     return _delete_page(shown, DeleteForm(formdata=None), {})
 
 
@@ -453,7 +444,7 @@ def delete_observation(observation_id: int) -> Page:
     if form.validate():
         try:
             observations.delete_observation(shown, by=current_user, reason=form.reason.data or "")
-        except permissions.NotAllowed as refused:
+        except NotAllowed as refused:
             _refused(refused)
         except InvalidInput as error:
             return _delete_page(shown, form, _field_errors(error, "reason")), INVALID
@@ -615,7 +606,7 @@ def send_back_observation(observation_id: int) -> Page:
         return _observation_page(shown, review_form=form), INVALID
     try:
         publishing.send_back(shown, by=current_user, note=form.note.data or "")
-    except permissions.NotAllowed as refused:
+    except NotAllowed as refused:
         _refused(refused)
     except InvalidInput as error:  # the note was checked before anything was written
         form.note.errors = [str(error)]
@@ -647,7 +638,7 @@ def add_comment(child_id: int, observation_id: int) -> Page:
     if form.validate():
         try:
             comments.add_comment(shown, child, form.body.data or "", by=current_user)
-        except permissions.NotAllowed as refused:
+        except NotAllowed as refused:
             _refused(refused)
         except InvalidInput as error:
             form.body.errors = [str(error)]
@@ -707,7 +698,7 @@ def update_comment(child_id: int, observation_id: int, comment_id: int) -> Page:
     if form.validate():
         try:
             comments.edit_comment(comment, form.body.data or "", by=current_user)
-        except permissions.NotAllowed as refused:
+        except NotAllowed as refused:
             _refused(refused)
         except InvalidInput as error:
             form.body.errors = [str(error)]
@@ -749,7 +740,7 @@ def _child_observation_page(
 ) -> str:
     view = child_view(current_user, child)
     shown_comments = comments.comments_in_view(
-        shown, child, with_hidden=permissions.is_staff(current_user)
+        shown, child, with_hidden=can(current_user, Action.HIDE_COMMENTS)
     )
     return render_template(
         "journal/child_observation.html",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import delete
 
 from app import clock
-from app.auth.models import AccountStatus, Role, User
+from app.access.policy import Action, check
+from app.auth.models import AccountStatus, User
 from app.auth.operations import deactivate_user, reactivate_user
 from app.extensions import db
 from app.people.models import ParentDeparture
@@ -18,8 +19,7 @@ def reactivate_account(user: User, *, by: User) -> None:
     fresh activation link and choose a new password and PIN. A member of staff's past
     leaving date is cleared (or the sweep would end their access again the same night);
     a parent's notice that access ends is void."""
-    if by.role is not Role.MANAGER:
-        raise InvalidInput("Only a manager reactivates an account.")
+    check(by, Action.MANAGE_PEOPLE, refusal="Only a manager reactivates an account.")
     reactivate_user(user, by=by)
     if user.role in STAFF_ROLES:
         record = staff_dates(user)
@@ -31,8 +31,7 @@ def reactivate_account(user: User, *, by: User) -> None:
 
 def deactivate_now(user: User, *, by: User, reason: str) -> None:
     """A manager ends someone's access at once (their sessions end with it)."""
-    if user.id == by.id:
-        raise InvalidInput("You cannot deactivate your own account.")
+    check(by, Action.DEACTIVATE_ACCOUNT, user)
     if user.status is AccountStatus.DEACTIVATED:
         raise InvalidInput(f"{user.full_name}'s account is already deactivated.")
     deactivate_user(user, by=by, reason=reason)

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from app import clock
 from app.access.policy import Action, can
+from app.access.scopes import visible_child
 from app.auth.access import current_user, require
 from app.auth.forms import FactorPolicyForm
 from app.auth.models import AccountStatus, Role, User
@@ -61,10 +62,7 @@ def _child_or_404(child_id: int) -> Child:
 def _visible_child_or_404(child_id: int) -> Child:
     """The child, if the signed-in person may see them; otherwise 404 (not 403), so a
     guessed id says nothing about which children exist."""
-    child = _child_or_404(child_id)
-    if not can(current_user, Action.SEE_CHILD, child):
-        abort(404)
-    return child
+    return visible_child(current_user, child_id) or abort(404)
 
 
 def _person_or_404(user_id: int, roles: tuple[Role, ...]) -> User:

@@ -45,8 +45,9 @@ from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer
 from sqlalchemy import select, update
 
 from app import clock
+from app.access.policy import Action, can
 from app.auth import audit
-from app.auth.models import Role, User
+from app.auth.models import User
 from app.extensions import db
 from app.journal import access_log, comments, listing
 from app.journal.models import JournalView, Observation
@@ -202,7 +203,7 @@ def _set_progress(pack_id: int, status: PackStatus, progress: int) -> None:
 
 
 def _child_name(child: Child, viewer: User) -> str:
-    return child.known_as if viewer.role is Role.PARENT else child.full_name
+    return child.known_as if can(viewer, Action.READ_AS_FAMILY) else child.full_name
 
 
 class _PdfParts:

@@ -23,10 +23,10 @@ from werkzeug.wrappers import Response
 
 from app import clock
 from app.access.policy import Action
+from app.access.scopes import visible_child
 from app.auth.access import current_user, require
 from app.auth.models import Role, User
 from app.extensions import db
-from app.journal import permissions
 from app.people.forms import ActionForm
 from app.people.models import Child
 from app.retention import archive as archived
@@ -238,8 +238,8 @@ def export_subject(kind: str, person_id: int) -> Response:
 
 
 def _journal_child_or_404(child_id: int) -> Child:
-    """A child whose journal the signed-in person may read (the journal's own rule)."""
-    return permissions.journal_child(current_user, child_id) or abort(404)
+    """A child whose journal the signed-in person may open (the access policy's rule)."""
+    return visible_child(current_user, child_id) or abort(404)
 
 
 @bp.get("/children/<id:child_id>/leaving-pack")
