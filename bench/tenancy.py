@@ -434,7 +434,7 @@ def report_migration(figures: MigrationFigures, count: int) -> bool:
         f"{MIGRATION_CONNECTIONS} connections"
     )
     print(
-        f"  {figures.seconds:.1f} s (target <= {target_migrate_s(count):.0f} s), "
+        f"  {figures.seconds:.1f} s (target <= {target_migrate_s(count):.1f} s), "
         f"{figures.seconds / count * 1000:.1f} ms a setting"
     )
     print(
