@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from math import ceil
 from typing import Generic, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Select, func, select
 
 from app.extensions import db
 
@@ -41,6 +41,20 @@ def paged_query(query: Select[tuple[T]], number: int, count_of: Select[tuple[int
     number = max(1, number)
     items = list(db.session.scalars(query.limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)))
     return Page(items, number, db.session.scalar(count_of) or 0)
+
+
+def paged_with_total(query: Select[tuple[T]], number: int) -> Page[T]:
+    """One page of ``query``'s rows and how many there are in all, in one statement: the
+    total rides on each row as ``count(*) OVER ()`` (counted before LIMIT applies). Only
+    a page past the end, which has no row to carry it, counts separately."""
+    number = max(1, number)
+    counted = query.add_columns(func.count().over())
+    rows = db.session.execute(counted.limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE))
+    found = rows.unique().all()  # unique: a joined collection repeats its row
+    if found:
+        return Page([row[0] for row in found], number, found[0][1])
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return Page([], number, total or 0)
 
 
 def paged(items: list[T], number: int) -> Page[T]:

@@ -35,6 +35,9 @@ class BoundSetting:
     logo_file: str | None = None
     time_zone: str = "Europe/London"  # how its pages show times (app.timezones)
     usage_policy_version: int = 1  # the gate compares it with what the person accepted
+    # Other children's names in group observations ("shown" or "hidden"), as the registry
+    # snapshot read it; None where the binding did not read it (``group_name_policy`` asks).
+    group_names: str | None = None
 
 
 _current: ContextVar[BoundSetting | None] = ContextVar("current_setting", default=None)

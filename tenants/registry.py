@@ -37,6 +37,7 @@ def _load_all_active() -> dict[str, BoundSetting]:
                 Setting.logo_file,
                 Setting.time_zone,
                 Setting.usage_policy_version,
+                Setting.group_names,
             ).where(Setting.status == SettingStatus.ACTIVE)
         ).all()
     return {row.slug: BoundSetting(**row._asdict()) for row in rows}

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flask import g, has_request_context
 from sqlalchemy import exists, select
 
 from app.access.scopes import children_seen_by
@@ -84,10 +85,30 @@ class Rule:
     refusal: str = "You may not do this."  # what an operation that refuses says
 
 
+_CHILDREN_SEEN = "lj_children_seen"  # on g: {(user id, child id): may open}
+
+
+def _answers_this_request() -> dict[tuple[int, int], bool]:
+    # A page asks about its child several times (its links, its header): one query a
+    # request. Outside a request (a job, the CLI) every question is asked afresh.
+    return g.setdefault(_CHILDREN_SEEN, {}) if has_request_context() else {}
+
+
 def _sees_child(user: User, child: Child) -> bool:
-    return bool(
-        db.session.scalar(select(exists().where(Child.id == child.id, *children_seen_by(user))))
-    )
+    answers = _answers_this_request()
+    key = (user.id, child.id)
+    if key not in answers:
+        answers[key] = bool(
+            db.session.scalar(select(exists().where(Child.id == child.id, *children_seen_by(user))))
+        )
+    return answers[key]
+
+
+def found_seen_child(user: User, child: Child) -> None:
+    """``child`` was found by a query under ``children_seen_by(user)`` in this request:
+    the rules about it need not ask again (a page's links only; what a link leads to
+    asks again in its own request)."""
+    _answers_this_request()[user.id, child.id] = True
 
 
 def _not_themselves(user: User, person: User) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Select, exists, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.access.policy import Action, can
@@ -21,7 +21,7 @@ from app.access.scopes import (
 from app.auth.models import User
 from app.extensions import db
 from app.journal.models import Observation, ObservationChild, ObservationStatus, Photo
-from app.paging import Page, paged_query
+from app.paging import Page, paged_query, paged_with_total
 from app.people.models import Child
 
 
@@ -122,16 +122,19 @@ def observation_list(viewer: User, filters: Filters, page: int) -> Page[Observat
 
 # A child's view names the tagged children from ``setting_children()``: their rows
 # (and their key person's, which a Child row joins) need not be loaded with the tags.
-_FOR_CHILD_VIEW = (selectinload(Observation.tags).lazyload(ObservationChild.child),)
+# The tags come joined to the page's own query, the photos and who is in them in one
+# more: two statements for a page, however many rows it has.
+_FOR_CHILD_VIEW = (
+    joinedload(Observation.tags).lazyload(ObservationChild.child),
+    selectinload(Observation.photos).joinedload(Photo.people),
+)
 
 
 def journal_page(child: Child, viewer: User, filters: Filters, page: int) -> Page[Observation]:
     """A page of ``child``'s journal as ``viewer`` sees it, newest first."""
     conditions = [*observations_in_journal(viewer, child), *filters.conditions()]
-    return paged_query(
-        _newest_first(select(Observation).options(*_FOR_CHILD_VIEW).where(*conditions)),
-        page,
-        select(func.count()).select_from(Observation).where(*conditions),
+    return paged_with_total(
+        _newest_first(select(Observation).options(*_FOR_CHILD_VIEW).where(*conditions)), page
     )
 
 
@@ -145,7 +148,7 @@ def whole_journal(child: Child, viewer: User, filters: Filters | None = None) ->
     return list(
         db.session.scalars(
             _newest_first(select(Observation).options(*_FOR_CHILD_VIEW).where(*conditions))
-        )
+        ).unique()
     )
 
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from app.access.policy import Action, can
+from app.access.policy import Action, can, found_seen_child
+from app.access.scopes import children_seen_by
 from app.auth.models import User
 from app.extensions import db
 from app.journal.masking import ChildName
-from app.people import links
-from app.people.models import Child
+from app.people.models import Child, ParentLink
 
 
 def name_of(child: Child) -> ChildName:
@@ -47,9 +47,43 @@ def setting_children() -> SettingChildren:
     )
 
 
-def family_of(viewer: User, child: Child) -> frozenset[int]:
-    """Children whose names the viewer sees in ``child``'s journal whatever the policy:
-    the child, and for a parent every child linked to them (a sibling is no stranger)."""
+@dataclass(frozen=True)
+class OpenedJournal:
+    """A child's journal a viewer may open, and the children whose names they see in it
+    whatever the group-name policy: the child, and for one who reads as a family (a
+    parent) every child linked to them (a sibling is no stranger)."""
+
+    child: Child
+    family: frozenset[int]
+
+
+def open_journal(viewer: User, child_id: int) -> OpenedJournal | None:
+    """The child's journal, if ``viewer`` may open it (``children_seen_by``, as
+    ``visible_child`` asks), with its family: one query, which for a parent reads their
+    linked children too."""
+    query = select(Child).where(Child.id == child_id, *children_seen_by(viewer))
     if can(viewer, Action.READ_AS_FAMILY):
-        return frozenset({child.id, *(linked.id for linked in links.children_of(viewer))})
-    return frozenset({child.id})
+        linked = (
+            select(func.array_agg(ParentLink.child_id))
+            .where(ParentLink.parent_id == viewer.id)
+            .scalar_subquery()
+        )
+        row = db.session.execute(query.add_columns(linked)).first()
+        if row is None:
+            return None
+        child, linked_ids = row
+        family = frozenset({child.id, *(linked_ids or ())})
+    else:
+        child = db.session.scalar(query)
+        if child is None:
+            return None
+        family = frozenset({child.id})
+    found_seen_child(viewer, child)
+    return OpenedJournal(child, family)
+
+
+def family_of(viewer: User, child: Child) -> frozenset[int]:
+    """Children whose names the viewer sees in ``child``'s journal whatever the policy
+    (see ``open_journal``; none but the child if it is not theirs to open)."""
+    opened = open_journal(viewer, child.id)
+    return frozenset({child.id}) if opened is None else opened.family

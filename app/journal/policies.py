@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app import clock
 from app.access.policy import Action, check
 from app.auth import audit
 from app.auth.models import User
+from app.branding.operations import setting_row_to_change
 from app.extensions import db
 from app.journal.content_rules import ContentRules, Mode, clean_blocked_phrases
 from app.journal.models import PHRASE_LENGTH, ContentRulesRecord, GroupNamePolicy
@@ -17,8 +18,17 @@ from tenants.models import Setting
 
 
 def group_name_policy() -> GroupNamePolicy:
-    """The current setting's choice: other children's names shown, or hidden."""
-    value = db.session.scalar(select(Setting.group_names).where(Setting.id == current_setting().id))
+    """The current setting's choice: other children's names shown, or hidden.
+
+    A request's setting comes from the registry snapshot, which carries the choice: no
+    query. The snapshot is at most ``tenants.registry.CACHE_SECONDS`` old in other
+    processes, and a manager's change drops it in theirs at commit; so a change reaches
+    every worker within those seconds (as a suspension does).
+    """
+    setting = current_setting()
+    value = setting.group_names
+    if value is None:  # bound without the snapshot (a job, a restore): ask the registry
+        value = db.session.scalar(select(Setting.group_names).where(Setting.id == setting.id))
     return GroupNamePolicy(value or GroupNamePolicy.HIDDEN)
 
 
@@ -46,11 +56,8 @@ def save_policies(group_names: GroupNamePolicy, rules: ContentRules, *, by: User
         )
     if rules.photo_limit is not None and rules.photo_limit < 0:
         raise InvalidField("photo_limit", "The photo limit cannot be negative.")
-    db.session.execute(
-        update(Setting)
-        .where(Setting.id == current_setting().id)
-        .values(group_names=GroupNamePolicy(group_names).value)
-    )
+    # The settings snapshot carries the choice (group_name_policy): dropped at commit.
+    setting_row_to_change().group_names = GroupNamePolicy(group_names).value
     record = db.session.get(ContentRulesRecord, 1) or ContentRulesRecord(id=1)
     record.mode = rules.mode
     record.blocked_phrases = list(phrases)

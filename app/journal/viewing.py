@@ -273,12 +273,13 @@ class ChildView:
         )
 
 
-def child_view(viewer: User, child: Child) -> ChildView:
+def child_view(viewer: User, child: Child, family: frozenset[int] | None = None) -> ChildView:
     """``child``'s view as ``viewer`` reads it: the setting's group-name policy, and the
-    children whose names this viewer sees whatever the policy."""
+    children whose names this viewer sees whatever the policy (``family``, when the
+    caller has it already from ``open_journal``)."""
     return ChildView(
         child=child,
-        family=family_of(viewer, child),
+        family=family_of(viewer, child) if family is None else family,
         policy=group_name_policy(),
         everyone=setting_children(),
     )

@@ -73,6 +73,7 @@ from app.journal.models import (
     ObservationStatus,
     Photo,
 )
+from app.journal.names import open_journal
 from app.journal.publishing import Published
 from app.journal.viewing import (
     as_json,
@@ -723,11 +724,12 @@ def delete_comment(child_id: int, observation_id: int, comment_id: int) -> Respo
 @bp.get("/children/<id:child_id>")
 @require(Action.SEE_JOURNALS)
 def child_journal(child_id: int) -> Page:
-    child = _child_or_404(child_id)
+    opened = open_journal(current_user, child_id) or abort(404)
+    child = opened.child
     form = JournalFilterForm(request.args)
     if not form.validate():
         return render_template("journal/child_journal.html", child=child, form=form, page=None), 400
-    view = child_view(current_user, child)
+    view = child_view(current_user, child, opened.family)
     page, items = shown_journal_page(view, current_user, form.filters(), form.page.data or 1)
     journal_access_log.record_view(current_user, [child], JournalView.JOURNAL)
     return render_template(

@@ -8,9 +8,12 @@ processes within the snapshot's few seconds).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
@@ -31,6 +34,7 @@ from app.responsible_use.models import (
 )
 from app.responsible_use.texts import DEFAULT_SHARING_RULE, DEFAULT_USAGE_POLICY
 from app.validation import InvalidInput
+from tenants import registry
 from tenants.binding import current_setting
 from tenants.models import Setting
 from tenants.provisioning import NewSetting
@@ -148,28 +152,59 @@ def acceptances() -> list[Acceptance]:
 # ---------------------------------------------------------------- sharing rule and email checks
 
 
-def rules() -> ResponsibleUseRules:
-    """The setting's rules, or the defaults (not saved) until a manager saves their own."""
+@dataclass(frozen=True)
+class Rules:
+    sharing_rule: str
+    email_check_months: int
+
+
+DEFAULT_RULES = Rules(sharing_rule=DEFAULT_SHARING_RULE, email_check_months=12)
+_RULES_KEPT = "lj_responsible_use_rules"  # app.extensions: {setting id: (read at, Rules)}
+
+
+def _kept_rules() -> dict[int, tuple[float, Rules]]:
+    return current_app.extensions.setdefault(_RULES_KEPT, {})
+
+
+def rules() -> Rules:
+    """The setting's rules, or the defaults until a manager saves their own.
+
+    Every page with a photo reminds of the sharing rule, and only a manager changes it:
+    each process keeps a setting's rules for at most ``registry.CACHE_SECONDS`` (the registry
+    snapshot's bound), and drops them when a manager's change commits in it. Other
+    processes show the new rule within those seconds.
+    """
+    setting_id = current_setting().id
+    kept = _kept_rules().get(setting_id)
+    if kept is not None and time.monotonic() - kept[0] < registry.CACHE_SECONDS:
+        return kept[1]
+    read_at = time.monotonic()
     saved = db.session.get(ResponsibleUseRules, 1)
-    return saved or ResponsibleUseRules(
-        id=1, sharing_rule=DEFAULT_SHARING_RULE, email_check_months=12
-    )
+    found = Rules(saved.sharing_rule, saved.email_check_months) if saved else DEFAULT_RULES
+    _kept_rules()[setting_id] = (read_at, found)
+    return found
 
 
-def save_rules(sharing_rule: str, email_check_months: int, *, by: User) -> ResponsibleUseRules:
+def _forget_rules(setting_id: int) -> Callable[[], None]:
+    return lambda: _kept_rules().pop(setting_id, None)
+
+
+def save_rules(sharing_rule: str, email_check_months: int, *, by: User) -> Rules:
     low, high = EMAIL_CHECK_MONTHS_LIMITS
     if not low <= email_check_months <= high:
         raise InvalidInput(f"Ask about emails every {low} to {high} months.")
-    saved = db.session.merge(rules())
+    saved = db.session.get(ResponsibleUseRules, 1) or ResponsibleUseRules(id=1)
     saved.sharing_rule = _clean_text(
         sharing_rule, max_length=SHARING_RULE_LENGTH, what="The sharing rule"
     )
     saved.email_check_months = email_check_months
     saved.updated_at = clock.now()
     saved.updated_by_id = by.id
+    db.session.add(saved)
     db.session.flush()
+    call_after_commit(_forget_rules(current_setting().id))
     audit.record("responsible_use_rules_saved", actor=by, email_check_months=email_check_months)
-    return saved
+    return Rules(saved.sharing_rule, saved.email_check_months)
 
 
 def _email_last_confirmed(user: User) -> datetime:

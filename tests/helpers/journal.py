@@ -24,6 +24,7 @@ from app.journal.photos import add_photo
 from app.people.children import create_child
 from app.people.links import link_parent
 from tenants.models import Setting
+from tenants.registry import forget_cached
 from tests.helpers.clients import HostClient, client_for, sign_in
 from tests.helpers.people import (
     PASSWORD,
@@ -119,9 +120,12 @@ def upload(data: bytes, name: str = "photo.jpg") -> tuple[io.BytesIO, str]:
 
 
 def set_group_names(app: Flask, slug: str, policy: GroupNamePolicy) -> None:
+    """Change the policy in the registry, as the operator's CLI would; this process's
+    settings snapshot (which carries the policy) is dropped, as a manager's change drops it."""
     with app.app_context():
         db.session.execute(update(Setting).where(Setting.slug == slug).values(group_names=policy))
         db.session.commit()
+        forget_cached()
 
 
 def observe(

@@ -1,0 +1,62 @@
+"""The child's journal page asks the database a fixed number of statements, however many
+observations, tags and photos its page shows: a query per row fails here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from app.extensions import db
+from app.paging import PAGE_SIZE
+from tenants import registry
+from tests.helpers.journal import observe, photo_bytes, signed_in
+
+# Binding the schema, the person signed in, the child with the parent's family, every
+# child's name for the masking, the page with its tags and total, the photos with who
+# is in them, the access-log row, the sharing rule.
+JOURNAL_PAGE_STATEMENTS = 8
+
+
+@contextmanager
+def statements_of(app) -> Iterator[list[str]]:
+    """Every statement the block sends to the database, in order."""
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        sent.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_a_full_journal_page_costs_the_same_few_statements_as_one_observation(
+    app, family, monkeypatch
+):
+    # What is read again every few seconds, not per page (the registry snapshot, the
+    # sharing rule), is not the page's.
+    monkeypatch.setattr(registry, "CACHE_SECONDS", float("inf"))
+    group = [family.child_a_id, family.child_b_id]
+    in_photo = [family.child_a_id, family.child_b_id]
+    observe(app, family, [family.child_a_id], "Ada painted a sun.")
+    parent = signed_in(app, family, "parent_a")
+    page = f"/journal/children/{family.child_a_id}"
+    parent.get(page)  # the first page a worker shows reads what it caches
+
+    with statements_of(app) as one_row:
+        assert parent.get(page).status_code == 200
+
+    for number in range(PAGE_SIZE + 5):
+        photos = [(photo_bytes(64, 48), f"Photo {number}", in_photo)] if number % 3 == 0 else []
+        observe(app, family, group, f"Ada and Barty built tower {number}.", photos=photos)
+    with statements_of(app) as full_page:
+        response = parent.get(page)
+    assert response.status_code == 200 and "tower 24" in response.text
+
+    assert len(full_page) == len(one_row) <= JOURNAL_PAGE_STATEMENTS, "\n".join(full_page)
