@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -128,9 +129,12 @@ def calls_per_request(get: Callable[[], object], requests: int = 50) -> float:
     return calls / requests
 
 
-def page_getter(app: Flask, path: str, host: str) -> Callable[[], object]:
-    """One GET of ``path`` on ``host`` through the test client; anything but 200 stops."""
-    client = app.test_client()
+def page_getter(
+    app: Flask, path: str, host: str, client: FlaskClient | None = None
+) -> Callable[[], object]:
+    """One GET of ``path`` on ``host`` through the test client (``client``, e.g. one
+    signed in, or a new one); anything but 200 stops."""
+    client = client or app.test_client()
     base_url = f"http://{host}"
 
     def get() -> object:
