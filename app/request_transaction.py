@@ -23,7 +23,10 @@ works the same for a request, a CLI command and a job:
 A commit that fails (the database gone, a constraint only the database checks, the
 erasure ledger not writable) is rolled back, and the person gets an error page instead
 of the view's response: 409 for a clash with a concurrent change, 503 when part of the
-service is down, 500 for anything else. The session keeps none of the request's
+service is down, 500 for anything else. One failure is in doubt: the connection lost
+after COMMIT was sent (PostgreSQL restarting) may have lost the answer, not the
+change. That page says so (503, ``IN_DOUBT``) instead of "nothing was kept", so no
+one is told a change was dropped that in fact stands. The session keeps none of the request's
 changes either (no half sign-in, no "Saved" message for what was not saved).
 
 A view that answers a refusal with its form again, beside data the refused operation
@@ -45,8 +48,9 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from flask import Flask, current_app, g, session
+from flask import Flask, current_app, g, has_request_context, session
 from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import OperationalError as DBAPIOperationalError
 from sqlalchemy.orm import Session
@@ -59,6 +63,8 @@ from app.extensions import db
 log = logging.getLogger(__name__)
 
 _KEEP_DESPITE_REFUSAL = "lj_commit_despite_refusal"  # on g
+_COMMITTING = "lj_committing"  # on g: the request's commit has begun
+_COMMIT_SENT = "lj_commit_sent"  # on g: its COMMIT went to the database
 _CALLBACKS_KEY = "lj_calls_after_commit"  # session.info
 
 CLASHED = (
@@ -67,6 +73,11 @@ CLASHED = (
 )
 NOT_SAVED = (
     "Your change could not be saved, and nothing of it was kept. Please try again in a minute."
+)
+IN_DOUBT = (
+    "The database stopped answering just as your change was being saved, so we cannot tell "
+    "whether it was kept. Please look for it in a minute before trying again, so that it is "
+    "not added twice."
 )
 
 
@@ -102,14 +113,23 @@ def _commit_or_roll_back(response: Response) -> Response:
     if not _commits(response):
         db.session.rollback()
         return response
+    g.setdefault(_COMMITTING, True)
     try:
         db.session.commit()
     except Exception as error:  # every failure gets the same clean ending
         db.session.rollback()
         _drop_session_changes()
         response.close()  # never sent: its on-close steps (a temporary file's removal) run now
-        return _failed_commit_page(error)
+        return _failed_commit_page(error, commit_sent=g.get(_COMMIT_SENT, False))
     return response
+
+
+@event.listens_for(Engine, "commit")
+def _note_commit_sent(_connection: Connection) -> None:
+    """Mark the moment the request's COMMIT goes to the database: a connection lost after
+    it leaves the outcome unknown, one lost before it kept nothing."""
+    if has_request_context() and g.get(_COMMITTING, False):
+        g.setdefault(_COMMIT_SENT, True)
 
 
 def _drop_session_changes() -> None:
@@ -118,7 +138,7 @@ def _drop_session_changes() -> None:
         drop()
 
 
-def _failed_commit_page(error: Exception) -> Response:
+def _failed_commit_page(error: Exception, *, commit_sent: bool) -> Response:
     if isinstance(error, IntegrityError):
         log.warning("commit refused by the database: %s", error.orig)
         page = render_error(409, CLASHED)
@@ -126,7 +146,8 @@ def _failed_commit_page(error: Exception) -> Response:
         log.warning("commit failed: %s", error)
         if isinstance(error, DBAPIOperationalError):
             outages.postgresql().failed(error)
-        page = render_error(503, NOT_SAVED)
+        in_doubt = commit_sent and isinstance(error, DBAPIOperationalError)
+        page = render_error(503, IN_DOUBT if in_doubt else NOT_SAVED)
     else:
         log.exception("commit failed", exc_info=error)
         page = render_error(500)

@@ -91,11 +91,14 @@ class Write:
     status: int  # the answer's; 0: no answer
     observation_id: int | None = None  # an accepted observation's
     at: float = field(default_factory=time.monotonic)  # when the answer came
+    in_doubt: bool = False  # the page said the commit's outcome is unknown (connection lost)
 
     @property
     def outcome(self) -> str:
         if self.status == 303:
             return "accepted"
+        if self.in_doubt:
+            return "in doubt"
         return "no answer" if self.status == 0 else "refused"
 
 
@@ -146,7 +149,9 @@ class WritingUser(User):
         )
         match = SAVED_OBSERVATION.search(saved.location) if saved.status == 303 else None
         observation = int(match[1]) if match else None
-        self.ledger.note(Write("observation", token, saved.status, observation))
+        self.ledger.note(
+            Write("observation", token, saved.status, observation, in_doubt=_in_doubt(saved))
+        )
         if observation is not None:
             self.browser.post(
                 "publish",
@@ -165,7 +170,14 @@ class WritingUser(User):
         answer = self.browser.post(
             "comment", f"{path}/comments", {"body": f"Lovely ({token})"}, expect=_accepted_or_503
         )
-        self.ledger.note(Write("comment", token, answer.status))
+        self.ledger.note(Write("comment", token, answer.status, in_doubt=_in_doubt(answer)))
+
+
+def _in_doubt(answer: Answer) -> bool:
+    """The service said it cannot tell whether the write was kept: either way is right, once."""
+    from app.request_transaction import IN_DOUBT
+
+    return answer.status == 503 and IN_DOUBT in answer.body
 
 
 def _accepted_or_503(answer: Answer) -> bool:
@@ -360,14 +372,15 @@ def check_data(stack: Stack, ledger: Ledger) -> DataCheck:
                 if write.outcome == "refused" and there:
                     refused_but_there[f"{write.status} ({ledger.during(write.at)})"] += 1
             wrong = found[("accepted", 0)] + found[("accepted", 2)] + found[("refused", 1)]
-            wrong += found[("refused", 2)] + found[("no answer", 2)]
+            wrong += found[("refused", 2)] + found[("no answer", 2)] + found[("in doubt", 2)]
             whole &= wrong == 0
             lines.append(
                 f"{kind}s: accepted {found[('accepted', 1)]} there once"
                 f" ({found[('accepted', 0)]} missing, {found[('accepted', 2)]} twice); refused "
                 f"{found[('refused', 0)]} absent ({found[('refused', 1)] + found[('refused', 2)]}"
                 f" there); no answer {found[('no answer', 1)]} there, "
-                f"{found[('no answer', 0)]} absent"
+                f"{found[('no answer', 0)]} absent; in doubt {found[('in doubt', 1)]} there, "
+                f"{found[('in doubt', 0)]} absent"
                 + "".join(
                     f"; answered {status} yet there x{n}" for status, n in refused_but_there.items()
                 )

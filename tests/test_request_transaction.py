@@ -9,13 +9,17 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from app.auth import pending
 from app.auth.models import Role, User
 from app.extensions import db
 from app.mail.models import OutboxMessage
+from app.request_transaction import IN_DOUBT, NOT_SAVED
 from tenants.binding import tenant_context
 from tests.helpers.clients import client_for, make_user, sign_in
 
@@ -89,6 +93,46 @@ def test_a_commit_the_database_refuses_is_a_clear_409_page_with_nothing_kept(pro
     assert response.status_code == 409
     assert "Nothing was changed; please try again." in response.text
     assert left == NOTHING_KEPT
+
+
+def _connection_lost() -> OperationalError:
+    lost = psycopg.OperationalError("server closed the connection unexpectedly")
+    return OperationalError("COMMIT", None, lost)
+
+
+def test_a_connection_lost_before_the_commit_is_sent_says_nothing_was_kept(probe_request):
+    def lose_the_connection(_session) -> None:
+        raise _connection_lost()
+
+    event.listen(Session, "before_commit", lose_the_connection)
+    try:
+        response, left = probe_request("done")
+    finally:
+        event.remove(Session, "before_commit", lose_the_connection)
+    assert response.status_code == 503
+    assert NOT_SAVED in response.text
+    assert left == NOTHING_KEPT
+
+
+def test_a_connection_lost_after_the_commit_was_sent_says_the_change_may_stand(
+    app, probe_request, monkeypatch
+):
+    """PostgreSQL committed, then went away before answering: the page must not say that
+    nothing was kept (the person would add it again), only that we cannot tell."""
+    with app.app_context():
+        dialect = db.engine.dialect
+
+    def commit_then_lose_the_answer(dbapi_connection) -> None:
+        dbapi_connection.commit()
+        raise _connection_lost().orig
+
+    monkeypatch.setattr(dialect, "do_commit", commit_then_lose_the_answer)
+    response, left = probe_request("done")
+    monkeypatch.undo()
+    assert response.status_code == 503
+    assert IN_DOUBT in response.text
+    assert NOT_SAVED not in response.text
+    assert left["person kept"]  # what the page could not confirm does stand
 
 
 def test_a_sign_in_whose_commit_fails_leaves_the_person_signed_out(app, make_setting, monkeypatch):
