@@ -343,7 +343,9 @@ def _warn_about_consent(observation: Observation) -> None:
 @require(Action.WRITE_OBSERVATIONS)
 def observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
-    journal_access_log.record_view(current_user, shown.children, JournalView.OBSERVATION, shown)
+    journal_access_log.record_view(
+        current_user, shown.children, JournalView.OBSERVATION, shown, only_write=True
+    )
     return _observation_page(shown)
 
 
@@ -731,7 +733,7 @@ def child_journal(child_id: int) -> Page:
         return render_template("journal/child_journal.html", child=child, form=form, page=None), 400
     view = child_view(current_user, child, opened.family)
     page, items = shown_journal_page(view, current_user, form.filters(), form.page.data or 1)
-    journal_access_log.record_view(current_user, [child], JournalView.JOURNAL)
+    journal_access_log.record_view(current_user, [child], JournalView.JOURNAL, only_write=True)
     return render_template(
         "journal/child_journal.html", child=child, form=form, page=page, items=items, view=view
     )
@@ -758,7 +760,9 @@ def _child_observation_page(
 def child_observation(child_id: int, observation_id: int) -> str:
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
-    journal_access_log.record_view(current_user, [child], JournalView.OBSERVATION, shown)
+    journal_access_log.record_view(
+        current_user, [child], JournalView.OBSERVATION, shown, only_write=True
+    )
     return _child_observation_page(child, shown)
 
 
@@ -781,7 +785,9 @@ def _as_json(child: Child, shown: list[Observation]) -> list[dict[str, object]]:
 def child_observation_json(child_id: int, observation_id: int) -> dict[str, object]:
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
-    journal_access_log.record_view(current_user, [child], JournalView.OBSERVATION, shown)
+    journal_access_log.record_view(
+        current_user, [child], JournalView.OBSERVATION, shown, only_write=True
+    )
     return _as_json(child, [shown])[0]
 
 

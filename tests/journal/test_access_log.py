@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.extensions import db
+from app.journal import access_log
 from app.journal.models import JournalAccess, JournalView
 from tests.helpers.clients import post_form
 from tests.helpers.journal import observe, observe_with_a_photo, signed_in
-from tests.helpers.people import TODAY, inside
+from tests.helpers.people import TODAY, get_user, inside
 
 
 def _log(app, slug: str) -> list[tuple[int | None, int, int | None, str]]:
@@ -82,3 +83,24 @@ def test_managers_read_the_log_per_child(app, family):
     assert "Robin Quince (parent)" in page_b and f"Observation {observation_id}" in page_b
     assert "Pat Okafor" not in page_b
     assert _log(app, family.slug)[-1][3] == JournalView.OBSERVATION.value
+
+
+def _synchronous_commit() -> str:
+    return db.session.scalar(text("SHOW synchronous_commit"))
+
+
+def test_a_page_views_transaction_alone_commits_without_waiting_for_the_disk(app, family):
+    with inside(app, family.slug):
+        parent = get_user(family.parent_a_id)
+        access_log.record_view(parent, [family.child_a_id], JournalView.JOURNAL, only_write=True)
+        assert _synchronous_commit() == "off"
+        db.session.commit()
+        assert _synchronous_commit() == "on"  # that transaction only
+        access_log.record_view(parent, [family.child_a_id], JournalView.EXPORT)
+        assert _synchronous_commit() == "on"  # a view recorded beside other writes waits
+        db.session.commit()
+    a, parent_id = family.child_a_id, family.parent_a_id
+    assert _log(app, family.slug) == [
+        (parent_id, a, None, "journal"),
+        (parent_id, a, None, "export"),
+    ]
