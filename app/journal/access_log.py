@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import cast, column, func, insert, select, values
+from sqlalchemy import Insert, bindparam, func, insert, select
 
 from app import clock
 from app.auth.models import User
@@ -15,7 +15,19 @@ from app.journal.models import JournalAccess, JournalView, Observation
 from app.paging import Page, paged_query
 from app.people.models import Child
 
+
+def _recording(*, wait_for_disk: bool) -> Insert:
+    """INSERT one view, from named parameters (compiled once, cached by SQLAlchemy)."""
+    table = JournalAccess.__table__
+    row = select(*(bindparam(name, type_=table.c[name].type) for name in _COLUMNS))
+    if not wait_for_disk:
+        row = row.where(func.set_config("synchronous_commit", "off", True) == "off")
+    return insert(table).from_select(_COLUMNS, row)  # the table: not an ORM bulk insert
+
+
 _COLUMNS = ("at", "viewer_id", "child_id", "observation_id", "what")
+_RECORD = _recording(wait_for_disk=True)
+_RECORD_WITHOUT_WAITING = _recording(wait_for_disk=False)
 
 
 def record_view(
@@ -37,25 +49,17 @@ def record_view(
     """
     now = clock.now()
     rows = [
-        (
-            now,
-            viewer.id,
-            child if isinstance(child, int) else child.id,
-            observation.id if observation else None,
-            what,
-        )
+        {
+            "at": now,
+            "viewer_id": viewer.id,
+            "child_id": child if isinstance(child, int) else child.id,
+            "observation_id": observation.id if observation else None,
+            "what": what,
+        }
         for child in children
     ]
-    if not rows:
-        return
-    table = JournalAccess.__table__
-    seen = values(*(column(name, table.c[name].type) for name in _COLUMNS), name="seen")
-    seen = seen.data(rows)
-    # Cast: PostgreSQL reads a NULL in VALUES as text (an observation's id when none).
-    query = select(*(cast(seen.c[name], table.c[name].type) for name in _COLUMNS))
-    if only_write:
-        query = query.where(func.set_config("synchronous_commit", "off", True) == "off")
-    db.session.execute(insert(JournalAccess).from_select(_COLUMNS, query))
+    if rows:
+        db.session.execute(_RECORD_WITHOUT_WAITING if only_write else _RECORD, rows)
 
 
 def entries(child: Child, page: int) -> Page[JournalAccess]:
