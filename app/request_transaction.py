@@ -168,6 +168,8 @@ def call_after_commit(callback: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _call_pending_callbacks(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint's end (SQLAlchemy fires after_commit for it too)
     for callback in session.info.pop(_CALLBACKS_KEY, []):
         try:
             callback()
@@ -177,6 +179,8 @@ def _call_pending_callbacks(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_pending_callbacks(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint rolled back: the outer transaction's callbacks still stand
     session.info.pop(_CALLBACKS_KEY, None)
 
 

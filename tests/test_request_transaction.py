@@ -19,7 +19,7 @@ from app.auth import pending
 from app.auth.models import Role, User
 from app.extensions import db
 from app.mail.models import OutboxMessage
-from app.request_transaction import IN_DOUBT, NOT_SAVED
+from app.request_transaction import IN_DOUBT, NOT_SAVED, call_after_commit
 from tenants.binding import tenant_context
 from tests.helpers.clients import client_for, make_user, sign_in
 
@@ -163,3 +163,22 @@ def test_a_refused_attempt_is_undone_at_once_so_the_page_shows_the_data_as_it_wa
     )
     assert response.status_code == 422
     assert response.json == {"seen after the refusal": False}
+
+
+def test_a_savepoint_neither_runs_nor_drops_the_outer_transactions_after_commit_work(
+    app, make_setting
+):
+    """SQLAlchemy fires after_commit and after_rollback at a savepoint's end too: what
+    follows the change must wait for the outer commit, and survive a savepoint undone."""
+    setting = make_setting()
+    called: list[str] = []
+    with app.app_context(), tenant_context(setting.slug):
+        call_after_commit(lambda: called.append("outer"))
+        with db.session.begin_nested():
+            call_after_commit(lambda: called.append("inner"))
+        assert called == []  # the savepoint committed, the transaction did not
+        with pytest.raises(ZeroDivisionError), db.session.begin_nested():
+            raise ZeroDivisionError
+        assert called == []
+        db.session.commit()
+    assert sorted(called) == ["inner", "outer"]

@@ -33,6 +33,8 @@ def send_task_after_commit(session: Session, task: Task, *args: object) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _send_pending_tasks(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint's end: nothing is committed yet
     pending: set[tuple[str, tuple[object, ...]]] = session.info.pop(_PENDING_KEY, set())
     if not pending:
         return
@@ -57,4 +59,6 @@ def send_task(task: Task, *args: object) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_pending_tasks(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint rolled back: the outer transaction's tasks still stand
     session.info.pop(_PENDING_KEY, None)

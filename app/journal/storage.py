@@ -117,6 +117,8 @@ def _unlink_all(paths: list[Path]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _keep_written(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint's end: the outer transaction decides
     session.info.pop(_WRITTEN, None)
 
 

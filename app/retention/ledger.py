@@ -264,6 +264,8 @@ def append_at_commit(entry: LedgerEntry) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _write_pending_entries(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint's end: the entries wait for the outer commit
     pending = session.info.pop(_PENDING, [])
     if pending:
         session.flush()  # a flush that fails stops the commit before anything is written
@@ -273,6 +275,8 @@ def _write_pending_entries(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_pending_entries(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint rolled back: the outer transaction's entries still stand
     session.info.pop(_PENDING, None)
 
 
