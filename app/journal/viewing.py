@@ -18,8 +18,11 @@ who wrote it); ``item.observation.text`` or a photo's raw caption is simply not 
 
 from __future__ import annotations
 
+import itertools
+import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
@@ -37,6 +40,7 @@ from app.journal.policies import group_name_policy
 from app.journal.text import ObservationText
 from app.paging import Page, paged
 from app.people.models import Child
+from tenants.binding import current_setting
 
 FRIEND = "a friend"
 
@@ -197,6 +201,13 @@ class ChildView:
     def shown(self) -> ChildName:
         return name_of(self.child)
 
+    @cached_property
+    def facts(self) -> Hashable:
+        """Everything but the observation that this view's ``show`` depends on: the
+        setting, the child, whose names show, the policy, every child's name and consent."""
+        everyone = (self.everyone.names, self.everyone.consenting)
+        return (current_setting().id, self.shown, self.family, self.policy, everyone)
+
     @property
     def hides_names(self) -> bool:
         return self.policy is GroupNamePolicy.HIDDEN
@@ -285,19 +296,98 @@ def child_view(viewer: User, child: Child, family: frozenset[int] | None = None)
     )
 
 
-def shown_journal_page(
-    view: ChildView, viewer: User, filters: Filters, number: int
-) -> tuple[Page[Any], list[ShownObservation]]:
+def journal_page_cards(
+    view: ChildView, viewer: User, filters: Filters, number: int, cards: Cards
+) -> tuple[Page[Any], list[Markup]]:
     """A page of the child's journal as ``view`` shows it: the page (for its numbers) and
-    its observations, shown. Words searched for are found in what the view shows (names
+    its observations' cards. Words searched for are found in what the view shows (names
     masked as the policy says), so a hidden name finds nothing."""
     if filters.text:
         everything = listing.whole_journal(view.child, viewer, filters)
-        found = [item for item in map(view.show, everything) if item.says(filters.text)]
+        found = [row for row in everything if view.show(row).says(filters.text)]
         page = paged(found, number)
-        return page, page.items
-    rows = listing.journal_page(view.child, viewer, filters, number)
-    return rows, [view.show(observation) for observation in rows.items]
+    else:
+        page = listing.journal_page(view.child, viewer, filters, number)
+    return page, cards.of(view, page.items)
+
+
+# --- cards: an observation as a list shows it, made once -----------------------------------
+
+CardRenderer = Callable[[ChildView, ShownObservation], Markup]
+
+
+class Cards:
+    """Each observation's card (``render``'s HTML of ``ChildView.show``) as one view shows
+    it, kept per process for the next page that shows it again, unchanged, in the same view.
+
+    A card is kept under everything it is made from, not under a version number: the
+    observation's own facts (``_card_facts``) and the view's (``_view_number``). An edit, a
+    withdrawal, a purge's scrub, a child renamed or a consent withdrawn makes a different
+    key, so a kept card can never show what changed or was masked since; and a viewer
+    whose view differs in anything (another family, another policy, another setting) has
+    another key, so never gets another viewer's card. Old keys are simply never asked for
+    again and age out.
+
+    In this process, not in Redis: a hit costs a dictionary look-up rather than a round
+    trip, and no copy of journal text lives outside PostgreSQL for a purge to miss.
+    """
+
+    def __init__(self, render: CardRenderer, size: int = 2048) -> None:
+        self._render = render
+        self._size = size  # ~20 pages of ~100 journals; a card is about 2 KB
+        self._kept: OrderedDict[Hashable, Markup] = OrderedDict()
+        self._lock = threading.Lock()  # gthread workers' threads share the cards
+
+    def of(self, view: ChildView, observations: Sequence[Observation]) -> list[Markup]:
+        view_number = _view_number(view.facts)
+        return [self._card(view, view_number, observation) for observation in observations]
+
+    def _card(self, view: ChildView, view_number: int, observation: Observation) -> Markup:
+        key = (view_number, _card_facts(observation))
+        with self._lock:
+            card = self._kept.get(key)
+            if card is not None:
+                self._kept.move_to_end(key)
+                return card
+        card = self._render(view, view.show(observation))
+        with self._lock:
+            self._kept[key] = card
+            if len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return card
+
+
+_view_numbers = itertools.count()
+
+
+@lru_cache(maxsize=1024)
+def _view_number(facts: Hashable) -> int:
+    """A small number for a view's facts, the same while they are: a page looks up its
+    cards by it, not by hashing every child's name again for each card. An evicted view
+    gets a new number, never an old one."""
+    return next(_view_numbers)
+
+
+def _card_facts(observation: Observation) -> Hashable:
+    """Everything of an observation that ``ChildView.show`` reads (and a card shows)."""
+    return (
+        observation.id,
+        observation.observed_on,
+        observation.kind,
+        observation.status,
+        observation.author.full_name if observation.author else None,
+        observation.edited_at,
+        observation.text,
+        observation.next_steps,
+        tuple(observation.areas),
+        tuple(observation.characteristics),
+        observation.age_band,
+        tuple(sorted(tag.child_id for tag in observation.tags)),
+        tuple(
+            (photo.id, photo.caption, tuple(sorted(photo.child_ids)))
+            for photo in observation.photos
+        ),
+    )
 
 
 def comments_in_full(comments: Sequence[Comment]) -> list[ShownComment]:

@@ -25,6 +25,7 @@ from flask import (
     send_file,
     url_for,
 )
+from markupsafe import Markup
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
@@ -76,11 +77,14 @@ from app.journal.models import (
 from app.journal.names import open_journal
 from app.journal.publishing import Published
 from app.journal.viewing import (
+    Cards,
+    ChildView,
+    ShownObservation,
     as_json,
     child_view,
     comments_in_full,
+    journal_page_cards,
     show_in_full,
-    shown_journal_page,
 )
 from app.people import staff
 from app.people.models import Child
@@ -732,11 +736,22 @@ def child_journal(child_id: int) -> Page:
     if not form.validate():
         return render_template("journal/child_journal.html", child=child, form=form, page=None), 400
     view = child_view(current_user, child, opened.family)
-    page, items = shown_journal_page(view, current_user, form.filters(), form.page.data or 1)
+    filters, number = form.filters(), form.page.data or 1
+    page, cards = journal_page_cards(view, current_user, filters, number, JOURNAL_CARDS)
     journal_access_log.record_view(current_user, [child], JournalView.JOURNAL, only_write=True)
     return render_template(
-        "journal/child_journal.html", child=child, form=form, page=page, items=items, view=view
+        "journal/child_journal.html", child=child, form=form, page=page, cards=cards
     )
+
+
+def _journal_card(view: ChildView, item: ShownObservation) -> Markup:
+    # Markup() is safe: the template escapes what it is given.
+    card = render_template("journal/_observation_card.html", item=item, child=view.child)
+    return Markup(card)  # noqa: S704
+
+
+# Made once for each observation as it is and each view of it (see Cards).
+JOURNAL_CARDS = Cards(_journal_card)
 
 
 def _child_observation_page(
