@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, has_app_context, render_template
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+from flask import Flask, abort, current_app, g, has_app_context, render_template
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import RedisError
 from sqlalchemy import event
@@ -55,6 +59,21 @@ def render_error(code: int, message: str | None = None) -> tuple[str, int]:
         return render_template("errors/error.html", bare_page=False, **context), code
     template = current_app.jinja_env.get_template("errors/error.html")
     return template.render(bare_page=True, g=g, **context), code
+
+
+def conflict(refusal: Exception) -> NoReturn:
+    """Answer 409 with the refusal's reason in words (so the request's writes roll back)."""
+    abort(409, description=str(refusal))
+
+
+@contextmanager
+def conflict_if_refused(*refusals: type[Exception]) -> Iterator[None]:
+    """An operation refused in the block (one of ``refusals``) answers 409 with its reason:
+    a conflict of state, such as a child who has already left, said in words."""
+    try:
+        yield
+    except refusals as refused:
+        conflict(refused)
 
 
 def _http_error(error: HTTPException) -> tuple[str, int]:

@@ -23,6 +23,14 @@ class InvalidField(InvalidInput):
         self.field = field
 
 
+FieldErrors = dict[str, list[str]]
+
+
+def field_errors(error: InvalidInput, default_field: str) -> FieldErrors:
+    """A form's errors for a refused input: under the field it names, else ``default_field``."""
+    return {getattr(error, "field", default_field): [str(error)]}
+
+
 def clean_name(raw: str, *, field: str = "Name", max_length: int = 120) -> str:
     """A person's or setting's name: trimmed, NFC, any script, no controls or markup.
 

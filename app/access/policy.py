@@ -32,14 +32,14 @@ from flask import g, has_request_context
 from sqlalchemy import exists, select
 
 from app.access.scopes import children_seen_by
-from app.auth.models import Role, User
+from app.auth.models import STAFF_ROLES, Role, User
 from app.extensions import db
 from app.journal.models import Comment, Observation, ObservationKind, ObservationStatus
 from app.people.models import Child
 from app.validation import InvalidInput
 
 EVERYONE = frozenset(Role)
-STAFF = frozenset({Role.MANAGER, Role.STAFF})
+STAFF = frozenset(STAFF_ROLES)
 MANAGERS = frozenset({Role.MANAGER})
 PARENTS = frozenset({Role.PARENT})
 

@@ -26,6 +26,7 @@ from app.auth.forms import (
 )
 from app.auth.models import User
 from app.auth.second_factor import SecondFactorRefused
+from app.errors import conflict_if_refused
 from app.extensions import db, limiter
 from app.validation import InvalidInput
 from tenants.binding import current_setting
@@ -46,10 +47,8 @@ def _button_action(action: Callable[[], R]) -> R:
     """A button's POST: check its CSRF token and do ``action``; a refusal (nothing to
     remove, already set up) is a 409 with its reason."""
     EmptyForm().validate_on_submit() or abort(400)
-    try:
+    with conflict_if_refused(InvalidInput):
         return action()
-    except InvalidInput as error:
-        abort(409, description=str(error))
 
 
 # ---------------------------------------------------------------- at sign-in

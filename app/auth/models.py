@@ -22,6 +22,11 @@ class Role(enum.StrEnum):
     PARENT = "parent"
 
 
+# Who works at the setting (their records follow the staff retention period and
+# staff dates), as opposed to the families it serves.
+STAFF_ROLES = (Role.MANAGER, Role.STAFF)
+
+
 class AccountStatus(enum.StrEnum):
     INVITED = "invited"
     ACTIVE = "active"

@@ -43,6 +43,7 @@ from app.auth.models import AccountStatus, LinkPurpose, Role, User
 from app.auth.operations import CurrentSecretsRefused, SecretsRefused
 from app.auth.sessions import STATUS_PATH, end_all_sessions_of
 from app.auth.tasks import request_reset_task
+from app.errors import conflict, conflict_if_refused
 from app.extensions import db, limiter
 from app.request_transaction import commit_despite_refusal
 from app.security.policy import password_strength_hint
@@ -385,7 +386,7 @@ def confirm_email(token: str) -> Response | tuple[str, int] | str:
     except LinkRefused as refused:
         return _link_problem_page(refused, "email_change")
     except InvalidInput as error:
-        abort(409, description=str(error))
+        conflict(error)
     flash("Your email address has been changed.", "success")
     return redirect(url_for("home.index"), code=303)
 
@@ -442,10 +443,8 @@ def _invited_user(user_id: int) -> User:
 def resend(user_id: int) -> Response:
     EmptyForm().validate_on_submit() or abort(400)
     user = _invited_user(user_id)
-    try:
+    with conflict_if_refused(InvalidInput):
         operations.resend_invitation(user, current_user)
-    except InvalidInput as error:
-        abort(409, description=str(error))
     flash(
         f"A new invitation has been sent to {user.email}; the old link no longer works.", "success"
     )

@@ -10,10 +10,8 @@ policy; staff's own pages (``/journal/observations/...``) show every name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NoReturn
 
 from flask import (
     Blueprint,
@@ -35,6 +33,7 @@ from app.access.policy import Action, NotAllowed, can, check
 from app.access.scopes import visible_child
 from app.auth.access import current_user, require
 from app.config import MAX_REQUEST_MB
+from app.errors import conflict, conflict_if_refused
 from app.journal import access_log as journal_access_log
 from app.journal import (
     comments,
@@ -89,12 +88,11 @@ from app.journal.viewing import (
 from app.people import staff
 from app.people.models import Child
 from app.request_transaction import undone_if_refused
-from app.validation import InvalidInput
+from app.validation import FieldErrors, InvalidInput, field_errors
 
 bp = Blueprint("journal", __name__, url_prefix="/journal", template_folder="templates")
 
 INVALID = 422  # a form that cannot be used as sent
-Errors = dict[str, list[str]]
 Page = str | tuple[str, int] | Response
 
 PHOTO_CACHE = "private, max-age=600"
@@ -127,30 +125,12 @@ def _in_journal_or_404(child: Child, observation_id: int) -> Observation:
 def _editable_or_409(observation: Observation) -> None:
     # Staff reach observations they may not change (another author's, one waiting for
     # review): a conflict of state or authorship, said in words, not a bare 403.
-    with _conflict_if_not_allowed():
+    with conflict_if_refused(NotAllowed):
         check(current_user, Action.EDIT_OBSERVATION, observation)
-
-
-def _field_errors(error: InvalidInput, default_field: str) -> Errors:
-    return {getattr(error, "field", default_field): [str(error)]}
 
 
 def _check_action(form: ActionForm | None = None) -> None:
     (form or ActionForm()).validate_on_submit() or abort(400)
-
-
-def _refused(error: NotAllowed) -> NoReturn:
-    abort(409, description=str(error))
-
-
-@contextmanager
-def _conflict_if_not_allowed() -> Iterator[None]:
-    """An operation's ``NotAllowed`` in the block answers 409 with its reason (so the
-    request's writes are rolled back)."""
-    try:
-        yield
-    except NotAllowed as refused:
-        _refused(refused)
 
 
 def _success(message: str, url: str) -> Response:
@@ -175,14 +155,14 @@ def _processed(uploads: list[FileStorage]) -> list[ProcessedImage]:
 class _Refusal:
     """Why a form was not saved: what to show beside its fields, and the status to answer."""
 
-    errors: Errors
+    errors: FieldErrors
     status: int = INVALID
 
 
 def _refusal(error: MediaRejected | InvalidInput, default_field: str) -> _Refusal:
     if isinstance(error, MediaRejected):
         return _Refusal({"photo": [error.message]}, error.status)
-    return _Refusal(_field_errors(error, default_field))
+    return _Refusal(field_errors(error, default_field))
 
 
 def _saved_with_photos(
@@ -278,7 +258,7 @@ def _tag_label(child: Child) -> str:
 
 
 def _form_page(
-    form: ObservationForm, errors: Errors, observation: Observation | None = None
+    form: ObservationForm, errors: FieldErrors, observation: Observation | None = None
 ) -> str:
     return render_template(
         "journal/observation_form.html", form=form, errors=errors, observation=observation
@@ -416,7 +396,7 @@ def update_observation(observation_id: int) -> Page:
 def withdraw_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
-    with _conflict_if_not_allowed():
+    with conflict_if_refused(NotAllowed):
         observations.withdraw(shown, by=current_user)
     return _success(
         "The observation is withdrawn: families no longer see it. It is a draft again.",
@@ -424,7 +404,7 @@ def withdraw_observation(observation_id: int) -> Response:
     )
 
 
-def _delete_page(shown: Observation, form: DeleteForm, errors: Errors) -> str:
+def _delete_page(shown: Observation, form: DeleteForm, errors: FieldErrors) -> str:
     return render_template(
         "journal/delete.html",
         item=show_in_full(shown),
@@ -438,7 +418,7 @@ def _delete_page(shown: Observation, form: DeleteForm, errors: Errors) -> str:
 @require(Action.WRITE_OBSERVATIONS)
 def confirm_delete_observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
-    with _conflict_if_not_allowed():
+    with conflict_if_refused(NotAllowed):
         check(current_user, Action.DELETE_OBSERVATION, shown)
     return _delete_page(shown, DeleteForm(formdata=None), {})
 
@@ -452,9 +432,9 @@ def delete_observation(observation_id: int) -> Page:
         try:
             observations.delete_observation(shown, by=current_user, reason=form.reason.data or "")
         except NotAllowed as refused:
-            _refused(refused)
+            conflict(refused)
         except InvalidInput as error:
-            return _delete_page(shown, form, _field_errors(error, "reason")), INVALID
+            return _delete_page(shown, form, field_errors(error, "reason")), INVALID
         else:
             return _success("The observation is deleted.", url_for("journal.index"))
     return _delete_page(shown, form, {}), INVALID
@@ -522,7 +502,7 @@ def set_people_in_photo(observation_id: int, photo_id: int) -> Page:
         forms = {p.id: _people_in_photo_form(shown, p, formdata=None) for p in shown.photos}
         forms[photo_id] = form
         return _observation_page(shown, people_forms=forms), INVALID
-    with _conflict_if_not_allowed():
+    with conflict_if_refused(NotAllowed):
         photos.set_people_in_photo(photo, shown, form.in_photo.data or [], by=current_user)
     _warn_about_consent(shown)
     return _success("Who is in the photo is saved.", _observation_url(shown))
@@ -534,7 +514,7 @@ def remove_photo(observation_id: int, photo_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
     photo = photos.photo_of(shown, photo_id) or abort(404)
-    with _conflict_if_not_allowed():
+    with conflict_if_refused(NotAllowed):
         photos.remove_photo(photo, shown, by=current_user)
     return _success("The photo is removed.", _observation_url(shown))
 
@@ -572,7 +552,7 @@ def publish_observation(observation_id: int) -> Page:
     form = PublishForm()
     _check_action(form)
     shown = _observation_or_404(observation_id)
-    with _conflict_if_not_allowed():
+    with conflict_if_refused(NotAllowed):
         outcome, checked = publishing.publish(
             shown, by=current_user, confirmed=form.confirmed.data == "yes"
         )
@@ -599,7 +579,7 @@ def publish_observation(observation_id: int) -> Page:
 def approve_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
-    with _conflict_if_not_allowed():
+    with conflict_if_refused(NotAllowed):
         publishing.approve(shown, by=current_user)
     return _success("The observation is published.", url_for("journal.review_queue"))
 
@@ -614,7 +594,7 @@ def send_back_observation(observation_id: int) -> Page:
     try:
         publishing.send_back(shown, by=current_user, note=form.note.data or "")
     except NotAllowed as refused:
-        _refused(refused)
+        conflict(refused)
     except InvalidInput as error:  # the note was checked before anything was written
         form.note.errors = [str(error)]
         return _observation_page(shown, review_form=form), INVALID
@@ -646,7 +626,7 @@ def add_comment(child_id: int, observation_id: int) -> Page:
         try:
             comments.add_comment(shown, child, form.body.data or "", by=current_user)
         except NotAllowed as refused:
-            _refused(refused)
+            conflict(refused)
         except InvalidInput as error:
             form.body.errors = [str(error)]
         else:
@@ -706,7 +686,7 @@ def update_comment(child_id: int, observation_id: int, comment_id: int) -> Page:
         try:
             comments.edit_comment(comment, form.body.data or "", by=current_user)
         except NotAllowed as refused:
-            _refused(refused)
+            conflict(refused)
         except InvalidInput as error:
             form.body.errors = [str(error)]
         else:
@@ -719,7 +699,7 @@ def update_comment(child_id: int, observation_id: int, comment_id: int) -> Page:
 def delete_comment(child_id: int, observation_id: int, comment_id: int) -> Response:
     _check_action()
     child, shown, comment = _own_comment_or_404(child_id, observation_id, comment_id)
-    with _conflict_if_not_allowed():
+    with conflict_if_refused(NotAllowed):
         comments.delete_comment(comment, by=current_user)
     return _success("Your comment is deleted.", _comment_url(child, shown))
 
@@ -889,7 +869,7 @@ def access_log(child_id: int) -> str:
     return render_template("journal/access_log.html", child=child, page=page)
 
 
-def _policies_page(form: PoliciesForm, errors: Errors) -> str:
+def _policies_page(form: PoliciesForm, errors: FieldErrors) -> str:
     return render_template("journal/policies.html", form=form, errors=errors)
 
 
@@ -906,12 +886,12 @@ def policies() -> str:
 @require(Action.MANAGE_SETTING)
 def save_policies() -> Page:
     form = PoliciesForm()
-    errors: Errors = {}
+    errors: FieldErrors = {}
     if form.validate():
         try:
             journal_policies.save_policies(form.group_name_policy(), form.rules(), by=current_user)
         except InvalidInput as error:
-            errors = _field_errors(error, "blocked_phrases")
+            errors = field_errors(error, "blocked_phrases")
         else:
             return _success("The journal's policies are saved.", url_for("journal.policies"))
     return _policies_page(form, errors), INVALID

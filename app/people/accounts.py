@@ -6,11 +6,11 @@ from sqlalchemy import delete
 
 from app import clock
 from app.access.policy import Action, check
-from app.auth.models import AccountStatus, User
+from app.auth.models import STAFF_ROLES, AccountStatus, User
 from app.auth.operations import deactivate_user, reactivate_user
 from app.extensions import db
 from app.people.models import ParentDeparture
-from app.people.staff import STAFF_ROLES, set_staff_dates, staff_dates
+from app.people.staff import set_staff_dates, staff_dates
 from app.validation import InvalidInput
 
 

@@ -14,11 +14,10 @@ from sqlalchemy import func, select
 
 from app import clock
 from app.auth import audit
-from app.auth.models import AccountStatus, User
+from app.auth.models import STAFF_ROLES, AccountStatus, User
 from app.extensions import db
 from app.people.input_rules import check_leaving_date, checked_in_range, checked_name
 from app.people.models import ROOM_LENGTH, Child
-from app.people.staff import STAFF_ROLES
 from app.validation import InvalidField
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.auth import audit
-from app.auth.models import AccountStatus, Role, User
+from app.auth.models import STAFF_ROLES, AccountStatus, Role, User
 from app.auth.operations import (
     DeactivatedAccount,
     deactivate_user,
@@ -27,8 +27,6 @@ from app.people.input_rules import (
 )
 from app.people.models import StaffMember
 from app.validation import InvalidField, InvalidInput
-
-STAFF_ROLES = (Role.MANAGER, Role.STAFF)
 
 
 def add_staff(

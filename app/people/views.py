@@ -22,6 +22,7 @@ from app.auth.forms import FactorPolicyForm
 from app.auth.models import AccountStatus, Role, User
 from app.auth.operations import DeactivatedAccount
 from app.auth.second_factor import factor_policy
+from app.errors import conflict_if_refused
 from app.extensions import db
 from app.people import accounts, links, needs_attention, policies
 from app.people import children as child_records
@@ -40,12 +41,11 @@ from app.people.models import Child
 from app.request_transaction import undone_if_refused
 from app.retention.archive import archived_children_with_deadlines
 from app.retention.schedule import retention_schedule
-from app.validation import InvalidInput
+from app.validation import FieldErrors, InvalidInput, field_errors
 
 bp = Blueprint("people", __name__, url_prefix="/people", template_folder="templates")
 
 INVALID = 422  # a form that cannot be used as sent
-Errors = dict[str, list[str]]
 Page = str | tuple[str, int] | Response
 
 
@@ -72,10 +72,6 @@ def _person_or_404(user_id: int, roles: tuple[Role, ...]) -> User:
     return user
 
 
-def _field_errors(error: InvalidInput, default_field: str) -> Errors:
-    return {getattr(error, "field", default_field): [str(error)]}
-
-
 def _check_action() -> None:
     ActionForm().validate_on_submit() or abort(400)
 
@@ -83,7 +79,7 @@ def _check_action() -> None:
 # ---------------------------------------------------------------- overview
 
 
-def _overview_page(form: PeoplePoliciesForm, errors: Errors) -> str:
+def _overview_page(form: PeoplePoliciesForm, errors: FieldErrors) -> str:
     policy = factor_policy()
     return render_template(
         "people/overview.html",
@@ -106,12 +102,12 @@ def overview() -> str:
 @require(Action.MANAGE_SETTING)
 def save_policies() -> Page:
     form = PeoplePoliciesForm()
-    errors: Errors = {}
+    errors: FieldErrors = {}
     if form.validate():
         try:
             policies.save_people_policies(form.policies(), by=current_user)
         except InvalidInput as error:
-            errors = _field_errors(error, "parent_grace_days")
+            errors = field_errors(error, "parent_grace_days")
         else:
             flash("The people policies are saved.", "success")
             return redirect(url_for("people.overview"), code=303)
@@ -161,7 +157,11 @@ def _child_form(**data: object) -> ChildForm:
 
 
 def _child_form_page(
-    form: ChildForm, errors: Errors, *, child: Child | None = None, duplicate: Child | None = None
+    form: ChildForm,
+    errors: FieldErrors,
+    *,
+    child: Child | None = None,
+    duplicate: Child | None = None,
 ) -> str:
     return render_template(
         "people/child_form.html", form=form, errors=errors, child=child, duplicate=duplicate
@@ -178,7 +178,7 @@ def new_child() -> str:
 @require(Action.MANAGE_PEOPLE)
 def create_child() -> Page:
     form = _child_form()
-    errors: Errors = {}
+    errors: FieldErrors = {}
     if form.validate():
         try:
             added = child_records.create_child(
@@ -187,7 +187,7 @@ def create_child() -> Page:
         except child_records.PossibleDuplicate as warning:  # raised before any write
             return _child_form_page(form, {}, duplicate=warning.existing)
         except InvalidInput as error:
-            errors = _field_errors(error, "first_name")
+            errors = field_errors(error, "first_name")
         else:
             flash(f"{added.full_name} has been added.", "success")
             return redirect(url_for("people.child", child_id=added.id), code=303)
@@ -207,7 +207,7 @@ def edit_child(child_id: int) -> str:
 def update_child(child_id: int) -> Page:
     shown = _child_or_404(child_id)
     form = _child_form()
-    errors: Errors = {}
+    errors: FieldErrors = {}
     if form.validate():
         try:
             with undone_if_refused():  # the form is shown again beside the child as they were
@@ -220,7 +220,7 @@ def update_child(child_id: int) -> Page:
         except child_records.PossibleDuplicate as warning:
             return _child_form_page(form, {}, child=shown, duplicate=warning.existing)
         except InvalidInput as error:
-            errors = _field_errors(error, "first_name")
+            errors = field_errors(error, "first_name")
         else:
             flash(f"{shown.full_name}'s details have been saved.", "success")
             return redirect(url_for("people.child", child_id=shown.id), code=303)
@@ -293,7 +293,7 @@ def add_parent_to_child(child_id: int) -> Page:
     if shown.is_archived:
         abort(409, description=f"{shown.full_name} has left: no new links can be made.")
     form = ParentForChildForm()
-    errors: Errors = {}
+    errors: FieldErrors = {}
     if form.validate():
         try:
             proposal = links.propose_link(
@@ -305,7 +305,7 @@ def add_parent_to_child(child_id: int) -> Page:
                 flash(f"{link.parent.full_name} is now linked to {shown.full_name}.", "success")
                 return redirect(url_for("people.child", child_id=shown.id), code=303)
         except InvalidInput as error:
-            errors = _field_errors(error, "email")
+            errors = field_errors(error, "email")
         else:  # nothing was written: the manager confirms first
             return render_template(
                 "people/link_confirm.html",
@@ -339,10 +339,8 @@ def unlink_parent(child_id: int, parent_id: int) -> Response:
     _check_action()
     shown = _child_or_404(child_id)
     parent = _person_or_404(parent_id, (Role.PARENT,))
-    try:
+    with conflict_if_refused(InvalidInput):
         links.unlink_parent(parent, shown, by=current_user)
-    except InvalidInput as error:
-        abort(409, description=str(error))
     flash(f"{parent.full_name} is no longer linked to {shown.full_name}.", "success")
     return redirect(url_for("people.child", child_id=shown.id), code=303)
 
@@ -437,7 +435,7 @@ def new_staff() -> str:
 @require(Action.MANAGE_PEOPLE)
 def create_staff() -> Page:
     form = NewStaffForm()
-    errors: Errors = {}
+    errors: FieldErrors = {}
     if form.validate():
         try:
             added = staff_records.add_staff(
@@ -451,7 +449,7 @@ def create_staff() -> Page:
         except DeactivatedAccount as existing:  # raised before any write
             return render_template("people/offer_reactivation.html", person=existing.user)
         except InvalidInput as error:
-            errors = _field_errors(error, "email")
+            errors = field_errors(error, "email")
         else:
             flash(f"{added.full_name} has been invited: they will get an email.", "success")
             return redirect(url_for("people.staff_member", user_id=added.id), code=303)
@@ -517,10 +515,8 @@ def _access_changed(user_id: int, change: Callable[[User], None], done: str) -> 
     """Deactivate or reactivate as confirmed: 409 with the reason if it cannot be done."""
     _check_action()
     person = _account_or_404(user_id)
-    try:
+    with conflict_if_refused(InvalidInput):
         change(person)
-    except InvalidInput as error:
-        abort(409, description=str(error))
     flash(done.format(name=person.full_name), "success")
     return redirect(_person_page(person), code=303)
 

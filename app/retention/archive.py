@@ -15,7 +15,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from app import clock
 from app.auth import audit
-from app.auth.models import AccountStatus, Role, User
+from app.auth.models import STAFF_ROLES, AccountStatus, Role, User
 from app.extensions import db
 from app.journal.text import clean_observation_text
 from app.people.models import Child, StaffMember
@@ -23,8 +23,6 @@ from app.retention.ledger import RecordType
 from app.retention.models import HOLD_REASON_LENGTH, LegalHold
 from app.retention.schedule import purge_date
 from app.validation import InvalidInput
-
-STAFF_ROLES = (Role.MANAGER, Role.STAFF)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ role, and ``wrong_cells`` asks them in order and says which met another outcome.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from tests.helpers.clients import HostClient, is_signed_out, post_form
 
@@ -32,6 +33,35 @@ class Cell:
     what: str
     expected: str
     data: tuple[tuple[str, str], ...] = ()  # a POST's fields, beside its CSRF token
+
+
+class RouteLike(Protocol):
+    method: str
+    path: str  # with ``{name}`` fields the target's ids fill in
+
+
+R = TypeVar("R", bound=RouteLike)
+
+
+def route_cells(
+    routes: Iterable[tuple[str, R]],
+    ids: Mapping[str, Mapping[str, object]],
+    targets: Callable[[R], Iterable[str]],
+    expected: Callable[[str, R, str], str],
+) -> list[Cell]:
+    """A cell for each named route, in the order given, and each of its targets (own,
+    other, foreign, ...): the path filled with that target's ids, and the outcome
+    ``expected(name, route, target)`` says."""
+    return [
+        Cell(
+            route.method,
+            route.path.format(**ids[target]),
+            f"{name}, {target}",
+            expected(name, route, target),
+        )
+        for name, route in routes
+        for target in targets(route)
+    ]
 
 
 def wrong_cells(client: HostClient, cells: Iterable[Cell]) -> list[str]:

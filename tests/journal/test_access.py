@@ -16,7 +16,7 @@ from app.extensions import db
 from app.journal.models import Comment, Observation
 from app.people import children
 from app.people.models import Child
-from tests.helpers.access import Cell, wrong_cells
+from tests.helpers.access import route_cells, wrong_cells
 from tests.helpers.clients import post_form
 from tests.helpers.journal import observe, photo_bytes, signed_in
 from tests.helpers.people import add_child_with_id, child_details, get_user, inside
@@ -222,16 +222,9 @@ def test_every_route_for_every_role_and_id(app, family, ids, role):
     order = sorted(
         ROUTES.items(), key=lambda item: LAST.index(item[0]) + 1 if item[0] in LAST else 0
     )
-    cells = [
-        Cell(
-            route.method,
-            route.path.format(**ids[target]),
-            f"{name}, {target}",
-            _expected(name, route, role, target),
-        )
-        for name, route in order
-        for target in _targets(route)
-    ]
+    cells = route_cells(
+        order, ids, _targets, lambda name, route, target: _expected(name, route, role, target)
+    )
     wrong = wrong_cells(signed_in(app, family, role), cells)
     assert not wrong, "\n".join(wrong)
 

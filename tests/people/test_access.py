@@ -16,7 +16,7 @@ from app.auth.models import Role, User
 from app.extensions import db
 from app.people import children
 from app.people.models import Child
-from tests.helpers.access import Cell, wrong_cells
+from tests.helpers.access import route_cells, wrong_cells
 from tests.helpers.clients import post_form
 from tests.helpers.people import add_child_with_id, child_details, get_user, inside, signed_in
 
@@ -137,16 +137,12 @@ def test_every_route_for_every_role_and_id(app, nursery, ids, role):
     # The manager's own staff member is deactivated by one of these requests:
     # ask the destructive ones last.
     order = sorted(ROUTES.items(), key=lambda item: item[0] in ACCOUNT_CHANGES)
-    cells = [
-        Cell(
-            route.method,
-            route.path.format(**ids[target]),
-            f"{name}, {target}",
-            _expected(name, route, role, target),
-        )
-        for name, route in order
-        for target in (TARGETS if "{" in route.path else ("own",))
-    ]
+    cells = route_cells(
+        order,
+        ids,
+        lambda route: TARGETS if "{" in route.path else ("own",),
+        lambda name, route, target: _expected(name, route, role, target),
+    )
     wrong = wrong_cells(signed_in(app, nursery, role), cells)
     assert not wrong, "\n".join(wrong)
 
