@@ -32,6 +32,7 @@ from app.ops.metrics import SIGN_IN_FAILURES
 from app.security.policy import password_problems, pin_problems
 from app.security.secrets import (
     check_password,
+    check_password_and_pin,
     check_pin,
     hash_password,
     hash_pin,
@@ -219,12 +220,13 @@ def may_sign_in(user: User) -> bool:
 def authenticate(email: str, password: str, pin: str) -> User | None:
     """The user whose email, password and PIN these are (not signed in yet), or None.
 
-    Both secrets are always checked (against a dummy hash for unknown emails),
-    so every refusal costs about the same time and says nothing about why.
+    Both secrets are always checked (against a dummy hash for unknown emails), at the
+    same time, so every refusal costs about the same time and says nothing about why.
     """
     user = user_by_email(email) if len(email) <= 254 else None
-    password_ok = check_password(password, user.password_hash if user else None)
-    pin_ok = check_pin(pin, user.pin_hash if user else None)
+    password_ok, pin_ok = check_password_and_pin(
+        password, user.password_hash if user else None, pin, user.pin_hash if user else None
+    )
     if user is None:
         _refuse("unknown_email")
         return None

@@ -28,6 +28,8 @@ import hmac
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Literal
 
@@ -83,6 +85,28 @@ def check_pin(pin: str, stored: str | None) -> bool:
     return _check("pin", pin, stored, _config().PIN_BCRYPT_COST)
 
 
+def check_password_and_pin(
+    password: str, stored_password: str | None, pin: str, stored_pin: str | None
+) -> tuple[bool, bool]:
+    """Whether the password and the PIN match: ``check_password`` and ``check_pin`` at once.
+
+    Both are always checked, so the time taken says nothing about which was wrong. The PIN
+    is checked on a second thread while this one checks the password: bcrypt releases the
+    GIL, so on two free cores a sign-in waits for the longer check (the password's, about
+    234 ms at cost 12) instead of both one after the other (about 293 ms).
+    """
+    config = _config()
+    password_check = _comparison("password", password, stored_password, config.PASSWORD_BCRYPT_COST)
+    pin_check = _comparison("pin", pin, stored_pin, config.PIN_BCRYPT_COST)
+    # A pool a call, not one a process: gunicorn forks workers after the app is loaded,
+    # and a thread started before the fork would not exist in them. Starting one costs
+    # about 0.1 ms.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pin-check") as pool:
+        pin_ok = pool.submit(pin_check)
+        password_ok = password_check()
+        return password_ok, pin_ok.result()
+
+
 def password_needs_rehash(stored: str) -> bool:
     """True unless ``stored`` is a ``$2b$`` hash at the configured password cost made
     with the current pepper."""
@@ -136,6 +160,12 @@ def _hash(kind: SecretKind, secret: str, cost: int) -> str:
 
 
 def _check(kind: SecretKind, secret: str, stored: str | None, cost: int) -> bool:
+    return _comparison(kind, secret, stored, cost)()
+
+
+def _comparison(kind: SecretKind, secret: str, stored: str | None, cost: int) -> Callable[[], bool]:
+    """The bcrypt comparison of ``secret`` with ``stored``, to run on any thread (it needs
+    no app context); with nothing usable stored, a dummy comparison that answers False."""
     if stored is not None:
         pepper_id, bcrypt_hash = _split(stored)
         pepper = _pepper(pepper_id)
@@ -147,9 +177,15 @@ def _check(kind: SecretKind, secret: str, stored: str | None, cost: int) -> bool
             # like any other wrong secret rather than showing the person an error page.
             log.error("stored %s hash is not a bcrypt hash; refusing the check", kind)
         else:
-            return bcrypt.checkpw(_prehash(kind, secret, pepper), bcrypt_hash.encode("ascii"))
-    bcrypt.checkpw(_prehash(kind, secret, _config().PEPPER), _dummy_hash(cost))
-    return False
+            prehash, expected = _prehash(kind, secret, pepper), bcrypt_hash.encode("ascii")
+            return lambda: bcrypt.checkpw(prehash, expected)
+    prehash, dummy = _prehash(kind, secret, _config().PEPPER), _dummy_hash(cost)
+
+    def refuse_after_as_long() -> bool:
+        bcrypt.checkpw(prehash, dummy)
+        return False
+
+    return refuse_after_as_long
 
 
 @lru_cache(maxsize=8)

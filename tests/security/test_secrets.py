@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
 
+import bcrypt
 import pytest
 from flask import Flask
 
 from app.config import Config
 from app.security.secrets import (
     check_password,
+    check_password_and_pin,
     check_pin,
     hash_password,
     hash_pin,
@@ -170,3 +173,42 @@ def test_unknown_person_takes_about_as_long_as_a_real_check(
     unknown = _median_seconds(lambda: checker(secret, None))
 
     assert 0.5 < unknown / real < 2.0, f"unknown {unknown * 1000:.1f} ms, real {real * 1000:.1f} ms"
+
+
+@pytest.mark.parametrize(
+    ("password", "pin", "answer"),
+    [
+        ("a long family password", "582941", (True, True)),
+        ("a long family passwore", "582941", (False, True)),
+        ("a long family password", "582942", (True, False)),
+        ("a long family passwore", "582942", (False, False)),
+    ],
+)
+def test_password_and_pin_checked_together_answer_each(lj, password, pin, answer):
+    stored_password, stored_pin = hash_password("a long family password"), hash_pin("582941")
+
+    assert check_password_and_pin(password, stored_password, pin, stored_pin) == answer
+
+
+def test_password_and_pin_of_nobody_are_both_refused(lj):
+    assert check_password_and_pin("a long family password", None, "582941", None) == (False, False)
+
+
+@pytest.mark.parametrize("stored", ["known", "unknown"])
+def test_password_and_pin_are_checked_at_the_same_time(lj, monkeypatch, stored):
+    # Each bcrypt comparison waits for the other to start: checked one after the other,
+    # the first would wait in vain and the barrier break.
+    both_running = threading.Barrier(2, timeout=10)
+    compare = bcrypt.checkpw
+
+    def checkpw_alongside_the_other(secret: bytes, hashed: bytes) -> bool:
+        both_running.wait()
+        return compare(secret, hashed)
+
+    password_hash, pin_hash = hash_password("a long family password"), hash_pin("582941")
+    monkeypatch.setattr(bcrypt, "checkpw", checkpw_alongside_the_other)
+    hashes = (password_hash, pin_hash) if stored == "known" else (None, None)
+
+    answer = check_password_and_pin("a long family password", hashes[0], "582941", hashes[1])
+
+    assert answer == ((True, True) if stored == "known" else (False, False))
