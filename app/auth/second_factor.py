@@ -9,11 +9,12 @@ Wrong codes count toward the same cooldown and lock as wrong passwords.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, select, update
 
 from app import clock
 from app.auth import audit, totp
@@ -404,18 +405,20 @@ def must_enrol_now(user: User) -> bool:
     return deadline is not None and deadline <= clock.now() and not has_second_factor(user)
 
 
-def people_without_second_factor() -> list[tuple[User, datetime, bool]]:
-    """Active people the policy covers who have no second factor: their deadline to
-    enrol, and whether it has passed."""
-    policy = factor_policy()
+def lacking_required_factor(policy: FactorPolicy) -> ColumnElement[bool] | None:
+    """The condition on a ``User`` row of an active person the policy covers who has no
+    second factor; None while the policy covers nobody."""
     roles = REQUIRED_FOR[policy.required_for]
     if not roles or policy.required_since is None:
-        return []
-    people = db.session.scalars(
-        select(User)
-        .where(User.status == AccountStatus.ACTIVE, User.role.in_(roles), ~with_second_factor())
-        .order_by(User.full_name, User.id)
-    )
+        return None
+    return and_(User.status == AccountStatus.ACTIVE, User.role.in_(roles), ~with_second_factor())
+
+
+def enrolment_deadlines(
+    policy: FactorPolicy, people: Iterable[User]
+) -> list[tuple[User, datetime, bool]]:
+    """Each of ``people`` (found by ``lacking_required_factor``) with their deadline to
+    enrol, and whether it has passed."""
     now = clock.now()
     return [
         (user, deadline, deadline <= now)

@@ -6,6 +6,7 @@ from flask import Blueprint, g, render_template
 
 from app.access.policy import Action, can
 from app.auth.access import current_user
+from app.auth.second_factor import factor_policy
 from app.home import dashboards
 from app.people import children, needs_attention
 
@@ -23,7 +24,7 @@ def index() -> str:
         steps = dashboards.getting_started()
         return render_template(
             "home/manager.html",
-            attention=needs_attention.needs_attention(),
+            attention=needs_attention.needs_attention(factor_policy()),
             steps=None if all(step.done for step in steps) else steps,
             waiting=dashboards.waiting_for_review(current_user),
         )

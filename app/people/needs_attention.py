@@ -4,15 +4,16 @@ children without parents, undelivered email, records past retention, second fact
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, Row, and_, exists, or_, select
 from sqlalchemy.sql.expression import Exists
 
 from app import clock
 from app.auth.models import AccountStatus, LinkPurpose, OneTimeLink, Role, User
-from app.auth.second_factor import people_without_second_factor
+from app.auth.second_factor import FactorPolicy, enrolment_deadlines, lacking_required_factor
 from app.extensions import db
 from app.mail.models import OutboxMessage
 from app.mail.outbox import failed_messages
@@ -64,21 +65,51 @@ def _open_activation_link() -> Exists:
     )
 
 
-def needs_attention() -> NeedsAttention:
-    staff_past_leaving = db.session.execute(
-        select(User, StaffMember.leaving_date)
-        .join(StaffMember, StaffMember.user_id == User.id)
-        .where(
-            StaffMember.leaving_date <= clock.today(),
-            User.status != AccountStatus.DEACTIVATED,
-        )
-        .order_by(StaffMember.leaving_date, User.id)
-    )
-    invited = select(User).where(User.status == AccountStatus.INVITED).order_by(User.id)
-    expired = db.session.scalars(invited.where(~_open_activation_link()))
-    not_activated = db.session.scalars(
-        invited.where(User.role == Role.PARENT, _open_activation_link())
-    )
+def _reasons(policy: FactorPolicy) -> dict[str, ColumnElement[bool]]:
+    """Why a person is listed: a condition on a ``User`` row (and their staff record)."""
+    invited = User.status == AccountStatus.INVITED
+    can_sign_in = User.status != AccountStatus.DEACTIVATED
+    reasons = {
+        "staff_past_leaving": and_(StaffMember.leaving_date <= clock.today(), can_sign_in),
+        "expired_invitations": and_(invited, ~_open_activation_link()),
+        "parents_not_activated": and_(invited, User.role == Role.PARENT, _open_activation_link()),
+        "undeliverable_emails": and_(User.email_bounced_at.is_not(None), can_sign_in),
+    }
+    if (lacking_factor := lacking_required_factor(policy)) is not None:
+        reasons["without_second_factor"] = lacking_factor
+    return reasons
+
+
+# How each list is ordered on the page.
+_ORDER: dict[str, Callable[[Row], tuple]] = {
+    "staff_past_leaving": lambda row: (row.leaving_date, row.User.id),
+    "expired_invitations": lambda row: (row.User.id,),
+    "parents_not_activated": lambda row: (row.User.id,),
+    "undeliverable_emails": lambda row: (-row.User.email_bounced_at.timestamp(), row.User.id),
+    "without_second_factor": lambda row: (row.User.full_name, row.User.id),
+}
+
+
+def _people_by_reason(policy: FactorPolicy) -> dict[str, list[Row]]:
+    """Everyone listed for a reason, found in one query (not one a reason: the dashboard
+    is a page managers open often), each row with a column saying yes or no per reason."""
+    reasons = _reasons(policy)
+    rows = db.session.execute(
+        select(User, StaffMember.leaving_date, *(c.label(name) for name, c in reasons.items()))
+        .outerjoin(StaffMember, StaffMember.user_id == User.id)
+        .where(or_(*reasons.values()))
+    ).all()
+    return {
+        name: sorted((row for row in rows if row._mapping[name]), key=order)
+        if name in reasons
+        else []
+        for name, order in _ORDER.items()
+    }
+
+
+def needs_attention(policy: FactorPolicy) -> NeedsAttention:
+    """Everything to look at in the current setting, under the second-factor ``policy``."""
+    people = _people_by_reason(policy)
     no_parents = db.session.scalars(
         select(Child)
         .where(
@@ -88,24 +119,15 @@ def needs_attention() -> NeedsAttention:
         .order_by(Child.last_name, Child.first_name, Child.id)
     )
     return NeedsAttention(
-        staff_past_leaving=[(user, left_on) for user, left_on in staff_past_leaving],
+        staff_past_leaving=[(row.User, row.leaving_date) for row in people["staff_past_leaving"]],
         parents_of_leavers=departing_parents(),
-        expired_invitations=list(expired),
-        parents_not_activated=list(not_activated),
+        expired_invitations=[row.User for row in people["expired_invitations"]],
+        parents_not_activated=[row.User for row in people["parents_not_activated"]],
         children_without_parents=list(no_parents),
-        undeliverable_emails=undeliverable_emails(),
+        undeliverable_emails=[row.User for row in people["undeliverable_emails"]],
         emails_not_delivered=failed_messages(),
         records_past_retention=children_past_retention(),
-        without_second_factor=people_without_second_factor(),
-    )
-
-
-def undeliverable_emails() -> list[User]:
-    """People who can still sign in (or are invited) whose address the mail server refused."""
-    return list(
-        db.session.scalars(
-            select(User)
-            .where(User.email_bounced_at.is_not(None), User.status != AccountStatus.DEACTIVATED)
-            .order_by(User.email_bounced_at.desc(), User.id)
-        )
+        without_second_factor=enrolment_deadlines(
+            policy, [row.User for row in people["without_second_factor"]]
+        ),
     )

@@ -83,7 +83,7 @@ def _overview_page(form: PeoplePoliciesForm, errors: FieldErrors) -> str:
     policy = factor_policy()
     return render_template(
         "people/overview.html",
-        attention=needs_attention.needs_attention(),
+        attention=needs_attention.needs_attention(policy),
         policies_form=form,
         errors=errors,
         factor_policy_form=FactorPolicyForm(

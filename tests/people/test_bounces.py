@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 
 from app import clock
 from app.auth.models import Role, User
+from app.auth.second_factor import factor_policy
 from app.extensions import db
 from app.people import children, needs_attention
 from tests.fixtures.smtp import text_of
@@ -176,11 +177,11 @@ def test_a_bounce_during_the_nightly_sweep_is_recorded_in_its_setting(
     assert result.exit_code == 0, result.output
 
     with inside(app, nursery.slug):
-        [bounced] = needs_attention.undeliverable_emails()
+        [bounced] = needs_attention.needs_attention(factor_policy()).undeliverable_emails
         assert bounced.id == nursery.parent_id
         assert bounced.email_bounced_at == clock.now()
     with inside(app, bystander.slug):
-        assert needs_attention.undeliverable_emails() == []
+        assert needs_attention.needs_attention(factor_policy()).undeliverable_emails == []
 
 
 def test_a_failure_to_record_a_bounce_does_not_undo_the_invitation(

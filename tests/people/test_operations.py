@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.auth.models import AccountStatus, AuditEntry, Role
+from app.auth.second_factor import factor_policy
 from app.extensions import db
 from app.people import accounts, children, links, needs_attention, staff
 from app.people.models import Child, StaffMember
@@ -228,7 +229,7 @@ def test_needs_attention_lists_what_someone_should_look_at(app, nursery):
         children.archive_child(get_child(nursery.child_id), by=manager)
         db.session.flush()
 
-        found = needs_attention.needs_attention()
+        found = needs_attention.needs_attention(factor_policy())
         assert [(u.id, d) for u, d in found.staff_past_leaving] == [
             (leaver.id, TODAY - timedelta(days=2))
         ]
