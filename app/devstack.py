@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ from types import FrameType
 from typing import Any
 
 from app.config import PROJECT_ROOT, PUBLIC_URL_FILE
-from app.devservers import embedded_postgres, embedded_redis
+from app.devservers import embedded_postgres, embedded_redis, port_answers
 
 DEMO_SLUG = "sunnyside"
 DEMO_NAME = "Sunnyside Nursery"
@@ -74,14 +73,6 @@ class StopSignal:
 
 def _say(text: str) -> None:
     print(text, flush=True)
-
-
-def _answers(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _port_from_env(name: str, default: int) -> int:
@@ -129,7 +120,7 @@ class Children:
 
     def wait_for_port(self, port: int, stop: StopSignal) -> None:
         deadline = time.monotonic() + START_TIMEOUT
-        while not _answers(port):
+        while not port_answers(port):
             stop.check()
             exited = self.first_exited()
             if exited is not None:
@@ -223,7 +214,7 @@ def start_mail_catcher(children: Children, data_dir: Path, stop: StopSignal) -> 
     os.environ.update({"SMTP_HOST": host, "SMTP_PORT": str(port)})
     if host not in LOCAL_HOSTS:
         return f"sent to {host}:{port} (SMTP_HOST)"
-    if _answers(port, host):
+    if port_answers(port, host):
         raise StartupError(
             f"port {port} is already in use, so the mail catcher cannot start. "
             "Is another bin/run running? Stop it, or set SMTP_PORT to a free port."
@@ -329,7 +320,7 @@ def run() -> int:
         stack.callback(_say, "Everything stopped.")
         try:
             web_port = _port_from_env("LJ_WEB_PORT", 5000)
-            if _answers(web_port):
+            if port_answers(web_port):
                 raise StartupError(
                     f"port {web_port} is already in use. Is another bin/run running? "
                     "Stop it, or set LJ_WEB_PORT to a free port."

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from app import clock
+from app.devservers import port_answers
 from tests.helpers.clients import client_for, make_user, sign_in
 from tests.helpers.environment import PRODUCTION_ENV, SET_BY_THE_TEST_RUN, TEST_ONLY_SETTINGS
 from tests.helpers.servers import admin_conninfo
@@ -56,27 +56,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(long_run)
 
 
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def _server_urls(work_dir: Path) -> tuple[str, str]:
     from app.devservers import embedded_postgres, embedded_redis
 
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
-        if _answers(5432):
+        if port_answers(5432):
             database_url = "postgresql://postgres@127.0.0.1:5432/postgres"
         else:
             database_url, server = embedded_postgres(work_dir)
             _embedded.append(server)
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
-        if _answers(6379):
+        if port_answers(6379):
             redis_url = "redis://127.0.0.1:6379/0"
         else:
             redis_url, server = embedded_redis(work_dir)

@@ -24,6 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from app.devservers import free_port, port_answers
 from tenants.slugs import schema_name_for
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,20 +37,6 @@ NOT_PASSED_ON = {
     "LJ_EXTRA_JOBS",
     "LJ_TASKS_IN_PROCESS",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _running(pid: int) -> bool:
@@ -190,7 +177,7 @@ def _job_run_from_another_terminal(data_dir: Path, job: str) -> subprocess.Compl
 def test_run_serves_sunnyside_stops_on_ctrl_c_reuses_its_data_and_stops_if_a_child_dies(
     tmp_path, data_dir
 ):
-    web_port, mail_port = _free_port(), _free_port()
+    web_port, mail_port = free_port(), free_port()
     marker = "kept-across-runs@sunnyside.example"
 
     first = DevStack(data_dir, web_port, mail_port, tmp_path / "first.log")
@@ -220,7 +207,7 @@ def test_run_serves_sunnyside_stops_on_ctrl_c_reuses_its_data_and_stops_if_a_chi
         assert first.interrupt() == 0, first.log()
         still_running = [pid for pid in started if _running(pid)]
         assert still_running == [], first.log()
-        assert not _answers(web_port) and not _answers(mail_port)
+        assert not port_answers(web_port) and not port_answers(mail_port)
         assert "Everything stopped." in first.log()
         assert not (data_dir / "servers.env").exists(), "it named servers no longer running"
     finally:
@@ -246,7 +233,7 @@ def test_run_serves_sunnyside_stops_on_ctrl_c_reuses_its_data_and_stops_if_a_chi
 
 
 def test_mail_catcher_prints_each_message_and_saves_it_as_eml(tmp_path):
-    port = _free_port()
+    port = free_port()
     mail_dir = tmp_path / "mail"
     log_path = tmp_path / "catcher.log"
     command = [
@@ -267,7 +254,7 @@ def test_mail_catcher_prints_each_message_and_saves_it_as_eml(tmp_path):
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_for(lambda: _answers(port), 15, "the catcher to listen", log_path)
+        _wait_for(lambda: port_answers(port), 15, "the catcher to listen", log_path)
         message = EmailMessage()
         message["From"] = "Learning Journals <no-reply@localhost>"
         message["To"] = "anna@example.org"
@@ -301,7 +288,7 @@ def test_run_refuses_a_port_already_in_use_with_a_clear_message(tmp_path, data_d
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         busy = taken.getsockname()[1]
-        ports = {"LJ_WEB_PORT": _free_port(), "SMTP_PORT": _free_port(), variable: busy}
+        ports = {"LJ_WEB_PORT": free_port(), "SMTP_PORT": free_port(), variable: busy}
         stack = DevStack(data_dir, ports["LJ_WEB_PORT"], ports["SMTP_PORT"], tmp_path / "log")
         try:
             assert stack.process.wait(60) == 1

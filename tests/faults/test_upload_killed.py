@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import clock
+from app.devservers import free_port, port_answers
 from app.extensions import db
 from app.journal.models import Photo
 from app.journal.storage import ABANDONED_AFTER
@@ -33,30 +33,16 @@ from tests.journal.images import encode, noise_photo
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def gunicorn(app):
     """gunicorn serving the test app (its database, Redis and media) with one sync worker."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}"]
     command += ["--no-control-socket", "--timeout", "120", "wsgi:app"]
     master = subprocess.Popen(
         command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    wait_until(lambda: _answers(port), 30, "gunicorn to answer")
+    wait_until(lambda: port_answers(port), 30, "gunicorn to answer")
     wait_until(lambda: psutil.Process(master.pid).children(), 30, "gunicorn's worker")
     yield port, master
     master.terminate()

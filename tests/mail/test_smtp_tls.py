@@ -19,8 +19,9 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from app.devservers import free_port
 from app.mail.delivery import send_over_smtp
-from tests.fixtures.smtp import Inbox, _free_port, text_of
+from tests.fixtures.smtp import Inbox, text_of
 from tests.helpers.clients import client_for, csrf_token, make_user
 
 # aiosmtpd cannot see that an implicit TLS socket is encrypted, and warns about AUTH.
@@ -75,7 +76,7 @@ def smtp_tls_server(trusted_ca: trustme.CA) -> Iterator[Callable[..., tuple[TlsI
             options.update(ssl_context=context, auth_require_tls=False)
         else:
             options.update(tls_context=context, require_starttls=True, auth_require_tls=True)
-        controller = Controller(inbox, hostname="127.0.0.1", port=_free_port(), **options)
+        controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **options)
         controller.start()
         controllers.append(controller)
         return inbox, controller.port

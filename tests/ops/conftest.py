@@ -4,7 +4,6 @@ a service of the test's own that is ready; and the journal tests' family of acco
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,15 +13,10 @@ import pytest
 import redis
 
 from app.backups.operations import nightly_backup
+from app.devservers import free_port
 from app.extensions import limiter
 from tests.helpers.backups import Service
 from tests.helpers.workers import workers_running
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class OwnRedis:

@@ -24,15 +24,11 @@ from email.message import Message
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from app.devservers import free_port
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BASE_DOMAIN = "journals.test"
 FIRST_PART = 320 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class LoopbackHTTPSConnection(http.client.HTTPSConnection):
