@@ -12,7 +12,7 @@ from pathlib import Path
 
 from alembic.config import Config as AlembicConfig
 from alembic.operations import Operations
-from alembic.runtime.migration import MigrationContext
+from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Column,
@@ -24,11 +24,12 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.schema import CreateTable
 
-from tenants.binding import bind_schema
+from tenants.binding import begin_bound_to, bind_schema
 from tenants.models import Setting, SettingStatus
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -85,8 +86,8 @@ def upgrade_schema(connection: Connection, schema_name: str, target: str) -> Non
 
 
 # Alembic's version table as `alembic stamp` creates it (tests/tenants/test_provisioning.py
-# compares a provisioned schema's catalogue with a migrated one's).
-_NEW_VERSION_TABLE = Table(
+# compares a provisioned schema's catalogue with a migrated one's); upgrades move its row.
+_VERSION_TABLE = Table(
     "alembic_version",
     MetaData(),
     Column("version_num", String(32), nullable=False),
@@ -96,8 +97,8 @@ _NEW_VERSION_TABLE = Table(
 
 @cache
 def _stamp_sql(dialect: Dialect, revision: str) -> str:
-    create = CreateTable(_NEW_VERSION_TABLE).compile(dialect=dialect)
-    record = insert(_NEW_VERSION_TABLE).values(version_num=revision)
+    create = CreateTable(_VERSION_TABLE).compile(dialect=dialect)
+    record = insert(_VERSION_TABLE).values(version_num=revision)
     return f"{create};\n{record.compile(dialect=dialect, compile_kwargs={'literal_binds': True})}"
 
 
@@ -105,6 +106,46 @@ def stamp_setting_schema(connection: Connection) -> None:
     """Record the setting chain's head in the transaction's schema, built straight from the
     models: one round trip, rather than Alembic's reflection, create and insert."""
     connection.exec_driver_sql(_stamp_sql(connection.dialect, setting_head_revision()))
+
+
+class RevisionMoved(RuntimeError):
+    """The schema's version table no longer holds the revision read before its upgrade."""
+
+
+@cache
+def _setting_steps_from(script: ScriptDirectory, revision: str) -> tuple[RevisionStep, ...]:
+    """The setting chain's upgrade steps from ``revision`` to its head, worked out once per
+    process (and per reading of the scripts) for every schema that is at ``revision``.
+    An unknown revision raises here, so that schema fails and the others go on."""
+    return tuple(script._upgrade_revs(SETTING_HEAD, (revision,)))  # as `alembic upgrade` does
+
+
+def upgrade_setting_schema(connection: Connection, schema_name: str, revision: str) -> None:
+    """Upgrade one setting's schema, known to be at ``revision``, to the chain's head, in
+    the caller's transaction.
+
+    What ``upgrade_schema`` does for a fleet, without what it repeats per schema: the
+    revision was read for every schema at once (``read_revisions``), so no version-table
+    reflection or read here, and the path to the head is worked out once per revision.
+    The steps run as Alembic runs them (their ``op`` acts on this connection); the version
+    table moves once, from ``revision`` to the head, and a schema another migrator moved
+    meanwhile is refused (``RevisionMoved``) rather than upgraded twice.
+    """
+    script = _script_directory()
+    steps = _setting_steps_from(script, revision)
+    begin_bound_to(connection, schema_name)  # BEGIN and the schema in one round trip
+    context = MigrationContext.configure(connection, opts={"version_table_schema": schema_name})
+    with Operations.context(context):
+        for step in steps:
+            step.migration_fn()
+    head = setting_head_revision()
+    moved = connection.execute(
+        update(_VERSION_TABLE)
+        .where(_VERSION_TABLE.c.version_num == revision)
+        .values(version_num=head)
+    )
+    if moved.rowcount != 1:
+        raise RevisionMoved(f"{schema_name} is no longer at {revision}")
 
 
 def schemas_with_table(connection: Connection, table_name: str) -> set[str]:
@@ -282,11 +323,10 @@ def _upgrade_settings(
     would run one schema's operations in another's.
     """
     slugs = [setting.slug for setting in settings]
-    schema_names = [setting.schema_name for setting in settings]
+    known = [(setting.schema_name, setting.revision) for setting in settings]
     if connections <= 1 or len(settings) <= 1:
-        yield from zip(
-            slugs, (_upgrade_setting(engine, name) for name in schema_names), strict=True
-        )
+        errors = (_upgrade_setting(engine, schema) for schema in known)
+        yield from zip(slugs, errors, strict=True)
         return
     with ProcessPoolExecutor(
         max_workers=min(connections, len(settings)),
@@ -294,15 +334,20 @@ def _upgrade_settings(
         initializer=_start_migration_process,
         initargs=(engine,),
     ) as pool:
-        errors = pool.map(_upgrade_in_migration_process, schema_names, chunksize=8)
+        errors = pool.map(_upgrade_in_migration_process, known, chunksize=8)
         yield from zip(slugs, errors, strict=True)
 
 
-def _upgrade_setting(engine: Engine, schema_name: str) -> str | None:
-    """Upgrade one schema in its own transaction; the error, or None when it worked."""
+def _upgrade_setting(engine: Engine, schema: tuple[str, str | None]) -> str | None:
+    """Upgrade one schema, at the revision given, in its own transaction; the error, or
+    None when it worked."""
+    schema_name, revision = schema
     try:
         with engine.begin() as connection:
-            upgrade_schema(connection, schema_name, SETTING_HEAD)
+            if revision is None:  # never migrated: Alembic creates its version table
+                upgrade_schema(connection, schema_name, SETTING_HEAD)
+            else:
+                upgrade_setting_schema(connection, schema_name, revision)
     except Exception as error:
         return f"{type(error).__name__}: {error}"
     return None
@@ -319,6 +364,6 @@ def _start_migration_process(engine: Engine) -> None:
     _process_engine = engine
 
 
-def _upgrade_in_migration_process(schema_name: str) -> str | None:
+def _upgrade_in_migration_process(schema: tuple[str, str | None]) -> str | None:
     assert _process_engine is not None
-    return _upgrade_setting(_process_engine, schema_name)
+    return _upgrade_setting(_process_engine, schema)
