@@ -53,7 +53,14 @@ def _script_directory() -> ScriptDirectory:
 
 def head_revision(chain_head: str) -> str:
     """The newest revision of a chain (``PUBLIC_HEAD`` or ``SETTING_HEAD``)."""
-    head = _script_directory().get_revision(chain_head)
+    return _head_of(_script_directory(), chain_head)
+
+
+@cache
+def _head_of(script: ScriptDirectory, chain_head: str) -> str:
+    # Resolving a branch's head walks the revision map: once per reading of the scripts,
+    # not once per schema migrated.
+    head = script.get_revision(chain_head)
     assert head is not None
     return head.revision
 
