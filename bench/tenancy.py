@@ -50,6 +50,7 @@ from flask import Flask
 from psycopg import sql
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.schema import DropSchema
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `bench.*` importable
@@ -291,8 +292,13 @@ def slug_for(number: int) -> str:
     return f"bench-{number:05d}"
 
 
-def bench_provisioning(app: Flask, count: int) -> list[float]:
-    """Provision ``count`` settings one after another; returns each one's milliseconds."""
+def bench_provisioning(app: Flask, count: int, ddl_floor: list[float] | None = None) -> list[float]:
+    """Provision ``count`` settings one after another; returns each one's milliseconds.
+
+    With ``ddl_floor``, every ``DDL_FLOOR_EVERY``-th setting is followed by a timing of
+    PostgreSQL's part alone (``time_setting_ddl``), appended to it: taken in turns with
+    the provisionings, so the machine's other work falls on both alike.
+    """
     from tenants.provisioning import provision_setting
 
     timings = []
@@ -302,12 +308,36 @@ def bench_provisioning(app: Flask, count: int) -> list[float]:
             started = time.perf_counter()
             provision_setting(slug, f"Bench Nursery {number}", f"manager@{slug}.example.org")
             timings.append((time.perf_counter() - started) * 1000)
+            if ddl_floor is not None and number % DDL_FLOOR_EVERY == 0:
+                ddl_floor.append(time_setting_ddl(number))
             if number % 100 == 0:
                 print(f"  {number} settings provisioned", flush=True)
     return timings
 
 
-def report_provisioning(timings: list[float]) -> bool:
+DDL_FLOOR_EVERY = 10
+
+
+def time_setting_ddl(number: int) -> float:
+    """Milliseconds of provisioning's DDL steps alone (the schema, every table, index and
+    foreign key, in one transaction with its commit) in a scratch schema, dropped again
+    untimed: no registry row, version stamp or first rows. What provisioning cannot go
+    below on this machine."""
+    from app.extensions import db
+    from tenants.provisioning import NewSetting, create_schema, create_tables
+
+    scratch = NewSetting(f"ddl-floor-{number}", "", f"ddl_floor_{number}", "", "")
+    started = time.perf_counter()
+    with db.engine.begin() as connection:
+        create_schema(connection, scratch)
+        create_tables(connection, scratch)
+    elapsed = (time.perf_counter() - started) * 1000
+    with db.engine.begin() as connection:
+        connection.execute(DropSchema(scratch.schema_name, cascade=True))
+    return elapsed
+
+
+def report_provisioning(timings: list[float], ddl_floor: list[float] | None = None) -> bool:
     tenth = max(1, len(timings) // 10)
     median = statistics.median(timings)
     print(f"Provisioning {len(timings)} settings")
@@ -318,6 +348,13 @@ def report_provisioning(timings: list[float]) -> bool:
         f"{statistics.median(timings[-tenth:]):.1f} ms"
     )
     print(f"  total {sum(timings) / 1000:.1f} s")
+    if ddl_floor:
+        floor = statistics.median(ddl_floor)
+        print(
+            f"  PostgreSQL's DDL alone (schema, tables, indexes, foreign keys, commit), "
+            f"{len(ddl_floor)} times in turn: median {floor:.1f} ms; provisioning is "
+            f"{median / floor:.2f} x that"
+        )
     flat = statistics.median(timings[-tenth:]) <= TARGET_PROVISION_FLAT * statistics.median(
         timings[:tenth]
     )
@@ -646,7 +683,9 @@ def main() -> None:
     options = parse_options()
     print_machine()
     with bench_app() as bench:
-        provisioning_met = report_provisioning(bench_provisioning(bench.app, options.settings))
+        ddl_floor: list[float] = []
+        timings = bench_provisioning(bench.app, options.settings, ddl_floor)
+        provisioning_met = report_provisioning(timings, ddl_floor)
         migration_met = report_migration(bench_migration(bench.app), options.settings)
         ratios = bench_web(options)
         bench_pg_dump(bench.database_url)
