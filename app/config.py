@@ -15,7 +15,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from app.redis_store import redis_url_for_limits
+from app.redis_store import limits_storage, sentinel_target
 
 # Pooled connections older than this are replaced at checkout (app.database says why).
 POOL_RECYCLE_SECONDS = 1800
@@ -26,7 +26,10 @@ SECRET_NAMES = ("SECRET_KEY", "PEPPER")
 # backed up: a forgotten variable must stop start-up, not point at a dev server.
 REQUIRED_IN_PRODUCTION = {
     "DATABASE_URL": "the PostgreSQL database, e.g. postgresql://lj@127.0.0.1:5432/lj",
-    "REDIS_URL": "the Redis server for sessions, rate limits and jobs, e.g. redis://127.0.0.1:6379/0",
+    "REDIS_URL": (
+        "the Redis server for sessions, rate limits and jobs, e.g. redis://127.0.0.1:6379/0, "
+        "or the Sentinels of its primary: redis+sentinel://host:26379,host2:26379/lj/0"
+    ),
     "BACKUP_KEY": "the key that encrypts backups, kept apart from the backups themselves",
     "TOTP_KEY": "the key that encrypts authenticator-app secrets, kept apart from the database",
     "PUBLIC_URL": "the address people use, e.g. https://journals.example.org",
@@ -117,6 +120,10 @@ class Config:
             "DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/learning_journals"
         )
         self.REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        try:
+            sentinel_target(self.REDIS_URL)
+        except ValueError as error:
+            raise ConfigError(f"REDIS_URL: {error}.") from error
         self.BASE_DOMAIN = os.environ.get("BASE_DOMAIN", "localhost").lower()
         self.SMTP_HOST = os.environ.get("SMTP_HOST", "127.0.0.1")
         # How the connection to SMTP_HOST is protected: "starttls" (usually port 587),
@@ -296,6 +303,7 @@ class Config:
 
     def flask_settings(self) -> dict[str, object]:
         """The subset of settings Flask and its extensions read from app.config."""
+        limits_uri, limits_options = limits_storage(self.REDIS_URL)
         return {
             "SECRET_KEY": self.SECRET_KEY,
             "SQLALCHEMY_DATABASE_URI": self.sqlalchemy_url,
@@ -309,7 +317,8 @@ class Config:
             },
             "WTF_CSRF_TIME_LIMIT": None,
             "RATELIMIT_ENABLED": self.RATELIMIT_ENABLED,
-            "RATELIMIT_STORAGE_URI": redis_url_for_limits(self.REDIS_URL),
+            "RATELIMIT_STORAGE_URI": limits_uri,
+            "RATELIMIT_STORAGE_OPTIONS": limits_options,
             "RATELIMIT_HEADERS_ENABLED": True,
             # Several photos of up to 20 MB each (app.journal.media) in one upload.
             "MAX_CONTENT_LENGTH": MAX_REQUEST_MB * 1024 * 1024,

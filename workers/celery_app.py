@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from celery import Celery, Task
 from celery.signals import setup_logging
@@ -18,6 +18,7 @@ from flask import Flask
 
 from app.config import Config
 from app.ops.logs import configure_logging
+from app.redis_store import sentinel_options, sentinel_target
 from workers.limits import longest_time_limit
 from workers.presence import install_heartbeats
 from workers.schedule import beat_schedule
@@ -37,7 +38,11 @@ TEST_VISIBILITY_VARIABLE = "LJ_VISIBILITY_TIMEOUT"
 task of a killed worker be delivered again."""
 
 
-def _transport_options() -> dict[str, int]:
+def _transport_options(redis_url: str) -> dict[str, Any]:
+    return _redelivery_options() | _sentinel_transport_options(redis_url)
+
+
+def _redelivery_options() -> dict[str, int]:
     seconds = os.environ.get(TEST_VISIBILITY_VARIABLE, "")
     if not seconds:
         return {"visibility_timeout": VISIBILITY_TIMEOUT}
@@ -49,6 +54,13 @@ def _transport_options() -> dict[str, int]:
     }
 
 
+def _sentinel_transport_options(redis_url: str) -> dict[str, Any]:
+    target = sentinel_target(redis_url)
+    if target is None:
+        return {}
+    return {"master_name": target.master, "sentinel_kwargs": sentinel_options(target)}
+
+
 TASK_MODULES = ["workers.jobs", "app.storage.deletions", "app.mail.delivery", "app.auth.tasks"]
 
 
@@ -57,8 +69,16 @@ def broker_url(redis_url: str) -> str:
 
     redis-py reads ``unix:///path?db=N``; kombu needs
     ``redis+socket:///path?virtual_host=N`` and, given ``db=N``, silently uses
-    database 0 (checked against kombu 5.7). TCP URLs are the same for both.
+    database 0 (checked against kombu 5.7). Sentinels are ``sentinel://`` URLs
+    joined by ``;``, the primary's name a transport option. TCP URLs are the same
+    for both.
     """
+    target = sentinel_target(redis_url)
+    if target is not None:
+        auth = f":{quote(target.password, safe='')}@" if target.password else ""
+        return ";".join(
+            f"sentinel://{auth}{host}:{port}/{target.db}" for host, port in target.sentinels
+        )
     parts = urlsplit(redis_url)
     if parts.scheme != "unix":
         return redis_url
@@ -72,7 +92,7 @@ def broker_url(redis_url: str) -> str:
 def celery_settings(config: Config) -> dict[str, Any]:
     return {
         "broker_url": broker_url(config.REDIS_URL),
-        "broker_transport_options": _transport_options(),
+        "broker_transport_options": _transport_options(config.REDIS_URL),
         "broker_connection_retry_on_startup": True,
         # A task is acknowledged when it ends, not when it starts, so one whose
         # worker dies is run again; and a worker takes one task at a time, so a

@@ -20,11 +20,13 @@ from tests.helpers.workers import workers_running
 
 
 class OwnRedis:
-    """``redis-server`` on a free loopback port, nothing kept on disk."""
+    """``redis-server`` on a free loopback port, nothing kept on disk; ``options`` are more
+    of its command-line options (e.g. ``--replicaof``)."""
 
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self, work_dir: Path, *options: str) -> None:
         self.port = free_port()
         self.work_dir = work_dir
+        self.options = options
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -34,6 +36,7 @@ class OwnRedis:
     def start(self) -> None:
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no", "--dir", str(self.work_dir)]
+        command += self.options
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
