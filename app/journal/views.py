@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from flask import (
     Blueprint,
@@ -24,7 +25,7 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup
-from werkzeug.datastructures import FileStorage
+from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
@@ -713,21 +714,33 @@ def child_journal(child_id: int) -> Page:
     opened = open_journal(current_user, child_id) or abort(404)
     child = opened.child
     form = JournalFilterForm(request.args)
+    fields = _journal_filter_fields(tuple(request.args.items(multi=True)))
     if not form.validate():
-        return render_template("journal/child_journal.html", child=child, form=form, page=None), 400
+        page = render_template("journal/child_journal.html", child=child, filter_fields=fields)
+        return page, 400
     view = child_view(current_user, child, opened.family)
     filters, number = form.filters(), form.page.data or 1
     page, cards = journal_page_cards(view, current_user, filters, number, JOURNAL_CARDS)
     journal_access_log.record_view(current_user, [child], JournalView.JOURNAL, only_write=True)
     return render_template(
-        "journal/child_journal.html", child=child, form=form, page=page, cards=cards
+        "journal/child_journal.html", child=child, filter_fields=fields, page=page, cards=cards
     )
 
 
+@lru_cache(maxsize=256)
+def _journal_filter_fields(query: tuple[tuple[str, str], ...]) -> Markup:
+    """The journal's filter fields (with their errors) for this query string: the same for
+    every child, page and viewer, and WTForms' widgets cost a tenth of the page's CPU, so
+    they are made once for each query string (most often the empty one)."""
+    form = JournalFilterForm(MultiDict(query))
+    form.validate()
+    fields = render_template("journal/_journal_filter_fields.html", form=form)
+    return Markup(fields)  # noqa: S704 (the template escapes what it is given)
+
+
 def _journal_card(view: ChildView, item: ShownObservation) -> Markup:
-    # Markup() is safe: the template escapes what it is given.
     card = render_template("journal/_observation_card.html", item=item, child=view.child)
-    return Markup(card)  # noqa: S704
+    return Markup(card)  # noqa: S704 (the template escapes what it is given)
 
 
 # Made once for each observation as it is and each view of it (see Cards).

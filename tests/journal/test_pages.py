@@ -115,6 +115,22 @@ def test_parent_sees_published_observations_newest_first_and_filters_them(app, f
     )
 
 
+def test_the_journal_filters_show_what_was_asked_and_what_is_wrong_with_it(app, family):
+    parent = signed_in(app, family, "parent_a")
+    journal = f"/journal/children/{family.child_a_id}"
+    empty = parent.get(journal).text
+    assert 'name="q" type="text" value=""' in empty and "There is a problem" not in empty
+
+    asked = parent.get(f"{journal}?q=blue+paint&area=ead&date_from=2026-10-15").text
+    assert 'value="blue paint"' in asked and 'value="2026-10-15"' in asked
+    assert '<option selected value="ead">' in asked
+
+    wrong = parent.get(f"{journal}?q=blue+paint&date_from=yesterday")
+    assert wrong.status_code == 400 and "There is a problem" in wrong.text
+    assert 'value="blue paint"' in wrong.text and 'value="yesterday"' in wrong.text
+    assert "There is a problem" not in parent.get(journal).text
+
+
 def test_lists_are_paginated_and_keep_their_filters(app, family):
     for number in range(25):
         observe(app, family, [family.child_a_id], f"Entry number {number:02d}", areas=("lit",))
