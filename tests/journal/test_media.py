@@ -75,6 +75,24 @@ def test_a_12_megapixel_photo_is_stored_at_2000_px_with_a_480_px_thumbnail():
     assert read_back(stored.thumbnail).size == (480, 360)
 
 
+def test_a_phone_photo_is_stored_at_half_its_size_without_resampling(monkeypatch):
+    # An iPhone's 12 MP: libjpeg decodes it at half scale; only the thumbnail is resampled.
+    upload = encode(noise_photo(4032, 3024), "JPEG", quality=92)
+    resized_to = []
+    resize = Image.Image.resize
+
+    def noting_size(image, size, *args, **kwargs):
+        resized_to.append(size)
+        return resize(image, size, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "resize", noting_size)
+
+    stored = process_upload(upload)
+
+    assert read_back(stored.data).size == (stored.width, stored.height) == (2016, 1512)
+    assert resized_to == [(480, 360)]
+
+
 def test_a_small_photo_is_not_enlarged():
     stored = process_upload(encode(noise_photo(300, 200), "PNG"))
 
