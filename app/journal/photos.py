@@ -44,11 +44,12 @@ def add_photo(
     before = before_change(observation)
     caption = clean_caption(caption)
     seen = _children_in_photo(observation, in_photo)
+    file_name, thumbnail_name = storage.store_all([image.data, image.thumbnail], image.extension)
     photo = Photo(
         observation_id=observation.id,
         position=1 + max((p.position for p in observation.photos), default=0),
-        file_name=storage.store(image.data, image.extension),
-        thumbnail_name=storage.store(image.thumbnail, image.extension),
+        file_name=file_name,
+        thumbnail_name=thumbnail_name,
         width=image.width,
         height=image.height,
         size_bytes=len(image.data),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,13 +68,31 @@ def store(data: bytes, extension: str) -> str:
     at once when it rolls back, and within ``ABANDONED_AFTER`` plus the
     ``file-deletions`` job's interval when the process dies first (killed mid-upload).
     """
+    [name] = store_all([data], extension)
+    return name
+
+
+def store_all(contents: Sequence[bytes], extension: str) -> list[str]:
+    """``store`` for several files (a photo and its thumbnail) with one committed record
+    of their deletion for them all: a commit of its own each would be a round trip and a
+    flush of PostgreSQL's log more for every file."""
     session = db.session()
-    session.connection()  # the file joins a transaction that is surely open
+    session.connection()  # the files join a transaction that is surely open
     folder = setting_folder()
     folder.mkdir(parents=True, exist_ok=True, mode=0o750)
-    name = f"{secrets.token_urlsafe(24)}.{extension}"
-    final, temporary = folder / name, folder / f"{INCOMING_PREFIX}{name}"
-    cancel_when_kept = _record_deletion_unless_kept([final, temporary])
+    names = [f"{secrets.token_urlsafe(24)}.{extension}" for _ in contents]
+    paths = [(folder / name, folder / f"{INCOMING_PREFIX}{name}") for name in names]
+    cancel_when_kept = _record_deletion_unless_kept([path for pair in paths for path in pair])
+    for data, (final, temporary) in zip(contents, paths, strict=True):
+        _write_whole(data, final, temporary)
+        session.info.setdefault(_WRITTEN, []).append(final)
+    # Kept if, and only if, the transaction that names the files commits.
+    cancel_file_deletions(cancel_when_kept)
+    return names
+
+
+def _write_whole(data: bytes, final: Path, temporary: Path) -> None:
+    """``data`` on disk at ``final``, never seen there half-written."""
     try:
         with temporary.open("xb") as file:
             file.write(data)
@@ -83,10 +102,6 @@ def store(data: bytes, extension: str) -> str:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    session.info.setdefault(_WRITTEN, []).append(final)
-    # Kept if, and only if, the transaction that names the file commits.
-    cancel_file_deletions(cancel_when_kept)
-    return name
 
 
 def _record_deletion_unless_kept(paths: list[Path]) -> list[int]:
