@@ -127,6 +127,9 @@ class WritingUser(User):
     def token(self) -> str:
         return f"tok{self.random.getrandbits(48):012x}"
 
+    def visit_ends(self) -> bool:
+        return False  # a session ends only if a fault ends it
+
     def staff_action(self) -> None:
         if self.random.random() < 0.5:
             self.journal("child's journal, staff", self.random.choice(self.setting.child_ids))
@@ -469,7 +472,14 @@ def main() -> None:
         app = create_app()
         with app.app_context():
             upgrade_public(db.engine)
-        load_options = Options(0, options.users, options.think, 3, 1)
+        load_options = Options(
+            seconds=0,
+            users=options.users,
+            think=options.think,
+            observations=3,
+            parent_visit=float("inf"),  # sessions end only by faults (``visit_ends``)
+            seed=1,
+        )
         setting = create_setting(app, load_options)
         with app.app_context():
             db.engine.dispose()
@@ -533,7 +543,6 @@ def start_users(
             random.Random(number),
         )
         user.ledger = ledger
-        user.new_session_odds = 0.0  # a session ends only if a fault ends it
         start_at = started + number  # a sign-in a second, not all at once
         thread = threading.Thread(target=user.run, args=(start_at, stopping.is_set), daemon=True)
         thread.start()

@@ -6,15 +6,19 @@ Run from the repository root (nothing else needs starting; it brings its own ser
     .venv/bin/python bench/load.py --seconds 60     # a shorter look
 
 Each user is a thread of this process acting as a browser, with a pause between two
-actions (exponential, ``--think`` seconds on average), and now and then signing out and in
-again:
+actions (exponential, ``--think`` seconds on average). A person signs in once a visit, not
+once a request:
 
-- staff (30 %) open a child's journal, open one of their observations, or write a new
-  observation with a photo (a 1600 x 1200 JPEG, as a phone's browser sends a resized one)
-  and publish it; publishing emails the parents who asked for it, through the outbox and
-  the Celery worker;
-- parents (60 %) read their child's journal, open one observation, or comment on it;
-- managers (10 %) list the people and the children.
+- staff (30 %) sign in once and stay signed in for the run (a shift on the room's tablet);
+  they open a child's journal, open one of their observations, or write a new observation
+  with a photo and publish it; publishing emails the parents who asked for it, through the
+  outbox and the Celery worker. The photo is what a phone's browser sends from the camera
+  roll: the 12 MP original (4032 x 3024, EXIF with GPS; ~7.5 MB, more than most phones'
+  3-5 MB since its noise compresses worse than a real scene);
+- parents (60 %) visit for ``--parent-visit`` actions on average (reading their child's
+  journal, opening one observation, commenting on it), then sign out; the next visit (the
+  thread as another parent coming in) signs in again;
+- managers (10 %) sign in once, like staff, and list the people and the children.
 
 The service is the one deployed (``bench/stack.py``): gunicorn's page pool and sign-in pool
 with ``deploy/gunicorn.conf.py``, each request sent to the pool Caddy would send it to, a
@@ -62,6 +66,7 @@ PASSWORD = "correct horse battery staple, for the load bench"
 PIN = "470215"
 TARGET_P99_MS = 300.0
 TARGET_SIGN_IN_P99_MS = 1000.0
+PHONE_PHOTO = (4032, 3024)  # an iPhone's 12 MP, sent as taken
 OBSERVATION_LINK = re.compile(r"/journal/children/(\d+)/observations/(\d+)")
 SAVED_OBSERVATION = re.compile(r"/journal/observations/(\d+)$")
 
@@ -72,6 +77,7 @@ class Options:
     users: int
     think: float
     observations: int
+    parent_visit: float
     seed: int
 
 
@@ -83,9 +89,14 @@ def parse_options() -> Options:
     parser.add_argument(
         "--observations", type=int, default=20, help="published observations per child at start"
     )
+    parser.add_argument(
+        "--parent-visit", type=float, default=20.0, help="actions of a parent's visit, on average"
+    )
     parser.add_argument("--seed", type=int, default=1, help="of the users' random choices")
     args = parser.parse_args()
-    return Options(args.seconds, args.users, args.think, args.observations, args.seed)
+    return Options(
+        args.seconds, args.users, args.think, args.observations, args.parent_visit, args.seed
+    )
 
 
 # --- the setting -------------------------------------------------------------------------------
@@ -136,7 +147,7 @@ def create_setting(app: Flask, options: Options) -> Setting:
         )
         staff = next(account for account in accounts if account.role is Role.STAFF)
         parents = [account for account in accounts if account.role is Role.PARENT]
-        photo = process_upload(realistic_jpeg(1600, 1200))
+        photo = process_upload(realistic_jpeg(*PHONE_PHOTO))
         today, child_of = clock.today(), {}
         for number, parent in enumerate(parents):
             child = create_child(
@@ -190,7 +201,6 @@ class User:
     options: Options
     photo: bytes
     random: random.Random
-    new_session_odds: float = 1 / 15  # of signing out and in again instead of an action
     own_observations: list[int] = field(default_factory=list)
     seen: list[tuple[int, int]] = field(default_factory=list)  # (child, observation) links
 
@@ -203,7 +213,7 @@ class User:
                 return
             if self.browser.cookie is None:  # the last sign-in failed: try again
                 self.sign_in()
-            elif self.random.random() < self.new_session_odds:  # now and then a new session
+            elif self.visit_ends():
                 self.browser.sign_out()
                 self.sign_in()
             elif self.person.role == "staff":
@@ -215,6 +225,13 @@ class User:
 
     def sign_in(self) -> None:
         self.browser.sign_in(self.person.email, PASSWORD, PIN)
+
+    def visit_ends(self) -> bool:
+        """A parent's visit ends after ``--parent-visit`` actions on average (each action
+        the last with the same odds); staff and managers stay signed in for the run."""
+        return self.person.role == "parent" and (
+            self.random.random() < 1 / self.options.parent_visit
+        )
 
     def journal(self, page: str, child_id: int) -> Answer:
         answer = self.browser.get(page, f"/journal/children/{child_id}")
@@ -276,7 +293,7 @@ class User:
 def run_users(stack: Stack, setting: Setting, cookie_name: str, options: Options) -> Visits:
     """Every user in a thread, starting over the first tenth of the run (at most 30 s)."""
     visits = Visits()
-    photo = realistic_jpeg(1600, 1200)
+    photo = realistic_jpeg(*PHONE_PHOTO)
     ramp = min(30.0, options.seconds / 10)
     started = time.monotonic()
     deadline = started + options.seconds
@@ -366,7 +383,8 @@ def main() -> None:
         cookie_name = app.session_interface.cookie_name  # type: ignore[attr-defined]
         print(
             f"{options.users} users for {options.seconds:g} s, {options.think:g} s between two "
-            "actions on average; gunicorn page pool + sign-in pool, Celery worker + beat"
+            f"actions on average, parents' visits {options.parent_visit:g} actions; gunicorn "
+            "page pool + sign-in pool, Celery worker + beat"
         )
         before = stack.cpu_seconds()
         run_started = time.monotonic()
