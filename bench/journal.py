@@ -12,7 +12,8 @@ What it measures, against the targets of the issue:
    access checks, the group-name policy applied to every observation, the access-log row
    written and committed), divided by requests/s of a bare Flask "hello"
    (``bench/hello_wsgi.py``), both under the same gunicorn settings in the same run,
-   loaded by ``wrk`` when installed, else the Python load generator (target >= 0.45).
+   loaded by ``wrk`` when installed, else the Python load generator (target >= 0.10, with
+   the page's 99th percentile latency <= 50 ms, which only ``wrk`` measures).
    A quarter of the observations are group observations (with a friend, whose name the
    policy ``hidden`` masks); a quarter have a photo.
 2. Uploading a 12-megapixel phone JPEG (4000 x 3000, ~7 MB, EXIF with GPS; made by
@@ -72,7 +73,8 @@ SLUG = "bench-journal"
 HOST = f"{SLUG}.localhost"
 PASSWORD = "correct horse battery staple, for the journal bench"
 PIN = "470215"
-TARGET_RATIO = 0.45
+TARGET_RATIO = 0.10
+TARGET_P99_MS = 50.0
 TARGET_UPLOAD_MS = 400.0
 
 OBSERVATION_TEXT = (
@@ -239,6 +241,7 @@ def check_journal_page(port: int, cookie: str, journal: Journal, count: int) -> 
 class Rate:
     requests_per_second: float
     cpu_ms: float  # CPU time gunicorn's processes spent per request
+    p99_ms: float | None  # None from the Python load generator
 
 
 def load_rate(
@@ -250,7 +253,7 @@ def load_rate(
     cpu = gunicorn_cpu_seconds(port) - cpu_before
     if result.failures:
         raise RuntimeError(f"{path}: {result.failures} of {result.requests} requests failed")
-    return Rate(result.requests_per_second, cpu / max(1, result.requests) * 1000)
+    return Rate(result.requests_per_second, cpu / max(1, result.requests) * 1000, result.p99_ms)
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,16 @@ class PageFigures:
     @property
     def ratio(self) -> float:
         return self.median(self.journal) / self.median(self.hello)
+
+    @property
+    def journal_p99_ms(self) -> float | None:
+        measured = [rate.p99_ms for rate in self.journal if rate.p99_ms is not None]
+        return statistics.median(measured) if measured else None
+
+    @property
+    def journal_met(self) -> bool:
+        p99 = self.journal_p99_ms
+        return self.ratio >= TARGET_RATIO and p99 is not None and p99 <= TARGET_P99_MS
 
 
 def bench_pages(
@@ -339,7 +352,12 @@ def report(figures: PageFigures, options: Options) -> None:
         f"    journal page 1 of {-(-options.observations // 20)}, parent        "
         f"{page:>8,.0f} req/s   ({cpu:.1f} ms CPU each in gunicorn; runs {runs})"
     )
-    print(f"    journal / hello: {figures.ratio:.2f} (target >= {TARGET_RATIO})")
+    p99 = figures.journal_p99_ms
+    print(
+        f"    journal / hello: {figures.ratio:.2f} (target >= {TARGET_RATIO:.2f}), journal page "
+        f"p99 {'(not measured)' if p99 is None else f'{p99:.1f} ms'} (target <= "
+        f"{TARGET_P99_MS:.0f} ms)"
+    )
     uploads = figures.uploads_ms
     print(
         "    12 MP JPEG upload through the photo form: "
@@ -375,10 +393,10 @@ def main() -> None:
             report(figures, options)
             results.append(figures)
     print_machine()
-    ratio_met = all(f.ratio >= TARGET_RATIO for f in results)
+    ratio_met = all(f.journal_met for f in results)
     upload_met = all(statistics.median(f.uploads_ms) <= TARGET_UPLOAD_MS for f in results)
     print(
-        f"Targets: journal/hello {'met' if ratio_met else 'MISSED'}, 12 MP upload "
+        f"Targets: journal/hello and p99 {'met' if ratio_met else 'MISSED'}, 12 MP upload "
         f"{'met' if upload_met else 'MISSED'} (one run on a shared machine: other work moves "
         "these figures by 10-20 %)"
     )

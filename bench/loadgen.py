@@ -25,6 +25,7 @@ class LoadResult:
     requests_per_second: float
     requests: int
     failures: int  # non-2xx answers, socket errors and timeouts
+    p99_ms: float | None = None  # the 99th percentile of latency (wrk's; None from the fallback)
 
 
 def wrk_available() -> bool:
@@ -83,7 +84,7 @@ def run_wrk(
     try:
         output = subprocess.run(
             [
-                *("wrk", "--threads", str(threads), "--connections", str(connections)),
+                *("wrk", "--latency", "--threads", str(threads), "--connections", str(connections)),
                 *("--duration", f"{max(1, round(duration))}s", "--script", script.name),
                 f"http://127.0.0.1:{port}{path}",
             ],
@@ -97,6 +98,8 @@ def run_wrk(
 
 
 _WRK_SOCKET_ERRORS = r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
+_WRK_P99 = r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$"  # in --latency's distribution
+_MILLISECONDS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def _parse_wrk(output: str) -> LoadResult:
@@ -109,7 +112,9 @@ def _parse_wrk(output: str) -> LoadResult:
         failures += int(match.group(1))
     if match := re.search(_WRK_SOCKET_ERRORS, output):
         failures += sum(int(count) for count in match.groups())
-    return LoadResult(float(rate.group(1)), int(total.group(1)), failures)
+    p99 = re.search(_WRK_P99, output, re.MULTILINE)
+    p99_ms = float(p99.group(1)) * _MILLISECONDS[p99.group(2)] if p99 else None
+    return LoadResult(float(rate.group(1)), int(total.group(1)), failures, p99_ms)
 
 
 # --- Python fallback ---------------------------------------------------------------------------
