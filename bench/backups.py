@@ -4,6 +4,7 @@ Run from the repository root (Redis must answer; PostgreSQL is started here):
 
     .venv/bin/python bench/backups.py                  # 1,000 settings (~10 min on 2 cores)
     .venv/bin/python bench/backups.py --settings 100   # a quicker look
+    .venv/bin/python bench/backups.py --keep DIR       # build once in DIR, re-use it next time
 
 What it measures, against the targets of the issue:
 
@@ -38,6 +39,7 @@ import sys
 import tempfile
 import time
 import warnings
+from contextlib import nullcontext
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -48,12 +50,19 @@ from bench.tenancy import bench_app, bench_provisioning, slug_for  # noqa: E402
 
 TARGET_RATIO = 1.15
 TARGET_RESTORE_S = 1.0
+KEPT_DATABASE = "lj_bench_backups"
 
 
 def parse_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--settings", type=int, default=1000, help="settings in the database")
     parser.add_argument("--runs", type=int, default=3, help="backups and plain dumps, in turns")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="build the server and its settings in DIR once and re-use them in later runs",
+    )
     return parser.parse_args()
 
 
@@ -145,6 +154,14 @@ def copy_template(template: str, count: int) -> None:
                 print(f"  {number} settings filled", flush=True)
 
 
+def build_settings(app, count: int) -> None:
+    print(f"Provisioning {count} settings...", flush=True)
+    bench_provisioning(app, count)
+    with app.app_context():
+        write_template_setting(slug_for(1))
+        copy_template(slug_for(1), count)
+
+
 def plain_dump_seconds(database_url: str, folder: Path) -> float:
     import psycopg
 
@@ -214,7 +231,11 @@ def main() -> None:
     options = parse_options()
     from app.devservers import embedded_postgres
 
-    with tempfile.TemporaryDirectory(prefix="lj-bench-backups-") as work:
+    with (
+        nullcontext(str(options.keep))
+        if options.keep
+        else tempfile.TemporaryDirectory(prefix="lj-bench-backups-") as work
+    ):
         work_dir = Path(work)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
@@ -225,10 +246,27 @@ def main() -> None:
             server.cleanup()
 
 
+def kept_database(server_url: str, built: bool) -> str:
+    """The bench's database on the kept server, made again unless its build was complete."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from app.backups.postgres import libpq_url
+
+    if not built:
+        with psycopg.connect(libpq_url(server_url), autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {KEPT_DATABASE} WITH (FORCE)")
+            connection.execute(f"CREATE DATABASE {KEPT_DATABASE}")
+    return make_url(server_url).set(database=KEPT_DATABASE).render_as_string(hide_password=False)
+
+
 def run(options: argparse.Namespace, server_url: str, work_dir: Path) -> None:
     import os
 
     os.environ["DATABASE_URL"] = server_url
+    # A kept build is marked once complete: a run stopped while building starts it again.
+    built = work_dir / f"built-{options.settings}-settings"
+    shutil.rmtree(work_dir / "backups", ignore_errors=True)
     environment = {
         "BACKUP_KEY": "bench-backup-key-" + os.urandom(16).hex(),
         "MEDIA_ROOT": str(work_dir / "media"),
@@ -236,13 +274,13 @@ def run(options: argparse.Namespace, server_url: str, work_dir: Path) -> None:
         "ERASURE_LEDGER": str(work_dir / "erasure-ledger.jsonl"),
         "LJ_TASKS_IN_PROCESS": "1",
     }
-    with bench_app(**environment) as bench:
+    database = kept_database(server_url, built.exists()) if options.keep else None
+    with bench_app(database, **environment) as bench:
         app = bench.app
-        print(f"Provisioning {options.settings} settings...", flush=True)
-        bench_provisioning(app, options.settings)
+        if not built.exists():
+            build_settings(app, options.settings)
+            built.touch()
         with app.app_context():
-            write_template_setting(slug_for(1))
-            copy_template(slug_for(1), options.settings)
             from app.backups.making import backup_place
             from app.backups.restoring import restore_setting, verify_backup
 

@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -260,12 +260,13 @@ class BenchApp:
 
 
 @contextmanager
-def bench_app(**environment: str) -> Iterator[BenchApp]:
+def bench_app(kept_database: str | None = None, **environment: str) -> Iterator[BenchApp]:
     """This process's app on throwaway servers (a database, a Redis database, an SMTP sink and
     a data folder), the registry's schema migrated; ``environment`` is set on top, for this
-    app and for gunicorn's workers alike. Every server is cleaned up at the end."""
+    app and for gunicorn's workers alike. Every server is cleaned up at the end, except the
+    database when ``kept_database`` (a URL) is given: it is used as it is and left behind."""
     with (
-        throwaway_database() as database_url,
+        nullcontext(kept_database) if kept_database else throwaway_database() as database_url,
         redis_database() as redis_url,
         smtp_sink() as smtp_port,
         tempfile.TemporaryDirectory(prefix="lj-bench-") as data_dir,
