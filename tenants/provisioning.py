@@ -26,7 +26,7 @@ from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 from app.extensions import db
 from app.validation import clean_email, clean_name
 from tenants.binding import BoundSetting, bind_schema
-from tenants.migrating import stamp_setting_schema
+from tenants.migrating import setting_head_revision, stamp_setting_schema, upgrade_schema
 from tenants.models import Setting, SettingStatus
 from tenants.registry import forget_cached
 from tenants.schema import TenantModel
@@ -75,8 +75,7 @@ def insert_registry_row(connection: Connection, new: NewSetting) -> None:
 
 
 def create_schema(connection: Connection, new: NewSetting) -> None:
-    connection.execute(CreateSchema(new.schema_name))
-    bind_schema(connection, new.schema_name)
+    build_empty_schema(connection, new.schema_name, setting_head_revision())
 
 
 @cache
@@ -97,12 +96,21 @@ def _setting_tables_ddl(dialect: Dialect) -> str:
     return ";\n".join(statements)
 
 
-def create_tables(connection: Connection, new: NewSetting) -> None:
-    connection.exec_driver_sql(_setting_tables_ddl(connection.dialect))
+def build_empty_schema(connection: Connection, schema_name: str, revision: str) -> None:
+    """Create ``schema_name`` with every table of a setting at ``revision`` of the
+    ``setting`` chain, and no rows; the transaction is left bound to it.
 
-
-def stamp_version(connection: Connection, new: NewSetting) -> None:
-    stamp_setting_schema(connection)
+    At the head the tables are built straight from the models and the version stamped
+    (what provisioning does); at an older revision (a backup made before a release is
+    restored) the migrations are run up to it.
+    """
+    connection.execute(CreateSchema(schema_name))
+    if revision == setting_head_revision():
+        bind_schema(connection, schema_name)
+        connection.exec_driver_sql(_setting_tables_ddl(connection.dialect))
+        stamp_setting_schema(connection)
+    else:
+        upgrade_schema(connection, schema_name, revision)
 
 
 def seed_setting(connection: Connection, new: NewSetting) -> None:
@@ -113,8 +121,6 @@ def seed_setting(connection: Connection, new: NewSetting) -> None:
 PROVISIONING_STEPS = (
     insert_registry_row,
     create_schema,
-    create_tables,
-    stamp_version,
     seed_setting,
 )
 

@@ -3,11 +3,12 @@
 ``pg_dump -Fc`` reads an exported snapshot (the registry rows of the manifest
 are read in the same one), and the rows of every table are counted in the dump
 itself as it streams (``app.backups.counting``), so the manifest's counts are
-exactly the dump's (a verification that restores the dump must find them again). The dump
-streams from ``pg_dump`` through the encryption into the backup folder: no
-plaintext copy is ever written. The media files are taken after the snapshot:
-a photo uploaded meanwhile is an extra file (harmless), never a row without
-its file.
+exactly the dump's (a verification that restores the dump must find them again);
+the same reading keeps each setting's rows in a file of its own
+(``app.backups.setting_data``). The dump streams from ``pg_dump`` through the
+encryption into the backup folder: no plaintext copy is ever written. The media
+files are taken after the snapshot: a photo uploaded meanwhile is an extra file
+(harmless), never a row without its file.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from flask import current_app
 from psycopg.rows import dict_row
 
 from app import clock
-from app.backups.counting import DumpRowCounter
+from app.backups.counting import DumpReader
 from app.backups.crypto import EncryptingWriter
 from app.backups.postgres import (
     BackupRefused,
@@ -44,6 +45,7 @@ from app.backups.postgres import (
     pg_tool,
     server_major,
 )
+from app.backups.setting_data import SettingDataFiles
 from app.backups.store import (
     DATABASE,
     MANIFEST,
@@ -57,6 +59,9 @@ from app.storage.durable import fsync_folder
 from tenants.migrating import setting_head_revision
 
 PIPE_BYTES = 1024 * 1024
+FORMAT = 2
+"""The manifest's format: 2 added each setting's rows in a file of its own
+(``app.backups.setting_data``), which a one-setting restore needs."""
 
 
 @dataclass(frozen=True)
@@ -114,45 +119,54 @@ def run_with_output_to(command: list[str], sink: Callable[[bytes], object]) -> N
             raise BackupRefused(f"{Path(command[0]).name} failed: {message}")
 
 
-def _count_from(output: IO[bytes], counter: DumpRowCounter) -> None:
-    while block := output.read(PIPE_BYTES):
-        counter.feed(block)
+def _read_from(output: IO[bytes], reader: DumpReader, failures: list[BaseException]) -> None:
+    try:
+        while block := output.read(PIPE_BYTES):
+            reader.feed(block)
+    except BaseException as error:
+        failures.append(error)
+        # Keep draining: pg_restore (and so pg_dump) would otherwise wait on a full pipe.
+        while output.read(PIPE_BYTES):
+            pass
 
 
-def _dump_and_count(command: list[str], pg_restore: Path, writer: EncryptingWriter) -> dict:
-    """Run ``pg_dump`` into ``writer`` and, as it streams, count the rows of every table
-    in the dump (``app.backups.counting``); returns ``{schema: {table: rows}}``."""
-    counter = DumpRowCounter()
+def _dump_and_read(
+    command: list[str], pg_restore: Path, writer: EncryptingWriter, reader: DumpReader
+) -> None:
+    """Run ``pg_dump`` into ``writer`` and, as it streams, through
+    ``pg_restore --data-only`` into ``reader`` (``app.backups.counting``)."""
+    failures: list[BaseException] = []
     with tempfile.TemporaryFile() as errors:
-        reader = subprocess.Popen(  # noqa: S603 - our own tool and arguments
+        restore = subprocess.Popen(  # noqa: S603 - our own tool and arguments
             [str(pg_restore), "--data-only", "-f", "-"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=errors,
         )
-        assert reader.stdin is not None
-        counting = threading.Thread(target=_count_from, args=(reader.stdout, counter))
-        counting.start()
+        assert restore.stdin is not None
+        reading = threading.Thread(target=_read_from, args=(restore.stdout, reader, failures))
+        reading.start()
 
-        def keep_and_count(block: bytes) -> None:
+        def keep_and_read(block: bytes) -> None:
             writer.write(block)
-            reader.stdin.write(block)  # type: ignore[union-attr]
+            restore.stdin.write(block)  # type: ignore[union-attr]
 
         try:
-            run_with_output_to(command, keep_and_count)
+            run_with_output_to(command, keep_and_read)
         finally:
-            reader.stdin.close()
-            counting.join()
-            status = reader.wait()
+            restore.stdin.close()
+            reading.join()
+            status = restore.wait()
+        if failures:
+            raise failures[0]
         if status != 0:
             errors.seek(0)
             message = errors.read().decode(errors="replace").strip()
             raise BackupRefused(f"pg_restore could not read the dump back: {message}")
-    return dict(counter.counts)
 
 
 def _dump_database(place: BackupPlace, folder: Path) -> dict[str, Any]:
-    """Write the encrypted dump; returns the manifest's database part."""
+    """Write the encrypted dump and each setting's rows; returns the manifest's database part."""
     with psycopg.connect(place.database_url) as connection:
         check_lock_capacity(connection)
         major = server_major(connection)
@@ -160,19 +174,28 @@ def _dump_database(place: BackupPlace, folder: Path) -> dict[str, Any]:
         registry = _registry_rows(snapshot.connection)
         public_revision = _public_revision(snapshot.connection)
         writer = EncryptingWriter(folder / DATABASE, place.backup_key)
+        setting_files = SettingDataFiles(
+            folder, place.backup_key, {row["schema_name"]: row["slug"] for row in registry}
+        )
+        reader = DumpReader(setting_files)
         command = [str(pg_tool("pg_dump", major)), "-Fc", f"--snapshot={snapshot.id}"]
         try:
-            counts = _dump_and_count(
-                [*command, "-d", place.database_url], pg_tool("pg_restore", major), writer
+            _dump_and_read(
+                [*command, "-d", place.database_url], pg_tool("pg_restore", major), writer, reader
             )
+            files = setting_files.close()
         except BaseException:
             writer.abandon()
+            setting_files.abandon()
             raise
         writer.close()
+    schemas = {row["slug"]: row["schema_name"] for row in registry}
     return {
         "registry": registry,
-        "public_rows": counts.get("public", {}),
-        "rows": {row["slug"]: counts.get(row["schema_name"], {}) for row in registry},
+        "public_rows": reader.counts.get("public", {}),
+        "rows": {slug: reader.counts.get(schema, {}) for slug, schema in schemas.items()},
+        "sequences": {slug: reader.sequences.get(schema, {}) for slug, schema in schemas.items()},
+        "setting_files": files,
         "revisions": {"public": public_revision, "setting": setting_head_revision()},
         "database_sha256": writer.sha256,
         "database_bytes": writer.plain_bytes,
@@ -223,7 +246,7 @@ def make_backup(place: BackupPlace) -> StoredBackup:
     folder = place.backup_dir / f"{PARTIAL_PREFIX}{stamp(started)}-{uuid.uuid4().hex[:6]}"
     folder.mkdir(mode=0o700)
     try:
-        manifest: dict[str, Any] = {"format": 1, "made_at": started.isoformat()}
+        manifest: dict[str, Any] = {"format": FORMAT, "made_at": started.isoformat()}
         manifest |= _dump_database(place, folder)
         manifest |= _archive_media(place, folder)
         _write_manifest(place, folder, manifest)

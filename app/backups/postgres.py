@@ -1,6 +1,6 @@
 """What backups need from PostgreSQL: its client tools, its lock table, snapshots and counts.
 
-- ``pg_tool(name, major)`` finds ``pg_dump``/``pg_restore``/``psql`` of the
+- ``pg_tool(name, major)`` finds ``pg_dump``/``pg_restore`` of the
   server's major version (Debian's ``/usr/lib/postgresql/<major>/bin``, or the
   binaries inside the ``pgserver`` wheel that runs the embedded server), or a
   newer one: ``pg_dump`` refuses servers newer than itself.
@@ -37,7 +37,7 @@ class BackupRefused(RuntimeError):
 
 
 def libpq_url(database_url: str, database: str | None = None) -> str:
-    """DATABASE_URL as libpq (pg_dump, psql, psycopg) reads it, optionally another database."""
+    """DATABASE_URL as libpq (pg_dump, pg_restore, psycopg) reads, optionally another database."""
     url = make_url(database_url).set(drivername="postgresql")
     if database is not None:
         url = url.set(database=database)

@@ -1,21 +1,22 @@
 """Verifying a backup, and restoring the whole database or one setting from it.
 
-Every path reads each backup file once, as a stream that authenticates as it
-goes and checks the file's checksum against the manifest at its end, and nothing
+Every path reads each backup file it needs once, as a stream that authenticates as
+it goes and checks the file's checksum against the manifest at its end, and nothing
 live is changed until everything needed has been read whole: a wrong key, a
 damaged, truncated or swapped file is refused with a clear message and leaves
-the live database and media as they were. The dump is decrypted into an unnamed
-temporary file that ``pg_restore`` can seek in: restoring one schema then skips
-the data of all the others instead of reading the whole dump through a pipe.
+the live database and media as they were. For ``pg_restore`` the dump is decrypted
+into an unnamed temporary file it can seek in.
 
 - ``verify_backup``: restore into a scratch database, compare every count of
-  the manifest, record the result beside the backup.
+  the manifest (and of each setting's rows file), record the result beside the backup.
 - ``restore_database``: restore into a new database, then swap it for the live
   one by renaming (the replaced one is kept for the operator to drop), swap the
   media folder, migrate, replay the erasure ledger, end every session.
-- ``restore_setting``: rebuild one setting's schema, registry row and media
-  folder in place (or beside it, ``as_slug``) in one transaction, migrate it,
-  replay the ledger for it, end its sessions. Other settings are untouched.
+- ``restore_setting``: rebuild one setting's schema (our own DDL at the backup's
+  revision), rows (its own file, ``app.backups.setting_data``: the dump is not read),
+  sequences and registry row in one transaction, in place or beside it (``as_slug``),
+  migrate it, swap its media folder, replay the ledger for it, end its sessions.
+  Other settings are untouched.
 
 Every restore replays the erasure ledger from a day before the backup was made
 (replaying is idempotent, and a purge's entry is written just before its
@@ -35,6 +36,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,22 +61,24 @@ from app.backups.postgres import (
     scratch_database,
     server_major,
 )
+from app.backups.setting_data import TableRows, read_setting_rows
 from app.backups.store import DATABASE, MEDIA, StoredBackup, Verification
 from app.extensions import db
 from app.retention import ledger
 from tenants.binding import BoundSetting, bind, unbind
 from tenants.migrating import (
     SETTING_HEAD,
-    current_revision,
     migrate_all_settings,
     setting_head_revision,
     upgrade_public,
     upgrade_schema,
 )
+from tenants.provisioning import build_empty_schema
 from tenants.registry import forget_cached, setting_by_slug
 from tenants.slugs import schema_name_for, validate_slug
 
 REPLAY_MARGIN = timedelta(days=1)
+VERSION_TABLE = "alembic_version"  # each setting schema's own
 
 RESTORED_COPY_SUFFIX = " (restored copy)"
 
@@ -82,14 +86,30 @@ RESTORED_COPY_SUFFIX = " (restored copy)"
 # ------------------------------------------------------------------ reading a backup
 
 
-def checked_manifest(place: BackupPlace, backup: StoredBackup) -> dict[str, Any]:
-    """The manifest, after checking that both data files are there. Each file's checksum
+def checked_manifest(
+    place: BackupPlace, backup: StoredBackup, needs: tuple[str, ...] = (DATABASE, MEDIA)
+) -> dict[str, Any]:
+    """The manifest, after checking that the files ``needs`` are there. Each file's checksum
     is checked as it is read (``decrypted_chunks``), before anything live is changed."""
     manifest = backup.manifest(place.backup_key)
-    for name in (DATABASE, MEDIA):
+    for name in needs:
         if not backup.file(name).is_file():
             raise BackupCorrupt(f"{backup.name}/{name} is missing")
     return manifest
+
+
+def _setting_file(backup: StoredBackup, manifest: dict[str, Any], slug: str) -> dict[str, str]:
+    """The manifest's entry for the file of ``slug``'s rows."""
+    if "setting_files" not in manifest:
+        raise BackupRefused(
+            f"backup {backup.name} was made before backups kept each setting's rows apart "
+            f"(format {manifest.get('format')}): one setting cannot be restored from it. Restore "
+            "it whole into a scratch server, or restore one setting from a newer backup"
+        )
+    entry = manifest["setting_files"][slug]
+    if not (backup.path / entry["file"]).is_file():
+        raise BackupCorrupt(f"{backup.name}/{entry['file']} (the rows of {slug}) is missing")
+    return entry
 
 
 def made_at(manifest: dict[str, Any]) -> datetime:
@@ -202,6 +222,16 @@ def _compare_database(url: str, manifest: dict[str, Any]) -> int:
     return sum(sum(expected.values()) for expected in manifest["rows"].values())
 
 
+def _compare_setting_files(
+    place: BackupPlace, backup: StoredBackup, manifest: dict[str, Any]
+) -> None:
+    """Each setting's file of rows (what a one-setting restore reads) holds its counts."""
+    for slug, entry in manifest.get("setting_files", {}).items():
+        tables = read_setting_rows(backup.path, entry, place.backup_key)
+        found = {table: rows.count for table, rows in tables.items()}
+        _compare(f"the file of setting {slug}'s rows", manifest["rows"][slug], found)
+
+
 def verify_backup(place: BackupPlace, backup: StoredBackup) -> Verification:
     """Restore ``backup`` into a scratch database and compare it with its manifest; the
     result is recorded beside the backup and returned."""
@@ -211,6 +241,7 @@ def verify_backup(place: BackupPlace, backup: StoredBackup) -> Verification:
             with decrypted_dump(place, backup, manifest) as dump:
                 _pg_restore(place, dump, ["-d", scratch], subprocess.DEVNULL)
             rows = _compare_database(scratch, manifest)
+        _compare_setting_files(place, backup, manifest)
         files = _media_members(place, backup, manifest, into=None, folder=None)
         _compare("media files", manifest["media_files"], dict(files))
     except (BackupUnreadable, BackupRefused) as error:
@@ -239,26 +270,9 @@ class SettingRestored:
     sessions_ended: int
 
 
-def _run_in_one_transaction(place: BackupPlace, parts: Iterable[bytes | IO[bytes]]) -> None:
-    """Run SQL (pg_restore's script among our own statements) in one transaction with psql."""
-    command = [str(_tool(place, "psql")), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
-    command += ["--single-transaction", "-d", place.database_url, "-f", "-"]
-    with tempfile.TemporaryFile() as script:
-        for part in parts:
-            if isinstance(part, bytes):
-                script.write(part)
-            else:
-                part.seek(0)
-                shutil.copyfileobj(part, script)
-        script.seek(0)
-        finished = subprocess.run(command, stdin=script, capture_output=True, check=False)  # noqa: S603
-    if finished.returncode != 0:
-        raise BackupRefused(f"the restore was rolled back: {finished.stderr.decode().strip()}")
-
-
-def _registry_sql(
+def _registry_row_sql(
     connection: psycopg.Connection, row: dict[str, Any], replace_by_slug: bool
-) -> bytes:
+) -> sql.Composed:
     """Insert the setting's registry row (policy columns included); in place, replace the
     row of the same slug and keep its id."""
     live_columns = {
@@ -281,56 +295,105 @@ def _registry_sql(
                 if name != "slug"
             )
         )
-    return (statement.as_string(connection) + ";\n").encode()
+    return statement
 
 
-_RENAME_IF_THERE = sql.SQL(
-    "DO $$ BEGIN IF EXISTS (SELECT FROM pg_namespace WHERE nspname = {name}) THEN "
-    "ALTER SCHEMA {schema} RENAME TO {new}; END IF; END $$;\n"
-)
+_FOREIGN_KEYS = """
+SELECT child.relname, parent.relname
+FROM pg_constraint k
+JOIN pg_class child ON child.oid = k.conrelid
+JOIN pg_class parent ON parent.oid = k.confrelid
+WHERE k.contype = 'f' AND child.relnamespace = %(schema)s::regnamespace
+"""
 
 
-def _rename_if_there(schema: str, new: str) -> sql.Composed:
-    return _RENAME_IF_THERE.format(
-        name=sql.Literal(schema), schema=sql.Identifier(schema), new=sql.Identifier(new)
+def _load_order(connection: psycopg.Connection, schema: str, tables: Iterable[str]) -> list[str]:
+    """``tables`` with every table after those its foreign keys reference: a key is checked
+    at the end of each ``COPY``, so the rows it points at must be there already."""
+    order = TopologicalSorter({table: set() for table in tables})
+    for child, parent in connection.execute(_FOREIGN_KEYS, {"schema": schema}):
+        if child != parent:  # a table's rows may point at each other: checked after the COPY
+            order.add(child, parent)
+    return list(order.static_order())
+
+
+def _table_names(connection: psycopg.Connection, schema: str) -> set[str]:
+    return {
+        name
+        for (name,) in connection.execute(
+            "SELECT relname FROM pg_class WHERE relnamespace = %s::regnamespace "
+            "AND relkind IN ('r', 'p')",
+            (schema,),
+        )
+    }
+
+
+def _load_rows(connection: psycopg.Connection, schema: str, tables: dict[str, TableRows]) -> None:
+    """COPY each table's rows into ``schema``, whose tables must be exactly the backup's
+    (the version table was written when the schema was built)."""
+    tables = {name: rows for name, rows in tables.items() if name != VERSION_TABLE}
+    built = _table_names(connection, schema) - {VERSION_TABLE}
+    if built != set(tables):
+        raise BackupRefused(
+            "the backup's tables do not match its revision's: "
+            f"{', '.join(sorted(built ^ set(tables)))}"
+        )
+    for table in _load_order(connection, schema, tables):
+        statement = sql.SQL("COPY {} {} FROM STDIN").format(
+            sql.Identifier(schema, table),
+            sql.SQL(tables[table].columns),  # type: ignore[arg-type] - pg_dump's, authenticated
+        )
+        with connection.cursor().copy(statement) as copy:
+            copy.write(tables[table].rows)
+
+
+def _set_sequences(
+    connection: psycopg.Connection, schema: str, sequences: dict[str, list[Any]]
+) -> None:
+    names = list(sequences)
+    connection.execute(
+        "SELECT setval(format('%%I.%%I', %s::text, name)::regclass, value, called) "
+        "FROM unnest(%s::text[], %s::bigint[], %s::bool[]) AS s(name, value, called)",
+        (
+            schema,
+            names,
+            [sequences[name][0] for name in names],
+            [sequences[name][1] for name in names],
+        ),
     )
 
 
-def _setting_sql(
-    place: BackupPlace, row: dict[str, Any], target: dict[str, Any], in_place: bool
-) -> tuple[bytes, bytes]:
-    """The statements around pg_restore's script: before (make room for the schema) and after
-    (name it, register it)."""
-    schema = sql.Identifier(row["schema_name"])
-    if in_place:
-        before = sql.SQL("DROP SCHEMA IF EXISTS {0} CASCADE;\nCREATE SCHEMA {0};\n").format(schema)
-        after = sql.SQL("")
-    else:
-        # Beside the live setting: move the live schema aside while the backup's copy is
-        # made under its original name, then give each its own name back. The copy's
-        # queued file deletions must name its own folder, never the live setting's.
-        hold = f"lj_restore_hold_{uuid.uuid4().hex[:8]}"
-        new_schema = sql.Identifier(target["schema_name"])
-        before = _rename_if_there(row["schema_name"], hold) + sql.SQL("CREATE SCHEMA {};\n").format(
-            schema
-        )
-        after = (
-            sql.SQL("ALTER SCHEMA {} RENAME TO {};\n").format(schema, new_schema)
-            + _rename_if_there(hold, row["schema_name"])
-            + sql.SQL(
-                "UPDATE {}.file_deletions SET path = {} || substr(path, {}) WHERE path LIKE {};\n"
-            ).format(
-                new_schema,
-                sql.Literal(target["slug"] + "/"),
-                sql.Literal(len(row["slug"]) + 2),
-                sql.Literal(row["slug"] + "/%"),
+def _rebuild_setting(
+    manifest: dict[str, Any],
+    tables: dict[str, TableRows],
+    slug: str,
+    target: dict[str, Any],
+    in_place: bool,
+) -> None:
+    """In one transaction: the setting's schema built afresh at the backup's revision (in
+    place, replacing the live one), its rows and sequences loaded, brought up to the head
+    revision, its registry row written."""
+    schema, revision = target["schema_name"], manifest["revisions"]["setting"]
+    with db.engine.begin() as connection:
+        raw = connection.connection.driver_connection
+        assert isinstance(raw, psycopg.Connection)
+        if in_place:
+            raw.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        build_empty_schema(connection, schema, revision)
+        _load_rows(raw, schema, tables)
+        _set_sequences(raw, schema, manifest["sequences"][slug])
+        if not in_place:
+            # The copy's queued file deletions must name its own folder, never the live one's.
+            raw.execute(
+                sql.SQL(
+                    "UPDATE {}.file_deletions SET path = %s || substr(path, %s) WHERE path LIKE %s"
+                ).format(sql.Identifier(schema)),
+                (target["slug"] + "/", len(slug) + 2, slug.replace("_", "\\_") + "/%"),
             )
-        )
-    with psycopg.connect(place.database_url) as connection:
-        registry = _registry_sql(connection, target, replace_by_slug=in_place)
-        return before.as_string(connection).encode(), after.as_string(
-            connection
-        ).encode() + registry
+        if revision != setting_head_revision():
+            # A backup from before a release holds an older schema: bring it up to date.
+            upgrade_schema(connection, schema, SETTING_HEAD)
+        raw.execute(_registry_row_sql(raw, target, replace_by_slug=in_place))
 
 
 def _swap_folder(staging: Path, live: Path) -> None:
@@ -378,7 +441,7 @@ def restore_setting(
     place: BackupPlace, backup: StoredBackup, slug: str, as_slug: str | None = None
 ) -> SettingRestored:
     """Restore one setting from ``backup``: in place, or beside it as ``as_slug``."""
-    manifest = checked_manifest(place, backup)
+    manifest = checked_manifest(place, backup, needs=(MEDIA,))
     row = next((r for r in manifest["registry"] if r["slug"] == slug), None)
     if row is None:
         raise BackupRefused(f"backup {backup.name} has no setting '{slug}'")
@@ -400,20 +463,15 @@ def restore_setting(
     place.media_root.mkdir(parents=True, exist_ok=True)
     staging = place.media_root / f".restoring-{target['slug']}-{uuid.uuid4().hex[:6]}"
     try:
-        with tempfile.TemporaryFile() as script:
-            with decrypted_dump(place, backup, manifest) as dump:
-                _pg_restore(place, dump, ["-n", row["schema_name"], "-f", "-"], script)
-            files = _media_members(place, backup, manifest, staging, folder=slug)
-            staging.mkdir(exist_ok=True)
-            before, after = _setting_sql(place, row, target, in_place=as_slug is None)
-            _run_in_one_transaction(place, [before, script, after])
+        tables = read_setting_rows(
+            backup.path, _setting_file(backup, manifest, slug), place.backup_key
+        )
+        files = _media_members(place, backup, manifest, staging, folder=slug)
+        staging.mkdir(exist_ok=True)
+        _rebuild_setting(manifest, tables, slug, target, in_place=as_slug is None)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    with db.engine.begin() as connection:
-        # A backup from before a release holds an older schema: bring it up to date.
-        if current_revision(connection, target["schema_name"]) != setting_head_revision():
-            upgrade_schema(connection, target["schema_name"], SETTING_HEAD)
     forget_cached()
     _swap_folder(staging, place.media_root / target["slug"])
     replayed = _replay_into(slug, target["slug"], since)

@@ -4,6 +4,7 @@
       20261202T020000Z/           a complete backup, named by when it was made (UTC)
         manifest.json.enc         time, revision heads, registry rows, counts, checksums
         database.dump.enc         pg_dump -Fc of the whole database
+        settings/00001.enc ...    each setting's rows apart (``app.backups.setting_data``)
         media.tar.enc             every file under MEDIA_ROOT
         verification.json         the last verification's result (no personal data)
       .partial-20261203T020000Z-1a2b3c/   a backup being written (or abandoned by a crash)

@@ -25,10 +25,11 @@ def test_a_backup_is_one_folder_of_encrypted_files_with_a_manifest(service):
 
     assert result.exit_code == 0, result.output
     backup = only_backup(service)
-    assert sorted(path.name for path in backup.path.iterdir()) == sorted(
-        [MANIFEST, DATABASE, MEDIA]
+    files = [path for path in backup.path.rglob("*") if path.is_file()]
+    assert sorted(str(path.relative_to(backup.path)) for path in files) == sorted(
+        [MANIFEST, DATABASE, MEDIA, "settings/00001.enc"]
     )
-    for path in backup.path.iterdir():
+    for path in files:
         data = path.read_bytes()
         assert data.startswith(MAGIC)
         assert b"Okafor" not in data and b"sunnyside" not in data, f"{path.name} is readable"
@@ -42,6 +43,8 @@ def test_a_backup_is_one_folder_of_encrypted_files_with_a_manifest(service):
     assert rows["children"] == 2 and rows["observations"] == 1 and rows["users"] == 4
     assert manifest["media_files"] == {family.slug: 2}, "a photo and its thumbnail"
     assert len(manifest["database_sha256"]) == 64
+    assert manifest["setting_files"][family.slug]["file"] == "settings/00001.enc"
+    assert manifest["sequences"][family.slug]["children_id_seq"] == [2, True]
 
 
 def test_a_backup_file_is_useless_without_its_key(service):

@@ -171,28 +171,34 @@ def test_the_whole_database_and_media_are_restored_after_a_typed_confirmation(se
     assert "kept as" in result.output
 
 
+def _data_files(backup) -> list:
+    """The files restores read rows from: the whole dump (whole restores, verify) and each
+    setting's own rows (one-setting restores)."""
+    return [backup.path / DATABASE, *sorted((backup.path / "settings").iterdir())]
+
+
 def _damage(service, how: str) -> None:
     backup = only_backup(service)
     if how == "corrupt":
-        path = backup.path / DATABASE
-        data = bytearray(path.read_bytes())
-        data[len(data) // 2] ^= 0x01
-        path.write_bytes(bytes(data))
+        for path in _data_files(backup):
+            data = bytearray(path.read_bytes())
+            data[len(data) // 2] ^= 0x01
+            path.write_bytes(bytes(data))
     elif how == "truncated":
         path = backup.path / MEDIA
         path.write_bytes(path.read_bytes()[:-100])
     elif how == "another backup's":
         # As another backup's file would be: encrypted with the same key (here the same
-        # dump again, under a new salt), so every chunk authenticates.
+        # plaintext again, under a new salt), so every chunk authenticates.
         from app.backups.crypto import EncryptingWriter, decrypted_chunks
 
         key = service.app.config["LJ"].BACKUP_KEY
-        path = backup.path / DATABASE
-        plaintext = b"".join(decrypted_chunks(path, key))
-        path.unlink()
-        writer = EncryptingWriter(path, key)
-        writer.write(plaintext)
-        writer.close()
+        for path in _data_files(backup):
+            plaintext = b"".join(decrypted_chunks(path, key))
+            path.unlink()
+            writer = EncryptingWriter(path, key)
+            writer.write(plaintext)
+            writer.close()
     elif how == "wrong key":
         service.app.config["LJ"].BACKUP_KEY = "a key this backup was never made with"
 
@@ -256,6 +262,39 @@ def test_a_chunk_changed_inside_a_file_is_caught_by_its_authentication(service):
 
     assert verify.exit_code == 1
     assert "database.dump.enc is damaged or cut short" in verify.output
+
+
+def test_a_backup_of_the_first_format_is_refused_for_one_setting_and_restores_whole(service):
+    """Backups made before each setting's rows were kept apart hold only the whole dump."""
+    import json
+
+    from app.backups.crypto import EncryptingWriter, decrypted_chunks
+
+    service.family("sunnyside")
+    service.cli("backups", "run")
+    backup = only_backup(service)
+    key = service.app.config["LJ"].BACKUP_KEY
+    manifest = json.loads(b"".join(decrypted_chunks(backup.path / MANIFEST, key)))
+    for part in ("setting_files", "sequences"):
+        del manifest[part]
+    manifest["format"] = 1
+    (backup.path / MANIFEST).unlink()
+    writer = EncryptingWriter(backup.path / MANIFEST, key)
+    writer.write(json.dumps(manifest).encode())
+    writer.close()
+    with service.app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("UPDATE setting_sunnyside.children SET room = 'Moved'"))
+    before = schema_dump(service, "setting_sunnyside")
+
+    one = service.cli(
+        "backups", "restore", backup.name, "--setting", "sunnyside", input="sunnyside\n"
+    )
+    verify = service.cli("backups", "verify")
+
+    assert one.exit_code != 0
+    assert "one setting cannot be restored from it" in one.output
+    assert schema_dump(service, "setting_sunnyside") == before
+    assert verify.exit_code == 0, verify.output
 
 
 def _fake_backup(root, age: timedelta, now: datetime, verified: bool = False) -> str:
