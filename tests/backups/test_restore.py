@@ -355,7 +355,7 @@ def test_the_nightly_job_backs_up_verifies_and_rotates(service):
     assert not abandoned.exists()
 
 
-def test_a_worker_killed_in_the_middle_of_a_backup_leaves_nothing_and_the_next_run_completes(
+def test_a_backup_killed_mid_job_is_delivered_again_and_completes_leaving_nothing_behind(
     service, start_worker
 ):
     from tests.helpers.workers import wait_until
@@ -363,28 +363,35 @@ def test_a_worker_killed_in_the_middle_of_a_backup_leaves_nothing_and_the_next_r
 
     for number in range(4):
         service.family(f"nursery-{number}", f"Nursery {number}")
-    worker = start_worker("nursery-0")
-    worker.wait_ready()
+    first = start_worker("nursery-0", "first")
+    first.wait_ready()
     partial = lambda: [p for p in service.backup_dir.glob(".partial-*")]  # noqa: E731
 
     celery = service.app.extensions["celery"]
     celery.conf.task_always_eager = False  # to the worker, not run here
-    celery.send_task("workers.run_job", args=("backup",))
+    # As beat sends it, with the time it was due: a copy delivered after a run succeeded
+    # finds nothing to do.
+    celery.send_task("workers.run_job", args=("backup",), kwargs={"due": clock.now().isoformat()})
     wait_until(partial, 30, "the backup to be written")
-    worker.kill()
-
+    first.kill()
     assert partial() and backups(service.backup_dir) == [], "killed before it was complete"
-    result = service.cli("jobs", "run", "backup")
 
-    assert result.exit_code == 0, result.output
-    assert "1 leftover(s) of a run that died removed" in result.output
+    # A second worker is handed the task the broker never saw acknowledged.
+    second = start_worker("nursery-0", "second", LJ_VISIBILITY_TIMEOUT="4")
+    second.wait_ready()
+    second.wait_for_log("job backup finished", timeout=120)
+
     assert partial() == []
     assert len(backups(service.backup_dir)) == 1 and backups(service.backup_dir)[0].verified
     assert sorted(p.name for p in service.backup_dir.iterdir()) == [
         backups(service.backup_dir)[0].name
-    ]
+    ], "no temporary file is left"
     with service.app.app_context():
-        outcomes = db.session.scalars(
-            select(JobRun.outcome).where(JobRun.job == "backup").order_by(JobRun.id)
+        runs = db.session.execute(
+            select(JobRun.outcome, JobRun.summary).where(JobRun.job == "backup").order_by(JobRun.id)
         ).all()
-    assert outcomes == ["died", "succeeded"]
+    assert [outcome for outcome, _ in runs[:2]] == ["died", "succeeded"], runs
+    assert "1 leftover(s) of a run that died removed" in runs[1].summary
+    # Past the short visibility timeout the broker may hand the task over again: while the
+    # backup runs that copy finds the lock held, after it the run done; neither backs up.
+    assert all(outcome == "skipped" for outcome, _ in runs[2:]), runs
