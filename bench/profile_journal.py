@@ -50,7 +50,7 @@ STEPS: list[tuple[str, tuple[str, str]]] = [
     ("the person signed in (load_user)", ("flask_login/login_manager.py", "_load_user")),
     ("open the journal: access, family (1 query)", ("app/journal/names.py", "open_journal")),
     ("every child's name for the masking (1 query)", ("app/journal/names.py", "setting_children")),
-    ("the page's rows: tags, total, photos (2 queries)", ("journal/listing.py", "journal_page")),
+    ("the page's rows: tags, photos, total (1 query)", ("journal/listing.py", "journal_page")),
     ("each observation's card: kept, or shown and made", ("app/journal/viewing.py", "of")),
     ("the access-log row", ("app/journal/access_log.py", "record_view")),
     ("render the template", ("flask/templating.py", "render_template")),

@@ -92,7 +92,38 @@ class JournalView(enum.StrEnum):
     EXPORT = "export"  # the child's journal downloaded
 
 
-class Observation(TenantModel):
+class ObservationFacts:
+    """What an observation's columns say in words: for the model, and for an observation
+    read as columns (``app.journal.listing.ListedObservation``). Needs ``status``,
+    ``areas``, ``characteristics``, ``age_band`` and ``child_ids``."""
+
+    @property
+    def is_group(self) -> bool:
+        return len(self.child_ids) > 1  # type: ignore[attr-defined]
+
+    @property
+    def is_published(self) -> bool:
+        return self.status is ObservationStatus.PUBLISHED  # type: ignore[attr-defined]
+
+    @property
+    def area_names(self) -> list[str]:
+        areas = self.areas  # type: ignore[attr-defined]
+        return [AREAS_OF_LEARNING[code] for code in areas if code in AREAS_OF_LEARNING]
+
+    @property
+    def characteristic_names(self) -> list[str]:
+        return [
+            CHARACTERISTICS_OF_LEARNING[code]
+            for code in self.characteristics  # type: ignore[attr-defined]
+            if code in CHARACTERISTICS_OF_LEARNING
+        ]
+
+    @property
+    def age_band_name(self) -> str | None:
+        return AGE_BANDS.get(self.age_band or "")  # type: ignore[attr-defined]
+
+
+class Observation(TenantModel, ObservationFacts):
     """What a member of staff (or a parent, from home) saw one child or a group do."""
 
     __tablename__ = "observations"
@@ -146,30 +177,6 @@ class Observation(TenantModel):
     @property
     def child_ids(self) -> set[int]:
         return {tag.child_id for tag in self.tags}
-
-    @property
-    def is_group(self) -> bool:
-        return len(self.tags) > 1
-
-    @property
-    def is_published(self) -> bool:
-        return self.status is ObservationStatus.PUBLISHED
-
-    @property
-    def area_names(self) -> list[str]:
-        return [AREAS_OF_LEARNING[code] for code in self.areas if code in AREAS_OF_LEARNING]
-
-    @property
-    def characteristic_names(self) -> list[str]:
-        return [
-            CHARACTERISTICS_OF_LEARNING[code]
-            for code in self.characteristics
-            if code in CHARACTERISTICS_OF_LEARNING
-        ]
-
-    @property
-    def age_band_name(self) -> str | None:
-        return AGE_BANDS.get(self.age_band or "")
 
 
 class ObservationRevision(TenantModel):

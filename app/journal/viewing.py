@@ -31,7 +31,7 @@ from markupsafe import Markup
 
 from app.auth.models import User
 from app.journal import listing
-from app.journal.listing import Filters
+from app.journal.listing import Filters, ListedObservation, ListedPhoto
 from app.journal.masking import ChildName, mask_other_children, masked_caption, photo_file_name
 from app.journal.models import Comment, GroupNamePolicy, Observation, Photo
 from app.journal.names import SettingChildren, family_of, name_of, setting_children
@@ -43,6 +43,10 @@ from app.people.models import Child
 from tenants.binding import current_setting
 
 FRIEND = "a friend"
+
+# An observation as a child's view reads it: the ORM's, or a journal page's row of columns.
+AnyObservation = Observation | ListedObservation
+AnyPhoto = Photo | ListedPhoto
 
 
 class NotInChildsView(Exception):
@@ -229,9 +233,9 @@ class ChildView:
             return _in_full(text)
         return _masked(text, self.shown, self.strangers)
 
-    def children_label(self, observation: Observation) -> str:
+    def children_label(self, observation: AnyObservation) -> str:
         # Names come from the same list the masking uses (no need to load the tags' rows).
-        tagged = [self.everyone.by_id[tag.child_id] for tag in observation.tags]
+        tagged = [self.everyone.by_id[child_id] for child_id in sorted(observation.child_ids)]
         family = [child.known_as for child in tagged if child.id in self.family]
         others = [child for child in tagged if child.id not in self.family]
         if not self.hides_names:
@@ -241,11 +245,11 @@ class ChildView:
         friends = FRIEND if len(others) == 1 else f"{len(others)} friends"
         return _join([*family, friends])
 
-    def may_show(self, photo: Photo) -> bool:
+    def may_show(self, photo: AnyPhoto) -> bool:
         """Whether every child seen in the photo is of this family or has photo consent."""
         return family_may_see_photo(photo, self.family, self.everyone.consenting)
 
-    def photo(self, observation: Observation, photo: Photo, number: int) -> ShownPhoto:
+    def photo(self, observation: AnyObservation, photo: AnyPhoto, number: int) -> ShownPhoto:
         strangers = self.strangers if self.hides_names else ()
         caption = masked_caption(
             photo.caption, shown_child=self.shown, others=strangers, default=""
@@ -264,7 +268,9 @@ class ChildView:
             ),
         )
 
-    def show(self, observation: Observation, comments: Sequence[Comment] = ()) -> ShownObservation:
+    def show(
+        self, observation: AnyObservation, comments: Sequence[Comment] = ()
+    ) -> ShownObservation:
         numbered = list(enumerate(observation.photos, start=1))
         allowed = [(number, photo) for number, photo in numbered if self.may_show(photo)]
         return ShownObservation(
@@ -338,11 +344,11 @@ class Cards:
         self._kept: OrderedDict[Hashable, Markup] = OrderedDict()
         self._lock = threading.Lock()  # gthread workers' threads share the cards
 
-    def of(self, view: ChildView, observations: Sequence[Observation]) -> list[Markup]:
+    def of(self, view: ChildView, observations: Sequence[AnyObservation]) -> list[Markup]:
         view_number = _view_number(view.facts)
         return [self._card(view, view_number, observation) for observation in observations]
 
-    def _card(self, view: ChildView, view_number: int, observation: Observation) -> Markup:
+    def _card(self, view: ChildView, view_number: int, observation: AnyObservation) -> Markup:
         key = (view_number, _card_facts(observation))
         with self._lock:
             card = self._kept.get(key)
@@ -368,7 +374,7 @@ def _view_number(facts: Hashable) -> int:
     return next(_view_numbers)
 
 
-def _card_facts(observation: Observation) -> Hashable:
+def _card_facts(observation: AnyObservation) -> Hashable:
     """Everything of an observation that ``ChildView.show`` reads (and a card shows)."""
     return (
         observation.id,
@@ -382,7 +388,7 @@ def _card_facts(observation: Observation) -> Hashable:
         tuple(observation.areas),
         tuple(observation.characteristics),
         observation.age_band,
-        tuple(sorted(tag.child_id for tag in observation.tags)),
+        tuple(sorted(observation.child_ids)),
         tuple(
             (photo.id, photo.caption, tuple(sorted(photo.child_ids)))
             for photo in observation.photos

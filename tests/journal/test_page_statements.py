@@ -14,9 +14,9 @@ from tenants import registry
 from tests.helpers.journal import observe, photo_bytes, signed_in
 
 # The person signed in, the child with the parent's family, every child's name for the
-# masking, the page with its tags and total, the photos with who is in them, the
-# access-log row (the sharing rule is kept a while).
-JOURNAL_PAGE_STATEMENTS = 6
+# masking, the page with its tags, photos (with who is in them) and total, the access-log
+# row (the sharing rule is kept a while).
+JOURNAL_PAGE_STATEMENTS = 5
 # Binding the schema is the transaction's, not the page's: sent with BEGIN where it can
 # be (tenants.binding.begin_bound_to), on its own where not.
 BINDING = "SET LOCAL search_path"
