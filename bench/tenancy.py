@@ -320,21 +320,21 @@ DDL_FLOOR_EVERY = 10
 
 
 def time_setting_ddl(number: int) -> float:
-    """Milliseconds of provisioning's DDL steps alone (the schema, every table, index and
-    foreign key, in one transaction with its commit) in a scratch schema, dropped again
-    untimed: no registry row, version stamp or first rows. What provisioning cannot go
-    below on this machine."""
+    """Milliseconds of provisioning's schema step alone (``build_empty_schema``: the schema,
+    every table, index and foreign key, the version stamp, in one transaction with its
+    commit) in a scratch schema, dropped again untimed: no registry row and no first rows.
+    What provisioning cannot go below on this machine."""
     from app.extensions import db
-    from tenants.provisioning import NewSetting, create_schema, create_tables
+    from tenants.migrating import setting_head_revision
+    from tenants.provisioning import build_empty_schema
 
-    scratch = NewSetting(f"ddl-floor-{number}", "", f"ddl_floor_{number}", "", "")
+    scratch = f"ddl_floor_{number}"
     started = time.perf_counter()
     with db.engine.begin() as connection:
-        create_schema(connection, scratch)
-        create_tables(connection, scratch)
+        build_empty_schema(connection, scratch, setting_head_revision())
     elapsed = (time.perf_counter() - started) * 1000
     with db.engine.begin() as connection:
-        connection.execute(DropSchema(scratch.schema_name, cascade=True))
+        connection.execute(DropSchema(scratch, cascade=True))
     return elapsed
 
 
@@ -352,7 +352,7 @@ def report_provisioning(timings: list[float], ddl_floor: list[float] | None = No
     if ddl_floor:
         floor = statistics.median(ddl_floor)
         print(
-            f"  PostgreSQL's DDL alone (schema, tables, indexes, foreign keys, commit), "
+            f"  the schema step alone (tables, indexes, foreign keys, stamp, commit), "
             f"{len(ddl_floor)} times in turn: median {floor:.1f} ms; provisioning is "
             f"{median / floor:.2f} x that"
         )
