@@ -10,11 +10,14 @@ the environment and settings that script makes.
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -202,3 +205,91 @@ def report_variants(costs: dict[str, Cost]) -> None:
                 f"{cost.calls - served.calls:+7.0f}"
             )
         print(f"  {cost.cpu_us:7.0f} {changes}  {label}")
+
+
+# --- each step of the served request ------------------------------------------------------------
+
+_HOOK_KINDS = {
+    "before_request_funcs": "before",
+    "after_request_funcs": "after",
+    "teardown_request_funcs": "teardown",
+}
+
+
+class StepMeter:
+    """CPU and Python calls of each app-wide step of one app, summed over the requests made
+    while it is attached: every before-, after- and teardown-request function, the session
+    interface's open and save, and the page's view."""
+
+    def __init__(self) -> None:
+        self.cpu: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+        self.counting = False  # calls are counted apart: the counter slows what it counts
+
+    def attach(self, app: Flask, endpoint: str) -> None:
+        for kind, label in _HOOK_KINDS.items():
+            for functions in getattr(app, kind).values():
+                functions[:] = [self._metered(f"{label}: {_name(f)}", f) for f in functions]
+        interface = app.session_interface
+        for method in ("open_session", "save_session"):
+            metered = self._metered(f"session: {method}", getattr(interface, method))
+            setattr(interface, method, metered)
+        view = app.view_functions[endpoint]
+        app.view_functions[endpoint] = self._metered(f"view: {endpoint}", view)
+
+    def _metered(self, step: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def metered(*args: Any, **kwargs: Any) -> Any:
+            calls = 0
+
+            def count(_frame: object, event: str, _arg: object) -> None:
+                nonlocal calls
+                calls += event == "call"
+
+            started = time.process_time()
+            if self.counting:
+                sys.setprofile(count)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                if self.counting:
+                    sys.setprofile(None)
+                    self.calls[step] += calls
+                else:
+                    self.cpu[step] += time.process_time() - started
+
+        return metered
+
+
+def _name(function: Callable[..., Any]) -> str:
+    inner = getattr(function, "func", function)  # Flask-Limiter registers partials
+    return getattr(inner, "__qualname__", repr(inner))
+
+
+def measure_steps(host: str, schema_name: str, requests: int = 300, rounds: int = 5) -> None:
+    """Print each app-wide step's CPU (least of the rounds) and exact Python calls per
+    request of the routed page as served, biggest first."""
+    from app.extensions import db
+
+    app = variant_app(VARIANTS[0], schema_name)
+    meter = StepMeter()
+    meter.attach(app, "bench.one_row")
+    try:
+        get = page_getter(app, ROWS_PATH, host)
+        least: dict[str, float] = {}
+        for _ in range(rounds):
+            meter.cpu.clear()
+            for _ in range(requests):
+                get()
+            for step, seconds in meter.cpu.items():
+                least[step] = min(least.get(step, seconds), seconds)
+        meter.counting = True
+        for _ in range(50):
+            get()
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+    print(f"Each step of the routed page as served (CPU: least of {rounds} rounds of {requests}")
+    print("requests; calls: exact, of 50), per request; the rest is Flask and the test client:")
+    for step, seconds in sorted(least.items(), key=lambda item: -item[1]):
+        print(f"  {seconds / requests * 1e6:7.0f} us {meter.calls[step] / 50:6.0f} calls  {step}")

@@ -20,6 +20,9 @@ that serves it, so it reports, per request:
 3. What one change would save: the page's CPU in this process through Flask's test client,
    as served and with pool_pre_ping off, without the Redis PING, without Flask-Limiter, or
    reading columns instead of a ``User`` (``bench/page_variants.py``).
+4. Each app-wide step of the request as served (every before-, after- and teardown-request
+   function, the session's open and save, the view): its CPU and exact Python calls in this
+   process (``bench/page_variants.measure_steps``).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `bench.*` importable
 
 from bench.loadgen import run_wrk  # noqa: E402
-from bench.page_variants import measure_variants, report_variants  # noqa: E402
+from bench.page_variants import measure_steps, measure_variants, report_variants  # noqa: E402
 from bench.tenancy import (  # noqa: E402
     WORKER_SETTINGS,
     Page,
@@ -321,7 +324,9 @@ def main() -> None:
         profile(options, hello, spread if options.spread else one_setting, bench.database_url)
         from tenants.slugs import schema_name_for
 
-        report_variants(measure_variants(one_setting.hosts[0], schema_name_for(slug_for(1))))
+        schema_name = schema_name_for(slug_for(1))
+        report_variants(measure_variants(one_setting.hosts[0], schema_name))
+        measure_steps(one_setting.hosts[0], schema_name)
 
 
 if __name__ == "__main__":
