@@ -15,12 +15,14 @@ The rows are plaintext only in memory (a pipe, then this process), never on disk
 from __future__ import annotations
 
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.backups.counting import COPY_LINE, DumpReader
 from app.backups.crypto import BackupCorrupt, EncryptingWriter, decrypted_chunks
 from app.backups.postgres import BackupRefused
+from app.storage.durable import fsync_folder
 
 SETTINGS_FOLDER = "settings"
 COMPRESSION_LEVEL = 1  # the rows are a small part of a backup's time: compress fast
@@ -31,7 +33,9 @@ class SettingDataFiles:
 
     ``pg_dump`` writes table data schema after schema, so one file is open at a time;
     a schema met again after its file was closed fails the backup rather than splitting
-    a setting's rows over two files.
+    a setting's rows over two files. Each finished file is sealed and fsynced by another
+    thread: 1,000 fsyncs (2.6 s on a busy disk) would otherwise stall the pipe from
+    ``pg_dump`` while each one waits.
     """
 
     def __init__(self, folder: Path, backup_key: str, slugs_by_schema: dict[str, str]) -> None:
@@ -42,6 +46,8 @@ class SettingDataFiles:
         self._schema: str | None = None
         self._writer: EncryptingWriter | None = None
         self._compressor = zlib.compressobj(COMPRESSION_LEVEL)
+        self._closer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backup-fsync")
+        self._closing: dict[str, tuple[EncryptingWriter, Future[None]]] = {}
         self.files: dict[str, dict[str, str]] = {}
 
     def __call__(self, schema: str, table: str, data: bytes) -> None:
@@ -66,19 +72,26 @@ class SettingDataFiles:
         if self._writer is None:
             return
         self._writer.write(self._compressor.flush())
-        self._writer.close()
-        self.files[self._slugs[self._schema or ""]]["sha256"] = self._writer.sha256
+        slug = self._slugs[self._schema or ""]
+        self._closing[slug] = (self._writer, self._closer.submit(self._writer.close))
         self._writer = None
 
     def close(self) -> dict[str, dict[str, str]]:
-        """Finish the last file; returns ``{slug: {"file": ..., "sha256": ...}}``."""
+        """Finish every file, durably; returns ``{slug: {"file": ..., "sha256": ...}}``."""
         self._close_current()
+        self._closer.shutdown()
+        for slug, (writer, closed) in self._closing.items():
+            closed.result()  # raises what closing the file raised
+            self.files[slug]["sha256"] = writer.sha256
+        fsync_folder(self._folder)
         missing = sorted(set(self._slugs.values()) - set(self.files))
         if missing:
             raise BackupRefused(f"the dump holds no rows of setting(s) {', '.join(missing)}")
         return self.files
 
     def abandon(self) -> None:
+        """Stop writing (the caller removes the partial backup)."""
+        self._closer.shutdown(cancel_futures=True)
         if self._writer is not None:
             self._writer.abandon()
 
