@@ -174,7 +174,8 @@ def row_counts(
     connection: psycopg.Connection, schemas: dict[str, str]
 ) -> dict[str, dict[str, int]]:
     """Rows per table of each schema (``{key: schema}`` → ``{key: {table: rows}}``), counted
-    inside the caller's transaction with one statement per ``COUNT_BATCH`` schemas."""
+    with one statement per ``COUNT_BATCH`` schemas (on an autocommit connection, each its
+    own transaction, holding its locks only while it runs)."""
     keys = {schema: key for key, schema in schemas.items()}
     tables = _tables_by_schema(connection, list(keys))
     counts: dict[str, dict[str, int]] = {key: {} for key in schemas}
