@@ -32,7 +32,7 @@ import tarfile
 import tempfile
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -300,47 +300,39 @@ def _registry_row_sql(
     return statement
 
 
-_FOREIGN_KEYS = """
-SELECT child.relname, parent.relname
-FROM pg_constraint k
-JOIN pg_class child ON child.oid = k.conrelid
-JOIN pg_class parent ON parent.oid = k.confrelid
-WHERE k.contype = 'f' AND child.relnamespace = %(schema)s::regnamespace
+_TABLES_AND_REFERENCES = """
+SELECT t.relname, referenced.relname
+FROM pg_class t
+LEFT JOIN pg_constraint k ON k.conrelid = t.oid AND k.contype = 'f'
+LEFT JOIN pg_class referenced ON referenced.oid = k.confrelid
+WHERE t.relnamespace = %s::regnamespace AND t.relkind IN ('r', 'p')
 """
 
 
-def _load_order(connection: psycopg.Connection, schema: str, tables: Iterable[str]) -> list[str]:
-    """``tables`` with every table after those its foreign keys reference: a key is checked
-    at the end of each ``COPY``, so the rows it points at must be there already."""
-    order = TopologicalSorter({table: set() for table in tables})
-    for child, parent in connection.execute(_FOREIGN_KEYS, {"schema": schema}):
-        if child != parent:  # a table's rows may point at each other: checked after the COPY
-            order.add(child, parent)
-    return list(order.static_order())
-
-
-def _table_names(connection: psycopg.Connection, schema: str) -> set[str]:
-    return {
-        name
-        for (name,) in connection.execute(
-            "SELECT relname FROM pg_class WHERE relnamespace = %s::regnamespace "
-            "AND relkind IN ('r', 'p')",
-            (schema,),
-        )
-    }
+def _tables_and_references(connection: psycopg.Connection, schema: str) -> dict[str, set[str]]:
+    """Each table of ``schema`` and the other tables its foreign keys reference."""
+    tables: dict[str, set[str]] = {}
+    for table, referenced in connection.execute(_TABLES_AND_REFERENCES, (schema,)):
+        references = tables.setdefault(table, set())
+        # A table's rows may point at each other: the keys are checked after its COPY.
+        if referenced is not None and referenced != table:
+            references.add(referenced)
+    return tables
 
 
 def _load_rows(connection: psycopg.Connection, schema: str, tables: dict[str, TableRows]) -> None:
     """COPY each table's rows into ``schema``, whose tables must be exactly the backup's
     (the version table was written when the schema was built)."""
     tables = {name: rows for name, rows in tables.items() if name != VERSION_TABLE}
-    built = _table_names(connection, schema) - {VERSION_TABLE}
-    if built != set(tables):
+    built = _tables_and_references(connection, schema)
+    built.pop(VERSION_TABLE, None)
+    if set(built) != set(tables):
         raise BackupRefused(
             "the backup's tables do not match its revision's: "
-            f"{', '.join(sorted(built ^ set(tables)))}"
+            f"{', '.join(sorted(set(built) ^ set(tables)))}"
         )
-    for table in _load_order(connection, schema, tables):
+    # A foreign key is checked at the end of each COPY: the rows it points at come first.
+    for table in TopologicalSorter(built).static_order():
         statement = sql.SQL("COPY {} {} FROM STDIN").format(
             sql.Identifier(schema, table),
             sql.SQL(tables[table].columns),  # type: ignore[arg-type] - pg_dump's, authenticated
