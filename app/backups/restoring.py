@@ -106,7 +106,11 @@ def _setting_file(backup: StoredBackup, manifest: dict[str, Any], slug: str) -> 
             f"(format {manifest.get('format')}): one setting cannot be restored from it. Restore "
             "it whole into a scratch server, or restore one setting from a newer backup"
         )
-    entry = manifest["setting_files"][slug]
+    entry = manifest["setting_files"].get(slug)
+    if entry is None:
+        raise BackupRefused(
+            f"backup {backup.name} holds no schema of setting '{slug}' (it had been deleted)"
+        )
     if not (backup.path / entry["file"]).is_file():
         raise BackupCorrupt(f"{backup.name}/{entry['file']} (the rows of {slug}) is missing")
     return entry

@@ -79,3 +79,25 @@ def test_a_server_whose_lock_table_cannot_hold_every_table_is_refused_with_what_
     assert "max_locks_per_transaction = 64" in problem
     assert "ALTER SYSTEM SET max_locks_per_transaction = 192" in problem
     assert lock_capacity_problem(tables=15_000, per_transaction=256, slots=100) is None
+
+
+def test_a_deleted_setting_beside_live_ones_is_backed_up_as_its_registry_row_alone(service):
+    """Deleting a setting keeps its registry row and drops its schema: the backup goes on."""
+    from app.retention.setting_exit import delete_setting
+
+    service.family("sunnyside")
+    service.family("moonbeam", "Moonbeam Pre-school")
+    with service.app.app_context():
+        delete_setting("moonbeam")
+
+    result = service.cli("backups", "run")
+
+    assert result.exit_code == 0, result.output
+    key = service.app.config["LJ"].BACKUP_KEY
+    manifest = json.loads(b"".join(decrypted_chunks(only_backup(service).path / MANIFEST, key)))
+    assert sorted(row["slug"] for row in manifest["registry"]) == ["moonbeam", "sunnyside"]
+    assert list(manifest["setting_files"]) == ["sunnyside"]
+    refused = service.cli(
+        "backups", "restore", only_backup(service).name, "--setting", "moonbeam", input="moonbeam\n"
+    )
+    assert refused.exit_code != 0 and "left the service" in refused.output
