@@ -335,7 +335,9 @@ class Cards:
     again and age out.
 
     In this process, not in Redis: a hit costs a dictionary look-up rather than a round
-    trip, and no copy of journal text lives outside PostgreSQL for a purge to miss.
+    trip, and no copy of journal text is stored outside PostgreSQL for a purge to miss (a
+    card left behind by an edit or a purge is never asked for again, and goes with the
+    process or under newer cards).
     """
 
     def __init__(self, render: CardRenderer, size: int = 2048) -> None:
