@@ -213,7 +213,8 @@ def make_app(app, monkeypatch):
     """Another app instance configured with extra environment variables (e.g. a dead Redis)."""
     from app import create_app
     from app.config import Config
-    from app.extensions import csrf, limiter
+    from app.extensions import csrf
+    from app.security.rate_limits import install_rate_limits
     from tests.probe import probe
 
     def make(**env: str) -> Flask:
@@ -227,7 +228,7 @@ def make_app(app, monkeypatch):
 
     yield make
     # Flask-Limiter keeps its storage on the shared extension object: give it back.
-    limiter.init_app(app)
+    install_rate_limits(app)
     # create_app made the new app's Celery app the default, so tasks sent later would run
     # with its settings (its SMTP server, its Redis): give that back too.
     app.extensions["celery"].set_default()

@@ -16,6 +16,10 @@ from app.extensions import limiter
 
 
 def install_rate_limits(app: Flask) -> None:
+    # Flask-Limiter merges an app's storage options into those it already holds: start
+    # from none, so an app made after another in one process (a Sentinel's options, then
+    # a plain Redis's) is given only its own.
+    limiter._storage_options = {}
     limiter.init_app(app)
     manager = limiter.limit_manager
     assert not manager.default_limits and not manager.application_limits, (

@@ -14,7 +14,7 @@ import redis
 
 from app.backups.operations import nightly_backup
 from app.devservers import free_port
-from app.extensions import limiter
+from app.security.rate_limits import install_rate_limits
 from tests.helpers.backups import Service
 from tests.helpers.workers import workers_running
 
@@ -78,4 +78,4 @@ def ready_service(app, own_redis: OwnRedis, monkeypatch, request) -> Iterator[Se
     workers_running(ready.app)
     yield ready
     # Flask-Limiter keeps its storage on the shared extension object: give it back.
-    limiter.init_app(app)
+    install_rate_limits(app)
