@@ -4,7 +4,8 @@ For every active setting (``run_each_setting``: a failure in one is recorded and
 others go on), it purges archived children, staff and parents past their purge date
 and not on legal hold, then expired log rows, one-time links, sent emails and leaving packs (their
 files through the deletion queue), in batches of
-``BATCH_SIZE`` with one transaction (and one erasure-ledger entry) per batch. What is
+``BATCH_SIZE`` with one transaction (and one erasure-ledger entry) per batch, the words
+naming the children found with one scan for them all. What is
 due is computed from the database each time, so a second run finds nothing to do.
 """
 
@@ -23,7 +24,7 @@ from app.mail.models import OutboxMessage
 from app.retention.archive import due_for_purge
 from app.retention.ledger import LedgerEntry, PurgeReason, RecordType, append_at_commit
 from app.retention.packs import purge_expired_packs
-from app.retention.purge import purge_accounts, purge_children
+from app.retention.purge import Mentions, purge_accounts, purge_children
 from app.retention.schedule import kept_since
 from tenants.each_setting import EachSettingReport, run_each_setting
 from tenants.models import Setting
@@ -43,10 +44,12 @@ def retention_purge() -> EachSettingReport:
 def purge_setting(_: Setting) -> dict[str, int]:
     """Purge everything due in the bound setting, committing per batch."""
     counts: Counter[str] = Counter()
+    # One scan for the words naming any child due, not one per batch (see Mentions).
+    mentions = Mentions.of(due_for_purge(RecordType.CHILD))
     for record_type, label in PEOPLE:
         while ids := due_for_purge(record_type, limit=BATCH_SIZE):
             if record_type is RecordType.CHILD:
-                purge_children(ids, by=None, reason=PurgeReason.RETENTION)
+                purge_children(ids, by=None, reason=PurgeReason.RETENTION, mentions=mentions)
             else:
                 purge_accounts(ids, record_type, by=None, reason=PurgeReason.RETENTION)
             db.session.commit()

@@ -9,12 +9,14 @@ from sqlalchemy import select, text
 from app import clock
 from app.auth.models import AuditEntry, User
 from app.extensions import db
+from app.journal.models import Observation
 from app.people.children import archive_child, create_child
 from app.people.models import Child
 from tests.helpers.clients import post_form
-from tests.helpers.journal import signed_in
+from tests.helpers.journal import observe, signed_in
 from tests.helpers.people import child_details, inside, manager_of_setting
 from tests.helpers.retention import archive, ledger_entries
+from workers import retention_purge
 from workers.jobs import run_job_now as _run_job_now
 
 YEAR = timedelta(days=366)
@@ -123,3 +125,35 @@ def test_a_failure_in_one_setting_is_recorded_and_the_others_are_purged(app, fam
             db.session.commit()
     assert broken.slug in summary.split("failed:", 1)[1]
     assert not _exists(app, family.slug, Child, family.child_a_id)
+
+
+def test_a_job_of_several_batches_removes_every_purged_childs_name_from_what_stays(
+    app, family, monkeypatch
+):
+    """The names are found with one scan for the whole job (``Mentions``): a child of the
+    last batch is scrubbed as surely as one of the first."""
+    monkeypatch.setattr(retention_purge, "BATCH_SIZE", 1)
+    with inside(app, family.slug):
+        cleo = create_child(
+            child_details(first_name="Cleo", last_name="Mensah"),
+            by=manager_of_setting(),
+        ).id
+        db.session.commit()
+    archive(app, family, cleo)
+    archive(app, family, family.child_a_id)
+    about_both = observe(
+        app, family, [family.child_b_id], "Barty chased Cleo Mensah and Ada Okafor."
+    )
+    clock.advance(3 * YEAR)
+    assert "children purged" in _purge_job(app)
+
+    assert not _exists(app, family.slug, Child, cleo)
+    assert not _exists(app, family.slug, Child, family.child_a_id)
+    with inside(app, family.slug):
+        assert db.session.get_one(Observation, about_both).text == (
+            "Barty chased a friend and a friend."
+        )
+    children = [
+        e.rows["children"] for e in ledger_entries(app, family.slug) if e.rows.get("children")
+    ]
+    assert sorted(children) == sorted([(cleo,), (family.child_a_id,)])
