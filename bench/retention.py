@@ -32,9 +32,11 @@ import io
 import multiprocessing
 import os
 import resource
+import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -225,17 +227,83 @@ def bench_purge(app: Flask, children: int) -> None:
     # are written costs far more than removing one still in the page cache.
     os.sync()
     print(f"Filled {children} children, {files} files in {time.perf_counter() - started:.1f} s")
+    load_before = os.getloadavg()[0]
     with app.app_context(), tenant_context(slug), _timed_drains() as draining:
         started = time.perf_counter()
         counts = purge_setting(None)  # type: ignore[arg-type]
         seconds = time.perf_counter() - started
-        left = sum(1 for path in setting_folder().iterdir() if path.is_file())
+        folder = setting_folder()
+        left = sum(1 for path in folder.iterdir() if path.is_file())
     rate = children / seconds
+    rows, deleting = seconds - draining[0], draining[0]
     print(
-        f"Purge: {counts} in {seconds:.2f} s (of which deleting {files} files "
-        f"{draining[0]:.2f} s), files left {left}: {rate:.0f} children/s "
-        f"(target >= {PURGE_TARGET:.0f}) -> {'met' if rate >= PURGE_TARGET else 'MISSED'}"
+        f"Purge: {counts} in {seconds:.2f} s, files left {left}: {rate:.0f} children/s "
+        f"including file deletion (target >= {PURGE_TARGET:.0f}) -> "
+        f"{'met' if rate >= PURGE_TARGET else 'MISSED'}; load average "
+        f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}\n"
+        f"  rows:  {rows:.2f} s ({children / rows:.0f} children/s)\n"
+        f"  files: {deleting:.2f} s ({files / deleting:.0f} files/s, {children / deleting:.0f} "
+        "children/s), the drains after each batch's commit"
     )
+    print(f"Unlink floor: {files} files as the purge's (one folder), written and synced first")
+    for way, floor in unlink_floor(folder.parent / "unlink-floor", files):
+        print(
+            f"  {way:<30} {floor:6.2f} s ({files / floor:6.0f} files/s, "
+            f"{children / floor:4.0f} children/s); load average {os.getloadavg()[0]:.1f}"
+        )
+
+
+FLOOR_SAMPLE = 10_000  # files removed on one thread (scaled up: all of them take minutes)
+
+
+def unlink_floor(scratch: Path, files: int) -> Iterator[tuple[str, float]]:
+    """Seconds to remove ``files`` files of the purge's sizes (a photo and a thumbnail each,
+    in one folder, synced to disk first) without the database: one thread (a sample, scaled),
+    several threads as the drain removes them, ``rm -rf`` of the folder. Each ends with the
+    folder synced, as the drain's batches do."""
+    from app.storage.deletions import UNLINK_THREADS
+
+    ways: list[tuple[str, int, Callable[[Path, list[Path]], None]]] = [
+        ("unlink, 1 thread", min(files, FLOOR_SAMPLE), _unlinking(1)),
+        ("unlink, 4 threads", files, _unlinking(4)),
+        (f"unlink, {UNLINK_THREADS} threads (drain)", files, _unlinking(UNLINK_THREADS)),
+        ("unlink, 64 threads", files, _unlinking(64)),
+        ("rm -rf of the folder", files, _rm_rf),
+    ]
+    photo, thumb = jpeg(64, 48), jpeg(32, 24)
+    for way, count, remove in ways:
+        paths = [scratch / f"{n:06d}{'-t' if n % 2 else ''}.jpg" for n in range(count)]
+        _write_files(scratch, [p.name for p in paths[0::2]], photo)
+        _write_files(scratch, [p.name for p in paths[1::2]], thumb)
+        os.sync()
+        started = time.perf_counter()
+        remove(scratch, paths)
+        seconds = time.perf_counter() - started
+        assert not any(p.exists() for p in paths), f"{way}: files left"
+        yield way, seconds * files / count
+
+
+def _unlinking(threads: int) -> Callable[[Path, list[Path]], None]:
+    def remove(folder: Path, paths: list[Path]) -> None:
+        slices = [paths[start::threads] for start in range(threads)]
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda part: [os.unlink(path) for path in part], slices))
+        _sync_folder(folder)
+
+    return remove
+
+
+def _rm_rf(folder: Path, _: list[Path]) -> None:
+    subprocess.run(["rm", "-rf", str(folder)], check=True)
+    _sync_folder(folder.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 @contextmanager
@@ -393,12 +461,14 @@ def main() -> int:
     parser.add_argument("--children", type=int, default=2000)
     parser.add_argument("--observations", type=int, default=500)
     parser.add_argument("--quick", action="store_true", help="200 children, a pack of 100")
+    parser.add_argument("--purge-only", action="store_true", help="no leaving pack")
     args = parser.parse_args()
     if args.quick:
         args.children, args.observations = 200, 100
     with bench_app(LJ_TASKS_IN_PROCESS="1") as bench:
         bench_purge(bench.app, args.children)
-        bench_pack(bench.app, args.observations)
+        if not args.purge_only:
+            bench_pack(bench.app, args.observations)
     return 0
 
 
