@@ -117,27 +117,32 @@ def _among(column: ColumnElement, ids: Sequence[int]) -> ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class Mentions:
-    """The observations whose stored words may name any of some children, found with one
-    scan of the setting's observations, captions, comments and revisions.
+    """Which observations' stored words may name which children, found with one scan of
+    the setting's observations, captions, comments and revisions for them all.
 
     The retention job scans once for every child it is about to purge, and each batch then
-    reads only these observations: a scan per batch of 200 children cost the job more than
-    all its deletes (bench/retention.py). Words written after the scan, while the job runs,
-    are not seen: a mention typed then of a child gone for years is the window any scan
-    leaves open until its transaction commits.
+    picks its observations from here without a query: a scan per batch of 200 children cost
+    the job more than all its deletes (bench/retention.py). Words written after the scan,
+    while the job runs, are not seen: a mention typed then of a child gone for years is the
+    window any scan leaves open until its transaction commits.
     """
 
-    children: frozenset[int]
-    observations: list[int]
+    name_words: dict[int, frozenset[str]]  # child id -> the words of their name forms
+    holding: dict[str, frozenset[int]]  # word -> the observations whose words hold it
 
     @classmethod
     def of(cls, child_ids: Iterable[int]) -> Mentions:
-        ids = sorted(set(child_ids))
-        names = _names(select(Child).where(_among(Child.id, ids)))
-        return cls(frozenset(ids), _observations_naming(names))
+        children = _names(select(Child).where(_among(Child.id, sorted(set(child_ids)))))
+        name_words = _name_words(children)
+        return cls(name_words, _observations_holding(set().union(*name_words.values())))
 
     def covers(self, child_ids: Iterable[int]) -> bool:
-        return self.children.issuperset(child_ids)
+        return self.name_words.keys() >= set(child_ids)
+
+    def observations_naming(self, child_ids: Iterable[int]) -> list[int]:
+        """The observations holding a word of one of these children's names."""
+        words = {word for child in child_ids for word in self.name_words.get(child, ())}
+        return sorted({found for word in words for found in self.holding.get(word, ())})
 
 
 def purge_children(
@@ -175,7 +180,7 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
     _queue_files(photos, purged)
     purged_names = _names(select(Child).where(_among(Child.id, ids)))
     purged.scrubbed = _scrub_group_observations(
-        ids, only_theirs, purged_names, _observations_naming(purged_names, mentions.observations)
+        ids, only_theirs, purged_names, mentions.observations_naming(ids)
     )
 
     purged.add(
@@ -421,70 +426,81 @@ def _message_names(pattern: str) -> ColumnElement[bool]:
     )
 
 
-def _observations_naming(
-    children: list[ChildName], among: Sequence[int] | None = None
-) -> list[int]:
-    """The observations (among these, when given) whose stored words may name one of the
-    children: their text, next steps, review note, a caption, a comment or a revision holds
-    a word of one of the children's name forms, ignoring case. Read as ids, in a query of
-    their own: as a condition of a larger query the planner misjudged the set's size and
-    looked it up row by row.
+def _name_words(children: list[ChildName]) -> dict[int, frozenset[str]]:
+    """Each child's name forms (as written and without accents) split into words, in lower
+    case, by the database: as it splits the texts (``_observations_holding``)."""
+    pairs = [
+        (child.id, written)
+        for child in children
+        for form in name_forms(child)
+        for written in {form, _without_accents(form)}
+    ]
+    forms = (
+        func.unnest(
+            literal([child for child, _ in pairs], ARRAY(Integer)),
+            literal([form for _, form in pairs], ARRAY(Text)),
+        )
+        .table_valued("child_id", "form")
+        .render_derived()
+    )
+    words: dict[int, set[str]] = {}
+    for child, word in db.session.execute(select(forms.c.child_id, _words(forms.c.form))):
+        if word:
+            words.setdefault(child, set()).add(word)
+    return {child: frozenset(found) for child, found in words.items()}
 
-    Every text and every name form is split into words by the database, with the same
-    word boundaries as a regular expression's ``\\m``/``\\M``, and the words are joined
-    with those of the names: a hash join, one pass over the setting's texts whatever the
-    number of children (a regular expression of 2,000 children's forms took 0.6 s per
-    20,000 observations, and grows with the names). Any form found as a word sequence
-    shares its first word with the text, so no observation naming a child is missed; the
-    masking's matcher then reads those found.
+
+def _observations_holding(name_words: set[str]) -> dict[str, frozenset[int]]:
+    """For each of ``name_words``, the observations whose text, next steps, review note, a
+    caption, a comment or a revision holds it (ignoring case).
+
+    Every text is split into words by the database, with the same word boundaries as a
+    regular expression's ``\\m``/``\\M``, and joined with the names' words: a hash join, one
+    pass over the setting's texts whatever the number of children (a regular expression
+    of 2,000 children's forms took 0.6 s per 20,000 observations, and grew with the
+    names). A form found in a text shares its first word with it, so no observation naming
+    a child is missed; the masking's matcher then reads those found.
     """
-    forms = {form for child in children for form in name_forms(child)}
-    forms |= {_without_accents(form) for form in forms}
-    split = select(_words(func.unnest(literal(sorted(forms), ARRAY(Text)))).label("word"))
-    words = split.subquery()
-    name_words = select(words.c.word).where(words.c.word != "")
+    if not name_words:
+        return {}
+    wanted = select(func.unnest(literal(sorted(name_words), ARRAY(Text))))
     places = [
         (Observation.id, func.concat_ws(" ", *_OBSERVATION_WORDS)),
         (Photo.observation_id, Photo.caption),
         (Comment.observation_id, Comment.body),
         (ObservationRevision.observation_id, cast(ObservationRevision.changes, Text)),
     ]
-    naming = union(*(_owners_of_words(owner, text, name_words, among) for owner, text in places))
     # Not knowing how many words a text holds (it assumes 1,000 a row), the planner
     # expects millions of rows and compiles the query to machine code first: 0.3-0.5 s,
     # more than running it. ``set_config(..., true)`` is ``SET LOCAL``: the purge's own
     # transaction runs without that compiler (its other statements are small anyway).
     db.session.execute(select(func.set_config("jit", "off", True)))
-    return list(db.session.scalars(naming))
+    holding: dict[str, set[int]] = {}
+    found = union(*(_words_held(owner, text, wanted) for owner, text in places))
+    for observation, word in db.session.execute(found):
+        holding.setdefault(word, set()).add(observation)
+    return {word: frozenset(observations) for word, observations in holding.items()}
 
 
 _OBSERVATION_WORDS = (Observation.text, Observation.next_steps, Observation.review_note)
 
 
-def _owners_of_words(
-    owner: ColumnElement[int],
-    text: ColumnElement[str],
-    name_words: Select[tuple[str]],
-    among: Sequence[int] | None,
-) -> Select[tuple[int]]:
-    """The observations (``owner``) of the rows whose ``text`` holds one of ``name_words``."""
+def _words_held(
+    owner: ColumnElement[int], text: ColumnElement[str], wanted: Select[tuple[str]]
+) -> Select[tuple[int, str]]:
+    """(observation, word) for each of the ``wanted`` words the rows' ``text`` holds."""
     words = _words(text).table_valued("word").render_derived().lateral()
     return (
-        select(owner)
+        select(owner, words.c.word)
         .select_from(owner.table)
         .join(words, true())
-        .where(words.c.word.in_(name_words), *_only(owner, among))
+        .where(words.c.word.in_(wanted))
     )
 
 
 def _words(text: ColumnElement[str]):  # noqa: ANN202 (a set-returning SQL function)
     """The words of ``text`` in lower case, as the database's regular expressions see them."""
     return func.regexp_split_to_table(func.lower(text), r"\W+")
-
-
-def _only(column: ColumnElement[int], ids: Sequence[int] | None) -> list[ColumnElement[bool]]:
-    """The condition keeping ``column`` among ``ids``; none when ``ids`` is None (all)."""
-    return [] if ids is None else [_among(column, ids)]
 
 
 def _without_accents(text: str) -> str:
