@@ -46,6 +46,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     not_,
     or_,
     select,
@@ -129,12 +130,18 @@ class Mentions:
 
     name_words: dict[int, frozenset[str]]  # child id -> the words of their name forms
     holding: dict[str, frozenset[int]]  # word -> the observations whose words hold it
+    # Observations whose texts hold a character reference ("A&#100;a" reads Ada): their
+    # words are not known until decoded, so the matcher reads them for every child.
+    encoded: frozenset[int]
 
     @classmethod
     def of(cls, child_ids: Iterable[int]) -> Mentions:
         children = _names(select(Child).where(_among(Child.id, sorted(set(child_ids)))))
         name_words = _name_words(children)
-        return cls(name_words, _observations_holding(set().union(*name_words.values())))
+        holding = _observations_holding(set().union(*name_words.values()))
+        return cls(
+            name_words, holding, _observations_with_references() if children else frozenset()
+        )
 
     def covers(self, child_ids: Iterable[int]) -> bool:
         return self.name_words.keys() >= set(child_ids)
@@ -142,7 +149,8 @@ class Mentions:
     def observations_naming(self, child_ids: Iterable[int]) -> list[int]:
         """The observations holding a word of one of these children's names."""
         words = {word for child in child_ids for word in self.name_words.get(child, ())}
-        return sorted({found for word in words for found in self.holding.get(word, ())})
+        found = {observation for word in words for observation in self.holding.get(word, ())}
+        return sorted(found | self.encoded)
 
 
 def purge_children(
@@ -427,14 +435,9 @@ def _message_names(pattern: str) -> ColumnElement[bool]:
 
 
 def _name_words(children: list[ChildName]) -> dict[int, frozenset[str]]:
-    """Each child's name forms (as written and without accents) split into words, in lower
-    case, by the database: as it splits the texts (``_observations_holding``)."""
-    pairs = [
-        (child.id, written)
-        for child in children
-        for form in name_forms(child)
-        for written in {form, _without_accents(form)}
-    ]
+    """Each child's name forms split into words by the database, as it splits the texts
+    (``_words``)."""
+    pairs = [(child.id, form) for child in children for form in name_forms(child)]
     forms = (
         func.unnest(
             literal([child for child, _ in pairs], ARRAY(Integer)),
@@ -454,8 +457,8 @@ def _observations_holding(name_words: set[str]) -> dict[str, frozenset[int]]:
     """For each of ``name_words``, the observations whose text, next steps, review note, a
     caption, a comment or a revision holds it (ignoring case).
 
-    Every text is split into words by the database, with the same word boundaries as a
-    regular expression's ``\\m``/``\\M``, and joined with the names' words: a hash join, one
+    Every text is split into words by the database (``_words``) and joined with the
+    names' words: a hash join, one
     pass over the setting's texts whatever the number of children (a regular expression
     of 2,000 children's forms took 0.6 s per 20,000 observations, and grew with the
     names). A form found in a text shares its first word with it, so no observation naming
@@ -464,25 +467,38 @@ def _observations_holding(name_words: set[str]) -> dict[str, frozenset[int]]:
     if not name_words:
         return {}
     wanted = select(func.unnest(literal(sorted(name_words), ARRAY(Text))))
-    places = [
-        (Observation.id, func.concat_ws(" ", *_OBSERVATION_WORDS)),
-        (Photo.observation_id, Photo.caption),
-        (Comment.observation_id, Comment.body),
-        (ObservationRevision.observation_id, cast(ObservationRevision.changes, Text)),
-    ]
     # Not knowing how many words a text holds (it assumes 1,000 a row), the planner
     # expects millions of rows and compiles the query to machine code first: 0.3-0.5 s,
     # more than running it. ``set_config(..., true)`` is ``SET LOCAL``: the purge's own
     # transaction runs without that compiler (its other statements are small anyway).
     db.session.execute(select(func.set_config("jit", "off", True)))
     holding: dict[str, set[int]] = {}
-    found = union(*(_words_held(owner, text, wanted) for owner, text in places))
+    found = union(*(_words_held(owner, text, wanted) for owner, text in _TEXT_PLACES))
     for observation, word in db.session.execute(found):
         holding.setdefault(word, set()).add(observation)
     return {word: frozenset(observations) for word, observations in holding.items()}
 
 
-_OBSERVATION_WORDS = (Observation.text, Observation.next_steps, Observation.review_note)
+_TEXT_PLACES = (  # (the observation, a text of it) for every text an observation has
+    (
+        Observation.id,
+        func.concat_ws(" ", Observation.text, Observation.next_steps, Observation.review_note),
+    ),
+    (Photo.observation_id, Photo.caption),
+    (Comment.observation_id, Comment.body),
+    (ObservationRevision.observation_id, cast(ObservationRevision.changes, Text)),
+)
+
+# A character reference as a reader's HTML decodes it (``app.journal.text``'s _ENTITY).
+_REFERENCE = r"&(#[0-9]+|#x[0-9a-f]+|[a-z][a-z0-9]+)"
+
+
+def _observations_with_references() -> frozenset[int]:
+    """The observations any of whose texts holds a character reference."""
+    found = union(
+        *(select(owner).where(text.regexp_match(_REFERENCE, "i")) for owner, text in _TEXT_PLACES)
+    )
+    return frozenset(db.session.scalars(found))
 
 
 def _words_held(
@@ -499,8 +515,17 @@ def _words_held(
 
 
 def _words(text: ColumnElement[str]):  # noqa: ANN202 (a set-returning SQL function)
-    """The words of ``text`` in lower case, as the database's regular expressions see them."""
-    return func.regexp_split_to_table(func.lower(text), r"\W+")
+    """The words of ``text`` near enough as the masking's matcher reads them
+    (``app.journal.text.FoldedText``) to narrow what it reads: compatibility-decomposed
+    (full-width letters as letters), without accents, in lower case, split at everything
+    but letters and digits; and read once more without formatting tags and Markdown's
+    emphasis characters, so that ``<b>Ad</b>a`` and ``Ad*a`` hold the word "ada"."""
+    decomposed = func.normalize(text, literal_column("NFKD"))
+    lower = func.lower(func.regexp_replace(decomposed, r"[\u0300-\u036f]", "", "g"))
+    # What case-folding does beyond lower case: ß is ss, final sigma is sigma, dotless i is i.
+    folded = func.replace(func.translate(lower, "\u03c2\u0131", "\u03c3i"), "\u00df", "ss")
+    joined = func.regexp_replace(folded, r"<[^>]*>|[*_~\\]+", "", "g")
+    return func.regexp_split_to_table(func.concat_ws(" ", folded, joined), "[^[:alnum:]]+")
 
 
 def _without_accents(text: str) -> str:

@@ -10,6 +10,7 @@ from app import clock
 from app.auth.models import AuditEntry
 from app.extensions import db
 from app.journal import comments, observations
+from app.journal.masking import ChildName, find_mentions
 from app.journal.models import Comment, Observation, Photo
 from app.mail import queue_email
 from app.people.models import Child
@@ -258,3 +259,29 @@ def test_a_purge_whose_ledger_entry_cannot_be_written_is_a_503_and_purges_nothin
     drain(app, family.slug)
     assert files <= media_files(app, family.slug)
     assert "Ada Okafor" in manager.get("/retention/archive").text  # and the page says so
+
+
+def test_a_name_spelled_so_that_only_the_reader_sees_it_goes_too(app, family):
+    """An observation that is not about the child but names them as only its rendered text
+    shows (a character reference, a formatting tag, emphasis inside the word, full-width
+    letters) is scrubbed like any other: the masking's matcher finds no mention left."""
+    spellings = [
+        "A&#100;a",
+        "<b>Ad</b>a",
+        "Ad*a",
+        "\uff21\uff44\uff41",
+        "Oka&amp;#102;or",
+        "OKAFOR",
+    ]
+    named = observe(app, family, [family.child_b_id], f"Barty waved at {', '.join(spellings)}.")
+    ada = ChildName(family.child_a_id, "Ada", "Okafor", None)
+    with inside(app, family.slug):
+        written = db.session.get_one(Observation, named).text
+    assert len(find_mentions(written, targets=[ada], protected=[])) == len(spellings)
+    archive(app, family, family.child_a_id)
+
+    assert _purge_on_the_page(app, family)[1].status_code == 303
+
+    with inside(app, family.slug):
+        kept = db.session.get_one(Observation, named).text
+    assert find_mentions(kept, targets=[ada], protected=[]) == [], kept
