@@ -25,7 +25,9 @@ from collections.abc import Callable
 # COPY schema.table (columns) FROM stdin;  -- either name may be quoted ("a""b")
 _NAME = r'(?:"(?:[^"]|"")+"|[^\s."]+)'
 COPY_LINE = re.compile(rf"^COPY ({_NAME})\.({_NAME}) ")
-_SETVAL = re.compile(r"^SELECT pg_catalog\.setval\('((?:[^']|'')+)', (-?\d+), (true|false)\);$")
+_SETVAL = re.compile(
+    rb"^SELECT pg_catalog\.setval\('((?:[^']|'')+)', (-?\d+), (true|false)\);$", re.MULTILINE
+)
 _QUALIFIED = re.compile(rf"^({_NAME})\.({_NAME})$")
 _END = b"\\.\n"
 
@@ -58,27 +60,36 @@ class DumpReader:
         position = 0
         while position < complete:
             if self._table is None:
-                position = self._read_line(block, position)
+                position = self._read_between_tables(block, position, complete)
             else:
                 position = self._count_rows(block, position, complete)
 
-    def _read_line(self, block: bytes, position: int) -> int:
-        """Read one line outside a table's rows: a ``COPY`` line starts a table, a
-        ``setval`` notes a sequence; the rest (comments, settings) is skipped."""
-        end = block.index(b"\n", position) + 1
+    def _read_between_tables(self, block: bytes, position: int, complete: int) -> int:
+        """Note the sequences set from ``position`` up to the next ``COPY`` line, and start
+        the table that line names; returns where reading goes on. Comments and settings
+        between are skipped unread: searched for in C, not looked at line by line."""
         if block.startswith(b"COPY ", position):
-            found = COPY_LINE.match(block[position:end].decode())
-            if found is not None:  # else a COPY of something other than a table's data
-                schema, table = (unquote(name) for name in found.groups())
-                self._table = (schema, table)
-                self.counts[schema][table] = 0
-                self._give(block[position:end])
-        elif block.startswith(b"SELECT pg_catalog.setval(", position):
-            found = _SETVAL.match(block[position : end - 1].decode())
-            qualified = found and _QUALIFIED.match(found.group(1).replace("''", "'"))
-            if found and qualified:
+            start = position
+        else:
+            found = block.find(b"\nCOPY ", position, complete)
+            start = complete if found < 0 else found + 1
+        for setval in _SETVAL.finditer(block, position, start):
+            qualified = _QUALIFIED.match(setval.group(1).decode().replace("''", "'"))
+            if qualified:
                 schema, sequence = (unquote(name) for name in qualified.groups())
-                self.sequences[schema][sequence] = (int(found.group(2)), found.group(3) == "true")
+                self.sequences[schema][sequence] = (
+                    int(setval.group(2)),
+                    setval.group(3) == b"true",
+                )
+        if start == complete:
+            return complete
+        end = block.index(b"\n", start) + 1
+        found_copy = COPY_LINE.match(block[start:end].decode())
+        if found_copy is not None:  # else a COPY of something other than a table's data
+            schema, table = (unquote(name) for name in found_copy.groups())
+            self._table = (schema, table)
+            self.counts[schema][table] = 0
+            self._give(block[start:end])
         return end
 
     def _give(self, data: bytes) -> None:
