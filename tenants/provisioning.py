@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask import Flask, current_app
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
@@ -111,6 +111,23 @@ def build_empty_schema(connection: Connection, schema_name: str, revision: str) 
         stamp_setting_schema(connection)
     else:
         upgrade_schema(connection, schema_name, revision)
+        # Some migrations write rows (a setting's first usage policy): empty them all.
+        _empty_tables(connection, schema_name)
+
+
+def _empty_tables(connection: Connection, schema_name: str) -> None:
+    """Remove every row of ``schema_name``'s tables but its version table's."""
+    quote = connection.dialect.identifier_preparer.quote_identifier
+    tables = connection.scalars(
+        text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = :schema "
+            "AND tablename <> 'alembic_version'"
+        ),
+        {"schema": schema_name},
+    )
+    names = ", ".join(f"{quote(schema_name)}.{quote(table)}" for table in tables)
+    if names:
+        connection.exec_driver_sql(f"TRUNCATE {names}")
 
 
 def seed_setting(connection: Connection, new: NewSetting) -> None:

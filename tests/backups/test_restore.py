@@ -297,6 +297,40 @@ def test_a_backup_of_the_first_format_is_refused_for_one_setting_and_restores_wh
     assert verify.exit_code == 0, verify.output
 
 
+def test_a_setting_backed_up_at_an_older_revision_is_built_by_the_migrations_and_migrated_up(
+    service,
+):
+    """The schema is built at the backup's revision, its rows loaded, then migrated to the head."""
+    import json
+
+    from app.backups.crypto import EncryptingWriter, decrypted_chunks
+    from tenants.migrating import _script_directory, current_revision, setting_head_revision
+
+    service.family("sunnyside")
+    service.cli("backups", "run")
+    backup = only_backup(service)
+    key = service.app.config["LJ"].BACKUP_KEY
+    manifest = json.loads(b"".join(decrypted_chunks(backup.path / MANIFEST, key)))
+    # The head revision only adds indexes: the rows fit the revision before it as they are.
+    older = _script_directory().get_revision(setting_head_revision()).down_revision
+    manifest["revisions"]["setting"] = older
+    (backup.path / MANIFEST).unlink()
+    writer = EncryptingWriter(backup.path / MANIFEST, key)
+    writer.write(json.dumps(manifest).encode())
+    writer.close()
+    with service.app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA setting_sunnyside CASCADE"))
+
+    result = service.cli(
+        "backups", "restore", backup.name, "--setting", "sunnyside", input="sunnyside\n"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert count(service, "sunnyside", Child) == 2
+    with service.app.app_context(), db.engine.connect() as connection:
+        assert current_revision(connection, "setting_sunnyside") == setting_head_revision()
+
+
 def _fake_backup(root, age: timedelta, now: datetime, verified: bool = False) -> str:
     from app.backups.store import StoredBackup, stamp
 
