@@ -43,6 +43,7 @@ from typing import IO, Any
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from app import clock
 from app.auth.sessions import end_all_sessions_of_setting, end_every_session
@@ -371,6 +372,19 @@ def _rebuild_setting(
     """In one transaction: the setting's schema built afresh at the backup's revision (in
     place, replacing the live one), its rows and sequences loaded, brought up to the head
     revision, its registry row written."""
+    try:
+        _rebuild_in_one_transaction(manifest, tables, slug, target, in_place)
+    except (psycopg.Error, DBAPIError) as error:
+        raise BackupRefused(f"the restore was rolled back: {error}") from error
+
+
+def _rebuild_in_one_transaction(
+    manifest: dict[str, Any],
+    tables: dict[str, TableRows],
+    slug: str,
+    target: dict[str, Any],
+    in_place: bool,
+) -> None:
     schema, revision = target["schema_name"], manifest["revisions"]["setting"]
     with db.engine.begin() as connection:
         raw = connection.connection.driver_connection
@@ -386,7 +400,7 @@ def _rebuild_setting(
                 sql.SQL(
                     "UPDATE {}.file_deletions SET path = %s || substr(path, %s) WHERE path LIKE %s"
                 ).format(sql.Identifier(schema)),
-                (target["slug"] + "/", len(slug) + 2, slug.replace("_", "\\_") + "/%"),
+                (target["slug"] + "/", len(slug) + 2, slug + "/%"),  # slugs have no _ or %
             )
         if revision != setting_head_revision():
             # A backup from before a release holds an older schema: bring it up to date.

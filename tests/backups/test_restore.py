@@ -141,6 +141,28 @@ def test_a_setting_restored_as_a_new_slug_sits_beside_the_live_one(service):
     assert len(list((service.media_root / "sunnyside").iterdir())) == 2
 
 
+def test_a_copy_whose_schema_name_is_taken_is_refused_and_rolled_back(service):
+    service.family("sunnyside")
+    service.cli("backups", "run")
+    with service.app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("CREATE SCHEMA setting_sunnyside_copy"))
+
+    result = service.cli(
+        "backups",
+        "restore",
+        only_backup(service).name,
+        "--setting",
+        "sunnyside",
+        "--as",
+        "sunnyside-copy",
+    )
+
+    assert result.exit_code != 0
+    assert "the restore was rolled back" in result.output and "already exists" in result.output
+    assert registry_row(service, "sunnyside-copy") is None
+    assert not (service.media_root / "sunnyside-copy").exists()
+
+
 def test_the_whole_database_and_media_are_restored_after_a_typed_confirmation(service):
     service.family("sunnyside")
     service.cli("backups", "run")
