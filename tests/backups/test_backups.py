@@ -8,14 +8,8 @@ import pytest
 
 from app.backups.crypto import MAGIC, WrongBackupKey, decrypted_chunks
 from app.backups.postgres import lock_capacity_problem
-from app.backups.store import DATABASE, MANIFEST, MEDIA, VERIFICATION, backups
+from app.backups.store import DATABASE, MANIFEST, MEDIA, VERIFICATION
 from tenants.migrating import setting_head_revision
-
-
-def only_backup(service):
-    found = backups(service.backup_dir)
-    assert len(found) == 1, found
-    return found[0]
 
 
 def test_a_backup_is_one_folder_of_encrypted_files_with_a_manifest(service):
@@ -24,7 +18,7 @@ def test_a_backup_is_one_folder_of_encrypted_files_with_a_manifest(service):
     result = service.cli("backups", "run")
 
     assert result.exit_code == 0, result.output
-    backup = only_backup(service)
+    backup = service.only_backup()
     files = [path for path in backup.path.rglob("*") if path.is_file()]
     assert sorted(str(path.relative_to(backup.path)) for path in files) == sorted(
         [MANIFEST, DATABASE, MEDIA, "settings/00001.enc"]
@@ -52,7 +46,7 @@ def test_a_backup_file_is_useless_without_its_key(service):
     service.cli("backups", "run")
 
     with pytest.raises(WrongBackupKey, match="another key"):
-        b"".join(decrypted_chunks(only_backup(service).path / DATABASE, "some other key"))
+        b"".join(decrypted_chunks(service.only_backup().path / DATABASE, "some other key"))
 
 
 def test_verify_restores_the_backup_into_a_scratch_database_and_records_the_result(service):
@@ -64,7 +58,7 @@ def test_verify_restores_the_backup_into_a_scratch_database_and_records_the_resu
 
     assert result.exit_code == 0, result.output
     assert "verified: restored into a scratch database: 2 settings" in result.output
-    backup = only_backup(service)
+    backup = service.only_backup()
     assert backup.verified
     assert json.loads((backup.path / VERIFICATION).read_text())["ok"] is True
     listing = service.cli("backups", "list")
@@ -94,10 +88,8 @@ def test_a_deleted_setting_beside_live_ones_is_backed_up_as_its_registry_row_alo
 
     assert result.exit_code == 0, result.output
     key = service.app.config["LJ"].BACKUP_KEY
-    manifest = json.loads(b"".join(decrypted_chunks(only_backup(service).path / MANIFEST, key)))
+    manifest = json.loads(b"".join(decrypted_chunks(service.only_backup().path / MANIFEST, key)))
     assert sorted(row["slug"] for row in manifest["registry"]) == ["moonbeam", "sunnyside"]
     assert list(manifest["setting_files"]) == ["sunnyside"]
-    refused = service.cli(
-        "backups", "restore", only_backup(service).name, "--setting", "moonbeam", input="moonbeam\n"
-    )
+    refused = service.restore("--setting", "moonbeam", input="moonbeam\n")
     assert refused.exit_code != 0 and "left the service" in refused.output

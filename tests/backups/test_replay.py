@@ -11,7 +11,6 @@ from app.retention.ledger import PurgeReason
 from app.retention.purge import purge_children
 from tenants.binding import bind_schema, tenant_context
 from tenants.slugs import schema_name_for
-from tests.backups.test_backups import only_backup
 from tests.helpers.journal import observe, photo_bytes
 
 
@@ -61,10 +60,7 @@ def test_a_child_purged_after_the_backup_stays_gone_after_restoring_the_setting(
     purge_child(service, "sunnyside", family.child_b_id)
     files_after_purge = media_files(service, "sunnyside")
 
-    result = service.cli(
-        "backups",
-        "restore",
-        only_backup(service).name,
+    result = service.restore(
         "--setting",
         "sunnyside",
         "--confirm",
@@ -87,10 +83,7 @@ def test_a_child_purged_after_the_backup_stays_gone_in_a_copy_beside_the_setting
     service.cli("backups", "run")
     purge_child(service, "sunnyside", family.child_b_id)
 
-    result = service.cli(
-        "backups",
-        "restore",
-        only_backup(service).name,
+    result = service.restore(
         "--setting",
         "sunnyside",
         "--as",
@@ -110,7 +103,7 @@ def test_a_child_purged_after_the_backup_stays_gone_after_restoring_everything(s
     files_after_purge = media_files(service, "sunnyside")
     database = service.database_url.rsplit("/", 1)[-1]
 
-    result = service.cli("backups", "restore", only_backup(service).name, "--confirm", database)
+    result = service.restore("--confirm", database)
 
     assert result.exit_code == 0, result.output
     assert "1 purges replayed" in result.output

@@ -18,7 +18,6 @@ from app.extensions import db
 from app.journal.models import Observation
 from app.people.models import Child
 from tenants.models import Setting
-from tests.backups.test_backups import only_backup
 from tests.helpers.clients import client_for, sign_in
 from tests.helpers.people import PASSWORD, PIN
 
@@ -71,7 +70,7 @@ def test_one_setting_comes_back_whole_after_its_schema_was_dropped(service):
     service.family("moonbeam", "Moonbeam Pre-school")
     set_retention_years(service, "sunnyside", 7)
     service.cli("backups", "run")
-    backup = only_backup(service)
+    backup = service.only_backup()
     moonbeam_before = schema_dump(service, "setting_moonbeam")
     session = signed_in_manager(service, "sunnyside")
     set_retention_years(service, "sunnyside", 9)
@@ -102,9 +101,7 @@ def test_a_setting_restore_needs_its_slug_typed(service):
     with service.app.app_context(), db.engine.begin() as connection:
         connection.execute(text("UPDATE setting_sunnyside.children SET room = 'Moved'"))
 
-    refused = service.cli(
-        "backups", "restore", only_backup(service).name, "--setting", "sunnyside", input="no\n"
-    )
+    refused = service.restore("--setting", "sunnyside", input="no\n")
 
     assert refused.exit_code != 0
     assert "not confirmed" in refused.output
@@ -118,10 +115,7 @@ def test_a_setting_restored_as_a_new_slug_sits_beside_the_live_one(service):
     service.cli("backups", "run")
     live_before = schema_dump(service, "setting_sunnyside")
 
-    result = service.cli(
-        "backups",
-        "restore",
-        only_backup(service).name,
+    result = service.restore(
         "--setting",
         "sunnyside",
         "--as",
@@ -147,10 +141,7 @@ def test_a_copy_whose_schema_name_is_taken_is_refused_and_rolled_back(service):
     with service.app.app_context(), db.engine.begin() as connection:
         connection.execute(text("CREATE SCHEMA setting_sunnyside_copy"))
 
-    result = service.cli(
-        "backups",
-        "restore",
-        only_backup(service).name,
+    result = service.restore(
         "--setting",
         "sunnyside",
         "--as",
@@ -166,7 +157,7 @@ def test_a_copy_whose_schema_name_is_taken_is_refused_and_rolled_back(service):
 def test_the_whole_database_and_media_are_restored_after_a_typed_confirmation(service):
     service.family("sunnyside")
     service.cli("backups", "run")
-    backup = only_backup(service)
+    backup = service.only_backup()
     session = signed_in_manager(service, "sunnyside")
     service.family("latecomer", "Latecomer Nursery")
     with service.app.app_context(), db.engine.begin() as connection:
@@ -200,7 +191,7 @@ def _data_files(backup) -> list:
 
 
 def _damage(service, how: str) -> None:
-    backup = only_backup(service)
+    backup = service.only_backup()
     if how == "corrupt":
         for path in _data_files(backup):
             data = bytearray(path.read_bytes())
@@ -243,7 +234,7 @@ def test_a_damaged_backup_is_refused_by_verify_and_restore_and_nothing_live_chan
         connection.execute(text("UPDATE setting_sunnyside.children SET room = 'Moved'"))
     before = schema_dump(service, "setting_sunnyside")
     _damage(service, how)
-    name = only_backup(service).name
+    name = service.only_backup().name
 
     verify = service.cli("backups", "verify")
     one = service.cli("backups", "restore", name, "--setting", "sunnyside", input="sunnyside\n")
@@ -251,7 +242,7 @@ def test_a_damaged_backup_is_refused_by_verify_and_restore_and_nothing_live_chan
     whole = service.cli("backups", "restore", name, input=f"{database}\n")
 
     assert verify.exit_code == 1 and message in verify.output
-    assert only_backup(service).verification.ok is False
+    assert service.only_backup().verification.ok is False
     for refused in (one, whole):
         assert refused.exit_code != 0
         assert message in refused.output and "Nothing was changed" in refused.output
@@ -267,7 +258,7 @@ def test_a_chunk_changed_inside_a_file_is_caught_by_its_authentication(service):
 
     service.family("sunnyside")
     service.cli("backups", "run")
-    backup = only_backup(service)
+    backup = service.only_backup()
     key = service.app.config["LJ"].BACKUP_KEY
     dump = backup.path / DATABASE
     data = bytearray(dump.read_bytes())
@@ -294,7 +285,7 @@ def test_a_backup_of_the_first_format_is_refused_for_one_setting_and_restores_wh
 
     service.family("sunnyside")
     service.cli("backups", "run")
-    backup = only_backup(service)
+    backup = service.only_backup()
     key = service.app.config["LJ"].BACKUP_KEY
     manifest = json.loads(b"".join(decrypted_chunks(backup.path / MANIFEST, key)))
     for part in ("setting_files", "sequences"):
@@ -330,7 +321,7 @@ def test_a_setting_backed_up_at_an_older_revision_is_built_by_the_migrations_and
 
     service.family("sunnyside")
     service.cli("backups", "run")
-    backup = only_backup(service)
+    backup = service.only_backup()
     key = service.app.config["LJ"].BACKUP_KEY
     manifest = json.loads(b"".join(decrypted_chunks(backup.path / MANIFEST, key)))
     # The head revision only adds indexes: the rows fit the revision before it as they are.

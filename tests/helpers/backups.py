@@ -9,6 +9,7 @@ import psycopg
 from flask import Flask
 from psycopg import sql
 
+from app.backups.store import StoredBackup, backups
 from tenants.provisioning import provision_setting
 from tests.helpers.journal import Journal, make_family, observe_with_a_photo
 
@@ -23,6 +24,15 @@ class Service:
 
     def cli(self, *args: str, input: str | None = None):
         return self.app.test_cli_runner().invoke(args=list(args), input=input)
+
+    def only_backup(self) -> StoredBackup:
+        found = backups(self.backup_dir)
+        assert len(found) == 1, found
+        return found[0]
+
+    def restore(self, *options: str, input: str | None = None):
+        """`backups restore` of the one backup made, with these options."""
+        return self.cli("backups", "restore", self.only_backup().name, *options, input=input)
 
     def family(self, slug: str, name: str = "Sunnyside Nursery") -> Journal:
         """A setting with two families and one published observation with a photo."""
