@@ -93,6 +93,8 @@ CSRF_FIELD = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"')
 CORES = os.cpu_count() or 1
 
 TARGET_SIGNINS_PER_SECOND = 4.0
+# Issue #16: sign-ins/s at least this share of the bcrypt floor measured in the same run.
+TARGET_SHARE_OF_BCRYPT_FLOOR = 0.9
 TARGET_SESSION_CHECK_US = 500.0
 TARGET_REDIS_COMMANDS = 1
 
@@ -887,6 +889,11 @@ def report_signins(workers: WorkerSettings, figures: SignInFigures, ceiling: flo
         f"{figures.capacity / ceiling:.0%} of it) -> {figures.capacity:.1f} sign-ins/s with "
         f"the {CORES} cores to itself; the browsers' CPU {client_ms:.0f} ms a sign-in"
     )
+    print(
+        f"    sign-ins/s / the bcrypt floor ({ceiling:.1f}/s): {figures.rate / ceiling:.2f} "
+        f"(target >= {TARGET_SHARE_OF_BCRYPT_FLOOR:g}); by CPU time "
+        f"{figures.capacity / ceiling:.2f}"
+    )
     print(f"    one sign-in alone: GET /login {form_ms:.0f} ms + POST /login {submit_ms:.0f} ms")
 
 
@@ -937,9 +944,16 @@ def report_session_check(figures: SessionCheckFigures, redis_url: str) -> float:
 
 
 def report_targets(
-    served: list[ServedFigures], session_check_us: float, account_commands: float, burst_met: bool
+    served: list[ServedFigures],
+    ceiling: float,
+    session_check_us: float,
+    account_commands: float,
+    burst_met: bool,
 ) -> None:
     measured = all(figures.signins.rate >= TARGET_SIGNINS_PER_SECOND for figures in served)
+    near_floor = all(
+        figures.signins.rate >= TARGET_SHARE_OF_BCRYPT_FLOOR * ceiling for figures in served
+    )
     capable = all(figures.signins.capacity >= TARGET_SIGNINS_PER_SECOND for figures in served)
     session_met = (
         session_check_us <= TARGET_SESSION_CHECK_US and account_commands <= TARGET_REDIS_COMMANDS
@@ -950,7 +964,9 @@ def report_targets(
         + ("met" if measured else "MISSED")
         + " as measured, "
         + ("met" if capable else "MISSED")
-        + " by CPU time; session check "
+        + " by CPU time; sign-ins/s >= 0.9 x the bcrypt floor "
+        + ("met" if near_floor else "MISSED")
+        + "; session check "
         + ("met" if session_met else "MISSED")
         + f"; account page / anonymous home page {ratios}"
         + "; sign-in burst "
@@ -1030,7 +1046,7 @@ def main() -> None:
         )
         burst_met = bench_bursts(emails, cookie_name, options)
     print_machine()
-    report_targets(served, session_check_us, account_commands, burst_met)
+    report_targets(served, bcrypt_figures.ceiling, session_check_us, account_commands, burst_met)
 
 
 if __name__ == "__main__":
