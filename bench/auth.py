@@ -747,6 +747,9 @@ ARRANGEMENTS = {
     "two-pools": Arrangement(
         "page pool + sign-in pool of a sync worker a core (as deployed)", (), ("sign-in",)
     ),
+    "two-pools-nice": Arrangement(
+        "page pool + sign-in pool of a sync worker a core at nice 10", (), ("sign-in",), nice=10
+    ),
 }
 
 
