@@ -14,11 +14,12 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from werkzeug import formparser
 from werkzeug.routing.converters import NumberConverter
 
 from app.input_guard import JSON_REFUSED, MAX_ROW_ID, REFUSED_MESSAGE, RowIdConverter
-from tests.helpers.clients import client_for, csrf_token
-from tests.helpers.journal import signed_in
+from tests.helpers.clients import client_for, csrf_token, post_form
+from tests.helpers.journal import observe, photo_bytes, signed_in, upload
 from tests.routes import app_forms, app_routes, form_fields, real_ids
 
 HUGE = "99999999999999999999"
@@ -191,3 +192,25 @@ def test_no_route_answers_500_to_bad_input(app, family, who):
     server_errors = {code: where for code, where in answers.items() if code >= 500}
     assert not server_errors
     assert sum(len(where) for where in answers.values()) > 500  # the walk did walk
+
+
+def test_a_large_photo_is_uploaded_without_writing_it_to_a_temporary_file(
+    app, family, monkeypatch
+) -> None:
+    def no_temporary_file(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the upload was spooled to a temporary file")
+
+    # Werkzeug spools each file part to one of these, on disk past 500 KB.
+    monkeypatch.setattr(formparser, "SpooledTemporaryFile", no_temporary_file)
+    draft_id = observe(app, family, [family.child_a_id], "Ada's painting.", publish=False)
+    photo = photo_bytes(1600, 1200)
+    assert len(photo) > 500 * 1024
+    staff = signed_in(app, family, "staff")
+    response = post_form(
+        staff,
+        f"/journal/observations/{draft_id}/photos",
+        {"photo": [upload(photo)], "caption": "The painting"},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert response.status_code == 200 and "The photo is added." in response.text
