@@ -6,6 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config
+from app.flask_app import LearningJournalsFlask
 from app.security.client_address import ValidClientAddress
 
 
@@ -13,7 +14,7 @@ def create_app(config: Config | None = None) -> Flask:
     """Build the app: config, extensions, tenancy, blueprints, CLI, error pages, and the
     one transaction per request."""
     config = config or Config()
-    app = Flask(__name__)
+    app = LearningJournalsFlask(__name__)
     app.config.from_mapping(config.flask_settings())
     if config.PROXY_HOPS:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

@@ -29,8 +29,8 @@ from app.config import Config
 from bench.routed_page import bench
 
 ROWS_PATH = "/bench/one-row"
-COLUMNS_PATH = "/bench/one-row-columns"
-BENCH_ENDPOINTS = frozenset({"bench.one_row", "bench.one_row_columns"})
+USER_PATH = "/bench/one-row-user"
+BENCH_ENDPOINTS = frozenset({"bench.one_row", "bench.one_row_user"})
 
 
 @dataclass(frozen=True)
@@ -51,13 +51,8 @@ VARIANTS = [
     Variant("with pool_pre_ping (a SELECT 1 at checkout, as before)", engine_options=PRE_PING),
     Variant("without the Redis PING (page counted as session-less)", sessionless=True),
     Variant("without Flask-Limiter (RATELIMIT_ENABLED off)", flask_config=NO_LIMITER),
-    Variant("reading columns instead of a User object", path=COLUMNS_PATH),
-    Variant(
-        "the three changes above",
-        path=COLUMNS_PATH,
-        flask_config=NO_LIMITER,
-        sessionless=True,
-    ),
+    Variant("reading a User object instead of columns (the page until 3 Dec)", path=USER_PATH),
+    Variant("without the Redis PING and Flask-Limiter", flask_config=NO_LIMITER, sessionless=True),
     Variant("measuring only, NOT safe: no SET LOCAL (search_path fixed)", fixed_search_path=True),
 ]
 

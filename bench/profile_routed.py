@@ -18,8 +18,8 @@ that serves it, so it reports, per request:
    (on-CPU samples only) and each sample goes to the first step whose marker is in its stack.
    On a busy machine a thread waiting for a core counts as on-CPU: read it as proportions.
 3. What one change would save: the page's CPU in this process through Flask's test client,
-   as served and with pool_pre_ping off, without the Redis PING, without Flask-Limiter, or
-   reading columns instead of a ``User`` (``bench/page_variants.py``).
+   as served and with pool_pre_ping on, without the Redis PING, without Flask-Limiter, or
+   reading a whole ``User`` instead of its columns (``bench/page_variants.py``).
 4. Each app-wide step of the request as served (every before-, after- and teardown-request
    function, the session's open and save, the view): its CPU and exact Python calls in this
    process (``bench/page_variants.measure_steps``).
@@ -70,7 +70,7 @@ STEPS: list[tuple[str, tuple[str, ...]]] = [
     ("pool_pre_ping: SELECT 1 at checkout", (".do_ping (sqlalchemy/",)),
     ("BEGIN (psycopg, before the first statement)", ("BaseConnection._start_query (psycopg",)),
     ("SET LOCAL search_path", ("_bind_schema_to_transaction (tenants/binding.py",)),
-    ("the page's SELECT: build, execute, load a User", ("one_row (bench/routed_page.py",)),
+    ("the page's SELECT: build, execute, read its columns", ("one_row (bench/routed_page.py",)),
     ("ROLLBACK at session remove", ("BaseConnection._rollback_gen (psycopg",)),
     ("pool checkout and return (rest)", ("(sqlalchemy/pool/",)),
     ("scoped session remove (rest): bind/unbind/teardown", ("scoped_session.remove (",)),
