@@ -100,6 +100,8 @@ class Cost:
 
 HELLO = "hello (bare Flask)"
 AS_SERVED = VARIANTS[0].label
+ACCOUNT = "the account page, signed in (as served; not a variant of the routed page)"
+ACCOUNT_EMAIL = "account.page@bench.example.org"
 
 
 def cpu_per_request(get: Callable[[], object], requests: int) -> float:
@@ -146,6 +148,34 @@ def page_getter(
     return get
 
 
+def add_account_page_person(app: Flask, slug: str) -> None:
+    """An active person of setting ``slug``, for the signed-in account page."""
+    from app.auth.models import Role
+    from app.extensions import db
+    from bench.auth import PASSWORD, PIN, add_active_users
+    from tenants.binding import tenant_context
+
+    with app.app_context(), tenant_context(slug):
+        add_active_users([(ACCOUNT_EMAIL, "Account Page", Role.STAFF)], PASSWORD, PIN)
+        db.session.commit()
+
+
+def account_page_getter(app: Flask, host: str) -> Callable[[], object]:
+    """GET /account for a person signed in through the sign-in form (one bcrypt check)."""
+    from bench.auth import CSRF_FIELD, PASSWORD, PIN
+
+    client = app.test_client()
+    base_url = f"http://{host}"
+    token = CSRF_FIELD.search(client.get("/login", base_url=base_url).text)
+    fields = {"email": ACCOUNT_EMAIL, "password": PASSWORD, "pin": PIN}
+    signed_in = client.post(
+        "/login", base_url=base_url, data={**fields, "csrf_token": token[1] if token else ""}
+    )
+    if signed_in.status_code != 303:
+        raise RuntimeError(f"signing in for the account page answered {signed_in.status_code}")
+    return page_getter(app, "/account", host, client)
+
+
 @contextmanager
 def variant_getter(variant: Variant, host: str, schema_name: str) -> Iterator[Callable[[], object]]:
     from app.extensions import db
@@ -163,7 +193,8 @@ def variant_getter(variant: Variant, host: str, schema_name: str) -> Iterator[Ca
 def measure_variants(
     host: str, schema_name: str, requests: int = 400, rounds: int = 7
 ) -> dict[str, Cost]:
-    """What a request costs this process, for the bare hello and for each variant.
+    """What a request costs this process, for the bare hello, for each variant, and for
+    the account page of a signed-in person (what every signed-in page pays, and more).
 
     The variants take turns, round after round, so the machine's other work falls
     evenly on each; the least CPU of the rounds is the one the others disturbed
@@ -172,17 +203,27 @@ def measure_variants(
     from bench.hello_wsgi import app as hello_app
 
     hello = page_getter(hello_app, "/hello", "localhost")
-    cpu: dict[str, list[float]] = {HELLO: []}
-    calls = {HELLO: calls_per_request(hello)}
-    for variant in VARIANTS:
-        with variant_getter(variant, host, schema_name) as get:
-            calls[variant.label] = calls_per_request(get)
-        cpu[variant.label] = []
-    for _ in range(rounds):
-        cpu[HELLO].append(cpu_per_request(hello, requests))
+    account_app = variant_app(VARIANTS[0], schema_name)
+    try:
+        account = account_page_getter(account_app, host)
+        cpu: dict[str, list[float]] = {HELLO: []}
+        calls = {HELLO: calls_per_request(hello)}
         for variant in VARIANTS:
             with variant_getter(variant, host, schema_name) as get:
-                cpu[variant.label].append(cpu_per_request(get, requests))
+                calls[variant.label] = calls_per_request(get)
+            cpu[variant.label] = []
+        calls[ACCOUNT], cpu[ACCOUNT] = calls_per_request(account), []
+        for _ in range(rounds):
+            cpu[HELLO].append(cpu_per_request(hello, requests))
+            for variant in VARIANTS:
+                with variant_getter(variant, host, schema_name) as get:
+                    cpu[variant.label].append(cpu_per_request(get, requests))
+            cpu[ACCOUNT].append(cpu_per_request(account, requests))
+    finally:
+        from app.extensions import db
+
+        with account_app.app_context():
+            db.engine.dispose()
     return {label: Cost(min(cpu[label]), calls[label]) for label in cpu}
 
 
@@ -192,7 +233,7 @@ def report_variants(costs: dict[str, Cost]) -> None:
     print("7 rounds of 400 requests, +-50 us on a busy machine; calls: exact):")
     print(f"  {'CPU us':>7} {'change':>7} {'calls':>7} {'change':>7}")
     for label, cost in costs.items():
-        if label in (HELLO, AS_SERVED):
+        if label in (HELLO, AS_SERVED, ACCOUNT):
             changes = f"{'':>7} {cost.calls:7.0f} {'':>7}"
         else:
             changes = (

@@ -5,6 +5,7 @@ py-spy``; a bench-only tool, not a dependency of the project):
 
     .venv/bin/python bench/profile_routed.py                            # one setting's host
     .venv/bin/python bench/profile_routed.py --settings 1000 --spread   # hosts over 1,000
+    .venv/bin/python bench/profile_routed.py --in-process --settings 1   # 3. and 4. only
 
 It builds the same throwaway servers as ``bench/tenancy.py`` and serves the hello and the
 routed page the same way (2 sync gunicorn workers, wrk with 32 connections). On a saturated
@@ -19,7 +20,8 @@ that serves it, so it reports, per request:
    On a busy machine a thread waiting for a core counts as on-CPU: read it as proportions.
 3. What one change would save: the page's CPU in this process through Flask's test client,
    as served and with pool_pre_ping on, without the Redis PING, without Flask-Limiter, or
-   reading a whole ``User`` instead of its columns (``bench/page_variants.py``).
+   reading a whole ``User`` instead of its columns (``bench/page_variants.py``); and, beside
+   them, the account page of a person signed in (the Redis session, the person loaded).
 4. Each app-wide step of the request as served (every before-, after- and teardown-request
    function, the session's open and save, the view): its CPU and exact Python calls in this
    process (``bench/page_variants.measure_steps``).
@@ -49,7 +51,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `bench.*` importable
 
 from bench.loadgen import run_wrk  # noqa: E402
-from bench.page_variants import measure_steps, measure_variants, report_variants  # noqa: E402
+from bench.page_variants import (  # noqa: E402
+    add_account_page_person,
+    measure_steps,
+    measure_variants,
+    report_variants,
+)
 from bench.tenancy import (  # noqa: E402
     WORKER_SETTINGS,
     Page,
@@ -99,6 +106,11 @@ def parse_options() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds of each run")
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--raw", type=Path, help="also keep py-spy's raw stacks in this file")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="only 3. and 4. (no gunicorn, wrk or py-spy): calls and CPU of this process",
+    )
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install -y wrk)")
@@ -321,10 +333,13 @@ def main() -> None:
         with bench.app.app_context():  # only gunicorn's connections during the profile
             db.engine.dispose()
         hello, one_setting, spread = pages_to_load(options.settings)
-        profile(options, hello, spread if options.spread else one_setting, bench.database_url)
+        if not options.in_process:
+            routed = spread if options.spread else one_setting
+            profile(options, hello, routed, bench.database_url)
         from tenants.slugs import schema_name_for
 
         schema_name = schema_name_for(slug_for(1))
+        add_account_page_person(bench.app, slug_for(1))
         report_variants(measure_variants(one_setting.hosts[0], schema_name))
         measure_steps(one_setting.hosts[0], schema_name)
 
