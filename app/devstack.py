@@ -281,8 +281,8 @@ def beat_command(schedule_file: Path) -> list[str]:
 def start_service(children: Children, data_dir: Path, web_port: int) -> None:
     # The production configuration (deploy/gunicorn.conf.py), on our port with two
     # workers. It preloads the app, so the port answering means pages are served.
-    # One pool serves everything here: sending sign-ins to a pool of their own
-    # (docs/deploy.md, "Sign-in bursts") takes the proxy in front, which bin/run has not.
+    # One pool serves everything here: sending sign-ins and uploads to pools of their own
+    # (docs/deploy.md, "Pools") takes the proxy in front, which bin/run has not.
     gunicorn = [
         sys.executable,
         "-m",

@@ -700,7 +700,7 @@ class Arrangement:
     sign_in: tuple[str, ...] | None  # LJ_POOL and arguments of a pool for sign-in POSTs
     nice: int = 0  # the sign-in pool's
 
-    def start(self, folder: Path, stack: ExitStack) -> Callable[[str, str], int]:
+    def start(self, folder: Path, stack: ExitStack) -> Callable[[str, str, str], int]:
         """Start the pools; returns the routing (Caddy's @sign_in matcher, or one pool)."""
         from bench.stack import gunicorn_pool, sign_in_routes, stop_parts, wait_for_pool
 
@@ -716,10 +716,10 @@ class Arrangement:
             stack.callback(stop_parts, [part])
             wait_for_pool(part, port)
         if self.sign_in is None:
-            return lambda _method, _path: page_port
+            return lambda _method, _path, _content_type: page_port
         patterns = sign_in_routes()
 
-        def route(method: str, path: str) -> int:
+        def route(method: str, path: str, _content_type: str) -> int:
             signing_in = method == "POST" and any(fnmatchcase(path, p) for p in patterns)
             return sign_in_port if signing_in else page_port
 

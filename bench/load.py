@@ -20,14 +20,14 @@ once a request:
   thread as another parent coming in) signs in again;
 - managers (10 %) sign in once, like staff, and list the people and the children.
 
-The service is the one deployed (``bench/stack.py``): gunicorn's page pool and sign-in pool
-with ``deploy/gunicorn.conf.py``, each request sent to the pool Caddy would send it to, a
+The service is the one deployed (``bench/stack.py``): gunicorn's page, sign-in and upload
+pools with ``deploy/gunicorn.conf.py``, each request sent to the pool Caddy would send it to, a
 Celery worker and Celery beat, on a PostgreSQL and a Redis of the bench's own (never the
 machine's shared servers) and an SMTP server that counts what it gets.
 
 It prints requests/s and p50/p95/p99 per page type with the errors (any answer but the
-expected one, and any request past 10 s), the CPU each part used (web, worker, beat,
-PostgreSQL, Redis, this load generator, and the rest of the machine), the emails delivered,
+expected one, and any request past 10 s), the CPU each part used (each web pool, worker,
+beat, PostgreSQL, Redis, this load generator, and the rest of the machine), the emails delivered,
 and the load average before and after. Target: no error, and p99 < 300 ms for every page
 type but the sign-in itself, whose bcrypt checks alone take ~0.3 s of CPU (target < 1 s).
 """
@@ -53,7 +53,7 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `bench.*` importable
 
 from bench.auth import add_active_users, inside_new_setting  # noqa: E402
 from bench.journal_media import realistic_jpeg  # noqa: E402
-from bench.stack import Stack, own_stack, print_log_errors, start_service  # noqa: E402
+from bench.stack import POOLS, Stack, own_stack, print_log_errors, start_service  # noqa: E402
 from bench.tenancy import print_machine  # noqa: E402
 from bench.visits import Answer, Browser, Visits, figures_by_page, print_page_table  # noqa: E402
 
@@ -319,7 +319,10 @@ def run_users(stack: Stack, setting: Setting, cookie_name: str, options: Options
 
 # --- reports -----------------------------------------------------------------------------------
 
-CPU_PARTS = ("web", "worker", "beat", "postgres", "redis", "load generator")
+CPU_PARTS = (
+    *(f"web: {pool}" for pool in POOLS),
+    *("worker", "beat", "postgres", "redis", "load generator"),
+)
 
 
 def print_cpu_split(before: dict[str, float], after: dict[str, float], seconds: float) -> None:
@@ -384,7 +387,7 @@ def main() -> None:
         print(
             f"{options.users} users for {options.seconds:g} s, {options.think:g} s between two "
             f"actions on average, parents' visits {options.parent_visit:g} actions; gunicorn "
-            "page pool + sign-in pool, Celery worker + beat"
+            "page pool + sign-in pool + upload pool, Celery worker + beat"
         )
         before = stack.cpu_seconds()
         run_started = time.monotonic()

@@ -8,12 +8,14 @@
   them and other people's tests use those;
 - an SMTP server in this process that accepts every message and counts each Message-ID
   (so a run can tell an email delivered twice from one delivered once);
-- the service as deployed: gunicorn's page pool and sign-in pool (``deploy/gunicorn.conf.py``
-  with ``LJ_POOL``), a Celery worker and Celery beat (the commands of ``app/devstack.py``).
+- the service as deployed: gunicorn's page pool, sign-in pool and upload pool
+  (``deploy/gunicorn.conf.py`` with ``LJ_POOL``), a Celery worker and Celery beat (the
+  commands of ``app/devstack.py``).
 
-``Stack.port_for(method, path)`` routes a request as Caddy does (the ``@sign_in`` matcher of
-``deploy/Caddyfile``, read from the file). ``cpu_seconds()`` reads from ``/proc`` the CPU
-time each part has used so far, for the CPU split of a run.
+``Stack.port_for(method, path, content_type)`` routes a request as Caddy does (the
+``@sign_in`` and ``@upload`` matchers of ``deploy/Caddyfile``, read from the file).
+``cpu_seconds()`` reads from ``/proc`` the CPU time each part has used so far, for the CPU
+split of a run.
 """
 
 from __future__ import annotations
@@ -45,20 +47,34 @@ from bench.tenancy import free_port, set_environment, wait_for_port  # noqa: E40
 CADDYFILE = REPO_ROOT / "deploy" / "Caddyfile"
 GUNICORN_CONF = REPO_ROOT / "deploy" / "gunicorn.conf.py"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+POOLS = ("pages", "sign-in", "uploads")  # gunicorn's pools (LJ_POOL)
 
 
 # --- routing as Caddy does ---------------------------------------------------------------------
 
 
+def _post_matcher(name: str, condition: str) -> str:
+    """The argument of the Caddyfile's ``@name`` matcher's one ``condition`` line (POST only)."""
+    block = re.search(rf"@{name} \{{(.*?)\}}", CADDYFILE.read_text(), re.DOTALL)
+    if block is None:
+        raise RuntimeError(f"{CADDYFILE} has no @{name} matcher")
+    found = re.search(rf"^\s*{condition} (.+)$", block[1], re.MULTILINE)
+    if found is None or "method POST" not in block[1]:
+        raise RuntimeError(f"the @{name} matcher is not `method POST` + `{condition} ...`")
+    return found[1]
+
+
 def sign_in_routes() -> list[str]:
     """The path patterns of the Caddyfile's ``@sign_in`` matcher (POST only)."""
-    block = re.search(r"@sign_in \{(.*?)\}", CADDYFILE.read_text(), re.DOTALL)
-    if block is None:
-        raise RuntimeError(f"{CADDYFILE} has no @sign_in matcher")
-    paths = re.search(r"^\s*path (.+)$", block[1], re.MULTILINE)
-    if paths is None or "method POST" not in block[1]:
-        raise RuntimeError("the @sign_in matcher is not `method POST` + `path ...`")
-    return paths[1].split()
+    return _post_matcher("sign_in", "path").split()
+
+
+def upload_content_type() -> str:
+    """The Content-Type pattern of the Caddyfile's ``@upload`` matcher (POST only)."""
+    header, pattern = _post_matcher("upload", "header").split()
+    if header != "Content-Type":
+        raise RuntimeError(f"the @upload matcher looks at {header}, not Content-Type")
+    return pattern
 
 
 # --- servers of our own ------------------------------------------------------------------------
@@ -207,22 +223,33 @@ class Stack:
     postgres: OwnPostgres
     redis: OwnRedis
     smtp: CountingSmtp
-    page_port: int
-    sign_in_port: int
+    ports: dict[str, int]  # each pool's
     parts: dict[str, Part]
     sign_in_paths: list[str]
+    upload_content_type: str
 
-    def port_for(self, method: str, path: str) -> int:
+    @property
+    def page_port(self) -> int:
+        return self.ports["pages"]
+
+    def port_for(self, method: str, path: str, content_type: str = "") -> int:
         """The pool Caddy sends this request to."""
-        if method == "POST" and any(fnmatch.fnmatchcase(path, p) for p in self.sign_in_paths):
-            return self.sign_in_port
-        return self.page_port
+        return self.ports[self.pool_for(method, path, content_type)]
+
+    def pool_for(self, method: str, path: str, content_type: str) -> str:
+        if method != "POST":
+            return "pages"
+        if any(fnmatch.fnmatchcase(path, pattern) for pattern in self.sign_in_paths):
+            return "sign-in"
+        if fnmatch.fnmatchcase(content_type, self.upload_content_type):
+            return "uploads"
+        return "pages"
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds used so far by each part, its servers, this process and the machine."""
         trees = process_tree_cpu(
             {
-                "web": [self.parts["pages"].pid, self.parts["sign-in"].pid],
+                **{f"web: {pool}": [self.parts[pool].pid] for pool in POOLS},
                 "worker": [self.parts["worker"].pid],
                 "beat": [self.parts["beat"].pid],
                 "postgres": [self.postgres.pid],
@@ -282,12 +309,11 @@ def gunicorn_pool(
     return Part(name or pool, command, environment, folder / f"{name or pool}.log")
 
 
-def _service_parts(folder: Path, page_port: int, sign_in_port: int) -> dict[str, Part]:
+def _service_parts(folder: Path, ports: dict[str, int]) -> dict[str, Part]:
     from app.devstack import beat_command, worker_command
 
     return {
-        "pages": gunicorn_pool(folder, page_port, "pages"),
-        "sign-in": gunicorn_pool(folder, sign_in_port, "sign-in"),
+        **{pool: gunicorn_pool(folder, ports[pool], pool) for pool in POOLS},
         "worker": Part("worker", worker_command(), {}, folder / "worker.log"),
         "beat": Part("beat", beat_command(folder / "celerybeat-schedule"), {}, folder / "beat.log"),
     }
@@ -308,19 +334,18 @@ def own_stack(**environment: str) -> Iterator[Stack]:
         set_environment(postgres.url, redis_server.url, smtp.port, folder / "data")
         os.environ.update({"RATELIMIT_ENABLED": "0", **environment})
         os.environ.setdefault("TOTP_KEY", secrets.token_urlsafe(32))
-        page_port, sign_in_port = free_port(), free_port()
-        parts = _service_parts(folder, page_port, sign_in_port)
+        ports = {pool: free_port() for pool in POOLS}
         stack = Stack(
             folder,
             postgres,
             redis_server,
             smtp,
-            page_port,
-            sign_in_port,
-            parts,
+            ports,
+            _service_parts(folder, ports),
             sign_in_routes(),
+            upload_content_type(),
         )
-        cleanup.callback(stop_parts, parts.values())
+        cleanup.callback(stop_parts, stack.parts.values())
         yield stack
 
 
@@ -330,11 +355,11 @@ def stop_parts(parts: Iterable[Part]) -> None:
 
 
 def start_service(stack: Stack) -> None:
-    """Start every part (after the bench has written its data) and wait for both pools."""
+    """Start every part (after the bench has written its data) and wait for every pool."""
     for part in stack.parts.values():
         part.start()
-    for name, port in (("pages", stack.page_port), ("sign-in", stack.sign_in_port)):
-        wait_for_pool(stack.parts[name], port)
+    for pool, port in stack.ports.items():
+        wait_for_pool(stack.parts[pool], port)
 
 
 def wait_for_pool(part: Part, port: int, seconds: float = 120) -> None:
@@ -355,7 +380,7 @@ def wait_for_pool(part: Part, port: int, seconds: float = 120) -> None:
 
 def print_log_errors(stack: Stack, limit: int = 3) -> None:
     """The first tracebacks (and ERROR lines) each web pool logged, for a run that failed."""
-    for name in ("pages", "sign-in"):
+    for name in POOLS:
         part = stack.parts[name]
         if not part.log.exists():
             continue

@@ -182,11 +182,12 @@ CSRF_FIELD = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"')
 
 class Browser:
     """One person's browser: its session cookie and CSRF token, its requests timed in
-    ``visits``, each sent to the port ``route(method, path)`` names (as Caddy would)."""
+    ``visits``, each sent to the port ``route(method, path, content_type)`` names (as Caddy
+    would)."""
 
     def __init__(
         self,
-        route: Callable[[str, str], int],
+        route: Callable[[str, str, str], int],
         host: str,
         cookie_name: str,
         visits: Visits,
@@ -203,7 +204,7 @@ class Browser:
         sent = dict(headers or {})
         if self.cookie:
             sent["Cookie"] = f"{self.cookie_name}={self.cookie}"
-        port = self.route(method, path)
+        port = self.route(method, path, sent.get("Content-Type", ""))
         answer = request(port, self.host, method, path, sent, body, self.timeout)  # type: ignore[arg-type]
         if (cookie := answer.cookie(self.cookie_name)) is not None:
             self.cookie = cookie or None

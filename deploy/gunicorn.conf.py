@@ -18,14 +18,18 @@ from app.config import Config
 # stops here, in the master, with the message naming it.
 _config = Config()
 
-# Two pools of this same app (docs/deploy.md, "Sign-in bursts"). LJ_POOL=pages, the
-# default, serves every page. LJ_POOL=sign-in serves the POSTs that check or hash a
-# password and PIN, which Caddy sends it (the Caddyfile's @sign_in matcher): bcrypt costs
-# about 0.3 s of CPU a sign-in, and 40 people signing in at once (after a Redis restart,
-# at 8 am) would otherwise hold every page worker for seconds.
+# Three pools of this same app (docs/deploy.md, "Pools"). LJ_POOL=pages, the default, serves
+# every page. The two others serve the requests Caddy sends them (the Caddyfile's matchers),
+# whose CPU would otherwise hold page workers and queue pages behind them:
+# - LJ_POOL=sign-in: the POSTs that check or hash a password and PIN (bcrypt, about 0.3 s of
+#   CPU a sign-in; 40 people signing in at once, after a Redis restart or at 8 am, would
+#   otherwise hold every page worker for seconds);
+# - LJ_POOL=uploads: the forms that carry files (a phone's 12 MP photo is about 0.19 s of CPU
+#   to check and re-encode).
+POOLS = ("pages", "sign-in", "uploads")
 POOL = os.environ.get("LJ_POOL", "pages")
-if POOL not in ("pages", "sign-in"):
-    raise SystemExit(f"LJ_POOL must be pages or sign-in, not {POOL!r}")
+if POOL not in POOLS:
+    raise SystemExit(f"LJ_POOL must be pages, sign-in or uploads, not {POOL!r}")
 
 # sched_getaffinity counts the cores this process may use.
 _cores = len(os.sched_getaffinity(0))
@@ -35,11 +39,17 @@ if POOL == "pages":
     # every core busy while others wait (shared/FACTS.md: sync beat gthread for
     # database-bound pages).
     workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * _cores + 1)
-else:
+elif POOL == "sign-in":
     bind = os.environ.get("LJ_SIGN_IN_BIND", "127.0.0.1:8001")
     # One sign-in at a time per core: bcrypt has the cores pages leave and never more
     # than that, so a burst queues here (in the listen backlog) instead of crowding
     # pages off the cores, and is worked through at the machine's bcrypt rate.
+    workers = _cores
+else:
+    bind = os.environ.get("LJ_UPLOAD_BIND", "127.0.0.1:8002")
+    # One upload at a time per core, for the same reason: a few staff sending photos at
+    # once decode them in parallel, and never take more cores than the machine has
+    # (measured against one worker and four: bench/README.md, "Load").
     workers = _cores
 worker_class = "sync"
 

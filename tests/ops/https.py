@@ -127,7 +127,7 @@ class HttpsStack:
     def __init__(self, work_dir: Path, app_env: dict[str, str]) -> None:
         self.work_dir = work_dir
         self.app_port, self.http_port, self.https_port = free_port(), free_port(), free_port()
-        self.sign_in_port = free_port()
+        self.sign_in_port, self.upload_port = free_port(), free_port()
         self.logs: list[Path] = []
         self.processes: list[subprocess.Popen[bytes]] = []
         self.env = {
@@ -147,6 +147,7 @@ class HttpsStack:
         self._start("gunicorn", gunicorn, self.env)
         self._wait_for_port(self.app_port)
         self.start_sign_in_pool()
+        self.start_upload_pool()
         caddy_home = work_dir / "caddy"
         caddy_env = {
             "PATH": os.environ["PATH"],
@@ -157,6 +158,7 @@ class HttpsStack:
             "ACME_EMAIL": f"operator@{BASE_DOMAIN}",
             "LJ_APP_ADDRESS": f"127.0.0.1:{self.app_port}",
             "LJ_SIGN_IN_ADDRESS": f"127.0.0.1:{self.sign_in_port}",
+            "LJ_UPLOAD_ADDRESS": f"127.0.0.1:{self.upload_port}",
             "LJ_STATIC_DIR": str(PROJECT_ROOT / "app" / "static"),
             "LJ_TLS_ISSUER": "internal",
             "LJ_HTTP_PORT": str(self.http_port),
@@ -171,17 +173,29 @@ class HttpsStack:
 
     def start_sign_in_pool(self) -> None:
         """gunicorn's second pool, for the sign-in POSTs Caddy sends it (its log: logs[1])."""
-        gunicorn = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
-        gunicorn += ["-b", f"127.0.0.1:{self.sign_in_port}", "-w", "1", "wsgi:app"]
-        self.sign_in_pool = self._start(
-            "gunicorn-sign-in", gunicorn, {**self.env, "LJ_POOL": "sign-in"}
-        )
-        self._wait_for_port(self.sign_in_port)
+        self.sign_in_pool = self._start_pool("sign-in", self.sign_in_port)
 
     def stop_sign_in_pool(self) -> None:
-        self.sign_in_pool.terminate()
-        self.sign_in_pool.wait(15)
-        self.processes.remove(self.sign_in_pool)
+        self._stop_pool(self.sign_in_pool)
+
+    def start_upload_pool(self) -> None:
+        """gunicorn's third pool, for the forms with files Caddy sends it (its log: logs[2])."""
+        self.upload_pool = self._start_pool("uploads", self.upload_port)
+
+    def stop_upload_pool(self) -> None:
+        self._stop_pool(self.upload_pool)
+
+    def _start_pool(self, pool: str, port: int) -> subprocess.Popen[bytes]:
+        gunicorn = [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
+        gunicorn += ["-b", f"127.0.0.1:{port}", "-w", "1", "wsgi:app"]
+        process = self._start(f"gunicorn-{pool}", gunicorn, {**self.env, "LJ_POOL": pool})
+        self._wait_for_port(port)
+        return process
+
+    def _stop_pool(self, process: subprocess.Popen[bytes]) -> None:
+        process.terminate()
+        process.wait(15)
+        self.processes.remove(process)
 
     def _start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         log_path = self.work_dir / f"{name}.log"

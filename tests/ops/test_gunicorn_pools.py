@@ -1,4 +1,5 @@
-"""deploy/gunicorn.conf.py's two pools: pages, and the sign-in POSTs Caddy sends apart."""
+"""deploy/gunicorn.conf.py's three pools: pages, and the sign-in POSTs and the uploads Caddy
+sends apart."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ GONE = 2**22 + 1  # above Linux's largest pid: no process has it
 
 def config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pool: str | None) -> dict:
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    for name in ("LJ_POOL", "LJ_BIND", "LJ_SIGN_IN_BIND", "WEB_CONCURRENCY"):
+    for name in ("LJ_POOL", "LJ_BIND", "LJ_SIGN_IN_BIND", "LJ_UPLOAD_BIND", "WEB_CONCURRENCY"):
         monkeypatch.delenv(name, raising=False)
     if pool is not None:
         monkeypatch.setenv("LJ_POOL", pool)
@@ -33,8 +34,14 @@ def test_the_sign_in_pool_has_one_sync_worker_a_core_on_its_own_port(monkeypatch
     assert sign_in["workers"] == len(os.sched_getaffinity(0))
 
 
+def test_the_upload_pool_has_one_sync_worker_a_core_on_its_own_port(monkeypatch, tmp_path):
+    uploads = config(monkeypatch, tmp_path, "uploads")
+    assert uploads["bind"] == "127.0.0.1:8002" and uploads["worker_class"] == "sync"
+    assert uploads["workers"] == len(os.sched_getaffinity(0))
+
+
 def test_an_unknown_pool_stops_the_start_naming_the_choices(monkeypatch, tmp_path):
-    with pytest.raises(SystemExit, match="pages or sign-in"):
+    with pytest.raises(SystemExit, match="pages, sign-in or uploads"):
         config(monkeypatch, tmp_path, "signin")
 
 

@@ -206,3 +206,42 @@ def test_with_the_sign_in_pool_down_the_page_pool_serves_sign_ins(stack):
         assert requests_logged(stack.logs[0], "POST", "/login") == before + 1
     finally:
         stack.start_sign_in_pool()
+
+
+def post_a_form_with_a_file(browser: Browser, stack: HttpsStack):
+    """A multipart form, as the observation form sends a photo (what the app answers to this
+    one does not matter here, only which pool answers it)."""
+    slug, _ = stack.settings["one"]
+    form = stack.url(slug, "/journal/observations/new")
+    boundary = "lj-test-boundary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; '
+        f'filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\nnot a photo\r\n--{boundary}--\r\n'
+    )
+    return browser.request(
+        "POST",
+        form,
+        body=body.encode(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}", "Referer": form},
+    )
+
+
+def test_caddy_sends_forms_with_files_to_the_upload_pool(stack, signed_in):
+    browser, _ = signed_in
+    pages, uploads = stack.logs[0], stack.logs[2]
+    route = "/journal/observations/new"
+    before = requests_logged(pages, "POST", route), requests_logged(uploads, "POST", route)
+    assert post_a_form_with_a_file(browser, stack).status < 500
+    assert requests_logged(uploads, "POST", route) == before[1] + 1
+    assert requests_logged(pages, "POST", route) == before[0]
+
+
+def test_with_the_upload_pool_down_the_page_pool_serves_forms_with_files(stack, signed_in):
+    browser, _ = signed_in
+    stack.stop_upload_pool()
+    try:
+        before = requests_logged(stack.logs[0], "POST", "/journal/observations/new")
+        assert post_a_form_with_a_file(browser, stack).status < 500
+        assert requests_logged(stack.logs[0], "POST", "/journal/observations/new") == before + 1
+    finally:
+        stack.start_upload_pool()
