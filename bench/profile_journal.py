@@ -48,10 +48,13 @@ from bench.tenancy import bench_app  # noqa: E402
 STEPS: list[tuple[str, tuple[str, str]]] = [
     ("session from Redis", ("app/auth/sessions.py", "open_session")),
     ("the person signed in (load_user)", ("flask_login/login_manager.py", "_load_user")),
-    ("open the journal: access, family (1 query)", ("app/journal/names.py", "open_journal")),
-    ("every child's name for the masking (1 query)", ("app/journal/names.py", "setting_children")),
-    ("the page's rows: tags, photos, total (1 query)", ("journal/listing.py", "journal_page")),
-    ("each observation's card: kept, or shown and made", ("app/journal/viewing.py", "of")),
+    ("the filters, read once per query string", ("app/journal/views.py", "_journal_query")),
+    (
+        "open the journal: access, family, names, rows (1 query)",
+        ("app/journal/journal_page.py", "open_journal_page"),
+    ),
+    ("the body's key", ("app/journal/views.py", "_journal_body_key")),
+    ("the body: kept, or made", ("app/journal/kept.py", "get")),
     ("the access-log row", ("app/journal/access_log.py", "record_view")),
     ("render the template", ("flask/templating.py", "render_template")),
     ("  of which: can() in the template", ("app/access/policy.py", "can")),

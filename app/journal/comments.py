@@ -14,7 +14,7 @@ from app.auth import audit
 from app.auth.models import User
 from app.extensions import db
 from app.journal.input_rules import COMMENT, clean_text
-from app.journal.listing import observation_for_staff
+from app.journal.listing import ListedObservation, observation_for_staff
 from app.journal.models import Comment, Observation
 from app.people.models import Child
 
@@ -73,7 +73,10 @@ def hide_comment(comment: Comment, *, by: User) -> None:
     audit.record("comment.hidden", actor=by, comment_id=comment.id)
 
 
-def comments_in_view(observation: Observation, child: Child, *, with_hidden: bool) -> list[Comment]:
+def comments_in_view(
+    observation: Observation | ListedObservation, child: Child, *, with_hidden: bool
+) -> list[Comment]:
+    """The comments on ``observation`` in ``child``'s view (an ORM row or one read as columns)."""
     query = select(Comment).where(
         Comment.observation_id == observation.id, Comment.child_id == child.id
     )

@@ -4,11 +4,12 @@ filters that narrow them (newest first, a page at a time).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Row, Select, exists, func, literal, or_, select
+from sqlalchemy import Integer, Select, exists, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.sql.elements import ColumnElement
@@ -31,7 +32,7 @@ from app.journal.models import (
     Photo,
     PhotoChild,
 )
-from app.paging import Page, paged_query, paged_with_total
+from app.paging import PAGE_SIZE, Page, paged_query
 from app.people.models import Child
 
 
@@ -159,9 +160,9 @@ class ListedPhoto:
 
 @dataclass(frozen=True)
 class ListedObservation(ObservationFacts):
-    """An observation of a journal page, read as columns: what ``ChildView.show`` reads of
-    an ``Observation``, under the same names (a page has no use for the ORM's objects,
-    which cost it a fifth of its CPU)."""
+    """An observation of a journal page, read as columns (``journal_rows``): what
+    ``ChildView.show`` reads of an ``Observation``, under the same names (a page has no use
+    for the ORM's objects, which cost it a fifth of its CPU)."""
 
     id: int
     kind: ObservationKind
@@ -226,33 +227,59 @@ _PHOTOS = (
 
 
 _COLUMN_NAMES = tuple(column.key for column in _COLUMNS)
+# How each column comes in JSON, in the order of ``_COLUMNS``: what to make of it.
+_FROM_JSON: dict[str, Callable[[Any], Any]] = {
+    "kind": ObservationKind,
+    "status": ObservationStatus,
+    "observed_on": date.fromisoformat,
+    "created_at": datetime.fromisoformat,
+    "updated_at": datetime.fromisoformat,
+    "published_at": datetime.fromisoformat,
+    "edited_at": datetime.fromisoformat,
+}
 
 
-def _listed(row: Row[Any]) -> ListedObservation:
-    *columns, author_name, tagged, photos, _total = row
+def journal_page_rows(conditions: Sequence[ColumnElement[bool]], skipped: Any) -> Select[Any]:
+    """A page of a journal's observations under ``conditions`` (after ``skipped`` of them),
+    newest first, as columns: those of ``_COLUMNS``, the author's name, the tagged
+    children, the photos with who is in them, and how many there are in all.
+
+    The page is picked from narrow rows (id, date, and the total as ``count(*) OVER ()``),
+    and only its observations are then read in full: sorting every observation of a
+    journal with its text cost PostgreSQL most of a page's time (3 ms for 500)."""
+    picked = (
+        _newest_first(select(Observation.id, Observation.observed_on, func.count().over()))
+        .where(*conditions)
+        .limit(PAGE_SIZE)
+        .offset(skipped)
+        .subquery("picked")
+    )
+    total = picked.c[2]
+    return (
+        select(*_COLUMNS, User.full_name, _TAGGED, _PHOTOS, total)
+        .select_from(picked)
+        .join(Observation, Observation.id == picked.c.id)
+        .outerjoin(User, User.id == Observation.author_id)
+        .order_by(picked.c.observed_on.desc(), picked.c.id.desc())
+    )
+
+
+def listed_from_json(row: list[Any]) -> ListedObservation:
+    """A row of ``journal_rows`` (and what follows it) as PostgreSQL's JSON gives it."""
+    columns = {
+        name: value if value is None or name not in _FROM_JSON else _FROM_JSON[name](value)
+        for name, value in zip(_COLUMN_NAMES, row, strict=False)
+    }
+    author_name, tagged, photos = row[len(_COLUMN_NAMES) : len(_COLUMN_NAMES) + 3]
     return ListedObservation(
-        **dict(zip(_COLUMN_NAMES, columns, strict=True)),
+        **columns,
         author=ListedAuthor(author_name) if author_name is not None else None,
         child_ids=frozenset(tagged or ()),
         photos=tuple(
-            ListedPhoto(photo_id, row.id, caption, file_name, thumbnail_name, frozenset(in_photo))
-            for photo_id, caption, file_name, thumbnail_name, in_photo in photos or ()
+            ListedPhoto(photo_id, columns["id"], caption, file_name, thumbnail, frozenset(seen))
+            for photo_id, caption, file_name, thumbnail, seen in photos or ()
         ),
     )
-
-
-def journal_page(
-    child: Child, viewer: User, filters: Filters, page: int
-) -> Page[ListedObservation]:
-    """A page of ``child``'s journal as ``viewer`` sees it, newest first: one statement
-    (the tags, the photos with who is in them and the total ride on each row)."""
-    conditions = [*observations_in_journal(viewer, child), *filters.conditions()]
-    query = (
-        select(*_COLUMNS, User.full_name, _TAGGED, _PHOTOS)
-        .outerjoin(User, User.id == Observation.author_id)
-        .where(*conditions)
-    )
-    return paged_with_total(_newest_first(query), page, _listed)
 
 
 def whole_journal(child: Child, viewer: User, filters: Filters | None = None) -> list[Observation]:

@@ -19,9 +19,7 @@ who wrote it); ``item.observation.text`` or a photo's raw caption is simply not 
 from __future__ import annotations
 
 import itertools
-import threading
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -31,6 +29,8 @@ from markupsafe import Markup
 
 from app.auth.models import User
 from app.journal import listing
+from app.journal.journal_page import OpenedJournalPage
+from app.journal.kept import Kept
 from app.journal.listing import Filters, ListedObservation, ListedPhoto
 from app.journal.masking import ChildName, mask_other_children, masked_caption, photo_file_name
 from app.journal.models import Comment, GroupNamePolicy, Observation, Photo
@@ -290,30 +290,36 @@ class ChildView:
         )
 
 
-def child_view(viewer: User, child: Child, family: frozenset[int] | None = None) -> ChildView:
+def child_view(
+    viewer: User,
+    child: Child,
+    family: frozenset[int] | None = None,
+    everyone: SettingChildren | None = None,
+) -> ChildView:
     """``child``'s view as ``viewer`` reads it: the setting's group-name policy, and the
-    children whose names this viewer sees whatever the policy (``family``, when the
-    caller has it already from ``open_journal``)."""
+    children whose names this viewer sees whatever the policy (``family``, and every
+    child's name, ``everyone``, when the caller has read them already)."""
     return ChildView(
         child=child,
         family=family_of(viewer, child) if family is None else family,
         policy=group_name_policy(),
-        everyone=setting_children(),
+        everyone=setting_children() if everyone is None else everyone,
     )
 
 
 def journal_page_cards(
-    view: ChildView, viewer: User, filters: Filters, number: int, cards: Cards
+    view: ChildView, viewer: User, opened: OpenedJournalPage, filters: Filters, cards: Cards
 ) -> tuple[Page[Any], list[Markup]]:
     """A page of the child's journal as ``view`` shows it: the page (for its numbers) and
     its observations' cards. Words searched for are found in what the view shows (names
-    masked as the policy says), so a hidden name finds nothing."""
+    masked as the policy says), so a hidden name finds nothing: a search reads the whole
+    journal (``opened`` has no rows then)."""
     if filters.text:
         everything = listing.whole_journal(view.child, viewer, filters)
         found = [row for row in everything if view.show(row).says(filters.text)]
-        page = paged(found, number)
+        page = paged(found, opened.number)
     else:
-        page = listing.journal_page(view.child, viewer, filters, number)
+        page = opened.page()
     return page, cards.of(view, page.items)
 
 
@@ -342,9 +348,7 @@ class Cards:
 
     def __init__(self, render: CardRenderer, size: int = 2048) -> None:
         self._render = render
-        self._size = size  # ~20 pages of ~100 journals; a card is about 2 KB
-        self._kept: OrderedDict[Hashable, Markup] = OrderedDict()
-        self._lock = threading.Lock()  # gthread workers' threads share the cards
+        self._kept: Kept[Markup] = Kept(size)  # ~20 pages of ~100 journals; a card is ~2 KB
 
     def of(self, view: ChildView, observations: Sequence[AnyObservation]) -> list[Markup]:
         view_number = _view_number(view.facts)
@@ -352,17 +356,7 @@ class Cards:
 
     def _card(self, view: ChildView, view_number: int, observation: AnyObservation) -> Markup:
         key = (view_number, _card_facts(observation))
-        with self._lock:
-            card = self._kept.get(key)
-            if card is not None:
-                self._kept.move_to_end(key)
-                return card
-        card = self._render(view, view.show(observation))
-        with self._lock:
-            self._kept[key] = card
-            if len(self._kept) > self._size:
-                self._kept.popitem(last=False)
-        return card
+        return self._kept.get(key, lambda: self._render(view, view.show(observation)))
 
 
 _view_numbers = itertools.count()

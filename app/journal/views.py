@@ -10,7 +10,7 @@ policy; staff's own pages (``/journal/observations/...``) show every name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,6 +33,7 @@ from app import clock
 from app.access.policy import Action, NotAllowed, can, check
 from app.access.scopes import visible_child
 from app.auth.access import current_user, require
+from app.auth.models import User
 from app.config import MAX_REQUEST_MB
 from app.errors import conflict, conflict_if_refused
 from app.journal import access_log as journal_access_log
@@ -65,6 +66,9 @@ from app.journal.forms import (
     PublishForm,
     ReviewForm,
 )
+from app.journal.journal_page import OpenedJournalPage, open_journal_page
+from app.journal.kept import Kept
+from app.journal.listing import Filters
 from app.journal.media import MAX_UPLOAD_BYTES, MediaRejected, ProcessedImage, process_upload
 from app.journal.models import (
     Comment,
@@ -74,9 +78,9 @@ from app.journal.models import (
     ObservationStatus,
     Photo,
 )
-from app.journal.names import open_journal
 from app.journal.publishing import Published
 from app.journal.viewing import (
+    AnyObservation,
     Cards,
     ChildView,
     ShownObservation,
@@ -89,7 +93,9 @@ from app.journal.viewing import (
 from app.people import staff
 from app.people.models import Child
 from app.request_transaction import undone_if_refused
+from app.responsible_use.operations import rules as responsible_use_rules
 from app.validation import FieldErrors, InvalidInput, field_errors
+from tenants.binding import current_setting
 
 bp = Blueprint("journal", __name__, url_prefix="/journal", template_folder="templates")
 
@@ -711,31 +717,93 @@ def delete_comment(child_id: int, observation_id: int, comment_id: int) -> Respo
 @bp.get("/children/<id:child_id>")
 @require(Action.SEE_JOURNALS)
 def child_journal(child_id: int) -> Page:
-    opened = open_journal(current_user, child_id) or abort(404)
-    child = opened.child
-    form = JournalFilterForm(request.args)
-    fields = _journal_filter_fields(tuple(request.args.items(multi=True)))
-    if not form.validate():
-        page = render_template("journal/child_journal.html", child=child, filter_fields=fields)
-        return page, 400
-    view = child_view(current_user, child, opened.family)
-    filters, number = form.filters(), form.page.data or 1
-    page, cards = journal_page_cards(view, current_user, filters, number, JOURNAL_CARDS)
-    journal_access_log.record_view(current_user, [child], JournalView.JOURNAL, only_write=True)
-    return render_template(
-        "journal/child_journal.html", child=child, filter_fields=fields, page=page, cards=cards
+    viewer: User = current_user._get_current_object()  # once, not through the proxy each time
+    query = _journal_query(tuple(request.args.items(multi=True)))
+    # A search is matched on what the view shows (viewing.journal_page_cards): no rows read.
+    reads_rows = query.valid and not query.filters.text
+    filters = query.filters if reads_rows else None
+    opened = open_journal_page(viewer, child_id, filters, query.number) or abort(404)
+    if not query.valid:
+        body = _journal_body(viewer, opened, query, with_page=False)
+        return _journal_page(viewer, opened, body), 400
+    journal_access_log.record_view(viewer, [opened.child], JournalView.JOURNAL, only_write=True)
+    if not reads_rows:  # a search: its body is made each time
+        return _journal_page(viewer, opened, _journal_body(viewer, opened, query))
+    body = KEPT_JOURNAL_BODIES.get(
+        _journal_body_key(viewer, opened, query), lambda: _journal_body(viewer, opened, query)
     )
+    return _journal_page(viewer, opened, body)
+
+
+@dataclass(frozen=True)
+class _JournalQuery:
+    """A child's journal's query string as the page reads it."""
+
+    args: tuple[tuple[str, str], ...]
+    valid: bool
+    filters: Filters
+    number: int
+    fields: Markup  # the filter fields, with their errors
 
 
 @lru_cache(maxsize=256)
-def _journal_filter_fields(query: tuple[tuple[str, str], ...]) -> Markup:
-    """The journal's filter fields (with their errors) for this query string: the same for
-    every child, page and viewer, and WTForms' widgets cost a tenth of the page's CPU, so
-    they are made once for each query string (most often the empty one)."""
-    form = JournalFilterForm(MultiDict(query))
-    form.validate()
+def _journal_query(args: tuple[tuple[str, str], ...]) -> _JournalQuery:
+    """The journal's filters and page for this query string, and its filter fields: the
+    same for every child, page and viewer, and WTForms' form and widgets cost a tenth of
+    the page's CPU, so they are made once for each query string (most often the empty
+    one)."""
+    form = JournalFilterForm(MultiDict(args))
+    valid = form.validate()
     fields = render_template("journal/_journal_filter_fields.html", form=form)
-    return Markup(fields)  # noqa: S704 (the template escapes what it is given)
+    return _JournalQuery(
+        args=args,
+        valid=valid,
+        filters=form.filters() if valid else Filters(),
+        number=(form.page.data or 1) if valid else 1,
+        fields=Markup(fields),  # noqa: S704 (the template escapes what it is given)
+    )
+
+
+def _journal_name(viewer: User, child: Child) -> str:
+    return child.known_as if can(viewer, Action.READ_AS_FAMILY) else child.full_name
+
+
+def _journal_page(viewer: User, opened: OpenedJournalPage, body: Markup) -> str:
+    name = _journal_name(viewer, opened.child)
+    return render_template("journal/child_journal.html", name=name, body=body)
+
+
+def _journal_body(
+    viewer: User, opened: OpenedJournalPage, query: _JournalQuery, *, with_page: bool = True
+) -> Markup:
+    """Everything below the site's header (see ``_child_journal_body.html``)."""
+    child, page, cards = opened.child, None, Markup()
+    if with_page:
+        view = child_view(viewer, child, opened.family, opened.everyone())
+        page, shown = journal_page_cards(view, viewer, opened, query.filters, JOURNAL_CARDS)
+        cards = Markup("\n").join(shown)
+    body = render_template(
+        "journal/_child_journal_body.html",
+        child=child,
+        name=_journal_name(viewer, child),
+        filter_fields=query.fields,
+        page=page,
+        cards=cards,
+    )
+    return Markup(body)  # noqa: S704 (the template escapes what it is given)
+
+
+def _journal_body_key(viewer: User, opened: OpenedJournalPage, query: _JournalQuery) -> Hashable:
+    """Everything a journal page's body is made from: what the page read (the child, the
+    family, every child's name and consent, the observations), the viewer (whose role
+    decides its links), the group-name policy, the sharing rule, the query string."""
+    policies = (journal_policies.group_name_policy(), responsible_use_rules().sharing_rule)
+    return (current_setting().id, viewer.id, viewer.role, policies, query.args, opened.key)
+
+
+# A journal page's body, made once for everything it is made from (app.journal.journal_page):
+# 256 bodies of 10-60 KB.
+KEPT_JOURNAL_BODIES: Kept[Markup] = Kept(256)
 
 
 def _journal_card(view: ChildView, item: ShownObservation) -> Markup:
@@ -748,9 +816,12 @@ JOURNAL_CARDS = Cards(_journal_card)
 
 
 def _child_observation_page(
-    child: Child, shown: Observation, comment_form: CommentForm | None = None
+    child: Child,
+    shown: AnyObservation,
+    comment_form: CommentForm | None = None,
+    view: ChildView | None = None,
 ) -> str:
-    view = child_view(current_user, child)
+    view = view or child_view(current_user, child)
     shown_comments = comments.comments_in_view(
         shown, child, with_hidden=can(current_user, Action.HIDE_COMMENTS)
     )
@@ -766,12 +837,15 @@ def _child_observation_page(
 @bp.get("/children/<id:child_id>/observations/<id:observation_id>")
 @require(Action.SEE_JOURNALS)
 def child_observation(child_id: int, observation_id: int) -> str:
-    child = _child_or_404(child_id)
-    shown = _in_journal_or_404(child, observation_id)
-    journal_access_log.record_view(
-        current_user, [child], JournalView.OBSERVATION, shown, only_write=True
-    )
-    return _child_observation_page(child, shown)
+    viewer: User = current_user._get_current_object()  # once, not through the proxy each time
+    # The child, the family, every child's name and the observation: one statement.
+    opened = open_journal_page(viewer, child_id, Filters(), observation_id=observation_id)
+    opened = opened or abort(404)
+    [shown] = opened.page().items or abort(404)  # not in the journal as this viewer sees it
+    child = opened.child
+    journal_access_log.record_view(viewer, [child], JournalView.OBSERVATION, shown, only_write=True)
+    view = child_view(viewer, child, opened.family, opened.everyone())
+    return _child_observation_page(child, shown, view=view)
 
 
 def _as_json(child: Child, shown: list[Observation]) -> list[dict[str, object]]:

@@ -1,24 +1,29 @@
-"""A child's journal page keeps each observation's card once made (``viewing.Cards``): what
-a family reads must still change the moment the observation, the children's names or the
-viewer change, and no viewer may be handed a card made for another.
+"""A child's journal page keeps each observation's card once made (``viewing.Cards``), and
+the page's whole body (``app.journal.journal_page``): what a family reads must still
+change the moment the observation, the journal, the children's names or consent, the
+policies or the viewer change, and no viewer may be handed a card or a page made for
+another.
 
-Each test shows the page first, so that the card is kept, then changes one thing and
-shows it again.
+Each test shows the page first, so that its cards and body are kept, then changes one
+thing and shows it again.
 """
 
 from __future__ import annotations
+
+from html import unescape
 
 from sqlalchemy import update
 
 from app.auth.models import User
 from app.extensions import db
 from app.journal.models import GroupNamePolicy
-from app.people.links import link_parent
+from app.people.links import link_parent, unlink_parent
 from app.people.models import Child
 from tests.helpers.clients import post_form
-from tests.helpers.journal import observe, set_group_names, signed_in
+from tests.helpers.journal import observe, photo_bytes, set_group_names, signed_in
 from tests.helpers.people import TODAY, inside
 from tests.helpers.retention import archive
+from tests.responsible_use.test_email_check import save_rules
 
 
 def _journal(client, child_id: int) -> str:
@@ -107,3 +112,78 @@ def test_a_viewer_never_gets_the_card_made_for_another_viewer(app, family):
     page = _journal(staff, family.child_a_id)
     assert "Ada and a friend built a den." in page and "Ada and Barty" not in page
     assert "Ada and Barty built a den." in _journal(parent, family.child_a_id)
+
+
+def test_a_new_observation_shows_on_the_journal_page_at_once(app, family):
+    observe(app, family, [family.child_a_id], "Ada painted a sun.")
+    parent = signed_in(app, family, "parent_a")
+    assert "Ada painted a sun." in _journal(parent, family.child_a_id)
+
+    observe(app, family, [family.child_a_id], "Ada painted a moon.")
+
+    page = _journal(parent, family.child_a_id)
+    assert "Ada painted a moon." in page and "Ada painted a sun." in page
+
+
+def test_a_changed_group_name_policy_shows_at_once(app, family):
+    observe(app, family, [family.child_a_id, family.child_b_id], "Ada and Barty built a den.")
+    parent = signed_in(app, family, "parent_a")
+    assert "Ada and a friend built a den." in _journal(parent, family.child_a_id)
+
+    set_group_names(app, family.slug, GroupNamePolicy.SHOWN)
+
+    assert "Ada and Barty built a den." in _journal(parent, family.child_a_id)
+
+
+def test_a_withdrawn_photo_consent_takes_the_photo_off_a_page_shown_before(app, family):
+    both = [family.child_a_id, family.child_b_id]
+    observe(app, family, both, "Ada and Barty painted.", photos=[(photo_bytes(), "", both)])
+    parent = signed_in(app, family, "parent_a")
+    assert 'class="photo-list"' in _journal(parent, family.child_a_id)
+
+    with inside(app, family.slug):  # Barty's parents withdraw their consent to photos
+        db.session.execute(
+            update(Child).where(Child.id == family.child_b_id).values(photo_consent=False)
+        )
+        db.session.commit()
+
+    page = _journal(parent, family.child_a_id)
+    assert "Ada and a friend painted." in page and 'class="photo-list"' not in page
+
+
+def test_a_reworded_sharing_rule_shows_at_once(app, family):
+    observe(app, family, [family.child_a_id], "Ada painted a sun.")
+    parent = signed_in(app, family, "parent_a")
+    assert "no WhatsApp groups" not in unescape(_journal(parent, family.child_a_id))
+
+    manager = signed_in(app, family, "manager")
+    rule = "Photos stay in the family: no Facebook, no WhatsApp groups."
+    assert save_rules(manager, rule, "12").status_code == 303
+
+    assert rule in unescape(_journal(parent, family.child_a_id))
+
+
+def test_each_viewer_gets_the_links_of_their_own_role_on_a_page_shown_before(app, family):
+    observe(app, family, [family.child_a_id], "Ada painted a sun.")
+    parent = signed_in(app, family, "parent_a")
+    staff = signed_in(app, family, "staff")
+
+    assert "Share something from home" in _journal(parent, family.child_a_id)
+    page = _journal(staff, family.child_a_id)
+    assert "Write an observation" in page and "Share something from home" not in page
+    page = _journal(parent, family.child_a_id)
+    assert "Share something from home" in page and "Write an observation" not in page
+
+
+def test_a_parent_unlinked_from_the_child_no_longer_opens_a_page_shown_before(app, family):
+    observe(app, family, [family.child_a_id], "Ada painted a sun.")
+    parent = signed_in(app, family, "parent_a")
+    assert "Ada painted a sun." in _journal(parent, family.child_a_id)
+
+    with inside(app, family.slug):
+        manager = db.session.get_one(User, family.manager_id)
+        ada = db.session.get_one(Child, family.child_a_id)
+        unlink_parent(db.session.get_one(User, family.parent_a_id), ada, by=manager)
+        db.session.commit()
+
+    assert parent.get(f"/journal/children/{family.child_a_id}").status_code == 404
