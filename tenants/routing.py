@@ -83,8 +83,9 @@ def requested_host() -> RequestedHost:
 
 
 def _resolve_setting_for_request() -> None:
+    endpoint = request.endpoint
     # The stylesheet too: an unknown subdomain's 404 page must look like the service's.
-    if request.endpoint in ANY_HOST_ENDPOINTS or request.endpoint == "static":
+    if endpoint in ANY_HOST_ENDPOINTS or endpoint == "static":
         g.setting = None
         g.setting_token = bind(None)
         return
@@ -94,7 +95,7 @@ def _resolve_setting_for_request() -> None:
     setting = None if host.slug is None else active_setting_by_slug(host.slug)
     if host.slug is not None and setting is None:
         abort(404)
-    if setting is None and request.endpoint not in BARE_DOMAIN_ENDPOINTS:
+    if setting is None and endpoint not in BARE_DOMAIN_ENDPOINTS:
         abort(404)
     g.setting = setting
     g.setting_token = bind(setting)

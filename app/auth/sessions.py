@@ -235,11 +235,12 @@ def refuse_without_session_store() -> None:
     for a page that needs no session, check Redis is there before the page
     hands out a form that could never be submitted.
     """
-    if request.endpoint in ANY_HOST_ENDPOINTS:
+    endpoint = request.endpoint
+    if endpoint in ANY_HOST_ENDPOINTS:
         return  # they report on Redis themselves, in their own words
     if getattr(session, "unavailable", False):
         abort(503)
-    if session.new and request.endpoint not in SESSIONLESS_ENDPOINTS:
+    if session.new and endpoint not in SESSIONLESS_ENDPOINTS:
         try:
             _check_redis_recently()
         except RedisError as error:

@@ -134,7 +134,8 @@ def _start_request() -> None:
 
 def route_of_request() -> str:
     """The matched route's pattern, or a fixed word when nothing matched (a 404)."""
-    return request.url_rule.rule if request.url_rule is not None else "(no route)"
+    rule = request.url_rule
+    return rule.rule if rule is not None else "(no route)"
 
 
 def _log_request(response: Response) -> Response:

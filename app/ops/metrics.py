@@ -174,7 +174,8 @@ def _observe_request(response: Response) -> Response:
 
 
 def _method() -> str:
-    return request.method if request.method in _KNOWN_METHODS else "other"
+    method = request.method
+    return method if method in _KNOWN_METHODS else "other"
 
 
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
