@@ -9,8 +9,11 @@ when something it shows changes. So:
    this viewer always sees (a parent's linked children), every child's name and photo
    consent (for the masking), and the page's observations with their tags, photos and
    total. A child the viewer may not open gives no row, and nothing else is read. The
-   names and the observations come as the database's JSON text: a page that is kept
-   already needs nothing but that text to find it.
+   same statement records the view in the access log (``access_log.
+   view_recorded_by_the_read``): no round trip of its own. The names and the
+   observations come as the database's JSON text: a page that is kept already needs
+   nothing but that text to find it. A child's observation page reads through the same
+   statement, its page being that one observation.
 2. **The page's body is made once** (``KEPT_BODIES``) for everything it is made from: that
    text, the child, the viewer (id, role), the policy, the sharing rule and the query
    string. Any change to any of them (an edit, a purge's scrub, a child renamed, a
@@ -33,18 +36,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, Text, bindparam, cast, func, null, select
+from sqlalchemy import Integer, Select, Text, bindparam, cast, exists, func, null, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
+from app import clock
 from app.access.policy import Action, can, found_seen_child
 from app.access.scopes import children_seen_by, observations_in_journal
 from app.auth.models import Role, User
 from app.extensions import db
-from app.journal import listing
+from app.journal import access_log, listing
 from app.journal.listing import Filters, ListedObservation
 from app.journal.masking import ChildName
-from app.journal.models import Observation
+from app.journal.models import JournalView, Observation
 from app.journal.names import SettingChildren
 from app.paging import PAGE_SIZE, Page
 from app.people.models import Child, ParentLink
@@ -64,6 +68,7 @@ _VIEWER_ID = bindparam("viewer_id", type_=Integer)
 _CHILD_ID = bindparam("child_id", type_=Integer)
 _SKIPPED = bindparam("skipped", type_=Integer)  # the observations of the pages before
 _OBSERVATION_ID = bindparam("observation_id", type_=Integer)  # one observation's page
+_A_JOURNAL = (JournalView.JOURNAL, null())  # what a journal page records, and of which
 
 _CHILD = (Child.id, Child.first_name, Child.last_name, Child.preferred_name, Child.archived_at)
 _CHILD_NAMES = tuple(column.key for column in _CHILD)
@@ -86,9 +91,13 @@ def _linked() -> Any:
     return linked.scalar_subquery()
 
 
-def _rows(role: Role, filters: Filters, one: bool) -> Any:
+def _in_journal(role: Role) -> list[ColumnElement[bool]]:
     viewer, child = _Ids(role, _VIEWER_ID), _Ids(None, _CHILD_ID)
-    conditions = [*observations_in_journal(viewer, child), *filters.conditions()]  # type: ignore[arg-type]
+    return observations_in_journal(viewer, child)  # type: ignore[arg-type]
+
+
+def _rows(role: Role, filters: Filters, one: bool) -> Any:
+    conditions = [*_in_journal(role), *filters.conditions()]
     if one:
         conditions.append(Observation.id == _OBSERVATION_ID)
     page = listing.journal_page_rows(conditions, _SKIPPED).subquery()
@@ -99,12 +108,20 @@ def _rows(role: Role, filters: Filters, one: bool) -> Any:
 @lru_cache(maxsize=64)
 def _statement(role: Role, as_family: bool, filters: Filters | None, one: bool) -> Select[Any]:
     """The one statement of a page (``filters`` None: the child, family and names only;
-    ``one``: the one observation ``observation_id`` instead of a page)."""
+    ``one``: the one observation ``observation_id`` instead of a page, and no row at all
+    unless it is in the journal as the viewer sees it: only what is shown is recorded)."""
     viewer = _Ids(role, _VIEWER_ID)
-    seen = children_seen_by(viewer)  # type: ignore[arg-type]
+    seen = [Child.id == _CHILD_ID, *children_seen_by(viewer)]  # type: ignore[arg-type]
+    what, observation_id = (JournalView.OBSERVATION, _OBSERVATION_ID) if one else _A_JOURNAL
+    shown = [exists().where(Observation.id == _OBSERVATION_ID, *_in_journal(role))] if one else []
+    recorded = access_log.view_recorded_by_the_read(
+        _VIEWER_ID, what, observation_id, [*seen, *shown]
+    )
     columns = [*_CHILD, _linked() if as_family else null(), _everyone()]
     columns.append(_rows(role, filters, one) if filters is not None else null())
-    return select(*columns).where(Child.id == _CHILD_ID, *seen)
+    # Read only with the view recorded (and under the same access check).
+    page = select(*columns).join_from(Child, recorded, recorded.c.child_id == Child.id)
+    return page.where(*seen)
 
 
 @dataclass(frozen=True)
@@ -148,11 +165,12 @@ def open_journal_page(
     number: int = 1,
     observation_id: int | None = None,
 ) -> OpenedJournalPage | None:
-    """Page ``number`` of the child's journal, if ``viewer`` may open it (one statement).
+    """Page ``number`` of the child's journal, if ``viewer`` may open it, with the view
+    recorded in the access log (one statement).
 
     ``filters`` None reads no observations (the caller reads them itself: a search, which
     is matched on what the view shows); ``observation_id``: the page is that observation
-    alone, if it is in the journal as ``viewer`` sees it (else the page is empty)."""
+    alone, and None unless it is in the journal as ``viewer`` sees it."""
     as_family = can(viewer, Action.READ_AS_FAMILY)
     statement = _statement(viewer.role, as_family, filters, observation_id is not None)
     parameters = {
@@ -160,6 +178,7 @@ def open_journal_page(
         "child_id": child_id,
         "skipped": (number - 1) * PAGE_SIZE,
         "observation_id": observation_id,
+        "at": clock.now(),
     }
     row = db.session.execute(statement, parameters).first()
     if row is None:

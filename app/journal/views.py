@@ -720,13 +720,13 @@ def child_journal(child_id: int) -> Page:
     viewer: User = current_user._get_current_object()  # once, not through the proxy each time
     query = _journal_query(tuple(request.args.items(multi=True)))
     # A search is matched on what the view shows (viewing.journal_page_cards): no rows read.
+    # The statement that opens the journal records the view (app.journal.journal_page).
     reads_rows = query.valid and not query.filters.text
     filters = query.filters if reads_rows else None
     opened = open_journal_page(viewer, child_id, filters, query.number) or abort(404)
     if not query.valid:
         body = _journal_body(viewer, opened, query, with_page=False)
         return _journal_page(viewer, opened, body), 400
-    journal_access_log.record_view(viewer, [opened.child], JournalView.JOURNAL, only_write=True)
     if not reads_rows:  # a search: its body is made each time
         return _journal_page(viewer, opened, _journal_body(viewer, opened, query))
     body = KEPT_JOURNAL_BODIES.get(
@@ -838,12 +838,11 @@ def _child_observation_page(
 @require(Action.SEE_JOURNALS)
 def child_observation(child_id: int, observation_id: int) -> str:
     viewer: User = current_user._get_current_object()  # once, not through the proxy each time
-    # The child, the family, every child's name and the observation: one statement.
+    # The child, the family, every child's name and the observation, and the view
+    # recorded: one statement (none of it unless the observation is in this view).
     opened = open_journal_page(viewer, child_id, Filters(), observation_id=observation_id)
-    opened = opened or abort(404)
-    [shown] = opened.page().items or abort(404)  # not in the journal as this viewer sees it
+    [shown] = (opened or abort(404)).page().items
     child = opened.child
-    journal_access_log.record_view(viewer, [child], JournalView.OBSERVATION, shown, only_write=True)
     view = child_view(viewer, child, opened.family, opened.everyone())
     return _child_observation_page(child, shown, view=view)
 

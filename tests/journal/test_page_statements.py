@@ -14,9 +14,9 @@ from tenants import registry
 from tests.helpers.journal import observe, photo_bytes, signed_in
 
 # The person signed in; the child with the parent's family, every child's name for the
-# masking and the page with its tags, photos (with who is in them) and total, in one
-# (app.journal.journal_page); the access-log row (the sharing rule is kept a while).
-JOURNAL_PAGE_STATEMENTS = 3
+# masking, the page with its tags, photos (with who is in them) and total, and the
+# access-log row, in one (app.journal.journal_page). The sharing rule is kept a while.
+JOURNAL_PAGE_STATEMENTS = 2
 # Binding the schema is the transaction's, not the page's: sent with BEGIN where it can
 # be (tenants.binding.begin_bound_to), on its own where not.
 BINDING = "SET LOCAL search_path"
