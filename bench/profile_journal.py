@@ -55,7 +55,6 @@ STEPS: list[tuple[str, tuple[str, str]]] = [
     ),
     ("the body's key", ("app/journal/views.py", "_journal_body_key")),
     ("the body: kept, or made", ("app/journal/kept.py", "get")),
-    ("the access-log row", ("app/journal/access_log.py", "record_view")),
     ("render the template", ("flask/templating.py", "render_template")),
     ("  of which: can() in the template", ("app/access/policy.py", "can")),
     ("  of which: url_for", ("flask/app.py", "url_for")),
