@@ -101,6 +101,7 @@ class Cost:
 HELLO = "hello (bare Flask)"
 AS_SERVED = VARIANTS[0].label
 ACCOUNT = "the account page, signed in (as served; not a variant of the routed page)"
+SIGN_IN = "the sign-in form, anonymous (as served; not a variant of the routed page)"
 ACCOUNT_EMAIL = "account.page@bench.example.org"
 
 
@@ -193,8 +194,9 @@ def variant_getter(variant: Variant, host: str, schema_name: str) -> Iterator[Ca
 def measure_variants(
     host: str, schema_name: str, requests: int = 400, rounds: int = 7
 ) -> dict[str, Cost]:
-    """What a request costs this process, for the bare hello, for each variant, and for
-    the account page of a signed-in person (what every signed-in page pays, and more).
+    """What a request costs this process, for the bare hello, for each variant, for
+    the account page of a signed-in person (what every signed-in page pays, and more)
+    and for the sign-in form (the two pages with forms every person opens).
 
     The variants take turns, round after round, so the machine's other work falls
     evenly on each; the least CPU of the rounds is the one the others disturbed
@@ -206,6 +208,7 @@ def measure_variants(
     account_app = variant_app(VARIANTS[0], schema_name)
     try:
         account = account_page_getter(account_app, host)
+        sign_in = page_getter(account_app, "/login", host)
         cpu: dict[str, list[float]] = {HELLO: []}
         calls = {HELLO: calls_per_request(hello)}
         for variant in VARIANTS:
@@ -213,12 +216,14 @@ def measure_variants(
                 calls[variant.label] = calls_per_request(get)
             cpu[variant.label] = []
         calls[ACCOUNT], cpu[ACCOUNT] = calls_per_request(account), []
+        calls[SIGN_IN], cpu[SIGN_IN] = calls_per_request(sign_in), []
         for _ in range(rounds):
             cpu[HELLO].append(cpu_per_request(hello, requests))
             for variant in VARIANTS:
                 with variant_getter(variant, host, schema_name) as get:
                     cpu[variant.label].append(cpu_per_request(get, requests))
             cpu[ACCOUNT].append(cpu_per_request(account, requests))
+            cpu[SIGN_IN].append(cpu_per_request(sign_in, requests))
     finally:
         from app.extensions import db
 
@@ -233,7 +238,7 @@ def report_variants(costs: dict[str, Cost]) -> None:
     print("7 rounds of 400 requests, +-50 us on a busy machine; calls: exact):")
     print(f"  {'CPU us':>7} {'change':>7} {'calls':>7} {'change':>7}")
     for label, cost in costs.items():
-        if label in (HELLO, AS_SERVED, ACCOUNT):
+        if label in (HELLO, AS_SERVED, ACCOUNT, SIGN_IN):
             changes = f"{'':>7} {cost.calls:7.0f} {'':>7}"
         else:
             changes = (

@@ -21,7 +21,8 @@ that serves it, so it reports, per request:
 3. What one change would save: the page's CPU in this process through Flask's test client,
    as served and with pool_pre_ping on, without the Redis PING, without Flask-Limiter, or
    reading a whole ``User`` instead of its columns (``bench/page_variants.py``); and, beside
-   them, the account page of a person signed in (the Redis session, the person loaded).
+   them, the account page of a person signed in (the Redis session, the person loaded) and
+   the sign-in form (anonymous): the two pages with forms every person opens.
 4. Each app-wide step of the request as served (every before-, after- and teardown-request
    function, the session's open and save, the view): its CPU and exact Python calls in this
    process (``bench/page_variants.measure_steps``).
