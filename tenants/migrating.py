@@ -190,17 +190,20 @@ def _revisions_query(connection: Connection, schema_names: list[str]) -> str:
     built from a SQLAlchemy table per schema: building and compiling 1,000 of those took
     3 s of Python on a busy machine, longer than PostgreSQL took to read them. Each row's
     ``tableoid`` names the table it came from, so no name is written into the query as a
-    value.
+    value. Its schema is looked up row by row (the index on ``pg_class.oid``), not joined:
+    with 10,000 settings ``pg_class`` has 1.4 million rows, and the planner chose to hash
+    all of them for every query (730 ms a query of 100 tables, against 12 ms looked up).
     """
     quote = connection.dialect.identifier_preparer.quote_identifier
     tables = " UNION ALL ".join(
         f"SELECT tableoid, version_num FROM {quote(name)}.alembic_version"  # noqa: S608 (quoted)
         for name in schema_names
     )
-    return (
-        f"SELECT n.nspname, v.version_num FROM ({tables}) AS v "  # noqa: S608 (quoted names)
-        "JOIN pg_class c ON c.oid = v.tableoid JOIN pg_namespace n ON n.oid = c.relnamespace"
+    schema_of_table = (
+        "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.oid = v.tableoid"
     )
+    return f"SELECT ({schema_of_table}), v.version_num FROM ({tables}) AS v"  # noqa: S608
 
 
 def current_revision(connection: Connection, schema_name: str) -> str | None:
