@@ -55,7 +55,14 @@ from bench.auth import add_active_users, inside_new_setting  # noqa: E402
 from bench.journal_media import realistic_jpeg  # noqa: E402
 from bench.stack import POOLS, Stack, own_stack, print_log_errors, start_service  # noqa: E402
 from bench.tenancy import print_machine  # noqa: E402
-from bench.visits import Answer, Browser, Visits, figures_by_page, print_page_table  # noqa: E402
+from bench.visits import (  # noqa: E402
+    Answer,
+    Browser,
+    Visit,
+    Visits,
+    figures_by_page,
+    print_page_table,
+)
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -79,6 +86,7 @@ class Options:
     observations: int
     parent_visit: float
     seed: int
+    split: bool
 
 
 def parse_options() -> Options:
@@ -93,9 +101,20 @@ def parse_options() -> Options:
         "--parent-visit", type=float, default=20.0, help="actions of a parent's visit, on average"
     )
     parser.add_argument("--seed", type=int, default=1, help="of the users' random choices")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="time where each request's time goes (bench/timed_gunicorn.conf.py)",
+    )
     args = parser.parse_args()
     return Options(
-        args.seconds, args.users, args.think, args.observations, args.parent_visit, args.seed
+        args.seconds,
+        args.users,
+        args.think,
+        args.observations,
+        args.parent_visit,
+        args.seed,
+        args.split,
     )
 
 
@@ -336,6 +355,58 @@ def print_cpu_split(before: dict[str, float], after: dict[str, float], seconds: 
     print(f"  {'machine':<16}{machine / seconds:>6.2f}")
 
 
+SPLIT_PAGES = ("observation with photo", "sign-in")
+SPLIT_COLUMNS = ("client", "outside", "worker", "cpu", "no core", "blocked", "fsync", "pg", "photo")
+
+
+def print_time_split(visits: list[Visit], timings: dict[str, dict[str, float]]) -> None:
+    """Where the time of the photo POST, the sign-in POST and every other request went:
+    the mean of each part over all of a page type's requests, and over its slowest 5 %."""
+    print(
+        "Where the time went (ms, means). client: as the browser timed it; outside: before "
+        "gunicorn's worker parsed the request's head (the queue in front of the pool) and "
+        "the answer's way back; worker: the rest, which is cpu + no core (ready, no core "
+        "free) + blocked (off a core: of which fsync and pg, the rest the body arriving, "
+        "Redis, ...); photo: in process_upload (bench/timed_gunicorn.conf.py)"
+    )
+    print(f"  {'requests':<30}{'n':>5}" + "".join(f"{name:>8}" for name in SPLIT_COLUMNS))
+    timed = [(visit, timings[visit.request_id]) for visit in visits if visit.request_id in timings]
+
+    def group_of(visit: Visit) -> str:
+        return visit.page if visit.page in SPLIT_PAGES else "every other page type"
+
+    for page in (*SPLIT_PAGES, "every other page type"):
+        mine = sorted(
+            (pair for pair in timed if group_of(pair[0]) == page), key=lambda pair: pair[0].seconds
+        )
+        if not mine:
+            continue
+        slowest = mine[-max(1, len(mine) // 20) :]
+        for label, group in ((page, mine), ("  its slowest 5 %", slowest)):
+            means = _split_means(group)
+            print(
+                f"  {label:<30}{len(group):>5}"
+                + "".join(f"{means[name]:>8.0f}" for name in SPLIT_COLUMNS)
+            )
+
+
+def _split_means(group: list[tuple[Visit, dict[str, float]]]) -> dict[str, float]:
+    """Each column's mean over ``group``, in milliseconds."""
+    count = len(group)
+    sums = {
+        "client": sum(visit.seconds for visit, _ in group),
+        "worker": sum(parts["wall"] for _, parts in group),
+        "cpu": sum(parts["cpu"] for _, parts in group),
+        "no core": sum(parts["waiting_for_core"] for _, parts in group),
+        "blocked": sum(parts["blocked"] for _, parts in group),
+        "fsync": sum(parts["fsync"] for _, parts in group),
+        "pg": sum(parts["postgres"] for _, parts in group),
+        "photo": sum(parts["photo"] for _, parts in group),
+    }
+    sums["outside"] = sums["client"] - sums["worker"]
+    return {name: 1000 * total / count for name, total in sums.items()}
+
+
 def print_emails(stack: Stack) -> None:
     from sqlalchemy import func, select
 
@@ -364,7 +435,7 @@ def print_emails(stack: Stack) -> None:
 def main() -> None:
     options = parse_options()
     print_machine()
-    with own_stack() as stack:
+    with own_stack(timed=options.split) as stack:
         from app import create_app
         from app.extensions import db
         from tenants.migrating import upgrade_public
@@ -397,6 +468,8 @@ def main() -> None:
         pages = figures_by_page(visits.items)
         met = print_page_table(pages, seconds, TARGET_P99_MS, {"sign-in": TARGET_SIGN_IN_P99_MS})
         print_cpu_split(before, after, seconds)
+        if options.split:
+            print_time_split(visits.items, stack.timings())
         time.sleep(5)  # the worker delivers the last emails
         print_emails(stack)
         if not met:

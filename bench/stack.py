@@ -21,6 +21,7 @@ split of a run.
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import secrets
@@ -46,6 +47,7 @@ from bench.tenancy import free_port, set_environment, wait_for_port  # noqa: E40
 
 CADDYFILE = REPO_ROOT / "deploy" / "Caddyfile"
 GUNICORN_CONF = REPO_ROOT / "deploy" / "gunicorn.conf.py"
+TIMED_GUNICORN_CONF = REPO_ROOT / "bench" / "timed_gunicorn.conf.py"  # the same, timed
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 POOLS = ("pages", "sign-in", "uploads")  # gunicorn's pools (LJ_POOL)
 
@@ -245,6 +247,15 @@ class Stack:
             return "uploads"
         return "pages"
 
+    def timings(self) -> dict[str, dict[str, float]]:
+        """Each request's timed parts by request id, as the pools wrote them (``timed``)."""
+        lines = [
+            json.loads(line)
+            for path in (self.folder / "timings").glob("*.jsonl")
+            for line in path.read_text().splitlines()
+        ]
+        return {line.pop("id"): line for line in lines}
+
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds used so far by each part, its servers, this process and the machine."""
         trees = process_tree_cpu(
@@ -299,33 +310,44 @@ def process_tree_cpu(roots: dict[str, list[int]]) -> dict[str, float]:
 
 
 def gunicorn_pool(
-    folder: Path, port: int, pool: str, *arguments: str, name: str | None = None
+    folder: Path,
+    port: int,
+    pool: str,
+    *arguments: str,
+    name: str | None = None,
+    config: Path = GUNICORN_CONF,
 ) -> Part:
     """gunicorn as deployed (``deploy/gunicorn.conf.py``, ``LJ_POOL=pool``) on ``port``;
     ``arguments`` override the configuration, as on gunicorn's command line."""
-    command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)]
+    command = [sys.executable, "-m", "gunicorn", "-c", str(config)]
     command += ["--log-level", "warning", "-b", f"127.0.0.1:{port}", *arguments, "wsgi:app"]
     environment = {"LJ_POOL": pool, "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics")}
     return Part(name or pool, command, environment, folder / f"{name or pool}.log")
 
 
-def _service_parts(folder: Path, ports: dict[str, int]) -> dict[str, Part]:
+def _service_parts(folder: Path, ports: dict[str, int], config: Path) -> dict[str, Part]:
     from app.devstack import beat_command, worker_command
 
     return {
-        **{pool: gunicorn_pool(folder, ports[pool], pool) for pool in POOLS},
+        **{pool: gunicorn_pool(folder, ports[pool], pool, config=config) for pool in POOLS},
         "worker": Part("worker", worker_command(), {}, folder / "worker.log"),
         "beat": Part("beat", beat_command(folder / "celerybeat-schedule"), {}, folder / "beat.log"),
     }
 
 
 @contextmanager
-def own_stack(**environment: str) -> Iterator[Stack]:
+def own_stack(*, timed: bool = False, **environment: str) -> Iterator[Stack]:
     """Servers of our own and the whole service on them; ``environment`` is set on top (for
-    this process's app and every part). Everything is stopped and removed at the end."""
+    this process's app and every part). Everything is stopped and removed at the end.
+
+    ``timed``: the web pools write where each request's time went (``timings()``; see
+    ``bench/timed_gunicorn.conf.py``)."""
     with ExitStack() as cleanup:
         folder = Path(tempfile.mkdtemp(prefix="lj-stack-"))
         cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
+        if timed:
+            (folder / "timings").mkdir()
+            environment = {**environment, "LJ_BENCH_TIMINGS": str(folder / "timings")}
         postgres = OwnPostgres(folder / "pg")
         cleanup.callback(lambda: postgres.server and postgres.stop())
         redis_server = OwnRedis(folder / "redis")
@@ -341,7 +363,7 @@ def own_stack(**environment: str) -> Iterator[Stack]:
             redis_server,
             smtp,
             ports,
-            _service_parts(folder, ports),
+            _service_parts(folder, ports, TIMED_GUNICORN_CONF if timed else GUNICORN_CONF),
             sign_in_routes(),
             upload_content_type(),
         )

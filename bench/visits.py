@@ -45,6 +45,10 @@ class Answer:
         return jar[name].value if name in jar else None
 
     @property
+    def request_id(self) -> str:
+        return self.headers.get("X-Request-Id", "") if self.headers else ""
+
+    @property
     def location(self) -> str:
         return self.headers.get("Location", "") if self.headers else ""
 
@@ -78,6 +82,7 @@ class Visit:
     seconds: float
     status: int
     error: str  # "" when the answer was the expected one
+    request_id: str = ""  # the X-Request-Id the service answered with
 
 
 @dataclass
@@ -99,7 +104,9 @@ class Visits:
             if answer.location:
                 error += f" to {urlsplit(answer.location).path}"
         with self.lock:
-            self.items.append(Visit(page, started, seconds, answer.status, error))
+            self.items.append(
+                Visit(page, started, seconds, answer.status, error, answer.request_id)
+            )
         return answer
 
     def between(self, start: float, end: float) -> list[Visit]:
