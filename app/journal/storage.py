@@ -1,7 +1,9 @@
 """Photo files on disk, under ``MEDIA_ROOT/<setting slug>/``, kept in step with the database.
 
 A file is written under a random name to a temporary file in the same folder and
-renamed into place, so a reader never sees half a photo. Files belong to the database
+renamed into place, so a reader never sees half a photo; its bytes and then the folder
+(once for all the files of an upload) are flushed to disk before the transaction that names
+them can commit, so a committed row never names a file a crash lost. Files belong to the database
 transaction that wrote them: when that transaction rolls back (or is closed without a
 commit) they are removed again, and files of deleted photos go through the durable
 deletion queue (``app.storage.deletions``), removed only once the deletion has been
@@ -27,6 +29,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from app import clock
 from app.extensions import db
 from app.storage.deletions import cancel_file_deletions, schedule_file_deletion
+from app.storage.durable import fsync_folder
 from tenants.binding import current_setting
 
 log = logging.getLogger(__name__)
@@ -78,21 +81,33 @@ def store_all(contents: Sequence[bytes], extension: str) -> list[str]:
     flush of PostgreSQL's log more for every file."""
     session = db.session()
     session.connection()  # the files join a transaction that is surely open
-    folder = setting_folder()
-    folder.mkdir(parents=True, exist_ok=True, mode=0o750)
+    folder = _existing_folder(setting_folder())
     names = [f"{secrets.token_urlsafe(24)}.{extension}" for _ in contents]
     paths = [(folder / name, folder / f"{INCOMING_PREFIX}{name}") for name in names]
     cancel_when_kept = _record_deletion_unless_kept([path for pair in paths for path in pair])
     for data, (final, temporary) in zip(contents, paths, strict=True):
         _write_whole(data, final, temporary)
         session.info.setdefault(_WRITTEN, []).append(final)
+    # Each file's bytes are on disk; their names are once the folder is flushed too (a
+    # rename lives in the folder): one flush for all the files, before the transaction
+    # that names them can commit.
+    fsync_folder(folder)
     # Kept if, and only if, the transaction that names the files commits.
     cancel_file_deletions(cancel_when_kept)
     return names
 
 
+def _existing_folder(folder: Path) -> Path:
+    """``folder``, made (with its parents) if missing, and its own name flushed to disk
+    then: a setting's first photo must not vanish with a folder a crash forgot."""
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o750)
+        fsync_folder(folder.parent)
+    return folder
+
+
 def _write_whole(data: bytes, final: Path, temporary: Path) -> None:
-    """``data`` on disk at ``final``, never seen there half-written."""
+    """``data`` on disk at ``final`` (its bytes flushed), never seen there half-written."""
     try:
         with temporary.open("xb") as file:
             file.write(data)

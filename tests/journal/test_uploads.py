@@ -7,7 +7,9 @@ removed again when the transaction that wrote them does not commit.
 from __future__ import annotations
 
 import io
+import os
 import zipfile
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -233,6 +235,52 @@ def test_a_removed_photo_file_goes_only_once_the_removal_commits(app, family):
     response = post_form(staff, f"/journal/observations/{observation_id}/photos/{photo_id}/remove")
     assert response.status_code == 303
     assert not path.exists() and _stored_files(app, family.slug) == []
+
+
+def test_a_photos_files_and_their_names_are_on_disk_before_its_row_can_commit(
+    app, family, monkeypatch
+):
+    """A crash just after the commit must not lose a file the new row names: each file's
+    bytes are flushed, and then its folder (where a rename lives), once for both files
+    of an upload, with both files in place."""
+    flushed: list[tuple[str, list[str]]] = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        path = Path(os.readlink(f"/proc/self/fd/{descriptor}"))
+        folder = path if path.is_dir() else path.parent
+        flushed.append((path.name, sorted(p.name for p in folder.iterdir())))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with inside(app, family.slug):
+        folder = storage.setting_folder()
+        folder.mkdir(parents=True, exist_ok=True)  # not the setting's first photo
+        names = storage.store_all([b"the photo", b"its thumbnail"], "jpg")
+        db.session.commit()
+    incoming = [f"{storage.INCOMING_PREFIX}{name}" for name in names]
+    assert flushed == [
+        (incoming[0], [incoming[0]]),
+        (incoming[1], sorted([names[0], incoming[1]])),
+        (folder.name, sorted(names)),
+    ]
+
+
+def test_a_settings_first_photo_flushes_its_new_folders_name_too(app, family, monkeypatch):
+    flushed: list[Path] = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        flushed.append(Path(os.readlink(f"/proc/self/fd/{descriptor}")))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with inside(app, family.slug):
+        folder = storage.setting_folder()
+        assert not folder.exists()
+        storage.store(b"the first photo", "jpg")
+        db.session.commit()
+    assert flushed[0] == folder.parent and flushed[-1] == folder
 
 
 def test_no_temporary_file_is_left_behind(app, family):
