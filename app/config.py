@@ -174,6 +174,10 @@ class Config:
         if self.LOG_FORMAT not in ("json", "text"):
             raise ConfigError(f"LOG_FORMAT must be json or text, got {self.LOG_FORMAT!r}")
         self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
+        # Empty setting schemas kept built ahead of provisioning (tenants.spares); 0: none.
+        self.SPARE_SCHEMAS = _int("SPARE_SCHEMAS", 3)
+        if self.SPARE_SCHEMAS < 0:
+            raise ConfigError(f"SPARE_SCHEMAS must be 0 or more, got {self.SPARE_SCHEMAS}")
         self.DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 5)
         self.PASSWORD_BCRYPT_COST = _int("PASSWORD_BCRYPT_COST", 12)
         self.PIN_BCRYPT_COST = _int("PIN_BCRYPT_COST", 10)

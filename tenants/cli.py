@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup, FlaskGroup
 from redis.exceptions import RedisError
 
@@ -25,6 +26,7 @@ from tenants.models import SettingStatus
 from tenants.provisioning import SettingExists, provision_setting
 from tenants.registry import all_settings, forget_cached, set_status
 from tenants.slugs import InvalidSlug
+from tenants.spares import drop_unusable_spares, ready_spares
 
 tenants_cli = AppGroup(
     "tenants", help="Create, list, suspend, resume, migrate, export and delete settings."
@@ -160,6 +162,8 @@ def migrate_command(connections: int) -> None:
         f"{report.up_to_date} settings up to date ({len(report.upgraded)} upgraded now), "
         f"{len(report.failed)} failed."
     )
+    # Spares built before this release are empty: dropped, and built again by the refill.
+    click.echo(f"{drop_unusable_spares(db.engine)} spare schemas of other revisions dropped.")
     if report.failed:
         for slug, error in report.failed.items():
             click.echo(f"  failed: {slug}: {error}", err=True)
@@ -184,6 +188,13 @@ def status_command() -> None:
             f"{state(setting.revision, fleet.setting_head)}"
         )
     behind = fleet.settings_behind()
+    if fleet.public == fleet.public_head:  # else the pool's table may not be there yet
+        with db.engine.connect() as connection:
+            spares = ready_spares(connection)
+        click.echo(
+            f"{spares} spare schemas ready for provisioning "
+            f"(SPARE_SCHEMAS {current_app.config['LJ'].SPARE_SCHEMAS}); they are not settings."
+        )
     click.echo(
         f"{len(fleet.settings)} settings: {len(fleet.settings) - len(behind)} at "
         f"{fleet.setting_head}, {len(behind)} behind; the registry "

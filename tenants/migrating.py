@@ -31,6 +31,7 @@ from sqlalchemy.schema import CreateTable
 
 from tenants.binding import begin_bound_to, bind_schema
 from tenants.models import Setting, SettingStatus
+from tenants.slugs import SPARE_SCHEMA_PREFIX
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 PUBLIC_HEAD = "public@head"
@@ -156,9 +157,15 @@ def upgrade_setting_schema(connection: Connection, schema_name: str, revision: s
 
 
 def schemas_with_table(connection: Connection, table_name: str) -> set[str]:
-    """The schemas that hold a table of this name (one catalogue read)."""
+    """The schemas that hold a table of this name (one catalogue read); spare schemas
+    (``tenants.spares``) hold every setting table but are not settings: left out."""
     tables = Table("pg_tables", MetaData(), Column("schemaname"), Column("tablename"))
-    found = connection.scalars(select(tables.c.schemaname).where(tables.c.tablename == table_name))
+    found = connection.scalars(
+        select(tables.c.schemaname).where(
+            tables.c.tablename == table_name,
+            ~tables.c.schemaname.startswith(SPARE_SCHEMA_PREFIX, autoescape=True),
+        )
+    )
     return set(found)
 
 

@@ -104,3 +104,19 @@ class Setting(db.Model):
     @property
     def is_active(self) -> bool:
         return self.status is SettingStatus.ACTIVE
+
+
+class SpareSchema(db.Model):
+    """An empty setting schema built ahead of time, waiting to become a setting's.
+
+    Not a setting: no slug, no registry row, nothing walks it (``tenants.spares``).
+    ``revision`` is the ``setting`` chain's head it was built at; only a spare at the
+    running code's head is ever taken.
+    """
+
+    __tablename__ = "spare_schemas"
+    __table_args__ = {"schema": "public"}
+
+    schema_name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    revision: Mapped[str] = mapped_column(String(32))
+    built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

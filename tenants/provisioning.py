@@ -1,9 +1,10 @@
 """Creating a setting: registry row, schema, tables, version stamp, first rows; all or nothing.
 
-The schema is built straight from the models' metadata and stamped with the
-head revision (about 40 ms, flat as settings accumulate), rather than by
-replaying every migration; ``tests/tenants/test_provisioning.py`` proves the
-result is the same catalogue as migrating up from empty.
+The schema is a spare one built ahead of time, renamed into place (``tenants.spares``:
+the DDL, about 100 ms, is paid by the job that refills the pool, which provisioning
+asks for once it has committed); when none is ready it is built here the same way
+(``tenants.building``). ``tests/tenants/test_provisioning.py`` proves either is the
+same catalogue as migrating up from empty.
 
 The rows a new setting starts with (its first manager, its usage policy) belong to
 features, which hand their steps to ``install_setting_seeds``: this layer runs them in
@@ -15,22 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 
 from flask import Flask, current_app
-from sqlalchemy import insert, text
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
 
 from app.extensions import db
 from app.validation import clean_email, clean_name
-from tenants.binding import BoundSetting, bind_schema
-from tenants.migrating import setting_head_revision, stamp_setting_schema, upgrade_schema
+from tenants.binding import BoundSetting
+from tenants.building import build_empty_schema
+from tenants.migrating import setting_head_revision
 from tenants.models import Setting, SettingStatus
 from tenants.registry import forget_cached
-from tenants.schema import TenantModel
 from tenants.slugs import schema_name_for, validate_slug
+from tenants.spares import send_refill, take_spare
 
 
 @dataclass
@@ -75,59 +75,9 @@ def insert_registry_row(connection: Connection, new: NewSetting) -> None:
 
 
 def create_schema(connection: Connection, new: NewSetting) -> None:
-    build_empty_schema(connection, new.schema_name, setting_head_revision())
-
-
-@cache
-def _setting_tables_ddl(dialect: Dialect) -> str:
-    """The DDL of every setting table, compiled once per process.
-
-    Setting tables carry no schema name (the transaction's search_path places
-    them), so the same text builds every setting: compiling it once and sending
-    it in one round trip is most of what keeps provisioning fast.
-    """
-    statements = []
-    for table in TenantModel.metadata.sorted_tables:
-        statements.append(str(CreateTable(table).compile(dialect=dialect)))
-        statements.extend(
-            str(CreateIndex(index).compile(dialect=dialect))
-            for index in sorted(table.indexes, key=lambda index: str(index.name))
-        )
-    return ";\n".join(statements)
-
-
-def build_empty_schema(connection: Connection, schema_name: str, revision: str) -> None:
-    """Create ``schema_name`` with every table of a setting at ``revision`` of the
-    ``setting`` chain, and no rows; the transaction is left bound to it.
-
-    At the head the tables are built straight from the models and the version stamped
-    (what provisioning does); at an older revision (a backup made before a release is
-    restored) the migrations are run up to it.
-    """
-    connection.execute(CreateSchema(schema_name))
-    if revision == setting_head_revision():
-        bind_schema(connection, schema_name)
-        connection.exec_driver_sql(_setting_tables_ddl(connection.dialect))
-        stamp_setting_schema(connection)
-    else:
-        upgrade_schema(connection, schema_name, revision)
-        # Some migrations write rows (a setting's first usage policy): empty them all.
-        _empty_tables(connection, schema_name)
-
-
-def _empty_tables(connection: Connection, schema_name: str) -> None:
-    """Remove every row of ``schema_name``'s tables but its version table's."""
-    quote = connection.dialect.identifier_preparer.quote_identifier
-    tables = connection.scalars(
-        text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = :schema "
-            "AND tablename <> 'alembic_version'"
-        ),
-        {"schema": schema_name},
-    )
-    names = ", ".join(f"{quote(schema_name)}.{quote(table)}" for table in tables)
-    if names:
-        connection.exec_driver_sql(f"TRUNCATE {names}")
+    """Rename a spare schema into place (``tenants.spares``); build one when none is ready."""
+    if not take_spare(connection, new.schema_name):
+        build_empty_schema(connection, new.schema_name, setting_head_revision())
 
 
 def seed_setting(connection: Connection, new: NewSetting) -> None:
@@ -165,6 +115,7 @@ def provision_setting(
     except IntegrityError as error:
         raise SettingExists(f"A setting '{new.slug}' already exists.") from error
     forget_cached()
+    send_refill()
     return new
 
 

@@ -6,6 +6,9 @@ import re
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$")
 SCHEMA_PREFIX = "setting_"
+# Spare schemas (``tenants.spares``) are named apart from every setting's: no slug can
+# give a schema this prefix, and whatever walks schemas by name can tell them apart.
+SPARE_SCHEMA_PREFIX = "spare_"
 
 # Host names we keep for ourselves or that would mislead a parent reading a link.
 RESERVED_SLUGS = frozenset(

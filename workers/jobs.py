@@ -77,6 +77,7 @@ JOBS: dict[str, str] = {
     "observation-digests": "app.journal.notifications:daily_digests",
     "email-delivery": "app.mail.delivery:deliver_every_setting",
     "retention-purge": "workers.retention_purge:retention_purge",
+    "spare-schemas": "tenants.spares:refill_spare_schemas",
 }
 
 

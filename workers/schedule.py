@@ -38,6 +38,9 @@ WHEN: dict[str, str] = {
     "email-delivery": "*/5 * * * *",
     # After the deactivation sweep, so people who left today start their periods first.
     "retention-purge": "30 1 * * *",
+    # Keeps SPARE_SCHEMAS settings' schemas built ahead of provisioning (tenants.spares);
+    # also sent after each provisioning, so this only catches a lost send or a new release.
+    "spare-schemas": "* * * * *",
 }
 
 RUN_JOB_TASK = "workers.run_job"

@@ -57,6 +57,7 @@ from app.backups.store import (
 )
 from app.storage.durable import fsync_folder
 from tenants.migrating import setting_head_revision
+from tenants.slugs import SPARE_SCHEMA_PREFIX
 
 PIPE_BYTES = 1024 * 1024
 FORMAT = 2
@@ -178,7 +179,15 @@ def _dump_database(place: BackupPlace, folder: Path) -> dict[str, Any]:
             folder, place.backup_key, {row["schema_name"]: row["slug"] for row in registry}
         )
         reader = DumpReader(setting_files)
-        command = [str(pg_tool("pg_dump", major)), "-Fc", f"--snapshot={snapshot.id}"]
+        command = [
+            str(pg_tool("pg_dump", major)),
+            "-Fc",
+            f"--snapshot={snapshot.id}",
+            # Spare schemas (tenants.spares) are not settings: empty, built again at will.
+            # Their records in public.spare_schemas come along; a restored database never
+            # takes one whose schema is missing, and its next refill drops them.
+            f"--exclude-schema={SPARE_SCHEMA_PREFIX}*",
+        ]
         try:
             _dump_and_read(
                 [*command, "-d", place.database_url], pg_tool("pg_restore", major), writer, reader

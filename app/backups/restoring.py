@@ -67,6 +67,7 @@ from app.backups.store import DATABASE, MEDIA, StoredBackup, Verification
 from app.extensions import db
 from app.retention import ledger
 from tenants.binding import BoundSetting, bind, unbind
+from tenants.building import build_empty_schema
 from tenants.migrating import (
     SETTING_HEAD,
     migrate_all_settings,
@@ -74,7 +75,6 @@ from tenants.migrating import (
     upgrade_public,
     upgrade_schema,
 )
-from tenants.provisioning import build_empty_schema
 from tenants.registry import forget_cached, setting_by_slug
 from tenants.slugs import schema_name_for, validate_slug
 

@@ -18,6 +18,7 @@ from app.extensions import db
 from app.journal.models import Observation
 from app.people.models import Child
 from tenants.models import Setting
+from tenants.spares import ready_spares
 from tests.helpers.clients import client_for, sign_in
 from tests.helpers.people import PASSWORD, PIN
 
@@ -182,6 +183,14 @@ def test_the_whole_database_and_media_are_restored_after_a_typed_confirmation(se
     assert len(list((service.media_root / "sunnyside").iterdir())) == 2
     assert session.get("/account").status_code == 302, "every session was ended"
     assert "kept as" in result.output
+    # Spare schemas (tenants.spares) are left out of backups; their records came back,
+    # and a provisioning after the restore takes none of them.
+    with service.app.app_context(), db.engine.connect() as connection:
+        spares = connection.execute(text("SELECT schema_name FROM public.spare_schemas"))
+        assert spares.scalars().all(), "the backup was made with no spare ready"
+        assert ready_spares(connection) == 0
+    service.family("newcomer", "Newcomer Nursery")
+    assert "Newcomer Nursery" in client_for(service.app, "newcomer").get("/").text
 
 
 def _data_files(backup) -> list:

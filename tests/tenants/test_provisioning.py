@@ -12,6 +12,7 @@ from app.extensions import db
 from tenants import provisioning
 from tenants.migrating import SETTING_HEAD, setting_head_revision, upgrade_schema
 from tenants.slugs import schema_name_for
+from tenants.spares import ready_spares, refill
 from tests.helpers.clients import client_for
 
 CATALOGUE_QUERIES = {
@@ -57,8 +58,16 @@ def _schemas_and_rows(slug: str) -> tuple[int, int]:
     return schemas, rows
 
 
-def test_provisioned_schema_equals_schema_migrated_up_from_empty(app, make_setting):
+@pytest.mark.parametrize("spares_ready", [1, 0], ids=["from a spare", "built here"])
+def test_provisioned_schema_equals_schema_migrated_up_from_empty(
+    app, make_setting, monkeypatch, spares_ready
+):
+    monkeypatch.setattr(app.config["LJ"], "SPARE_SCHEMAS", 0)  # no refill in between
+    with app.app_context():
+        refill(db.engine, spares_ready)
     provisioned = make_setting()
+    with app.app_context(), db.engine.connect() as connection:
+        assert ready_spares(connection) == 0, "the spare was not taken"
     migrated = f"setting_migrated_{uuid.uuid4().hex[:8]}"
     with app.app_context():
         with db.engine.begin() as connection:

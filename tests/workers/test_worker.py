@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from sqlalchemy import select, text
 
@@ -226,3 +228,30 @@ def test_a_job_past_its_hard_time_limit_is_killed_recorded_as_died_and_the_worke
         settle_dead_runs("stubborn-visit")
     assert _outcomes_since(app, "stubborn-visit", started) == ["died"]
     assert len(staff_emails(app, slug, "visit-%")) == 1, "only record-visit's row"
+
+
+def test_a_worker_builds_again_the_spare_schema_a_provisioning_took(
+    app, make_setting, start_worker
+):
+    """The refill provisioning sends once it has committed, run by a worker process."""
+    from tenants.spares import ready_spares, refill
+
+    with app.app_context():
+        refill(db.engine, app.config["LJ"].SPARE_SCHEMAS)
+    slug = make_setting().slug  # took a spare; its refill waits in the broker
+    with app.app_context(), db.engine.connect() as connection:
+        assert ready_spares(connection) == app.config["LJ"].SPARE_SCHEMAS - 1
+    worker = start_worker(slug)
+    worker.wait_ready()
+
+    worker.wait_for_log("job spare-schemas finished: 1 spare schemas built, 0 dropped: 3 ready")
+    with app.app_context(), db.engine.connect() as connection:
+        assert ready_spares(connection) == 3
+        run = connection.execute(
+            select(JobRun.outcome, JobRun.worker)
+            .where(JobRun.job == "spare-schemas")
+            .order_by(JobRun.id.desc())
+            .limit(1)
+        ).one()
+    assert run.outcome == "succeeded"
+    assert not run.worker.endswith(f"pid {os.getpid()}"), "it ran here, not in the worker"
