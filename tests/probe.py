@@ -8,14 +8,14 @@ transaction tests prove what a request keeps however its view ends
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, abort, current_app, request
 from sqlalchemy import func, select, text
 
 from app.auth.models import Role, User
 from app.extensions import db
 from app.journal import storage
 from app.mail import queue_email
-from app.request_transaction import commit_despite_refusal, undone_if_refused
+from app.request_transaction import call_after_commit, commit_despite_refusal, undone_if_refused
 
 probe = Blueprint("probe", __name__, url_prefix="/_probe")
 
@@ -82,6 +82,15 @@ def write_then_end(ending: str) -> tuple[str, int]:
     if ending == "clashes":  # the same address again: refused by the database at commit
         db.session.add(User(email=user.email, full_name="Second Probe", role=Role.STAFF))
     return "done", 200
+
+
+@probe.post("/transaction/after-commit-only")
+def queue_work_after_commit() -> str:
+    """Queue work for after the request's commit, and run no statement at all."""
+    done: list[str] = current_app.extensions.setdefault("probe_after_commit", [])
+    mark = request.form["mark"]
+    call_after_commit(lambda: done.append(mark))
+    return "queued"
 
 
 @probe.post("/transaction/undone-if-refused")

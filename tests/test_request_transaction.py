@@ -182,3 +182,14 @@ def test_a_savepoint_neither_runs_nor_drops_the_outer_transactions_after_commit_
         assert called == []
         db.session.commit()
     assert sorted(called) == ["inner", "outer"]
+
+
+def test_work_queued_for_after_the_commit_runs_in_a_request_that_ran_no_statement(
+    app, make_setting
+):
+    """A request that began no transaction is not committed (there is nothing to end),
+    unless it queued work for after its commit: that work must still run."""
+    client = client_for(app, make_setting().slug)
+    response = client.post("/_probe/transaction/after-commit-only", data={"mark": "ran"})
+    assert response.status_code == 200
+    assert app.extensions["probe_after_commit"] == ["ran"]

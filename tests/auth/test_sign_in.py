@@ -166,6 +166,21 @@ def test_many_attempts_on_one_account_get_429(app, member):
     assert "Too many attempts" in limited.text
 
 
+def test_the_sign_in_answer_says_how_many_attempts_are_left_and_other_pages_do_not(app, member):
+    """The limit headers are written where a limit was checked, and only there (the
+    limiter's after-request step runs only in such requests)."""
+    setting, email = member
+    client = client_for(app, setting.slug)
+    refused = sign_in(client, email, pin="999111")
+    assert refused.headers["X-RateLimit-Limit"] == "10"  # the per-account limit, per minute
+    assert refused.headers["X-RateLimit-Remaining"] == "9"
+    assert int(refused.headers["X-RateLimit-Reset"]) > time.time()
+    assert sign_in(client, email, pin="999111").headers["X-RateLimit-Remaining"] == "8"
+    form = client.get("/login")
+    assert form.status_code == 200
+    assert not [name for name, _ in form.headers if name.startswith("X-RateLimit")]
+
+
 def test_stored_hashes_are_bcrypt_and_differ_for_equal_secrets(app, make_setting):
     setting = make_setting()
     with app.app_context():
