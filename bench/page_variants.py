@@ -30,7 +30,15 @@ from bench.routed_page import bench
 
 ROWS_PATH = "/bench/one-row"
 USER_PATH = "/bench/one-row-user"
-BENCH_ENDPOINTS = frozenset({"bench.one_row", "bench.one_row_user"})
+BENCH_ENDPOINTS = frozenset(
+    {
+        "bench.one_row",
+        "bench.one_row_user",
+        "bench.one_row_kept_statement",
+        "bench.one_row_core",
+        "bench.one_row_no_session",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,15 @@ VARIANTS = [
     Variant("reading a User object instead of columns (the page until 3 Dec)", path=USER_PATH),
     Variant("without the Redis PING and Flask-Limiter", flask_config=NO_LIMITER, sessionless=True),
     Variant("measuring only, NOT safe: no SET LOCAL (search_path fixed)", fixed_search_path=True),
+    Variant("the statement built once, not per request", path="/bench/one-row-kept-statement"),
+    Variant(
+        "that statement read through the session's connection (Core: no ORM result)",
+        path="/bench/one-row-core",
+    ),
+    Variant(
+        "measuring only: a Core connection of the view's own, bound and committed, no Session",
+        path="/bench/one-row-no-session",
+    ),
 ]
 
 

@@ -86,13 +86,22 @@ class WorkerSettings:
     args: tuple[str, ...]
 
 
+DEPLOYED_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"
 WORKER_SETTINGS = {
     "sync": WorkerSettings("2 sync workers", ("--workers", "2", "--worker-class", "sync")),
     "gthread": WorkerSettings(
         "4 gthread workers x 4 threads",
         ("--workers", "4", "--worker-class", "gthread", "--threads", "4"),
     ),
+    # The page pool as deployed: its workers (2 x cores + 1 sync), preloading, logging and
+    # Prometheus's multiprocess files, read from the file itself so the two never differ.
+    "deployed": WorkerSettings(
+        "the deployed page pool (deploy/gunicorn.conf.py: 2 x cores + 1 sync workers)",
+        ("--config", str(DEPLOYED_CONFIG)),
+    ),
 }
+# What ``--workers both`` runs (``deployed`` is asked for by name).
+BOTH = ("sync", "gthread")
 
 
 # --- the options every load benchmark shares ---------------------------------------------------
@@ -122,7 +131,10 @@ def add_load_options(parser: argparse.ArgumentParser, *, connections: int, worke
     )
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument(
-        "--workers", choices=("both", *WORKER_SETTINGS), default=workers, help="gunicorn settings"
+        "--workers",
+        choices=("both", *WORKER_SETTINGS),
+        default=workers,
+        help="gunicorn settings (both: sync and gthread)",
     )
 
 
@@ -136,7 +148,7 @@ def load_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> d
             runs=args.runs,
             connections=args.connections,
             use_wrk=args.loadgen == "wrk" or (args.loadgen == "auto" and wrk_available()),
-            worker_kinds=tuple(WORKER_SETTINGS) if args.workers == "both" else (args.workers,),
+            worker_kinds=BOTH if args.workers == "both" else (args.workers,),
         )
     )
 
@@ -560,13 +572,21 @@ def gunicorn(page: Page, workers: WorkerSettings) -> Iterator[int]:
     """Serve ``page``'s app on a free loopback port; yields the port."""
     port = free_port()
     command = [GUNICORN, "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
-    process = subprocess.Popen([*command, *workers.args, page.wsgi], cwd=REPO_ROOT)
-    try:
-        wait_until_serving(port, page, process)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    # The deployed configuration has Prometheus write its multiprocess files: in a folder
+    # of this server's own, removed with it (the other settings keep metrics in memory).
+    with tempfile.TemporaryDirectory(prefix="lj-bench-metrics-") as metrics:
+        environment = dict(os.environ)
+        if "--config" in workers.args:
+            environment["PROMETHEUS_MULTIPROC_DIR"] = metrics
+        process = subprocess.Popen(
+            [*command, *workers.args, page.wsgi], cwd=REPO_ROOT, env=environment
+        )
+        try:
+            wait_until_serving(port, page, process)
+            yield port
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def worker_rss_mb(port: int) -> list[float]:
