@@ -150,15 +150,22 @@ class Refill:
 
 
 def refill(engine: Engine, wanted: int) -> Refill:
-    """Drop what will never be taken, then build spares until ``wanted`` are ready."""
+    """Drop what will never be taken, then build spares until ``wanted`` are ready.
+
+    Counted again after each spare: a provisioning that takes one meanwhile has its own
+    refill skipped (this run holds the job's lock), so this run builds its spare too.
+    """
     dropped = drop_unusable_spares(engine, keep=wanted)
-    with engine.connect() as connection:
-        ready = ready_spares(connection)
     built = 0
-    while ready + built < wanted:
+    while (ready := _count_ready(engine)) < wanted:
         build_spare(engine)
         built += 1
-    return Refill(built=built, dropped=dropped, ready=ready + built, wanted=wanted)
+    return Refill(built=built, dropped=dropped, ready=ready, wanted=wanted)
+
+
+def _count_ready(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return ready_spares(connection)
 
 
 def refill_spare_schemas() -> str:
