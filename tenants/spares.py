@@ -21,10 +21,10 @@ The rules, each in one function below:
   other; a provisioning that fails rolls the rename back and the spare is ready again.
   Only a spare at the running code's head of the ``setting`` chain is taken, and only
   one whose schema exists. None ready: provisioning builds the schema itself, as before.
-- ``drop_unusable_spares``: a spare at another revision (built before a release), or
-  whose schema is gone (a restored database: backups leave spares out), is dropped
-  rather than migrated: an empty schema is as cheap to build again. ``tenants migrate``
-  and every refill do it.
+- ``drop_unusable_spares``: a spare at another revision (built before a release, or by
+  the other code's worker while a release rolls out), or whose schema is gone (a restored
+  database: backups leave spares out), is dropped rather than migrated: an empty schema
+  is as cheap to build again. ``tenants migrate`` and every refill do it.
 - ``refill_spare_schemas`` (the job; beat sends it every minute, and provisioning after
   each commit): keeps ``SPARE_SCHEMAS`` ready (0: none), each built in a transaction of
   its own, and drops any beyond that.
