@@ -116,3 +116,10 @@ def test_smtp_settings_are_checked_at_start_up(production_env, env, message):
         production_env.setenv(name, value)
     with pytest.raises(ConfigError, match=message):
         Config()
+
+
+@pytest.mark.parametrize(("raw", "message"), [("-1", "0 or more"), ("three", "whole number")])
+def test_a_spare_schemas_setting_that_is_not_a_count_stops_start_up(production_env, raw, message):
+    production_env.setenv("SPARE_SCHEMAS", raw)
+    with pytest.raises(ConfigError, match=f"SPARE_SCHEMAS must be .*{message}"):
+        Config()
