@@ -29,9 +29,13 @@ from app.journal.media import process_upload
 TARGET_MS = 400.0
 
 
-def realistic_jpeg(width: int, height: int) -> bytes:
-    """A photo-like JPEG with EXIF GPS and an orientation tag (quarter turn)."""
-    noise = Image.effect_noise((width, height), 60)
+def realistic_jpeg(width: int, height: int, noise_sigma: float = 60) -> bytes:
+    """A photo-like JPEG with EXIF GPS and an orientation tag (quarter turn).
+
+    ``noise_sigma`` sets its size: at 12 MP, 60 makes ~7.5 MB (more than most phones send,
+    since noise compresses worse than a scene), 15 makes ~3.8 MB (as most phones' 3-5 MB).
+    """
+    noise = Image.effect_noise((width, height), noise_sigma)
     gradient = Image.linear_gradient("L").resize((width, height))
     mixed = Image.blend(noise, gradient.transpose(Image.Transpose.ROTATE_180), 0.5)
     photo = Image.merge("RGB", (noise, gradient, mixed))

@@ -4,6 +4,7 @@ Run from the repository root (nothing else needs starting; it brings its own ser
 
     .venv/bin/python bench/load.py                  # 50 users for 5 minutes
     .venv/bin/python bench/load.py --seconds 60     # a shorter look
+    .venv/bin/python bench/load.py --split          # and where each request's time goes
 
 Each user is a thread of this process acting as a browser, with a pause between two
 actions (exponential, ``--think`` seconds on average). A person signs in once a visit, not
@@ -14,7 +15,7 @@ once a request:
   with a photo and publish it; publishing emails the parents who asked for it, through the
   outbox and the Celery worker. The photo is what a phone's browser sends from the camera
   roll: the 12 MP original (4032 x 3024, EXIF with GPS; ~7.5 MB, more than most phones'
-  3-5 MB since its noise compresses worse than a real scene);
+  3-5 MB since its noise compresses worse than a real scene; ``--typical-photo``: ~3.8 MB);
 - parents (60 %) visit for ``--parent-visit`` actions on average (reading their child's
   journal, opening one observation, commenting on it), then sign out; the next visit (the
   thread as another parent coming in) signs in again;
@@ -74,6 +75,8 @@ PIN = "470215"
 TARGET_P99_MS = 300.0
 TARGET_SIGN_IN_P99_MS = 1000.0
 PHONE_PHOTO = (4032, 3024)  # an iPhone's 12 MP, sent as taken
+# The photo's noise: 60 makes it ~7.5 MB (a worst case), 15 ~3.8 MB (--typical-photo).
+WORST_PHOTO_NOISE, TYPICAL_PHOTO_NOISE = 60.0, 15.0
 OBSERVATION_LINK = re.compile(r"/journal/children/(\d+)/observations/(\d+)")
 SAVED_OBSERVATION = re.compile(r"/journal/observations/(\d+)$")
 
@@ -87,6 +90,7 @@ class Options:
     parent_visit: float
     seed: int
     split: bool
+    typical_photo: bool
 
 
 def parse_options() -> Options:
@@ -106,6 +110,11 @@ def parse_options() -> Options:
         action="store_true",
         help="time where each request's time goes (bench/timed_gunicorn.conf.py)",
     )
+    parser.add_argument(
+        "--typical-photo",
+        action="store_true",
+        help="staff send a 12 MP photo of ~3.8 MB (most phones' size) instead of ~7.5 MB",
+    )
     args = parser.parse_args()
     return Options(
         args.seconds,
@@ -115,6 +124,7 @@ def parse_options() -> Options:
         args.parent_visit,
         args.seed,
         args.split,
+        args.typical_photo,
     )
 
 
@@ -312,7 +322,9 @@ class User:
 def run_users(stack: Stack, setting: Setting, cookie_name: str, options: Options) -> Visits:
     """Every user in a thread, starting over the first tenth of the run (at most 30 s)."""
     visits = Visits()
-    photo = realistic_jpeg(*PHONE_PHOTO)
+    noise = TYPICAL_PHOTO_NOISE if options.typical_photo else WORST_PHOTO_NOISE
+    photo = realistic_jpeg(*PHONE_PHOTO, noise_sigma=noise)
+    print(f"Staff's photo: {PHONE_PHOTO[0]} x {PHONE_PHOTO[1]}, {len(photo) / 1e6:.1f} MB")
     ramp = min(30.0, options.seconds / 10)
     started = time.monotonic()
     deadline = started + options.seconds
