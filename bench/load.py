@@ -377,9 +377,10 @@ def print_time_split(visits: list[Visit], timings: dict[str, dict[str, float]]) 
     print(
         "Where the time went (ms, means). client: as the browser timed it; outside: before "
         "gunicorn's worker parsed the request's head (the queue in front of the pool) and "
-        "the answer's way back; worker: the rest, which is cpu + no core (ready, no core "
-        "free) + blocked (off a core: of which fsync and pg, the rest the body arriving, "
-        "Redis, ...); photo: in process_upload (bench/timed_gunicorn.conf.py)"
+        "the answer's way back; worker: the rest, which is its main thread's time on a core "
+        "+ no core (ready, no core free) + blocked (off a core: of which fsync and pg, the "
+        "rest the body arriving, Redis, ...); cpu: the worker process's, every thread; "
+        "photo: in process_upload (bench/timed_gunicorn.conf.py)"
     )
     print(f"  {'requests':<30}{'n':>5}" + "".join(f"{name:>8}" for name in SPLIT_COLUMNS))
     timed = [(visit, timings[visit.request_id]) for visit in visits if visit.request_id in timings]
