@@ -110,35 +110,36 @@ def _commits(response: Response) -> bool:
 
 
 def _commit_or_roll_back(response: Response) -> Response:
-    if _nothing_to_end():
+    session = _session_to_end()
+    if session is None:
         return response
     if not _commits(response):
-        db.session.rollback()
+        session.rollback()
         return response
     g.setdefault(_COMMITTING, True)
     try:
-        db.session.commit()
+        session.commit()
     except Exception as error:  # every failure gets the same clean ending
-        db.session.rollback()
+        session.rollback()
         _drop_session_changes()
         response.close()  # never sent: its on-close steps (a temporary file's removal) run now
         return _failed_commit_page(error, commit_sent=g.get(_COMMIT_SENT, False))
     return response
 
 
-def _nothing_to_end() -> bool:
-    """Did the request leave its session nothing to commit or roll back?
+def _session_to_end() -> Session | None:
+    """The request's session, or None when it left nothing to commit or roll back.
 
-    True when it made no session, or one that began no transaction (no statement ran,
-    no object was added: each of those begins one) and holds nothing for a commit to
-    do (work queued for after a commit, in ``Session.info``). Ending such a session
-    would only make and end an empty transaction: about 70 Python calls on every page
-    that reads nothing from the database.
+    None when the request made no session, or one that began no transaction (no
+    statement ran, no object was added: each of those begins one) and holds nothing
+    for a commit to do (work queued for after a commit, in ``Session.info``). Ending
+    such a session would only make and end an empty transaction: about 70 Python
+    calls on every page that reads nothing from the database.
     """
     if not db.session.registry.has():
-        return True
+        return None
     session = db.session()
-    return not session.in_transaction() and not session.info
+    return session if session.in_transaction() or session.info else None
 
 
 @event.listens_for(Engine, "commit")
