@@ -28,6 +28,7 @@ def create_app(config: Config | None = None) -> Flask:
     from app.auth.sessions import RedisSessionInterface, refuse_without_session_store
     from app.database import install_connection_checks
     from app.extensions import csrf, db
+    from app.navigation import main_nav
     from app.redis_store import init_redis
     from app.security.rate_limits import install_rate_limits
 
@@ -38,6 +39,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.session_interface = RedisSessionInterface(app)
     login_manager.init_app(app)
     app.add_template_global(signed_in_can, "can")  # templates ask the access policy
+    app.add_template_global(main_nav, "main_nav")  # base.html: made once per role, section
     install_rate_limits(app)
 
     from workers.celery_app import celery_init_app

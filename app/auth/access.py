@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from app.access.policy import Action, can
 from app.auth.models import User
 from app.auth.sessions import ACCESS_ENDED
+from app.auth.viewer import Viewer, active_viewer
 from app.extensions import db
 from tenants.binding import current_setting_or_none
 
@@ -21,18 +22,37 @@ R = TypeVar("R")
 
 login_manager = LoginManager()
 
-__all__ = ["current_user", "login_manager", "require", "require_sign_in", "signed_in_can"]
+__all__ = [
+    "current_user",
+    "login_manager",
+    "require",
+    "require_sign_in",
+    "signed_in_account",
+    "signed_in_can",
+]
 
 
 @login_manager.user_loader
-def _load_user_of_this_setting(user_id: str) -> User | None:
+def _load_user_of_this_setting(user_id: str) -> Viewer | None:
     # The session is bound to this setting's schema, so the id can only name
     # one of its own people; inactive accounts are not signed in. With no setting
     # bound (a suspended or unknown one: its 404 page) there is nobody to load.
     if current_setting_or_none() is None or not user_id.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.is_active else None
+    return active_viewer(int(user_id))
+
+
+def signed_in_account() -> User:
+    """The signed-in person's ``User``, for a page that changes their account or hands them
+    to an operation (``current_user`` is a ``Viewer``: what pages read). Only for a request
+    whose view requires a signed-in person."""
+    viewer = current_user._get_current_object()
+    if isinstance(viewer, User):  # signed in by this very request (flask-login's login_user)
+        return viewer
+    user = db.session.get(User, viewer.id)
+    if user is None or not user.is_active:  # deactivated since the loader read it
+        abort(login_manager.unauthorized())
+    return user
 
 
 @login_manager.unauthorized_handler

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from app.access.policy import Action
 from app.auth import passkeys, pending
 from app.auth import second_factor as factors
-from app.auth.access import current_user, login_manager, require, require_sign_in
+from app.auth.access import current_user, login_manager, require, require_sign_in, signed_in_account
 from app.auth.factors import confirmed_totp_of, passkeys_of
 from app.auth.forms import (
     EmptyForm,
@@ -128,7 +128,7 @@ def _enrolling_user() -> User | None:
     """Who is setting up a factor: the signed-in person, or one the policy holds at
     sign-in until they have enrolled."""
     if current_user.is_authenticated:
-        return current_user
+        return signed_in_account()
     return pending.pending_user(pending.ENROL)
 
 
@@ -241,7 +241,7 @@ def passkey_rename(passkey_id: int) -> Response:
     form = PasskeyRenameForm()
     form.validate() or abort(INVALID, description="Give the passkey a name of 1 to 60 characters.")
     try:
-        renamed = passkeys.rename(current_user, passkey_id, form.name.data or "")
+        renamed = passkeys.rename(signed_in_account(), passkey_id, form.name.data or "")
     except InvalidInput as error:
         abort(INVALID, description=str(error))
     if renamed is None:
@@ -254,7 +254,7 @@ def passkey_rename(passkey_id: int) -> Response:
 @require_sign_in
 def passkey_remove(passkey_id: int) -> Response:
     EmptyForm().validate_on_submit() or abort(400)
-    removed = passkeys.remove(current_user, passkey_id)
+    removed = passkeys.remove(signed_in_account(), passkey_id)
     if removed is None:
         abort(404)
     flash(f"Your passkey “{removed.name}” has been removed.", "success")
@@ -289,7 +289,7 @@ def _manage_page(passkey_form: PasskeyNameForm, errors: dict[str, list[str]]) ->
 @bp.post("/account/second-factor/totp/remove")
 @require_sign_in
 def totp_remove() -> Response:
-    _button_action(lambda: factors.remove_totp(current_user))
+    _button_action(lambda: factors.remove_totp(signed_in_account()))
     flash("Your authenticator app has been removed.", "success")
     return redirect(url_for("factors.manage"), code=303)
 
@@ -297,7 +297,7 @@ def totp_remove() -> Response:
 @bp.post("/account/second-factor/recovery-codes")
 @require_sign_in
 def recovery_codes_replace() -> str | Response:
-    codes = _button_action(lambda: factors.replace_recovery_codes(current_user))
+    codes = _button_action(lambda: factors.replace_recovery_codes(signed_in_account()))
     return render_template(
         "auth/recovery_codes.html", codes=codes, going_on=url_for("factors.manage")
     )
@@ -313,7 +313,7 @@ def reset(user_id: int) -> Response:
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
-    factors.reset_second_factors(user, by=current_user)
+    factors.reset_second_factors(user, by=signed_in_account())
     flash(
         f"{user.full_name}'s second factors are removed and they are signed out everywhere. "
         "They can set up a new one after signing in.",
@@ -330,7 +330,7 @@ def save_policy() -> Response:
         abort(INVALID, description="Choose who must use a second factor and a number of days.")
     try:
         factors.save_factor_policy(
-            form.required_for.data or "", form.grace_days.data or 0, by=current_user
+            form.required_for.data or "", form.grace_days.data or 0, by=signed_in_account()
         )
     except InvalidInput as error:
         abort(INVALID, description=str(error))

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from app.access.policy import Action
 from app.auth import operations, pending, second_factor
-from app.auth.access import current_user, require, require_sign_in
+from app.auth.access import current_user, require, require_sign_in, signed_in_account
 from app.auth.devices import (
     devices_of,
     session_ref,
@@ -319,7 +319,7 @@ def change_secrets() -> Response | tuple[str, int]:
     if form.validate():
         try:
             operations.change_secrets(
-                current_user,
+                signed_in_account(),
                 form.current_password.data or "",
                 form.current_pin.data or "",
                 form.new_password.data or "",
@@ -355,7 +355,7 @@ def change_email() -> Response | tuple[str, int]:
     if form.validate():
         try:
             operations.request_email_change(
-                current_user, form.new_email.data or "", form.current_password.data or ""
+                signed_in_account(), form.new_email.data or "", form.current_password.data or ""
             )
         except CurrentSecretsRefused as refused:
             if (signed_out := _after_wrong_current_secrets(refused)) is not None:
@@ -419,7 +419,10 @@ def invite() -> Response | tuple[str, int] | str:
     if form.validate():
         try:
             user = operations.invite_user(
-                form.full_name.data or "", form.email.data or "", Role(form.role.data), current_user
+                form.full_name.data or "",
+                form.email.data or "",
+                Role(form.role.data),
+                signed_in_account(),
             )
         except operations.DeactivatedAccount as existing:
             return render_template("people/offer_reactivation.html", person=existing.user)
@@ -444,7 +447,7 @@ def resend(user_id: int) -> Response:
     EmptyForm().validate_on_submit() or abort(400)
     user = _invited_user(user_id)
     with conflict_if_refused(InvalidInput):
-        operations.resend_invitation(user, current_user)
+        operations.resend_invitation(user, signed_in_account())
     flash(
         f"A new invitation has been sent to {user.email}; the old link no longer works.", "success"
     )
@@ -458,7 +461,7 @@ def correct_email(user_id: int) -> Response:
     form.validate_on_submit() or abort(400)
     user = _invited_user(user_id)
     try:
-        operations.correct_invited_email(user, form.email.data or "", current_user)
+        operations.correct_invited_email(user, form.email.data or "", signed_in_account())
     except InvalidInput as error:
         abort(422, description=str(error))
     flash(f"Email corrected; a new invitation has been sent to {user.email}.", "success")

@@ -43,7 +43,8 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from app import clock
 from app.access.policy import Action, can, found_seen_child
 from app.access.scopes import children_seen_by, observations_in_journal
-from app.auth.models import Role, User
+from app.auth.models import Role
+from app.auth.viewer import Viewer
 from app.extensions import db
 from app.journal import access_log, listing
 from app.journal.listing import Filters, ListedObservation
@@ -159,7 +160,7 @@ class OpenedJournalPage:
 
 
 def open_journal_page(
-    viewer: User,
+    viewer: Viewer,
     child_id: int,
     filters: Filters | None,
     number: int = 1,

@@ -28,6 +28,7 @@ from typing import Any
 from markupsafe import Markup
 
 from app.auth.models import User
+from app.auth.viewer import Viewer
 from app.journal import listing
 from app.journal.journal_page import OpenedJournalPage
 from app.journal.kept import Kept
@@ -291,7 +292,7 @@ class ChildView:
 
 
 def child_view(
-    viewer: User,
+    viewer: User | Viewer,
     child: Child,
     family: frozenset[int] | None = None,
     everyone: SettingChildren | None = None,
@@ -308,7 +309,7 @@ def child_view(
 
 
 def journal_page_cards(
-    view: ChildView, viewer: User, opened: OpenedJournalPage, filters: Filters, cards: Cards
+    view: ChildView, viewer: Viewer, opened: OpenedJournalPage, filters: Filters, cards: Cards
 ) -> tuple[Page[Any], list[Markup]]:
     """A page of the child's journal as ``view`` shows it: the page (for its numbers) and
     its observations' cards. Words searched for are found in what the view shows (names

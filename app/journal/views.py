@@ -32,8 +32,8 @@ from werkzeug.wrappers import Response
 from app import clock
 from app.access.policy import Action, NotAllowed, can, check
 from app.access.scopes import visible_child
-from app.auth.access import current_user, require
-from app.auth.models import User
+from app.auth.access import current_user, require, signed_in_account
+from app.auth.viewer import Viewer
 from app.config import MAX_REQUEST_MB
 from app.errors import conflict, conflict_if_refused
 from app.journal import access_log as journal_access_log
@@ -189,7 +189,7 @@ def _saved_with_photos(
                 images,
                 caption=form.caption.data or "",
                 in_photo=in_photo,
-                by=current_user,
+                by=signed_in_account(),
             )
     except (MediaRejected, InvalidInput) as error:
         return _refusal(error, "text")
@@ -311,7 +311,7 @@ def keep_unsaved() -> tuple[str, int]:
 def create_observation() -> Page:
     form = _observation_form()
     saved = _saved_with_photos(
-        form, lambda: observations.create_observation(form.details(), by=current_user)
+        form, lambda: observations.create_observation(form.details(), by=signed_in_account())
     )
     if isinstance(saved, _Refusal):
         return _form_page(form, saved.errors), saved.status
@@ -382,7 +382,7 @@ def update_observation(observation_id: int) -> Page:
     form = _observation_form(shown)
 
     def save() -> Observation:
-        observations.update_observation(shown, form.details(), by=current_user)
+        observations.update_observation(shown, form.details(), by=signed_in_account())
         return shown
 
     saved = _saved_with_photos(form, save)
@@ -404,7 +404,7 @@ def withdraw_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
     with conflict_if_refused(NotAllowed):
-        observations.withdraw(shown, by=current_user)
+        observations.withdraw(shown, by=signed_in_account())
     return _success(
         "The observation is withdrawn: families no longer see it. It is a draft again.",
         _observation_url(shown),
@@ -437,7 +437,9 @@ def delete_observation(observation_id: int) -> Page:
     shown = _observation_or_404(observation_id)
     if form.validate():
         try:
-            observations.delete_observation(shown, by=current_user, reason=form.reason.data or "")
+            observations.delete_observation(
+                shown, by=signed_in_account(), reason=form.reason.data or ""
+            )
         except NotAllowed as refused:
             conflict(refused)
         except InvalidInput as error:
@@ -487,7 +489,7 @@ def add_photo(observation_id: int) -> Page:
                     images,
                     caption=form.caption.data or "",
                     in_photo=form.in_photo.data or [],
-                    by=current_user,
+                    by=signed_in_account(),
                 )
         except (MediaRejected, InvalidInput) as error:
             refusal = _refusal(error, "photo")
@@ -510,7 +512,7 @@ def set_people_in_photo(observation_id: int, photo_id: int) -> Page:
         forms[photo_id] = form
         return _observation_page(shown, people_forms=forms), INVALID
     with conflict_if_refused(NotAllowed):
-        photos.set_people_in_photo(photo, shown, form.in_photo.data or [], by=current_user)
+        photos.set_people_in_photo(photo, shown, form.in_photo.data or [], by=signed_in_account())
     _warn_about_consent(shown)
     return _success("Who is in the photo is saved.", _observation_url(shown))
 
@@ -522,7 +524,7 @@ def remove_photo(observation_id: int, photo_id: int) -> Response:
     shown = _observation_or_404(observation_id)
     photo = photos.photo_of(shown, photo_id) or abort(404)
     with conflict_if_refused(NotAllowed):
-        photos.remove_photo(photo, shown, by=current_user)
+        photos.remove_photo(photo, shown, by=signed_in_account())
     return _success("The photo is removed.", _observation_url(shown))
 
 
@@ -561,7 +563,7 @@ def publish_observation(observation_id: int) -> Page:
     shown = _observation_or_404(observation_id)
     with conflict_if_refused(NotAllowed):
         outcome, checked = publishing.publish(
-            shown, by=current_user, confirmed=form.confirmed.data == "yes"
+            shown, by=signed_in_account(), confirmed=form.confirmed.data == "yes"
         )
     if outcome is Published.NEEDS_CONFIRMATION:  # nothing was written: the author confirms
         return render_template(
@@ -587,7 +589,7 @@ def approve_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
     with conflict_if_refused(NotAllowed):
-        publishing.approve(shown, by=current_user)
+        publishing.approve(shown, by=signed_in_account())
     return _success("The observation is published.", url_for("journal.review_queue"))
 
 
@@ -599,7 +601,7 @@ def send_back_observation(observation_id: int) -> Page:
     if not form.validate():
         return _observation_page(shown, review_form=form), INVALID
     try:
-        publishing.send_back(shown, by=current_user, note=form.note.data or "")
+        publishing.send_back(shown, by=signed_in_account(), note=form.note.data or "")
     except NotAllowed as refused:
         conflict(refused)
     except InvalidInput as error:  # the note was checked before anything was written
@@ -616,7 +618,7 @@ def send_back_observation(observation_id: int) -> Page:
 def hide_comment(comment_id: int) -> Response:
     _check_action()
     comment = comments.comment_for_staff(current_user, comment_id) or abort(404)
-    comments.hide_comment(comment, by=current_user)
+    comments.hide_comment(comment, by=signed_in_account())
     return _success(
         "The comment is hidden from the family.",
         url_for("journal.observation", observation_id=comment.observation_id),
@@ -631,7 +633,7 @@ def add_comment(child_id: int, observation_id: int) -> Page:
     form = CommentForm()
     if form.validate():
         try:
-            comments.add_comment(shown, child, form.body.data or "", by=current_user)
+            comments.add_comment(shown, child, form.body.data or "", by=signed_in_account())
         except NotAllowed as refused:
             conflict(refused)
         except InvalidInput as error:
@@ -691,7 +693,7 @@ def update_comment(child_id: int, observation_id: int, comment_id: int) -> Page:
     form = CommentForm()
     if form.validate():
         try:
-            comments.edit_comment(comment, form.body.data or "", by=current_user)
+            comments.edit_comment(comment, form.body.data or "", by=signed_in_account())
         except NotAllowed as refused:
             conflict(refused)
         except InvalidInput as error:
@@ -707,7 +709,7 @@ def delete_comment(child_id: int, observation_id: int, comment_id: int) -> Respo
     _check_action()
     child, shown, comment = _own_comment_or_404(child_id, observation_id, comment_id)
     with conflict_if_refused(NotAllowed):
-        comments.delete_comment(comment, by=current_user)
+        comments.delete_comment(comment, by=signed_in_account())
     return _success("Your comment is deleted.", _comment_url(child, shown))
 
 
@@ -717,7 +719,7 @@ def delete_comment(child_id: int, observation_id: int, comment_id: int) -> Respo
 @bp.get("/children/<id:child_id>")
 @require(Action.SEE_JOURNALS)
 def child_journal(child_id: int) -> Page:
-    viewer: User = current_user._get_current_object()  # once, not through the proxy each time
+    viewer: Viewer = current_user._get_current_object()  # once, not through the proxy each time
     query = _journal_query(tuple(request.args.items(multi=True)))
     # A search is matched on what the view shows (viewing.journal_page_cards): no rows read.
     # The statement that opens the journal records the view (app.journal.journal_page).
@@ -764,17 +766,17 @@ def _journal_query(args: tuple[tuple[str, str], ...]) -> _JournalQuery:
     )
 
 
-def _journal_name(viewer: User, child: Child) -> str:
+def _journal_name(viewer: Viewer, child: Child) -> str:
     return child.known_as if can(viewer, Action.READ_AS_FAMILY) else child.full_name
 
 
-def _journal_page(viewer: User, opened: OpenedJournalPage, body: Markup) -> str:
+def _journal_page(viewer: Viewer, opened: OpenedJournalPage, body: Markup) -> str:
     name = _journal_name(viewer, opened.child)
     return render_template("journal/child_journal.html", name=name, body=body)
 
 
 def _journal_body(
-    viewer: User, opened: OpenedJournalPage, query: _JournalQuery, *, with_page: bool = True
+    viewer: Viewer, opened: OpenedJournalPage, query: _JournalQuery, *, with_page: bool = True
 ) -> Markup:
     """Everything below the site's header (see ``_child_journal_body.html``)."""
     child, page, cards = opened.child, None, Markup()
@@ -793,7 +795,7 @@ def _journal_body(
     return Markup(body)  # noqa: S704 (the template escapes what it is given)
 
 
-def _journal_body_key(viewer: User, opened: OpenedJournalPage, query: _JournalQuery) -> Hashable:
+def _journal_body_key(viewer: Viewer, opened: OpenedJournalPage, query: _JournalQuery) -> Hashable:
     """Everything a journal page's body is made from: what the page read (the child, the
     family, every child's name and consent, the observations), the viewer (whose role
     decides its links), the group-name policy, the sharing rule, the query string."""
@@ -837,7 +839,7 @@ def _child_observation_page(
 @bp.get("/children/<id:child_id>/observations/<id:observation_id>")
 @require(Action.SEE_JOURNALS)
 def child_observation(child_id: int, observation_id: int) -> str:
-    viewer: User = current_user._get_current_object()  # once, not through the proxy each time
+    viewer: Viewer = current_user._get_current_object()  # once, not through the proxy each time
     # The child, the family, every child's name and the observation, and the view
     # recorded: one statement (none of it unless the observation is in this view).
     opened = open_journal_page(viewer, child_id, Filters(), observation_id=observation_id)
@@ -905,7 +907,7 @@ def create_home_observation(child_id: int) -> Page:
     saved = _saved_with_photos(
         form,
         lambda: observations.create_home_observation(
-            child, form.observed_on.data, form.text.data or "", by=current_user
+            child, form.observed_on.data, form.text.data or "", by=signed_in_account()
         ),
     )
     if isinstance(saved, _Refusal):
@@ -938,7 +940,7 @@ def save_email_choice() -> Page:
     form = EmailChoiceForm()
     if not form.validate():
         return _emails_page(form), INVALID
-    notifications.set_email_choice(current_user, EmailChoice(form.choice.data))
+    notifications.set_email_choice(signed_in_account(), EmailChoice(form.choice.data))
     return _success("Your choice is saved.", url_for("journal.email_choice"))
 
 
@@ -975,7 +977,9 @@ def save_policies() -> Page:
     errors: FieldErrors = {}
     if form.validate():
         try:
-            journal_policies.save_policies(form.group_name_policy(), form.rules(), by=current_user)
+            journal_policies.save_policies(
+                form.group_name_policy(), form.rules(), by=signed_in_account()
+            )
         except InvalidInput as error:
             errors = field_errors(error, "blocked_phrases")
         else:

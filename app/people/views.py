@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from app import clock
 from app.access.policy import Action, can
 from app.access.scopes import visible_child
-from app.auth.access import current_user, require
+from app.auth.access import current_user, require, signed_in_account
 from app.auth.forms import FactorPolicyForm
 from app.auth.models import AccountStatus, Role, User
 from app.auth.operations import DeactivatedAccount
@@ -105,7 +105,7 @@ def save_policies() -> Page:
     errors: FieldErrors = {}
     if form.validate():
         try:
-            policies.save_people_policies(form.policies(), by=current_user)
+            policies.save_people_policies(form.policies(), by=signed_in_account())
         except InvalidInput as error:
             errors = field_errors(error, "parent_grace_days")
         else:
@@ -182,7 +182,9 @@ def create_child() -> Page:
     if form.validate():
         try:
             added = child_records.create_child(
-                form.details(), by=current_user, confirm_duplicate=form.confirm_duplicate.data
+                form.details(),
+                by=signed_in_account(),
+                confirm_duplicate=form.confirm_duplicate.data,
             )
         except child_records.PossibleDuplicate as warning:  # raised before any write
             return _child_form_page(form, {}, duplicate=warning.existing)
@@ -214,7 +216,7 @@ def update_child(child_id: int) -> Page:
                 child_records.update_child(
                     shown,
                     form.details(),
-                    by=current_user,
+                    by=signed_in_account(),
                     confirm_duplicate=form.confirm_duplicate.data,
                 )
         except child_records.PossibleDuplicate as warning:
@@ -235,7 +237,9 @@ def set_leaving_date(child_id: int) -> Page:
     if form.validate():
         try:
             with undone_if_refused():  # the child's page shows them as they were
-                child_records.set_child_leaving_date(shown, form.leaving_date.data, by=current_user)
+                child_records.set_child_leaving_date(
+                    shown, form.leaving_date.data, by=signed_in_account()
+                )
         except InvalidInput as error:
             form.leaving_date.errors = [str(error)]
         else:
@@ -277,7 +281,7 @@ def confirm_archive_child(child_id: int) -> str:
 def archive_child(child_id: int) -> Response:
     _check_action()
     shown = _child_or_404(child_id)
-    child_records.archive_child(shown, by=current_user)
+    child_records.archive_child(shown, by=signed_in_account())
     flash(f"{shown.full_name} has left and is now in the archive.", "success")
     return redirect(url_for("people.child", child_id=shown.id), code=303)
 
@@ -301,7 +305,7 @@ def add_parent_to_child(child_id: int) -> Page:
             )
             if form.confirmed.data == "yes" and form.shown_parent_id.data == proposal.account_key:
                 with undone_if_refused():  # the child's page shows their links as they were
-                    link = links.link_proposed(proposal, shown, by=current_user)
+                    link = links.link_proposed(proposal, shown, by=signed_in_account())
                 flash(f"{link.parent.full_name} is now linked to {shown.full_name}.", "success")
                 return redirect(url_for("people.child", child_id=shown.id), code=303)
         except InvalidInput as error:
@@ -340,7 +344,7 @@ def unlink_parent(child_id: int, parent_id: int) -> Response:
     shown = _child_or_404(child_id)
     parent = _person_or_404(parent_id, (Role.PARENT,))
     with conflict_if_refused(InvalidInput):
-        links.unlink_parent(parent, shown, by=current_user)
+        links.unlink_parent(parent, shown, by=signed_in_account())
     flash(f"{parent.full_name} is no longer linked to {shown.full_name}.", "success")
     return redirect(url_for("people.child", child_id=shown.id), code=303)
 
@@ -393,7 +397,7 @@ def link_child_to_parent(parent_id: int) -> Page:
             if form.confirmed.data == "yes":
                 with undone_if_refused():  # the parent's page shows them as they were
                     links.link_parent(
-                        shown, target, relationship, by=current_user, reactivate=reactivates
+                        shown, target, relationship, by=signed_in_account(), reactivate=reactivates
                     )
                 flash(f"{shown.full_name} is now linked to {target.full_name}.", "success")
                 return redirect(url_for("people.parent", parent_id=shown.id), code=303)
@@ -444,7 +448,7 @@ def create_staff() -> Page:
                 Role(form.role.data),
                 start_date=form.start_date.data,
                 leaving_date=form.leaving_date.data,
-                by=current_user,
+                by=signed_in_account(),
             )
         except DeactivatedAccount as existing:  # raised before any write
             return render_template("people/offer_reactivation.html", person=existing.user)
@@ -483,7 +487,7 @@ def set_staff_dates(user_id: int) -> Page:
         try:
             with undone_if_refused():  # the page shows the dates as they were
                 staff_records.set_staff_dates(
-                    member, form.start_date.data, form.leaving_date.data, by=current_user
+                    member, form.start_date.data, form.leaving_date.data, by=signed_in_account()
                 )
         except InvalidInput as error:
             getattr(form, getattr(error, "field", "leaving_date")).errors = [str(error)]
@@ -532,7 +536,7 @@ def confirm_deactivate(user_id: int) -> str:
 def deactivate(user_id: int) -> Response:
     return _access_changed(
         user_id,
-        lambda person: accounts.deactivate_now(person, by=current_user, reason="by manager"),
+        lambda person: accounts.deactivate_now(person, by=signed_in_account(), reason="by manager"),
         "{name}'s account is deactivated; they have been signed out.",
     )
 
@@ -548,6 +552,6 @@ def confirm_reactivate(user_id: int) -> str:
 def reactivate(user_id: int) -> Response:
     return _access_changed(
         user_id,
-        lambda person: accounts.reactivate_account(person, by=current_user),
+        lambda person: accounts.reactivate_account(person, by=signed_in_account()),
         "{name}'s account is back: they have been emailed a link to choose a new password and PIN.",
     )

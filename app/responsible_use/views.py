@@ -7,7 +7,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from app.access.policy import Action
-from app.auth.access import current_user, require, require_sign_in
+from app.auth.access import current_user, require, require_sign_in, signed_in_account
 from app.auth.forms import ChangeEmailForm, EmptyForm
 from app.journal.text import ObservationText
 from app.responsible_use import operations
@@ -50,7 +50,7 @@ def usage_policy() -> Page:
         if not form.validate():
             return _policy_page(policy, form), INVALID
         try:
-            operations.accept_policy(current_user, int(form.version.data))
+            operations.accept_policy(signed_in_account(), int(form.version.data))
         except operations.PolicyChanged as changed:
             flash(str(changed), "error")
             return redirect(url_for(".usage_policy", next=request.args.get("next")), code=303)
@@ -77,7 +77,7 @@ def email_check() -> Page:
     if request.method == "POST":
         if not form.validate():
             return _email_check_page(), INVALID
-        operations.confirm_email_is_current(current_user)
+        operations.confirm_email_is_current(signed_in_account())
         flash("Thank you for confirming your email address.", "success")
         return redirect(_where_next(), code=303)
     return _email_check_page()
@@ -121,7 +121,7 @@ def publish_policy() -> Page:
     form = PublishPolicyForm()
     if form.validate():
         try:
-            policy = operations.publish_policy(form.text.data or "", by=current_user)
+            policy = operations.publish_policy(form.text.data or "", by=signed_in_account())
         except InvalidInput as error:
             return _manage_page(form, _saved_rules_form(), text=[str(error)]), INVALID
         flash(
@@ -147,7 +147,9 @@ def save_rules() -> Page:
     if form.validate():
         try:
             operations.save_rules(
-                form.sharing_rule.data or "", form.email_check_months.data or 0, by=current_user
+                form.sharing_rule.data or "",
+                form.email_check_months.data or 0,
+                by=signed_in_account(),
             )
         except InvalidInput as error:
             return _manage_page(policy_form, form, sharing_rule=[str(error)]), INVALID

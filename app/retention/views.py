@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 from app import clock
 from app.access.policy import Action
 from app.access.scopes import visible_child
-from app.auth.access import current_user, require
+from app.auth.access import current_user, require, signed_in_account
 from app.auth.models import Role, User
 from app.extensions import db
 from app.people.forms import ActionForm
@@ -72,7 +72,7 @@ def save_schedule() -> Page:
     errors: dict[str, list[str]] = {}
     if form.validate():
         try:
-            save_retention_schedule(form.periods(), by=current_user)
+            save_retention_schedule(form.periods(), by=signed_in_account())
         except InvalidPeriod as error:
             errors = {error.field: [str(error)]}
         else:
@@ -141,9 +141,11 @@ def purge(kind: str, person_id: int) -> Page:
     if problem is not None:
         return _person_page(shown, purge_form=form, errors={"confirm_name": [problem]}), INVALID
     if shown.record_type is RecordType.CHILD:
-        purge_children([shown.id], by=current_user, reason=PurgeReason.MANAGER)
+        purge_children([shown.id], by=signed_in_account(), reason=PurgeReason.MANAGER)
     else:
-        purge_accounts([shown.id], shown.record_type, by=current_user, reason=PurgeReason.MANAGER)
+        purge_accounts(
+            [shown.id], shown.record_type, by=signed_in_account(), reason=PurgeReason.MANAGER
+        )
     flash(f"{shown.name}'s records are purged.", "success")
     return redirect(url_for("retention.archive"), code=303)
 
@@ -156,7 +158,7 @@ def place_hold(kind: str, person_id: int) -> Page:
     errors: dict[str, list[str]] = {}
     if form.validate():
         try:
-            archived.place_hold(shown, form.reason.data or "", by=current_user)
+            archived.place_hold(shown, form.reason.data or "", by=signed_in_account())
         except InvalidInput as error:
             errors = {"reason": [str(error)]}
         else:
@@ -171,7 +173,7 @@ def lift_hold(kind: str, person_id: int) -> Page:
     shown = _person_or_404(kind, person_id)
     ActionForm().validate_on_submit() or abort(400)
     try:
-        archived.lift_hold(shown, by=current_user)
+        archived.lift_hold(shown, by=signed_in_account())
     except InvalidInput as error:
         return _person_page(shown, errors={"hold": [str(error)]}), INVALID
     flash(f"The hold on {shown.name}'s records is lifted.", "success")
@@ -222,7 +224,7 @@ def _subject_or_404(kind: str, person_id: int) -> Child | User:
 def export_subject(kind: str, person_id: int) -> Response:
     _subject_or_404(kind, person_id)
     ActionForm().validate_on_submit() or abort(400)
-    path = sar.export_subject(RecordType(kind), person_id, by=current_user)
+    path = sar.export_subject(RecordType(kind), person_id, by=signed_in_account())
     response = send_file(
         path,
         mimetype="application/zip",
@@ -259,7 +261,7 @@ def leaving_packs(child_id: int) -> str:
 def request_leaving_pack(child_id: int) -> Response:
     child = _journal_child_or_404(child_id)
     ActionForm().validate_on_submit() or abort(400)
-    pack = packs.request_pack(child, by=current_user)
+    pack = packs.request_pack(child, by=signed_in_account())
     flash("The pack is being made: you will get an email when it is ready.", "success")
     return redirect(url_for("retention.leaving_pack", pack_id=pack.id), code=303)
 
