@@ -65,5 +65,8 @@ _ACTIVE_VIEWER = select(
 def active_viewer(user_id: int) -> Viewer | None:
     """The active account ``user_id`` of the bound setting as a ``Viewer``, or None (no such
     person, or not active: invited or deactivated), read in the request's transaction."""
-    row = db.session.execute(_ACTIVE_VIEWER, {"user_id": user_id}).first()
+    # On the session's connection (its transaction, bound to the setting's schema): the
+    # request's first statement has nothing to flush, and skipping the ORM's execution
+    # path saves about 50 Python calls a request.
+    row = db.session.connection().execute(_ACTIVE_VIEWER, {"user_id": user_id}).first()
     return None if row is None else Viewer(*row)
