@@ -379,10 +379,12 @@ def report_provisioning(figures: ProvisioningFigures) -> bool:
             f"{len(figures.refill_per_spare)} times in turn: median "
             f"{statistics.median(figures.refill_per_spare):.1f} ms"
         )
-    flat = statistics.median(timings[-tenth:]) <= TARGET_PROVISION_FLAT * statistics.median(
-        timings[:tenth]
+    growth = statistics.median(timings[-tenth:]) / statistics.median(timings[:tenth])
+    flat = growth <= TARGET_PROVISION_FLAT
+    print(
+        f"  last 10 % / first 10 %: {growth:.2f} (<= {TARGET_PROVISION_FLAT}: "
+        f"{'yes' if flat else 'NO'})"
     )
-    print(f"  last 10 % <= {TARGET_PROVISION_FLAT} x first 10 %: {'yes' if flat else 'NO'}")
     return median <= TARGET_PROVISION_MS and flat
 
 
