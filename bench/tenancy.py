@@ -132,9 +132,10 @@ def add_load_options(parser: argparse.ArgumentParser, *, connections: int, worke
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument(
         "--workers",
+        nargs="+",
         choices=("both", *WORKER_SETTINGS),
-        default=workers,
-        help="gunicorn settings (both: sync and gthread)",
+        default=[workers],
+        help="gunicorn settings, one or more, measured one after another (both: sync gthread)",
     )
 
 
@@ -148,9 +149,15 @@ def load_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> d
             runs=args.runs,
             connections=args.connections,
             use_wrk=args.loadgen == "wrk" or (args.loadgen == "auto" and wrk_available()),
-            worker_kinds=BOTH if args.workers == "both" else (args.workers,),
+            worker_kinds=tuple(
+                dict.fromkeys(kind for name in args.workers for kind in _worker_kinds(name))
+            ),
         )
     )
+
+
+def _worker_kinds(name: str) -> tuple[str, ...]:
+    return BOTH if name == "both" else (name,)
 
 
 @dataclass(frozen=True)
