@@ -30,11 +30,13 @@ def create_app(config: Config | None = None) -> Flask:
     from app.extensions import csrf, db
     from app.navigation import main_nav
     from app.redis_store import init_redis
+    from app.security.csrf_tokens import install_kept_csrf_tokens
     from app.security.rate_limits import install_rate_limits
 
     db.init_app(app)
     install_connection_checks(app)
     csrf.init_app(app)
+    install_kept_csrf_tokens(app)
     init_redis(app)
     app.session_interface = RedisSessionInterface(app)
     login_manager.init_app(app)

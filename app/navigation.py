@@ -11,10 +11,11 @@ same links. (While developing, an edited ``_nav.html`` shows after a restart.)
 from __future__ import annotations
 
 from flask import render_template, request
-from flask_login import current_user
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
-from app.journal.kept import Kept
+from app.kept import Kept
 
 # The nav's sections, in the order they are asked: a path is in the first whose path it is
 # (``exact``) or starts with. The template marks the current section's link; a link added to
@@ -44,10 +45,12 @@ def section_of(path: str) -> str | None:
 _KEPT_NAVS: Kept[Markup] = Kept(64)
 
 
-def main_nav() -> Markup:
+@pass_context
+def main_nav(page: Context) -> Markup:
     """The nav's links for the signed-in person on this page (only for signed-in pages)."""
     section = section_of(request.path)
-    key = (current_user.role, section, request.script_root)
+    # The page's own current_user (flask-login's context processor): not the proxy again.
+    key = (page["current_user"].role, section, request.script_root)
     return _KEPT_NAVS.get(key, lambda: _render(section))
 
 

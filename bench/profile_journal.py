@@ -54,10 +54,12 @@ STEPS: list[tuple[str, tuple[str, str]]] = [
         ("app/journal/journal_page.py", "open_journal_page"),
     ),
     ("the body's key", ("app/journal/views.py", "_journal_body_key")),
-    ("the body: kept, or made", ("app/journal/kept.py", "get")),
+    ("the body: kept, or made", ("app/kept.py", "get")),
     ("render the template", ("flask/templating.py", "render_template")),
     ("  of which: can() in the template", ("app/access/policy.py", "can")),
     ("  of which: url_for", ("flask/app.py", "url_for")),
+    ("  of which: the nav, kept per role and section", ("app/navigation.py", "main_nav")),
+    ("  of which: CSRF tokens, kept per session", ("app/security/csrf_tokens.py", "csrf_token")),
     ("commit", ("app/request_transaction.py", "_commit_or_roll_back")),
     ("session saved to Redis", ("app/auth/sessions.py", "save_session")),
 ]

@@ -88,9 +88,10 @@ def require(action: Action) -> Callable[[Callable[P, R]], Callable[P, R | Respon
     def decorate(view: Callable[P, R]) -> Callable[P, R | Response]:
         @wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
-            if not current_user.is_authenticated:
+            viewer = current_user._get_current_object()  # once, not through the proxy each time
+            if not viewer.is_authenticated:
                 return login_manager.unauthorized()
-            if not can(current_user, action):
+            if not can(viewer, action):
                 abort(403)
             return view(*args, **kwargs)
 

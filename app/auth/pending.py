@@ -198,10 +198,11 @@ def where_after_sign_in(user: User, target: str) -> str:
 
 
 def _hold_for_steps_after_sign_in() -> Response | None:
-    if not current_user.is_authenticated:
+    viewer = current_user._get_current_object()  # once, not through the proxy each time
+    if not viewer.is_authenticated:
         return None
     step = next(
-        (step for step in STEPS_AFTER_SIGN_IN if step.blocks and step.is_due(current_user)),
+        (step for step in STEPS_AFTER_SIGN_IN if step.blocks and step.is_due(viewer)),
         None,
     )
     if step is None or request.endpoint == step.endpoint:

@@ -34,9 +34,10 @@ def _idle_timeouts() -> dict[str, int]:
     shared computer's (the sign-in page names it)."""
     if not has_request_context():
         return {}  # an email rendered by a job
+    sessions = _sessions()
     return {
-        "session_idle_seconds": _sessions().idle_timeout(dict(session)),
-        "shared_idle_seconds": _sessions().shared_idle,
+        "session_idle_seconds": sessions.idle_timeout(dict(session)),
+        "shared_idle_seconds": sessions.shared_idle,
     }
 
 

@@ -31,7 +31,6 @@ from app.auth.models import User
 from app.auth.viewer import Viewer
 from app.journal import listing
 from app.journal.journal_page import OpenedJournalPage
-from app.journal.kept import Kept
 from app.journal.listing import Filters, ListedObservation, ListedPhoto
 from app.journal.masking import ChildName, mask_other_children, masked_caption, photo_file_name
 from app.journal.models import Comment, GroupNamePolicy, Observation, Photo
@@ -39,6 +38,7 @@ from app.journal.names import SettingChildren, family_of, name_of, setting_child
 from app.journal.photos import family_may_see_photo
 from app.journal.policies import group_name_policy
 from app.journal.text import ObservationText
+from app.kept import Kept
 from app.paging import Page, paged
 from app.people.models import Child
 from tenants.binding import current_setting

@@ -67,7 +67,6 @@ from app.journal.forms import (
     ReviewForm,
 )
 from app.journal.journal_page import OpenedJournalPage, open_journal_page
-from app.journal.kept import Kept
 from app.journal.listing import Filters
 from app.journal.media import MAX_UPLOAD_BYTES, MediaRejected, ProcessedImage, process_upload
 from app.journal.models import (
@@ -90,6 +89,7 @@ from app.journal.viewing import (
     journal_page_cards,
     show_in_full,
 )
+from app.kept import Kept
 from app.people import staff
 from app.people.models import Child
 from app.request_transaction import undone_if_refused

@@ -1,4 +1,4 @@
-"""HTML made once and kept per process under the key of everything it is made from."""
+"""What pages make once and keep per process under the key of everything it is made from."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ class Kept(Generic[T]):
     Only for what is a pure function of its key: the key must hold everything the thing
     is made from, so that a change to any of it is another key and a kept thing is never
     stale (nothing is ever told to forget one; old keys are never asked for again and age
-    out). See ``app.journal.viewing.Cards`` and ``app.journal.journal_page``.
+    out). See ``app.journal.viewing.Cards``, ``app.journal.journal_page``, ``app.navigation``
+    and ``app.security.csrf_tokens``.
     """
 
     def __init__(self, size: int) -> None:
