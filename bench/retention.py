@@ -4,6 +4,7 @@ Run from the repository root (PostgreSQL and Redis must answer):
 
     .venv/bin/python bench/retention.py             # 2,000 children x 20 photos; a pack of 500
     .venv/bin/python bench/retention.py --quick     # 200 children; a pack of 100
+    .venv/bin/python bench/retention.py --purge-only --no-floor --batch 1000  # batch size
 
 What it measures, against the targets of the issue:
 
@@ -12,10 +13,12 @@ What it measures, against the targets of the issue:
    a thumbnail on disk); one observation in ten is a group observation with the next
    child, whose text names the purged child (so the purge scrubs it). The
    ``retention-purge`` job's work for the setting (``workers.retention_purge.purge_setting``:
-   batches of 200 children, one transaction and one ledger entry each) runs with the file
-   deletion task in process (``LJ_TASKS_IN_PROCESS=1``), so the time includes deleting every
-   file (synced to disk first, as old photos are; the drains' share is printed).
-   Children per second (target >= 500).
+   batches of 200 children, one transaction and one ledger entry each), the time running
+   until every file is deleted (synced to disk first, as old photos are), twice, each over
+   a new archive: with the drains in sequence (the task each commit sends runs in this
+   process, the purge waiting for it: the rows' and the files' shares are printed), and
+   with the drains overlapped (the tasks run in a second process while the purge goes on,
+   as the deployed worker's second process runs them). Children per second (target >= 500).
 2. A leaving pack of one child with 500 published observations and 1,000 photos (a
    1600 x 1200 JPEG each): ``app.retention.packs.build_pack`` (PDF, ZIP, JSON) in a forked
    process; seconds (target <= 30) and the process's peak RSS, next to the peak RSS of a
@@ -74,7 +77,7 @@ def _insert(table, rows: list[dict]) -> list[int]:
     return []
 
 
-def _write_files(folder: Path, names: list[str], data: bytes) -> None:
+def write_files(folder: Path, names: list[str], data: bytes) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
         (folder / name).write_bytes(data)
@@ -206,19 +209,38 @@ def fill_archive(
                 ],
             )
             db.session.commit()
-            _write_files(folder, [f"{name}.jpg" for *_, name in photos], photo)
-            _write_files(folder, [f"{name}-t.jpg" for *_, name in photos], thumb)
+            write_files(folder, [f"{name}.jpg" for *_, name in photos], photo)
+            write_files(folder, [f"{name}-t.jpg" for *_, name in photos], thumb)
             files += 2 * len(photos)
     return files
 
 
-def bench_purge(app: Flask, children: int) -> None:
+def bench_purge(app: Flask, children: int, *, floor: bool = True) -> None:
     from app.journal.storage import setting_folder
-    from bench.auth import inside_new_setting
     from tenants.binding import tenant_context
-    from workers.retention_purge import purge_setting
 
-    slug = "bench-purge"
+    folder = None
+    for overlapped in (False, True):
+        slug = "bench-purge-overlapped" if overlapped else "bench-purge"
+        files = archive_on_disk(app, slug, children)
+        with app.app_context(), tenant_context(slug):
+            folder = setting_folder()
+        _purge_archive(app, slug, children, files, folder, overlapped=overlapped)
+    assert folder is not None
+    if not floor:
+        return
+    print(f"Unlink floor: {files} files as the purge's (one folder), written and synced first")
+    for way, floor in unlink_floor(folder.parent / "unlink-floor", files):
+        print(
+            f"  {way:<30} {floor:6.2f} s ({files / floor:6.0f} files/s, "
+            f"{children / floor:4.0f} children/s); load average {os.getloadavg()[0]:.1f}"
+        )
+
+
+def archive_on_disk(app: Flask, slug: str, children: int) -> int:
+    """A new setting with ``children`` archived children; returns how many files."""
+    from bench.auth import inside_new_setting
+
     with inside_new_setting(app, slug):
         pass
     started = time.perf_counter()
@@ -227,30 +249,53 @@ def bench_purge(app: Flask, children: int) -> None:
     # are written costs far more than removing one still in the page cache.
     os.sync()
     print(f"Filled {children} children, {files} files in {time.perf_counter() - started:.1f} s")
+    return files
+
+
+def _purge_archive(
+    app: Flask, slug: str, children: int, files: int, folder: Path, *, overlapped: bool
+) -> None:
+    """Time the ``retention-purge`` job's work for the setting until every file is gone.
+
+    In sequence: each drain runs in this process after its batch's commit, the purge
+    waiting for it. Overlapped: the drains run in a second process while the purge goes
+    on with its next batch, as the deployed worker's second process runs the drain task
+    the commit sends (``deploy/systemd``: prefork, a process a core); the time ends when
+    the purge has returned and the last drain has finished."""
+    from tenants.binding import tenant_context
+    from workers import retention_purge
+    from workers.retention_purge import purge_setting
+
     load_before = os.getloadavg()[0]
-    with app.app_context(), tenant_context(slug), _timed_drains() as draining:
+    drains = _drains_in_another_process(app) if overlapped else timed_drains()
+    with app.app_context(), tenant_context(slug), drains as draining:
         started = time.perf_counter()
         counts = purge_setting(None)  # type: ignore[arg-type]
-        seconds = time.perf_counter() - started
-        folder = setting_folder()
-        left = sum(1 for path in folder.iterdir() if path.is_file())
+        rows = time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    left = sum(1 for path in folder.iterdir() if path.is_file())
     rate = children / seconds
-    rows, deleting = seconds - draining[0], draining[0]
+    how = "drains overlapped in a second process" if overlapped else "drains in sequence"
     print(
-        f"Purge: {counts} in {seconds:.2f} s, files left {left}: {rate:.0f} children/s "
-        f"including file deletion (target >= {PURGE_TARGET:.0f}) -> "
+        f"Purge, {how}, batches of {retention_purge.BATCH_SIZE}: {counts} in "
+        f"{seconds:.2f} s, files left {left}: {rate:.0f} children/s including file "
+        f"deletion (target >= {PURGE_TARGET:.0f}) -> "
         f"{'met' if rate >= PURGE_TARGET else 'MISSED'}; load average "
-        f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}\n"
-        f"  rows:  {rows:.2f} s ({children / rows:.0f} children/s)\n"
-        f"  files: {deleting:.2f} s ({files / deleting:.0f} files/s, {children / deleting:.0f} "
-        "children/s), the drains after each batch's commit"
+        f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}"
     )
-    print(f"Unlink floor: {files} files as the purge's (one folder), written and synced first")
-    for way, floor in unlink_floor(folder.parent / "unlink-floor", files):
+    if overlapped:
         print(
-            f"  {way:<30} {floor:6.2f} s ({files / floor:6.0f} files/s, "
-            f"{children / floor:4.0f} children/s); load average {os.getloadavg()[0]:.1f}"
+            f"  rows:  {rows:.2f} s until the purge returned (the drains running beside it)\n"
+            f"  files: {seconds - rows:.2f} s more until the last drain finished; "
+            f"the drains took {draining[0]:.2f} s in all"
         )
+        return
+    rows = seconds - draining[0]
+    print(
+        f"  rows:  {rows:.2f} s ({children / rows:.0f} children/s)\n"
+        f"  files: {draining[0]:.2f} s ({files / draining[0]:.0f} files/s, "
+        f"{children / draining[0]:.0f} children/s), the drains after each batch's commit"
+    )
 
 
 FLOOR_SAMPLE = 10_000  # files removed on one thread (scaled up: all of them take minutes)
@@ -264,17 +309,17 @@ def unlink_floor(scratch: Path, files: int) -> Iterator[tuple[str, float]]:
     from app.storage.deletions import UNLINK_THREADS
 
     ways: list[tuple[str, int, Callable[[Path, list[Path]], None]]] = [
-        ("unlink, 1 thread", min(files, FLOOR_SAMPLE), _unlinking(1)),
-        ("unlink, 4 threads", files, _unlinking(4)),
-        (f"unlink, {UNLINK_THREADS} threads (drain)", files, _unlinking(UNLINK_THREADS)),
-        ("unlink, 64 threads", files, _unlinking(64)),
+        ("unlink, 1 thread", min(files, FLOOR_SAMPLE), unlinking(1)),
+        ("unlink, 4 threads", files, unlinking(4)),
+        (f"unlink, {UNLINK_THREADS} threads (drain)", files, unlinking(UNLINK_THREADS)),
+        ("unlink, 64 threads", files, unlinking(64)),
         ("rm -rf of the folder", files, _rm_rf),
     ]
     photo, thumb = jpeg(64, 48), jpeg(32, 24)
     for way, count, remove in ways:
         paths = [scratch / f"{n:06d}{'-t' if n % 2 else ''}.jpg" for n in range(count)]
-        _write_files(scratch, [p.name for p in paths[0::2]], photo)
-        _write_files(scratch, [p.name for p in paths[1::2]], thumb)
+        write_files(scratch, [p.name for p in paths[0::2]], photo)
+        write_files(scratch, [p.name for p in paths[1::2]], thumb)
         os.sync()
         started = time.perf_counter()
         remove(scratch, paths)
@@ -283,7 +328,7 @@ def unlink_floor(scratch: Path, files: int) -> Iterator[tuple[str, float]]:
         yield way, seconds * files / count
 
 
-def _unlinking(threads: int) -> Callable[[Path, list[Path]], None]:
+def unlinking(threads: int) -> Callable[[Path, list[Path]], None]:
     def remove(folder: Path, paths: list[Path]) -> None:
         slices = [paths[start::threads] for start in range(threads)]
         with ThreadPoolExecutor(threads) as pool:
@@ -307,7 +352,7 @@ def _sync_folder(folder: Path) -> None:
 
 
 @contextmanager
-def _timed_drains() -> Iterator[list[float]]:
+def timed_drains() -> Iterator[list[float]]:
     """Add up the seconds spent in the file-deletion drains the purge's commits run."""
     from app.storage import deletions
 
@@ -326,6 +371,45 @@ def _timed_drains() -> Iterator[list[float]]:
         yield spent
     finally:
         deletions.drain_file_deletions = drain
+
+
+@contextmanager
+def _drains_in_another_process(app: Flask) -> Iterator[list[float]]:
+    """Send the drain tasks the purge's commits send to a second process, which runs them
+    one at a time in the order sent, as a worker's process would; on leaving, wait for it
+    to finish them. Yields the seconds it spent draining (set once it has finished)."""
+    from app.storage.deletions import drain_file_deletions_task
+
+    context = multiprocessing.get_context("fork")
+    tasks = context.SimpleQueue()
+    receive, send = context.Pipe(duplex=False)
+    worker = context.Process(target=_drain_sent_tasks, args=(app, tasks, send))
+    worker.start()
+    task = app.extensions["celery"].tasks[drain_file_deletions_task.name]
+    delay = task.delay
+    task.delay = tasks.put  # what the commit sends: the setting's slug
+    spent = [0.0]
+    try:
+        yield spent
+    finally:
+        task.delay = delay
+        tasks.put(None)
+        spent[0] = receive.recv()
+        worker.join()
+
+
+def _drain_sent_tasks(app: Flask, tasks, out) -> None:
+    from app.extensions import db
+    from app.storage.deletions import drain_file_deletions_task
+
+    spent = 0.0
+    with app.app_context():
+        db.engine.dispose(close=False)  # the parent's connections are not ours to use
+        while (slug := tasks.get()) is not None:
+            started = time.perf_counter()
+            drain_file_deletions_task(slug)
+            spent += time.perf_counter() - started
+    out.send(spent)
 
 
 def _pack_child(app: Flask, slug: str, observations: int) -> tuple[int, int]:
@@ -400,8 +484,8 @@ def _pack_child(app: Flask, slug: str, observations: int) -> tuple[int, int]:
         )
         db.session.commit()
         folder = setting_folder()
-        _write_files(folder, [f"{name}.jpg" for *_, name in names], photo)
-        _write_files(folder, [f"{name}-t.jpg" for *_, name in names], thumb)
+        write_files(folder, [f"{name}.jpg" for *_, name in names], photo)
+        write_files(folder, [f"{name}-t.jpg" for *_, name in names], thumb)
         manager = db.session.scalar(select(User.id).where(User.role == Role.MANAGER))
     return child_id, manager
 
@@ -462,11 +546,17 @@ def main() -> int:
     parser.add_argument("--observations", type=int, default=500)
     parser.add_argument("--quick", action="store_true", help="200 children, a pack of 100")
     parser.add_argument("--purge-only", action="store_true", help="no leaving pack")
+    parser.add_argument("--batch", type=int, help="children a purge batch (the job's default)")
+    parser.add_argument("--no-floor", action="store_true", help="the purge without the floor")
     args = parser.parse_args()
     if args.quick:
         args.children, args.observations = 200, 100
+    if args.batch:
+        import workers.retention_purge
+
+        workers.retention_purge.BATCH_SIZE = args.batch
     with bench_app(LJ_TASKS_IN_PROCESS="1") as bench:
-        bench_purge(bench.app, args.children)
+        bench_purge(bench.app, args.children, floor=not args.no_floor)
         if not args.purge_only:
             bench_pack(bench.app, args.observations)
     return 0

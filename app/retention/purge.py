@@ -39,6 +39,7 @@ from sqlalchemy import (
     Row,
     Select,
     Text,
+    all_,
     and_,
     any_,
     cast,
@@ -113,6 +114,22 @@ def _among(column: ColumnElement, ids: Sequence[int]) -> ColumnElement[bool]:
     return column == any_(literal(list(ids), ARRAY(Integer)))
 
 
+def _not_among(column: ColumnElement, ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column <> ALL(ids)``: ``NOT IN`` with one array parameter, not one per id (a
+    batch's thousands of parameters cost more to send and plan than the query to run)."""
+    return column != all_(literal(list(ids), ARRAY(Integer)))
+
+
+def _without_jit() -> None:
+    """Run the rest of the current transaction without PostgreSQL's JIT compiler.
+
+    The purge's statements are each over one batch, but the planner, not knowing how
+    many rows an array of ids or a text's words hold, costs some of them high enough to
+    compile them to machine code first: 20-170 ms a statement, more than running them.
+    ``set_config(..., true)`` is ``SET LOCAL``: it ends with the transaction."""
+    db.session.execute(select(func.set_config("jit", "off", True)))
+
+
 # ---------------------------------------------------------------- children
 
 
@@ -176,6 +193,7 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
     if not ids or not db.session.scalar(select(exists().where(_among(Child.id, ids)))):
         return purged
     db.session.flush()
+    _without_jit()
     if mentions is None or not mentions.covers(ids):
         mentions = Mentions.of(ids)
     parents = _parents_only_of(ids)
@@ -239,7 +257,7 @@ def _remove_packs(column: ColumnElement[int], ids: list[int], purged: Purged) ->
 def _parents_only_of(child_ids: list[int]) -> list[int]:
     """Parents linked to these children and to no other."""
     linked_elsewhere = exists().where(
-        ParentLink.parent_id == User.id, ParentLink.child_id.not_in(child_ids)
+        ParentLink.parent_id == User.id, _not_among(ParentLink.child_id, child_ids)
     )
     return list(
         db.session.scalars(
@@ -260,7 +278,7 @@ def _observations_only_of(child_ids: list[int]) -> list[int]:
     """Observations that tag these children and no other child."""
     other_tag = exists().where(
         ObservationChild.observation_id == Observation.id,
-        ObservationChild.child_id.not_in(child_ids),
+        _not_among(ObservationChild.child_id, child_ids),
     )
     return list(
         db.session.scalars(
@@ -280,14 +298,17 @@ def _shows_only(child_ids: list[int]):  # noqa: ANN202 (an SQL condition)
     return and_(
         exists().where(PhotoChild.photo_id == Photo.id, _among(PhotoChild.child_id, child_ids)),
         not_(
-            exists().where(PhotoChild.photo_id == Photo.id, PhotoChild.child_id.not_in(child_ids))
+            exists().where(
+                PhotoChild.photo_id == Photo.id, _not_among(PhotoChild.child_id, child_ids)
+            )
         ),
     )
 
 
 def _about_children(child_ids: list[int]):  # noqa: ANN202 (an SQL condition)
     """Audit entries whose details name one of these children by id."""
-    return AuditEntry.detail["child_id"].astext.in_([str(i) for i in child_ids])
+    ids = literal([str(i) for i in child_ids], ARRAY(Text))
+    return AuditEntry.detail["child_id"].astext == any_(ids)
 
 
 def _queue_files(photos: Sequence[Row], purged: Purged) -> None:
@@ -312,7 +333,7 @@ def _scrub_group_observations(
     remaining = list(
         db.session.scalars(
             select(Observation).where(
-                Observation.id.not_in(only_theirs),
+                _not_among(Observation.id, only_theirs),
                 or_(tagged, _among(Observation.id, may_name)),
             )
         )
@@ -468,10 +489,8 @@ def _observations_holding(name_words: set[str]) -> dict[str, frozenset[int]]:
         return {}
     wanted = select(func.unnest(literal(sorted(name_words), ARRAY(Text))))
     # Not knowing how many words a text holds (it assumes 1,000 a row), the planner
-    # expects millions of rows and compiles the query to machine code first: 0.3-0.5 s,
-    # more than running it. ``set_config(..., true)`` is ``SET LOCAL``: the purge's own
-    # transaction runs without that compiler (its other statements are small anyway).
-    db.session.execute(select(func.set_config("jit", "off", True)))
+    # expects millions of rows and would compile the query first: 0.3-0.5 s.
+    _without_jit()
     holding: dict[str, set[int]] = {}
     found = union(*(_words_held(owner, text, wanted) for owner, text in _TEXT_PLACES))
     for observation, word in db.session.execute(found):
@@ -566,6 +585,7 @@ def _remove_accounts(user_ids: list[int], purged: Purged) -> None:
     if not user_ids:
         return
     db.session.flush()
+    _without_jit()
     accounts = db.session.execute(
         select(User.id, User.email).where(_among(User.id, user_ids))
     ).all()
