@@ -33,6 +33,7 @@ from sqlalchemy import exists, select
 
 from app.access.scopes import children_seen_by
 from app.auth.models import STAFF_ROLES, Role, User
+from app.auth.viewer import Reader
 from app.extensions import db
 from app.journal.models import Comment, Observation, ObservationKind, ObservationStatus
 from app.people.models import Child
@@ -71,7 +72,7 @@ class Action(enum.StrEnum):
     MANAGE_RECORDS = "manage_records"
 
 
-Condition = Callable[[User, Any], bool]
+Condition = Callable[[Reader, Any], bool]
 
 
 class NotAllowed(InvalidInput):
@@ -94,7 +95,7 @@ def _answers_this_request() -> dict[tuple[int, int], bool]:
     return g.setdefault(_CHILDREN_SEEN, {}) if has_request_context() else {}
 
 
-def _sees_child(user: User, child: Child) -> bool:
+def _sees_child(user: Reader, child: Child) -> bool:
     answers = _answers_this_request()
     key = (user.id, child.id)
     if key not in answers:
@@ -104,18 +105,18 @@ def _sees_child(user: User, child: Child) -> bool:
     return answers[key]
 
 
-def found_seen_child(user: User, child: Child) -> None:
+def found_seen_child(user: Reader, child: Child) -> None:
     """``child`` was found by a query under ``children_seen_by(user)`` in this request:
     the rules about it need not ask again (a page's links only; what a link leads to
     asks again in its own request)."""
     _answers_this_request()[user.id, child.id] = True
 
 
-def _not_themselves(user: User, person: User) -> bool:
+def _not_themselves(user: Reader, person: User) -> bool:
     return person.id != user.id
 
 
-def _edits(user: User, observation: Observation) -> bool:
+def _edits(user: Reader, observation: Observation) -> bool:
     """A staff observation is changed by its author or a manager, as a draft or once
     published (a correction, kept as a revision); one waiting for review is not."""
     return (
@@ -125,7 +126,7 @@ def _edits(user: User, observation: Observation) -> bool:
     )
 
 
-def _sends_from_home(user: User, observation: Observation) -> bool:
+def _sends_from_home(user: Reader, observation: Observation) -> bool:
     """A parent's home observation takes photos from them while they are sending it."""
     return (
         observation.kind is ObservationKind.HOME
@@ -134,28 +135,28 @@ def _sends_from_home(user: User, observation: Observation) -> bool:
     )
 
 
-def _publishes(user: User, observation: Observation) -> bool:
+def _publishes(user: Reader, observation: Observation) -> bool:
     return observation.status is ObservationStatus.DRAFT and _edits(user, observation)
 
 
-def _withdraws(user: User, observation: Observation) -> bool:
+def _withdraws(user: Reader, observation: Observation) -> bool:
     return observation.status is ObservationStatus.PUBLISHED and _edits(user, observation)
 
 
-def _deletes(user: User, observation: Observation) -> bool:
+def _deletes(user: Reader, observation: Observation) -> bool:
     """A draft by whoever may edit it; anything else only by a manager (with a reason)."""
     drafted = observation.status is ObservationStatus.DRAFT
     return (drafted and _edits(user, observation)) or user.role is Role.MANAGER
 
 
-def _reviews(user: User, observation: Observation) -> bool:
+def _reviews(user: Reader, observation: Observation) -> bool:
     """What the content rules held waits for a manager; what a parent sent, for staff."""
     if observation.status is not ObservationStatus.IN_REVIEW:
         return False
     return observation.kind is ObservationKind.HOME or user.role is Role.MANAGER
 
 
-def _changes_comment(user: User, comment: Comment) -> bool:
+def _changes_comment(user: Reader, comment: Comment) -> bool:
     """Only its author changes or takes back a comment, and only while it is shown."""
     return comment.author_id == user.id and not comment.is_hidden
 
@@ -226,7 +227,7 @@ def can(user: Any, action: Action | str, target: object = None) -> bool:
     return target is None or rule.on is None or rule.on(user, target)
 
 
-def check(user: User, action: Action, target: object = None, *, refusal: str = "") -> None:
+def check(user: Reader, action: Action, target: object = None, *, refusal: str = "") -> None:
     """``NotAllowed`` unless ``user`` may do ``action`` (to ``target``): how an operation
     asks before it changes anything. It says the rule's refusal, or ``refusal`` if given."""
     if not can(user, action, target):

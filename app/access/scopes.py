@@ -10,13 +10,14 @@ from __future__ import annotations
 from sqlalchemy import exists, false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.auth.models import Role, User
+from app.auth.models import Role
+from app.auth.viewer import Reader
 from app.extensions import db
 from app.journal.models import Observation, ObservationChild, ObservationKind, ObservationStatus
 from app.people.models import Child, ParentLink
 
 
-def children_seen_by(viewer: User) -> list[ColumnElement[bool]]:
+def children_seen_by(viewer: Reader) -> list[ColumnElement[bool]]:
     """Children whose records and journals ``viewer`` may open: a manager every child of
     the setting, staff the children who have not left (key person or not), a parent the
     children linked to them, also once they have left (while the parent can still sign in:
@@ -28,7 +29,7 @@ def children_seen_by(viewer: User) -> list[ColumnElement[bool]]:
     return [exists().where(ParentLink.parent_id == viewer.id, ParentLink.child_id == Child.id)]
 
 
-def visible_child(viewer: User, child_id: int) -> Child | None:
+def visible_child(viewer: Reader, child_id: int) -> Child | None:
     """The child with this id, if ``viewer`` may open their record and journal (else None,
     which a page answers with 404: a guessed id says nothing about who exists)."""
     return db.session.scalar(select(Child).where(Child.id == child_id, *children_seen_by(viewer)))
@@ -41,7 +42,7 @@ def about_child(child_id: int) -> ColumnElement[bool]:
     )
 
 
-def observations_in_full_for(viewer: User) -> list[ColumnElement[bool]]:
+def observations_in_full_for(viewer: Reader) -> list[ColumnElement[bool]]:
     """Observations ``viewer`` may open in full, every name shown (staff's own pages): a
     manager every one; staff those about a child who has not left, but not another
     author's draft; a parent none (a family reads a child's journal instead)."""
@@ -60,7 +61,7 @@ def observations_in_full_for(viewer: User) -> list[ColumnElement[bool]]:
     return [about_a_child_here, not_someone_elses_draft]
 
 
-def observations_in_journal(viewer: User, child: Child) -> list[ColumnElement[bool]]:
+def observations_in_journal(viewer: Reader, child: Child) -> list[ColumnElement[bool]]:
     """What ``child``'s journal shows ``viewer`` (who may open it): the published
     observations about the child, and for a parent also the home observations they sent
     themselves, whatever became of them."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeAlias
 
 from sqlalchemy import bindparam, select
 
@@ -47,6 +48,11 @@ class Viewer:
     def first_name(self) -> str:
         return self.full_name.split(" ", 1)[0]
 
+
+# Whom a read or an access rule is for: a page's signed-in ``Viewer``, or the ``User`` an
+# operation, a job or the request that signed the person in holds. Both have ``id`` and
+# ``role``, all the access policy and the scopes ask of them.
+Reader: TypeAlias = User | Viewer
 
 # Built once: the loader runs on every signed-in request, and building a statement costs
 # more Python than running this one.

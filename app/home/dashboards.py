@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import exists, func, select
 
 from app.auth.models import Role, User
+from app.auth.viewer import Reader
 from app.extensions import db
 from app.journal import listing, publishing
 from app.journal.models import (
@@ -47,7 +48,7 @@ def getting_started() -> list[Step]:
     ]
 
 
-def waiting_for_review(viewer: User) -> int:
+def waiting_for_review(viewer: Reader) -> int:
     """How many items wait in ``viewer``'s review queue."""
     held, home = publishing.review_queue(viewer)
     return len(held) + len(home)

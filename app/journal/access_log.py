@@ -11,7 +11,7 @@ from sqlalchemy import CTE, Insert, bindparam, func, insert, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from app import clock
-from app.auth.models import User
+from app.auth.viewer import Reader
 from app.extensions import db
 from app.journal.models import JournalAccess, JournalView, Observation
 from app.paging import Page, paged_query
@@ -38,7 +38,7 @@ _RECORD_WITHOUT_WAITING = _recording(wait_for_disk=False)
 
 
 def record_view(
-    viewer: User,
+    viewer: Reader,
     children: Iterable[Child | int],
     what: JournalView,
     observation: Observation | None = None,

@@ -22,6 +22,7 @@ from app.access.scopes import (
     observations_in_journal,
 )
 from app.auth.models import User
+from app.auth.viewer import Reader
 from app.extensions import db
 from app.journal.models import (
     Observation,
@@ -117,7 +118,7 @@ def _newest_first(query: Select) -> Select:
     return query.order_by(Observation.observed_on.desc(), Observation.id.desc())
 
 
-def observation_list(viewer: User, filters: Filters, page: int) -> Page[Observation]:
+def observation_list(viewer: Reader, filters: Filters, page: int) -> Page[Observation]:
     """Staff's list of observations (all statuses they may see), newest first."""
     conditions = [
         *observations_in_full_for(viewer),
@@ -282,7 +283,9 @@ def listed_from_json(row: list[Any]) -> ListedObservation:
     )
 
 
-def whole_journal(child: Child, viewer: User, filters: Filters | None = None) -> list[Observation]:
+def whole_journal(
+    child: Child, viewer: Reader, filters: Filters | None = None
+) -> list[Observation]:
     """Every observation of ``child``'s journal ``viewer`` may see (the export), or those the
     filters keep (but for ``text``, which the caller matches on what the view shows)."""
     conditions = [
@@ -296,7 +299,7 @@ def whole_journal(child: Child, viewer: User, filters: Filters | None = None) ->
     )
 
 
-def observation_in_journal(viewer: User, child: Child, observation_id: int) -> Observation | None:
+def observation_in_journal(viewer: Reader, child: Child, observation_id: int) -> Observation | None:
     return db.session.scalar(
         select(Observation).where(
             Observation.id == observation_id, *observations_in_journal(viewer, child)
@@ -304,7 +307,7 @@ def observation_in_journal(viewer: User, child: Child, observation_id: int) -> O
     )
 
 
-def observation_for_staff(viewer: User, observation_id: int) -> Observation | None:
+def observation_for_staff(viewer: Reader, observation_id: int) -> Observation | None:
     """An observation in full (every name), for managers and staff who may see it."""
     return db.session.scalar(
         select(Observation).where(
@@ -313,7 +316,7 @@ def observation_for_staff(viewer: User, observation_id: int) -> Observation | No
     )
 
 
-def journal_children(viewer: User) -> list[Child]:
+def journal_children(viewer: Reader) -> list[Child]:
     """The children whose journals ``viewer`` may open, for lists and filters, those who
     have left last: a family's by first name, the setting's by surname (and those who have
     left, latest first)."""

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.access.policy import Action, can, found_seen_child
 from app.access.scopes import children_seen_by
-from app.auth.models import User
+from app.auth.viewer import Reader
 from app.extensions import db
 from app.journal.masking import ChildName
 from app.people.models import Child, ParentLink
@@ -57,7 +57,7 @@ class OpenedJournal:
     family: frozenset[int]
 
 
-def open_journal(viewer: User, child_id: int) -> OpenedJournal | None:
+def open_journal(viewer: Reader, child_id: int) -> OpenedJournal | None:
     """The child's journal, if ``viewer`` may open it (``children_seen_by``, as
     ``visible_child`` asks), with its family: one query, which for a parent reads their
     linked children too."""
@@ -82,7 +82,7 @@ def open_journal(viewer: User, child_id: int) -> OpenedJournal | None:
     return OpenedJournal(child, family)
 
 
-def family_of(viewer: User, child: Child) -> frozenset[int]:
+def family_of(viewer: Reader, child: Child) -> frozenset[int]:
     """Children whose names the viewer sees in ``child``'s journal whatever the policy
     (see ``open_journal``; none but the child if it is not theirs to open)."""
     opened = open_journal(viewer, child.id)

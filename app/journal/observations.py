@@ -17,6 +17,7 @@ from app import clock
 from app.access.policy import Action, check
 from app.auth import audit
 from app.auth.models import User
+from app.auth.viewer import Reader
 from app.extensions import db
 from app.journal.input_rules import (
     DELETION_REASON,
@@ -55,7 +56,7 @@ class ObservationDetails:
     age_band: str | None = None
 
 
-def children_to_offer(viewer: User, observation: Observation | None = None) -> list[Child]:
+def children_to_offer(viewer: Reader, observation: Observation | None = None) -> list[Child]:
     """The children ``viewer`` may write an observation about: those still at the setting
     whose journals they may open, and on an existing observation, any child who has left
     since (a child who left stays on a draft that was about them)."""

@@ -14,6 +14,7 @@ from app.access.policy import Action, NotAllowed, can, check
 from app.access.scopes import observations_in_full_for
 from app.auth import audit
 from app.auth.models import User
+from app.auth.viewer import Reader
 from app.extensions import db
 from app.journal import notifications
 from app.journal.content_rules import ContentRules, Finding, Mode, check_observation
@@ -186,7 +187,7 @@ def send_back(observation: Observation, *, by: User, note: str = "") -> None:
     audit.record("observation.sent_back", actor=by, observation_id=observation.id)
 
 
-def review_queue(viewer: User) -> tuple[list[Observation], list[Observation]]:
+def review_queue(viewer: Reader) -> tuple[list[Observation], list[Observation]]:
     """(observations held for a manager, home observations waiting for staff), oldest first."""
     waiting = (
         select(Observation)

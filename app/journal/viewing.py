@@ -27,8 +27,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from app.auth.models import User
-from app.auth.viewer import Viewer
+from app.auth.viewer import Reader, Viewer
 from app.journal import listing
 from app.journal.journal_page import OpenedJournalPage
 from app.journal.listing import Filters, ListedObservation, ListedPhoto
@@ -292,7 +291,7 @@ class ChildView:
 
 
 def child_view(
-    viewer: User | Viewer,
+    viewer: Reader,
     child: Child,
     family: frozenset[int] | None = None,
     everyone: SettingChildren | None = None,

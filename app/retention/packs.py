@@ -48,6 +48,7 @@ from app import clock
 from app.access.policy import Action, can
 from app.auth import audit
 from app.auth.models import User
+from app.auth.viewer import Reader
 from app.extensions import db
 from app.journal import access_log, comments, listing
 from app.journal.models import JournalView, Observation
@@ -104,7 +105,7 @@ def request_pack(child: Child, *, by: User) -> LeavingPack:
     return pack
 
 
-def pack_for(viewer: User, pack_id: int) -> LeavingPack | None:
+def pack_for(viewer: Reader, pack_id: int) -> LeavingPack | None:
     """The viewer's own pack with this id (only its requester ever sees a pack)."""
     return db.session.scalar(
         select(LeavingPack).where(
@@ -113,7 +114,7 @@ def pack_for(viewer: User, pack_id: int) -> LeavingPack | None:
     )
 
 
-def packs_of(viewer: User, child: Child) -> list[LeavingPack]:
+def packs_of(viewer: Reader, child: Child) -> list[LeavingPack]:
     return list(
         db.session.scalars(
             select(LeavingPack)
@@ -202,7 +203,7 @@ def _set_progress(pack_id: int, status: PackStatus, progress: int) -> None:
         )
 
 
-def _child_name(child: Child, viewer: User) -> str:
+def _child_name(child: Child, viewer: Reader) -> str:
     return child.known_as if can(viewer, Action.READ_AS_FAMILY) else child.full_name
 
 
@@ -261,7 +262,7 @@ class _Pack:
     first: bool = True
 
 
-def _write_files(pack: LeavingPack, child: Child, viewer: User) -> tuple[int, int]:
+def _write_files(pack: LeavingPack, child: Child, viewer: Reader) -> tuple[int, int]:
     folder = setting_folder() / "packs"
     folder.mkdir(parents=True, exist_ok=True, mode=0o750)
     partial = {kind: folder / f".partial-{pack.file_stem}.{kind}" for kind in FORMATS}
@@ -277,7 +278,7 @@ def _write_files(pack: LeavingPack, child: Child, viewer: User) -> tuple[int, in
 
 def write_journal(
     child: Child,
-    viewer: User,
+    viewer: Reader,
     files: dict[str, Path],
     progress: Callable[[int], None] = lambda per_cent: None,
 ) -> tuple[int, int]:
@@ -307,7 +308,7 @@ def write_journal(
     return len(published), photo_count
 
 
-def _start(out: _Pack, child: Child, viewer: User) -> None:
+def _start(out: _Pack, child: Child, viewer: Reader) -> None:
     name = _child_name(child, viewer)
     head = {
         "format": "learning-journals/leaving-pack",

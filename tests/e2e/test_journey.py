@@ -283,7 +283,9 @@ def test_full_journey(app, live_server, new_page, mail_outbox):
     second_sweep = runner.invoke(args=["jobs", "run", "deactivation-sweep"])
     assert second_sweep.exit_code == 0, second_sweep.output
 
-    assert "1 parents deactivated" in second_sweep.output
+    # The sweep runs over every setting of the shared test database, where earlier tests
+    # may have left parents past their grace too: Anna's own end is checked below.
+    assert re.search(r"\b[1-9]\d* parents deactivated", second_sweep.output), second_sweep.output
     parent_a.goto(journey.url("/"))
     assert "Hello Anna" not in parent_a.content(), "the deactivated parent's session was ended"
     journey.open(parent_a, "/login", "sign-in page")
