@@ -81,7 +81,7 @@ class User(UserMixin, TenantModel):
 
     @property
     def first_name(self) -> str:
-        return self.full_name.split(" ", 1)[0]
+        return first_name_of(self.full_name)
 
 
 class OneTimeLink(TenantModel):
@@ -176,3 +176,8 @@ class Passkey(TenantModel):
     sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+def first_name_of(full_name: str) -> str:
+    """What greetings call a person: the first word of their full name."""
+    return full_name.split(" ", 1)[0]

@@ -19,7 +19,7 @@ from typing import TypeAlias
 
 from sqlalchemy import bindparam, select
 
-from app.auth.models import AccountStatus, Role, User
+from app.auth.models import AccountStatus, Role, User, first_name_of
 from app.extensions import db
 
 
@@ -46,7 +46,7 @@ class Viewer:
 
     @property
     def first_name(self) -> str:
-        return self.full_name.split(" ", 1)[0]
+        return first_name_of(self.full_name)
 
 
 # Whom a read or an access rule is for: a page's signed-in ``Viewer``, or the ``User`` an

@@ -39,7 +39,6 @@ from sqlalchemy import (
     Row,
     Select,
     Text,
-    all_,
     and_,
     any_,
     cast,
@@ -61,6 +60,7 @@ from app.auth import audit
 from app.auth.models import AuditEntry, OneTimeLink, Role, User
 from app.auth.sessions import end_all_sessions_of_accounts
 from app.extensions import db
+from app.id_lists import among, not_among
 from app.journal import storage
 from app.journal.masking import ChildName, mask_other_children, name_forms
 from app.journal.models import (
@@ -109,17 +109,6 @@ def _deleted(statement: Delete) -> list[int]:
     return list(db.session.scalars(returning.execution_options(synchronize_session=False)))
 
 
-def _among(column: ColumnElement, ids: Sequence[int]) -> ColumnElement[bool]:
-    """``column = ANY(ids)``: one array parameter, however many ids a batch holds."""
-    return column == any_(literal(list(ids), ARRAY(Integer)))
-
-
-def _not_among(column: ColumnElement, ids: Sequence[int]) -> ColumnElement[bool]:
-    """``column <> ALL(ids)``: ``NOT IN`` with one array parameter, not one per id (a
-    batch's thousands of parameters cost more to send and plan than the query to run)."""
-    return column != all_(literal(list(ids), ARRAY(Integer)))
-
-
 def _without_jit() -> None:
     """Run the rest of the current transaction without PostgreSQL's JIT compiler.
 
@@ -153,7 +142,7 @@ class Mentions:
 
     @classmethod
     def of(cls, child_ids: Iterable[int]) -> Mentions:
-        children = _names(select(Child).where(_among(Child.id, sorted(set(child_ids)))))
+        children = _names(select(Child).where(among(Child.id, sorted(set(child_ids)))))
         name_words = _name_words(children)
         holding = _observations_holding(set().union(*name_words.values()))
         return cls(
@@ -190,7 +179,7 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
     itself, and its replay after a restore). Flushes; the caller commits."""
     ids = sorted(set(child_ids))
     purged = Purged()
-    if not ids or not db.session.scalar(select(exists().where(_among(Child.id, ids)))):
+    if not ids or not db.session.scalar(select(exists().where(among(Child.id, ids)))):
         return purged
     db.session.flush()
     _without_jit()
@@ -200,11 +189,11 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
     only_theirs = _observations_only_of(ids)
     photos = db.session.execute(
         select(Photo.id, Photo.file_name, Photo.thumbnail_name).where(
-            or_(_among(Photo.observation_id, only_theirs), _shows_only(ids))
+            or_(among(Photo.observation_id, only_theirs), _shows_only(ids))
         )
     ).all()
     _queue_files(photos, purged)
-    purged_names = _names(select(Child).where(_among(Child.id, ids)))
+    purged_names = _names(select(Child).where(among(Child.id, ids)))
     purged.scrubbed = _scrub_group_observations(
         ids, only_theirs, purged_names, mentions.observations_naming(ids)
     )
@@ -213,29 +202,29 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
         "observation_comments",
         _deleted(
             delete(Comment).where(
-                or_(_among(Comment.child_id, ids), _among(Comment.observation_id, only_theirs))
+                or_(among(Comment.child_id, ids), among(Comment.observation_id, only_theirs))
             )
         ),
     )
     purged.add(
         "journal_access_log",
-        _deleted(delete(JournalAccess).where(_among(JournalAccess.child_id, ids))),
+        _deleted(delete(JournalAccess).where(among(JournalAccess.child_id, ids))),
     )
     purged.add("audit_log", _deleted(delete(AuditEntry).where(_about_children(ids))))
     purged.add(
         "observation_photos",
-        _deleted(delete(Photo).where(_among(Photo.id, [p.id for p in photos]))),
+        _deleted(delete(Photo).where(among(Photo.id, [p.id for p in photos]))),
     )
     purged.add(
-        "observations", _deleted(delete(Observation).where(_among(Observation.id, only_theirs)))
+        "observations", _deleted(delete(Observation).where(among(Observation.id, only_theirs)))
     )
     _remove_packs(LeavingPack.child_id, ids, purged)
     purged.add(
         "outbox_messages",
         _deleted(delete(OutboxMessage).where(_message_names(_names_pattern(purged_names)))),
     )
-    purged.add("parent_links", _deleted(delete(ParentLink).where(_among(ParentLink.child_id, ids))))
-    purged.add("children", _deleted(delete(Child).where(_among(Child.id, ids))))
+    purged.add("parent_links", _deleted(delete(ParentLink).where(among(ParentLink.child_id, ids))))
+    purged.add("children", _deleted(delete(Child).where(among(Child.id, ids))))
     _remove_accounts(parents, purged)
     # Rows went by SQL and by the foreign keys' cascades: no object loaded before may
     # stand for a row that is gone.
@@ -245,19 +234,19 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
 
 def _remove_packs(column: ColumnElement[int], ids: list[int], purged: Purged) -> None:
     """Leaving packs of these children (or asked for by these people), with their files."""
-    packs = list(db.session.scalars(select(LeavingPack).where(_among(column, ids))))
+    packs = list(db.session.scalars(select(LeavingPack).where(among(column, ids))))
     forget_pack_files(packs)
     purged.files += len(packs) * len(FORMATS)
     purged.add(
         "leaving_packs",
-        _deleted(delete(LeavingPack).where(_among(LeavingPack.id, [p.id for p in packs]))),
+        _deleted(delete(LeavingPack).where(among(LeavingPack.id, [p.id for p in packs]))),
     )
 
 
 def _parents_only_of(child_ids: list[int]) -> list[int]:
     """Parents linked to these children and to no other."""
     linked_elsewhere = exists().where(
-        ParentLink.parent_id == User.id, _not_among(ParentLink.child_id, child_ids)
+        ParentLink.parent_id == User.id, not_among(ParentLink.child_id, child_ids)
     )
     return list(
         db.session.scalars(
@@ -265,7 +254,7 @@ def _parents_only_of(child_ids: list[int]) -> list[int]:
             .where(
                 User.role == Role.PARENT,
                 exists().where(
-                    ParentLink.parent_id == User.id, _among(ParentLink.child_id, child_ids)
+                    ParentLink.parent_id == User.id, among(ParentLink.child_id, child_ids)
                 ),
                 ~linked_elsewhere,
             )
@@ -278,14 +267,14 @@ def _observations_only_of(child_ids: list[int]) -> list[int]:
     """Observations that tag these children and no other child."""
     other_tag = exists().where(
         ObservationChild.observation_id == Observation.id,
-        _not_among(ObservationChild.child_id, child_ids),
+        not_among(ObservationChild.child_id, child_ids),
     )
     return list(
         db.session.scalars(
             select(Observation.id).where(
                 exists().where(
                     ObservationChild.observation_id == Observation.id,
-                    _among(ObservationChild.child_id, child_ids),
+                    among(ObservationChild.child_id, child_ids),
                 ),
                 ~other_tag,
             )
@@ -296,10 +285,10 @@ def _observations_only_of(child_ids: list[int]) -> list[int]:
 def _shows_only(child_ids: list[int]):  # noqa: ANN202 (an SQL condition)
     """A photo in which these children are seen, and no other child."""
     return and_(
-        exists().where(PhotoChild.photo_id == Photo.id, _among(PhotoChild.child_id, child_ids)),
+        exists().where(PhotoChild.photo_id == Photo.id, among(PhotoChild.child_id, child_ids)),
         not_(
             exists().where(
-                PhotoChild.photo_id == Photo.id, _not_among(PhotoChild.child_id, child_ids)
+                PhotoChild.photo_id == Photo.id, not_among(PhotoChild.child_id, child_ids)
             )
         ),
     )
@@ -328,20 +317,20 @@ def _scrub_group_observations(
     were tagged in with other children, and any other whose words may name them."""
     tagged = exists().where(
         ObservationChild.observation_id == Observation.id,
-        _among(ObservationChild.child_id, child_ids),
+        among(ObservationChild.child_id, child_ids),
     )
     remaining = list(
         db.session.scalars(
             select(Observation).where(
-                _not_among(Observation.id, only_theirs),
-                or_(tagged, _among(Observation.id, may_name)),
+                not_among(Observation.id, only_theirs),
+                or_(tagged, among(Observation.id, may_name)),
             )
         )
     )
     ids = [observation.id for observation in remaining]
-    comments = _by_observation(select(Comment).where(_among(Comment.observation_id, ids)))
+    comments = _by_observation(select(Comment).where(among(Comment.observation_id, ids)))
     revisions = _by_observation(
-        select(ObservationRevision).where(_among(ObservationRevision.observation_id, ids))
+        select(ObservationRevision).where(among(ObservationRevision.observation_id, ids))
     )
     for observation in remaining:
         staying = [tag.child for tag in observation.tags if tag.child_id not in child_ids]
@@ -370,8 +359,8 @@ def _scrub_group_observations(
                 }
                 for change in revision.changes
             ]
-    db.session.execute(delete(ObservationChild).where(_among(ObservationChild.child_id, child_ids)))
-    db.session.execute(delete(PhotoChild).where(_among(PhotoChild.child_id, child_ids)))
+    db.session.execute(delete(ObservationChild).where(among(ObservationChild.child_id, child_ids)))
+    db.session.execute(delete(PhotoChild).where(among(PhotoChild.child_id, child_ids)))
     db.session.flush()
     return len(remaining)
 
@@ -586,11 +575,9 @@ def _remove_accounts(user_ids: list[int], purged: Purged) -> None:
         return
     db.session.flush()
     _without_jit()
-    accounts = db.session.execute(
-        select(User.id, User.email).where(_among(User.id, user_ids))
-    ).all()
+    accounts = db.session.execute(select(User.id, User.email).where(among(User.id, user_ids))).all()
     unpublished_home = select(Observation.id).where(
-        _among(Observation.author_id, user_ids),
+        among(Observation.author_id, user_ids),
         Observation.status != ObservationStatus.PUBLISHED,
         Observation.kind == "home",
     )
@@ -605,20 +592,20 @@ def _remove_accounts(user_ids: list[int], purged: Purged) -> None:
         "observations", _deleted(delete(Observation).where(Observation.id.in_(unpublished_home)))
     )
     purged.add(
-        "observation_comments", _deleted(delete(Comment).where(_among(Comment.author_id, user_ids)))
+        "observation_comments", _deleted(delete(Comment).where(among(Comment.author_id, user_ids)))
     )
     purged.add(
         "journal_access_log",
-        _deleted(delete(JournalAccess).where(_among(JournalAccess.viewer_id, user_ids))),
+        _deleted(delete(JournalAccess).where(among(JournalAccess.viewer_id, user_ids))),
     )
     purged.add(
-        "audit_log", _deleted(delete(AuditEntry).where(_among(AuditEntry.subject_id, user_ids)))
+        "audit_log", _deleted(delete(AuditEntry).where(among(AuditEntry.subject_id, user_ids)))
     )
     purged.add(
-        "one_time_links", _deleted(delete(OneTimeLink).where(_among(OneTimeLink.user_id, user_ids)))
+        "one_time_links", _deleted(delete(OneTimeLink).where(among(OneTimeLink.user_id, user_ids)))
     )
     purged.add(
-        "parent_links", _deleted(delete(ParentLink).where(_among(ParentLink.parent_id, user_ids)))
+        "parent_links", _deleted(delete(ParentLink).where(among(ParentLink.parent_id, user_ids)))
     )
     # Their key-person role and the rows they only signed (reviewed, hid, confirmed) lose
     # the name through the foreign keys' SET NULL.
@@ -628,11 +615,11 @@ def _remove_accounts(user_ids: list[int], purged: Purged) -> None:
         "outbox_messages",
         _deleted(
             delete(OutboxMessage).where(
-                or_(_among(OutboxMessage.user_id, user_ids), OutboxMessage.to_address.in_(emails))
+                or_(among(OutboxMessage.user_id, user_ids), OutboxMessage.to_address.in_(emails))
             )
         ),
     )
-    purged.add("users", _deleted(delete(User).where(_among(User.id, user_ids))))
+    purged.add("users", _deleted(delete(User).where(among(User.id, user_ids))))
     slug = current_setting().slug
     end_all_sessions_of_accounts(slug, [user_id for user_id, _ in accounts])
     forget_rate_limits(slug, {email for _, email in accounts})

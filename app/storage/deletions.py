@@ -34,9 +34,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import (
     DateTime,
-    Integer,
     String,
-    any_,
     delete,
     func,
     insert,
@@ -46,10 +44,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import ColumnElement
 
 from app import clock
 from app.extensions import db
+from app.id_lists import among
 from app.storage.models import FileDeletion
 from tenants.binding import current_setting, tenant_context
 from tenants.each_setting import EachSettingReport, run_each_setting
@@ -139,7 +137,7 @@ def schedule_file_deletion(
 
 def cancel_file_deletions(ids: Iterable[int]) -> None:
     """Keep files scheduled for deletion after all, if the current transaction commits."""
-    db.session.execute(delete(FileDeletion).where(_row_among(list(ids))))
+    db.session.execute(delete(FileDeletion).where(among(FileDeletion.id, list(ids))))
 
 
 class _MediaFolders:
@@ -226,11 +224,11 @@ def drain_file_deletions() -> int:
                 folders.sync()
                 done = [row.id for row, ok in zip(rows, gone, strict=True) if ok]
                 failed = [row.id for row, ok in zip(rows, gone, strict=True) if not ok]
-                db.session.execute(delete(FileDeletion).where(_row_among(done)))
+                db.session.execute(delete(FileDeletion).where(among(FileDeletion.id, done)))
                 if failed:
                     db.session.execute(
                         update(FileDeletion)
-                        .where(_row_among(failed))
+                        .where(among(FileDeletion.id, failed))
                         .values(due_at=clock.now() + RETRY_AFTER)
                     )
                 db.session.commit()
@@ -239,12 +237,6 @@ def drain_file_deletions() -> int:
         folders.close()
     db.session.commit()
     return removed
-
-
-def _row_among(ids: list[int]) -> ColumnElement[bool]:
-    """``id = ANY(ids)``: one array parameter. ``IN`` binds a parameter per id, and a
-    batch's 10,000 cost the drain 0.25 s a batch to send and plan (bench/retention.py)."""
-    return FileDeletion.id == any_(literal(ids, ARRAY(Integer)))
 
 
 def _due_batch() -> list:
