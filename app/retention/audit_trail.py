@@ -78,7 +78,7 @@ def audit_trail(filters: TrailFilters, number: int) -> Page[TrailEntry]:
         conditions.append(trail.c.action == filters.action)
     if filters.date_from:
         conditions.append(trail.c.at >= _day_start(filters.date_from))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < date.max:  # date.max: no day after it to stop at
         conditions.append(trail.c.at < _day_start(filters.date_to + timedelta(days=1)))
     number = max(1, number)
     rows = db.session.execute(
