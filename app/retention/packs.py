@@ -39,7 +39,6 @@ import pikepdf
 from celery import shared_task
 from reportlab import rl_config
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer
 from sqlalchemy import select, update
@@ -57,6 +56,7 @@ from app.journal.viewing import ShownObservation, as_json, child_view
 from app.mail import queue_email
 from app.people.models import Child
 from app.retention.models import LeavingPack, PackStatus
+from app.retention.pdf_styles import pdf_styles
 from app.retention.schedule import retention_schedule
 from app.storage.deletions import schedule_file_deletion
 from tenants.binding import bind_schema, current_setting, tenant_context
@@ -318,7 +318,7 @@ def _start(out: _Pack, child: Child, viewer: Reader) -> None:
         "made_at": clock.now().isoformat(),
     }
     out.json.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "observations": [')
-    styles = getSampleStyleSheet()
+    styles = pdf_styles()
     out.pdf.flowables.append(Paragraph(escape(out.pdf.title), styles["Title"]))
     out.pdf.flowables.append(Paragraph(escape(current_setting().name), styles["Normal"]))
 
@@ -345,7 +345,7 @@ def _add(out: _Pack, shown: ShownObservation) -> int:
 
 
 def _pdf_observation(shown: ShownObservation, folder: Path) -> Iterator[object]:
-    styles = getSampleStyleSheet()
+    styles = pdf_styles()
     observation: Observation = shown.observation
     yield Spacer(1, 8 * mm)
     yield Paragraph(

@@ -22,7 +22,6 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 from sqlalchemy import Table, or_, select
 from sqlalchemy.sql.expression import ColumnElement
@@ -34,6 +33,7 @@ from app.extensions import db
 from app.journal.models import Comment, Observation, ObservationChild, Photo
 from app.journal.storage import setting_folder
 from app.retention.ledger import RecordType
+from app.retention.pdf_styles import pdf_styles
 from tenants.binding import current_setting
 from tenants.schema import TenantModel
 
@@ -151,7 +151,7 @@ def _pdf(document: dict[str, Any]) -> bytes:
 
 
 def _flowables(document: dict[str, Any]) -> Iterator[object]:
-    styles = getSampleStyleSheet()
+    styles = pdf_styles()
     yield Paragraph(escape(f"Everything {document['setting']} holds"), styles["Title"])
     yield Paragraph(
         escape(f"About {document['record_type']} {document['person_id']}, {document['made_at']}"),

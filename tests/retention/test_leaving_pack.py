@@ -198,3 +198,19 @@ def test_purging_the_child_deletes_their_packs_and_files(app, family):
         purge_children([family.child_a_id], by=None, reason=PurgeReason.RETENTION)
         db.session.commit()
     assert list(packs_folder.iterdir()) == []
+
+
+WRITTEN_IN_MANY_SCRIPTS = "Łucja zbudowała wieżę; Şükrü, Ngọc, Καλημέρα, Привет."
+
+
+def test_a_journal_in_any_european_script_reads_back_from_the_pdf_as_written(app, family):
+    with inside(app, family.slug):
+        from app.people.models import Child
+
+        db.session.get_one(Child, family.child_a_id).first_name = "Łucja"
+        db.session.commit()
+    observe(app, family, [family.child_a_id], WRITTEN_IN_MANY_SCRIPTS)
+    client, page_path = _make_pack(app, family)
+    pdf = " ".join(_pdf_text(client.get(f"{page_path}/journal.pdf").data).split())
+    assert "Łucja's learning journal" in pdf
+    assert WRITTEN_IN_MANY_SCRIPTS in pdf
