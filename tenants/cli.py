@@ -113,6 +113,8 @@ def export_command(slug: str, out: Path | None) -> None:
         done = export_setting(slug, out)
     except UnknownSetting as error:
         raise click.ClickException(f"No setting '{slug}'.") from error
+    except OSError as error:
+        raise click.ClickException(f"Could not write {out}: {error.strerror}.") from error
     click.echo(
         f"Exported '{slug}' to {out}: {done.rows} rows in {done.tables} tables, "
         f"{done.journals} journals, {done.files} files."

@@ -56,7 +56,16 @@ def _media_folder(slug: str) -> Path:
 
 
 def export_setting(slug: str, out: Path) -> Exported:
-    """Write everything of the setting to the ZIP file ``out``."""
+    """Write everything of the setting to the ZIP file ``out``; an export that fails
+    leaves no file, so nothing half-written is ever taken for the whole."""
+    try:
+        return _write_export(slug, out)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+
+
+def _write_export(slug: str, out: Path) -> Exported:
     summary = Exported()
     with (
         any_status_context(slug),

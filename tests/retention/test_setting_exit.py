@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import zipfile
 from datetime import timedelta
@@ -11,7 +12,7 @@ from sqlalchemy import select, text
 
 from app import clock
 from app.extensions import db
-from app.retention import ledger
+from app.retention import ledger, setting_exit
 from tenants.models import Setting, SettingStatus
 from tests.helpers.journal import observe, photo_bytes, signed_in
 from tests.helpers.retention import ledger_entries, media_files
@@ -71,3 +72,24 @@ def test_delete_needs_the_slug_typed_and_then_leaves_nothing(app, family):
         ledger.replay(family.slug, clock.now() - timedelta(days=1))
     assert _cli(app, "resume", family.slug).exit_code != 0
     assert _cli(app, "export", family.slug).exit_code != 0
+
+
+
+def test_an_export_that_cannot_be_written_says_why(app, family, tmp_path):
+    missing_folder = tmp_path / "no-such-folder" / "export.zip"
+    result = _cli(app, "export", family.slug, "--out", str(missing_folder))
+    assert result.exit_code == 1 and not isinstance(result.exception, OSError)
+    assert f"Could not write {missing_folder}: No such file or directory" in result.output
+
+
+def test_an_export_that_fails_half_way_leaves_no_file_to_mistake_for_it(
+    app, family, tmp_path, monkeypatch
+):
+    def disk_full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(setting_exit, "write_journal", disk_full)
+    out = tmp_path / "export.zip"
+    result = _cli(app, "export", family.slug, "--out", str(out))
+    assert result.exit_code == 1 and "No space left on device" in result.output
+    assert not out.exists()
