@@ -74,7 +74,6 @@ def test_delete_needs_the_slug_typed_and_then_leaves_nothing(app, family):
     assert _cli(app, "export", family.slug).exit_code != 0
 
 
-
 def test_an_export_that_cannot_be_written_says_why(app, family, tmp_path):
     missing_folder = tmp_path / "no-such-folder" / "export.zip"
     result = _cli(app, "export", family.slug, "--out", str(missing_folder))
