@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import unicodedata
 
 import pyotp
 import segno
@@ -17,7 +18,7 @@ import segno
 from app import clock
 
 DRIFT_STEPS = 1
-CODE = re.compile(r"\d{6}")
+CODE = re.compile(r"[0-9]{6}")  # ASCII only: \d would take other scripts' digits too
 
 
 def new_secret() -> str:
@@ -31,7 +32,9 @@ def current_step(secret: str) -> int:
 
 def matching_step(secret: str, code: str, *, after: int | None) -> int | None:
     """The time step ``code`` belongs to, within the drift and later than ``after``; or None."""
-    code = re.sub(r"\s", "", code)
+    # A phone's full-width keyboard types digits U+FF10-U+FF19: NFKC makes them 0-9, as the
+    # PIN at sign-in takes them.
+    code = re.sub(r"\s", "", unicodedata.normalize("NFKC", code))
     if not CODE.fullmatch(code):
         return None
     totp = pyotp.TOTP(secret)

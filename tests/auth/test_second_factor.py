@@ -101,6 +101,25 @@ def test_a_code_one_step_early_or_late_is_accepted(enrolled, steps_away):
     assert give_code(client, code_now(secret, steps_away)).headers["Location"] == "/"
 
 
+FULL_WIDTH_DIGITS = {ord(digit): 0xFF10 + int(digit) for digit in "0123456789"}
+
+
+def test_a_code_typed_in_full_width_digits_is_the_same_code(enrolled):
+    _setting, client, email, secret, _ = enrolled
+    sign_in(client, email)
+    typed = code_now(secret).translate(FULL_WIDTH_DIGITS)  # a phone's Japanese keyboard
+    assert give_code(client, typed).headers["Location"] == "/"
+
+
+def test_digits_of_another_script_are_a_wrong_code_not_an_error(enrolled):
+    _setting, client, email, _secret, _ = enrolled
+    sign_in(client, email)
+    arabic_indic = "\u0661\u0662\u0663\u0664\u0665\u0666"
+    answered = give_code(client, arabic_indic)
+    assert answered.headers["Location"] == "/login/second-factor"
+    assert "not right" in client.get("/login/second-factor").text
+
+
 @pytest.mark.parametrize("steps_away", [-2, 2])
 def test_a_code_two_steps_away_is_refused(enrolled, steps_away):
     _setting, client, email, secret, _ = enrolled
