@@ -3,7 +3,8 @@
 For a child, a parent or a member of staff the export holds every row of every table of
 the setting's schema that mentions them: their own row, every row whose foreign key
 points at them, audit entries naming them (as subject, actor or by child id), and for a
-child the observations they are tagged in with those observations' photos and comments.
+child the observations they are tagged in with those observations' photos, comments and
+edit history (revisions).
 Secrets (password and PIN hashes, link token hashes) are named but not given. The ZIP
 holds ``subject-access.json`` (the rows by table), ``subject-access.pdf`` (the same, to
 read) and ``photos/`` (the files of the photos in the export). Tables are found from the
@@ -30,7 +31,13 @@ from app import clock
 from app.auth import audit
 from app.auth.models import AuditEntry, User
 from app.extensions import db
-from app.journal.models import Comment, Observation, ObservationChild, Photo
+from app.journal.models import (
+    Comment,
+    Observation,
+    ObservationChild,
+    ObservationRevision,
+    Photo,
+)
 from app.journal.storage import setting_folder
 from app.retention.ledger import RecordType
 from app.retention.pdf_styles import pdf_styles
@@ -69,7 +76,7 @@ def _also_about(table: Table, record_type: RecordType, person_id: int) -> list[C
         observations = _child_observations(person_id)
         if table is Observation.__table__:
             return [Observation.id.in_(observations)]
-        if table in (Photo.__table__, Comment.__table__):
+        if table in (Photo.__table__, Comment.__table__, ObservationRevision.__table__):
             return [table.c.observation_id.in_(observations)]
     return []
 

@@ -120,3 +120,25 @@ def test_the_pdf_reads_names_and_text_in_any_european_script_as_written(app, fam
         db.session.commit()
     words = _pdf_words(_export(app, family, "child", family.child_a_id))
     assert "last_name: Dvořák" in words and written in words
+
+
+def test_a_childs_export_holds_the_edit_history_of_their_observations(app, family):
+    observation = observe(app, family, [family.child_a_id], "Ada climed the frame.")
+    staff = signed_in(app, family, "staff")
+    corrected = post_form(
+        staff,
+        f"/journal/observations/{observation}/edit",
+        {
+            "observed_on": "2026-12-01",
+            "child_ids": [str(family.child_a_id)],
+            "text": "Ada climbed the frame.",
+            "areas": ["cl"],
+            "caption": "",
+        },
+    )
+    assert corrected.status_code == 303, corrected.text
+    export = _export(app, family, "child", family.child_a_id)
+    [revision] = json.loads(export.read("subject-access.json"))["tables"]["observation_revisions"]
+    assert revision["observation_id"] == observation
+    assert "Ada climed the frame." in json.dumps(revision["changes"])
+    assert "Ada climed the frame." in _pdf_words(export)

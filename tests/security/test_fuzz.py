@@ -504,9 +504,11 @@ def fuzz(app, family, who: str, inputs: int, monkeypatch, servers, *, derandomiz
 
 def fresh_rows(app, family) -> dict[str, str]:
     """Ids (as ``real_ids``) of a new child, of parent A's while parent A is active, and of
-    a new published observation of them with a photo."""
+    a new published observation of them with a photo (its author, the member of staff,
+    made active again if a fuzzed request deactivated them)."""
     with inside(app, family.slug):
         manager = get_user(family.manager_id)
+        get_user(family.staff_id).status = AccountStatus.ACTIVE
         child = create_child(child_details(), by=manager, confirm_duplicate=True)
         parent = get_user(family.parent_a_id)
         if parent.status is AccountStatus.ACTIVE:
