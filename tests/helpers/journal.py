@@ -25,7 +25,7 @@ from app.people.children import create_child
 from app.people.links import link_parent
 from tenants.models import Setting
 from tenants.registry import forget_cached
-from tests.helpers.clients import HostClient, client_for, sign_in
+from tests.helpers.clients import HostClient, client_for, post_form, sign_in
 from tests.helpers.people import (
     PASSWORD,
     PIN,
@@ -166,6 +166,21 @@ def observe(
             assert outcome is publishing.Published.PUBLISHED
         db.session.commit()
         return observation.id
+
+
+def correct(client: HostClient, observation_id: int, child_ids: list[int], text: str):
+    """Post an observation's edit form with a new text, as its author would."""
+    return post_form(
+        client,
+        f"/journal/observations/{observation_id}/edit",
+        {
+            "observed_on": TODAY.isoformat(),
+            "child_ids": [str(child_id) for child_id in child_ids],
+            "text": text,
+            "areas": ["cl"],
+            "caption": "",
+        },
+    )
 
 
 def observe_with_a_photo(app: Flask, family: Journal, text: str) -> tuple[int, int]:

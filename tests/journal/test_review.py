@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.journal.models import Observation, ObservationStatus
 from tests.helpers.clients import post_form
-from tests.helpers.journal import observe, photo_bytes, signed_in
+from tests.helpers.journal import correct, observe, photo_bytes, signed_in
 from tests.helpers.people import inside
 
 RULES = {
@@ -167,14 +167,8 @@ def test_a_correction_that_now_breaks_a_rule_waits_for_approval_again(app, famil
     observation_id = observe(app, family, [family.child_a_id], "Ada stacked cups.")
     _set_rules(app, family, "needs_approval")
     staff = signed_in(app, family, "staff")
-    response = post_form(
-        staff,
-        f"/journal/observations/{observation_id}/edit",
-        {
-            "observed_on": "2026-12-01",
-            "child_ids": [str(family.child_a_id)],
-            "text": "Ada stacked cups and said rubbish.",
-        },
+    response = correct(
+        staff, observation_id, [family.child_a_id], "Ada stacked cups and said rubbish."
     )
     assert response.status_code == 303
     assert _statuses(app, family)[observation_id] is ObservationStatus.IN_REVIEW

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from app.auth.models import AuditEntry
 from app.extensions import db
 from tests.helpers.clients import post_form
-from tests.helpers.journal import observe, photo_bytes, signed_in
+from tests.helpers.journal import correct, observe, photo_bytes, signed_in
 from tests.helpers.people import inside
 from tests.helpers.retention import id_columns_referring_to
 
@@ -125,17 +125,7 @@ def test_the_pdf_reads_names_and_text_in_any_european_script_as_written(app, fam
 def test_a_childs_export_holds_the_edit_history_of_their_observations(app, family):
     observation = observe(app, family, [family.child_a_id], "Ada climed the frame.")
     staff = signed_in(app, family, "staff")
-    corrected = post_form(
-        staff,
-        f"/journal/observations/{observation}/edit",
-        {
-            "observed_on": "2026-12-01",
-            "child_ids": [str(family.child_a_id)],
-            "text": "Ada climbed the frame.",
-            "areas": ["cl"],
-            "caption": "",
-        },
-    )
+    corrected = correct(staff, observation, [family.child_a_id], "Ada climbed the frame.")
     assert corrected.status_code == 303, corrected.text
     export = _export(app, family, "child", family.child_a_id)
     [revision] = json.loads(export.read("subject-access.json"))["tables"]["observation_revisions"]
