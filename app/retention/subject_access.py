@@ -3,8 +3,10 @@
 For a child, a parent or a member of staff the export holds every row of every table of
 the setting's schema that mentions them: their own row, every row whose foreign key
 points at them, audit entries naming them (as subject, actor or by child id), and for a
-child the observations they are tagged in with those observations' photos, comments and
-edit history (revisions).
+child the observations they are tagged in with their edit history (revisions) and the
+photos of them. A child's export is their own view of the journal, as their leaving pack
+is: under the ``hidden`` group-name policy no other child is named, only their family's
+comments are in it, and no photo of a child without photo consent.
 Secrets (password and PIN hashes, link token hashes) are named but not given. The ZIP
 holds ``subject-access.json`` (the rows by table), ``subject-access.pdf`` (the same, to
 read) and ``photos/`` (the files of the photos in the export). Tables are found from the
@@ -24,7 +26,7 @@ from xml.sax.saxutils import escape
 
 from reportlab.lib.pagesizes import A4
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Select, Table, or_, select
 from sqlalchemy.sql.expression import ColumnElement
 
 from app import clock
@@ -32,13 +34,16 @@ from app.auth import audit
 from app.auth.models import AuditEntry, User
 from app.extensions import db
 from app.journal.models import (
-    Comment,
     Observation,
     ObservationChild,
     ObservationRevision,
     Photo,
 )
+from app.journal.names import setting_children
+from app.journal.policies import group_name_policy
 from app.journal.storage import setting_folder
+from app.journal.viewing import ChildView
+from app.people.models import Child
 from app.retention.ledger import RecordType
 from app.retention.pdf_styles import pdf_styles
 from tenants.binding import current_setting
@@ -68,33 +73,80 @@ def _child_observations(child_id: int):  # noqa: ANN202 (a subquery)
     return select(ObservationChild.observation_id).where(ObservationChild.child_id == child_id)
 
 
-def _also_about(table: Table, record_type: RecordType, person_id: int) -> list[ColumnElement[bool]]:
-    """Rows that mention the person without a foreign key to them."""
+def _also_about(
+    table: Table, record_type: RecordType, person_id: int, view: ChildView | None
+) -> list[ColumnElement[bool]]:
+    """Rows that mention the person without a foreign key to them. A child's comments
+    are theirs by key (a comment belongs to one child's view of an observation)."""
     if table is AuditEntry.__table__ and record_type is RecordType.CHILD:
         return [AuditEntry.detail["child_id"].astext == str(person_id)]
-    if record_type is RecordType.CHILD:
+    if view is not None:
         observations = _child_observations(person_id)
         if table is Observation.__table__:
             return [Observation.id.in_(observations)]
-        if table in (Photo.__table__, Comment.__table__, ObservationRevision.__table__):
+        if table is ObservationRevision.__table__:
             return [table.c.observation_id.in_(observations)]
+        if table is Photo.__table__:
+            return [Photo.id.in_(_photos_seen_in(view, observations))]
     return []
+
+
+def _childs_own_view(child_id: int) -> ChildView:
+    """The child's journal as their family reads it: the group-name policy and photo
+    consent hold in their export as in their leaving pack (another child is no part
+    of what is held about them)."""
+    return ChildView(
+        child=db.session.get_one(Child, child_id),
+        family=frozenset({child_id}),
+        policy=group_name_policy(),
+        everyone=setting_children(),
+    )
+
+
+def _photos_seen_in(view: ChildView, observations: Select) -> list[int]:
+    photos = db.session.scalars(select(Photo).where(Photo.observation_id.in_(observations)))
+    return [photo.id for photo in photos if view.may_show(photo)]
+
+
+# Text that may name other children, by table: shown as the child's own view shows it.
+NAMING_COLUMNS = {
+    Observation.__tablename__: ("text", "next_steps", "review_note"),
+    Photo.__tablename__: ("caption",),
+    ObservationRevision.__tablename__: ("changes",),
+}
+
+
+def _as_seen(table: Table, row: dict[str, Any], view: ChildView | None) -> dict[str, Any]:
+    for column in NAMING_COLUMNS.get(table.name, ()) if view is not None else ():
+        row[column] = _masked(row[column], view)
+    return row
+
+
+def _masked(value: Any, view: ChildView) -> Any:
+    if isinstance(value, str):
+        return view.mask(value)
+    if isinstance(value, list):
+        return [_masked(item, view) for item in value]
+    if isinstance(value, dict):
+        return {key: _masked(item, view) for key, item in value.items()}
+    return value
 
 
 def rows_about(record_type: RecordType, person_id: int) -> dict[str, list[dict[str, Any]]]:
     """Every row of the bound setting's schema that mentions the person, by table."""
     target = _target(record_type)
+    view = _childs_own_view(person_id) if record_type is RecordType.CHILD else None
     found: dict[str, list[dict[str, Any]]] = {}
     for table in TenantModel.metadata.sorted_tables:
         conditions = [
             *_pointing_at(table, target, person_id),
-            *_also_about(table, record_type, person_id),
+            *_also_about(table, record_type, person_id, view),
         ]
         if not conditions:
             continue
         rows = db.session.execute(select(table).where(or_(*conditions))).mappings().all()
         if rows:
-            found[table.name] = [plain_row(row) for row in rows]
+            found[table.name] = [_as_seen(table, plain_row(row), view) for row in rows]
     return found
 
 

@@ -183,6 +183,17 @@ def correct(client: HostClient, observation_id: int, child_ids: list[int], text:
     )
 
 
+def comment_from_each_family(app: Flask, family: Journal, observation_id: int) -> None:
+    """Parent A comments in child A's view of a group observation, parent B in B's."""
+    for who, child_id, words in (
+        ("parent_a", family.child_a_id, "Ada talked about the den all evening."),
+        ("parent_b", family.child_b_id, "Barty Quince loved it!"),
+    ):
+        client = signed_in(app, family, who)
+        path = f"/journal/children/{child_id}/observations/{observation_id}/comments"
+        assert post_form(client, path, {"body": words}).status_code == 303
+
+
 def observe_with_a_photo(app: Flask, family: Journal, text: str) -> tuple[int, int]:
     """A published observation of child A with one photo: its id, and the photo's."""
     observation_id = observe(

@@ -24,6 +24,7 @@ from app.people.models import Child
 from tests.helpers.clients import post_form
 from tests.helpers.journal import (
     B_NAMES,
+    comment_from_each_family,
     observation_row,
     observe,
     photo_bytes,
@@ -51,16 +52,6 @@ def _shared_observation(app, family) -> int:
         next_steps="Ada and Barty could build a bridge next.",
         photos=[(photo_bytes(), CAPTION, both)],
     )
-
-
-def _comment_from_each_family(app, family, observation_id: int) -> None:
-    for who, child_id, words in (
-        ("parent_a", family.child_a_id, "Ada talked about the den all evening."),
-        ("parent_b", family.child_b_id, "Barty Quince loved it!"),
-    ):
-        client = signed_in(app, family, who)
-        path = f"/journal/children/{child_id}/observations/{observation_id}/comments"
-        assert post_form(client, path, {"body": words}).status_code == 303
 
 
 def _everything_parent_a_can_fetch(app, family, observation_id: int) -> dict[str, object]:
@@ -115,7 +106,7 @@ def _b_names_in(responses) -> list[str]:
 
 def test_with_hidden_no_name_of_child_b_reaches_child_as_family(app, family):
     observation_id = _shared_observation(app, family)
-    _comment_from_each_family(app, family, observation_id)
+    comment_from_each_family(app, family, observation_id)
     responses = _everything_parent_a_can_fetch(app, family, observation_id)
 
     assert _b_names_in(responses) == []
@@ -313,7 +304,7 @@ def test_the_author_is_warned_about_child_bs_name_however_it_is_written(app, fam
 
 def test_a_childs_view_offers_no_raw_text_to_a_template(app, family):
     observation_id = _shared_observation(app, family)
-    _comment_from_each_family(app, family, observation_id)
+    comment_from_each_family(app, family, observation_id)
     with inside(app, family.slug):
         observation = db.session.get_one(Observation, observation_id)
         child_a = db.session.get_one(Child, family.child_a_id)
@@ -352,7 +343,7 @@ def test_no_get_route_gives_child_bs_name_to_child_as_family(app, family):
         next_steps="Ada and Bartys friends could build a bridge.",
         photos=[(photo_bytes(64, 48), "Ada and Bart&#121;", None)],
     )
-    _comment_from_each_family(app, family, observation_id)
+    comment_from_each_family(app, family, observation_id)
     with inside(app, family.slug):
         shown = db.session.get_one(Observation, observation_id)
         staff_comment = comments.add_comment(

@@ -11,8 +11,18 @@ from sqlalchemy import select, text
 
 from app.auth.models import AuditEntry
 from app.extensions import db
+from app.journal.models import GroupNamePolicy
+from app.people.models import Child
 from tests.helpers.clients import post_form
-from tests.helpers.journal import correct, observe, photo_bytes, signed_in
+from tests.helpers.journal import (
+    B_NAMES,
+    comment_from_each_family,
+    correct,
+    observe,
+    photo_bytes,
+    set_group_names,
+    signed_in,
+)
 from tests.helpers.people import inside
 from tests.helpers.retention import id_columns_referring_to
 
@@ -78,8 +88,8 @@ def test_a_childs_export_holds_every_row_that_mentions_them(app, family):
     [photo] = tables["observation_photos"]
     assert export.namelist().count(f"photos/{photo['file_name']}") == 1
 
-    words = _pdf_words(export)
-    assert "last_name: Okafor" in words and "Ada and Barty dug a tunnel." in words
+    words = _pdf_words(export)  # the group-name policy is "hidden" by default
+    assert "last_name: Okafor" in words and "Ada and a friend dug a tunnel." in words
 
 
 def test_a_parents_export_holds_their_rows_without_their_secrets(app, family):
@@ -132,3 +142,36 @@ def test_a_childs_export_holds_the_edit_history_of_their_observations(app, famil
     assert revision["observation_id"] == observation
     assert "Ada climed the frame." in json.dumps(revision["changes"])
     assert "Ada climed the frame." in _pdf_words(export)
+
+
+def test_a_childs_export_keeps_to_their_own_view_of_group_observations(app, family):
+    """Under ``hidden`` no other child is named; only their family's comments, and only
+    the photos their family may see (a friend without photo consent stays out)."""
+    set_group_names(app, family.slug, GroupNamePolicy.HIDDEN)
+    with inside(app, family.slug):
+        db.session.get_one(Child, family.child_b_id).photo_consent = False
+        db.session.commit()
+    both = [family.child_a_id, family.child_b_id]
+    observation = observe(
+        app,
+        family,
+        both,
+        "Ada and Barty Quince dug a tunnel.",
+        next_steps="Ada: dig again with Bartholomew.",
+        photos=[(photo_bytes(), "Ada digging", [family.child_a_id]), (photo_bytes(), "Both", both)],
+    )
+    comment_from_each_family(app, family, observation)
+
+    export = _export(app, family, "child", family.child_a_id)
+    tables = json.loads(export.read("subject-access.json"))["tables"]
+    everything = json.dumps(tables, ensure_ascii=False) + _pdf_words(export)
+    assert not [name for name in B_NAMES if name in everything]
+    assert "Ada and a friend dug a tunnel." in everything
+    assert [row["body"] for row in tables["observation_comments"]] == [
+        "Ada talked about the den all evening."
+    ]
+    [photo] = tables["observation_photos"]
+    assert photo["caption"] == "Ada digging"
+    assert [name for name in export.namelist() if name.startswith("photos/")] == [
+        f"photos/{photo['file_name']}"
+    ]
