@@ -698,7 +698,7 @@ class Arrangement:
     name: str
     pages: tuple[str, ...]  # gunicorn arguments of the page pool, over the configuration's
     sign_in: tuple[str, ...] | None  # LJ_POOL and arguments of a pool for sign-in POSTs
-    nice: int = 0  # the sign-in pool's
+    nice: int = 10  # the sign-in pool's workers' (LJ_SIGN_IN_NICE; 10 as deployed)
 
     def start(self, folder: Path, stack: ExitStack) -> Callable[[str, str, str], int]:
         """Start the pools; returns the routing (Caddy's @sign_in matcher, or one pool)."""
@@ -709,7 +709,7 @@ class Arrangement:
         if self.sign_in is not None:
             pool, *arguments = self.sign_in
             sign_in = gunicorn_pool(folder, sign_in_port, pool, *arguments, name="sign-in")
-            sign_in.command = ["nice", "-n", str(self.nice), *sign_in.command]
+            sign_in.environment["LJ_SIGN_IN_NICE"] = str(self.nice)
             parts.append((sign_in, sign_in_port))
         for part, port in parts:
             part.start()
@@ -737,6 +737,7 @@ ARRANGEMENTS = {
         "page pool + sign-in pool of 2 gthread workers x 4 threads",
         (),
         ("sign-in", "--worker-class", "gthread", "--workers", "2", "--threads", "4"),
+        nice=0,
     ),
     "sign-in-threads-nice": Arrangement(
         "page pool + sign-in pool of 2 gthread workers x 4 threads at nice 10",
@@ -744,11 +745,13 @@ ARRANGEMENTS = {
         ("sign-in", "--worker-class", "gthread", "--workers", "2", "--threads", "4"),
         nice=10,
     ),
-    "two-pools": Arrangement(
-        "page pool + sign-in pool of a sync worker a core (as deployed)", (), ("sign-in",)
+    "two-pools-not-nice": Arrangement(
+        "page pool + sign-in pool of a sync worker a core at nice 0", (), ("sign-in",), nice=0
     ),
-    "two-pools-nice": Arrangement(
-        "page pool + sign-in pool of a sync worker a core at nice 10", (), ("sign-in",), nice=10
+    "two-pools": Arrangement(
+        "page pool + sign-in pool of a sync worker a core at nice 10 (as deployed)",
+        (),
+        ("sign-in",),
     ),
 }
 

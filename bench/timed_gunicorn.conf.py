@@ -75,8 +75,13 @@ def _walled(kind: str, function: Any) -> Any:
 os.fsync = _blocked("fsync", os.fsync)
 
 
+_deployed_post_fork = post_fork  # noqa: F821 (defined by the deployed file)
+
+
 def post_fork(server: Any, worker: Any) -> None:
-    """psycopg's and the view's functions, wrapped in each worker (the app is preloaded)."""
+    """The deployed hook, then psycopg's and the view's functions wrapped in each worker
+    (the app is preloaded)."""
+    _deployed_post_fork(server, worker)
     import psycopg
 
     import app.journal.views

@@ -53,6 +53,12 @@ else:
     workers = _cores
 worker_class = "sync"
 
+# How much lower a sign-in worker's CPU priority is than the other pools' (0 to 19; see
+# post_fork below and docs/deploy.md, "Sign-in bursts").
+SIGN_IN_NICE = int(os.environ.get("LJ_SIGN_IN_NICE", "10"))
+if not 0 <= SIGN_IN_NICE <= 19:
+    raise SystemExit(f"LJ_SIGN_IN_NICE must be 0 to 19, not {SIGN_IN_NICE}")
+
 # A request (a 20 MB photo upload is the largest, about 0.2 s of work) that takes
 # longer than this is stuck: its worker is replaced.
 timeout = 30
@@ -115,6 +121,14 @@ def _process_alive(samples: Path) -> bool:
     """prometheus_client names each file after the process writing it (``counter_123.db``)."""
     pid = samples.stem.rpartition("_")[2]
     return pid.isdigit() and Path(f"/proc/{pid}").exists()
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """A sign-in worker runs at a lower priority (``LJ_SIGN_IN_NICE``, 10 unless set): when
+    the cores are busy, pages and photos go first and bcrypt takes what they leave; on free
+    cores it runs as fast as before. Its PIN thread, started later, inherits the priority."""
+    if POOL == "sign-in":
+        os.nice(SIGN_IN_NICE)
 
 
 def child_exit(server: Any, worker: Any) -> None:

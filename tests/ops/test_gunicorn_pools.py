@@ -13,12 +13,23 @@ CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"
 GONE = 2**22 + 1  # above Linux's largest pid: no process has it
 
 
-def config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pool: str | None) -> dict:
+def config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pool: str | None, **environment: str
+) -> dict:
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    for name in ("LJ_POOL", "LJ_BIND", "LJ_SIGN_IN_BIND", "LJ_UPLOAD_BIND", "WEB_CONCURRENCY"):
+    for name in (
+        "LJ_POOL",
+        "LJ_BIND",
+        "LJ_SIGN_IN_BIND",
+        "LJ_UPLOAD_BIND",
+        "WEB_CONCURRENCY",
+        "LJ_SIGN_IN_NICE",
+    ):
         monkeypatch.delenv(name, raising=False)
     if pool is not None:
         monkeypatch.setenv("LJ_POOL", pool)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
     return runpy.run_path(str(CONFIG))
 
 
@@ -54,3 +65,31 @@ def test_a_start_clears_the_samples_of_processes_gone_and_keeps_the_other_pools(
     gone.write_bytes(b"samples")
     config(monkeypatch, tmp_path, "sign-in")["on_starting"](None)
     assert live.exists() and not gone.exists()
+
+
+def niceness_of_a_worker(settings: dict) -> int:
+    """How much lower than this process's a worker of the pool runs, once forked: the hook
+    runs in a child process, as gunicorn runs it in each worker it forks."""
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child reports through the pipe)
+        settings["post_fork"](None, None)
+        os.write(write, str(os.nice(0)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read) as answer:
+        return int(answer.read()) - os.nice(0)
+
+
+def test_sign_in_workers_run_at_nice_10_and_the_other_pools_at_the_masters(monkeypatch, tmp_path):
+    assert niceness_of_a_worker(config(monkeypatch, tmp_path, "sign-in")) == 10
+    assert niceness_of_a_worker(config(monkeypatch, tmp_path, "pages")) == 0
+    assert niceness_of_a_worker(config(monkeypatch, tmp_path, "uploads")) == 0
+
+
+def test_the_sign_in_workers_niceness_can_be_set_and_is_checked(monkeypatch, tmp_path):
+    at_0 = config(monkeypatch, tmp_path, "sign-in", LJ_SIGN_IN_NICE="0")
+    assert niceness_of_a_worker(at_0) == 0
+    with pytest.raises(SystemExit, match="0 to 19"):
+        config(monkeypatch, tmp_path, "sign-in", LJ_SIGN_IN_NICE="20")
