@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from app import clock
 from app.extensions import db
+from app.storage import deletions
 from app.storage.deletions import (
     OutsideMediaRoot,
     drain_file_deletions,
@@ -140,3 +141,47 @@ def test_a_drain_never_follows_a_symbolic_link_out_of_the_media_root(app, slug, 
         db.session.commit()
         assert drain_file_deletions() == 1  # refused, and not tried again
     assert outside.read_text() == "keep me"
+
+
+class _Killed(BaseException):
+    """Stand-in for the drain's process dying part-way (nothing of it catches this)."""
+
+
+def _files_and_queue(app, slug: str, paths: list[Path]) -> tuple[set[str], set[str]]:
+    """(names of the files still on disk, names of the files still queued)."""
+    with inside(app, slug):
+        queued = {Path(path).name for path in db.session.scalars(select(FileDeletion.path))}
+    return {path.name for path in paths if path.exists()}, queued
+
+
+@pytest.mark.parametrize("killed_at", [3, 7], ids=["in the first batch", "in the second batch"])
+def test_a_drain_killed_mid_batch_leaves_each_file_gone_with_its_row_or_present_and_queued(
+    app, slug, monkeypatch, killed_at
+):
+    paths = [_file(app, slug, f"photo-{n}.jpg") for n in range(10)]
+    with inside(app, slug):
+        schedule_file_deletion(paths)
+        _die_after_commit()
+        db.session.commit()
+    monkeypatch.setattr(deletions, "BATCH_SIZE", 5)  # photos 0-4, then 5-9
+    unlink, dies_at = os.unlink, paths[killed_at].name
+
+    def dying_unlink(name: str, *, dir_fd: int) -> None:
+        if name == dies_at:  # the other threads go on removing the batch's files meanwhile
+            raise _Killed
+        unlink(name, dir_fd=dir_fd)
+
+    monkeypatch.setattr(deletions.os, "unlink", dying_unlink)
+    with inside(app, slug), pytest.raises(_Killed):
+        deletions.drain_file_deletions()
+
+    on_disk, queued = _files_and_queue(app, slug, paths)
+    killed_batch = 5 * (killed_at // 5)
+    assert on_disk == {dies_at} | {path.name for path in paths[killed_batch + 5 :]}
+    # The batch before the kill went with its rows; the killed one is queued whole, its
+    # files removed so far included.
+    assert queued == {path.name for path in paths[killed_batch:]}
+    monkeypatch.setattr(deletions.os, "unlink", unlink)
+    with inside(app, slug):
+        assert deletions.drain_file_deletions() == len(queued)
+    assert _files_and_queue(app, slug, paths) == (set(), set())
