@@ -133,8 +133,8 @@ def remove_after_commit(*names: str) -> None:
     Through the durable queue (``app.storage.deletions``): a crash after the
     commit cannot leave the files behind.
     """
-    folder = str(setting_folder())  # joined as text: a purge queues thousands of names
-    schedule_file_deletion(os.path.join(folder, _valid_name(name)) for name in names)
+    folder = f"{setting_folder()}/"  # joined as text: a purge queues thousands of names
+    schedule_file_deletion(folder + _valid_name(name) for name in names)
 
 
 def _unlink_all(paths: list[Path]) -> None:

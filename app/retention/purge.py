@@ -359,8 +359,13 @@ def _scrub_group_observations(
                 }
                 for change in revision.changes
             ]
-    db.session.execute(delete(ObservationChild).where(among(ObservationChild.child_id, child_ids)))
-    db.session.execute(delete(PhotoChild).where(among(PhotoChild.child_id, child_ids)))
+    # Not kept in step with the tags loaded above (the ORM would have every deleted key
+    # sent back and looked up): the purge forgets every loaded object when it ends.
+    for tags in (
+        delete(ObservationChild).where(among(ObservationChild.child_id, child_ids)),
+        delete(PhotoChild).where(among(PhotoChild.child_id, child_ids)),
+    ):
+        db.session.execute(tags.execution_options(synchronize_session=False))
     db.session.flush()
     return len(remaining)
 
@@ -457,7 +462,7 @@ def _name_words(children: list[ChildName]) -> dict[int, frozenset[str]]:
         .render_derived()
     )
     words: dict[int, set[str]] = {}
-    for child, word in db.session.execute(select(forms.c.child_id, _words(forms.c.form))):
+    for child, word in db.session.execute(select(forms.c.child_id, _words(forms.c.form))).all():
         if word:
             words.setdefault(child, set()).add(word)
     return {child: frozenset(found) for child, found in words.items()}
@@ -482,7 +487,7 @@ def _observations_holding(name_words: set[str]) -> dict[str, frozenset[int]]:
     _without_jit()
     holding: dict[str, set[int]] = {}
     found = union(*(_words_held(owner, text, wanted) for owner, text in _TEXT_PLACES))
-    for observation, word in db.session.execute(found):
+    for observation, word in db.session.execute(found).all():  # fetched at once
         holding.setdefault(word, set()).add(observation)
     return {word: frozenset(observations) for word, observations in holding.items()}
 

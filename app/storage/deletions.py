@@ -82,28 +82,31 @@ def _stored_paths(paths: Iterable[Path | str]) -> list[str]:
     """The paths as stored: relative to MEDIA_ROOT, which they must be inside.
 
     Each folder is resolved once (the files of one change share a folder or two) and
-    the file's own name is kept as it is: removing a name never follows it.
+    the file's own name is kept as it is: removing a name never follows it. A path is
+    split and joined as text: a purge queues 8,000 at a time, and ``os.path``'s functions
+    cost it more than its INSERT.
     """
     root = _media_root()
-    folders: dict[str, str] = {}
+    prefixes: dict[str, str] = {}  # folder as given -> as stored, with its last slash
     stored = []
     for path in paths:
-        folder, name = os.path.split(path)
+        head, slash, name = os.fspath(path).rpartition("/")
         if name in ("", ".", ".."):
             raise OutsideMediaRoot(str(path))
-        if folder not in folders:
-            folders[folder] = _relative_folder(folder, root)
-        stored.append(os.path.join(folders[folder], name))
+        folder = head or slash  # "/name" is in the root folder, "name" in the current one
+        if folder not in prefixes:
+            prefixes[folder] = _stored_prefix(folder, root)
+        stored.append(prefixes[folder] + name)
     return stored
 
 
-def _relative_folder(folder: str, root: Path) -> str:
-    """``folder`` relative to ``root`` ("" for the root itself), resolved."""
+def _stored_prefix(folder: str, root: Path) -> str:
+    """``folder`` relative to ``root`` and resolved, ending with a slash ("" for the root)."""
     try:
         relative = Path(folder).resolve().relative_to(root)
     except ValueError as error:
         raise OutsideMediaRoot(folder) from error
-    return "" if relative == Path() else str(relative)
+    return "" if relative == Path() else f"{relative}/"
 
 
 def schedule_file_deletion(
