@@ -29,7 +29,7 @@ def _marker_cookie() -> str:
     return f"{_sessions().cookie_name}_shared"
 
 
-def _idle_timeouts() -> dict[str, int]:
+def idle_timeouts() -> dict[str, int]:
     """For pages: this session's idle timeout (the warning counts down from it) and a
     shared computer's (the sign-in page names it)."""
     if not has_request_context():
@@ -64,4 +64,4 @@ def _leave_nothing_behind(response: Response) -> Response:
 
 def install_shared_computer_protection(app: Flask) -> None:
     app.after_request(_leave_nothing_behind)
-    app.context_processor(_idle_timeouts)
+    app.context_processor(idle_timeouts)

@@ -94,6 +94,7 @@ from app.people import staff
 from app.people.models import Child
 from app.request_transaction import undone_if_refused
 from app.responsible_use.operations import rules as responsible_use_rules
+from app.site_frame import site_frame_key
 from app.validation import FieldErrors, InvalidInput, field_errors
 from tenants.binding import current_setting
 
@@ -731,10 +732,14 @@ def child_journal(child_id: int) -> Page:
         return _journal_page(viewer, opened, body), 400
     if not reads_rows:  # a search: its body is made each time
         return _journal_page(viewer, opened, _journal_body(viewer, opened, query))
-    body = KEPT_JOURNAL_BODIES.get(
-        _journal_body_key(viewer, opened, query), lambda: _journal_body(viewer, opened, query)
-    )
-    return _journal_page(viewer, opened, body)
+    body_key = _journal_body_key(viewer, opened, query)
+
+    def page() -> str:
+        body = KEPT_JOURNAL_BODIES.get(body_key, lambda: _journal_body(viewer, opened, query))
+        return _journal_page(viewer, opened, body)
+
+    frame_key = site_frame_key()
+    return page() if frame_key is None else KEPT_JOURNAL_PAGES.get((body_key, frame_key), page)
 
 
 @dataclass(frozen=True)
@@ -806,6 +811,10 @@ def _journal_body_key(viewer: Viewer, opened: OpenedJournalPage, query: _Journal
 # A journal page's body, made once for everything it is made from (app.journal.journal_page):
 # 256 bodies of 10-60 KB.
 KEPT_JOURNAL_BODIES: Kept[Markup] = Kept(256)
+# The whole page, header included, for a body and everything base.html reads around it
+# (app.site_frame: the session's CSRF token among it, so a page is kept per session): a
+# parent paging through a journal or coming back to it; 256 pages of 10-60 KB.
+KEPT_JOURNAL_PAGES: Kept[str] = Kept(256)
 
 
 def _journal_card(view: ChildView, item: ShownObservation) -> Markup:
