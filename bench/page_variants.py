@@ -3,9 +3,10 @@
 Each variant is a fresh app from ``create_app()`` with the bench page, driven in this process
 by Flask's test client; ``time.process_time()`` counts only this process's CPU, so waiting
 for PostgreSQL or Redis and other people's work on the machine do not count. The difference
-to "as served" is what that one change would save the web worker per request (the servers'
-own CPU for a dropped round trip comes on top). Used by ``bench/profile_routed.py``; needs
-the environment and settings that script makes.
+to "as served" is what that one change would save the web worker per request. Beside it,
+the CPU of the bench database's server processes in the same requests (``/proc/<pid>/
+schedstat``, nanoseconds): what a dropped round trip saves PostgreSQL. Used by
+``bench/profile_routed.py``; needs the environment and settings that script makes.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import psycopg
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from app import create_app
@@ -113,6 +117,7 @@ def applied(variant: Variant) -> Iterator[None]:
 class Cost:
     cpu_us: float  # this process's CPU per request (least of the rounds)
     calls: float  # Python function calls per request: exact, whatever the machine's load
+    database_us: float = 0.0  # the bench database's server processes, in the same round
 
 
 HELLO = "hello (bare Flask)"
@@ -128,6 +133,35 @@ def cpu_per_request(get: Callable[[], object], requests: int) -> float:
     for _ in range(requests):
         get()
     return (time.process_time() - started) / requests * 1e6
+
+
+def cpu_with_database(
+    get: Callable[[], object], requests: int, database_url: str
+) -> tuple[float, float]:
+    """This process's and the bench database's server processes' CPU microseconds per
+    ``get()`` (their connections are open: ``get`` was warmed up)."""
+    with psycopg.connect(database_url) as connection:
+        pids = [
+            pid
+            for (pid,) in connection.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+    database = -_on_cpu_ns(pids)
+    process = cpu_per_request(get, requests)
+    database += _on_cpu_ns(pids)
+    return process, database / requests / 1e3
+
+
+def _on_cpu_ns(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+        except FileNotFoundError:  # the connection closed
+            continue
+    return total
 
 
 def calls_per_request(get: Callable[[], object], requests: int = 50) -> float:
@@ -223,6 +257,9 @@ def measure_variants(
 
     hello = page_getter(hello_app, "/hello", "localhost")
     account_app = variant_app(VARIANTS[0], schema_name)
+    url = make_url(account_app.config["SQLALCHEMY_DATABASE_URI"])
+    database_url = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    database: dict[str, list[float]] = {label: [] for label in (v.label for v in VARIANTS)}
     try:
         account = account_page_getter(account_app, host)
         sign_in = page_getter(account_app, "/login", host)
@@ -238,7 +275,9 @@ def measure_variants(
             cpu[HELLO].append(cpu_per_request(hello, requests))
             for variant in VARIANTS:
                 with variant_getter(variant, host, schema_name) as get:
-                    cpu[variant.label].append(cpu_per_request(get, requests))
+                    process, server = cpu_with_database(get, requests, database_url)
+                cpu[variant.label].append(process)
+                database[variant.label].append(server)
             cpu[ACCOUNT].append(cpu_per_request(account, requests))
             cpu[SIGN_IN].append(cpu_per_request(sign_in, requests))
     finally:
@@ -246,14 +285,17 @@ def measure_variants(
 
         with account_app.app_context():
             db.engine.dispose()
-    return {label: Cost(min(cpu[label]), calls[label]) for label in cpu}
+    return {
+        label: Cost(min(cpu[label]), calls[label], min(database.get(label, [0.0]))) for label in cpu
+    }
 
 
 def report_variants(costs: dict[str, Cost]) -> None:
     served = costs[AS_SERVED]
     print("What one request costs this process through Flask's test client (CPU: least of")
-    print("7 rounds of 400 requests, +-50 us on a busy machine; calls: exact):")
-    print(f"  {'CPU us':>7} {'change':>7} {'calls':>7} {'change':>7}")
+    print("7 rounds of 400 requests, +-50 us on a busy machine; calls: exact; PostgreSQL:")
+    print("its server processes' CPU in the same requests, least of the rounds):")
+    print(f"  {'CPU us':>7} {'change':>7} {'calls':>7} {'change':>7} {'PG us':>7}")
     for label, cost in costs.items():
         if label in (HELLO, AS_SERVED, ACCOUNT, SIGN_IN):
             changes = f"{'':>7} {cost.calls:7.0f} {'':>7}"
@@ -262,7 +304,8 @@ def report_variants(costs: dict[str, Cost]) -> None:
                 f"{cost.cpu_us - served.cpu_us:+7.0f} {cost.calls:7.0f} "
                 f"{cost.calls - served.calls:+7.0f}"
             )
-        print(f"  {cost.cpu_us:7.0f} {changes}  {label}")
+        server = f"{cost.database_us:7.0f}" if cost.database_us else f"{'':>7}"
+        print(f"  {cost.cpu_us:7.0f} {changes} {server}  {label}")
 
 
 # --- each step of the served request ------------------------------------------------------------
