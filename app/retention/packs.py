@@ -132,6 +132,19 @@ def is_downloadable(pack: LeavingPack) -> bool:
     return pack.status is PackStatus.READY and pack.expires_at > clock.now()
 
 
+# A pack's page reloads itself while the pack is being made (a journal of 500 observations
+# takes well under a minute), but not for ever: each reload is a request, and a page left
+# open on a pack whose task was lost would keep its reader signed in past the 30 minutes
+# of inactivity that end a session.
+PAGE_REFRESHES_FOR = timedelta(minutes=10)
+
+
+def page_refreshes(pack: LeavingPack) -> bool:
+    """Whether the pack's page should reload itself to show its progress."""
+    being_made = pack.status in (PackStatus.QUEUED, PackStatus.BUILDING)
+    return being_made and clock.now() - pack.created_at < PAGE_REFRESHES_FOR
+
+
 def purge_expired_packs() -> list[int]:
     """Delete packs past their expiry, their files after the commit; returns their ids."""
     expired = list(

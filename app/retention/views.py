@@ -283,6 +283,7 @@ def leaving_pack(pack_id: int) -> str:
         pack=pack,
         child=child,
         downloadable=packs.is_downloadable(pack),
+        refreshes=packs.page_refreshes(pack),
     )
 
 

@@ -214,3 +214,27 @@ def test_a_journal_in_any_european_script_reads_back_from_the_pdf_as_written(app
     pdf = " ".join(_pdf_text(client.get(f"{page_path}/journal.pdf").data).split())
     assert "Łucja's learning journal" in pdf
     assert WRITTEN_IN_MANY_SCRIPTS in pdf
+
+
+def test_a_pack_page_stops_refreshing_itself_when_the_pack_is_long_in_the_making(app, family):
+    """A page left open on a pack whose task was lost must not keep its reader signed in:
+    each self-refresh is a request, and the session ends after 30 minutes without one."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app import clock
+    from app.retention.models import LeavingPack, PackStatus
+
+    _journal_of_a(app, family)
+    client, page_path = _make_pack(app, family)
+    with inside(app, family.slug):
+        db.session.execute(update(LeavingPack).values(status=PackStatus.QUEUED, progress=0))
+        db.session.commit()
+    refresh = '<meta http-equiv="refresh"'
+    page = client.get(page_path).text
+    assert refresh in page and "refreshes by itself" in page
+    clock.advance(packs.PAGE_REFRESHES_FOR + timedelta(seconds=1))
+    page = client.get(page_path).text
+    assert refresh not in page
+    assert "taking longer than usual" in page
