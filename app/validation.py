@@ -9,6 +9,9 @@ from email_validator import EmailNotValidError, validate_email
 
 # Characters a name may not contain: controls, angle brackets and other markup.
 _FORBIDDEN_IN_NAMES = re.compile(r"[<>{}\[\]\\|`$=;@#%^*_~\"]")
+# Letters that show as nothing: Hangul fillers (and the braille blank, a symbol). A name
+# made of them looks empty, and one hidden in a name makes two names look the same.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 class InvalidInput(ValueError):
@@ -41,7 +44,7 @@ def clean_name(raw: str, *, field: str = "Name", max_length: int = 120) -> str:
         raise InvalidInput(f"{field} is required.")
     if len(name) > max_length:
         raise InvalidInput(f"{field} must be at most {max_length} characters.")
-    if any(unicodedata.category(ch).startswith("C") for ch in name):
+    if any(unicodedata.category(ch).startswith("C") or ch in _BLANK_LETTERS for ch in name):
         raise InvalidInput(f"{field} contains characters that cannot be shown.")
     if _FORBIDDEN_IN_NAMES.search(name):
         raise InvalidInput(

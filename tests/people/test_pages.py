@@ -93,6 +93,8 @@ def test_real_names_are_stored_as_typed_and_shown_escaped(app, nursery):
         ("key_person_id", "not-a-number", "Invalid"),
         ("key_person_id", "999999", "Not a valid choice"),
         ("first_name", "Ada\u202e", "cannot be shown"),  # NUL: the input guard's 400
+        ("first_name", "\u3164", "cannot be shown"),  # a Hangul filler: a blank "letter"
+        ("last_name", "Okafor\u3164", "cannot be shown"),
     ],
 )
 def test_bad_child_input_is_a_form_error_and_nothing_is_saved(app, nursery, field, value, message):
