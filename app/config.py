@@ -45,7 +45,7 @@ class ConfigError(RuntimeError):
     """The environment does not describe a service that can start safely."""
 
 
-def _int(name: str, default: int) -> int:
+def int_setting(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -138,7 +138,7 @@ class Config:
             )
         # The development mail catcher (bin/run) listens on 8025.
         default_port = SMTP_DEFAULT_PORTS[self.SMTP_SECURITY] if self.is_production else 8025
-        self.SMTP_PORT = _int("SMTP_PORT", default_port)
+        self.SMTP_PORT = int_setting("SMTP_PORT", default_port)
         self.SMTP_USERNAME = os.environ.get("SMTP_USERNAME", "")
         self.SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
         # A CA bundle for the SMTP server's certificate instead of the system's.
@@ -150,20 +150,20 @@ class Config:
         self.ERASURE_LEDGER = Path(
             os.environ.get("ERASURE_LEDGER", self.DATA_DIR / "erasure-ledger.jsonl")
         )
-        self.SESSION_IDLE_TIMEOUT = _int("SESSION_IDLE_TIMEOUT", 1800)
-        self.SESSION_ABSOLUTE_TIMEOUT = _int("SESSION_ABSOLUTE_TIMEOUT", 43200)
-        self.SHARED_SESSION_IDLE_TIMEOUT = _int("SHARED_SESSION_IDLE_TIMEOUT", 300)
-        self.RESET_LINK_TTL = _int("RESET_LINK_TTL", 3600)
+        self.SESSION_IDLE_TIMEOUT = int_setting("SESSION_IDLE_TIMEOUT", 1800)
+        self.SESSION_ABSOLUTE_TIMEOUT = int_setting("SESSION_ABSOLUTE_TIMEOUT", 43200)
+        self.SHARED_SESSION_IDLE_TIMEOUT = int_setting("SHARED_SESSION_IDLE_TIMEOUT", 300)
+        self.RESET_LINK_TTL = int_setting("RESET_LINK_TTL", 3600)
         # Seconds a person has, after password and PIN, to give their second factor (or,
         # when the setting requires one, to enrol it) before signing in again.
-        self.SECOND_FACTOR_STEP_TTL = _int("SECOND_FACTOR_STEP_TTL", 300)
-        self.ACTIVATION_LINK_TTL = _int("ACTIVATION_LINK_TTL", 259200)
+        self.SECOND_FACTOR_STEP_TTL = int_setting("SECOND_FACTOR_STEP_TTL", 300)
+        self.ACTIVATION_LINK_TTL = int_setting("ACTIVATION_LINK_TTL", 259200)
         self.SECURE_COOKIES = _bool("SECURE_COOKIES", self.is_production)
         self.PUBLIC_URL = self._public_url()
-        self.MAIL_RETRY_SECONDS = _int("MAIL_RETRY_SECONDS", 60)
-        self.MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 8)
+        self.MAIL_RETRY_SECONDS = int_setting("MAIL_RETRY_SECONDS", 60)
+        self.MAIL_MAX_ATTEMPTS = int_setting("MAIL_MAX_ATTEMPTS", 8)
         # In production exactly one proxy (Caddy, deploy/Caddyfile) stands in front.
-        self.PROXY_HOPS = _int("PROXY_HOPS", 1 if self.is_production else 0)
+        self.PROXY_HOPS = int_setting("PROXY_HOPS", 1 if self.is_production else 0)
         self.METRICS_ALLOWED_IPS = _networks(
             "METRICS_ALLOWED_IPS", os.environ.get("METRICS_ALLOWED_IPS", "127.0.0.1, ::1")
         )
@@ -173,14 +173,14 @@ class Config:
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if self.is_production else "text")
         if self.LOG_FORMAT not in ("json", "text"):
             raise ConfigError(f"LOG_FORMAT must be json or text, got {self.LOG_FORMAT!r}")
-        self.DB_POOL_SIZE = _int("DB_POOL_SIZE", 5)
+        self.DB_POOL_SIZE = int_setting("DB_POOL_SIZE", 5)
         # Empty setting schemas kept built ahead of provisioning (tenants.spares); 0: none.
-        self.SPARE_SCHEMAS = _int("SPARE_SCHEMAS", 3)
+        self.SPARE_SCHEMAS = int_setting("SPARE_SCHEMAS", 3)
         if self.SPARE_SCHEMAS < 0:
             raise ConfigError(f"SPARE_SCHEMAS must be 0 or more, got {self.SPARE_SCHEMAS}")
-        self.DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", 5)
-        self.PASSWORD_BCRYPT_COST = _int("PASSWORD_BCRYPT_COST", 12)
-        self.PIN_BCRYPT_COST = _int("PIN_BCRYPT_COST", 10)
+        self.DB_MAX_OVERFLOW = int_setting("DB_MAX_OVERFLOW", 5)
+        self.PASSWORD_BCRYPT_COST = int_setting("PASSWORD_BCRYPT_COST", 12)
+        self.PIN_BCRYPT_COST = int_setting("PIN_BCRYPT_COST", 10)
         self._check_bcrypt_costs()
         # Off only to measure sign-in throughput (bench/auth.py); never in production.
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from app.config import Config
+from app.config import Config, int_setting
 
 # The same checks as the app itself: a production start with a variable missing
 # stops here, in the master, with the message naming it.
@@ -55,7 +55,7 @@ worker_class = "sync"
 
 # How much lower a sign-in worker's CPU priority is than the other pools' (0 to 19; see
 # post_fork below and docs/deploy.md, "Sign-in bursts").
-SIGN_IN_NICE = int(os.environ.get("LJ_SIGN_IN_NICE", "10"))
+SIGN_IN_NICE = int_setting("LJ_SIGN_IN_NICE", 10)
 if not 0 <= SIGN_IN_NICE <= 19:
     raise SystemExit(f"LJ_SIGN_IN_NICE must be 0 to 19, not {SIGN_IN_NICE}")
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from app.config import ConfigError
+
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"
 GONE = 2**22 + 1  # above Linux's largest pid: no process has it
 
@@ -93,3 +95,5 @@ def test_the_sign_in_workers_niceness_can_be_set_and_is_checked(monkeypatch, tmp
     assert niceness_of_a_worker(at_0) == 0
     with pytest.raises(SystemExit, match="0 to 19"):
         config(monkeypatch, tmp_path, "sign-in", LJ_SIGN_IN_NICE="20")
+    with pytest.raises(ConfigError, match="LJ_SIGN_IN_NICE must be a whole number"):
+        config(monkeypatch, tmp_path, "sign-in", LJ_SIGN_IN_NICE="ten")
