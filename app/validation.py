@@ -71,3 +71,13 @@ def clean_email(raw: str) -> str:
     except EmailNotValidError as error:
         raise InvalidInput(f"That email address is not valid: {error}") from error
     return checked.normalized.lower()
+
+
+def email_to_look_up(raw: str) -> str:
+    """A typed address in the form accounts are stored in (``clean_email``), so combining
+    accents, an upper-case or ASCII (``xn--``) domain find the same account; an address
+    that is not valid is only trimmed and lower-cased (it finds nobody)."""
+    try:
+        return clean_email(raw)
+    except InvalidInput:
+        return raw.strip().lower()

@@ -39,7 +39,7 @@ from app.security.secrets import (
     password_needs_rehash,
     pin_needs_rehash,
 )
-from app.validation import InvalidInput, clean_email, clean_name
+from app.validation import InvalidInput, clean_email, clean_name, email_to_look_up
 from tenants.binding import current_setting
 from tenants.routing import setting_url
 
@@ -65,7 +65,7 @@ class SecretsRefused(InvalidInput):
 
 
 def user_by_email(email: str) -> User | None:
-    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    return db.session.scalar(select(User).where(User.email == email_to_look_up(email)))
 
 
 def _email_in_use(email: str, *, except_user: User | None = None) -> bool:

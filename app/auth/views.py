@@ -48,7 +48,7 @@ from app.extensions import db, limiter
 from app.request_transaction import commit_despite_refusal
 from app.security.policy import password_strength_hint
 from app.security.redirects import local_path
-from app.validation import InvalidInput
+from app.validation import InvalidInput, email_to_look_up
 from tenants.binding import current_setting
 from workers.after_commit import send_task
 
@@ -62,7 +62,7 @@ SIGN_IN_REFUSED = "Email, password or PIN not recognised. Please check them and 
 def _account_key() -> str:
     """The account a sign-in or reset is for: this setting's, never the same email's at
     another setting (one setting's traffic must not lock anyone out of another)."""
-    email = (request.form.get("email") or "").strip().lower()[:254]
+    email = email_to_look_up((request.form.get("email") or "")[:254])
     return f"{current_setting().slug}:{email}"
 
 

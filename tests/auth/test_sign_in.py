@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
+import unicodedata
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -247,3 +248,21 @@ def test_a_reset_for_a_known_email_answers_in_the_same_time_as_for_an_unknown_on
         production_like.extensions["celery"].control.purge()
     ratio = statistics.median(known) / statistics.median(unknown)
     assert 0.67 < ratio < 1.5, (known, unknown)
+
+
+def test_an_email_is_recognised_however_the_keyboard_composed_its_accents(app, make_setting):
+    """An invitation stores the address normalised (NFC, the domain as IDNA reads it); a
+    person who types it with combining accents (as some keyboards and pastes do), or the
+    domain in its ASCII form, is the same person and signs in."""
+    from app.validation import clean_email
+
+    setting = make_setting()
+    with app.app_context():
+        stored = make_user(setting.slug, role="parent", email=clean_email("Zoë.Ünal@Exämple.org"))
+    for typed in (
+        unicodedata.normalize("NFD", stored),
+        unicodedata.normalize("NFD", "ZOË.ÜNAL@EXÄMPLE.ORG"),
+        "zoë.ünal@xn--exmple-cua.org",
+    ):
+        response = sign_in(client_for(app, setting.slug), typed)
+        assert response.headers["Location"] == "/", typed
