@@ -12,20 +12,15 @@ due is computed from the database each time, so a second run finds nothing to do
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 
 from sqlalchemy import delete, select
-from sqlalchemy.sql.expression import ColumnElement
 
-from app.auth.models import AuditEntry, OneTimeLink
 from app.extensions import db
-from app.journal.models import JournalAccess
-from app.mail.models import OutboxMessage
 from app.retention.archive import due_for_purge
+from app.retention.due import EXPIRED_ROWS, ExpiredRows
 from app.retention.ledger import LedgerEntry, PurgeReason, RecordType, append_at_commit
 from app.retention.packs import purge_expired_packs
 from app.retention.purge import Mentions, purge_accounts, purge_children
-from app.retention.schedule import kept_since
 from tenants.each_setting import EachSettingReport, run_each_setting
 from tenants.models import Setting
 
@@ -54,8 +49,8 @@ def purge_setting(_: Setting) -> dict[str, int]:
                 purge_accounts(ids, record_type, by=None, reason=PurgeReason.RETENTION)
             db.session.commit()
             counts[label] += len(ids)
-    for record_type, label, expired in EXPIRED_ROWS:
-        counts[label] += _purge_rows(record_type, expired())
+    for rows in EXPIRED_ROWS:
+        counts[rows.label] += _purge_rows(rows)
     counts["leaving packs purged"] += _purge_expired_packs()
     return {label: number for label, number in counts.items() if number}
 
@@ -72,8 +67,8 @@ def _purge_expired_packs() -> int:
     return len(ids)
 
 
-def _purge_rows(record_type: RecordType, condition: tuple[type, ColumnElement[bool]]) -> int:
-    model, expired = condition
+def _purge_rows(rows: ExpiredRows) -> int:
+    model, expired = rows.model, rows.expired()
     total = 0
     while ids := list(
         db.session.scalars(select(model.id).where(expired).order_by(model.id).limit(BATCH_SIZE))
@@ -81,36 +76,9 @@ def _purge_rows(record_type: RecordType, condition: tuple[type, ColumnElement[bo
         db.session.execute(delete(model).where(model.id.in_(ids)))
         append_at_commit(
             LedgerEntry.of_current_setting(
-                record_type, reason=PurgeReason.RETENTION, rows={model.__tablename__: ids}
+                rows.record_type, reason=PurgeReason.RETENTION, rows={model.__tablename__: ids}
             )
         )
         db.session.commit()
         total += len(ids)
     return total
-
-
-def _old_audit_entries() -> tuple[type, ColumnElement[bool]]:
-    return AuditEntry, AuditEntry.at < kept_since("log_retention_years")
-
-
-def _old_journal_views() -> tuple[type, ColumnElement[bool]]:
-    return JournalAccess, JournalAccess.at < kept_since("log_retention_years")
-
-
-def _spent_links() -> tuple[type, ColumnElement[bool]]:
-    spent_at = OneTimeLink.used_at.is_not(None) & (
-        OneTimeLink.used_at < kept_since("link_retention_days")
-    )
-    return OneTimeLink, spent_at | (OneTimeLink.expires_at < kept_since("link_retention_days"))
-
-
-def _sent_messages() -> tuple[type, ColumnElement[bool]]:
-    return OutboxMessage, OutboxMessage.finished_at < kept_since("message_retention_days")
-
-
-EXPIRED_ROWS: tuple[tuple[RecordType, str, Callable[[], tuple[type, ColumnElement[bool]]]], ...] = (
-    (RecordType.AUDIT_LOG, "audit entries purged", _old_audit_entries),
-    (RecordType.ACCESS_LOG, "journal views purged", _old_journal_views),
-    (RecordType.LINKS, "links purged", _spent_links),
-    (RecordType.MESSAGES, "sent emails purged", _sent_messages),
-)

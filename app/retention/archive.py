@@ -105,15 +105,24 @@ def archived_people(record_type: RecordType) -> list[ArchivedPerson]:
     return [_person(record_type, row) for row in rows]
 
 
+def _due(kind: _Kind) -> Select:
+    """The ids of people of ``kind`` past their purge date and not on hold."""
+    return kind.query.with_only_columns(kind.model.id).where(
+        kind.purge_on <= clock.today(), LegalHold.id.is_(None)
+    )
+
+
 def due_for_purge(record_type: RecordType, limit: int | None = None) -> list[int]:
     """Ids of people of one kind past their purge date and not on hold, oldest due first."""
     kind = _kind(record_type)
-    ids = (
-        kind.query.with_only_columns(kind.model.id)
-        .where(kind.purge_on <= clock.today(), LegalHold.id.is_(None))
-        .order_by(kind.purge_on, kind.model.id)
-    )
+    ids = _due(kind).order_by(kind.purge_on, kind.model.id)
     return list(db.session.scalars(ids.limit(limit)))
+
+
+def count_due(record_type: RecordType) -> int:
+    """How many people of one kind the next purge takes."""
+    due = _due(_kind(record_type)).subquery()
+    return db.session.scalar(select(func.count()).select_from(due)) or 0
 
 
 def children_past_retention() -> list[tuple[Child, date]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from app.journal.forms import DATE_FORMAT, PageForm
@@ -13,7 +13,10 @@ from app.retention.schedule import RULES
 
 
 class ScheduleForm(FlaskForm):
-    """One whole number per rule of the retention schedule (fields added below)."""
+    """One whole number per rule of the retention schedule (fields added below), and
+    ``confirm`` set by the page that asked before a period is shortened."""
+
+    confirm = HiddenField()
 
     def periods(self) -> dict[str, int]:
         return {rule.key: self[rule.key].data for rule in RULES}

@@ -41,7 +41,7 @@ from reportlab import rl_config
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from app import clock
 from app.access.policy import Action, can
@@ -145,11 +145,14 @@ def page_refreshes(pack: LeavingPack) -> bool:
     return being_made and clock.now() - pack.created_at < PAGE_REFRESHES_FOR
 
 
+def expired_packs() -> Select[tuple[LeavingPack]]:
+    """The packs past their expiry."""
+    return select(LeavingPack).where(LeavingPack.expires_at <= clock.now())
+
+
 def purge_expired_packs() -> list[int]:
     """Delete packs past their expiry, their files after the commit; returns their ids."""
-    expired = list(
-        db.session.scalars(select(LeavingPack).where(LeavingPack.expires_at <= clock.now()))
-    )
+    expired = list(db.session.scalars(expired_packs()))
     forget_pack_files(expired)
     for pack in expired:
         db.session.delete(pack)

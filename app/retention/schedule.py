@@ -47,9 +47,10 @@ class RetentionRule:
     limits: tuple[int, int]
     reason: str
 
-    def describe(self, amount: int) -> str:
+    def amount(self, amount: int) -> str:
+        """``amount`` of the rule's unit: "1 year", "3 years"."""
         unit = self.unit.value if amount != 1 else self.unit.value[:-1]
-        return f"{amount} {unit} {self.trigger}"
+        return f"{amount} {unit}"
 
 
 RULES: tuple[RetentionRule, ...] = (
@@ -155,16 +156,40 @@ def checked_period(key: str, amount: int) -> int:
     return amount
 
 
-def save_retention_schedule(periods: Mapping[str, int], *, by: User) -> None:
-    """A manager changes periods; every change is audited with the old and new value."""
+def changed_periods(periods: Mapping[str, int]) -> dict[str, int]:
+    """The periods that differ from the saved schedule, each checked against its bounds
+    (``InvalidPeriod`` for the first out of them)."""
     checked = {key: checked_period(key, amount) for key, amount in periods.items()}
     before = retention_schedule()
-    changed = {key: amount for key, amount in checked.items() if before[key] != amount}
+    return {key: amount for key, amount in checked.items() if before[key] != amount}
+
+
+def shortened(periods: Mapping[str, int]) -> dict[str, tuple[int, int]]:
+    """The periods shorter than the saved ones: key -> (saved, new)."""
+    before = retention_schedule()
+    return {key: (before[key], new) for key, new in periods.items() if new < before[key]}
+
+
+def write_periods(periods: Mapping[str, int]) -> None:
+    db.session.execute(update(Setting).where(Setting.id == current_setting().id).values(periods))
+    db.session.flush()
+
+
+def save_retention_schedule(
+    periods: Mapping[str, int], *, by: User, newly_due: Mapping[str, int] | None = None
+) -> None:
+    """A manager changes periods; every change is audited with the old and new value,
+    and a shortened one with how many records it made due (``newly_due``)."""
+    changed = changed_periods(periods)
     if not changed:
         return
-    db.session.execute(update(Setting).where(Setting.id == current_setting().id).values(changed))
+    before = retention_schedule()
+    write_periods(changed)
     for key, amount in changed.items():
-        audit.record("retention.period_changed", actor=by, record=key, old=before[key], new=amount)
+        due = {"newly_due": newly_due[key]} if newly_due and key in newly_due else {}
+        audit.record(
+            "retention.period_changed", actor=by, record=key, old=before[key], new=amount, **due
+        )
     db.session.flush()
 
 

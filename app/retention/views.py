@@ -31,13 +31,21 @@ from app.people.forms import ActionForm
 from app.people.models import Child
 from app.retention import archive as archived
 from app.retention import audit_trail as trail
-from app.retention import packs
+from app.retention import due, packs
 from app.retention import subject_access as sar
 from app.retention.forms import HoldForm, PurgeForm, ScheduleForm, TrailForm
 from app.retention.ledger import PurgeReason, RecordType
 from app.retention.models import LeavingPack
 from app.retention.purge import purge_accounts, purge_children
-from app.retention.schedule import RULES, InvalidPeriod, retention_schedule, save_retention_schedule
+from app.retention.schedule import (
+    RULE_BY_KEY,
+    RULES,
+    InvalidPeriod,
+    changed_periods,
+    retention_schedule,
+    save_retention_schedule,
+    shortened,
+)
 from app.validation import InvalidInput
 
 bp = Blueprint("retention", __name__, url_prefix="/retention", template_folder="templates")
@@ -68,17 +76,38 @@ def schedule() -> str:
 @bp.post("/")
 @require(Action.MANAGE_RECORDS)
 def save_schedule() -> Page:
+    """Save the schedule; a shorter period first shows how many records it makes due
+    tonight, and is saved when the manager confirms (the form again, with ``confirm``)."""
     form = ScheduleForm()
     errors: dict[str, list[str]] = {}
     if form.validate():
         try:
-            save_retention_schedule(form.periods(), by=signed_in_account())
+            changed = changed_periods(form.periods())
         except InvalidPeriod as error:
             errors = {error.field: [str(error)]}
         else:
+            shorter = shortened(changed)
+            newly_due = due.newly_due({key: changed[key] for key in shorter})
+            if shorter and form.confirm.data != "yes":
+                return _confirm_page(form, shorter, newly_due)
+            save_retention_schedule(changed, by=signed_in_account(), newly_due=newly_due)
             flash("The retention schedule is saved.", "success")
             return redirect(url_for("retention.schedule"), code=303)
     return _schedule_page(form, errors), INVALID
+
+
+def _confirm_page(
+    form: ScheduleForm, shorter: dict[str, tuple[int, int]], newly_due: dict[str, int]
+) -> str:
+    changes = [(RULE_BY_KEY[key], old, new) for key, (old, new) in shorter.items()]
+    return render_template(
+        "retention/confirm_schedule.html",
+        form=form,
+        rules=RULES,
+        changes=changes,
+        newly_due=newly_due,
+        total=sum(newly_due.values()),
+    )
 
 
 # ---------------------------------------------------------------- the archive

@@ -1,0 +1,106 @@
+"""The retention schedule page: a shorter period is saved only once the manager has seen
+how many records it makes due for tonight's purge."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app import clock
+from app.auth.models import AuditEntry
+from app.extensions import db
+from app.journal.models import JournalAccess
+from app.retention.schedule import RULES, retention_schedule
+from tests.helpers.clients import post_form
+from tests.helpers.journal import signed_in
+from tests.helpers.people import inside
+from tests.helpers.retention import archive
+
+
+def _schedule_form(**changes: str) -> dict[str, str]:
+    form = {rule.key: str(rule.default) for rule in RULES}
+    form.update(changes)
+    return form
+
+
+def _saved(app, slug: str) -> dict[str, int]:
+    with inside(app, slug):
+        return retention_schedule()
+
+
+def _changes(app, slug: str) -> list[dict]:
+    with inside(app, slug):
+        return list(
+            db.session.scalars(
+                select(AuditEntry.detail)
+                .where(AuditEntry.event == "retention.period_changed")
+                .order_by(AuditEntry.id)
+            )
+        )
+
+
+def _text(page: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", page).split())
+
+
+def test_a_shorter_period_asks_first_and_says_how_many_records_become_due(app, family):
+    archive(app, family, family.child_a_id)
+    clock.advance(timedelta(days=2 * 366))  # left 2 years ago: due in a year under 3 years
+    manager = signed_in(app, family, "manager")
+
+    asked = post_form(manager, "/retention/", _schedule_form(retention_years_after_leaving="1"))
+    assert asked.status_code == 200
+    said = _text(asked.text)
+    assert "from 3 years to 1 year after they leave" in said
+    assert "1 record becomes due and is purged tonight" in said
+    assert _saved(app, family.slug)["retention_years_after_leaving"] == 3  # nothing saved yet
+    assert _changes(app, family.slug) == []
+
+    shorter = _schedule_form(retention_years_after_leaving="1")
+    confirmed = post_form(manager, "/retention/", {**shorter, "confirm": "yes"})
+    assert confirmed.status_code == 303
+    assert _saved(app, family.slug)["retention_years_after_leaving"] == 1
+    assert _changes(app, family.slug) == [
+        {"record": "retention_years_after_leaving", "old": 3, "new": 1, "newly_due": 1}
+    ]
+
+
+def test_a_shorter_period_that_makes_nothing_due_still_asks_and_says_so(app, family):
+    manager = signed_in(app, family, "manager")
+    asked = post_form(manager, "/retention/", _schedule_form(staff_retention_years="2"))
+    assert asked.status_code == 200
+    assert "No record becomes due tonight" in _text(asked.text)
+    assert _saved(app, family.slug)["staff_retention_years"] == 6
+
+
+def test_a_longer_period_is_saved_at_once(app, family):
+    manager = signed_in(app, family, "manager")
+    saved = post_form(manager, "/retention/", _schedule_form(staff_retention_years="8"))
+    assert saved.status_code == 303
+    assert _saved(app, family.slug)["staff_retention_years"] == 8
+
+
+def test_a_record_on_legal_hold_is_not_counted_as_becoming_due(app, family):
+    archive(app, family, family.child_a_id)
+    clock.advance(timedelta(days=2 * 366))
+    manager = signed_in(app, family, "manager")
+    post_form(manager, f"/retention/archive/child/{family.child_a_id}/hold", {"reason": "Claim"})
+    asked = post_form(manager, "/retention/", _schedule_form(retention_years_after_leaving="1"))
+    assert asked.status_code == 200
+    assert "No record becomes due tonight" in _text(asked.text)
+
+
+def test_old_log_entries_are_counted_when_the_log_period_is_shortened(app, family):
+    signed_in(app, family, "parent_a")  # a sign-in: an audit entry
+    clock.advance(timedelta(days=400))
+    manager = signed_in(app, family, "manager")
+    asked = post_form(manager, "/retention/", _schedule_form(log_retention_years="1"))
+    year_ago = clock.now() - timedelta(days=366)
+    with inside(app, family.slug):
+        old = sum(
+            db.session.scalar(select(db.func.count()).where(log.at < year_ago)) or 0
+            for log in (AuditEntry, JournalAccess)
+        )
+    assert old and f"{old} records become due and are purged tonight" in _text(asked.text)
