@@ -42,19 +42,23 @@ def _lifetime(purpose: LinkPurpose) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def void_open_links(user: User, *purposes: LinkPurpose) -> None:
+    """The user's unused links of these purposes (all, when none is named) expire now."""
+    now = clock.now()
+    query = update(OneTimeLink).where(
+        OneTimeLink.user_id == user.id,
+        OneTimeLink.used_at.is_(None),
+        OneTimeLink.expires_at > now,
+    )
+    if purposes:
+        query = query.where(OneTimeLink.purpose.in_(purposes))
+    db.session.execute(query.values(expires_at=now))
+
+
 def issue_link(user: User, purpose: LinkPurpose, *, new_email: str | None = None) -> str:
     """Void the user's open links of this purpose and return the token of a fresh one."""
     now = clock.now()
-    db.session.execute(
-        update(OneTimeLink)
-        .where(
-            OneTimeLink.user_id == user.id,
-            OneTimeLink.purpose == purpose,
-            OneTimeLink.used_at.is_(None),
-            OneTimeLink.expires_at > now,
-        )
-        .values(expires_at=now)
-    )
+    void_open_links(user, purpose)
     token, digest = new_link_token()
     db.session.add(
         OneTimeLink(

@@ -15,13 +15,12 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app import clock
 from app.auth import audit
-from app.auth.links import find_usable_link, issue_link, use_link
+from app.auth.links import find_usable_link, issue_link, use_link, void_open_links
 from app.auth.models import (
     BROWSER_NAME_LENGTH,
     AccountStatus,
     KnownBrowser,
     LinkPurpose,
-    OneTimeLink,
     Role,
     User,
 )
@@ -444,6 +443,8 @@ def confirm_email_change(token: str) -> User:
     user.email_confirmed_at = clock.now()
     _forget_bounce(user)
     use_link(link)
+    # Reset links went to the old address, which may no longer be the person's own.
+    void_open_links(user, LinkPurpose.RESET)
     audit.record("email_changed", subject=user)
     return user
 
@@ -469,11 +470,7 @@ def deactivate_user(user: User, *, by: User | None, reason: str) -> None:
         return
     user.status = AccountStatus.DEACTIVATED
     user.deactivated_at = clock.now()
-    db.session.execute(
-        OneTimeLink.__table__.update()
-        .where(OneTimeLink.user_id == user.id, OneTimeLink.used_at.is_(None))
-        .values(expires_at=clock.now())
-    )
+    void_open_links(user)
     db.session.flush()
     end_all_sessions_of(current_setting().slug, user.id, reason=ACCESS_ENDED)
     audit.record("deactivated", actor=by, subject=user, reason=reason)

@@ -78,6 +78,30 @@ def test_email_change_is_confirmed_from_the_new_address(app, member, mail_outbox
     assert client.post(path, data={"csrf_token": csrf_token(client, "/")}).status_code == 410
 
 
+def test_a_reset_link_sent_to_the_old_address_dies_with_the_email_change(app, member, mail_outbox):
+    """A person changes their address because the old mailbox is not theirs any more (a
+    shared family account, a lost job): a reset link still open in it must not let whoever
+    reads it choose the account's password and PIN."""
+    setting, email = member
+    client = client_for(app, setting.slug)
+    client.post("/password/forgot", data={"email": email, "csrf_token": csrf_token(client)})
+    [reset] = mail_outbox.to(email)
+    reset_path = re.search(r"/password/reset/[\w-]+", text_of(reset)).group(0)
+    sign_in(client, email)
+    client.post(
+        "/account/email",
+        data={
+            "new_email": "moved@example.org",
+            "current_password": GOOD_PASSWORD,
+            "csrf_token": csrf_token(client, "/account"),
+        },
+    )
+    [confirm] = mail_outbox.to("moved@example.org")
+    path = re.search(r"/account/email/confirm/[\w-]+", text_of(confirm)).group(0)
+    assert client.post(path, data={"csrf_token": csrf_token(client, path)}).status_code == 303
+    assert client_for(app, setting.slug).get(reset_path).status_code == 410
+
+
 HOSTILE_VALUES = [
     "x" * 100_000,
     "nul\x00byte",
