@@ -65,6 +65,7 @@ from bench.tenancy import (  # noqa: E402
     bench_provisioning,
     gunicorn,
     pages_to_load,
+    setting_slugs,
     slug_for,
 )
 
@@ -331,9 +332,9 @@ def main() -> None:
         from app.extensions import db
 
         bench_provisioning(bench.app, options.settings)
+        hello, one_setting, spread = pages_to_load(setting_slugs(bench.app))
         with bench.app.app_context():  # only gunicorn's connections during the profile
             db.engine.dispose()
-        hello, one_setting, spread = pages_to_load(options.settings)
         if not options.in_process:
             routed = spread if options.spread else one_setting
             profile(options, hello, routed, bench.database_url)

@@ -10,7 +10,12 @@ from flask import Flask
 from sqlalchemy import text
 
 from app.extensions import db
-from bench.tenancy import BENCH_COLUMN, migrations_with_bench_revision
+from bench.tenancy import (
+    BENCH_COLUMN,
+    migrations_with_bench_revision,
+    remove_bench_revision,
+    schemas_with_bench_column,
+)
 from tenants.migrating import (
     RevisionMoved,
     read_revisions,
@@ -22,15 +27,7 @@ BENCH_REVISION_ID = "bench0add0col"
 
 
 def _schemas_with_bench_column() -> set[str]:
-    with db.engine.connect() as connection:
-        found = connection.scalars(
-            text(
-                "SELECT table_schema FROM information_schema.columns "
-                "WHERE table_name = 'users' AND column_name = :column"
-            ),
-            {"column": BENCH_COLUMN},
-        )
-        return set(found)
+    return set(schemas_with_bench_column(db.engine))
 
 
 def _set_revision(schema_name: str, revision: str) -> None:
@@ -50,12 +47,7 @@ def one_revision_more(app: Flask) -> Iterator[None]:
             yield
     finally:
         with app.app_context():
-            for schema_name in _schemas_with_bench_column():
-                with db.engine.begin() as connection:
-                    connection.execute(
-                        text(f'ALTER TABLE "{schema_name}".users DROP COLUMN {BENCH_COLUMN}')
-                    )
-                _set_revision(schema_name, head)
+            remove_bench_revision(db.engine, head)
 
 
 def test_migrate_upgrades_behind_schemas_in_parallel_and_a_failure_stops_only_its_own(
