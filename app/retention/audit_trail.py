@@ -2,8 +2,8 @@
 
 Sign-ins and failures, account and link changes, exports, purges and policy changes are
 rows of ``audit_log``; journal views are rows of ``journal_access_log``. Both are read
-here as one list, newest first, filtered by person (who acted, or whom it was about),
-action and date, one page at a time.
+here as one list, newest first, filtered by person (who acted, or whom it was about; or
+the child it was about), action and date, one page at a time.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ VIEW_ACTION_PREFIX = "journal."  # journal views appear as journal.journal, .obs
 
 @dataclass(frozen=True)
 class TrailFilters:
-    person_id: int | None = None
+    person_id: int | None = None  # an account: who acted, or whom it was about
+    child_id: int | None = None  # a child the entry is about
     action: str | None = None
     date_from: date | None = None
     date_to: date | None = None
@@ -74,6 +75,8 @@ def audit_trail(filters: TrailFilters, number: int) -> Page[TrailEntry]:
         conditions.append(
             or_(trail.c.actor_id == filters.person_id, trail.c.subject_id == filters.person_id)
         )
+    if filters.child_id is not None:
+        conditions.append(trail.c.child_id == str(filters.child_id))
     if filters.action:
         conditions.append(trail.c.action == filters.action)
     if filters.date_from:
@@ -104,9 +107,10 @@ def _named(rows: list) -> list[TrailEntry]:
     }
     entries = []
     for row in rows:
-        about = users.get(row.subject_id)
-        if about is None and row.child_id and row.child_id.isdigit():
-            about = children.get(int(row.child_id))
+        child = int(row.child_id) if row.child_id and row.child_id.isdigit() else None
+        # Both when both: a parent's link to a child is about the two of them.
+        named = [users.get(row.subject_id), children.get(child) if child else None]
+        about = ", ".join(name for name in named if name) or None
         detail = {k: v for k, v in (row.detail or {}).items() if k != "child_id" and v is not None}
         entries.append(TrailEntry(row.at, row.action, users.get(row.actor_id), about, detail))
     return entries
@@ -121,3 +125,9 @@ def trail_actions() -> list[str]:
 def trail_people() -> list[tuple[int, str]]:
     """Every account of the setting, for the filter's choices."""
     return list(db.session.execute(select(User.id, User.full_name).order_by(User.full_name)))
+
+
+def trail_children() -> list[tuple[int, str]]:
+    """Every child of the setting, archived ones too, for the filter's choices."""
+    children = db.session.scalars(select(Child).order_by(Child.last_name, Child.first_name))
+    return [(child.id, child.full_name) for child in children]

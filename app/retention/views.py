@@ -214,10 +214,11 @@ def lift_hold(kind: str, person_id: int) -> Page:
 
 @bp.get("/audit")
 @require(Action.MANAGE_RECORDS)
-def audit_trail() -> str:
+def audit_trail() -> Page:
     form = TrailForm(request.args)
-    form.offer(trail.trail_people(), trail.trail_actions())
-    form.validate() or abort(400)
+    form.offer(trail.trail_people(), trail.trail_children(), trail.trail_actions())
+    if not form.validate():  # the filters again, each beside what is wrong with it
+        return render_template("retention/audit_trail.html", form=form, page=None), 400
     page = trail.audit_trail(form.filters(), form.page.data or 1)
     return render_template("retention/audit_trail.html", form=form, page=page)
 

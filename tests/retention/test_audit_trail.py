@@ -80,3 +80,28 @@ def test_audit_details_name_people_by_id_never_by_email(app, family):
         db.session.commit()
         details = db.session.scalars(select(AuditEntry.detail)).all()
     assert not any("@" in str(detail) for detail in details)
+
+
+def test_a_bad_filter_shows_the_filters_again_with_what_is_wrong(app, family):
+    manager = signed_in(app, family, "manager")
+    bad_date = manager.get("/retention/audit?date_from=2026-13-40")
+    assert bad_date.status_code == 400
+    assert 'name="date_from"' in bad_date.text and "Not a valid date" in bad_date.text
+    reversed_dates = manager.get("/retention/audit?date_from=2026-12-02&date_to=2026-11-01")
+    assert reversed_dates.status_code == 400
+    assert "The first day is after the last" in reversed_dates.text
+    assert _rows(reversed_dates.text) == []
+
+
+def test_filters_by_child_shows_what_was_done_to_and_seen_of_their_records(app, family):
+    signed_in(app, family, "parent_a").get(f"/journal/children/{family.child_a_id}")
+    signed_in(app, family, "parent_b").get(f"/journal/children/{family.child_b_id}")
+    manager = signed_in(app, family, "manager")
+    page = manager.get("/retention/audit").text
+    assert f'<option value="child-{family.child_a_id}">Ada Okafor (child)</option>' in page
+    about_ada = _rows(manager.get(f"/retention/audit?person=child-{family.child_a_id}").text)
+    assert any("journal.journal" in row for row in about_ada)
+    assert any("child.created" in row for row in about_ada)
+    assert all("Ada Okafor" in row for row in about_ada)
+    assert not any("Bartholomew" in row for row in about_ada)
+    assert manager.get("/retention/audit?person=child-999999").status_code == 400
