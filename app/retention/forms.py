@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
@@ -9,7 +11,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from app.journal.forms import DATE_FORMAT, PageForm
 from app.retention.audit_trail import TrailFilters
 from app.retention.models import HOLD_REASON_LENGTH
-from app.retention.schedule import RULES
+from app.retention.schedule import RULES, RetentionRule
 
 CHILD_PREFIX = "child-"  # a child in the audit trail's person filter
 
@@ -24,17 +26,33 @@ class ScheduleForm(FlaskForm):
         return {rule.key: self[rule.key].data for rule in RULES}
 
 
-for _rule in RULES:
-    _low, _high = _rule.limits
-    setattr(
-        ScheduleForm,
-        _rule.key,
-        IntegerField(
-            f"{_rule.record}: {_rule.unit.value} {_rule.trigger}",
-            validators=[InputRequired(message=f"{_rule.record}: a period is required.")],
-            render_kw={"min": _low, "max": _high, "step": 1},
-        ),
+class PeriodField(IntegerField):
+    """A whole number of a rule's unit; anything else ("3.5", "three") is refused with
+    the rule's words (``not_a_number``), not the library's "Not a valid integer value"."""
+
+    def __init__(self, *args: Any, not_a_number: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.not_a_number = not_a_number
+
+    def process_formdata(self, valuelist: list) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as error:
+            raise ValueError(self.not_a_number) from error
+
+
+def _period_field(rule: RetentionRule) -> PeriodField:
+    low, high = rule.limits
+    return PeriodField(
+        f"{rule.record}: {rule.unit.value} {rule.trigger}",
+        validators=[InputRequired(message=f"{rule.record}: a period is required.")],
+        render_kw={"min": low, "max": high, "step": 1},
+        not_a_number=f"{rule.record}: a whole number of {rule.unit.value}, from {low} to {high}.",
     )
+
+
+for _rule in RULES:
+    setattr(ScheduleForm, _rule.key, _period_field(_rule))
 
 
 class PurgeForm(FlaskForm):

@@ -127,11 +127,11 @@ RULE_BY_KEY: dict[str, RetentionRule] = {rule.key: rule for rule in RULES}
 
 
 class InvalidPeriod(InvalidInput):
-    """A period outside its bounds; ``field`` names the rule."""
+    """Periods outside their bounds; ``errors`` names each rule with what is wrong."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(" ".join(errors.values()))
+        self.errors = errors
 
 
 def _column(key: str) -> ColumnElement[int]:
@@ -146,22 +146,25 @@ def retention_schedule() -> dict[str, int]:
     return {rule.key: amount for rule, amount in zip(RULES, row, strict=True)}
 
 
-def checked_period(key: str, amount: int) -> int:
+def period_problem(key: str, amount: int) -> str | None:
+    """What is wrong with ``amount`` for rule ``key``, or None."""
     rule = RULE_BY_KEY[key]
     low, high = rule.limits
-    if not low <= amount <= high:
-        raise InvalidPeriod(
-            key, f"{rule.record}: keep it between {low} and {high} {rule.unit.value}."
-        )
-    return amount
+    if low <= amount <= high:
+        return None
+    return f"{rule.record}: keep it between {low} and {high} {rule.unit.value}."
 
 
 def changed_periods(periods: Mapping[str, int]) -> dict[str, int]:
-    """The periods that differ from the saved schedule, each checked against its bounds
-    (``InvalidPeriod`` for the first out of them)."""
-    checked = {key: checked_period(key, amount) for key, amount in periods.items()}
+    """The periods that differ from the saved schedule; ``InvalidPeriod`` naming every
+    period out of its bounds."""
+    problems = {
+        key: problem for key, amount in periods.items() if (problem := period_problem(key, amount))
+    }
+    if problems:
+        raise InvalidPeriod(problems)
     before = retention_schedule()
-    return {key: amount for key, amount in checked.items() if before[key] != amount}
+    return {key: amount for key, amount in periods.items() if before[key] != amount}
 
 
 def shortened(periods: Mapping[str, int]) -> dict[str, tuple[int, int]]:

@@ -84,7 +84,7 @@ def save_schedule() -> Page:
         try:
             changed = changed_periods(form.periods())
         except InvalidPeriod as error:
-            errors = {error.field: [str(error)]}
+            errors = {field: [problem] for field, problem in error.errors.items()}
         else:
             shorter = shortened(changed)
             newly_due = due.newly_due({key: changed[key] for key in shorter})

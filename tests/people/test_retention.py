@@ -148,7 +148,7 @@ def test_each_settings_policies_are_its_own(app, nursery, make_setting):
         ("/people/policies", "parent_grace_days", "", "is required"),
         ("/retention/", "retention_years_after_leaving", "0", "between 1 and 25 years"),
         ("/retention/", "retention_years_after_leaving", "26", "between 1 and 25 years"),
-        ("/retention/", "retention_years_after_leaving", "2.5", "Not a valid integer"),
+        ("/retention/", "retention_years_after_leaving", "2.5", "a whole number of years"),
         ("/retention/", "retention_years_after_leaving", "9" * 40, "between 1 and 25 years"),
         ("/retention/", "staff_retention_years", "11", "between 1 and 10 years"),
         ("/retention/", "link_retention_days", "0", "between 1 and 365 days"),

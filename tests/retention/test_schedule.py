@@ -104,3 +104,28 @@ def test_old_log_entries_are_counted_when_the_log_period_is_shortened(app, famil
             for log in (AuditEntry, JournalAccess)
         )
     assert old and f"{old} records become due and are purged tonight" in _text(asked.text)
+
+
+def test_a_period_that_is_not_a_whole_number_says_what_is_wanted(app, family):
+    manager = signed_in(app, family, "manager")
+    for typed in ("3.5", "three", "1e2"):
+        refused = post_form(manager, "/retention/", _schedule_form(staff_retention_years=typed))
+        assert refused.status_code == 422
+        assert "A member of staff's record: a whole number of years, from 1 to 10." in (
+            _text(refused.text).replace("&#39;", "'")
+        )
+    assert _saved(app, family.slug)["staff_retention_years"] == 6
+
+
+def test_every_period_out_of_its_bounds_is_named_at_once(app, family):
+    manager = signed_in(app, family, "manager")
+    refused = post_form(
+        manager,
+        "/retention/",
+        _schedule_form(retention_years_after_leaving="0", link_retention_days="366"),
+    )
+    assert refused.status_code == 422
+    said = _text(refused.text).replace("&#39;", "'")
+    assert "A child's record and journal: keep it between 1 and 25 years." in said
+    assert "Invitation and reset links: keep it between 1 and 365 days." in said
+    assert _saved(app, family.slug) == {rule.key: rule.default for rule in RULES}
