@@ -25,6 +25,7 @@ from app import clock
 from app.auth import audit
 from app.auth.models import User
 from app.extensions import db
+from app.retention.models import LeavingPack
 from app.validation import InvalidInput
 from tenants.binding import current_setting
 from tenants.models import Setting
@@ -175,6 +176,14 @@ def shortened(periods: Mapping[str, int]) -> dict[str, tuple[int, int]]:
 
 def write_periods(periods: Mapping[str, int]) -> None:
     db.session.execute(update(Setting).where(Setting.id == current_setting().id).values(periods))
+    if "export_retention_days" in periods:
+        # A pack is kept so many days after it is made: a shorter period brings forward
+        # the expiry of packs already made; a longer one never keeps a pack past the day
+        # its reader was told.
+        kept_until = LeavingPack.created_at + _period("export_retention_days")
+        db.session.execute(
+            update(LeavingPack).values(expires_at=func.least(LeavingPack.expires_at, kept_until))
+        )
     db.session.flush()
 
 

@@ -17,6 +17,7 @@ from tests.helpers.clients import post_form
 from tests.helpers.journal import signed_in
 from tests.helpers.people import inside
 from tests.helpers.retention import archive
+from workers.jobs import run_job_now
 
 
 def _schedule_form(**changes: str) -> dict[str, str]:
@@ -129,3 +130,21 @@ def test_every_period_out_of_its_bounds_is_named_at_once(app, family):
     assert "A child's record and journal: keep it between 1 and 25 years." in said
     assert "Invitation and reset links: keep it between 1 and 365 days." in said
     assert _saved(app, family.slug) == {rule.key: rule.default for rule in RULES}
+
+
+def test_a_shorter_period_for_packs_brings_forward_the_expiry_of_packs_already_made(app, family):
+    parent = signed_in(app, family, "parent_a")
+    made = post_form(parent, f"/retention/children/{family.child_a_id}/leaving-pack")
+    pack_page = made.headers["Location"]
+    clock.advance(timedelta(days=10))
+    manager = signed_in(app, family, "manager")
+    shorter = _schedule_form(export_retention_days="7")
+    asked = post_form(manager, "/retention/", shorter)
+    assert "1 record becomes due and is purged tonight" in _text(asked.text)
+    post_form(manager, "/retention/", {**shorter, "confirm": "yes"})
+
+    parent = signed_in(app, family, "parent_a")
+    assert parent.get(f"{pack_page}/journal.pdf").status_code == 404
+    with app.app_context():
+        assert "leaving packs purged" in run_job_now("retention-purge")
+    assert parent.get(pack_page).status_code == 404
