@@ -6,8 +6,6 @@ back and shows the form again with a 422.
 
 from __future__ import annotations
 
-import unicodedata
-
 from flask import (
     Blueprint,
     abort,
@@ -27,6 +25,7 @@ from app.access.scopes import visible_child
 from app.auth.access import current_user, require, signed_in_account
 from app.auth.models import Role, User
 from app.extensions import db
+from app.journal.text import term_key
 from app.people.forms import ActionForm
 from app.people.models import Child
 from app.retention import archive as archived
@@ -149,10 +148,9 @@ def person(kind: str, person_id: int) -> str:
 
 
 def _same_name(typed: str, name: str) -> bool:
-    def normal(text: str) -> str:
-        return unicodedata.normalize("NFC", " ".join(text.split())).casefold()
-
-    return normal(typed) == normal(name)
+    """Whether ``typed`` is the name as people type it: any case, spacing, accents,
+    apostrophe (a phone's curly one) and hyphen, as the name matcher compares names."""
+    return term_key(typed) == term_key(name)
 
 
 @bp.post(f"/archive/{KINDS}/<id:person_id>/purge")

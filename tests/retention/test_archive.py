@@ -9,6 +9,7 @@ from app import clock
 from app.auth.models import User
 from app.auth.operations import deactivate_user
 from app.extensions import db
+from app.people.models import Child
 from tests.helpers.clients import post_form
 from tests.helpers.journal import signed_in
 from tests.helpers.people import get_user, inside
@@ -57,3 +58,27 @@ def test_a_person_still_here_has_no_archive_page(app, family):
     assert manager.get(f"/retention/archive/parent/{family.parent_a_id}").status_code == 404
     assert manager.get(f"/retention/archive/staff/{family.parent_a_id}").status_code == 404
     assert signed_in(app, family, "staff").get("/retention/archive").status_code == 403
+
+
+def _renamed(app, family, first: str, last: str) -> None:
+    with inside(app, family.slug):
+        child = db.session.get_one(Child, family.child_a_id)
+        child.first_name, child.last_name = first, last
+        db.session.commit()
+
+
+def _purge_typing(app, family, typed: str) -> int:
+    manager = signed_in(app, family, "manager")
+    page = f"/retention/archive/child/{family.child_a_id}"
+    return post_form(manager, f"{page}/purge", {"confirm_name": typed}).status_code
+
+
+def test_the_name_is_confirmed_as_a_phone_or_keyboard_types_it(app, family):
+    _renamed(app, family, "Zoë", "O'Brien-Núñez")
+    archive(app, family, family.child_a_id)
+    for typed in ("Zoe OBrien-Nunez", "Zoë Brien-Núñez", "Sam Staff", "Zoë"):
+        assert _purge_typing(app, family, typed) == 422, typed
+    # A phone's curly apostrophe, no accents, a space for the hyphen, another case
+    assert _purge_typing(app, family, "  zoe  O\u2019BRIEN nunez ") == 303
+    with inside(app, family.slug):
+        assert db.session.get(Child, family.child_a_id) is None
