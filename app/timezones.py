@@ -22,12 +22,13 @@ def setting_zone() -> ZoneInfo:
     return ZoneInfo(getattr(setting, "time_zone", None) or DEFAULT_TIME_ZONE)
 
 
-def local_time(moment: datetime | None, with_zone: bool = False) -> str:
-    """``moment`` in the setting's zone, as "2 Dec 2026 14:05" (with "GMT"/"BST" if asked)."""
+def local_time(moment: datetime | None, with_zone: bool = False, seconds: bool = False) -> str:
+    """``moment`` in the setting's zone, as "2 Dec 2026 14:05" (with "GMT"/"BST" if asked,
+    and ":07" seconds for logs)."""
     if moment is None:
         return ""
     local = moment.astimezone(setting_zone())
-    shown = f"{local:%-d %b %Y %H:%M}"
+    shown = f"{local:%-d %b %Y %H:%M:%S}" if seconds else f"{local:%-d %b %Y %H:%M}"
     return f"{shown} {local:%Z}" if with_zone else shown
 
 

@@ -3,13 +3,13 @@
 Sign-ins and failures, account and link changes, exports, purges and policy changes are
 rows of ``audit_log``; journal views are rows of ``journal_access_log``. Both are read
 here as one list, newest first, filtered by person (who acted, or whom it was about; or
-the child it was about), action and date, one page at a time.
+the child it was about), action and date (the setting's days), one page at a time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, String, cast, func, literal, null, or_, select, union_all
@@ -19,6 +19,7 @@ from app.extensions import db
 from app.journal.models import JournalAccess
 from app.paging import PAGE_SIZE, Page
 from app.people.models import Child
+from app.timezones import setting_zone
 
 VIEW_ACTION_PREFIX = "journal."  # journal views appear as journal.journal, .observation ...
 
@@ -64,7 +65,8 @@ def _both_logs() -> Select:
 
 
 def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
+    """Midnight starting ``day`` where the setting is: its days, not UTC's."""
+    return datetime.combine(day, time(), tzinfo=setting_zone())
 
 
 def audit_trail(filters: TrailFilters, number: int) -> Page[TrailEntry]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app import clock
 from app.auth.models import AccountStatus, AuditEntry, Role
 from app.auth.operations import correct_invited_email
 from app.extensions import db
 from app.paging import PAGE_SIZE
+from tenants.models import Setting
+from tenants.registry import forget_cached
 from tests.helpers.journal import signed_in
 from tests.helpers.people import add_user, get_user, inside
 
@@ -105,3 +107,17 @@ def test_filters_by_child_shows_what_was_done_to_and_seen_of_their_records(app, 
     assert all("Ada Okafor" in row for row in about_ada)
     assert not any("Bartholomew" in row for row in about_ada)
     assert manager.get("/retention/audit?person=child-999999").status_code == 400
+
+
+def test_times_and_days_are_the_settings_own(app, family):
+    with inside(app, family.slug):
+        db.session.execute(
+            update(Setting).where(Setting.slug == family.slug).values(time_zone="Pacific/Honolulu")
+        )
+        db.session.commit()
+        forget_cached()
+    manager = signed_in(app, family, "manager")  # 09:00 UTC on 1 December: 23:00 on the 30th
+    page = manager.get("/retention/audit?action=signed_in").text
+    assert "30 Nov 2026 23:00:00 HST" in page and "Times are UTC" not in page
+    assert _rows(manager.get("/retention/audit?action=signed_in&date_to=2026-11-30").text)
+    assert not _rows(manager.get("/retention/audit?action=signed_in&date_from=2026-12-01").text)
