@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.sql.expression import ColumnElement
@@ -152,9 +153,13 @@ def archived_person(record_type: RecordType, person_id: int) -> ArchivedPerson |
 # ---------------------------------------------------------------- legal holds
 
 
-def _subject(person: ArchivedPerson) -> dict[str, int]:
-    key = "child_id" if person.record_type is RecordType.CHILD else "user_id"
-    return {key: person.id}
+def audited_about(record_type: RecordType, person_id: int) -> dict[str, Any]:
+    """How an audit entry names whom it is about: ``child_id`` in its details, or the
+    account as its subject. Both are how the audit log's person filter finds the entry
+    and how a purge of that person deletes it (a ``user_id`` in the details was neither)."""
+    if record_type is RecordType.CHILD:
+        return {"child_id": person_id}
+    return {"subject": db.session.get_one(User, person_id)}
 
 
 def place_hold(person: ArchivedPerson, reason: str, *, by: User) -> LegalHold:
@@ -166,11 +171,15 @@ def place_hold(person: ArchivedPerson, reason: str, *, by: User) -> LegalHold:
         raise InvalidInput("Give the reason for the hold.")
     if len(reason) > HOLD_REASON_LENGTH:
         raise InvalidInput(f"The reason must be at most {HOLD_REASON_LENGTH} characters.")
-    hold = LegalHold(**_subject(person), reason=reason, placed_by_id=by.id, placed_at=clock.now())
+    key = "child_id" if person.record_type is RecordType.CHILD else "user_id"
+    hold = LegalHold(**{key: person.id}, reason=reason, placed_by_id=by.id, placed_at=clock.now())
     db.session.add(hold)
     db.session.flush()
     audit.record(
-        "retention.hold_placed", actor=by, record=person.record_type.value, **_subject(person)
+        "retention.hold_placed",
+        actor=by,
+        record=person.record_type.value,
+        **audited_about(person.record_type, person.id),
     )
     return hold
 
@@ -182,5 +191,8 @@ def lift_hold(person: ArchivedPerson, *, by: User) -> None:
     db.session.execute(delete(LegalHold).where(LegalHold.id == person.hold.id))
     db.session.flush()
     audit.record(
-        "retention.hold_lifted", actor=by, record=person.record_type.value, **_subject(person)
+        "retention.hold_lifted",
+        actor=by,
+        record=person.record_type.value,
+        **audited_about(person.record_type, person.id),
     )

@@ -44,6 +44,7 @@ from app.journal.policies import group_name_policy
 from app.journal.storage import setting_folder
 from app.journal.viewing import ChildView
 from app.people.models import Child
+from app.retention.archive import audited_about
 from app.retention.ledger import RecordType
 from app.retention.pdf_styles import pdf_styles
 from tenants.binding import current_setting
@@ -194,7 +195,7 @@ def export_subject(record_type: RecordType, person_id: int, *, by: User) -> Path
         "export.subject_access",
         actor=by,
         record=record_type.value,
-        person=person_id,
+        **audited_about(record_type, person_id),
         tables=len(rows),
         rows=sum(len(found) for found in rows.values()),
     )

@@ -9,13 +9,15 @@ from sqlalchemy import select, update
 
 from app import clock
 from app.auth.models import AccountStatus, AuditEntry, Role
-from app.auth.operations import correct_invited_email
+from app.auth.operations import correct_invited_email, deactivate_user
 from app.extensions import db
 from app.paging import PAGE_SIZE
 from tenants.models import Setting
 from tenants.registry import forget_cached
+from tests.helpers.clients import post_form
 from tests.helpers.journal import signed_in
 from tests.helpers.people import add_user, get_user, inside
+from tests.helpers.retention import archive
 
 
 def _rows(page: str) -> list[str]:
@@ -121,3 +123,45 @@ def test_times_and_days_are_the_settings_own(app, family):
     assert "30 Nov 2026 23:00:00 HST" in page and "Times are UTC" not in page
     assert _rows(manager.get("/retention/audit?action=signed_in&date_to=2026-11-30").text)
     assert not _rows(manager.get("/retention/audit?action=signed_in&date_from=2026-12-01").text)
+
+
+def test_holds_and_exports_about_someone_are_found_by_them_and_go_with_their_purge(app, family):
+    with inside(app, family.slug):
+        deactivate_user(get_user(family.staff_id), by=None, reason="left")
+        db.session.commit()
+    archive(app, family, family.child_a_id)
+    manager = signed_in(app, family, "manager")
+    for kind, person in (("staff", family.staff_id), ("child", family.child_a_id)):
+        page = f"/retention/archive/{kind}/{person}"
+        post_form(manager, f"{page}/hold", {"reason": "A question from the family"})
+        post_form(manager, f"{page}/lift", {})
+        assert (
+            post_form(manager, f"/retention/subject-access/{kind}/{person}", {}).status_code == 200
+        )
+    for choice, name in ((family.staff_id, "Sam Staff"), (f"child-{family.child_a_id}", "Ada")):
+        found = _rows(manager.get(f"/retention/audit?person={choice}").text)
+        for action in ("retention.hold_placed", "retention.hold_lifted", "export.subject_access"):
+            assert any(action in row and name in row for row in found), (action, name)
+
+    post_form(
+        manager, f"/retention/archive/staff/{family.staff_id}/purge", {"confirm_name": "Sam Staff"}
+    )
+    post_form(
+        manager,
+        f"/retention/archive/child/{family.child_a_id}/purge",
+        {"confirm_name": "Ada Okafor"},
+    )
+    with inside(app, family.slug):
+        entries = db.session.scalars(select(AuditEntry)).all()
+    left = [
+        e.event
+        for e in entries
+        if e.event != "retention.purged"
+        and (
+            e.subject_id == family.staff_id
+            or e.detail.get("user_id") == family.staff_id
+            or e.detail.get("person") in (family.staff_id, family.child_a_id)
+            or e.detail.get("child_id") == family.child_a_id
+        )
+    ]
+    assert left == []
