@@ -128,6 +128,17 @@ def pack_file(pack: LeavingPack, kind: str) -> Path:
     return setting_folder() / "packs" / f"{pack.file_stem}.{kind}"
 
 
+def record_download(pack: LeavingPack, kind: str, *, by: User) -> None:
+    """Each download of a pack is in the audit log: it takes a whole journal away."""
+    audit.record(
+        "export.leaving_pack_downloaded",
+        actor=by,
+        child_id=pack.child_id,
+        pack_id=pack.id,
+        format=kind,
+    )
+
+
 def is_downloadable(pack: LeavingPack) -> bool:
     return pack.status is PackStatus.READY and pack.expires_at > clock.now()
 

@@ -325,6 +325,7 @@ def download_pack(pack_id: int, kind: str) -> Response:
     path = packs.pack_file(pack, kind)
     if not path.is_file():
         abort(404)
+    packs.record_download(pack, kind, by=signed_in_account())
     name = {"pdf": "journal.pdf", "zip": "photos.zip", "json": "journal.json"}[kind]
     response = send_file(
         path,

@@ -238,3 +238,15 @@ def test_a_pack_page_stops_refreshing_itself_when_the_pack_is_long_in_the_making
     page = client.get(page_path).text
     assert refresh not in page
     assert "taking longer than usual" in page
+
+
+def test_each_download_of_a_pack_is_in_the_audit_log(app, family):
+    _journal_of_a(app, family)
+    client, page_path = _make_pack(app, family)
+    for kind in ("pdf", "zip", "json"):
+        assert client.get(f"{page_path}/journal.{kind}").status_code == 200
+    manager = signed_in(app, family, "manager")
+    log = manager.get("/retention/audit?action=export.leaving_pack_downloaded").text
+    rows = re.findall(r"<tr>.*?</tr>", log.split("<tbody>", 1)[1], re.S)
+    assert len(rows) == 3 and all("Pat Okafor" in row and "Ada Okafor" in row for row in rows)
+    assert {re.search(r"format: (\w+)", row).group(1) for row in rows} == {"pdf", "zip", "json"}
