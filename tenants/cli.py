@@ -24,7 +24,7 @@ from tenants.migrating import (
 )
 from tenants.models import SettingStatus
 from tenants.provisioning import SettingExists, provision_setting
-from tenants.registry import all_settings, forget_cached, set_status
+from tenants.registry import all_settings, forget_cached, set_status, setting_by_slug
 from tenants.slugs import InvalidSlug
 from tenants.spares import drop_unusable_spares, ready_spares
 
@@ -128,15 +128,22 @@ def delete_command(slug: str, typed: str | None) -> None:
     """Delete a setting for good: its schema, photos, sessions; the slug is kept, unused."""
     from app.retention.setting_exit import NoSuchSetting, delete_setting
 
+    found = setting_by_slug(slug)
+    if found is None:  # before asking for the slug to be typed: there is nothing to confirm
+        raise click.ClickException(f"No setting '{slug}'.")
+    was_deleted = found.status is SettingStatus.DELETED
     if typed is None:
         click.echo(f"This deletes everything of '{slug}' for good. Export it first.")
         typed = click.prompt("Type the slug to confirm")
-    if typed != slug:
+    if typed.strip() != slug:
         raise click.ClickException("That is not the slug: nothing was deleted.")
     try:
         gone = delete_setting(slug)
     except NoSuchSetting as error:
         raise click.ClickException(f"No setting '{slug}'.") from error
+    if was_deleted:  # a second run finishes what a crash left: files, sessions
+        click.echo(f"'{slug}' was already deleted; {gone['files']} files left of it removed.")
+        return
     click.echo(
         f"Deleted '{slug}': {gone['rows']} rows in {gone['tables']} tables, "
         f"{gone['files']} files. Backups holding it age out within 30 days."

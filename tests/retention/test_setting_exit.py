@@ -92,3 +92,19 @@ def test_an_export_that_fails_half_way_leaves_no_file_to_mistake_for_it(
     result = _cli(app, "export", family.slug, "--out", str(out))
     assert result.exit_code == 1 and "No space left on device" in result.output
     assert not out.exists()
+
+
+def test_delete_asks_nothing_of_a_slug_no_setting_has_and_says_when_it_was_gone(app, family):
+    unknown = _cli(app, "delete", "no-such-setting", input="no-such-setting\n")
+    assert unknown.exit_code == 1
+    assert (
+        "Type the slug" not in unknown.output and "No setting 'no-such-setting'" in unknown.output
+    )
+
+    typed_with_spaces = _cli(app, "delete", family.slug, input=f"  {family.slug} \n")
+    assert typed_with_spaces.exit_code == 0, typed_with_spaces.output
+
+    again = _cli(app, "delete", family.slug, "--confirm", family.slug)
+    assert again.exit_code == 0
+    assert f"'{family.slug}' was already deleted" in again.output
+    assert len(ledger_entries(app, family.slug)) == 1
