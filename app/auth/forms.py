@@ -17,6 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from app.auth.models import Role
+from app.form_checks import at_most, required_text
 from app.validation import InvalidInput, clean_email
 
 
@@ -27,7 +28,7 @@ def _valid_email(form: FlaskForm, field: Field) -> None:
         raise ValidationError(str(error)) from error
 
 
-EMAIL_CHECKS = [DataRequired(), Length(max=254), _valid_email]
+EMAIL_CHECKS = [*required_text("Email", 254), _valid_email]
 # What each field is, for browsers and password managers. A PIN is not a password: a
 # manager offered it as one would save it in the password's place, so it asks for nothing.
 OWN_EMAIL = {"autocomplete": "username"}
@@ -39,15 +40,15 @@ PIN_FIELD = {"render_kw": {"inputmode": "numeric", "autocomplete": "off", "maxle
 class SignInForm(FlaskForm):
     email = EmailField(
         "Email",
-        validators=[DataRequired(), Length(max=254)],
+        validators=required_text("Email", 254),
         render_kw=OWN_EMAIL,
     )
     password = PasswordField(
         "Password",
-        validators=[DataRequired(), Length(max=128)],
+        validators=required_text("Password", 128),
         render_kw=CURRENT_PASSWORD,
     )
-    pin = PasswordField("PIN", validators=[DataRequired(), Length(max=6)], **PIN_FIELD)
+    pin = PasswordField("PIN", validators=required_text("PIN", 6), **PIN_FIELD)
     shared_computer = BooleanField("This is a shared or public computer")
 
 
@@ -56,19 +57,17 @@ class ChooseSecretsForm(FlaskForm):
 
     password = PasswordField(
         "New password",
-        validators=[DataRequired(), Length(max=128)],
+        validators=required_text("New password", 128),
         render_kw={**NEW_PASSWORD, "aria-describedby": "password-hint"},
     )
     password_again = PasswordField(
         "New password again",
-        validators=[DataRequired(), Length(max=128)],
+        validators=required_text("New password again", 128),
         render_kw=NEW_PASSWORD,
     )
-    pin = PasswordField(
-        "New PIN (6 digits)", validators=[DataRequired(), Length(max=6)], **PIN_FIELD
-    )
+    pin = PasswordField("New PIN (6 digits)", validators=required_text("New PIN", 6), **PIN_FIELD)
     pin_again = PasswordField(
-        "New PIN again", validators=[DataRequired(), Length(max=6)], **PIN_FIELD
+        "New PIN again", validators=required_text("New PIN again", 6), **PIN_FIELD
     )
 
     def mismatches(self) -> dict[str, str]:
@@ -86,18 +85,20 @@ class ForgotForm(FlaskForm):
 
 class ChangeSecretsForm(FlaskForm):
     current_password = PasswordField(
-        "Current password", validators=[DataRequired(), Length(max=128)], render_kw=CURRENT_PASSWORD
+        "Current password",
+        validators=required_text("Current password", 128),
+        render_kw=CURRENT_PASSWORD,
     )
     current_pin = PasswordField(
-        "Current PIN", validators=[DataRequired(), Length(max=6)], **PIN_FIELD
+        "Current PIN", validators=required_text("Current PIN", 6), **PIN_FIELD
     )
     new_password = PasswordField(
         "New password (leave blank to keep it)",
-        validators=[Length(max=128)],
+        validators=[at_most("New password", 128)],
         render_kw=NEW_PASSWORD,
     )
     new_pin = PasswordField(
-        "New PIN (leave blank to keep it)", validators=[Length(max=6)], **PIN_FIELD
+        "New PIN (leave blank to keep it)", validators=[at_most("New PIN", 6)], **PIN_FIELD
     )
 
 
@@ -106,12 +107,14 @@ class ChangeEmailForm(FlaskForm):
         "New email", validators=EMAIL_CHECKS, render_kw={"autocomplete": "email"}
     )
     current_password = PasswordField(
-        "Current password", validators=[DataRequired(), Length(max=128)], render_kw=CURRENT_PASSWORD
+        "Current password",
+        validators=required_text("Current password", 128),
+        render_kw=CURRENT_PASSWORD,
     )
 
 
 class InviteForm(FlaskForm):
-    full_name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
+    full_name = StringField("Full name", validators=required_text("Full name", 120))
     email = EmailField("Email", validators=EMAIL_CHECKS)
     # Nothing is chosen until the manager chooses: a slip must not make someone a manager.
     role = SelectField(
@@ -139,7 +142,7 @@ class SecondFactorCodeForm(FlaskForm):
 
     code = StringField(
         "Code",
-        validators=[DataRequired(), Length(max=20)],
+        validators=required_text("Code", 20),
         render_kw={
             "autocomplete": "one-time-code",
             "autocapitalize": "none",
@@ -153,14 +156,14 @@ class PasskeyNameForm(FlaskForm):
 
     name = StringField(
         "Name of this passkey",
-        validators=[DataRequired(), Length(max=60)],
+        validators=required_text("Name of this passkey", 60),
         render_kw={"autocomplete": "off"},
     )
     credential = HiddenField(validators=[DataRequired(), Length(max=20_000)])
 
 
 class PasskeyRenameForm(FlaskForm):
-    name = StringField("New name", validators=[DataRequired(), Length(max=60)])
+    name = StringField("New name", validators=required_text("New name", 60))
 
 
 class PasskeySignInForm(FlaskForm):

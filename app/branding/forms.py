@@ -7,11 +7,12 @@ from zoneinfo import available_timezones
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField
-from wtforms.validators import DataRequired, Length
+
+from app.form_checks import required_text
 
 
 class BrandingForm(FlaskForm):
-    name = StringField("Setting name", validators=[DataRequired(), Length(max=120)])
+    name = StringField("Setting name", validators=required_text("Setting name", 120))
     logo = FileField(
         "New logo (JPEG, PNG or WebP, up to 5 MB)",
         render_kw={"accept": "image/jpeg,image/png,image/webp"},

@@ -20,9 +20,10 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import Optional
 
 from app.auth.models import Role
+from app.form_checks import at_most, required_entry, required_text
 from app.people.children import ChildDetails
 from app.people.models import NAME_LENGTH, RELATIONSHIP_LENGTH, ROOM_LENGTH
 from app.people.policies import GRACE_DAYS_LIMITS, PeoplePolicies
@@ -31,32 +32,21 @@ NO_KEY_PERSON = 0
 DATE_FORMAT = "%Y-%m-%d"  # what <input type="date"> sends
 
 
-def _required(label: str) -> list[object]:
-    return [InputRequired(message=f"{label} is required.")]
-
-
-def _required_text(label: str, max_length: int) -> list[object]:
-    return [
-        DataRequired(message=f"{label} is required."),
-        Length(max=max_length, message=f"{label} must be at most {max_length} characters."),
-    ]
-
-
 def _date(label: str, *, required: bool) -> DateField:
-    checks = _required(label) if required else [Optional()]
+    checks = required_entry(label) if required else [Optional()]
     return DateField(label, validators=checks, format=DATE_FORMAT)
 
 
 class ChildForm(FlaskForm):
-    first_name = StringField("First name", validators=_required_text("First name", NAME_LENGTH))
-    last_name = StringField("Last name", validators=_required_text("Last name", NAME_LENGTH))
+    first_name = StringField("First name", validators=required_text("First name", NAME_LENGTH))
+    last_name = StringField("Last name", validators=required_text("Last name", NAME_LENGTH))
     preferred_name = StringField(
         "Preferred name (optional)",
-        validators=[Length(max=NAME_LENGTH, message=f"At most {NAME_LENGTH} characters.")],
+        validators=[at_most("Preferred name", NAME_LENGTH)],
     )
     date_of_birth = _date("Date of birth", required=True)
     start_date = _date("Start date", required=True)
-    room = StringField("Room", validators=_required_text("Room", ROOM_LENGTH))
+    room = StringField("Room", validators=required_text("Room", ROOM_LENGTH))
     key_person_id = SelectField("Key person", coerce=int, validate_choice=True)
     photo_consent = BooleanField("Photos of this child may appear in other families' journals")
     leaving_date = _date("Leaving date (optional)", required=False)
@@ -93,8 +83,8 @@ class StaffDatesForm(FlaskForm):
 
 
 class NewStaffForm(StaffDatesForm):
-    full_name = StringField("Full name", validators=_required_text("Full name", 120))
-    email = EmailField("Email", validators=_required_text("Email", 254))
+    full_name = StringField("Full name", validators=required_text("Full name", 120))
+    email = EmailField("Email", validators=required_text("Email", 254))
     role = SelectField(
         "Role",
         choices=[
@@ -112,11 +102,11 @@ class ParentForChildForm(FlaskForm):
     ``confirmed`` set and the account it showed in ``shown_parent_id``.
     """
 
-    full_name = StringField("Parent or carer's full name", validators=_required_text("Name", 120))
-    email = EmailField("Their email", validators=_required_text("Email", 254))
+    full_name = StringField("Parent or carer's full name", validators=required_text("Name", 120))
+    email = EmailField("Their email", validators=required_text("Email", 254))
     relationship = StringField(
         "Relationship to the child (for example Mother, Grandad, Foster carer)",
-        validators=_required_text("Relationship", RELATIONSHIP_LENGTH),
+        validators=required_text("Relationship", RELATIONSHIP_LENGTH),
     )
     confirmed = HiddenField()
     shown_parent_id = HiddenField()
@@ -128,7 +118,7 @@ class ChildForParentForm(FlaskForm):
     child_id = SelectField("Child", coerce=int, validate_choice=True)
     relationship = StringField(
         "Relationship to the child (for example Mother, Grandad, Foster carer)",
-        validators=_required_text("Relationship", RELATIONSHIP_LENGTH),
+        validators=required_text("Relationship", RELATIONSHIP_LENGTH),
     )
     confirmed = HiddenField()
 
@@ -143,7 +133,7 @@ class ActionForm(FlaskForm):
 def _whole_number(label: str, limits: tuple[int, int]) -> IntegerField:
     low, high = limits
     return IntegerField(
-        label, validators=_required(label), render_kw={"min": low, "max": high, "step": 1}
+        label, validators=required_entry(label), render_kw={"min": low, "max": high, "step": 1}
     )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Regexp
 
+from app.form_checks import required_text
 from app.responsible_use.models import (
     EMAIL_CHECK_MONTHS_LIMITS,
     POLICY_LENGTH,
@@ -26,7 +27,7 @@ class AcceptPolicyForm(FlaskForm):
 class PublishPolicyForm(FlaskForm):
     text = TextAreaField(
         "The policy everyone accepts",
-        validators=[DataRequired(), Length(max=POLICY_LENGTH)],
+        validators=required_text("The policy", POLICY_LENGTH),
         render_kw={**OWN_WORDS, "rows": 16},
     )
 
@@ -34,7 +35,7 @@ class PublishPolicyForm(FlaskForm):
 class RulesForm(FlaskForm):
     sharing_rule = TextAreaField(
         "Sharing rule shown to parents beside photos and downloads",
-        validators=[DataRequired(), Length(max=SHARING_RULE_LENGTH)],
+        validators=required_text("The sharing rule", SHARING_RULE_LENGTH),
         render_kw={**OWN_WORDS, "rows": 3},
     )
     email_check_months = IntegerField(

@@ -6,8 +6,9 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import InputRequired, Optional, ValidationError
 
+from app.form_checks import at_most
 from app.journal.forms import DATE_FORMAT, PageForm
 from app.retention.audit_trail import TrailFilters
 from app.retention.models import HOLD_REASON_LENGTH
@@ -58,7 +59,10 @@ for _rule in RULES:
 class PurgeForm(FlaskForm):
     confirm_name = StringField(
         "Type their full name to confirm",
-        validators=[InputRequired(message="Type their full name to confirm."), Length(max=200)],
+        validators=[
+            InputRequired(message="Type their full name to confirm."),
+            at_most("Their full name", 200),
+        ],
     )
 
 
@@ -67,7 +71,7 @@ class HoldForm(FlaskForm):
         "Reason for the hold",
         validators=[
             InputRequired(message="Give the reason for the hold."),
-            Length(max=HOLD_REASON_LENGTH),
+            at_most("The reason", HOLD_REASON_LENGTH),
         ],
     )
 
