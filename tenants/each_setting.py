@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from app.extensions import db
-from tenants.binding import tenant_context
+from tenants.binding import any_status_context, tenant_context
 from tenants.models import Setting, SettingStatus
 
 log = logging.getLogger(__name__)
@@ -62,23 +62,28 @@ class EachSettingReport:
         return self.summary()
 
 
-def active_settings() -> list[Setting]:
-    """Every active setting's registry row, detached, in slug order."""
+def active_settings(*, suspended_too: bool = False) -> list[Setting]:
+    """Every active (and, if asked, suspended) setting's registry row, detached, in slug
+    order."""
+    statuses = [SettingStatus.ACTIVE, *([SettingStatus.SUSPENDED] if suspended_too else [])]
     settings = list(
         db.session.scalars(
-            select(Setting).where(Setting.status == SettingStatus.ACTIVE).order_by(Setting.slug)
+            select(Setting).where(Setting.status.in_(statuses)).order_by(Setting.slug)
         )
     )
     db.session.remove()  # the rows stay readable; the public-schema transaction ends here
     return settings
 
 
-def run_each_setting(fn: SettingWork) -> EachSettingReport:
-    """Run ``fn`` in every active setting, one transaction each; a failure stops none."""
+def run_each_setting(fn: SettingWork, *, suspended_too: bool = False) -> EachSettingReport:
+    """Run ``fn`` in every active setting (and suspended ones if asked: the retention
+    purge, which an offline setting does not pause), one transaction each; a failure
+    stops none."""
     report = EachSettingReport()
-    for setting in active_settings():
+    context = any_status_context if suspended_too else tenant_context
+    for setting in active_settings(suspended_too=suspended_too):
         try:
-            with tenant_context(setting.slug):
+            with context(setting.slug):
                 counts = fn(setting)
                 db.session.commit()
         except Exception as error:

@@ -1,6 +1,6 @@
 """The ``retention-purge`` job: every night, purge what is past its retention period.
 
-For every active setting (``run_each_setting``: a failure in one is recorded and the
+For every active or suspended setting (``run_each_setting``: a failure in one is recorded and the
 others go on), it purges archived children, staff and parents past their purge date
 and not on legal hold, then expired log rows, one-time links, sent emails and leaving packs (their
 files through the deletion queue), in batches of
@@ -33,7 +33,9 @@ PEOPLE: tuple[tuple[RecordType, str], ...] = (
 
 
 def retention_purge() -> EachSettingReport:
-    return run_each_setting(purge_setting)
+    # Suspended settings too: their records are due on the same day whether or not
+    # anyone can sign in.
+    return run_each_setting(purge_setting, suspended_too=True)
 
 
 def purge_setting(_: Setting) -> dict[str, int]:

@@ -50,7 +50,7 @@ from app import clock
 from app.extensions import db
 from app.id_lists import among
 from app.storage.models import FileDeletion
-from tenants.binding import current_setting, tenant_context
+from tenants.binding import any_status_context, current_setting
 from tenants.each_setting import EachSettingReport, run_each_setting
 from workers.after_commit import send_task_after_commit
 
@@ -293,11 +293,14 @@ def _due_batch() -> list:
 
 @shared_task(name="storage.drain_file_deletions", ignore_result=True)
 def drain_file_deletions_task(slug: str) -> None:
-    """Drain one setting's queue (sent when a transaction that scheduled files commits)."""
-    with tenant_context(slug):
+    """Drain one setting's queue (sent when a transaction that scheduled files commits;
+    a suspended setting's too: the retention purge goes on while it is offline)."""
+    with any_status_context(slug):
         drain_file_deletions()
 
 
 def drain_every_setting() -> EachSettingReport:
-    """The ``file-deletions`` job: drain every active setting's queue."""
-    return run_each_setting(lambda setting: {"files deleted": drain_file_deletions()})
+    """The ``file-deletions`` job: drain every active or suspended setting's queue."""
+    return run_each_setting(
+        lambda setting: {"files deleted": drain_file_deletions()}, suspended_too=True
+    )

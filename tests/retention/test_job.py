@@ -13,9 +13,9 @@ from app.journal.models import Observation
 from app.people.children import archive_child, create_child
 from app.people.models import Child
 from tests.helpers.clients import post_form
-from tests.helpers.journal import observe, signed_in
+from tests.helpers.journal import observe, photo_bytes, signed_in
 from tests.helpers.people import child_details, inside, manager_of_setting
-from tests.helpers.retention import archive, ledger_entries
+from tests.helpers.retention import archive, ledger_entries, media_files
 from workers import retention_purge
 from workers.jobs import run_job_now as _run_job_now
 
@@ -157,3 +157,20 @@ def test_a_job_of_several_batches_removes_every_purged_childs_name_from_what_sta
         e.rows["children"] for e in ledger_entries(app, family.slug) if e.rows.get("children")
     ]
     assert sorted(children) == sorted([(cleo,), (family.child_a_id,)])
+
+
+def test_a_suspended_setting_is_purged_on_time_too(app, family):
+    """Retention does not pause while a setting is offline (its contract lapsed, say)."""
+    observe(app, family, [family.child_a_id], "Ada.", photos=[(photo_bytes(), "", None)])
+    photos = media_files(app, family.slug)
+    archive(app, family, family.child_a_id)
+    operator = app.test_cli_runner()
+    assert operator.invoke(args=["tenants", "suspend", family.slug]).exit_code == 0
+    clock.advance(4 * YEAR)
+    _purge_job(app)
+    with app.app_context():
+        _run_job_now("file-deletions")
+    assert not photos & media_files(app, family.slug)
+    assert operator.invoke(args=["tenants", "resume", family.slug]).exit_code == 0
+    assert not _exists(app, family.slug, Child, family.child_a_id)
+    assert _exists(app, family.slug, Child, family.child_b_id)
