@@ -6,8 +6,9 @@ Purging children removes them and everything only theirs, in every table:
 - photos that show only them, in the group observations that remain;
 - their tags, photo tags, comments (a comment belongs to one child's view), parent
   links, legal holds, journal access-log rows and audit entries about them;
-- the accounts of parents linked to no other child (nothing of theirs is left to see),
-  with those parents' links, tokens, access-log and audit rows, sessions and Redis keys.
+- the accounts of parents linked to no other child (nothing of theirs is left to see)
+  and not on legal hold, with those parents' links, tokens, access-log and audit rows,
+  sessions and Redis keys.
 
 In the group observations that remain, every mention of a purged child in the stored
 text, next steps, review note, captions and comments is replaced, for good, with the
@@ -78,7 +79,7 @@ from app.mail.models import OutboxMessage
 from app.people.models import Child, ParentLink
 from app.redis_store import get_redis
 from app.retention.ledger import LedgerEntry, PurgeReason, RecordType, append_at_commit
-from app.retention.models import LeavingPack
+from app.retention.models import LeavingPack, LegalHold
 from app.retention.packs import FORMATS, forget_pack_files
 from tenants.binding import current_setting
 
@@ -244,10 +245,13 @@ def _remove_packs(column: ColumnElement[int], ids: list[int], purged: Purged) ->
 
 
 def _parents_only_of(child_ids: list[int]) -> list[int]:
-    """Parents linked to these children and to no other."""
+    """Parents linked to these children and to no other, and not on legal hold (a hold
+    on a parent stops every purge of them, their child's too: they stay, unlinked, until
+    it is lifted and their own period has passed)."""
     linked_elsewhere = exists().where(
         ParentLink.parent_id == User.id, not_among(ParentLink.child_id, child_ids)
     )
+    on_hold = exists().where(LegalHold.user_id == User.id)
     return list(
         db.session.scalars(
             select(User.id)
@@ -257,6 +261,7 @@ def _parents_only_of(child_ids: list[int]) -> list[int]:
                     ParentLink.parent_id == User.id, among(ParentLink.child_id, child_ids)
                 ),
                 ~linked_elsewhere,
+                ~on_hold,
             )
             .order_by(User.id)
         )

@@ -8,6 +8,7 @@ from sqlalchemy import select, text
 
 from app import clock
 from app.auth.models import AuditEntry, User
+from app.auth.operations import deactivate_user
 from app.extensions import db
 from app.journal.models import Observation
 from app.people.children import archive_child, create_child
@@ -174,3 +175,23 @@ def test_a_suspended_setting_is_purged_on_time_too(app, family):
     assert operator.invoke(args=["tenants", "resume", family.slug]).exit_code == 0
     assert not _exists(app, family.slug, Child, family.child_a_id)
     assert _exists(app, family.slug, Child, family.child_b_id)
+
+
+def test_a_parent_on_legal_hold_stays_when_their_only_child_is_purged(app, family):
+    archive(app, family, family.child_a_id)
+    with inside(app, family.slug):
+        deactivate_user(db.session.get_one(User, family.parent_a_id), by=None, reason="left")
+        db.session.commit()
+    manager = signed_in(app, family, "manager")
+    parent_page = f"/retention/archive/parent/{family.parent_a_id}"
+    post_form(manager, f"{parent_page}/hold", {"reason": "Complaint from Pat"})
+    clock.advance(4 * YEAR)
+    _purge_job(app)
+    assert not _exists(app, family.slug, Child, family.child_a_id)
+    assert _exists(app, family.slug, User, family.parent_a_id)
+    manager = signed_in(app, family, "manager")
+    assert "Complaint from Pat" in manager.get(parent_page).text
+
+    post_form(manager, f"{parent_page}/lift", {})
+    _purge_job(app)  # their own period (1 year after their access ended) is long past
+    assert not _exists(app, family.slug, User, family.parent_a_id)
