@@ -12,11 +12,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from app.access.policy import Action
-from app.auth import passkeys, pending
+from app.auth import operations, passkeys, pending
 from app.auth import second_factor as factors
 from app.auth.access import current_user, login_manager, require, require_sign_in, signed_in_account
 from app.auth.factors import confirmed_totp_of, passkeys_of
 from app.auth.forms import (
+    CurrentPasswordForm,
     EmptyForm,
     FactorPolicyForm,
     PasskeyNameForm,
@@ -25,7 +26,9 @@ from app.auth.forms import (
     SecondFactorCodeForm,
 )
 from app.auth.models import User
+from app.auth.operations import CurrentSecretsRefused
 from app.auth.second_factor import SecondFactorRefused
+from app.auth.views import after_wrong_current_secrets
 from app.errors import conflict_if_refused
 from app.extensions import db, limiter
 from app.validation import InvalidInput
@@ -119,6 +122,29 @@ def passkey_sign_in() -> Response:
 def _json(body: str) -> Response:
     """Options the browser's passkey ceremony needs (made and remembered for this session)."""
     return Response(body, mimetype="application/json")
+
+
+def _refused_without_current_password(purpose: str) -> Response | tuple[str, int] | None:
+    """The answer when the signed-in person has not typed their current password right,
+    else None. Asked before anything that takes away the account's second factor or its
+    recovery codes: a session left open on a shared computer must not do that. A wrong
+    password counts toward the lockout, as on the account page."""
+    form = CurrentPasswordForm()
+    if not form.validate_on_submit():
+        form.csrf_token.errors and abort(400)
+        return _password_refused(form.current_password.errors[0])
+    try:
+        operations.recheck_current_secrets(
+            signed_in_account(), form.current_password.data or "", None, purpose
+        )
+    except CurrentSecretsRefused as refused:
+        return after_wrong_current_secrets(refused) or _password_refused(str(refused))
+    return None
+
+
+def _password_refused(message: str) -> tuple[str, int]:
+    flash(message, "error")
+    return _manage_page(PasskeyNameForm(formdata=None), {}), INVALID
 
 
 # ---------------------------------------------------------------- enrolling
@@ -252,8 +278,9 @@ def passkey_rename(passkey_id: int) -> Response:
 
 @bp.post("/account/passkeys/<id:passkey_id>/remove")
 @require_sign_in
-def passkey_remove(passkey_id: int) -> Response:
-    EmptyForm().validate_on_submit() or abort(400)
+def passkey_remove(passkey_id: int) -> Response | tuple[str, int]:
+    if (refused := _refused_without_current_password("second_factor_removal")) is not None:
+        return refused
     removed = passkeys.remove(signed_in_account(), passkey_id)
     if removed is None:
         abort(404)
@@ -288,16 +315,22 @@ def _manage_page(passkey_form: PasskeyNameForm, errors: dict[str, list[str]]) ->
 
 @bp.post("/account/second-factor/totp/remove")
 @require_sign_in
-def totp_remove() -> Response:
-    _button_action(lambda: factors.remove_totp(signed_in_account()))
+def totp_remove() -> Response | tuple[str, int]:
+    if (refused := _refused_without_current_password("second_factor_removal")) is not None:
+        return refused
+    with conflict_if_refused(InvalidInput):
+        factors.remove_totp(signed_in_account())
     flash("Your authenticator app has been removed.", "success")
     return redirect(url_for("factors.manage"), code=303)
 
 
 @bp.post("/account/second-factor/recovery-codes")
 @require_sign_in
-def recovery_codes_replace() -> str | Response:
-    codes = _button_action(lambda: factors.replace_recovery_codes(signed_in_account()))
+def recovery_codes_replace() -> str | Response | tuple[str, int]:
+    if (refused := _refused_without_current_password("recovery_codes_replaced")) is not None:
+        return refused
+    with conflict_if_refused(InvalidInput):
+        codes = factors.replace_recovery_codes(signed_in_account())
     return render_template(
         "auth/recovery_codes.html", codes=codes, going_on=url_for("factors.manage")
     )

@@ -129,6 +129,16 @@ class InviteForm(FlaskForm):
     )
 
 
+class CurrentPasswordForm(FlaskForm):
+    """A change that could take away the account's second factor asks for the password."""
+
+    current_password = PasswordField(
+        "Your current password",
+        validators=required_text("Current password", 128),
+        render_kw=CURRENT_PASSWORD,
+    )
+
+
 class CorrectEmailForm(FlaskForm):
     email = EmailField("Correct email", validators=EMAIL_CHECKS)
 

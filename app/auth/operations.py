@@ -260,7 +260,7 @@ class CurrentSecretsRefused(InvalidInput):
         self.locked = locked  # the account is now locked and signed out everywhere
 
 
-def _recheck_current_secrets(user: User, password: str, pin: str | None, purpose: str) -> None:
+def recheck_current_secrets(user: User, password: str, pin: str | None, purpose: str) -> None:
     """Re-check a signed-in person's current password (and PIN) before ``purpose``.
 
     Failures count toward the same cooldown and lock as sign-in failures and are
@@ -385,7 +385,7 @@ def change_secrets(
     user: User, current_password: str, current_pin: str, new_password: str, new_pin: str
 ) -> None:
     """Change password and/or PIN (blank keeps the current one); ends every session."""
-    _recheck_current_secrets(user, current_password, current_pin, "secrets_change")
+    recheck_current_secrets(user, current_password, current_pin, "secrets_change")
     problems: dict[str, list[str]] = {}
     if new_password:
         problems["password"] = password_problems(
@@ -410,7 +410,7 @@ def change_secrets(
 
 def request_email_change(user: User, new_email: str, current_password: str) -> None:
     """Send a confirmation link to the new address and a notice to the old one."""
-    _recheck_current_secrets(user, current_password, None, "email_change")
+    recheck_current_secrets(user, current_password, None, "email_change")
     email = clean_email(new_email)
     if email == user.email:
         raise InvalidInput("That is already your email address.")

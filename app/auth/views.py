@@ -263,7 +263,7 @@ def account() -> str:
     )
 
 
-def _after_wrong_current_secrets(refused: CurrentSecretsRefused) -> Response | None:
+def after_wrong_current_secrets(refused: CurrentSecretsRefused) -> Response | None:
     """Keep the counted failure (its own outcome: nothing else was changed); when it
     locked the account, the person is signed out and sent to sign in."""
     # The form is shown again with a 422, but the failure must count towards the lockout.
@@ -326,7 +326,7 @@ def change_secrets() -> Response | tuple[str, int]:
                 form.new_pin.data or "",
             )
         except CurrentSecretsRefused as refused:
-            if (signed_out := _after_wrong_current_secrets(refused)) is not None:
+            if (signed_out := after_wrong_current_secrets(refused)) is not None:
                 return signed_out
             errors = {"current_password": [str(refused)]}
         except SecretsRefused as refused:
@@ -358,7 +358,7 @@ def change_email() -> Response | tuple[str, int]:
                 signed_in_account(), form.new_email.data or "", form.current_password.data or ""
             )
         except CurrentSecretsRefused as refused:
-            if (signed_out := _after_wrong_current_secrets(refused)) is not None:
+            if (signed_out := after_wrong_current_secrets(refused)) is not None:
                 return signed_out
             errors = {"current_password": [str(refused)]}
         except InvalidInput as error:

@@ -23,7 +23,7 @@ from tests.auth.second_factor_steps import (
     start_at_a_step_boundary,
 )
 from tests.fixtures.smtp import html_of, text_of
-from tests.helpers.clients import client_for, csrf_token, make_user, sign_in
+from tests.helpers.clients import GOOD_PASSWORD, client_for, csrf_token, make_user, sign_in
 
 
 @pytest.fixture
@@ -216,7 +216,10 @@ def test_enrolment_use_and_removal_are_audited_and_emailed_without_secrets(
     sign_in(client, email)
     give_code(client, codes[2])
     token = csrf_token(client, "/account/second-factor")
-    removed = client.post("/account/second-factor/totp/remove", data={"csrf_token": token})
+    removed = client.post(
+        "/account/second-factor/totp/remove",
+        data={"csrf_token": token, "current_password": GOOD_PASSWORD},
+    )
     assert removed.status_code == 303
 
     events = [event for event, _ in audit_events(app, setting.slug)]
@@ -311,3 +314,31 @@ def test_the_step_pages_send_a_signed_in_person_home_and_keep_them_signed_in(app
     for page in ("/login/second-factor", "/login/second-factor/enrol"):
         assert client.get(page).headers["Location"] == "/"
     assert _signed_in(client)
+
+
+def test_a_borrowed_session_cannot_take_the_second_factor_away(app, enrolled):
+    """Removing the authenticator app or making new recovery codes asks for the current
+    password: someone at a computer left signed in must not be able to strip the account
+    of its second factor (or take its recovery codes) with one click. A wrong password
+    changes nothing and counts toward the lockout, as on the other account forms."""
+    setting, client, email, secret, _codes = enrolled
+    sign_in(client, email)
+    give_code(client, code_now(secret))
+    for path in ("/account/second-factor/totp/remove", "/account/second-factor/recovery-codes"):
+        for password in ("", "not the password at all"):
+            token = csrf_token(client, "/account/second-factor")
+            refused = client.post(path, data={"csrf_token": token, "current_password": password})
+            assert refused.status_code == 422, (path, password)
+            assert "password" in refused.text.lower()
+    assert _failures(app, setting.slug, email).failed_signins == 2
+    with app.app_context(), tenant_context(setting.slug):
+        assert db.session.scalars(select(TotpAuthenticator)).all() != []
+        assert len(db.session.scalars(select(RecoveryCode)).all()) == 10
+    token = csrf_token(client, "/account/second-factor")
+    removed = client.post(
+        "/account/second-factor/totp/remove",
+        data={"csrf_token": token, "current_password": GOOD_PASSWORD},
+    )
+    assert removed.status_code == 303
+    with app.app_context(), tenant_context(setting.slug):
+        assert db.session.scalars(select(TotpAuthenticator)).all() == []

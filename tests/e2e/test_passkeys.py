@@ -91,6 +91,7 @@ def test_a_passkey_is_added_then_signs_in(app, make_setting, live_server, new_pa
     page.get_by_label("New name for the passkey My phone").fill("Old phone")
     page.get_by_role("button", name="Rename the passkey My phone").click()
     page.get_by_text("Your passkey is now called “Old phone”").wait_for()
+    page.get_by_label("Your current password, to remove the passkey Old phone").fill(GOOD_PASSWORD)
     page.get_by_role("button", name="Remove the passkey Old phone").click()
     page.wait_for_url(live_server.url(setting.slug, "/account/second-factor"))
     assert "You have no second factor yet" in page.content()

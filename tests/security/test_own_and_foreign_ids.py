@@ -26,7 +26,14 @@ from app.retention.models import LeavingPack
 from tests.helpers.access import Cell, wrong_cells
 from tests.helpers.clients import post_form
 from tests.helpers.journal import make_family, signed_in
-from tests.helpers.people import add_child_with_id, add_user, child_details, get_user, inside
+from tests.helpers.people import (
+    PASSWORD,
+    add_child_with_id,
+    add_user,
+    child_details,
+    get_user,
+    inside,
+)
 from tests.routes import app_routes
 from tests.security.test_access_matrix import MANAGER_ELSEWHERE, _client_of
 
@@ -86,7 +93,13 @@ ROUTES: dict[str, Route] = {
     "factors.passkey_rename": Route(
         "POST", "/account/passkeys/{row}/name", "passkey", SIGNED_IN, (("name", "Mine"),)
     ),
-    "factors.passkey_remove": Route("POST", "/account/passkeys/{row}/remove", "passkey", SIGNED_IN),
+    "factors.passkey_remove": Route(
+        "POST",
+        "/account/passkeys/{row}/remove",
+        "passkey",
+        SIGNED_IN,
+        (("current_password", PASSWORD),),
+    ),
 }
 # Named by other means than a row id: one-time links (tests/auth/test_activation.py:
 # another setting's link is a 404) and the signed-in person's own devices (a reference
