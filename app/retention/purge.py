@@ -186,7 +186,7 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
     _without_jit()
     if mentions is None or not mentions.covers(ids):
         mentions = Mentions.of(ids)
-    parents = _parents_only_of(ids)
+    parents = parents_only_of(ids)
     only_theirs = _observations_only_of(ids)
     photos = db.session.execute(
         select(Photo.id, Photo.file_name, Photo.thumbnail_name).where(
@@ -244,7 +244,7 @@ def _remove_packs(column: ColumnElement[int], ids: list[int], purged: Purged) ->
     )
 
 
-def _parents_only_of(child_ids: list[int]) -> list[int]:
+def parents_only_of(child_ids: list[int]) -> list[int]:
     """Parents linked to these children and to no other, and not on legal hold (a hold
     on a parent stops every purge of them, their child's too: they stay, unlinked, until
     it is lifted and their own period has passed)."""

@@ -35,7 +35,7 @@ from app.retention import subject_access as sar
 from app.retention.forms import HoldForm, PurgeForm, ScheduleForm, TrailForm
 from app.retention.ledger import PurgeReason, RecordType
 from app.retention.models import LeavingPack
-from app.retention.purge import purge_accounts, purge_children
+from app.retention.purge import parents_only_of, purge_accounts, purge_children
 from app.retention.schedule import (
     RULE_BY_KEY,
     RULES,
@@ -132,9 +132,11 @@ def _person_page(
     hold_form: HoldForm | None = None,
     errors: dict[str, list[str]] | None = None,
 ) -> str:
+    going_too = parents_only_of([person.id]) if person.record_type is RecordType.CHILD else []
     return render_template(
         "retention/person.html",
         person=person,
+        parents_going_too=[db.session.get_one(User, parent).full_name for parent in going_too],
         purge_form=purge_form or PurgeForm(formdata=None),
         hold_form=hold_form or HoldForm(formdata=None),
         errors=errors or {},

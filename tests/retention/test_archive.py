@@ -82,3 +82,11 @@ def test_the_name_is_confirmed_as_a_phone_or_keyboard_types_it(app, family):
     assert _purge_typing(app, family, "  zoe  O\u2019BRIEN nunez ") == 303
     with inside(app, family.slug):
         assert db.session.get(Child, family.child_a_id) is None
+
+
+def test_purge_now_says_whose_parent_accounts_go_with_the_child(app, family):
+    archive(app, family, family.child_a_id)
+    page = signed_in(app, family, "manager").get(f"/retention/archive/child/{family.child_a_id}")
+    said = " ".join(re.sub(r"<[^>]+>", " ", page.text).split()).replace("&#39;", "'")
+    assert "Pat Okafor's account goes too: linked to no other child." in said
+    assert "Robin Quince" not in said
