@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import regex
 from email_validator import EmailNotValidError, validate_email
 
 # Characters a name may not contain: controls, angle brackets and other markup.
@@ -12,6 +13,14 @@ _FORBIDDEN_IN_NAMES = re.compile(r"[<>{}\[\]\\|`$=;@#%^*_~\"]")
 # Letters that show as nothing: Hangul fillers (and the braille blank, a symbol). A name
 # made of them looks empty, and one hidden in a name makes two names look the same.
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# A zero-width non-joiner or joiner between two letters (or marks) of a script that shapes
+# its letters by them is part of a name: a Persian keyboard types one inside "محمد‌حسین",
+# Indic scripts need them for half forms. Between Latin, Greek or Cyrillic letters, or
+# beside no letter, it joins nothing and would only make two names look the same.
+_SHAPING_LETTER = r"[[\p{L}\p{M}]--[\p{Latin}\p{Greek}\p{Cyrillic}]]"
+_JOINER_IN_A_WORD = regex.compile(
+    rf"(?<={_SHAPING_LETTER})[\u200c\u200d](?={_SHAPING_LETTER})", regex.V1
+)
 
 
 class InvalidInput(ValueError):
@@ -44,7 +53,8 @@ def clean_name(raw: str, *, field: str = "Name", max_length: int = 120) -> str:
         raise InvalidInput(f"{field} is required.")
     if len(name) > max_length:
         raise InvalidInput(f"{field} must be at most {max_length} characters.")
-    if any(unicodedata.category(ch).startswith("C") or ch in _BLANK_LETTERS for ch in name):
+    shown = _JOINER_IN_A_WORD.sub("", name)
+    if any(unicodedata.category(ch).startswith("C") or ch in _BLANK_LETTERS for ch in shown):
         raise InvalidInput(f"{field} contains characters that cannot be shown.")
     if _FORBIDDEN_IN_NAMES.search(name):
         raise InvalidInput(

@@ -77,6 +77,8 @@ _BRACKET_MENTION = r"@\[\s*(?P<inner>[^\[\]\n]{1,100}?)\s*\]"
 _SENTENCE_START = regex.compile(
     r"(?:\A|[.!?\u2026]|\n[ \t]*(?:[-*+]|\d{1,9}[.)])?)[\s\"'\u201c\u2018(]*\Z"
 )
+# A zero-width non-joiner parts a Persian name as a space or hyphen parts others.
+_NON_JOINER = "\u200c"
 _EXPORT_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp"})
 
 
@@ -137,7 +139,9 @@ def _with_parts(names: Iterable[str]) -> tuple[str, ...]:
     forms = []
     for name in names:
         forms.append(name)
-        parts = regex.split(r"[\s\-\u2010\u2011]+", name.strip())
+        if _NON_JOINER in name:  # "محمد‌حسین" is often typed "محمد حسین"
+            forms.append(name.replace(_NON_JOINER, " "))
+        parts = regex.split(r"[\s\-\u2010\u2011\u200c]+", name.strip())
         if len(parts) > 1:
             forms.extend(p for p in parts if len(p) > 1 and p.casefold() not in _PARTICLES)
     return _unique(forms)

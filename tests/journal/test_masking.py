@@ -36,6 +36,7 @@ SIOBHAN = ChildName(14, "Siobhán", "O'Brien")
 JAMES = ChildName(15, "James", "Ross")
 MARY_JANE = ChildName(16, "Mary Jane", "Watson")
 AISHA = ChildName(17, "عائشة", "حسن")
+MOHAMMAD_HOSSEIN = ChildName(18, "محمد\u200cحسین", "حسینی\u200cنیک")
 
 
 def masked(text: str, shown: ChildName = AMELIA, *others: ChildName) -> str:
@@ -187,6 +188,13 @@ def test_a_sibling_shares_the_surname_but_not_the_full_name():
         (SIOBHAN, "the O'Briens", "the a friend's"),  # a plural names the family
         (AISHA, "لعبت عائشة مع Amelia", "لعبت a friend مع Amelia"),
         (MARY_JANE, "Mary-Jane, Mary and Jane", "A friend, a friend and a friend"),
+        # A Persian name joined by a zero-width non-joiner is often typed with a space, or
+        # with nothing, instead: each way, and each of its parts, names the child.
+        (MOHAMMAD_HOSSEIN, "Amelia و محمد\u200cحسین", "Amelia و a friend"),
+        (MOHAMMAD_HOSSEIN, "Amelia و محمدحسین", "Amelia و a friend"),
+        (MOHAMMAD_HOSSEIN, "Amelia و محمد حسین", "Amelia و a friend"),
+        (MOHAMMAD_HOSSEIN, "Amelia و حسین", "Amelia و a friend"),
+        (MOHAMMAD_HOSSEIN, "Amelia و حسینی", "Amelia و a friend"),
     ],
 )
 def test_names_in_any_script_are_masked_as_whole_words(other, text, expected):

@@ -111,6 +111,39 @@ def test_bad_child_input_is_a_form_error_and_nothing_is_saved(app, nursery, fiel
     assert _children_count(app, nursery.slug) == before
 
 
+@pytest.mark.parametrize(
+    ("first_name", "last_name"),
+    [
+        ("محمد\u200cحسین", "حسینی\u200cنیک"),  # Persian: a zero-width non-joiner inside words
+        ("ശ്രീ\u200dകുമാർ", "മേനോൻ"),  # Malayalam: a zero-width joiner shapes the letters
+        ("श्\u200dरेया", "शर्मा"),  # Devanagari: a half form
+    ],
+)
+def test_names_that_need_a_zero_width_joiner_are_welcome(app, nursery, first_name, last_name):
+    """A Persian keyboard types a zero-width non-joiner inside names, and Indic scripts
+    need a zero-width joiner for some letter forms: part of the name, as typed."""
+    manager = signed_in(app, nursery, "manager")
+    response = post_form(
+        manager,
+        "/people/children/new",
+        {**GOOD_CHILD, "first_name": first_name, "last_name": last_name},
+    )
+    assert response.status_code == 303, response.text
+    with inside(app, nursery.slug):
+        child = db.session.scalar(select(Child).where(Child.last_name == last_name))
+        assert child is not None and child.first_name == first_name
+
+
+@pytest.mark.parametrize("first_name", ["A\u200cda", "Ada\u200d", "\u200cAda", "Ada \u200d Bo"])
+def test_a_joiner_that_only_hides_a_split_in_a_name_is_refused(app, nursery, first_name):
+    """Between Latin letters, or beside no letter at all, a joiner joins nothing: it only
+    makes two names look the same."""
+    manager = signed_in(app, nursery, "manager")
+    response = post_form(manager, "/people/children/new", {**GOOD_CHILD, "first_name": first_name})
+    assert response.status_code == 422
+    assert "cannot be shown" in response.text
+
+
 def test_markup_typed_into_a_form_comes_back_escaped(app, nursery):
     manager = signed_in(app, nursery, "manager")
     response = post_form(
