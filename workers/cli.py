@@ -17,7 +17,7 @@ from workers.jobs import (
     run_job_now,
     settle_dead_runs,
 )
-from workers.runs import JobHistory, job_history, needs_attention
+from workers.runs import JobHistory, Outcome, job_history, needs_attention
 from workers.schedule import WHEN, interval
 
 jobs_cli = AppGroup("jobs", help="List the scheduled jobs, run one now, or show their last runs.")
@@ -36,7 +36,8 @@ def list_command() -> None:
 @jobs_cli.command("run")
 @click.argument("name")
 def run_command(name: str) -> None:
-    """Run the job NAME now, in this process, and print its summary."""
+    """Run the job NAME now, in this process, and print its summary; exits 1 when the
+    run failed (in any setting), as ``jobs status`` records it."""
     try:
         summary = run_job_now(name)
     except UnknownJob as error:
@@ -46,7 +47,15 @@ def run_command(name: str) -> None:
         raise click.ClickException(
             f"Job '{name}' is running elsewhere (its lock is held); nothing was done."
         ) from error
+    except Exception as error:  # recorded and logged with its traceback by run_job_now
+        raise click.ClickException(
+            f"{name} failed: {type(error).__name__}: {error} (recorded; see `jobs status`)."
+        ) from error
     click.echo(f"{name}: {summary}")
+    with db.engine.connect() as connection:
+        last = job_history(connection, name).last
+    if last is not None and last.outcome == Outcome.FAILED:
+        raise click.ClickException(f"{name} failed (recorded; see `jobs status`).")
 
 
 @jobs_cli.command("status")

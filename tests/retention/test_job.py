@@ -195,3 +195,26 @@ def test_a_parent_on_legal_hold_stays_when_their_only_child_is_purged(app, famil
     post_form(manager, f"{parent_page}/lift", {})
     _purge_job(app)  # their own period (1 year after their access ended) is long past
     assert not _exists(app, family.slug, User, family.parent_a_id)
+
+
+def test_jobs_run_exits_1_when_a_setting_failed_so_a_script_sees_it(app, family):
+    with inside(app, family.slug):
+        db.session.execute(text("ALTER TABLE legal_holds RENAME TO legal_holds_away"))
+        db.session.commit()
+    try:
+        result = app.test_cli_runner().invoke(args=["jobs", "run", "retention-purge"])
+    finally:
+        with inside(app, family.slug):
+            db.session.execute(text("ALTER TABLE legal_holds_away RENAME TO legal_holds"))
+            db.session.commit()
+    assert result.exit_code == 1
+    assert f"failed: {family.slug}" in result.output
+
+
+def test_a_job_that_stops_on_an_error_says_so_in_one_line(app, family, tmp_path, monkeypatch):
+    not_a_folder = tmp_path / "backups"
+    not_a_folder.write_text("a file where the backups should go")
+    monkeypatch.setattr(app.config["LJ"], "BACKUP_DIR", not_a_folder)
+    result = app.test_cli_runner().invoke(args=["jobs", "run", "backup"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "backup failed:" in result.output and "see `jobs status`" in result.output
