@@ -91,11 +91,7 @@ def publish(
     seen them (``confirmed``); in ``needs_approval`` mode it waits for a manager.
     """
     check(by, Action.PUBLISH_OBSERVATION, observation)
-    left = [child.full_name for child in observation.children if child.is_archived]
-    if left:
-        raise NotAllowed(
-            f"{', '.join(left)} left the setting: take them off this draft before publishing."
-        )
+    _refuse_children_who_left(observation, "take them off this draft before publishing")
     rules = content_rules()
     checked = check_content(observation, rules)
     if not checked.flagged:
@@ -108,6 +104,12 @@ def publish(
         return Published.NEEDS_CONFIRMATION, checked
     _publish_now(observation, by, findings=len(checked.findings))
     return Published.PUBLISHED, checked
+
+
+def _refuse_children_who_left(observation: Observation, what_now: str) -> None:
+    left = [child.full_name for child in observation.children if child.is_archived]
+    if left:
+        raise NotAllowed(f"{', '.join(left)} left the setting: {what_now}.")
 
 
 def hold_if_flagged(observation: Observation, by: User) -> None:
@@ -160,6 +162,8 @@ def _publish_now(observation: Observation, by: User, findings: int = 0) -> None:
 def approve(observation: Observation, *, by: User) -> None:
     """A manager publishes a held observation, or staff add a home observation to the journal."""
     check(by, Action.REVIEW_OBSERVATIONS, observation)
+    # It may have waited while a child left: their journal is closed (perhaps packed).
+    _refuse_children_who_left(observation, "it cannot join their journal now; send it back")
     _tell_parents_if_new(observation)
     now = clock.now()
     observation.status = ObservationStatus.PUBLISHED

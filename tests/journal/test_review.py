@@ -175,3 +175,19 @@ def test_a_correction_that_now_breaks_a_rule_waits_for_approval_again(app, famil
     parent = signed_in(app, family, "parent_a")
     path = f"/journal/children/{family.child_a_id}/observations/{observation_id}"
     assert parent.get(path).status_code == 404
+
+
+def test_a_held_observation_of_a_child_who_has_since_left_is_not_approved(app, family):
+    """Publishing refuses a child who has left; approving what waited for review must too,
+    or it joins a journal that is closed (and perhaps already packed for the family)."""
+    _set_rules(app, family, "needs_approval")
+    held = observe(app, family, [family.child_a_id], DRAFTS["blocked"][0], publish=False)
+    staff = signed_in(app, family, "staff")
+    assert post_form(staff, f"/journal/observations/{held}/publish").status_code == 303
+    manager = signed_in(app, family, "manager")
+    left = post_form(manager, f"/people/children/{family.child_a_id}/archive")
+    assert left.status_code == 303
+    refused = post_form(manager, f"/journal/observations/{held}/approve")
+    assert refused.status_code == 409
+    assert "left the setting" in refused.text
+    assert _statuses(app, family)[held] is ObservationStatus.IN_REVIEW
