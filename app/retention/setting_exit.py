@@ -3,7 +3,8 @@
 ``export_setting(slug, out)`` writes one ZIP: every row of every table of the setting's
 schema (``tables/<table>.jsonl``, secrets named but withheld), each child's journal in
 the leaving pack's formats (``journals/<child id>/journal.pdf``, ``journal.json``,
-``photos.zip``, as the setting's manager sees it) and every media file (``media/``).
+``photos.zip``, as the setting's manager sees it) and every media file (``media/``), and
+records the export in the setting's audit log.
 
 ``delete_setting(slug)`` marks the registry row deleted (the slug is never reused), drops
 the schema, writes one erasure-ledger entry (so restoring an older backup can be refused:
@@ -18,13 +19,14 @@ import json
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import func, select, text, update
 
 from app import clock
+from app.auth import audit
 from app.auth.models import Role, User
 from app.auth.sessions import end_all_sessions_of_setting
 from app.extensions import db
@@ -87,6 +89,10 @@ def _write_export(slug: str, out: Path) -> Exported:
             if path.is_file() and "packs" not in path.relative_to(folder).parts:
                 archive.write(path, f"media/{path.relative_to(folder)}")
                 summary.files += 1
+        # The setting's managers see in their audit log that everything left with the
+        # operator (no actor: not one of their accounts).
+        audit.record("export.setting", **asdict(summary))
+        db.session.commit()
     return summary
 
 

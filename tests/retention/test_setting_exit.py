@@ -108,3 +108,11 @@ def test_delete_asks_nothing_of_a_slug_no_setting_has_and_says_when_it_was_gone(
     assert again.exit_code == 0
     assert f"'{family.slug}' was already deleted" in again.output
     assert len(ledger_entries(app, family.slug)) == 1
+
+
+def test_the_settings_audit_log_shows_the_operator_exported_everything(app, family, tmp_path):
+    result = _cli(app, "export", family.slug, "--out", str(tmp_path / "export.zip"))
+    assert result.exit_code == 0, result.output
+    manager = signed_in(app, family, "manager")
+    log = manager.get("/retention/audit?action=export.setting")
+    assert log.status_code == 200 and "journals: 2" in log.text
