@@ -84,11 +84,18 @@ def write_files(folder: Path, names: list[str], data: bytes) -> None:
 
 
 def fill_archive(
-    app: Flask, slug: str, children: int, *, observations_each: int = 10, photos_each: int = 2
+    app: Flask,
+    slug: str,
+    children: int,
+    *,
+    observations_each: int = 10,
+    photos_each: int = 2,
+    write: bool = True,
 ) -> int:
     """Archived children past retention, each with a parent and ``observations_each``
-    observations of ``photos_each`` photos (the first one shared with the next child).
-    Returns how many files were written."""
+    observations of ``photos_each`` photos showing them; the first observation is with
+    a friend who stays (one for ten children) and names both, so the purge scrubs it.
+    Returns how many files were written (``write``: or else named only)."""
     from app import clock
     from app.auth.models import AccountStatus, Role, User
     from app.extensions import db
@@ -102,6 +109,20 @@ def fill_archive(
     with app.app_context(), tenant_context(slug):
         folder = setting_folder()
         now = clock.now()
+        friends = _insert(
+            Child.__table__,
+            [
+                {
+                    "first_name": f"Stay{n}",
+                    "last_name": f"Here{n}",
+                    "date_of_birth": date(2022, 1, 1),
+                    "start_date": date(2024, 9, 1),
+                    "room": "Rainbows",
+                    "photo_consent": True,
+                }
+                for n in range(max(1, children // 10))
+            ],
+        )
         for start in range(0, children, 100):
             count = min(100, children - start)
             child_ids = _insert(
@@ -142,10 +163,11 @@ def fill_archive(
                 ],
             )
             observations = [
-                (child, number, child_ids[(i + 1) % count] if number == 0 else None)
+                (child, number, friends[(start + i) // 10 % len(friends)] if number == 0 else None)
                 for i, child in enumerate(child_ids)
                 for number in range(observations_each)
             ]
+            names = dict(zip(child_ids, range(start, start + count), strict=True))
             observation_ids = _insert(
                 Observation.__table__,
                 [
@@ -153,9 +175,9 @@ def fill_archive(
                         "kind": "staff",
                         "status": "published",
                         "observed_on": LEFT_ON - timedelta(days=number),
-                        "text": f"Kid{child} and Kid{friend} built a den."
+                        "text": f"Kid{names[child]} and Stay{friends.index(friend)} built a den."
                         if friend
-                        else f"Kid{child} painted.",
+                        else f"Kid{names[child]} painted.",
                         "next_steps": "",
                         "areas": ["cl"],
                         "characteristics": [],
@@ -209,8 +231,9 @@ def fill_archive(
                 ],
             )
             db.session.commit()
-            write_files(folder, [f"{name}.jpg" for *_, name in photos], photo)
-            write_files(folder, [f"{name}-t.jpg" for *_, name in photos], thumb)
+            if write:
+                write_files(folder, [f"{name}.jpg" for *_, name in photos], photo)
+                write_files(folder, [f"{name}-t.jpg" for *_, name in photos], thumb)
             files += 2 * len(photos)
     return files
 
