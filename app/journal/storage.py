@@ -23,12 +23,16 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import event
+from sqlalchemy import Select, event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app import clock
 from app.extensions import db
-from app.storage.deletions import cancel_file_deletions, schedule_file_deletion
+from app.storage.deletions import (
+    cancel_file_deletions,
+    schedule_file_deletion,
+    schedule_files_named,
+)
 from app.storage.durable import fsync_folder
 from tenants.binding import current_setting
 
@@ -133,8 +137,20 @@ def remove_after_commit(*names: str) -> None:
     Through the durable queue (``app.storage.deletions``): a crash after the
     commit cannot leave the files behind.
     """
-    folder = f"{setting_folder()}/"  # joined as text: a purge queues thousands of names
+    folder = f"{setting_folder()}/"  # joined as text
     schedule_file_deletion(folder + _valid_name(name) for name in names)
+
+
+def remove_named_after_commit(names: Select[tuple[str]]) -> int:
+    """``remove_after_commit`` of the stored files whose names the query selects (a
+    purge's thousands of photos), without taking the names through Python; returns how
+    many files were queued. A name ``_valid_name`` would refuse stops it."""
+    name = names.subquery().c[0]
+    plain = name.regexp_match(r"^[^./\\][^/\\]*$")  # _valid_name's rule
+    queued, refused = schedule_files_named(setting_folder(), select(name, ~plain | name.is_(None)))
+    if refused is not None:
+        raise MediaMissing(refused)
+    return queued
 
 
 def _unlink_all(paths: list[Path]) -> None:

@@ -483,6 +483,12 @@ def _spelling_source(term: str) -> str:
     return "".join(parts)
 
 
+def separated_by_spaces(term: str) -> bool:
+    """Whether ``term`` is written in scripts that separate words with spaces: a text
+    holding it holds its words, as splitting at spaces and punctuation finds them."""
+    return not _NO_SPACES_SCRIPT.search(term)
+
+
 @lru_cache(maxsize=4096)
 def _needs_edge(ch: str) -> bool:
     return bool(_WORD_CHAR.match(ch)) and not _NO_SPACES_SCRIPT.match(ch)

@@ -34,6 +34,7 @@ from flask import current_app
 from sqlalchemy import (
     DateTime,
     Delete,
+    Select,
     String,
     Update,
     delete,
@@ -137,6 +138,41 @@ def schedule_file_deletion(
     if due_at is None:  # files due later wait for the file-deletions job
         send_task_after_commit(session, drain_file_deletions_task, current_setting().slug)
     return ids
+
+
+def schedule_files_named(folder: Path, names: Select[tuple[str, bool]]) -> tuple[int, str | None]:
+    """Record the files of ``folder`` (under MEDIA_ROOT) that ``names`` names, to delete
+    once this transaction commits, as ``schedule_file_deletion`` does; the query's rows
+    are (a file's name, whether the caller refuses it). Returns how many were queued and
+    a refused name, if any: the caller stops its change then.
+
+    The names go from the query into the queue in one statement, never through Python: a
+    purge queues 8,000 a batch, and fetching them, joining each to the folder and sending
+    them back as an array cost it more than its deletes.
+    """
+    found = names.cte("named")
+    name, refused = found.c
+    queued = (
+        insert(FileDeletion)
+        .from_select(
+            ["path", "due_at"],
+            select(
+                literal(_stored_prefix(os.fspath(folder), _media_root()), String) + name,
+                literal(clock.now(), DateTime(timezone=True)),
+            ).where(~refused),
+        )
+        .returning(FileDeletion.id)
+        .cte("queued")
+    )
+    count, refusal = db.session.execute(
+        select(
+            select(func.count()).select_from(queued).scalar_subquery(),
+            select(func.min(name)).where(refused).scalar_subquery(),
+        )
+    ).one()
+    if count:
+        send_task_after_commit(db.session(), drain_file_deletions_task, current_setting().slug)
+    return count, refusal
 
 
 def cancel_file_deletions(ids: Iterable[int]) -> None:

@@ -218,3 +218,20 @@ def test_a_job_that_stops_on_an_error_says_so_in_one_line(app, family, tmp_path,
     result = app.test_cli_runner().invoke(args=["jobs", "run", "backup"])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert "backup failed:" in result.output and "see `jobs status`" in result.output
+
+
+def test_a_purged_childs_name_with_a_plural_ending_goes_from_an_observation_not_about_them(
+    app, family
+):
+    """The job's scan finds "the Okafors" and "Adas" (the masking's matcher reads them as
+    Ada Okafor's names) in an observation where Ada is not tagged, and scrubs it."""
+    archive(app, family, family.child_a_id)
+    waved = observe(app, family, [family.child_b_id], "Barty waved at the Okafors and Adas.")
+    clock.advance(3 * YEAR)
+    assert "children purged" in _purge_job(app)
+
+    with inside(app, family.slug):
+        scrubbed = db.session.get_one(Observation, waved).text
+    assert "Okafor" not in scrubbed
+    assert "Ada" not in scrubbed
+    assert scrubbed.startswith("Barty waved at the ")

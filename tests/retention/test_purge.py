@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app import clock
 from app.auth.models import AuditEntry
 from app.extensions import db
-from app.journal import comments, observations
+from app.journal import comments, observations, storage
 from app.journal.masking import ChildName, find_mentions
 from app.journal.models import Comment, Observation, Photo
 from app.mail import queue_email
@@ -18,6 +18,7 @@ from app.redis_store import get_redis
 from app.retention import ledger
 from app.retention.ledger import LedgerEntry, PurgeReason, RecordType
 from app.retention.purge import purge_children
+from app.storage.models import FileDeletion
 from tests.helpers.clients import post_form
 from tests.helpers.journal import observe, photo_bytes, signed_in
 from tests.helpers.people import get_user, inside
@@ -285,3 +286,25 @@ def test_a_name_spelled_so_that_only_the_reader_sees_it_goes_too(app, family):
     with inside(app, family.slug):
         kept = db.session.get_one(Observation, named).text
     assert find_mentions(kept, targets=[ada], protected=[]) == [], kept
+
+
+def test_a_photo_name_that_could_leave_the_folder_stops_the_purge_and_queues_nothing(app, family):
+    """The purge queues its photos' files from the rows themselves: a stored name that is
+    not a plain file name (a row altered by hand) is refused as when it went through
+    Python, and the whole purge rolls back."""
+    alone, _, _ = _their_journal(app, family)
+    archive(app, family, family.child_a_id)
+    with inside(app, family.slug):
+        photo = db.session.scalars(select(Photo).where(Photo.observation_id == alone)).one()
+        photo.thumbnail_name = "../other-setting/photo.jpg"
+        db.session.commit()
+    with inside(app, family.slug):
+        try:
+            purge_children([family.child_a_id], by=None, reason=PurgeReason.RETENTION)
+        except storage.MediaMissing as refused:
+            assert "../other-setting/photo.jpg" in str(refused)
+        else:
+            raise AssertionError("the purge went on")
+        db.session.rollback()
+        assert db.session.get(Child, family.child_a_id) is not None
+        assert not db.session.scalars(select(FileDeletion.path)).all()
