@@ -33,7 +33,7 @@ class NeedsAttention:
     children_without_parents: list[Child]
     undeliverable_emails: list[User]
     emails_not_delivered: list[OutboxMessage]
-    records_past_retention: list[tuple[Child, date]]
+    records_past_retention: list[tuple[Child, date, bool]]  # (child, purge date, on hold)
     # People the second-factor policy covers who have none yet: their deadline, and
     # whether it has passed (they are taken to enrol at their next sign-in).
     without_second_factor: list[tuple[User, datetime, bool]]

@@ -126,13 +126,14 @@ def count_due(record_type: RecordType) -> int:
     return db.session.scalar(select(func.count()).select_from(due)) or 0
 
 
-def children_past_retention() -> list[tuple[Child, date]]:
-    """Archived children whose purge date has come (on hold or not yet purged by the job)."""
+def children_past_retention() -> list[tuple[Child, date, bool]]:
+    """Archived children whose purge date has come: (child, purge date, on hold), on hold
+    or not yet purged by the job."""
     kind = _archived_children()
     rows = db.session.execute(
         kind.query.where(kind.purge_on <= clock.today()).order_by(kind.purge_on, Child.id)
     )
-    return [(child, due_on) for child, _, due_on, _ in rows]
+    return [(child, due_on, hold is not None) for child, _, due_on, hold in rows]
 
 
 def archived_children_with_deadlines() -> list[tuple[Child, date]]:

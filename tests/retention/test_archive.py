@@ -90,3 +90,13 @@ def test_purge_now_says_whose_parent_accounts_go_with_the_child(app, family):
     said = " ".join(re.sub(r"<[^>]+>", " ", page.text).split()).replace("&#39;", "'")
     assert "Pat Okafor's account goes too: linked to no other child." in said
     assert "Robin Quince" not in said
+
+
+def test_a_child_on_hold_past_their_date_is_not_listed_as_to_be_purged(app, family):
+    archive(app, family, family.child_a_id)
+    clock.advance(timedelta(days=4 * 366))
+    manager = signed_in(app, family, "manager")
+    post_form(manager, f"/retention/archive/child/{family.child_a_id}/hold", {"reason": "Claim"})
+    dashboard = " ".join(re.sub(r"<[^>]+>", " ", manager.get("/").text).split())
+    listed = dashboard.split("Records past their retention date", 1)[1][:300]
+    assert "Ada Okafor" in listed and "on legal hold: kept until the hold is lifted" in listed
