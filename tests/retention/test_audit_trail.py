@@ -165,3 +165,11 @@ def test_holds_and_exports_about_someone_are_found_by_them_and_go_with_their_pur
         )
     ]
     assert left == []
+
+
+def test_a_page_past_the_last_says_so_and_leads_back(app, family):
+    manager = signed_in(app, family, "manager")
+    past = manager.get("/retention/audit?action=signed_in&page=50")
+    assert past.status_code == 200 and _rows(past.text) == []
+    assert "Page 50 is past the last page (1)" in past.text
+    assert 'href="/retention/audit?action=signed_in&amp;page=1"' in past.text
