@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import NoReturn
 
 from flask import Flask, abort, current_app, g, has_app_context, render_template
+from flask_limiter import RateLimitExceeded
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import RedisError
 from sqlalchemy import event
@@ -78,8 +79,10 @@ def conflict_if_refused(*refusals: type[Exception]) -> Iterator[None]:
 
 def _http_error(error: HTTPException) -> tuple[str, int]:
     code = error.code or 500
-    # Only messages we wrote ourselves (abort(4xx, description=...)) are shown.
-    custom = error.description if error.description != type(error).description else None
+    # Only messages we wrote ourselves (abort(4xx, description=...)) are shown: not the
+    # rate limiter's notation of the limit it applied ("10 per 1 minute").
+    ours = error.description != type(error).description and not isinstance(error, RateLimitExceeded)
+    custom = error.description if ours else None
     return render_error(code, custom)
 
 

@@ -165,6 +165,8 @@ def test_many_attempts_on_one_account_get_429(app, member):
     limited = sign_in(client, email)
     assert limited.status_code == 429
     assert "Too many attempts" in limited.text
+    # In words a person reads, not the limiter's own notation ("10 per 1 minute").
+    assert "Please wait" in limited.text and " per 1 minute" not in limited.text
 
 
 def test_the_sign_in_answer_says_how_many_attempts_are_left_and_other_pages_do_not(app, member):
