@@ -8,6 +8,7 @@ from typing import NoReturn
 
 from flask import Flask, abort, current_app, g, has_app_context, render_template
 from flask_limiter import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from redis.exceptions import RedisError
 from sqlalchemy import event
@@ -36,6 +37,10 @@ MESSAGES: dict[int, tuple[str, str]] = {
     ),
 }
 DEFAULT_ERROR = ("That didn't work", "Please go back and try again.")
+FORM_EXPIRED = (
+    "This page had expired (or your browser did not send its cookie), so nothing was done. "
+    "Please open the page again and try once more."
+)
 
 
 def render_error(code: int, message: str | None = None) -> tuple[str, int]:
@@ -86,6 +91,15 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
     return render_error(code, custom)
 
 
+def _form_refused(error: CSRFError) -> tuple[str, int]:
+    """Flask-WTF's refusal of a form without its session's token, most often a page left
+    open until the session ended (or a browser refusing cookies), in words a person
+    reads; a refusal of our own (a subclass: sent from another site) says its own."""
+    if type(error) is not CSRFError:
+        return render_error(400, error.description)
+    return render_error(400, FORM_EXPIRED)
+
+
 def _redis_unavailable(error: RedisError | BrokerUnavailable) -> tuple[str, int]:
     outages.redis().failed(error)
     return render_error(503)
@@ -106,6 +120,7 @@ def _database_answered(*_: object) -> None:
 def register_error_pages(app: Flask) -> None:
     outages.install_outage_logs(app)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(CSRFError, _form_refused)
     app.register_error_handler(RedisError, _redis_unavailable)
     # Sending a task while the broker (the same Redis) is down: kombu wraps Redis's error.
     app.register_error_handler(BrokerUnavailable, _redis_unavailable)

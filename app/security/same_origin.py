@@ -20,6 +20,12 @@ from flask_wtf.csrf import CSRFError
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
+class SentFromAnotherSite(CSRFError):
+    """A form posted from another site's page (its error page says so in these words)."""
+
+    description = "This form was sent from another site, so nothing was changed."
+
+
 def _origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
@@ -42,7 +48,7 @@ def refuse_requests_from_other_sites() -> None:
         return
     sent_from = _sent_from()
     if sent_from is not None and sent_from != _origin_of(request.host_url):
-        raise CSRFError("This form was sent from another site, so nothing was changed.")
+        raise SentFromAnotherSite()
 
 
 def install_same_origin_check(app: Flask) -> None:

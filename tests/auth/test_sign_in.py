@@ -268,3 +268,22 @@ def test_an_email_is_recognised_however_the_keyboard_composed_its_accents(app, m
     ):
         response = sign_in(client_for(app, setting.slug), typed)
         assert response.headers["Location"] == "/", typed
+
+
+def test_a_sign_in_page_left_open_too_long_says_so_in_plain_words(app, member):
+    """A sign-in page left open past the idle timeout holds a form whose session is gone:
+    the answer stays a 400 (nothing is done without the form's token), and says what
+    happened and what to do, not "The CSRF session token is missing."."""
+    setting, email = member
+    client = client_for(app, setting.slug)
+    token = csrf_token(client)
+    clock.advance(timedelta(seconds=app.config["LJ"].SESSION_IDLE_TIMEOUT + 60))
+    response = client.post(
+        "/login",
+        data={"email": email, "password": GOOD_PASSWORD, "pin": GOOD_PIN, "csrf_token": token},
+    )
+    assert response.status_code == 400
+    assert "CSRF" not in response.text
+    assert "expired" in response.text and "nothing was" in response.text
+    missing = client.post("/login", data={"email": email, "password": GOOD_PASSWORD})
+    assert missing.status_code == 400 and "CSRF" not in missing.text
