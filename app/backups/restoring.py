@@ -46,6 +46,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from app import clock
+from app.auth import audit
 from app.auth.sessions import end_all_sessions_of_setting, end_every_session
 from app.backups.crypto import (
     BackupCorrupt,
@@ -66,7 +67,7 @@ from app.backups.setting_data import TableRows, read_setting_rows
 from app.backups.store import DATABASE, MEDIA, StoredBackup, Verification
 from app.extensions import db
 from app.retention import ledger
-from tenants.binding import BoundSetting, bind, unbind
+from tenants.binding import BoundSetting, any_status_context, bind, unbind
 from tenants.building import build_empty_schema
 from tenants.migrating import (
     SETTING_HEAD,
@@ -427,6 +428,19 @@ def _refuse_if_left_service(slug: str, since: datetime) -> None:
         )
 
 
+def _record_restore(slug: str, backup: str, backed_up_at: datetime, replayed: int) -> None:
+    """The restored setting's audit log says what happened to it: its managers find their
+    records as they were at ``backed_up_at`` (the log itself came back from the backup)."""
+    with any_status_context(slug):
+        audit.record(
+            "backup.restored",
+            backup=backup,
+            backed_up_at=backed_up_at.isoformat(timespec="seconds"),
+            purges_replayed=replayed,
+        )
+        db.session.commit()
+
+
 def _replay_into(slug: str, target_slug: str, since: datetime) -> int:
     """Re-apply ``slug``'s purges since ``since`` to the setting ``target_slug``."""
     if target_slug == slug:
@@ -487,6 +501,7 @@ def restore_setting(
     forget_cached()
     _swap_folder(staging, place.media_root / target["slug"])
     replayed = _replay_into(slug, target["slug"], since)
+    _record_restore(target["slug"], backup.name, made_at(manifest), replayed)
     return SettingRestored(
         slug=target["slug"],
         schema_name=target["schema_name"],
@@ -587,13 +602,14 @@ def restore_database(place: BackupPlace, backup: StoredBackup) -> DatabaseRestor
         raise
     _swap_databases(place, restored, replaced)
     _swap_folder(staging, place.media_root)
-    return _after_database_restore(place, manifest, replaced)
+    return _after_database_restore(place, manifest, replaced, backup.name)
 
 
 def _after_database_restore(
-    place: BackupPlace, manifest: dict[str, Any], replaced: str
+    place: BackupPlace, manifest: dict[str, Any], replaced: str, backup: str
 ) -> DatabaseRestored:
-    """Migrate, replay the ledger for every setting, end every session."""
+    """Migrate, replay the ledger for every setting (and say so in its audit log), end
+    every session."""
     upgrade_public(db.engine)
     migrate_all_settings(db.engine)
     forget_cached()
@@ -601,12 +617,15 @@ def _after_database_restore(
     result = DatabaseRestored(replaced_database=replaced, settings=0, purges_replayed=0)
     for row in manifest["registry"]:
         try:
-            result.purges_replayed += ledger.replay(row["slug"], since)
+            replayed = ledger.replay(row["slug"], since)
         except ledger.SettingLeftService:
             _remove_setting(place, row["slug"])
             result.settings_removed.append(row["slug"])
         else:
+            result.purges_replayed += replayed
             result.settings += 1
+            if row["status"] != "deleted":
+                _record_restore(row["slug"], backup, made_at(manifest), replayed)
     forget_cached()
     result.sessions_ended = end_every_session()
     return result

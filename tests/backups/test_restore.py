@@ -451,3 +451,22 @@ def test_a_backup_killed_mid_job_is_delivered_again_and_completes_leaving_nothin
     # Past the short visibility timeout the broker may hand the task over again: while the
     # backup runs that copy finds the lock held, after it the run done; neither backs up.
     assert all(outcome == "skipped" for outcome, _ in runs[2:]), runs
+
+
+def test_a_restored_settings_audit_log_says_it_was_restored_and_from_which_backup(service):
+    service.family("sunnyside")
+    service.cli("backups", "run")
+    backup = service.only_backup()
+    restored = service.cli(
+        "backups", "restore", backup.name, "--setting", "sunnyside", "--confirm", "sunnyside"
+    )
+    assert restored.exit_code == 0, restored.output
+    log = signed_in_manager(service, "sunnyside").get("/retention/audit?action=backup.restored")
+    assert log.status_code == 200
+    assert f"backup: {backup.name}" in log.text and "purges_replayed: 0" in log.text
+
+    database = service.database_url.rsplit("/", 1)[-1]
+    whole = service.cli("backups", "restore", backup.name, "--confirm", database)
+    assert whole.exit_code == 0, whole.output
+    log = signed_in_manager(service, "sunnyside").get("/retention/audit?action=backup.restored")
+    assert log.text.count(f"backup: {backup.name}") == 1  # the whole database, once again
