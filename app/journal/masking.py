@@ -80,6 +80,7 @@ _SENTENCE_START = regex.compile(
 # A zero-width non-joiner parts a Persian name as a space or hyphen parts others.
 _NON_JOINER = "\u200c"
 _EXPORT_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp"})
+_NAME_PARTS = regex.compile(r"[\s\-\u2010\u2011\u200c]+")  # between the parts of a name
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def _with_parts(names: Iterable[str]) -> tuple[str, ...]:
         forms.append(name)
         if _NON_JOINER in name:  # "محمد‌حسین" is often typed "محمد حسین"
             forms.append(name.replace(_NON_JOINER, " "))
-        parts = regex.split(r"[\s\-\u2010\u2011\u200c]+", name.strip())
+        parts = _NAME_PARTS.split(name.strip())
         if len(parts) > 1:
             forms.extend(p for p in parts if len(p) > 1 and p.casefold() not in _PARTICLES)
     return _unique(forms)

@@ -31,16 +31,17 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import regex
 from sqlalchemy import (
     Delete,
     Integer,
+    Row,
     Select,
     Text,
     and_,
     any_,
+    bindparam,
     cast,
     delete,
     exists,
@@ -52,6 +53,7 @@ from sqlalchemy import (
     select,
     true,
     union,
+    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.sql.expression import ColumnElement
@@ -81,8 +83,6 @@ from app.retention.ledger import LedgerEntry, PurgeReason, RecordType, append_at
 from app.retention.models import LeavingPack, LegalHold
 from app.retention.packs import FORMATS, forget_pack_files
 from tenants.binding import current_setting
-
-_Row = TypeVar("_Row", Comment, ObservationRevision)  # rows of an observation to scrub
 
 
 @dataclass
@@ -326,67 +326,81 @@ def _scrub_group_observations(
     may_name: dict[int, set[int]],
 ) -> int:
     """Replace the purged children's names in the observations that remain: those they
-    were tagged in with other children, and any other whose words may name them."""
+    were tagged in with other children, and any other whose words may name them.
+
+    Rows are read and written as columns, not objects: only what a scrub reads is
+    fetched, and only a row whose text changed is written back."""
     tagged = exists().where(
         ObservationChild.observation_id == Observation.id,
         among(ObservationChild.child_id, child_ids),
     )
-    remaining = list(
-        db.session.scalars(
-            select(Observation).where(
-                not_among(Observation.id, only_theirs),
-                or_(tagged, among(Observation.id, sorted(may_name))),
-            )
+    remaining = db.session.execute(
+        select(
+            Observation.id, Observation.text, Observation.next_steps, Observation.review_note
+        ).where(
+            not_among(Observation.id, only_theirs),
+            or_(tagged, among(Observation.id, sorted(may_name))),
         )
-    )
-    ids = [observation.id for observation in remaining]
-    comments = _by_observation(select(Comment).where(among(Comment.observation_id, ids)))
-    revisions = _by_observation(
-        select(ObservationRevision).where(among(ObservationRevision.observation_id, ids))
-    )
-    for observation, kept, purged in _scrub_plans(remaining, child_ids, purged_names, may_name):
-
-        def scrub(text: str, kept: list[ChildName] = kept, purged: list[ChildName] = purged) -> str:
-            return mask_other_children(text, shown_child=kept[0], others=purged, kept=kept)
-
-        observation.text = _scrubbed_markdown(observation.text, purged, kept)
-        observation.next_steps = _scrubbed_markdown(observation.next_steps, purged, kept)
-        observation.review_note = scrub(observation.review_note)
-        for photo in observation.photos:
-            photo.caption = scrub(photo.caption)
-        for comment in comments.get(observation.id, []):
-            comment.body = scrub(comment.body)
-        for revision in revisions.get(observation.id, []):
-            revision.changes = [
+    ).all()
+    plans = _scrub_plans([row.id for row in remaining], purged_names, may_name)
+    _write_changed(
+        Observation,
+        [
+            (
+                row,
                 {
-                    **change,
-                    **{
-                        side: _scrubbed_part(change, side, purged, kept)
-                        for side in ("before", "after")
-                    },
-                }
-                for change in revision.changes
-            ]
-    # Not kept in step with the tags loaded above (the ORM would have every deleted key
-    # sent back and looked up): the purge forgets every loaded object when it ends.
+                    "text": _scrubbed_markdown(row.text, *plans[row.id]),
+                    "next_steps": _scrubbed_markdown(row.next_steps, *plans[row.id]),
+                    "review_note": _scrubbed_text(row.review_note, *plans[row.id]),
+                },
+            )
+            for row in remaining
+            if row.id in plans
+        ],
+    )
+    scrubbed = sorted(plans)
+    for model, column in ((Photo, Photo.caption), (Comment, Comment.body)):
+        rows = db.session.execute(
+            select(model.id, model.observation_id, column).where(
+                among(model.observation_id, scrubbed), column != ""
+            )
+        ).all()
+        _write_changed(
+            model,
+            [(row, {column.key: _scrubbed_text(row[2], *plans[row[1]])}) for row in rows],
+        )
+    revisions = db.session.execute(
+        select(
+            ObservationRevision.id,
+            ObservationRevision.observation_id,
+            ObservationRevision.changes,
+        ).where(among(ObservationRevision.observation_id, scrubbed))
+    ).all()
+    _write_changed(
+        ObservationRevision,
+        [
+            (revision, {"changes": _scrubbed_changes(revision.changes, *plans[revision[1]])})
+            for revision in revisions
+        ],
+    )
     for tags in (
         delete(ObservationChild).where(among(ObservationChild.child_id, child_ids)),
         delete(PhotoChild).where(among(PhotoChild.child_id, child_ids)),
     ):
         db.session.execute(tags.execution_options(synchronize_session=False))
-    db.session.flush()
     return len(remaining)
 
 
+_Plan = tuple[list[ChildName], list[ChildName]]  # (the purged it may name, the children kept)
+
+
 def _scrub_plans(
-    remaining: list[Observation],
-    child_ids: list[int],
-    purged_names: list[ChildName],
-    may_name: dict[int, set[int]],
-) -> list[tuple[Observation, list[ChildName], list[ChildName]]]:
-    """For each observation that keeps a child: the children kept, and the purged children
-    whose names its texts may hold (tagged in it, its words holding theirs, or named in a
-    script written without spaces, whose words the database's split does not find).
+    observation_ids: list[int], purged_names: list[ChildName], may_name: dict[int, set[int]]
+) -> dict[int, _Plan]:
+    """For each observation that keeps a child: the purged children whose names its texts
+    may hold (tagged in it, its words holding theirs, or named in a script written
+    without spaces, whose words the database's split does not find), and the children
+    kept.
 
     The masking's matcher compiles one pattern per set of names (0.3 ms a child; 200
     children's forms took 50-140 ms, once per observation kept by different children):
@@ -397,27 +411,64 @@ def _scrub_plans(
     always = {
         child.id for child in purged_names if not all(map(separated_by_spaces, name_forms(child)))
     }
-    plans: list[tuple[Observation, tuple[ChildName, ...], set[int]]] = []
+    kept: dict[int, list[ChildName]] = {}
+    tagged: dict[int, set[int]] = {}
+    for observation, *name in db.session.execute(
+        select(
+            ObservationChild.observation_id,
+            Child.id,
+            Child.first_name,
+            Child.last_name,
+            Child.preferred_name,
+        )
+        .join(Child, Child.id == ObservationChild.child_id)
+        .where(among(ObservationChild.observation_id, observation_ids))
+        .order_by(ObservationChild.observation_id, Child.id)
+    ):
+        child = ChildName(*name)
+        if child.id in by_id:
+            tagged.setdefault(observation, set()).add(child.id)
+        else:
+            kept.setdefault(observation, []).append(child)
     targets: dict[tuple[ChildName, ...], set[int]] = {}  # kept -> the purged their matcher holds
-    for observation in remaining:
-        kept = tuple(_name(tag.child) for tag in observation.tags if tag.child_id not in by_id)
-        if not kept:
-            continue
-        tagged = {tag.child_id for tag in observation.tags if tag.child_id in by_id}
-        targets.setdefault(kept, set()).update(tagged, may_name.get(observation.id, ()), always)
-        plans.append((observation, kept, targets[kept]))
-    return [
-        (observation, list(kept), [by_id[child] for child in sorted(purged)])
-        for observation, kept, purged in plans
+    for observation, staying in kept.items():
+        found = targets.setdefault(tuple(staying), set())
+        found.update(tagged.get(observation, ()), may_name.get(observation, ()), always)
+    purged = {group: [by_id[child] for child in sorted(ids)] for group, ids in targets.items()}
+    return {observation: (purged[tuple(staying)], staying) for observation, staying in kept.items()}
+
+
+def _write_changed(model: type, rows: list[tuple[Row, dict[str, object]]]) -> None:
+    """Write each row's new values where any differs from what was read (one statement
+    sent for them all)."""
+    changed = [
+        {"row_id": row.id, **values}
+        for row, values in rows
+        if any(getattr(row, column) != value for column, value in values.items())
     ]
+    if changed:
+        table = model.__table__  # type: ignore[attr-defined]
+        written = {column: bindparam(column) for column in changed[0] if column != "row_id"}
+        db.session.execute(
+            update(table).where(table.c.id == bindparam("row_id")).values(written), changed
+        )
 
 
-def _by_observation(query: Select[tuple[_Row]]) -> dict[int, list[_Row]]:
-    """Rows of the observations being scrubbed (one query for them all), by observation."""
-    rows: dict[int, list[_Row]] = {}
-    for row in db.session.scalars(query):
-        rows.setdefault(row.observation_id, []).append(row)
-    return rows
+def _scrubbed_text(text: str, purged: list[ChildName], kept: list[ChildName]) -> str:
+    return mask_other_children(text, shown_child=kept[0], others=purged, kept=kept)
+
+
+def _scrubbed_changes(
+    changes: list[dict[str, str]], purged: list[ChildName], kept: list[ChildName]
+) -> list[dict[str, str]]:
+    """A revision's changes without the purged children's names."""
+    return [
+        {
+            **change,
+            **{side: _scrubbed_part(change, side, purged, kept) for side in ("before", "after")},
+        }
+        for change in changes
+    ]
 
 
 def _scrubbed_markdown(source: str, purged: list[ChildName], kept: list[ChildName]) -> str:
