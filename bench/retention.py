@@ -91,11 +91,15 @@ def fill_archive(
     observations_each: int = 10,
     photos_each: int = 2,
     write: bool = True,
+    numbered_from: int = 0,
 ) -> int:
     """Archived children past retention, each with a parent and ``observations_each``
     observations of ``photos_each`` photos showing them; the first observation is with
     a friend who stays (one for ten children) and names both, so the purge scrubs it.
-    Returns how many files were written (``write``: or else named only)."""
+    Names are numbered from ``numbered_from``: a second archive filled by the same
+    process names other children, as the next night's purge does (the masking keeps the
+    patterns it compiled for a set of names). Returns how many files were written
+    (``write``: or else named only)."""
     from app import clock
     from app.auth.models import AccountStatus, Role, User
     from app.extensions import db
@@ -113,8 +117,8 @@ def fill_archive(
             Child.__table__,
             [
                 {
-                    "first_name": f"Stay{n}",
-                    "last_name": f"Here{n}",
+                    "first_name": f"Stay{numbered_from + n}",
+                    "last_name": f"Here{numbered_from + n}",
                     "date_of_birth": date(2022, 1, 1),
                     "start_date": date(2024, 9, 1),
                     "room": "Rainbows",
@@ -129,8 +133,8 @@ def fill_archive(
                 Child.__table__,
                 [
                     {
-                        "first_name": f"Kid{start + n}",
-                        "last_name": f"Family{start + n}",
+                        "first_name": f"Kid{numbered_from + start + n}",
+                        "last_name": f"Family{numbered_from + start + n}",
                         "date_of_birth": date(2010, 1, 1),
                         "start_date": date(2012, 9, 1),
                         "room": "Rainbows",
@@ -167,7 +171,8 @@ def fill_archive(
                 for i, child in enumerate(child_ids)
                 for number in range(observations_each)
             ]
-            names = dict(zip(child_ids, range(start, start + count), strict=True))
+            first = numbered_from + start
+            names = dict(zip(child_ids, range(first, first + count), strict=True))
             observation_ids = _insert(
                 Observation.__table__,
                 [
@@ -175,7 +180,8 @@ def fill_archive(
                         "kind": "staff",
                         "status": "published",
                         "observed_on": LEFT_ON - timedelta(days=number),
-                        "text": f"Kid{names[child]} and Stay{friends.index(friend)} built a den."
+                        "text": f"Kid{names[child]} and Stay{numbered_from + friends.index(friend)}"
+                        " built a den."
                         if friend
                         else f"Kid{names[child]} painted.",
                         "next_steps": "",
@@ -245,7 +251,7 @@ def bench_purge(app: Flask, children: int, *, floor: bool = True) -> None:
     folder = None
     for overlapped in (False, True):
         slug = "bench-purge-overlapped" if overlapped else "bench-purge"
-        files = archive_on_disk(app, slug, children)
+        files = archive_on_disk(app, slug, children, numbered_from=children if overlapped else 0)
         with app.app_context(), tenant_context(slug):
             folder = setting_folder()
         _purge_archive(app, slug, children, files, folder, overlapped=overlapped)
@@ -260,14 +266,15 @@ def bench_purge(app: Flask, children: int, *, floor: bool = True) -> None:
         )
 
 
-def archive_on_disk(app: Flask, slug: str, children: int) -> int:
-    """A new setting with ``children`` archived children; returns how many files."""
+def archive_on_disk(app: Flask, slug: str, children: int, *, numbered_from: int = 0) -> int:
+    """A new setting with ``children`` archived children (``fill_archive``); returns how
+    many files."""
     from bench.auth import inside_new_setting
 
     with inside_new_setting(app, slug):
         pass
     started = time.perf_counter()
-    files = fill_archive(app, slug, children)
+    files = fill_archive(app, slug, children, numbered_from=numbered_from)
     # Photos of children who left years ago are long on disk: removing a file whose blocks
     # are written costs far more than removing one still in the page cache.
     os.sync()
