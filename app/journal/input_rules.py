@@ -4,12 +4,14 @@ keeps it (the forms check the same limits on what was sent).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from app import clock
 from app.journal.models import CAPTION_LENGTH, COMMENT_LENGTH, NEXT_STEPS_LENGTH, TEXT_LENGTH
 from app.journal.text import clean_observation_text
+from app.people.models import Child
 from app.validation import InvalidField
 
 EARLIEST_OBSERVATION = date(2000, 1, 1)
@@ -65,11 +67,20 @@ def clean_caption(raw: str) -> str:
     return clean_text(" ".join(raw.split()), "caption", CAPTION)
 
 
-def checked_date(observed_on: date | None, field_name: str = "observed_on") -> date:
+def checked_date(
+    observed_on: date | None, children: Sequence[Child] = (), field_name: str = "observed_on"
+) -> date:
+    """The date an observation of ``children`` happened: not in the future, and not before
+    any of them was born (a slip of the year, 2020 for 2026)."""
     if observed_on is None:
         raise InvalidField(field_name, "Date observed is required.")
     if observed_on > clock.today():
         raise InvalidField(field_name, "The date cannot be in the future.")
     if observed_on < EARLIEST_OBSERVATION:
         raise InvalidField(field_name, f"The date must be after {EARLIEST_OBSERVATION:%Y}.")
+    for child in children:
+        if observed_on < child.date_of_birth:
+            raise InvalidField(
+                field_name, f"The date is before {child.known_as} was born: check the year."
+            )
     return observed_on

@@ -97,7 +97,7 @@ def _checked(
     if details.age_band and details.age_band not in AGE_BANDS:
         raise InvalidField("age_band", "Choose an age band from the list.")
     values = {
-        "observed_on": checked_date(details.observed_on),
+        "observed_on": checked_date(details.observed_on, children),
         "text": clean_text(details.text, "text", WHAT_HAPPENED),
         "next_steps": clean_text(details.next_steps, "next_steps", NEXT_STEPS),
         "areas": _known_codes(details.areas, AREAS_OF_LEARNING, "areas"),
@@ -207,7 +207,7 @@ def create_home_observation(
         kind=ObservationKind.HOME,
         status=ObservationStatus.IN_REVIEW,
         author_id=by.id,
-        observed_on=checked_date(observed_on),
+        observed_on=checked_date(observed_on, [child]),
         text=clean_text(text, "text", WHAT_HAPPENED),
         next_steps="",
         areas=[],

@@ -215,3 +215,40 @@ def test_changes_to_observations_are_audited(app, family):
         events = set(db.session.scalars(select(AuditEntry.event)))
     assert {"observation.created", "observation.published"} <= events
     assert observation_id
+
+
+def test_an_observation_dated_before_a_child_was_born_is_refused(app, family):
+    """Ada was born on 2 April 2023: a date before it is a slip of the year (2020 for
+    2026), for a staff observation, its correction, and a parent's from home."""
+    staff = signed_in(app, family, "staff")
+    before_birth = "2023-04-01"
+    created = post_form(
+        staff,
+        NEW_OBSERVATION,
+        {"observed_on": before_birth, "child_ids": [str(family.child_a_id)], "text": "Ada ran."},
+    )
+    assert created.status_code == 422
+    assert "before Ada was born" in created.text
+    observation_id = observe(app, family, [family.child_a_id], "Ada ran.")
+    corrected = post_form(
+        staff,
+        f"/journal/observations/{observation_id}/edit",
+        {"observed_on": before_birth, "child_ids": [str(family.child_a_id)], "text": "Ada ran."},
+    )
+    assert corrected.status_code == 422
+    parent = signed_in(app, family, "parent_a")
+    from_home = post_form(
+        parent,
+        f"/journal/children/{family.child_a_id}/home-observations/new",
+        {"observed_on": before_birth, "text": "Ada and the cat."},
+    )
+    assert from_home.status_code == 422
+    with inside(app, family.slug):
+        assert db.session.scalar(select(func.count()).select_from(Observation)) == 1
+        assert db.session.get_one(Observation, observation_id).observed_on == TODAY
+    on_the_day = post_form(
+        staff,
+        NEW_OBSERVATION,
+        {"observed_on": "2023-04-02", "child_ids": [str(family.child_a_id)], "text": "Born!"},
+    )
+    assert on_the_day.status_code == 303
