@@ -163,15 +163,21 @@ def audited_about(record_type: RecordType, person_id: int) -> dict[str, Any]:
     return {"subject": db.session.get_one(User, person_id)}
 
 
+def _hold_reason(reason: str, missing: str) -> str:
+    """``reason`` as stored and audited: cleaned, spaces folded, required and bounded."""
+    reason = " ".join(clean_observation_text(reason).split())
+    if not reason:
+        raise InvalidInput(missing)
+    if len(reason) > HOLD_REASON_LENGTH:
+        raise InvalidInput(f"The reason must be at most {HOLD_REASON_LENGTH} characters.")
+    return reason
+
+
 def place_hold(person: ArchivedPerson, reason: str, *, by: User) -> LegalHold:
     """Stop the purge of ``person`` until the hold is lifted; the reason is required."""
     if person.hold is not None:
         raise InvalidInput(f"{person.name}'s records are already on hold.")
-    reason = " ".join(clean_observation_text(reason).split())
-    if not reason:
-        raise InvalidInput("Give the reason for the hold.")
-    if len(reason) > HOLD_REASON_LENGTH:
-        raise InvalidInput(f"The reason must be at most {HOLD_REASON_LENGTH} characters.")
+    reason = _hold_reason(reason, "Give the reason for the hold.")
     key = "child_id" if person.record_type is RecordType.CHILD else "user_id"
     hold = LegalHold(**{key: person.id}, reason=reason, placed_by_id=by.id, placed_at=clock.now())
     db.session.add(hold)
@@ -180,20 +186,24 @@ def place_hold(person: ArchivedPerson, reason: str, *, by: User) -> LegalHold:
         "retention.hold_placed",
         actor=by,
         record=person.record_type.value,
+        reason=reason,
         **audited_about(person.record_type, person.id),
     )
     return hold
 
 
-def lift_hold(person: ArchivedPerson, *, by: User) -> None:
-    """Let the purge take ``person`` again, on their purge date or at the next run."""
+def lift_hold(person: ArchivedPerson, reason: str, *, by: User) -> None:
+    """Let the purge take ``person`` again, on their purge date or at the next run; the
+    reason is required, as placing's is: the audit entry is all that says why once lifted."""
     if person.hold is None:
         raise InvalidInput(f"{person.name}'s records are not on hold.")
+    reason = _hold_reason(reason, "Give the reason for lifting the hold.")
     db.session.execute(delete(LegalHold).where(LegalHold.id == person.hold.id))
     db.session.flush()
     audit.record(
         "retention.hold_lifted",
         actor=by,
         record=person.record_type.value,
+        reason=reason,
         **audited_about(person.record_type, person.id),
     )

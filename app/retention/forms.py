@@ -66,14 +66,20 @@ class PurgeForm(FlaskForm):
     )
 
 
-class HoldForm(FlaskForm):
-    reason = TextAreaField(
-        "Reason for the hold",
-        validators=[
-            InputRequired(message="Give the reason for the hold."),
-            at_most("The reason", HOLD_REASON_LENGTH),
-        ],
+def _reason_field(label: str, missing: str) -> TextAreaField:
+    """A hold's reason, placing or lifting: required, as long as the hold's column holds."""
+    return TextAreaField(
+        label,
+        validators=[InputRequired(message=missing), at_most("The reason", HOLD_REASON_LENGTH)],
     )
+
+
+class HoldForm(FlaskForm):
+    reason = _reason_field("Reason for the hold", "Give the reason for the hold.")
+
+
+class LiftForm(FlaskForm):
+    reason = _reason_field("Reason for lifting the hold", "Give the reason for lifting the hold.")
 
 
 class TrailForm(PageForm):

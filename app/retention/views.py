@@ -32,7 +32,7 @@ from app.retention import archive as archived
 from app.retention import audit_trail as trail
 from app.retention import due, packs
 from app.retention import subject_access as sar
-from app.retention.forms import HoldForm, PurgeForm, ScheduleForm, TrailForm
+from app.retention.forms import HoldForm, LiftForm, PurgeForm, ScheduleForm, TrailForm
 from app.retention.ledger import PurgeReason, RecordType
 from app.retention.models import LeavingPack
 from app.retention.purge import parents_only_of, purge_accounts, purge_children
@@ -130,6 +130,7 @@ def _person_page(
     person: archived.ArchivedPerson,
     purge_form: PurgeForm | None = None,
     hold_form: HoldForm | None = None,
+    lift_form: LiftForm | None = None,
     errors: dict[str, list[str]] | None = None,
 ) -> str:
     going_too = parents_only_of([person.id]) if person.record_type is RecordType.CHILD else []
@@ -139,6 +140,7 @@ def _person_page(
         parents_going_too=[db.session.get_one(User, parent).full_name for parent in going_too],
         purge_form=purge_form or PurgeForm(formdata=None),
         hold_form=hold_form or HoldForm(formdata=None),
+        lift_form=lift_form or LiftForm(formdata=None),
         errors=errors or {},
     )
 
@@ -200,13 +202,17 @@ def place_hold(kind: str, person_id: int) -> Page:
 @require(Action.MANAGE_RECORDS)
 def lift_hold(kind: str, person_id: int) -> Page:
     shown = _person_or_404(kind, person_id)
-    ActionForm().validate_on_submit() or abort(400)
-    try:
-        archived.lift_hold(shown, by=signed_in_account())
-    except InvalidInput as error:
-        return _person_page(shown, errors={"hold": [str(error)]}), INVALID
-    flash(f"The hold on {shown.name}'s records is lifted.", "success")
-    return redirect(url_for("retention.person", kind=kind, person_id=person_id), code=303)
+    form = LiftForm()
+    errors: dict[str, list[str]] = {}
+    if form.validate():
+        try:
+            archived.lift_hold(shown, form.reason.data or "", by=signed_in_account())
+        except InvalidInput as error:  # the reason beside its field; "not on hold" above
+            errors = {"reason" if shown.hold else "hold": [str(error)]}
+        else:
+            flash(f"The hold on {shown.name}'s records is lifted.", "success")
+            return redirect(url_for("retention.person", kind=kind, person_id=person_id), code=303)
+    return _person_page(shown, lift_form=form, errors=errors), INVALID
 
 
 # ---------------------------------------------------------------- the audit trail

@@ -10,6 +10,7 @@ from app.auth.models import User
 from app.auth.operations import deactivate_user
 from app.extensions import db
 from app.people.models import Child
+from app.retention.models import HOLD_REASON_LENGTH
 from tests.helpers.clients import post_form
 from tests.helpers.journal import signed_in
 from tests.helpers.people import get_user, inside
@@ -100,3 +101,27 @@ def test_a_child_on_hold_past_their_date_is_not_listed_as_to_be_purged(app, fami
     dashboard = " ".join(re.sub(r"<[^>]+>", " ", manager.get("/").text).split())
     listed = dashboard.split("Records past their retention date", 1)[1][:300]
     assert "Ada Okafor" in listed and "on legal hold: kept until the hold is lifted" in listed
+
+
+def test_why_a_hold_was_placed_and_why_it_was_lifted_are_in_the_audit_log(app, family):
+    archive(app, family, family.child_a_id)
+    manager = signed_in(app, family, "manager")
+    page = f"/retention/archive/child/{family.child_a_id}"
+    post_form(manager, f"{page}/hold", {"reason": "Claim from the Okafor family"})
+    for refused, problem in (
+        ("", "Give the reason for lifting the hold."),
+        ("   ", "Give the reason for lifting the hold."),
+        ("x" * (HOLD_REASON_LENGTH + 1), f"at most {HOLD_REASON_LENGTH} characters"),
+    ):
+        response = post_form(manager, f"{page}/lift", {"reason": refused})
+        assert response.status_code == 422 and problem in response.text
+        assert "Lift the legal hold" in response.text  # still on hold
+    assert post_form(manager, f"{page}/lift", {"reason": "Claim  settled"}).status_code == 303
+    assert "Place a legal hold" in manager.get(page).text
+
+    placed = manager.get("/retention/audit?action=retention.hold_placed").text
+    assert "Claim from the Okafor family" in placed
+    lifted = manager.get("/retention/audit?action=retention.hold_lifted").text
+    assert "Claim settled" in lifted and "Claim from" not in lifted
+    again = post_form(manager, f"{page}/lift", {"reason": "Twice"})
+    assert again.status_code == 422 and "not on hold" in again.text

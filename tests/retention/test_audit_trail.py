@@ -134,7 +134,7 @@ def test_holds_and_exports_about_someone_are_found_by_them_and_go_with_their_pur
     for kind, person in (("staff", family.staff_id), ("child", family.child_a_id)):
         page = f"/retention/archive/{kind}/{person}"
         post_form(manager, f"{page}/hold", {"reason": "A question from the family"})
-        post_form(manager, f"{page}/lift", {})
+        post_form(manager, f"{page}/lift", {"reason": "Answered"})
         assert (
             post_form(manager, f"/retention/subject-access/{kind}/{person}", {}).status_code == 200
         )

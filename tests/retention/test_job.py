@@ -69,7 +69,7 @@ def test_a_legal_hold_stops_the_job_and_lifting_it_lets_the_next_run_purge(app, 
     assert [e for e in ledger_entries(app, family.slug) if e.record_type == "child"] == []
 
     manager = signed_in(app, family, "manager")
-    assert post_form(manager, f"{page}/lift").status_code == 303
+    assert post_form(manager, f"{page}/lift", {"reason": "Settled"}).status_code == 303
     _purge_job(app)
     assert not _exists(app, family.slug, Child, family.child_a_id)
     with inside(app, family.slug):
@@ -192,7 +192,7 @@ def test_a_parent_on_legal_hold_stays_when_their_only_child_is_purged(app, famil
     manager = signed_in(app, family, "manager")
     assert "Complaint from Pat" in manager.get(parent_page).text
 
-    post_form(manager, f"{parent_page}/lift", {})
+    post_form(manager, f"{parent_page}/lift", {"reason": "Complaint withdrawn"})
     _purge_job(app)  # their own period (1 year after their access ended) is long past
     assert not _exists(app, family.slug, User, family.parent_a_id)
 

@@ -63,7 +63,11 @@ ROUTES: dict[str, Route] = {
         (("reason", "Dispute"),),
     ),
     "retention.lift_hold": Route(
-        "POST", "/retention/archive/child/{row}/lift", "archived", MANAGERS
+        "POST",
+        "/retention/archive/child/{row}/lift",
+        "archived",
+        MANAGERS,
+        (("reason", "Settled"),),
     ),
     "retention.purge": Route(
         "POST",
