@@ -195,13 +195,18 @@ def delete_observation(observation: Observation, *, by: User, reason: str = "") 
     db.session.flush()
 
 
+def no_home_observations(child: Child) -> str:
+    """Why nothing more can be sent from home about a child who has left."""
+    return f"{child.known_as} has left: no new observations can be added."
+
+
 def create_home_observation(
     child: Child, observed_on: date | None, text: str, *, by: User
 ) -> Observation:
     """A parent's observation from home: it waits for staff before it joins the journal."""
     check(by, Action.SEND_HOME_OBSERVATIONS, child)
     if child.is_archived:
-        raise InvalidField("text", f"{child.known_as} has left: no new observations can be added.")
+        raise InvalidField("text", no_home_observations(child))
     now = clock.now()
     observation = Observation(
         kind=ObservationKind.HOME,

@@ -904,6 +904,8 @@ def child_photo(child_id: int, photo_id: int, size: str) -> Response:
 @require(Action.SEND_HOME_OBSERVATIONS)
 def new_home_observation(child_id: int) -> str:
     child = _child_or_404(child_id)
+    if child.is_archived:  # the form could never be sent: say so before it is written
+        abort(409, description=observations.no_home_observations(child))
     form = HomeObservationForm(formdata=None, observed_on=clock.today())
     return render_template("journal/home_observation_form.html", child=child, form=form, errors={})
 

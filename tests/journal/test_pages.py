@@ -252,3 +252,15 @@ def test_an_observation_dated_before_a_child_was_born_is_refused(app, family):
         {"observed_on": "2023-04-02", "child_ids": [str(family.child_a_id)], "text": "Born!"},
     )
     assert on_the_day.status_code == 303
+
+
+def test_the_home_observation_form_of_a_child_who_has_left_says_so(app, family):
+    """The form could never be sent (its POST refuses a child who left): the page says so
+    at once instead of letting the parent write it first."""
+    manager = signed_in(app, family, "manager")
+    assert post_form(manager, f"/people/children/{family.child_a_id}/archive").status_code == 303
+    parent = signed_in(app, family, "parent_a")
+    page = parent.get(f"/journal/children/{family.child_a_id}/home-observations/new")
+    assert page.status_code == 409
+    assert "Ada has left: no new observations can be added." in page.text
+    assert 'name="text"' not in page.text
