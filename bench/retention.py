@@ -77,6 +77,16 @@ def _insert(table, rows: list[dict]) -> list[int]:
     return []
 
 
+def _tag_key(newest: date, days_before: int) -> dict[str, object]:
+    """What a tag row copies of its observation (published, by staff, ``days_before`` the
+    ``newest``), which its foreign key checks: the rows are inserted here without the ORM."""
+    return {
+        "observed_on": newest - timedelta(days=days_before),
+        "status": "published",
+        "kind": "staff",
+    }
+
+
 def write_files(folder: Path, names: list[str], data: bytes) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
@@ -198,13 +208,10 @@ def fill_archive(
             _insert(
                 ObservationChild.__table__,
                 [
-                    {"observation_id": o, "child_id": c}
-                    for o, (c, _, friend) in zip(observation_ids, observations, strict=True)
-                ]
-                + [
-                    {"observation_id": o, "child_id": friend}
-                    for o, (_, _, friend) in zip(observation_ids, observations, strict=True)
-                    if friend
+                    {"observation_id": o, "child_id": tagged, **_tag_key(LEFT_ON, number)}
+                    for o, (c, number, friend) in zip(observation_ids, observations, strict=True)
+                    for tagged in (c, friend)
+                    if tagged
                 ],
             )
             photos = [
@@ -492,7 +499,10 @@ def _pack_child(app: Flask, slug: str, observations: int) -> tuple[int, int]:
         )
         _insert(
             ObservationChild.__table__,
-            [{"observation_id": o, "child_id": child_id} for o in ids],
+            [
+                {"observation_id": o, "child_id": child_id, **_tag_key(date(2026, 1, 1), n)}
+                for n, o in enumerate(ids)
+            ],
         )
         names = [(o, p, os.urandom(12).hex()) for o in ids for p in range(2)]
         _insert(

@@ -7,6 +7,8 @@ page answers 404), and ``app.access.policy`` asks the same conditions of a singl
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import exists, false, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -65,8 +67,31 @@ def observations_in_journal(viewer: Reader, child: Child) -> list[ColumnElement[
     """What ``child``'s journal shows ``viewer`` (who may open it): the published
     observations about the child, and for a parent also the home observations they sent
     themselves, whatever became of them."""
-    published = Observation.status == ObservationStatus.PUBLISHED
+    shown = _shown_in_journal(viewer, Observation.status, Observation.kind, Observation.author_id)
+    return [about_child(child.id), shown]
+
+
+def journal_entries(viewer: Reader, child: Child) -> list[ColumnElement[bool]]:
+    """The same rule as ``observations_in_journal``, on ``child``'s tag rows alone
+    (``ObservationChild``, which carries its observation's status and kind): what a
+    journal page is picked from without reading the observations. Only a home
+    observation, for a parent, has its author looked up."""
+    author = (
+        select(Observation.author_id)
+        .where(Observation.id == ObservationChild.observation_id)
+        .correlate_except(Observation)  # the tag row's own, even where observations are joined
+        .scalar_subquery()
+    )
+    shown = _shown_in_journal(viewer, ObservationChild.status, ObservationChild.kind, author)
+    return [ObservationChild.child_id == child.id, shown]
+
+
+def _shown_in_journal(
+    viewer: Reader, status: Any, kind: Any, author_id: Any
+) -> ColumnElement[bool]:
+    """The rule itself, on an observation's status, kind and author (wherever they are
+    read from): published, or for a parent a home observation of their own."""
+    published = status == ObservationStatus.PUBLISHED
     if viewer.role is Role.PARENT:
-        own_home = (Observation.kind == ObservationKind.HOME) & (Observation.author_id == viewer.id)
-        return [about_child(child.id), or_(published, own_home)]
-    return [about_child(child.id), published]
+        return or_(published, (kind == ObservationKind.HOME) & (author_id == viewer.id))
+    return published

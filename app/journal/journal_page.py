@@ -42,14 +42,14 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from app import clock
 from app.access.policy import Action, can, found_seen_child
-from app.access.scopes import children_seen_by, observations_in_journal
+from app.access.scopes import children_seen_by, journal_entries, observations_in_journal
 from app.auth.models import Role
 from app.auth.viewer import Viewer
 from app.extensions import db
 from app.journal import access_log, listing
 from app.journal.listing import Filters, ListedObservation
 from app.journal.masking import ChildName
-from app.journal.models import JournalView, Observation
+from app.journal.models import JournalView, Observation, ObservationChild
 from app.journal.names import SettingChildren
 from app.paging import PAGE_SIZE, Page
 from app.people.models import Child, ParentLink
@@ -97,11 +97,16 @@ def _in_journal(role: Role) -> list[ColumnElement[bool]]:
     return observations_in_journal(viewer, child)  # type: ignore[arg-type]
 
 
+def _entries(role: Role) -> list[ColumnElement[bool]]:
+    viewer, child = _Ids(role, _VIEWER_ID), _Ids(None, _CHILD_ID)
+    return journal_entries(viewer, child)  # type: ignore[arg-type]
+
+
 def _rows(role: Role, filters: Filters, one: bool) -> Any:
-    conditions = [*_in_journal(role), *filters.conditions()]
+    entries = _entries(role)
     if one:
-        conditions.append(Observation.id == _OBSERVATION_ID)
-    page = listing.journal_page_rows(conditions, _SKIPPED).subquery()
+        entries.append(ObservationChild.observation_id == _OBSERVATION_ID)
+    page = listing.journal_page_rows(entries, filters.conditions(), _SKIPPED).subquery()
     newest_first = (page.c.observed_on.desc(), page.c.id.desc())
     return select(_json_text(func.json_build_array(*page.c), *newest_first)).scalar_subquery()
 

@@ -240,28 +240,36 @@ _FROM_JSON: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def journal_page_rows(conditions: Sequence[ColumnElement[bool]], skipped: Any) -> Select[Any]:
-    """A page of a journal's observations under ``conditions`` (after ``skipped`` of them),
-    newest first, as columns: those of ``_COLUMNS``, the author's name, the tagged
-    children, the photos with who is in them, and how many there are in all.
+def journal_page_rows(
+    entries: Sequence[ColumnElement[bool]],
+    conditions: Sequence[ColumnElement[bool]],
+    skipped: Any,
+) -> Select[Any]:
+    """A page of a journal (after ``skipped`` observations), newest first, as columns:
+    those of ``_COLUMNS``, the author's name, the tagged children, the photos with who is
+    in them, and how many there are in all.
 
-    The page is picked from narrow rows (id, date, and the total as ``count(*) OVER ()``),
-    and only its observations are then read in full: sorting every observation of a
-    journal with its text cost PostgreSQL most of a page's time (3 ms for 500)."""
-    picked = (
-        _newest_first(select(Observation.id, Observation.observed_on, func.count().over()))
-        .where(*conditions)
-        .limit(PAGE_SIZE)
-        .offset(skipped)
-        .subquery("picked")
-    )
-    total = picked.c[2]
+    The page is picked from the child's tag rows under ``entries`` (``app.access.scopes.
+    journal_entries``): they carry the observation's date, status and kind, so a page is
+    one range of their index, newest first, counted by ``count(*) OVER ()``; joining the
+    tags with the setting's observations for that cost PostgreSQL most of a page and grew
+    with the setting. The observations are joined in only for ``conditions`` on their own
+    columns (the filters), and only the page's are read in full."""
+    tag = ObservationChild
+    picked = select(tag.observation_id.label("id"), tag.observed_on, func.count().over())
+    picked = picked.where(*entries)
+    if conditions:
+        picked = picked.join(Observation, Observation.id == tag.observation_id)
+        picked = picked.where(*conditions)
+    newest_first = (tag.observed_on.desc(), tag.observation_id.desc())
+    page = picked.order_by(*newest_first).limit(PAGE_SIZE).offset(skipped).subquery("picked")
+    total = page.c[2]
     return (
         select(*_COLUMNS, User.full_name, _TAGGED, _PHOTOS, total)
-        .select_from(picked)
-        .join(Observation, Observation.id == picked.c.id)
+        .select_from(page)
+        .join(Observation, Observation.id == page.c.id)
         .outerjoin(User, User.id == Observation.author_id)
-        .order_by(picked.c.observed_on.desc(), picked.c.id.desc())
+        .order_by(page.c.observed_on.desc(), page.c.id.desc())
     )
 
 

@@ -15,11 +15,14 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
     Text,
+    UniqueConstraint,
     orm,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -92,6 +95,10 @@ class JournalView(enum.StrEnum):
     EXPORT = "export"  # the child's journal downloaded
 
 
+# The columns of an observation its tag rows copy (``ObservationChild``).
+JOURNAL_KEY = ("observed_on", "status", "kind")
+
+
 class ObservationFacts:
     """What an observation's columns say in words: for the model, and for an observation
     read as columns (``app.journal.listing.ListedObservation``). Needs ``status``,
@@ -130,6 +137,8 @@ class Observation(TenantModel, ObservationFacts):
     __table_args__ = (
         Index("ix_observations_status_observed_on", "status", "observed_on"),
         Index("ix_observations_areas", "areas", postgresql_using="gin"),
+        # What its tag rows copy (``ObservationChild``): their foreign key refers to it.
+        UniqueConstraint("id", *JOURNAL_KEY, name="uq_observations_journal_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -202,16 +211,49 @@ class ObservationRevision(TenantModel):
 
 
 class ObservationChild(TenantModel):
-    """A child an observation is about (one for an individual observation, more for a group)."""
+    """A child an observation is about (one for an individual observation, more for a group).
+
+    The row also carries the observation's date, status and kind (``JOURNAL_KEY``): the
+    journal's order and what decides who sees an observation in it. A child's journal
+    page is picked from these rows alone, by one range of ``ix_observation_children_
+    journal`` (the child, newest first), instead of joining the child's tags with every
+    observation of the setting. The database keeps the copy right: the foreign key to the
+    observation covers those columns and cascades their updates (``ON UPDATE CASCADE``),
+    so publishing, withdrawing, editing the date, a bulk UPDATE or a restore can never
+    leave a tag row saying otherwise, and a row inserted with other values is refused.
+    The ORM fills them in from the observation when a tag is added (the relationship
+    joins on the whole key).
+    """
 
     __tablename__ = "observation_children"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["observation_id", *JOURNAL_KEY],
+            ["observations.id", *(f"observations.{column}" for column in JOURNAL_KEY)],
+            name="fk_observation_children_observation_id_observations",
+            ondelete="CASCADE",
+            onupdate="CASCADE",
+        ),
+        # A journal page is a range of it (newest first); status and kind are there for
+        # the visibility rule, so picking a page reads the index alone.
+        Index(
+            "ix_observation_children_journal",
+            "child_id",
+            text("observed_on DESC"),
+            text("observation_id DESC"),
+            postgresql_include=["status", "kind"],
+        ),
+    )
 
-    observation_id: Mapped[int] = mapped_column(
-        ForeignKey("observations.id", ondelete="CASCADE"), primary_key=True
-    )
+    observation_id: Mapped[int] = mapped_column(primary_key=True)
     child_id: Mapped[int] = mapped_column(
-        ForeignKey("children.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("children.id", ondelete="CASCADE"), primary_key=True
     )
+    observed_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[ObservationStatus] = mapped_column(
+        text_enum(ObservationStatus, "observation_status")
+    )
+    kind: Mapped[ObservationKind] = mapped_column(text_enum(ObservationKind, "observation_kind"))
 
     child: Mapped[Child] = orm.relationship(lazy="joined")
 

@@ -20,6 +20,7 @@ from app.people.models import Child
 from tenants.models import Setting
 from tenants.spares import ready_spares
 from tests.helpers.clients import client_for, sign_in
+from tests.helpers.migrations import downgrade_setting
 from tests.helpers.people import PASSWORD, PIN
 
 
@@ -329,12 +330,14 @@ def test_a_setting_backed_up_at_an_older_revision_is_built_by_the_migrations_and
     from tenants.migrating import _script_directory, current_revision, setting_head_revision
 
     service.family("sunnyside")
+    # The setting as a release before this one left it (its rows at that revision), backed
+    # up by that release (whose manifest names the revision).
+    older = _script_directory().get_revision(setting_head_revision()).down_revision
+    downgrade_setting(service.app, "sunnyside", older)
     service.cli("backups", "run")
     backup = service.only_backup()
     key = service.app.config["LJ"].BACKUP_KEY
     manifest = json.loads(b"".join(decrypted_chunks(backup.path / MANIFEST, key)))
-    # The head revision only adds indexes: the rows fit the revision before it as they are.
-    older = _script_directory().get_revision(setting_head_revision()).down_revision
     manifest["revisions"]["setting"] = older
     (backup.path / MANIFEST).unlink()
     writer = EncryptingWriter(backup.path / MANIFEST, key)
