@@ -14,11 +14,13 @@ from typing import Any
 
 from sqlalchemy import Select, String, cast, func, literal, null, or_, select, union_all
 
+from app.auth.audit import action_label
 from app.auth.models import AuditEntry, User
 from app.extensions import db
 from app.journal.models import JournalAccess
 from app.paging import PAGE_SIZE, Page
 from app.people.models import Child
+from app.retention.schedule import RULE_BY_KEY
 from app.timezones import setting_zone
 
 VIEW_ACTION_PREFIX = "journal."  # journal views appear as journal.journal, .observation ...
@@ -36,7 +38,8 @@ class TrailFilters:
 @dataclass(frozen=True)
 class TrailEntry:
     at: datetime
-    action: str
+    action: str  # the code, as recorded
+    label: str  # the action in words, with what it changed when the code alone says little
     actor: str | None  # names as they are now; None for the system or a purged account
     about: str | None
     detail: dict[str, Any]
@@ -114,14 +117,34 @@ def _named(rows: list) -> list[TrailEntry]:
         named = [users.get(row.subject_id), children.get(child) if child else None]
         about = ", ".join(name for name in named if name) or None
         detail = {k: v for k, v in (row.detail or {}).items() if k != "child_id" and v is not None}
-        entries.append(TrailEntry(row.at, row.action, users.get(row.actor_id), about, detail))
+        label, detail = _described(row.action, detail)
+        entries.append(
+            TrailEntry(row.at, row.action, label, users.get(row.actor_id), about, detail)
+        )
     return entries
 
 
-def trail_actions() -> list[str]:
-    """Every action the trail holds, for the filter's choices."""
+def _described(action: str, detail: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The action's words, and the details they do not already say. A period's change
+    names its rule in words and its old and new periods, not the rule's key."""
+    label = action_label(action)
+    rule = (
+        RULE_BY_KEY.get(detail.get("record", "")) if action == "retention.period_changed" else None
+    )
+    if rule is None:
+        return label, detail
+    what = rule.record[0].lower() + rule.record[1:]
+    said = (
+        f"{label}: {what} {rule.trigger}, {detail.get('old')} → {rule.amount(detail.get('new', 0))}"
+    )
+    return said, {k: v for k, v in detail.items() if k not in ("record", "old", "new")}
+
+
+def trail_actions() -> list[tuple[str, str]]:
+    """Every action the trail holds, code and words, for the filter's choices (by words)."""
     trail = _both_logs()
-    return list(db.session.scalars(select(trail.c.action).distinct().order_by(trail.c.action)))
+    codes = db.session.scalars(select(trail.c.action).distinct())
+    return sorted(((code, action_label(code)) for code in codes), key=lambda choice: choice[1])
 
 
 def trail_people() -> list[tuple[int, str]]:

@@ -92,14 +92,17 @@ class TrailForm(PageForm):
     date_to = DateField("To", validators=[Optional()], format=DATE_FORMAT)
 
     def offer(
-        self, people: list[tuple[int, str]], children: list[tuple[int, str]], actions: list[str]
+        self,
+        people: list[tuple[int, str]],
+        children: list[tuple[int, str]],
+        actions: list[tuple[str, str]],
     ) -> None:
         self.person.choices = [
             ("", "Anyone"),
             *((str(i), name) for i, name in people),
             *((f"{CHILD_PREFIX}{i}", f"{name} (child)") for i, name in children),
         ]
-        self.action.choices = [("", "Any action"), *((action, action) for action in actions)]
+        self.action.choices = [("", "Any action"), *actions]
 
     def validate_date_to(self, field: DateField) -> None:
         if field.data and self.date_from.data and field.data < self.date_from.data:

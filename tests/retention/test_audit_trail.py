@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from app.auth.models import AccountStatus, AuditEntry, Role
 from app.auth.operations import correct_invited_email, deactivate_user
 from app.extensions import db
 from app.paging import PAGE_SIZE
+from app.retention.schedule import RULES
 from tenants.models import Setting
 from tenants.registry import forget_cached
 from tests.helpers.clients import post_form
@@ -30,9 +32,9 @@ def test_sign_ins_failures_and_journal_views_are_listed_newest_first(app, family
     manager = signed_in(app, family, "manager")
     page = manager.get("/retention/audit").text
     rows = _rows(page)
-    assert any("signed_in" in row and "Mina Manager" in row for row in rows)
-    assert any("journal.journal" in row and "Ada Okafor" in row for row in rows)
-    assert any("signed_in" in row and "Pat Okafor" in row for row in rows)
+    assert any("Signed in" in row and "Mina Manager" in row for row in rows)
+    assert any("Journal viewed" in row and "Ada Okafor" in row for row in rows)
+    assert any("Signed in" in row and "Pat Okafor" in row for row in rows)
 
 
 def test_filters_by_person_action_and_date(app, family):
@@ -42,7 +44,7 @@ def test_filters_by_person_action_and_date(app, family):
     assert only_pat and all("Pat Okafor" in row for row in only_pat)
 
     sign_ins = _rows(manager.get("/retention/audit?action=signed_in").text)
-    assert len(sign_ins) == 2 and all("signed_in" in row for row in sign_ins)
+    assert len(sign_ins) == 2 and all("Signed in" in row for row in sign_ins)
 
     tomorrow = (clock.today() + timedelta(days=1)).isoformat()
     assert _rows(manager.get(f"/retention/audit?date_from={tomorrow}").text) == []
@@ -104,8 +106,8 @@ def test_filters_by_child_shows_what_was_done_to_and_seen_of_their_records(app, 
     page = manager.get("/retention/audit").text
     assert f'<option value="child-{family.child_a_id}">Ada Okafor (child)</option>' in page
     about_ada = _rows(manager.get(f"/retention/audit?person=child-{family.child_a_id}").text)
-    assert any("journal.journal" in row for row in about_ada)
-    assert any("child.created" in row for row in about_ada)
+    assert any("Journal viewed" in row for row in about_ada)
+    assert any("Child added" in row for row in about_ada)
     assert all("Ada Okafor" in row for row in about_ada)
     assert not any("Bartholomew" in row for row in about_ada)
     assert manager.get("/retention/audit?person=child-999999").status_code == 400
@@ -140,7 +142,7 @@ def test_holds_and_exports_about_someone_are_found_by_them_and_go_with_their_pur
         )
     for choice, name in ((family.staff_id, "Sam Staff"), (f"child-{family.child_a_id}", "Ada")):
         found = _rows(manager.get(f"/retention/audit?person={choice}").text)
-        for action in ("retention.hold_placed", "retention.hold_lifted", "export.subject_access"):
+        for action in ("Legal hold placed", "Legal hold lifted", "Subject access export"):
             assert any(action in row and name in row for row in found), (action, name)
 
     post_form(
@@ -173,3 +175,19 @@ def test_a_page_past_the_last_says_so_and_leads_back(app, family):
     assert past.status_code == 200 and _rows(past.text) == []
     assert "Page 50 is past the last page (1)" in past.text
     assert 'href="/retention/audit?action=signed_in&amp;page=1"' in past.text
+
+
+def test_actions_are_in_words_in_the_log_and_its_filter_the_codes_kept_for_filtering(app, family):
+    manager = signed_in(app, family, "manager")
+    form = {rule.key: str(rule.default) for rule in RULES}
+    form.update(retention_years_after_leaving="2", confirm="yes")
+    post_form(manager, "/retention/", form)
+    page = manager.get("/retention/audit?action=retention.period_changed").text
+    (row,) = _rows(page)
+    said = html.unescape(" ".join(re.sub(r"<[^>]+>", " ", row).split()))
+    changed = "Retention period changed: a child's record and journal after they leave, 3 → 2 years"
+    assert changed in said
+    assert "retention_years_after_leaving" not in row and "old:" not in row
+    chosen = re.search(r'<option[^>]*value="retention.period_changed"[^>]*>([^<]*)<', page)
+    assert chosen and "selected" in chosen.group(0) and chosen[1] == "Retention period changed"
+    assert '<option value="signed_in">Signed in</option>' in page
