@@ -3,41 +3,15 @@ observations, tags and photos its page shows: a query per row fails here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from sqlalchemy import event
-
-from app.extensions import db
 from app.paging import PAGE_SIZE
 from tenants import registry
 from tests.helpers.journal import observe, photo_bytes, signed_in
+from tests.helpers.statements import statements_of
 
 # The person signed in; the child with the parent's family, every child's name for the
 # masking, the page with its tags, photos (with who is in them) and total, and the
 # access-log row, in one (app.journal.journal_page). The sharing rule is kept a while.
 JOURNAL_PAGE_STATEMENTS = 2
-# Binding the schema is the transaction's, not the page's: sent with BEGIN where it can
-# be (tenants.binding.begin_bound_to), on its own where not.
-BINDING = "SET LOCAL search_path"
-
-
-@contextmanager
-def statements_of(app) -> Iterator[list[str]]:
-    """Every statement the block sends to the database, in order (but the binding)."""
-    sent: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:
-        if not statement.startswith(BINDING):
-            sent.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_a_full_journal_page_costs_the_same_few_statements_as_one_observation(

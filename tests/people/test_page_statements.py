@@ -20,7 +20,7 @@ from tests.helpers.people import (
     inside,
     signed_in,
 )
-from tests.journal.test_page_statements import statements_of
+from tests.helpers.statements import statements_of
 
 # The person signed in, the two policies (people, second factor), everyone listed for a
 # reason, children without parents, parents of leavers, undelivered emails, records past

@@ -1,15 +1,13 @@
 """The snapshot of every active setting each web process keeps (``tenants.registry``):
 checked by reading one row, read again only when the registry has changed."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from app.extensions import db
 from tenants import registry
 from tests.helpers.clients import client_for
+from tests.helpers.statements import statements_of
 
 READ_REGISTRY_TOKEN = "SELECT token FROM public.registry_version"
 
@@ -18,22 +16,6 @@ READ_REGISTRY_TOKEN = "SELECT token FROM public.registry_version"
 def checked_every_request(monkeypatch):
     """No interval between checks: each request checks the snapshot, as one does each 2 s."""
     monkeypatch.setattr(registry, "CACHE_SECONDS", 0.0)
-
-
-@contextmanager
-def statements_sent(app) -> Iterator[list[str]]:
-    sent: list[str] = []
-
-    def record(_connection, _cursor, statement, *_args) -> None:
-        sent.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _change_elsewhere(app, statement: str, **parameters) -> None:
@@ -78,7 +60,7 @@ def test_an_unchanged_registry_is_checked_by_one_row_and_not_read_again(app, mak
     client = client_for(app, setting.slug)
     assert client.get("/").status_code == 200  # the snapshot is current
 
-    with statements_sent(app) as sent:
+    with statements_of(app) as sent:
         assert client.get("/").status_code == 200
 
     assert READ_REGISTRY_TOKEN in sent
