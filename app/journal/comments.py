@@ -16,6 +16,7 @@ from app.extensions import db
 from app.journal.input_rules import COMMENT, clean_text
 from app.journal.listing import ListedObservation, observation_for_staff
 from app.journal.models import Comment, Observation
+from app.journal.publishing import journal_closed, journal_closed_message
 from app.people.models import Child
 
 
@@ -23,6 +24,7 @@ def add_comment(observation: Observation, child: Child, body: str, *, by: User) 
     """A comment in ``child``'s view of a published observation (the page checked access)."""
     if not observation.is_published or child.id not in observation.child_ids:
         raise NotAllowed("Comments are added to published observations.")
+    refuse_if_closed(observation, child)
     comment = Comment(
         observation_id=observation.id,
         child_id=child.id,
@@ -33,6 +35,24 @@ def add_comment(observation: Observation, child: Child, body: str, *, by: User) 
     db.session.add(comment)
     db.session.flush()
     return comment
+
+
+def closed_to_comments(observation: Observation | ListedObservation, child: Child) -> str | None:
+    """Why no comment may be added in ``child``'s view of the observation, if none may
+    (``journal_closed``): said in the child's own name only, as a family may read it."""
+    if not child.is_archived:
+        return None  # the observation is in this child's open journal
+    whole = (
+        observation
+        if isinstance(observation, Observation)
+        else db.session.get_one(Observation, observation.id)
+    )
+    return journal_closed_message([child.known_as]) if journal_closed(whole) else None
+
+
+def refuse_if_closed(observation: Observation, child: Child) -> None:
+    if reason := closed_to_comments(observation, child):
+        raise NotAllowed(reason)
 
 
 def edit_comment(comment: Comment, body: str, *, by: User) -> None:

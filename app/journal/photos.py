@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from app import clock
-from app.access.policy import Action, check
+from app.access.policy import Action, NotAllowed, check
 from app.auth.models import User
 from app.extensions import db
 from app.journal import storage
@@ -17,7 +17,7 @@ from app.journal.input_rules import clean_caption
 from app.journal.media import ProcessedImage
 from app.journal.models import Observation, ObservationKind, Photo, PhotoChild
 from app.journal.names import setting_children
-from app.journal.publishing import hold_if_flagged
+from app.journal.publishing import hold_if_flagged, journal_closed, journal_closed_message
 from app.journal.revisions import before_change, revised
 from app.people.models import Child, ParentLink
 from app.validation import InvalidField
@@ -41,6 +41,7 @@ def add_photo(
         check(by, Action.EDIT_OBSERVATION, observation)
     else:
         check(by, Action.ADD_PHOTOS_FROM_HOME, observation)
+    refuse_if_closed(observation)
     before = before_change(observation)
     caption = clean_caption(caption)
     seen = _children_in_photo(observation, in_photo)
@@ -63,6 +64,18 @@ def add_photo(
     revised(observation, before, by=by)
     hold_if_flagged(observation, by)
     return photo
+
+
+def closed_to_photos(observation: Observation) -> str | None:
+    """Why no photo may be added to the observation, if none may (``journal_closed``)."""
+    if not journal_closed(observation):
+        return None
+    return journal_closed_message([child.full_name for child in observation.children])
+
+
+def refuse_if_closed(observation: Observation) -> None:
+    if reason := closed_to_photos(observation):
+        raise NotAllowed(reason)
 
 
 def add_photos(

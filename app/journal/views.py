@@ -359,6 +359,7 @@ def _observation_page(shown: Observation, **extra: object) -> str:
         "check": publishing.check_content(shown) if in_review else None,
         "highlight": highlight,
         "photo_form": _photo_form(shown, formdata=None),
+        "photos_closed": photos.closed_to_photos(shown),
         "review_form": ReviewForm(formdata=None),
         "photo_errors": {},
     }
@@ -476,6 +477,8 @@ def _people_in_photo_form(
 def add_photo(observation_id: int) -> Page:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
+    with conflict_if_refused(NotAllowed):  # before the uploads are read
+        photos.refuse_if_closed(shown)
     form = _photo_form(shown)
     refusal = _Refusal({})
     if form.validate():
@@ -631,6 +634,8 @@ def hide_comment(comment_id: int) -> Response:
 def add_comment(child_id: int, observation_id: int) -> Page:
     child = _child_or_404(child_id)
     shown = _in_journal_or_404(child, observation_id)
+    with conflict_if_refused(NotAllowed):  # whatever was written, it has nowhere to go
+        comments.refuse_if_closed(shown, child)
     form = CommentForm()
     if form.validate():
         try:
@@ -842,6 +847,7 @@ def _child_observation_page(
         item=view.show(shown, shown_comments),
         view=view,
         comment_form=comment_form or CommentForm(formdata=None),
+        comments_closed=comments.closed_to_comments(shown, child),
     )
 
 
