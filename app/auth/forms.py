@@ -28,13 +28,21 @@ def _valid_email(form: FlaskForm, field: Field) -> None:
         raise ValidationError(str(error)) from error
 
 
+def _without_blanks_around(value: str | None) -> str | None:
+    """A PIN is its digits: the space a phone's keyboard or a paste adds around them is not."""
+    return value.strip() if isinstance(value, str) else value
+
+
 EMAIL_CHECKS = [*required_text("Email", 254), _valid_email]
 # What each field is, for browsers and password managers. A PIN is not a password: a
 # manager offered it as one would save it in the password's place, so it asks for nothing.
 OWN_EMAIL = {"autocomplete": "username"}
 CURRENT_PASSWORD = {"autocomplete": "current-password"}
 NEW_PASSWORD = {"autocomplete": "new-password"}
-PIN_FIELD = {"render_kw": {"inputmode": "numeric", "autocomplete": "off", "maxlength": 6}}
+PIN_FIELD = {
+    "render_kw": {"inputmode": "numeric", "autocomplete": "off", "maxlength": 6},
+    "filters": [_without_blanks_around],
+}
 
 
 class SignInForm(FlaskForm):

@@ -287,3 +287,12 @@ def test_a_sign_in_page_left_open_too_long_says_so_in_plain_words(app, member):
     assert "expired" in response.text and "nothing was" in response.text
     missing = client.post("/login", data={"email": email, "password": GOOD_PASSWORD})
     assert missing.status_code == 400 and "CSRF" not in missing.text
+
+
+def test_a_pin_typed_or_pasted_with_spaces_around_it_signs_in(app, member):
+    """Phone keyboards and password managers add a space after a word or before a paste:
+    the PIN is its six digits, whatever blank surrounds them."""
+    setting, email = member
+    for typed in (f" {GOOD_PIN}", f"{GOOD_PIN} ", f"\t{GOOD_PIN}\u00a0"):
+        response = sign_in(client_for(app, setting.slug), email, pin=typed)
+        assert response.headers.get("Location") == "/", repr(typed)
