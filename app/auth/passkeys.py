@@ -46,6 +46,9 @@ from tenants.binding import current_setting
 CHALLENGE_KEY = "webauthn_challenge"
 CHALLENGE_SECONDS = 300
 NAME_LENGTH = 60
+# What reading a browser's answer raises when it is not a well-formed one: JSON nested too
+# deep to parse is a RecursionError, which is no ValueError (a form field holds 20,000 characters).
+UNREADABLE = (WebAuthnException, ValueError, KeyError, TypeError, RecursionError)
 
 
 class PasskeyRefused(InvalidInput):
@@ -129,7 +132,7 @@ def register(user: User, credential: str, name: str) -> list[str] | None:
             expected_rp_id=_rp_id(),
             expected_origin=_origin(),
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError) as error:
+    except UNREADABLE as error:
         raise PasskeyRefused(
             "Your browser's answer could not be checked. Please try again."
         ) from error
@@ -199,7 +202,7 @@ def _credential_id(credential: str) -> bytes | None:
     try:
         parsed: Any = json.loads(credential)
         return base64url_to_bytes(parsed["rawId"])
-    except (ValueError, KeyError, TypeError):
+    except UNREADABLE:
         return None
 
 
@@ -221,7 +224,7 @@ def verify_sign_in(user: User, credential: str) -> str:
             credential_public_key=passkey.public_key,
             credential_current_sign_count=passkey.sign_count,
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError):
+    except UNREADABLE:
         refuse_passkey(user)
     passkey.sign_count = verified.new_sign_count
     passkey.last_used_at = clock.now()

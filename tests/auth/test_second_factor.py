@@ -342,3 +342,35 @@ def test_a_borrowed_session_cannot_take_the_second_factor_away(app, enrolled):
     assert removed.status_code == 303
     with app.app_context(), tenant_context(setting.slug):
         assert db.session.scalars(select(TotpAuthenticator)).all() == []
+
+
+# A browser's passkey answer is JSON three levels deep; this one is 9,000 (18,000
+# characters: within the form field's 20,000).
+DEEPLY_NESTED_ANSWER = "[" * 9000 + "]" * 9000
+
+
+def test_a_passkey_answer_nested_thousands_deep_is_refused_like_a_wrong_passkey(app, enrolled):
+    setting, client, email, _secret, _ = enrolled
+    sign_in(client, email)
+    token = csrf_token(client, "/login/second-factor")
+    client.post("/login/second-factor/passkey/options", data={"csrf_token": token})
+    refused = client.post(
+        "/login/second-factor/passkey",
+        data={"credential": DEEPLY_NESTED_ANSWER, "csrf_token": token},
+    )
+    assert refused.status_code == 303
+    assert refused.headers["Location"] == "/login/second-factor"
+    assert "passkey was not accepted" in client.get("/login/second-factor").text
+    assert _failures(app, setting.slug, email).failed_signins == 1
+
+
+def test_a_new_passkey_nested_thousands_deep_is_refused_with_a_message(setting_with_manager):
+    _setting, client, _email = setting_with_manager
+    token = csrf_token(client, "/account/second-factor")
+    client.post("/account/passkeys/options", data={"csrf_token": token})
+    refused = client.post(
+        "/account/passkeys",
+        data={"credential": DEEPLY_NESTED_ANSWER, "name": "Phone", "csrf_token": token},
+    )
+    assert refused.status_code == 422
+    assert "could not be checked" in refused.text
