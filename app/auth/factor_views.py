@@ -346,7 +346,8 @@ def reset(user_id: int) -> Response:
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
-    factors.reset_second_factors(user, by=signed_in_account())
+    with conflict_if_refused(InvalidInput):
+        factors.reset_second_factors(user, by=signed_in_account())
     flash(
         f"{user.full_name}'s second factors are removed and they are signed out everywhere. "
         "They can set up a new one after signing in.",

@@ -308,7 +308,12 @@ def refuse_passkey(user: User) -> NoReturn:
 
 def reset_second_factors(user: User, *, by: User) -> None:
     """For a lost phone or key: remove every factor and recovery code of ``user`` and end
-    all their sessions. Audited and emailed to them."""
+    all their sessions. Audited and emailed to them. Not for the manager's own account:
+    there a factor is removed on the account page, which asks for the password."""
+    if user.id == by.id:
+        raise InvalidInput(
+            "Your own second factors are changed on your account page, with your password."
+        )
     had = has_second_factor(user)
     for table in (TotpAuthenticator, Passkey, RecoveryCode):
         db.session.execute(delete(table).where(table.user_id == user.id))

@@ -374,3 +374,28 @@ def test_a_new_passkey_nested_thousands_deep_is_refused_with_a_message(setting_w
     )
     assert refused.status_code == 422
     assert "could not be checked" in refused.text
+
+
+def test_a_manager_cannot_reset_their_own_second_factor_without_their_password(app, make_setting):
+    """The reset is for someone else's lost phone: on their own account a manager removes a
+    factor on their account page, which asks for the password (a borrowed session must not
+    strip the account of its second factor with one click)."""
+    start_at_a_step_boundary()
+    setting = make_setting()
+    with app.app_context():
+        email = make_user(setting.slug, role="manager")
+    client = client_for(app, setting.slug)
+    sign_in(client, email)
+    enrol_totp(client)
+    own_id = _failures(app, setting.slug, email).id
+    refused = client.post(
+        f"/accounts/{own_id}/second-factor/reset",
+        data={"csrf_token": csrf_token(client, "/invitations")},
+    )
+    assert refused.status_code == 409
+    assert "account page" in refused.text
+    assert client.get("/account").status_code == 200, "still signed in"
+    with app.app_context(), tenant_context(setting.slug):
+        assert db.session.scalars(select(TotpAuthenticator)).all() != []
+        assert len(db.session.scalars(select(RecoveryCode)).all()) == 10
+    assert "second_factor.reset" not in [event for event, _ in audit_events(app, setting.slug)]
