@@ -314,12 +314,13 @@ def reset_second_factors(user: User, *, by: User) -> None:
         raise InvalidInput(
             "Your own second factors are changed on your account page, with your password."
         )
-    had = has_second_factor(user)
+    if not has_second_factor(user):
+        raise InvalidInput(f"{user.full_name} has no second factor to reset.")
     for table in (TotpAuthenticator, Passkey, RecoveryCode):
         db.session.execute(delete(table).where(table.user_id == user.id))
     db.session.flush()
     end_all_sessions_of(current_setting().slug, user.id)
-    notify(user, "reset", by=by, had_factor=had)
+    notify(user, "reset", by=by)
 
 
 # ---------------------------------------------------------------- the setting's policy

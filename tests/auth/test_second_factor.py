@@ -399,3 +399,25 @@ def test_a_manager_cannot_reset_their_own_second_factor_without_their_password(a
         assert db.session.scalars(select(TotpAuthenticator)).all() != []
         assert len(db.session.scalars(select(RecoveryCode)).all()) == 10
     assert "second_factor.reset" not in [event for event, _ in audit_events(app, setting.slug)]
+
+
+def test_a_reset_of_someone_without_a_second_factor_changes_nothing(
+    app, setting_with_manager, mail_outbox
+):
+    """The page offers the reset only beside people with a factor: posted for someone
+    without one, it must not sign them out everywhere nor email them that a manager removed
+    their second factors."""
+    setting, boss, _manager = setting_with_manager
+    with app.app_context():
+        email = make_user(setting.slug, role="staff")
+    member = client_for(app, setting.slug)
+    sign_in(member, email)
+    refused = boss.post(
+        f"/accounts/{_failures(app, setting.slug, email).id}/second-factor/reset",
+        data={"csrf_token": csrf_token(boss, "/invitations")},
+    )
+    assert refused.status_code == 409
+    assert "has no second factor to reset" in refused.text
+    assert _signed_in(member)
+    assert not any("removed your second factors" in text_of(m) for m in mail_outbox.to(email))
+    assert "second_factor.reset" not in [event for event, _ in audit_events(app, setting.slug)]
