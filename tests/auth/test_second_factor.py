@@ -3,6 +3,7 @@ recovery codes, the pending step, the shared lockout, a manager's reset, and sec
 
 from __future__ import annotations
 
+import html
 import logging
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from app.extensions import db
 from app.security.sealing import SealBroken, seal, unseal
 from tenants.binding import tenant_context
 from tests.auth.second_factor_steps import (
+    RECOVERY_CODE_SHOWN,
     audit_events,
     code_now,
     enrol_totp,
@@ -421,3 +423,30 @@ def test_a_reset_of_someone_without_a_second_factor_changes_nothing(
     assert _signed_in(member)
     assert not any("removed your second factors" in text_of(m) for m in mail_outbox.to(email))
     assert "second_factor.reset" not in [event for event, _ in audit_events(app, setting.slug)]
+
+
+def test_new_recovery_codes_replace_the_old_ones_which_stop_working(app, enrolled, mail_outbox):
+    setting, client, email, secret, old_codes = enrolled
+    sign_in(client, email)
+    give_code(client, code_now(secret))
+    made = client.post(
+        "/account/second-factor/recovery-codes",
+        data={
+            "csrf_token": csrf_token(client, "/account/second-factor"),
+            "current_password": GOOD_PASSWORD,
+        },
+    )
+    assert made.status_code == 200
+    new_codes = [html.unescape(c) for c in RECOVERY_CODE_SHOWN.findall(made.text)]
+    assert len(set(new_codes)) == 10 and not set(new_codes) & set(old_codes)
+    assert "10 unused recovery codes" in client.get("/account/second-factor").text
+    sign_out(client)
+
+    sign_in(client, email)
+    assert give_code(client, old_codes[0]).headers["Location"] == "/login/second-factor"
+    assert give_code(client, new_codes[0]).headers["Location"] == "/"
+    assert "9 unused recovery codes" in client.get("/account/second-factor").text
+    assert "second_factor.recovery_codes_replaced" in [
+        event for event, _ in audit_events(app, setting.slug)
+    ]
+    assert any("New recovery codes were made" in text_of(m) for m in mail_outbox.to(email))
