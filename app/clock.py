@@ -14,13 +14,12 @@ def now() -> datetime:
 
 
 def today() -> date:
-    """Today's date for date-driven rules (leaving dates, grace periods).
+    """Today's date for date-driven rules (an observation's date, leaving dates, grace
+    periods): the current setting's day, in its time zone (the default zone outside a
+    setting). In Sydney, 9 a.m. on the 2nd is still the 1st in UTC."""
+    from app.timezones import setting_zone  # here: app.timezones is above the clock
 
-    The UTC date stands in for the setting's local date: for a setting in the
-    UK they differ only between midnight and 1 a.m. in summer time, which moves
-    a date-driven change by at most an hour.
-    """
-    return now().date()
+    return now().astimezone(setting_zone()).date()
 
 
 def move_to(moment: datetime) -> None:

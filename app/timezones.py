@@ -6,12 +6,11 @@ its manager chose another), and name the zone where a time alone could mislead.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask
 
-from app import clock
 from tenants.binding import current_setting_or_none
 
 DEFAULT_TIME_ZONE = "Europe/London"
@@ -21,12 +20,6 @@ def setting_zone() -> ZoneInfo:
     """The current setting's time zone (the default outside a setting)."""
     setting = current_setting_or_none()
     return ZoneInfo(getattr(setting, "time_zone", None) or DEFAULT_TIME_ZONE)
-
-
-def setting_today() -> date:
-    """Today as the setting's staff and families live it: in Sydney, 9 a.m. on the 2nd is
-    still the 1st in UTC, and an observation of that morning is dated the 2nd."""
-    return clock.now().astimezone(setting_zone()).date()
 
 
 def local_time(moment: datetime | None, with_zone: bool = False, seconds: bool = False) -> str:

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from app import clock
 from app.journal.models import CAPTION_LENGTH, COMMENT_LENGTH, NEXT_STEPS_LENGTH, TEXT_LENGTH
 from app.journal.text import clean_observation_text
 from app.people.models import Child
-from app.timezones import setting_today
 from app.validation import InvalidField
 
 EARLIEST_OBSERVATION = date(2000, 1, 1)
@@ -74,7 +74,7 @@ def checked_date(
     any of them was born (a slip of the year, 2020 for 2026)."""
     if observed_on is None:
         raise InvalidField(field_name, "Date observed is required.")
-    if observed_on > setting_today():
+    if observed_on > clock.today():
         raise InvalidField(field_name, "The date cannot be in the future.")
     if observed_on < EARLIEST_OBSERVATION:
         raise InvalidField(field_name, f"The date must be after {EARLIEST_OBSERVATION:%Y}.")

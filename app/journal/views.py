@@ -29,6 +29,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
+from app import clock
 from app.access.policy import Action, NotAllowed, can, check
 from app.access.scopes import visible_child
 from app.auth.access import current_user, require, signed_in_account
@@ -94,7 +95,6 @@ from app.people.models import Child
 from app.request_transaction import undone_if_refused
 from app.responsible_use.operations import rules as responsible_use_rules
 from app.site_frame import site_frame_key
-from app.timezones import setting_today
 from app.validation import FieldErrors, InvalidInput, field_errors
 from tenants.binding import current_setting
 
@@ -291,7 +291,7 @@ def _unsaved_or(defaults: dict[str, object]) -> dict[str, object]:
 @require(Action.WRITE_OBSERVATIONS)
 def new_observation() -> str:
     chosen = request.args.get("child", type=int)
-    data = _unsaved_or({"observed_on": setting_today(), "child_ids": [chosen] if chosen else []})
+    data = _unsaved_or({"observed_on": clock.today(), "child_ids": [chosen] if chosen else []})
     return _form_page(_observation_form(**data), {})
 
 
@@ -912,7 +912,7 @@ def new_home_observation(child_id: int) -> str:
     child = _child_or_404(child_id)
     if child.is_archived:  # the form could never be sent: say so before it is written
         abort(409, description=observations.no_home_observations(child))
-    form = HomeObservationForm(formdata=None, observed_on=setting_today())
+    form = HomeObservationForm(formdata=None, observed_on=clock.today())
     return render_template("journal/home_observation_form.html", child=child, form=form, errors={})
 
 

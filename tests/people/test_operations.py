@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from app import clock
 from app.auth.models import AccountStatus, AuditEntry, Role
 from app.auth.second_factor import factor_policy
 from app.extensions import db
 from app.people import accounts, children, links, needs_attention, staff
 from app.people.models import Child, StaffMember
 from app.validation import InvalidField, InvalidInput
+from tests.helpers.clients import post_form
 from tests.helpers.people import (
     TODAY,
     add_user,
@@ -21,6 +23,7 @@ from tests.helpers.people import (
     get_user,
     inside,
     links_of,
+    signed_in,
 )
 
 
@@ -245,3 +248,18 @@ def test_parents_see_only_their_linked_children(app, nursery):
     with inside(app, nursery.slug):
         parent = get_user(nursery.parent_id)
         assert [c.id for c in links.children_of(parent)] == [nursery.child_id]
+
+
+def test_leaving_dates_come_on_the_settings_own_day(app, nursery):
+    manager = signed_in(app, nursery, "manager")
+    data = {"name": "Sunnyside Nursery", "time_zone": "America/New_York"}
+    assert post_form(manager, "/settings/branding/", data).status_code == 303
+    clock.move_to(datetime(2026, 12, 1, 3, 0, tzinfo=UTC))  # 30 Nov, 22:00 in New York
+    with inside(app, nursery.slug):
+        member = get_user(nursery.staff_id)
+        staff.set_staff_dates(member, date(2024, 1, 8), TODAY, by=get_user(nursery.manager_id))
+        db.session.commit()
+        assert member.status is AccountStatus.ACTIVE  # their last day has not come in New York
+        child = get_child(nursery.other_child_id)
+        children.archive_child(child, by=get_user(nursery.manager_id))
+        assert child.leaving_date == date(2026, 11, 30)
