@@ -50,7 +50,7 @@ from app.journal import access_log, listing
 from app.journal.listing import Filters, ListedObservation
 from app.journal.masking import ChildName
 from app.journal.models import JournalView, Observation, ObservationChild
-from app.journal.names import SettingChildren
+from app.journal.names import NAME_COLUMNS, SettingChildren
 from app.paging import PAGE_SIZE, Page
 from app.people.models import Child, ParentLink
 
@@ -73,7 +73,7 @@ _A_JOURNAL = (JournalView.JOURNAL, null())  # what a journal page records, and o
 
 _CHILD = (Child.id, Child.first_name, Child.last_name, Child.preferred_name, Child.archived_at)
 _CHILD_NAMES = tuple(column.key for column in _CHILD)
-_NAMES = (Child.id, Child.first_name, Child.last_name, Child.preferred_name, Child.photo_consent)
+_NAMES = NAME_COLUMNS
 
 
 def _json_text(aggregated: Any, *order: Any) -> Any:
@@ -136,7 +136,7 @@ class OpenedJournalPage:
 
     child: Child  # columns only, not in the session
     family: frozenset[int]  # whose names this viewer always sees (see ``open_journal``)
-    names_text: str  # every child's [id, first, last, preferred, consent], as JSON
+    names_text: str  # every child's [id, first, last, preferred, former, consent], as JSON
     rows_text: str | None  # the page's observations as JSON (None: not read, or none)
     number: int
 
@@ -152,7 +152,7 @@ class OpenedJournalPage:
     def everyone(self) -> SettingChildren:
         names = json.loads(self.names_text)
         return SettingChildren(
-            names=tuple(ChildName(*name) for *name, _consent in names),
+            names=tuple(ChildName(*name, tuple(former)) for *name, former, _consent in names),
             consenting=frozenset(name[0] for name in names if name[-1]),
         )
 

@@ -91,6 +91,7 @@ class ChildName:
     first_name: str
     last_name: str
     preferred_name: str | None = None
+    former_names: tuple[str, ...] = ()  # names before a correction, still in old texts
 
     @property
     def known_as(self) -> str:
@@ -133,7 +134,8 @@ def name_forms(child: ChildName) -> tuple[str, ...]:
     """Every way the text may name the child: full names, given names, last names."""
     givens = [child.first_name, *([child.preferred_name] if child.preferred_name else [])]
     full = [f"{given} {child.last_name}" for given in givens]
-    return _unique([*full, *given_names(child), *last_names(child)])
+    former = _with_parts(child.former_names)
+    return _unique([*full, *given_names(child), *last_names(child), *former])
 
 
 def _with_parts(names: Iterable[str]) -> tuple[str, ...]:

@@ -18,7 +18,13 @@ from app.people.models import Child, ParentLink
 
 
 def name_of(child: Child) -> ChildName:
-    return ChildName(child.id, child.first_name, child.last_name, child.preferred_name)
+    return ChildName(
+        child.id,
+        child.first_name,
+        child.last_name,
+        child.preferred_name,
+        tuple(child.former_names or ()),
+    )
 
 
 @dataclass(frozen=True)
@@ -33,15 +39,25 @@ class SettingChildren:
         return {name.id: name for name in self.names}
 
 
+# Every child's names and consent, as the masking reads them (the journal page reads them too).
+NAME_COLUMNS = (
+    Child.id,
+    Child.first_name,
+    Child.last_name,
+    Child.preferred_name,
+    Child.former_names,
+    Child.photo_consent,
+)
+
+
 def setting_children() -> SettingChildren:
-    rows = db.session.execute(
-        select(
-            Child.id, Child.first_name, Child.last_name, Child.preferred_name, Child.photo_consent
-        ).order_by(Child.id)
-    ).all()
+    rows = db.session.execute(select(*NAME_COLUMNS).order_by(Child.id)).all()
     return SettingChildren(
         names=tuple(
-            ChildName(row.id, row.first_name, row.last_name, row.preferred_name) for row in rows
+            ChildName(
+                row.id, row.first_name, row.last_name, row.preferred_name, tuple(row.former_names)
+            )
+            for row in rows
         ),
         consenting=frozenset(row.id for row in rows if row.photo_consent),
     )

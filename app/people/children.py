@@ -121,6 +121,7 @@ def update_child(
     existing = possible_duplicate(details, other_than=child.id)
     if existing is not None and not confirm_duplicate:
         raise PossibleDuplicate(existing)
+    _keep_former_names(child, details)
     child.first_name = details.first_name
     child.last_name = details.last_name
     child.preferred_name = details.preferred_name or None
@@ -132,6 +133,20 @@ def update_child(
     db.session.flush()
     audit.record("child.updated", actor=by, child_id=child.id)
     _apply_leaving_date(child, details.leaving_date, by=by)
+
+
+def _keep_former_names(child: Child, details: ChildDetails) -> None:
+    """Remember each full name the correction replaces ("Barty Quince"; the masking takes
+    its parts too): observations written before it still use the old names, and other
+    families must not read them."""
+
+    def full_names(first: str, last: str, preferred: str | None) -> list[str]:
+        return [f"{given} {last}" for given in (first, preferred) if given]
+
+    new = full_names(details.first_name, details.last_name, details.preferred_name)
+    old = full_names(child.first_name, child.last_name, child.preferred_name)
+    replaced = [name for name in old if name not in new]
+    child.former_names = list(dict.fromkeys([*(child.former_names or ()), *replaced]))
 
 
 def set_child_leaving_date(child: Child, leaving_date: date | None, *, by: User) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     orm,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.auth.models import User
@@ -62,6 +63,11 @@ class Child(TenantModel):
     leaving_date: Mapped[date | None] = mapped_column(Date)
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Names the child was known by before a correction: earlier observations may still say
+    # them, and the masking hides them as it hides the current ones.
+    former_names: Mapped[list[str]] = mapped_column(
+        ARRAY(String), default=list, server_default="{}"
+    )
 
     key_person: Mapped[User | None] = orm.relationship(lazy="joined")
     parent_links: Mapped[list[ParentLink]] = orm.relationship(

@@ -75,6 +75,7 @@ from app.journal.models import (
     Photo,
     PhotoChild,
 )
+from app.journal.names import name_of
 from app.journal.text import ObservationText, separated_by_spaces
 from app.mail.models import OutboxMessage
 from app.people.models import Child, ParentLink
@@ -420,12 +421,14 @@ def _scrub_plans(
             Child.first_name,
             Child.last_name,
             Child.preferred_name,
+            Child.former_names,
         )
         .join(Child, Child.id == ObservationChild.child_id)
         .where(among(ObservationChild.observation_id, observation_ids))
         .order_by(ObservationChild.observation_id, Child.id)
     ):
-        child = ChildName(*name)
+        *names, former = name
+        child = ChildName(*names, tuple(former))
         if child.id in by_id:
             tagged.setdefault(observation, set()).add(child.id)
         else:
@@ -648,12 +651,8 @@ def _without_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def _name(child: Child) -> ChildName:
-    return ChildName(child.id, child.first_name, child.last_name, child.preferred_name)
-
-
 def _names(query) -> list[ChildName]:  # noqa: ANN001
-    return [_name(child) for child in db.session.scalars(query)]
+    return [name_of(child) for child in db.session.scalars(query)]
 
 
 # ---------------------------------------------------------------- accounts
