@@ -14,7 +14,7 @@ from workers.jobs import (
     JobAlreadyRunning,
     UnknownJob,
     registered_jobs,
-    run_job_now,
+    run_and_record,
     settle_dead_runs,
 )
 from workers.runs import JobHistory, Outcome, job_history, needs_attention
@@ -39,7 +39,7 @@ def run_command(name: str) -> None:
     """Run the job NAME now, in this process, and print its summary; exits 1 when the
     run failed (in any setting), as ``jobs status`` records it."""
     try:
-        summary = run_job_now(name)
+        run = run_and_record(name)
     except UnknownJob as error:
         known = ", ".join(sorted(registered_jobs())) or "none"
         raise click.ClickException(f"No job '{name}'. Registered jobs: {known}.") from error
@@ -51,10 +51,8 @@ def run_command(name: str) -> None:
         raise click.ClickException(
             f"{name} failed: {type(error).__name__}: {error} (recorded; see `jobs status`)."
         ) from error
-    click.echo(f"{name}: {summary}")
-    with db.engine.connect() as connection:
-        last = job_history(connection, name).last
-    if last is not None and last.outcome == Outcome.FAILED:
+    click.echo(f"{name}: {run.summary}")
+    if run.outcome == Outcome.FAILED:
         raise click.ClickException(f"{name} failed (recorded; see `jobs status`).")
 
 

@@ -44,6 +44,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pkgutil import resolve_name
 
@@ -54,6 +55,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
 from workers.limits import DEFAULT_TIME_LIMITS, send_options
+from workers.models import Outcome
 from workers.runs import (
     JobResult,
     fail_run,
@@ -158,8 +160,23 @@ def _record_skipped(name: str, reason: str) -> None:
     log.info("job %s skipped: %s", name, reason)
 
 
+@dataclass(frozen=True)
+class FinishedRun:
+    """What one run of a job came to: its summary, and its outcome as recorded."""
+
+    summary: str
+    outcome: Outcome
+
+
 def run_job_now(name: str, *, due: datetime | None = None) -> str:
-    """Run a registered job in this process under its lock; returns its summary.
+    """Run a registered job in this process under its lock (``run_and_record``); returns
+    its summary."""
+    return run_and_record(name, due=due).summary
+
+
+def run_and_record(name: str, *, due: datetime | None = None) -> FinishedRun:
+    """Run a registered job in this process under its lock; returns what this run came
+    to (not the job's latest run, which another process may have started since).
 
     Every run is recorded in ``job_runs``. Raises ``UnknownJob``, or
     ``JobAlreadyRunning`` (recorded as skipped) when another run holds the lock.
@@ -177,7 +194,7 @@ def run_job_now(name: str, *, due: datetime | None = None) -> str:
         if due is not None and (done := _already_done(lock, name, due)):
             record_skipped(lock, name, done)
             log.info("job %s skipped: %s", name, done)
-            return "skipped"
+            return FinishedRun("skipped", Outcome.SKIPPED)
         run_id = start_run(lock, name)
         log.info("job %s started", name)
         try:
@@ -190,7 +207,7 @@ def run_job_now(name: str, *, due: datetime | None = None) -> str:
     log.info(
         "job %s finished%s: %s", name, "" if outcome == "succeeded" else " with failures", result
     )
-    return str(result)
+    return FinishedRun(str(result), outcome)
 
 
 def _already_done(lock: Connection, name: str, due: datetime) -> str | None:
