@@ -15,7 +15,9 @@ replaced by nothing. It prints, for the whole job:
    nanoseconds it ran, whatever else the machine does), and the wall clock;
 2. each statement (grouped by the function of ``app/`` or ``workers/`` that sent it and its
    first words): how many, and the backend's CPU and the wall time while it ran;
-3. with ``--calls``, Python calls in all and the functions with most own time (cProfile:
+3. the scans of each of the setting's tables during the purge (``pg_stat_user_tables``,
+   foreign keys' checks included): a sequential scan of a big table would be a missing index;
+4. with ``--calls``, Python calls in all and the functions with most own time (cProfile:
    counts are exact, times proportionate only).
 
 CPU by schedstat does not depend on the load, so figures of two versions compare on a busy
@@ -107,6 +109,31 @@ def statements_timed(backends: set[int]) -> Iterator[dict[str, list[float]]]:
         event.remove(db.engine, "after_cursor_execute", after)
 
 
+_SCANS = text(
+    "select relname, seq_scan, seq_tup_read, coalesce(idx_scan, 0), n_live_tup"
+    " from pg_stat_user_tables where schemaname = :schema"
+)
+# A backend reports its counts when idle, at most once a second and within 10 s.
+STATS_REPORTED_WITHIN = 11
+
+
+def table_scans(schema: str) -> dict[str, tuple[int, int, int, int]]:
+    """Per table of the schema: (sequential scans, rows they read, index scans, live rows)."""
+    from app.extensions import db
+
+    with db.engine.connect() as connection:
+        rows = connection.execute(_SCANS, {"schema": schema}).all()
+    return {name: tuple(figures) for name, *figures in rows}
+
+
+def print_scans(before: dict, after: dict) -> None:
+    print(f"{'scans during the purge':<32} {'seq':>6} {'rows read':>10} {'index':>7} {'rows':>8}")
+    for table, (seq, read, index, live) in sorted(after.items()):
+        seq0, read0, index0, _ = before.get(table, (0, 0, 0, 0))
+        if (seq - seq0, index - index0) != (0, 0):
+            print(f"{table:<32} {seq - seq0:>6} {read - read0:>10} {index - index0:>7} {live:>8}")
+
+
 @contextmanager
 def drains_left_out() -> Iterator[None]:
     from app.storage import deletions
@@ -122,13 +149,16 @@ def drains_left_out() -> Iterator[None]:
 def profile(app: Flask, children: int, calls: bool) -> None:
     from app.extensions import db
     from bench.auth import inside_new_setting
-    from tenants.binding import tenant_context
+    from tenants.binding import current_setting, tenant_context
     from workers.retention_purge import BATCH_SIZE, purge_setting
 
     with inside_new_setting(app, SLUG):
         pass
     fill_archive(app, SLUG, children, write=False)
     with app.app_context(), tenant_context(SLUG), drains_left_out():
+        schema = current_setting().schema_name
+        time.sleep(STATS_REPORTED_WITHIN)  # the fill's scans reported first
+        scans = table_scans(schema)
         mine = text("select pid from pg_stat_activity where datname = current_database()")
         backends = set(db.session.scalars(mine))
         db.session.commit()
@@ -146,6 +176,8 @@ def profile(app: Flask, children: int, calls: bool) -> None:
             after = os.times()
         # Every backend this process used (a pooled connection each transaction).
         pg = sum(_ran_ns(pid) - before.get(pid, 0) for pid in backends if _alive(pid)) / 1e9
+        time.sleep(STATS_REPORTED_WITHIN)
+        print_scans(scans, table_scans(schema))
     python = after.user - cpu.user + after.system - cpu.system
     print(
         f"{counts}, batches of {BATCH_SIZE}: wall {wall:.2f} s "

@@ -399,9 +399,8 @@ def _scrub_plans(
     observation_ids: list[int], purged_names: list[ChildName], may_name: dict[int, set[int]]
 ) -> dict[int, _Plan]:
     """For each observation that keeps a child: the purged children whose names its texts
-    may hold (tagged in it, its words holding theirs, or named in a script written
-    without spaces, whose words the database's split does not find), and the children
-    kept.
+    may hold (tagged in it, or its texts holding their words: ``Mentions``), and the
+    children kept.
 
     The masking's matcher compiles one pattern per set of names (0.3 ms a child; 200
     children's forms took 50-140 ms, once per observation kept by different children):
@@ -409,9 +408,6 @@ def _scrub_plans(
     every observation that keeps the same children.
     """
     by_id = {child.id: child for child in purged_names}
-    always = {
-        child.id for child in purged_names if not all(map(separated_by_spaces, name_forms(child)))
-    }
     kept: dict[int, list[ChildName]] = {}
     tagged: dict[int, set[int]] = {}
     for observation, *name in db.session.execute(
@@ -436,7 +432,7 @@ def _scrub_plans(
     targets: dict[tuple[ChildName, ...], set[int]] = {}  # kept -> the purged their matcher holds
     for observation, staying in kept.items():
         found = targets.setdefault(tuple(staying), set())
-        found.update(tagged.get(observation, ()), may_name.get(observation, ()), always)
+        found.update(tagged.get(observation, ()), may_name.get(observation, ()))
     purged = {group: [by_id[child] for child in sorted(ids)] for group, ids in targets.items()}
     return {observation: (purged[tuple(staying)], staying) for observation, staying in kept.items()}
 
@@ -566,7 +562,8 @@ def _name_words(children: list[ChildName]) -> dict[int, frozenset[str]]:
 
 def _observations_holding(name_words: set[str]) -> dict[str, frozenset[int]]:
     """For each of ``name_words``, the observations whose text, next steps, review note, a
-    caption, a comment or a revision holds it (ignoring case), or it with a plural ending.
+    caption, a comment or a revision holds it (ignoring case), or it with a plural ending;
+    a word in a script written without spaces, anywhere in them (``_observations_containing``).
 
     Every text is split into words by the database (``_words``) and joined with the
     names' words: a hash join, one
@@ -579,7 +576,8 @@ def _observations_holding(name_words: set[str]) -> dict[str, frozenset[int]]:
         return {}
     # A name's word also with the plural ending the matcher allows ("Zoes", "the Okafors").
     spellings: dict[str, set[str]] = {}
-    for word in name_words:
+    run_together = sorted(word for word in name_words if not separated_by_spaces(word))
+    for word in name_words.difference(run_together):
         for spelling in (word, f"{word}s", f"{word}es"):
             spellings.setdefault(spelling, set()).add(word)
     wanted = select(func.unnest(literal(sorted(spellings), ARRAY(Text))))
@@ -591,7 +589,30 @@ def _observations_holding(name_words: set[str]) -> dict[str, frozenset[int]]:
     for observation, spelling in db.session.execute(found).all():  # fetched at once
         for word in spellings[spelling]:
             holding.setdefault(word, set()).add(observation)
+    for observation, word in _observations_containing(run_together):
+        holding.setdefault(word, set()).add(observation)
     return {word: frozenset(observations) for word, observations in holding.items()}
+
+
+def _observations_containing(words: list[str]) -> list[Row[tuple[int, str]]]:
+    """(observation, word) for each of ``words`` that one of its texts holds anywhere,
+    not only as a word: a name in a script written without spaces ("美玲" in
+    "巴蒂和美玲搭积木") is not a word of its text as any split finds them, but the
+    masking's matcher reads it there. Texts are folded as ``_words`` folds them (the
+    name's words were too), so a form found by the matcher holds each of its words."""
+    if not words:
+        return []
+    wanted = func.unnest(literal(words, ARRAY(Text))).table_valued("word").render_derived()
+    return db.session.execute(
+        union(
+            *(
+                select(owner, wanted.c.word)
+                .select_from(owner.table)
+                .join(wanted, func.strpos(_folded_readings(text), wanted.c.word) > 0)
+                for owner, text in _TEXT_PLACES
+            )
+        )
+    ).all()
 
 
 _TEXT_PLACES = (  # (the observation, a text of it) for every text an observation has
@@ -635,6 +656,11 @@ def _words(text: ColumnElement[str]):  # noqa: ANN202 (a set-returning SQL funct
     (full-width letters as letters), without accents, in lower case, split at everything
     but letters and digits; and read once more without formatting tags and Markdown's
     emphasis characters, so that ``<b>Ad</b>a`` and ``Ad*a`` hold the word "ada"."""
+    return func.regexp_split_to_table(_folded_readings(text), "[^[:alnum:]]+")
+
+
+def _folded_readings(text: ColumnElement[str]) -> ColumnElement[str]:
+    """``text`` folded as ``_words`` reads it, twice: as written, and without formatting."""
     decomposed = func.normalize(text, literal_column("NFKD"))
     lower = func.lower(func.regexp_replace(decomposed, r"[\u0300-\u036f]", "", "g"))
     # What case-folding does beyond lower case: ß is ss, final sigma is sigma, dotless i is
@@ -643,7 +669,7 @@ def _words(text: ColumnElement[str]):  # noqa: ANN202 (a set-returning SQL funct
         func.translate(lower, "\u03c2\u0131\u200c\u200d", "\u03c3i"), "\u00df", "ss"
     )
     joined = func.regexp_replace(folded, r"<[^>]*>|[*_~\\]+", "", "g")
-    return func.regexp_split_to_table(func.concat_ws(" ", folded, joined), "[^[:alnum:]]+")
+    return func.concat_ws(" ", folded, joined)
 
 
 def _without_accents(text: str) -> str:

@@ -308,3 +308,29 @@ def test_a_photo_name_that_could_leave_the_folder_stops_the_purge_and_queues_not
         db.session.rollback()
         assert db.session.get(Child, family.child_a_id) is not None
         assert not db.session.scalars(select(FileDeletion.path)).all()
+
+
+def test_a_name_in_a_script_without_spaces_is_scrubbed_where_the_child_is_not_tagged(app, family):
+    """Chinese, Japanese and Thai run words together: "美玲" is read inside "巴蒂和美玲搭积木"
+    by the masking's matcher, though no split at spaces finds it as a word. An
+    observation of another child naming them so loses the name as a tagged one would."""
+    with inside(app, family.slug):
+        child = db.session.get_one(Child, family.child_a_id)
+        child.first_name, child.last_name, child.preferred_name = "美玲", "王", "สมใจ"
+        db.session.commit()
+    named = observe(
+        app, family, [family.child_b_id], "巴蒂和美玲一起搭积木。น้องสมใจเล่นกับบาร์ตี้ 王さんも来た。"
+    )
+    a = ChildName(family.child_a_id, "美玲", "王", "สมใจ")
+    archive(app, family, family.child_a_id)
+
+    manager = signed_in(app, family, "manager")
+    answered = post_form(
+        manager, f"/retention/archive/child/{family.child_a_id}/purge", {"confirm_name": "美玲 王"}
+    )
+    assert answered.status_code == 303
+
+    with inside(app, family.slug):
+        kept = db.session.get_one(Observation, named).text
+    assert find_mentions(kept, targets=[a], protected=[]) == [], kept
+    assert not any(name in kept for name in ("美玲", "สมใจ", "王")), kept
