@@ -6,6 +6,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, DateTime, Enum, Integer, String, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -90,12 +91,15 @@ class Setting(db.Model):
     # Who must have a second factor (app.auth.second_factor.FactorPolicy): nobody,
     # managers, staff (managers and staff) or everyone. Someone without one is taken to
     # enrolment at their first sign-in after the grace days, counted from when the policy
-    # started to cover them (``second_factor_required_since`` or their activation).
+    # started to cover their role (``second_factor_since_by_role``: role -> ISO time) or
+    # from their activation, whichever is later.
     second_factor_required_for: Mapped[str] = mapped_column(
         String(10), default="nobody", server_default="nobody"
     )
     second_factor_grace_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
-    second_factor_required_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    second_factor_since_by_role: Mapped[dict[str, str]] = mapped_column(
+        JSONB, default=dict, server_default="{}"
+    )
 
     # The version of the setting's usage policy in force (its text is in the setting's
     # schema, app.responsible_use): read by the gate of every request from the snapshot.

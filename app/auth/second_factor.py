@@ -9,8 +9,8 @@ Wrong codes count toward the same cooldown and lock as wrong passwords.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NoReturn
 
@@ -341,28 +341,32 @@ class FactorPolicy:
 
     required_for: str
     grace_days: int
-    required_since: datetime | None = None
+    # When the policy began to cover each role it covers: a person's grace period runs
+    # from there (or from their activation, if later).
+    covered_since: Mapping[Role, datetime] = field(default_factory=dict)
 
     def covers(self, user: User) -> bool:
         return user.role in REQUIRED_FOR[self.required_for]
 
     def enrol_by(self, user: User) -> datetime | None:
         """When ``user`` must have a factor by, if the policy covers them."""
-        if not self.covers(user) or self.required_since is None:
+        since = self.covered_since.get(user.role) if self.covers(user) else None
+        if since is None:
             return None
-        start = max(self.required_since, user.activated_at or self.required_since)
+        start = max(since, user.activated_at or since)
         return start + timedelta(days=self.grace_days)
 
 
 def factor_policy() -> FactorPolicy:
-    row = db.session.execute(
+    required_for, grace_days, since_by_role = db.session.execute(
         select(
             Setting.second_factor_required_for,
             Setting.second_factor_grace_days,
-            Setting.second_factor_required_since,
+            Setting.second_factor_since_by_role,
         ).where(Setting.id == current_setting().id)
     ).one()
-    return FactorPolicy(*row)
+    covered_since = {Role(role): datetime.fromisoformat(at) for role, at in since_by_role.items()}
+    return FactorPolicy(required_for, grace_days, covered_since)
 
 
 def save_factor_policy(required_for: str, grace_days: int, *, by: User) -> None:
@@ -371,20 +375,21 @@ def save_factor_policy(required_for: str, grace_days: int, *, by: User) -> None:
     low, high = GRACE_DAYS_LIMITS
     if not low <= grace_days <= high:
         raise InvalidInput(f"The grace period must be between {low} and {high} days.")
-    current = factor_policy()
-    # The grace period runs from when the policy started to cover more people: people it
-    # already covered keep their date; widening it gives everyone a fresh grace period.
-    widened = len(REQUIRED_FOR[required_for]) > len(REQUIRED_FOR[current.required_for])
-    since = clock.now() if widened else current.required_since
-    if required_for == "nobody":
-        since = None
+    # Each role keeps the date the policy began to cover it: widening the policy starts
+    # the grace period only for the roles it adds, so people already covered (whose
+    # grace period may be over) get no fresh one; roles it stops covering are forgotten.
+    kept = factor_policy().covered_since
+    now = clock.now()
+    since_by_role = {
+        role.value: kept.get(role, now).isoformat() for role in REQUIRED_FOR[required_for]
+    }
     db.session.execute(
         update(Setting)
         .where(Setting.id == current_setting().id)
         .values(
             second_factor_required_for=required_for,
             second_factor_grace_days=grace_days,
-            second_factor_required_since=since,
+            second_factor_since_by_role=since_by_role,
         )
     )
     audit.record(
@@ -415,7 +420,7 @@ def lacking_required_factor(policy: FactorPolicy) -> ColumnElement[bool] | None:
     """The condition on a ``User`` row of an active person the policy covers who has no
     second factor; None while the policy covers nobody."""
     roles = REQUIRED_FOR[policy.required_for]
-    if not roles or policy.required_since is None:
+    if not roles:
         return None
     return and_(User.status == AccountStatus.ACTIVE, User.role.in_(roles), ~with_second_factor())
 

@@ -121,3 +121,50 @@ def test_only_a_manager_sets_the_policy(app, member):
         data={"required_for": "nobody", "grace_days": 7, "csrf_token": csrf_token(staff, "/")},
     )
     assert refused.status_code == 403
+
+
+def test_widening_the_policy_gives_no_fresh_grace_period_to_roles_it_already_covered(
+    app, setting_with_manager
+):
+    start_at_a_step_boundary()
+    setting, manager, manager_email = setting_with_manager
+    manager_secret, _ = enrol_totp(manager)
+    with app.app_context():
+        deputy = make_user(setting.slug, role="manager", full_name="Dee Deputy")
+        staff = make_user(setting.slug, role="staff", full_name="Sam Staff")
+    assert _set_policy(manager, "managers", 7).status_code == 303
+
+    # Ten days on, the deputy's grace period is over; then the policy is widened to staff.
+    clock.advance(timedelta(days=10))
+    manager = client_for(app, setting.slug)
+    sign_in(manager, manager_email)
+    give_code(manager, code_now(manager_secret))
+    assert _set_policy(manager, "staff", 7).status_code == 303
+
+    # The deputy is still past their deadline; staff have their seven days from today.
+    assert sign_in(client_for(app, setting.slug), deputy).headers["Location"] == (
+        "/login/second-factor/enrol"
+    )
+    assert sign_in(client_for(app, setting.slug), staff).headers["Location"] == "/"
+    clock.advance(timedelta(days=8))
+    assert sign_in(client_for(app, setting.slug), staff).headers["Location"] == (
+        "/login/second-factor/enrol"
+    )
+
+
+def test_a_role_covered_again_after_the_policy_dropped_it_starts_a_fresh_grace_period(
+    app, setting_with_manager
+):
+    start_at_a_step_boundary()
+    setting, manager, manager_email = setting_with_manager
+    manager_secret, _ = enrol_totp(manager)
+    with app.app_context():
+        staff = make_user(setting.slug, role="staff", full_name="Sam Staff")
+    assert _set_policy(manager, "staff", 7).status_code == 303
+    assert _set_policy(manager, "managers", 7).status_code == 303
+    clock.advance(timedelta(days=10))
+    manager = client_for(app, setting.slug)
+    sign_in(manager, manager_email)
+    give_code(manager, code_now(manager_secret))
+    assert _set_policy(manager, "staff", 7).status_code == 303
+    assert sign_in(client_for(app, setting.slug), staff).headers["Location"] == "/"
