@@ -33,14 +33,13 @@ from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import IO
-from xml.sax.saxutils import escape
 
 import pikepdf
 from celery import shared_task
 from reportlab import rl_config
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import Image, SimpleDocTemplate, Spacer
 from sqlalchemy import Select, select, update
 
 from app import clock
@@ -56,7 +55,7 @@ from app.journal.viewing import ShownObservation, as_json, child_view
 from app.mail import queue_email
 from app.people.models import Child
 from app.retention.models import LeavingPack, PackStatus
-from app.retention.pdf_styles import pdf_styles
+from app.retention.pdf_styles import pdf_paragraph
 from app.retention.schedule import retention_schedule
 from app.storage.deletions import schedule_file_deletion
 from tenants.binding import bind_schema, current_setting, tenant_context
@@ -345,9 +344,8 @@ def _start(out: _Pack, child: Child, viewer: Reader) -> None:
         "made_at": clock.now().isoformat(),
     }
     out.json.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "observations": [')
-    styles = pdf_styles()
-    out.pdf.flowables.append(Paragraph(escape(out.pdf.title), styles["Title"]))
-    out.pdf.flowables.append(Paragraph(escape(current_setting().name), styles["Normal"]))
+    out.pdf.flowables.append(pdf_paragraph(out.pdf.title, "Title"))
+    out.pdf.flowables.append(pdf_paragraph(current_setting().name, "Normal"))
 
 
 def _photo_path(file_name: str) -> str:
@@ -372,25 +370,22 @@ def _add(out: _Pack, shown: ShownObservation) -> int:
 
 
 def _pdf_observation(shown: ShownObservation, folder: Path) -> Iterator[object]:
-    styles = pdf_styles()
     observation: Observation = shown.observation
     yield Spacer(1, 8 * mm)
-    yield Paragraph(
-        escape(f"{observation.observed_on:%-d %B %Y}: {shown.children}"), styles["Heading2"]
-    )
+    yield pdf_paragraph(f"{observation.observed_on:%-d %B %Y}: {shown.children}", "Heading2")
     if observation.area_names:
-        yield Paragraph(escape("Areas: " + ", ".join(observation.area_names)), styles["Italic"])
+        yield pdf_paragraph("Areas: " + ", ".join(observation.area_names), "Italic")
     for paragraph in shown.text.plain.split("\n"):
         if paragraph.strip():
-            yield Paragraph(escape(paragraph), styles["BodyText"])
+            yield pdf_paragraph(paragraph, "BodyText")
     if shown.next_steps:
-        yield Paragraph(escape("Next steps: " + shown.next_steps.plain), styles["BodyText"])
+        yield pdf_paragraph("Next steps: " + shown.next_steps.plain, "BodyText")
     for photo in shown.photos:
         # Scaled into the box keeping its shape (reportlab reads the size from the file).
         thumbnail = str(folder / photo.photo.thumbnail_name)
         yield Image(thumbnail, PHOTO_WIDTH, PHOTO_WIDTH, kind="proportional")
         if photo.caption:
-            yield Paragraph(escape(photo.caption), styles["Italic"])
+            yield pdf_paragraph(photo.caption, "Italic")
     for comment in shown.comments:
         author = comment.comment.author.full_name if comment.comment.author else "Someone"
-        yield Paragraph(escape(f"{author}: {comment.body}"), styles["BodyText"])
+        yield pdf_paragraph(f"{author}: {comment.body}", "BodyText")

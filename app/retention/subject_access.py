@@ -22,10 +22,9 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 from reportlab.lib.pagesizes import A4
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import SimpleDocTemplate, Spacer
 from sqlalchemy import Select, Table, or_, select
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -46,7 +45,7 @@ from app.journal.viewing import ChildView
 from app.people.models import Child
 from app.retention.archive import audited_about
 from app.retention.ledger import RecordType
-from app.retention.pdf_styles import pdf_styles
+from app.retention.pdf_styles import pdf_paragraph
 from tenants.binding import current_setting
 from tenants.schema import TenantModel
 
@@ -211,15 +210,13 @@ def _pdf(document: dict[str, Any]) -> bytes:
 
 
 def _flowables(document: dict[str, Any]) -> Iterator[object]:
-    styles = pdf_styles()
-    yield Paragraph(escape(f"Everything {document['setting']} holds"), styles["Title"])
-    yield Paragraph(
-        escape(f"About {document['record_type']} {document['person_id']}, {document['made_at']}"),
-        styles["Normal"],
+    yield pdf_paragraph(f"Everything {document['setting']} holds", "Title")
+    yield pdf_paragraph(
+        f"About {document['record_type']} {document['person_id']}, {document['made_at']}", "Normal"
     )
     for table, rows in document["tables"].items():
         yield Spacer(1, 12)
-        yield Paragraph(escape(f"{table} ({len(rows)})"), styles["Heading2"])
+        yield pdf_paragraph(f"{table} ({len(rows)})", "Heading2")
         for row in rows:
             line = "; ".join(f"{key}: {value}" for key, value in row.items())
-            yield Paragraph(escape(line), styles["BodyText"])
+            yield pdf_paragraph(line, "BodyText")

@@ -6,6 +6,7 @@ import io
 import json
 import re
 import subprocess
+import unicodedata
 import zipfile
 
 import jsonschema
@@ -214,6 +215,30 @@ def test_a_journal_in_any_european_script_reads_back_from_the_pdf_as_written(app
     pdf = " ".join(_pdf_text(client.get(f"{page_path}/journal.pdf").data).split())
     assert "Łucja's learning journal" in pdf
     assert WRITTEN_IN_MANY_SCRIPTS in pdf
+
+
+ASIAN_AND_RIGHT_TO_LEFT = ["美玲", "さくら", "민준", "שלום", "مرحبا"]
+BIDI_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e"))
+
+
+def test_a_journal_in_asian_and_right_to_left_scripts_reads_back_from_the_pdf_as_written(
+    app, family
+):
+    """Chinese, Japanese and Korean are drawn (not boxes lost to search), Hebrew and Arabic
+    in reading order (reportlab alone lays them out reversed, Arabic unjoined)."""
+    with inside(app, family.slug):
+        from app.people.models import Child
+
+        db.session.get_one(Child, family.child_a_id).first_name = "美玲"
+        db.session.commit()
+    observe(app, family, [family.child_a_id], "Played with " + ", ".join(ASIAN_AND_RIGHT_TO_LEFT))
+    client, page_path = _make_pack(app, family)
+    text = _pdf_text(client.get(f"{page_path}/journal.pdf").data).translate(BIDI_MARKS)
+    # pdftotext gives Arabic as the presentation forms drawn; NFKC reads them as letters.
+    pdf = unicodedata.normalize("NFKC", text)
+    assert "美玲's learning journal" in pdf
+    for written in ASIAN_AND_RIGHT_TO_LEFT:
+        assert written in pdf
 
 
 def test_a_pack_page_stops_refreshing_itself_when_the_pack_is_long_in_the_making(app, family):
