@@ -137,18 +137,29 @@ def send_invitation(user: User, *, by: User | None) -> None:
 
 def resend_invitation(user: User, by: User | None) -> None:
     """A fresh activation link; the previous one stops working."""
-    if user.status is not AccountStatus.INVITED:
-        raise InvalidInput("This person has already activated their account.")
+    _refuse_unless_invited(user, "This person has already activated their account.")
     _email_activation_link(user)
     audit.record("invitation_resent", actor=by, subject=user)
 
 
+def _refuse_unless_invited(user: User, refusal: str) -> None:
+    """``InvalidInput`` unless the account is still waiting to be activated; an invitation
+    whose account was deactivated comes back only by reactivating it (which also ends any
+    notice that their access ends)."""
+    if user.status is AccountStatus.DEACTIVATED:
+        raise InvalidInput(
+            f"{user.full_name}'s account is deactivated: Reactivate it from their page "
+            "to send them a new invitation."
+        )
+    if user.status is not AccountStatus.INVITED:
+        raise InvalidInput(refusal)
+
+
 def correct_invited_email(user: User, new_email: str, by: User) -> None:
     """Fix a misspelt address before activation and re-send the invitation there."""
-    if user.status is not AccountStatus.INVITED:
-        raise InvalidInput(
-            "Only invitations can be corrected; the person can change their own email."
-        )
+    _refuse_unless_invited(
+        user, "Only invitations can be corrected; the person can change their own email."
+    )
     email = clean_email(new_email)
     if _email_in_use(email, except_user=user):
         raise InvalidInput("Someone at this setting already uses that email address.")

@@ -458,7 +458,9 @@ def resend(user_id: int) -> Response:
 @require(Action.MANAGE_PEOPLE)
 def correct_email(user_id: int) -> Response:
     form = CorrectEmailForm()
-    form.validate_on_submit() or abort(400)
+    if not form.validate_on_submit():
+        # The address typed is named; only a form without its token is a bare 400.
+        abort(422 if form.email.errors else 400, description=" ".join(form.email.errors) or None)
     user = _invited_user(user_id)
     try:
         operations.correct_invited_email(user, form.email.data or "", signed_in_account())

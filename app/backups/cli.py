@@ -18,7 +18,12 @@ from app import clock
 from app.backups.crypto import BackupUnreadable
 from app.backups.making import BackupPlace, backup_place, make_backup, remove_abandoned_work
 from app.backups.postgres import BackupRefused
-from app.backups.restoring import restore_database, restore_setting, verify_backup
+from app.backups.restoring import (
+    restore_database,
+    restore_setting,
+    setting_in_backup,
+    verify_backup,
+)
 from app.backups.store import NoSuchBackup, StoredBackup, backups, find_backup
 from workers.jobs import job_lock
 
@@ -137,6 +142,7 @@ def restore_command(
             )
             return
         if as_slug is None:
+            setting_in_backup(place, stored, slug)
             _confirm(
                 slug,
                 f"This replaces setting {slug} with its state in backup {stored.name} and "

@@ -77,7 +77,7 @@ from tenants.migrating import (
     upgrade_schema,
 )
 from tenants.registry import forget_cached, setting_by_slug
-from tenants.slugs import schema_name_for, validate_slug
+from tenants.slugs import InvalidSlug, schema_name_for, validate_slug
 
 REPLAY_MARGIN = timedelta(days=1)
 VERSION_TABLE = "alembic_version"  # each setting schema's own
@@ -463,19 +463,29 @@ def _replay_into(slug: str, target_slug: str, since: datetime) -> int:
     return len(due)
 
 
+def setting_in_backup(place: BackupPlace, backup: StoredBackup, slug: str) -> dict[str, Any]:
+    """The manifest of ``backup`` if it holds setting ``slug``: checked before the operator
+    is asked to confirm, so a mistyped slug is named at once; ``BackupRefused`` otherwise."""
+    manifest = checked_manifest(place, backup, needs=(MEDIA,))
+    if not any(row["slug"] == slug for row in manifest["registry"]):
+        raise BackupRefused(f"backup {backup.name} has no setting '{slug}'")
+    return manifest
+
+
 def restore_setting(
     place: BackupPlace, backup: StoredBackup, slug: str, as_slug: str | None = None
 ) -> SettingRestored:
     """Restore one setting from ``backup``: in place, or beside it as ``as_slug``."""
-    manifest = checked_manifest(place, backup, needs=(MEDIA,))
-    row = next((r for r in manifest["registry"] if r["slug"] == slug), None)
-    if row is None:
-        raise BackupRefused(f"backup {backup.name} has no setting '{slug}'")
+    manifest = setting_in_backup(place, backup, slug)
+    row = next(r for r in manifest["registry"] if r["slug"] == slug)
     since = made_at(manifest) - REPLAY_MARGIN
     _refuse_if_left_service(slug, since)
     target = dict(row)
     if as_slug is not None:
-        as_slug = validate_slug(as_slug)
+        try:
+            as_slug = validate_slug(as_slug)
+        except InvalidSlug as error:
+            raise BackupRefused(f"--as {as_slug!r}: {error}") from error
         if setting_by_slug(as_slug) is not None:
             raise BackupRefused(f"a setting '{as_slug}' exists already: choose another --as")
         db.session.remove()

@@ -44,6 +44,13 @@ def add_staff(
     full_name = checked_name(full_name, "full_name", "Full name", USER_NAME_LENGTH)
     email = checked_email(email)
     check_staff_dates(start_date, leaving_date)
+    if leaving_date is not None and leaving_date <= clock.today():
+        # They could never sign in: the invitation would only reach someone who has left.
+        raise InvalidField(
+            "leaving_date",
+            "Their leaving date has already come, so they could never sign in: "
+            "leave it empty or choose a later day.",
+        )
     try:
         refuse_email_in_use(email)
     except DeactivatedAccount:

@@ -145,6 +145,47 @@ def test_manager_corrects_a_misspelt_email_and_the_old_link_dies(
     assert _activate(visitor, right).status_code == 303
 
 
+def test_a_correction_that_is_not_an_email_names_the_field_and_changes_nothing(
+    app, setting_with_manager, mail_outbox
+):
+    _, manager, _ = setting_with_manager
+    _invite(manager, "Jo Smith", "jo@exmaple.org")
+    user_id = re.search(r"/invitations/(\d+)/email", manager.get("/invitations").text).group(1)
+    for typed, message in [("", "Email is required"), ("jo at example", "not valid")]:
+        refused = manager.post(
+            f"/invitations/{user_id}/email",
+            data={"email": typed, "csrf_token": csrf_token(manager, "/invitations")},
+        )
+        assert refused.status_code == 422
+        assert message in refused.text
+    assert len(mail_outbox.to("jo@exmaple.org")) == 1
+    assert "jo@exmaple.org" in manager.get("/invitations").text
+
+
+def test_an_invitation_whose_account_was_deactivated_is_not_said_to_be_activated(
+    app, setting_with_manager, mail_outbox
+):
+    _, manager, _ = setting_with_manager
+    _invite(manager, "Kim Lee", "kim@example.org")
+    user_id = re.search(r"/invitations/(\d+)/resend", manager.get("/invitations").text).group(1)
+    token = csrf_token(manager, "/invitations")
+    deactivated = manager.post(f"/people/{user_id}/deactivate", data={"csrf_token": token})
+    assert deactivated.status_code == 303
+
+    for action, data, status in [
+        ("resend", {}, 409),
+        ("email", {"email": "kim@example.net"}, 422),
+    ]:
+        refused = manager.post(
+            f"/invitations/{user_id}/{action}", data={**data, "csrf_token": token}
+        )
+        assert refused.status_code == status
+        assert "already activated" not in refused.text
+        assert "deactivated" in refused.text and "Reactivate" in refused.text
+    assert len(mail_outbox.to("kim@example.org")) == 1
+    assert not mail_outbox.to("kim@example.net", timeout=0.5)
+
+
 def test_weak_secrets_are_refused_on_the_activation_page(app, setting_with_manager, mail_outbox):
     setting, manager, _ = setting_with_manager
     _invite(manager, "Max Power", "max@example.org")

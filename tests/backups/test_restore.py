@@ -112,6 +112,29 @@ def test_a_setting_restore_needs_its_slug_typed(service):
         assert rooms.scalars().all() == ["Moved"]
 
 
+def test_a_setting_the_backup_does_not_hold_is_refused_before_asking_to_confirm(service):
+    service.family("sunnyside")
+    service.cli("backups", "run")
+
+    refused = service.restore("--setting", "nowhere")
+
+    assert refused.exit_code == 1
+    assert "has no setting 'nowhere'" in refused.output
+    assert "Type the setting's slug" not in refused.output
+
+
+def test_a_copy_under_a_slug_that_cannot_be_one_is_refused_with_the_slug_rule(service):
+    service.family("sunnyside")
+    service.cli("backups", "run")
+
+    refused = service.restore("--setting", "sunnyside", "--as", "Bad_Slug")
+
+    assert refused.exit_code == 1
+    assert "A slug is 3 to 40 characters" in refused.output
+    assert "Traceback" not in refused.output and refused.exc_info[0] is SystemExit
+    assert registry_row(service, "bad-slug") is None
+
+
 def test_a_setting_restored_as_a_new_slug_sits_beside_the_live_one(service):
     service.family("sunnyside")
     service.cli("backups", "run")

@@ -391,6 +391,15 @@ def test_manager_adds_staff_with_dates(app, nursery, mail_outbox):
     assert mail_outbox.to("nia@example.org")
 
 
+NEW_STAFF = {
+    "full_name": "Nia Nursery",
+    "email": "nia@example.org",
+    "role": "staff",
+    "start_date": "2026-12-07",
+    "leaving_date": "",
+}
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
@@ -402,17 +411,26 @@ def test_manager_adds_staff_with_dates(app, nursery, mail_outbox):
 )
 def test_bad_staff_input_is_refused(app, nursery, field, value, message):
     manager = signed_in(app, nursery, "manager")
-    typed = {
-        "full_name": "Nia Nursery",
-        "email": "nia@example.org",
-        "role": "staff",
-        "start_date": "2026-12-07",
-        "leaving_date": "",
-        field: value.format(slug=nursery.slug),
-    }
+    typed = {**NEW_STAFF, field: value.format(slug=nursery.slug)}
     response = post_form(manager, "/people/staff/new", typed)
     assert response.status_code == 422
     assert message in response.text
+    with inside(app, nursery.slug):
+        assert db.session.scalar(select(User).where(User.email == "nia@example.org")) is None
+
+
+@pytest.mark.parametrize("leaving_date", ["2026-11-30", TODAY.isoformat()])
+def test_new_staff_whose_leaving_date_has_come_are_refused_not_invited(
+    app, nursery, mail_outbox, leaving_date
+):
+    """They could never sign in: an invitation would only reach someone who has left."""
+    manager = signed_in(app, nursery, "manager")
+    typed = {**NEW_STAFF, "start_date": "2020-01-06", "leaving_date": leaving_date}
+    response = post_form(manager, "/people/staff/new", typed)
+    assert response.status_code == 422
+    assert "leaving date has already come" in response.text
+    assert any(ids.startswith("leaving_date") for ids in _error_ids(response.text))
+    assert not mail_outbox.to("nia@example.org", timeout=0.5)
     with inside(app, nursery.slug):
         assert db.session.scalar(select(User).where(User.email == "nia@example.org")) is None
 
