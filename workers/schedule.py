@@ -22,8 +22,10 @@ from app import clock
 from workers.limits import send_options
 
 WHEN: dict[str, str] = {
-    # Just after midnight, so people leave at the start of their leaving date.
-    "deactivation-sweep": "5 0 * * *",
+    # Every hour: each setting's leaving dates are days of its own time zone, so a
+    # setting's midnight comes at a different UTC hour; a sweep finding nobody due does
+    # nothing. People leave within the first hour of their leaving date, wherever they are.
+    "deactivation-sweep": "5 * * * *",
     # Files are deleted at once by a task sent at each commit; this catches any
     # whose task was lost (broker down, worker killed).
     "file-deletions": "*/15 * * * *",

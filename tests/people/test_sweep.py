@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select, text
 
 from app import clock
@@ -14,7 +16,7 @@ from app.people import children, links
 from app.people.models import ParentDeparture, StaffMember
 from app.people.sweep import deactivation_sweep, sweep_setting
 from tests.fixtures.smtp import html_of, text_of
-from tests.helpers.clients import client_for, is_signed_out, sign_in
+from tests.helpers.clients import client_for, is_signed_out, post_form, sign_in
 from tests.helpers.people import (
     PASSWORD,
     PIN,
@@ -26,6 +28,7 @@ from tests.helpers.people import (
     inside,
     signed_in,
 )
+from workers.schedule import scheduled_time
 
 
 def _on(day: date) -> None:
@@ -296,3 +299,31 @@ def test_the_sweep_with_smtp_down_does_not_claim_the_parent_was_told(
         assert db.session.get_one(ParentDeparture, nursery.parent_id).notice_sent_at == clock.now()
     assert len(mail_outbox.to(parent_email)) == 1
     assert _sweep(app, nursery.slug).parents_deactivated == 1
+
+
+@pytest.mark.parametrize(
+    "zone",
+    ["America/New_York", "Australia/Sydney", "Asia/Kolkata", "Pacific/Kiritimati", "Etc/GMT+12"],
+)
+def test_staff_leave_within_the_first_hour_of_their_leaving_date_in_the_settings_zone(
+    app, nursery, zone
+):
+    """The beat's sweep, not only a manual one: a New York nursery's leaver kept access
+    until 19:05 of their leaving date when the sweep ran once a day at 00:05 UTC."""
+    manager = signed_in(app, nursery, "manager")
+    saved = post_form(manager, "/settings/branding/", {"name": "Sunnyside", "time_zone": zone})
+    assert saved.status_code == 303
+    leaving_on = date(2026, 12, 5)
+    with inside(app, nursery.slug):
+        db.session.add(StaffMember(user_id=nursery.staff_id, leaving_date=leaving_on))
+        db.session.commit()
+    local_midnight = datetime(2026, 12, 5, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+    sweep_at = scheduled_time("deactivation-sweep", local_midnight + timedelta(hours=1))
+    assert sweep_at is not None and sweep_at >= local_midnight, sweep_at
+    clock.move_to(sweep_at)
+    result = app.test_cli_runner().invoke(args=["jobs", "run", "deactivation-sweep"])
+
+    assert result.exit_code == 0, result.output
+    with inside(app, nursery.slug):
+        assert get_user(nursery.staff_id).status is AccountStatus.DEACTIVATED
