@@ -206,17 +206,17 @@ def _mention(
 ) -> NameMention | None:
     """The mention ``found`` stands for, or None when it is a protected child's name."""
     # The key comes from the folded text itself: the original stretch may hold formatting
-    # this reading left out ("Bar_ty").
+    # this reading left out ("Bar_ty"). A pattern of names all without word edges (in
+    # scripts written without spaces) has no plural ending to allow, nor its group.
+    plural = found.groupdict().get("plural") or ""
     if found.group("inner") is not None:
         key = term_key(found.group("inner"))
     else:
-        key = term_key(
-            found.group("name")[: len(found.group("name")) - len(found.group("plural") or "")]
-        )
+        key = term_key(found.group("name")[: len(found.group("name")) - len(plural)])
     if key in index.protected_keys:
         return None
     start, end = folded.span(found.start(), found.end())
-    possessive = (found.group("plural") or "") + (found.group("possessive") or "")
+    possessive = plural + (found.group("possessive") or "")
     if len(possessive) == 1 and possessive in APOSTROPHES and not key.endswith(("s", "z", "x")):
         end = folded.span(found.start(), found.start("possessive"))[1]
         possessive = ""  # "Amelia'" is a closing quote, not a possessive

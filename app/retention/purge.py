@@ -28,18 +28,15 @@ Operations flush and never commit: the request commits once per purge
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-import regex
 from sqlalchemy import (
     Delete,
     Integer,
     Row,
     Select,
     Text,
-    and_,
     any_,
     bindparam,
     cast,
@@ -48,7 +45,6 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
-    not_,
     or_,
     select,
     true,
@@ -56,6 +52,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, array
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import ColumnElement
 
 from app.auth import audit
@@ -64,7 +61,7 @@ from app.auth.sessions import end_all_sessions_of_accounts
 from app.extensions import db
 from app.id_lists import among, not_among
 from app.journal import storage
-from app.journal.masking import ChildName, mask_other_children, name_forms
+from app.journal.masking import ChildName, find_mentions, mask_other_children, name_forms
 from app.journal.models import (
     Comment,
     JournalAccess,
@@ -75,7 +72,7 @@ from app.journal.models import (
     Photo,
     PhotoChild,
 )
-from app.journal.names import name_of
+from app.journal.names import names_of_children
 from app.journal.text import ObservationText, separated_by_spaces
 from app.mail.models import OutboxMessage
 from app.people.models import Child, ParentLink
@@ -140,14 +137,18 @@ class Mentions:
     # Observations whose texts hold a character reference ("A&#100;a" reads Ada): their
     # words are not known until decoded, so the matcher reads them for every child.
     encoded: frozenset[int]
+    messages: dict[str, frozenset[int]]  # word -> the outbox messages whose words hold it
 
     @classmethod
     def of(cls, child_ids: Iterable[int]) -> Mentions:
-        children = _names(select(Child).where(among(Child.id, sorted(set(child_ids)))))
+        children = names_of_children(among(Child.id, sorted(set(child_ids))))
         name_words = _name_words(children)
-        holding = _observations_holding(set().union(*name_words.values()))
+        words = set().union(*name_words.values())
         return cls(
-            name_words, holding, _observations_with_references() if children else frozenset()
+            name_words,
+            _texts_holding(words, _TEXT_PLACES),
+            _observations_with_references() if children else frozenset(),
+            _texts_holding(words, _MESSAGE_PLACES),
         )
 
     def covers(self, child_ids: Iterable[int]) -> bool:
@@ -158,11 +159,21 @@ class Mentions:
         the children whose words it holds (an observation with character references:
         with every one of them)."""
         children = sorted(set(child_ids))
-        named: dict[int, set[int]] = {observation: set(children) for observation in self.encoded}
+        named = {observation: set(children) for observation in self.encoded}
+        return self._named(self.holding, children, named)
+
+    def messages_naming(self, child_ids: Iterable[int]) -> dict[int, set[int]]:
+        """The outbox messages holding a word of one of these children's names, each with
+        the children whose words it holds."""
+        return self._named(self.messages, sorted(set(child_ids)), {})
+
+    def _named(
+        self, holding: dict[str, frozenset[int]], children: list[int], named: dict[int, set[int]]
+    ) -> dict[int, set[int]]:
         for child in children:
             for word in self.name_words.get(child, ()):
-                for observation in self.holding.get(word, ()):
-                    named.setdefault(observation, set()).add(child)
+                for found in holding.get(word, ()):
+                    named.setdefault(found, set()).add(child)
         return named
 
 
@@ -194,13 +205,9 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
         mentions = Mentions.of(ids)
     parents = parents_only_of(ids)
     only_theirs = _observations_only_of(ids)
-    photos = list(
-        db.session.scalars(
-            select(Photo.id).where(or_(among(Photo.observation_id, only_theirs), _shows_only(ids)))
-        )
-    )
+    photos = _photos_only_of(ids, only_theirs)
     _queue_files(photos, purged)
-    purged_names = _names(select(Child).where(among(Child.id, ids)))
+    purged_names = names_of_children(among(Child.id, ids))
     purged.scrubbed = _scrub_group_observations(
         ids, only_theirs, purged_names, mentions.children_named(ids)
     )
@@ -226,10 +233,7 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
         "observations", _deleted(delete(Observation).where(among(Observation.id, only_theirs)))
     )
     _remove_packs(LeavingPack.child_id, ids, purged)
-    purged.add(
-        "outbox_messages",
-        _deleted(delete(OutboxMessage).where(_message_names(_names_pattern(purged_names)))),
-    )
+    _remove_messages(purged_names, mentions.messages_naming(ids), purged)
     purged.add("parent_links", _deleted(delete(ParentLink).where(among(ParentLink.child_id, ids))))
     purged.add("children", _deleted(delete(Child).where(among(Child.id, ids))))
     _remove_accounts(parents, purged)
@@ -237,6 +241,40 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
     # stand for a row that is gone.
     db.session.expunge_all()
     return purged
+
+
+def _remove_messages(
+    purged_names: list[ChildName], may_name: dict[int, set[int]], purged: Purged
+) -> None:
+    """Outbox messages whose subject or body names one of the children as the masking's
+    matcher reads them (and as a reader would): of those whose words hold theirs, found
+    by the scan, only those are read."""
+    by_id = {child.id: child for child in purged_names}
+    named = []
+    for message, *texts in db.session.execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.subject,
+            OutboxMessage.body_text,
+            OutboxMessage.body_html,
+        ).where(among(OutboxMessage.id, sorted(may_name)))
+    ):
+        children = [by_id[child] for child in sorted(may_name[message])]
+        if any(_names_any(text or "", children) for text in texts):
+            named.append(message)
+    if named:
+        purged.add(
+            "outbox_messages",
+            _deleted(delete(OutboxMessage).where(among(OutboxMessage.id, named))),
+        )
+
+
+def _names_any(text: str, children: list[ChildName]) -> bool:
+    """Whether ``text`` names one of the children (an ``@[...]`` of someone else does not)."""
+    return any(
+        mention.child_id is not None
+        for mention in find_mentions(text, targets=children, protected=())
+    )
 
 
 def _remove_packs(column: ColumnElement[int], ids: list[int], purged: Purged) -> None:
@@ -254,18 +292,19 @@ def parents_only_of(child_ids: list[int]) -> list[int]:
     """Parents linked to these children and to no other, and not on legal hold (a hold
     on a parent stops every purge of them, their child's too: they stay, unlinked, until
     it is lifted and their own period has passed)."""
+    other = aliased(ParentLink)
     linked_elsewhere = exists().where(
-        ParentLink.parent_id == User.id, not_among(ParentLink.child_id, child_ids)
+        other.parent_id == User.id, not_among(other.child_id, child_ids)
     )
     on_hold = exists().where(LegalHold.user_id == User.id)
     return list(
         db.session.scalars(
             select(User.id)
+            .distinct()
+            .join(ParentLink, ParentLink.parent_id == User.id)  # from the children's links
             .where(
+                among(ParentLink.child_id, child_ids),
                 User.role == Role.PARENT,
-                exists().where(
-                    ParentLink.parent_id == User.id, among(ParentLink.child_id, child_ids)
-                ),
                 ~linked_elsewhere,
                 ~on_hold,
             )
@@ -274,35 +313,40 @@ def parents_only_of(child_ids: list[int]) -> list[int]:
     )
 
 
+# Each batch's rows are found from the purged children's own tags, by the indexes led by
+# the child: a condition on every observation or photo ("tagged with one of them, and
+# with no one else") made PostgreSQL read the whole table, several times a batch, however
+# few rows were theirs (bench/profile_purge.py prints each table's scans).
+
+
 def _observations_only_of(child_ids: list[int]) -> list[int]:
     """Observations that tag these children and no other child."""
-    other_tag = exists().where(
-        ObservationChild.observation_id == Observation.id,
-        not_among(ObservationChild.child_id, child_ids),
+    other = aliased(ObservationChild)
+    tagged_otherwise = exists().where(
+        other.observation_id == ObservationChild.observation_id,
+        not_among(other.child_id, child_ids),
     )
     return list(
         db.session.scalars(
-            select(Observation.id).where(
-                exists().where(
-                    ObservationChild.observation_id == Observation.id,
-                    among(ObservationChild.child_id, child_ids),
-                ),
-                ~other_tag,
-            )
+            select(ObservationChild.observation_id)
+            .where(among(ObservationChild.child_id, child_ids), ~tagged_otherwise)
+            .distinct()
         )
     )
 
 
-def _shows_only(child_ids: list[int]):  # noqa: ANN202 (an SQL condition)
-    """A photo in which these children are seen, and no other child."""
-    return and_(
-        exists().where(PhotoChild.photo_id == Photo.id, among(PhotoChild.child_id, child_ids)),
-        not_(
-            exists().where(
-                PhotoChild.photo_id == Photo.id, not_among(PhotoChild.child_id, child_ids)
-            )
+def _photos_only_of(child_ids: list[int], only_theirs: list[int]) -> list[int]:
+    """Photos of the observations only theirs, and photos elsewhere in which these
+    children are seen and no other child."""
+    other = aliased(PhotoChild)
+    shows_only_them = select(PhotoChild.photo_id).where(
+        among(PhotoChild.child_id, child_ids),
+        ~exists().where(
+            other.photo_id == PhotoChild.photo_id, not_among(other.child_id, child_ids)
         ),
     )
+    in_theirs = select(Photo.id).where(among(Photo.observation_id, only_theirs))
+    return sorted(db.session.scalars(union(in_theirs, shows_only_them)))
 
 
 def _about_children(child_ids: list[int]):  # noqa: ANN202 (an SQL condition)
@@ -331,17 +375,14 @@ def _scrub_group_observations(
 
     Rows are read and written as columns, not objects: only what a scrub reads is
     fetched, and only a row whose text changed is written back."""
-    tagged = exists().where(
-        ObservationChild.observation_id == Observation.id,
-        among(ObservationChild.child_id, child_ids),
+    tagged = select(ObservationChild.observation_id).where(
+        among(ObservationChild.child_id, child_ids)
     )
+    named = select(func.unnest(literal(sorted(may_name), ARRAY(Integer))))
     remaining = db.session.execute(
         select(
             Observation.id, Observation.text, Observation.next_steps, Observation.review_note
-        ).where(
-            not_among(Observation.id, only_theirs),
-            or_(tagged, among(Observation.id, sorted(may_name))),
-        )
+        ).where(Observation.id.in_(union(tagged, named)), not_among(Observation.id, only_theirs))
     ).all()
     plans = _scrub_plans([row.id for row in remaining], purged_names, may_name)
     _write_changed(
@@ -497,50 +538,6 @@ def _scrubbed_part(
     return mask_other_children(text, shown_child=kept[0], others=purged, kept=kept)
 
 
-def _names_pattern(children: list[ChildName]) -> str:
-    """A PostgreSQL regular expression for any of the children's name forms, as written or
-    without accents, as a word (to use ignoring case): it narrows what the masking's
-    matcher then reads."""
-    forms = {form for child in children for form in name_forms(child)}
-    forms |= {_without_accents(form) for form in forms}
-    return r"\m" + _alternatives(form for form in forms if form) + r"\M"
-
-
-def _alternatives(forms: Iterable[str]) -> str:
-    """A regular expression matching exactly ``forms``, written as the tree of their
-    common beginnings: PostgreSQL's matcher tries every alternative at each position, so
-    200 children's forms as a flat list cost 3 s per scan of 20,000 observations, and
-    as a tree 0.1 s."""
-    tree: dict[str, dict] = {}
-    for form in forms:
-        node = tree
-        for char in form:
-            node = node.setdefault(char, {})
-        node[""] = {}  # a form ends here
-    return _branches(tree)
-
-
-def _branches(node: dict[str, dict]) -> str:
-    options = [
-        regex.escape(char) + _branches(child) for char, child in sorted(node.items()) if char
-    ]
-    if not options:
-        return ""
-    if len(options) == 1 and "" not in node:
-        return options[0]
-    return "(?:" + "|".join(options) + ")" + ("?" if "" in node else "")
-
-
-def _message_names(pattern: str) -> ColumnElement[bool]:
-    """Outbox messages whose subject or body may name one of the children."""
-    return or_(
-        *(
-            column.regexp_match(pattern, "i")
-            for column in (OutboxMessage.subject, OutboxMessage.body_text, OutboxMessage.body_html)
-        )
-    )
-
-
 def _name_words(children: list[ChildName]) -> dict[int, frozenset[str]]:
     """Each child's name forms split into words by the database, as it splits the texts
     (``_words``)."""
@@ -560,10 +557,10 @@ def _name_words(children: list[ChildName]) -> dict[int, frozenset[str]]:
     return {child: frozenset(found) for child, found in words.items()}
 
 
-def _observations_holding(name_words: set[str]) -> dict[str, frozenset[int]]:
-    """For each of ``name_words``, the observations whose text, next steps, review note, a
-    caption, a comment or a revision holds it (ignoring case), or it with a plural ending;
-    a word in a script written without spaces, anywhere in them (``_observations_containing``).
+def _texts_holding(name_words: set[str], places: _Places) -> dict[str, frozenset[int]]:
+    """For each of ``name_words``, the owners (observations, messages) one of whose texts
+    in ``places`` holds it (ignoring case), or it with a plural ending; a word in a script
+    written without spaces, anywhere in them (``_texts_containing``).
 
     Every text is split into words by the database (``_words``) and joined with the
     names' words: a hash join, one
@@ -585,17 +582,17 @@ def _observations_holding(name_words: set[str]) -> dict[str, frozenset[int]]:
     # expects millions of rows and would compile the query first: 0.3-0.5 s.
     _without_jit()
     holding: dict[str, set[int]] = {}
-    found = union(*(_words_held(owner, text, wanted) for owner, text in _TEXT_PLACES))
-    for observation, spelling in db.session.execute(found).all():  # fetched at once
+    found = union(*(_words_held(owner, text, wanted) for owner, text in places))
+    for owner, spelling in db.session.execute(found).all():  # fetched at once
         for word in spellings[spelling]:
-            holding.setdefault(word, set()).add(observation)
-    for observation, word in _observations_containing(run_together):
-        holding.setdefault(word, set()).add(observation)
-    return {word: frozenset(observations) for word, observations in holding.items()}
+            holding.setdefault(word, set()).add(owner)
+    for owner, word in _texts_containing(run_together, places):
+        holding.setdefault(word, set()).add(owner)
+    return {word: frozenset(owners) for word, owners in holding.items()}
 
 
-def _observations_containing(words: list[str]) -> list[Row[tuple[int, str]]]:
-    """(observation, word) for each of ``words`` that one of its texts holds anywhere,
+def _texts_containing(words: list[str], places: _Places) -> list[Row[tuple[int, str]]]:
+    """(owner, word) for each of ``words`` that one of the owner's texts holds anywhere,
     not only as a word: a name in a script written without spaces ("美玲" in
     "巴蒂和美玲搭积木") is not a word of its text as any split finds them, but the
     masking's matcher reads it there. Texts are folded as ``_words`` folds them (the
@@ -609,13 +606,14 @@ def _observations_containing(words: list[str]) -> list[Row[tuple[int, str]]]:
                 select(owner, wanted.c.word)
                 .select_from(owner.table)
                 .join(wanted, func.strpos(_folded_readings(text), wanted.c.word) > 0)
-                for owner, text in _TEXT_PLACES
+                for owner, text in places
             )
         )
     ).all()
 
 
-_TEXT_PLACES = (  # (the observation, a text of it) for every text an observation has
+_Places = tuple[tuple[ColumnElement[int], ColumnElement[str]], ...]  # (owner id, a text)
+_TEXT_PLACES: _Places = (  # (the observation, a text of it) for every text an observation has
     (
         Observation.id,
         func.concat_ws(" ", Observation.text, Observation.next_steps, Observation.review_note),
@@ -623,6 +621,14 @@ _TEXT_PLACES = (  # (the observation, a text of it) for every text an observatio
     (Photo.observation_id, Photo.caption),
     (Comment.observation_id, Comment.body),
     (ObservationRevision.observation_id, cast(ObservationRevision.changes, Text)),
+)
+_MESSAGE_PLACES: _Places = (
+    (
+        OutboxMessage.id,
+        func.concat_ws(
+            " ", OutboxMessage.subject, OutboxMessage.body_text, OutboxMessage.body_html
+        ),
+    ),
 )
 
 # A character reference as a reader's HTML decodes it (``app.journal.text``'s _ENTITY).
@@ -670,15 +676,6 @@ def _folded_readings(text: ColumnElement[str]) -> ColumnElement[str]:
     )
     joined = func.regexp_replace(folded, r"<[^>]*>|[*_~\\]+", "", "g")
     return func.concat_ws(" ", folded, joined)
-
-
-def _without_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def _names(query) -> list[ChildName]:  # noqa: ANN001
-    return [name_of(child) for child in db.session.scalars(query)]
 
 
 # ---------------------------------------------------------------- accounts

@@ -232,6 +232,17 @@ def test_find_mentions_gives_child_and_offsets():
     assert all(text[m.start : m.end] == m.fragment for m in mentions)
 
 
+def test_children_all_named_in_scripts_without_spaces_are_masked_too():
+    """Names with no word edges (Chinese, Thai) make a pattern without the plural ending
+    that names written with spaces allow: reading a mention must not depend on it."""
+    mei_ling, somjai = ChildName(41, "美玲", "王"), ChildName(42, "สมใจ", "ใจดี")
+
+    assert masked("美玲和สมใจ玩", somjai, mei_ling) == "A friend和สมใจ玩"
+    assert [m.fragment for m in find_mentions("美玲和สมใจ", targets=[somjai], protected=())] == [
+        "สมใจ"
+    ]
+
+
 def test_name_forms_cover_full_given_last_and_parts():
     assert name_forms(ChildName(1, "Mary Jane", "de la Cruz", preferred_name="MJ")) == (
         "Mary Jane de la Cruz",

@@ -13,6 +13,7 @@ from app.journal import comments, observations, storage
 from app.journal.masking import ChildName, find_mentions
 from app.journal.models import Comment, Observation, Photo
 from app.mail import queue_email
+from app.mail.models import OutboxMessage
 from app.people.models import Child
 from app.redis_store import get_redis
 from app.retention import ledger
@@ -322,6 +323,19 @@ def test_a_name_in_a_script_without_spaces_is_scrubbed_where_the_child_is_not_ta
         app, family, [family.child_b_id], "巴蒂和美玲一起搭积木。น้องสมใจเล่นกับบาร์ตี้ 王さんも来た。"
     )
     a = ChildName(family.child_a_id, "美玲", "王", "สมใจ")
+    for child_name in ("美玲 王", "Barty"):  # an email naming her goes; one about Barty stays
+        with inside(app, family.slug):
+            queue_email(
+                family.email("manager"),
+                f"给{child_name}的日志",
+                "leaving_pack_ready",
+                user=get_user(family.manager_id),
+                child_name=child_name,
+                setting_name="Sunnyside",
+                link="http://example.org/",
+                expires_at=clock.now(),
+            )
+            db.session.commit()
     archive(app, family, family.child_a_id)
 
     manager = signed_in(app, family, "manager")
@@ -334,3 +348,6 @@ def test_a_name_in_a_script_without_spaces_is_scrubbed_where_the_child_is_not_ta
         kept = db.session.get_one(Observation, named).text
     assert find_mentions(kept, targets=[a], protected=[]) == [], kept
     assert not any(name in kept for name in ("美玲", "สมใจ", "王")), kept
+    with inside(app, family.slug):
+        subjects = db.session.scalars(select(OutboxMessage.subject)).all()
+    assert "给Barty的日志" in subjects and not [s for s in subjects if "美玲" in s]
