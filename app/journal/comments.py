@@ -5,6 +5,7 @@ back by their author, hidden by staff.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -19,18 +20,36 @@ from app.journal.models import Comment, Observation
 from app.journal.publishing import journal_closed, journal_closed_message
 from app.people.models import Child
 
+# The same words from the same person in the same view within this time are the same
+# comment sent twice: a double tap, or a phone resending after a slow answer.
+SENT_TWICE_WITHIN = timedelta(minutes=2)
+
 
 def add_comment(observation: Observation, child: Child, body: str, *, by: User) -> Comment:
-    """A comment in ``child``'s view of a published observation (the page checked access)."""
+    """A comment in ``child``'s view of a published observation (the page checked access);
+    the same comment sent again a moment later is the one already added."""
     if not observation.is_published or child.id not in observation.child_ids:
         raise NotAllowed("Comments are added to published observations.")
     refuse_if_closed(observation, child)
+    body = clean_text(body, "body", COMMENT)
+    now = clock.now()
+    sent_before = db.session.scalar(
+        select(Comment).where(
+            Comment.observation_id == observation.id,
+            Comment.child_id == child.id,
+            Comment.author_id == by.id,
+            Comment.body == body,
+            Comment.created_at >= now - SENT_TWICE_WITHIN,
+        )
+    )
+    if sent_before is not None:
+        return sent_before
     comment = Comment(
         observation_id=observation.id,
         child_id=child.id,
         author_id=by.id,
-        body=clean_text(body, "body", COMMENT),
-        created_at=clock.now(),
+        body=body,
+        created_at=now,
     )
     db.session.add(comment)
     db.session.flush()

@@ -33,6 +33,7 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     StopValidation,
+    ValidationError,
 )
 
 from app.journal.content_rules import ContentRules, Mode
@@ -114,6 +115,8 @@ class ObservationForm(FlaskForm):
     photo = MultipleFileField("Add photos (optional)", render_kw=PHOTO_INPUT)
     caption = StringField("Photo caption (optional)", validators=_text(CAPTION))
     in_photo = CheckboxesField(IN_PHOTO_LABEL, coerce=int, validate_choice=True)
+    # An edit form's observation as it was opened (observations.edit_version).
+    opened_version = HiddenField()
 
     def offer_children(self, children: list[tuple[int, str]]) -> None:
         self.child_ids.choices = [SelectChoice(child_id, name) for child_id, name in children]
@@ -264,7 +267,20 @@ class PageForm(FlaskForm):
     page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=100_000)])
 
 
-class JournalFilterForm(PageForm):
+class DateRangeForm(PageForm):
+    """A page of a list between two days, read from the query string: a first day after
+    the last is refused (400, said beside the field), as nothing could match it and an
+    empty list would read as "nothing happened"."""
+
+    date_from = DateField("From", validators=[Optional()], format=DATE_FORMAT)
+    date_to = DateField("To", validators=[Optional()], format=DATE_FORMAT)
+
+    def validate_date_to(self, field: DateField) -> None:
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError("The first day is after the last: nothing can match.")
+
+
+class JournalFilterForm(DateRangeForm):
     """The filters of a child's journal, read from the query string."""
 
     q = StringField(
@@ -276,8 +292,6 @@ class JournalFilterForm(PageForm):
         default="",
         validate_choice=True,
     )
-    date_from = DateField("From", validators=[Optional()], format=DATE_FORMAT)
-    date_to = DateField("To", validators=[Optional()], format=DATE_FORMAT)
 
     def filters(self) -> Filters:
         return Filters(

@@ -149,6 +149,12 @@ class OpenedJournalPage:
         named = (child.id, child.first_name, child.last_name, child.preferred_name)
         return (*named, child.archived_at, self.family, self.number, digest.digest())
 
+    @property
+    def past_the_last(self) -> bool:
+        """A page after the first with no observation: past the journal's last page (or
+        the journal is empty), and the page's statement cannot say how many there are."""
+        return self.number > 1 and not self.page().items
+
     def everyone(self) -> SettingChildren:
         names = json.loads(self.names_text)
         return SettingChildren(

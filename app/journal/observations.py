@@ -7,9 +7,10 @@ once, so a refusal or a failure leaves nothing half-saved (photo files included:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -109,6 +110,36 @@ def _checked(
     return children, values
 
 
+# What an edit form changes besides the children: the columns ``_checked`` gives values for.
+_EDITED_COLUMNS = ("observed_on", "text", "next_steps", "areas", "characteristics", "age_band")
+
+
+class ChangedSinceOpened(InvalidField):
+    """The observation was saved by someone else after the edit form was opened: saving
+    the form would silently undo their change (two people correcting the same observation
+    on two tablets)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "text",  # beside what most often differs (the form's hidden version has no place)
+            "This observation was changed by someone else after you opened it, so nothing "
+            "was saved. What you typed is below: look at the observation as it is now, then "
+            "save again to replace it with this.",
+        )
+
+
+def _version(child_ids: Iterable[int], values: Mapping[str, object]) -> str:
+    parts = [sorted(child_ids), *(repr(values[name]) for name in _EDITED_COLUMNS)]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
+
+
+def edit_version(observation: Observation) -> str:
+    """What an edit form shows of the observation, in short: the form sends it back, so a
+    save can tell whether the observation changed after the form was opened."""
+    values = {name: getattr(observation, name) for name in _EDITED_COLUMNS}
+    return _version(observation.child_ids, values)
+
+
 def needs_reason_to_delete(observation: Observation) -> bool:
     """Deleting what families may have seen (or sent) is explained; a draft is not."""
     return not (
@@ -116,6 +147,53 @@ def needs_reason_to_delete(observation: Observation) -> bool:
         and observation.status is ObservationStatus.DRAFT
         and observation.published_at is None
     )
+
+
+# A draft just created by the same person with the same details is the same form sent
+# twice (a double tap on a tablet, a resend after a slow upload), not a second draft.
+SENT_TWICE_WITHIN = timedelta(minutes=2)
+# What each kind of observation is when it has just been sent.
+_SENT_AS = {
+    ObservationKind.STAFF: ObservationStatus.DRAFT,
+    ObservationKind.HOME: ObservationStatus.IN_REVIEW,
+}
+
+
+def _sent_a_moment_ago(by: User, kind: ObservationKind, version: str) -> Observation | None:
+    """``by``'s observation of ``kind``, as it was sent a moment ago, with this version."""
+    recent = db.session.scalars(
+        select(Observation)
+        .where(
+            Observation.author_id == by.id,
+            Observation.kind == kind,
+            Observation.status == _SENT_AS[kind],
+            Observation.created_at >= clock.now() - SENT_TWICE_WITHIN,
+        )
+        .order_by(Observation.id.desc())
+    )
+    return next((sent for sent in recent if edit_version(sent) == version), None)
+
+
+def created_a_moment_ago(details: ObservationDetails, *, by: User) -> Observation | None:
+    """The draft ``by`` created with these very details a moment ago, if any."""
+    try:
+        children, values = _checked(details, already_tagged=set())
+    except InvalidField:
+        return None  # the form is refused as it would be the first time
+    version = _version((child.id for child in children), values)
+    return _sent_a_moment_ago(by, ObservationKind.STAFF, version)
+
+
+def home_sent_a_moment_ago(
+    child: Child, observed_on: date | None, text: str, *, by: User
+) -> Observation | None:
+    """The home observation ``by`` sent about ``child`` with these words a moment ago
+    (a parent's phone sending the form twice while the photos upload), if any."""
+    try:
+        values = _home_values(child, observed_on, text)
+    except InvalidField:
+        return None
+    return _sent_a_moment_ago(by, ObservationKind.HOME, _version([child.id], values))
 
 
 def create_observation(details: ObservationDetails, *, by: User) -> Observation:
@@ -139,12 +217,26 @@ def create_observation(details: ObservationDetails, *, by: User) -> Observation:
     return observation
 
 
-def update_observation(observation: Observation, details: ObservationDetails, *, by: User) -> None:
+def update_observation(
+    observation: Observation,
+    details: ObservationDetails,
+    *,
+    by: User,
+    opened_version: str | None = None,
+) -> None:
     """Change a draft or correct a published observation; a child no longer tagged is no
-    longer in any of its photos, and it leaves that child's journal at once."""
+    longer in any of its photos, and it leaves that child's journal at once.
+
+    ``opened_version`` is ``edit_version`` as the form showed it: if the observation has
+    changed since, the change is refused (``ChangedSinceOpened``), unless it is already
+    what this form says (the same form sent twice: a double tap)."""
     check(by, Action.EDIT_OBSERVATION, observation)
     before = before_change(observation)
     children, values = _checked(details, already_tagged=observation.child_ids)
+    now_version = edit_version(observation)
+    changed_since = opened_version not in (None, now_version)
+    if changed_since and _version((child.id for child in children), values) != now_version:
+        raise ChangedSinceOpened()
     for name, value in values.items():
         setattr(observation, name, value)
     kept = {child.id for child in children}
@@ -200,6 +292,18 @@ def no_home_observations(child: Child) -> str:
     return f"{child.known_as} has left: no new observations can be added."
 
 
+def _home_values(child: Child, observed_on: date | None, text: str) -> dict[str, object]:
+    """A home observation's columns of ``_EDITED_COLUMNS``, checked."""
+    return {
+        "observed_on": checked_date(observed_on, [child]),
+        "text": clean_text(text, "text", WHAT_HAPPENED),
+        "next_steps": "",
+        "areas": [],
+        "characteristics": [],
+        "age_band": None,
+    }
+
+
 def create_home_observation(
     child: Child, observed_on: date | None, text: str, *, by: User
 ) -> Observation:
@@ -210,13 +314,9 @@ def create_home_observation(
     now = clock.now()
     observation = Observation(
         kind=ObservationKind.HOME,
-        status=ObservationStatus.IN_REVIEW,
+        status=_SENT_AS[ObservationKind.HOME],
         author_id=by.id,
-        observed_on=checked_date(observed_on, [child]),
-        text=clean_text(text, "text", WHAT_HAPPENED),
-        next_steps="",
-        areas=[],
-        characteristics=[],
+        **_home_values(child, observed_on, text),
         created_at=now,
         updated_at=now,
         review_note="",

@@ -106,6 +106,12 @@ def publish(
     return Published.PUBLISHED, checked
 
 
+def published_already(observation: Observation, by: User) -> bool:
+    """Whether ``by``'s "Publish" finds the observation already published by one who may
+    publish it: a second tap, or the page sent again. They are told so, not refused."""
+    return observation.is_published and can(by, Action.EDIT_OBSERVATION, observation)
+
+
 def _refuse_children_who_left(observation: Observation, what_now: str) -> None:
     left = [child.full_name for child in observation.children if child.is_archived]
     if left:

@@ -320,6 +320,8 @@ def journal_page_cards(
         page = paged(found, opened.number)
     else:
         page = opened.page()
+        if opened.past_the_last:  # how many there are, to say which page is the last
+            page = paged(listing.whole_journal(view.child, viewer, filters), opened.number)
     return page, cards.of(view, page.items)
 
 

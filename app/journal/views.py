@@ -170,7 +170,8 @@ class _Refusal:
 def _refusal(error: MediaRejected | InvalidInput, default_field: str) -> _Refusal:
     if isinstance(error, MediaRejected):
         return _Refusal({"photo": [error.message]}, error.status)
-    return _Refusal(field_errors(error, default_field))
+    status = 409 if isinstance(error, observations.ChangedSinceOpened) else INVALID
+    return _Refusal(field_errors(error, default_field), status)
 
 
 def _saved_with_photos(
@@ -311,6 +312,10 @@ def keep_unsaved() -> tuple[str, int]:
 @require(Action.WRITE_OBSERVATIONS)
 def create_observation() -> Page:
     form = _observation_form()
+    if form.validate() and (
+        sent_before := observations.created_a_moment_ago(form.details(), by=signed_in_account())
+    ):
+        return _success("The observation is saved as a draft.", _observation_url(sent_before))
     saved = _saved_with_photos(
         form, lambda: observations.create_observation(form.details(), by=signed_in_account())
     )
@@ -372,7 +377,8 @@ def _observation_page(shown: Observation, **extra: object) -> str:
 def edit_observation(observation_id: int) -> str:
     shown = _observation_or_404(observation_id)
     _editable_or_409(shown)
-    data = _unsaved_or({"obj": shown, "child_ids": sorted(shown.child_ids)})
+    opened = {"opened_version": observations.edit_version(shown)}
+    data = _unsaved_or({"obj": shown, "child_ids": sorted(shown.child_ids), **opened})
     return _form_page(_observation_form(shown, **data), {}, shown)
 
 
@@ -384,11 +390,19 @@ def update_observation(observation_id: int) -> Page:
     form = _observation_form(shown)
 
     def save() -> Observation:
-        observations.update_observation(shown, form.details(), by=signed_in_account())
+        observations.update_observation(
+            shown,
+            form.details(),
+            by=signed_in_account(),
+            opened_version=form.opened_version.data or None,
+        )
         return shown
 
     saved = _saved_with_photos(form, save)
     if isinstance(saved, _Refusal):
+        # Shown again, the form is opened on the observation as it is now: saving it again
+        # replaces the other change knowingly.
+        form.opened_version.data = observations.edit_version(shown)
         return _form_page(form, saved.errors, shown), saved.status
     _warn_about_consent(shown)
     if shown.status is ObservationStatus.IN_REVIEW:
@@ -565,6 +579,8 @@ def publish_observation(observation_id: int) -> Page:
     form = PublishForm()
     _check_action(form)
     shown = _observation_or_404(observation_id)
+    if publishing.published_already(shown, signed_in_account()):
+        return _success("The observation is already published.", _observation_url(shown))
     with conflict_if_refused(NotAllowed):
         outcome, checked = publishing.publish(
             shown, by=signed_in_account(), confirmed=form.confirmed.data == "yes"
@@ -735,7 +751,8 @@ def child_journal(child_id: int) -> Page:
     if not query.valid:
         body = _journal_body(viewer, opened, query, with_page=False)
         return _journal_page(viewer, opened, body), 400
-    if not reads_rows:  # a search: its body is made each time
+    # A search, or a page past the last (which counts the journal to say so): made each time.
+    if not reads_rows or opened.past_the_last:
         return _journal_page(viewer, opened, _journal_body(viewer, opened, query))
     body_key = _journal_body_key(viewer, opened, query)
 
@@ -921,12 +938,13 @@ def new_home_observation(child_id: int) -> str:
 def create_home_observation(child_id: int) -> Page:
     child = _child_or_404(child_id)
     form = HomeObservationForm()
-    saved = _saved_with_photos(
-        form,
-        lambda: observations.create_home_observation(
-            child, form.observed_on.data, form.text.data or "", by=signed_in_account()
-        ),
-    )
+    sent = (child, form.observed_on.data, form.text.data or "")
+    if form.validate() and observations.home_sent_a_moment_ago(*sent, by=signed_in_account()):
+        saved = None  # the same form sent twice: thanked once more, kept once
+    else:
+        saved = _saved_with_photos(
+            form, lambda: observations.create_home_observation(*sent, by=signed_in_account())
+        )
     if isinstance(saved, _Refusal):
         return render_template(
             "journal/home_observation_form.html", child=child, form=form, errors=saved.errors

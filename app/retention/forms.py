@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Optional, ValidationError
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired
 
 from app.form_checks import at_most
-from app.journal.forms import DATE_FORMAT, PageForm
+from app.journal.forms import DateRangeForm
 from app.retention.audit_trail import TrailFilters
 from app.retention.models import HOLD_REASON_LENGTH
 from app.retention.schedule import RULES, RetentionRule
@@ -82,14 +82,12 @@ class LiftForm(FlaskForm):
     reason = _reason_field("Reason for lifting the hold", "Give the reason for lifting the hold.")
 
 
-class TrailForm(PageForm):
+class TrailForm(DateRangeForm):
     """The audit trail's filters, read from the query string. A person is an account (its
     id) or a child (``child-<id>``)."""
 
     person = SelectField("Person", coerce=str, default="", validate_choice=True)
     action = SelectField("Action", coerce=str, default="", validate_choice=True)
-    date_from = DateField("From", validators=[Optional()], format=DATE_FORMAT)
-    date_to = DateField("To", validators=[Optional()], format=DATE_FORMAT)
 
     def offer(
         self,
@@ -103,10 +101,6 @@ class TrailForm(PageForm):
             *((f"{CHILD_PREFIX}{i}", f"{name} (child)") for i, name in children),
         ]
         self.action.choices = [("", "Any action"), *actions]
-
-    def validate_date_to(self, field: DateField) -> None:
-        if field.data and self.date_from.data and field.data < self.date_from.data:
-            raise ValidationError("The first day is after the last: nothing can match.")
 
     def filters(self) -> TrailFilters:
         person = self.person.data or ""

@@ -7,6 +7,8 @@ version marked "edited"; a child taken off an observation no longer has it in th
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select, update
 
 from app.auth.models import AuditEntry
@@ -75,6 +77,54 @@ def test_the_author_corrects_a_published_observation_and_the_family_sees_it_edit
     assert "Ada climed the frame." in history and "Sam Staff" in history
     assert "Physical Development" in history
     assert "Changes since it was published" not in page
+
+
+def _opened_form_fields(page: str) -> dict:
+    """The hidden fields of a page's form (but its CSRF token, which post_form sends)."""
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        name, value = re.search(r'name="(\w+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if 'type="hidden"' in tag and name and name.group(1) != "csrf_token":
+            fields[name.group(1)] = value.group(1) if value else ""
+    return fields
+
+
+def _opened_edit_form(client, observation_id: int) -> dict:
+    """The edit form as the page gives it: every field with its value, hidden ones too."""
+    return _opened_form_fields(client.get(f"/journal/observations/{observation_id}/edit").text)
+
+
+def test_a_correction_from_a_form_opened_before_another_is_not_saved_over_it(app, family):
+    """The manager opens the edit form on the tablet, the author corrects the observation
+    on hers, then the manager saves: the author's correction is not silently lost."""
+    observation_id = observe(app, family, [family.child_a_id], "Ada climed the frame.")
+    staff, manager = signed_in(app, family, "staff"), signed_in(app, family, "manager")
+    managers_form = _opened_edit_form(manager, observation_id)
+    authors_form = _opened_edit_form(staff, observation_id)
+    path = f"/journal/observations/{observation_id}/edit"
+    first = post_form(
+        staff, path, {**authors_form, **_correction(family, [family.child_a_id], "Ada climbed.")}
+    )
+    assert first.status_code == 303
+    again = post_form(  # a double tap on the author's tablet is the same correction
+        staff, path, {**authors_form, **_correction(family, [family.child_a_id], "Ada climbed.")}
+    )
+    assert again.status_code == 303
+
+    stale = _correction(family, [family.child_a_id], "Ada climed the big frame.")
+    refused = post_form(manager, path, {**managers_form, **stale})
+    assert refused.status_code == 409
+    assert "changed by someone else after you opened it" in refused.text
+    assert "Ada climed the big frame." in refused.text  # what the manager typed is kept
+    parent = signed_in(app, family, "parent_a")
+    page = parent.get(_child_page(family, family.child_a_id, observation_id)).text
+    assert "Ada climbed." in page and "big frame" not in page
+
+    # Told, the manager saves again from the form shown: now it replaces the author's.
+    retold = {**_opened_form_fields(refused.text), **stale}
+    assert post_form(manager, path, retold).status_code == 303
+    page = parent.get(_child_page(family, family.child_a_id, observation_id)).text
+    assert "Ada climed the big frame." in page
 
 
 def test_a_child_taken_off_an_observation_leaves_their_journal_at_once(app, family):

@@ -72,3 +72,23 @@ def test_the_daily_email_counts_what_is_new_once(app, family, mail_outbox):
     again = app.test_cli_runner().invoke(args=["jobs", "run", "observation-digests"])
     assert again.exit_code == 0, again.output
     assert len(_to(mail_outbox, family, "parent-a", wait=0.5)) == 1  # nothing new: no email
+
+
+def test_publish_tapped_twice_publishes_once_and_says_so(app, family, mail_outbox):
+    """The second tap's answer is the page the author sees: it must not say that publishing
+    failed ("That didn't work") when the first tap published the observation."""
+    _choose(app, family, "parent_a", "each")
+    draft_id = observe(app, family, [family.child_a_id], "Ada sang.", publish=False)
+    staff = signed_in(app, family, "staff")
+    first, second = (
+        post_form(staff, f"/journal/observations/{draft_id}/publish") for _ in range(2)
+    )
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert second.headers["Location"] == first.headers["Location"]
+    assert "already published" in staff.get(second.headers["Location"]).text
+    assert len(_to(mail_outbox, family, "parent-a")) == 1
+    # Someone who may not publish it is still refused.
+    other = post_form(
+        signed_in(app, family, "parent_a"), f"/journal/observations/{draft_id}/publish"
+    )
+    assert other.status_code in (403, 404)

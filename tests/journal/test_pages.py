@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from app import clock
 from app.auth.models import AuditEntry
 from app.extensions import db
 from app.journal.models import Comment, Observation, ObservationStatus, Photo
@@ -146,6 +148,36 @@ def test_lists_are_paginated_and_keep_their_filters(app, family):
     assert staff.get("/journal/?child=999999").status_code == 400
 
 
+def test_a_page_past_the_last_says_so_and_leads_back_not_that_nothing_matches(app, family):
+    """A bookmarked page 3 after observations were withdrawn, or a typed number: the list
+    has entries, so "no observation matches" (or "nobody has viewed") would be untrue."""
+    observe(app, family, [family.child_a_id], "Ada painted a sun.", areas=("ead",))
+    parent = signed_in(app, family, "parent_a")
+    journal = f"/journal/children/{family.child_a_id}"
+    past = parent.get(f"{journal}?area=ead&page=7")
+    assert past.status_code == 200 and "Ada painted a sun." not in past.text
+    assert "No observation matches" not in past.text
+    assert "Page 7 is past the last page (1)" in past.text
+    assert f'href="{journal}?area=ead&amp;page=1"' in past.text
+    staff, manager = signed_in(app, family, "staff"), signed_in(app, family, "manager")
+    listed = staff.get("/journal/?area=ead&page=3").text
+    assert "Page 3 is past the last page (1)" in listed and "No observation matches" not in listed
+    views = manager.get(f"/journal/children/{family.child_a_id}/access-log?page=9").text
+    assert "Page 9 is past the last page (1)" in views and "Nobody has viewed" not in views
+
+
+def test_a_first_day_after_the_last_is_said_to_match_nothing(app, family):
+    """From 30 November to 1 November reads as "nothing happened" if simply empty."""
+    observe(app, family, [family.child_a_id], "Ada painted a sun.")
+    parent = signed_in(app, family, "parent_a")
+    upside_down = "date_from=2026-11-30&date_to=2026-11-01"
+    wrong = parent.get(f"/journal/children/{family.child_a_id}?{upside_down}")
+    assert wrong.status_code == 400
+    assert "The first day is after the last" in wrong.text
+    listed = signed_in(app, family, "staff").get(f"/journal/?{upside_down}")
+    assert listed.status_code == 400 and "The first day is after the last" in listed.text
+
+
 def test_parent_comments_and_staff_hide_the_comment(app, family):
     observation_id = observe(app, family, [family.child_a_id], "Ada jumped.")
     parent = signed_in(app, family, "parent_a")
@@ -161,6 +193,68 @@ def test_parent_comments_and_staff_hide_the_comment(app, family):
     assert "She does this at home too!" not in parent.get(path).text
     assert "hidden from the family" in staff.get(f"/journal/observations/{observation_id}").text
     assert post_form(parent, f"{path}/comments", {"body": "   "}).status_code == 422
+
+
+def test_an_observation_sent_twice_by_a_double_tap_is_one_draft(app, family):
+    staff = signed_in(app, family, "staff")
+    form = {
+        "observed_on": TODAY.isoformat(),
+        "child_ids": [str(family.child_a_id), str(family.child_b_id)],
+        "text": "Ada and Barty built a den. Très bien! 🏕️",
+        "areas": ["cl"],
+        "caption": "The den",
+    }
+    sent = [
+        post_form(
+            staff,
+            "/journal/observations/new",
+            {**form, "photo": upload(photo_bytes(64, 48))},
+            content_type="multipart/form-data",
+        )
+        for _ in range(2)
+    ]
+    assert [response.status_code for response in sent] == [303, 303]
+    assert sent[0].headers["Location"] == sent[1].headers["Location"]
+    with inside(app, family.slug):
+        assert db.session.scalar(select(func.count()).select_from(Observation)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Photo)) == 1
+    # Another observation with other words is another draft.
+    other = post_form(staff, "/journal/observations/new", {**form, "text": "Ada sang."})
+    assert other.status_code == 303 and other.headers["Location"] != sent[0].headers["Location"]
+
+
+def test_a_home_observation_sent_twice_from_a_phone_waits_once(app, family):
+    parent = signed_in(app, family, "parent_a")
+    path = f"/journal/children/{family.child_a_id}/home-observations/new"
+    form = {"observed_on": TODAY.isoformat(), "text": "Ada baked bread 🍞 with Grand-père."}
+    for _ in range(2):
+        response = post_form(
+            parent,
+            path,
+            {**form, "photo": upload(photo_bytes(64, 48)), "caption": "Bread"},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 303
+    with inside(app, family.slug):
+        assert db.session.scalar(select(func.count()).select_from(Observation)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Photo)) == 1
+
+
+def test_a_comment_sent_twice_by_a_double_tap_is_added_once(app, family):
+    observation_id = observe(app, family, [family.child_a_id], "Ada jumped.")
+    parent = signed_in(app, family, "parent_a")
+    path = f"/journal/children/{family.child_a_id}/observations/{observation_id}/comments"
+    for _ in range(2):  # a double tap, or the phone resending after a slow answer
+        response = post_form(parent, path, {"body": "So proud of her! 🎉"})
+        assert response.status_code == 303
+    page = parent.get(response.headers["Location"]).text
+    assert page.count("So proud of her! 🎉") == 1
+    # Another comment, or the same words said again later, is a comment of its own.
+    assert post_form(parent, path, {"body": "She told us all about it."}).status_code == 303
+    clock.advance(timedelta(minutes=10))
+    assert post_form(parent, path, {"body": "So proud of her! 🎉"}).status_code == 303
+    with inside(app, family.slug):
+        assert db.session.scalar(select(func.count()).select_from(Comment)) == 3
 
 
 def test_home_observation_waits_for_staff_before_it_joins_the_journal(app, family):
