@@ -159,6 +159,7 @@ class Observation(TenantModel, ObservationFacts):
     age_band: Mapped[str | None] = mapped_column(String(CODE_LENGTH))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When families first saw it (kept when a withdrawn or held one comes back: not news).
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reviewed_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -173,12 +174,21 @@ def _hold_for_review(observation: Observation, by: User, checked: ContentCheck) 
     )
 
 
+def _first_published(observation: Observation, now: datetime) -> None:
+    """``published_at`` is when families first saw it, kept when a withdrawn or held
+    observation comes back: what is new to a family (the email for each, the daily
+    email's count, the home page's "new since your last visit") reads it, and a
+    correction or a return is not news."""
+    if observation.published_at is None:
+        observation.published_at = now
+
+
 def _publish_now(observation: Observation, by: User, findings: int = 0) -> None:
     before = before_change(observation)  # published before, then withdrawn: a revision
     _tell_parents_if_new(observation)
     now = clock.now()
     observation.status = ObservationStatus.PUBLISHED
-    observation.published_at = now
+    _first_published(observation, now)
     observation.updated_at = now
     db.session.flush()
     revised(observation, before, by=by)
@@ -195,7 +205,7 @@ def approve(observation: Observation, *, by: User) -> None:
     _tell_parents_if_new(observation)
     now = clock.now()
     observation.status = ObservationStatus.PUBLISHED
-    observation.published_at = now
+    _first_published(observation, now)
     observation.reviewed_by_id, observation.reviewed_at = by.id, now
     observation.updated_at = now
     db.session.flush()

@@ -92,3 +92,27 @@ def test_publish_tapped_twice_publishes_once_and_says_so(app, family, mail_outbo
         signed_in(app, family, "parent_a"), f"/journal/observations/{draft_id}/publish"
     )
     assert other.status_code in (403, 404)
+
+
+def test_a_withdrawn_observation_published_again_is_not_news_anywhere(app, family, mail_outbox):
+    """The email for each new observation is not sent again for it: neither is the daily
+    email's count nor the home page's "new since your last visit" to count it again."""
+    _choose(app, family, "parent_a", "daily")
+    clock.advance(timedelta(minutes=1))
+    observation_id = observe(app, family, [family.child_a_id], "Ada hopped.")
+    digest = ["jobs", "run", "observation-digests"]
+    assert app.test_cli_runner().invoke(args=digest).exit_code == 0
+    assert "Ada: 1 new observation" in text_of(_to(mail_outbox, family, "parent-a")[0])
+    parent = signed_in(app, family, "parent_a")
+    parent.get(f"/journal/children/{family.child_a_id}")  # read it
+    assert "Nothing new since your last visit" in parent.get("/").text
+
+    clock.advance(timedelta(hours=2))
+    staff = signed_in(app, family, "staff")
+    assert post_form(staff, f"/journal/observations/{observation_id}/withdraw").status_code == 303
+    assert post_form(staff, f"/journal/observations/{observation_id}/publish").status_code == 303
+    clock.advance(timedelta(minutes=1))
+    assert app.test_cli_runner().invoke(args=digest).exit_code == 0
+    assert len(_to(mail_outbox, family, "parent-a", wait=0.5)) == 1  # no second digest
+    home = signed_in(app, family, "parent_a").get("/").text  # signed out while idle
+    assert "Nothing new since your last visit" in home
