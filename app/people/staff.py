@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app import clock
 from app.auth import audit
@@ -95,6 +95,8 @@ def set_staff_dates(
     leaving_now = leaving_date is not None and leaving_date <= clock.today()
     if leaving_now and by is not None and by.id == user.id:
         raise InvalidField("leaving_date", "You cannot end your own access.")
+    if user.role is Role.MANAGER and leaving_date is not None:
+        _refuse_leaving_no_manager(user, leaving_date)
     record = staff_record(user)
     changed_leaving = record.leaving_date != leaving_date
     record.start_date, record.leaving_date = start_date, leaving_date
@@ -108,6 +110,29 @@ def set_staff_dates(
         )
     if leaving_now and user.status is not AccountStatus.DEACTIVATED:
         deactivate_user(user, by=by, reason="leaving date")
+
+
+def _refuse_leaving_no_manager(manager: User, leaving_date: date) -> None:
+    """``InvalidField`` unless another active manager stays past ``leaving_date``: once
+    the sweep ended the last manager's access, nobody could run the setting or bring a
+    manager back (no operator command does)."""
+    staying = db.session.scalar(
+        select(User.id)
+        .outerjoin(StaffMember, StaffMember.user_id == User.id)
+        .where(
+            User.role == Role.MANAGER,
+            User.id != manager.id,
+            User.status == AccountStatus.ACTIVE,
+            or_(StaffMember.leaving_date.is_(None), StaffMember.leaving_date > leaving_date),
+        )
+        .limit(1)
+    )
+    if staying is None:
+        raise InvalidField(
+            "leaving_date",
+            f"{manager.full_name} is the only manager staying past that day: invite another "
+            "manager (who has set up their account) first, or nobody could run the setting.",
+        )
 
 
 def staff() -> list[tuple[User, StaffMember | None]]:

@@ -8,15 +8,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.auth.models import AccountStatus, AuditEntry, User
+from app.auth.models import AccountStatus, AuditEntry, Role, User
 from app.extensions import db
-from app.people.models import Child, ParentLink
+from app.people.models import Child, ParentLink, StaffMember
 from tests.fixtures.smtp import text_of
 from tests.helpers.clients import is_signed_out, post_form
 from tests.helpers.people import (
     PASSWORD,
     PIN,
     TODAY,
+    add_user,
     email_of,
     get_child,
     get_user,
@@ -433,6 +434,25 @@ def test_new_staff_whose_leaving_date_has_come_are_refused_not_invited(
     assert not mail_outbox.to("nia@example.org", timeout=0.5)
     with inside(app, nursery.slug):
         assert db.session.scalar(select(User).where(User.email == "nia@example.org")) is None
+
+
+def test_a_setting_is_never_left_without_a_manager_by_a_leaving_date(app, nursery):
+    """Nobody could run the setting, nor bring a manager back: the operator has no command
+    for it. Another active manager staying past that day must exist first."""
+    manager = signed_in(app, nursery, "manager")
+    own_dates = f"/people/staff/{nursery.manager_id}/dates"
+    leaving = {"start_date": "", "leaving_date": "2026-12-03"}
+
+    refused = post_form(manager, own_dates, leaving)
+    assert refused.status_code == 422
+    assert "the only manager" in refused.text
+    assert any(ids.startswith("leaving_date") for ids in _error_ids(refused.text))
+    with inside(app, nursery.slug):
+        record = db.session.get(StaffMember, nursery.manager_id)
+        assert record is None or record.leaving_date is None
+        add_user("Mo Manager", "mo@example.org", Role.MANAGER, password=PASSWORD, pin=PIN)
+        db.session.commit()
+    assert post_form(manager, own_dates, leaving).status_code == 303
 
 
 def test_a_leaving_date_that_has_come_ends_a_staff_members_session(app, nursery):
