@@ -14,6 +14,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy import (
     Column,
     Engine,
@@ -64,6 +65,15 @@ def _head_of(script: ScriptDirectory, chain_head: str) -> str:
     head = script.get_revision(chain_head)
     assert head is not None
     return head.revision
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether this release's migrations hold ``revision`` (a backup made by a newer
+    release names one they do not)."""
+    try:
+        return _script_directory().get_revision(revision) is not None
+    except AlembicError:
+        return False
 
 
 def setting_head_revision() -> str:

@@ -42,6 +42,7 @@ from typing import IO, Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -71,6 +72,7 @@ from tenants.binding import BoundSetting, any_status_context, bind, unbind
 from tenants.building import build_empty_schema
 from tenants.migrating import (
     SETTING_HEAD,
+    is_known_revision,
     migrate_all_settings,
     setting_head_revision,
     upgrade_public,
@@ -98,6 +100,19 @@ def checked_manifest(
         if not backup.file(name).is_file():
             raise BackupCorrupt(f"{backup.name}/{name} is missing")
     return manifest
+
+
+def _refuse_newer_release(backup: StoredBackup, manifest: dict[str, Any]) -> None:
+    """``BackupRefused`` if a schema in ``backup`` is at a revision this release does not
+    know: it could not be migrated, and a whole restore would have swapped the database
+    in before finding that out. Checked before anything live changes."""
+    for chain, revision in sorted(manifest["revisions"].items()):
+        if revision and not is_known_revision(revision):
+            raise BackupRefused(
+                f"backup {backup.name} was made by a newer release: its {chain} schema is at "
+                f"revision {revision}, which this release does not know. Restore it with "
+                "that release or a later one; nothing was changed"
+            )
 
 
 def _setting_file(backup: StoredBackup, manifest: dict[str, Any], slug: str) -> dict[str, str]:
@@ -278,6 +293,13 @@ class SettingRestored:
     sessions_ended: int
 
 
+def _sql_value(value: Any) -> Any:
+    """A registry value as the manifest holds it, ready for ``sql.Literal``: a JSON
+    object (``second_factor_since_by_role``) is said to be jsonb, or psycopg refuses it
+    ("cannot adapt type 'dict'") and the one-setting restore is rolled back."""
+    return Jsonb(value) if isinstance(value, dict) else value
+
+
 def _registry_row_sql(
     connection: psycopg.Connection, row: dict[str, Any], replace_by_slug: bool
 ) -> sql.Composed:
@@ -293,7 +315,7 @@ def _registry_row_sql(
     columns = [name for name in row if name in live_columns and name != "id"]
     statement = sql.SQL("INSERT INTO public.settings ({}) VALUES ({})").format(
         sql.SQL(", ").join(map(sql.Identifier, columns)),
-        sql.SQL(", ").join(sql.Literal(row[name]) for name in columns),
+        sql.SQL(", ").join(sql.Literal(_sql_value(row[name])) for name in columns),
     )
     if replace_by_slug:
         statement += sql.SQL(" ON CONFLICT (slug) DO UPDATE SET {}").format(
@@ -467,6 +489,7 @@ def setting_in_backup(place: BackupPlace, backup: StoredBackup, slug: str) -> di
     """The manifest of ``backup`` if it holds setting ``slug``: checked before the operator
     is asked to confirm, so a mistyped slug is named at once; ``BackupRefused`` otherwise."""
     manifest = checked_manifest(place, backup, needs=(MEDIA,))
+    _refuse_newer_release(backup, manifest)
     if not any(row["slug"] == slug for row in manifest["registry"]):
         raise BackupRefused(f"backup {backup.name} has no setting '{slug}'")
     return manifest
@@ -587,6 +610,7 @@ def _remove_setting(place: BackupPlace, slug: str) -> None:
 def restore_database(place: BackupPlace, backup: StoredBackup) -> DatabaseRestored:
     """Replace the whole database and the media files with ``backup``'s."""
     manifest = checked_manifest(place, backup)
+    _refuse_newer_release(backup, manifest)
     live = _database_name(place.database_url)
     suffix = f"{clock.now():%Y%m%d%H%M%S}"
     restored, replaced = f"{live[:40]}_restoring_{suffix}", f"{live[:40]}_replaced_{suffix}"

@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from sqlalchemy import func, select, text, update
+from sqlalchemy.engine import make_url
 
 from app import clock
 from app.backups.making import libpq_url
 from app.backups.postgres import pg_tool, server_major
-from app.backups.store import DATABASE, MANIFEST, MEDIA, Verification, backups, rotate
+from app.backups.store import DATABASE, MEDIA, Verification, backups, rotate
 from app.extensions import db
 from app.journal.models import Observation
 from app.people.models import Child
@@ -285,24 +286,18 @@ def test_a_damaged_backup_is_refused_by_verify_and_restore_and_nothing_live_chan
 def test_a_chunk_changed_inside_a_file_is_caught_by_its_authentication(service):
     """Even when the manifest's checksum is made to match, AES-GCM refuses the chunk."""
     import hashlib
-    import json
-
-    from app.backups.crypto import EncryptingWriter, decrypted_chunks
 
     service.family("sunnyside")
     service.cli("backups", "run")
     backup = service.only_backup()
-    key = service.app.config["LJ"].BACKUP_KEY
     dump = backup.path / DATABASE
     data = bytearray(dump.read_bytes())
     data[-40] ^= 0x01
     dump.write_bytes(bytes(data))
-    manifest = json.loads(b"".join(decrypted_chunks(backup.path / MANIFEST, key)))
-    manifest["database_sha256"] = hashlib.sha256(bytes(data)).hexdigest()
-    (backup.path / MANIFEST).unlink()
-    writer = EncryptingWriter(backup.path / MANIFEST, key)
-    writer.write(json.dumps(manifest).encode())
-    writer.close()
+    service.rewrite_manifest(
+        backup,
+        lambda manifest: manifest.update(database_sha256=hashlib.sha256(bytes(data)).hexdigest()),
+    )
 
     verify = service.cli("backups", "verify")
 
@@ -312,22 +307,16 @@ def test_a_chunk_changed_inside_a_file_is_caught_by_its_authentication(service):
 
 def test_a_backup_of_the_first_format_is_refused_for_one_setting_and_restores_whole(service):
     """Backups made before each setting's rows were kept apart hold only the whole dump."""
-    import json
 
-    from app.backups.crypto import EncryptingWriter, decrypted_chunks
+    def as_the_first_format(manifest: dict) -> None:
+        for part in ("setting_files", "sequences"):
+            del manifest[part]
+        manifest["format"] = 1
 
     service.family("sunnyside")
     service.cli("backups", "run")
     backup = service.only_backup()
-    key = service.app.config["LJ"].BACKUP_KEY
-    manifest = json.loads(b"".join(decrypted_chunks(backup.path / MANIFEST, key)))
-    for part in ("setting_files", "sequences"):
-        del manifest[part]
-    manifest["format"] = 1
-    (backup.path / MANIFEST).unlink()
-    writer = EncryptingWriter(backup.path / MANIFEST, key)
-    writer.write(json.dumps(manifest).encode())
-    writer.close()
+    service.rewrite_manifest(backup, as_the_first_format)
     with service.app.app_context(), db.engine.begin() as connection:
         connection.execute(text("UPDATE setting_sunnyside.children SET room = 'Moved'"))
     before = schema_dump(service, "setting_sunnyside")
@@ -347,9 +336,6 @@ def test_a_setting_backed_up_at_an_older_revision_is_built_by_the_migrations_and
     service,
 ):
     """The schema is built at the backup's revision, its rows loaded, then migrated to the head."""
-    import json
-
-    from app.backups.crypto import EncryptingWriter, decrypted_chunks
     from tenants.migrating import _script_directory, current_revision, setting_head_revision
 
     service.family("sunnyside")
@@ -359,13 +345,7 @@ def test_a_setting_backed_up_at_an_older_revision_is_built_by_the_migrations_and
     downgrade_setting(service.app, "sunnyside", older)
     service.cli("backups", "run")
     backup = service.only_backup()
-    key = service.app.config["LJ"].BACKUP_KEY
-    manifest = json.loads(b"".join(decrypted_chunks(backup.path / MANIFEST, key)))
-    manifest["revisions"]["setting"] = older
-    (backup.path / MANIFEST).unlink()
-    writer = EncryptingWriter(backup.path / MANIFEST, key)
-    writer.write(json.dumps(manifest).encode())
-    writer.close()
+    service.rewrite_manifest(backup, lambda manifest: manifest["revisions"].update(setting=older))
     with service.app.app_context(), db.engine.begin() as connection:
         connection.execute(text("DROP SCHEMA setting_sunnyside CASCADE"))
 
@@ -377,6 +357,30 @@ def test_a_setting_backed_up_at_an_older_revision_is_built_by_the_migrations_and
     assert count(service, "sunnyside", Child) == 2
     with service.app.app_context(), db.engine.connect() as connection:
         assert current_revision(connection, "setting_sunnyside") == setting_head_revision()
+
+
+@pytest.mark.parametrize("chain", ["setting", "public"])
+def test_a_backup_made_by_a_newer_release_is_refused_and_nothing_live_changes(service, chain):
+    """This release cannot migrate a schema it does not know: the whole restore would have
+    swapped the database in and then failed to migrate it, leaving a service that cannot
+    start."""
+    service.family("sunnyside")
+    service.cli("backups", "run")
+    backup = service.only_backup()
+    service.rewrite_manifest(
+        backup, lambda manifest: manifest["revisions"].update({chain: "0f0f0f0f0f0f"})
+    )
+    with service.app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("UPDATE setting_sunnyside.children SET room = 'Moved'"))
+    before = schema_dump(service, "setting_sunnyside")
+
+    one = service.restore("--setting", "sunnyside", "--confirm", "sunnyside")
+    whole = service.restore("--confirm", make_url(service.database_url).database)
+
+    for refused in (one, whole):
+        assert refused.exit_code == 1, refused.output
+        assert "made by a newer release" in refused.output and "0f0f0f0f0f0f" in refused.output
+    assert schema_dump(service, "setting_sunnyside") == before
 
 
 def _fake_backup(root, age: timedelta, now: datetime, verified: bool = False) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +11,8 @@ import psycopg
 from flask import Flask
 from psycopg import sql
 
-from app.backups.store import StoredBackup, backups
+from app.backups.crypto import EncryptingWriter, decrypted_chunks
+from app.backups.store import MANIFEST, StoredBackup, backups
 from tenants.provisioning import provision_setting
 from tests.helpers.journal import Journal, make_family, observe_with_a_photo
 
@@ -33,6 +36,16 @@ class Service:
     def restore(self, *options: str, input: str | None = None):
         """`backups restore` of the one backup made, with these options."""
         return self.cli("backups", "restore", self.only_backup().name, *options, input=input)
+
+    def rewrite_manifest(self, backup: StoredBackup, change: Callable[[dict], None]) -> None:
+        """Change ``backup``'s manifest as another release would have written it."""
+        key = self.app.config["LJ"].BACKUP_KEY
+        manifest = json.loads(b"".join(decrypted_chunks(backup.path / MANIFEST, key)))
+        change(manifest)
+        (backup.path / MANIFEST).unlink()
+        writer = EncryptingWriter(backup.path / MANIFEST, key)
+        writer.write(json.dumps(manifest).encode())
+        writer.close()
 
     def family(self, slug: str, name: str = "Sunnyside Nursery") -> Journal:
         """A setting with two families and one published observation with a photo."""
