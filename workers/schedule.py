@@ -33,8 +33,9 @@ WHEN: dict[str, str] = {
     "backup": "30 2 * * *",
     # Sessions expire by themselves in Redis; this drops them from the per-user indexes.
     "session-index-cleanup": "15 3 * * *",
-    # Parents' daily email about new observations, once the nursery day is over.
-    "observation-digests": "0 17 * * *",
+    # Parents' daily email about new observations, once the nursery day is over: every
+    # hour, and each setting sends at 17:00 of its own time zone (once a day).
+    "observation-digests": "0 * * * *",
     # Mail goes out at once from a task sent at each commit, and the worker
     # schedules its own retries; this delivers whatever a lost task left due.
     "email-delivery": "*/5 * * * *",

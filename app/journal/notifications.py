@@ -9,7 +9,7 @@ photos, so nothing the group-name policy or photo consent hides can reach an inb
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy import exists, func, select
 
@@ -26,6 +26,7 @@ from app.journal.models import (
 )
 from app.mail import queue_email
 from app.people.models import Child, ParentLink
+from app.timezones import setting_zone
 from tenants.binding import current_setting
 from tenants.each_setting import EachSettingReport, run_each_setting
 from tenants.models import Setting
@@ -114,16 +115,33 @@ def _published_since(child_id: int, since: datetime) -> int:
     )
 
 
+# The daily email goes once the nursery day is over: at this hour of the setting's day.
+DIGEST_HOUR = 17
+
+
+def _digest_due_at() -> datetime:
+    """When today's daily email is due, in the bound setting's own time zone (a
+    Sydney nursery's 17:00 is 06:00 UTC, a New York one's 22:00 UTC)."""
+    return datetime.combine(clock.today(), time(DIGEST_HOUR), tzinfo=setting_zone())
+
+
 def send_daily_digests(_setting: Setting) -> Mapping[str, int]:
     """The daily email to each parent who chose it and has something new: how many new
-    observations in each child's journal since the last one (none: no email)."""
+    observations in each child's journal since the last one (none: no email).
+
+    The job runs every hour; each setting sends from its own 17:00, once a day: a
+    parent already sent today's (``digest_since`` at or after it) is skipped."""
     sent = 0
-    now = clock.now()
+    now, due_at = clock.now(), _digest_due_at()
+    if now < due_at:
+        return {"digests sent": 0}
     for choice in db.session.scalars(
         select(ObservationEmails).where(ObservationEmails.choice == EmailChoice.DAILY)
     ):
         parent = db.session.get_one(User, choice.user_id)
         if parent.status is not AccountStatus.ACTIVE:
+            continue
+        if choice.digest_since is not None and choice.digest_since >= due_at:
             continue
         since = choice.digest_since or now
         children = db.session.scalars(

@@ -5,12 +5,14 @@ it (no text, no other child's name, no photo)."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from app import clock
 from tests.fixtures.smtp import html_of, text_of
 from tests.helpers.clients import post_form
 from tests.helpers.journal import observe, photo_bytes, signed_in
+from workers.schedule import scheduled_time
 
 
 def _choose(app, family, who: str, choice: str) -> None:
@@ -62,6 +64,7 @@ def test_the_daily_email_counts_what_is_new_once(app, family, mail_outbox):
     observe(app, family, [family.child_b_id], "Barty jumped.")
     assert _to(mail_outbox, family, "parent-a", wait=0.5) == []  # nothing until the digest
 
+    clock.move_to(datetime(2026, 12, 1, 17, 0, tzinfo=UTC))  # the nursery day is over
     run = app.test_cli_runner().invoke(args=["jobs", "run", "observation-digests"])
     assert run.exit_code == 0, run.output
     [message] = _to(mail_outbox, family, "parent-a")
@@ -101,6 +104,7 @@ def test_a_withdrawn_observation_published_again_is_not_news_anywhere(app, famil
     clock.advance(timedelta(minutes=1))
     observation_id = observe(app, family, [family.child_a_id], "Ada hopped.")
     digest = ["jobs", "run", "observation-digests"]
+    clock.move_to(datetime(2026, 12, 1, 17, 0, tzinfo=UTC))  # the nursery day is over
     assert app.test_cli_runner().invoke(args=digest).exit_code == 0
     assert "Ada: 1 new observation" in text_of(_to(mail_outbox, family, "parent-a")[0])
     parent = signed_in(app, family, "parent_a")
@@ -111,8 +115,37 @@ def test_a_withdrawn_observation_published_again_is_not_news_anywhere(app, famil
     staff = signed_in(app, family, "staff")
     assert post_form(staff, f"/journal/observations/{observation_id}/withdraw").status_code == 303
     assert post_form(staff, f"/journal/observations/{observation_id}/publish").status_code == 303
-    clock.advance(timedelta(minutes=1))
+    clock.advance(timedelta(days=1))  # the next day's email, which counts it again or not
     assert app.test_cli_runner().invoke(args=digest).exit_code == 0
     assert len(_to(mail_outbox, family, "parent-a", wait=0.5)) == 1  # no second digest
     home = signed_in(app, family, "parent_a").get("/").text  # signed out while idle
     assert "Nothing new since your last visit" in home
+
+
+def test_the_daily_email_goes_at_the_end_of_the_nursery_day_in_its_own_time_zone(
+    app, family, mail_outbox
+):
+    """A Sydney nursery's parents had "today's" email at 4 a.m. the next day, a New York
+    one's at noon, when the job ran once at 17:00 UTC."""
+    manager = signed_in(app, family, "manager")
+    data = {"name": "Sunnyside Nursery", "time_zone": "Australia/Sydney"}
+    assert post_form(manager, "/settings/branding/", data).status_code == 303
+    _choose(app, family, "parent_a", "daily")
+    clock.advance(timedelta(minutes=1))
+    observe(app, family, [family.child_a_id], "Ada hopped.")
+    five_pm = datetime(2026, 12, 2, 17, 0, tzinfo=ZoneInfo("Australia/Sydney"))
+
+    def run_at(moment: datetime) -> None:
+        clock.move_to(moment)
+        run = app.test_cli_runner().invoke(args=["jobs", "run", "observation-digests"])
+        assert run.exit_code == 0, run.output
+
+    run_at(five_pm - timedelta(minutes=1))
+    assert _to(mail_outbox, family, "parent-a", wait=0.5) == []  # their day is not over
+    sent_at = scheduled_time("observation-digests", five_pm + timedelta(hours=1))
+    assert sent_at is not None and five_pm <= sent_at, sent_at
+    run_at(sent_at)
+    assert len(_to(mail_outbox, family, "parent-a")) == 1
+    observe(app, family, [family.child_a_id], "Ada skipped.")
+    run_at(sent_at + timedelta(hours=1))  # once a day, however often the job runs
+    assert len(_to(mail_outbox, family, "parent-a", wait=0.5)) == 1
