@@ -107,10 +107,18 @@ def publish(
     return Published.PUBLISHED, checked
 
 
+# A second tap of a button (or the page sent again) finds done what the first tap did: the
+# person is told so, not refused ("That didn't work" read as the first tap having failed).
+
+
 def published_already(observation: Observation, by: User) -> bool:
-    """Whether ``by``'s "Publish" finds the observation already published by one who may
-    publish it: a second tap, or the page sent again. They are told so, not refused."""
+    """Whether ``by``'s "Publish" finds the observation published, and they may change it."""
     return observation.is_published and can(by, Action.EDIT_OBSERVATION, observation)
+
+
+def approved_already(observation: Observation, by: User) -> bool:
+    """Whether ``by``'s "Approve" finds the observation published, and they review some."""
+    return observation.is_published and can(by, Action.REVIEW_OBSERVATIONS)
 
 
 def _refuse_children_who_left(observation: Observation, what_now: str) -> None:

@@ -608,6 +608,8 @@ def publish_observation(observation_id: int) -> Page:
 def approve_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
+    if publishing.approved_already(shown, signed_in_account()):
+        return _success("The observation is already published.", url_for("journal.review_queue"))
     with conflict_if_refused(NotAllowed):
         publishing.approve(shown, by=signed_in_account())
     return _success("The observation is published.", url_for("journal.review_queue"))

@@ -191,3 +191,14 @@ def test_a_held_observation_of_a_child_who_has_since_left_is_not_approved(app, f
     assert refused.status_code == 409
     assert "left the setting" in refused.text
     assert _statuses(app, family)[held] is ObservationStatus.IN_REVIEW
+
+
+def test_approve_tapped_twice_says_it_is_published_not_that_it_failed(app, family):
+    _set_rules(app, family, "needs_approval")
+    observation_id = observe(app, family, [family.child_a_id], "What rubbish.", publish=False)
+    staff, manager = signed_in(app, family, "staff"), signed_in(app, family, "manager")
+    post_form(staff, f"/journal/observations/{observation_id}/publish")
+    approve = f"/journal/observations/{observation_id}/approve"
+    first, second = (post_form(manager, approve) for _ in range(2))
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert "already published" in manager.get(second.headers["Location"]).text
