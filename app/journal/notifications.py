@@ -80,10 +80,18 @@ def _parents_choosing(choice: EmailChoice, child_ids: set[int]) -> list[tuple[Us
     return [(parent, child_id) for parent, child_id in rows]
 
 
-def tell_parents_of_new(observation: Observation) -> int:
+def tell_parents_of_new(observation: Observation, child_ids: set[int] | None = None) -> int:
     """Email the parents who asked for each new observation (once, even with two children
-    in it); returns how many were emailed."""
-    parents = _parents_choosing(EmailChoice.EACH, observation.child_ids)
+    in it); returns how many were emailed. ``child_ids``: the children in whose journals
+    it is new (all of them when it is first published; a correction's added children)."""
+    new_in = observation.child_ids if child_ids is None else child_ids
+    told = set() if child_ids is None else observation.child_ids - child_ids
+    already = {parent.id for parent, _ in _parents_choosing(EmailChoice.EACH, told)}
+    parents = [
+        (parent, child_id)
+        for parent, child_id in _parents_choosing(EmailChoice.EACH, new_in)
+        if parent.id not in already
+    ]
     for parent, child_id in parents:
         child = db.session.get_one(Child, child_id)
         path = f"/journal/children/{child.id}/observations/{observation.id}"

@@ -20,6 +20,7 @@ from app.auth import audit
 from app.auth.models import User
 from app.auth.viewer import Reader
 from app.extensions import db
+from app.journal import notifications
 from app.journal.input_rules import (
     DELETION_REASON,
     NEXT_STEPS,
@@ -240,8 +241,9 @@ def update_observation(
     for name, value in values.items():
         setattr(observation, name, value)
     kept = {child.id for child in children}
+    added = kept - observation.child_ids
     observation.tags = [tag for tag in observation.tags if tag.child_id in kept] + [
-        ObservationChild(child_id=child_id) for child_id in sorted(kept - observation.child_ids)
+        ObservationChild(child_id=child_id) for child_id in sorted(added)
     ]
     for photo in observation.photos:
         photo.people = [person for person in photo.people if person.child_id in kept]
@@ -250,6 +252,8 @@ def update_observation(
     revised(observation, before, by=by)
     audit.record("observation.updated", actor=by, observation_id=observation.id)
     hold_if_flagged(observation, by)
+    if observation.is_published and added:  # it is new in the added children's journals
+        notifications.tell_parents_of_new(observation, added)
 
 
 def withdraw(observation: Observation, *, by: User) -> None:

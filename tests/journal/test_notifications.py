@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from app import clock
 from tests.fixtures.smtp import html_of, text_of
 from tests.helpers.clients import post_form
-from tests.helpers.journal import observe, photo_bytes, signed_in
+from tests.helpers.journal import correct, observe, photo_bytes, signed_in
 from workers.schedule import scheduled_time
 
 
@@ -148,4 +148,22 @@ def test_the_daily_email_goes_at_the_end_of_the_nursery_day_in_its_own_time_zone
     assert len(_to(mail_outbox, family, "parent-a")) == 1
     observe(app, family, [family.child_a_id], "Ada skipped.")
     run_at(sent_at + timedelta(hours=1))  # once a day, however often the job runs
+    assert len(_to(mail_outbox, family, "parent-a", wait=0.5)) == 1
+
+
+def test_a_child_added_by_a_correction_is_news_to_their_family_only(app, family, mail_outbox):
+    """An observation that joins Barty's journal when staff add him to it is new there:
+    his parent, who asked for each one, hears of it once; Ada's parent, told already, not again."""
+    _choose(app, family, "parent_a", "each")
+    _choose(app, family, "parent_b", "each")
+    observation_id = observe(app, family, [family.child_a_id], "Ada and Barty built a den.")
+    assert len(_to(mail_outbox, family, "parent-a")) == 1
+    staff = signed_in(app, family, "staff")
+    both = [family.child_a_id, family.child_b_id]
+    assert correct(staff, observation_id, both, "Ada and Barty built a den.").status_code == 303
+    assert correct(staff, observation_id, both, "Ada and Barty built a big den.").status_code == 303
+    [message] = _to(mail_outbox, family, "parent-b")
+    body = text_of(message) + str(message["Subject"])
+    assert f"/journal/children/{family.child_b_id}/observations/{observation_id}" in body
+    assert "Barty's learning journal" in body and "Ada" not in body
     assert len(_to(mail_outbox, family, "parent-a", wait=0.5)) == 1
