@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,6 +35,7 @@ from typing import Any
 
 from app.config import PROJECT_ROOT, PUBLIC_URL_FILE
 from app.devservers import embedded_postgres, embedded_redis, port_answers
+from workers.queues import PHOTO_QUEUE
 
 DEMO_SLUG = "sunnyside"
 DEMO_NAME = "Sunnyside Nursery"
@@ -274,6 +276,20 @@ def worker_command() -> list[str]:
     return [*CELERY, *worker, "--without-mingle", "--without-gossip"]
 
 
+PHOTO_WORKER_NICE = 10
+
+
+def photo_worker_command() -> list[str]:
+    """The worker of the ``photos`` queue (``app.journal.photo_processing``), as deployed:
+    apart from the main worker, so a run of uploads never holds mail up behind it, and at
+    ``nice 10``, so pages and uploads' own requests have the cores first (a photo's reader
+    makes it on the spot if this worker lags)."""
+    worker = ["worker", "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"]
+    worker += ["-Q", PHOTO_QUEUE, "-n", f"photos@{socket.gethostname()}"]
+    nice = ["nice", "-n", str(PHOTO_WORKER_NICE)]
+    return [*nice, *CELERY, *worker, "--without-mingle", "--without-gossip"]
+
+
 def beat_command(schedule_file: Path) -> list[str]:
     return [*CELERY, "beat", "--loglevel", "INFO", "-s", str(schedule_file)]
 
@@ -293,6 +309,7 @@ def start_service(children: Children, data_dir: Path, web_port: int) -> None:
     gunicorn += ["-w", "2", "-b", f"127.0.0.1:{web_port}", "--graceful-timeout", "10"]
     children.start("web", [*gunicorn, "wsgi:app"])
     children.start("worker", worker_command())
+    children.start("photo-worker", photo_worker_command())
     children.start("beat", beat_command(data_dir / "celerybeat-schedule"))
 
 

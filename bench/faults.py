@@ -350,12 +350,17 @@ class DataCheck:
     whole: bool
 
 
+def _names_in(folder: Path) -> set[str]:
+    return {path.name for path in folder.iterdir()} if folder.exists() else set()
+
+
 def check_data(stack: Stack, ledger: Ledger) -> DataCheck:
     from sqlalchemy import select
 
     from app import create_app
     from app.extensions import db
-    from app.journal.models import Comment, Observation, Photo
+    from app.journal.models import Comment, Observation, Photo, PhotoState
+    from app.journal.storage import WAITING_FOLDER
     from app.mail.models import DeliveryStatus, OutboxMessage
     from app.storage.models import FileDeletion
     from tenants.binding import tenant_context
@@ -389,11 +394,19 @@ def check_data(stack: Stack, ledger: Ledger) -> DataCheck:
                 )
             )
         photos = db.session.scalars(select(Photo)).all()
-        folder = Path(app.config["LJ"].MEDIA_ROOT) / SLUG
-        named = {name for photo in photos for name in (photo.file_name, photo.thumbnail_name)}
-        on_disk = {path.name for path in folder.iterdir()} if folder.exists() else set()
+        root = Path(app.config["LJ"].MEDIA_ROOT)
+        # A photo not processed yet has its upload's bytes in the waiting folder instead.
+        waits = {photo.file_name for photo in photos if photo.state is PhotoState.WAITING}
+        named = {
+            name
+            for photo in photos
+            if photo.state is PhotoState.READY
+            for name in (photo.file_name, photo.thumbnail_name)
+        }
+        on_disk, waiting = (_names_in(root / SLUG), _names_in(root / WAITING_FOLDER / SLUG))
         queued = {Path(path).name for path in db.session.scalars(select(FileDeletion.path))}
-        missing, orphans = named - on_disk, on_disk - named - queued
+        missing = (named - on_disk) | (waits - waiting)
+        orphans = (on_disk - named - queued) | (waiting - waits - queued)
         whole &= not missing and not orphans
         lines.append(
             f"photos: {len(photos)} rows, {len(missing)} files missing; {len(on_disk)} files, "

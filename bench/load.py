@@ -352,7 +352,7 @@ def run_users(stack: Stack, setting: Setting, cookie_name: str, options: Options
 
 CPU_PARTS = (
     *(f"web: {pool}" for pool in POOLS),
-    *("worker", "beat", "postgres", "redis", "load generator"),
+    *("worker", "photo worker", "beat", "postgres", "redis", "load generator"),
 )
 
 
@@ -380,7 +380,7 @@ def print_time_split(visits: list[Visit], timings: dict[str, dict[str, float]]) 
         "the answer's way back; worker: the rest, which is its main thread's time on a core "
         "+ no core (ready, no core free) + blocked (off a core: of which fsync and pg, the "
         "rest the body arriving, Redis, ...); cpu: the worker process's, every thread; "
-        "photo: in process_upload (bench/timed_gunicorn.conf.py)"
+        "photo: in check_upload, or make_ready on a GET (bench/timed_gunicorn.conf.py)"
     )
     print(f"  {'requests':<30}{'n':>5}" + "".join(f"{name:>8}" for name in SPLIT_COLUMNS))
     timed = [(visit, timings[visit.request_id]) for visit in visits if visit.request_id in timings]

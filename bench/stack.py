@@ -262,6 +262,7 @@ class Stack:
             {
                 **{f"web: {pool}": [self.parts[pool].pid] for pool in POOLS},
                 "worker": [self.parts["worker"].pid],
+                "photo worker": [self.parts["photo-worker"].pid],
                 "beat": [self.parts["beat"].pid],
                 "postgres": [self.postgres.pid],
                 "redis": [self.redis.pid],
@@ -326,11 +327,14 @@ def gunicorn_pool(
 
 
 def _service_parts(folder: Path, ports: dict[str, int], config: Path) -> dict[str, Part]:
-    from app.devstack import beat_command, worker_command
+    from app.devstack import beat_command, photo_worker_command, worker_command
 
     return {
         **{pool: gunicorn_pool(folder, ports[pool], pool, config=config) for pool in POOLS},
         "worker": Part("worker", worker_command(), {}, folder / "worker.log"),
+        "photo-worker": Part(
+            "photo-worker", photo_worker_command(), {}, folder / "photo-worker.log"
+        ),
         "beat": Part("beat", beat_command(folder / "celerybeat-schedule"), {}, folder / "beat.log"),
     }
 

@@ -15,8 +15,9 @@ request to ``$LJ_BENCH_TIMINGS/<pid>.jsonl``:
   (``wall`` less its run time and its run-queue wait): waiting on a disk, a socket or a lock;
 - of which ``fsync`` (the stored files and their folder) and ``postgres`` (psycopg's
   ``execute`` and ``commit``: round trips, and the commit's wait for PostgreSQL's log flush);
-- ``photo``: wall seconds in ``process_upload`` (check, decode, re-encode, thumbnail), its
-  waits for a core included.
+- ``photo``: wall seconds in the photo's own work, its waits for a core included: in an
+  upload, ``check_upload`` (header and structure; the decode is the photo worker's); in a
+  photo's GET, ``make_ready`` when it makes a photo its worker has not made yet.
 
 The rest of ``blocked`` is other waits: the body arriving, Redis, a sign-in's PIN thread.
 """
@@ -89,7 +90,8 @@ def post_fork(server: Any, worker: Any) -> None:
     psycopg.Cursor.execute = _blocked("postgres", psycopg.Cursor.execute)  # type: ignore[method-assign]
     psycopg.Connection.commit = _blocked("postgres", psycopg.Connection.commit)  # type: ignore[method-assign]
     views: Any = app.journal.views
-    views.process_upload = _walled("photo", views.process_upload)
+    views.check_upload = _walled("photo", views.check_upload)
+    views.make_ready = _walled("photo", views.make_ready)
 
 
 def pre_request(worker: Any, req: Any) -> None:

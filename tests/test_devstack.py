@@ -202,7 +202,7 @@ def test_run_serves_sunnyside_stops_on_ctrl_c_reuses_its_data_and_stops_if_a_chi
         ran = _job_run_from_another_terminal(data_dir, "deactivation-sweep")
         assert ran.returncode == 0, ran.stdout + ran.stderr
         started = first.pids()
-        assert len(started) == 6, first.log()  # 4 children, PostgreSQL, Redis
+        assert len(started) == 7, first.log()  # 5 children, PostgreSQL, Redis
 
         assert first.interrupt() == 0, first.log()
         still_running = [pid for pid in started if _running(pid)]

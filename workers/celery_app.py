@@ -61,7 +61,13 @@ def _sentinel_transport_options(redis_url: str) -> dict[str, Any]:
     return {"master_name": target.master, "sentinel_kwargs": sentinel_options(target)}
 
 
-TASK_MODULES = ["workers.jobs", "app.storage.deletions", "app.mail.delivery", "app.auth.tasks"]
+TASK_MODULES = [
+    "workers.jobs",
+    "app.storage.deletions",
+    "app.mail.delivery",
+    "app.auth.tasks",
+    "app.journal.photo_processing",
+]
 
 
 def broker_url(redis_url: str) -> str:

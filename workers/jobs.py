@@ -80,6 +80,7 @@ JOBS: dict[str, str] = {
     "email-delivery": "app.mail.delivery:deliver_every_setting",
     "retention-purge": "workers.retention_purge:retention_purge",
     "spare-schemas": "tenants.spares:refill_spare_schemas",
+    "photo-sweep": "app.journal.photo_processing:photo_sweep",
 }
 
 

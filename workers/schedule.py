@@ -44,6 +44,9 @@ WHEN: dict[str, str] = {
     # Keeps SPARE_SCHEMAS settings' schemas built ahead of provisioning (tenants.spares);
     # also sent after each provisioning, so this only catches a lost send or a new release.
     "spare-schemas": "* * * * *",
+    # Photos are processed by a task sent at each upload's commit (or on their first
+    # fetch); this processes any whose task was lost (broker down, worker killed).
+    "photo-sweep": "*/5 * * * *",
 }
 
 RUN_JOB_TASK = "workers.run_job"

@@ -32,6 +32,7 @@ from app.journal.models import (
     ObservationStatus,
     Photo,
     PhotoChild,
+    PhotoState,
 )
 from app.paging import PAGE_SIZE, Page, paged_query
 from app.people.models import Child
@@ -222,7 +223,8 @@ _PHOTOS = (
             )
         )
     )
-    .where(Photo.observation_id == Observation.id)
+    # An unreadable upload (FAILED) is on no page: its key person is told on the observation.
+    .where(Photo.observation_id == Observation.id, Photo.state != PhotoState.FAILED)
     .scalar_subquery()
 )
 

@@ -26,6 +26,14 @@ Choices, and why:
   of CPU to decode one row at a time; no camera makes a side over 12,000 px.
 - **Damaged files** are refused: the whole image is decoded and
   ``ImageFile.LOAD_TRUNCATED_IMAGES`` is left False, so a truncated file is an error.
+- **Two steps.** Decoding a 12 MP JPEG costs ~0.1 s of CPU at any draft scale (the entropy
+  decoding of every byte), too much for the upload's request. So the request runs
+  ``check_upload``: everything above that the header tells (format by content, size,
+  pixels, sides, polyglots) and a structural look that finds a truncated file without
+  decoding (a JPEG's segments lead to its scan and an end marker follows; a PNG has its
+  IEND chunk; a WebP is as long as its RIFF header says). ``process_upload`` (all of it,
+  with the decode) runs after the commit (``app.journal.photo_processing``); damage only
+  the decode finds marks the photo failed then, and its key person is told.
 - **Polyglots**: a file must *begin* as one of our formats, so GIF/HTML, HTML-first or
   ZIP-first polyglots are refused (415). Bytes after the image (a ZIP, a script, the video
   phones append to "motion photos") are accepted and dropped by the re-encode: refusing
@@ -126,6 +134,73 @@ def process_upload(
     )
 
 
+@dataclass(frozen=True)
+class CheckedUpload:
+    """An upload accepted from its header and structure alone, not yet decoded."""
+
+    data: bytes
+    source_format: str  # "JPEG", "PNG", "WEBP" or "HEIF"
+    width: int
+    height: int
+
+
+def check_upload(
+    data: bytes | BinaryIO,
+    *,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    max_pixels: int = MAX_PIXELS,
+) -> CheckedUpload:
+    """What ``process_upload`` checks before it decodes, and a look at the file's structure.
+
+    Cheap enough for the request (a header parse and a search of the bytes, no decoding),
+    it refuses with the same ``MediaRejected`` as ``process_upload``: too large, not one
+    of our formats by content, too many pixels or too long a side, and a file that ends
+    before its image does (a JPEG without the end marker after its scan, a PNG without
+    its IEND chunk, a WebP shorter than its RIFF header says). Damage inside the
+    compressed data only a decode finds; ``process_upload`` refuses it later.
+    """
+    raw = _read_capped(data, max_bytes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image = _opened(raw, max_pixels)
+    source_format = str(image.format)
+    if not _looks_whole(raw, source_format):
+        raise _damaged()
+    return CheckedUpload(raw, source_format, image.width, image.height)
+
+
+def _looks_whole(raw: bytes, source_format: str) -> bool:
+    """Whether the file holds its image to the end, judged from its structure alone."""
+    if source_format == "JPEG":
+        scan = _jpeg_scan_start(raw)
+        return scan is not None and raw.find(b"\xff\xd9", scan) != -1
+    if source_format == "PNG":
+        return raw.find(b"\x00\x00\x00\x00IEND\xaeB`\x82", 8) != -1
+    if source_format == "WEBP":
+        return len(raw) >= 8 + int.from_bytes(raw[4:8], "little")
+    return True  # HEIF: its boxes are checked by the decode, in process_upload
+
+
+def _jpeg_scan_start(raw: bytes) -> int | None:
+    """Where the first scan's entropy-coded data begins: after the segments from SOI to
+    SOS, each read by its length; None when they do not lead there."""
+    position = 2  # after SOI
+    while position + 4 <= len(raw):
+        if raw[position] != 0xFF:
+            return None
+        marker = raw[position + 1]
+        if marker == 0xFF:  # a fill byte before a marker
+            position += 1
+            continue
+        length = int.from_bytes(raw[position + 2 : position + 4], "big")
+        if length < 2:
+            return None
+        position += 2 + length
+        if marker == 0xDA:  # SOS: entropy-coded data follows its header
+            return position if position <= len(raw) else None
+    return None
+
+
 def _read_capped(data: bytes | BinaryIO, max_bytes: int) -> bytes:
     """The upload's bytes, reading at most one byte more than the cap from a stream."""
     if isinstance(data, bytes | bytearray | memoryview):
@@ -148,43 +223,55 @@ def _megabytes(size: int) -> str:
 
 def _decode(raw: bytes, max_pixels: int) -> Image.Image:
     """The fully decoded first frame, identified by content among ACCEPTED_FORMATS."""
-    too_many_pixels = MediaRejected(
-        f"This image has too many pixels; the most we accept is {max_pixels / 1e6:g} megapixels.",
-        status=422,
-    )
     # Not thread-safe in Python 3.11 (warnings filters are global); the worst a race can
     # do is leave this "error" filter in place, which is what we want anyway.
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(io.BytesIO(raw), formats=ACCEPTED_FORMATS)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise too_many_pixels from None
-        except Exception:  # any failure to identify hostile bytes is the file's fault
-            raise MediaRejected(
-                f"This file is not a photo we can use. Please choose a {ACCEPTED_DESCRIPTION}"
-                " image.",
-                status=415,
-            ) from None
-        if image.width * image.height > max_pixels:
-            raise too_many_pixels
-        if max(image.size) > MAX_SIDE:
-            raise MediaRejected(
-                f"This image is too long or too wide; the most we accept is {MAX_SIDE:,}"
-                " pixels on a side.",
-                status=422,
-            )
+        image = _opened(raw, max_pixels)
         _draft_for(image, DECODED_LONGEST_SIDE)
         try:
             image.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError):
-            raise too_many_pixels from None
+            raise _too_many_pixels(max_pixels) from None
         except Exception:  # truncated or corrupt data, in whichever decoder raised it
-            raise MediaRejected(
-                "This photo is damaged or incomplete. Please take or choose it again.",
-                status=422,
-            ) from None
+            raise _damaged() from None
     return image
+
+
+def _opened(raw: bytes, max_pixels: int) -> Image.Image:
+    """The image identified from its header among ACCEPTED_FORMATS, within our limits
+    (call with ``DecompressionBombWarning`` as an error)."""
+    try:
+        image = Image.open(io.BytesIO(raw), formats=ACCEPTED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise _too_many_pixels(max_pixels) from None
+    except Exception:  # any failure to identify hostile bytes is the file's fault
+        raise MediaRejected(
+            f"This file is not a photo we can use. Please choose a {ACCEPTED_DESCRIPTION} image.",
+            status=415,
+        ) from None
+    if image.width * image.height > max_pixels:
+        raise _too_many_pixels(max_pixels)
+    if max(image.size) > MAX_SIDE:
+        raise MediaRejected(
+            f"This image is too long or too wide; the most we accept is {MAX_SIDE:,}"
+            " pixels on a side.",
+            status=422,
+        )
+    return image
+
+
+def _too_many_pixels(max_pixels: int) -> MediaRejected:
+    return MediaRejected(
+        f"This image has too many pixels; the most we accept is {max_pixels / 1e6:g} megapixels.",
+        status=422,
+    )
+
+
+def _damaged() -> MediaRejected:
+    return MediaRejected(
+        "This photo is damaged or incomplete. Please take or choose it again.", status=422
+    )
 
 
 def _draft_for(image: Image.Image, longest_side: int) -> None:

@@ -67,6 +67,14 @@ class ObservationKind(enum.StrEnum):
     HOME = "home"  # sent by a parent from home; joins the journal once staff accept it
 
 
+class PhotoState(enum.StrEnum):
+    """Where an uploaded photo is on its way to the stored, metadata-free JPEG."""
+
+    WAITING = "waiting"  # the upload's bytes wait, never served, for the display image
+    READY = "ready"  # the display image and thumbnail are stored
+    FAILED = "failed"  # the upload could not be decoded after all; its bytes are gone
+
+
 class ObservationStatus(enum.StrEnum):
     DRAFT = "draft"
     IN_REVIEW = "in_review"  # held for the manager's review, or a home observation for staff's
@@ -173,11 +181,20 @@ class Observation(TenantModel, ObservationFacts):
     tags: Mapped[list[ObservationChild]] = orm.relationship(
         cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
     )
+    # Every photo the observation shows: waiting ones too (made on their first fetch), but
+    # not one whose upload turned out unreadable (``unreadable_photos``: staff are told).
     photos: Mapped[list[Photo]] = orm.relationship(
+        primaryjoin="and_(Photo.observation_id == Observation.id, Photo.state != 'failed')",
         cascade="all, delete-orphan",
         passive_deletes=True,
         order_by="Photo.position, Photo.id",
         lazy="selectin",
+    )
+    unreadable_photos: Mapped[list[Photo]] = orm.relationship(
+        primaryjoin="and_(Photo.observation_id == Observation.id, Photo.state == 'failed')",
+        order_by="Photo.position, Photo.id",
+        viewonly=True,
+        lazy="select",
     )
 
     @property
@@ -263,6 +280,14 @@ class Photo(TenantModel):
     """A photo of an observation, stored as a metadata-free JPEG under a random name."""
 
     __tablename__ = "observation_photos"
+    __table_args__ = (
+        # The photo sweep's question, "which photos still wait?", over a handful of rows.
+        Index(
+            "ix_observation_photos_waiting",
+            "created_at",
+            postgresql_where=text("state = 'waiting'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     observation_id: Mapped[int] = mapped_column(
@@ -276,6 +301,12 @@ class Photo(TenantModel):
     size_bytes: Mapped[int] = mapped_column(Integer)
     caption: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Until READY, the files named above do not exist yet (``app.journal.photo_processing``).
+    state: Mapped[PhotoState] = mapped_column(
+        text_enum(PhotoState, "photo_state"),
+        default=PhotoState.READY,
+        server_default=PhotoState.READY.value,  # rows written in bulk (benches, fixtures)
+    )
 
     # Who can be seen in the photo: a child without photo consent keeps it out of
     # every other family's view.

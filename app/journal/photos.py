@@ -14,24 +14,29 @@ from app.auth.models import User
 from app.extensions import db
 from app.journal import storage
 from app.journal.input_rules import clean_caption
-from app.journal.media import ProcessedImage
-from app.journal.models import Observation, ObservationKind, Photo, PhotoChild
+from app.journal.media import CheckedUpload, ProcessedImage
+from app.journal.models import Observation, ObservationKind, Photo, PhotoChild, PhotoState
 from app.journal.names import setting_children
+from app.journal.photo_processing import process_photo_task
 from app.journal.publishing import hold_if_flagged, journal_closed, journal_closed_message
 from app.journal.revisions import before_change, revised
 from app.people.models import Child, ParentLink
 from app.validation import InvalidField
+from tenants.binding import current_setting
+from workers.after_commit import send_task_after_commit
 
 
 def add_photo(
     observation: Observation,
-    image: ProcessedImage,
+    image: ProcessedImage | CheckedUpload,
     *,
     caption: str = "",
     in_photo: Iterable[int] = (),
     by: User,
 ) -> Photo:
-    """Store a processed photo with the observation.
+    """Add a photo to the observation: an upload checked in this request, kept aside
+    until ``photo_processing`` makes its display image (the task sent at commit, or its
+    first reader); or an image processed already (seeding, fixtures), stored as it is.
 
     ``in_photo`` are the tagged children who can be seen in it, as the author ticked them
     (nobody unless chosen): a child without photo consent keeps the photo out of other
@@ -45,25 +50,43 @@ def add_photo(
     before = before_change(observation)
     caption = clean_caption(caption)
     seen = _children_in_photo(observation, in_photo)
-    file_name, thumbnail_name = storage.store_all([image.data, image.thumbnail], image.extension)
     photo = Photo(
         observation_id=observation.id,
         position=1 + max((p.position for p in observation.photos), default=0),
-        file_name=file_name,
-        thumbnail_name=thumbnail_name,
-        width=image.width,
-        height=image.height,
-        size_bytes=len(image.data),
         caption=caption,
         created_at=clock.now(),
         people=[PhotoChild(child_id=child_id) for child_id in sorted(seen)],
     )
+    if isinstance(image, ProcessedImage):
+        _store_processed(photo, image)
+    else:
+        _store_waiting(photo, image)
     observation.photos.append(photo)
     observation.updated_at = clock.now()
     db.session.flush()
+    if photo.state is PhotoState.WAITING:
+        send_task_after_commit(db.session(), process_photo_task, current_setting().slug, photo.id)
     revised(observation, before, by=by)
     hold_if_flagged(observation, by)
     return photo
+
+
+def _store_processed(photo: Photo, image: ProcessedImage) -> None:
+    photo.file_name, photo.thumbnail_name = storage.store_all(
+        [image.data, image.thumbnail], image.extension
+    )
+    photo.width, photo.height, photo.size_bytes = image.width, image.height, len(image.data)
+    photo.state = PhotoState.READY
+
+
+def _store_waiting(photo: Photo, upload: CheckedUpload) -> None:
+    """Keep the upload's bytes aside under the name its display image will have; its
+    thumbnail's name is chosen now too, so the row names its files from the start."""
+    photo.file_name, photo.thumbnail_name = storage.new_name("jpg"), storage.new_name("jpg")
+    storage.store_waiting(photo.file_name, upload.data)
+    # The upload's own size until the display image replaces it (nothing shows them).
+    photo.width, photo.height, photo.size_bytes = upload.width, upload.height, len(upload.data)
+    photo.state = PhotoState.WAITING
 
 
 def closed_to_photos(observation: Observation) -> str | None:
@@ -80,7 +103,7 @@ def refuse_if_closed(observation: Observation) -> None:
 
 def add_photos(
     observation: Observation,
-    images: Iterable[ProcessedImage],
+    images: Iterable[ProcessedImage | CheckedUpload],
     *,
     caption: str = "",
     in_photo: Iterable[int] = (),
@@ -115,6 +138,11 @@ def set_people_in_photo(
 
 def remove_photo(photo: Photo, observation: Observation, *, by: User) -> None:
     check(by, Action.EDIT_OBSERVATION, observation)
+    if photo.state is PhotoState.FAILED:
+        # Only its notice goes: it has no files, and nobody but staff ever saw it listed.
+        db.session.delete(photo)
+        db.session.flush()
+        return
     before = before_change(observation)
     forget_files(photo)
     observation.photos.remove(photo)
@@ -124,7 +152,13 @@ def remove_photo(photo: Photo, observation: Observation, *, by: User) -> None:
 
 
 def forget_files(photo: Photo) -> None:
+    """Delete the photo's files once the change commits: its display image and thumbnail,
+    and the upload's bytes if it still waits. The display files are queued even then: a
+    run of ``make_ready`` that holds the row now may yet write them (a file that is not
+    there counts as deleted)."""
     storage.remove_after_commit(photo.file_name, photo.thumbnail_name)
+    if photo.state is PhotoState.WAITING:
+        storage.remove_waiting_after_commit(photo.file_name)
 
 
 def family_may_see_photo(photo: Photo, family: frozenset[int], consenting: frozenset[int]) -> bool:
@@ -178,8 +212,13 @@ def children_without_consent_in_photos(observation: Observation) -> list[Child]:
     ]
 
 
-def photo_of(observation: Observation, photo_id: int) -> Photo | None:
-    return next((photo for photo in observation.photos if photo.id == photo_id), None)
+def photo_of(
+    observation: Observation, photo_id: int, *, unreadable_too: bool = False
+) -> Photo | None:
+    """The observation's photo ``photo_id``; with ``unreadable_too``, one whose upload could
+    not be read counts as well (its notice is removed as a photo is)."""
+    found = [*observation.photos, *(observation.unreadable_photos if unreadable_too else ())]
+    return next((photo for photo in found if photo.id == photo_id), None)
 
 
 def photo_observation_id(photo_id: int) -> int | None:

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 _WRITTEN = "journal_media_written"  # session.info: files to remove if the transaction fails
 INCOMING_PREFIX = ".incoming-"  # a file being written; renamed into place once whole
 ABANDONED_AFTER = timedelta(hours=1)  # an upload not committed by then never will be
+WAITING_FOLDER = ".waiting"  # under MEDIA_ROOT: uploads not yet processed, per setting
 
 
 class MediaMissing(LookupError):
@@ -68,6 +69,14 @@ def path_of(name: str) -> Path:
     return path
 
 
+def all_stored(*names: str) -> bool:
+    """Whether every one of the current setting's files ``names`` is on disk."""
+    try:
+        return all(path_of(name) for name in names)
+    except MediaMissing:
+        return False
+
+
 def store(data: bytes, extension: str) -> str:
     """Write ``data`` under a new random name, as part of the current transaction.
 
@@ -83,13 +92,56 @@ def store_all(contents: Sequence[bytes], extension: str) -> list[str]:
     """``store`` for several files (a photo and its thumbnail) with one committed record
     of their deletion for them all: a commit of its own each would be a round trip and a
     flush of PostgreSQL's log more for every file."""
+    names = [new_name(extension) for _ in contents]
+    _store_in(setting_folder(), dict(zip(names, contents, strict=True)))
+    return names
+
+
+def new_name(extension: str) -> str:
+    """A random file name that says nothing of its content."""
+    return f"{secrets.token_urlsafe(24)}.{extension}"
+
+
+def store_named(contents: dict[str, bytes]) -> None:
+    """``store_all`` under names chosen beforehand (a waiting photo's, given at upload)."""
+    _store_in(setting_folder(), {_valid_name(name): data for name, data in contents.items()})
+
+
+def waiting_folder(slug: str | None = None) -> Path:
+    """Where uploads wait to be processed: beside the settings' folders, never inside one,
+    so nothing that serves or exports a setting's photos can reach the uploaded bytes."""
+    root: Path = current_app.config["LJ"].MEDIA_ROOT
+    return root / WAITING_FOLDER / (slug or current_setting().slug)
+
+
+def store_waiting(name: str, data: bytes) -> None:
+    """Keep an upload's bytes, as they came, until its photo is processed (``store``'s
+    guarantees: on disk before the commit, gone again if the transaction does not commit)."""
+    _store_in(waiting_folder(), {_valid_name(name): data})
+
+
+def waiting_bytes(name: str) -> bytes | None:
+    """The waiting upload named ``name``; None when it is not there (lost with a restore)."""
+    try:
+        return (waiting_folder() / _valid_name(name)).read_bytes()
+    except (FileNotFoundError, MediaMissing):
+        return None
+
+
+def remove_waiting_after_commit(*names: str) -> None:
+    """``remove_after_commit`` for waiting uploads."""
+    folder = f"{waiting_folder()}/"
+    schedule_file_deletion(folder + _valid_name(name) for name in names)
+
+
+def _store_in(folder: Path, contents: dict[str, bytes]) -> None:
     session = db.session()
     session.connection()  # the files join a transaction that is surely open
-    folder = _existing_folder(setting_folder())
-    names = [f"{secrets.token_urlsafe(24)}.{extension}" for _ in contents]
+    folder = _existing_folder(folder)
+    names = list(contents)
     paths = [(folder / name, folder / f"{INCOMING_PREFIX}{name}") for name in names]
     cancel_when_kept = _record_deletion_unless_kept([path for pair in paths for path in pair])
-    for data, (final, temporary) in zip(contents, paths, strict=True):
+    for data, (final, temporary) in zip(contents.values(), paths, strict=True):
         _write_whole(data, final, temporary)
         session.info.setdefault(_WRITTEN, []).append(final)
     # Each file's bytes are on disk; their names are once the folder is flushed too (a
@@ -98,14 +150,14 @@ def store_all(contents: Sequence[bytes], extension: str) -> list[str]:
     fsync_folder(folder)
     # Kept if, and only if, the transaction that names the files commits.
     cancel_file_deletions(cancel_when_kept)
-    return names
 
 
 def _existing_folder(folder: Path) -> Path:
     """``folder``, made (with its parents) if missing, and its own name flushed to disk
     then: a setting's first photo must not vanish with a folder a crash forgot."""
     if not folder.is_dir():
-        folder.mkdir(parents=True, exist_ok=True, mode=0o750)
+        _existing_folder(folder.parent)  # MEDIA_ROOT/.waiting, for a first waiting upload
+        folder.mkdir(exist_ok=True, mode=0o750)
         fsync_folder(folder.parent)
     return folder
 
@@ -141,13 +193,15 @@ def remove_after_commit(*names: str) -> None:
     schedule_file_deletion(folder + _valid_name(name) for name in names)
 
 
-def remove_named_after_commit(names: Select[tuple[str]]) -> int:
+def remove_named_after_commit(names: Select[tuple[str]], *, waiting: bool = False) -> int:
     """``remove_after_commit`` of the stored files whose names the query selects (a
     purge's thousands of photos), without taking the names through Python; returns how
-    many files were queued. A name ``_valid_name`` would refuse stops it."""
+    many files were queued. A name ``_valid_name`` would refuse stops it. ``waiting``:
+    the names are of uploads in the waiting folder."""
     name = names.subquery().c[0]
     plain = name.regexp_match(r"^[^./\\][^/\\]*$")  # _valid_name's rule
-    queued, refused = schedule_files_named(setting_folder(), select(name, ~plain | name.is_(None)))
+    folder = waiting_folder() if waiting else setting_folder()
+    queued, refused = schedule_files_named(folder, select(name, ~plain | name.is_(None)))
     if refused is not None:
         raise MediaMissing(refused)
     return queued

@@ -101,7 +101,7 @@ OBSERVATION_FACTS = frozenset(
         "edited_at",
     }
 )
-PHOTO_FACTS = frozenset({"id", "observation_id", "file_name", "thumbnail_name"})
+PHOTO_FACTS = frozenset({"id", "observation_id", "file_name", "thumbnail_name", "state"})
 COMMENT_FACTS = frozenset(
     {
         "id",

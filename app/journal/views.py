@@ -68,7 +68,7 @@ from app.journal.forms import (
 )
 from app.journal.journal_page import OpenedJournalPage, open_journal_page
 from app.journal.listing import Filters
-from app.journal.media import MAX_UPLOAD_BYTES, MediaRejected, ProcessedImage, process_upload
+from app.journal.media import MAX_UPLOAD_BYTES, CheckedUpload, MediaRejected, check_upload
 from app.journal.models import (
     Comment,
     EmailChoice,
@@ -76,7 +76,9 @@ from app.journal.models import (
     Observation,
     ObservationStatus,
     Photo,
+    PhotoState,
 )
+from app.journal.photo_processing import make_ready
 from app.journal.publishing import Published
 from app.journal.viewing import (
     AnyObservation,
@@ -92,7 +94,7 @@ from app.journal.viewing import (
 from app.kept import Kept
 from app.people import staff
 from app.people.models import Child
-from app.request_transaction import undone_if_refused
+from app.request_transaction import commit_despite_refusal, undone_if_refused
 from app.responsible_use.operations import rules as responsible_use_rules
 from app.site_frame import site_frame_key
 from app.validation import FieldErrors, InvalidInput, field_errors
@@ -153,10 +155,11 @@ def _chosen_files(field_data: object) -> list[FileStorage]:
     return [file for file in files if isinstance(file, FileStorage) and file.filename]
 
 
-def _processed(uploads: list[FileStorage]) -> list[ProcessedImage]:
-    """The uploaded photos, each checked and re-encoded; ``MediaRejected`` says what is
+def _checked(uploads: list[FileStorage]) -> list[CheckedUpload]:
+    """The uploaded photos, each checked from its header and structure (decoded and
+    re-encoded after the request: ``photo_processing``); ``MediaRejected`` says what is
     wrong with the first that cannot be used (then none is kept)."""
-    return [process_upload(upload.stream, max_bytes=MAX_UPLOAD_BYTES) for upload in uploads]
+    return [check_upload(upload.stream, max_bytes=MAX_UPLOAD_BYTES) for upload in uploads]
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,7 @@ def _saved_with_photos(
         return _Refusal({})  # the form's own errors show beside its fields
     in_photo = form.in_photo.data or [] if isinstance(form, ObservationForm) else []
     try:
-        images = _processed(_chosen_files(form.photo.data))
+        images = _checked(_chosen_files(form.photo.data))
         with undone_if_refused():  # the form is shown again beside the observation as it was
             observation = save()
             photos.add_photos(
@@ -365,6 +368,7 @@ def _observation_page(shown: Observation, **extra: object) -> str:
         "highlight": highlight,
         "photo_form": _photo_form(shown, formdata=None),
         "photos_closed": photos.closed_to_photos(shown),
+        "unreadable_photos": shown.unreadable_photos,
         "review_form": ReviewForm(formdata=None),
         "photo_errors": {},
     }
@@ -500,7 +504,7 @@ def add_photo(observation_id: int) -> Page:
         try:
             if not uploads:
                 raise InvalidInput("Choose a photo or take one with the camera.")
-            images = _processed(uploads)
+            images = _checked(uploads)
             with undone_if_refused():  # the page shows the observation without the photos
                 photos.add_photos(
                     shown,
@@ -540,13 +544,21 @@ def set_people_in_photo(observation_id: int, photo_id: int) -> Page:
 def remove_photo(observation_id: int, photo_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
-    photo = photos.photo_of(shown, photo_id) or abort(404)
+    photo = photos.photo_of(shown, photo_id, unreadable_too=True) or abort(404)
     with conflict_if_refused(NotAllowed):
         photos.remove_photo(photo, shown, by=signed_in_account())
     return _success("The photo is removed.", _observation_url(shown))
 
 
 def _send_photo(photo: Photo, size: str, download_name: str) -> Response:
+    # A photo still waiting for its worker is made now: never the uploaded bytes.
+    if photo.state is PhotoState.WAITING:
+        photo = make_ready(photo.id) or abort(404)
+        # Found unreadable just now: that outcome (and the deletion of its bytes) is the
+        # change to keep, although the answer is a 404.
+        commit_despite_refusal()
+    if photo.state is not PhotoState.READY:
+        abort(404)  # it could not be read: its key person is told on the observation
     name = photo.thumbnail_name if size == "thumb" else photo.file_name
     try:
         path = storage.path_of(name)

@@ -50,6 +50,7 @@ from app.auth.viewer import Reader
 from app.extensions import db
 from app.journal import access_log, comments, listing
 from app.journal.models import JournalView, Observation
+from app.journal.photo_processing import make_all_ready
 from app.journal.storage import setting_folder
 from app.journal.viewing import ShownObservation, as_json, child_view
 from app.mail import queue_email
@@ -363,6 +364,7 @@ def _add(out: _Pack, shown: ShownObservation) -> int:
     out.json.write(("" if out.first else ",") + json.dumps(document, ensure_ascii=False))
     out.first = False
     folder = setting_folder()
+    make_all_ready(photo.photo for photo in shown.photos)  # files, never the uploaded bytes
     for photo in shown.photos:
         out.photos.write(folder / photo.photo.file_name, _photo_path(photo.file_name))
     out.pdf.add(_pdf_observation(shown, folder))

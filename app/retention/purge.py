@@ -71,6 +71,7 @@ from app.journal.models import (
     ObservationStatus,
     Photo,
     PhotoChild,
+    PhotoState,
 )
 from app.journal.names import names_of_children
 from app.journal.text import ObservationText, separated_by_spaces
@@ -361,6 +362,13 @@ def _queue_files(photo_ids: list[int], purged: Purged) -> None:
         names = func.unnest(array([Photo.file_name, Photo.thumbnail_name]))
         purged.files += storage.remove_named_after_commit(
             select(names).where(among(Photo.id, photo_ids))
+        )
+        # Uploads not yet processed: their bytes wait in a folder of their own.
+        purged.files += storage.remove_named_after_commit(
+            select(Photo.file_name).where(
+                among(Photo.id, photo_ids), Photo.state == PhotoState.WAITING
+            ),
+            waiting=True,
         )
 
 

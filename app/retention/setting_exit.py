@@ -30,6 +30,8 @@ from app.auth import audit
 from app.auth.models import Role, User
 from app.auth.sessions import end_all_sessions_of_setting
 from app.extensions import db
+from app.journal.photo_processing import make_setting_ready
+from app.journal.storage import waiting_folder
 from app.people.models import Child
 from app.retention import ledger
 from app.retention.packs import FORMATS, write_journal
@@ -74,6 +76,7 @@ def _write_export(slug: str, out: Path) -> Exported:
         tempfile.TemporaryDirectory() as work,
         zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive,
     ):
+        make_setting_ready()  # photos leave as stored JPEGs, never as the uploaded bytes
         for table in TenantModel.metadata.sorted_tables:
             lines = (
                 json.dumps(plain_row(row), ensure_ascii=False)
@@ -147,4 +150,5 @@ def delete_setting(slug: str) -> dict[str, int]:
         sum(1 for path in folder.rglob("*") if path.is_file()) if folder.exists() else 0
     )
     shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(waiting_folder(slug), ignore_errors=True)  # uploads never processed
     return counts

@@ -37,8 +37,10 @@ from app.journal.models import (
     ObservationChild,
     ObservationRevision,
     Photo,
+    PhotoState,
 )
 from app.journal.names import setting_children
+from app.journal.photo_processing import make_ready
 from app.journal.policies import group_name_policy
 from app.journal.storage import setting_folder
 from app.journal.viewing import ChildView
@@ -172,6 +174,11 @@ def export_subject(record_type: RecordType, person_id: int, *, by: User) -> Path
     """Write the person's export to a temporary ZIP file and audit it; returns its path
     (the caller sends it and removes it)."""
     rows = rows_about(record_type, person_id)
+    photos = rows.get(Photo.__tablename__, [])
+    if waiting := [photo["id"] for photo in photos if photo["state"] == PhotoState.WAITING]:
+        for photo_id in waiting:  # exported as the stored JPEG, never the uploaded bytes
+            make_ready(photo_id)
+        rows = rows_about(record_type, person_id)
     document = {
         "format": "learning-journals/subject-access",
         "setting": current_setting().name,

@@ -51,7 +51,14 @@ class Worker:
     """One ``celery worker`` subprocess (or, with ``beat=True``, ``celery beat``) and its log."""
 
     def __init__(
-        self, name: str, slug: str, log_path: Path, *, beat: bool = False, **env: str
+        self,
+        name: str,
+        slug: str,
+        log_path: Path,
+        *,
+        beat: bool = False,
+        queues: str | None = None,
+        **env: str,
     ) -> None:
         self.log_path = log_path
         self.env = {
@@ -70,6 +77,7 @@ class Worker:
             # As bin/run starts it: one child process, which the pool can stop at a time limit.
             command += ["worker", "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"]
             command += ["-n", f"{name}-{uuid.uuid4().hex[:6]}"]
+            command += ["-Q", queues] if queues else []
             # Mingle, gossip and heartbeats talk to other workers; these tests need none of it.
             command += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
         with log_path.open("wb") as log:
