@@ -23,7 +23,7 @@ from app import clock
 from app.devservers import free_port, port_answers
 from app.extensions import db
 from app.journal.models import Photo
-from app.journal.storage import ABANDONED_AFTER
+from app.journal.storage import ABANDONED_AFTER, WAITING_FOLDER
 from tests.helpers.clients import csrf_token
 from tests.helpers.journal import observe, signed_in
 from tests.helpers.people import inside
@@ -103,7 +103,8 @@ def test_a_worker_killed_mid_upload_leaves_no_file_that_no_row_names(app, family
     observation_id = observe(app, family, [family.child_a_id], "At the easel.", publish=False)
     staff = signed_in(app, family, "staff")
     token = csrf_token(staff, "/login")
-    folder = Path(app.config["LJ"].MEDIA_ROOT) / family.slug
+    # The request keeps the upload's bytes in the waiting folder (processed after its commit).
+    folder = Path(app.config["LJ"].MEDIA_ROOT) / WAITING_FOLDER / family.slug
     before = _files(folder)
     body, boundary = _multipart(
         {"csrf_token": token, "caption": ""}, encode(noise_photo(3000, 2000))

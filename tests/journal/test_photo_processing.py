@@ -148,11 +148,11 @@ def test_a_worker_makes_the_photo_ready_and_deletes_the_upload(app, family, star
     assert _upload_photo(staff, observation_id, photo_bytes(1200, 900)).status_code == 303
 
     wait_until(
-        lambda: _the_photo(app, family.slug).state is PhotoState.READY, 30, "the worker's photo"
+        lambda: _the_photo(app, family.slug).state is PhotoState.READY, 60, "the worker's photo"
     )
     photo = _the_photo(app, family.slug)
     waiting = _waiting_path(app, family.slug, photo)
-    wait_until(lambda: not waiting.exists(), 30, "the uploaded bytes to be deleted")
+    wait_until(lambda: not waiting.exists(), 60, "the uploaded bytes to be deleted")
     on_disk = _stored(app, family.slug, photo.file_name).read_bytes()
     assert read_image(on_disk).size == (1200, 900)
     assert staff.get(f"/journal/photos/{photo.id}/full").get_data() == on_disk
