@@ -293,3 +293,46 @@ def test_a_subject_access_export_holds_the_processed_photo_never_the_upload(app,
     assert read_image(exported).format == "JPEG" and not read_image(exported).getexif()
     assert _the_photo(app, family.slug).state is PhotoState.READY
     assert exported == _stored(app, family.slug, photo.file_name).read_bytes()
+
+
+def test_purging_a_child_with_a_waiting_photo_deletes_the_uploaded_bytes(app, family, no_worker):
+    from tests.helpers.retention import archive
+
+    observation_id = _draft(app, family)  # of child A alone: the purge takes it whole
+    _upload_photo(signed_in(app, family, "staff"), observation_id, photo_bytes())
+    waiting = _waiting_path(app, family.slug, _the_photo(app, family.slug))
+    archive(app, family, family.child_a_id)
+
+    purged = post_form(
+        signed_in(app, family, "manager"),
+        f"/retention/archive/child/{family.child_a_id}/purge",
+        {"confirm_name": "Ada Okafor"},
+    )
+
+    assert purged.status_code == 303
+    _drain(app, family.slug)
+    assert not waiting.exists()
+
+
+def test_the_settings_export_holds_the_processed_photo_never_the_upload(
+    app, family, no_worker, tmp_path
+):
+    import zipfile
+
+    from app.retention.setting_exit import export_setting
+
+    observation_id = _draft(app, family)
+    original = photo_bytes(1200, 900)
+    _upload_photo(signed_in(app, family, "staff"), observation_id, original)
+    photo = _the_photo(app, family.slug)
+
+    with app.app_context():
+        export_setting(family.slug, tmp_path / "export.zip")
+
+    with zipfile.ZipFile(tmp_path / "export.zip") as archive:
+        media = {name: archive.read(name) for name in archive.namelist() if "media/" in name}
+    assert (
+        media[f"media/{photo.file_name}"] == _stored(app, family.slug, photo.file_name).read_bytes()
+    )
+    assert all(data != original and b"PhoneMaker" not in data for data in media.values())
+    assert not any(".waiting" in name for name in media)
