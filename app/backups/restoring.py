@@ -495,6 +495,15 @@ def setting_in_backup(place: BackupPlace, backup: StoredBackup, slug: str) -> di
     return manifest
 
 
+def _live_status(slug: str) -> str | None:
+    """The status the operator left the live setting in (suspended stays suspended: that
+    is a decision of now, not data of the backup's night); None if it has no row."""
+    live = setting_by_slug(slug)
+    status = None if live is None else live.status.value
+    db.session.remove()
+    return status
+
+
 def restore_setting(
     place: BackupPlace, backup: StoredBackup, slug: str, as_slug: str | None = None
 ) -> SettingRestored:
@@ -504,7 +513,9 @@ def restore_setting(
     since = made_at(manifest) - REPLAY_MARGIN
     _refuse_if_left_service(slug, since)
     target = dict(row)
-    if as_slug is not None:
+    if as_slug is None:
+        target["status"] = _live_status(slug) or target["status"]
+    else:
         try:
             as_slug = validate_slug(as_slug)
         except InvalidSlug as error:

@@ -136,6 +136,21 @@ def test_a_copy_under_a_slug_that_cannot_be_one_is_refused_with_the_slug_rule(se
     assert registry_row(service, "bad-slug") is None
 
 
+def test_a_suspended_setting_restored_in_place_stays_suspended(service):
+    """Suspending is the operator's decision now, not data of the backup's night: the
+    restore brings the rows back and leaves the setting as the operator left it."""
+    service.family("sunnyside")
+    service.cli("backups", "run")
+    suspended = service.cli("tenants", "suspend", "sunnyside")
+    assert suspended.exit_code == 0, suspended.output
+
+    restored = service.restore("--setting", "sunnyside", "--confirm", "sunnyside")
+
+    assert restored.exit_code == 0, restored.output
+    assert registry_row(service, "sunnyside").status.value == "suspended"
+    assert client_for(service.app, "sunnyside").get("/login").status_code == 404
+
+
 def test_a_setting_restored_as_a_new_slug_sits_beside_the_live_one(service):
     service.family("sunnyside")
     service.cli("backups", "run")
