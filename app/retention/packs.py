@@ -84,8 +84,28 @@ def pack_schema() -> dict[str, object]:
 # ---------------------------------------------------------------- asking for a pack
 
 
+# A pack asked for again by the same person this soon is the same request sent twice (a
+# double tap, a resend after a slow answer): each pack is a worker's whole-journal build
+# and an email, so the one already asked for is the answer.
+ASKED_TWICE_WITHIN = timedelta(minutes=2)
+
+
 def request_pack(child: Child, *, by: User) -> LeavingPack:
-    """Queue a pack of ``child``'s journal for ``by`` (the page checked they may see it)."""
+    """Queue a pack of ``child``'s journal for ``by`` (the page checked they may see it),
+    or the one ``by`` asked for a moment ago (unless it failed)."""
+    asked_before = db.session.scalar(
+        select(LeavingPack)
+        .where(
+            LeavingPack.child_id == child.id,
+            LeavingPack.requested_by_id == by.id,
+            LeavingPack.status != PackStatus.FAILED,
+            LeavingPack.created_at >= clock.now() - ASKED_TWICE_WITHIN,
+        )
+        .order_by(LeavingPack.id.desc())
+        .limit(1)
+    )
+    if asked_before is not None:
+        return asked_before
     days = retention_schedule()["export_retention_days"]
     pack = LeavingPack(
         child_id=child.id,

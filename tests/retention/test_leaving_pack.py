@@ -16,6 +16,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.journal.models import Photo
 from app.retention import packs
+from app.retention.models import LeavingPack
 from app.retention.packs import pack_schema
 from tests.fixtures.smtp import text_of
 from tests.helpers.clients import post_form
@@ -275,3 +276,20 @@ def test_each_download_of_a_pack_is_in_the_audit_log(app, family):
     rows = re.findall(r"<tr>.*?</tr>", log.split("<tbody>", 1)[1], re.S)
     assert len(rows) == 3 and all("Pat Okafor" in row and "Ada Okafor" in row for row in rows)
     assert {re.search(r"format: (\w+)", row).group(1) for row in rows} == {"pdf", "zip", "json"}
+
+
+def test_a_pack_asked_for_twice_by_a_double_tap_is_made_once(app, family, mail_outbox):
+    """Each pack is the whole journal built by a worker and announced by email: the same
+    request sent twice (a double tap, a resend) is the pack already asked for."""
+    observe(app, family, [family.child_a_id], "Ada painted a sun.")
+    client = signed_in(app, family, "parent_a")
+    path = f"/retention/children/{family.child_a_id}/leaving-pack"
+    first, second = (post_form(client, path) for _ in range(2))
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert first.headers["Location"] == second.headers["Location"]
+    with inside(app, family.slug):
+        assert len(db.session.scalars(select(LeavingPack)).all()) == 1
+    assert len(mail_outbox.to(family.email("parent-a"))) == 1
+    # Someone else asking for the same child's pack gets a pack of their own.
+    _, managers = _make_pack(app, family, "manager")
+    assert managers != first.headers["Location"]
