@@ -114,7 +114,13 @@ def needs_attention(policy: FactorPolicy) -> NeedsAttention:
         select(Child)
         .where(
             Child.archived_at.is_(None),
-            ~exists().where(ParentLink.child_id == Child.id),
+            # A deactivated parent reads nothing: a child back after their parents'
+            # access ended is as alone as one never linked.
+            ~exists().where(
+                ParentLink.child_id == Child.id,
+                ParentLink.parent_id == User.id,
+                User.status != AccountStatus.DEACTIVATED,
+            ),
         )
         .order_by(Child.last_name, Child.first_name, Child.id)
     )

@@ -492,6 +492,22 @@ def test_a_manager_cannot_deactivate_themselves(app, nursery):
     assert manager.get("/people/").status_code == 200
 
 
+def test_a_child_back_whose_parents_were_deactivated_needs_attention(app, nursery):
+    """Their leaving date was cleared after their parent's access had ended: the child is
+    on the lists again, and nobody can read their journal until a parent is brought back."""
+    manager = signed_in(app, nursery, "manager")
+    leaving = f"/people/children/{nursery.child_id}/leaving"
+    assert post_form(manager, leaving, {"leaving_date": TODAY.isoformat()}).status_code == 303
+    assert post_form(manager, f"/people/{nursery.parent_id}/deactivate").status_code == 303
+    assert "Ada Okafor" not in manager.get("/people/").text
+
+    assert post_form(manager, leaving, {"leaving_date": ""}).status_code == 303
+
+    page = manager.get("/people/").text
+    heading = page.index("Children with no linked parent or carer")
+    assert "Ada Okafor" in page[heading:]
+
+
 def test_needs_attention_is_on_the_managers_people_page(app, nursery):
     manager = signed_in(app, nursery, "manager")
     page = manager.get("/people/").text
