@@ -35,6 +35,7 @@ from app.access.scopes import children_seen_by
 from app.auth.models import STAFF_ROLES, Role, User
 from app.auth.viewer import Reader
 from app.extensions import db
+from app.journal.closing import closed_to_staff, journal_closed
 from app.journal.models import Comment, Observation, ObservationKind, ObservationStatus
 from app.people.models import Child
 from app.validation import InvalidInput
@@ -84,6 +85,8 @@ class Rule:
     roles: frozenset[Role]
     on: Condition | None = None  # what one object must meet as well (None: nothing more)
     refusal: str = "You may not do this."  # what an operation that refuses says
+    # Why not, said of this object when that says more than ``refusal`` (None: nothing more).
+    why_not: Callable[[Any], str | None] | None = None
 
 
 _CHILDREN_SEEN = "lj_children_seen"  # on g: {(user id, child id): may open}
@@ -116,13 +119,22 @@ def _not_themselves(user: Reader, person: User) -> bool:
     return person.id != user.id
 
 
-def _edits(user: Reader, observation: Observation) -> bool:
+def _writes(user: Reader, observation: Observation) -> bool:
     """A staff observation is changed by its author or a manager, as a draft or once
     published (a correction, kept as a revision); one waiting for review is not."""
     return (
         observation.kind is ObservationKind.STAFF
         and observation.status in (ObservationStatus.DRAFT, ObservationStatus.PUBLISHED)
         and (user.role is Role.MANAGER or observation.author_id == user.id)
+    )
+
+
+def _edits(user: Reader, observation: Observation) -> bool:
+    """In a closed journal (``journal_closed``) only a manager corrects an observation's
+    words: a family may ask for that after leaving (rectification); the operation keeps
+    its children and audits it as a rectification."""
+    return _writes(user, observation) and (
+        user.role is Role.MANAGER or not journal_closed(observation)
     )
 
 
@@ -136,17 +148,27 @@ def _sends_from_home(user: Reader, observation: Observation) -> bool:
 
 
 def _publishes(user: Reader, observation: Observation) -> bool:
-    return observation.status is ObservationStatus.DRAFT and _edits(user, observation)
+    return observation.status is ObservationStatus.DRAFT and _writes(user, observation)
 
 
 def _withdraws(user: Reader, observation: Observation) -> bool:
-    return observation.status is ObservationStatus.PUBLISHED and _edits(user, observation)
+    """A published observation, by whoever may write it, unless its journals are closed
+    (they stay as they were when the children left)."""
+    return (
+        observation.status is ObservationStatus.PUBLISHED
+        and _writes(user, observation)
+        and not journal_closed(observation)
+    )
 
 
 def _deletes(user: Reader, observation: Observation) -> bool:
-    """A draft by whoever may edit it; anything else only by a manager (with a reason)."""
+    """A draft by whoever may edit it; anything else only by a manager (with a reason),
+    and nothing in a closed journal (records of children who left are purged by the
+    retention schedule, not one by one)."""
     drafted = observation.status is ObservationStatus.DRAFT
-    return (drafted and _edits(user, observation)) or user.role is Role.MANAGER
+    return not journal_closed(observation) and (
+        (drafted and _writes(user, observation)) or user.role is Role.MANAGER
+    )
 
 
 def _reviews(user: Reader, observation: Observation) -> bool:
@@ -171,6 +193,7 @@ RULES: dict[Action, Rule] = {
         STAFF,
         _edits,
         "Only a draft or a published observation can be changed, by its author or a manager.",
+        closed_to_staff,
     ),
     Action.ADD_PHOTOS_FROM_HOME: Rule(
         PARENTS,
@@ -181,10 +204,16 @@ RULES: dict[Action, Rule] = {
         STAFF, _publishes, "Only a draft is published, by its author or a manager."
     ),
     Action.WITHDRAW_OBSERVATION: Rule(
-        STAFF, _withdraws, "Only a published observation is withdrawn, by its author or a manager."
+        STAFF,
+        _withdraws,
+        "Only a published observation is withdrawn, by its author or a manager.",
+        closed_to_staff,
     ),
     Action.DELETE_OBSERVATION: Rule(
-        STAFF, _deletes, "Only a manager deletes an observation that has been published."
+        STAFF,
+        _deletes,
+        "Only a manager deletes an observation that has been published.",
+        closed_to_staff,
     ),
     Action.REVIEW_OBSERVATIONS: Rule(
         STAFF, _reviews, "This observation is not waiting for your review."
@@ -229,6 +258,9 @@ def can(user: Any, action: Action | str, target: object = None) -> bool:
 
 def check(user: Reader, action: Action, target: object = None, *, refusal: str = "") -> None:
     """``NotAllowed`` unless ``user`` may do ``action`` (to ``target``): how an operation
-    asks before it changes anything. It says the rule's refusal, or ``refusal`` if given."""
+    asks before it changes anything. It says ``refusal`` if given, else why not for this
+    target when the rule can say (a closed journal), else the rule's refusal."""
     if not can(user, action, target):
-        raise NotAllowed(refusal or RULES[action].refusal)
+        rule = RULES[action]
+        specific = rule.why_not(target) if rule.why_not and target is not None else None
+        raise NotAllowed(refusal or specific or rule.refusal)

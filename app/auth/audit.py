@@ -63,6 +63,7 @@ ACTION_LABELS: dict[str, str] = {
     "journal.policies_changed": "Journal rules changed",
     "observation.created": "Observation written",
     "observation.updated": "Observation changed",
+    "observation.rectified": "Observation corrected after its children left",
     "observation.withdrawn": "Observation withdrawn",
     "observation.deleted": "Observation deleted",
     "observation.home_sent": "Observation from home sent",

@@ -14,10 +14,10 @@ from app.access.policy import Action, NotAllowed, check
 from app.auth import audit
 from app.auth.models import User
 from app.extensions import db
+from app.journal.closing import journal_closed, journal_closed_message
 from app.journal.input_rules import COMMENT, clean_text
 from app.journal.listing import ListedObservation, observation_for_staff
 from app.journal.models import Comment, Observation
-from app.journal.publishing import journal_closed, journal_closed_message
 from app.people.models import Child
 
 # The same words from the same person in the same view within this time are the same
@@ -74,9 +74,17 @@ def refuse_if_closed(observation: Observation, child: Child) -> None:
         raise NotAllowed(reason)
 
 
+def refuse_to_change(comment: Comment, *, by: User) -> None:
+    """``NotAllowed`` unless ``by`` may change or take back ``comment``: its author, while
+    it is shown and its child's journal is open (a closed journal is read as it is)."""
+    check(by, Action.CHANGE_COMMENT, comment)
+    observation = db.session.get_one(Observation, comment.observation_id)
+    refuse_if_closed(observation, db.session.get_one(Child, comment.child_id))
+
+
 def edit_comment(comment: Comment, body: str, *, by: User) -> None:
     """The author of a comment corrects it; families see it marked "edited"."""
-    check(by, Action.CHANGE_COMMENT, comment)
+    refuse_to_change(comment, by=by)
     comment.body = clean_text(body, "body", COMMENT)
     comment.edited_at = clock.now()
     db.session.flush()
@@ -85,7 +93,7 @@ def edit_comment(comment: Comment, body: str, *, by: User) -> None:
 
 def delete_comment(comment: Comment, *, by: User) -> None:
     """The author of a comment takes it back."""
-    check(by, Action.CHANGE_COMMENT, comment)
+    refuse_to_change(comment, by=by)
     audit.record("comment.deleted", actor=by, comment_id=comment.id)
     db.session.delete(comment)
     db.session.flush()

@@ -21,6 +21,7 @@ from app.auth.models import User
 from app.auth.viewer import Reader
 from app.extensions import db
 from app.journal import notifications
+from app.journal.closing import journal_closed
 from app.journal.input_rules import (
     DELETION_REASON,
     NEXT_STEPS,
@@ -218,6 +219,11 @@ def create_observation(details: ObservationDetails, *, by: User) -> Observation:
     return observation
 
 
+# A closed journal's observation keeps its children: a child still here added to it would
+# reopen it, and a child taken off would lose it from the journal they were given.
+CLOSED_CHILDREN = "The children of an observation in a closed journal stay as they are."
+
+
 def update_observation(
     observation: Observation,
     details: ObservationDetails,
@@ -232,6 +238,9 @@ def update_observation(
     changed since, the change is refused (``ChangedSinceOpened``), unless it is already
     what this form says (the same form sent twice: a double tap)."""
     check(by, Action.EDIT_OBSERVATION, observation)
+    closed = journal_closed(observation)  # then only a manager's rectification
+    if closed and set(details.child_ids) != observation.child_ids:
+        raise InvalidField("child_ids", CLOSED_CHILDREN)
     before = before_change(observation)
     children, values = _checked(details, already_tagged=observation.child_ids)
     now_version = edit_version(observation)
@@ -250,7 +259,10 @@ def update_observation(
     observation.updated_at = clock.now()
     db.session.flush()
     revised(observation, before, by=by)
-    audit.record("observation.updated", actor=by, observation_id=observation.id)
+    if closed:  # the manager's correction after the children left, told apart in the log
+        audit.record("observation.rectified", actor=by, observation_id=observation.id)
+    else:
+        audit.record("observation.updated", actor=by, observation_id=observation.id)
     hold_if_flagged(observation, by)
     if observation.is_published and added:  # it is new in the added children's journals
         notifications.tell_parents_of_new(observation, added)

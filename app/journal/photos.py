@@ -13,12 +13,13 @@ from app.access.policy import Action, NotAllowed, check
 from app.auth.models import User
 from app.extensions import db
 from app.journal import storage
+from app.journal.closing import closed_to_staff
 from app.journal.input_rules import clean_caption
 from app.journal.media import CheckedUpload, ProcessedImage
 from app.journal.models import Observation, ObservationKind, Photo, PhotoChild, PhotoState
 from app.journal.names import setting_children
 from app.journal.photo_processing import process_photo_task
-from app.journal.publishing import hold_if_flagged, journal_closed, journal_closed_message
+from app.journal.publishing import hold_if_flagged
 from app.journal.revisions import before_change, revised
 from app.people.models import Child, ParentLink
 from app.validation import InvalidField
@@ -89,15 +90,9 @@ def _store_waiting(photo: Photo, upload: CheckedUpload) -> None:
     photo.state = PhotoState.WAITING
 
 
-def closed_to_photos(observation: Observation) -> str | None:
-    """Why no photo may be added to the observation, if none may (``journal_closed``)."""
-    if not journal_closed(observation):
-        return None
-    return journal_closed_message([child.full_name for child in observation.children])
-
-
 def refuse_if_closed(observation: Observation) -> None:
-    if reason := closed_to_photos(observation):
+    """No photo joins, leaves or changes in a closed journal (``journal_closed``)."""
+    if reason := closed_to_staff(observation):
         raise NotAllowed(reason)
 
 
@@ -128,6 +123,7 @@ def set_people_in_photo(
 ) -> None:
     """Record again who can be seen in a photo (which decides which families see it)."""
     check(by, Action.EDIT_OBSERVATION, observation)
+    refuse_if_closed(observation)
     before = before_change(observation)
     seen = _children_in_photo(observation, in_photo)
     photo.people = [PhotoChild(child_id=child_id) for child_id in sorted(seen)]
@@ -143,6 +139,7 @@ def remove_photo(photo: Photo, observation: Observation, *, by: User) -> None:
         db.session.delete(photo)
         db.session.flush()
         return
+    refuse_if_closed(observation)
     before = before_change(observation)
     forget_files(photo)
     observation.photos.remove(photo)

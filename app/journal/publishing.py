@@ -127,28 +127,6 @@ def _refuse_children_who_left(observation: Observation, what_now: str) -> None:
         raise NotAllowed(f"{', '.join(left)} left the setting: {what_now}.")
 
 
-def journal_closed(observation: Observation) -> bool:
-    """Whether nothing new (a comment, a photo) may join an observation in the journals:
-    every child it is about has left, so their journals are closed (still read, and
-    packed, as they are) and staff no longer see them to read what is added. A group
-    observation about a child still here stays open: it is that child's journal too, and
-    staff see it there. A draft is in no journal (its children can still be changed).
-
-    Publishing is stricter on purpose: a draft or a held observation with any child who
-    has left would *join* that child's closed journal, so it is refused until they are
-    taken off (``_refuse_children_who_left``)."""
-    return observation.status is not ObservationStatus.DRAFT and all(
-        child.is_archived for child in observation.children
-    )
-
-
-def journal_closed_message(names: list[str]) -> str:
-    """What a refusal says of the children whose journals are closed."""
-    if len(names) == 1:
-        return f"{names[0]} has left: their journal is closed."
-    return f"{', '.join(names)} have left: their journals are closed."
-
-
 def hold_if_flagged(observation: Observation, by: User) -> None:
     """A correction to a published observation meets the same content rules as publishing:
     in "needs approval" mode, one that now matches a rule waits for a manager again (not

@@ -49,6 +49,7 @@ from app.journal import (
     unsaved,
 )
 from app.journal import policies as journal_policies
+from app.journal.closing import closed_to_staff
 from app.journal.content_rules import highlight
 from app.journal.forms import (
     ActionForm,
@@ -367,7 +368,7 @@ def _observation_page(shown: Observation, **extra: object) -> str:
         "check": publishing.check_content(shown) if in_review else None,
         "highlight": highlight,
         "photo_form": _photo_form(shown, formdata=None),
-        "photos_closed": photos.closed_to_photos(shown),
+        "photos_closed": closed_to_staff(shown),
         "unreadable_photos": shown.unreadable_photos,
         "review_form": ReviewForm(formdata=None),
         "photo_errors": {},
@@ -718,6 +719,8 @@ def _comment_form_page(
 @require(Action.SEE_JOURNALS)
 def edit_comment(child_id: int, observation_id: int, comment_id: int) -> str:
     _, _, comment = _own_comment_or_404(child_id, observation_id, comment_id)
+    with conflict_if_refused(NotAllowed):
+        comments.refuse_to_change(comment, by=signed_in_account())
     form = CommentForm(formdata=None, body=comment.body)
     return _comment_form_page(child_id, observation_id, comment_id, form)
 

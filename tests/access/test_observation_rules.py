@@ -9,7 +9,14 @@ import pytest
 
 from app.access.policy import Action, NotAllowed, can, check
 from app.auth.models import AccountStatus, Role, User
-from app.journal.models import Comment, Observation, ObservationKind, ObservationStatus
+from app.journal.models import (
+    Comment,
+    Observation,
+    ObservationChild,
+    ObservationKind,
+    ObservationStatus,
+)
+from app.people.models import Child
 
 MANAGER, AUTHOR, OTHER_STAFF, PARENT = 1, 2, 3, 4
 ROLES = {MANAGER: Role.MANAGER, AUTHOR: Role.STAFF, OTHER_STAFF: Role.STAFF, PARENT: Role.PARENT}
@@ -78,3 +85,24 @@ def test_a_refused_operation_says_the_rules_reason() -> None:
     with pytest.raises(NotAllowed, match="Only a draft is published, by its author or a manager"):
         check(person(OTHER_STAFF), Action.PUBLISH_OBSERVATION, observation(DRAFT))
     check(person(AUTHOR), Action.PUBLISH_OBSERVATION, observation(DRAFT))  # no refusal
+
+
+def _about_a_child_who_left(status: ObservationStatus) -> Observation:
+    left = Child(id=7, archived_at=datetime(2026, 12, 1))
+    return Observation(
+        kind=ObservationKind.STAFF,
+        status=status,
+        author_id=AUTHOR,
+        tags=[ObservationChild(child_id=7, child=left)],
+    )
+
+
+def test_a_closed_journal_is_corrected_by_a_manager_only_and_changes_no_other_way() -> None:
+    closed = _about_a_child_who_left(PUBLISHED)
+    assert who_may(Action.EDIT_OBSERVATION, closed) == {MANAGER}  # rectification
+    assert who_may(Action.WITHDRAW_OBSERVATION, closed) == set()
+    assert who_may(Action.DELETE_OBSERVATION, closed) == set()
+    with pytest.raises(NotAllowed, match="has left: their journal is closed"):
+        check(person(MANAGER), Action.DELETE_OBSERVATION, closed)
+    draft = _about_a_child_who_left(DRAFT)  # in no journal yet: its author takes the child off
+    assert who_may(Action.EDIT_OBSERVATION, draft) == {MANAGER, AUTHOR}
