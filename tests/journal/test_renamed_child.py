@@ -43,3 +43,22 @@ def test_a_renamed_childs_former_names_stay_hidden_from_other_families(app, fami
     parent_b = signed_in(app, family, "parent_b")
     own = f"/journal/children/{family.child_b_id}/observations/{observation_id}"
     assert "A friend and Barty Quince built a den." in parent_b.get(own).text
+
+
+def test_staff_are_warned_when_they_write_a_renamed_childs_former_name(app, family):
+    """The "no other children's names" rule reads former names as the masking does."""
+    manager = signed_in(app, family, "manager")
+    rules = {"group_names": "hidden", "mode": "warn", "no_other_children_names": "y"}
+    assert post_form(manager, "/journal/policies", rules).status_code == 303
+    edited = post_form(manager, f"/people/children/{family.child_b_id}/edit", RENAMED)
+    assert edited.status_code == 303, edited.text
+    staff = signed_in(app, family, "staff")
+    for text, fragment in (
+        ("Ada gave Barty the red crayon.", "Barty"),
+        ("Ada waved at Quince's mum.", "Quince's"),
+        ("Ada and Barty Quince hid.", "Barty Quince"),
+    ):
+        draft = observe(app, family, [family.child_a_id], text, publish=False)
+        stopped = post_form(staff, f"/journal/observations/{draft}/publish")
+        assert stopped.status_code == 200, text
+        assert f"<mark>{fragment}</mark>" in stopped.text and "Publish anyway" in stopped.text
