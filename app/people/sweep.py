@@ -5,7 +5,10 @@ it twice, or a day late, is harmless: a child already archived, a person already
 deactivated or a parent already sent their notice is left as it is. A parent is
 deactivated only once their notice has been delivered (see ``ParentDeparture``).
 Each setting is swept in its own transaction (``run_each_setting``); a failure
-in one is recorded with the job's run and does not stop the others.
+in one is recorded with the job's run and does not stop the others. "Today" is
+each setting's own day (``clock.today``), and beat runs the sweep every hour
+(``workers.schedule``), so a leaver's access ends within the first hour of their
+setting's day, wherever it is.
 """
 
 from __future__ import annotations

@@ -6,28 +6,33 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from app import clock
 from app.auth.models import AccountStatus, AuditEntry, Role
 from app.extensions import db
 from app.mail.delivery import deliver_due_messages
 from app.people import children, links
-from app.people.models import ParentDeparture, StaffMember
+from app.people.models import Child, ParentDeparture, StaffMember
 from app.people.sweep import deactivation_sweep, sweep_setting
+from tenants.models import Setting
+from tenants.registry import forget_cached
 from tests.fixtures.smtp import html_of, text_of
 from tests.helpers.clients import client_for, is_signed_out, post_form, sign_in
 from tests.helpers.people import (
     PASSWORD,
     PIN,
     TODAY,
+    activate_first_manager,
     add_user,
+    child_details,
     email_of,
     get_child,
     get_user,
     inside,
     signed_in,
 )
+from workers.models import JobRun, Outcome
 from workers.schedule import scheduled_time
 
 
@@ -327,3 +332,61 @@ def test_staff_leave_within_the_first_hour_of_their_leaving_date_in_the_settings
     assert result.exit_code == 0, result.output
     with inside(app, nursery.slug):
         assert get_user(nursery.staff_id).status is AccountStatus.DEACTIVATED
+
+
+ZONES = ("Australia/Sydney", "Europe/London", "America/New_York")
+
+
+def _setting_in(app, make_setting, zone: str, leaving: date) -> str:
+    """A setting in ``zone`` with one child whose leaving date is ``leaving``."""
+    slug = make_setting().slug
+    with app.app_context():
+        db.session.execute(update(Setting).where(Setting.slug == slug).values(time_zone=zone))
+        db.session.commit()
+        forget_cached()
+    with inside(app, slug):
+        manager = activate_first_manager()
+        children.create_child(child_details(leaving_date=leaving), by=manager)
+        db.session.commit()
+    return slug
+
+
+def _archived(app, slug: str) -> bool:
+    with inside(app, slug):
+        return all(child.is_archived for child in db.session.scalars(select(Child)))
+
+
+def test_the_scheduled_sweep_ends_access_at_each_settings_own_midnight(app, make_setting):
+    """One sweep job for every setting, run through the day: each setting's leaver leaves
+    when that setting's day changes, once (run again, nothing more is done)."""
+    leaving = TODAY + timedelta(days=1)  # 2 December; in December Sydney is UTC+11
+    clock.move_to(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    slugs = {zone: _setting_in(app, make_setting, zone, leaving) for zone in ZONES}
+    expected_left = {
+        datetime(2026, 12, 1, 12, 5, tzinfo=UTC): set(),  # 23:05 in Sydney
+        datetime(2026, 12, 1, 13, 5, tzinfo=UTC): {"Australia/Sydney"},
+        datetime(2026, 12, 1, 23, 5, tzinfo=UTC): {"Australia/Sydney"},
+        datetime(2026, 12, 2, 0, 5, tzinfo=UTC): {"Australia/Sydney", "Europe/London"},
+        datetime(2026, 12, 2, 4, 5, tzinfo=UTC): {"Australia/Sydney", "Europe/London"},
+        datetime(2026, 12, 2, 5, 5, tzinfo=UTC): set(ZONES),  # 00:05 in New York
+    }
+    for moment, left in expected_left.items():
+        clock.move_to(moment)
+        assert scheduled_time("deactivation-sweep", moment) == moment  # beat runs it now
+        for _ in range(2):  # a doubled run changes nothing
+            result = app.test_cli_runner().invoke(args=["jobs", "run", "deactivation-sweep"])
+            assert result.exit_code == 0, result.output
+        assert {zone for zone, slug in slugs.items() if _archived(app, slug)} == left, moment
+    with app.app_context():
+        runs = [
+            run
+            for run in db.session.scalars(select(JobRun).where(JobRun.job == "deactivation-sweep"))
+            if set(run.counts or {}) & set(slugs.values())
+        ]
+    assert len(runs) == 2 * len(expected_left)
+    assert {run.outcome for run in runs} == {Outcome.SUCCEEDED}
+    archived_by_runs = {
+        slug: sum(run.counts.get(slug, {}).get("children archived", 0) for run in runs)
+        for slug in slugs.values()
+    }
+    assert archived_by_runs == dict.fromkeys(slugs.values(), 1)  # each leaver once
