@@ -104,15 +104,21 @@ def resume_command(slug: str) -> None:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="The ZIP file to write (default: SLUG-export-DATE.zip here).",
 )
-def export_command(slug: str, out: Path | None) -> None:
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+def export_command(slug: str, out: Path | None, force: bool) -> None:
     """Export everything of a setting: every table, each child's journal, every photo."""
     from app.retention.setting_exit import export_setting
 
     out = out or Path(f"{slug}-export-{clock.today().isoformat()}.zip")
     try:
-        done = export_setting(slug, out)
+        done = export_setting(slug, out, replace=force)
     except UnknownSetting as error:
         raise click.ClickException(f"No setting '{slug}'.") from error
+    except FileExistsError as error:
+        raise click.ClickException(
+            f"{out} already exists: nothing was exported. "
+            "Choose another --out, or add --force to replace it."
+        ) from error
     except OSError as error:
         raise click.ClickException(f"Could not write {out}: {error.strerror}.") from error
     click.echo(

@@ -59,20 +59,42 @@ def _media_folder(slug: str) -> Path:
     return Path(current_app.config["LJ"].MEDIA_ROOT) / slug
 
 
-def export_setting(slug: str, out: Path) -> Exported:
-    """Write everything of the setting to the ZIP file ``out``; an export that fails
-    leaves no file, so nothing half-written is ever taken for the whole."""
+def export_setting(slug: str, out: Path, *, replace: bool = False) -> Exported:
+    """Write everything of the setting to the ZIP file ``out``.
+
+    It is written under a temporary name beside ``out`` and renamed to ``out`` only once
+    whole: an export that fails leaves ``out`` as it was (no file, or the one it
+    replaces), so nothing half-written is ever taken for the whole. An existing ``out``
+    is replaced only if asked (``replace``), else ``FileExistsError`` and nothing is
+    exported: an earlier export may be all that is left of a deleted setting."""
+    if out.exists() and not replace:
+        raise FileExistsError(out)
+    with tempfile.NamedTemporaryFile(
+        dir=out.parent, prefix=f".{out.name}.", suffix=".partial", delete=False
+    ) as partial:
+        written = Path(partial.name)
     try:
-        return _write_export(slug, out)
-    except BaseException:
-        out.unlink(missing_ok=True)
-        raise
+        with any_status_context(slug):
+            summary = _write_export(slug, written)
+            _put_in_place(written, out, replace=replace)
+            db.session.commit()  # the audit row, once the file is in place
+        return summary
+    finally:
+        written.unlink(missing_ok=True)
+
+
+def _put_in_place(written: Path, out: Path, *, replace: bool) -> None:
+    if replace:
+        written.replace(out)
+    else:
+        # A link fails if ``out`` appeared meanwhile: never a silent overwrite.
+        out.hardlink_to(written)
 
 
 def _write_export(slug: str, out: Path) -> Exported:
+    """Write the bound setting ``slug`` to ``out`` and record the export (not committed)."""
     summary = Exported()
     with (
-        any_status_context(slug),
         tempfile.TemporaryDirectory() as work,
         zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive,
     ):
@@ -95,7 +117,6 @@ def _write_export(slug: str, out: Path) -> Exported:
         # The setting's managers see in their audit log that everything left with the
         # operator (no actor: not one of their accounts).
         audit.record("export.setting", **asdict(summary))
-        db.session.commit()
     return summary
 
 

@@ -116,3 +116,38 @@ def test_the_settings_audit_log_shows_the_operator_exported_everything(app, fami
     manager = signed_in(app, family, "manager")
     log = manager.get("/retention/audit?action=export.setting")
     assert log.status_code == 200 and "journals: 2" in log.text
+
+
+def test_an_export_never_overwrites_a_file_unless_forced(app, family, tmp_path):
+    out = tmp_path / "export.zip"
+    out.write_bytes(b"last week's export")
+    refused = _cli(app, "export", family.slug, "--out", str(out))
+    assert refused.exit_code == 1 and not isinstance(refused.exception, OSError)
+    assert f"{out} already exists" in refused.output and "--force" in refused.output
+    assert out.read_bytes() == b"last week's export"
+    assert sorted(tmp_path.iterdir()) == [out]
+
+    forced = _cli(app, "export", family.slug, "--out", str(out), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "tables/children.jsonl" in zipfile.ZipFile(out).namelist()
+    assert sorted(tmp_path.iterdir()) == [out]  # nothing left beside it
+
+
+def test_an_export_is_written_beside_its_file_and_renamed_only_when_whole(
+    app, family, tmp_path, monkeypatch
+):
+    """While it is written, and after it fails, FILE holds what it held before."""
+    out = tmp_path / "export.zip"
+    out.write_bytes(b"last week's export")
+    seen_while_writing: list[bytes] = []
+
+    def disk_full(*args: object) -> None:
+        seen_while_writing.append(out.read_bytes())
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(setting_exit, "write_journal", disk_full)
+    result = _cli(app, "export", family.slug, "--out", str(out), "--force")
+    assert result.exit_code == 1 and "No space left on device" in result.output
+    assert seen_while_writing == [b"last week's export"]
+    assert out.read_bytes() == b"last week's export"
+    assert sorted(tmp_path.iterdir()) == [out]  # the partial file is gone
