@@ -8,6 +8,9 @@ SMTP server, and marked with the outcome:
 - **sent**: the server took it. A bounce recorded earlier on that address is cleared.
 - **bounced**: the server refused the recipient for good (5xx). Recorded on the
   accounts using that address (``users.email_bounced_at``) for the manager.
+- **failed** at once: an address with a non-ASCII local part ("kím@...") when the
+  server does not offer SMTPUTF8: it cannot be written any other way, so no later try
+  would pass. (A non-ASCII *domain* goes in its ASCII ``xn--`` form to such a server.)
 - a **temporary** failure (4xx, connection refused, a timeout, our server or
   sender refused) is tried again after a growing delay (``MAIL_RETRY_SECONDS``,
   doubled each time, at most an hour); after ``MAIL_MAX_ATTEMPTS`` tries the
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
+import idna
 from celery import shared_task
 from flask import current_app
 from sqlalchemy import func, select, update
@@ -83,7 +87,41 @@ def send_over_smtp(message: EmailMessage) -> dict[str, tuple[int, bytes]]:
             smtp.starttls(context=context)
         if config.SMTP_USERNAME:
             smtp.login(config.SMTP_USERNAME, config.SMTP_PASSWORD)
+        smtp.ehlo_or_helo_if_needed()
+        if not smtp.has_extn("smtputf8"):
+            _address_in_ascii(message)
         return smtp.send_message(message)
+
+
+class NeedsSmtpUtf8(smtplib.SMTPException):
+    """The recipient's address cannot be written in ASCII and the server takes nothing
+    else: no later try can pass."""
+
+
+def ascii_address(address: str) -> str:
+    """``address`` as a server without SMTPUTF8 takes it: its domain in IDNA's ASCII
+    (``xn--``) form. ``NeedsSmtpUtf8`` if its local part (or its domain) cannot be."""
+    local, _, domain = address.rpartition("@")
+    if not local.isascii():
+        raise NeedsSmtpUtf8(
+            f"The mail server does not offer SMTPUTF8, which {address} needs: "
+            "its part before the @ is not ASCII."
+        )
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except idna.IDNAError as error:
+        raise NeedsSmtpUtf8(
+            f"The mail server does not offer SMTPUTF8, and {address}'s domain has no "
+            f"ASCII form: {error}."
+        ) from error
+
+
+def _address_in_ascii(message: EmailMessage) -> None:
+    """Readdress ``message`` (its To, which smtplib also takes as the envelope's
+    recipient) for a server without SMTPUTF8."""
+    to = str(message["To"])
+    if not to.isascii():
+        message.replace_header("To", ascii_address(to))
 
 
 @dataclass(frozen=True)
@@ -120,6 +158,8 @@ def try_to_send(message: OutboxMessage) -> Attempt:
     """One try at handing ``message`` to the SMTP server; never raises for an SMTP failure."""
     try:
         refused = send_over_smtp(_email_of(message))
+    except NeedsSmtpUtf8 as error:
+        return Attempt(DeliveryStatus.FAILED, str(error))
     except smtplib.SMTPRecipientsRefused as error:
         refused = error.recipients
     except smtplib.SMTPResponseException as error:
@@ -186,7 +226,10 @@ def _apply(message: OutboxMessage, attempt: Attempt) -> None:
         log.warning("the SMTP server refused mail to %s: %s", message.to_address, attempt.answer)
         _finish(message, DeliveryStatus.BOUNCED, attempt.answer)
         _record_on_accounts(message, attempt)
-    elif message.attempts >= current_app.config["LJ"].MAIL_MAX_ATTEMPTS:
+    elif (
+        attempt.outcome is DeliveryStatus.FAILED
+        or message.attempts >= current_app.config["LJ"].MAIL_MAX_ATTEMPTS
+    ):
         log.error(
             "gave up on mail %d to %s after %d tries: %s",
             message.id,

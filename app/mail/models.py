@@ -18,7 +18,8 @@ class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"  # waiting for its first try, or for a retry
     SENT = "sent"  # the SMTP server took it
     BOUNCED = "bounced"  # the SMTP server refused the recipient for good (5xx)
-    FAILED = "failed"  # still refused (4xx) or unreachable after every retry
+    FAILED = "failed"  # still refused (4xx) or unreachable after every retry, or unsendable
+    # at once (an address that needs SMTPUTF8 the server does not offer)
 
 
 class OutboxMessage(TenantModel):
