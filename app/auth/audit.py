@@ -88,6 +88,65 @@ ACTION_LABELS: dict[str, str] = {
 }
 
 
+# Every key an audit entry's details hold, in a manager's words (the log viewer shows
+# these, and ids as what they name: ``app.retention.audit_trail``). A key recorded without
+# words here fails tests/retention/test_audit_labels.py.
+DETAIL_LABELS: dict[str, str] = {
+    "backed_up_at": "Backup taken at",
+    "backup": "Backup",
+    "blocked_phrases": "Words and phrases not to use",
+    "browser": "Browser",
+    "child_id": "Child",
+    "choice": "Emails chosen",
+    "comment_id": "Comment",
+    "email_check_months": "Email addresses checked every (months)",
+    "factor": "Second factor",
+    "failures": "Failed sign-ins",
+    "files": "Files",
+    "findings": "Content rule findings",
+    "format": "Format",
+    "grace_days": "Days to set one up",
+    "group_names": "Other children's names in group observations",
+    "journals": "Journals",
+    "leaving_date": "Leaving date",
+    "ledger_entry": "Erasure ledger entry",
+    "left": "Recovery codes left",
+    "method": "Signed in with",
+    "mode": "Observations matching a content rule",
+    "name": "Name",
+    "new": "New period",
+    "newly_due": "Records due at once",
+    "no_other_children_names": "No other children's names",
+    "no_surnames": "No surnames",
+    "observation_id": "Observation",
+    "observations": "Observations",
+    "old": "Old period",
+    "pack_id": "Leaving pack",
+    "parent_grace_days": "Parents' access after their last child leaves (days)",
+    "password": "Password changed",
+    "people": "People",
+    "photo_limit": "Photo limit",
+    "photos": "Photos",
+    "pin": "PIN changed",
+    "purges_replayed": "Purges applied again",
+    "purpose": "Checked for",
+    "reason": "Reason",
+    "record": "Record",
+    "relationship": "Relationship",
+    "required_for": "Required for",
+    "role": "Role",
+    "rows": "Rows",
+    "status": "Status",
+    "tables": "Tables",
+    "version": "Version",
+}
+
+
+def detail_label(key: str) -> str:
+    """A detail's key in words; an unknown key (a row older than its label) as it is."""
+    return DETAIL_LABELS.get(key, key)
+
+
 def action_label(action: str) -> str:
     """``action`` in words; an unknown code (a row older than its label) as it is."""
     return ACTION_LABELS.get(action, action)

@@ -14,16 +14,18 @@ from typing import Any
 
 from sqlalchemy import Select, String, cast, func, literal, null, or_, select, union_all
 
-from app.auth.audit import action_label
+from app.auth.audit import action_label, detail_label
 from app.auth.models import AuditEntry, User
 from app.extensions import db
-from app.journal.models import JournalAccess
+from app.journal.models import Comment, JournalAccess, Observation
 from app.paging import PAGE_SIZE, Page
 from app.people.models import Child
 from app.retention.schedule import RULE_BY_KEY
 from app.timezones import setting_zone
 
 VIEW_ACTION_PREFIX = "journal."  # journal views appear as journal.journal, .observation ...
+PURGED = "(purged)"  # a person the entry names who is no longer kept
+DELETED = "(deleted)"  # an observation or comment no longer kept (deleted, or purged)
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class TrailEntry:
     label: str  # the action in words, with what it changed when the code alone says little
     actor: str | None  # names as they are now; None for the system or a purged account
     about: str | None
-    detail: dict[str, Any]
+    detail: list[tuple[str, str]]  # (what, its value), both in words
 
 
 def _both_logs() -> Select:
@@ -110,18 +112,63 @@ def _named(rows: list) -> list[TrailEntry]:
         child.id: child.full_name
         for child in db.session.scalars(select(Child).where(Child.id.in_(child_ids)))
     }
+    things = _things_named(rows)
     entries = []
     for row in rows:
         child = int(row.child_id) if row.child_id and row.child_id.isdigit() else None
         # Both when both: a parent's link to a child is about the two of them.
-        named = [users.get(row.subject_id), children.get(child) if child else None]
+        named = [users.get(row.subject_id), children.get(child, PURGED) if child else None]
         about = ", ".join(name for name in named if name) or None
         detail = {k: v for k, v in (row.detail or {}).items() if k != "child_id" and v is not None}
         label, detail = _described(row.action, detail)
-        entries.append(
-            TrailEntry(row.at, row.action, label, users.get(row.actor_id), about, detail)
-        )
+        said = [(detail_label(key), _in_words(key, value, things)) for key, value in detail.items()]
+        entries.append(TrailEntry(row.at, row.action, label, users.get(row.actor_id), about, said))
     return entries
+
+
+def _ids_of(rows: list, key: str) -> set[int]:
+    return {
+        value
+        for row in rows
+        if isinstance(value := (row.detail or {}).get(key), int) and not isinstance(value, bool)
+    }
+
+
+def _things_named(rows: list) -> dict[str, dict[int, str]]:
+    """The observations and comments the rows' details name, as words (one query each)."""
+    comments = dict(
+        db.session.execute(
+            select(Comment.id, Comment.observation_id).where(
+                Comment.id.in_(_ids_of(rows, "comment_id"))
+            )
+        ).all()
+    )
+    wanted = _ids_of(rows, "observation_id") | set(comments.values())
+    observations = {
+        observation.id: f"of {observation.observed_on:%-d %B %Y}, "
+        + ", ".join(child.full_name for child in observation.children)
+        for observation in db.session.scalars(select(Observation).where(Observation.id.in_(wanted)))
+    }
+    return {
+        "observation_id": observations,
+        "comment_id": {
+            comment_id: f"on the observation {observations[observation_id]}"
+            for comment_id, observation_id in comments.items()
+            if observation_id in observations
+        },
+    }
+
+
+def _in_words(key: str, value: Any, things: dict[str, dict[int, str]]) -> str:
+    """A detail's value as a manager reads it: what an id names (or that it is gone),
+    yes or no for a flag, anything else as recorded."""
+    if key in things:
+        return things[key].get(value, DELETED)
+    if key in ("pack_id", "ledger_entry"):
+        return f"number {value}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def _described(action: str, detail: dict[str, Any]) -> tuple[str, dict[str, Any]]:

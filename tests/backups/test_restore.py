@@ -508,10 +508,10 @@ def test_a_restored_settings_audit_log_says_it_was_restored_and_from_which_backu
     assert restored.exit_code == 0, restored.output
     log = signed_in_manager(service, "sunnyside").get("/retention/audit?action=backup.restored")
     assert log.status_code == 200
-    assert f"backup: {backup.name}" in log.text and "purges_replayed: 0" in log.text
+    assert f"Backup: {backup.name}" in log.text and "Purges applied again: 0" in log.text
 
     database = service.database_url.rsplit("/", 1)[-1]
     whole = service.cli("backups", "restore", backup.name, "--confirm", database)
     assert whole.exit_code == 0, whole.output
     log = signed_in_manager(service, "sunnyside").get("/retention/audit?action=backup.restored")
-    assert log.text.count(f"backup: {backup.name}") == 1  # the whole database, once again
+    assert log.text.count(f"Backup: {backup.name}") == 1  # the whole database, once again

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from app import clock
+from app.auth import audit
 from app.auth.models import AccountStatus, AuditEntry, Role
 from app.auth.operations import correct_invited_email, deactivate_user
 from app.extensions import db
@@ -17,7 +18,7 @@ from app.retention.schedule import RULES
 from tenants.models import Setting
 from tenants.registry import forget_cached
 from tests.helpers.clients import post_form
-from tests.helpers.journal import signed_in
+from tests.helpers.journal import observe, signed_in
 from tests.helpers.people import add_user, get_user, inside
 from tests.helpers.retention import archive
 
@@ -191,3 +192,37 @@ def test_actions_are_in_words_in_the_log_and_its_filter_the_codes_kept_for_filte
     chosen = re.search(r'<option[^>]*value="retention.period_changed"[^>]*>([^<]*)<', page)
     assert chosen and "selected" in chosen.group(0) and chosen[1] == "Retention period changed"
     assert '<option value="signed_in">Signed in</option>' in page
+
+
+def _said(row: str) -> str:
+    return html.unescape(" ".join(re.sub(r"<[^>]+>", " ", row).split()))
+
+
+def test_details_are_in_words_with_names_and_what_is_gone_said(app, family):
+    kept = observe(app, family, [family.child_a_id], "Ada built a tower.")
+    gone = observe(app, family, [family.child_b_id], "Barty ran.")
+    manager = signed_in(app, family, "manager")
+    deleting = post_form(manager, f"/journal/observations/{gone}/delete", {"reason": "Wrong child"})
+    assert deleting.status_code == 303, deleting.text
+    with inside(app, family.slug):
+        audit.record("child.updated", actor=get_user(family.manager_id), child_id=999999)
+        db.session.commit()
+
+    [deleted] = _rows(manager.get("/retention/audit?action=observation.deleted").text)
+    said = _said(deleted)
+    assert "Observation: (deleted)" in said and "Reason: Wrong child" in said
+    assert "Status: published" in said and "Photos: 0" in said
+    published = [
+        _said(row)
+        for row in _rows(manager.get("/retention/audit?action=observation.published").text)
+    ]
+    assert any("Observation: of 1 December 2026, Ada Okafor" in row for row in published)
+    assert any("Observation: (deleted)" in row for row in published)
+    updated = [
+        _said(row) for row in _rows(manager.get("/retention/audit?action=child.updated").text)
+    ]
+    assert any("(purged)" in row for row in updated)
+    page = manager.get("/retention/audit").text
+    for key in ("observation_id", "child_id", "reason:", "photos:", "status:"):
+        assert key not in page, key
+    assert kept

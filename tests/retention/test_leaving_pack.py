@@ -275,7 +275,7 @@ def test_each_download_of_a_pack_is_in_the_audit_log(app, family):
     log = manager.get("/retention/audit?action=export.leaving_pack_downloaded").text
     rows = re.findall(r"<tr>.*?</tr>", log.split("<tbody>", 1)[1], re.S)
     assert len(rows) == 3 and all("Pat Okafor" in row and "Ada Okafor" in row for row in rows)
-    assert {re.search(r"format: (\w+)", row).group(1) for row in rows} == {"pdf", "zip", "json"}
+    assert {re.search(r"Format: (\w+)", row).group(1) for row in rows} == {"pdf", "zip", "json"}
 
 
 def test_a_pack_asked_for_twice_by_a_double_tap_is_made_once(app, family, mail_outbox):

@@ -115,7 +115,7 @@ def test_the_settings_audit_log_shows_the_operator_exported_everything(app, fami
     assert result.exit_code == 0, result.output
     manager = signed_in(app, family, "manager")
     log = manager.get("/retention/audit?action=export.setting")
-    assert log.status_code == 200 and "journals: 2" in log.text
+    assert log.status_code == 200 and "Journals: 2" in log.text
 
 
 def test_an_export_never_overwrites_a_file_unless_forced(app, family, tmp_path):
