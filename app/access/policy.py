@@ -163,12 +163,12 @@ def _withdraws(user: Reader, observation: Observation) -> bool:
 
 def _deletes(user: Reader, observation: Observation) -> bool:
     """A draft by whoever may edit it; anything else only by a manager (with a reason),
-    and nothing in a closed journal (records of children who left are purged by the
-    retention schedule, not one by one)."""
+    but nothing published in a closed journal (records of children who left are purged
+    by the retention schedule, not one by one)."""
+    if observation.is_published and journal_closed(observation):
+        return False
     drafted = observation.status is ObservationStatus.DRAFT
-    return not journal_closed(observation) and (
-        (drafted and _writes(user, observation)) or user.role is Role.MANAGER
-    )
+    return (drafted and _writes(user, observation)) or user.role is Role.MANAGER
 
 
 def _reviews(user: Reader, observation: Observation) -> bool:

@@ -104,5 +104,7 @@ def test_a_closed_journal_is_corrected_by_a_manager_only_and_changes_no_other_wa
     assert who_may(Action.DELETE_OBSERVATION, closed) == set()
     with pytest.raises(NotAllowed, match="has left: their journal is closed"):
         check(person(MANAGER), Action.DELETE_OBSERVATION, closed)
+    held = _about_a_child_who_left(IN_REVIEW)  # never joined the journal: may go
+    assert who_may(Action.DELETE_OBSERVATION, held) == {MANAGER}
     draft = _about_a_child_who_left(DRAFT)  # in no journal yet: its author takes the child off
     assert who_may(Action.EDIT_OBSERVATION, draft) == {MANAGER, AUTHOR}
