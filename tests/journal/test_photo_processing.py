@@ -7,6 +7,7 @@ worker here), the photo's first reader, or the ``photo-sweep`` job makes it read
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -336,3 +337,26 @@ def test_the_settings_export_holds_the_processed_photo_never_the_upload(
     )
     assert all(data != original and b"PhoneMaker" not in data for data in media.values())
     assert not any(".waiting" in name for name in media)
+
+
+def test_a_leaving_pack_holds_the_processed_photo_never_the_upload(
+    app, family, no_worker, celery_app
+):
+    import zipfile
+
+    observation_id = _draft(app, family)
+    original = photo_bytes(1200, 900)
+    _upload_photo(signed_in(app, family, "staff"), observation_id, original)
+    photo = _the_photo(app, family.slug)
+    assert photo.state is PhotoState.WAITING
+    celery_app.conf.task_always_eager = True  # the pack is built at once; the photo's task is lost
+    parent = signed_in(app, family, "parent_a")
+
+    made = post_form(parent, f"/retention/children/{family.child_a_id}/leaving-pack")
+
+    assert made.status_code == 303
+    pack = parent.get(f"{made.headers['Location']}/journal.zip")
+    with zipfile.ZipFile(io.BytesIO(pack.get_data())) as photos:
+        [name] = photos.namelist()
+        packed = photos.read(name)
+    assert packed == _stored(app, family.slug, photo.file_name).read_bytes() != original
