@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from app.backups.crypto import decrypted_chunks
+from app.backups.crypto import BackupCorrupt, decrypted_chunks
 
 STAMP = "%Y%m%dT%H%M%SZ"
 PARTIAL_PREFIX = ".partial-"
@@ -99,7 +99,10 @@ class StoredBackup:
         os.replace(temporary, self.path / VERIFICATION)
 
     def manifest(self, backup_key: str) -> dict[str, Any]:
-        """The decrypted manifest; raises ``BackupUnreadable`` with a clear message."""
+        """The decrypted manifest; raises ``BackupUnreadable`` with a clear message (a
+        folder copied back without it, or cut by hand, has none)."""
+        if not (self.path / MANIFEST).is_file():
+            raise BackupCorrupt(f"{self.name}/{MANIFEST} is missing")
         return json.loads(b"".join(decrypted_chunks(self.path / MANIFEST, backup_key)))
 
 

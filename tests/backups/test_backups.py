@@ -93,3 +93,21 @@ def test_a_deleted_setting_beside_live_ones_is_backed_up_as_its_registry_row_alo
     assert list(manifest["setting_files"]) == ["sunnyside"]
     refused = service.restore("--setting", "moonbeam", input="moonbeam\n")
     assert refused.exit_code != 0 and "left the service" in refused.output
+
+
+def test_a_backup_whose_manifest_is_gone_is_named_unreadable_never_a_traceback(service):
+    """A folder copied back from off-site without its manifest, or cut by hand."""
+    service.family("sunnyside")
+    service.cli("backups", "run")
+    backup = service.only_backup()
+    (backup.path / MANIFEST).unlink()
+    missing = f"{backup.name}/{MANIFEST} is missing"
+
+    listed = service.cli("backups", "list")
+    verified = service.cli("backups", "verify", backup.name)
+    restored = service.restore("--setting", "sunnyside", "--confirm", "sunnyside")
+
+    assert listed.exit_code == 0 and missing in listed.output, listed.output
+    assert verified.exit_code == 1 and f"FAILED: {missing}" in verified.output, verified.output
+    assert restored.exit_code == 1, restored.output
+    assert missing in restored.output and "Nothing was changed" in restored.output
