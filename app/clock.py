@@ -22,6 +22,17 @@ def today() -> date:
     return now().astimezone(setting_zone()).date()
 
 
+# The same thing sent again this soon by the same person (a double tap on a tablet, a
+# phone resending after a slow answer) is the same request sent twice: the observation,
+# comment or leaving pack already made is the answer, not a second one.
+SENT_TWICE_WITHIN = timedelta(minutes=2)
+
+
+def sent_twice_since() -> datetime:
+    """The earliest time at which something already made answers the same request now."""
+    return now() - SENT_TWICE_WITHIN
+
+
 def move_to(moment: datetime) -> None:
     """Freeze the clock at ``moment`` (tests and the operator's dry runs)."""
     global _source

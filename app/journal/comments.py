@@ -5,7 +5,6 @@ back by their author, hidden by staff.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -19,10 +18,6 @@ from app.journal.input_rules import COMMENT, clean_text
 from app.journal.listing import ListedObservation, observation_for_staff
 from app.journal.models import Comment, Observation
 from app.people.models import Child
-
-# The same words from the same person in the same view within this time are the same
-# comment sent twice: a double tap, or a phone resending after a slow answer.
-SENT_TWICE_WITHIN = timedelta(minutes=2)
 
 
 def add_comment(observation: Observation, child: Child, body: str, *, by: User) -> Comment:
@@ -39,7 +34,7 @@ def add_comment(observation: Observation, child: Child, body: str, *, by: User) 
             Comment.child_id == child.id,
             Comment.author_id == by.id,
             Comment.body == body,
-            Comment.created_at >= now - SENT_TWICE_WITHIN,
+            Comment.created_at >= clock.sent_twice_since(),
         )
     )
     if sent_before is not None:

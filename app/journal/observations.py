@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import select
 
@@ -151,9 +151,6 @@ def needs_reason_to_delete(observation: Observation) -> bool:
     )
 
 
-# A draft just created by the same person with the same details is the same form sent
-# twice (a double tap on a tablet, a resend after a slow upload), not a second draft.
-SENT_TWICE_WITHIN = timedelta(minutes=2)
 # What each kind of observation is when it has just been sent.
 _SENT_AS = {
     ObservationKind.STAFF: ObservationStatus.DRAFT,
@@ -169,7 +166,7 @@ def _sent_a_moment_ago(by: User, kind: ObservationKind, version: str) -> Observa
             Observation.author_id == by.id,
             Observation.kind == kind,
             Observation.status == _SENT_AS[kind],
-            Observation.created_at >= clock.now() - SENT_TWICE_WITHIN,
+            Observation.created_at >= clock.sent_twice_since(),
         )
         .order_by(Observation.id.desc())
     )

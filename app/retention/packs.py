@@ -84,12 +84,6 @@ def pack_schema() -> dict[str, object]:
 # ---------------------------------------------------------------- asking for a pack
 
 
-# A pack asked for again by the same person this soon is the same request sent twice (a
-# double tap, a resend after a slow answer): each pack is a worker's whole-journal build
-# and an email, so the one already asked for is the answer.
-ASKED_TWICE_WITHIN = timedelta(minutes=2)
-
-
 def request_pack(child: Child, *, by: User) -> LeavingPack:
     """Queue a pack of ``child``'s journal for ``by`` (the page checked they may see it),
     or the one ``by`` asked for a moment ago (unless it failed)."""
@@ -99,7 +93,7 @@ def request_pack(child: Child, *, by: User) -> LeavingPack:
             LeavingPack.child_id == child.id,
             LeavingPack.requested_by_id == by.id,
             LeavingPack.status != PackStatus.FAILED,
-            LeavingPack.created_at >= clock.now() - ASKED_TWICE_WITHIN,
+            LeavingPack.created_at >= clock.sent_twice_since(),
         )
         .order_by(LeavingPack.id.desc())
         .limit(1)
