@@ -276,14 +276,15 @@ def worker_command() -> list[str]:
     return [*CELERY, *worker, "--without-mingle", "--without-gossip"]
 
 
-PHOTO_WORKER_NICE = 10
+PHOTO_WORKER_NICE = 19
 
 
 def photo_worker_command() -> list[str]:
     """The worker of the ``photos`` queue (``app.journal.photo_processing``), as deployed:
     apart from the main worker, so a run of uploads never holds mail up behind it, and at
-    ``nice 10``, so pages and uploads' own requests have the cores first (a photo's reader
-    makes it on the spot if this worker lags)."""
+    ``nice 19``, below the sign-in pool's 10: pages, uploads and a person waiting at sign-in
+    have the cores first, and nobody waits on this work (a photo's reader makes it on the
+    spot if this worker lags)."""
     worker = ["worker", "--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO"]
     worker += ["-Q", PHOTO_QUEUE, "-n", f"photos@{socket.gethostname()}"]
     nice = ["nice", "-n", str(PHOTO_WORKER_NICE)]
