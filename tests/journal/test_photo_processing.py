@@ -315,6 +315,16 @@ def test_purging_a_child_with_a_waiting_photo_deletes_the_uploaded_bytes(app, fa
     assert not waiting.exists()
 
 
+def _waiting_photo(app, family) -> tuple[bytes, Photo]:
+    """A photo uploaded to a new draft of staff's, still waiting (its task not run), and
+    the bytes uploaded."""
+    original = photo_bytes(1200, 900)
+    _upload_photo(signed_in(app, family, "staff"), _draft(app, family), original)
+    photo = _the_photo(app, family.slug)
+    assert photo.state is PhotoState.WAITING
+    return original, photo
+
+
 def test_the_settings_export_holds_the_processed_photo_never_the_upload(
     app, family, no_worker, tmp_path
 ):
@@ -322,10 +332,7 @@ def test_the_settings_export_holds_the_processed_photo_never_the_upload(
 
     from app.retention.setting_exit import export_setting
 
-    observation_id = _draft(app, family)
-    original = photo_bytes(1200, 900)
-    _upload_photo(signed_in(app, family, "staff"), observation_id, original)
-    photo = _the_photo(app, family.slug)
+    original, photo = _waiting_photo(app, family)
 
     with app.app_context():
         export_setting(family.slug, tmp_path / "export.zip")
@@ -344,11 +351,7 @@ def test_a_leaving_pack_holds_the_processed_photo_never_the_upload(
 ):
     import zipfile
 
-    observation_id = _draft(app, family)
-    original = photo_bytes(1200, 900)
-    _upload_photo(signed_in(app, family, "staff"), observation_id, original)
-    photo = _the_photo(app, family.slug)
-    assert photo.state is PhotoState.WAITING
+    original, photo = _waiting_photo(app, family)
     celery_app.conf.task_always_eager = True  # the pack is built at once; the photo's task is lost
     parent = signed_in(app, family, "parent_a")
 
