@@ -29,15 +29,23 @@ def _set_policy(client, required_for: str, grace_days: int | str):
     )
 
 
-def test_staff_are_taken_to_enrolment_at_the_first_sign_in_after_the_grace_period(
-    app, setting_with_manager, mail_outbox
-):
+def _people_with_a_manager(app, setting_with_manager, people: dict[str, str]):
+    """The setting, its manager's client, email and authenticator secret (the manager
+    enrolled), and ``people`` (full name -> role) made, in order."""
     start_at_a_step_boundary()
     setting, manager, manager_email = setting_with_manager
     manager_secret, _ = enrol_totp(manager)
     with app.app_context():
-        staff = make_user(setting.slug, role="staff", full_name="Sam Staff")
-        parent = make_user(setting.slug, role="parent", full_name="Pat Parent")
+        made = [make_user(setting.slug, role=role, full_name=name) for name, role in people.items()]
+    return setting, manager, manager_email, manager_secret, made
+
+
+def test_staff_are_taken_to_enrolment_at_the_first_sign_in_after_the_grace_period(
+    app, setting_with_manager, mail_outbox
+):
+    setting, manager, manager_email, manager_secret, (staff, parent) = _people_with_a_manager(
+        app, setting_with_manager, {"Sam Staff": "staff", "Pat Parent": "parent"}
+    )
     assert _set_policy(manager, "staff", 7).status_code == 303
 
     def needs_attention() -> str:
@@ -131,15 +139,12 @@ def _set_policy_later(app, slug: str, email: str, secret: str, required_for: str
     assert _set_policy(manager, required_for, 7).status_code == 303
 
 
-def test_widening_the_policy_gives_no_fresh_grace_period_to_roles_it_already_covered(
+def test_widening_the_policy_starts_the_grace_period_only_for_the_roles_it_adds(
     app, setting_with_manager
 ):
-    start_at_a_step_boundary()
-    setting, manager, manager_email = setting_with_manager
-    manager_secret, _ = enrol_totp(manager)
-    with app.app_context():
-        deputy = make_user(setting.slug, role="manager", full_name="Dee Deputy")
-        staff = make_user(setting.slug, role="staff", full_name="Sam Staff")
+    setting, manager, manager_email, manager_secret, (deputy, staff) = _people_with_a_manager(
+        app, setting_with_manager, {"Dee Deputy": "manager", "Sam Staff": "staff"}
+    )
     assert _set_policy(manager, "managers", 7).status_code == 303
 
     # Ten days on, the deputy's grace period is over; then the policy is widened to staff.
@@ -156,17 +161,8 @@ def test_widening_the_policy_gives_no_fresh_grace_period_to_roles_it_already_cov
         "/login/second-factor/enrol"
     )
 
-
-def test_a_role_covered_again_after_the_policy_dropped_it_starts_a_fresh_grace_period(
-    app, setting_with_manager
-):
-    start_at_a_step_boundary()
-    setting, manager, manager_email = setting_with_manager
-    manager_secret, _ = enrol_totp(manager)
-    with app.app_context():
-        staff = make_user(setting.slug, role="staff", full_name="Sam Staff")
-    assert _set_policy(manager, "staff", 7).status_code == 303
-    assert _set_policy(manager, "managers", 7).status_code == 303
+    # A role the policy stopped covering starts afresh when covered again.
+    _set_policy_later(app, setting.slug, manager_email, manager_secret, "managers")
     clock.advance(timedelta(days=10))
     _set_policy_later(app, setting.slug, manager_email, manager_secret, "staff")
     assert sign_in(client_for(app, setting.slug), staff).headers["Location"] == "/"
