@@ -86,7 +86,10 @@ def tell_parents_of_new(observation: Observation, child_ids: set[int] | None = N
     it is new (all of them when it is first published; a correction's added children)."""
     new_in = observation.child_ids if child_ids is None else child_ids
     told = set() if child_ids is None else observation.child_ids - child_ids
-    already = {parent.id for parent, _ in _parents_choosing(EmailChoice.EACH, told)}
+    # Parents of children already in it were emailed when it was first published.
+    already = (
+        {parent.id for parent, _ in _parents_choosing(EmailChoice.EACH, told)} if told else set()
+    )
     parents = [
         (parent, child_id)
         for parent, child_id in _parents_choosing(EmailChoice.EACH, new_in)
