@@ -245,6 +245,13 @@ class Config:
             for name in SECRET_NAMES
             if not os.environ.get(name)
         ]
+        if os.environ.get("PUBLIC_URL") and not self.PUBLIC_URL.startswith("https://"):
+            # Emailed links carry one-time tokens: over http their first request (before
+            # the proxy's redirect) would send the token in clear.
+            problems.append(
+                f"PUBLIC_URL must be an https:// address in production, got {self.PUBLIC_URL!r}: "
+                "the links emailed to people carry one-time tokens."
+            )
         if not self.SECURE_COOKIES:
             problems.append(
                 "SECURE_COOKIES is off, but production is served over HTTPS only and its "

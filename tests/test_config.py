@@ -44,6 +44,17 @@ def test_production_names_every_missing_variable_at_once(production_env):
     assert "BACKUP_KEY is not set" in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    "public_url", ["http://journals.example.org", "HTTP://journals.example.org"]
+)
+def test_production_refuses_a_public_url_that_is_not_https(production_env, public_url):
+    """Emailed links (password resets, invitations, leaving packs) are built on PUBLIC_URL:
+    over plain http their first request would carry the link's token in clear."""
+    production_env.setenv("PUBLIC_URL", public_url)
+    with pytest.raises(ConfigError, match="PUBLIC_URL must be an https:// address in production"):
+        Config()
+
+
 def test_production_start_up_stops_before_serving_anything(servers):
     unset = ("SECRET_KEY", "PEPPER", *TEST_ONLY_SETTINGS)
     env = {k: v for k, v in os.environ.items() if k not in unset}
