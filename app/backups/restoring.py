@@ -67,6 +67,7 @@ from app.backups.postgres import (
 from app.backups.setting_data import TableRows, read_setting_rows
 from app.backups.store import DATABASE, MEDIA, StoredBackup, Verification
 from app.extensions import db
+from app.journal.storage import WAITING_FOLDER
 from app.retention import ledger
 from tenants.binding import BoundSetting, any_status_context, bind, unbind
 from tenants.building import build_empty_schema
@@ -185,15 +186,13 @@ def _media_members(
     place: BackupPlace,
     backup: StoredBackup,
     manifest: dict[str, Any],
-    into: Path | None,
-    folder: str | None,
+    into: dict[str, Path],
 ) -> Counter[str]:
     """Read the media archive through (which authenticates it and checks it against the
-    manifest) and extract its files into ``into`` (only those under ``folder``/, moved up,
-    when given; none when ``into`` is None); returns how many files per top folder were
-    read."""
+    manifest) and extract each file whose name starts with one of ``into``'s prefixes into
+    that prefix's folder, the prefix taken off (``""``: every file, as it is); returns how
+    many files per top folder were read."""
     files: Counter[str] = Counter()
-    prefix = f"{folder}/" if folder else None
     reader = DecryptingReader(backup.file(MEDIA), place.backup_key, manifest["media_sha256"])
     try:
         with tarfile.open(fileobj=reader, mode="r|") as archive:  # type: ignore[call-overload]
@@ -202,13 +201,10 @@ def _media_members(
                     continue
                 top = member.name.split("/", 1)[0] if "/" in member.name else ""
                 files[top] += 1
-                if into is None:
-                    continue
-                if prefix is None:
-                    archive.extract(member, into, filter="data")
-                elif member.name.startswith(prefix):
+                prefix = next((p for p in into if member.name.startswith(p)), None)
+                if prefix is not None:
                     member.name = member.name[len(prefix) :]
-                    archive.extract(member, into, filter="data")
+                    archive.extract(member, into[prefix], filter="data")
         reader.read_to_end()
     except tarfile.TarError as error:
         raise BackupCorrupt(f"{backup.name}/{MEDIA} is not a whole archive: {error}") from None
@@ -265,7 +261,7 @@ def verify_backup(place: BackupPlace, backup: StoredBackup) -> Verification:
                 _pg_restore(place, dump, ["-d", scratch], subprocess.DEVNULL)
             rows = _compare_database(scratch, manifest)
         _compare_setting_files(place, backup, manifest)
-        files = _media_members(place, backup, manifest, into=None, folder=None)
+        files = _media_members(place, backup, manifest, into={})
         _compare("media files", manifest["media_files"], dict(files))
     except (BackupUnreadable, BackupRefused) as error:
         verification = Verification(clock.now(), False, str(error))
@@ -530,20 +526,32 @@ def restore_setting(
             "status": "suspended",
             "created_at": clock.now().isoformat(),
         }
-    place.media_root.mkdir(parents=True, exist_ok=True)
-    staging = place.media_root / f".restoring-{target['slug']}-{uuid.uuid4().hex[:6]}"
+    # Its photos, and the uploads still waiting to be processed when the backup was made
+    # (their rows say "waiting": without their bytes they could only fail).
+    live = {
+        f"{slug}/": place.media_root / target["slug"],
+        f"{WAITING_FOLDER}/{slug}/": place.media_root / WAITING_FOLDER / target["slug"],
+    }
+    staging = {
+        prefix: place.media_root / f".restoring-{n}-{target['slug']}-{uuid.uuid4().hex[:6]}"
+        for n, prefix in enumerate(live)
+    }
     try:
         tables = read_setting_rows(
             backup.path, _setting_file(backup, manifest, slug), place.backup_key
         )
-        files = _media_members(place, backup, manifest, staging, folder=slug)
-        staging.mkdir(exist_ok=True)
+        files = _media_members(place, backup, manifest, into=staging)
+        for folder in staging.values():
+            folder.mkdir(parents=True, exist_ok=True)
         _rebuild_setting(manifest, tables, slug, target, in_place=as_slug is None)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        for folder in staging.values():
+            shutil.rmtree(folder, ignore_errors=True)
         raise
     forget_cached()
-    _swap_folder(staging, place.media_root / target["slug"])
+    for prefix, folder in staging.items():
+        live[prefix].parent.mkdir(parents=True, exist_ok=True)
+        _swap_folder(folder, live[prefix])
     replayed = _replay_into(slug, target["slug"], since)
     _record_restore(target["slug"], backup.name, made_at(manifest), replayed)
     return SettingRestored(
@@ -632,7 +640,7 @@ def restore_database(place: BackupPlace, backup: StoredBackup) -> DatabaseRestor
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(restored)))
     try:
         staging.mkdir()
-        _media_members(place, backup, manifest, staging, folder=None)
+        _media_members(place, backup, manifest, into={"": staging})
         with decrypted_dump(place, backup, manifest) as dump:
             _pg_restore(
                 place, dump, ["-d", libpq_url(place.database_url, restored)], subprocess.DEVNULL

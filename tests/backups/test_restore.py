@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import make_url
 
@@ -16,13 +19,15 @@ from app.backups.making import libpq_url
 from app.backups.postgres import pg_tool, server_major
 from app.backups.store import DATABASE, MEDIA, Verification, backups, rotate
 from app.extensions import db
-from app.journal.models import Observation
+from app.journal.models import Observation, Photo, PhotoState
 from app.people.models import Child
 from tenants.models import Setting
 from tenants.spares import ready_spares
-from tests.helpers.clients import client_for, sign_in
+from tests.helpers.clients import client_for, post_form, sign_in
+from tests.helpers.journal import observe, photo_bytes, signed_in, upload
 from tests.helpers.migrations import downgrade_setting
-from tests.helpers.people import PASSWORD, PIN
+from tests.helpers.people import PASSWORD, PIN, inside
+from workers.queues import PHOTO_QUEUE
 
 
 def schema_dump(service, schema: str) -> str:
@@ -193,6 +198,57 @@ def test_a_copy_whose_schema_name_is_taken_is_refused_and_rolled_back(service):
     assert "the restore was rolled back" in result.output and "already exists" in result.output
     assert registry_row(service, "sunnyside-copy") is None
     assert not (service.media_root / "sunnyside-copy").exists()
+
+
+def _a_waiting_photo(service, family) -> Path:
+    """A photo uploaded as staff and not yet processed (no worker takes its task): the
+    path of its waiting upload."""
+    observation_id = observe(service.app, family, [family.child_a_id], "Ada at the easel.")
+    staff = signed_in(service.app, family, "staff")
+    celery = service.app.extensions["celery"]
+    celery.conf.task_always_eager = False  # its task goes to the broker, and is dropped there
+    try:
+        uploaded = post_form(
+            staff,
+            f"/journal/observations/{observation_id}/photos",
+            {"photo": upload(photo_bytes(), "easel.jpg"), "caption": ""},
+            content_type="multipart/form-data",
+        )
+    finally:
+        celery.conf.task_always_eager = True
+        celery.control.purge()
+        redis.Redis.from_url(service.app.config["LJ"].REDIS_URL).delete(PHOTO_QUEUE)
+    assert uploaded.status_code == 303
+    (waiting,) = (service.media_root / ".waiting" / family.slug).iterdir()
+    return waiting
+
+
+def test_a_photo_waiting_at_the_backup_comes_back_waiting_with_its_upload(service):
+    family = service.family("sunnyside")
+    waiting = _a_waiting_photo(service, family)
+    upload_bytes = waiting.read_bytes()
+    service.cli("backups", "run")
+
+    copied = service.restore("--setting", "sunnyside", "--as", "sunnyside-copy")
+    assert copied.exit_code == 0, copied.output
+    assert (service.media_root / ".waiting" / "sunnyside-copy" / waiting.name).read_bytes() == (
+        upload_bytes
+    )
+
+    with service.app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA setting_sunnyside CASCADE"))
+    shutil.rmtree(waiting.parent)
+    restored = service.restore("--setting", "sunnyside", input="sunnyside\n")
+
+    assert restored.exit_code == 0, restored.output
+    assert waiting.read_bytes() == upload_bytes
+    with inside(service.app, "sunnyside"):
+        photo = db.session.scalars(select(Photo).where(Photo.file_name == waiting.name)).one()
+        assert photo.state is PhotoState.WAITING
+    # Its first reader makes it ready from the restored upload.
+    manager = signed_in_manager(service, "sunnyside")
+    full = manager.get(f"/journal/children/{family.child_a_id}/photos/{photo.id}/full")
+    assert full.status_code == 200 and full.mimetype == "image/jpeg"
 
 
 def test_the_whole_database_and_media_are_restored_after_a_typed_confirmation(service):
