@@ -142,6 +142,64 @@ DETAIL_LABELS: dict[str, str] = {
 }
 
 
+# Details recorded as codes (the sign-in metrics and the ledger use the same codes), in
+# a manager's words. By detail; by action and detail where the same detail is free text
+# in other actions (a hold's or a deactivation's reason).
+_SIGN_IN_REFUSALS = {
+    "unknown_email": "no account has this email address",
+    "wrong_credentials": "wrong password or PIN",
+    "locked": "account locked after too many wrong attempts",
+    "cooling_down": "too many wrong attempts: asked to wait",
+    "invited": "account not activated yet",
+    "deactivated": "account deactivated",
+}
+_VALUE_WORDS: dict[tuple[str | None, str], dict[str, str]] = {
+    (None, "method"): {
+        "password_and_pin": "password and PIN",
+        "totp": "password, PIN and authenticator app",
+        "passkey": "password, PIN and passkey",
+        "recovery_code": "password, PIN and a recovery code",
+        "totp_enrolled": "password and PIN, then a new authenticator app",
+        "passkey_enrolled": "password and PIN, then a new passkey",
+    },
+    (None, "factor"): {
+        "totp": "authenticator app",
+        "passkey": "passkey",
+        "recovery_code": "recovery code",
+    },
+    (None, "purpose"): {
+        "secrets_change": "changing the password or PIN",
+        "email_change": "changing the email address",
+        "second_factor_removal": "removing a second factor",
+        "recovery_codes_replaced": "replacing the recovery codes",
+    },
+    (None, "record"): {
+        "child": "a child",
+        "parent": "a parent or carer",
+        "staff": "a member of staff",
+        "audit_log": "audit log entries",
+        "access_log": "journal access log entries",
+        "links": "invitation and reset links",
+        "messages": "sent emails",
+        "exports": "leaving packs and exports",
+    },
+    ("signin_failed", "reason"): _SIGN_IN_REFUSALS,
+    ("recheck_refused", "reason"): _SIGN_IN_REFUSALS,
+    ("second_factor.refused", "reason"): _SIGN_IN_REFUSALS,
+    ("retention.purged", "reason"): {
+        "retention": "its retention period ended",
+        "manager": "purged now by a manager",
+        "operator": "the setting left the service",
+    },
+}
+
+
+def detail_value(action: str, key: str, value: object) -> str | None:
+    """A coded detail's value in words, or None when it is not one of the codes."""
+    words = _VALUE_WORDS.get((action, key)) or _VALUE_WORDS.get((None, key), {})
+    return words.get(value) if isinstance(value, str) else None
+
+
 def detail_label(key: str) -> str:
     """A detail's key in words; an unknown key (a row older than its label) as it is."""
     return DETAIL_LABELS.get(key, key)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Select, String, cast, func, literal, null, or_, select, union_all
 
-from app.auth.audit import action_label, detail_label
+from app.auth.audit import action_label, detail_label, detail_value
 from app.auth.models import AuditEntry, User
 from app.extensions import db
 from app.journal.models import Comment, JournalAccess, Observation
@@ -121,7 +121,10 @@ def _named(rows: list) -> list[TrailEntry]:
         about = ", ".join(name for name in named if name) or None
         detail = {k: v for k, v in (row.detail or {}).items() if k != "child_id" and v is not None}
         label, detail = _described(row.action, detail)
-        said = [(detail_label(key), _in_words(key, value, things)) for key, value in detail.items()]
+        said = [
+            (detail_label(key), _in_words(row.action, key, value, things))
+            for key, value in detail.items()
+        ]
         entries.append(TrailEntry(row.at, row.action, label, users.get(row.actor_id), about, said))
     return entries
 
@@ -159,16 +162,16 @@ def _things_named(rows: list) -> dict[str, dict[int, str]]:
     }
 
 
-def _in_words(key: str, value: Any, things: dict[str, dict[int, str]]) -> str:
+def _in_words(action: str, key: str, value: Any, things: dict[str, dict[int, str]]) -> str:
     """A detail's value as a manager reads it: what an id names (or that it is gone),
-    yes or no for a flag, anything else as recorded."""
+    a code in words, yes or no for a flag, anything else as recorded."""
     if key in things:
         return things[key].get(value, DELETED)
     if key in ("pack_id", "ledger_entry"):
         return f"number {value}"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return detail_value(action, key, value) or str(value)
 
 
 def _described(action: str, detail: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -17,7 +17,7 @@ from app.paging import PAGE_SIZE
 from app.retention.schedule import RULES
 from tenants.models import Setting
 from tenants.registry import forget_cached
-from tests.helpers.clients import post_form
+from tests.helpers.clients import client_for, post_form, sign_in
 from tests.helpers.journal import observe, signed_in
 from tests.helpers.people import add_user, get_user, inside
 from tests.helpers.retention import archive
@@ -226,3 +226,24 @@ def test_details_are_in_words_with_names_and_what_is_gone_said(app, family):
     for key in ("observation_id", "child_id", "reason:", "photos:", "status:"):
         assert key not in page, key
     assert kept
+
+
+def test_coded_details_read_as_words_a_manager_understands(app, family):
+    """How someone signed in, why a sign-in failed and why records went are recorded as
+    codes for filtering; the page says them in words."""
+    stranger = client_for(app, family.slug)
+    sign_in(stranger, "nobody@example.org")
+    sign_in(stranger, family.email("parent-b"), "a wrong password")
+    archive(app, family, family.child_a_id)
+    manager = signed_in(app, family, "manager")
+    purge = f"/retention/archive/child/{family.child_a_id}/purge"
+    assert post_form(manager, purge, {"confirm_name": "Ada Okafor"}).status_code == 303
+
+    said = [_said(row) for row in _rows(manager.get("/retention/audit").text)]
+    assert any("Signed in with: password and PIN" in row for row in said)
+    assert any("Reason: no account has this email address" in row for row in said)
+    assert any("Reason: wrong password or PIN" in row for row in said)
+    assert any(
+        "Reason: purged now by a manager" in row and "Record: a child" in row for row in said
+    )
+    assert not [row for row in said if re.search(r": [a-z]+_[a-z_]+\b", row)]
