@@ -162,13 +162,14 @@ def _withdraws(user: Reader, observation: Observation) -> bool:
 
 
 def _deletes(user: Reader, observation: Observation) -> bool:
-    """A draft by whoever may edit it; anything else only by a manager (with a reason),
-    but nothing published in a closed journal (records of children who left are purged
-    by the retention schedule, not one by one)."""
+    """A draft never published by whoever may edit it; anything else only by a manager
+    (with a reason): withdrawing first does not make what families saw the author's to
+    delete. Nothing published in a closed journal (records of children who left are
+    purged by the retention schedule, not one by one)."""
     if observation.is_published and journal_closed(observation):
         return False
-    drafted = observation.status is ObservationStatus.DRAFT
-    return (drafted and _writes(user, observation)) or user.role is Role.MANAGER
+    unseen = observation.only_staff_have_seen
+    return (unseen and _writes(user, observation)) or user.role is Role.MANAGER
 
 
 def _reviews(user: Reader, observation: Observation) -> bool:

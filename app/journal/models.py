@@ -205,6 +205,17 @@ class Observation(TenantModel, ObservationFacts):
     def child_ids(self) -> set[int]:
         return {tag.child_id for tag in self.tags}
 
+    @property
+    def only_staff_have_seen(self) -> bool:
+        """A staff draft never published: deleting it is its author's own business.
+        Anything else (published once, then withdrawn; held; sent from home) families may
+        have seen or sent, so only a manager deletes it, saying why."""
+        return (
+            self.kind is ObservationKind.STAFF
+            and self.status is ObservationStatus.DRAFT
+            and self.published_at is None
+        )
+
 
 class ObservationRevision(TenantModel):
     """One correction of an observation that had been published: who, when, what changed.

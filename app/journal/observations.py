@@ -144,11 +144,7 @@ def edit_version(observation: Observation) -> str:
 
 def needs_reason_to_delete(observation: Observation) -> bool:
     """Deleting what families may have seen (or sent) is explained; a draft is not."""
-    return not (
-        observation.kind is ObservationKind.STAFF
-        and observation.status is ObservationStatus.DRAFT
-        and observation.published_at is None
-    )
+    return not observation.only_staff_have_seen
 
 
 # What each kind of observation is when it has just been sent.

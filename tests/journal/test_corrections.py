@@ -16,7 +16,7 @@ from app.extensions import db
 from app.journal import storage
 from app.journal.models import Comment, Observation, ObservationStatus, Photo
 from tests.helpers.clients import post_form
-from tests.helpers.journal import observe, photo_bytes, signed_in, upload
+from tests.helpers.journal import observation_row, observe, photo_bytes, signed_in, upload
 from tests.helpers.people import TODAY, inside
 
 
@@ -250,6 +250,24 @@ def test_the_author_deletes_an_unpublished_draft_without_a_reason(app, family):
     assert post_form(staff, f"/journal/observations/{draft_id}/delete").status_code == 303
     with inside(app, family.slug):
         assert db.session.get(Observation, draft_id) is None
+
+
+def test_withdrawing_first_does_not_let_the_author_delete_what_families_saw(app, family):
+    observation_id = observe(app, family, [family.child_a_id], "Ada, as families read it.")
+    staff = signed_in(app, family, "staff")
+    withdraw = f"/journal/observations/{observation_id}/withdraw"
+    assert post_form(staff, withdraw).status_code == 303  # a draft again, but it was seen
+
+    delete = f"/journal/observations/{observation_id}/delete"
+    assert staff.get(delete).status_code == 409
+    refused = post_form(staff, delete, {"reason": "Mine after all."})
+
+    assert refused.status_code == 409
+    assert "Only a manager deletes an observation that has been published" in refused.text
+    assert observation_row(app, family.slug, observation_id).status is ObservationStatus.DRAFT
+    assert _audit(app, family, "observation.deleted") == []
+    manager = signed_in(app, family, "manager")
+    assert post_form(manager, delete, {"reason": "Wrong child."}).status_code == 303
 
 
 # ---------------------------------------------------------------- who is in each photo
