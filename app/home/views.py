@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, render_template
+from flask import Blueprint, g, render_template, session
+from werkzeug.wrappers import Response
 
 from app.access.policy import Action, can
-from app.auth.access import current_user
+from app.auth.access import current_user, login_manager
 from app.auth.second_factor import factor_policy
 from app.home import dashboards
 from app.people import children, needs_attention
@@ -14,11 +15,15 @@ bp = Blueprint("home", __name__, template_folder="templates")
 
 
 @bp.get("/")
-def index() -> str:
+def index() -> str | Response:
     """Landing page on the bare domain; on a setting, a dashboard for whoever is signed in."""
     if g.setting is None:
         return render_template("home/landing.html")
     if not current_user.is_authenticated:
+        if getattr(session, "ended_by_timeout", False):
+            # A dashboard left open, then tapped: the sign-in page says why the session
+            # ended (inactivity, or access ended), as every page needing sign-in does.
+            return login_manager.unauthorized()
         return render_template("home/setting_home.html")
     if can(current_user, Action.MANAGE_SETTING):
         steps = dashboards.getting_started()

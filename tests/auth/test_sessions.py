@@ -214,3 +214,40 @@ def test_asking_how_long_is_left_does_not_extend_the_session(app, make_setting):
     assert 790 <= client.get("/session/status").get_json()["remaining"] <= 800
     clock.advance(timedelta(seconds=801))
     assert client.get("/session/status").get_json()["signed_in"] is False
+
+
+@pytest.mark.parametrize("path", ["/", "/account"])
+def test_the_first_page_after_the_idle_timeout_is_sign_in_saying_why(app, make_setting, path):
+    """The home page too: a dashboard left open lands on sign-in with the reason, not on
+    the signed-out welcome page as if nothing had happened."""
+    _, client, _ = _signed_in(app, make_setting)
+    assert client.get("/").status_code == 200
+    clock.advance(timedelta(seconds=app.config["LJ"].SESSION_IDLE_TIMEOUT + 1))
+    response = client.get(path)
+    assert response.status_code == 302 and "timeout=1" in response.headers["Location"]
+    page = client.get(response.headers["Location"]).text
+    assert "signed out after a period of inactivity" in page
+
+
+def test_the_home_page_of_a_person_whose_access_ended_says_so(app, make_setting):
+    setting = make_setting()
+    with app.app_context():
+        manager_email = make_user(setting.slug, role="manager")
+        staff_email = make_user(setting.slug, role="staff", full_name="Leaving Lou")
+    manager, staff = client_for(app, setting.slug), client_for(app, setting.slug)
+    sign_in(manager, manager_email)
+    sign_in(staff, staff_email)
+    user_id = user_id_of(app, setting.slug, staff_email)
+    manager.post(
+        f"/people/{user_id}/deactivate", data={"csrf_token": csrf_token(manager, "/invitations")}
+    )
+    response = staff.get("/")
+    assert response.status_code == 302 and "ended=access" in response.headers["Location"]
+    assert "has ended" in staff.get(response.headers["Location"]).text
+
+
+def test_a_visitor_who_never_signed_in_sees_the_welcome_page(app, make_setting):
+    setting = make_setting()
+    client = client_for(app, setting.slug)
+    assert client.get("/").status_code == 200
+    assert "Sign in" in client.get("/").text
