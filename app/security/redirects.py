@@ -23,7 +23,10 @@ def _is_path_on_this_host(url: str) -> bool:
     if not url.startswith("/") or url.startswith("//") or "\\" in url:
         return False
     parts = urlsplit(url)
-    return not parts.scheme and not parts.netloc
+    # A "." or ".." segment is resolved away by the browser: "/.//evil.example" is followed
+    # as "//evil.example". Our own pages never send one (browsers remove them before asking).
+    has_dot_segment = any(segment in {".", ".."} for segment in parts.path.split("/"))
+    return not parts.scheme and not parts.netloc and not has_dot_segment
 
 
 def _decodings(url: str) -> list[str]:

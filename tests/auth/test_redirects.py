@@ -50,6 +50,10 @@ BYPASSES = [
     "/%25252F%25252Fevil.example",
     "%252F%252Fevil.example",
     "/%25252525252F%25252525252Fevil.example",
+    "/.//evil.example",
+    "/a/..//evil.example",
+    "/%2e//evil.example",
+    "/%2E%2E//evil.example",
 ]
 
 
