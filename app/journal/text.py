@@ -59,6 +59,7 @@ _INVISIBLE = dict.fromkeys(
 )
 
 APOSTROPHES = "'\u2019\u02bc\u2018`"
+_LETTER_APOSTROPHE = "\u02bc"  # the modifier letter apostrophe (Ukrainian keyboards type it)
 _HYPHENS = "-\u2010\u2011\u2012\u2013"
 _UNIFY_PUNCTUATION = str.maketrans(
     APOSTROPHES + _HYPHENS, "'" * len(APOSTROPHES) + "-" * len(_HYPHENS)
@@ -328,6 +329,9 @@ _IGNORED = regex.compile(r"\p{Default_Ignorable_Code_Point}")
 def _fold_char(ch: str) -> str:
     """One character as matching sees it: compatibility-decomposed (full-width Z is Z), without
     Latin/Greek/Cyrillic accents or invisible characters, case-folded, dotless i as i."""
+    if ch == _LETTER_APOSTROPHE:
+        # A letter to the regex's word edges: "Zoë" + U+02BC + "s" would be one word.
+        return "'"
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", ch).casefold())
     return "".join(c for c in folded if not _is_accent(c) and not _is_invisible(c)).replace(
         "\u0131", "i"

@@ -249,6 +249,7 @@ WRITTEN = {
     "Bartys": "Ada and a friend's built a den.",
     "Bartholomews": "Ada and a friend's built a den.",
     "Quinces'": "Ada and a friend's built a den.",
+    "Barty\u02bcs": "Ada and a friend's built a den.",
     "Bart&#121;": "Ada and a friend built a den.",
     "Bar&amp;#116;y": "Ada and a friend built a den.",
     "Bar\u200dty": "Ada and a friend built a den.",

@@ -68,6 +68,8 @@ def masked(text: str, shown: ChildName = AMELIA, *others: ChildName) -> str:
         # possessives, sentence starts
         ("She took Oliver's spade", "She took a friend's spade"),
         ("She took Oliver\u2019s spade", "She took a friend\u2019s spade"),
+        # the modifier letter apostrophe (Ukrainian keyboards) is a letter to a regex
+        ("She took Oliver\u02bcs spade", "She took a friend's spade"),
         ("She took @[Oliver Brown]'s spade", "She took a friend's spade"),
         ("Oliver laughed.", "A friend laughed."),
         ("Look! Oliver laughed. Then oliver ran", "Look! A friend laughed. Then a friend ran"),
@@ -86,6 +88,12 @@ def masked(text: str, shown: ChildName = AMELIA, *others: ChildName) -> str:
 )
 def test_other_children_become_a_friend(text: str, expected: str):
     assert masked(text) == expected
+
+
+@pytest.mark.parametrize("written", ["Dar\u02bcya", "Dar'ya", "Dar\u2019ya", "DAR\u02bcYA"])
+def test_a_name_written_with_the_modifier_letter_apostrophe_is_masked_however_typed(written):
+    darya = ChildName(19, "Dar\u02bcya", "Koval")
+    assert masked(f"Amelia and {written} played.", AMELIA, darya) == "Amelia and a friend played."
 
 
 def test_an_s_ending_name_gets_a_full_possessive():
