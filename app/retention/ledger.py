@@ -28,7 +28,8 @@ The API:
 - ``replay(slug, since)`` re-applies to the setting's (restored) schema every purge of
   ``entries_for(slug, since)``, in order, one transaction each, and returns how many:
   a purge of people runs the same purge operation again on their ids (``PURGES``), which
-  also scrubs their names from the group observations that remain; then any row the
+  also scrubs their names from the group observations that remain (and a purge of expired
+  leaving packs deletes their files again, back with the media); then any row the
   entry lists that is still there is deleted by id. Replaying twice changes nothing the
   second time. A setting that left the service (record type ``setting``) raises
   ``SettingLeftService``: it must not be restored at all. The setting is bound whatever
@@ -92,13 +93,15 @@ class PurgeReason(enum.StrEnum):
     OPERATOR = "operator"  # the operator deleted the setting
 
 
-# A purge of people, re-applied on replay: record type -> the table listing the people and
-# the operation ("module:function") that removes them by id in the bound setting without
-# writing a new entry (it flushes; replay commits).
+# A purge of people (or of leaving packs, whose files a restore brings back with the
+# media), re-applied on replay: record type -> the table listing what was purged and the
+# operation ("module:function") that removes it by id, files too, in the bound setting
+# without writing a new entry (it flushes; replay commits).
 PURGES: dict[RecordType, tuple[str, str]] = {
     RecordType.CHILD: ("children", "app.retention.purge:remove_children"),
     RecordType.PARENT: ("users", "app.retention.purge:remove_accounts"),
     RecordType.STAFF: ("users", "app.retention.purge:remove_accounts"),
+    RecordType.EXPORTS: ("leaving_packs", "app.retention.packs:remove_packs"),
 }
 
 

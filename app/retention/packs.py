@@ -178,11 +178,21 @@ def expired_packs() -> Select[tuple[LeavingPack]]:
 def purge_expired_packs() -> list[int]:
     """Delete packs past their expiry, their files after the commit; returns their ids."""
     expired = list(db.session.scalars(expired_packs()))
-    forget_pack_files(expired)
-    for pack in expired:
+    _remove(expired)
+    return [pack.id for pack in expired]
+
+
+def remove_packs(pack_ids: list[int]) -> None:
+    """Delete these packs and their files (the ledger's replay of their purge: a restore
+    brings back the rows and, with the media, the files, each holding a whole journal)."""
+    _remove(list(db.session.scalars(select(LeavingPack).where(LeavingPack.id.in_(pack_ids)))))
+
+
+def _remove(packs: list[LeavingPack]) -> None:
+    forget_pack_files(packs)
+    for pack in packs:
         db.session.delete(pack)
     db.session.flush()
-    return [pack.id for pack in expired]
 
 
 def forget_pack_files(packs: list[LeavingPack]) -> None:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
+from app import clock
 from app.extensions import db
 from app.journal.models import Observation, Photo
 from app.people.models import Child, ParentLink
 from app.retention.ledger import PurgeReason
+from app.retention.models import LeavingPack
 from app.retention.purge import purge_children
 from tenants.binding import bind_schema, tenant_context
 from tenants.slugs import schema_name_for
-from tests.helpers.journal import observe, photo_bytes
+from tests.helpers.clients import post_form
+from tests.helpers.journal import observe, photo_bytes, signed_in
 
 
 def purge_child(service, slug: str, child_id: int) -> None:
@@ -113,3 +118,28 @@ def test_a_child_purged_after_the_backup_stays_gone_after_restoring_everything(s
         service, "sunnyside"
     )
     assert media_files(service, "sunnyside") == files_after_purge, "B's photo came back"
+
+
+def test_a_leaving_pack_expired_after_the_backup_leaves_no_file_after_restoring(service):
+    """A pack holds a whole journal: its files, back with the media, go with its row."""
+    family = service.family("sunnyside")
+    asked = post_form(
+        signed_in(service.app, family, "parent_a"),
+        f"/retention/children/{family.child_a_id}/leaving-pack",
+    )
+    assert asked.status_code == 303, asked.text
+    packs = service.media_root / "sunnyside" / "packs"
+    assert len(list(packs.iterdir())) == 3
+    service.cli("backups", "run")
+    clock.advance(timedelta(days=31))
+    assert service.cli("jobs", "run", "retention-purge").exit_code == 0
+    service.cli("jobs", "run", "file-deletions")
+    assert list(packs.iterdir()) == []
+
+    result = service.restore("--setting", "sunnyside", "--confirm", "sunnyside")
+
+    assert result.exit_code == 0, result.output
+    with service.app.app_context(), db.engine.begin() as connection:
+        bind_schema(connection, schema_name_for("sunnyside"))
+        assert connection.scalar(select(func.count()).select_from(LeavingPack)) == 0
+    assert list(packs.iterdir()) == [], "the expired pack's files came back"
