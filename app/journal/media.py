@@ -170,12 +170,18 @@ def check_upload(
 
 
 def _looks_whole(raw: bytes, source_format: str) -> bool:
-    """Whether the file holds its image to the end, judged from its structure alone."""
+    """Whether the file holds its image to the end, judged from its structure alone.
+
+    The end marker is looked for from the file's end (``rfind``), where it is in a whole
+    file: the answer is the same as searching forward, but a forward search for a JPEG's
+    end marker stops at each of the thousands of 0xFF bytes in its compressed data (7 ms
+    of CPU for a 12 MP photo, against microseconds; bench/README.md, "Load").
+    """
     if source_format == "JPEG":
         scan = _jpeg_scan_start(raw)
-        return scan is not None and raw.find(b"\xff\xd9", scan) != -1
+        return scan is not None and raw.rfind(b"\xff\xd9", scan) != -1
     if source_format == "PNG":
-        return raw.find(b"\x00\x00\x00\x00IEND\xaeB`\x82", 8) != -1
+        return raw.rfind(b"\x00\x00\x00\x00IEND\xaeB`\x82", 8) != -1
     if source_format == "WEBP":
         return len(raw) >= 8 + int.from_bytes(raw[4:8], "little")
     return True  # HEIF: its boxes are checked by the decode, in process_upload
