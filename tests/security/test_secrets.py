@@ -219,3 +219,33 @@ def test_password_and_pin_are_checked_at_the_same_time(lj, monkeypatch, stored):
     answer = check_password_and_pin("a long family password", hashes[0], "582941", hashes[1])
 
     assert answer == ((True, True) if stored == "known" else (False, False))
+
+
+@pytest.mark.parametrize(
+    ("password", "stored_password"),
+    [
+        ("a long family passwore", "hash"),  # wrong password
+        ("a long family password", None),  # nobody with this email
+        ("a long family password", "not a bcrypt hash"),  # a damaged stored hash
+    ],
+)
+def test_the_pin_is_still_checked_when_the_password_fails(
+    lj, monkeypatch, password, stored_password
+):
+    # Skipping the PIN's check after a failed password would make a wrong password answer
+    # sooner than a wrong PIN: the time taken would say which one was wrong.
+    password_hash, pin_hash = hash_password("a long family password"), hash_pin("582941")
+    compared: list[bytes] = []
+    compare = bcrypt.checkpw
+
+    def recorded_checkpw(secret: bytes, hashed: bytes) -> bool:
+        compared.append(hashed)
+        return compare(secret, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", recorded_checkpw)
+    stored = password_hash if stored_password == "hash" else stored_password
+
+    answer = check_password_and_pin(password, stored, "582941", pin_hash)
+
+    assert answer == (False, True)
+    assert len(compared) == 2 and pin_hash.encode("ascii") in compared
