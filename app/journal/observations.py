@@ -225,7 +225,8 @@ def update_observation(
     opened_version: str | None = None,
 ) -> None:
     """Change a draft or correct a published observation; a child no longer tagged is no
-    longer in any of its photos, and it leaves that child's journal at once.
+    longer in any of its photos, and it leaves that child's journal at once (but one
+    without photo consent stays while ticked in a photo: ``_refuse_untagging_without_consent``).
 
     ``opened_version`` is ``edit_version`` as the form showed it: if the observation has
     changed since, the change is refused (``ChangedSinceOpened``), unless it is already
@@ -240,9 +241,10 @@ def update_observation(
     changed_since = opened_version not in (None, now_version)
     if changed_since and _version((child.id for child in children), values) != now_version:
         raise ChangedSinceOpened()
+    kept = {child.id for child in children}
+    _refuse_untagging_without_consent(observation, kept)
     for name, value in values.items():
         setattr(observation, name, value)
-    kept = {child.id for child in children}
     added = kept - observation.child_ids
     observation.tags = [tag for tag in observation.tags if tag.child_id in kept] + [
         ObservationChild(child_id=child_id) for child_id in sorted(added)
@@ -259,6 +261,27 @@ def update_observation(
     hold_if_flagged(observation, by)
     if observation.is_published and added:  # it is new in the added children's journals
         notifications.tell_parents_of_new(observation, added)
+
+
+def _refuse_untagging_without_consent(observation: Observation, kept: set[int]) -> None:
+    """A child without photo consent ticked in one of its photos stays tagged until the
+    author unticks them there or removes the photo: untagged, they would leave the photo
+    with nobody in it keeping it from the other families (``family_may_see_photo``)."""
+    in_photos = {child_id for photo in observation.photos for child_id in photo.child_ids}
+    held = [
+        child.full_name
+        for child in observation.children
+        if child.id not in kept and child.id in in_photos and not child.photo_consent
+    ]
+    if held:
+        one = len(held) == 1
+        raise InvalidField(
+            "child_ids",
+            f"{', '.join(held)} {'has' if one else 'have'} no photo consent and "
+            f"{'is' if one else 'are'} ticked in a photo of this observation: untick "
+            f"{'them' if one else 'each'} in the photo (if not in it) or remove the photo "
+            "first.",
+        )
 
 
 def withdraw(observation: Observation, *, by: User) -> None:

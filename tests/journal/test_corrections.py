@@ -323,6 +323,41 @@ def test_the_author_sees_which_families_will_see_each_photo_before_publishing(ap
     assert f"/photos/{photo_id}/thumb" in a_page
 
 
+def test_a_child_without_photo_consent_is_not_untagged_while_ticked_in_a_photo(app, family):
+    # Ada has no photo consent and is in the photo: taking her off the observation must
+    # not hand the photo to Barty's family as if she were not in it.
+    both = [family.child_a_id, family.child_b_id]
+    observation_id = observe(
+        app,
+        family,
+        both,
+        "Ada and Barty at the sand tray.",
+        photos=[(photo_bytes(64, 48), "At the sand tray", both)],
+    )
+    with inside(app, family.slug):
+        photo_id = db.session.scalars(select(Photo.id)).one()
+    staff = signed_in(app, family, "staff")
+    edit = f"/journal/observations/{observation_id}/edit"
+
+    refused = post_form(staff, edit, _correction(family, [family.child_b_id], "Barty played."))
+
+    assert refused.status_code == 422
+    assert "Ada Okafor has no photo consent and is ticked in a photo" in refused.text
+    assert "Barty played." in refused.text  # what was typed is kept
+    assert observation_row(app, family.slug, observation_id).text.startswith("Ada and Barty")
+    parent_b = signed_in(app, family, "parent_b")
+    b_page = _child_page(family, family.child_b_id, observation_id)
+    assert f"/photos/{photo_id}/" not in parent_b.get(b_page).text
+
+    # The author says Ada is not in it after all: then she can be taken off.
+    people = f"/journal/observations/{observation_id}/photos/{photo_id}/people"
+    response = post_form(staff, people, {f"photo-{photo_id}-in_photo": [str(family.child_b_id)]})
+    assert response.status_code == 303
+    saved = post_form(staff, edit, _correction(family, [family.child_b_id], "Barty played."))
+    assert saved.status_code == 303
+    assert f"/photos/{photo_id}/thumb" in parent_b.get(b_page).text
+
+
 def test_several_photos_are_uploaded_at_once(app, family):
     draft_id = observe(app, family, [family.child_a_id], "Ada's collage.", publish=False)
     staff = signed_in(app, family, "staff")
