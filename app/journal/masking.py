@@ -178,6 +178,14 @@ def find_mentions(
     return mentions
 
 
+def names_any(text: str, targets: Sequence[ChildName], protected: Sequence[ChildName] = ()) -> bool:
+    """Whether ``text`` names one of ``targets`` (an ``@[...]`` of someone else does not)."""
+    return any(
+        mention.child_id is not None
+        for mention in find_mentions(text, targets=targets, protected=protected)
+    )
+
+
 @dataclass(frozen=True)
 class _NameIndex:
     source: str  # the pattern, to run over folded text

@@ -61,7 +61,7 @@ from app.auth.sessions import end_all_sessions_of_accounts
 from app.extensions import db
 from app.id_lists import among, not_among
 from app.journal import storage
-from app.journal.masking import ChildName, find_mentions, mask_other_children, name_forms
+from app.journal.masking import ChildName, mask_other_children, name_forms, names_any
 from app.journal.models import (
     Comment,
     JournalAccess,
@@ -261,21 +261,13 @@ def _remove_messages(
         ).where(among(OutboxMessage.id, sorted(may_name)))
     ):
         children = [by_id[child] for child in sorted(may_name[message])]
-        if any(_names_any(text or "", children) for text in texts):
+        if any(names_any(text or "", children) for text in texts):
             named.append(message)
     if named:
         purged.add(
             "outbox_messages",
             _deleted(delete(OutboxMessage).where(among(OutboxMessage.id, named))),
         )
-
-
-def _names_any(text: str, children: list[ChildName]) -> bool:
-    """Whether ``text`` names one of the children (an ``@[...]`` of someone else does not)."""
-    return any(
-        mention.child_id is not None
-        for mention in find_mentions(text, targets=children, protected=())
-    )
 
 
 def _remove_packs(column: ColumnElement[int], ids: list[int], purged: Purged) -> None:

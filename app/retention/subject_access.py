@@ -4,9 +4,10 @@ For a child, a parent or a member of staff the export holds every row of every t
 the setting's schema that mentions them: their own row, every row whose foreign key
 points at them, audit entries naming them (as subject, actor or by child id), and for a
 child the observations they are tagged in with their edit history (revisions) and the
-photos of them. A child's export is their own view of the journal, as their leaving pack
-is: under the ``hidden`` group-name policy no other child is named, only their family's
-comments are in it, and no photo of a child without photo consent.
+photos of them, and the observations and emails whose texts name them without a tag
+(what their purge scrubs or removes). A child's export is their own view of the journal,
+as their leaving pack is: under the ``hidden`` group-name policy no other child is named,
+only their family's comments are in it, and no photo of a child without photo consent.
 Secrets (password and PIN hashes, link token hashes) are named but not given. The ZIP
 holds ``subject-access.json`` (the rows by table), ``subject-access.pdf`` (the same, to
 read) and ``photos/`` (the files of the photos in the export). Tables are found from the
@@ -19,6 +20,7 @@ import json
 import tempfile
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from app import clock
 from app.auth import audit
 from app.auth.models import AuditEntry, User
 from app.extensions import db
+from app.journal.masking import ChildName, names_any
 from app.journal.models import (
     Observation,
     ObservationChild,
@@ -39,15 +42,18 @@ from app.journal.models import (
     Photo,
     PhotoState,
 )
-from app.journal.names import setting_children
+from app.journal.names import names_of_children, setting_children
 from app.journal.photo_processing import make_ready
 from app.journal.policies import group_name_policy
 from app.journal.storage import setting_folder
+from app.journal.text import ObservationText
 from app.journal.viewing import ChildView
+from app.mail.models import OutboxMessage
 from app.people.models import Child
 from app.retention.archive import audited_about
 from app.retention.ledger import RecordType
 from app.retention.pdf_styles import pdf_paragraph
+from app.retention.purge import Mentions
 from tenants.binding import current_setting
 from tenants.schema import TenantModel
 
@@ -75,17 +81,77 @@ def _child_observations(child_id: int):  # noqa: ANN202 (a subquery)
     return select(ObservationChild.observation_id).where(ObservationChild.child_id == child_id)
 
 
+@dataclass(frozen=True)
+class _Naming:
+    """Rows that name a child without being tagged with them, by id."""
+
+    observations: list[int]
+    messages: list[int]
+
+
+def _naming(child_id: int) -> _Naming:
+    """The observations not tagged with the child and the outbox messages whose texts name
+    them as the masking's matcher reads them: the rows their purge scrubs or removes,
+    found as it finds them (``Mentions``). A name that a child tagged in the observation
+    shares is that child's."""
+    [child] = names_of_children(Child.id == child_id)
+    mentions = Mentions.of([child_id])
+    tagged = set(db.session.scalars(_child_observations(child_id)))
+    maybe = sorted(set(mentions.children_named([child_id])) - tagged)
+    tags = db.session.execute(
+        select(ObservationChild.observation_id, ObservationChild.child_id).where(
+            ObservationChild.observation_id.in_(maybe)
+        )
+    ).all()
+    names = {name.id: name for name in names_of_children(Child.id.in_({tag[1] for tag in tags}))}
+    kept: dict[int, list[ChildName]] = {}
+    for observation, tagged_child in tags:
+        kept.setdefault(observation, []).append(names[tagged_child])
+    texts = select(
+        Observation.id, Observation.text, Observation.next_steps, Observation.review_note
+    ).where(Observation.id.in_(maybe))
+    messages = select(OutboxMessage.id, OutboxMessage.subject, OutboxMessage.body_text).where(
+        OutboxMessage.id.in_(sorted(mentions.messages_naming([child_id])))
+    )
+    return _Naming(
+        observations=[
+            observation
+            for observation, *written in db.session.execute(texts)
+            if any(_names(text, child, kept.get(observation, [])) for text in written)
+        ],
+        messages=[
+            message
+            for message, *written in db.session.execute(messages)
+            if any(_names(text, child, []) for text in written)
+        ],
+    )
+
+
+def _names(text: str | None, child: ChildName, kept: list[ChildName]) -> bool:
+    """Whether ``text`` names ``child`` as written or as its reader reads it (a name
+    split by formatting, ``**Ad**a``, reads as one)."""
+    if not text:
+        return False
+    return names_any(text, [child], kept) or names_any(ObservationText(text).text, [child], kept)
+
+
 def _also_about(
-    table: Table, record_type: RecordType, person_id: int, view: ChildView | None
+    table: Table,
+    record_type: RecordType,
+    person_id: int,
+    view: ChildView | None,
+    naming: _Naming | None,
 ) -> list[ColumnElement[bool]]:
     """Rows that mention the person without a foreign key to them. A child's comments
     are theirs by key (a comment belongs to one child's view of an observation)."""
     if table is AuditEntry.__table__ and record_type is RecordType.CHILD:
         return [AuditEntry.detail["child_id"].astext == str(person_id)]
-    if view is not None:
+    if view is not None and naming is not None:
         observations = _child_observations(person_id)
         if table is Observation.__table__:
-            return [Observation.id.in_(observations)]
+            return [Observation.id.in_(observations), Observation.id.in_(naming.observations)]
+        if table is OutboxMessage.__table__:
+            return [OutboxMessage.id.in_(naming.messages)]
         if table is ObservationRevision.__table__:
             return [table.c.observation_id.in_(observations)]
         if table is Photo.__table__:
@@ -115,6 +181,7 @@ NAMING_COLUMNS = {
     Observation.__tablename__: ("text", "next_steps", "review_note"),
     Photo.__tablename__: ("caption",),
     ObservationRevision.__tablename__: ("changes",),
+    OutboxMessage.__tablename__: ("subject", "body_text", "body_html"),
 }
 
 
@@ -137,12 +204,14 @@ def _masked(value: Any, view: ChildView) -> Any:
 def rows_about(record_type: RecordType, person_id: int) -> dict[str, list[dict[str, Any]]]:
     """Every row of the bound setting's schema that mentions the person, by table."""
     target = _target(record_type)
-    view = _childs_own_view(person_id) if record_type is RecordType.CHILD else None
+    is_child = record_type is RecordType.CHILD
+    view = _childs_own_view(person_id) if is_child else None
+    naming = _naming(person_id) if is_child else None
     found: dict[str, list[dict[str, Any]]] = {}
     for table in TenantModel.metadata.sorted_tables:
         conditions = [
             *_pointing_at(table, target, person_id),
-            *_also_about(table, record_type, person_id, view),
+            *_also_about(table, record_type, person_id, view, naming),
         ]
         if not conditions:
             continue

@@ -177,3 +177,27 @@ def test_a_childs_export_keeps_to_their_own_view_of_group_observations(app, fami
     assert [name for name in export.namelist() if name.startswith("photos/")] == [
         f"photos/{photo['file_name']}"
     ]
+
+
+def test_a_childs_export_holds_the_rows_that_name_them_where_they_are_not_tagged(
+    app, family, mail_outbox
+):
+    """What a purge of the child scrubs or removes because it names them is held about
+    them: another child's observation that names them, an email whose subject does.
+    Shown as their own view shows it: no other child named."""
+    naming = observe(app, family, [family.child_b_id], "Barty climbed. Ada Okafor watched.")
+    not_naming = observe(app, family, [family.child_b_id], "Barty ran to the gate.")
+    parent = signed_in(app, family, "parent_a")
+    asked = post_form(parent, f"/retention/children/{family.child_a_id}/leaving-pack")
+    assert asked.status_code == 303
+
+    tables = json.loads(
+        _export(app, family, "child", family.child_a_id).read("subject-access.json")
+    )["tables"]
+
+    observations = {row["id"]: row for row in tables["observations"]}
+    assert naming in observations and not_naming not in observations
+    assert "Ada Okafor watched." in observations[naming]["text"]
+    assert not [name for name in B_NAMES if name in json.dumps(tables, ensure_ascii=False)]
+    subjects = [row["subject"] for row in tables["outbox_messages"]]
+    assert subjects == ["Ada's learning journal is ready to download"]
