@@ -236,6 +236,18 @@ def make_app(app, monkeypatch):
 
 
 @pytest.fixture
+def one_connection_app(app, make_app) -> Flask:
+    """An app whose pool holds one connection: each transaction uses the one before's."""
+    one_connection = make_app(DB_POOL_SIZE="1", DB_MAX_OVERFLOW="0")
+    # Tasks the tests' provisioning sends (the spare-schema refill) run on the usual app and
+    # pool: on this one's, the job's lock holds the only connection, and the refill waited
+    # the pool's 30 s for another before giving up.
+    app.extensions["celery"].set_default()
+    app.extensions["celery"].set_current()
+    return one_connection
+
+
+@pytest.fixture
 def member(app, make_setting):
     """A setting and the email of an active member of its staff."""
     setting = make_setting()

@@ -38,8 +38,7 @@ def test_each_host_works_in_its_own_schema(app, make_setting):
 
 
 @pytest.fixture
-def app_with_one_connection(make_app) -> Flask:
-    one_connection_app = make_app(DB_POOL_SIZE="1", DB_MAX_OVERFLOW="0")
+def app_with_one_connection(one_connection_app) -> Flask:
     one_connection_app.config.update(PROPAGATE_EXCEPTIONS=False)
     return one_connection_app
 

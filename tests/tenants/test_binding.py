@@ -46,16 +46,6 @@ def test_a_transaction_with_an_isolation_level_keeps_it_and_is_bound(app, make_s
 # --- the binding and the pooled connection's next user ---------------------------------------
 
 
-@pytest.fixture
-def one_connection_app(app, make_app) -> Flask:
-    """An app whose pool holds one connection: each transaction uses the one before's."""
-    one_connection = make_app(DB_POOL_SIZE="1", DB_MAX_OVERFLOW="0")
-    # Tasks the tests' provisioning sends (spare schemas) run on the usual app and pool.
-    app.extensions["celery"].set_default()
-    app.extensions["celery"].set_current()
-    return one_connection
-
-
 @contextmanager
 def server_answers(app: Flask) -> Iterator[list[str]]:
     """The server's "ready for the next query" messages to the app's pooled connection in
