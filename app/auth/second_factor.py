@@ -416,6 +416,13 @@ def must_enrol_now(user: User) -> bool:
     return deadline is not None and deadline <= clock.now() and not has_second_factor(user)
 
 
+def enrolment_ahead(user: User) -> datetime | None:
+    """When the policy will hold ``user`` (who has no second factor) at enrolment, while
+    that is still to come; None if it never will or already does."""
+    deadline = factor_policy().enrol_by(user)
+    return deadline if deadline is not None and deadline > clock.now() else None
+
+
 def lacking_required_factor(policy: FactorPolicy) -> ColumnElement[bool] | None:
     """The condition on a ``User`` row of an active person the policy covers who has no
     second factor; None while the policy covers nobody."""

@@ -48,6 +48,7 @@ from app.extensions import db, limiter
 from app.request_transaction import commit_despite_refusal
 from app.security.policy import password_strength_hint
 from app.security.redirects import local_path
+from app.timezones import local_date
 from app.validation import InvalidInput, email_to_look_up
 from tenants.binding import current_setting
 from workers.after_commit import send_task
@@ -106,6 +107,14 @@ def login_submit() -> Response | tuple[str, int]:
     target = pending.sign_in(
         user, next_path, method="password_and_pin", shared_computer=shared_computer
     )
+    if (enrol_by := second_factor.enrolment_ahead(user)) is not None:
+        # Told at each sign-in of the grace period, not first on the day it ends.
+        flash(
+            f"{g.setting.name} requires a second factor for your role: please set one up "
+            f"on your account page before {local_date(enrol_by)}. After that you will be "
+            "asked to set one up when you sign in.",
+            "info",
+        )
     return redirect(target, code=303)
 
 

@@ -166,3 +166,27 @@ def test_widening_the_policy_starts_the_grace_period_only_for_the_roles_it_adds(
     clock.advance(timedelta(days=10))
     _set_policy_later(app, setting.slug, manager_email, manager_secret, "staff")
     assert sign_in(client_for(app, setting.slug), staff).headers["Location"] == "/"
+
+
+def test_people_in_the_grace_period_are_told_at_sign_in_by_when_to_enrol(app, setting_with_manager):
+    setting, manager, _email, _secret, (staff, parent) = _people_with_a_manager(
+        app, setting_with_manager, {"Sam Staff": "staff", "Pat Parent": "parent"}
+    )
+    assert _set_policy(manager, "staff", 7).status_code == 303
+    reminder = "requires a second factor for your role"
+
+    member = client_for(app, setting.slug)
+    clock.advance(timedelta(days=3))
+    assert sign_in(member, staff).headers["Location"] == "/"
+    home = member.get("/").text
+    assert reminder in home and "before 9 December 2026" in home
+    assert reminder not in member.get("/").text, "said once per sign-in"
+
+    family = client_for(app, setting.slug)
+    sign_in(family, parent)
+    assert reminder not in family.get("/").text, "parents are not covered by 'staff'"
+
+    enrol_totp(member)
+    sign_out(member)
+    assert sign_in(member, staff).headers["Location"] == "/login/second-factor"
+    assert reminder not in member.get("/login/second-factor").text
