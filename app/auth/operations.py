@@ -215,6 +215,16 @@ def count_failure(user: User) -> None:
     if user.failed_signins >= LOCK_AFTER_FAILURES and user.locked_at is None:
         user.locked_at = clock.now()
         audit.record("locked", subject=user, failures=user.failed_signins)
+        # The sign-in page says nothing of a lock (it must not tell a guesser the account
+        # exists): the owner learns it here, with the way out, and no link that unlocks.
+        email_setting_message(
+            user.email,
+            "Your account at {setting} is locked",
+            "account_locked",
+            user,
+            path="/password/forgot",
+            failures=user.failed_signins,
+        )
     elif user.failed_signins % COOLDOWN_AFTER_FAILURES == 0:
         user.cooldown_until = clock.now() + COOLDOWN
         audit.record("cooldown", subject=user, failures=user.failed_signins)

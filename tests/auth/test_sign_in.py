@@ -139,8 +139,9 @@ def test_five_failures_cool_down_then_ten_lock_until_reset(app, member, mail_out
         assert user.locked_at is not None
 
     # Only a reset by email lifts the lock.
+    [locked_notice] = mail_outbox.to(email)  # tested in test_the_owner_of_a_locked_account…
     client.post("/password/forgot", data={"email": email, "csrf_token": csrf_token(client)})
-    [message] = mail_outbox.to(email)
+    [message] = [m for m in mail_outbox.to(email) if m is not locked_notice]
     path = re.search(r"/password/reset/[\w-]+", text_of(message)).group(0)
     new = "a completely new passphrase"
     client.post(
@@ -155,6 +156,30 @@ def test_five_failures_cool_down_then_ten_lock_until_reset(app, member, mail_out
     )
     assert sign_in(client, email, password=new, pin="730164").status_code == 303
     assert "Hello" in client.get("/").text
+
+
+def test_the_owner_of_a_locked_account_is_emailed_once_how_to_unlock_it(app, member, mail_outbox):
+    setting, email = member
+    client = client_for(app, setting.slug)
+
+    def fail_five_times():
+        with app.app_context():
+            limiter.reset()  # minutes pass between attempts (the rate limit runs on Redis's clock)
+        for _ in range(5):
+            sign_in(client, email, password="a wrong guess of a password", pin="999111")
+
+    fail_five_times()
+    assert mail_outbox.to(email, timeout=0.5) == [], "a cool-down is not a lock"
+    clock.advance(timedelta(minutes=16))
+    fail_five_times()
+    [notice] = mail_outbox.to(email)
+    assert setting.name in notice["Subject"] and "locked" in notice["Subject"]
+    body = text_of(notice)
+    assert "10 wrong attempts" in body and "Forgotten your password or PIN?" in body
+    assert f"{setting.slug}.localhost" in body and "/password/forgot" in body
+    assert "a wrong guess" not in body and "999111" not in body and GOOD_PIN not in body
+    fail_five_times()  # locked already: no second notice
+    assert len(mail_outbox.to(email)) == 1
 
 
 def test_many_attempts_on_one_account_get_429(app, member):
