@@ -117,6 +117,8 @@ class ObservationForm(FlaskForm):
     in_photo = CheckboxesField(IN_PHOTO_LABEL, coerce=int, validate_choice=True)
     # An edit form's observation as it was opened (observations.edit_version).
     opened_version = HiddenField()
+    # "yes" from the button shown beside a correction's findings (warn mode): save anyway.
+    confirmed = HiddenField()
 
     def offer_children(self, children: list[tuple[int, str]]) -> None:
         self.child_ids.choices = [SelectChoice(child_id, name) for child_id, name in children]

@@ -223,6 +223,7 @@ def update_observation(
     *,
     by: User,
     opened_version: str | None = None,
+    confirmed: bool = True,
 ) -> None:
     """Change a draft or correct a published observation; a child no longer tagged is no
     longer in any of its photos, and it leaves that child's journal at once (but one
@@ -230,7 +231,9 @@ def update_observation(
 
     ``opened_version`` is ``edit_version`` as the form showed it: if the observation has
     changed since, the change is refused (``ChangedSinceOpened``), unless it is already
-    what this form says (the same form sent twice: a double tap)."""
+    what this form says (the same form sent twice: a double tap). Not ``confirmed`` (the
+    edit form's first save), a correction the setting's rules match in warn mode is
+    refused with the findings (``CorrectionNeedsConfirmation``)."""
     check(by, Action.EDIT_OBSERVATION, observation)
     closed = journal_closed(observation)  # then only a manager's rectification
     if closed and set(details.child_ids) != observation.child_ids:
@@ -258,7 +261,7 @@ def update_observation(
         audit.record("observation.rectified", actor=by, observation_id=observation.id)
     else:
         audit.record("observation.updated", actor=by, observation_id=observation.id)
-    hold_if_flagged(observation, by)
+    hold_if_flagged(observation, by, confirmed=confirmed)
     if observation.is_published and added:  # it is new in the added children's journals
         notifications.tell_parents_of_new(observation, added)
 

@@ -25,6 +25,7 @@ from app.journal.names import name_of, setting_children
 from app.journal.policies import content_rules
 from app.journal.revisions import before_change, revised
 from app.journal.text import ObservationText
+from app.validation import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -127,18 +128,34 @@ def _refuse_children_who_left(observation: Observation, what_now: str) -> None:
         raise NotAllowed(f"{', '.join(left)} left the setting: {what_now}.")
 
 
-def hold_if_flagged(observation: Observation, by: User) -> None:
+class CorrectionNeedsConfirmation(InvalidInput):
+    """Warn mode: a correction of a published observation matches the content rules and its
+    author has not yet seen the findings (``checked``). Raised before anything is kept."""
+
+    def __init__(self, checked: ContentCheck) -> None:
+        super().__init__("This correction matches the setting's content rules.")
+        self.checked = checked
+
+
+def hold_if_flagged(observation: Observation, by: User, *, confirmed: bool = True) -> None:
     """A correction to a published observation meets the same content rules as publishing:
     in "needs approval" mode, one that now matches a rule waits for a manager again (not
-    a manager's own: they are who would approve it)."""
-    if not observation.is_published or can(by, Action.REVIEW_HELD_OBSERVATIONS):
+    a manager's own: they are who would approve it); in "warn" mode, unless ``confirmed``,
+    its author is shown the findings first (``CorrectionNeedsConfirmation``), as at
+    publishing."""
+    if not observation.is_published:
         return
     rules = content_rules()
-    if rules.mode is not Mode.NEEDS_APPROVAL:
+    approves = can(by, Action.REVIEW_HELD_OBSERVATIONS)
+    if (rules.mode is Mode.NEEDS_APPROVAL and approves) or (rules.mode is Mode.WARN and confirmed):
         return
     checked = check_content(observation, rules)
-    if checked.flagged:
+    if not checked.flagged:
+        return
+    if rules.mode is Mode.NEEDS_APPROVAL:
         _hold_for_review(observation, by, checked)
+    else:
+        raise CorrectionNeedsConfirmation(checked)
 
 
 def _tell_parents_if_new(observation: Observation) -> None:

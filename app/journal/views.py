@@ -80,7 +80,7 @@ from app.journal.models import (
     PhotoState,
 )
 from app.journal.photo_processing import make_ready
-from app.journal.publishing import Published
+from app.journal.publishing import ContentCheck, CorrectionNeedsConfirmation, Published
 from app.journal.viewing import (
     AnyObservation,
     Cards,
@@ -169,11 +169,14 @@ class _Refusal:
 
     errors: FieldErrors
     status: int = INVALID
+    check: ContentCheck | None = None  # a correction's findings, to be seen before saving
 
 
 def _refusal(error: MediaRejected | InvalidInput, default_field: str) -> _Refusal:
     if isinstance(error, MediaRejected):
         return _Refusal({"photo": [error.message]}, error.status)
+    if isinstance(error, CorrectionNeedsConfirmation):  # not an error: the author looks first
+        return _Refusal({}, 200, error.checked)
     status = 409 if isinstance(error, observations.ChangedSinceOpened) else INVALID
     return _Refusal(field_errors(error, default_field), status)
 
@@ -271,10 +274,18 @@ def _tag_label(child: Child) -> str:
 
 
 def _form_page(
-    form: ObservationForm, errors: FieldErrors, observation: Observation | None = None
+    form: ObservationForm,
+    errors: FieldErrors,
+    observation: Observation | None = None,
+    check: ContentCheck | None = None,
 ) -> str:
     return render_template(
-        "journal/observation_form.html", form=form, errors=errors, observation=observation
+        "journal/observation_form.html",
+        form=form,
+        errors=errors,
+        observation=observation,
+        check=check,
+        highlight=highlight,
     )
 
 
@@ -400,6 +411,7 @@ def update_observation(observation_id: int) -> Page:
             form.details(),
             by=signed_in_account(),
             opened_version=form.opened_version.data or None,
+            confirmed=form.confirmed.data == "yes",
         )
         return shown
 
@@ -408,7 +420,7 @@ def update_observation(observation_id: int) -> Page:
         # Shown again, the form is opened on the observation as it is now: saving it again
         # replaces the other change knowingly.
         form.opened_version.data = observations.edit_version(shown)
-        return _form_page(form, saved.errors, shown), saved.status
+        return _form_page(form, saved.errors, shown, saved.check), saved.status
     _warn_about_consent(shown)
     if shown.status is ObservationStatus.IN_REVIEW:
         flash(

@@ -177,6 +177,41 @@ def test_a_correction_that_now_breaks_a_rule_waits_for_approval_again(app, famil
     assert parent.get(path).status_code == 404
 
 
+@pytest.mark.parametrize("who", ["staff", "manager"])
+def test_in_warn_mode_a_correction_that_now_breaks_a_rule_is_shown_before_it_is_saved(
+    app, family, who
+):
+    observation_id = observe(app, family, [family.child_a_id], "Ada stacked cups.")
+    _set_rules(app, family, "warn")
+    author = signed_in(app, family, who)
+    parent = signed_in(app, family, "parent_a")
+    path = f"/journal/children/{family.child_a_id}/observations/{observation_id}"
+
+    stopped = correct(author, observation_id, [family.child_a_id], "Ada said rubbish.")
+
+    assert stopped.status_code == 200
+    assert "<mark>rubbish</mark>" in stopped.text and "Save the correction anyway" in stopped.text
+    assert "Ada said rubbish." in stopped.text  # what was typed is kept in the form
+    assert "rubbish" not in parent.get(path).text  # nothing is saved yet
+
+    clean = correct(author, observation_id, [family.child_a_id], "Ada stacked red cups.")
+    assert clean.status_code == 303  # a correction the rules do not match saves at once
+    confirmed = post_form(
+        author,
+        f"/journal/observations/{observation_id}/edit",
+        {
+            "observed_on": "2026-12-01",
+            "child_ids": [str(family.child_a_id)],
+            "text": "Ada said rubbish.",
+            "areas": ["cl"],
+            "confirmed": "yes",
+        },
+    )
+    assert confirmed.status_code == 303
+    assert _statuses(app, family)[observation_id] is ObservationStatus.PUBLISHED
+    assert "Ada said rubbish." in parent.get(path).text
+
+
 def test_a_held_observation_of_a_child_who_has_since_left_is_not_approved(app, family):
     """Publishing refuses a child who has left; approving what waited for review must too,
     or it joins a journal that is closed (and perhaps already packed for the family)."""
