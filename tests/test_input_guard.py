@@ -15,7 +15,9 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 from werkzeug import formparser
+from werkzeug.datastructures import FileStorage
 from werkzeug.routing.converters import NumberConverter
+from werkzeug.test import encode_multipart
 
 from app.input_guard import JSON_REFUSED, MAX_ROW_ID, REFUSED_MESSAGE, RowIdConverter
 from tests.helpers.clients import client_for, csrf_token, post_form
@@ -214,3 +216,43 @@ def test_a_large_photo_is_uploaded_without_writing_it_to_a_temporary_file(
         follow_redirects=True,
     )
     assert response.status_code == 200 and "The photo is added." in response.text
+
+
+class _RecordedBody(io.BytesIO):
+    """A request body that records the size of each read the app asks of it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reads: list[int] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.reads.append(-1 if size is None else size)
+        return super().read(size)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        self.reads.append(len(buffer))
+        return super().readinto(buffer)
+
+
+def test_an_upload_is_read_from_the_server_a_mebibyte_at_a_time(app, family) -> None:
+    # gunicorn's reader copies what it has received but not yet handed over on every
+    # read: asked for Werkzeug's 64 KiB at a time, a 7.7 MB photo cost ~4 ms more CPU
+    # (bench/README.md, "Load and faults: figures").
+    draft_id = observe(app, family, [family.child_a_id], "Ada's painting.", publish=False)
+    staff = signed_in(app, family, "staff")
+    photo = photo_bytes(3000, 2250)
+    fields = {"caption": "The painting", "csrf_token": csrf_token(staff, "/login")}
+    boundary, data = encode_multipart({**fields, "photo": FileStorage(io.BytesIO(photo), "a.jpg")})
+    body = _RecordedBody(data)
+
+    response = staff.post(
+        f"/journal/observations/{draft_id}/photos",
+        input_stream=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        content_length=len(data),
+        follow_redirects=True,
+    )
+
+    assert response.status_code == 200 and "The photo is added." in response.text
+    assert len(data) > 2 * 1024 * 1024
+    assert min(body.reads[:-2]) >= 1024 * 1024, body.reads[:10]  # all but the last two
