@@ -385,10 +385,15 @@ def change_email() -> Response | tuple[str, int]:
 
 @bp.route("/account/email/confirm/<token>", methods=["GET", "POST"])
 def confirm_email(token: str) -> Response | tuple[str, int] | str:
-    # A GET only shows a button: mail scanners that fetch links must not confirm.
+    # A GET only shows a button: mail scanners that fetch links must not confirm. It
+    # says already whether the link can be used, and for which address.
     form = EmptyForm()
     if request.method == "GET":
-        return render_template("auth/confirm_email.html", form=form)
+        try:
+            link = find_usable_link(token, LinkPurpose.EMAIL_CHANGE)
+        except LinkRefused as refused:
+            return _link_problem_page(refused, "email_change")
+        return render_template("auth/confirm_email.html", form=form, new_email=link.new_email)
     form.validate_on_submit() or abort(400)
     try:
         operations.confirm_email_change(token)

@@ -78,6 +78,48 @@ def test_email_change_is_confirmed_from_the_new_address(app, member, mail_outbox
     assert client.post(path, data={"csrf_token": csrf_token(client, "/")}).status_code == 410
 
 
+def test_an_email_change_link_that_cannot_be_used_says_so_on_opening(
+    app, member, mail_outbox, make_setting
+):
+    """Opening the link shows its problem page at once (used, expired, another setting's),
+    not a Confirm button that fails only when pressed."""
+    from datetime import timedelta
+
+    from app import clock
+
+    setting, email = member
+    client = client_for(app, setting.slug)
+    sign_in(client, email)
+
+    def ask_for(new_email: str) -> str:
+        client.post(
+            "/account/email",
+            data={
+                "new_email": new_email,
+                "current_password": GOOD_PASSWORD,
+                "csrf_token": csrf_token(client, "/account"),
+            },
+        )
+        [confirm] = mail_outbox.to(new_email)
+        return re.search(r"/account/email/confirm/[\w-]+", text_of(confirm)).group(0)
+
+    path = ask_for("first.choice@example.org")
+    page = client.get(path)
+    assert page.status_code == 200 and "first.choice@example.org" in page.text
+    assert client_for(app, make_setting().slug).get(path).status_code == 404
+    newer = ask_for("second.choice@example.org")
+    replaced = client.get(path)
+    assert replaced.status_code == 410 and "replaced by a newer one" in replaced.text
+    assert client.post(newer, data={"csrf_token": csrf_token(client, newer)}).status_code == 303
+    used = client.get(newer)
+    assert used.status_code == 410 and "already been used" in used.text
+    assert "Confirm new email address" not in used.text
+    sign_in(client, "second.choice@example.org")
+    late = ask_for("third.choice@example.org")
+    clock.advance(timedelta(seconds=app.config["LJ"].RESET_LINK_TTL + 1))
+    assert client.get(late).status_code == 410
+
+
 def test_a_reset_link_sent_to_the_old_address_dies_with_the_email_change(app, member, mail_outbox):
     """A person changes their address because the old mailbox is not theirs any more (a
     shared family account, a lost job): a reset link still open in it must not let whoever
