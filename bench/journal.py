@@ -23,7 +23,9 @@ What it measures, against the targets of the issue:
    its header and structure, its bytes written and fsynced, rows committed; its display
    image is made after the answer, by the photo worker: none runs here) (target <= 400 ms).
    The in-process times of ``app.journal.media.process_upload`` (the photo worker's part)
-   and ``check_upload`` (the request's) are printed beside it.
+   and ``check_upload`` (the request's) are printed beside it; then each uploaded photo is
+   made ready as the photo worker's task does (``make_ready`` and the commit), in turns with
+   ``process_upload`` of the same bytes, so their CPU compares within the run.
 
 Servers are those of ``bench/tenancy.py``: a throwaway database (dropped at the end), a
 free Redis database (flushed at the end) or REDIS_URL, an SMTP server that drops every
@@ -368,6 +370,39 @@ def report(figures: PageFigures, options: Options) -> None:
     )
 
 
+def make_ready_cpu_ms(app: Flask, journal: Journal) -> tuple[float, float, int]:
+    """Median CPU ms of the photo worker's task (``make_ready`` and its commit) over the
+    draft's waiting photos, and of ``process_upload`` alone on the same bytes, in turns."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.journal import storage
+    from app.journal.media import process_upload
+    from app.journal.models import Photo, PhotoState
+    from app.journal.photo_processing import make_ready
+    from tenants.binding import tenant_context
+
+    task, alone = [], []
+    with app.app_context(), tenant_context(SLUG):
+        waiting = db.session.scalars(
+            select(Photo).where(
+                Photo.observation_id == journal.draft_id, Photo.state == PhotoState.WAITING
+            )
+        ).all()
+        uploads = [(photo.id, storage.waiting_bytes(photo.file_name)) for photo in waiting]
+        db.session.commit()
+        for photo_id, uploaded in uploads:
+            started = time.process_time()
+            process_upload(uploaded or b"")
+            alone.append((time.process_time() - started) * 1000)
+            started = time.process_time()
+            make_ready(photo_id)
+            db.session.commit()
+            task.append((time.process_time() - started) * 1000)
+        db.session.remove()
+    return statistics.median(task), statistics.median(alone), len(task)
+
+
 def check_cpu_ms(photo: bytes, times: int = 9) -> float:
     """Median CPU ms of ``check_upload`` (header and structure, no decode) on ``photo``."""
     from app.journal.media import check_upload
@@ -412,6 +447,12 @@ def main() -> None:
             figures = bench_pages(WORKER_SETTINGS[kind], journal, cookie_name, options)
             report(figures, options)
             results.append(figures)
+        task_ms, alone_ms, count = make_ready_cpu_ms(app, journal)
+        print(
+            f"The photo worker's task on the {count} uploads, in this process: median "
+            f"{task_ms:.0f} ms CPU (make_ready and its commit), process_upload of the same bytes "
+            f"{alone_ms:.0f} ms, in turns"
+        )
     print_machine()
     ratio_met = all(f.journal_met for f in results)
     upload_met = all(statistics.median(f.uploads_ms) <= TARGET_UPLOAD_MS for f in results)
