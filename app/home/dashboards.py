@@ -16,7 +16,6 @@ from app.journal.models import (
     ContentRulesRecord,
     JournalAccess,
     JournalView,
-    Observation,
     ObservationChild,
     ObservationStatus,
 )
@@ -75,16 +74,13 @@ def new_since_last_visit(parent: User) -> list[NewInJournal]:
         )
         published = (
             select(func.count())
-            .select_from(Observation)
+            .select_from(ObservationChild)
             .where(
-                Observation.status == ObservationStatus.PUBLISHED,
-                exists().where(
-                    ObservationChild.observation_id == Observation.id,
-                    ObservationChild.child_id == child.id,
-                ),
+                ObservationChild.child_id == child.id,
+                ObservationChild.status == ObservationStatus.PUBLISHED,
             )
         )
-        if last_looked is not None:
-            published = published.where(Observation.published_at > last_looked)
+        if last_looked is not None:  # in the journal since: a child added later counts then
+            published = published.where(ObservationChild.in_journal_since > last_looked)
         news.append(NewInJournal(child, db.session.scalar(published) or 0, last_looked))
     return news

@@ -283,6 +283,11 @@ class ObservationChild(TenantModel):
         text_enum(ObservationStatus, "observation_status")
     )
     kind: Mapped[ObservationKind] = mapped_column(text_enum(ObservationKind, "observation_kind"))
+    # When the child's family could first see it: published with the child on it, or the
+    # child added to it (by a correction) while it was published. What is new in a child's
+    # journal reads it (the email for each, the daily email, the home page), so a child
+    # added later is news to their family once, and a withdrawal and return is not news.
+    in_journal_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     child: Mapped[Child] = orm.relationship(lazy="joined")
 

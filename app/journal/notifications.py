@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, time
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 
 from app import clock
 from app.auth import audit
@@ -80,19 +80,18 @@ def _parents_choosing(choice: EmailChoice, child_ids: set[int]) -> list[tuple[Us
     return [(parent, child_id) for parent, child_id in rows]
 
 
-def tell_parents_of_new(observation: Observation, child_ids: set[int] | None = None) -> int:
+def tell_parents_of_new(observation: Observation, child_ids: set[int]) -> int:
     """Email the parents who asked for each new observation (once, even with two children
     in it); returns how many were emailed. ``child_ids``: the children in whose journals
     it is new (all of them when it is first published; a correction's added children)."""
-    new_in = observation.child_ids if child_ids is None else child_ids
-    told = set() if child_ids is None else observation.child_ids - child_ids
-    # Parents of children already in it were emailed when it was first published.
+    told = observation.child_ids - child_ids
+    # Parents of children already in it were emailed when those children's families could see it.
     already = (
         {parent.id for parent, _ in _parents_choosing(EmailChoice.EACH, told)} if told else set()
     )
     parents = [
         (parent, child_id)
-        for parent, child_id in _parents_choosing(EmailChoice.EACH, new_in)
+        for parent, child_id in _parents_choosing(EmailChoice.EACH, child_ids)
         if parent.id not in already
     ]
     for parent, child_id in parents:
@@ -108,18 +107,16 @@ def tell_parents_of_new(observation: Observation, child_ids: set[int] | None = N
     return len(parents)
 
 
-def _published_since(child_id: int, since: datetime) -> int:
+def _new_in_journal_since(child_id: int, since: datetime) -> int:
+    """Published observations that joined the child's journal after ``since``."""
     return (
         db.session.scalar(
             select(func.count())
-            .select_from(Observation)
+            .select_from(ObservationChild)
             .where(
-                Observation.status == ObservationStatus.PUBLISHED,
-                Observation.published_at > since,
-                exists().where(
-                    ObservationChild.observation_id == Observation.id,
-                    ObservationChild.child_id == child_id,
-                ),
+                ObservationChild.child_id == child_id,
+                ObservationChild.status == ObservationStatus.PUBLISHED,
+                ObservationChild.in_journal_since > since,
             )
         )
         or 0
@@ -168,7 +165,7 @@ def send_daily_digests(_setting: Setting) -> Mapping[str, int]:
                 setting_url(current_setting().slug, f"/journal/children/{child.id}"),
             )
             for child in children
-            if (count := _published_since(child.id, since))
+            if (count := _new_in_journal_since(child.id, since))
         ]
         choice.digest_since = now
         if news:

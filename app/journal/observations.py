@@ -20,7 +20,6 @@ from app.auth import audit
 from app.auth.models import User
 from app.auth.viewer import Reader
 from app.extensions import db
-from app.journal import notifications
 from app.journal.closing import journal_closed
 from app.journal.input_rules import (
     DELETION_REASON,
@@ -40,7 +39,7 @@ from app.journal.models import (
     ObservationStatus,
 )
 from app.journal.photos import forget_files
-from app.journal.publishing import hold_if_flagged
+from app.journal.publishing import hold_if_flagged, now_in_journals
 from app.journal.revisions import before_change, revised
 from app.people.models import Child
 from app.validation import InvalidField
@@ -248,9 +247,8 @@ def update_observation(
     _refuse_untagging_without_consent(observation, kept)
     for name, value in values.items():
         setattr(observation, name, value)
-    added = kept - observation.child_ids
     observation.tags = [tag for tag in observation.tags if tag.child_id in kept] + [
-        ObservationChild(child_id=child_id) for child_id in sorted(added)
+        ObservationChild(child_id=child_id) for child_id in sorted(kept - observation.child_ids)
     ]
     for photo in observation.photos:
         photo.people = [person for person in photo.people if person.child_id in kept]
@@ -262,8 +260,8 @@ def update_observation(
     else:
         audit.record("observation.updated", actor=by, observation_id=observation.id)
     hold_if_flagged(observation, by, confirmed=confirmed)
-    if observation.is_published and added:  # it is new in the added children's journals
-        notifications.tell_parents_of_new(observation, added)
+    if observation.is_published:  # else the added children join their journals when it is
+        now_in_journals(observation, observation.updated_at)
 
 
 def _refuse_untagging_without_consent(observation: Observation, kept: set[int]) -> None:

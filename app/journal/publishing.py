@@ -158,11 +158,16 @@ def hold_if_flagged(observation: Observation, by: User, *, confirmed: bool = Tru
         raise CorrectionNeedsConfirmation(checked)
 
 
-def _tell_parents_if_new(observation: Observation) -> None:
-    """Parents who asked are emailed when an observation is first published (not when a
-    withdrawn or held one comes back)."""
-    if observation.published_at is None:
-        notifications.tell_parents_of_new(observation)
+def now_in_journals(observation: Observation, now: datetime) -> None:
+    """A published observation is in the journal of each child on it: a child's family
+    who could not see it before (first published, or the child added since, perhaps by a
+    correction that waited for approval) is told if they asked, once; a withdrawn or held
+    one coming back is news to nobody."""
+    newly = [tag for tag in observation.tags if tag.in_journal_since is None]
+    for tag in newly:
+        tag.in_journal_since = now
+    if newly:
+        notifications.tell_parents_of_new(observation, {tag.child_id for tag in newly})
 
 
 def _hold_for_review(observation: Observation, by: User, checked: ContentCheck) -> None:
@@ -180,18 +185,18 @@ def _hold_for_review(observation: Observation, by: User, checked: ContentCheck) 
 def _first_published(observation: Observation, now: datetime) -> None:
     """``published_at`` is when families first saw it, kept when a withdrawn or held
     observation comes back: what is new to a family (the email for each, the daily
-    email's count, the home page's "new since your last visit") reads it, and a
-    correction or a return is not news."""
+    email's count, the home page's "new since your last visit") reads when each child's
+    family first could (``ObservationChild.in_journal_since``)."""
     if observation.published_at is None:
         observation.published_at = now
 
 
 def _publish_now(observation: Observation, by: User, findings: int = 0) -> None:
     before = before_change(observation)  # published before, then withdrawn: a revision
-    _tell_parents_if_new(observation)
     now = clock.now()
     observation.status = ObservationStatus.PUBLISHED
     _first_published(observation, now)
+    now_in_journals(observation, now)
     observation.updated_at = now
     db.session.flush()
     revised(observation, before, by=by)
@@ -205,10 +210,10 @@ def approve(observation: Observation, *, by: User) -> None:
     check(by, Action.REVIEW_OBSERVATIONS, observation)
     # It may have waited while a child left: their journal is closed (perhaps packed).
     _refuse_children_who_left(observation, "it cannot join their journal now; send it back")
-    _tell_parents_if_new(observation)
     now = clock.now()
     observation.status = ObservationStatus.PUBLISHED
     _first_published(observation, now)
+    now_in_journals(observation, now)
     observation.reviewed_by_id, observation.reviewed_at = by.id, now
     observation.updated_at = now
     db.session.flush()

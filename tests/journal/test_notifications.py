@@ -167,3 +167,70 @@ def test_a_child_added_by_a_correction_is_news_to_their_family_only(app, family,
     assert f"/journal/children/{family.child_b_id}/observations/{observation_id}" in body
     assert "Barty's learning journal" in body and "Ada" not in body
     assert len(_to(mail_outbox, family, "parent-a", wait=0.5)) == 1
+
+
+def _hold_what_matches(app, family) -> None:
+    """The setting's rule: an observation (or correction) saying "rubbish" waits for a manager."""
+    manager = signed_in(app, family, "manager")
+    rules = {"group_names": "hidden", "blocked_phrases": "rubbish", "mode": "needs_approval"}
+    assert post_form(manager, "/journal/policies", rules).status_code == 303
+
+
+def test_a_child_added_by_a_held_correction_is_news_when_it_is_approved(app, family, mail_outbox):
+    """Barty's family cannot see the observation while the correction that adds him waits
+    for the manager: they hear of it once, when it is approved, and Ada's family not again."""
+    _choose(app, family, "parent_a", "each")
+    _choose(app, family, "parent_b", "each")
+    observation_id = observe(app, family, [family.child_a_id], "Ada and Barty built a den.")
+    assert len(_to(mail_outbox, family, "parent-a")) == 1
+    _hold_what_matches(app, family)
+    staff = signed_in(app, family, "staff")
+    both = [family.child_a_id, family.child_b_id]
+    assert correct(staff, observation_id, both, "A rubbish den.").status_code == 303
+    assert _to(mail_outbox, family, "parent-b", wait=0.5) == []  # waiting: not in his journal
+    manager = signed_in(app, family, "manager")
+    approve = f"/journal/observations/{observation_id}/approve"
+    assert post_form(manager, approve).status_code == 303
+    [message] = _to(mail_outbox, family, "parent-b")
+    assert f"/journal/children/{family.child_b_id}/observations/{observation_id}" in (
+        text_of(message)
+    )
+    assert post_form(manager, approve).status_code == 303  # tapped twice: not told twice
+    assert len(_to(mail_outbox, family, "parent-b", wait=0.5)) == 1
+    assert len(_to(mail_outbox, family, "parent-a", wait=0.5)) == 1
+
+
+def test_a_child_taken_off_before_approval_is_never_news(app, family, mail_outbox):
+    _choose(app, family, "parent_b", "each")
+    observation_id = observe(app, family, [family.child_a_id], "Ada and Barty built a den.")
+    _hold_what_matches(app, family)
+    staff = signed_in(app, family, "staff")
+    both = [family.child_a_id, family.child_b_id]
+    assert correct(staff, observation_id, both, "A rubbish den.").status_code == 303
+    manager = signed_in(app, family, "manager")
+    send_back = f"/journal/observations/{observation_id}/send-back"
+    assert post_form(manager, send_back).status_code == 303
+    assert correct(staff, observation_id, [family.child_a_id], "A den.").status_code == 303
+    publish = post_form(staff, f"/journal/observations/{observation_id}/publish")
+    assert publish.status_code == 303
+    assert _to(mail_outbox, family, "parent-b", wait=0.5) == []
+
+
+def test_the_daily_email_counts_a_child_added_by_a_correction(app, family, mail_outbox):
+    """An observation published yesterday about Ada, to which Barty is added today, is new
+    in Barty's journal today: his parent's daily email and home page count it."""
+    observation_id = observe(app, family, [family.child_a_id], "Ada and Barty built a den.")
+    clock.advance(timedelta(minutes=1))
+    _choose(app, family, "parent_b", "daily")  # counting from now
+    signed_in(app, family, "parent_b").get(f"/journal/children/{family.child_b_id}")  # read
+    clock.advance(timedelta(minutes=1))
+    staff = signed_in(app, family, "staff")
+    both = [family.child_a_id, family.child_b_id]
+    assert correct(staff, observation_id, both, "Ada and Barty built a den.").status_code == 303
+    clock.move_to(datetime(2026, 12, 1, 17, 0, tzinfo=UTC))  # the nursery day is over
+    run = app.test_cli_runner().invoke(args=["jobs", "run", "observation-digests"])
+    assert run.exit_code == 0, run.output
+    [message] = _to(mail_outbox, family, "parent-b")
+    assert "Barty: 1 new observation" in text_of(message)
+    home = signed_in(app, family, "parent_b").get("/").text
+    assert "1 new observation since your last visit" in home
