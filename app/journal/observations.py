@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy import select
 
 from app import clock
-from app.access.policy import Action, check
+from app.access.policy import Action, can, check
 from app.auth import audit
 from app.auth.models import User
 from app.auth.viewer import Reader
@@ -283,6 +283,16 @@ def _refuse_untagging_without_consent(observation: Observation, kept: set[int]) 
             f"{'them' if one else 'each'} in the photo (if not in it) or remove the photo "
             "first.",
         )
+
+
+def withdrawn_already(observation: Observation, by: User) -> bool:
+    """Whether ``by``'s "Withdraw" finds the observation withdrawn (a draft again after
+    families saw it), and they may change it: a second tap, told so, not refused."""
+    return (
+        observation.status is ObservationStatus.DRAFT
+        and observation.published_at is not None
+        and can(by, Action.EDIT_OBSERVATION, observation)
+    )
 
 
 def withdraw(observation: Observation, *, by: User) -> None:

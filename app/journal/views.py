@@ -436,6 +436,8 @@ def update_observation(observation_id: int) -> Page:
 def withdraw_observation(observation_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
+    if observations.withdrawn_already(shown, signed_in_account()):
+        return _success("The observation is already withdrawn.", _observation_url(shown))
     with conflict_if_refused(NotAllowed):
         observations.withdraw(shown, by=signed_in_account())
     return _success(
