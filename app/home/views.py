@@ -9,7 +9,7 @@ from app.access.policy import Action, can
 from app.auth.access import current_user, login_manager
 from app.auth.second_factor import factor_policy
 from app.home import dashboards
-from app.people import children, needs_attention
+from app.people import children, departures, needs_attention
 
 bp = Blueprint("home", __name__, template_folder="templates")
 
@@ -39,4 +39,8 @@ def index() -> str | Response:
             children=children.active_children(),
             waiting=dashboards.waiting_for_review(current_user),
         )
-    return render_template("home/parent.html", news=dashboards.new_since_last_visit(current_user))
+    return render_template(
+        "home/parent.html",
+        news=dashboards.new_since_last_visit(current_user),
+        access_ends_on=departures.access_ends_on(current_user),
+    )

@@ -16,6 +16,7 @@ from app import clock
 from app.auth import audit
 from app.auth.models import STAFF_ROLES, AccountStatus, User
 from app.extensions import db
+from app.people.departures import tell_returning_parents
 from app.people.input_rules import check_leaving_date, checked_in_range, checked_name
 from app.people.models import ROOM_LENGTH, Child
 from app.validation import InvalidField
@@ -172,6 +173,8 @@ def _apply_leaving_date(child: Child, leaving_date: date | None, *, by: User | N
         # A leaving date typed by mistake is corrected: the child is back on the lists.
         child.archived_at = None
         audit.record("child.restored", actor=by, child_id=child.id)
+        db.session.flush()
+        tell_returning_parents()  # their parents' access, which was to end, continues
     db.session.flush()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import exists, func, select
 
 from app import clock
 from app.auth import audit
@@ -16,6 +16,7 @@ from app.auth.models import AccountStatus, Role, User
 from app.auth.operations import invite_user
 from app.extensions import db
 from app.people.accounts import reactivate_account
+from app.people.departures import tell_returning_parents
 from app.people.input_rules import USER_NAME_LENGTH, checked_email, checked_name
 from app.people.models import RELATIONSHIP_LENGTH, Child, ParentDeparture, ParentLink
 from app.validation import InvalidField, InvalidInput
@@ -122,9 +123,8 @@ def link_parent(
         confirmed_at=clock.now(),
     )
     db.session.add(link)
-    # A child at the setting again: any notice that this parent's access ends is void.
-    db.session.execute(delete(ParentDeparture).where(ParentDeparture.user_id == parent.id))
     db.session.flush()
+    tell_returning_parents()  # a child at the setting again: a notice that access ends is void
     audit.record(
         "parent.linked",
         actor=by,

@@ -16,15 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select
-
 from app import clock
 from app.auth.operations import deactivate_user
 from app.extensions import db
 from app.mail import queue_email
 from app.people.children import archive_child, children_due_to_leave
+from app.people.departures import tell_returning_parents
 from app.people.links import DepartingParent, children_of, departing_parents
-from app.people.models import Child, ParentDeparture, ParentLink
+from app.people.models import ParentDeparture
 from app.people.staff import staff_due_to_leave
 from tenants.binding import current_setting
 from tenants.each_setting import EachSettingReport, run_each_setting
@@ -62,7 +61,7 @@ def sweep_setting(grace_days: int) -> SweepCounts:
     for user in staff_due_to_leave():
         deactivate_user(user, by=None, reason="leaving date")
         counts.staff_deactivated += 1
-    _forget_departures_of_returning_parents()
+    tell_returning_parents()  # a child corrected back outside a request (a restore)
     for departing in departing_parents():
         departure = departing.departure
         if departure is None:
@@ -74,18 +73,6 @@ def sweep_setting(grace_days: int) -> SweepCounts:
             deactivate_user(departing.parent, by=None, reason="last child left")
             counts.parents_deactivated += 1
     return counts
-
-
-def _forget_departures_of_returning_parents() -> None:
-    """A notice is void once the parent has a child at the setting again
-    (a leaving date corrected, or a sibling linked)."""
-    has_child_at_setting = (
-        select(ParentLink.id)
-        .join(Child, Child.id == ParentLink.child_id)
-        .where(ParentLink.parent_id == ParentDeparture.user_id, Child.archived_at.is_(None))
-        .exists()
-    )
-    db.session.execute(delete(ParentDeparture).where(has_child_at_setting))
 
 
 def _tell_parent_access_ends(departing: DepartingParent, grace_days: int) -> ParentDeparture:

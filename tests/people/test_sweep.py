@@ -176,6 +176,35 @@ def test_a_notice_is_void_when_a_leaving_date_is_corrected(app, nursery, mail_ou
     assert _sweep(app, nursery.slug).parents_deactivated == 0
 
 
+def test_a_parent_whose_child_comes_back_is_told_once_that_their_access_continues(
+    app, nursery, mail_outbox
+):
+    """Told their access ends on a date, the parent is told (once, by email) that it does not
+    when their child is back at the setting, and their home page no longer gives the date."""
+    parent_email = f"pat@{nursery.slug}.example.org"
+    _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
+    _sweep(app, nursery.slug)
+    ends = f"{TODAY + timedelta(days=14):%-d %B %Y}"
+    assert len(mail_outbox.to(parent_email)) == 1
+    home = signed_in(app, nursery, "parent").get("/").text
+    assert f"Your access ends on {ends}" in home
+
+    _on(TODAY + timedelta(days=3))
+    manager = signed_in(app, nursery, "manager")
+    back = post_form(manager, f"/people/children/{nursery.child_id}/leaving", {"leaving_date": ""})
+    assert back.status_code == 303, back.text
+    [_, continues] = mail_outbox.to(parent_email)
+    assert "continues" in str(continues["Subject"])
+    assert "Ada" in text_of(continues) and ends not in text_of(continues)
+    home = signed_in(app, nursery, "parent").get("/").text
+    assert ends not in home and "Your access ends" not in home
+
+    for day in (4, 20):  # the sweeps that follow tell nobody anything
+        _on(TODAY + timedelta(days=day))
+        assert _sweep(app, nursery.slug).parents_deactivated == 0
+    assert len(mail_outbox.to(parent_email, timeout=0.5)) == 2
+
+
 def test_the_sweep_covers_every_setting_and_one_failure_stops_none_of_the_others(
     app, nursery, make_setting, mail_outbox
 ):
