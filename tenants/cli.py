@@ -18,6 +18,7 @@ from app.validation import InvalidInput
 from tenants.binding import UnknownSetting
 from tenants.migrating import (
     MIGRATION_CONNECTIONS,
+    SchemaBehind,
     migrate_all_settings,
     read_revisions,
     upgrade_public,
@@ -114,6 +115,12 @@ def export_command(slug: str, out: Path | None, force: bool) -> None:
         done = export_setting(slug, out, replace=force)
     except UnknownSetting as error:
         raise click.ClickException(f"No setting '{slug}'.") from error
+    except SchemaBehind as error:
+        raise click.ClickException(
+            f"The schema {error.schema_name} is at revision {error.revision or 'none'}, behind "
+            f"the code's {error.head}: nothing was exported. Migrate first with "
+            "'flask --app wsgi tenants migrate' (docs/deploy.md), then export again."
+        ) from error
     except FileExistsError as error:
         raise click.ClickException(
             f"{out} already exists: nothing was exported. "

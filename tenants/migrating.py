@@ -226,6 +226,23 @@ def current_revision(connection: Connection, schema_name: str) -> str | None:
     return schema_revisions(connection, [schema_name])[schema_name]
 
 
+class SchemaBehind(RuntimeError):
+    """A schema not at the revision the code's models describe: read by them, it fails on
+    what it does not have yet (a column, a table)."""
+
+    def __init__(self, schema_name: str, revision: str | None, head: str) -> None:
+        super().__init__(f"{schema_name} is at revision {revision or 'none'}, not {head}")
+        self.schema_name, self.revision, self.head = schema_name, revision, head
+
+
+def check_up_to_date(connection: Connection, schema_name: str) -> None:
+    """Raise ``SchemaBehind`` unless the registry and ``schema_name`` are at their heads."""
+    heads = {"public": head_revision(PUBLIC_HEAD), schema_name: setting_head_revision()}
+    for name, revision in schema_revisions(connection, list(heads)).items():
+        if revision != heads[name]:
+            raise SchemaBehind(name, revision, heads[name])
+
+
 @dataclass(frozen=True)
 class SettingRevision:
     """A setting's schema and the revision its version table records."""

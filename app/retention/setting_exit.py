@@ -38,6 +38,7 @@ from app.retention.packs import FORMATS, write_journal
 from app.retention.purge import forget_rate_limits
 from app.retention.subject_access import plain_row
 from tenants.binding import any_status_context, bind_schema
+from tenants.migrating import check_up_to_date
 from tenants.models import Setting, SettingStatus
 from tenants.registry import forget_cached, setting_by_slug
 from tenants.schema import TenantModel
@@ -66,7 +67,8 @@ def export_setting(slug: str, out: Path, *, replace: bool = False) -> Exported:
     whole: an export that fails leaves ``out`` as it was (no file, or the one it
     replaces), so nothing half-written is ever taken for the whole. An existing ``out``
     is replaced only if asked (``replace``), else ``FileExistsError`` and nothing is
-    exported: an earlier export may be all that is left of a deleted setting."""
+    exported: an earlier export may be all that is left of a deleted setting. A schema
+    behind the code's migrations is not read (``SchemaBehind``): migrate it first."""
     if out.exists() and not replace:
         raise FileExistsError(out)
     with tempfile.NamedTemporaryFile(
@@ -74,7 +76,9 @@ def export_setting(slug: str, out: Path, *, replace: bool = False) -> Exported:
     ) as partial:
         written = Path(partial.name)
     try:
-        with any_status_context(slug):
+        with any_status_context(slug) as setting:
+            # The models read what the migrations add: a schema behind them is not read.
+            check_up_to_date(db.session.connection(), setting.schema_name)
             summary = _write_export(slug, written)
             _put_in_place(written, out, replace=replace)
             db.session.commit()  # the audit row, once the file is in place

@@ -151,3 +151,44 @@ def test_an_export_is_written_beside_its_file_and_renamed_only_when_whole(
     assert seen_while_writing == [b"last week's export"]
     assert out.read_bytes() == b"last week's export"
     assert sorted(tmp_path.iterdir()) == [out]  # the partial file is gone
+
+
+def _one_revision_behind(schema_name: str) -> None:
+    """The schema as it was before the newest setting revision: the code is newer."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    from tenants import migrating
+    from tenants.binding import bind_schema
+
+    newest = migrating._script_directory().get_revision(migrating.setting_head_revision())
+    with db.engine.begin() as connection:
+        bind_schema(connection, schema_name)
+        context = MigrationContext.configure(connection)
+        with Operations.context(context):
+            newest.module.downgrade()
+        connection.execute(
+            text(f'UPDATE "{schema_name}".alembic_version SET version_num = :v'),
+            {"v": newest.down_revision},
+        )
+
+
+def test_an_export_of_a_schema_behind_the_code_says_to_migrate_it_first(
+    app, make_setting, tmp_path
+):
+    """The models would read columns the schema does not have yet (a traceback): the
+    operator is told to run the migration first, as the deploy guide says."""
+    behind = make_setting()
+    with app.app_context():
+        _one_revision_behind(behind.schema_name)
+    out = tmp_path / "export.zip"
+    result = _cli(app, "export", behind.slug, "--out", str(out))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "flask --app wsgi tenants migrate" in result.output
+    assert "nothing was exported" in result.output and not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+    migrated = app.test_cli_runner().invoke(args=["tenants", "migrate"])
+    assert migrated.exit_code == 0, migrated.output
+    assert _cli(app, "export", behind.slug, "--out", str(out)).exit_code == 0
+    assert zipfile.is_zipfile(out)
