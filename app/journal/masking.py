@@ -315,6 +315,26 @@ def masked_caption(
     )
 
 
+# A photo's file name holds the first words of its observation, up to this many characters.
+FILE_TITLE_LENGTH = 32
+
+
+def file_title(shown_text: str, *, shown_child: ChildName, others: Sequence[ChildName]) -> str:
+    """The first words of an observation as its reader sees them (``shown_text``, other
+    children's names masked already), for a file name: ASCII, cut between words. Empty
+    if, so reduced, they would still read as another child's name: a file name is judged
+    as its reader sees it, like the page."""
+    kept: list[str] = []
+    for word in _ascii_slug(shown_text).split("-"):
+        if len("-".join([*kept, word])) > FILE_TITLE_LENGTH:
+            break
+        kept.append(word)
+    words = " ".join(kept)
+    if mask_other_children(words, shown_child=shown_child, others=others) != words:
+        return ""
+    return "-".join(kept)
+
+
 def photo_file_name(
     *,
     observed_on: date,
@@ -322,13 +342,14 @@ def photo_file_name(
     position: int,
     extension: str = "jpg",
     own_child: ChildName | None = None,
+    title: str = "",
 ) -> str:
     """A file name for an exported photo: date, observation and photo number, ASCII only.
 
     No child's name appears unless ``own_child`` is given: pass the child whose export it
-    is, and only when their name may appear. Other children's names cannot be passed.
-    Names are reduced to ASCII letters and digits ("Zoë" -> "zoe"); a name with nothing
-    left (written in another script) is left out.
+    is, and only when their name may appear. Other children's names cannot be passed:
+    ``title`` comes from ``file_title``. Names are reduced to ASCII letters and digits
+    ("Zoë" -> "zoe"); a name with nothing left (written in another script) is left out.
     """
     extension = extension.lower().lstrip(".")
     if extension not in _EXPORT_EXTENSIONS:
@@ -336,6 +357,8 @@ def photo_file_name(
     parts = [observed_on.isoformat()]
     if own_child is not None and (name := _ascii_slug(own_child.known_as)):
         parts.append(name)
+    if title:
+        parts.append(title)
     parts.extend([f"observation-{observation_id}", f"photo-{position}"])
     return "_".join(parts) + f".{extension}"
 

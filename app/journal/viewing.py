@@ -31,7 +31,13 @@ from app.auth.viewer import Reader, Viewer
 from app.journal import listing
 from app.journal.journal_page import OpenedJournalPage
 from app.journal.listing import Filters, ListedObservation, ListedPhoto
-from app.journal.masking import ChildName, mask_other_children, masked_caption, photo_file_name
+from app.journal.masking import (
+    ChildName,
+    file_title,
+    mask_other_children,
+    masked_caption,
+    photo_file_name,
+)
 from app.journal.models import Comment, GroupNamePolicy, Observation, Photo
 from app.journal.names import SettingChildren, family_of, name_of, setting_children
 from app.journal.photos import family_may_see_photo
@@ -265,8 +271,14 @@ class ChildView:
                 observation_id=observation.id,
                 position=number,
                 own_child=self.shown,
+                title=self._file_title(observation.text),
             ),
         )
+
+    def _file_title(self, text: str) -> str:
+        # Masked whatever the group-name policy: a saved file outlives the page it came from.
+        shown = _masked(text, self.shown, self.strangers).plain
+        return file_title(shown, shown_child=self.shown, others=self.strangers)
 
     def show(
         self, observation: AnyObservation, comments: Sequence[Comment] = ()

@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 from app.journal.masking import (
     ChildName,
+    file_title,
     find_mentions,
     find_names,
     mask_names,
@@ -371,4 +372,20 @@ def test_find_names_sees_every_name_of_the_children_however_written():
 def test_mask_names_hides_every_name_even_of_a_child_in_view():
     assert mask_names("Zoë and Amelia's hat", [ZOE_BROWN, AMELIA], "a child") == (
         "A child and a child's hat"
+    )
+
+
+def test_a_file_title_is_the_first_words_in_ascii_cut_between_words():
+    title = file_title(
+        "Amelia dug a very deep hole in the sandpit today!", shown_child=AMELIA, others=[OLIVER]
+    )
+
+    assert title == "amelia-dug-a-very-deep-hole-in"
+
+
+def test_a_file_title_that_reads_as_another_childs_name_is_left_out():
+    """Judged as its reader sees it: words the masking let through are not a file name."""
+    assert file_title("Amelia and Ollie dug", shown_child=AMELIA, others=[OLIVER]) == ""
+    assert file_title("Amelia and a friend dug", shown_child=AMELIA, others=[OLIVER]) == (
+        "amelia-and-a-friend-dug"
     )

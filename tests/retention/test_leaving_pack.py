@@ -293,3 +293,19 @@ def test_a_pack_asked_for_twice_by_a_double_tap_is_made_once(app, family, mail_o
     # Someone else asking for the same child's pack gets a pack of their own.
     _, managers = _make_pack(app, family, "manager")
     assert managers != first.headers["Location"]
+
+
+def test_the_packs_photos_are_named_by_date_and_words_without_another_childs_name(app, family):
+    """A family tells 200 photos apart by the observation's words, as they read them:
+    "Barty" stays out of the file names as he stays out of the text."""
+    made = _journal_of_a(app, family)
+    client, page_path = _make_pack(app, family)
+    photos = zipfile.ZipFile(io.BytesIO(client.get(f"{page_path}/journal.zip").data))
+    names = sorted(photos.namelist())
+    assert names == [
+        f"photos/2026-12-01_ada_ada-and-a-friend-built-a-tower_observation-{made['group']}"
+        "_photo-1.jpg",
+        f"photos/2026-12-01_ada_ada-painted-a-sunflower_observation-{made['alone']}_photo-1.jpg",
+    ]
+    for name in B_NAMES:
+        assert not any(name.lower() in file.lower() for file in names), name
