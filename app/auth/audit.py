@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import has_request_context, request
+from sqlalchemy import exists, select
 
 from app import clock
 from app.auth.models import AuditEntry, User
@@ -230,5 +231,23 @@ def record(
             subject_id=subject.id if subject else None,
             ip=ip or (request.remote_addr if has_request_context() else None),
             detail=detail,
+        )
+    )
+
+
+def done_a_moment_ago(event: str, *, actor: User, **detail: int) -> bool:
+    """Whether ``actor`` did ``event`` (to what ``detail`` names) within the window of a
+    request sent twice (``clock.sent_twice_since``): a second tap of a button whose first
+    tap deleted its object finds it here, where the object itself is gone."""
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    AuditEntry.event == event,
+                    AuditEntry.actor_id == actor.id,
+                    AuditEntry.at >= clock.sent_twice_since(),
+                    AuditEntry.detail.contains(detail),
+                )
+            )
         )
     )

@@ -32,6 +32,7 @@ from werkzeug.wrappers import Response
 from app import clock
 from app.access.policy import Action, NotAllowed, can, check
 from app.access.scopes import visible_child
+from app.auth import audit
 from app.auth.access import current_user, require, signed_in_account
 from app.auth.viewer import Viewer
 from app.config import MAX_REQUEST_MB
@@ -469,6 +470,11 @@ def confirm_delete_observation(observation_id: int) -> str:
 @require(Action.WRITE_OBSERVATIONS)
 def delete_observation(observation_id: int) -> Page:
     form = DeleteForm()
+    deleted = audit.done_a_moment_ago(
+        "observation.deleted", actor=signed_in_account(), observation_id=observation_id
+    )
+    if deleted and form.validate():  # a second tap: the first deleted it
+        return _success("The observation is deleted.", url_for("journal.index"))
     shown = _observation_or_404(observation_id)
     if form.validate():
         try:
@@ -760,6 +766,12 @@ def update_comment(child_id: int, observation_id: int, comment_id: int) -> Page:
 @require(Action.SEE_JOURNALS)
 def delete_comment(child_id: int, observation_id: int, comment_id: int) -> Response:
     _check_action()
+    if audit.done_a_moment_ago("comment.deleted", actor=signed_in_account(), comment_id=comment_id):
+        child = _child_or_404(child_id)  # a second tap: the first deleted it
+        return _success(
+            "Your comment is deleted.",
+            _comment_url(child, _in_journal_or_404(child, observation_id)),
+        )
     child, shown, comment = _own_comment_or_404(child_id, observation_id, comment_id)
     with conflict_if_refused(NotAllowed):
         comments.delete_comment(comment, by=signed_in_account())

@@ -244,6 +244,11 @@ def test_a_manager_deletes_a_published_observation_with_a_reason(app, family):
     assert not any(path.exists() for path in files)
     [entry] = _audit(app, family, "observation.deleted")
     assert entry["reason"] == "Photo of another child." and entry["status"] == "published"
+    again = post_form(manager, delete, {"reason": "Photo of another child."})  # a second tap
+    assert again.status_code == 303 and again.headers["Location"].endswith("/journal/")
+    assert "The observation is deleted." in manager.get("/journal/").text
+    assert post_form(staff, delete, {"reason": "Mine."}).status_code == 404
+    assert len(_audit(app, family, "observation.deleted")) == 1
     parent = signed_in(app, family, "parent_a")
     assert parent.get(_child_page(family, family.child_a_id, observation_id)).status_code == 404
 
@@ -431,6 +436,14 @@ def test_a_parent_changes_and_deletes_their_own_comment(app, family):
     with inside(app, family.slug):
         assert db.session.get(Comment, comment_id) is None
     assert [entry["comment_id"] for entry in _audit(app, family, "comment.deleted")] == [comment_id]
+
+    # A second tap of Delete (a double tap on a phone shows the second answer) says it is
+    # deleted, not "Page not found"; to anyone else the comment is simply not there.
+    again = post_form(parent, f"{page}/comments/{comment_id}/delete")
+    assert again.status_code == 303 and again.headers["Location"].endswith(f"{page}#comments")
+    assert "Your comment is deleted." in parent.get(page).text
+    assert post_form(staff, f"{page}/comments/{comment_id}/delete").status_code == 404
+    assert len(_audit(app, family, "comment.deleted")) == 1
 
 
 def test_a_hidden_comment_can_no_longer_be_changed_by_its_author(app, family):
