@@ -88,6 +88,11 @@ def suspend_command(slug: str) -> None:
 @click.argument("slug")
 def resume_command(slug: str) -> None:
     """Bring a suspended setting back online; everyone signs in afresh."""
+    current = setting_by_slug(slug)
+    if current is not None and current.status is SettingStatus.ACTIVE:
+        # Ending its sessions would sign a working nursery out, for nothing.
+        click.echo(f"Setting '{slug}' is already active; nobody was signed out.")
+        return
     # Before the setting comes back: sessions left from the suspension (Redis was down, or
     # another process signed someone in while its snapshot still showed the setting active)
     # must not come back with it. Redis down: the setting stays suspended.

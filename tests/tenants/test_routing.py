@@ -112,3 +112,12 @@ def test_a_resumed_setting_needs_a_fresh_sign_in(app, setting_with_manager):
     assert client.get("/account").status_code == 302
     assert sign_in(client, email).status_code == 303
     assert client.get("/account").status_code == 200
+
+
+def test_resuming_a_setting_that_is_active_signs_nobody_out(app, setting_with_manager):
+    """A resume typed for the wrong setting, or twice, must not sign a whole nursery out."""
+    setting, client, _email = setting_with_manager
+    result = app.test_cli_runner().invoke(args=["tenants", "resume", setting.slug])
+    assert result.exit_code == 0, result.output
+    assert "already active" in result.output
+    assert client.get("/account").status_code == 200
