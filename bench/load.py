@@ -384,11 +384,11 @@ class Phase:
     steady: bool  # all users running: the target is judged here
 
 
-def phases(
-    visits: list[Visit], run_started: float, seconds: float, options: Options
-) -> list[Phase]:
+def phases(visits: list[Visit], run_started: float, options: Options) -> list[Phase]:
     """The ramp (requests started while users were still arriving) and the steady state
-    after it; a phase with no request is left out."""
+    after it, to the deadline (no action starts after it; the last ones end later); a phase
+    with no request is left out."""
+    seconds = options.seconds
     ramp = min(options.ramp_seconds, seconds)
     found = [
         Phase(
@@ -550,7 +550,7 @@ def main() -> None:
         visits, run_started = run_users(stack, setting, cookie_name, options, photo)
         seconds = time.monotonic() - run_started
         after = stack.cpu_seconds()
-        parts = phases(visits.items, run_started, seconds, options)
+        parts = phases(visits.items, run_started, options)
         met = print_phases(parts)
         print_cpu_split(before, after, seconds)
         if options.split:
