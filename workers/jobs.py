@@ -81,6 +81,7 @@ JOBS: dict[str, str] = {
     "retention-purge": "workers.retention_purge:retention_purge",
     "spare-schemas": "tenants.spares:refill_spare_schemas",
     "photo-sweep": "app.journal.photo_processing:photo_sweep",
+    "pack-sweep": "app.retention.packs:pack_sweep",
 }
 
 

@@ -47,6 +47,7 @@ WHEN: dict[str, str] = {
     # Photos are processed by a task sent at each upload's commit (or on their first
     # fetch); this processes any whose task was lost (broker down, worker killed).
     "photo-sweep": "*/5 * * * *",
+    "pack-sweep": "*/5 * * * *",
 }
 
 RUN_JOB_TASK = "workers.run_job"

@@ -60,8 +60,10 @@ from app.retention.pdf_styles import pdf_paragraph
 from app.retention.schedule import retention_schedule
 from app.storage.deletions import schedule_file_deletion
 from tenants.binding import bind_schema, current_setting, tenant_context
+from tenants.each_setting import EachSettingReport, run_each_setting
 from tenants.routing import setting_url
 from workers.after_commit import send_task_after_commit
+from workers.jobs import job_lock
 
 log = logging.getLogger(__name__)
 
@@ -211,11 +213,52 @@ def build_pack_task(slug: str, pack_id: int) -> None:
         build_pack(pack_id)
 
 
-def build_pack(pack_id: int) -> None:
-    """Build the pack's three files, then mark it ready and email its link; commits."""
+LOST_AFTER = timedelta(minutes=10)
+"""A pack still queued or being made this long after it was asked for has lost its task
+(the broker was down at the commit, or its worker died): the ``pack-sweep`` job makes
+it. A journal of 500 observations takes well under a minute."""
+
+
+def building_lock(pack_id: int) -> str:
+    """The name of the lock (``workers.jobs.job_lock``) held while the pack is made:
+    its task and the sweep never make it at once, and the lock dies with its holder."""
+    return f"leaving-pack {current_setting().schema_name} {pack_id}"
+
+
+def build_pack(pack_id: int) -> bool:
+    """Build the pack's three files, then mark it ready and email its link; commits.
+    False when there was nothing to do: made already, or being made elsewhere."""
+    with job_lock(building_lock(pack_id)) as held:
+        return held is not None and _build(pack_id)
+
+
+def pack_sweep() -> EachSettingReport:
+    """The ``pack-sweep`` job: make every setting's packs whose task was lost."""
+    return run_each_setting(lambda setting: make_lost_packs())
+
+
+def make_lost_packs() -> dict[str, int] | None:
+    """Make the bound setting's packs queued or being made for longer than ``LOST_AFTER``
+    (one whose maker is alive holds its lock and is left to it). A pack that fails is
+    marked failed, its reader told on its page, and the run fails (recorded)."""
+    lost = list(
+        db.session.scalars(
+            select(LeavingPack.id)
+            .where(
+                LeavingPack.status.in_((PackStatus.QUEUED, PackStatus.BUILDING)),
+                LeavingPack.created_at < clock.now() - LOST_AFTER,
+            )
+            .order_by(LeavingPack.id)
+        )
+    )
+    made = sum(build_pack(pack_id) for pack_id in lost)
+    return {"packs made": made} if made else None
+
+
+def _build(pack_id: int) -> bool:
     pack = db.session.get(LeavingPack, pack_id)
     if pack is None or pack.status is PackStatus.READY:
-        return
+        return False
     viewer = db.session.get_one(User, pack.requested_by_id)
     child = db.session.get_one(Child, pack.child_id)
     _set_progress(pack_id, PackStatus.BUILDING, 0)
@@ -241,6 +284,7 @@ def build_pack(pack_id: int) -> None:
         expires_at=pack.expires_at,
     )
     db.session.commit()
+    return True
 
 
 def _set_progress(pack_id: int, status: PackStatus, progress: int) -> None:

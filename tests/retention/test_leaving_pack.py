@@ -8,21 +8,25 @@ import re
 import subprocess
 import unicodedata
 import zipfile
+from datetime import timedelta
 
 import jsonschema
 import pikepdf
 from sqlalchemy import select
 
+from app import clock
 from app.extensions import db
 from app.journal.models import Photo
 from app.retention import packs
-from app.retention.models import LeavingPack
+from app.retention.models import LeavingPack, PackStatus
 from app.retention.packs import pack_schema
 from tests.fixtures.smtp import text_of
 from tests.helpers.clients import post_form
 from tests.helpers.journal import observe, photo_bytes, signed_in
 from tests.helpers.people import inside
 from tests.helpers.retention import media_files
+from workers.jobs import job_lock, run_and_record
+from workers.models import Outcome
 
 B_NAMES = ["Bartholomew", "Barty", "Quince"]
 
@@ -309,3 +313,41 @@ def test_the_packs_photos_are_named_by_date_and_words_without_another_childs_nam
     ]
     for name in B_NAMES:
         assert not any(name.lower() in file.lower() for file in names), name
+
+
+def test_a_pack_whose_task_was_lost_is_made_by_the_sweep_and_announced_once(
+    app, family, mail_outbox, tasks_left_to_workers
+):
+    """The broker took the task but no worker ever will (or the broker was down when the
+    request committed): the pack is not left "being made" for ever."""
+    _journal_of_a(app, family)
+    client, page_path = _make_pack(app, family)
+    with app.app_context():
+        run_and_record("pack-sweep")
+    assert "being made" in client.get(page_path).text  # not lost yet
+    clock.advance(packs.LOST_AFTER + timedelta(minutes=1))
+
+    with app.app_context():
+        run = run_and_record("pack-sweep")
+        again = run_and_record("pack-sweep")
+        run_and_record("email-delivery")  # no worker takes the task sent after the commit
+
+    # (other tests' settings may hold lost packs too: the job runs over every setting)
+    assert run.outcome is again.outcome is Outcome.SUCCEEDED and "packs made" in run.summary
+    assert "2 observations and 2 photos" in client.get(page_path).text
+    assert client.get(f"{page_path}/journal.pdf").status_code == 200
+    assert len(mail_outbox.to(family.email("parent-a"))) == 1
+
+
+def test_a_pack_being_made_is_not_made_again_by_the_sweep(app, family, tasks_left_to_workers):
+    _journal_of_a(app, family)
+    _make_pack(app, family)
+    clock.advance(packs.LOST_AFTER + timedelta(minutes=1))
+    with inside(app, family.slug):
+        [pack] = db.session.scalars(select(LeavingPack)).all()
+        with job_lock(packs.building_lock(pack.id)) as held:
+            assert held is not None
+            with app.app_context():
+                run_and_record("pack-sweep")
+    with inside(app, family.slug):
+        assert db.session.get_one(LeavingPack, pack.id).status is PackStatus.QUEUED
