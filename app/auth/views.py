@@ -439,7 +439,9 @@ def invite() -> Response | tuple[str, int] | str:
                 signed_in_account(),
             )
         except operations.DeactivatedAccount as existing:
-            return render_template("people/offer_reactivation.html", person=existing.user)
+            return render_template(
+                "people/offer_reactivation.html", person=existing.user, role=Role(form.role.data)
+            )
         except InvalidInput as error:
             errors = {"email" if "email" in str(error).lower() else "full_name": [str(error)]}
         else:

@@ -72,6 +72,11 @@ class ProposedLink:
         return self.existing is not None and self.existing.status is AccountStatus.DEACTIVATED
 
     @property
+    def changes_role(self) -> bool:
+        """The account is a former member of staff's: it comes back as a parent's."""
+        return self.existing is not None and self.existing.role is not Role.PARENT
+
+    @property
     def account_key(self) -> str:
         """Which account the screen showed, and whether it offered to reactivate it;
         confirming must name the same."""
@@ -86,16 +91,26 @@ def propose_link(full_name: str, email: str, relationship: str) -> ProposedLink:
     address = checked_email(email)
     relationship = clean_relationship(relationship)
     existing = user_with_email(address)
-    if existing is not None and existing.role is not Role.PARENT:
+    if (
+        existing is not None
+        and existing.role is not Role.PARENT
+        and existing.status is not AccountStatus.DEACTIVATED
+    ):
         raise InvalidField(
-            "email", "That email belongs to a member of staff, not a parent or carer."
+            "email",
+            "That email belongs to a member of staff, not a parent or carer: one account "
+            "has one role, and theirs is still in use.",
         )
     return ProposedLink(name, address, relationship, existing)
 
 
 def link_proposed(proposal: ProposedLink, child: Child, *, by: User) -> ParentLink:
-    """Link as confirmed: to the existing account, or to a parent invited now."""
+    """Link as confirmed: to the existing account, or to a parent invited now; a former
+    member of staff's account comes back as a parent's first."""
     parent = proposal.existing or add_parent(proposal.full_name, proposal.email, by=by)
+    if proposal.changes_role:
+        reactivate_account(parent, by=by, role=Role.PARENT)
+        return link_parent(parent, child, proposal.relationship, by=by)
     return link_parent(parent, child, proposal.relationship, by=by, reactivate=proposal.reactivates)
 
 

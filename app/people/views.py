@@ -9,9 +9,9 @@ half-way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app import clock
@@ -451,7 +451,11 @@ def create_staff() -> Page:
                 by=signed_in_account(),
             )
         except DeactivatedAccount as existing:  # raised before any write
-            return render_template("people/offer_reactivation.html", person=existing.user)
+            return render_template(
+                "people/offer_reactivation.html",
+                person=existing.user,
+                role=Role(form.role.data),
+            )
         except InvalidInput as error:
             errors = field_errors(error, "email")
         else:
@@ -541,17 +545,34 @@ def deactivate(user_id: int) -> Response:
     )
 
 
+def _role_to_come_back_as(values: Mapping[str, str]) -> Role | None:
+    """The role an invitation asked for, which a deactivated account comes back with."""
+    if not values.get("role"):
+        return None
+    try:
+        return Role(values["role"])
+    except ValueError:
+        abort(400, description="Choose a role from the list.")
+
+
 @bp.get("/<id:user_id>/reactivate")
 @require(Action.MANAGE_PEOPLE)
 def confirm_reactivate(user_id: int) -> str:
-    return _confirmation(user_id, "people/confirm_reactivate.html")
+    person = _account_or_404(user_id)
+    return render_template(
+        "people/confirm_reactivate.html",
+        person=person,
+        back=_person_page(person),
+        new_role=_role_to_come_back_as(request.args),
+    )
 
 
 @bp.post("/<id:user_id>/reactivate")
 @require(Action.MANAGE_PEOPLE)
 def reactivate(user_id: int) -> Response:
+    role = _role_to_come_back_as(request.form)
     return _access_changed(
         user_id,
-        lambda person: accounts.reactivate_account(person, by=signed_in_account()),
+        lambda person: accounts.reactivate_account(person, by=signed_in_account(), role=role),
         "{name}'s account is back: they have been emailed a link to choose a new password and PIN.",
     )

@@ -183,3 +183,81 @@ def test_archive_unlink_and_deactivate_ask_first_and_say_what_will_happen(app, n
         assert db.session.get_one(Child, nursery.child_id).archived_at is None
         assert links_of(nursery.parent_id) == [nursery.child_id]
         assert get_user(nursery.parent_id).status is AccountStatus.ACTIVE
+
+
+# ---------------------------------------------------------------- another role
+
+
+def _role_changes(app, nursery) -> list[dict]:
+    with inside(app, nursery.slug):
+        entries = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.event == "role_changed")
+        ).all()
+        return [entry.detail for entry in entries]
+
+
+def test_a_former_parent_invited_as_staff_comes_back_as_staff(app, nursery, mail_outbox):
+    """One account per email: the former parent's comes back with the new role, their links
+    to children ended, and they choose new secrets from the activation link."""
+    _deactivate(app, nursery, nursery.parent_id)
+    email = email_of(nursery, "parent")
+    manager = signed_in(app, nursery, "manager")
+    offer = post_form(
+        manager, "/people/staff/new", {"full_name": "Pat Parent", "email": email, "role": "staff"}
+    )
+    assert offer.status_code == 200 and "Pat Parent used to have an account" in offer.text
+    confirm_path = f"/people/{nursery.parent_id}/reactivate?role=staff"
+    assert f'href="{confirm_path}"' in offer.text.replace("&amp;", "&")
+    confirm = manager.get(confirm_path).text
+    assert "as staff" in confirm and "links to children end" in confirm
+
+    done = post_form(manager, f"/people/{nursery.parent_id}/reactivate", {"role": "staff"})
+    assert done.status_code == 303
+    with inside(app, nursery.slug):
+        person = get_user(nursery.parent_id)
+        assert (person.role.value, person.status) == ("staff", AccountStatus.INVITED)
+        assert links_of(nursery.parent_id) == []
+    assert _role_changes(app, nursery) == [
+        {"role": "staff", "former_role": "parent", "links_ended": 1}
+    ]
+    _activate_from_email(app, nursery, mail_outbox, email)
+    client = client_for(app, nursery.slug)
+    sign_in(client, email, NEW_PASSWORD, NEW_PIN)
+    assert client.get("/journal/observations/new").status_code == 200  # staff's page
+
+
+def test_a_former_member_of_staff_linked_as_a_parent_comes_back_as_a_parent(
+    app, nursery, mail_outbox
+):
+    _deactivate(app, nursery, nursery.staff_id)
+    email = email_of(nursery, "staff")
+    manager = signed_in(app, nursery, "manager")
+    details = {"full_name": "Sam Staff", "email": email, "relationship": "Father"}
+    path = f"/people/children/{nursery.other_child_id}/parents"
+    screen = post_form(manager, path, details)
+    assert screen.status_code == 200, screen.text
+    assert "comes back as a parent or carer" in screen.text
+    shown = re.search(r'name="shown_parent_id" value="([^"]+)"', screen.text).group(1)
+    done = post_form(manager, path, {**details, "confirmed": "yes", "shown_parent_id": shown})
+    assert done.status_code == 303
+    with inside(app, nursery.slug):
+        person = get_user(nursery.staff_id)
+        assert (person.role.value, person.status) == ("parent", AccountStatus.INVITED)
+        assert links_of(nursery.staff_id) == [nursery.other_child_id]
+        # A parent is nobody's key person: the child they cared for is left to choose again.
+        assert db.session.get_one(Child, nursery.child_id).key_person_id is None
+    assert _role_changes(app, nursery) == [
+        {"role": "parent", "former_role": "staff", "links_ended": 0}
+    ]
+    assert mail_outbox.to(email)
+
+
+def test_an_active_account_keeps_its_role(app, nursery):
+    manager = signed_in(app, nursery, "manager")
+    details = {"full_name": "Sam", "email": email_of(nursery, "staff"), "relationship": "Father"}
+    refused = post_form(manager, f"/people/children/{nursery.other_child_id}/parents", details)
+    assert refused.status_code == 422 and "belongs to a member of staff" in refused.text
+    refused = post_form(manager, f"/people/{nursery.staff_id}/reactivate", {"role": "parent"})
+    assert refused.status_code == 409
+    assert _status(app, nursery, nursery.staff_id) is AccountStatus.ACTIVE
+    assert _role_changes(app, nursery) == []
