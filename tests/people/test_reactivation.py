@@ -6,6 +6,7 @@ first, on a page that says what will happen."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import select
@@ -97,26 +98,33 @@ def test_only_a_deactivated_account_is_reactivated(app, nursery):
     assert _status(app, nursery, nursery.parent_id) is AccountStatus.ACTIVE
 
 
-def test_linking_a_deactivated_parent_offers_to_reactivate_them(app, nursery, mail_outbox):
-    _deactivate(app, nursery, nursery.parent_id)
-    email = email_of(nursery, "parent")
+def _link_deactivated(app, nursery, user_id: int, who: str, name: str) -> tuple[str, Callable]:
+    """Link the deactivated account of ``who`` to Bo as the manager would: the email typed,
+    the confirmation screen read; returns its text, and a function that confirms it."""
+    _deactivate(app, nursery, user_id)
     manager = signed_in(app, nursery, "manager")
-    details = {"full_name": "Pat Parent", "email": email, "relationship": "Mother"}
+    details = {"full_name": name, "email": email_of(nursery, who), "relationship": "Carer"}
     path = f"/people/children/{nursery.other_child_id}/parents"
     screen = post_form(manager, path, details)
-    assert screen.status_code == 200
-    assert "account is deactivated" in screen.text
-    assert "Yes, reactivate and link Pat Parent to Bo Lind" in screen.text
+    assert screen.status_code == 200, screen.text
     shown = re.search(r'name="shown_parent_id" value="([^"]+)"', screen.text).group(1)
+    confirmed = {**details, "confirmed": "yes", "shown_parent_id": shown}
+    return screen.text, lambda: post_form(manager, path, confirmed)
 
-    done = post_form(manager, path, {**details, "confirmed": "yes", "shown_parent_id": shown})
+
+def test_linking_a_deactivated_parent_offers_to_reactivate_them(app, nursery, mail_outbox):
+    screen, confirm = _link_deactivated(app, nursery, nursery.parent_id, "parent", "Pat Parent")
+    assert "account is deactivated" in screen
+    assert "Yes, reactivate and link Pat Parent to Bo Lind" in screen
+
+    done = confirm()
     assert done.status_code == 303
     with inside(app, nursery.slug):
         assert sorted(links_of(nursery.parent_id)) == sorted(
             [nursery.child_id, nursery.other_child_id]
         )
         assert get_user(nursery.parent_id).status is AccountStatus.INVITED
-    assert mail_outbox.to(email), "the parent is emailed a new activation link"
+    assert mail_outbox.to(email_of(nursery, "parent")), "emailed a new activation link"
 
 
 def test_linking_from_the_parents_page_reactivates_too(app, nursery):
@@ -229,17 +237,9 @@ def test_a_former_parent_invited_as_staff_comes_back_as_staff(app, nursery, mail
 def test_a_former_member_of_staff_linked_as_a_parent_comes_back_as_a_parent(
     app, nursery, mail_outbox
 ):
-    _deactivate(app, nursery, nursery.staff_id)
-    email = email_of(nursery, "staff")
-    manager = signed_in(app, nursery, "manager")
-    details = {"full_name": "Sam Staff", "email": email, "relationship": "Father"}
-    path = f"/people/children/{nursery.other_child_id}/parents"
-    screen = post_form(manager, path, details)
-    assert screen.status_code == 200, screen.text
-    assert "comes back as a parent or carer" in screen.text
-    shown = re.search(r'name="shown_parent_id" value="([^"]+)"', screen.text).group(1)
-    done = post_form(manager, path, {**details, "confirmed": "yes", "shown_parent_id": shown})
-    assert done.status_code == 303
+    screen, confirm = _link_deactivated(app, nursery, nursery.staff_id, "staff", "Sam Staff")
+    assert "comes back as a parent or carer" in screen
+    assert confirm().status_code == 303
     with inside(app, nursery.slug):
         person = get_user(nursery.staff_id)
         assert (person.role.value, person.status) == ("parent", AccountStatus.INVITED)
@@ -249,7 +249,7 @@ def test_a_former_member_of_staff_linked_as_a_parent_comes_back_as_a_parent(
     assert _role_changes(app, nursery) == [
         {"role": "parent", "former_role": "staff", "links_ended": 0}
     ]
-    assert mail_outbox.to(email)
+    assert mail_outbox.to(email_of(nursery, "staff"))
 
 
 def test_an_active_account_keeps_its_role(app, nursery):
