@@ -60,6 +60,18 @@ _INVISIBLE = dict.fromkeys(
 
 APOSTROPHES = "'\u2019\u02bc\u2018`"
 _LETTER_APOSTROPHE = "\u02bc"  # the modifier letter apostrophe (Ukrainian keyboards type it)
+# Lower-case letters of other alphabets a reader cannot tell from a Latin one (from
+# Unicode's confusables): matching reads each as that Latin letter, in names and text
+# alike, so a name typed with a keyboard switched mid-word, or pasted, is still found.
+# The purge's scan in SQL reads them so too (``app.retention.purge``).
+LOOK_ALIKES = (
+    "\u0430\u0441\u0435\u043e\u0440\u0445\u0443\u0456"  # Cyrillic
+    "\u0458\u0455\u04bb\u0501\u051b\u051d\u04cf"
+    "\u03bf\u03b9\u03bd\u03ba\u03c1\u03c7\u03c5"  # Greek
+    "\u1d20"  # small capital V
+)
+LATIN_LOOKS = "aceopxyijshdqwloivkpxuv"
+_AS_LATIN = str.maketrans(LOOK_ALIKES, LATIN_LOOKS)
 _HYPHENS = "-\u2010\u2011\u2012\u2013"
 _UNIFY_PUNCTUATION = str.maketrans(
     APOSTROPHES + _HYPHENS, "'" * len(APOSTROPHES) + "-" * len(_HYPHENS)
@@ -328,14 +340,14 @@ _IGNORED = regex.compile(r"\p{Default_Ignorable_Code_Point}")
 @lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
     """One character as matching sees it: compatibility-decomposed (full-width Z is Z), without
-    Latin/Greek/Cyrillic accents or invisible characters, case-folded, dotless i as i."""
+    Latin/Greek/Cyrillic accents or invisible characters, case-folded, dotless i as i, a
+    Cyrillic or Greek look-alike as its Latin letter (``LOOK_ALIKES``)."""
     if ch == _LETTER_APOSTROPHE:
         # A letter to the regex's word edges: "Zoë" + U+02BC + "s" would be one word.
         return "'"
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", ch).casefold())
-    return "".join(c for c in folded if not _is_accent(c) and not _is_invisible(c)).replace(
-        "\u0131", "i"
-    )
+    kept = "".join(c for c in folded if not _is_accent(c) and not _is_invisible(c))
+    return kept.replace("\u0131", "i").translate(_AS_LATIN)
 
 
 def _is_invisible(ch: str) -> bool:

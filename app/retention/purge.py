@@ -74,7 +74,7 @@ from app.journal.models import (
     PhotoState,
 )
 from app.journal.names import names_of_children
-from app.journal.text import ObservationText, separated_by_spaces
+from app.journal.text import LATIN_LOOKS, LOOK_ALIKES, ObservationText, separated_by_spaces
 from app.mail.models import OutboxMessage
 from app.people.models import Child, ParentLink
 from app.redis_store import get_redis
@@ -670,9 +670,17 @@ def _folded_readings(text: ColumnElement[str]) -> ColumnElement[str]:
     decomposed = func.normalize(text, literal_column("NFKD"))
     lower = func.lower(func.regexp_replace(decomposed, r"[\u0300-\u036f]", "", "g"))
     # What case-folding does beyond lower case: ß is ss, final sigma is sigma, dotless i is
-    # i; and the joiners stored text keeps, which matching ignores, are dropped.
+    # i; the modifier letter apostrophe is an apostrophe (it parts words) and look-alike
+    # letters of other alphabets are their Latin letters (as in ``app.journal.text``);
+    # and the joiners stored text keeps, which matching ignores, are dropped.
     folded = func.replace(
-        func.translate(lower, "\u03c2\u0131\u200c\u200d", "\u03c3i"), "\u00df", "ss"
+        func.translate(
+            lower,
+            "\u03c2\u0131\u02bc" + LOOK_ALIKES + "\u200c\u200d",
+            "\u03c3i'" + LATIN_LOOKS,
+        ),
+        "\u00df",
+        "ss",
     )
     joined = func.regexp_replace(folded, r"<[^>]*>|[*_~\\]+", "", "g")
     return func.concat_ws(" ", folded, joined)

@@ -91,6 +91,28 @@ def test_other_children_become_a_friend(text: str, expected: str):
     assert masked(text) == expected
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "\u041eliver",  # Cyrillic capital O
+        "Ol\u0456v\u0435r",  # Cyrillic i and e
+        "Oli\u03bder",  # Greek nu for v
+        "OLIV\u0415R",  # Cyrillic capital E
+        "Oli\u1d20er",  # small capital v
+    ],
+)
+def test_a_name_written_with_look_alike_letters_of_another_script_is_masked(written):
+    """A reader sees Oliver, whichever alphabet each of its letters came from (a keyboard
+    switched mid-word, a name pasted from elsewhere)."""
+    assert masked(f"Amelia and {written} played.") == "Amelia and a friend played."
+
+
+def test_a_cyrillic_name_written_with_latin_look_alikes_is_masked_too():
+    assert masked("Amelia and O\u043be\u0433 played.", AMELIA, OLEG) == (
+        "Amelia and a friend played."
+    )
+
+
 @pytest.mark.parametrize("written", ["Dar\u02bcya", "Dar'ya", "Dar\u2019ya", "DAR\u02bcYA"])
 def test_a_name_written_with_the_modifier_letter_apostrophe_is_masked_however_typed(written):
     darya = ChildName(19, "Dar\u02bcya", "Koval")

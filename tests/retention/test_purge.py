@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app import clock
@@ -281,6 +282,23 @@ def test_a_name_spelled_so_that_only_the_reader_sees_it_goes_too(app, family):
     with inside(app, family.slug):
         written = db.session.get_one(Observation, named).text
     assert len(find_mentions(written, targets=[ada], protected=[])) == len(spellings)
+    archive(app, family, family.child_a_id)
+
+    assert _purge_on_the_page(app, family)[1].status_code == 303
+
+    with inside(app, family.slug):
+        kept = db.session.get_one(Observation, named).text
+    assert find_mentions(kept, targets=[ada], protected=[]) == [], kept
+
+
+@pytest.mark.parametrize("written", ["Ad\u0430", "\u041ekafor", "Ada\u02bcs"])
+def test_a_name_with_a_look_alike_letter_is_scrubbed_where_it_is_the_only_mention(
+    app, family, written
+):
+    """The scan in SQL reads a Cyrillic or Greek look-alike as its Latin letter, as the
+    masking does: an observation naming the child only so is found, and scrubbed."""
+    named = observe(app, family, [family.child_b_id], f"Barty waved at {written}.")
+    ada = ChildName(family.child_a_id, "Ada", "Okafor", None)
     archive(app, family, family.child_a_id)
 
     assert _purge_on_the_page(app, family)[1].status_code == 303
