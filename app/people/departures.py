@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy import ColumnElement, Select, select
 
-from app.auth.models import User
+from app.auth.models import AccountStatus, User
 from app.auth.viewer import Reader
 from app.extensions import db
 from app.mail import queue_email
@@ -33,16 +33,20 @@ def _children_here(parent_id: int | ColumnElement[int]) -> Select[tuple[Child]]:
 
 
 def tell_returning_parents() -> int:
-    """Void the notice of each parent with a child at the setting again, and email them
-    (once: the notice goes with it) that their access continues; returns how many."""
+    """Void the notice of each parent with a child at the setting again, and email those
+    whose access has not ended yet (once: the notice goes with it) that it continues;
+    returns how many were told. An account closed already stays closed: a manager
+    reactivates it."""
     returning = db.session.scalars(
         select(ParentDeparture).where(_children_here(ParentDeparture.user_id).exists())
     ).all()
-    for departure in returning:
+    told = [d for d in returning if d.user.status is not AccountStatus.DEACTIVATED]
+    for departure in told:
         _tell_access_continues(departure.user)
+    for departure in returning:
         db.session.delete(departure)
     db.session.flush()
-    return len(returning)
+    return len(told)
 
 
 def _tell_access_continues(parent: User) -> None:

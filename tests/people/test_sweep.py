@@ -205,6 +205,23 @@ def test_a_parent_whose_child_comes_back_is_told_once_that_their_access_continue
     assert len(mail_outbox.to(parent_email, timeout=0.5)) == 2
 
 
+def test_a_parent_whose_access_has_ended_is_not_told_it_continues(app, nursery, mail_outbox):
+    """Their child back after the grace period: the account stays closed (the manager
+    reactivates it, with a fresh link), and no email says otherwise."""
+    parent_email = f"pat@{nursery.slug}.example.org"
+    _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
+    _sweep(app, nursery.slug)
+    assert len(mail_outbox.to(parent_email)) == 1
+    _on(TODAY + timedelta(days=14))
+    assert _sweep(app, nursery.slug).parents_deactivated == 1
+    manager = signed_in(app, nursery, "manager")
+    back = post_form(manager, f"/people/children/{nursery.child_id}/leaving", {"leaving_date": ""})
+    assert back.status_code == 303, back.text
+    assert len(mail_outbox.to(parent_email, timeout=0.5)) == 1
+    with inside(app, nursery.slug):
+        assert get_user(nursery.parent_id).status is AccountStatus.DEACTIVATED
+
+
 def test_the_sweep_covers_every_setting_and_one_failure_stops_none_of_the_others(
     app, nursery, make_setting, mail_outbox
 ):
