@@ -96,12 +96,16 @@ def _clean_text(raw: str, *, max_length: int, what: str) -> str:
 
 def publish_policy(raw_text: str, *, by: User) -> UsagePolicy:
     """Publish a new version; everyone (but its author) must accept it before going on.
+    The same text sent again by its author a moment later is the version just published.
 
     The registry row is updated first, which locks it: two managers publishing at once
     get consecutive versions, never the same one.
     """
     text = _clean_text(raw_text, max_length=POLICY_LENGTH, what="The policy")
-    if text == current_policy().text:
+    current = _newest_policy_locked()
+    if text == current.text:
+        if _published_a_moment_ago(current, by):
+            return current  # the same form sent twice (a double tap): that is this version
         raise InvalidInput("The policy is unchanged, so there is no new version to publish.")
     call_after_commit(forget_cached)  # the snapshot holds the version in force
     version = db.session.execute(
@@ -118,6 +122,22 @@ def publish_policy(raw_text: str, *, by: User) -> UsagePolicy:
     audit.record("usage_policy_published", actor=by, version=version)
     _accept_own_policy(by, version)
     return policy
+
+
+def _newest_policy_locked() -> UsagePolicy:
+    """The newest version, read with the registry row locked: a publish sent at the same
+    moment (a double tap) waits for this one, then reads the version it made (not the
+    process's registry snapshot, which may not have it yet)."""
+    db.session.execute(
+        select(Setting.id).where(Setting.id == current_setting().id).with_for_update()
+    )
+    return db.session.scalars(
+        select(UsagePolicy).order_by(UsagePolicy.version.desc()).limit(1)
+    ).one()
+
+
+def _published_a_moment_ago(policy: UsagePolicy, by: User) -> bool:
+    return policy.published_by_id == by.id and policy.published_at >= clock.sent_twice_since()
 
 
 def _accept_own_policy(author: User, version: int) -> None:

@@ -3,12 +3,17 @@ force is accepted, at the first sign-in and again after each new version."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from app import clock
 from app.auth.pending import ALWAYS_OPEN
-from app.responsible_use.models import PolicyAcceptance
+from app.extensions import db
+from app.responsible_use.models import PolicyAcceptance, UsagePolicy
+from tenants.binding import tenant_context
 from tests.helpers.clients import (
     accept_usage_policy,
     client_for,
@@ -187,6 +192,28 @@ def test_an_unchanged_policy_is_not_a_new_version_and_only_managers_publish(app,
     assert unchanged.status_code == 422 and "unchanged" in unchanged.text
     assert _publish(staff, "My own rules.").status_code == 403
     assert staff.get("/account").status_code == 200, "nothing new to accept"
+
+
+def test_publish_tapped_twice_is_one_new_version(app, make_setting):
+    """A double tap shows the second answer: it says the version is published (not that the
+    policy is unchanged, which reads as the publishing having failed), and makes no
+    second version for everyone to accept."""
+    setting = make_setting()
+    with app.app_context():
+        manager_email = make_user(setting.slug, role="manager")
+    manager = client_for(app, setting.slug)
+    sign_in(manager, manager_email)
+
+    first = _publish(manager, "Be kind online.")
+    second = _publish(manager, "Be kind online.")
+
+    assert first.status_code == second.status_code == 303
+    assert "Version 2 is published" in manager.get("/responsible-use").text
+    with app.app_context(), tenant_context(setting.slug):
+        assert db.session.scalar(select(func.max(UsagePolicy.version))) == 2
+    clock.move_to(clock.now() + clock.SENT_TWICE_WITHIN + timedelta(seconds=1))
+    later = _publish(manager, "Be kind online.")
+    assert later.status_code == 422 and "unchanged" in later.text
 
 
 def app_default_policy() -> str:
