@@ -238,10 +238,13 @@ def record(
     )
 
 
-def done_a_moment_ago(event: str, *, actor: User, **detail: int) -> bool:
-    """Whether ``actor`` did ``event`` (to what ``detail`` names) within the window of a
-    request sent twice (``clock.sent_twice_since``): a second tap of a button whose first
-    tap deleted its object finds it here, where the object itself is gone."""
+def done_a_moment_ago(
+    event: str, *, actor: User, subject: User | None = None, **detail: int | str
+) -> bool:
+    """Whether ``actor`` did ``event`` (to ``subject``, or what ``detail`` names) within
+    the window of a request sent twice (``clock.sent_twice_since``): a second tap of a
+    button whose first tap deleted its object finds it here, where the object is gone."""
+    about = [AuditEntry.subject_id == subject.id] if subject is not None else []
     return bool(
         db.session.scalar(
             select(
@@ -250,6 +253,7 @@ def done_a_moment_ago(event: str, *, actor: User, **detail: int) -> bool:
                     AuditEntry.actor_id == actor.id,
                     AuditEntry.at >= clock.sent_twice_since(),
                     AuditEntry.detail.contains(detail),
+                    *about,
                 )
             )
         )

@@ -20,10 +20,12 @@ from app.auth.models import STAFF_ROLES, AccountStatus, Role, User
 from app.extensions import db
 from app.journal.text import clean_observation_text
 from app.people.models import Child, StaffMember
-from app.retention.ledger import RecordType
+from app.retention import ledger
+from app.retention.ledger import PurgeReason, RecordType
 from app.retention.models import HOLD_REASON_LENGTH, LegalHold
 from app.retention.schedule import purge_date
 from app.validation import InvalidInput
+from tenants.binding import current_setting
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,18 @@ def archived_person(record_type: RecordType, person_id: int) -> ArchivedPerson |
 # ---------------------------------------------------------------- legal holds
 
 
+def purged_a_moment_ago(record_type: RecordType, person_id: int) -> bool:
+    """Whether a manager purged this person within the window of a request sent twice
+    (``clock.sent_twice_since``): a second tap of "Purge now" finds nobody, and the
+    ledger, which names purged rows by id only, is what says who went."""
+    return any(
+        entry.record_type is record_type
+        and entry.subject_id == person_id
+        and entry.reason is PurgeReason.MANAGER
+        for entry in ledger.entries_for(current_setting().slug, clock.sent_twice_since())
+    )
+
+
 def audited_about(record_type: RecordType, person_id: int) -> dict[str, Any]:
     """How an audit entry names whom it is about: ``child_id`` in its details, or the
     account as its subject. Both are how the audit log's person filter finds the entry
@@ -173,9 +187,22 @@ def _hold_reason(reason: str, missing: str) -> str:
     return reason
 
 
+def _sent_twice(event: str, person: ArchivedPerson, reason: str, by: User) -> bool:
+    """Whether ``by`` did ``event`` to ``person`` for this reason a moment ago: the same
+    form sent twice (a second tap), answered as the first was."""
+    try:
+        reason = _hold_reason(reason, "")
+    except InvalidInput:
+        return False
+    about = audited_about(person.record_type, person.id)
+    return audit.done_a_moment_ago(event, actor=by, reason=reason, **about)
+
+
 def place_hold(person: ArchivedPerson, reason: str, *, by: User) -> LegalHold:
     """Stop the purge of ``person`` until the hold is lifted; the reason is required."""
     if person.hold is not None:
+        if _sent_twice("retention.hold_placed", person, reason, by):
+            return person.hold
         raise InvalidInput(f"{person.name}'s records are already on hold.")
     reason = _hold_reason(reason, "Give the reason for the hold.")
     key = "child_id" if person.record_type is RecordType.CHILD else "user_id"
@@ -196,6 +223,8 @@ def lift_hold(person: ArchivedPerson, reason: str, *, by: User) -> None:
     """Let the purge take ``person`` again, on their purge date or at the next run; the
     reason is required, as placing's is: the audit entry is all that says why once lifted."""
     if person.hold is None:
+        if _sent_twice("retention.hold_lifted", person, reason, by):
+            return
         raise InvalidInput(f"{person.name}'s records are not on hold.")
     reason = _hold_reason(reason, "Give the reason for lifting the hold.")
     db.session.execute(delete(LegalHold).where(LegalHold.id == person.hold.id))

@@ -160,8 +160,14 @@ def _same_name(typed: str, name: str) -> bool:
 @bp.post(f"/archive/{KINDS}/<id:person_id>/purge")
 @require(Action.MANAGE_RECORDS)
 def purge(kind: str, person_id: int) -> Page:
-    shown = _person_or_404(kind, person_id)
     form = PurgeForm()
+    shown = archived.archived_person(RecordType(kind), person_id)
+    if shown is None:
+        if form.validate() and archived.purged_a_moment_ago(RecordType(kind), person_id):
+            # A second tap: the first purged them.
+            flash("Their records are purged.", "success")
+            return redirect(url_for("retention.archive"), code=303)
+        abort(404)
     problem = None
     if not form.validate():
         problem = "Type their full name to confirm."

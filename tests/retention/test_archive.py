@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from app import clock
-from app.auth.models import User
+from app.auth.models import AuditEntry, User
 from app.auth.operations import deactivate_user
 from app.extensions import db
 from app.people.models import Child
@@ -14,7 +16,7 @@ from app.retention.models import HOLD_REASON_LENGTH
 from tests.helpers.clients import post_form
 from tests.helpers.journal import signed_in
 from tests.helpers.people import get_user, inside
-from tests.helpers.retention import archive
+from tests.helpers.retention import archive, ledger_entries
 
 
 def _row(page: str, name: str) -> str:
@@ -125,3 +127,52 @@ def test_why_a_hold_was_placed_and_why_it_was_lifted_are_in_the_audit_log(app, f
     assert "Claim settled" in lifted and "Claim from" not in lifted
     again = post_form(manager, f"{page}/lift", {"reason": "Twice"})
     assert again.status_code == 422 and "not on hold" in again.text
+
+
+def test_a_second_tap_of_purge_now_is_answered_as_the_first(app, family):
+    """The first tap purged them; the second, arriving after, finds nobody: the manager
+    is told their records are purged, not that the page does not exist."""
+    archive(app, family, family.child_a_id)
+    with inside(app, family.slug):
+        deactivate_user(get_user(family.staff_id), by=None, reason="left")
+        db.session.commit()
+    manager = signed_in(app, family, "manager")
+    for kind, person_id, name in (
+        ("child", family.child_a_id, "Ada Okafor"),
+        ("staff", family.staff_id, "Sam Staff"),
+    ):
+        taps = [
+            post_form(
+                manager, f"/retention/archive/{kind}/{person_id}/purge", {"confirm_name": name}
+            )
+            for _ in range(2)
+        ]
+        assert [tap.status_code for tap in taps] == [303, 303], kind
+        assert taps[1].headers["Location"] == taps[0].headers["Location"]
+        assert "records are purged" in manager.get("/retention/archive").text
+    assert len(ledger_entries(app, family.slug)) == 2
+
+    clock.advance(timedelta(minutes=10))  # long after: it is gone, as any unknown id
+    again = post_form(
+        manager, f"/retention/archive/child/{family.child_a_id}/purge", {"confirm_name": "Ada"}
+    )
+    assert again.status_code == 404
+
+
+def test_a_second_tap_of_placing_or_lifting_a_hold_is_answered_as_the_first(app, family):
+    archive(app, family, family.child_a_id)
+    with inside(app, family.slug):
+        deactivate_user(get_user(family.staff_id), by=None, reason="left")
+        db.session.commit()
+    manager = signed_in(app, family, "manager")
+    for kind, person_id in (("child", family.child_a_id), ("staff", family.staff_id)):
+        page = f"/retention/archive/{kind}/{person_id}"
+        for action, reason in (("hold", "Claim"), ("lift", "Settled")):
+            taps = [post_form(manager, f"{page}/{action}", {"reason": reason}) for _ in range(2)]
+            assert [tap.status_code for tap in taps] == [303, 303], (kind, action)
+        assert "Place a legal hold" in manager.get(page).text
+    with inside(app, family.slug):
+        events = db.session.scalars(
+            select(AuditEntry.event).where(AuditEntry.event.like("retention.hold%"))
+        ).all()
+    assert sorted(events) == ["retention.hold_lifted"] * 2 + ["retention.hold_placed"] * 2
