@@ -122,6 +122,16 @@ def approved_already(observation: Observation, by: User) -> bool:
     return observation.is_published and can(by, Action.REVIEW_OBSERVATIONS)
 
 
+def sent_back_already(observation: Observation, by: User) -> bool:
+    """Whether ``by``'s "Send back" finds the observation sent back by them a moment ago."""
+    return (
+        observation.status in (ObservationStatus.DRAFT, ObservationStatus.DECLINED)
+        and observation.reviewed_by_id == by.id
+        and observation.reviewed_at is not None
+        and observation.reviewed_at >= clock.sent_twice_since()
+    )
+
+
 def _refuse_children_who_left(observation: Observation, what_now: str) -> None:
     left = [child.full_name for child in observation.children if child.is_archived]
     if left:

@@ -653,6 +653,8 @@ def approve_observation(observation_id: int) -> Response:
 def send_back_observation(observation_id: int) -> Page:
     form = ReviewForm()
     shown = _observation_or_404(observation_id)
+    if publishing.sent_back_already(shown, signed_in_account()) and form.validate():
+        return _success("The observation is already sent back.", url_for("journal.review_queue"))
     if not form.validate():
         return _observation_page(shown, review_form=form), INVALID
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from app.auth.models import AuditEntry
 from app.extensions import db
 from app.journal.models import Observation, ObservationStatus
 from tests.helpers.clients import post_form
@@ -237,3 +238,29 @@ def test_approve_tapped_twice_says_it_is_published_not_that_it_failed(app, famil
     first, second = (post_form(manager, approve) for _ in range(2))
     assert (first.status_code, second.status_code) == (303, 303)
     assert "already published" in manager.get(second.headers["Location"]).text
+
+
+@pytest.mark.parametrize("sent_from", ["home", "held"])
+def test_send_back_tapped_twice_says_it_is_sent_back_not_that_it_failed(app, family, sent_from):
+    staff, manager = signed_in(app, family, "staff"), signed_in(app, family, "manager")
+    if sent_from == "home":
+        parent = signed_in(app, family, "parent_a")
+        home = f"/journal/children/{family.child_a_id}/home-observations/new"
+        post_form(parent, home, {"observed_on": "2026-12-01", "text": "Ada and the cat."})
+        reviewer, expected = staff, ObservationStatus.DECLINED
+    else:
+        _set_rules(app, family, "needs_approval")
+        held = observe(app, family, [family.child_a_id], "What rubbish.", publish=False)
+        post_form(staff, f"/journal/observations/{held}/publish")
+        reviewer, expected = manager, ObservationStatus.DRAFT
+    [observation_id] = _statuses(app, family)
+    send_back = f"/journal/observations/{observation_id}/send-back"
+
+    first, second = (post_form(reviewer, send_back, {"note": "Thanks!"}) for _ in range(2))
+
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert "already sent back" in reviewer.get(second.headers["Location"]).text
+    assert _statuses(app, family)[observation_id] is expected
+    with inside(app, family.slug):
+        sent_back = select(AuditEntry).where(AuditEntry.event == "observation.sent_back")
+        assert len(db.session.scalars(sent_back).all()) == 1
