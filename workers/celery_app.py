@@ -124,6 +124,10 @@ def celery_init_app(app: Flask) -> Celery:
     celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
     celery.config_from_object(celery_settings(app.config["LJ"]))
     celery.set_default()
+    # Bind every task now, in the process gunicorn forks its workers from (preload_app):
+    # Celery would do it at each web worker's first send, importing its loader then, and
+    # the first photo upload of each worker waited for that.
+    celery.finalize()
     install_heartbeats(app)
     # Our JSON (or text) lines in the worker and beat too, rather than Celery's own format.
     setup_logging.connect(

@@ -255,3 +255,14 @@ def test_a_worker_builds_again_the_spare_schema_a_provisioning_took(
         ).one()
     assert run.outcome == "succeeded"
     assert not run.worker.endswith(f"pid {os.getpid()}"), "it ran here, not in the worker"
+
+
+def test_the_tasks_are_bound_before_gunicorn_forks_its_web_workers(app):
+    # gunicorn builds the app once and forks its workers from it (preload_app). Bound
+    # lazily, Celery made each web worker import its loader and bind every task at its first
+    # send: the first photo upload of each upload worker took that too (bench/README.md,
+    # "Load and faults: figures").
+    celery = app.extensions["celery"]
+
+    assert celery.finalized
+    assert "journal.process_photo" in celery.tasks
