@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,3 +69,30 @@ def drop_databases_starting(admin: str, prefix: str) -> None:
             connection.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+class DatabaseDropper:
+    """Drops databases in a thread of its own (``drop_databases_starting``), in the order
+    asked; ``finish()`` waits for the last and raises the first failure."""
+
+    def __init__(self) -> None:
+        self._asked: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._failures: list[BaseException] = []
+        self._thread = threading.Thread(target=self._drop_each, name="database-dropper")
+        self._thread.start()
+
+    def drop_starting(self, admin: str, prefix: str) -> None:
+        self._asked.put((admin, prefix))
+
+    def _drop_each(self) -> None:
+        while (asked := self._asked.get()) is not None:
+            try:
+                drop_databases_starting(*asked)
+            except Exception as error:  # told by finish(), at the end of the run
+                self._failures.append(error)
+
+    def finish(self) -> None:
+        self._asked.put(None)
+        self._thread.join()
+        if self._failures:
+            raise self._failures[0]
