@@ -15,8 +15,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError as DBAPIOperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from app import outages
+from app.auth.access import sign_in_again_after_session_ended
 from tenants.routing import bare_domain_url
 
 MESSAGES: dict[int, tuple[str, str]] = {
@@ -91,12 +93,14 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
     return render_error(code, custom)
 
 
-def _form_refused(error: CSRFError) -> tuple[str, int]:
+def _form_refused(error: CSRFError) -> tuple[str, int] | Response:
     """Flask-WTF's refusal of a form without its session's token, most often a page left
     open until the session ended (or a browser refusing cookies), in words a person
     reads; a refusal of our own (a subclass: sent from another site) says its own."""
     if type(error) is not CSRFError:
         return render_error(400, error.description)
+    if (to_sign_in := sign_in_again_after_session_ended()) is not None:
+        return to_sign_in  # nothing was done; the sign-in page says the session ended
     return render_error(400, FORM_EXPIRED)
 
 

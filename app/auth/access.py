@@ -55,6 +55,24 @@ def signed_in_account() -> User:
     return user
 
 
+# Forms people send before signing in: a page of theirs left open past the idle timeout
+# is refused as an expired form (``app.errors``), not sent to sign in.
+FORMS_BEFORE_SIGN_IN = frozenset(
+    {"auth.login_submit", "auth.forgot_submit", "auth.activate", "auth.reset", "auth.confirm_email"}
+)
+
+
+def sign_in_again_after_session_ended() -> Response | None:
+    """For a form refused for its token: when the session it belonged to has ended (idle
+    timeout, or access ended) and the form was for signed-in people, the sign-in page saying
+    why, as any request of that session gets; else None."""
+    if not getattr(session, "ended_by_timeout", False):
+        return None
+    if request.endpoint in FORMS_BEFORE_SIGN_IN:
+        return None
+    return _to_sign_in()
+
+
 @login_manager.unauthorized_handler
 def _to_sign_in() -> Response:
     # Say why the session ended: access ended (deactivated), or inactivity.
@@ -63,7 +81,8 @@ def _to_sign_in() -> Response:
     return redirect(
         url_for(
             "auth.login",
-            next=request.full_path.rstrip("?"),
+            # Back to the page being read; a form's address answers only its POST.
+            next=request.full_path.rstrip("?") if request.method == "GET" else None,
             timeout=1 if timed_out else None,
             ended="access" if ended else None,
         )

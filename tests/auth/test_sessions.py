@@ -251,3 +251,31 @@ def test_a_visitor_who_never_signed_in_sees_the_welcome_page(app, make_setting):
     client = client_for(app, setting.slug)
     assert client.get("/").status_code == 200
     assert "Sign in" in client.get("/").text
+
+
+@pytest.mark.parametrize("path", ["/people/children/new", "/session/keep-alive"])
+def test_a_form_sent_after_the_idle_timeout_lands_on_sign_in_saying_why(app, make_setting, path):
+    """A page left open past the timeout, then its form sent (a child, Stay signed in): the
+    sign-in page with the reason, as for any other request, and nothing done; not a 400
+    about an expired page."""
+    setting, client, email = _signed_in(app, make_setting, role="manager")
+    token = csrf_token(client, "/people/children/new")
+    clock.advance(timedelta(seconds=app.config["LJ"].SESSION_IDLE_TIMEOUT + 1))
+    child = {"first_name": "Late", "last_name": "Form", "date_of_birth": "2023-01-05"}
+    response = client.post(path, data={**child, "csrf_token": token})
+    assert response.status_code == 302
+    # Not back to the form's address afterwards: it answers only a POST.
+    assert response.headers["Location"] == "/login?timeout=1"
+    assert "signed out after a period of inactivity" in client.get("/login?timeout=1").text
+    manager = client_for(app, setting.slug)
+    sign_in(manager, email)
+    assert "Late Form" not in manager.get("/people/children").text
+
+
+def test_signing_out_after_the_idle_timeout_lands_on_sign_in(app, make_setting):
+    _, client, _ = _signed_in(app, make_setting)
+    token = csrf_token(client, "/")
+    clock.advance(timedelta(seconds=app.config["LJ"].SESSION_IDLE_TIMEOUT + 1))
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/login?timeout=1"
+    assert not _is_signed_in(client)
