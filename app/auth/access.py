@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from app.access.policy import Action, can
 from app.auth.models import User
-from app.auth.sessions import ACCESS_ENDED
+from app.auth.sessions import ACCESS_ENDED, SIGNED_IN_TOO_LONG
 from app.auth.viewer import Viewer, active_viewer
 from app.extensions import db
 from tenants.binding import current_setting_or_none
@@ -73,18 +73,23 @@ def sign_in_again_after_session_ended() -> Response | None:
     return _to_sign_in()
 
 
+# Why a session ended, as the sign-in page's ``ended`` argument names it.
+_ENDED_REASONS = {ACCESS_ENDED: "access", SIGNED_IN_TOO_LONG: "limit"}
+
+
 @login_manager.unauthorized_handler
 def _to_sign_in() -> Response:
-    # Say why the session ended: access ended (deactivated), or inactivity.
-    ended = getattr(session, "ended_reason", None) == ACCESS_ENDED
-    timed_out = getattr(session, "ended_by_timeout", False) and not ended
+    # Say why the session ended: access ended (deactivated), the longest a sign-in lasts,
+    # or inactivity.
+    ended = _ENDED_REASONS.get(getattr(session, "ended_reason", None) or "")
+    timed_out = getattr(session, "ended_by_timeout", False) and ended is None
     return redirect(
         url_for(
             "auth.login",
             # Back to the page being read; a form's address answers only its POST.
             next=request.full_path.rstrip("?") if request.method == "GET" else None,
             timeout=1 if timed_out else None,
-            ended="access" if ended else None,
+            ended=ended,
         )
     )
 

@@ -37,6 +37,7 @@ SEEN_REFRESH_MAX_SECONDS = 60.0
 # reads the session without sliding its expiry (another tab's activity shows in the answer).
 STATUS_PATH = "/session/status"
 ACCESS_ENDED = "access_ended"  # why a session was ended, told on the next sign-in page
+SIGNED_IN_TOO_LONG = "signed_in_too_long"  # the absolute limit ended it, however busy
 
 # Session values the interface itself reads: a session begun on a shared or public computer
 # (a short idle timeout: SHARED_SESSION_IDLE_TIMEOUT), and the device it was begun on.
@@ -145,7 +146,8 @@ class RedisSessionInterface(SessionInterface):
         now = _timestamp(clock.now())
         if self.has_ended(data, now):
             get_redis().delete(key)
-            return self._ended(sid)
+            too_long = now - data["created"] > self.absolute
+            return self._ended(sid, SIGNED_IN_TOO_LONG if too_long else None)
         session = RedisSession(sid, data["values"], new=False)
         session.created = data["created"]
         session.remaining = min(
@@ -172,11 +174,15 @@ class RedisSessionInterface(SessionInterface):
             data["values"]
         )
 
-    def _ended(self, sid: str) -> RedisSession:
+    def _ended(self, sid: str, reason: str | None = None) -> RedisSession:
+        """A fresh session in place of ended ``sid``, knowing why it ended: ``reason``, or
+        the one the server stored when it ended it (``ACCESS_ENDED``), or inactivity."""
         session = RedisSession(_new_sid(), new=True)
         session.ended_by_timeout = True
-        reason = get_redis().get(ended_key(_setting_key(), sid))
-        session.ended_reason = reason.decode() if reason else None
+        if reason is None:
+            stored = get_redis().get(ended_key(_setting_key(), sid))
+            reason = stored.decode() if stored else None
+        session.ended_reason = reason
         return session
 
     def save_session(self, app: Flask, session: RedisSession, response: Response) -> None:  # type: ignore[override]

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     g,
     jsonify,
@@ -77,6 +78,13 @@ def login() -> str:
         flash(
             f"You have been signed out because your access to {g.setting.name}'s learning "
             f"journals has ended. If you think this is a mistake, please contact {g.setting.name}.",
+            "info",
+        )
+    elif request.args.get("ended") == "limit":
+        hours = current_app.config["LJ"].SESSION_ABSOLUTE_TIMEOUT / 3600
+        flash(
+            f"You were signed out because a sign-in lasts at most {hours:g} hours, however "
+            "busy. Please sign in again.",
             "info",
         )
     elif request.args.get("timeout"):

@@ -79,8 +79,11 @@
       .then(function () { go(status); }, function () { go(status); });
   }
 
+  // Why the server ended the session (/session/status), as the sign-in page says it.
+  var ENDED = { access_ended: "/login?ended=access", signed_in_too_long: "/login?ended=limit" };
+
   function go(status) {
-    window.location.assign(status.ended === "access_ended" ? "/login?ended=access" : "/login?timeout=1");
+    window.location.assign(ENDED[status.ended] || "/login?timeout=1");
   }
 
   function stillHere() {

@@ -50,6 +50,18 @@ def test_session_ends_at_the_absolute_limit_even_when_busy(app, make_setting):
     assert not _is_signed_in(client)
 
 
+def test_the_absolute_limit_is_named_on_the_sign_in_page_not_inactivity(app, make_setting):
+    _, client, _ = _signed_in(app, make_setting)
+    step = timedelta(seconds=app.config["LJ"].SESSION_IDLE_TIMEOUT // 2)
+    response = client.get("/account")
+    while response.status_code == 200:
+        clock.advance(step)
+        response = client.get("/account")
+    assert "ended=limit" in response.headers["Location"]
+    page = client.get("/login?ended=limit").text
+    assert "a sign-in lasts at most 12 hours" in page and "inactivity" not in page
+
+
 def test_old_cookie_is_refused_after_logout(app, make_setting):
     setting, client, _ = _signed_in(app, make_setting)
     cookie = client.session_cookie()
