@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import FlaskGroup
 from redis.exceptions import RedisError
 
 from app import clock
 from app.auth.first_manager import invite_first_manager
 from app.auth.sessions import end_all_sessions_of_setting
 from app.extensions import db
+from app.operator_commands import OperatorGroup
 from app.validation import InvalidInput
 from tenants.binding import UnknownSetting
 from tenants.migrating import (
@@ -29,7 +30,7 @@ from tenants.registry import all_settings, forget_cached, set_status, setting_by
 from tenants.slugs import InvalidSlug
 from tenants.spares import drop_unusable_spares, ready_spares
 
-tenants_cli = AppGroup(
+tenants_cli = OperatorGroup(
     "tenants", help="Create, list, suspend, resume, migrate, export and delete settings."
 )
 

@@ -6,10 +6,10 @@ import sys
 from datetime import UTC, datetime
 
 import click
-from flask.cli import AppGroup
 
 from app import clock
 from app.extensions import db
+from app.operator_commands import OperatorGroup, postgres_unreachable
 from workers.jobs import (
     JobAlreadyRunning,
     UnknownJob,
@@ -20,7 +20,9 @@ from workers.jobs import (
 from workers.runs import JobHistory, Outcome, job_history, needs_attention
 from workers.schedule import WHEN, interval
 
-jobs_cli = AppGroup("jobs", help="List the scheduled jobs, run one now, or show their last runs.")
+jobs_cli = OperatorGroup(
+    "jobs", help="List the scheduled jobs, run one now, or show their last runs."
+)
 
 
 @jobs_cli.command("list")
@@ -48,6 +50,8 @@ def run_command(name: str) -> None:
             f"Job '{name}' is running elsewhere (its lock is held); nothing was done."
         ) from error
     except Exception as error:  # recorded and logged with its traceback by run_job_now
+        if postgres_unreachable(error):
+            raise  # nothing could be recorded: the group says what is wrong
         raise click.ClickException(
             f"{name} failed: {type(error).__name__}: {error} (recorded; see `jobs status`)."
         ) from error

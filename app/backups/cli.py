@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-from flask.cli import AppGroup
 from sqlalchemy.engine import make_url
 
 from app import clock
@@ -25,11 +24,12 @@ from app.backups.restoring import (
     verify_backup,
 )
 from app.backups.store import NoSuchBackup, StoredBackup, backups, find_backup
+from app.operator_commands import OperatorGroup
 from workers.jobs import job_lock
 
 BACKUP_JOB = "backup"
 
-backups_cli = AppGroup("backups", help="Make, list, verify and restore encrypted backups.")
+backups_cli = OperatorGroup("backups", help="Make, list, verify and restore encrypted backups.")
 
 
 @contextmanager

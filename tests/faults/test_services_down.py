@@ -116,3 +116,23 @@ def test_a_redis_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
     assert len(started) == 1 and len(ended) == 1, messages
     assert "20 failed calls" in ended[0]
     assert not any(record.exc_info for record in caplog.records), "a traceback was logged"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["jobs", "status"],
+        ["jobs", "run", "retention-purge"],
+        ["backups", "run"],
+        ["tenants", "status"],
+    ],
+    ids=" ".join,
+)
+def test_an_operator_command_with_postgresql_unreachable_says_so_in_one_line(make_app, command):
+    """Not a traceback, and not 'recorded; see jobs status': nothing can be recorded."""
+    unreachable = f"postgresql+psycopg://lj@127.0.0.1:{closed_port()}/lj"
+    result = make_app(DATABASE_URL=unreachable).test_cli_runner().invoke(args=command)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), result.exception  # click's own error
+    assert "PostgreSQL is not answering" in result.output
+    assert "DATABASE_URL" in result.output and "recorded" not in result.output
