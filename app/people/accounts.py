@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, update
 
 from app import clock
-from app.access.policy import Action, check
+from app.access.policy import Action, can, check
 from app.auth import audit
 from app.auth.models import STAFF_ROLES, AccountStatus, Role, User
 from app.auth.operations import deactivate_user, reactivate_user
@@ -14,6 +14,25 @@ from app.journal.models import ObservationEmails
 from app.people.models import Child, ParentDeparture, ParentLink
 from app.people.staff import set_staff_dates, staff_dates
 from app.validation import InvalidInput
+
+# A second tap of a button finds done what the first tap did: the manager is told so, not
+# refused ("That didn't work" read as the first tap having failed).
+
+
+def deactivated_already(user: User, *, by: User) -> bool:
+    """Whether ``by``'s "Deactivate" finds the account deactivated, and they may end it."""
+    return user.status is AccountStatus.DEACTIVATED and can(by, Action.DEACTIVATE_ACCOUNT, user)
+
+
+def reactivated_already(user: User, *, by: User, role: Role | None = None) -> bool:
+    """Whether ``by``'s "Reactivate" (with ``role``) finds the account brought back by them
+    a moment ago: an account never deactivated is still refused."""
+    return (
+        user.status is not AccountStatus.DEACTIVATED
+        and role in (None, user.role)
+        and can(by, Action.MANAGE_PEOPLE)
+        and audit.done_a_moment_ago("reactivated", actor=by, subject=user)
+    )
 
 
 def reactivate_account(user: User, *, by: User, role: Role | None = None) -> None:

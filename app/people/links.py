@@ -11,6 +11,7 @@ from datetime import date
 from sqlalchemy import exists, func, select
 
 from app import clock
+from app.access.policy import Action, can
 from app.auth import audit
 from app.auth.models import AccountStatus, Role, User
 from app.auth.operations import invite_user
@@ -148,6 +149,12 @@ def link_parent(
         relationship=relationship,
     )
     return link
+
+
+def unlinked_already(parent: User, child: Child, by: User) -> bool:
+    """Whether ``by``'s "Unlink" finds the parent unlinked from the child, and they manage
+    people: a second tap, told so, not refused."""
+    return not is_linked(parent, child) and can(by, Action.MANAGE_PEOPLE)
 
 
 def unlink_parent(parent: User, child: Child, *, by: User) -> None:

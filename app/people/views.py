@@ -343,6 +343,9 @@ def unlink_parent(child_id: int, parent_id: int) -> Response:
     _check_action()
     shown = _child_or_404(child_id)
     parent = _person_or_404(parent_id, (Role.PARENT,))
+    if links.unlinked_already(parent, shown, signed_in_account()):
+        flash(f"{parent.full_name} is already unlinked from {shown.full_name}.", "success")
+        return redirect(url_for("people.child", child_id=shown.id), code=303)
     with conflict_if_refused(InvalidInput):
         links.unlink_parent(parent, shown, by=signed_in_account())
     flash(f"{parent.full_name} is no longer linked to {shown.full_name}.", "success")
@@ -519,10 +522,21 @@ def _confirmation(user_id: int, template: str) -> str:
     return render_template(template, person=person, back=_person_page(person))
 
 
-def _access_changed(user_id: int, change: Callable[[User], None], done: str) -> Response:
-    """Deactivate or reactivate as confirmed: 409 with the reason if it cannot be done."""
+def _access_changed(
+    user_id: int,
+    change: Callable[[User], None],
+    done: str,
+    *,
+    done_already: Callable[[User], bool],
+    said_already: str,
+) -> Response:
+    """Deactivate or reactivate as confirmed: 409 with the reason if it cannot be done; a
+    second tap (``done_already``) is told what the first did (``said_already``)."""
     _check_action()
     person = _account_or_404(user_id)
+    if done_already(person):
+        flash(said_already.format(name=person.full_name), "success")
+        return redirect(_person_page(person), code=303)
     with conflict_if_refused(InvalidInput):
         change(person)
     flash(done.format(name=person.full_name), "success")
@@ -542,6 +556,8 @@ def deactivate(user_id: int) -> Response:
         user_id,
         lambda person: accounts.deactivate_now(person, by=signed_in_account(), reason="by manager"),
         "{name}'s account is deactivated; they have been signed out.",
+        done_already=lambda person: accounts.deactivated_already(person, by=signed_in_account()),
+        said_already="{name}'s account is already deactivated.",
     )
 
 
@@ -575,4 +591,8 @@ def reactivate(user_id: int) -> Response:
         user_id,
         lambda person: accounts.reactivate_account(person, by=signed_in_account(), role=role),
         "{name}'s account is back: they have been emailed a link to choose a new password and PIN.",
+        done_already=lambda person: accounts.reactivated_already(
+            person, by=signed_in_account(), role=role
+        ),
+        said_already="{name}'s account is already back: they were emailed a link a moment ago.",
     )
