@@ -10,6 +10,7 @@ from sqlalchemy.orm import aliased
 
 from app import clock
 from app.access.policy import Action, NotAllowed, check
+from app.auth import audit
 from app.auth.models import User
 from app.extensions import db
 from app.journal import storage
@@ -133,11 +134,15 @@ def set_people_in_photo(
 
 
 def remove_photo(photo: Photo, observation: Observation, *, by: User) -> None:
+    """Remove a photo (or the notice of one that could not be read); the audit log keeps
+    who removed it, where a second tap of Remove finds it (``removed_a_moment_ago``)."""
     check(by, Action.EDIT_OBSERVATION, observation)
+    removed = {"observation_id": observation.id, "photo_id": photo.id}
     if photo.state is PhotoState.FAILED:
         # Only its notice goes: it has no files, and nobody but staff ever saw it listed.
         db.session.delete(photo)
         db.session.flush()
+        audit.record("photo.removed", actor=by, **removed)
         return
     refuse_if_closed(observation)
     before = before_change(observation)
@@ -146,6 +151,15 @@ def remove_photo(photo: Photo, observation: Observation, *, by: User) -> None:
     observation.updated_at = clock.now()
     db.session.flush()
     revised(observation, before, by=by)
+    audit.record("photo.removed", actor=by, **removed)
+
+
+def removed_a_moment_ago(observation_id: int, photo_id: int, *, by: User) -> bool:
+    """Whether ``by`` removed this photo within the sent-twice window: their second tap
+    of Remove is answered as the first was (to anyone else the photo is gone: a 404)."""
+    return audit.done_a_moment_ago(
+        "photo.removed", actor=by, observation_id=observation_id, photo_id=photo_id
+    )
 
 
 def forget_files(photo: Photo) -> None:

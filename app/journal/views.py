@@ -565,9 +565,13 @@ def set_people_in_photo(observation_id: int, photo_id: int) -> Page:
 def remove_photo(observation_id: int, photo_id: int) -> Response:
     _check_action()
     shown = _observation_or_404(observation_id)
-    photo = photos.photo_of(shown, photo_id, unreadable_too=True) or abort(404)
+    photo = photos.photo_of(shown, photo_id, unreadable_too=True)
+    if photo is None and photos.removed_a_moment_ago(
+        shown.id, photo_id, by=signed_in_account()
+    ):  # a second tap: the first removed it
+        return _success("The photo is removed.", _observation_url(shown))
     with conflict_if_refused(NotAllowed):
-        photos.remove_photo(photo, shown, by=signed_in_account())
+        photos.remove_photo(photo or abort(404), shown, by=signed_in_account())
     return _success("The photo is removed.", _observation_url(shown))
 
 

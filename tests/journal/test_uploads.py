@@ -288,3 +288,21 @@ def test_no_temporary_file_is_left_behind(app, family):
     staff = signed_in(app, family, "staff")
     _upload_photo(staff, observation_id, photo_bytes())
     assert not [name for name in _stored_files(app, family.slug) if name.startswith(".")]
+
+
+def test_remove_photo_tapped_twice_says_it_is_removed_to_whoever_removed_it(app, family):
+    observation_id = observe(
+        app, family, [family.child_a_id], "Ada.", photos=[(photo_bytes(), "", None)], publish=False
+    )
+    with inside(app, family.slug):
+        photo_id = db.session.scalars(select(Photo.id)).one()
+    remove = f"/journal/observations/{observation_id}/photos/{photo_id}/remove"
+    staff, manager = signed_in(app, family, "staff"), signed_in(app, family, "manager")
+
+    first, second = (post_form(staff, remove) for _ in range(2))
+
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert second.headers["Location"] == first.headers["Location"]
+    assert "The photo is removed." in staff.get(second.headers["Location"]).text
+    assert _photo_count(app, family.slug) == 0
+    assert post_form(manager, remove).status_code == 404  # they removed nothing
