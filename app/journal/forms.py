@@ -140,6 +140,8 @@ class PhotoForm(FlaskForm):
     photo = MultipleFileField("Photos", render_kw=PHOTO_INPUT)
     caption = StringField("Caption (optional)", validators=_text(CAPTION))
     in_photo = CheckboxesField(IN_PHOTO_LABEL, coerce=int, validate_choice=True)
+    # "yes" from the button shown beside the findings (warn mode, a published observation).
+    confirmed = HiddenField()
 
     def offer_children(self, children: list[tuple[int, str]]) -> None:
         self.in_photo.choices = [SelectChoice(child_id, name) for child_id, name in children]

@@ -45,6 +45,7 @@ Choices, and why:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 from dataclasses import dataclass
@@ -142,6 +143,12 @@ class CheckedUpload:
     source_format: str  # "JPEG", "PNG", "WEBP" or "HEIF"
     width: int
     height: int
+
+    @property
+    def digest(self) -> str:
+        """The SHA-256 of the bytes sent, which tells the same upload sent twice: read, not
+        decoded (about 4.5 ms of CPU for an 8 MB photo, with the CPU's SHA instructions)."""
+        return hashlib.sha256(self.data).hexdigest()
 
 
 def check_upload(

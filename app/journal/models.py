@@ -323,6 +323,12 @@ class Photo(TenantModel):
         default=PhotoState.READY,
         server_default=PhotoState.READY.value,  # rows written in bulk (benches, fixtures)
     )
+    # Who uploaded it, and the SHA-256 of the bytes they sent: the same bytes sent again by
+    # them a moment later are this photo, not a second (``photos.added_a_moment_ago``).
+    added_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    upload_digest: Mapped[str | None] = mapped_column(String(64))
 
     # Who can be seen in the photo: a child without photo consent keeps it out of
     # every other family's view.

@@ -35,6 +35,7 @@ def add_photo(
     caption: str = "",
     in_photo: Iterable[int] = (),
     by: User,
+    confirmed: bool = False,
 ) -> Photo:
     """Add a photo to the observation: an upload checked in this request, kept aside
     until ``photo_processing`` makes its display image (the task sent at commit, or its
@@ -43,12 +44,18 @@ def add_photo(
     ``in_photo`` are the tagged children who can be seen in it, as the author ticked them
     (nobody unless chosen): a child without photo consent keeps the photo out of other
     families' views.
+
+    Added to a published observation, it is a correction families see at once: it meets
+    the content rules as one does (``hold_if_flagged``; in warn mode, ``confirmed``).
     """
     if observation.kind is ObservationKind.STAFF:
         check(by, Action.EDIT_OBSERVATION, observation)
     else:
         check(by, Action.ADD_PHOTOS_FROM_HOME, observation)
     refuse_if_closed(observation)
+    digest = image.digest if isinstance(image, CheckedUpload) else None
+    if digest and (sent := added_a_moment_ago(observation, digest, by=by)) is not None:
+        return sent
     before = before_change(observation)
     caption = clean_caption(caption)
     seen = _children_in_photo(observation, in_photo)
@@ -57,6 +64,8 @@ def add_photo(
         position=1 + max((p.position for p in observation.photos), default=0),
         caption=caption,
         created_at=clock.now(),
+        added_by_id=by.id,
+        upload_digest=digest,
         people=[PhotoChild(child_id=child_id) for child_id in sorted(seen)],
     )
     if isinstance(image, ProcessedImage):
@@ -69,8 +78,25 @@ def add_photo(
     if photo.state is PhotoState.WAITING:
         send_task_after_commit(db.session(), process_photo_task, current_setting().slug, photo.id)
     revised(observation, before, by=by)
-    hold_if_flagged(observation, by)
+    hold_if_flagged(observation, by, confirmed=confirmed)
     return photo
+
+
+def added_a_moment_ago(observation: Observation, digest: str, *, by: User) -> Photo | None:
+    """The photo of these very bytes (``digest``) that ``by`` added to the observation
+    within the sent-twice window: an upload tapped twice, or sent again after a slow
+    answer, is that photo, not a second copy of it."""
+    since = clock.sent_twice_since()
+    return next(
+        (
+            photo
+            for photo in observation.photos
+            if photo.upload_digest == digest
+            and photo.added_by_id == by.id
+            and photo.created_at >= since
+        ),
+        None,
+    )
 
 
 def _store_processed(photo: Photo, image: ProcessedImage) -> None:
@@ -104,11 +130,13 @@ def add_photos(
     caption: str = "",
     in_photo: Iterable[int] = (),
     by: User,
+    confirmed: bool = False,
 ) -> list[Photo]:
     """Several photos with the same caption and the same children in them."""
     seen = list(in_photo)
     return [
-        add_photo(observation, image, caption=caption, in_photo=seen, by=by) for image in images
+        add_photo(observation, image, caption=caption, in_photo=seen, by=by, confirmed=confirmed)
+        for image in images
     ]
 
 
@@ -137,13 +165,17 @@ def remove_photo(photo: Photo, observation: Observation, *, by: User) -> None:
     """Remove a photo (or the notice of one that could not be read); the audit log keeps
     who removed it, where a second tap of Remove finds it (``removed_a_moment_ago``)."""
     check(by, Action.EDIT_OBSERVATION, observation)
-    removed = {"observation_id": observation.id, "photo_id": photo.id}
+    photo_id = photo.id
     if photo.state is PhotoState.FAILED:
         # Only its notice goes: it has no files, and nobody but staff ever saw it listed.
         db.session.delete(photo)
         db.session.flush()
-        audit.record("photo.removed", actor=by, **removed)
-        return
+    else:
+        _remove_with_files(photo, observation, by=by)
+    audit.record("photo.removed", actor=by, observation_id=observation.id, photo_id=photo_id)
+
+
+def _remove_with_files(photo: Photo, observation: Observation, *, by: User) -> None:
     refuse_if_closed(observation)
     before = before_change(observation)
     forget_files(photo)
@@ -151,7 +183,6 @@ def remove_photo(photo: Photo, observation: Observation, *, by: User) -> None:
     observation.updated_at = clock.now()
     db.session.flush()
     revised(observation, before, by=by)
-    audit.record("photo.removed", actor=by, **removed)
 
 
 def removed_a_moment_ago(observation_id: int, photo_id: int, *, by: User) -> bool:

@@ -200,6 +200,7 @@ def _saved_with_photos(
                 caption=form.caption.data or "",
                 in_photo=in_photo,
                 by=signed_in_account(),
+                confirmed=isinstance(form, ObservationForm) and form.confirmed.data == "yes",
             )
     except (MediaRejected, InvalidInput) as error:
         return _refusal(error, "text")
@@ -384,6 +385,7 @@ def _observation_page(shown: Observation, **extra: object) -> str:
         "unreadable_photos": shown.unreadable_photos,
         "review_form": ReviewForm(formdata=None),
         "photo_errors": {},
+        "photo_check": None,  # photos' findings, to be seen before they are added
     }
     context.update(extra)
     return render_template("journal/observation.html", **context)
@@ -423,13 +425,19 @@ def update_observation(observation_id: int) -> Page:
         form.opened_version.data = observations.edit_version(shown)
         return _form_page(form, saved.errors, shown, saved.check), saved.status
     _warn_about_consent(shown)
+    _say_if_held(shown, "The correction")
+    return _success("The observation is saved.", _observation_url(shown))
+
+
+def _say_if_held(shown: Observation, what: str) -> None:
+    """A correction of a published observation (``what``) that needs a manager's approval
+    (``publishing.hold_if_flagged``) took it from families until then: say so."""
     if shown.status is ObservationStatus.IN_REVIEW:
         flash(
-            "The correction matches the setting's content rules: families will see the "
+            f"{what} matches the setting's content rules: families will see the "
             "observation again once a manager approves it.",
             "warning",
         )
-    return _success("The observation is saved.", _observation_url(shown))
 
 
 @bp.post("/observations/<id:observation_id>/withdraw")
@@ -533,14 +541,18 @@ def add_photo(observation_id: int) -> Page:
                     caption=form.caption.data or "",
                     in_photo=form.in_photo.data or [],
                     by=signed_in_account(),
+                    confirmed=form.confirmed.data == "yes",
                 )
         except (MediaRejected, InvalidInput) as error:
             refusal = _refusal(error, "photo")
         else:
             _warn_about_consent(shown)
+            _say_if_held(shown, "With the photos, it")
             added = "The photo is" if len(uploads) == 1 else f"{len(uploads)} photos are"
             return _success(f"{added} added.", _observation_url(shown))
-    return _observation_page(shown, photo_form=form, photo_errors=refusal.errors), refusal.status
+    return _observation_page(
+        shown, photo_form=form, photo_errors=refusal.errors, photo_check=refusal.check
+    ), refusal.status
 
 
 @bp.post("/observations/<id:observation_id>/photos/<id:photo_id>/people")

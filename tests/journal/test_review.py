@@ -14,7 +14,7 @@ from app.auth.models import AuditEntry
 from app.extensions import db
 from app.journal.models import Observation, ObservationStatus
 from tests.helpers.clients import post_form
-from tests.helpers.journal import correct, observe, photo_bytes, signed_in
+from tests.helpers.journal import correct, observe, photo_bytes, signed_in, upload
 from tests.helpers.people import inside
 
 RULES = {
@@ -264,3 +264,30 @@ def test_send_back_tapped_twice_says_it_is_sent_back_not_that_it_failed(app, fam
     with inside(app, family.slug):
         sent_back = select(AuditEntry).where(AuditEntry.event == "observation.sent_back")
         assert len(db.session.scalars(sent_back).all()) == 1
+
+
+def test_in_warn_mode_a_photo_added_to_a_published_observation_is_checked_first(app, family):
+    """Its caption is a correction families see at once: shown with the findings before it
+    is added, as a correction is, then added when the author says so."""
+    observation_id = observe(app, family, [family.child_a_id], "Ada stacked cups.")
+    _set_rules(app, family, "warn")
+    staff, parent = signed_in(app, family, "staff"), signed_in(app, family, "parent_a")
+    path = f"/journal/children/{family.child_a_id}/observations/{observation_id}"
+
+    def add_photo(**fields: str):
+        return post_form(
+            staff,
+            f"/journal/observations/{observation_id}/photos",
+            {"photo": upload(photo_bytes(64, 48)), "caption": "What rubbish", **fields},
+            content_type="multipart/form-data",
+        )
+
+    stopped = add_photo()
+    assert stopped.status_code == 200
+    assert "<mark>rubbish</mark>" in stopped.text and "Add the photos anyway" in stopped.text
+    assert "/photos/" not in parent.get(path).text  # nothing is added yet
+
+    assert add_photo(confirmed="yes").status_code == 303
+    assert "What rubbish" in parent.get(path).text
+    with inside(app, family.slug):
+        assert len(db.session.get_one(Observation, observation_id).photos) == 1

@@ -306,3 +306,20 @@ def test_remove_photo_tapped_twice_says_it_is_removed_to_whoever_removed_it(app,
     assert "The photo is removed." in staff.get(second.headers["Location"]).text
     assert _photo_count(app, family.slug) == 0
     assert post_form(manager, remove).status_code == 404  # they removed nothing
+
+
+def test_a_photo_upload_tapped_twice_keeps_one_photo_and_answers_as_the_first(app, family):
+    observation_id = _draft(app, family)
+    staff, manager = signed_in(app, family, "staff"), signed_in(app, family, "manager")
+    data = photo_bytes()
+
+    first, second = (_upload_photo(staff, observation_id, data) for _ in range(2))
+
+    assert (first.status_code, second.status_code) == (303, 303)
+    assert second.headers["Location"] == first.headers["Location"]
+    assert "The photo is added." in staff.get(second.headers["Location"]).text
+    assert _photo_count(app, family.slug) == 1
+    # Another photo, or the same one from someone else, is a photo of its own.
+    assert _upload_photo(staff, observation_id, photo_bytes(320, 240)).status_code == 303
+    assert _upload_photo(manager, observation_id, data).status_code == 303
+    assert _photo_count(app, family.slug) == 3
