@@ -8,6 +8,15 @@ photos of them, and the observations and emails whose texts name them without a 
 (what their purge scrubs or removes). A child's export is their own view of the journal,
 as their leaving pack is: under the ``hidden`` group-name policy no other child is named,
 only their family's comments are in it, and no photo of a child without photo consent.
+
+An export is handed to its data subject, so it discloses no other child: every text that
+may name a child (``NAMING_COLUMNS``, in the JSON and so in the PDF) is shown as the person
+may read it. A child's and a parent's export as their own view of the journal shows it
+(a parent's: their linked children named, the others under the group-name policy); a
+member of staff's with every child's name replaced by the masking's placeholder, though
+they wrote the texts: the export goes to them as a private person, not to their role.
+Rows and ids stay: only the names in their texts are masked.
+
 Secrets (password and PIN hashes, link token hashes) are named but not given. The ZIP
 holds ``subject-access.json`` (the rows by table), ``subject-access.pdf`` (the same, to
 read) and ``photos/`` (the files of the photos in the export). Tables are found from the
@@ -19,7 +28,7 @@ from __future__ import annotations
 import json
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -34,8 +43,9 @@ from app import clock
 from app.auth import audit
 from app.auth.models import AuditEntry, User
 from app.extensions import db
-from app.journal.masking import ChildName, names_any
+from app.journal.masking import ChildName, mask_names, names_any
 from app.journal.models import (
+    Comment,
     Observation,
     ObservationChild,
     ObservationRevision,
@@ -49,9 +59,10 @@ from app.journal.storage import setting_folder
 from app.journal.text import ObservationText
 from app.journal.viewing import ChildView
 from app.mail.models import OutboxMessage
-from app.people.models import Child
+from app.people.models import Child, ParentLink
 from app.retention.archive import audited_about
 from app.retention.ledger import RecordType
+from app.retention.models import LegalHold
 from app.retention.pdf_styles import pdf_paragraph
 from app.retention.purge import Mentions
 from tenants.binding import current_setting
@@ -159,16 +170,34 @@ def _also_about(
     return []
 
 
-def _childs_own_view(child_id: int) -> ChildView:
+def _own_view(child_id: int, family: frozenset[int]) -> ChildView:
     """The child's journal as their family reads it: the group-name policy and photo
-    consent hold in their export as in their leaving pack (another child is no part
-    of what is held about them)."""
+    consent hold in an export as in their leaving pack (another child is no part of
+    what is held about them or their parent)."""
     return ChildView(
         child=db.session.get_one(Child, child_id),
-        family=frozenset({child_id}),
+        family=family,
         policy=group_name_policy(),
         everyone=setting_children(),
     )
+
+
+Reading = Callable[[str], str]  # a text as the data subject may read it
+
+
+def _adults_reading(record_type: RecordType, person_id: int) -> Reading:
+    """How a parent's or a member of staff's export shows a text that may name children
+    (a child's is their own view's ``mask``)."""
+    if record_type is RecordType.PARENT:
+        linked = sorted(
+            db.session.scalars(select(ParentLink.child_id).where(ParentLink.parent_id == person_id))
+        )
+        if linked:  # as any of their children's journals reads it: the family is the same
+            return _own_view(linked[0], frozenset(linked)).mask
+    # Staff, and a parent linked to no child (no journal is theirs to read): no child is
+    # theirs, so none is named.
+    everyone = setting_children().names
+    return lambda text: mask_names(text, everyone)
 
 
 def _photos_seen_in(view: ChildView, observations: Select) -> list[int]:
@@ -176,28 +205,32 @@ def _photos_seen_in(view: ChildView, observations: Select) -> list[int]:
     return [photo.id for photo in photos if view.may_show(photo)]
 
 
-# Text that may name other children, by table: shown as the child's own view shows it.
+# Text that may name children, by table: shown as the person may read it.
 NAMING_COLUMNS = {
+    Child.__tablename__: ("first_name", "last_name", "preferred_name", "former_names"),
     Observation.__tablename__: ("text", "next_steps", "review_note"),
     Photo.__tablename__: ("caption",),
     ObservationRevision.__tablename__: ("changes",),
+    Comment.__tablename__: ("body",),
     OutboxMessage.__tablename__: ("subject", "body_text", "body_html"),
+    AuditEntry.__tablename__: ("detail",),
+    LegalHold.__tablename__: ("reason",),
 }
 
 
-def _as_seen(table: Table, row: dict[str, Any], view: ChildView | None) -> dict[str, Any]:
-    for column in NAMING_COLUMNS.get(table.name, ()) if view is not None else ():
-        row[column] = _masked(row[column], view)
+def _as_seen(table: Table, row: dict[str, Any], reading: Reading) -> dict[str, Any]:
+    for column in NAMING_COLUMNS.get(table.name, ()):
+        row[column] = _masked(row[column], reading)
     return row
 
 
-def _masked(value: Any, view: ChildView) -> Any:
+def _masked(value: Any, reading: Reading) -> Any:
     if isinstance(value, str):
-        return view.mask(value)
+        return reading(value)
     if isinstance(value, list):
-        return [_masked(item, view) for item in value]
+        return [_masked(item, reading) for item in value]
     if isinstance(value, dict):
-        return {key: _masked(item, view) for key, item in value.items()}
+        return {key: _masked(item, reading) for key, item in value.items()}
     return value
 
 
@@ -205,8 +238,9 @@ def rows_about(record_type: RecordType, person_id: int) -> dict[str, list[dict[s
     """Every row of the bound setting's schema that mentions the person, by table."""
     target = _target(record_type)
     is_child = record_type is RecordType.CHILD
-    view = _childs_own_view(person_id) if is_child else None
+    view = _own_view(person_id, frozenset({person_id})) if is_child else None
     naming = _naming(person_id) if is_child else None
+    reading = view.mask if view is not None else _adults_reading(record_type, person_id)
     found: dict[str, list[dict[str, Any]]] = {}
     for table in TenantModel.metadata.sorted_tables:
         conditions = [
@@ -217,7 +251,7 @@ def rows_about(record_type: RecordType, person_id: int) -> dict[str, list[dict[s
             continue
         rows = db.session.execute(select(table).where(or_(*conditions))).mappings().all()
         if rows:
-            found[table.name] = [_as_seen(table, plain_row(row), view) for row in rows]
+            found[table.name] = [_as_seen(table, plain_row(row), reading) for row in rows]
     return found
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import zipfile
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
 from app.auth.models import AuditEntry
 from app.extensions import db
 from app.journal.models import GroupNamePolicy
-from app.people.models import Child
+from app.people.models import Child, ParentLink
 from tests.helpers.clients import post_form
 from tests.helpers.journal import (
     B_NAMES,
@@ -62,6 +63,13 @@ def _keys(row: dict) -> tuple:
     return tuple(sorted((k, str(v)) for k, v in row.items() if k.endswith("id")))
 
 
+def _assert_holds(tables: dict[str, list[dict]], held: dict[str, list[dict]]) -> None:
+    """Every row found directly is in the export, by its ids."""
+    for table, rows in held.items():
+        exported = {_keys(row) for row in tables.get(table, [])}
+        assert {_keys(row) for row in rows} <= exported, table
+
+
 def _journal(app, family) -> int:
     observation = observe(
         app,
@@ -81,9 +89,7 @@ def test_a_childs_export_holds_every_row_that_mentions_them(app, family):
     document = json.loads(export.read("subject-access.json"))
     tables = document["tables"]
 
-    for table, rows in held.items():
-        exported = {_keys(row) for row in tables.get(table, [])}
-        assert {_keys(row) for row in rows} <= exported, table
+    _assert_holds(tables, held)
     assert [row["id"] for row in tables["observations"]] == [observation]
     assert "journal_access_log" in tables and "audit_log" in tables
     [photo] = tables["observation_photos"]
@@ -98,9 +104,7 @@ def test_a_parents_export_holds_their_rows_without_their_secrets(app, family):
     held = _direct(app, family.slug, "users", family.parent_a_id)  # before the export's audit
     export = _export(app, family, "parent", family.parent_a_id)
     tables = json.loads(export.read("subject-access.json"))["tables"]
-    for table, rows in held.items():
-        exported = {_keys(row) for row in tables.get(table, [])}
-        assert {_keys(row) for row in rows} <= exported, table
+    _assert_holds(tables, held)
     [user] = tables["users"]
     assert user["email"] == family.email("parent-a")
     assert user["password_hash"].startswith("(held, not shown")
@@ -201,3 +205,67 @@ def test_a_childs_export_holds_the_rows_that_name_them_where_they_are_not_tagged
     assert not [name for name in B_NAMES if name in json.dumps(tables, ensure_ascii=False)]
     subjects = [row["subject"] for row in tables["outbox_messages"]]
     assert subjects == ["Ada's learning journal is ready to download"]
+
+
+def _named(words: str, names: tuple[str, ...]) -> list[str]:
+    return [name for name in names if re.search(rf"\b{name}\b", words)]
+
+
+def test_a_staff_members_export_names_no_child(app, family):
+    """Handed to the member of staff as a private person: the observations they wrote
+    and edited, the children they are key person of, are held about them, every
+    child's name replaced by the masking's placeholder (ids and rows stay)."""
+    both = [family.child_a_id, family.child_b_id]
+    observation = observe(
+        app, family, both, "Ada Okafor and Barty dug a tunnel.", next_steps="Ada: again."
+    )
+    staff = signed_in(app, family, "staff")
+    edited = correct(staff, observation, both, "Ada and Bartholomew Quince dug a tunnel.")
+    assert edited.status_code == 303, edited.text
+    held = _direct(app, family.slug, "users", family.staff_id)  # before the export's audit
+
+    export = _export(app, family, "staff", family.staff_id)
+    tables = json.loads(export.read("subject-access.json"))["tables"]
+    _assert_holds(tables, held)
+    assert observation in [row["id"] for row in tables["observations"]]
+    assert family.child_a_id in [row["id"] for row in tables["children"]]
+    assert tables["observation_revisions"]
+    everything = json.dumps(tables, ensure_ascii=False) + _pdf_words(export)
+    assert not _named(everything, ("Ada", "Okafor", *B_NAMES))
+    assert "A friend and a friend dug a tunnel." in everything
+
+
+def test_a_parents_export_names_their_child_and_masks_others_under_hidden(app, family):
+    set_group_names(app, family.slug, GroupNamePolicy.HIDDEN)
+    both = [family.child_a_id, family.child_b_id]
+    observation = observe(app, family, both, "Ada and Barty Quince dug a tunnel.")
+    parent = signed_in(app, family, "parent_a")
+    path = f"/journal/children/{family.child_a_id}/observations/{observation}/comments"
+    said = post_form(parent, path, {"body": "Ada told us Barty Quince dug best."})
+    assert said.status_code == 303, said.text
+
+    export = _export(app, family, "parent", family.parent_a_id)
+    tables = json.loads(export.read("subject-access.json"))["tables"]
+    [comment] = tables["observation_comments"]
+    assert comment["body"] == "Ada told us a friend dug best."
+    everything = json.dumps(tables, ensure_ascii=False) + _pdf_words(export)
+    assert not _named(everything, B_NAMES)
+    assert "Ada told us a friend dug best." in _pdf_words(export)
+
+
+def test_a_parent_linked_to_no_child_any_more_has_no_child_named(app, family):
+    """No journal is theirs to read, so no child is theirs: whatever the policy, their
+    export names none (their comments stay, the names in them masked)."""
+    set_group_names(app, family.slug, GroupNamePolicy.SHOWN)
+    observation = observe(app, family, [family.child_a_id], "Ada dug a tunnel.")
+    parent = signed_in(app, family, "parent_a")
+    path = f"/journal/children/{family.child_a_id}/observations/{observation}/comments"
+    assert post_form(parent, path, {"body": "Ada loved it."}).status_code == 303
+    with inside(app, family.slug):
+        db.session.execute(delete(ParentLink).where(ParentLink.parent_id == family.parent_a_id))
+        db.session.commit()
+
+    export = _export(app, family, "parent", family.parent_a_id)
+    tables = json.loads(export.read("subject-access.json"))["tables"]
+    assert [row["body"] for row in tables["observation_comments"]] == ["A friend loved it."]
+    assert not _named(json.dumps(tables, ensure_ascii=False) + _pdf_words(export), ("Ada",))
