@@ -15,7 +15,7 @@ from app.extensions import db
 from app.journal.models import Observation, ObservationStatus
 from tests.helpers.clients import post_form
 from tests.helpers.journal import correct, observe, photo_bytes, signed_in, upload
-from tests.helpers.people import inside
+from tests.helpers.people import TODAY, inside
 
 RULES = {
     "group_names": "hidden",
@@ -289,5 +289,33 @@ def test_in_warn_mode_a_photo_added_to_a_published_observation_is_checked_first(
 
     assert add_photo(confirmed="yes").status_code == 303
     assert "What rubbish" in parent.get(path).text
+    with inside(app, family.slug):
+        assert len(db.session.get_one(Observation, observation_id).photos) == 1
+
+
+def test_in_warn_mode_a_photo_added_by_a_correction_is_checked_with_it(app, family):
+    """The edit form adds photos too: their caption is part of the correction checked."""
+    observation_id = observe(app, family, [family.child_a_id], "Ada stacked cups.")
+    _set_rules(app, family, "warn")
+    staff = signed_in(app, family, "staff")
+    form = {
+        "observed_on": TODAY.isoformat(),
+        "child_ids": [str(family.child_a_id)],
+        "text": "Ada stacked cups.",
+        "areas": ["cl"],
+        "caption": "What rubbish",
+    }
+    edit = f"/journal/observations/{observation_id}/edit"
+
+    def send(**fields: str):
+        sent = {**form, "photo": upload(photo_bytes(64, 48)), **fields}
+        return post_form(staff, edit, sent, content_type="multipart/form-data")
+
+    stopped = send()
+    assert stopped.status_code == 200
+    assert "<mark>rubbish</mark>" in stopped.text and "Save the correction anyway" in stopped.text
+    with inside(app, family.slug):
+        assert db.session.get_one(Observation, observation_id).photos == []
+    assert send(confirmed="yes").status_code == 303
     with inside(app, family.slug):
         assert len(db.session.get_one(Observation, observation_id).photos) == 1
