@@ -1,9 +1,17 @@
-"""In a real browser: the warning before auto logout, "Stay signed in", then auto logout."""
+"""In a real browser: the warning before auto logout, "Stay signed in", then auto logout.
+
+Time is moved, not waited for: the page's clock (Playwright's, for its timers) and the
+server's (``app.clock``, which the live server in this process reads) go forward together,
+a second at a time, as they would while a person does nothing.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from app import clock
 from tests.fixtures.browser import LiveServer, check_accessibility, screenshot
 from tests.helpers.clients import GOOD_PASSWORD, GOOD_PIN, make_user
 
@@ -17,6 +25,13 @@ def short_idle_server(make_app):
     server = LiveServer(make_app(SESSION_IDLE_TIMEOUT=str(IDLE_SECONDS)))
     yield server
     server.stop()
+
+
+def _idle_for(page, seconds: int) -> None:
+    """``seconds`` pass for the page's timers and the server alike."""
+    for _ in range(seconds):
+        clock.advance(timedelta(seconds=1))
+        page.clock.run_for(1000)
 
 
 def _sign_in(page, server, slug, email):
@@ -35,11 +50,13 @@ def test_idle_warning_then_stay_signed_in_then_auto_logout(
     with app.app_context():
         email = make_user(setting.slug, role="parent", full_name="Idle Parent")
     page = new_page()
+    page.clock.install()
     _sign_in(page, short_idle_server, setting.slug, email)
     warning = page.get_by_role("alertdialog")
     assert warning.is_hidden()
 
-    warning.wait_for(state="visible", timeout=(IDLE_SECONDS + 2) * 1000)
+    _idle_for(page, IDLE_SECONDS // 2 + 1)  # the warning comes half-way (5 s before)
+    warning.wait_for(state="visible")
     screenshot(page, "idle-warning")
     check_accessibility(page, "idle warning")
     page.get_by_role("button", name="Stay signed in").click()
@@ -47,7 +64,8 @@ def test_idle_warning_then_stay_signed_in_then_auto_logout(
     assert page.url == short_idle_server.url(setting.slug, "/")
 
     # Doing nothing now: the page takes the person to sign in, with a message.
-    page.wait_for_url("**/login?timeout=1", timeout=(IDLE_SECONDS + 4) * 1000)
+    _idle_for(page, IDLE_SECONDS)
+    page.wait_for_url("**/login?timeout=1")
     assert "signed out after a period of inactivity" in page.content()
     page.goto(short_idle_server.url(setting.slug, "/account"))
     assert "/login" in page.url, "the server ended the session too"
@@ -60,12 +78,13 @@ def test_activity_in_another_tab_keeps_this_one_signed_in(
     with app.app_context():
         email = make_user(setting.slug, role="parent", full_name="Two Tabs")
     first = new_page()
+    first.clock.install()
     _sign_in(first, short_idle_server, setting.slug, email)
     second = first.context.new_page()
     # The person works in the second tab for longer than the idle timeout.
     for _ in range(IDLE_SECONDS + 2):
         second.goto(short_idle_server.url(setting.slug, "/account"))
-        first.wait_for_timeout(1000)
+        _idle_for(first, 1)
     assert first.url == short_idle_server.url(setting.slug, "/"), "the first tab stayed"
     assert first.get_by_role("alertdialog").is_hidden()
 
@@ -77,16 +96,18 @@ def test_typing_counts_and_what_was_typed_is_back_after_the_sign_out(
     with app.app_context():
         email = make_user(setting.slug, role="staff", full_name="Busy Typist")
     page = new_page()
+    page.clock.install()
     _sign_in(page, short_idle_server, setting.slug, email)
     page.goto(short_idle_server.url(setting.slug, "/journal/observations/new"))
     text = page.get_by_label("What happened")
     sentence = "Ada built a tall tower of blocks and counted every one of them"
     for word in sentence.split():  # about thirteen seconds of typing: longer than the timeout
         text.press_sequentially(word + " ")
-        page.wait_for_timeout(1000)
+        _idle_for(page, 1)
     assert "/journal/observations/new" in page.url, "typing kept the session"
 
-    page.wait_for_url("**/login?timeout=1", timeout=(IDLE_SECONDS + 4) * 1000)
+    _idle_for(page, IDLE_SECONDS)
+    page.wait_for_url("**/login?timeout=1")
     assert "signed out after a period of inactivity" in page.content()
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(GOOD_PASSWORD)
