@@ -19,7 +19,7 @@ Rows and ids stay: only the names in their texts are masked.
 
 Secrets (password and PIN hashes, link token hashes) are named but not given. The ZIP
 holds ``subject-access.json`` (the rows by table), ``subject-access.pdf`` (the same, to
-read) and ``photos/`` (the files of the photos in the export). Tables are found from the
+read) and ``photos/`` (the files of the photos in a child's export). Tables are found from the
 models' metadata, so a table added later is covered without changing this module.
 """
 
@@ -273,11 +273,18 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _pictured(record_type: RecordType, rows: dict[str, list[dict[str, Any]]]) -> list[dict]:
+    """The photos whose pictures the export holds: a child's, as their own view shows
+    them. An adult's lists the photos they uploaded (the rows name them), but a picture
+    is of children: it is in their exports, never in an adult's."""
+    return rows.get(Photo.__tablename__, []) if record_type is RecordType.CHILD else []
+
+
 def export_subject(record_type: RecordType, person_id: int, *, by: User) -> Path:
     """Write the person's export to a temporary ZIP file and audit it; returns its path
     (the caller sends it and removes it)."""
     rows = rows_about(record_type, person_id)
-    photos = rows.get(Photo.__tablename__, [])
+    photos = _pictured(record_type, rows)
     if waiting := [photo["id"] for photo in photos if photo["state"] == PhotoState.WAITING]:
         for photo_id in waiting:  # exported as the stored JPEG, never the uploaded bytes
             make_ready(photo_id)
@@ -296,7 +303,7 @@ def export_subject(record_type: RecordType, person_id: int, *, by: User) -> Path
         out.writestr("subject-access.json", json.dumps(document, ensure_ascii=False, indent=1))
         out.writestr("subject-access.pdf", _pdf(document))
         folder = setting_folder()
-        for photo in rows.get(Photo.__tablename__, []):
+        for photo in _pictured(record_type, rows):
             source = folder / photo["file_name"]
             if source.is_file():
                 out.write(source, f"photos/{photo['file_name']}")

@@ -269,3 +269,24 @@ def test_a_parent_linked_to_no_child_any_more_has_no_child_named(app, family):
     tables = json.loads(export.read("subject-access.json"))["tables"]
     assert [row["body"] for row in tables["observation_comments"]] == ["A friend loved it."]
     assert not _named(json.dumps(tables, ensure_ascii=False) + _pdf_words(export), ("Ada",))
+
+
+def test_a_staff_members_export_lists_the_photos_they_added_without_the_pictures(app, family):
+    """A photo keeps who uploaded it (an upload tapped twice is one photo): the row names
+    them, so it is in their export, its caption masked; the picture is of children, whose
+    own exports hold it as their view shows it, never an adult's."""
+    observe(
+        app,
+        family,
+        [family.child_a_id],
+        "Ada dug a tunnel.",
+        photos=[(photo_bytes(), "Ada in the tunnel", [family.child_a_id])],
+    )
+    held = _direct(app, family.slug, "users", family.staff_id)
+    assert held["observation_photos"]
+
+    export = _export(app, family, "staff", family.staff_id)
+    tables = json.loads(export.read("subject-access.json"))["tables"]
+    _assert_holds(tables, held)
+    assert [name for name in export.namelist() if name.startswith("photos/")] == []
+    assert not _named(json.dumps(tables["observation_photos"]), ("Ada",))
