@@ -124,9 +124,6 @@ def servers() -> Iterator[dict[str, str]]:
     admin = admin_conninfo(database_url)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{test_db}"')
-        # A commit need not wait for the disk: nothing in the run outlives a crash of the
-        # server, and every test commits many times.
-        conn.execute(f'ALTER DATABASE "{test_db}" SET synchronous_commit = off')
     test_url = make_url(database_url).set(drivername="postgresql", database=test_db)
     redis_db_url, redis_claim = _claim_redis_db(redis_url)
     urls = {
