@@ -125,7 +125,9 @@ def test_changing_the_pin_ends_every_session(app, make_setting):
     assert sign_in(client, email, pin="582039").status_code == 303
 
 
-def test_deactivation_refuses_the_open_session_on_its_next_request(app, make_setting):
+def _staff_deactivated_while_signed_in(app, make_setting):
+    """A member of staff signed in when the manager deactivates them: their client, their
+    email and the manager's answer."""
     setting = make_setting()
     with app.app_context():
         manager_email = make_user(setting.slug, role="manager")
@@ -138,6 +140,11 @@ def test_deactivation_refuses_the_open_session_on_its_next_request(app, make_set
     done = manager.post(
         f"/people/{user_id}/deactivate", data={"csrf_token": csrf_token(manager, "/invitations")}
     )
+    return staff, staff_email, done
+
+
+def test_deactivation_refuses_the_open_session_on_its_next_request(app, make_setting):
+    staff, staff_email, done = _staff_deactivated_while_signed_in(app, make_setting)
     assert done.status_code == 303
     assert not _is_signed_in(staff)
     assert sign_in(staff, staff_email).headers["Location"].endswith("/login")
@@ -242,17 +249,7 @@ def test_the_first_page_after_the_idle_timeout_is_sign_in_saying_why(app, make_s
 
 
 def test_the_home_page_of_a_person_whose_access_ended_says_so(app, make_setting):
-    setting = make_setting()
-    with app.app_context():
-        manager_email = make_user(setting.slug, role="manager")
-        staff_email = make_user(setting.slug, role="staff", full_name="Leaving Lou")
-    manager, staff = client_for(app, setting.slug), client_for(app, setting.slug)
-    sign_in(manager, manager_email)
-    sign_in(staff, staff_email)
-    user_id = user_id_of(app, setting.slug, staff_email)
-    manager.post(
-        f"/people/{user_id}/deactivate", data={"csrf_token": csrf_token(manager, "/invitations")}
-    )
+    staff, _, _ = _staff_deactivated_while_signed_in(app, make_setting)
     response = staff.get("/")
     assert response.status_code == 302 and "ended=access" in response.headers["Location"]
     assert "has ended" in staff.get(response.headers["Location"]).text
