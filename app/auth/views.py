@@ -112,10 +112,13 @@ def login_submit() -> Response | tuple[str, int]:
     step = second_factor.step_after_password_and_pin(user)
     if step is not None:
         return pending.begin(user, step, next_path, shared_computer=shared_computer)
+    # Asked before the sign-in changes anything, so that no later query flushes those
+    # changes early: they are written by the request's one commit, whose failure is answered.
+    enrol_by = second_factor.enrolment_ahead(user)
     target = pending.sign_in(
         user, next_path, method="password_and_pin", shared_computer=shared_computer
     )
-    if (enrol_by := second_factor.enrolment_ahead(user)) is not None:
+    if enrol_by is not None:
         # Told at each sign-in of the grace period, not first on the day it ends.
         flash(
             f"{g.setting.name} requires a second factor for your role: please set one up "
