@@ -188,7 +188,7 @@ def _saved_with_photos(
     """Check the form and the photos it may carry, then ``save`` the observation and add the
     photos to it; what was refused comes back as a ``_Refusal`` (nothing is kept)."""
     if not form.validate():
-        return _Refusal({})  # the form's own errors show beside its fields
+        return _Refusal(_photos_not_kept(form))  # the form's own errors show beside its fields
     in_photo = form.in_photo.data or [] if isinstance(form, ObservationForm) else []
     try:
         images = _checked(_chosen_files(form.photo.data))
@@ -203,8 +203,19 @@ def _saved_with_photos(
                 confirmed=isinstance(form, ObservationForm) and form.confirmed.data == "yes",
             )
     except (MediaRejected, InvalidInput) as error:
-        return _refusal(error, "text")
+        refusal = _refusal(error, "text")
+        if isinstance(error, MediaRejected) or refusal.check:  # both already say so
+            return refusal
+        return _Refusal({**_photos_not_kept(form), **refusal.errors}, refusal.status)
     return observation
+
+
+def _photos_not_kept(form: ObservationForm | HomeObservationForm) -> FieldErrors:
+    """Browsers never fill a file input again: a form shown back after photos were chosen
+    says so beside the photo field, rather than dropping them without a word."""
+    if not _chosen_files(form.photo.data):
+        return {}
+    return {"photo": ["Choose the photos again: they were not kept."]}
 
 
 def _observation_url(observation: Observation) -> str:

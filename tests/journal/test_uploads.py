@@ -323,3 +323,27 @@ def test_a_photo_upload_tapped_twice_keeps_one_photo_and_answers_as_the_first(ap
     assert _upload_photo(staff, observation_id, photo_bytes(320, 240)).status_code == 303
     assert _upload_photo(manager, observation_id, data).status_code == 303
     assert _photo_count(app, family.slug) == 3
+
+
+@pytest.mark.parametrize("who, path", [("staff", "/journal/observations/new"), ("parent_a", None)])
+def test_a_form_refused_for_its_text_asks_for_the_chosen_photos_again(app, family, who, path):
+    """A browser never fills a file input again: the form shown back says the photos chosen
+    were not kept, beside the photo field, instead of dropping them silently."""
+    client = signed_in(app, family, who)
+    path = path or f"/journal/children/{family.child_a_id}/home-observations/new"
+    response = post_form(
+        client,
+        path,
+        {
+            "observed_on": "2026-12-01",
+            "child_ids": [str(family.child_a_id)],
+            "text": "",
+            "photo": [upload(photo_bytes(), "one.jpg"), upload(photo_bytes(), "two.jpg")],
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422 and "is required." in response.text
+    assert 'id="photo-error-1"' in response.text
+    assert "Choose the photos again: they were not kept." in response.text
+    with inside(app, family.slug):
+        assert db.session.scalar(select(func.count()).select_from(Photo)) == 0
