@@ -30,7 +30,9 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.header import Header
 from email.message import EmailMessage
+from email.utils import format_datetime
 
 import idna
 from celery import shared_task
@@ -82,7 +84,7 @@ def send_over_smtp(message: EmailMessage) -> dict[str, tuple[int, bytes]]:
         )
     else:
         smtp = smtplib.SMTP(config.SMTP_HOST, config.SMTP_PORT, timeout=10)
-    with smtp:
+    try:
         if config.SMTP_SECURITY == "starttls":
             smtp.starttls(context=_tls_context(config))
         if config.SMTP_USERNAME:
@@ -91,6 +93,21 @@ def send_over_smtp(message: EmailMessage) -> dict[str, tuple[int, bytes]]:
         if not smtp.has_extn("smtputf8"):
             _address_in_ascii(message)
         return smtp.send_message(message)
+    finally:
+        _say_goodbye(smtp)
+
+
+def _say_goodbye(smtp: smtplib.SMTP) -> None:
+    """End the SMTP session whatever the server answers to QUIT, or if it does not.
+
+    Not ``with smtp:``, whose exit raises on any answer but 221: once the server has
+    taken the message, that answer (or a timeout waiting for it) would count as a
+    failed try, and the message would be sent again (4xx) or recorded as bounced (5xx).
+    """
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
 
 
 def _tls_context(config: Config) -> ssl.SSLContext:
@@ -149,12 +166,27 @@ def _refusal(code: int, answer: bytes | str) -> Attempt:
     return Attempt(outcome, f"{code} {_text(answer)}")
 
 
+def _set_subject(email: EmailMessage, subject: str) -> None:
+    """The Subject; one that is not ASCII goes as RFC 2047 encoded words folded by the
+    older ``Header``: Python 3.11's own folding of a long one loses the space between two
+    of its encoded words ("Crèche Étoile 星星" arrived as "Crèche Étoile星星")."""
+    if subject.isascii():
+        email["Subject"] = subject
+    else:
+        email.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode())
+
+
 def _email_of(message: OutboxMessage) -> EmailMessage:
     email = EmailMessage()
     email["From"] = current_app.config["LJ"].MAIL_FROM
     email["To"] = message.to_address
-    email["Subject"] = message.subject
+    _set_subject(email, message.subject)
     email["Message-ID"] = message.message_id
+    # When it was written, the same on every try; mail without a Date is shown undated
+    # or as spam by some readers.
+    email["Date"] = format_datetime(message.queued_at)
+    # An automatic message: out-of-office replies are not sent back to it (RFC 3834).
+    email["Auto-Submitted"] = "auto-generated"
     email.set_content(message.body_text or "")
     email.add_alternative(message.body_html or "", subtype="html")
     return email

@@ -7,17 +7,21 @@ same delivery through a real Celery worker is in tests/workers/test_mail_worker.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from app import clock
 from app.auth.models import Role, User
 from app.auth.operations import invite_user
+from app.devservers import free_port
 from app.extensions import db
 from app.mail.delivery import deliver_due_messages
 from app.mail.models import DeliveryStatus, OutboxMessage
-from tests.fixtures.smtp import text_of
+from tests.fixtures.smtp import Inbox, text_of
 from tests.helpers.clients import post_form
 from tests.helpers.people import email_of, inside, signed_in
 
@@ -160,3 +164,33 @@ def test_a_password_reset_goes_through_the_outbox_with_the_public_url(app, nurse
     assert f"{scheme}://{nursery.slug}.{domain}/password/reset/" in text_of(message)
     [row] = _messages_to(app, nursery.slug, address)
     assert row.status is DeliveryStatus.SENT
+
+
+class AnswersQuitWith4xx(Inbox):
+    """A server that takes the message, then answers QUIT as one shutting down may."""
+
+    async def handle_QUIT(self, server, session, envelope) -> str:
+        return "421 4.3.2 Service shutting down"
+
+
+@pytest.fixture
+def quit_answered_with_4xx(app, monkeypatch) -> Iterator[Inbox]:
+    inbox = AnswersQuitWith4xx()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    monkeypatch.setattr(app.config["LJ"], "SMTP_PORT", controller.port)
+    yield inbox
+    controller.stop()
+
+
+def test_a_message_the_server_took_is_sent_once_whatever_it_answers_to_quit(
+    app, nursery, quit_answered_with_4xx
+):
+    address = f"kim@{nursery.slug}.example.org"
+    _invite(app, nursery.slug, address)
+
+    [sent] = _messages_to(app, nursery.slug, address)
+    assert (sent.status, sent.attempts) == (DeliveryStatus.SENT, 1), sent.last_error
+    clock.advance(timedelta(hours=2))
+    assert _deliver(app, nursery.slug)["sent"] == 0
+    assert len(quit_answered_with_4xx.to(address)) == 1
