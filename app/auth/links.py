@@ -8,7 +8,8 @@ the same purpose voids the older ones.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from flask import current_app
@@ -55,23 +56,31 @@ def void_open_links(user: User, *purposes: LinkPurpose) -> None:
     db.session.execute(query.values(expires_at=now))
 
 
-def issue_link(user: User, purpose: LinkPurpose, *, new_email: str | None = None) -> str:
-    """Void the user's open links of this purpose and return the token of a fresh one."""
+@dataclass(frozen=True)
+class IssuedLink:
+    """A fresh link: the token for its URL, and the moment it stops working, which its
+    email states (as a moment, not "in 1 hour": the email may be delivered late)."""
+
+    token: str
+    expires_at: datetime
+
+
+def issue_link(user: User, purpose: LinkPurpose, *, new_email: str | None = None) -> IssuedLink:
+    """Void the user's open links of this purpose and issue a fresh one."""
     now = clock.now()
     void_open_links(user, purpose)
     token, digest = new_link_token()
-    db.session.add(
-        OneTimeLink(
-            user_id=user.id,
-            purpose=purpose,
-            token_hash=digest,
-            new_email=new_email,
-            created_at=now,
-            expires_at=now + _lifetime(purpose),
-        )
+    link = OneTimeLink(
+        user_id=user.id,
+        purpose=purpose,
+        token_hash=digest,
+        new_email=new_email,
+        created_at=now,
+        expires_at=now + _lifetime(purpose),
     )
+    db.session.add(link)
     db.session.flush()
-    return token
+    return IssuedLink(token, link.expires_at)
 
 
 def find_usable_link(token: str, purpose: LinkPurpose) -> OneTimeLink:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -93,13 +92,14 @@ def email_setting_message(
 
 
 def _email_activation_link(user: User) -> None:
-    token = issue_link(user, LinkPurpose.ACTIVATION)
+    link = issue_link(user, LinkPurpose.ACTIVATION)
     email_setting_message(
         user.email,
         "Your invitation to {setting}'s learning journals",
         "activation",
         user,
-        path=f"/activate/{token}",
+        path=f"/activate/{link.token}",
+        expires_at=link.expires_at,
     )
 
 
@@ -377,14 +377,14 @@ def request_reset(email: str, *, ip: str | None = None) -> None:
     user = user_by_email(address)
     if user is None or user.status is not AccountStatus.ACTIVE:
         return
-    token = issue_link(user, LinkPurpose.RESET)
+    link = issue_link(user, LinkPurpose.RESET)
     email_setting_message(
         user.email,
         "Choose a new password and PIN for {setting}",
         "reset",
         user,
-        path=f"/password/reset/{token}",
-        minutes=current_app.config["LJ"].RESET_LINK_TTL // 60,
+        path=f"/password/reset/{link.token}",
+        expires_at=link.expires_at,
     )
     audit.record("reset_requested", subject=user, ip=ip)
 
@@ -437,13 +437,14 @@ def request_email_change(user: User, new_email: str, current_password: str) -> N
         raise InvalidInput("That is already your email address.")
     if _email_in_use(email, except_user=user):
         raise InvalidInput("Someone at this setting already uses that email address.")
-    token = issue_link(user, LinkPurpose.EMAIL_CHANGE, new_email=email)
+    link = issue_link(user, LinkPurpose.EMAIL_CHANGE, new_email=email)
     email_setting_message(
         email,
         "Confirm your new email address for {setting}",
         "email_change_confirm",
         user,
-        path=f"/account/email/confirm/{token}",
+        path=f"/account/email/confirm/{link.token}",
+        expires_at=link.expires_at,
     )
     email_setting_message(
         user.email,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from app import clock
@@ -44,6 +45,9 @@ def test_each_new_observation_is_emailed_without_its_words_or_names(app, family,
     body = text_of(message) + html_of(message) + str(message["Subject"])
     assert "new observation in Ada's learning journal" in body
     assert f"/journal/children/{family.child_a_id}/observations/{observation_id}" in body
+    [link] = re.findall(r"https?://[^\s\"<>]+", text_of(message))
+    opened = signed_in(app, family, "parent_a").get(urlsplit(link).path)
+    assert opened.status_code == 200 and "rocket" in opened.text, "the link opens it"
     for secret in ("rocket", "Barty", "Quince", "Bartholomew", "secretly"):
         assert secret not in body, secret
     assert not any(part.get_content_maintype() == "image" for part in message.walk())

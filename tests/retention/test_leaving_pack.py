@@ -77,7 +77,10 @@ def test_a_parents_pack_holds_every_published_observation_and_nothing_of_another
     page = client.get(page_path).text
     assert "2 observations and 2 photos" in page
     [email] = mail_outbox.to(family.email("parent-a"))
-    assert page_path in text_of(email)
+    told = text_of(email)
+    assert page_path in told
+    # The moment the pack goes, not only its day: it is gone at 09:00 that morning.
+    assert re.search(r"until \d{1,2} [A-Z][a-z]{2} 20\d\d 09:00 GMT", told), told
 
     pdf = _pdf_text(client.get(f"{page_path}/journal.pdf").data)
     assert "Ada painted a sunflower." in pdf
