@@ -76,7 +76,14 @@ def _email_in_use(email: str, *, except_user: User | None = None) -> bool:
 def email_setting_message(
     to: str, subject: str, template: str, user: User, *, path: str | None = None, **extra: object
 ) -> None:
-    """Email ``user`` (at ``to``) about this setting, with a link to ``path`` on its subdomain."""
+    """Email ``user`` (at ``to``) about this setting, with a link to ``path`` on its subdomain.
+
+    Never to a deactivated account: its access has ended, and what happens to it (a
+    manager removing its second factors) is no longer the person's to act on.
+    A reactivated one is emailed its invitation once it is invited again.
+    """
+    if user.status is AccountStatus.DEACTIVATED:
+        return
     setting = current_setting()
     link = setting_url(setting.slug, path) if path else None
     queue_email(

@@ -18,14 +18,14 @@ import pytest
 from sqlalchemy import select, update
 
 from app import clock
-from app.auth.models import Passkey, Role, User
+from app.auth.models import AccountStatus, Passkey, Role, User
 from app.auth.operations import invite_user, request_reset
 from app.extensions import db, limiter
 from tenants.models import Setting
 from tenants.registry import forget_cached
 from tests.fixtures.smtp import Inbox, html_of, text_of
 from tests.helpers.clients import GOOD_PASSWORD, GOOD_PIN, client_for, make_user, post_form, sign_in
-from tests.helpers.people import inside
+from tests.helpers.people import email_of, inside, signed_in
 
 SETTING_NAME = "Crèche Étoile 星星 نجمة"
 PARENT_NAME = "Zoë Lì 李 نور"
@@ -232,3 +232,31 @@ def test_a_long_unicode_setting_name_arrives_whole_in_the_subject(app, make_sett
     message = one_message_to(mail_outbox, "mina@example.org")
 
     assert message["Subject"] == f"Your invitation to {name}'s learning journals"
+
+
+def test_a_deactivated_account_is_not_emailed_about_a_managers_reset_of_its_factors(
+    app, nursery, mail_outbox
+):
+    """Access has ended: "you can set up a new one once you have signed in" is untrue."""
+    with inside(app, nursery.slug):
+        staff = db.session.get_one(User, nursery.staff_id)
+        staff.status = AccountStatus.DEACTIVATED
+        db.session.add(
+            Passkey(
+                user_id=staff.id,
+                name="Old phone",
+                credential_id=b"credential-old-phone",
+                public_key=b"not used here",
+                created_at=clock.now(),
+            )
+        )
+        db.session.commit()
+    manager = signed_in(app, nursery, "manager")
+
+    reset = post_form(manager, f"/accounts/{nursery.staff_id}/second-factor/reset")
+
+    assert reset.status_code == 303, reset.text
+    with inside(app, nursery.slug):
+        left = select(Passkey.id).where(Passkey.user_id == nursery.staff_id)
+        assert db.session.scalar(left) is None, "the factors are removed all the same"
+    assert mail_outbox.to(email_of(nursery, "staff"), timeout=0.5) == []
