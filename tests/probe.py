@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, request
 from sqlalchemy import func, select, text
 
+from app import clock
 from app.auth.models import Role, User
 from app.extensions import db
 from app.journal import storage
@@ -70,7 +71,15 @@ def write_then_end(ending: str) -> tuple[str, int]:
     user = User(email=request.form["email"], full_name="Probe Person", role=Role.STAFF)
     db.session.add(user)
     db.session.flush()
-    queue_email(user.email, "Probe", "activation", user=user, setting_name="Probe", link="-")
+    queue_email(
+        user.email,
+        "Probe",
+        "activation",
+        user=user,
+        setting_name="Probe",
+        link="-",
+        expires_at=clock.now(),
+    )
     storage.remove_after_commit(request.form["file"])
     if ending == "raises":
         raise RuntimeError("failure injected after the writes")
