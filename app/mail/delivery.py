@@ -31,8 +31,9 @@ import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.header import Header
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 
 import idna
 from celery import shared_task
@@ -45,7 +46,7 @@ from app.config import Config
 from app.extensions import db
 from app.mail.models import SMTP_ANSWER_LENGTH, DeliveryStatus, OutboxMessage, email_delivered
 from app.redis_store import get_redis
-from tenants.binding import tenant_context
+from tenants.binding import current_setting, tenant_context
 from tenants.each_setting import EachSettingReport, run_each_setting
 
 log = logging.getLogger(__name__)
@@ -176,9 +177,20 @@ def _set_subject(email: EmailMessage, subject: str) -> None:
         email.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode())
 
 
+def _sender() -> Address:
+    """The From: the bound setting by way of the service ("Sunnyside Nursery via Learning
+    Journals" <MAIL_FROM's address>), so the reader's list of mail says which nursery
+    wrote. As an ``Address``, the name is quoted or RFC 2047 encoded as it needs."""
+    service, address = parseaddr(current_app.config["LJ"].MAIL_FROM)
+    setting = current_setting().name
+    return Address(
+        display_name=f"{setting} via {service}" if service else setting, addr_spec=address
+    )
+
+
 def _email_of(message: OutboxMessage) -> EmailMessage:
     email = EmailMessage()
-    email["From"] = current_app.config["LJ"].MAIL_FROM
+    email["From"] = _sender()
     email["To"] = message.to_address
     _set_subject(email, message.subject)
     email["Message-ID"] = message.message_id

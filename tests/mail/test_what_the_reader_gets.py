@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from email.header import decode_header, make_header
 from email.message import EmailMessage
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 import pytest
@@ -260,3 +262,38 @@ def test_a_deactivated_account_is_not_emailed_about_a_managers_reset_of_its_fact
         left = select(Passkey.id).where(Passkey.user_id == nursery.staff_id)
         assert db.session.scalar(left) is None, "the factors are removed all the same"
     assert mail_outbox.to(email_of(nursery, "staff"), timeout=0.5) == []
+
+
+def sender_of(message: EmailMessage) -> tuple[str, str]:
+    """The From header's name and address as a mail reader decodes them (RFC 2047: the
+    folding between two encoded words is dropped; Python 3.11's own header parser puts a
+    space there, inside a name, which no reader shows)."""
+    raw = dict(message.raw_items())["From"]
+    return parseaddr(str(make_header(decode_header(raw))))
+
+
+def test_the_from_header_names_the_setting_in_a_long_unicode_name_whole(
+    app, make_setting, mail_outbox
+):
+    """The reader's list of mail shows who wrote: the setting, by way of the service,
+    encoded for the header (RFC 2047) and read back with every space kept."""
+    name = "Garderie Les Petits Loups de Montréal Saint-Éloi 星星 幼稚园 روضة الأطفال"
+    make_setting(name=name, manager_email="mina@example.org")
+    message = one_message_to(mail_outbox, "mina@example.org")
+
+    assert dict(message.raw_items())["From"].isascii(), "sent, it is encoded words"
+    assert sender_of(message) == (f"{name} via Learning Journals", "no-reply@localhost")
+
+
+def test_the_from_header_quotes_a_setting_name_with_punctuation(app, make_setting, mail_outbox):
+    """A comma or an apostrophe in the name would otherwise split or break the address."""
+    name = "St. Mary's Nursery, Rainbow Room"
+    make_setting(name=name, manager_email="mina@example.org")
+    message = one_message_to(mail_outbox, "mina@example.org")
+
+    [sender] = message["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (
+        f"{name} via Learning Journals",
+        "no-reply@localhost",
+    )
+    assert sender_of(message) == (f"{name} via Learning Journals", "no-reply@localhost")
