@@ -92,6 +92,14 @@ def create_app(config: Config | None = None) -> Flask:
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+    # Browsers ask for /favicon.ico on every page load: a rule of the static endpoint, so
+    # it is served as the stylesheet is (any host, no session, no sign-in).
+    app.add_url_rule(
+        "/favicon.ico",
+        endpoint="static",
+        view_func=app.view_functions["static"],
+        defaults={"filename": "favicon.ico"},
+    )
 
     from app.auth.pending import install_pending_steps
     from app.auth.shared_computer import install_shared_computer_protection
