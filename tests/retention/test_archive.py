@@ -95,6 +95,32 @@ def test_purge_now_says_whose_parent_accounts_go_with_the_child(app, family):
     assert "Robin Quince" not in said
 
 
+def _said(page: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", page).split()).replace("&#39;", "'")
+
+
+def test_purge_now_says_what_goes_and_what_stays_for_each_kind_of_person(app, family):
+    """A manager about to purge a member of staff or a parent reads what that purge does,
+    not the child's (photos of them, group observations keeping the other children)."""
+    archive(app, family, family.child_a_id)
+    with inside(app, family.slug):
+        deactivate_user(get_user(family.staff_id), by=None, reason="left")
+        deactivate_user(db.session.get_one(User, family.parent_b_id), by=None, reason="left")
+        db.session.commit()
+    manager = signed_in(app, family, "manager")
+    child = _said(manager.get(f"/retention/archive/child/{family.child_a_id}").text)
+    staff = _said(manager.get(f"/retention/archive/staff/{family.staff_id}").text)
+    parent = _said(manager.get(f"/retention/archive/parent/{family.parent_b_id}").text)
+    assert "group observations keep only the other children" in child
+    for said in (staff, parent):
+        assert "photos" not in said and "group observations" not in said
+        assert "This cannot be undone." in said
+    assert "Sam Staff's account is deleted for good" in staff
+    assert "Observations they wrote stay in the children's journals" in staff
+    assert "Robin Quince's account is deleted for good" in parent
+    assert "links to children" in parent and "sent from home" in parent
+
+
 def test_a_child_on_hold_past_their_date_is_not_listed_as_to_be_purged(app, family):
     archive(app, family, family.child_a_id)
     clock.advance(timedelta(days=4 * 366))
