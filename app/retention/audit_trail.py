@@ -3,7 +3,8 @@
 Sign-ins and failures, account and link changes, exports, purges and policy changes are
 rows of ``audit_log``; journal views are rows of ``journal_access_log``. Both are read
 here as one list, newest first, filtered by person (who acted, or whom it was about; or
-the child it was about), action and date (the setting's days), one page at a time.
+the child it was about, their observations and the comments in their view of them),
+action and date (the setting's days), one page at a time.
 """
 
 from __future__ import annotations
@@ -12,12 +13,25 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, cast, func, literal, null, or_, select, union_all
+from sqlalchemy import (
+    Select,
+    String,
+    Subquery,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.sql.expression import ColumnElement
 
 from app.auth.audit import action_label, detail_label, detail_value
 from app.auth.models import AuditEntry, User
 from app.extensions import db
-from app.journal.models import Comment, JournalAccess, Observation
+from app.journal.models import Comment, JournalAccess, Observation, ObservationChild
 from app.paging import PAGE_SIZE, Page
 from app.people.models import Child
 from app.retention.schedule import RULE_BY_KEY
@@ -56,6 +70,8 @@ def _both_logs() -> Select:
         cast(AuditEntry.detail["child_id"].astext, String).label("child_id"),
         AuditEntry.detail.label("detail"),
         AuditEntry.id.label("id"),
+        _detail_id("observation_id").label("observation_id"),
+        _detail_id("comment_id").label("comment_id"),
     )
     views = select(
         JournalAccess.at,
@@ -65,8 +81,29 @@ def _both_logs() -> Select:
         cast(JournalAccess.child_id, String),
         func.jsonb_build_object("observation_id", JournalAccess.observation_id),
         JournalAccess.id,
+        # A view is of one child's journal (its child_id), even of a group observation.
+        null(),
+        null(),
     )
     return union_all(audit, views).subquery("trail")
+
+
+def _detail_id(key: str) -> ColumnElement[int | None]:
+    """The id an audit entry's details hold under ``key`` (an observation, a comment)."""
+    value = AuditEntry.detail[key]
+    return case((func.jsonb_typeof(value) == "number", value.as_integer()))
+
+
+def _about_child(trail: Subquery, child_id: int) -> ColumnElement[bool]:
+    """Entries about the child: naming them, or what was done to one of their observations
+    (written, changed, published, a photo removed) or to a comment in their view of one."""
+    return or_(
+        trail.c.child_id == str(child_id),
+        trail.c.observation_id.in_(
+            select(ObservationChild.observation_id).where(ObservationChild.child_id == child_id)
+        ),
+        trail.c.comment_id.in_(select(Comment.id).where(Comment.child_id == child_id)),
+    )
 
 
 def _day_start(day: date) -> datetime:
@@ -83,7 +120,7 @@ def audit_trail(filters: TrailFilters, number: int) -> Page[TrailEntry]:
             or_(trail.c.actor_id == filters.person_id, trail.c.subject_id == filters.person_id)
         )
     if filters.child_id is not None:
-        conditions.append(trail.c.child_id == str(filters.child_id))
+        conditions.append(_about_child(trail, filters.child_id))
     if filters.action:
         conditions.append(trail.c.action == filters.action)
     if filters.date_from:

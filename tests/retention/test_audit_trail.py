@@ -13,12 +13,14 @@ from app.auth import audit
 from app.auth.models import AccountStatus, AuditEntry, Role
 from app.auth.operations import correct_invited_email, deactivate_user
 from app.extensions import db
+from app.journal.comments import hide_comment
+from app.journal.models import Comment
 from app.paging import PAGE_SIZE
 from app.retention.schedule import RULES
 from tenants.models import Setting
 from tenants.registry import forget_cached
 from tests.helpers.clients import client_for, post_form, sign_in
-from tests.helpers.journal import observe, signed_in
+from tests.helpers.journal import comment_from_each_family, observe, signed_in
 from tests.helpers.people import add_user, get_user, inside
 from tests.helpers.retention import archive
 
@@ -112,6 +114,43 @@ def test_filters_by_child_shows_what_was_done_to_and_seen_of_their_records(app, 
     assert all("Ada Okafor" in row for row in about_ada)
     assert not any("Bartholomew" in row for row in about_ada)
     assert manager.get("/retention/audit?person=child-999999").status_code == 400
+
+
+def test_filtering_by_a_child_shows_what_was_done_to_their_observations_and_comments(
+    app, family
+):
+    """Who wrote, changed, published or hid something in a child's journal is what a
+    manager asks the log about a child: those entries name an observation or a comment,
+    not the child, and are found by the observations and comments that are the child's."""
+    ada_only = observe(app, family, [family.child_a_id], "Ada painted.")
+    both = observe(app, family, [family.child_a_id, family.child_b_id], "Ada and Barty ran.")
+    barty_only = observe(app, family, [family.child_b_id], "Barty climbed.")
+    comment_from_each_family(app, family, both)
+    with inside(app, family.slug):
+        staff = get_user(family.staff_id)
+        for comment in db.session.scalars(select(Comment)):
+            hide_comment(comment, by=staff)
+        db.session.commit()
+    manager = signed_in(app, family, "manager")
+
+    def found(choice: str) -> list[str]:
+        return [_said(row) for row in _rows(manager.get(f"/retention/audit?person={choice}").text)]
+
+    about_ada = found(f"child-{family.child_a_id}")
+    written = [row for row in about_ada if "Observation written" in row]
+    assert len(written) == 2  # her own and the group's, not Barty's alone
+    assert sum("Observation published" in row for row in about_ada) == 2
+    hidden = [row for row in about_ada if "Comment hidden" in row]
+    assert len(hidden) == 1  # the comment in her view of the group observation, not Barty's
+    about_barty = found(f"child-{family.child_b_id}")
+    assert sum("Observation written" in row for row in about_barty) == 2
+    assert sum("Comment hidden" in row for row in about_barty) == 1
+    # A view of the group observation in Barty's journal is not a view of Ada's.
+    signed_in(app, family, "parent_b").get(
+        f"/journal/children/{family.child_b_id}/observations/{both}"
+    )
+    assert not any("Observation viewed" in row for row in found(f"child-{family.child_a_id}"))
+    assert ada_only and barty_only
 
 
 def test_times_and_days_are_the_settings_own(app, family):
