@@ -59,5 +59,6 @@ def _tell_access_continues(parent: User) -> None:
         parent=parent,
         children=[child.known_as for child in db.session.scalars(_children_here(parent.id))],
         setting_name=setting.name,
+        invited=parent.status is AccountStatus.INVITED,  # no password yet to sign in with
         link=setting_url(setting.slug, "/"),
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from app import clock
+from app.auth.models import AccountStatus
 from app.auth.operations import deactivate_user
 from app.extensions import db
 from app.mail import queue_email
@@ -99,6 +100,8 @@ def _tell_parent_access_ends(departing: DepartingParent, grace_days: int) -> Par
         children=[child.known_as for child in children_of(parent)],
         setting_name=setting.name,
         access_ends_on=departure.access_ends_on,
+        # One who never activated has no password to sign in with: told how to set it up.
+        invited=parent.status is AccountStatus.INVITED,
         link=setting_url(setting.slug, "/"),
     )
     # The primary key makes this notice once-only even if two sweeps overlap:

@@ -222,6 +222,34 @@ def test_a_parent_whose_access_has_ended_is_not_told_it_continues(app, nursery, 
         assert get_user(nursery.parent_id).status is AccountStatus.DEACTIVATED
 
 
+def test_an_invited_parent_who_never_signed_in_is_not_told_to_sign_in_as_usual(
+    app, nursery, mail_outbox
+):
+    """They have no password to sign in with: both notices say how to set up the account
+    (the invitation, or a new one from the setting), and give no sign-in link."""
+    parent_email = f"pat@{nursery.slug}.example.org"
+    with inside(app, nursery.slug):
+        get_user(nursery.parent_id).status = AccountStatus.INVITED
+        db.session.commit()
+    _set_child_leaving(app, nursery.slug, nursery.child_id, TODAY)
+    _sweep(app, nursery.slug)
+    _on(TODAY + timedelta(days=3))
+    manager = signed_in(app, nursery, "manager")
+    back = post_form(manager, f"/people/children/{nursery.child_id}/leaving", {"leaving_date": ""})
+    assert back.status_code == 303, back.text
+
+    ending, continues = mail_outbox.to(parent_email)
+    for notice in (ending, continues):
+        for body in (text_of(notice), html_of(notice)):
+            said = " ".join(body.split())
+            assert "sign in as usual" not in said and "http" not in said
+            assert "You have not set up your account yet" in said
+            assert "ask Sunnyside Nursery to send you a new invitation" in said
+    assert "set it up before 15 December 2026 with the invitation" in " ".join(
+        text_of(ending).split()
+    )
+
+
 def test_the_sweep_covers_every_setting_and_one_failure_stops_none_of_the_others(
     app, nursery, make_setting, mail_outbox
 ):
