@@ -8,7 +8,7 @@ plus their period in the retention schedule, unless a legal hold stops the purge
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select
@@ -24,6 +24,7 @@ from app.retention import ledger
 from app.retention.ledger import PurgeReason, RecordType
 from app.retention.models import HOLD_REASON_LENGTH, LegalHold
 from app.retention.schedule import purge_date
+from app.timezones import setting_zone
 from app.validation import InvalidInput
 from tenants.binding import current_setting
 
@@ -44,9 +45,15 @@ class ArchivedPerson:
         return self.purge_on <= clock.today()
 
 
+def _setting_day(moment: ColumnElement[datetime]) -> ColumnElement[date]:
+    """SQL for the day ``moment`` falls on where the setting is (the database's own zone
+    is not the setting's: 9 a.m. on 2 December in Sydney is the 1st in UTC)."""
+    return func.date(func.timezone(setting_zone().key, moment))
+
+
 def child_left_on() -> ColumnElement[date]:
     """The day an archived child left: their leaving date, else the day they were archived."""
-    return func.coalesce(Child.leaving_date, func.date(Child.archived_at))
+    return func.coalesce(Child.leaving_date, _setting_day(Child.archived_at))
 
 
 def child_purge_date() -> ColumnElement[date]:
@@ -76,7 +83,7 @@ def _archived_children() -> _Kind:
 
 def _deactivated(roles: tuple[Role, ...], key: str) -> _Kind:
     left_on = func.coalesce(
-        StaffMember.leaving_date, func.date(User.deactivated_at), func.date(User.created_at)
+        StaffMember.leaving_date, _setting_day(User.deactivated_at), _setting_day(User.created_at)
     )
     purge_on = purge_date(key, left_on)
     query = (

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app import clock
 from app.auth.models import AuditEntry, User
@@ -13,6 +13,8 @@ from app.auth.operations import deactivate_user
 from app.extensions import db
 from app.people.models import Child
 from app.retention.models import HOLD_REASON_LENGTH
+from tenants.models import Setting
+from tenants.registry import forget_cached
 from tests.helpers.clients import post_form
 from tests.helpers.journal import signed_in
 from tests.helpers.people import get_user, inside
@@ -40,6 +42,27 @@ def test_children_staff_and_parents_who_left_are_listed_with_their_purge_dates(a
     clock.advance(timedelta(days=366))
     page = signed_in(app, family, "manager").get("/retention/archive").text
     assert "(due)" in _row(page, "Robin Quince") and "(due)" not in _row(page, "Ada Okafor")
+
+
+def test_the_day_an_account_ended_is_the_settings_own_day(app, family):
+    """Deactivated at 9 a.m. on 2 December in Sydney (22:00 UTC on the 1st): they left on
+    the 2nd, as the setting's pages say every other day, and their purge date follows."""
+    with inside(app, family.slug):
+        db.session.execute(
+            update(Setting).where(Setting.slug == family.slug).values(time_zone="Australia/Sydney")
+        )
+        db.session.commit()
+        forget_cached()
+    clock.move_to(datetime(2026, 12, 1, 22, 0, tzinfo=UTC))
+    with inside(app, family.slug):
+        deactivate_user(get_user(family.staff_id), by=None, reason="left")
+        deactivate_user(db.session.get_one(User, family.parent_b_id), by=None, reason="left")
+        db.session.commit()
+    page = signed_in(app, family, "manager").get("/retention/archive").text
+    assert "2 December 2026" in _row(page, "Sam Staff") and "2 December 2032" in _row(
+        page, "Sam Staff"
+    )
+    assert "2 December 2027" in _row(page, "Robin Quince")
 
 
 def test_a_hold_shows_in_the_archive_and_is_audited(app, family):
