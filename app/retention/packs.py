@@ -37,9 +37,8 @@ from typing import IO
 import pikepdf
 from celery import shared_task
 from reportlab import rl_config
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.platypus import Image, SimpleDocTemplate, Spacer
+from reportlab.platypus import Image, Spacer
 from sqlalchemy import Select, select, update
 
 from app import clock
@@ -56,7 +55,7 @@ from app.journal.viewing import ShownObservation, as_json, child_view
 from app.mail import queue_email
 from app.people.models import Child
 from app.retention.models import LeavingPack, PackStatus
-from app.retention.pdf_styles import pdf_paragraph
+from app.retention.pdf_styles import build_pdf, pdf_paragraph
 from app.retention.schedule import retention_schedule
 from app.storage.deletions import schedule_file_deletion
 from tenants.binding import bind_schema, current_setting, tenant_context
@@ -343,7 +342,7 @@ class _PdfParts:
     def _write_part(self) -> None:
         part = self.path.with_name(f"{self.path.name}.{len(self.parts)}")
         self.parts.append(part)
-        SimpleDocTemplate(str(part), pagesize=A4, title=self.title).build(self.flowables)
+        build_pdf(part, self.title, self.flowables)
         self.flowables = []
 
 

@@ -14,25 +14,37 @@ through ``pdf_paragraph``, which draws what DejaVu lacks as readers expect:
   letters unjoined. Arabic is shaped (``arabic_reshaper``) and the line put in visual
   order (``python-bidi``).
 
-Scripts needing shaping reportlab does not do (Devanagari, Bengali, Thai...) still show as
-boxes; the JSON beside each PDF holds every character as written.
+- **Scripts of South and South-East Asia and Ethiopia** (Devanagari, Bengali, Gurmukhi,
+  Gujarati, Odia, Tamil, Telugu, Kannada, Malayalam, Sinhala, Thai, Lao, Khmer, Myanmar,
+  Ethiopic) in a Noto Sans face of their own (``fonts/``, SIL Open Font Licence), shaped by
+  HarfBuzz (``uharfbuzz``, through reportlab): letters join into conjuncts and vowel signs
+  go where they are read. Each shaped run carries its text as written (the PDF's
+  ``ActualText``): the glyphs of a conjunct, or a vowel sign drawn before its consonant,
+  would otherwise read back out of order or not at all.
+
+Only the characters a PDF uses are embedded (reportlab subsets every TrueType face).
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable, Iterator
 from functools import cache
 from itertools import groupby
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import arabic_reshaper
 from bidi.algorithm import get_display
+from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, StyleSheet1, getSampleStyleSheet
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Paragraph
+from reportlab.pdfbase.ttfonts import TTFont, makeShapedFragWord
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate
+from reportlab.platypus import paragraph as reportlab_paragraph
 
 FONT_FOLDER = Path(__file__).parent / "fonts"
 
@@ -45,6 +57,29 @@ FACES = {
 
 USED = ("Title", "Heading2", "Normal", "BodyText", "Italic")
 
+# The faces of the scripts DejaVu lacks that must be shaped, each its regular weight only
+# (in headings too: a bold face for each would double what the repository carries).
+SHAPED_FACES = tuple(
+    f"NotoSans{script}"
+    for script in (
+        "Devanagari",
+        "Bengali",
+        "Gurmukhi",
+        "Gujarati",
+        "Oriya",
+        "Tamil",
+        "Telugu",
+        "Kannada",
+        "Malayalam",
+        "Sinhala",
+        "Thai",
+        "Lao",
+        "Khmer",
+        "Myanmar",
+        "Ethiopic",
+    )
+)
+
 # The CID font drawing each East Asian script (first match of a character's Unicode name).
 CJK_FONTS = (
     ("HANGUL", "HYSMyeongJo-Medium"),
@@ -56,12 +91,17 @@ CJK_FONTS = (
 )
 RIGHT_TO_LEFT = frozenset({"R", "AL"})
 
+# The names of the canvas callbacks (``<onDraw>``) around a shaped run.
+BEGIN_AS_WRITTEN, END_AS_WRITTEN = "begin-as-written", "end-as-written"
+
 
 @cache
 def pdf_styles() -> StyleSheet1:
-    """The styles in ``USED``, drawn in DejaVu Sans (fonts registered on first use)."""
-    for face in FACES.values():
-        pdfmetrics.registerFont(TTFont(face, FONT_FOLDER / f"{face}.ttf"))
+    """The styles in ``USED``, drawn in DejaVu Sans (fonts registered on first use), and
+    each as ``<name>-shaped`` for a paragraph holding text to shape."""
+    for face in (*FACES.values(), *SHAPED_FACES):
+        file = FONT_FOLDER / f"{face}{'' if face in FACES.values() else '-Regular'}.ttf"
+        pdfmetrics.registerFont(TTFont(face, file))
     pdfmetrics.registerFontFamily(
         FACES["Helvetica"],
         normal=FACES["Helvetica"],
@@ -69,43 +109,78 @@ def pdf_styles() -> StyleSheet1:
         italic=FACES["Helvetica-Oblique"],
         boldItalic=FACES["Helvetica-Bold"],  # no <b><i> in our text: everything is escaped
     )
+    reportlab_paragraph.shapeFragWord = _shape_runs_alone
     sample = getSampleStyleSheet()
     styles = StyleSheet1()
     for name in USED:
         style = sample[name]
-        styles.add(
-            ParagraphStyle(
-                name,
-                parent=style,
-                fontName=FACES[style.fontName],
-                bulletFontName=FACES[style.bulletFontName],
-            )
+        ours = ParagraphStyle(
+            name,
+            parent=style,
+            fontName=FACES[style.fontName],
+            bulletFontName=FACES[style.bulletFontName],
         )
+        styles.add(ours)
+        # Shaping sends every word of a paragraph through HarfBuzz: only where needed.
+        styles.add(ParagraphStyle(f"{name}-shaped", parent=ours, shaping=1))
     return styles
 
 
 def pdf_paragraph(text: str, style: str) -> Paragraph:
     """``text`` (plain, never markup) as a paragraph in ``style``, every character drawn in
     a font that has it and right-to-left text in reading order."""
-    return Paragraph(_markup(text), pdf_styles()[style])
+    markup, shaped = _markup(text)
+    return Paragraph(markup, pdf_styles()[f"{style}-shaped" if shaped else style])
 
 
-def _markup(text: str) -> str:
+def build_pdf(path: str | Path, title: str, flowables: Iterable[Flowable]) -> None:
+    """Write ``flowables`` as an A4 PDF at ``path``: every PDF of ours is made here, on a
+    canvas that keeps what shaped runs say (``_Canvas``)."""
+    document = SimpleDocTemplate(str(path), pagesize=A4, title=title)
+    document.build(list(flowables), canvasmaker=_Canvas)
+
+
+def _markup(text: str) -> tuple[str, bool]:
+    """The paragraph markup of ``text``, and whether it holds a run to shape."""
     text = unicodedata.normalize("NFC", text)
     if any(unicodedata.bidirectional(character) in RIGHT_TO_LEFT for character in text):
         text = get_display(arabic_reshaper.reshape(text))
-    runs = groupby(text, key=_font_for)
-    return "".join(
-        escape(piece) if font is None else f'<font name="{font}">{escape(piece)}</font>'
-        for font, characters in runs
-        if (piece := "".join(characters))
-    )
+    pieces, shaped = [], False
+    for font, piece in _runs(text):
+        if font is None:
+            pieces.append(escape(piece))
+        elif font in SHAPED_FACES:
+            shaped = True
+            pieces.append(_as_written(piece, f'<font name="{font}">{escape(piece)}</font>'))
+        else:
+            pieces.append(f'<font name="{font}">{escape(piece)}</font>')
+    return "".join(pieces), shaped
 
 
-def _font_for(character: str) -> str | None:
-    """The CID font for an East Asian character DejaVu lacks; None for the style's own."""
-    if ord(character) in _dejavu_characters():
+def _runs(text: str) -> Iterator[tuple[str | None, str]]:
+    """``text`` cut where the font drawing it changes (None: the style's own)."""
+    font: str | None = None
+
+    def font_of(character: str) -> str | None:
+        nonlocal font
+        font = _font_for(character, font)
+        return font
+
+    for run_font, characters in groupby(text, key=font_of):
+        yield run_font, "".join(characters)
+
+
+def _font_for(character: str, current: str | None) -> str | None:
+    """The font for ``character`` after a run in ``current``: a shaped face keeps the
+    marks, joiners and punctuation it has (one word is shaped as one), else DejaVu when it
+    has the character, else the face of its script."""
+    if current in SHAPED_FACES and not character.isspace() and _has(current, character):
+        return current
+    if _has(FACES["Helvetica"], character):
         return None
+    for face in SHAPED_FACES:
+        if _has(face, character):
+            return face
     name = unicodedata.name(character, "")
     for prefix, font in CJK_FONTS:
         if name.startswith(prefix):
@@ -114,12 +189,80 @@ def _font_for(character: str) -> str | None:
     return None
 
 
+def _has(face: str, character: str) -> bool:
+    return ord(character) in _characters_of(face)
+
+
 @cache
-def _dejavu_characters() -> frozenset[int]:
+def _characters_of(face: str) -> frozenset[int]:
     pdf_styles()
-    return frozenset(pdfmetrics.getFont(FACES["Helvetica"]).face.charToGlyph)
+    return frozenset(pdfmetrics.getFont(face).face.charToGlyph)
 
 
 @cache
 def _register_cid_font(font: str) -> None:
     pdfmetrics.registerFont(UnicodeCIDFont(font))
+
+
+# ---------------------------------------------------------------- shaping
+
+
+def _as_written(run: str, markup: str) -> str:
+    """``markup`` between the callbacks that mark it as standing for ``run``."""
+    utf16 = run.encode("utf-16-be").hex().upper()
+    return (
+        f'<onDraw name="{BEGIN_AS_WRITTEN}" label="{utf16}"/>{markup}'
+        f'<onDraw name="{END_AS_WRITTEN}"/>'
+    )
+
+
+_shape_frag_word = reportlab_paragraph.shapeFragWord
+
+
+def _shape_runs_alone(word: list[Any], *args: Any, **kwargs: Any) -> list[Any]:
+    """reportlab's ``shapeFragWord`` for a word, one run at a time, and only the runs in a
+    shaped face.
+
+    reportlab shapes a whole word in the font of its first run, so 'अदिति's' drew the 's
+    with a glyph number of the Devanagari face; and shaping the right-to-left text
+    ``_markup`` has already put in reading order would reverse it again."""
+    if not any(_is_shaped(frag) for frag, _ in word[1:]):
+        return word
+    width, pieces = 0.0, []
+    for frag, text in word[1:]:
+        if _is_shaped(frag):
+            alone = _shape_frag_word([_width(frag, text), (frag, text)], *args, **kwargs)
+            width += alone[0]
+            pieces.extend(alone[1:])
+        else:
+            width += _width(frag, text)
+            pieces.append((frag, text))
+    return makeShapedFragWord(word)([width, *pieces])
+
+
+def _is_shaped(frag: Any) -> bool:
+    return not hasattr(frag, "cbDefn") and frag.fontName in SHAPED_FACES
+
+
+def _width(frag: Any, text: str) -> float:
+    if hasattr(frag, "cbDefn") or not text:
+        return 0.0
+    return pdfmetrics.stringWidth(text, frag.fontName, frag.fontSize)
+
+
+class _Canvas(Canvas):
+    """A canvas that marks each shaped run with its text as written (``ActualText``),
+    which PDF readers copy and search instead of the glyphs' own characters."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setNamedCB(BEGIN_AS_WRITTEN, _begin_as_written)
+        self.setNamedCB(END_AS_WRITTEN, _end_as_written)
+
+
+def _begin_as_written(canvas: Canvas, kind: str, utf16: str) -> None:
+    canvas._curr_tx_info["tx"]._code.append(f"/Span <</ActualText <FEFF{utf16}>>> BDC")
+
+
+def _end_as_written(canvas: Canvas, kind: str, label: None) -> None:
+    canvas._curr_tx_info["tx"]._code.append("EMC")

@@ -34,8 +34,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from reportlab.lib.pagesizes import A4
-from reportlab.platypus import SimpleDocTemplate, Spacer
+from reportlab.platypus import Spacer
 from sqlalchemy import Select, Table, or_, select
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -63,7 +62,7 @@ from app.people.models import Child, ParentLink
 from app.retention.archive import audited_about
 from app.retention.ledger import RecordType
 from app.retention.models import LegalHold
-from app.retention.pdf_styles import pdf_paragraph
+from app.retention.pdf_styles import build_pdf, pdf_paragraph
 from app.retention.purge import Mentions
 from tenants.binding import current_setting
 from tenants.schema import TenantModel
@@ -320,9 +319,7 @@ def export_subject(record_type: RecordType, person_id: int, *, by: User) -> Path
 
 def _pdf(document: dict[str, Any]) -> bytes:
     with tempfile.NamedTemporaryFile(suffix=".pdf") as file:
-        SimpleDocTemplate(file.name, pagesize=A4, title="Subject-access export").build(
-            list(_flowables(document))
-        )
+        build_pdf(file.name, "Subject-access export", _flowables(document))
         return Path(file.name).read_bytes()
 
 

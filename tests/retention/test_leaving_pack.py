@@ -249,6 +249,45 @@ def test_a_journal_in_asian_and_right_to_left_scripts_reads_back_from_the_pdf_as
         assert written in pdf
 
 
+# Scripts whose letters join into conjuncts or reorder (a vowel sign drawn before its
+# consonant), so a font alone is not enough: the words must be shaped.
+SHAPED_SCRIPTS = {
+    "NotoSansDevanagari": "अदिति ने क्षितिज पर श्रीमान् हिन्दी गाना गाया।",
+    "NotoSansBengali": "প্রিয়া একটি টাওয়ার বানাল।",
+    "NotoSansThai": "สมชาย สร้างหอคอย น้ำ",
+    "NotoSansGurmukhi": "ਹਰਪ੍ਰੀਤ ਨੇ ਖੇਡਿਆ",
+    "NotoSansTamil": "தமிழ்செல்வி விளையாடினாள்",
+}
+
+
+def _pdf_fonts(data: bytes) -> str:
+    return subprocess.run(
+        ["pdffonts", "-"], input=data, capture_output=True, check=True
+    ).stdout.decode()
+
+
+def test_a_journal_in_indic_and_thai_scripts_is_drawn_and_reads_back_as_written(app, family):
+    """Devanagari, Bengali, Thai and other scripts of India and South-East Asia are drawn in
+    an embedded font of their own, shaped (conjuncts, vowel signs in place), and read back by
+    pdftotext in the order written, next to Latin in the same word (the title's 's)."""
+    with inside(app, family.slug):
+        from app.people.models import Child
+
+        db.session.get_one(Child, family.child_a_id).first_name = "अदिति"
+        db.session.commit()
+    observe(app, family, [family.child_a_id], " ".join(SHAPED_SCRIPTS.values()))
+    client, page_path = _make_pack(app, family)
+    data = client.get(f"{page_path}/journal.pdf").data
+    pdf = unicodedata.normalize("NFC", " ".join(_pdf_text(data).split()))
+    assert "अदिति's learning journal" in pdf
+    for written in SHAPED_SCRIPTS.values():
+        assert unicodedata.normalize("NFC", written) in pdf
+    fonts = _pdf_fonts(data)
+    for font in SHAPED_SCRIPTS:
+        [line] = [line for line in fonts.splitlines() if f"+{font}" in line]
+        assert " yes yes yes " in line  # embedded, subset, with a ToUnicode map
+
+
 def test_a_pack_page_stops_refreshing_itself_when_the_pack_is_long_in_the_making(app, family):
     """A page left open on a pack whose task was lost must not keep its reader signed in:
     each self-refresh is a request, and the session ends after 30 minutes without one."""

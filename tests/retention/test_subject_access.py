@@ -126,6 +126,23 @@ def test_the_export_is_audited_and_only_for_managers(app, family):
     assert wrong.status_code == 404
 
 
+def test_the_pdf_reads_a_parent_named_in_bengali_as_written(app, family):
+    """Scripts that must be shaped (conjuncts, vowel signs before their consonant) are drawn
+    in an embedded face and read back in the order written."""
+    from app.auth.models import User
+
+    with inside(app, family.slug):
+        db.session.get_one(User, family.parent_a_id).full_name = "প্রিয়া চৌধুরী"
+        db.session.commit()
+    export = _export(app, family, "parent", family.parent_a_id)
+    words = _pdf_words(export)
+    assert "প্রিয়া চৌধুরী" in words
+    fonts = subprocess.run(
+        ["pdffonts", "-"], input=export.read("subject-access.pdf"), capture_output=True
+    ).stdout.decode()
+    assert re.search(r"\+NotoSansBengali-Regular +TrueType +\S+ +yes yes yes", fonts), fonts
+
+
 def test_the_pdf_reads_names_and_text_in_any_european_script_as_written(app, family):
     written = "Łucja Dvořák zbudowała wieżę z Şükrü; Καλημέρα, Привет."
     observe(app, family, [family.child_a_id], written)
