@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    Field,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
 from wtforms.validators import InputRequired
 
 from app.form_checks import at_most
 from app.journal.forms import DateRangeForm
 from app.retention.audit_trail import TrailFilters
 from app.retention.models import HOLD_REASON_LENGTH
-from app.retention.schedule import RULES, RetentionRule
+from app.retention.schedule import RULES, RetentionRule, period_problem
 
 CHILD_PREFIX = "child-"  # a child in the audit trail's person filter
 
@@ -42,11 +51,25 @@ class PeriodField(IntegerField):
             raise ValueError(self.not_a_number) from error
 
 
+def _within_bounds(rule: RetentionRule) -> Callable[[FlaskForm, Field], None]:
+    """The rule's bounds, checked with the form's other problems so that one answer names
+    them all (the schedule's operations check them again, for every caller)."""
+
+    def check(form: FlaskForm, field: Field) -> None:
+        if field.data is not None and (problem := period_problem(rule.key, field.data)):
+            raise ValidationError(problem)
+
+    return check
+
+
 def _period_field(rule: RetentionRule) -> PeriodField:
     low, high = rule.limits
     return PeriodField(
         f"{rule.record}: {rule.unit.value} {rule.trigger}",
-        validators=[InputRequired(message=f"{rule.record}: a period is required.")],
+        validators=[
+            InputRequired(message=f"{rule.record}: a period is required."),
+            _within_bounds(rule),
+        ],
         render_kw={"min": low, "max": high, "step": 1},
         not_a_number=f"{rule.record}: a whole number of {rule.unit.value}, from {low} to {high}.",
     )

@@ -39,7 +39,6 @@ from app.retention.purge import parents_only_of, purge_accounts, purge_children
 from app.retention.schedule import (
     RULE_BY_KEY,
     RULES,
-    InvalidPeriod,
     changed_periods,
     retention_schedule,
     save_retention_schedule,
@@ -62,14 +61,14 @@ SECTIONS = (
 # ---------------------------------------------------------------- the schedule
 
 
-def _schedule_page(form: ScheduleForm, errors: dict[str, list[str]]) -> str:
-    return render_template("retention/schedule.html", form=form, rules=RULES, errors=errors)
+def _schedule_page(form: ScheduleForm) -> str:
+    return render_template("retention/schedule.html", form=form, rules=RULES)
 
 
 @bp.get("/")
 @require(Action.MANAGE_RECORDS)
 def schedule() -> str:
-    return _schedule_page(ScheduleForm(formdata=None, data=retention_schedule()), {})
+    return _schedule_page(ScheduleForm(formdata=None, data=retention_schedule()))
 
 
 @bp.post("/")
@@ -78,21 +77,16 @@ def save_schedule() -> Page:
     """Save the schedule; a shorter period first shows how many records it makes due
     tonight, and is saved when the manager confirms (the form again, with ``confirm``)."""
     form = ScheduleForm()
-    errors: dict[str, list[str]] = {}
-    if form.validate():
-        try:
-            changed = changed_periods(form.periods())
-        except InvalidPeriod as error:
-            errors = {field: [problem] for field, problem in error.errors.items()}
-        else:
-            shorter = shortened(changed)
-            newly_due = due.newly_due({key: changed[key] for key in shorter})
-            if shorter and form.confirm.data != "yes":
-                return _confirm_page(form, shorter, newly_due)
-            save_retention_schedule(changed, by=signed_in_account(), newly_due=newly_due)
-            flash("The retention schedule is saved.", "success")
-            return redirect(url_for("retention.schedule"), code=303)
-    return _schedule_page(form, errors), INVALID
+    if not form.validate():  # bounds too: every problem named at once
+        return _schedule_page(form), INVALID
+    changed = changed_periods(form.periods())
+    shorter = shortened(changed)
+    newly_due = due.newly_due({key: changed[key] for key in shorter})
+    if shorter and form.confirm.data != "yes":
+        return _confirm_page(form, shorter, newly_due)
+    save_retention_schedule(changed, by=signed_in_account(), newly_due=newly_due)
+    flash("The retention schedule is saved.", "success")
+    return redirect(url_for("retention.schedule"), code=303)
 
 
 def _confirm_page(

@@ -132,6 +132,34 @@ def test_every_period_out_of_its_bounds_is_named_at_once(app, family):
     assert _saved(app, family.slug) == {rule.key: rule.default for rule in RULES}
 
 
+def test_periods_out_of_bounds_are_named_with_those_missing_or_not_numbers(app, family):
+    """One answer names every problem: a period out of its bounds is not left for the
+    next try because another field was empty or not a number."""
+    manager = signed_in(app, family, "manager")
+    refused = post_form(
+        manager,
+        "/retention/",
+        _schedule_form(
+            retention_years_after_leaving="0",
+            staff_retention_years="",
+            message_retention_days="three",
+            export_retention_days="91",
+        ),
+    )
+    assert refused.status_code == 422
+    said = _text(refused.text).replace("&#39;", "'")
+    summary = said.split("There is a problem", 1)[1].split("A child's record and journal: years")[0]
+    for problem in (
+        "A child's record and journal: keep it between 1 and 25 years.",
+        "A member of staff's record: a period is required.",
+        "Sent emails: a whole number of days, from 1 to 365.",
+        "Leaving packs and exports: keep it between 1 and 90 days.",
+    ):
+        assert problem in summary, problem
+    assert summary.index("A child's") < summary.index("A member of staff's")  # in form order
+    assert _saved(app, family.slug) == {rule.key: rule.default for rule in RULES}
+
+
 def test_a_shorter_period_for_packs_brings_forward_the_expiry_of_packs_already_made(app, family):
     parent = signed_in(app, family, "parent_a")
     made = post_form(parent, f"/retention/children/{family.child_a_id}/leaving-pack")
