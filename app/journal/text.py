@@ -77,7 +77,10 @@ _UNIFY_PUNCTUATION = str.maketrans(
     APOSTROPHES + _HYPHENS, "'" * len(APOSTROPHES) + "-" * len(_HYPHENS)
 )
 # Between two words of a term: spaces or a hyphen ("Mary Jane" is also "Mary-Jane").
-_SEPARATOR = rf"(?:\s+|\s*[{regex.escape(_HYPHENS)}]\s*)"
+# One set and no group: it matches what ``(?:\s+|\s*-\s*)`` does (spaces, or one hyphen
+# with spaces around it or not), but a group in every full name was half the time of
+# compiling a setting's pattern of names (a purge compiles one per group it scrubs).
+_SEPARATOR = rf"\s*[\s{regex.escape(_HYPHENS)}]\s*"
 # A character of a word: letters, combining marks, digits; not "_" nor joiners.
 WORD = r"[\p{L}\p{M}\p{N}]"
 _WORD_CHAR = regex.compile(WORD)

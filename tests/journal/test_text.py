@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from markupsafe import Markup
 
 from app.journal.text import (
@@ -182,6 +184,21 @@ def test_cleaning_keeps_joiners_that_scripts_and_emoji_need():
 )
 def test_find_terms_matches_whole_words_only(text: str, terms: list[str], found: list[str]):
     assert [match.fragment for match in find_terms(text, terms)] == found
+
+
+@given(st.text(alphabet=" \t\n-\u2010\u2013x", max_size=6))
+def test_a_terms_words_are_parted_by_spaces_or_one_hyphen(between: str):
+    # As the person typing may part them: any run of spaces, or one hyphen with spaces
+    # around it or not; never nothing, two hyphens or another character.
+    parted = (
+        between != ""
+        and "x" not in between
+        and sum(between.count(hyphen) for hyphen in "-\u2010\u2013") <= 1
+    )
+
+    found = find_terms(f"Mary{between}Jane came", ["Mary Jane"])
+
+    assert [match.fragment for match in found] == ([f"Mary{between}Jane"] if parted else [])
 
 
 def test_find_terms_gives_offsets_into_the_text_and_the_term_searched():
