@@ -7,13 +7,13 @@ anyone copying or searching the text. The styles use DejaVu Sans instead (shippe
 European language and Vietnamese, Greek, Cyrillic, Hebrew and Arabic. Every paragraph goes
 through ``pdf_paragraph``, which draws what DejaVu lacks as readers expect:
 
-- **Chinese, Japanese and Korean** in reportlab's CID fonts (Adobe's standard Asian fonts,
-  which PDF readers supply: nothing to ship), so the characters are there to copy and search.
+- **Chinese and Japanese** in Droid Sans Fallback, **Korean** in NanumSquare (both shipped in
+  ``fonts/``): the Asian fonts PDF readers are expected to supply are missing from many,
+  which then drew nothing where a child's name was.
 - **Right-to-left** text (Hebrew, Arabic, Urdu) in the order it is read: reportlab lays
   characters out left to right as stored, so a Hebrew name came out reversed and Arabic
   letters unjoined. Arabic is shaped (``arabic_reshaper``) and the line put in visual
   order (``python-bidi``).
-
 - **Scripts of South and South-East Asia and Ethiopia** (Devanagari, Bengali, Gurmukhi,
   Gujarati, Odia, Tamil, Telugu, Kannada, Malayalam, Sinhala, Thai, Lao, Khmer, Myanmar,
   Ethiopic) in a Noto Sans face of their own (``fonts/``, SIL Open Font Licence), shaped by
@@ -40,7 +40,6 @@ from bidi.algorithm import get_display
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, StyleSheet1, getSampleStyleSheet
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont, makeShapedFragWord
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate
@@ -57,38 +56,33 @@ FACES = {
 
 USED = ("Title", "Heading2", "Normal", "BodyText", "Italic")
 
-# The faces of the scripts DejaVu lacks that must be shaped, each its regular weight only
-# (in headings too: a bold face for each would double what the repository carries).
-SHAPED_FACES = tuple(
-    f"NotoSans{script}"
-    for script in (
-        "Devanagari",
-        "Bengali",
-        "Gurmukhi",
-        "Gujarati",
-        "Oriya",
-        "Tamil",
-        "Telugu",
-        "Kannada",
-        "Malayalam",
-        "Sinhala",
-        "Thai",
-        "Lao",
-        "Khmer",
-        "Myanmar",
-        "Ethiopic",
-    )
+# The scripts DejaVu lacks whose letters must be shaped, each in a Noto Sans face of its
+# regular weight only (in headings too: a bold face for each would double what we ship).
+SHAPED_SCRIPTS = (
+    "Devanagari",
+    "Bengali",
+    "Gurmukhi",
+    "Gujarati",
+    "Oriya",
+    "Tamil",
+    "Telugu",
+    "Kannada",
+    "Malayalam",
+    "Sinhala",
+    "Thai",
+    "Lao",
+    "Khmer",
+    "Myanmar",
+    "Ethiopic",
 )
+SHAPED_FACES = frozenset(f"NotoSans{script}" for script in SHAPED_SCRIPTS)
 
-# The CID font drawing each East Asian script (first match of a character's Unicode name).
-CJK_FONTS = (
-    ("HANGUL", "HYSMyeongJo-Medium"),
-    ("HIRAGANA", "HeiseiMin-W3"),
-    ("KATAKANA", "HeiseiMin-W3"),
-    ("CJK", "STSong-Light"),
-    ("IDEOGRAPHIC", "STSong-Light"),
-    ("FULLWIDTH", "STSong-Light"),
-)
+# The faces drawing what DejaVu lacks, in the order tried, and their files.
+FALLBACK_FACES = {
+    **{f"NotoSans{script}": f"NotoSans{script}-Regular.ttf" for script in SHAPED_SCRIPTS},
+    "DroidSansFallback": "DroidSansFallbackFull.ttf",  # Chinese and Japanese
+    "NanumSquare": "NanumSquareR.ttf",  # Korean
+}
 RIGHT_TO_LEFT = frozenset({"R", "AL"})
 
 # The names of the canvas callbacks (``<onDraw>``) around a shaped run.
@@ -99,9 +93,9 @@ BEGIN_AS_WRITTEN, END_AS_WRITTEN = "begin-as-written", "end-as-written"
 def pdf_styles() -> StyleSheet1:
     """The styles in ``USED``, drawn in DejaVu Sans (fonts registered on first use), and
     each as ``<name>-shaped`` for a paragraph holding text to shape."""
-    for face in (*FACES.values(), *SHAPED_FACES):
-        file = FONT_FOLDER / f"{face}{'' if face in FACES.values() else '-Regular'}.ttf"
-        pdfmetrics.registerFont(TTFont(face, file))
+    files = {face: f"{face}.ttf" for face in FACES.values()} | FALLBACK_FACES
+    for face, file in files.items():
+        pdfmetrics.registerFont(TTFont(face, FONT_FOLDER / file))
     pdfmetrics.registerFontFamily(
         FACES["Helvetica"],
         normal=FACES["Helvetica"],
@@ -136,7 +130,13 @@ def pdf_paragraph(text: str, style: str) -> Paragraph:
 def build_pdf(path: str | Path, title: str, flowables: Iterable[Flowable]) -> None:
     """Write ``flowables`` as an A4 PDF at ``path``: every PDF of ours is made here, on a
     canvas that keeps what shaped runs say (``_Canvas``)."""
-    document = SimpleDocTemplate(str(path), pagesize=A4, title=title)
+    document = SimpleDocTemplate(
+        str(path),
+        pagesize=A4,
+        title=title,
+        # reportlab starts each page in Helvetica, a font the PDF would name without holding.
+        initialFontName=pdf_styles()["Normal"].fontName,
+    )
     document.build(list(flowables), canvasmaker=_Canvas)
 
 
@@ -178,15 +178,7 @@ def _font_for(character: str, current: str | None) -> str | None:
         return current
     if _has(FACES["Helvetica"], character):
         return None
-    for face in SHAPED_FACES:
-        if _has(face, character):
-            return face
-    name = unicodedata.name(character, "")
-    for prefix, font in CJK_FONTS:
-        if name.startswith(prefix):
-            _register_cid_font(font)
-            return font
-    return None
+    return next((face for face in FALLBACK_FACES if _has(face, character)), None)
 
 
 def _has(face: str, character: str) -> bool:
@@ -197,11 +189,6 @@ def _has(face: str, character: str) -> bool:
 def _characters_of(face: str) -> frozenset[int]:
     pdf_styles()
     return frozenset(pdfmetrics.getFont(face).face.charToGlyph)
-
-
-@cache
-def _register_cid_font(font: str) -> None:
-    pdfmetrics.registerFont(UnicodeCIDFont(font))
 
 
 # ---------------------------------------------------------------- shaping

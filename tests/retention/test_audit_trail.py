@@ -116,9 +116,7 @@ def test_filters_by_child_shows_what_was_done_to_and_seen_of_their_records(app, 
     assert manager.get("/retention/audit?person=child-999999").status_code == 400
 
 
-def test_filtering_by_a_child_shows_what_was_done_to_their_observations_and_comments(
-    app, family
-):
+def test_filtering_by_a_child_shows_what_was_done_to_their_observations_and_comments(app, family):
     """Who wrote, changed, published or hid something in a child's journal is what a
     manager asks the log about a child: those entries name an observation or a comment,
     not the child, and are found by the observations and comments that are the child's."""

@@ -61,6 +61,12 @@ def _pdf_text(data: bytes) -> str:
     ).stdout.decode()
 
 
+def _pdf_fonts(data: bytes) -> str:
+    return subprocess.run(
+        ["pdffonts", "-"], input=data, capture_output=True, check=True
+    ).stdout.decode()
+
+
 def _make_pack(app, family, who: str = "parent_a"):
     client = signed_in(app, family, who)
     made = post_form(client, f"/retention/children/{family.child_a_id}/leaving-pack")
@@ -241,12 +247,20 @@ def test_a_journal_in_asian_and_right_to_left_scripts_reads_back_from_the_pdf_as
         db.session.commit()
     observe(app, family, [family.child_a_id], "Played with " + ", ".join(ASIAN_AND_RIGHT_TO_LEFT))
     client, page_path = _make_pack(app, family)
-    text = _pdf_text(client.get(f"{page_path}/journal.pdf").data).translate(BIDI_MARKS)
+    data = client.get(f"{page_path}/journal.pdf").data
+    text = _pdf_text(data).translate(BIDI_MARKS)
     # pdftotext gives Arabic as the presentation forms drawn; NFKC reads them as letters.
     pdf = unicodedata.normalize("NFKC", text)
     assert "美玲's learning journal" in pdf
     for written in ASIAN_AND_RIGHT_TO_LEFT:
         assert written in pdf
+    _assert_every_font_embedded(data)
+
+
+def _assert_every_font_embedded(data: bytes) -> None:
+    """Every character is drawn from the PDF itself, whatever fonts the reader has."""
+    fonts = _pdf_fonts(data).splitlines()[2:]
+    assert fonts and all(re.search(r" yes +yes +yes +\d+ +\d+$", line) for line in fonts), fonts
 
 
 # Scripts whose letters join into conjuncts or reorder (a vowel sign drawn before its
@@ -283,9 +297,8 @@ def test_a_journal_in_indic_and_thai_scripts_is_drawn_and_reads_back_as_written(
     for written in SHAPED_SCRIPTS.values():
         assert unicodedata.normalize("NFC", written) in pdf
     fonts = _pdf_fonts(data)
-    for font in SHAPED_SCRIPTS:
-        [line] = [line for line in fonts.splitlines() if f"+{font}" in line]
-        assert " yes yes yes " in line  # embedded, subset, with a ToUnicode map
+    assert all(f"+{font}-Regular " in fonts for font in SHAPED_SCRIPTS), fonts
+    _assert_every_font_embedded(data)
 
 
 def test_a_pack_page_stops_refreshing_itself_when_the_pack_is_long_in_the_making(app, family):
