@@ -8,7 +8,9 @@ Purging children removes them and everything only theirs, in every table:
   links, legal holds, journal access-log rows and audit entries about them;
 - the accounts of parents linked to no other child (nothing of theirs is left to see)
   and not on legal hold, with those parents' links, tokens, access-log and audit rows,
-  sessions and Redis keys.
+  sessions and Redis keys;
+- what is kept in Redis of a form being written (``app.journal.unsaved``) that tags or
+  names them.
 
 In the group observations that remain, every mention of a purged child in the stored
 text, next steps, review note, captions and comments is replaced, for good, with the
@@ -60,7 +62,7 @@ from app.auth.models import AuditEntry, OneTimeLink, Role, User
 from app.auth.sessions import end_all_sessions_of_accounts
 from app.extensions import db
 from app.id_lists import among, not_among
-from app.journal import storage
+from app.journal import storage, unsaved
 from app.journal.masking import ChildName, mask_other_children, name_forms, names_any
 from app.journal.models import (
     Comment,
@@ -238,6 +240,7 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
     purged.add("parent_links", _deleted(delete(ParentLink).where(among(ParentLink.child_id, ids))))
     purged.add("children", _deleted(delete(Child).where(among(Child.id, ids))))
     _remove_accounts(parents, purged)
+    unsaved.forget_kept(current_setting().slug, about=purged_names)
     # Rows went by SQL and by the foreign keys' cascades: no object loaded before may
     # stand for a row that is gone.
     db.session.expunge_all()
@@ -757,6 +760,7 @@ def _remove_accounts(user_ids: list[int], purged: Purged) -> None:
     purged.add("users", _deleted(delete(User).where(among(User.id, user_ids))))
     slug = current_setting().slug
     end_all_sessions_of_accounts(slug, [user_id for user_id, _ in accounts])
+    unsaved.forget_kept(slug, of_users=user_ids)
     forget_rate_limits(slug, {email for _, email in accounts})
 
 

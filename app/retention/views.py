@@ -177,7 +177,8 @@ def purge(kind: str, person_id: int) -> Page:
         purge_accounts(
             [shown.id], shown.record_type, by=signed_in_account(), reason=PurgeReason.MANAGER
         )
-    flash(f"{shown.name}'s records are purged.", "success")
+    # Not named: the message waits in the session store until the next page is shown.
+    flash("Their records are purged.", "success")
     return redirect(url_for("retention.archive"), code=303)
 
 

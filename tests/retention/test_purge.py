@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.auth.models import AuditEntry
+from app.auth.operations import deactivate_user
 from app.extensions import db
 from app.journal import comments, observations, storage
 from app.journal.masking import ChildName, find_mentions
@@ -21,9 +22,9 @@ from app.retention import ledger
 from app.retention.ledger import LedgerEntry, PurgeReason, RecordType
 from app.retention.purge import purge_children
 from app.storage.models import FileDeletion
-from tests.helpers.clients import post_form
+from tests.helpers.clients import client_for, post_form, sign_in
 from tests.helpers.journal import observe, photo_bytes, signed_in
-from tests.helpers.people import get_user, inside
+from tests.helpers.people import PASSWORD, PIN, get_user, inside
 from tests.helpers.retention import (
     archive,
     drain,
@@ -171,6 +172,64 @@ def test_after_a_purge_no_table_holds_the_childs_id_or_names_and_no_file_or_key_
     assert alone in entry.rows["observations"]
     line = entry.to_json().lower()
     assert not any(word.lower() in line for word in [*A_NAMES, family.email("parent-a")])
+
+
+def _keep_draft(client, text: str, child_ids: list[int]) -> None:
+    """What the page sends just before an idle sign-out: the observation being written."""
+    kept = post_form(
+        client,
+        "/journal/observations/unsaved?page=/journal/observations/new",
+        {"text": text, "child_ids": [str(i) for i in child_ids], "observed_on": "2026-12-01"},
+    )
+    assert kept.status_code == 204
+
+
+def _redis_values_naming(app, slug: str, words: list[str]) -> list[str]:
+    """Keys of the setting's whose values hold one of the words."""
+    with app.app_context():
+        store = get_redis()
+        found = []
+        for key in store.scan_iter(match=f"*{slug}*", count=1000):
+            if store.type(key) == b"string":
+                value = (store.get(key) or b"").decode(errors="replace")
+                found.extend(key.decode() for word in words if word in value)
+        return found
+
+
+def test_an_observation_being_written_about_a_purged_child_is_not_kept_for_its_author(app, family):
+    """Signed out for inactivity while writing about Ada, a member of staff has what they
+    typed kept in Redis for the next time they open the form; purging Ada forgets it,
+    and forgets nothing written about another child."""
+    staff = signed_in(app, family, "staff")
+    _keep_draft(staff, "Ada Okafor built a tower.", [family.child_a_id])
+    other = client_for(app, family.slug)
+    sign_in(other, family.email("manager"), PASSWORD, PIN)
+    _keep_draft(other, "Barty ran to the gate.", [family.child_b_id])
+    assert _redis_values_naming(app, family.slug, ["Okafor"])
+    archive(app, family, family.child_a_id)
+    _purge_on_the_page(app, family)
+
+    assert _redis_values_naming(app, family.slug, ["Okafor", "Ada"]) == []
+    staff = signed_in(app, family, "staff")
+    assert "Ada Okafor" not in staff.get("/journal/observations/new").text
+    manager = signed_in(app, family, "manager")
+    assert "Barty ran to the gate." in manager.get("/journal/observations/new").text
+
+
+def test_a_purged_member_of_staffs_observation_being_written_goes_with_them(app, family):
+    staff = signed_in(app, family, "staff")
+    _keep_draft(staff, "Barty ran to the gate.", [family.child_b_id])
+    with inside(app, family.slug):
+        deactivate_user(get_user(family.staff_id), by=None, reason="left")
+        db.session.commit()
+    manager = signed_in(app, family, "manager")
+    purged = post_form(
+        manager, f"/retention/archive/staff/{family.staff_id}/purge", {"confirm_name": "Sam Staff"}
+    )
+    assert purged.status_code == 303
+    with app.app_context():
+        assert list(get_redis().scan_iter(f"*:{family.slug}:{family.staff_id}:*")) == []
+    assert _redis_values_naming(app, family.slug, ["Barty ran"]) == []
 
 
 def test_the_purge_is_audited_without_personal_data(app, family):
