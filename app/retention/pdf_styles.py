@@ -37,6 +37,7 @@ from xml.sax.saxutils import escape
 
 import arabic_reshaper
 from bidi.algorithm import get_display
+from reportlab.lib.enums import TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, StyleSheet1, getSampleStyleSheet
 from reportlab.pdfbase import pdfmetrics
@@ -91,8 +92,7 @@ BEGIN_AS_WRITTEN, END_AS_WRITTEN = "begin-as-written", "end-as-written"
 
 @cache
 def pdf_styles() -> StyleSheet1:
-    """The styles in ``USED``, drawn in DejaVu Sans (fonts registered on first use), and
-    each as ``<name>-shaped`` for a paragraph holding text to shape."""
+    """The styles in ``USED``, drawn in DejaVu Sans (fonts registered on first use)."""
     files = {face: f"{face}.ttf" for face in FACES.values()} | FALLBACK_FACES
     for face, file in files.items():
         pdfmetrics.registerFont(TTFont(face, FONT_FOLDER / file))
@@ -115,16 +115,35 @@ def pdf_styles() -> StyleSheet1:
             bulletFontName=FACES[style.bulletFontName],
         )
         styles.add(ours)
-        # Shaping sends every word of a paragraph through HarfBuzz: only where needed.
-        styles.add(ParagraphStyle(f"{name}-shaped", parent=ours, shaping=1))
     return styles
 
 
-def pdf_paragraph(text: str, style: str) -> Paragraph:
+def pdf_paragraph(text: str, style: str) -> Flowable:
     """``text`` (plain, never markup) as a paragraph in ``style``, every character drawn in
     a font that has it and right-to-left text in reading order."""
+    text = unicodedata.normalize("NFC", text)
+    if any(unicodedata.bidirectional(character) in RIGHT_TO_LEFT for character in text):
+        return _BidiParagraph(arabic_reshaper.reshape(text), style, _base_direction(text))
+    return _paragraph(text, style)
+
+
+def _paragraph(text: str, style: str, *, right: bool = False) -> Paragraph:
+    """``text``, in the order it is drawn, as a paragraph; aligned ``right`` unless its
+    style centres it."""
     markup, shaped = _markup(text)
-    return Paragraph(markup, pdf_styles()[f"{style}-shaped" if shaped else style])
+    return Paragraph(markup, _style(style, shaped=shaped, right=right))
+
+
+@cache
+def _style(name: str, *, shaped: bool, right: bool) -> ParagraphStyle:
+    style = pdf_styles()[name]
+    return ParagraphStyle(
+        f"{name}{'-shaped' if shaped else ''}{'-right' if right else ''}",
+        parent=style,
+        # Shaping sends every word of a paragraph through HarfBuzz: only where needed.
+        shaping=1 if shaped else 0,
+        alignment=TA_RIGHT if right and style.alignment == TA_LEFT else style.alignment,
+    )
 
 
 def build_pdf(path: str | Path, title: str, flowables: Iterable[Flowable]) -> None:
@@ -141,10 +160,8 @@ def build_pdf(path: str | Path, title: str, flowables: Iterable[Flowable]) -> No
 
 
 def _markup(text: str) -> tuple[str, bool]:
-    """The paragraph markup of ``text``, and whether it holds a run to shape."""
-    text = unicodedata.normalize("NFC", text)
-    if any(unicodedata.bidirectional(character) in RIGHT_TO_LEFT for character in text):
-        text = get_display(arabic_reshaper.reshape(text))
+    """The paragraph markup of ``text`` (in the order drawn), and whether it holds a run
+    to shape."""
     pieces, shaped = [], False
     for font, piece in _runs(text):
         if font is None:
@@ -189,6 +206,93 @@ def _has(face: str, character: str) -> bool:
 def _characters_of(face: str) -> frozenset[int]:
     pdf_styles()
     return frozenset(pdfmetrics.getFont(face).face.charToGlyph)
+
+
+# ---------------------------------------------------------------- right to left
+
+
+def _base_direction(text: str) -> str:
+    """The paragraph's direction, that of its first letter with one (Unicode's rule P2)."""
+    for character in text:
+        direction = unicodedata.bidirectional(character)
+        if direction in RIGHT_TO_LEFT:
+            return "R"
+        if direction == "L":
+            return "L"
+    return "L"
+
+
+class _BidiParagraph(Flowable):
+    """A paragraph holding right-to-left text: broken into lines in the order written,
+    each line then put in reading order (as Unicode's bidi algorithm does). Ordering the
+    whole paragraph first put its last words on its first line, so a long comment in
+    Hebrew or Arabic read from the bottom up. Right-aligned when its direction is."""
+
+    def __init__(self, text: str, style: str, direction: str) -> None:
+        super().__init__()
+        self.text, self.style, self.direction = text, style, direction
+        self.lines: list[str] = []
+        self.drawn: list[Paragraph] = []
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        self.lines = _broken(self.text, self.style, availWidth)
+        right = self.direction == "R"
+        self.drawn = [
+            _paragraph(get_display(line, base_dir=self.direction), self.style, right=right)
+            for line in self.lines
+        ]
+        self.width = availWidth
+        self.height = sum(line.wrap(availWidth, availHeight)[1] for line in self.drawn)
+        return self.width, self.height
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+        self.wrap(availWidth, availHeight)
+        fitting, height = 0, 0.0
+        for line in self.drawn:
+            height += line.height
+            if height > availHeight:
+                break
+            fitting += 1
+        if fitting in (0, len(self.lines)):
+            return []
+        return [
+            _BidiParagraph(" ".join(part), self.style, self.direction)
+            for part in (self.lines[:fitting], self.lines[fitting:])
+        ]
+
+    def draw(self) -> None:
+        top = self.height
+        for line in self.drawn:
+            top -= line.height
+            line.drawOn(self.canv, 0, top)
+
+    def getSpaceBefore(self) -> float:
+        return pdf_styles()[self.style].spaceBefore
+
+    def getSpaceAfter(self) -> float:
+        return pdf_styles()[self.style].spaceAfter
+
+
+def _broken(text: str, style: str, width: float) -> list[str]:
+    """``text`` cut at spaces into the lines that fit ``width`` (a word wider than a line
+    is a line of its own, which its paragraph then breaks)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        longer = f"{line} {word}" if line else word
+        if line and _line_width(longer, style) > width:
+            lines.append(line)
+            longer = word
+        line = longer
+    return [*lines, line]
+
+
+def _line_width(text: str, style: str) -> float:
+    own = pdf_styles()[style]
+    return sum(
+        pdfmetrics.stringWidth(piece, font or own.fontName, own.fontSize)
+        for font, piece in _runs(text)
+    )
 
 
 # ---------------------------------------------------------------- shaping

@@ -263,6 +263,33 @@ def _assert_every_font_embedded(data: bytes) -> None:
     assert fonts and all(re.search(r" yes +yes +yes +\d+ +\d+$", line) for line in fonts), fonts
 
 
+HEBREW_PARAGRAPH = (
+    "נועה בנתה מגדל גבוה מקוביות עץ והיא ספרה את הקוביות אחת אחת ושמחה מאוד כשהמגדל עמד "
+    "יציב ואחר כך היא הזמינה את החברים שלה לבנות גשר ארוך ליד המגדל וכולם עבדו יחד עד "
+    "ארוחת הצהריים"
+)
+ARABIC_PARAGRAPH = (
+    "بنى أحمد برجا عاليا من المكعبات الخشبية وعد المكعبات واحدا واحدا وفرح كثيرا عندما وقف "
+    "البرج ثابتا ثم دعا أصدقاءه لبناء جسر طويل بجانب البرج وعملوا معا حتى وقت الغداء"
+)
+
+
+def test_a_right_to_left_paragraph_of_several_lines_reads_from_its_first_line(app, family):
+    """Lines are broken in the order written and each then put in reading order: ordering
+    the whole paragraph first put its end on the first line, so a parent's long comment in
+    Hebrew or Arabic read from the bottom up. After a name in Latin letters too."""
+    observe(app, family, [family.child_a_id], HEBREW_PARAGRAPH)
+    observe(app, family, [family.child_a_id], "Ahmed: " + ARABIC_PARAGRAPH)
+    client, page_path = _make_pack(app, family)
+    data = client.get(f"{page_path}/journal.pdf").data
+    read = subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True)
+    words = " ".join(unicodedata.normalize("NFKC", read.stdout.decode()).split())
+    words = words.translate(BIDI_MARKS)
+    assert HEBREW_PARAGRAPH in words
+    # pdftotext reads a line mostly in Arabic from the right: the name comes at its end.
+    assert "Ahmed:" in words and ARABIC_PARAGRAPH in words.replace("Ahmed: ", "")
+
+
 # Scripts whose letters join into conjuncts or reorder (a vowel sign drawn before its
 # consonant), so a font alone is not enough: the words must be shaped.
 SHAPED_SCRIPTS = {
