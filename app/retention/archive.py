@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, null, select
 from sqlalchemy.sql.expression import ColumnElement
 
 from app import clock
@@ -19,7 +19,7 @@ from app.auth import audit
 from app.auth.models import STAFF_ROLES, AccountStatus, Role, User
 from app.extensions import db
 from app.journal.text import clean_observation_text
-from app.people.models import Child, StaffMember
+from app.people.models import Child, ParentLink, StaffMember
 from app.retention import ledger
 from app.retention.ledger import PurgeReason, RecordType
 from app.retention.models import HOLD_REASON_LENGTH, LegalHold
@@ -39,10 +39,16 @@ class ArchivedPerson:
     left_on: date
     purge_on: date
     hold: LegalHold | None
+    held_with: str | None = None  # a parent's child whose legal hold keeps them too
 
     @property
     def is_due(self) -> bool:
         return self.purge_on <= clock.today()
+
+    @property
+    def is_kept(self) -> bool:
+        """Whether a legal hold stops their purge: their own, or their child's."""
+        return self.hold is not None or self.held_with is not None
 
 
 def _setting_day(moment: ColumnElement[datetime]) -> ColumnElement[date]:
@@ -63,49 +69,72 @@ def child_purge_date() -> ColumnElement[date]:
 @dataclass(frozen=True)
 class _Kind:
     """How to find one kind of archived person: the model, the day they left, the day
-    they are due, and the query of rows ``(person, left on, purge on, hold)``."""
+    they are due, the name of a child whose hold keeps them, and the query of rows
+    ``(person, left on, purge on, hold, held with)``."""
 
     model: type[Child] | type[User]
     left_on: ColumnElement[date]
     purge_on: ColumnElement[date]
+    held_with: ColumnElement[str | None]
     query: Select
 
 
 def _archived_children() -> _Kind:
     left_on, purge_on = child_left_on(), child_purge_date()
+    held_with = null()
     query = (
-        select(Child, left_on, purge_on, LegalHold)
+        select(Child, left_on, purge_on, LegalHold, held_with)
         .outerjoin(LegalHold, LegalHold.child_id == Child.id)
         .where(Child.archived_at.is_not(None))
     )
-    return _Kind(Child, left_on, purge_on, query)
+    return _Kind(Child, left_on, purge_on, held_with, query)
 
 
-def _deactivated(roles: tuple[Role, ...], key: str) -> _Kind:
+def _child_on_hold() -> ColumnElement[str | None]:
+    """SQL for the name of a child on legal hold whom the parent row is linked to.
+
+    A hold on a child keeps their journal whole: the comments their parents wrote in it
+    and the links saying who those parents are go with a parent's purge, so the parent is
+    kept while the hold stands (a hold on a parent, the other way, keeps only the parent).
+    """
+    return (
+        select(func.concat_ws(" ", Child.first_name, Child.last_name))
+        .join(ParentLink, ParentLink.child_id == Child.id)
+        .join(LegalHold, LegalHold.child_id == Child.id)
+        .where(ParentLink.parent_id == User.id)
+        .order_by(Child.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _deactivated(roles: tuple[Role, ...], key: str, held_with: ColumnElement[str | None]) -> _Kind:
     left_on = func.coalesce(
         StaffMember.leaving_date, _setting_day(User.deactivated_at), _setting_day(User.created_at)
     )
     purge_on = purge_date(key, left_on)
     query = (
-        select(User, left_on, purge_on, LegalHold)
+        select(User, left_on, purge_on, LegalHold, held_with)
         .outerjoin(StaffMember, StaffMember.user_id == User.id)
         .outerjoin(LegalHold, LegalHold.user_id == User.id)
         .where(User.role.in_(roles), User.status == AccountStatus.DEACTIVATED)
     )
-    return _Kind(User, left_on, purge_on, query)
+    return _Kind(User, left_on, purge_on, held_with, query)
 
 
 def _kind(record_type: RecordType) -> _Kind:
     if record_type is RecordType.CHILD:
         return _archived_children()
     if record_type is RecordType.STAFF:
-        return _deactivated(STAFF_ROLES, "staff_retention_years")
-    return _deactivated((Role.PARENT,), "parent_retention_years")
+        return _deactivated(STAFF_ROLES, "staff_retention_years", null())
+    return _deactivated((Role.PARENT,), "parent_retention_years", _child_on_hold())
 
 
 def _person(record_type: RecordType, row: tuple) -> ArchivedPerson:
-    person, left_on, purge_on, hold = row
-    return ArchivedPerson(record_type, person.id, person.full_name, left_on, purge_on, hold)
+    person, left_on, purge_on, hold, held_with = row
+    return ArchivedPerson(
+        record_type, person.id, person.full_name, left_on, purge_on, hold, held_with
+    )
 
 
 def archived_people(record_type: RecordType) -> list[ArchivedPerson]:
@@ -116,14 +145,15 @@ def archived_people(record_type: RecordType) -> list[ArchivedPerson]:
 
 
 def _due(kind: _Kind) -> Select:
-    """The ids of people of ``kind`` past their purge date and not on hold."""
+    """The ids of people of ``kind`` past their purge date and not kept by a hold."""
     return kind.query.with_only_columns(kind.model.id).where(
-        kind.purge_on <= clock.today(), LegalHold.id.is_(None)
+        kind.purge_on <= clock.today(), LegalHold.id.is_(None), kind.held_with.is_(None)
     )
 
 
 def due_for_purge(record_type: RecordType, limit: int | None = None) -> list[int]:
-    """Ids of people of one kind past their purge date and not on hold, oldest due first."""
+    """Ids of people of one kind past their purge date and not kept by a hold, oldest
+    due first."""
     kind = _kind(record_type)
     ids = _due(kind).order_by(kind.purge_on, kind.model.id)
     return list(db.session.scalars(ids.limit(limit)))
@@ -142,7 +172,7 @@ def children_past_retention() -> list[tuple[Child, date, bool]]:
     rows = db.session.execute(
         kind.query.where(kind.purge_on <= clock.today()).order_by(kind.purge_on, Child.id)
     )
-    return [(child, due_on, hold is not None) for child, _, due_on, hold in rows]
+    return [(child, due_on, hold is not None) for child, _, due_on, hold, _ in rows]
 
 
 def archived_children_with_deadlines() -> list[tuple[Child, date]]:
@@ -150,7 +180,7 @@ def archived_children_with_deadlines() -> list[tuple[Child, date]]:
     rows = db.session.execute(
         _archived_children().query.order_by(Child.archived_at.desc(), Child.id)
     )
-    return [(child, due_on) for child, _, due_on, _ in rows]
+    return [(child, due_on) for child, _, due_on, *_ in rows]
 
 
 def archived_person(record_type: RecordType, person_id: int) -> ArchivedPerson | None:

@@ -169,6 +169,11 @@ def purge(kind: str, person_id: int) -> Page:
         problem = f"That is not {shown.name}'s full name as written here: nothing was purged."
     elif shown.hold is not None:
         problem = "Their records are on legal hold: lift the hold before purging."
+    elif shown.held_with is not None:
+        problem = (
+            f"{shown.held_with}'s records are on legal hold, and {shown.name}'s are kept "
+            "with them: lift that hold before purging."
+        )
     if problem is not None:
         return _person_page(shown, purge_form=form, errors={"confirm_name": [problem]}), INVALID
     if shown.record_type is RecordType.CHILD:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select, text
@@ -10,7 +11,7 @@ from app import clock
 from app.auth.models import AuditEntry, User
 from app.auth.operations import deactivate_user
 from app.extensions import db
-from app.journal.models import Observation
+from app.journal.models import Comment, Observation
 from app.people.children import archive_child, create_child
 from app.people.models import Child
 from tests.helpers.clients import post_form
@@ -194,6 +195,42 @@ def test_a_parent_on_legal_hold_stays_when_their_only_child_is_purged(app, famil
 
     post_form(manager, f"{parent_page}/lift", {"reason": "Complaint withdrawn"})
     _purge_job(app)  # their own period (1 year after their access ended) is long past
+    assert not _exists(app, family.slug, User, family.parent_a_id)
+
+
+def test_a_hold_on_a_child_keeps_their_parents_account_their_link_and_comments(app, family):
+    """A hold on a child (a claim from the family) keeps their journal whole: the comments
+    their parent wrote in it and the link saying who that parent is are part of it, so
+    the parent's own period does not purge them while the hold stands."""
+    observation = observe(app, family, [family.child_a_id], "Ada painted.")
+    parent = signed_in(app, family, "parent_a")
+    path = f"/journal/children/{family.child_a_id}/observations/{observation}/comments"
+    assert post_form(parent, path, {"body": "She told us all about it."}).status_code == 303
+    archive(app, family, family.child_a_id)
+    with inside(app, family.slug):
+        deactivate_user(db.session.get_one(User, family.parent_a_id), by=None, reason="left")
+        db.session.commit()
+    manager = signed_in(app, family, "manager")
+    post_form(manager, f"/retention/archive/child/{family.child_a_id}/hold", {"reason": "Claim"})
+    clock.advance(2 * YEAR)  # the parent's year is over; the child's three are not
+    _purge_job(app)
+    assert _exists(app, family.slug, User, family.parent_a_id)
+    with inside(app, family.slug):
+        assert db.session.scalars(select(Comment.body)).all() == ["She told us all about it."]
+
+    manager = signed_in(app, family, "manager")
+    parent_page = f"/retention/archive/parent/{family.parent_a_id}"
+    listed = " ".join(re.sub(r"<[^>]+>", " ", manager.get("/retention/archive").text).split())
+    assert "Kept while Ada Okafor's records are on legal hold" in listed.replace("&#39;", "'")
+    refused = post_form(manager, f"{parent_page}/purge", {"confirm_name": "Pat Okafor"})
+    assert refused.status_code == 422
+    assert "Ada Okafor" in refused.text and "legal hold" in refused.text
+    assert _exists(app, family.slug, User, family.parent_a_id)
+
+    post_form(manager, f"/retention/archive/child/{family.child_a_id}/lift", {"reason": "Settled"})
+    clock.advance(YEAR)
+    _purge_job(app)
+    assert not _exists(app, family.slug, Child, family.child_a_id)
     assert not _exists(app, family.slug, User, family.parent_a_id)
 
 
