@@ -129,7 +129,7 @@ class InviteForm(FlaskForm):
         "Role",
         choices=[
             SelectChoice("", "Choose a role"),
-            *(SelectChoice(r.value, r.value.capitalize()) for r in (Role.PARENT, Role.STAFF)),
+            *(SelectChoice(r.value, r.label) for r in (Role.PARENT, Role.STAFF)),
             SelectChoice(Role.MANAGER.value, "Manager (runs the setting)"),
         ],
         default="",

@@ -10,16 +10,17 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, S
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.labels import LabelledEnum
 from tenants.schema import TenantModel, text_enum
 
 BOUNCE_REASON_LENGTH = 200  # the SMTP server's answer, cut to this length
 BROWSER_NAME_LENGTH = 120
 
 
-class Role(enum.StrEnum):
-    MANAGER = "manager"
-    STAFF = "staff"
-    PARENT = "parent"
+class Role(LabelledEnum):
+    MANAGER = "manager", "Manager"
+    STAFF = "staff", "Member of staff"
+    PARENT = "parent", "Parent or carer"
 
 
 # Who works at the setting (their records follow the staff retention period and
@@ -27,10 +28,10 @@ class Role(enum.StrEnum):
 STAFF_ROLES = (Role.MANAGER, Role.STAFF)
 
 
-class AccountStatus(enum.StrEnum):
-    INVITED = "invited"
-    ACTIVE = "active"
-    DEACTIVATED = "deactivated"
+class AccountStatus(LabelledEnum):
+    INVITED = "invited", "Invitation sent, not yet accepted"
+    ACTIVE = "active", "Active"
+    DEACTIVATED = "deactivated", "Deactivated"
 
 
 class LinkPurpose(enum.StrEnum):

@@ -317,10 +317,7 @@ class ListFilterForm(JournalFilterForm):
         "Status",
         choices=[
             SelectChoice("", "Any status"),
-            SelectChoice(ObservationStatus.DRAFT.value, "Draft"),
-            SelectChoice(ObservationStatus.IN_REVIEW.value, "Waiting for review"),
-            SelectChoice(ObservationStatus.PUBLISHED.value, "Published"),
-            SelectChoice(ObservationStatus.DECLINED.value, "Not added"),
+            *(SelectChoice(status.value, status.label) for status in ObservationStatus),
         ],
         default="",
         validate_choice=True,

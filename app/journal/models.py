@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.auth.models import User
 from app.journal.content_rules import Mode
+from app.labels import LabelledEnum
 from app.people.models import Child
 from tenants.schema import TenantModel, text_enum
 
@@ -75,11 +76,13 @@ class PhotoState(enum.StrEnum):
     FAILED = "failed"  # the upload could not be decoded after all; its bytes are gone
 
 
-class ObservationStatus(enum.StrEnum):
-    DRAFT = "draft"
-    IN_REVIEW = "in_review"  # held for the manager's review, or a home observation for staff's
-    PUBLISHED = "published"
-    DECLINED = "declined"  # a home observation staff did not add to the journal
+class ObservationStatus(LabelledEnum):
+    DRAFT = "draft", "Draft"
+    # held for the manager's review, or a home observation for staff's
+    IN_REVIEW = "in_review", "Waiting for review"
+    PUBLISHED = "published", "Published"
+    # a home observation staff did not add to the journal
+    DECLINED = "declined", "Not added to the journal"
 
 
 class GroupNamePolicy(enum.StrEnum):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.labels import LabelledEnum
 from tenants.schema import TenantModel, text_enum
 
 HOLD_REASON_LENGTH = 500
@@ -37,11 +37,11 @@ class LegalHold(TenantModel):
     placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class PackStatus(enum.StrEnum):
-    QUEUED = "queued"
-    BUILDING = "building"
-    READY = "ready"
-    FAILED = "failed"
+class PackStatus(LabelledEnum):
+    QUEUED = "queued", "Waiting to start"
+    BUILDING = "building", "Being made"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Could not be made"
 
 
 class LeavingPack(TenantModel):

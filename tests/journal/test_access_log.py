@@ -77,10 +77,10 @@ def test_managers_read_the_log_per_child(app, family):
     parent_b.get(f"/journal/children/{family.child_b_id}/observations/{observation_id}")
     manager = signed_in(app, family, "manager")
     page_a = manager.get(f"/journal/children/{family.child_a_id}/access-log").text
-    assert "Pat Okafor (parent)" in page_a and "The journal" in page_a
+    assert "Pat Okafor (parent or carer)" in page_a and "The journal" in page_a
     assert "Robin Quince" not in page_a
     page_b = manager.get(f"/journal/children/{family.child_b_id}/access-log").text
-    assert "Robin Quince (parent)" in page_b and f"Observation {observation_id}" in page_b
+    assert "Robin Quince (parent or carer)" in page_b and f"Observation {observation_id}" in page_b
     assert "Pat Okafor" not in page_b
     assert _log(app, family.slug)[-1][3] == JournalView.OBSERVATION.value
 
