@@ -63,7 +63,13 @@ from app.auth.sessions import end_all_sessions_of_accounts
 from app.extensions import db
 from app.id_lists import among, not_among
 from app.journal import storage, unsaved
-from app.journal.masking import ChildName, mask_other_children, name_forms, names_any
+from app.journal.masking import (
+    ChildName,
+    mask_names,
+    mask_other_children,
+    name_forms,
+    names_any,
+)
 from app.journal.models import (
     Comment,
     JournalAccess,
@@ -228,6 +234,7 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
         _deleted(delete(JournalAccess).where(among(JournalAccess.child_id, ids))),
     )
     purged.add("audit_log", _deleted(delete(AuditEntry).where(_about_children(ids))))
+    _scrub_typed_reasons(purged_names)
     purged.add(
         "observation_photos",
         _deleted(delete(Photo).where(among(Photo.id, photos))),
@@ -349,6 +356,46 @@ def _about_children(child_ids: list[int]):  # noqa: ANN202 (an SQL condition)
     """Audit entries whose details name one of these children by id."""
     ids = literal([str(i) for i in child_ids], ARRAY(Text))
     return AuditEntry.detail["child_id"].astext == any_(ids)
+
+
+# Audit events whose reason is text a manager typed (other events' reasons are codes),
+# kept after a child's purge: they name an observation or an adult, not the child.
+TYPED_REASONS = (
+    "observation.deleted",
+    "deactivated",
+    "retention.hold_placed",
+    "retention.hold_lifted",
+)
+REASON_PLACEHOLDER = "a child"
+
+
+def _scrub_typed_reasons(children: list[ChildName]) -> None:
+    """Replace the children's names, as the masking's matcher reads them, in the reasons
+    a manager typed that stay after their purge: in audit entries ("Put in Ada's journal
+    by mistake") and in the legal holds of other people."""
+    audited = AuditEntry.detail["reason"].astext
+    found = select(AuditEntry.id, audited).where(
+        AuditEntry.event.in_(TYPED_REASONS), audited.is_not(None)
+    )
+    for entry_id, reason in db.session.execute(found).all():
+        if names_any(reason, children):
+            scrubbed = func.jsonb_build_object("reason", _without_names(reason, children))
+            db.session.execute(
+                update(AuditEntry)
+                .where(AuditEntry.id == entry_id)
+                .values(detail=AuditEntry.detail.op("||")(scrubbed))
+            )
+    for hold_id, reason in db.session.execute(select(LegalHold.id, LegalHold.reason)).all():
+        if names_any(reason, children):
+            db.session.execute(
+                update(LegalHold)
+                .where(LegalHold.id == hold_id)
+                .values(reason=_without_names(reason, children))
+            )
+
+
+def _without_names(reason: str, children: list[ChildName]) -> str:
+    return mask_names(reason, children, placeholder=REASON_PLACEHOLDER)
 
 
 def _queue_files(photo_ids: list[int], purged: Purged) -> None:

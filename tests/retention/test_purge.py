@@ -232,6 +232,43 @@ def test_a_purged_member_of_staffs_observation_being_written_goes_with_them(app,
     assert _redis_values_naming(app, family.slug, ["Barty ran"]) == []
 
 
+def test_reasons_typed_into_the_audit_log_no_longer_name_a_purged_child(app, family):
+    """A manager's reason for deleting an observation, or for a hold on another family's
+    parent, is kept in the audit log, which names the observation or the parent, not the
+    child: a purge of the child replaces their name there too."""
+    wrong = observe(app, family, [family.child_a_id], "Painted.")
+    with inside(app, family.slug):
+        deactivate_user(get_user(family.parent_b_id), by=None, reason="left")
+        db.session.commit()
+    manager = signed_in(app, family, "manager")
+    deleted = post_form(
+        manager,
+        f"/journal/observations/{wrong}/delete",
+        {"reason": "Put in Ada Okafor's journal by mistake"},
+    )
+    assert deleted.status_code == 303
+    held = post_form(
+        manager,
+        f"/retention/archive/parent/{family.parent_b_id}/hold",
+        {"reason": "Dispute with Ada's family about the trip"},
+    )
+    assert held.status_code == 303
+    archive(app, family, family.child_a_id)
+    _purge_on_the_page(app, family)
+
+    assert text_holding(app, family.slug, A_NAMES) == []
+    with inside(app, family.slug):
+        reasons = db.session.scalars(
+            select(AuditEntry.detail["reason"].astext).where(
+                AuditEntry.event.in_(["observation.deleted", "retention.hold_placed"])
+            )
+        ).all()
+    assert sorted(reasons) == [
+        "Dispute with a child's family about the trip",
+        "Put in a child's journal by mistake",
+    ]
+
+
 def test_the_purge_is_audited_without_personal_data(app, family):
     archive(app, family, family.child_a_id)
     _purge_on_the_page(app, family)
