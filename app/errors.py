@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError as DBAPIOperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, default_exceptions
 from werkzeug.wrappers import Response
 
 from app import outages
@@ -29,6 +29,7 @@ MESSAGES: dict[int, tuple[str, str]] = {
         "There is nothing at this address. Check the link, or start again from the home page.",
     ),
     405: ("That didn't work", "This page can't be used that way. Please go back and try again."),
+    410: ("This is no longer here", "What was at this address has gone."),
     413: ("That file is too large", "Please choose a smaller file and try again."),
     429: ("Too many attempts", "Please wait a few minutes before trying again."),
     500: ("Sorry, something went wrong", "The problem has been logged. Please try again."),
@@ -45,7 +46,9 @@ FORM_EXPIRED = (
 )
 
 
-def render_error(code: int, message: str | None = None) -> tuple[str, int]:
+def render_error(
+    code: int, message: str | None = None, way_on: tuple[str, str] | None = None
+) -> tuple[str, int]:
     """The error page; it never looks anything up in PostgreSQL or Redis.
 
     A 5xx may mean one of them is down, and ``render_template``'s context
@@ -54,6 +57,7 @@ def render_error(code: int, message: str | None = None) -> tuple[str, int]:
     has not loaded its user yet, is rendered bare: only ``g`` (the setting,
     from the in-memory registry snapshot), no signed-in parts. A 4xx for a user
     the request already loaded keeps the usual header (navigation, sign out).
+    ``way_on``: (address, words) of a link to where the person can go on from here.
     """
     title, default_message = MESSAGES.get(code, DEFAULT_ERROR)
     context = {
@@ -62,11 +66,20 @@ def render_error(code: int, message: str | None = None) -> tuple[str, int]:
         # On a setting's own host "/" is its home page; elsewhere (an unknown or suspended
         # subdomain) "/" would lead back here, so the link goes to the bare domain.
         "home": "/" if g.get("setting") else bare_domain_url(),
+        "way_on": way_on,
     }
     if code < 500 and "_login_user" in g:  # Flask-Login's per-request cache of the user
         return render_template("errors/error.html", bare_page=False, **context), code
     template = current_app.jinja_env.get_template("errors/error.html")
     return template.render(bare_page=True, g=g, **context), code
+
+
+def refuse(code: int, message: str, *, way_on: tuple[str, str]) -> NoReturn:
+    """Answer ``code`` on the error page, saying ``message`` and linking ``way_on``
+    ((address, words)): what happened and where to go on from it, not a bare refusal."""
+    error = default_exceptions[code](description=message)
+    error.way_on = way_on  # type: ignore[attr-defined]  # read by _http_error
+    raise error
 
 
 def conflict(refusal: Exception) -> NoReturn:
@@ -90,7 +103,7 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
     # rate limiter's notation of the limit it applied ("10 per 1 minute").
     ours = error.description != type(error).description and not isinstance(error, RateLimitExceeded)
     custom = error.description if ours else None
-    return render_error(code, custom)
+    return render_error(code, custom, getattr(error, "way_on", None))
 
 
 def _form_refused(error: CSRFError) -> tuple[str, int] | Response:

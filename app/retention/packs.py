@@ -155,7 +155,13 @@ def record_download(pack: LeavingPack, kind: str, *, by: User) -> None:
 
 
 def is_downloadable(pack: LeavingPack) -> bool:
-    return pack.status is PackStatus.READY and pack.expires_at > clock.now()
+    return pack.status is PackStatus.READY and not has_expired(pack)
+
+
+def has_expired(pack: LeavingPack) -> bool:
+    """Whether the pack was made and is past its expiry: its files may still be there
+    until the night's purge, but it is never downloaded again."""
+    return pack.status is PackStatus.READY and pack.expires_at <= clock.now()
 
 
 # A pack's page reloads itself while the pack is being made (a journal of 500 observations

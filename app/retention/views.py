@@ -24,6 +24,7 @@ from app.access.policy import Action
 from app.access.scopes import visible_child
 from app.auth.access import current_user, require, signed_in_account
 from app.auth.models import Role, User
+from app.errors import refuse
 from app.extensions import db
 from app.journal.text import term_key
 from app.people.forms import ActionForm
@@ -44,6 +45,7 @@ from app.retention.schedule import (
     save_retention_schedule,
     shortened,
 )
+from app.timezones import local_date
 from app.validation import InvalidInput
 
 bp = Blueprint("retention", __name__, url_prefix="/retention", template_folder="templates")
@@ -295,6 +297,7 @@ def leaving_packs(child_id: int) -> str:
         child=child,
         packs=packs.packs_of(current_user, child),
         is_downloadable=packs.is_downloadable,
+        has_expired=packs.has_expired,
     )
 
 
@@ -333,7 +336,17 @@ def leaving_pack(pack_id: int) -> str:
 @require(Action.GET_LEAVING_PACKS)
 def download_pack(pack_id: int, kind: str) -> Response:
     pack = _pack_or_404(pack_id)
-    _journal_child_or_404(pack.child_id)
+    child = _journal_child_or_404(pack.child_id)
+    if packs.has_expired(pack):
+        refuse(
+            410,
+            f"This leaving pack expired on {local_date(pack.expires_at)}: "
+            "its files can no longer be downloaded.",
+            way_on=(
+                url_for("retention.leaving_packs", child_id=child.id),
+                "Make a new leaving pack",
+            ),
+        )
     if not packs.is_downloadable(pack):
         abort(404)
     path = packs.pack_file(pack, kind)

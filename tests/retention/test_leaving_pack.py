@@ -190,13 +190,41 @@ def test_an_expired_pack_cannot_be_downloaded_and_the_job_deletes_its_files(app,
     before = media_files(app, family.slug)
     clock.advance(timedelta(days=31))
     client = signed_in(app, family, "parent_a")
-    assert client.get(f"{page_path}/journal.pdf").status_code == 404
+    assert client.get(f"{page_path}/journal.pdf").status_code == 410
     with app.app_context():
         run_job_now("retention-purge")
     assert client.get(page_path).status_code == 404
     packs_folder = app.config["LJ"].MEDIA_ROOT / family.slug / "packs"
     assert list(packs_folder.iterdir()) == []
     assert before == media_files(app, family.slug)
+
+
+def _said(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace("&#39;", "'")
+
+
+def test_a_pack_past_its_expiry_not_yet_swept_reads_expired_and_its_files_are_refused(app, family):
+    """Between its expiry and the night's purge, the pack is listed as expired (not
+    "ready"), and a download is refused with a page saying so and where to make another."""
+    _journal_of_a(app, family)
+    client, page_path = _make_pack(app, family)
+    with inside(app, family.slug):
+        expires_at = db.session.scalars(select(LeavingPack.expires_at)).one()
+    packs_page = f"/retention/children/{family.child_a_id}/leaving-pack"
+    assert "ready until" in _said(client.get(packs_page).text)
+
+    clock.move_to(expires_at)
+    client = signed_in(app, family, "parent_a")  # the first session ended long ago
+    listed = _said(client.get(packs_page).text)
+    assert "ready" not in listed.split("Your packs", 1)[1]
+    assert f"expired on {expires_at:%-d %B %Y}" in listed
+    assert "This pack has expired." in _said(client.get(page_path).text)
+    for kind in ("pdf", "zip", "json"):
+        refused = client.get(f"{page_path}/journal.{kind}")
+        assert refused.status_code == 410
+        said = _said(refused.text)
+        assert f"This leaving pack expired on {expires_at:%-d %B %Y}" in said
+        assert f'href="{packs_page}"' in refused.text and "Make a new leaving pack" in said
 
 
 def test_purging_the_child_deletes_their_packs_and_files(app, family):

@@ -172,7 +172,7 @@ def test_a_shorter_period_for_packs_brings_forward_the_expiry_of_packs_already_m
     post_form(manager, "/retention/", {**shorter, "confirm": "yes"})
 
     parent = signed_in(app, family, "parent_a")
-    assert parent.get(f"{pack_page}/journal.pdf").status_code == 404
+    assert parent.get(f"{pack_page}/journal.pdf").status_code == 410
     with app.app_context():
         assert "leaving packs purged" in run_job_now("retention-purge")
     assert parent.get(pack_page).status_code == 404
