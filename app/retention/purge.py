@@ -786,6 +786,11 @@ def _remove_accounts(user_ids: list[int], purged: Purged) -> None:
     purged.add(
         "audit_log", _deleted(delete(AuditEntry).where(among(AuditEntry.subject_id, user_ids)))
     )
+    # What they did to others' records stays, unsigned (actor_id is SET NULL); the network
+    # address they did it from is theirs.
+    db.session.execute(
+        update(AuditEntry).where(among(AuditEntry.actor_id, user_ids)).values(ip=None)
+    )
     purged.add(
         "one_time_links", _deleted(delete(OneTimeLink).where(among(OneTimeLink.user_id, user_ids)))
     )

@@ -269,6 +269,32 @@ def test_reasons_typed_into_the_audit_log_no_longer_name_a_purged_child(app, fam
     ]
 
 
+def test_a_purged_member_of_staffs_address_is_not_kept_in_what_they_did(app, family):
+    """The entries of what a member of staff did to the journals stay after their purge,
+    unsigned; the network address they did it from is theirs, and goes."""
+    staff = signed_in(app, family, "staff")
+    draft = {"observed_on": "2026-12-01", "child_ids": [str(family.child_b_id)]}
+    draft |= {"text": "Barty fed the rabbit.", "action": "draft"}
+    written = post_form(
+        staff, "/journal/observations/new", draft, environ_base={"REMOTE_ADDR": "203.0.113.7"}
+    )
+    assert written.status_code == 303
+    with inside(app, family.slug):
+        assert db.session.scalars(select(AuditEntry.ip).where(AuditEntry.ip == "203.0.113.7")).all()
+        deactivate_user(get_user(family.staff_id), by=None, reason="left")
+        db.session.commit()
+    manager = signed_in(app, family, "manager")
+    post_form(
+        manager, f"/retention/archive/staff/{family.staff_id}/purge", {"confirm_name": "Sam Staff"}
+    )
+    with inside(app, family.slug):
+        [entry] = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.event == "observation.created")
+        ).all()
+        assert entry.actor_id is None and entry.ip is None
+        assert entry.detail["observation_id"]
+
+
 def test_the_purge_is_audited_without_personal_data(app, family):
     archive(app, family, family.child_a_id)
     _purge_on_the_page(app, family)
