@@ -128,6 +128,7 @@ DETAIL_LABELS: dict[str, str] = {
     "old": "Old period",
     "pack_id": "Leaving pack",
     "parent_grace_days": "Parents' access after their last child leaves (days)",
+    "parents": "Parents' accounts with them",
     "password": "Password changed",
     "people": "People",
     "photo_id": "Photo",

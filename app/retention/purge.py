@@ -853,6 +853,8 @@ def _recorded(
         reason=reason.value,
         ledger_entry=entry.id,
         people=len(people),
+        # Parents linked to no other child go with the children (not said otherwise).
+        parents=purged.count("users") if record_type is RecordType.CHILD else None,
         observations=purged.count("observations"),
         photos=purged.count("observation_photos"),
     )

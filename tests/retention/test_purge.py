@@ -306,6 +306,9 @@ def test_the_purge_is_audited_without_personal_data(app, family):
         assert entry.detail["record"] == "child" and entry.detail["people"] == 1
         assert entry.detail["ledger_entry"] == ledger_entries(app, family.slug)[0].id
         assert not {"child_id", "email", "name"} & set(entry.detail)
+    # The parent's account went with the child: the log says so, in words.
+    said = signed_in(app, family, "manager").get("/retention/audit?action=retention.purged")
+    assert "People: 1" in said.text and "Parents&#39; accounts with them: 1" in said.text
 
 
 def test_a_wrong_name_purges_nothing(app, family):
