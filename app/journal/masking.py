@@ -363,6 +363,12 @@ def photo_file_name(
     return "_".join(parts) + f".{extension}"
 
 
+def name_for_file(name: str) -> str:
+    """``name`` as file names of exports carry it: ASCII letters and digits ("Zoë Ó Briain"
+    -> "zoe-o-briain"), empty for a name written in another script."""
+    return _ascii_slug(name)
+
+
 def _ascii_slug(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return "-".join(regex.findall(r"[a-z0-9]+", ascii_text.lower()))

@@ -48,6 +48,7 @@ from app.auth.models import User
 from app.auth.viewer import Reader
 from app.extensions import db
 from app.journal import access_log, comments, listing
+from app.journal.masking import name_for_file
 from app.journal.models import JournalView, Observation
 from app.journal.photo_processing import make_all_ready
 from app.journal.storage import setting_folder
@@ -58,6 +59,7 @@ from app.retention.models import LeavingPack, PackStatus
 from app.retention.pdf_styles import build_pdf, pdf_paragraph
 from app.retention.schedule import retention_schedule
 from app.storage.deletions import schedule_file_deletion
+from app.timezones import setting_zone
 from tenants.binding import bind_schema, current_setting, tenant_context
 from tenants.each_setting import EachSettingReport, run_each_setting
 from tenants.routing import setting_url
@@ -141,6 +143,14 @@ def packs_of(viewer: Reader, child: Child) -> list[LeavingPack]:
 
 def pack_file(pack: LeavingPack, kind: str) -> Path:
     return setting_folder() / "packs" / f"{pack.file_stem}.{kind}"
+
+
+def download_name(pack: LeavingPack, child: Child, kind: str) -> str:
+    """The name a pack's file is saved under: the day it was made, and whose journal it is
+    (a parent of two children downloads two packs), as the photos inside are named."""
+    name = {"pdf": "journal.pdf", "zip": "photos.zip", "json": "journal.json"}[kind]
+    day = f"{pack.created_at.astimezone(setting_zone()):%Y-%m-%d}"
+    return "_".join(part for part in (day, name_for_file(child.known_as), name) if part)
 
 
 def record_download(pack: LeavingPack, kind: str, *, by: User) -> None:

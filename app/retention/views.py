@@ -26,6 +26,7 @@ from app.auth.access import current_user, require, signed_in_account
 from app.auth.models import Role, User
 from app.errors import refuse
 from app.extensions import db
+from app.journal.masking import name_for_file
 from app.journal.text import term_key
 from app.people.forms import ActionForm
 from app.people.models import Child
@@ -266,14 +267,16 @@ def _subject_or_404(kind: str, person_id: int) -> Child | User:
 @bp.post(f"/subject-access/{KINDS}/<id:person_id>")
 @require(Action.MANAGE_RECORDS)
 def export_subject(kind: str, person_id: int) -> Response:
-    _subject_or_404(kind, person_id)
+    subject = _subject_or_404(kind, person_id)
     ActionForm().validate_on_submit() or abort(400)
     path = sar.export_subject(RecordType(kind), person_id, by=signed_in_account())
+    # Named by the person (their id only when their name has no ASCII letter).
+    named = name_for_file(subject.full_name) or f"{kind}-{person_id}"
     response = send_file(
         path,
         mimetype="application/zip",
         as_attachment=True,
-        download_name=f"subject-access_{kind}-{person_id}_{clock.today().isoformat()}.zip",
+        download_name=f"subject-access_{named}_{clock.today().isoformat()}.zip",
     )
     response.headers["Cache-Control"] = "private, no-store"
     response.call_on_close(lambda: path.unlink(missing_ok=True))
@@ -353,12 +356,11 @@ def download_pack(pack_id: int, kind: str) -> Response:
     if not path.is_file():
         abort(404)
     packs.record_download(pack, kind, by=signed_in_account())
-    name = {"pdf": "journal.pdf", "zip": "photos.zip", "json": "journal.json"}[kind]
     response = send_file(
         path,
         mimetype=packs.FORMATS[kind],
         as_attachment=True,
-        download_name=f"{pack.created_at:%Y-%m-%d}_{name}",
+        download_name=packs.download_name(pack, child, kind),
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -227,6 +227,26 @@ def test_a_pack_past_its_expiry_not_yet_swept_reads_expired_and_its_files_are_re
         assert f'href="{packs_page}"' in refused.text and "Make a new leaving pack" in said
 
 
+def test_the_packs_page_and_list_give_the_moment_it_goes_as_its_email_does(app, family):
+    _journal_of_a(app, family)
+    client, page_path = _make_pack(app, family)
+    until = re.compile(r"until \d{1,2} [A-Z][a-z]{2} 20\d\d 09:00 GMT")
+    assert until.search(_said(client.get(page_path).text))
+    assert until.search(
+        _said(client.get(f"/retention/children/{family.child_a_id}/leaving-pack").text)
+    )
+
+
+def test_each_file_of_a_pack_is_named_with_the_child_and_the_day(app, family):
+    """A parent of two children downloads two packs: each file says whose it is (the name
+    reduced to ASCII, as the photos in the ZIP are named)."""
+    _journal_of_a(app, family)
+    client, page_path = _make_pack(app, family)
+    for kind, name in (("pdf", "journal.pdf"), ("zip", "photos.zip"), ("json", "journal.json")):
+        disposition = client.get(f"{page_path}/journal.{kind}").headers["Content-Disposition"]
+        assert re.search(rf"filename=20\d\d-\d\d-\d\d_ada_{name}$", disposition), disposition
+
+
 def test_purging_the_child_deletes_their_packs_and_files(app, family):
     from app.retention.ledger import PurgeReason
     from app.retention.purge import purge_children

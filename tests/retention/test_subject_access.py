@@ -143,6 +143,20 @@ def test_the_pdf_reads_a_parent_named_in_bengali_as_written(app, family):
     assert re.search(r"\+NotoSansBengali-Regular +TrueType +\S+ +yes yes yes", fonts), fonts
 
 
+def test_the_export_file_is_named_with_the_person_not_their_id(app, family):
+    manager = signed_in(app, family, "manager")
+    answered = post_form(manager, f"/retention/subject-access/child/{family.child_a_id}")
+    disposition = answered.headers["Content-Disposition"]
+    assert re.search(r"filename=subject-access_ada-okafor_20\d\d-\d\d-\d\d\.zip$", disposition)
+    with inside(app, family.slug):
+        db.session.get_one(Child, family.child_a_id).first_name = "美玲"
+        db.session.commit()
+    answered = post_form(manager, f"/retention/subject-access/child/{family.child_a_id}")
+    # Reduced to ASCII as the photos' names are: a name in another script is left out.
+    disposition = answered.headers["Content-Disposition"]
+    assert re.search(r"filename=subject-access_okafor_20\d\d-\d\d-\d\d\.zip$", disposition)
+
+
 def test_the_pdf_reads_names_and_text_in_any_european_script_as_written(app, family):
     written = "Łucja Dvořák zbudowała wieżę z Şükrü; Καλημέρα, Привет."
     observe(app, family, [family.child_a_id], written)
