@@ -27,7 +27,7 @@ from app.auth.models import Role, User
 from app.errors import refuse
 from app.extensions import db
 from app.journal.masking import name_for_file
-from app.journal.text import term_key
+from app.journal.text import separated_by_spaces, term_key
 from app.people.forms import ActionForm
 from app.people.models import Child
 from app.retention import archive as archived
@@ -148,10 +148,23 @@ def person(kind: str, person_id: int) -> str:
     return _person_page(_person_or_404(kind, person_id))
 
 
+# Letters an English keyboard lacks, as people type them instead (accents are folded by
+# term_key already; these letters have no accent to drop).
+_AS_TYPED = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "þ": "th", "æ": "ae", "œ": "oe"})
+
+
+def _typing_key(name: str) -> str:
+    key = term_key(name).translate(_AS_TYPED)
+    # A name in a script written without spaces is typed without the one between its parts.
+    return key if separated_by_spaces(key) else "".join(key.split())
+
+
 def _same_name(typed: str, name: str) -> bool:
     """Whether ``typed`` is the name as people type it: any case, spacing, accents,
-    apostrophe (a phone's curly one) and hyphen, as the name matcher compares names."""
-    return term_key(typed) == term_key(name)
+    apostrophe (a phone's curly one) and hyphen, as the name matcher compares names; a
+    letter with a stroke as its plain letter; a name in a script without spaces, without
+    them."""
+    return _typing_key(typed) == _typing_key(name)
 
 
 @bp.post(f"/archive/{KINDS}/<id:person_id>/purge")

@@ -16,7 +16,7 @@ from app.retention.models import HOLD_REASON_LENGTH
 from tenants.models import Setting
 from tenants.registry import forget_cached
 from tests.helpers.clients import post_form
-from tests.helpers.journal import signed_in
+from tests.helpers.journal import make_family, signed_in
 from tests.helpers.people import get_user, inside
 from tests.helpers.retention import archive, ledger_entries
 
@@ -108,6 +108,25 @@ def test_the_name_is_confirmed_as_a_phone_or_keyboard_types_it(app, family):
     assert _purge_typing(app, family, "  zoe  O\u2019BRIEN nunez ") == 303
     with inside(app, family.slug):
         assert db.session.get(Child, family.child_a_id) is None
+
+
+def test_a_name_with_letters_a_keyboard_lacks_or_in_a_script_without_spaces_is_confirmed(
+    app, make_setting, frozen_clock
+):
+    """Typed on an English keyboard, Łukasz is Lukasz and Øberg is Oberg (as Zoë is Zoe);
+    a name in a script written without spaces is typed without the space between its
+    parts the page shows."""
+    for first, last, typed in (
+        ("Łukasz", "Nowak-Øberg", "Lukasz Nowak Oberg"),
+        ("Þóra", "Ærøsdóttir", "thora aerosdottir"),
+        ("小明", "王", "小明王"),
+        ("さくら", "田中", " さくら 田中 "),
+    ):
+        family = make_family(app, make_setting().slug)
+        _renamed(app, family, first, last)
+        archive(app, family, family.child_a_id)
+        assert _purge_typing(app, family, "Lukasz Nowak") == 422, first
+        assert _purge_typing(app, family, typed) == 303, first
 
 
 def test_purge_now_says_whose_parent_accounts_go_with_the_child(app, family):
