@@ -64,6 +64,7 @@ from app.retention.ledger import RecordType
 from app.retention.models import LegalHold
 from app.retention.pdf_styles import build_pdf, pdf_paragraph
 from app.retention.purge import Mentions
+from app.timezones import local_time
 from tenants.binding import current_setting
 from tenants.schema import TenantModel
 
@@ -293,6 +294,7 @@ def export_subject(record_type: RecordType, person_id: int, *, by: User) -> Path
         "setting": current_setting().name,
         "record_type": record_type.value,
         "person_id": person_id,
+        "person": _name_of(record_type, person_id),
         "made_at": clock.now().isoformat(),
         "tables": rows,
     }
@@ -323,10 +325,26 @@ def _pdf(document: dict[str, Any]) -> bytes:
         return Path(file.name).read_bytes()
 
 
+# What each kind of person is to the setting, as the export's first lines say it.
+WHO = {
+    RecordType.CHILD: "child",
+    RecordType.PARENT: "parent or carer",
+    RecordType.STAFF: "member of staff",
+}
+
+
+def _name_of(record_type: RecordType, person_id: int) -> str:
+    person = Child if record_type is RecordType.CHILD else User
+    return db.session.get_one(person, person_id).full_name
+
+
 def _flowables(document: dict[str, Any]) -> Iterator[object]:
-    yield pdf_paragraph(f"Everything {document['setting']} holds", "Title")
+    name, made_at = document["person"], datetime.fromisoformat(document["made_at"])
+    yield pdf_paragraph(f"Everything {document['setting']} holds about {name}", "Title")
     yield pdf_paragraph(
-        f"About {document['record_type']} {document['person_id']}, {document['made_at']}", "Normal"
+        f"{name}, {WHO[RecordType(document['record_type'])]} (record {document['person_id']}), "
+        f"as held on {local_time(made_at, with_zone=True)}",
+        "Normal",
     )
     for table, rows in document["tables"].items():
         yield Spacer(1, 12)

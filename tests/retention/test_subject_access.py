@@ -143,6 +143,26 @@ def test_the_pdf_reads_a_parent_named_in_bengali_as_written(app, family):
     assert re.search(r"\+NotoSansBengali-Regular +TrueType +\S+ +yes yes yes", fonts), fonts
 
 
+def test_the_export_says_whom_it_is_about_by_name_and_when_it_was_made(app, family):
+    """The PDF opens with the person's name and what they are to the setting, and the moment
+    it was made as people read times (not 'staff 2' and an ISO timestamp)."""
+    for kind, person_id, name, what in (
+        ("staff", family.staff_id, "Sam Staff", "member of staff"),
+        ("parent", family.parent_a_id, "Pat Okafor", "parent or carer"),
+        ("child", family.child_a_id, "Ada Okafor", "child"),
+    ):
+        export = _export(app, family, kind, person_id)
+        words = _pdf_words(export)
+        assert words.startswith(f"Everything Sunnyside Nursery holds about {name} "), words[:200]
+        assert re.search(
+            rf"{name}, {what} \(record {person_id}\), as held on \d{{1,2}} "
+            r"[A-Z][a-z]{2} 20\d\d \d\d:\d\d GMT",
+            words,
+        ), words[:300]
+        document = json.loads(export.read("subject-access.json"))
+        assert document["person"] == name and document["person_id"] == person_id
+
+
 def test_the_export_file_is_named_with_the_person_not_their_id(app, family):
     manager = signed_in(app, family, "manager")
     answered = post_form(manager, f"/retention/subject-access/child/{family.child_a_id}")
