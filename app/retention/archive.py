@@ -8,7 +8,7 @@ plus their period in the retention schedule, unless a legal hold stops the purge
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, null, select
@@ -193,16 +193,35 @@ def archived_person(record_type: RecordType, person_id: int) -> ArchivedPerson |
 # ---------------------------------------------------------------- legal holds
 
 
+def purge_of(record_type: RecordType, person_id: int) -> ledger.LedgerEntry | None:
+    """The purge that removed this person, if any: the ledger, which names purged rows by
+    id only, is what says who went (a child's purge lists the parent accounts it took)."""
+    table = "children" if record_type is RecordType.CHILD else "users"
+    since_ever = datetime.min.replace(tzinfo=UTC)
+    purges = [
+        entry
+        for entry in ledger.entries_for(current_setting().slug, since_ever)
+        if person_id in entry.rows.get(table, ())
+    ]
+    return purges[-1] if purges else None
+
+
 def purged_a_moment_ago(record_type: RecordType, person_id: int) -> bool:
     """Whether a manager purged this person within the window of a request sent twice
-    (``clock.sent_twice_since``): a second tap of "Purge now" finds nobody, and the
-    ledger, which names purged rows by id only, is what says who went."""
-    return any(
-        entry.record_type is record_type
-        and entry.subject_id == person_id
-        and entry.reason is PurgeReason.MANAGER
-        for entry in ledger.entries_for(current_setting().slug, clock.sent_twice_since())
+    (``clock.sent_twice_since``): a second tap of "Purge now" finds nobody."""
+    purge = purge_of(record_type, person_id)
+    return (
+        purge is not None
+        and purge.reason is PurgeReason.MANAGER
+        and purge.at >= clock.sent_twice_since()
     )
+
+
+def name_outside_archive(record_type: RecordType, person_id: int) -> str | None:
+    """The name of this person if they are at the setting, not in the archive (back since
+    an archive page was opened): the child, or the account, by id."""
+    person = db.session.get(Child if record_type is RecordType.CHILD else User, person_id)
+    return person.full_name if person is not None else None
 
 
 def audited_about(record_type: RecordType, person_id: int) -> dict[str, Any]:

@@ -62,6 +62,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.extensions import db
+from app.labels import LabelledEnum
 from app.storage.durable import fsync_folder
 from tenants.binding import any_status_context, current_setting
 from tenants.schema import TenantModel
@@ -87,10 +88,13 @@ class RecordType(enum.StrEnum):
     SETTING = "setting"  # a whole setting left the service
 
 
-class PurgeReason(enum.StrEnum):
-    RETENTION = "retention"  # its retention period ended (the retention-purge job)
-    MANAGER = "manager"  # a manager purged it now
-    OPERATOR = "operator"  # the operator deleted the setting
+class PurgeReason(LabelledEnum):
+    """Why a purge ran; the label says it after "purged on <date>"."""
+
+    # its retention period ended (the retention-purge job)
+    RETENTION = "retention", "at the end of their retention period"
+    MANAGER = "manager", "by a manager"  # a manager purged it now
+    OPERATOR = "operator", "when the setting left the service"  # the operator deleted it
 
 
 # A purge of people (or of leaving packs, whose files a restore brings back with the

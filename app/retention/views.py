@@ -6,6 +6,8 @@ back and shows the form again with a 422.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from flask import (
     Blueprint,
     abort,
@@ -116,11 +118,36 @@ def archive() -> str:
     return render_template("retention/archive.html", sections=sections, today=clock.today())
 
 
-def _person_or_404(kind: str, person_id: int) -> archived.ArchivedPerson:
+def _archived_or_refused(
+    kind: str, person_id: int, *, acting: bool = True
+) -> archived.ArchivedPerson:
     person = archived.archived_person(RecordType(kind), person_id)
     if person is None:
-        abort(404)
+        _not_in_archive(RecordType(kind), person_id, acting=acting)
     return person
+
+
+def _not_in_archive(record_type: RecordType, person_id: int, *, acting: bool) -> NoReturn:
+    """An archive page, or a form of one left open, for someone not in the archive: purged
+    since (410, saying when), or, for a form (``acting``), at the setting (back since) (409);
+    otherwise any unknown page (404). Each says what happened and leads back."""
+    back = (url_for("retention.archive"), "Back to the archive")
+    purge = archived.purge_of(record_type, person_id)
+    if purge is not None:
+        refuse(
+            410,
+            f"These records were purged on {local_date(purge.at)} {purge.reason.label}: "
+            "there is nothing left to purge or hold.",
+            way_on=back,
+        )
+    name = archived.name_outside_archive(record_type, person_id) if acting else None
+    if name is not None:
+        refuse(
+            409,
+            f"{name} is not in the archive: they are at the setting, so nothing was done.",
+            way_on=back,
+        )
+    abort(404)
 
 
 def _person_page(
@@ -145,7 +172,7 @@ def _person_page(
 @bp.get(f"/archive/{KINDS}/<id:person_id>")
 @require(Action.MANAGE_RECORDS)
 def person(kind: str, person_id: int) -> str:
-    return _person_page(_person_or_404(kind, person_id))
+    return _person_page(_archived_or_refused(kind, person_id, acting=False))
 
 
 # Letters an English keyboard lacks, as people type them instead (accents are folded by
@@ -177,7 +204,7 @@ def purge(kind: str, person_id: int) -> Page:
             # A second tap: the first purged them.
             flash("Their records are purged.", "success")
             return redirect(url_for("retention.archive"), code=303)
-        abort(404)
+        _not_in_archive(RecordType(kind), person_id, acting=True)
     problem = None
     if not form.validate():
         problem = "Type their full name to confirm."
@@ -206,7 +233,7 @@ def purge(kind: str, person_id: int) -> Page:
 @bp.post(f"/archive/{KINDS}/<id:person_id>/hold")
 @require(Action.MANAGE_RECORDS)
 def place_hold(kind: str, person_id: int) -> Page:
-    shown = _person_or_404(kind, person_id)
+    shown = _archived_or_refused(kind, person_id)
     form = HoldForm()
     errors: dict[str, list[str]] = {}
     if form.validate():
@@ -223,7 +250,7 @@ def place_hold(kind: str, person_id: int) -> Page:
 @bp.post(f"/archive/{KINDS}/<id:person_id>/lift")
 @require(Action.MANAGE_RECORDS)
 def lift_hold(kind: str, person_id: int) -> Page:
-    shown = _person_or_404(kind, person_id)
+    shown = _archived_or_refused(kind, person_id)
     form = LiftForm()
     errors: dict[str, list[str]] = {}
     if form.validate():

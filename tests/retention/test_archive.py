@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from app import clock
-from app.auth.models import AuditEntry, User
+from app.auth.models import AccountStatus, AuditEntry, User
 from app.auth.operations import deactivate_user
 from app.extensions import db
 from app.people.models import Child
@@ -220,11 +220,11 @@ def test_a_second_tap_of_purge_now_is_answered_as_the_first(app, family):
         assert "records are purged" in manager.get("/retention/archive").text
     assert len(ledger_entries(app, family.slug)) == 2
 
-    clock.advance(timedelta(minutes=10))  # long after: it is gone, as any unknown id
+    clock.advance(timedelta(minutes=10))  # long after: not the same request sent twice
     again = post_form(
         manager, f"/retention/archive/child/{family.child_a_id}/purge", {"confirm_name": "Ada"}
     )
-    assert again.status_code == 404
+    assert again.status_code == 410 and "were purged on 1 December 2026" in again.text
 
 
 def test_a_second_tap_of_placing_or_lifting_a_hold_is_answered_as_the_first(app, family):
@@ -244,3 +244,59 @@ def test_a_second_tap_of_placing_or_lifting_a_hold_is_answered_as_the_first(app,
             select(AuditEntry.event).where(AuditEntry.event.like("retention.hold%"))
         ).all()
     assert sorted(events) == ["retention.hold_lifted"] * 2 + ["retention.hold_placed"] * 2
+
+
+def _said(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace("&#39;", "'")
+
+
+def test_a_stale_archive_page_of_someone_purged_says_so_and_leads_back_to_the_archive(app, family):
+    """Another manager (or the night's purge) went first: each button of the page left
+    open, and the page itself, answer the site's error page saying when they were purged."""
+    archive(app, family, family.child_a_id)
+    page = f"/retention/archive/child/{family.child_a_id}"
+    other_manager = signed_in(app, family, "manager")
+    assert (
+        post_form(other_manager, f"{page}/purge", {"confirm_name": "Ada Okafor"}).status_code == 303
+    )
+    clock.advance(timedelta(hours=3))
+
+    manager = signed_in(app, family, "manager")
+    for refused in (
+        post_form(manager, f"{page}/purge", {"confirm_name": "Ada Okafor"}),
+        post_form(manager, f"{page}/hold", {"reason": "Complaint"}),
+        post_form(manager, f"{page}/lift", {"reason": "Settled"}),
+        manager.get(page),
+    ):
+        assert refused.status_code == 410
+        said = _said(refused.text)
+        assert "These records were purged on 1 December 2026 by a manager" in said, said
+        assert "Page not found" not in said and "That didn't work" not in said
+        assert '<a href="/retention/archive">Back to the archive</a>' in refused.text
+    assert len(ledger_entries(app, family.slug)) == 1
+
+
+def test_a_stale_archive_form_for_someone_back_at_the_setting_says_nothing_was_done(app, family):
+    with inside(app, family.slug):
+        deactivate_user(get_user(family.staff_id), by=None, reason="left")
+        db.session.commit()
+    page = f"/retention/archive/staff/{family.staff_id}"
+    manager = signed_in(app, family, "manager")
+    assert manager.get(page).status_code == 200  # the manager opens it, then Sam comes back
+    with inside(app, family.slug):
+        get_user(family.staff_id).status = AccountStatus.ACTIVE
+        db.session.commit()
+
+    for refused in (
+        post_form(manager, f"{page}/purge", {"confirm_name": "Sam Staff"}),
+        post_form(manager, f"{page}/hold", {"reason": "Complaint"}),
+    ):
+        assert refused.status_code == 409
+        said = _said(refused.text)
+        assert (
+            "Sam Staff is not in the archive: they are at the setting, so nothing was done" in said
+        )
+        assert "nothing was done" in said
+        assert '<a href="/retention/archive">Back to the archive</a>' in refused.text
+    with inside(app, family.slug):
+        assert get_user(family.staff_id) is not None
