@@ -776,8 +776,17 @@ def _remove_accounts(user_ids: list[int], purged: Purged) -> None:
     purged.add(
         "observations", _deleted(delete(Observation).where(Observation.id.in_(unpublished_home)))
     )
+    # A journal on legal hold is kept whole: their comments in it stay, unsigned.
     purged.add(
-        "observation_comments", _deleted(delete(Comment).where(among(Comment.author_id, user_ids)))
+        "observation_comments",
+        _deleted(
+            delete(Comment).where(
+                among(Comment.author_id, user_ids),
+                Comment.child_id.not_in(
+                    select(LegalHold.child_id).where(LegalHold.child_id.is_not(None))
+                ),
+            )
+        ),
     )
     purged.add(
         "journal_access_log",

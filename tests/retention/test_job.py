@@ -234,6 +234,29 @@ def test_a_hold_on_a_child_keeps_their_parents_account_their_link_and_comments(a
     assert not _exists(app, family.slug, User, family.parent_a_id)
 
 
+def test_a_hold_on_a_child_keeps_the_comments_a_purged_member_of_staff_wrote_to_them(app, family):
+    """A member of staff's comments go with their purge, but not from a journal on hold:
+    there they stay, no longer signed by them."""
+    observation = observe(app, family, [family.child_a_id, family.child_b_id], "Ada and Barty.")
+    staff = signed_in(app, family, "staff")
+    for child in (family.child_a_id, family.child_b_id):
+        path = f"/journal/children/{child}/observations/{observation}/comments"
+        assert post_form(staff, path, {"body": f"Note for {child}."}).status_code == 303
+    archive(app, family, family.child_a_id)
+    with inside(app, family.slug):
+        deactivate_user(db.session.get_one(User, family.staff_id), by=None, reason="left")
+        db.session.commit()
+    manager = signed_in(app, family, "manager")
+    post_form(manager, f"/retention/archive/child/{family.child_a_id}/hold", {"reason": "Claim"})
+    purged = post_form(
+        manager, f"/retention/archive/staff/{family.staff_id}/purge", {"confirm_name": "Sam Staff"}
+    )
+    assert purged.status_code == 303
+    with inside(app, family.slug):
+        left = db.session.execute(select(Comment.child_id, Comment.author_id)).all()
+    assert left == [(family.child_a_id, None)]
+
+
 def test_jobs_run_exits_1_when_a_setting_failed_so_a_script_sees_it(app, family):
     # A run recorded as started later (another process's, or a test's with the clock
     # moved on) is not this run: its outcome must not stand for this one's.
