@@ -568,10 +568,11 @@ def _scrubbed_markdown(source: str, purged: list[ChildName], kept: list[ChildNam
     as the masked reading of the text; otherwise (a name split by formatting, as in
     ``**Ad**a``) the text is stored as its reader sees it, masked, without formatting.
     """
+    reading = ObservationText(source)
+    read = mask_other_children(reading, shown_child=kept[0], others=purged, kept=kept).text
+    if reading.text == source:  # no formatting: the source is the reading, masked the same
+        return read
     masked = mask_other_children(source, shown_child=kept[0], others=purged, kept=kept)
-    read = mask_other_children(
-        ObservationText(source), shown_child=kept[0], others=purged, kept=kept
-    ).text
     return masked if ObservationText(masked).text == read else read
 
 
