@@ -22,7 +22,11 @@ through ``pdf_paragraph``, which draws what DejaVu lacks as readers expect:
   ``ActualText``): the glyphs of a conjunct, or a vowel sign drawn before its consonant,
   would otherwise read back out of order or not at all.
 
-Only the characters a PDF uses are embedded (reportlab subsets every TrueType face).
+- **Emoji and symbols** (a parent's "So proud 😍") in Symbola, in black and white.
+
+A run holding characters beyond U+FFFF carries its text as written too: reportlab's map
+from glyphs back to text cannot hold them. Only the characters a PDF uses are embedded
+(reportlab subsets every TrueType face).
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ FALLBACK_FACES = {
     **{f"NotoSans{script}": f"NotoSans{script}-Regular.ttf" for script in SHAPED_SCRIPTS},
     "DroidSansFallback": "DroidSansFallbackFull.ttf",  # Chinese and Japanese
     "NanumSquare": "NanumSquareR.ttf",  # Korean
+    "Symbola": "Symbola.ttf",  # emoji and symbols, as parents write them in comments
 }
 RIGHT_TO_LEFT = frozenset({"R", "AL"})
 
@@ -164,13 +169,13 @@ def _markup(text: str) -> tuple[str, bool]:
     to shape."""
     pieces, shaped = [], False
     for font, piece in _runs(text):
-        if font is None:
-            pieces.append(escape(piece))
-        elif font in SHAPED_FACES:
-            shaped = True
-            pieces.append(_as_written(piece, f'<font name="{font}">{escape(piece)}</font>'))
-        else:
-            pieces.append(f'<font name="{font}">{escape(piece)}</font>')
+        drawn = escape(piece) if font is None else f'<font name="{font}">{escape(piece)}</font>'
+        if font in SHAPED_FACES or any(ord(character) > 0xFFFF for character in piece):
+            # reportlab's map from glyphs back to text holds no character beyond U+FFFF
+            # (an emoji, a rare Chinese character in a name): they are given as written.
+            drawn = _as_written(piece, drawn)
+        shaped = shaped or font in SHAPED_FACES
+        pieces.append(drawn)
     return "".join(pieces), shaped
 
 

@@ -376,6 +376,19 @@ def test_a_journal_in_indic_and_thai_scripts_is_drawn_and_reads_back_as_written(
     _assert_every_font_embedded(data)
 
 
+def test_a_parents_emoji_are_drawn_in_the_pdf(app, family):
+    """Parents write emoji in their comments: drawn from a font the PDF holds, not boxes."""
+    observation_id = observe(app, family, [family.child_a_id], "Ada painted a rainbow.")
+    parent = signed_in(app, family, "parent_a")
+    path = f"/journal/children/{family.child_a_id}/observations/{observation_id}/comments"
+    assert post_form(parent, path, {"body": "So proud 😍👍🎉🌈"}).status_code == 303
+    client, page_path = _make_pack(app, family)
+    data = client.get(f"{page_path}/journal.pdf").data
+    assert "So proud 😍👍🎉🌈" in _pdf_text(data)
+    assert "+Symbola " in _pdf_fonts(data)
+    _assert_every_font_embedded(data)
+
+
 def test_a_pack_page_stops_refreshing_itself_when_the_pack_is_long_in_the_making(app, family):
     """A page left open on a pack whose task was lost must not keep its reader signed in:
     each self-refresh is a request, and the session ends after 30 minutes without one."""
