@@ -276,11 +276,17 @@ def find_names(text: str, children: Sequence[ChildName]) -> list[NameMention]:
     return find_mentions(text, targets=children, protected=())
 
 
-def mask_names(text: Text, children: Sequence[ChildName], placeholder: str = "a friend") -> Text:
-    """``text`` with every name of ``children`` (and every ``@[...]`` mention) as
-    ``placeholder``: for text that must no longer name them at all."""
+def mask_names(
+    text: Text,
+    children: Sequence[ChildName],
+    placeholder: str = "a friend",
+    protected: Sequence[ChildName] = (),
+) -> Text:
+    """``text`` with every name of ``children`` (and every ``@[...]`` mention not of a
+    ``protected`` child) as ``placeholder``: for text that must no longer name them at
+    all. A name a protected child shares with one of them stays where it is theirs."""
     read = text if isinstance(text, str) else text.text
-    mentions = find_names(read, children)
+    mentions = find_mentions(read, targets=children, protected=protected)
     return _replaced(text, [_masked(read, mention, placeholder) for mention in mentions])
 
 

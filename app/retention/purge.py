@@ -217,6 +217,7 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
     photos = _photos_only_of(ids, only_theirs)
     _queue_files(photos, purged)
     purged_names = names_of_children(among(Child.id, ids))
+    namesakes = _namesakes(ids, purged_names)
     purged.scrubbed = _scrub_group_observations(
         ids, only_theirs, purged_names, mentions.children_named(ids)
     )
@@ -234,7 +235,7 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
         _deleted(delete(JournalAccess).where(among(JournalAccess.child_id, ids))),
     )
     purged.add("audit_log", _deleted(delete(AuditEntry).where(_about_children(ids))))
-    _scrub_typed_reasons(purged_names)
+    _scrub_typed_reasons(purged_names, namesakes)
     purged.add(
         "observation_photos",
         _deleted(delete(Photo).where(among(Photo.id, photos))),
@@ -243,7 +244,7 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
         "observations", _deleted(delete(Observation).where(among(Observation.id, only_theirs)))
     )
     _remove_packs(LeavingPack.child_id, ids, purged)
-    _remove_messages(purged_names, mentions.messages_naming(ids), purged)
+    _remove_messages(purged_names, namesakes, mentions.messages_naming(ids), purged)
     purged.add("parent_links", _deleted(delete(ParentLink).where(among(ParentLink.child_id, ids))))
     purged.add("children", _deleted(delete(Child).where(among(Child.id, ids))))
     _remove_accounts(parents, purged)
@@ -254,12 +255,32 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
     return purged
 
 
+def _namesakes(child_ids: list[int], children: list[ChildName]) -> list[ChildName]:
+    """The children staying who share a first, preferred or last name with one of these
+    (a brother, a cousin, another Mia): where a text names them, the name is theirs, and
+    the purge leaves it (``protected`` to the masking's matcher)."""
+    names = {
+        name.casefold()
+        for child in children
+        for name in (child.first_name, child.last_name, child.preferred_name)
+        if name
+    }
+    shared = [func.lower(Child.first_name), func.lower(Child.last_name)]
+    shared.append(func.lower(Child.preferred_name))
+    return names_of_children(
+        not_among(Child.id, child_ids), or_(*(column.in_(names) for column in shared))
+    )
+
+
 def _remove_messages(
-    purged_names: list[ChildName], may_name: dict[int, set[int]], purged: Purged
+    purged_names: list[ChildName],
+    namesakes: list[ChildName],
+    may_name: dict[int, set[int]],
+    purged: Purged,
 ) -> None:
     """Outbox messages whose subject or body names one of the children as the masking's
-    matcher reads them (and as a reader would): of those whose words hold theirs, found
-    by the scan, only those are read."""
+    matcher reads them (and as a reader would), not a namesake staying: of those whose
+    words hold theirs, found by the scan, only those are read."""
     by_id = {child.id: child for child in purged_names}
     named = []
     for message, *texts in db.session.execute(
@@ -271,7 +292,7 @@ def _remove_messages(
         ).where(among(OutboxMessage.id, sorted(may_name)))
     ):
         children = [by_id[child] for child in sorted(may_name[message])]
-        if any(names_any(text or "", children) for text in texts):
+        if any(names_any(text or "", children, namesakes) for text in texts):
             named.append(message)
     if named:
         purged.add(
@@ -369,33 +390,34 @@ TYPED_REASONS = (
 REASON_PLACEHOLDER = "a child"
 
 
-def _scrub_typed_reasons(children: list[ChildName]) -> None:
+def _scrub_typed_reasons(children: list[ChildName], namesakes: list[ChildName]) -> None:
     """Replace the children's names, as the masking's matcher reads them, in the reasons
     a manager typed that stay after their purge: in audit entries ("Put in Ada's journal
-    by mistake") and in the legal holds of other people."""
+    by mistake") and in the legal holds of other people; a namesake's stay."""
     audited = AuditEntry.detail["reason"].astext
     found = select(AuditEntry.id, audited).where(
         AuditEntry.event.in_(TYPED_REASONS), audited.is_not(None)
     )
     for entry_id, reason in db.session.execute(found).all():
-        if names_any(reason, children):
-            scrubbed = func.jsonb_build_object("reason", _without_names(reason, children))
+        if names_any(reason, children, namesakes):
+            without = _without_names(reason, children, namesakes)
+            scrubbed = func.jsonb_build_object("reason", without)
             db.session.execute(
                 update(AuditEntry)
                 .where(AuditEntry.id == entry_id)
                 .values(detail=AuditEntry.detail.op("||")(scrubbed))
             )
     for hold_id, reason in db.session.execute(select(LegalHold.id, LegalHold.reason)).all():
-        if names_any(reason, children):
+        if names_any(reason, children, namesakes):
             db.session.execute(
                 update(LegalHold)
                 .where(LegalHold.id == hold_id)
-                .values(reason=_without_names(reason, children))
+                .values(reason=_without_names(reason, children, namesakes))
             )
 
 
-def _without_names(reason: str, children: list[ChildName]) -> str:
-    return mask_names(reason, children, placeholder=REASON_PLACEHOLDER)
+def _without_names(reason: str, children: list[ChildName], namesakes: list[ChildName]) -> str:
+    return mask_names(reason, children, placeholder=REASON_PLACEHOLDER, protected=namesakes)
 
 
 def _queue_files(photo_ids: list[int], purged: Purged) -> None:

@@ -16,15 +16,17 @@ from app.journal.masking import ChildName, find_mentions
 from app.journal.models import Comment, Observation, Photo
 from app.mail import queue_email
 from app.mail.models import OutboxMessage
+from app.people.children import create_child
 from app.people.models import Child
 from app.redis_store import get_redis
 from app.retention import ledger
 from app.retention.ledger import LedgerEntry, PurgeReason, RecordType
+from app.retention.models import LegalHold
 from app.retention.purge import purge_children
 from app.storage.models import FileDeletion
 from tests.helpers.clients import client_for, post_form, sign_in
 from tests.helpers.journal import observe, photo_bytes, signed_in
-from tests.helpers.people import PASSWORD, PIN, get_user, inside
+from tests.helpers.people import PASSWORD, PIN, child_details, get_user, inside
 from tests.helpers.retention import (
     archive,
     drain,
@@ -293,6 +295,71 @@ def test_a_purged_member_of_staffs_address_is_not_kept_in_what_they_did(app, fam
         ).all()
         assert entry.actor_id is None and entry.ip is None
         assert entry.detail["observation_id"]
+
+
+def _sibling_staying(app, family) -> int:
+    """Ada's brother Ebo Okafor, still at the setting."""
+    with inside(app, family.slug):
+        ebo = create_child(
+            child_details(first_name="Ebo", last_name="Okafor"), by=get_user(family.manager_id)
+        )
+        db.session.commit()
+        return ebo.id
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the scrub of group observations (_scrub_plans) protects only the children "
+    "tagged in each observation: a sibling still at the setting who is named but not "
+    "tagged loses the surname he shares with the purged child ('Barty and Ebo a friend "
+    "played'). Left to the lead, who is optimising that path.",
+)
+def test_a_sibling_named_where_he_is_not_tagged_keeps_the_surname_he_shares(app, family):
+    ebo = _sibling_staying(app, family)
+    named = observe(app, family, [family.child_b_id], "Barty and Ebo Okafor played. Ada watched.")
+    archive(app, family, family.child_a_id)
+    _purge_on_the_page(app, family)
+    with inside(app, family.slug):
+        assert db.session.get_one(Observation, named).text == (
+            "Barty and Ebo Okafor played. A friend watched."
+        )
+    assert ebo
+
+
+def test_a_sibling_staying_keeps_his_name_in_typed_reasons_and_sent_emails(app, family):
+    """The purge of Ada replaces her names where they stay, not her brother's: "Ebo
+    Okafor" is not Ada's surname where he is meant, and an email about him is his."""
+    ebo = _sibling_staying(app, family)
+    with inside(app, family.slug):
+        deactivate_user(get_user(family.parent_b_id), by=None, reason="left")
+        queue_email(
+            family.email("manager"),
+            "Ebo Okafor's learning journal is ready to download",
+            "leaving_pack_ready",
+            user_id=family.manager_id,
+            user=get_user(family.manager_id),
+            child_name="Ebo Okafor",
+            setting_name="Sunnyside",
+            link="http://example.org/",
+            expires_at=clock.now(),
+        )
+        db.session.commit()
+    manager = signed_in(app, family, "manager")
+    held = post_form(
+        manager,
+        f"/retention/archive/parent/{family.parent_b_id}/hold",
+        {"reason": "Dispute with Ebo Okafor's and Ada's family"},
+    )
+    assert held.status_code == 303
+    archive(app, family, family.child_a_id)
+    _purge_on_the_page(app, family)
+    with inside(app, family.slug):
+        assert db.session.scalars(select(LegalHold.reason)).all() == [
+            "Dispute with Ebo Okafor's and a child's family"
+        ]
+        subjects = db.session.scalars(select(OutboxMessage.subject)).all()
+    assert "Ebo Okafor's learning journal is ready to download" in subjects
+    assert ebo
 
 
 def test_the_purge_is_audited_without_personal_data(app, family):
