@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 
 from app import clock
 from app.auth.models import LinkPurpose, OneTimeLink, User
@@ -63,6 +63,32 @@ class IssuedLink:
 
     token: str
     expires_at: datetime
+
+
+def sent_a_moment_ago(user: User, purpose: LinkPurpose, *, new_email: str | None = None) -> bool:
+    """Whether an open link of this purpose (to ``new_email``) was issued to the user
+    within the window of a request sent twice (``clock.sent_twice_since``).
+
+    A second tap of a button that emails a link is answered by the first tap's email: a
+    fresh link would void the one the person is about to open, and mail them twice. The
+    user's row is locked first, so two taps arriving together are answered in turn.
+    """
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    now = clock.now()
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    OneTimeLink.user_id == user.id,
+                    OneTimeLink.purpose == purpose,
+                    OneTimeLink.new_email.is_not_distinct_from(new_email),
+                    OneTimeLink.used_at.is_(None),
+                    OneTimeLink.expires_at > now,
+                    OneTimeLink.created_at >= clock.sent_twice_since(),
+                )
+            )
+        )
+    )
 
 
 def issue_link(user: User, purpose: LinkPurpose, *, new_email: str | None = None) -> IssuedLink:

@@ -14,7 +14,13 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app import clock
 from app.auth import audit
-from app.auth.links import find_usable_link, issue_link, use_link, void_open_links
+from app.auth.links import (
+    find_usable_link,
+    issue_link,
+    sent_a_moment_ago,
+    use_link,
+    void_open_links,
+)
 from app.auth.models import (
     BROWSER_NAME_LENGTH,
     AccountStatus,
@@ -142,11 +148,15 @@ def send_invitation(user: User, *, by: User | None) -> None:
     audit.record("invited", actor=by, subject=user, role=user.role.value)
 
 
-def resend_invitation(user: User, by: User | None) -> None:
-    """A fresh activation link; the previous one stops working."""
+def resend_invitation(user: User, by: User | None) -> bool:
+    """A fresh activation link; the previous one stops working. False, sending nothing,
+    when the invitation went a moment ago (a second tap)."""
     _refuse_unless_invited(user, "This person has already activated their account.")
+    if sent_a_moment_ago(user, LinkPurpose.ACTIVATION):
+        return False
     _email_activation_link(user)
     audit.record("invitation_resent", actor=by, subject=user)
+    return True
 
 
 def _refuse_unless_invited(user: User, refusal: str) -> None:
@@ -384,6 +394,8 @@ def request_reset(email: str, *, ip: str | None = None) -> None:
     user = user_by_email(address)
     if user is None or user.status is not AccountStatus.ACTIVE:
         return
+    if sent_a_moment_ago(user, LinkPurpose.RESET):
+        return
     link = issue_link(user, LinkPurpose.RESET)
     email_setting_message(
         user.email,
@@ -436,14 +448,17 @@ def change_secrets(
     )
 
 
-def request_email_change(user: User, new_email: str, current_password: str) -> None:
-    """Send a confirmation link to the new address and a notice to the old one."""
+def request_email_change(user: User, new_email: str, current_password: str) -> bool:
+    """Send a confirmation link to the new address and a notice to the old one. False,
+    sending nothing, when they went a moment ago for this address (a second tap)."""
     recheck_current_secrets(user, current_password, None, "email_change")
     email = clean_email(new_email)
     if email == user.email:
         raise InvalidInput("That is already your email address.")
     if _email_in_use(email, except_user=user):
         raise InvalidInput("Someone at this setting already uses that email address.")
+    if sent_a_moment_ago(user, LinkPurpose.EMAIL_CHANGE, new_email=email):
+        return False
     link = issue_link(user, LinkPurpose.EMAIL_CHANGE, new_email=email)
     email_setting_message(
         email,
@@ -460,6 +475,7 @@ def request_email_change(user: User, new_email: str, current_password: str) -> N
         user,
     )
     audit.record("email_change_requested", actor=user, subject=user)
+    return True
 
 
 def confirm_email_change(token: str) -> User:

@@ -374,7 +374,7 @@ def change_email() -> Response | tuple[str, int]:
     errors: dict[str, list[str]] = {}
     if form.validate():
         try:
-            operations.request_email_change(
+            sent = operations.request_email_change(
                 signed_in_account(), form.new_email.data or "", form.current_password.data or ""
             )
         except CurrentSecretsRefused as refused:
@@ -385,7 +385,11 @@ def change_email() -> Response | tuple[str, int]:
             errors = {"new_email": [str(error)]}
         else:
             flash(
-                "We have sent a link to your new address. Open it to confirm the change.", "success"
+                "We have sent a link to your new address. Open it to confirm the change."
+                if sent  # a second tap: the first one's email is the one to open
+                else f"We sent a link to {form.new_email.data} a moment ago. "
+                "Open it to confirm the change.",
+                "success",
             )
             # From the email check after sign-in, on to where the person was going.
             return redirect(_safe_next(request.args.get("next"), url_for("auth.account")), code=303)
@@ -474,10 +478,14 @@ def resend(user_id: int) -> Response:
     EmptyForm().validate_on_submit() or abort(400)
     user = _invited_user(user_id)
     with conflict_if_refused(InvalidInput):
-        operations.resend_invitation(user, signed_in_account())
-    flash(
-        f"A new invitation has been sent to {user.email}; the old link no longer works.", "success"
-    )
+        sent = operations.resend_invitation(user, signed_in_account())
+    if sent:
+        flash(
+            f"A new invitation has been sent to {user.email}; the old link no longer works.",
+            "success",
+        )
+    else:  # a second tap
+        flash(f"The invitation was sent to {user.email} a moment ago: its link works.", "success")
     return redirect(url_for("auth.invitations"), code=303)
 
 

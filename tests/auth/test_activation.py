@@ -115,6 +115,7 @@ def test_resending_voids_the_previous_link(app, setting_with_manager, mail_outbo
     first = _activation_path(mail_outbox.to("kim@example.org")[0])
     page = manager.get("/invitations").text
     user_id = re.search(r"/invitations/(\d+)/resend", page).group(1)
+    clock.advance(timedelta(minutes=3))  # not a second tap of the invitation
     resent = manager.post(
         f"/invitations/{user_id}/resend", data={"csrf_token": csrf_token(manager, "/invitations")}
     )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 
 import pytest
 
+from app import clock
 from tests.fixtures.smtp import html_of, text_of
 from tests.helpers.clients import GOOD_PASSWORD, GOOD_PIN, client_for, csrf_token, sign_in
 
@@ -20,6 +22,7 @@ def test_forgot_gives_one_answer_and_mails_only_real_active_accounts(app, member
             "/password/forgot", data={"email": address, "csrf_token": csrf_token(client)}
         )
         pages.append((response.status_code, response.data))
+        clock.advance(timedelta(minutes=3))  # each its own request, not a second tap
     assert len(set(pages)) == 1 and pages[0][0] == 200
     assert len(mail_outbox.to(email)) == 2
     client = client_for(app, setting.slug)
@@ -32,14 +35,11 @@ def test_forgot_gives_one_answer_and_mails_only_real_active_accounts(app, member
 
 
 def test_reset_link_expires_and_a_newer_one_voids_the_older(app, member, mail_outbox):
-    from datetime import timedelta
-
-    from app import clock
-
     setting, email = member
     client = client_for(app, setting.slug)
     for _ in range(2):
         client.post("/password/forgot", data={"email": email, "csrf_token": csrf_token(client)})
+        clock.advance(timedelta(minutes=3))  # not a second tap
     first, second = (
         re.search(r"/password/reset/[\w-]+", text_of(m)).group(0) for m in mail_outbox.to(email)
     )
