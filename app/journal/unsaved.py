@@ -52,11 +52,16 @@ def take(user: User, page: str) -> MultiDict[str, str] | None:
 
 
 def forget_kept(
-    slug: str, *, of_users: Collection[int] = (), about: Sequence[ChildName] = ()
+    slug: str,
+    *,
+    of_users: Collection[int] = (),
+    about: Sequence[ChildName] = (),
+    namesakes: Sequence[ChildName] = (),
 ) -> None:
     """Forget what the setting keeps of forms being written by these users, or tagging
-    or naming these children (as the masking's matcher reads names): one scan of the
-    setting's kept forms, whatever the number of people."""
+    or naming these children (as the masking's matcher reads names; a name ``namesakes``
+    share with them is theirs): one scan of the setting's kept forms, whatever the
+    number of people."""
     if not of_users and not about:
         return
     store = get_redis()
@@ -68,15 +73,17 @@ def forget_kept(
         key
         for key, value in zip(keys, values, strict=True)
         if key.decode()[len(prefix) :].split(":", 1)[0] in users
-        or (value is not None and _tags_or_names(json.loads(value), about))
+        or (value is not None and _tags_or_names(json.loads(value), about, namesakes))
     ]
     if doomed:
         store.delete(*doomed)
 
 
-def _tags_or_names(fields: list[list[str]], children: Sequence[ChildName]) -> bool:
+def _tags_or_names(
+    fields: list[list[str]], children: Sequence[ChildName], namesakes: Sequence[ChildName]
+) -> bool:
     ids = {str(child.id) for child in children}
     return any(
-        (name in CHILD_FIELDS and value in ids) or names_any(str(value), children)
+        (name in CHILD_FIELDS and value in ids) or names_any(str(value), children, namesakes)
         for name, value in fields
     )

@@ -248,7 +248,7 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
     purged.add("parent_links", _deleted(delete(ParentLink).where(among(ParentLink.child_id, ids))))
     purged.add("children", _deleted(delete(Child).where(among(Child.id, ids))))
     _remove_accounts(parents, purged)
-    unsaved.forget_kept(current_setting().slug, about=purged_names)
+    unsaved.forget_kept(current_setting().slug, about=purged_names, namesakes=namesakes)
     # Rows went by SQL and by the foreign keys' cascades: no object loaded before may
     # stand for a row that is gone.
     db.session.expunge_all()
