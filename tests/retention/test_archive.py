@@ -38,6 +38,8 @@ def test_children_staff_and_parents_who_left_are_listed_with_their_purge_dates(a
     assert "1 December 2032" in _row(page, "Sam Staff")  # 6 years
     assert "1 December 2027" in _row(page, "Robin Quince")  # 1 year after access ended
     assert "Bartholomew" not in page  # still at the setting
+    # A date to come: not "Purged on", which reads as done.
+    assert '<th scope="col">Purge date</th>' in page and "Purged on" not in page
 
     clock.advance(timedelta(days=366))
     page = signed_in(app, family, "manager").get("/retention/archive").text
