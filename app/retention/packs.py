@@ -327,8 +327,8 @@ class _PdfParts:
     writes the whole (qpdf's own page merging: copying pages in Python held them all).
     """
 
-    def __init__(self, path: Path, title: str) -> None:
-        self.path, self.title = path, title
+    def __init__(self, path: Path, title: str, author: str) -> None:
+        self.path, self.title, self.author = path, title, author
         self.parts: list[Path] = []
         self.flowables: list[object] = []
         self.observations = 0
@@ -358,7 +358,7 @@ class _PdfParts:
     def _write_part(self) -> None:
         part = self.path.with_name(f"{self.path.name}.{len(self.parts)}")
         self.parts.append(part)
-        build_pdf(part, self.title, self.flowables)
+        build_pdf(part, self.title, self.author, self.flowables)
         self.flowables = []
 
 
@@ -402,7 +402,7 @@ def write_journal(
     title = f"{_child_name(child, viewer)}'s learning journal"
     with ExitStack() as stack:
         out = _Pack(
-            pdf=_PdfParts(files["pdf"], title),
+            pdf=_PdfParts(files["pdf"], title, current_setting().name),
             photos=stack.enter_context(zipfile.ZipFile(files["zip"], "w", zipfile.ZIP_STORED)),
             json=stack.enter_context(files["json"].open("w", encoding="utf-8")),
         )

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from functools import cache
 from itertools import groupby
 from pathlib import Path
@@ -62,32 +63,65 @@ FACES = {
 USED = ("Title", "Heading2", "Normal", "BodyText", "Italic")
 
 # The scripts DejaVu lacks whose letters must be shaped, each in a Noto Sans face of its
-# regular weight only (in headings too: a bold face for each would double what we ship).
-SHAPED_SCRIPTS = (
-    "Devanagari",
-    "Bengali",
-    "Gurmukhi",
-    "Gujarati",
-    "Oriya",
-    "Tamil",
-    "Telugu",
-    "Kannada",
-    "Malayalam",
-    "Sinhala",
-    "Thai",
-    "Lao",
-    "Khmer",
-    "Myanmar",
-    "Ethiopic",
-)
+# regular weight only (in headings too: a bold face for each would double what we ship),
+# with the Unicode blocks it is tried for.
+SHAPED_SCRIPTS = {
+    "Devanagari": ((0x0900, 0x097F), (0xA8E0, 0xA8FF), (0x1CD0, 0x1CFF)),
+    "Bengali": ((0x0980, 0x09FF),),
+    "Gurmukhi": ((0x0A00, 0x0A7F),),
+    "Gujarati": ((0x0A80, 0x0AFF),),
+    "Oriya": ((0x0B00, 0x0B7F),),
+    "Tamil": ((0x0B80, 0x0BFF),),
+    "Telugu": ((0x0C00, 0x0C7F),),
+    "Kannada": ((0x0C80, 0x0CFF),),
+    "Malayalam": ((0x0D00, 0x0D7F),),
+    "Sinhala": ((0x0D80, 0x0DFF),),
+    "Thai": ((0x0E00, 0x0E7F),),
+    "Lao": ((0x0E80, 0x0EFF),),
+    "Khmer": ((0x1780, 0x17FF), (0x19E0, 0x19FF)),
+    "Myanmar": ((0x1000, 0x109F), (0xA9E0, 0xA9FF), (0xAA60, 0xAA7F)),
+    "Ethiopic": ((0x1200, 0x139F), (0x2D80, 0x2DDF), (0xAB00, 0xAB2F)),
+}
 SHAPED_FACES = frozenset(f"NotoSans{script}" for script in SHAPED_SCRIPTS)
 
-# The faces drawing what DejaVu lacks, in the order tried, and their files.
+
+@dataclass(frozen=True)
+class Fallback:
+    """A face drawing what DejaVu lacks, tried for characters in its ``blocks``."""
+
+    file: str
+    blocks: tuple[tuple[int, int], ...]
+
+    def is_tried_for(self, character: str) -> bool:
+        return any(first <= ord(character) <= last for first, last in self.blocks)
+
+
+# The faces drawing what DejaVu lacks, in the order tried. Each is read only when a PDF
+# first needs it: the Chinese, Korean and emoji faces alone take some 30 MB once read.
 FALLBACK_FACES = {
-    **{f"NotoSans{script}": f"NotoSans{script}-Regular.ttf" for script in SHAPED_SCRIPTS},
-    "DroidSansFallback": "DroidSansFallbackFull.ttf",  # Chinese and Japanese
-    "NanumSquare": "NanumSquareR.ttf",  # Korean
-    "Symbola": "Symbola.ttf",  # emoji and symbols, as parents write them in comments
+    **{
+        f"NotoSans{script}": Fallback(f"NotoSans{script}-Regular.ttf", blocks)
+        for script, blocks in SHAPED_SCRIPTS.items()
+    },
+    "DroidSansFallback": Fallback(  # Chinese and Japanese
+        "DroidSansFallbackFull.ttf",
+        (
+            (0x2E80, 0x2FDF),  # radicals
+            (0x3000, 0x31FF),  # punctuation, kana, bopomofo
+            (0x3200, 0x33FF),  # enclosed letters, compatibility
+            (0x3400, 0x4DBF),  # ideographs, extension A
+            (0x4E00, 0x9FFF),  # ideographs
+            (0xF900, 0xFAFF),  # compatibility ideographs
+            (0xFE30, 0xFE4F),  # compatibility forms
+            (0xFF00, 0xFFEF),  # full- and half-width forms
+        ),
+    ),
+    "NanumSquare": Fallback(  # Korean
+        "NanumSquareR.ttf",
+        ((0x1100, 0x11FF), (0x3130, 0x318F), (0xA960, 0xA97F), (0xAC00, 0xD7FF)),
+    ),
+    # Emoji and symbols, as parents write them in comments: whatever is left.
+    "Symbola": Fallback("Symbola.ttf", ((0x0000, 0x10FFFF),)),
 }
 RIGHT_TO_LEFT = frozenset({"R", "AL"})
 
@@ -98,9 +132,8 @@ BEGIN_AS_WRITTEN, END_AS_WRITTEN = "begin-as-written", "end-as-written"
 @cache
 def pdf_styles() -> StyleSheet1:
     """The styles in ``USED``, drawn in DejaVu Sans (fonts registered on first use)."""
-    files = {face: f"{face}.ttf" for face in FACES.values()} | FALLBACK_FACES
-    for face, file in files.items():
-        pdfmetrics.registerFont(TTFont(face, FONT_FOLDER / file))
+    for face in FACES.values():
+        pdfmetrics.registerFont(TTFont(face, FONT_FOLDER / f"{face}.ttf"))
     pdfmetrics.registerFontFamily(
         FACES["Helvetica"],
         normal=FACES["Helvetica"],
@@ -151,13 +184,18 @@ def _style(name: str, *, shaped: bool, right: bool) -> ParagraphStyle:
     )
 
 
-def build_pdf(path: str | Path, title: str, flowables: Iterable[Flowable]) -> None:
-    """Write ``flowables`` as an A4 PDF at ``path``: every PDF of ours is made here, on a
-    canvas that keeps what shaped runs say (``_Canvas``)."""
+def build_pdf(path: str | Path, title: str, author: str, flowables: Iterable[Flowable]) -> None:
+    """Write ``flowables`` as an A4 PDF at ``path``, its properties naming it ``title`` by
+    ``author`` (the setting): every PDF of ours is made here, on a canvas that keeps what
+    shaped runs say (``_Canvas``)."""
     document = SimpleDocTemplate(
         str(path),
         pagesize=A4,
         title=title,
+        author=author,
+        creator="Learning Journals",
+        lang="en-GB",  # the language screen readers read it in
+        displayDocTitle=1,  # a reader's window shows the title, not the file's name
         # reportlab starts each page in Helvetica, a font the PDF would name without holding.
         initialFontName=pdf_styles()["Normal"].fontName,
     )
@@ -200,7 +238,14 @@ def _font_for(character: str, current: str | None) -> str | None:
         return current
     if _has(FACES["Helvetica"], character):
         return None
-    return next((face for face in FALLBACK_FACES if _has(face, character)), None)
+    return next(
+        (
+            face
+            for face, fallback in FALLBACK_FACES.items()
+            if fallback.is_tried_for(character) and _has(face, character)
+        ),
+        None,
+    )
 
 
 def _has(face: str, character: str) -> bool:
@@ -209,7 +254,10 @@ def _has(face: str, character: str) -> bool:
 
 @cache
 def _characters_of(face: str) -> frozenset[int]:
+    """The characters ``face`` draws (read, and registered, on first use)."""
     pdf_styles()
+    if face in FALLBACK_FACES:
+        pdfmetrics.registerFont(TTFont(face, FONT_FOLDER / FALLBACK_FACES[face].file))
     return frozenset(pdfmetrics.getFont(face).face.charToGlyph)
 
 

@@ -321,7 +321,8 @@ def export_subject(record_type: RecordType, person_id: int, *, by: User) -> Path
 
 def _pdf(document: dict[str, Any]) -> bytes:
     with tempfile.NamedTemporaryFile(suffix=".pdf") as file:
-        build_pdf(file.name, "Subject-access export", _flowables(document))
+        title = f"Subject-access export: {document['person']}"
+        build_pdf(file.name, title, document["setting"], _flowables(document))
         return Path(file.name).read_bytes()
 
 

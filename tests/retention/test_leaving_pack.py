@@ -389,6 +389,21 @@ def test_a_parents_emoji_are_drawn_in_the_pdf(app, family):
     _assert_every_font_embedded(data)
 
 
+def test_the_pdf_says_which_journal_it_is_and_who_made_it(app, family):
+    """A PDF reader's window and the file's properties name the journal and the setting
+    (not 'anonymous')."""
+    _journal_of_a(app, family)
+    client, page_path = _make_pack(app, family)
+    data = client.get(f"{page_path}/journal.pdf").data
+    info = subprocess.run(["pdfinfo", "-"], input=data, capture_output=True, check=True)
+    said = dict(line.split(":", 1) for line in info.stdout.decode().splitlines() if ":" in line)
+    assert said["Title"].strip() == "Ada's learning journal"
+    assert said["Author"].strip() == "Sunnyside Nursery"
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        assert str(pdf.Root.Lang) == "en-GB"
+        assert bool(pdf.Root.ViewerPreferences.DisplayDocTitle)
+
+
 def test_a_pack_page_stops_refreshing_itself_when_the_pack_is_long_in_the_making(app, family):
     """A page left open on a pack whose task was lost must not keep its reader signed in:
     each self-refresh is a request, and the session ends after 30 minutes without one."""
