@@ -413,6 +413,11 @@ def write_journal(
             photo_count += _add(out, shown)
             if number % PROGRESS_EVERY == 0:
                 progress(90 * number // len(published))
+        if not published:  # a PDF of a title alone would look like a failed one
+            name = _child_name(child, viewer)
+            out.pdf.flowables.append(
+                pdf_paragraph(f"No observation of {name}'s is published.", "BodyText")
+            )
         out.json.write("]}\n")
         out.pdf.finish()
     return len(published), photo_count

@@ -404,6 +404,14 @@ def test_the_pdf_says_which_journal_it_is_and_who_made_it(app, family):
         assert bool(pdf.Root.ViewerPreferences.DisplayDocTitle)
 
 
+def test_a_pack_of_a_journal_with_nothing_published_says_so(app, family):
+    observe(app, family, [family.child_a_id], "Ada draft unseen.", publish=False)
+    client, page_path = _make_pack(app, family)
+    pdf = " ".join(_pdf_text(client.get(f"{page_path}/journal.pdf").data).split())
+    assert "Ada's learning journal" in pdf and "No observation of Ada's is published." in pdf
+    assert "draft unseen" not in pdf
+
+
 def test_a_pack_page_stops_refreshing_itself_when_the_pack_is_long_in_the_making(app, family):
     """A page left open on a pack whose task was lost must not keep its reader signed in:
     each self-refresh is a request, and the session ends after 30 minutes without one."""
