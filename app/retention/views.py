@@ -129,8 +129,9 @@ def _archived_or_refused(
 
 def _not_in_archive(record_type: RecordType, person_id: int, *, acting: bool) -> NoReturn:
     """An archive page, or a form of one left open, for someone not in the archive: purged
-    since (410, saying when), or, for a form (``acting``), at the setting (back since) (409);
-    otherwise any unknown page (404). Each says what happened and leads back."""
+    since (410, saying when), or, for a form (``acting``), at the setting (back since: a
+    404 saying so, as the archive has no page of anyone there); otherwise any unknown page
+    (404). Each says what happened and leads back."""
     back = (url_for("retention.archive"), "Back to the archive")
     purge = archived.purge_of(record_type, person_id)
     if purge is not None:
@@ -143,7 +144,7 @@ def _not_in_archive(record_type: RecordType, person_id: int, *, acting: bool) ->
     name = archived.name_outside_archive(record_type, person_id) if acting else None
     if name is not None:
         refuse(
-            409,
+            404,
             f"{name} is not in the archive: they are at the setting, so nothing was done.",
             way_on=back,
         )

@@ -392,7 +392,7 @@ def test_a_wrong_name_purges_nothing(app, family):
 
 def test_only_archived_children_can_be_purged_from_the_archive(app, family):
     _, answered = _purge_on_the_page(app, family)
-    assert answered.status_code == 409 and "nothing was done" in answered.text
+    assert answered.status_code == 404 and "nothing was done" in answered.text
     with inside(app, family.slug):
         assert db.session.get(Child, family.child_a_id) is not None
 
