@@ -29,7 +29,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import IO
@@ -54,6 +54,7 @@ from app.journal.photo_processing import make_all_ready
 from app.journal.storage import setting_folder
 from app.journal.viewing import ShownObservation, as_json, child_view
 from app.mail import queue_email
+from app.people import departures
 from app.people.models import Child
 from app.retention.models import LeavingPack, PackStatus
 from app.retention.pdf_styles import build_pdf, pdf_paragraph
@@ -103,7 +104,6 @@ def request_pack(child: Child, *, by: User) -> LeavingPack:
     )
     if asked_before is not None:
         return asked_before
-    days = retention_schedule()["export_retention_days"]
     pack = LeavingPack(
         child_id=child.id,
         requested_by_id=by.id,
@@ -113,13 +113,24 @@ def request_pack(child: Child, *, by: User) -> LeavingPack:
         observations=0,
         photos=0,
         created_at=clock.now(),
-        expires_at=clock.now() + timedelta(days=days),
+        expires_at=_pack_expiry(by),
     )
     db.session.add(pack)
     db.session.flush()
     audit.record("export.leaving_pack_requested", actor=by, child_id=child.id, pack_id=pack.id)
     send_task_after_commit(db.session(), build_pack_task, current_setting().slug, pack.id)
     return pack
+
+
+def _pack_expiry(reader: User) -> datetime:
+    """When a pack for ``reader`` goes: after the retention schedule's period for exports,
+    or when the reader's access ends if that comes first (a parent whose last child left
+    signs in until the setting's midnight starting the day they were told)."""
+    kept_until = clock.now() + timedelta(days=retention_schedule()["export_retention_days"])
+    access_ends_on = departures.access_ends_on(reader)
+    if access_ends_on is None:
+        return kept_until
+    return min(kept_until, datetime.combine(access_ends_on, time(), tzinfo=setting_zone()))
 
 
 def pack_for(viewer: Reader, pack_id: int) -> LeavingPack | None:

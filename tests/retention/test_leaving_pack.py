@@ -412,6 +412,34 @@ def test_a_pack_of_a_journal_with_nothing_published_says_so(app, family):
     assert "draft unseen" not in pdf
 
 
+def test_a_parent_in_the_grace_period_is_given_until_their_access_ends_not_longer(
+    app, family, mail_outbox
+):
+    """A parent whose child left signs in until the end of the grace period: their pack's
+    email and page give that moment when it comes first, not a day they cannot sign in
+    (and the pack goes then: nobody can download it any more)."""
+    from app.people import children
+    from app.people.sweep import sweep_setting
+    from tests.helpers.people import get_child
+
+    _journal_of_a(app, family)
+    with inside(app, family.slug):
+        children.set_child_leaving_date(get_child(family.child_a_id), clock.today(), by=None)
+        db.session.commit()
+        sweep_setting(14)  # Ada is archived; Pat is told their access ends in 14 days
+        db.session.commit()
+    mail_outbox.clear()
+    access_ends = clock.today() + timedelta(days=14)
+    client, page_path = _make_pack(app, family)
+    said = f"until {access_ends:%-d %b %Y} 00:00 GMT"
+    [email] = mail_outbox.to(family.email("parent-a"))
+    assert said in text_of(email)
+    assert said in _said(client.get(page_path).text)
+    with inside(app, family.slug):
+        pack = db.session.scalars(select(LeavingPack)).one()
+        assert pack.expires_at < clock.now() + timedelta(days=15)
+
+
 def test_a_pack_page_stops_refreshing_itself_when_the_pack_is_long_in_the_making(app, family):
     """A page left open on a pack whose task was lost must not keep its reader signed in:
     each self-refresh is a request, and the session ends after 30 minutes without one."""
