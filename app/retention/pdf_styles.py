@@ -47,6 +47,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, StyleSheet1, getSampleStyleSheet
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont, makeShapedFragWord
+from reportlab.pdfbase.ttfonts import shapeFragWord as _shape_frag_word
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate
 from reportlab.platypus import paragraph as reportlab_paragraph
@@ -141,6 +142,7 @@ def pdf_styles() -> StyleSheet1:
         italic=FACES["Helvetica-Oblique"],
         boldItalic=FACES["Helvetica-Bold"],  # no <b><i> in our text: everything is escaped
     )
+    # reportlab has no hook for how a word is shaped: its paragraphs call this name.
     reportlab_paragraph.shapeFragWord = _shape_runs_alone
     sample = getSampleStyleSheet()
     styles = StyleSheet1()
@@ -358,9 +360,6 @@ def _as_written(run: str, markup: str) -> str:
         f'<onDraw name="{BEGIN_AS_WRITTEN}" label="{utf16}"/>{markup}'
         f'<onDraw name="{END_AS_WRITTEN}"/>'
     )
-
-
-_shape_frag_word = reportlab_paragraph.shapeFragWord
 
 
 def _shape_runs_alone(word: list[Any], *args: Any, **kwargs: Any) -> list[Any]:
