@@ -87,6 +87,7 @@ from app.journal.viewing import (
     Cards,
     ChildView,
     ShownObservation,
+    ShownPhoto,
     as_json,
     child_view,
     comments_in_full,
@@ -620,14 +621,37 @@ def _send_photo(photo: Photo, size: str, download_name: str) -> Response:
     return response
 
 
-@bp.get("/photos/<id:photo_id>/<any(full, thumb):size>")
-@require(Action.WRITE_OBSERVATIONS)
-def photo(photo_id: int, size: str) -> Response:
+def _photo_page(shown: ShownPhoto, full_size: str, back: str) -> str:
+    """The page a thumbnail opens: the full photo in the site's frame, its caption as the
+    viewer's page shows it for alt text, and a way back (the bare image, opened by itself,
+    had neither, and the browser's own image viewer is refused by our CSP)."""
+    return render_template("journal/photo.html", shown=shown, full_size=full_size, back=back)
+
+
+def _staff_photo_or_404(photo_id: int) -> tuple[Observation, ShownPhoto]:
+    """A photo of an observation staff may open, as the observation's page shows it."""
     observation_id = photos.photo_observation_id(photo_id) or abort(404)
     shown = _observation_or_404(observation_id)
     photo = photos.photo_of(shown, photo_id) or abort(404)
-    number = shown.photos.index(photo) + 1
-    return _send_photo(photo, size, show_in_full(shown).photos[number - 1].file_name)
+    return shown, show_in_full(shown).photos[shown.photos.index(photo)]
+
+
+@bp.get("/photos/<id:photo_id>")
+@require(Action.WRITE_OBSERVATIONS)
+def photo_page(photo_id: int) -> str:
+    observation, shown = _staff_photo_or_404(photo_id)
+    return _photo_page(
+        shown,
+        url_for("journal.photo", photo_id=photo_id, size="full"),
+        _observation_url(observation),
+    )
+
+
+@bp.get("/photos/<id:photo_id>/<any(full, thumb):size>")
+@require(Action.WRITE_OBSERVATIONS)
+def photo(photo_id: int, size: str) -> Response:
+    _, shown = _staff_photo_or_404(photo_id)
+    return _send_photo(shown.photo, size, shown.file_name)
 
 
 # ---------------------------------------------------------------- publishing and review
@@ -978,18 +1002,34 @@ def child_observation_json(child_id: int, observation_id: int) -> dict[str, obje
     return _as_json(child, [shown])[0]
 
 
-@bp.get("/children/<id:child_id>/photos/<id:photo_id>/<any(full, thumb):size>")
-@require(Action.SEE_JOURNALS)
-def child_photo(child_id: int, photo_id: int, size: str) -> Response:
-    """A photo in a child's view: only of an observation in that journal, and only if every
-    child seen in it is of this family or has photo consent."""
+def _child_photo_or_404(child_id: int, photo_id: int) -> tuple[int, ShownPhoto]:
+    """A photo in a child's view, with its observation's id: only of an observation in
+    that journal, and only if every child seen in it is of this family or has photo
+    consent."""
     child = _child_or_404(child_id)
     observation_id = photos.photo_observation_id(photo_id) or abort(404)
     shown = _in_journal_or_404(child, observation_id)
-    view = child_view(current_user, child)
-    item = view.show(shown)
+    item = child_view(current_user, child).show(shown)
     allowed = next((p for p in item.photos if p.photo.id == photo_id), None) or abort(404)
-    return _send_photo(allowed.photo, size, allowed.file_name)
+    return observation_id, allowed
+
+
+@bp.get("/children/<id:child_id>/photos/<id:photo_id>")
+@require(Action.SEE_JOURNALS)
+def child_photo_page(child_id: int, photo_id: int) -> str:
+    observation_id, shown = _child_photo_or_404(child_id, photo_id)
+    return _photo_page(
+        shown,
+        url_for("journal.child_photo", child_id=child_id, photo_id=photo_id, size="full"),
+        url_for("journal.child_observation", child_id=child_id, observation_id=observation_id),
+    )
+
+
+@bp.get("/children/<id:child_id>/photos/<id:photo_id>/<any(full, thumb):size>")
+@require(Action.SEE_JOURNALS)
+def child_photo(child_id: int, photo_id: int, size: str) -> Response:
+    _, shown = _child_photo_or_404(child_id, photo_id)
+    return _send_photo(shown.photo, size, shown.file_name)
 
 
 # ---------------------------------------------------------------- home observations

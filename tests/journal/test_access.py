@@ -71,6 +71,7 @@ ROUTES: dict[str, Route] = {
         "POST", "/journal/observations/{observation}/photos/{photo}/remove", STAFF_ROLES
     ),
     "journal.photo": Route("GET", "/journal/photos/{photo}/full", STAFF_ROLES),
+    "journal.photo_page": Route("GET", "/journal/photos/{photo}", STAFF_ROLES),
     "journal.publish_observation": Route(
         "POST", "/journal/observations/{observation}/publish", STAFF_ROLES
     ),
@@ -96,6 +97,9 @@ ROUTES: dict[str, Route] = {
     "journal.delete_comment": Route("POST", f"{COMMENT}/delete", EVERYONE, True, own_comment=True),
     "journal.child_photo": Route(
         "GET", "/journal/children/{child}/photos/{photo}/thumb", EVERYONE, True
+    ),
+    "journal.child_photo_page": Route(
+        "GET", "/journal/children/{child}/photos/{photo}", EVERYONE, True
     ),
     "journal.new_home_observation": Route(
         "GET", "/journal/children/{child}/home-observations/new", {PARENT}, True
