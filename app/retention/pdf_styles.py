@@ -10,6 +10,8 @@ through ``pdf_paragraph``, which draws what DejaVu lacks as readers expect:
 - **Chinese and Japanese** in Droid Sans Fallback, **Korean** in NanumSquare (both shipped in
   ``fonts/``): the Asian fonts PDF readers are expected to supply are missing from many,
   which then drew nothing where a child's name was.
+- **Arabic, Persian and Urdu** in Noto Sans Arabic (DejaVu's bold and oblique faces lack
+  Arabic letters, and none of its faces has every letter Urdu needs).
 - **Right-to-left** text (Hebrew, Arabic, Urdu) in the order it is read: reportlab lays
   characters out left to right as stored, so a Hebrew name came out reversed and Arabic
   letters unjoined. Arabic is shaped (``arabic_reshaper``) and the line put in visual
@@ -88,10 +90,12 @@ SHAPED_FACES = frozenset(f"NotoSans{script}" for script in SHAPED_SCRIPTS)
 
 @dataclass(frozen=True)
 class Fallback:
-    """A face drawing what DejaVu lacks, tried for characters in its ``blocks``."""
+    """A face drawing what DejaVu lacks, tried for characters in its ``blocks``; one that
+    ``claims`` them draws them even where DejaVu has some (its script in one face)."""
 
     file: str
     blocks: tuple[tuple[int, int], ...]
+    claims: bool = False
 
     def is_tried_for(self, character: str) -> bool:
         return any(first <= ord(character) <= last for first, last in self.blocks)
@@ -104,6 +108,13 @@ FALLBACK_FACES = {
         f"NotoSans{script}": Fallback(f"NotoSans{script}-Regular.ttf", blocks)
         for script, blocks in SHAPED_SCRIPTS.items()
     },
+    # Arabic, Persian and Urdu letters, as ``arabic_reshaper`` gives them (presentation
+    # forms): DejaVu lacks Urdu's final yeh barree, and its oblique face every Arabic letter.
+    "NotoSansArabic": Fallback(
+        "NotoSansArabic-Regular.ttf",
+        ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)),
+        claims=True,
+    ),
     "DroidSansFallback": Fallback(  # Chinese and Japanese
         "DroidSansFallbackFull.ttf",
         (
@@ -170,7 +181,7 @@ def pdf_paragraph(text: str, style: str) -> Flowable:
 def _paragraph(text: str, style: str, *, right: bool = False) -> Paragraph:
     """``text``, in the order it is drawn, as a paragraph; aligned ``right`` unless its
     style centres it."""
-    markup, shaped = _markup(text)
+    markup, shaped = _markup(text, pdf_styles()[style].fontName)
     return Paragraph(markup, _style(style, shaped=shaped, right=right))
 
 
@@ -204,11 +215,11 @@ def build_pdf(path: str | Path, title: str, author: str, flowables: Iterable[Flo
     document.build(list(flowables), canvasmaker=_Canvas)
 
 
-def _markup(text: str) -> tuple[str, bool]:
-    """The paragraph markup of ``text`` (in the order drawn), and whether it holds a run
-    to shape."""
+def _markup(text: str, own: str) -> tuple[str, bool]:
+    """The paragraph markup of ``text`` (in the order drawn) in a style drawn in ``own``,
+    and whether it holds a run to shape."""
     pieces, shaped = [], False
-    for font, piece in _runs(text):
+    for font, piece in _runs(text, own):
         drawn = escape(piece) if font is None else f'<font name="{font}">{escape(piece)}</font>'
         if font in SHAPED_FACES or any(ord(character) > 0xFFFF for character in piece):
             # reportlab's map from glyphs back to text holds no character beyond U+FFFF
@@ -219,35 +230,35 @@ def _markup(text: str) -> tuple[str, bool]:
     return "".join(pieces), shaped
 
 
-def _runs(text: str) -> Iterator[tuple[str | None, str]]:
-    """``text`` cut where the font drawing it changes (None: the style's own)."""
+def _runs(text: str, own: str) -> Iterator[tuple[str | None, str]]:
+    """``text`` cut where the font drawing it changes (None: ``own``, the style's)."""
     font: str | None = None
 
     def font_of(character: str) -> str | None:
         nonlocal font
-        font = _font_for(character, font)
+        font = _font_for(character, font, own)
         return font
 
     for run_font, characters in groupby(text, key=font_of):
         yield run_font, "".join(characters)
 
 
-def _font_for(character: str, current: str | None) -> str | None:
+def _font_for(character: str, current: str | None, own: str) -> str | None:
     """The font for ``character`` after a run in ``current``: a shaped face keeps the
-    marks, joiners and punctuation it has (one word is shaped as one), else DejaVu when it
-    has the character, else the face of its script."""
+    marks, joiners and punctuation it has (one word is shaped as one); a face claiming
+    its script draws it; else the style's own face (None) when it has the character, else
+    DejaVu Sans (its bold and oblique faces lack some), else the face of its script."""
     if current in SHAPED_FACES and not character.isspace() and _has(current, character):
         return current
-    if _has(FACES["Helvetica"], character):
+    tried = [face for face, fallback in FALLBACK_FACES.items() if fallback.is_tried_for(character)]
+    claiming = [face for face in tried if FALLBACK_FACES[face].claims]
+    if claimed := next((face for face in claiming if _has(face, character)), None):
+        return claimed
+    if _has(own, character):
         return None
-    return next(
-        (
-            face
-            for face, fallback in FALLBACK_FACES.items()
-            if fallback.is_tried_for(character) and _has(face, character)
-        ),
-        None,
-    )
+    if _has(FACES["Helvetica"], character):
+        return FACES["Helvetica"]
+    return next((face for face in tried if _has(face, character)), None)
 
 
 def _has(face: str, character: str) -> bool:
@@ -346,7 +357,7 @@ def _line_width(text: str, style: str) -> float:
     own = pdf_styles()[style]
     return sum(
         pdfmetrics.stringWidth(piece, font or own.fontName, own.fontSize)
-        for font, piece in _runs(text)
+        for font, piece in _runs(text, own.fontName)
     )
 
 
