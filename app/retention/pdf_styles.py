@@ -4,7 +4,7 @@ reportlab's built-in fonts (Helvetica) hold only Latin-1: a name such as Łucja,
 Şükrü, or a parent's comment in Greek or Cyrillic, came out as black boxes and was lost to
 anyone copying or searching the text. The styles use DejaVu Sans instead (shipped in
 ``fonts/`` with its licence; reportlab embeds the characters a PDF uses): Latin in every
-European language and Vietnamese, Greek, Cyrillic, Hebrew and Arabic. Every paragraph goes
+European language and Vietnamese, Greek, Cyrillic and Hebrew. Every paragraph goes
 through ``pdf_paragraph``, which draws what DejaVu lacks as readers expect:
 
 - **Chinese and Japanese** in Droid Sans Fallback, **Korean** in NanumSquare (both shipped in
@@ -14,8 +14,8 @@ through ``pdf_paragraph``, which draws what DejaVu lacks as readers expect:
   Arabic letters, and none of its faces has every letter Urdu needs).
 - **Right-to-left** text (Hebrew, Arabic, Urdu) in the order it is read: reportlab lays
   characters out left to right as stored, so a Hebrew name came out reversed and Arabic
-  letters unjoined. Arabic is shaped (``arabic_reshaper``) and the line put in visual
-  order (``python-bidi``).
+  letters unjoined. Arabic is shaped (``arabic_reshaper``), the paragraph broken into
+  lines in the order written and each line put in visual order (``python-bidi``).
 - **Scripts of South and South-East Asia and Ethiopia** (Devanagari, Bengali, Gurmukhi,
   Gujarati, Odia, Tamil, Telugu, Kannada, Malayalam, Sinhala, Thai, Lao, Khmer, Myanmar,
   Ethiopic) in a Noto Sans face of their own (``fonts/``, SIL Open Font Licence), shaped by
@@ -23,7 +23,6 @@ through ``pdf_paragraph``, which draws what DejaVu lacks as readers expect:
   go where they are read. Each shaped run carries its text as written (the PDF's
   ``ActualText``): the glyphs of a conjunct, or a vowel sign drawn before its consonant,
   would otherwise read back out of order or not at all.
-
 - **Emoji and symbols** (a parent's "So proud 😍") in Symbola, in black and white.
 
 A run holding characters beyond U+FFFF carries its text as written too: reportlab's map
