@@ -82,7 +82,13 @@ from app.journal.models import (
     PhotoState,
 )
 from app.journal.names import names_of_children
-from app.journal.text import LATIN_LOOKS, LOOK_ALIKES, ObservationText, separated_by_spaces
+from app.journal.text import (
+    LATIN_LOOKS,
+    LOOK_ALIKES,
+    ObservationText,
+    separated_by_spaces,
+    term_key,
+)
 from app.mail.models import OutboxMessage
 from app.people.models import Child, ParentLink
 from app.redis_store import get_redis
@@ -147,6 +153,7 @@ class Mentions:
     # words are not known until decoded, so the matcher reads them for every child.
     encoded: frozenset[int]
     messages: dict[str, frozenset[int]]  # word -> the outbox messages whose words hold it
+    children: dict[str, frozenset[int]]  # word -> the children whose names hold it
 
     @classmethod
     def of(cls, child_ids: Iterable[int]) -> Mentions:
@@ -158,6 +165,7 @@ class Mentions:
             _texts_holding(words, _TEXT_PLACES),
             _observations_with_references() if children else frozenset(),
             _texts_holding(words, _MESSAGE_PLACES),
+            _texts_holding(words, _NAME_PLACES),
         )
 
     def covers(self, child_ids: Iterable[int]) -> bool:
@@ -175,6 +183,12 @@ class Mentions:
         """The outbox messages holding a word of one of these children's names, each with
         the children whose words it holds."""
         return self._named(self.messages, sorted(set(child_ids)), {})
+
+    def namesakes_of(self, child_ids: Iterable[int]) -> set[int]:
+        """The other children whose names hold a word of one of these children's names."""
+        ids = set(child_ids)
+        words = set().union(*(self.name_words.get(child, ()) for child in ids))
+        return set().union(*(self.children.get(word, ()) for word in words)) - ids
 
     def _named(
         self, holding: dict[str, frozenset[int]], children: list[int], named: dict[int, set[int]]
@@ -217,9 +231,9 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
     photos = _photos_only_of(ids, only_theirs)
     _queue_files(photos, purged)
     purged_names = names_of_children(among(Child.id, ids))
-    namesakes = _namesakes(ids, purged_names)
+    namesakes = _namesakes(ids, purged_names, mentions)
     purged.scrubbed = _scrub_group_observations(
-        ids, only_theirs, purged_names, mentions.children_named(ids)
+        ids, only_theirs, purged_names, namesakes, mentions.children_named(ids)
     )
 
     purged.add(
@@ -255,21 +269,28 @@ def remove_children(child_ids: Sequence[int], mentions: Mentions | None = None) 
     return purged
 
 
-def _namesakes(child_ids: list[int], children: list[ChildName]) -> list[ChildName]:
-    """The children staying who share a first, preferred or last name with one of these
-    (a brother, a cousin, another Mia): where a text names them, the name is theirs, and
-    the purge leaves it (``protected`` to the masking's matcher)."""
-    names = {
-        name.casefold()
-        for child in children
-        for name in (child.first_name, child.last_name, child.preferred_name)
-        if name
-    }
-    shared = [func.lower(Child.first_name), func.lower(Child.last_name)]
-    shared.append(func.lower(Child.preferred_name))
-    return names_of_children(
-        not_among(Child.id, child_ids), or_(*(column.in_(names) for column in shared))
-    )
+def _namesakes(
+    child_ids: list[int], children: list[ChildName], mentions: Mentions
+) -> list[ChildName]:
+    """The children staying who share a name with one of these (a brother, a cousin,
+    another Mia) as the masking's matcher compares names: any form (full, given, last, a
+    part of a multi-part name, a former name), ignoring case and accents. Where a text
+    names them, the name is theirs, and the purge leaves it (``protected`` to the
+    matcher). The scan found those whose names share a word with them; their forms are
+    compared here."""
+    sharing = mentions.namesakes_of(child_ids)
+    if not sharing:
+        return []
+    keys = _form_keys(children)
+    return [
+        child
+        for child in names_of_children(among(Child.id, sorted(sharing)))
+        if _form_keys([child]) & keys
+    ]
+
+
+def _form_keys(children: Iterable[ChildName]) -> set[str]:
+    return {term_key(form) for child in children for form in name_forms(child)}
 
 
 def _remove_messages(
@@ -440,6 +461,7 @@ def _scrub_group_observations(
     child_ids: list[int],
     only_theirs: list[int],
     purged_names: list[ChildName],
+    namesakes: list[ChildName],
     may_name: dict[int, set[int]],
 ) -> int:
     """Replace the purged children's names in the observations that remain: those they
@@ -456,7 +478,7 @@ def _scrub_group_observations(
             Observation.id, Observation.text, Observation.next_steps, Observation.review_note
         ).where(Observation.id.in_(union(tagged, named)), not_among(Observation.id, only_theirs))
     ).all()
-    plans = _scrub_plans([row.id for row in remaining], purged_names, may_name)
+    plans = _scrub_plans([row.id for row in remaining], purged_names, namesakes, may_name)
     _write_changed(
         Observation,
         [
@@ -509,11 +531,15 @@ _Plan = tuple[list[ChildName], list[ChildName]]  # (the purged it may name, the 
 
 
 def _scrub_plans(
-    observation_ids: list[int], purged_names: list[ChildName], may_name: dict[int, set[int]]
+    observation_ids: list[int],
+    purged_names: list[ChildName],
+    namesakes: list[ChildName],
+    may_name: dict[int, set[int]],
 ) -> dict[int, _Plan]:
     """For each observation that keeps a child: the purged children whose names its texts
     may hold (tagged in it, or its texts holding their words: ``Mentions``), and the
-    children kept.
+    children whose names stay: those kept, and the namesakes of those purged (a brother
+    named in it, tagged or not).
 
     The masking's matcher compiles one pattern per set of names (0.3 ms a child; 200
     children's forms took 50-140 ms, once per observation kept by different children):
@@ -546,8 +572,15 @@ def _scrub_plans(
     for observation, staying in kept.items():
         found = targets.setdefault(tuple(staying), set())
         found.update(tagged.get(observation, ()), may_name.get(observation, ()))
-    purged = {group: [by_id[child] for child in sorted(ids)] for group, ids in targets.items()}
-    return {observation: (purged[tuple(staying)], staying) for observation, staying in kept.items()}
+    plans: dict[tuple[ChildName, ...], _Plan] = {}
+    for group, ids in targets.items():
+        named = [by_id[child] for child in sorted(ids)]
+        keys = _form_keys(named)
+        sharing = [
+            child for child in namesakes if child not in group and _form_keys([child]) & keys
+        ]
+        plans[group] = (named, [*group, *sharing])
+    return {observation: plans[tuple(staying)] for observation, staying in kept.items()}
 
 
 def _write_changed(model: type, rows: list[tuple[Row, dict[str, object]]]) -> None:
@@ -694,6 +727,18 @@ _TEXT_PLACES: _Places = (  # (the observation, a text of it) for every text an o
     (Photo.observation_id, Photo.caption),
     (Comment.observation_id, Comment.body),
     (ObservationRevision.observation_id, cast(ObservationRevision.changes, Text)),
+)
+_NAME_PLACES: _Places = (
+    (
+        Child.id,
+        func.concat_ws(
+            " ",
+            Child.first_name,
+            Child.last_name,
+            Child.preferred_name,
+            func.array_to_string(Child.former_names, " "),
+        ),
+    ),
 )
 _MESSAGE_PLACES: _Places = (
     (
