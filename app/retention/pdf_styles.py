@@ -134,6 +134,7 @@ FALLBACK_FACES = {
     # Emoji and symbols, as parents write them in comments: whatever is left.
     "Symbola": Fallback("Symbola.ttf", ((0x0000, 0x10FFFF),)),
 }
+CLAIMING_FACES = tuple(face for face, fallback in FALLBACK_FACES.items() if fallback.claims)
 RIGHT_TO_LEFT = frozenset({"R", "AL"})
 
 # The names of the canvas callbacks (``<onDraw>``) around a shaped run.
@@ -231,6 +232,9 @@ def _markup(text: str, own: str) -> tuple[str, bool]:
 
 def _runs(text: str, own: str) -> Iterator[tuple[str | None, str]]:
     """``text`` cut where the font drawing it changes (None: ``own``, the style's)."""
+    if text.isascii():  # most text; every face of DejaVu has every ASCII character
+        yield None, text
+        return
     font: str | None = None
 
     def font_of(character: str) -> str | None:
@@ -249,15 +253,25 @@ def _font_for(character: str, current: str | None, own: str) -> str | None:
     DejaVu Sans (its bold and oblique faces lack some), else the face of its script."""
     if current in SHAPED_FACES and not character.isspace() and _has(current, character):
         return current
-    tried = [face for face, fallback in FALLBACK_FACES.items() if fallback.is_tried_for(character)]
-    claiming = [face for face in tried if FALLBACK_FACES[face].claims]
-    if claimed := next((face for face in claiming if _has(face, character)), None):
+    if claimed := _face_for(character, CLAIMING_FACES):
         return claimed
     if _has(own, character):
         return None
     if _has(FACES["Helvetica"], character):
         return FACES["Helvetica"]
-    return next((face for face in tried if _has(face, character)), None)
+    return _face_for(character, FALLBACK_FACES)
+
+
+def _face_for(character: str, faces: Iterable[str]) -> str | None:
+    """The first of ``faces`` tried for ``character`` that has it."""
+    return next(
+        (
+            face
+            for face in faces
+            if FALLBACK_FACES[face].is_tried_for(character) and _has(face, character)
+        ),
+        None,
+    )
 
 
 def _has(face: str, character: str) -> bool:
