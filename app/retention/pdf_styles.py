@@ -174,7 +174,10 @@ def pdf_paragraph(text: str, style: str) -> Flowable:
     a font that has it and right-to-left text in reading order."""
     text = unicodedata.normalize("NFC", text)
     if any(unicodedata.bidirectional(character) in RIGHT_TO_LEFT for character in text):
-        return _BidiParagraph(arabic_reshaper.reshape(text), style, _base_direction(text))
+        # White space as a paragraph draws it: a new line would part the bidi algorithm's
+        # paragraphs within one line.
+        words = " ".join(text.split())
+        return _BidiParagraph(arabic_reshaper.reshape(words), style, _base_direction(text))
     return _paragraph(text, style)
 
 
