@@ -20,7 +20,12 @@ from app.retention.archive import due_for_purge
 from app.retention.due import EXPIRED_ROWS, ExpiredRows
 from app.retention.ledger import LedgerEntry, PurgeReason, RecordType, append_at_commit
 from app.retention.packs import purge_expired_packs
-from app.retention.purge import Mentions, purge_accounts, purge_children
+from app.retention.purge import (
+    parents_only_of,
+    purge_accounts,
+    purge_children,
+    scan_mentions,
+)
 from tenants.each_setting import EachSettingReport, run_each_setting
 from tenants.models import Setting
 
@@ -41,14 +46,31 @@ def retention_purge() -> EachSettingReport:
 def purge_setting(_: Setting) -> dict[str, int]:
     """Purge everything due in the bound setting, committing per batch."""
     counts: Counter[str] = Counter()
-    # One scan for the words naming any child due, not one per batch (see Mentions).
-    mentions = Mentions.of(due_for_purge(RecordType.CHILD))
+    # One scan for the words naming any child due, not one per batch (see Mentions), and
+    # any adult due or going with a child due.
+    children = due_for_purge(RecordType.CHILD)
+    mentions, adults = scan_mentions(
+        children,
+        [
+            *parents_only_of(children),
+            *due_for_purge(RecordType.STAFF),
+            *due_for_purge(RecordType.PARENT),
+        ],
+    )
     for record_type, label in PEOPLE:
         while ids := due_for_purge(record_type, limit=BATCH_SIZE):
             if record_type is RecordType.CHILD:
-                purge_children(ids, by=None, reason=PurgeReason.RETENTION, mentions=mentions)
+                purge_children(
+                    ids,
+                    by=None,
+                    reason=PurgeReason.RETENTION,
+                    mentions=mentions,
+                    adults=adults,
+                )
             else:
-                purge_accounts(ids, record_type, by=None, reason=PurgeReason.RETENTION)
+                purge_accounts(
+                    ids, record_type, by=None, reason=PurgeReason.RETENTION, mentions=adults
+                )
             db.session.commit()
             counts[label] += len(ids)
     for rows in EXPIRED_ROWS:

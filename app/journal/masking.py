@@ -13,7 +13,8 @@ is whole words in any script, ignoring case, accents, Unicode forms, entities, i
 characters and formatting inside a word (see ``app.journal.text``), so "ZOE", "Zoe" typed
 on a phone and "Zo&euml;" are Zoë. ``find_mentions`` is the one matcher: the masking, the
 content rule "no other children's names" and anything else that looks for a child's name
-(``find_names``, ``mask_names``) use it.
+(``find_names``, ``mask_names``) use it; so does the purge for a parent's or a member of
+staff's names (``mask_people``: their names read as a child's are).
 
 What is masked, for each other child:
 
@@ -261,8 +262,9 @@ def mask_other_children(
     protected_ids = {child.id for child in protected}
     hidden = [child for child in others if child.id not in protected_ids]
     read = text if isinstance(text, str) else text.text
-    mentions = find_mentions(read, targets=hidden, protected=protected)
-    return _replaced(text, [_masked(read, mention, placeholder) for mention in mentions])
+    return _with_placeholder(
+        text, find_mentions(read, targets=hidden, protected=protected), placeholder
+    )
 
 
 def _replaced(text: Text, replacements: list[Replacement]) -> Text:
@@ -287,6 +289,28 @@ def mask_names(
     all. A name a protected child shares with one of them stays where it is theirs."""
     read = text if isinstance(text, str) else text.text
     mentions = find_mentions(read, targets=children, protected=protected)
+    return _with_placeholder(text, mentions, placeholder)
+
+
+def mask_people(
+    text: Text,
+    people: Sequence[ChildName],
+    placeholder: str,
+    *,
+    protected: Sequence[ChildName] = (),
+) -> Text:
+    """``text`` with every name of ``people`` as ``placeholder``, but a name one of the
+    ``protected`` shares (a parent's surname their child still here has): for the names
+    of adults a purge removes, read as a child's are. Only their names go: an ``@[...]``
+    of anyone else is no mention of them, and stays."""
+    read = text if isinstance(text, str) else text.text
+    mentions = find_mentions(read, targets=people, protected=protected)
+    return _with_placeholder(text, [m for m in mentions if m.child_id is not None], placeholder)
+
+
+def _with_placeholder(text: Text, mentions: list[NameMention], placeholder: str) -> Text:
+    """``text`` with each of ``mentions`` (found in what its reader reads) as ``placeholder``."""
+    read = text if isinstance(text, str) else text.text
     return _replaced(text, [_masked(read, mention, placeholder) for mention in mentions])
 
 
