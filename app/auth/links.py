@@ -70,10 +70,15 @@ def sent_a_moment_ago(user: User, purpose: LinkPurpose, *, new_email: str | None
     within the window of a request sent twice (``clock.sent_twice_since``).
 
     A second tap of a button that emails a link is answered by the first tap's email: a
-    fresh link would void the one the person is about to open, and mail them twice. The
+    fresh link would void the one the person is about to open, and mail them twice. Not
+    when mail to the account's address bounced: the first email never arrived. The
     user's row is locked first, so two taps arriving together are answered in turn.
     """
-    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    bounced = db.session.scalar(
+        select(User.email_bounced_at).where(User.id == user.id).with_for_update()
+    )
+    if bounced is not None:
+        return False
     now = clock.now()
     return bool(
         db.session.scalar(
