@@ -58,7 +58,8 @@ def test_a_downloaded_photo_keeps_the_name_rule(app, family):
     _journal, observation_page = _pages_with_photos(app, family)
     parent = signed_in(app, family, "parent_a")
     page = parent.get(observation_page).text
-    [photo_path] = set(re.findall(r"/journal/children/\d+/photos/\d+/full", page))
+    [thumb_path] = set(re.findall(r"/journal/children/\d+/photos/\d+/thumb", page))
+    photo_path = thumb_path.replace("/thumb", "/full")
     full = parent.get(photo_path)
     assert full.status_code == 200
     disposition = full.headers["Content-Disposition"]
