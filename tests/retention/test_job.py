@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from datetime import timedelta
 
@@ -301,3 +302,31 @@ def test_a_purged_childs_name_with_a_plural_ending_goes_from_an_observation_not_
     assert "Okafor" not in scrubbed
     assert "Ada" not in scrubbed
     assert scrubbed.startswith("Barty waved at the ")
+
+
+def test_the_job_pauses_the_cyclic_collector_only_while_it_purges_a_setting(
+    app, family, monkeypatch
+):
+    """The collector is off while a setting is purged (its walks of the purge's many
+    objects cost a fifth of the job), and on again afterwards, also after a failure."""
+    seen = []
+    purge_children = retention_purge.purge_children
+
+    def purge_and_look(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return purge_children(*args, **kwargs)
+
+    monkeypatch.setattr(retention_purge, "purge_children", purge_and_look)
+    archive(app, family, family.child_a_id)
+    clock.advance(10 * YEAR)
+    _purge_job(app)
+    assert seen and not any(seen)
+    assert gc.isenabled()
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("a batch fails")
+
+    monkeypatch.setattr(retention_purge, "purge_children", failing)
+    archive(app, family, family.child_b_id)
+    _purge_job(app)
+    assert gc.isenabled()
