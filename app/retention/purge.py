@@ -192,6 +192,8 @@ class Mentions:
     encoded: frozenset[int]
     messages: dict[str, frozenset[int]]  # word -> the outbox messages whose words hold it
     children: dict[str, frozenset[int]]  # word -> the children whose names hold it
+    # place ("audit", "holds") -> word -> the rows whose typed reason holds it
+    typed: dict[str, dict[str, frozenset[int]]]
 
     @classmethod
     def of(cls, child_ids: Iterable[int]) -> Mentions:
@@ -212,6 +214,11 @@ class Mentions:
         """The outbox messages holding a word of one of these children's names, each with
         the children whose words it holds."""
         return self._named(self.messages, sorted(set(child_ids)), {})
+
+    def reasons_naming(self, place: str, child_ids: Iterable[int]) -> dict[int, set[int]]:
+        """The rows of ``place`` whose typed reason holds a word of one of these
+        children's names, each with the children whose words it holds."""
+        return self._named(self.typed[place], sorted(set(child_ids)), {})
 
     def namesakes_of(self, child_ids: Iterable[int]) -> set[int]:
         """The other children whose names hold a word of one of these children's names."""
@@ -298,7 +305,7 @@ def remove_children(
         _deleted(delete(JournalAccess).where(among(JournalAccess.child_id, ids))),
     )
     purged.add("audit_log", _deleted(delete(AuditEntry).where(_about_children(ids))))
-    _scrub_typed_reasons(purged_names, namesakes)
+    _scrub_typed_reasons(purged_names, namesakes, mentions)
     purged.add(
         "observation_photos",
         _deleted(delete(Photo).where(among(Photo.id, photos))),
@@ -473,34 +480,47 @@ TYPED_REASONS = (
 REASON_PLACEHOLDER = "a child"
 
 
-def _scrub_typed_reasons(children: list[ChildName], namesakes: list[ChildName]) -> None:
+def _scrub_typed_reasons(
+    children: list[ChildName], namesakes: list[ChildName], mentions: Mentions
+) -> None:
     """Replace the children's names, as the masking's matcher reads them, in the reasons
     a manager typed that stay after their purge: in audit entries ("Put in Ada's journal
-    by mistake") and in the legal holds of other people; a namesake's stay."""
-    audited = AuditEntry.detail["reason"].astext
-    found = select(AuditEntry.id, audited).where(
-        AuditEntry.event.in_(TYPED_REASONS), audited.is_not(None)
+    by mistake") and in the legal holds of other people; a namesake's stay. Only the rows
+    the scan found holding their words are read, as for an adult's purge."""
+    ids = [child.id for child in children]
+    mask = partial(
+        mask_names, children=children, placeholder=REASON_PLACEHOLDER, protected=namesakes
     )
-    for entry_id, reason in db.session.execute(found).all():
-        if names_any(reason, children, namesakes):
-            without = _without_names(reason, children, namesakes)
-            scrubbed = func.jsonb_build_object("reason", without)
-            db.session.execute(
-                update(AuditEntry)
-                .where(AuditEntry.id == entry_id)
-                .values(detail=AuditEntry.detail.op("||")(scrubbed))
-            )
-    for hold_id, reason in db.session.execute(select(LegalHold.id, LegalHold.reason)).all():
-        if names_any(reason, children, namesakes):
-            db.session.execute(
-                update(LegalHold)
-                .where(LegalHold.id == hold_id)
-                .values(reason=_without_names(reason, children, namesakes))
-            )
+    _write_typed_reasons(
+        {row: mask for row in mentions.reasons_naming("holds", ids)},
+        {row: mask for row in mentions.reasons_naming("audit", ids)},
+    )
 
 
-def _without_names(reason: str, children: list[ChildName], namesakes: list[ChildName]) -> str:
-    return mask_names(reason, children, placeholder=REASON_PLACEHOLDER, protected=namesakes)
+def _write_typed_reasons(holds: dict[int, _Mask], audit_entries: dict[int, _Mask]) -> None:
+    """Write back these legal holds' reasons and these audit entries' typed reasons, each
+    through its row's mask, where that changes them."""
+    if holds:
+        _write_changed(
+            LegalHold,
+            [
+                (row, {"reason": holds[row.id](row.reason)})
+                for row in db.session.execute(
+                    select(LegalHold.id, LegalHold.reason).where(among(LegalHold.id, sorted(holds)))
+                )
+            ],
+        )
+    if audit_entries:
+        typed = select(AuditEntry.id, AuditEntry.detail).where(
+            among(AuditEntry.id, sorted(audit_entries)), AuditEntry.event.in_(TYPED_REASONS)
+        )
+        _write_changed(
+            AuditEntry,
+            [
+                (row, {"detail": _with_reason(row.detail, audit_entries[row.id])})
+                for row in db.session.execute(typed)
+            ],
+        )
 
 
 def _queue_files(photo_ids: list[int], purged: Purged) -> None:
@@ -916,7 +936,7 @@ def _adults(user_ids: list[int]) -> dict[int, Adult]:
 # write about anyone (the reasons typed for a deactivation, a deletion or a hold, in the
 # audit log, ``TYPED_REASONS``; legal holds' reasons). Only a typed reason: an event's
 # other details are codes ("record": "staff"), whatever an adult is called.
-_ADULT_PLACES: dict[str, _Places] = {
+_TYPED_REASON_PLACES: dict[str, _Places] = {
     "audit": ((AuditEntry.id, AuditEntry.detail["reason"].astext),),
     "holds": ((LegalHold.id, LegalHold.reason),),
 }
@@ -972,10 +992,10 @@ def scan_mentions(
     names = _texts_holding(words, _NAME_PLACES)
     encoded = _observations_with_references() if children or adults else frozenset()
     elsewhere = {
-        place: _texts_holding(their_words, places) for place, places in _ADULT_PLACES.items()
+        place: _texts_holding(words, places) for place, places in _TYPED_REASON_PLACES.items()
     }
     return (
-        Mentions(child_words, holding, encoded, messages, names),
+        Mentions(child_words, holding, encoded, messages, names, elsewhere),
         AdultMentions(
             adults,
             adult_words,
@@ -1016,30 +1036,16 @@ def _scrub_adults(
         ).all()
         _write_masked(texts, {row.id: observations[row.id] for row in texts})
         purged.scrubbed += len(texts)
-    if holds := mentions.naming("holds", user_ids):
-        _write_changed(
-            LegalHold,
-            [
-                (row, {"reason": masking.of_adults(holds[row.id])(row.reason)})
-                for row in db.session.execute(
-                    select(LegalHold.id, LegalHold.reason).where(among(LegalHold.id, sorted(holds)))
-                )
-            ],
-        )
-    if audit_entries := mentions.naming("audit", user_ids):
-        typed = select(AuditEntry.id, AuditEntry.detail).where(
-            among(AuditEntry.id, sorted(audit_entries)), AuditEntry.event.in_(TYPED_REASONS)
-        )
-        _write_changed(
-            AuditEntry,
-            [
-                (
-                    row,
-                    {"detail": _with_reason(row.detail, masking.of_adults(audit_entries[row.id]))},
-                )
-                for row in db.session.execute(typed)
-            ],
-        )
+    _write_typed_reasons(
+        {
+            row: masking.of_adults(adults)
+            for row, adults in mentions.naming("holds", user_ids).items()
+        },
+        {
+            row: masking.of_adults(adults)
+            for row, adults in mentions.naming("audit", user_ids).items()
+        },
+    )
     messages = mentions.naming("messages", user_ids)
 
     def names(message: int, text: str) -> bool:
